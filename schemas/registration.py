@@ -1,0 +1,175 @@
+"""The registration (商机报备) and its parts, as partners and reps send it and as the API returns it."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, field_validator
+
+from schemas.common import Actor, CountryCode, LongText, Money, RegistryId, ShortText, Strict
+
+
+class RegistrationStatus(StrEnum):
+    """Every status a registration can have. Allowed moves live in ``chalicelib.domain.workflow``."""
+
+    SUBMITTED = "submitted"
+    PENDING_REVIEW = "pending_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    WON = "won"
+    LOST = "lost"
+    EXPIRED = "expired"
+    RECLAIMED = "reclaimed"
+
+
+class Source(StrEnum):
+    PARTNER = "partner"
+    REP = "rep"
+    TENDER = "tender"
+
+
+class ContactRole(StrEnum):
+    """A contact's place in the customer's decision chain."""
+
+    DECISION_MAKER = "decision_maker"
+    ECONOMIC_BUYER = "economic_buyer"
+    TECHNICAL_EVALUATOR = "technical_evaluator"
+    INFLUENCER = "influencer"
+    CHAMPION = "champion"
+    USER = "user"
+    GATEKEEPER = "gatekeeper"
+    OTHER = "other"
+
+
+class SalesStage(StrEnum):
+    LEAD = "lead"
+    QUALIFICATION = "qualification"
+    NEEDS_ANALYSIS = "needs_analysis"
+    PROPOSAL = "proposal"
+    NEGOTIATION = "negotiation"
+
+
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()\-]{5,24}$")]
+Domain = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        max_length=253,
+        pattern=r"^(https?://)?([a-z0-9\u00a1-\uffff-]+\.)+[a-z\u00a1-\uffff]{2,}(/.*)?$",
+    ),
+]
+
+
+class Customer(Strict):
+    """The company the opportunity is with."""
+
+    name: ShortText
+    registry_ids: list[RegistryId] = Field(default_factory=list, max_length=5)
+    website: Domain | None = None
+    country: CountryCode | None = None
+    region: ShortText | None = Field(default=None, description="Province/state/city, e.g. 广东省深圳市")
+    industry: ShortText | None = None
+    address: LongText | None = None
+
+
+class Contact(Strict):
+    name: ShortText
+    role: ContactRole
+    title: ShortText | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+class Project(Strict):
+    title: ShortText
+    background: LongText | None = None
+    products: list[ShortText] = Field(default_factory=list, max_length=50)
+    expected_amount: Money
+    expected_close_date: date
+
+
+class Competitor(Strict):
+    name: ShortText
+    notes: LongText | None = None
+
+
+class RegistrationCreate(Strict):
+    """What a partner (webhook ``data``) or a rep (``POST /v1/registrations``) submits."""
+
+    customer: Customer
+    contacts: list[Contact] = Field(min_length=1, max_length=50)
+    project: Project
+    competitors: list[Competitor] = Field(default_factory=list, max_length=20)
+    sales_stage: SalesStage = SalesStage.QUALIFICATION
+    external_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None = (
+        Field(default=None, description="The submitter's own id for this opportunity; unique per submitter.")
+    )
+
+    @field_validator("contacts")
+    @classmethod
+    def _contacts_distinct(cls, contacts: list[Contact]) -> list[Contact]:
+        seen = set()
+        for contact in contacts:
+            key = (contact.name, contact.email, contact.phone)
+            if key in seen:
+                raise ValueError("duplicate contact")
+            seen.add(key)
+        return contacts
+
+
+class AuditEntry(Strict):
+    """One line of the append-only audit trail."""
+
+    seq: int
+    at: datetime
+    actor: Actor
+    action: str
+    from_status: RegistrationStatus | None = None
+    to_status: RegistrationStatus | None = None
+    reason: str | None = None
+
+
+class Registration(RegistrationCreate):
+    """A stored registration as the read API returns it."""
+
+    id: str
+    status: RegistrationStatus
+    source: Source
+    submitter: Actor
+    partner_id: str | None = None
+    owner_id: str | None = None
+    team_id: str | None = None
+    customer_key: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    audit: list[AuditEntry]
+
+
+class RegistrationAccepted(Strict):
+    """The 202 answer to an intake call. Replays of the same webhook id get the same answer."""
+
+    id: str
+    status: RegistrationStatus
+
+
+class RegistrationPage(Strict):
+    items: list[Registration]
+    next_cursor: str | None = None
+
+
+class ErrorDetail(Strict):
+    loc: str = Field(description="Dotted path of the offending field, e.g. body.data.customer.name")
+    type: str = Field(description="Machine-readable error type (pydantic's), e.g. missing, string_too_short")
+    reason: str | None = Field(default=None, description="Why an identifier failed: length, character, "
+                               "format, check_digit, org_code_check")
+
+
+class ErrorResponse(Strict):
+    code: str
+    message: str
+    errors: list[ErrorDetail] = Field(default_factory=list)

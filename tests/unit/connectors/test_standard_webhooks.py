@@ -1,0 +1,351 @@
+"""Standard Webhooks signing, driven by the upstream test vectors (tests/fixtures/standard_webhooks/)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from connectors import standard_webhooks as sw
+from connectors.errors import ConfigInvalidError, PermanentError, SignatureInvalidError
+
+VECTORS = json.loads(
+    (
+        Path(__file__).resolve().parents[2]
+        / "fixtures"
+        / "standard_webhooks"
+        / "standard_webhooks_vectors.json"
+    ).read_text()
+)
+VALID = VECTORS["valid_vectors"]
+DEFAULT = VALID[0]  # the vector the upstream Python/Go/JS/... tests all use
+RUST = VALID[1]
+
+
+def _headers(msg_id: str, timestamp: int | str, signature: str) -> dict[str, str]:
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
+
+
+def _reason(exc_info: pytest.ExceptionInfo[SignatureInvalidError]) -> str:
+    return exc_info.value.reason
+
+
+# -- valid vectors with fixed timestamps -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vector", VALID, ids=[v["name"] for v in VALID])
+def test_sign_reproduces_upstream_signature(vector: dict) -> None:
+    got = sw.sign(vector["secret"], vector["msg_id"], vector["timestamp"], vector["payload"].encode())
+    assert got == vector["expected_signature_header"]
+
+
+@pytest.mark.parametrize("vector", VALID, ids=[v["name"] for v in VALID])
+@pytest.mark.parametrize("skew", [0, -300, 300])
+def test_verify_accepts_upstream_signature_within_tolerance(vector: dict, skew: int) -> None:
+    headers = _headers(vector["msg_id"], vector["timestamp"], vector["expected_signature_header"])
+    assert (
+        sw.verify([vector["secret"]], headers, vector["payload"].encode(), now=vector["timestamp"] + skew)
+        is None
+    )
+
+
+def test_signed_content_is_id_dot_timestamp_dot_body_as_in_the_spec_example() -> None:
+    # The spec publishes the exact signed string for its example (not the secret): check our framing.
+    example = VECTORS["spec_example_headers"]
+    msg_id, ts = example["webhook-id"], example["webhook-timestamp"]
+    body = example["signed_content_example"][len(f"{msg_id}.{ts}.") :].encode()
+    secret = sw.generate_secret()
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    expected = base64.b64encode(
+        hmac.new(key, example["signed_content_example"].encode(), hashlib.sha256).digest()
+    ).decode()
+    assert sw.sign(secret, msg_id, int(ts), body) == f"v1,{expected}"
+
+
+def test_spec_example_header_parses_and_its_v1a_entry_is_skipped() -> None:
+    # GIVEN the spec's example headers (its secret is unpublished, so no secret of ours matches)
+    example = VECTORS["spec_example_headers"]
+    headers = {k: example[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    body = example["signed_content_example"].split(".", 2)[2].encode()
+    # WHEN verified with another secret THEN it is a clean mismatch, not a malformed header
+    with pytest.raises(SignatureInvalidError) as exc:
+        sw.verify([sw.generate_secret()], headers, body, now=int(example["webhook-timestamp"]))
+    assert _reason(exc) == "no_matching_signature"
+
+
+# -- equivalent secret forms ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "group", VECTORS["secret_forms_equivalent"]["groups"], ids=lambda g: g[0][:8] + str(len(g))
+)
+def test_equivalent_secret_forms_sign_and_verify_alike(group: list[str]) -> None:
+    body = DEFAULT["payload"].encode()
+    signatures = {sw.sign(form, DEFAULT["msg_id"], DEFAULT["timestamp"], body) for form in group}
+    assert len(signatures) == 1
+    headers = _headers(DEFAULT["msg_id"], DEFAULT["timestamp"], signatures.pop())
+    for form in group:
+        sw.verify([form], headers, body, now=DEFAULT["timestamp"])
+
+
+def test_prefixed_and_bare_secret_decode_to_the_same_key() -> None:
+    assert sw.decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") == base64.b64decode(
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    )
+
+
+# -- invalid signatures ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signature", VECTORS["invalid_signature_headers_for_default_payload"]["values"])
+def test_invalid_signatures_are_rejected(signature: str) -> None:
+    headers = _headers(DEFAULT["msg_id"], DEFAULT["timestamp"], signature)
+    with pytest.raises(SignatureInvalidError) as exc:
+        sw.verify(
+            ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+            headers,
+            DEFAULT["payload"].encode(),
+            now=DEFAULT["timestamp"],
+        )
+    assert _reason(exc) == "no_matching_signature"
+
+
+def test_invalid_signature_for_rust_payload_is_rejected() -> None:
+    case = VECTORS["invalid_signature_for_rust_payload"]
+    headers = _headers(case["msg_id"], RUST["timestamp"], case["signature_header"])
+    with pytest.raises(SignatureInvalidError) as exc:
+        sw.verify([case["secret"]], headers, case["payload"].encode(), now=RUST["timestamp"])
+    assert _reason(exc) == "no_matching_signature"
+
+
+# -- multi-signature headers with decoys -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("decoys", "vector"),
+    [
+        (VECTORS["multi_signature_decoys"]["python_decoys"], DEFAULT),
+        (VECTORS["multi_signature_decoys"]["rust_decoys"], RUST),
+    ],
+    ids=["python", "rust"],
+)
+def test_any_matching_v1_entry_among_decoys_is_accepted(decoys: list[str], vector: dict) -> None:
+    body = vector["payload"].encode()
+    valid = vector["expected_signature_header"]
+    with_valid = " ".join(valid if d == "<VALID>" else d for d in decoys)
+    sw.verify(
+        [vector["secret"]],
+        _headers(vector["msg_id"], vector["timestamp"], with_valid),
+        body,
+        now=vector["timestamp"],
+    )
+
+    only_decoys = " ".join(d for d in decoys if d != "<VALID>")
+    with pytest.raises(SignatureInvalidError) as exc:
+        sw.verify(
+            [vector["secret"]],
+            _headers(vector["msg_id"], vector["timestamp"], only_decoys),
+            body,
+            now=vector["timestamp"],
+        )
+    assert _reason(exc) == "no_matching_signature"
+
+
+def test_a_valid_signature_under_another_version_label_is_ignored() -> None:
+    # "v2,<the right signature>" must not count: only v1 entries are HMAC-SHA256.
+    sig = DEFAULT["expected_signature_header"].removeprefix("v1,")
+    headers = _headers(DEFAULT["msg_id"], DEFAULT["timestamp"], f"v2,{sig} v1a,{sig}")
+    with pytest.raises(SignatureInvalidError) as exc:
+        sw.verify([DEFAULT["secret"]], headers, DEFAULT["payload"].encode(), now=DEFAULT["timestamp"])
+    assert _reason(exc) == "no_matching_signature"
+
+
+# -- invalid secrets and timestamps --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "secret",
+    VECTORS["invalid_secrets"]["values"]
+    + ["whsec_!!!notbase64", "whpk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "abcde"],
+)
+def test_invalid_secrets_are_config_errors(secret: str) -> None:
+    with pytest.raises(ConfigInvalidError) as signing:
+        sw.sign(secret, DEFAULT["msg_id"], DEFAULT["timestamp"], b"{}")
+    with pytest.raises(ConfigInvalidError):
+        sw.verify(
+            [secret],
+            _headers(DEFAULT["msg_id"], DEFAULT["timestamp"], "v1,x"),
+            b"{}",
+            now=DEFAULT["timestamp"],
+        )
+    assert not secret or secret not in str(signing.value)  # never echo a secret
+
+
+def test_verify_reports_a_bad_secret_even_when_headers_are_missing() -> None:
+    # Our misconfiguration must not hide behind the sender's mistakes.
+    with pytest.raises(ConfigInvalidError):
+        sw.verify(["whsec_"], {}, b"", now=0)
+
+
+def test_no_secrets_is_a_config_error_and_a_bare_str_is_refused() -> None:
+    with pytest.raises(ConfigInvalidError):
+        sw.verify([], _headers("msg_1", 1, "v1,x"), b"", now=1)
+    with pytest.raises(TypeError):
+        sw.verify(DEFAULT["secret"], _headers("msg_1", 1, "v1,x"), b"", now=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "timestamp", VECTORS["invalid_timestamps"]["values"] + ["", " ", "١٦١٤٢٦٥٣٣٠", "1e9"]
+)
+def test_invalid_timestamps_are_malformed(timestamp: str) -> None:
+    headers = _headers(DEFAULT["msg_id"], timestamp, DEFAULT["expected_signature_header"])
+    with pytest.raises(SignatureInvalidError) as exc:
+        sw.verify([DEFAULT["secret"]], headers, DEFAULT["payload"].encode(), now=DEFAULT["timestamp"])
+    assert _reason(exc) in ("malformed_header", "missing_header")
+
+
+@pytest.mark.parametrize(
+    ("skew", "reason"), [(301, "stale_timestamp"), (-301, "future_timestamp"), (86_400, "stale_timestamp")]
+)
+def test_timestamps_outside_tolerance_are_rejected(skew: int, reason: str) -> None:
+    # skew is now - timestamp: +301 means the message is 301 s old, -301 means it claims to be from the future
+    headers = _headers(DEFAULT["msg_id"], DEFAULT["timestamp"], DEFAULT["expected_signature_header"])
+    with pytest.raises(SignatureInvalidError) as exc:
+        sw.verify([DEFAULT["secret"]], headers, DEFAULT["payload"].encode(), now=DEFAULT["timestamp"] + skew)
+    assert _reason(exc) == reason
+
+
+def test_custom_tolerance_is_honoured() -> None:
+    headers = _headers(DEFAULT["msg_id"], DEFAULT["timestamp"], DEFAULT["expected_signature_header"])
+    body = DEFAULT["payload"].encode()
+    sw.verify([DEFAULT["secret"]], headers, body, now=DEFAULT["timestamp"] + 60, tolerance=60)
+    with pytest.raises(SignatureInvalidError):
+        sw.verify([DEFAULT["secret"]], headers, body, now=DEFAULT["timestamp"] + 61, tolerance=60)
+
+
+@pytest.mark.parametrize("timestamp", ["hello", -1, 1.5, True])
+def test_sign_refuses_bad_timestamps(timestamp: object) -> None:
+    with pytest.raises(ValueError):
+        sw.sign(DEFAULT["secret"], DEFAULT["msg_id"], timestamp, b"{}")  # type: ignore[arg-type]
+
+
+# -- empty payload, tampering, missing headers, rotation ----------------------------------------------
+
+
+def test_empty_payload_signs_and_verifies() -> None:
+    sig = sw.sign(DEFAULT["secret"], "msg_empty", 1_700_000_000, b"")
+    sw.verify([DEFAULT["secret"]], _headers("msg_empty", 1_700_000_000, sig), b"", now=1_700_000_000)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda h, b: (h, b + b" "),
+        lambda h, b: (h, b.replace(b"2432232314", b"2432232315")),
+        lambda h, b: ({**h, "webhook-id": "msg_other"}, b),
+        lambda h, b: ({**h, "webhook-timestamp": str(int(h["webhook-timestamp"]) + 1)}, b),
+    ],
+    ids=["body-appended", "body-changed", "id-changed", "timestamp-changed"],
+)
+def test_tampering_is_detected(tamper) -> None:  # type: ignore[no-untyped-def]
+    headers = _headers(DEFAULT["msg_id"], DEFAULT["timestamp"], DEFAULT["expected_signature_header"])
+    headers, body = tamper(headers, DEFAULT["payload"].encode())
+    with pytest.raises(SignatureInvalidError) as exc:
+        sw.verify([DEFAULT["secret"]], headers, body, now=DEFAULT["timestamp"])
+    assert _reason(exc) == "no_matching_signature"
+
+
+@pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+def test_missing_or_empty_headers_are_rejected(missing: str) -> None:
+    full = _headers(DEFAULT["msg_id"], DEFAULT["timestamp"], DEFAULT["expected_signature_header"])
+    for headers in ({k: v for k, v in full.items() if k != missing}, {**full, missing: ""}):
+        with pytest.raises(SignatureInvalidError) as exc:
+            sw.verify([DEFAULT["secret"]], headers, DEFAULT["payload"].encode(), now=DEFAULT["timestamp"])
+        assert _reason(exc) == "missing_header"
+
+
+@pytest.mark.parametrize("signature", ["garbage", "v1", "   "])
+def test_unparseable_signature_header_is_malformed(signature: str) -> None:
+    headers = _headers(DEFAULT["msg_id"], DEFAULT["timestamp"], signature)
+    with pytest.raises(SignatureInvalidError) as exc:
+        sw.verify([DEFAULT["secret"]], headers, DEFAULT["payload"].encode(), now=DEFAULT["timestamp"])
+    assert _reason(exc) in ("malformed_header", "missing_header")
+
+
+def test_header_names_are_case_insensitive() -> None:
+    headers = {
+        "Webhook-Id": DEFAULT["msg_id"],
+        "WEBHOOK-TIMESTAMP": str(DEFAULT["timestamp"]),
+        "webhook-Signature": DEFAULT["expected_signature_header"],
+    }
+    sw.verify([DEFAULT["secret"]], headers, DEFAULT["payload"].encode(), now=DEFAULT["timestamp"])
+
+
+def test_message_id_with_a_dot_is_refused() -> None:
+    # A '.' in the id would make id/timestamp/body boundaries ambiguous (spec, "Signature scheme").
+    with pytest.raises(ValueError):
+        sw.sign(DEFAULT["secret"], "msg.1", DEFAULT["timestamp"], b"{}")
+    sig = sw.sign(DEFAULT["secret"], "msg", DEFAULT["timestamp"], b"1.{}")
+    with pytest.raises(SignatureInvalidError) as exc:
+        sw.verify(
+            [DEFAULT["secret"]], _headers("msg.1", DEFAULT["timestamp"], sig), b"{}", now=DEFAULT["timestamp"]
+        )
+    assert _reason(exc) == "malformed_header"
+
+
+def test_non_ascii_signature_value_is_a_mismatch_not_a_crash() -> None:
+    headers = _headers(DEFAULT["msg_id"], DEFAULT["timestamp"], "v1,签名签名")
+    with pytest.raises(SignatureInvalidError):
+        sw.verify([DEFAULT["secret"]], headers, DEFAULT["payload"].encode(), now=DEFAULT["timestamp"])
+
+
+def test_rotation_accepts_either_secret_and_nothing_else() -> None:
+    # GIVEN a receiver in the middle of a rotation, holding the old and the new secret
+    old, new, stranger = sw.generate_secret(), sw.generate_secret(), sw.generate_secret()
+    body, now = b'{"type":"opportunity.registered"}', 1_700_000_000
+    for signer in (old, new):
+        # WHEN the sender signs with either one THEN it verifies
+        sw.verify([old, new], _headers("msg_rot", now, sw.sign(signer, "msg_rot", now, body)), body, now=now)
+    # AND a sender signing with both during the switch also verifies against just the new secret
+    both = f"{sw.sign(old, 'msg_rot', now, body)} {sw.sign(new, 'msg_rot', now, body)}"
+    sw.verify([new], _headers("msg_rot", now, both), body, now=now)
+    # AND a signature from a secret we do not hold is refused
+    with pytest.raises(SignatureInvalidError):
+        sw.verify(
+            [old, new], _headers("msg_rot", now, sw.sign(stranger, "msg_rot", now, body)), body, now=now
+        )
+
+
+def test_generated_secrets_are_32_random_bytes_with_prefix() -> None:
+    secrets = {sw.generate_secret() for _ in range(20)}
+    assert len(secrets) == 20
+    for secret in secrets:
+        assert secret.startswith("whsec_")
+        assert len(sw.decode_secret(secret)) == 32
+
+
+def test_signature_errors_are_permanent() -> None:
+    assert issubclass(SignatureInvalidError, PermanentError)
+
+
+def test_importing_the_module_stays_light() -> None:
+    # The partner-intake Lambda imports this on its cold-start path: no pydantic, no urllib3.
+    code = (
+        "import sys, connectors.standard_webhooks; "
+        "heavy = ('pydantic', 'urllib3', 'botocore'); "
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert out.stdout.strip() == ""

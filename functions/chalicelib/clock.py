@@ -1,0 +1,49 @@
+"""The one clock. Handlers ask it for ``now()``; domain functions take ``now`` as an argument.
+
+The local runner installs a :class:`ScaledClock` (``DEALREG_TIME_SCALE``) and tests a :class:`FrozenClock`.
+"""
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ScaledClock:
+    """Time that runs ``scale`` times faster than the wall clock, starting from the real now."""
+
+    def __init__(self, scale: float, start: datetime | None = None) -> None:
+        self.scale = scale
+        self._origin_real = time.monotonic()
+        self._origin = start or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        elapsed = time.monotonic() - self._origin_real
+        return self._origin + timedelta(seconds=elapsed * self.scale)
+
+
+class FrozenClock:
+    def __init__(self, at: datetime) -> None:
+        self._at = at
+
+    def now(self) -> datetime:
+        return self._at
+
+    def advance(self, **delta: float) -> None:
+        self._at += timedelta(**delta)
+
+
+_clock: SystemClock | ScaledClock | FrozenClock = SystemClock()
+
+
+def now() -> datetime:
+    return _clock.now()
+
+
+def set_clock(clock: SystemClock | ScaledClock | FrozenClock) -> None:
+    global _clock
+    _clock = clock

@@ -1,0 +1,57 @@
+"""Turning a registration change into domain events. Pure.
+
+One event per audit entry the change appended: the audit trail already says who did what and why, so
+events cannot disagree with it, and a write that appends nothing (a no-op, a handler's bookkeeping)
+emits nothing and re-triggers no handler.
+"""
+from __future__ import annotations
+
+from schemas.events import EVENT_TYPES, RegistrationSnapshot
+from schemas.registration import AuditEntry, Registration, RegistrationStatus as S
+
+_BY_STATUS = {
+    S.SUBMITTED: "registration.submitted",
+    S.PENDING_REVIEW: "registration.review_requested",
+    S.APPROVED: "registration.approved",
+    S.REJECTED: "registration.rejected",
+    S.WITHDRAWN: "registration.withdrawn",
+    S.WON: "registration.won",
+    S.LOST: "registration.lost",
+    S.EXPIRED: "registration.expired",
+    S.RECLAIMED: "registration.reclaimed",
+}
+_BY_ACTION = {"updated": "registration.updated"}
+
+
+def event_type(entry: AuditEntry) -> str | None:
+    if entry.action in _BY_ACTION:
+        return _BY_ACTION[entry.action]
+    return _BY_STATUS.get(entry.to_status) if entry.to_status else None
+
+
+def snapshot(reg: Registration) -> RegistrationSnapshot:
+    return RegistrationSnapshot(
+        id=reg.id, status=reg.status, source=reg.source, submitter=reg.submitter, partner_id=reg.partner_id,
+        owner_id=reg.owner_id, team_id=reg.team_id, customer_key=reg.customer_key,
+        customer_name=reg.customer.name, project_title=reg.project.title,
+        expected_amount=reg.project.expected_amount.amount, currency=reg.project.expected_amount.currency,
+        version=reg.version,
+    )
+
+
+def events_for_change(old: Registration | None, new: Registration) -> list:
+    """Domain events for the audit entries ``new`` has beyond ``old``."""
+    seen = old.audit[-1].seq if old and old.audit else 0
+    out = []
+    for entry in new.audit:
+        if entry.seq <= seen:
+            continue
+        etype = event_type(entry)
+        if etype is None:
+            continue
+        out.append(EVENT_TYPES[etype](
+            id=f"{new.id}:{entry.seq}", occurred_at=entry.at, subject=new.id, actor=entry.actor,
+            registration=snapshot(new), from_status=entry.from_status, to_status=entry.to_status,
+            reason=entry.reason,
+        ))
+    return out

@@ -1,0 +1,558 @@
+"""Company-name normalisation: one pure function from a raw name to comparison forms.
+
+``normalise(name)`` turns a company name as typed by a partner or published by a buyer into a
+``NormalisedName``: a cleaned ``display`` form and a ``core`` used for comparison, with the legal forms,
+the region and the branch that were taken off kept on the side. ``name_key(name)`` is the exact-match
+key for first-come-first-served claims: ``core`` without spaces.
+
+Pipeline (each step says in a comment why it is there):
+
+1. NFKC (full-width letters, digits and brackets become ASCII; half-width katakana become full-width),
+   controls dropped, whitespace collapsed. This is ``display``.
+2. Bracketed groups: a place (``（北京）``, ``(中国)``) is removed and kept as ``region``; a legal form
+   (``（有限合伙）``) is removed; anything else (``（集团）``, ``(Holdings)``) is unwrapped.
+3. Fold: case-fold, Latin/Greek/Cyrillic diacritics dropped (Nestlé -> nestle), ``&`` -> ``and``,
+   apostrophes and full stops deleted (``S.A.`` -> ``sa``, ``McDonald's`` -> ``mcdonalds``), other
+   punctuation and symbols become spaces; no spaces between CJK characters, one space between a CJK run
+   and anything else.
+4. Branch: ``…有限公司上海分公司`` / ``… Ltd Shanghai Branch`` -> the parent part plus ``branch``.
+5. Legal forms stripped at the end (repeatedly: ``Co., Ltd.``) and, for the few forms written in front
+   (``株式会社…``, ``ООО …``, ``PT …``, ``Oy …``, leading ``The``), at the start.
+6. Leading Chinese administrative regions (``广东省深圳市…``), only while a plausible name remains.
+
+Data (``data/``, provenance in ``data/SOURCES.md``), loaded once on first use:
+cleanco legal terms, rigour org types and org-name prefixes, companynameparser suffix / trade / place lists.
+
+Judgement calls, each pinned by tests:
+
+* ``集团`` / ``Group`` (and ``控股`` / ``Holdings``) stay in the core. The claim key is first come, first
+  served, so a collision must mean "same legal entity" with near certainty. A group and its listed
+  subsidiary are different entities (中国石油天然气集团有限公司 vs 中国石油天然气股份有限公司, CNPC vs
+  PetroChina) and would collide if 集团 were dropped. "XX集团" vs "XX" is left to fuzzy matching, which
+  flags it for review. ``(集团)`` in brackets is unwrapped, so 中国平安保险（集团）股份有限公司 and
+  中国平安保险集团股份有限公司 share a key.
+* A leading ``中国`` is kept. Names starting with 中国/中华 need State Council approval and are part of the
+  registered name and brand (中国银行, 中国石油); ``(中国)`` in brackets is a region marker and is removed.
+* A bare place (``北京``, no 市/省) is only treated as a region when it is a city, province or province-level
+  autonomous region in the place list; bare district/county names (光明, 长安, 红星) are common brand words.
+* A region prefix is only stripped when what remains is at least two letters and is not made up entirely
+  of trade/suffix words (北京银行 stays 北京银行, otherwise it would collide with 上海银行).
+* Different legal forms do not separate names ("Acme Ltd" and "Acme Inc" share a key): legal form is
+  too often omitted or translated for it to be a reliable discriminator.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["NormalisedName", "name_key", "normalise"]
+
+_DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+# Han (incl. extensions and compatibility), kana, Hangul, and the CJK iteration/zero marks: scripts
+# written without spaces between words, so spaces inside them are layout, not word boundaries. Checked
+# with bisect rather than a regex class: compiling such a class costs milliseconds at import.
+_CJK_RANGES = (
+    (0x1100, 0x11FF),
+    (0x3005, 0x3007),
+    (0x3040, 0x30FF),
+    (0x3130, 0x318F),
+    (0x31F0, 0x31FF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xAC00, 0xD7AF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x3134F),
+)
+_FIRST_CJK = chr(_CJK_RANGES[0][0])
+_CJK_BOUNDS = tuple(bound for start, end in _CJK_RANGES for bound in (start, end + 1))
+# Innermost bracket group; NFKC has already turned （）［］ into ()[].
+_BRACKET_GROUP = r"[(\[【〔〖]([^()\[\]【】〔〕〖〗]*)[)\]】〕〗]"
+
+# Deleted outright rather than turned into a space, so that "S.A." == "SA", "Co.Ltd" == "CoLtd" and
+# "McDonald's" == "McDonalds".
+_DELETED = frozenset(".'`\u2018\u2019\u02bc")
+# Latin letters with no Unicode decomposition, so NFKD leaves them alone (Łódź, Ørsted, Đà Nẵng).
+_NO_DECOMPOSITION = {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ı": "i"}
+_LAST_FOLDABLE = "\u0530"  # end of the Latin, Greek and Cyrillic blocks: diacritics dropped below it
+_ASCII_FOLD = {
+    i: " and " if c == "&" else "" if c in _DELETED else c if c.isalnum() else " "
+    for i, c in ((i, chr(i)) for i in range(128))
+}
+_MARK = "\x00"  # _fold_char's answer for a combining mark: kept or dropped depending on its base
+# Per-character fold results; capped so that arbitrary input cannot grow it without bound.
+_FOLD_CACHE: dict[str, str] = {}
+_FOLD_CACHE_LIMIT = 8192
+
+# Roles given to entries of companynameparser's suffix.txt. The list mixes legal forms (有限公司) with
+# business types (银行, 医院, 超市) that are part of the name, so which entries play which role is our
+# call; the spellings are the data's (tests check every one is in the file).
+_CJK_LEGAL_FORMS_FROM_SUFFIXES = (
+    "有限公司",
+    "有限责任公司",
+    "股份有限公司",
+    "股份公司",
+    "股份",
+    "有限合伙",
+    "有限责任",
+    "公司",
+    "总公司",
+)
+_CJK_BRANCH_MARKERS_FROM_SUFFIXES = ("分公司", "分行", "支公司", "营业部")
+# Latin branch marker, as in "HSBC Bank (China) Company Limited Shanghai Branch".
+_LATIN_BRANCH_MARKER = "branch"
+# Japanese and Korean company forms are also written in front of the name (株式会社日立製作所).
+_CJK_PREFIX_FORM_ENDINGS = ("会社", "회사")
+# cleanco countries whose legal forms customarily precede the name (ООО "…", PT Bank …, Oy … Ab).
+_PREFIX_FORM_COUNTRIES = ("Finland", "Indonesia", "Russia")
+# Short (<= 2 letters) rigour aliases are only trusted when cleanco lists them too: rigour also carries
+# observed noise such as "in", "LL", "LC", "Lt" that would eat ordinary words.
+_SHORT_ALIAS_LEN = 2
+# Legal-form tokens that, at the end of a name, far more often mean something else (a country).
+_NOT_LEGAL_FORMS = frozenset({"uk"})
+# Place-name endings that mark an administrative unit (省 province, 市 city, 区 district, 县 county, ...).
+_ADMIN_SUFFIXES = ("省", "市", "区", "县", "州", "旗", "盟", "镇", "乡")
+_PROVINCE_LEVEL_SUFFIXES = ("自治区", "特别行政区")
+_NATIONAL_PREFIXES = frozenset({"中国"})  # see the module docstring: a brand, not a region, when leading
+_MIN_REMAINING = 2
+
+
+@dataclass(frozen=True)
+class NormalisedName:
+    """A company name in display and comparison forms.
+
+    Attributes:
+        original: the input, unchanged.
+        display: NFKC, controls dropped, whitespace collapsed, no spaces between CJK characters; keeps
+            case, diacritics, punctuation, legal form, region and branch.
+        core: comparison form: lower case, folded, legal forms / region / branch removed, words of
+            non-CJK scripts separated by single spaces, CJK runs unspaced.
+        legal_forms: canonical legal forms found, in name order (bracketed ones last), e.g.
+            ``("co ltd",)``, ``("ag",)`` (also for "Aktiengesellschaft") or ``("有限公司",)``.
+        region: the most specific administrative region removed, e.g. ``"北京"``, else None.
+        branch: the branch part removed, e.g. ``"上海分公司"``, else None.
+        script: ``"cjk"`` (only CJK letters), ``"mixed"`` (CJK and other letters) or ``"latin"``
+            (no CJK letters; includes Cyrillic and empty names, which are all handled word by word).
+    """
+
+    original: str
+    display: str
+    core: str
+    legal_forms: tuple[str, ...]
+    region: str | None
+    branch: str | None
+    script: str
+
+
+@dataclass(frozen=True)
+class _Tables:
+    latin_suffix_forms: dict[tuple[str, ...], str]  # folded token sequence -> canonical form
+    latin_prefix_forms: dict[tuple[str, ...], str]
+    latin_max_tokens: int
+    cjk_suffix_forms: dict[str, str]  # term -> canonical form (the term itself)
+    cjk_prefix_forms: dict[str, str]
+    cjk_max_len: int
+    places: frozenset[str]  # every place name, for bracketed and branch regions
+    region_prefixes: frozenset[str]  # places that may be stripped from the front of a name
+    place_max_len: int
+    generic_words: frozenset[str]  # trade and suffix words, for the "only generic words left" guard
+    generic_max_len: int
+
+
+def normalise(name: str) -> NormalisedName:
+    """Normalise a company name for display and comparison.
+
+    Pure and deterministic; never raises on a ``str`` (an empty or all-punctuation name gives an
+    empty ``core``).
+
+    Args:
+        name: the name as received.
+
+    Returns:
+        The ``NormalisedName``.
+
+    Raises:
+        TypeError: if ``name`` is not a ``str``.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be str, not {type(name).__name__}")
+    tables = _tables()
+    display = _display(name)
+    text, bracket_region, bracket_forms = _resolve_brackets(display, tables)
+    folded = _fold(text)
+    parent, branch = _split_branch(folded, tables)
+    core, legal_forms = _strip_legal_forms(parent, tables)
+    core, prefix_region = _strip_region_prefix(core, tables)
+    return NormalisedName(
+        original=name,
+        display=display,
+        core=core,
+        legal_forms=legal_forms + bracket_forms,
+        region=prefix_region or bracket_region,
+        branch=branch,
+        script=_script(display),
+    )
+
+
+def name_key(name: str) -> str:
+    """Return the exact-match key of a company name (``normalise(name).core`` without spaces).
+
+    Args:
+        name: the name as received.
+
+    Returns:
+        The key; empty when nothing comparable is left.
+    """
+    return normalise(name).core.replace(" ", "")
+
+
+# --- pipeline steps ---------------------------------------------------------------------------------
+
+
+def _display(name: str) -> str:
+    text = unicodedata.normalize("NFKC", name)
+    # Controls and format characters (zero-width space, BOM, bidi marks) are invisible in a name but
+    # would make two identical-looking names differ; whitespace controls become spaces.
+    return _join_words(
+        " " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C"
+    )
+
+
+def _join_words(chars: Iterable[str], cjk_boundary: bool = False) -> str:
+    """Collapse whitespace; drop spaces between two CJK characters; with ``cjk_boundary``, also put one
+    space between a CJK character and a non-CJK one (so that CJK runs are tokens of their own)."""
+    if isinstance(chars, str) and (not chars or max(chars) < _FIRST_CJK):  # no CJK: C-speed path
+        return " ".join(chars.split())
+    out: list[str] = []
+    pending_space = False
+    previous_cjk: bool | None = None  # None: nothing written yet
+    for ch in chars:
+        if ch == " ":
+            pending_space = previous_cjk is not None
+            continue
+        cjk = _is_cjk(ch)
+        if previous_cjk is not None:
+            if previous_cjk and cjk:
+                pass
+            elif pending_space or (cjk_boundary and previous_cjk != cjk):
+                out.append(" ")
+        out.append(ch)
+        previous_cjk, pending_space = cjk, False
+    return "".join(out)
+
+
+def _is_cjk(ch: str) -> bool:
+    return bisect_right(_CJK_BOUNDS, ord(ch[0])) % 2 == 1
+
+
+def _resolve_brackets(text: str, tables: _Tables) -> tuple[str, str | None, tuple[str, ...]]:
+    region: str | None = None
+    forms: list[str] = []
+    while True:
+        match = _bracket_group().search(text)
+        if match is None:
+            return text, region, tuple(forms)
+        content = _fold(match.group(1))
+        outside = (text[: match.start()] + text[match.end() :]).strip()
+        replacement = f" {match.group(1)} "
+        # Only drop a group when something is left outside it: "（北京）" alone stays a name.
+        if content and _fold(outside):
+            if content in tables.places:
+                region, replacement = region or _region_label(content, tables), " "
+            elif content in tables.cjk_suffix_forms:
+                forms.append(tables.cjk_suffix_forms[content])
+                replacement = " "
+            elif tuple(content.split()) in tables.latin_suffix_forms:
+                forms.append(tables.latin_suffix_forms[tuple(content.split())])
+                replacement = " "
+        text = text[: match.start()] + replacement + text[match.end() :]
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if text.isascii():  # most legal terms and many names: no per-character work needed
+        return " ".join(text.translate(_ASCII_FOLD).split())
+    out: list[str] = []
+    previous = ""
+    for ch in text:
+        folded = _FOLD_CACHE.get(ch)
+        if folded is None:
+            folded = _fold_char(ch)
+            if len(_FOLD_CACHE) < _FOLD_CACHE_LIMIT:
+                _FOLD_CACHE[ch] = folded
+        if folded == _MARK:
+            # A combining mark NFKC could not compose: drop it on Latin/Greek/Cyrillic (the diacritic
+            # rule), keep it elsewhere (Devanagari vowel signs, Thai tone marks are letters in effect).
+            if previous < _LAST_FOLDABLE:
+                continue
+            folded = ch
+        out.append(folded)
+        previous = folded[-1:] or previous
+    return _join_words("".join(out), cjk_boundary=True)
+
+
+def _fold_char(ch: str) -> str:
+    if ch in _DELETED:
+        return ""
+    if ch.isascii():
+        return _ASCII_FOLD[ord(ch)]
+    major = unicodedata.category(ch)[0]
+    if major in "LN":
+        if ch < _LAST_FOLDABLE:
+            ch = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        return _NO_DECOMPOSITION.get(ch, ch)
+    return _MARK if major == "M" else " "
+
+
+def _split_branch(text: str, tables: _Tables) -> tuple[str, str | None]:
+    tokens = text.split(" ")
+    last = tokens[-1]
+    for marker in _CJK_BRANCH_MARKERS_FROM_SUFFIXES:
+        if last.endswith(marker) and len(last) > len(marker):
+            head = " ".join(tokens[:-1] + [last[: -len(marker)]])
+            cut = _last_cjk_form_end(head, tables)
+            if cut is None:
+                cut = _trailing_place_start(head, tables)
+            if cut is None:
+                cut = len(head)
+            parent, branch = head[:cut].strip(), head[cut:].strip() + marker
+            if len(parent.replace(" ", "")) >= _MIN_REMAINING:
+                return parent, branch
+            return text, None
+    if last == _LATIN_BRANCH_MARKER and len(tokens) > 1:
+        cut = len(tokens) - 1
+        for end in range(len(tokens) - 1, 0, -1):
+            if any(
+                tuple(tokens[end - n : end]) in tables.latin_suffix_forms
+                for n in range(1, min(tables.latin_max_tokens, end) + 1)
+            ):
+                cut = end
+                break
+        return " ".join(tokens[:cut]), " ".join(tokens[cut:])
+    return text, None
+
+
+def _last_cjk_form_end(text: str, tables: _Tables) -> int | None:
+    best = None
+    for form in tables.cjk_suffix_forms:
+        index = text.rfind(form)
+        if index > 0 and (best is None or index + len(form) > best):
+            best = index + len(form)
+    return best
+
+
+def _trailing_place_start(text: str, tables: _Tables) -> int | None:
+    for length in range(min(tables.place_max_len, len(text) - _MIN_REMAINING), 1, -1):
+        if text[-length:] in tables.places:
+            return len(text) - length
+    return None
+
+
+def _strip_legal_forms(text: str, tables: _Tables) -> tuple[str, tuple[str, ...]]:
+    tokens = text.split(" ") if text else []
+    front: list[str] = []
+    back: list[str] = []
+    while tokens:
+        at_end = True
+        step = _legal_form_at_end(tokens, tables)
+        if step is None:
+            at_end, step = False, _legal_form_at_start(tokens, tables)
+        if step is None:
+            break
+        remaining, form = step
+        if not remaining:  # the name is nothing but legal forms ("有限公司", "Co Ltd"): keep it whole
+            break
+        tokens = remaining
+        if form:  # articles ("the") have an empty canonical form: removed, but not a legal form
+            (back if at_end else front).append(form)
+    return " ".join(tokens), tuple(front) + tuple(reversed(back))
+
+
+def _legal_form_at_end(tokens: list[str], tables: _Tables) -> tuple[list[str], str] | None:
+    last = tokens[-1]
+    if _is_cjk(last):
+        for length in range(min(tables.cjk_max_len, len(last)), 0, -1):
+            form = tables.cjk_suffix_forms.get(last[-length:])
+            if form is not None:
+                return tokens[:-1] + ([last[:-length]] if length < len(last) else []), form
+        return None
+    for count in range(min(tables.latin_max_tokens, len(tokens)), 0, -1):
+        form = tables.latin_suffix_forms.get(tuple(tokens[-count:]))
+        if form is not None:
+            return tokens[:-count], form
+    # Spaced initials: "S. A." folds to "s a", "S. p. A." to "s p a"; try them joined ("sa", "spa").
+    letters = 0
+    while letters < len(tokens) and len(tokens[-1 - letters]) == 1 and tokens[-1 - letters].isalpha():
+        letters += 1
+    for count in range(letters, 1, -1):
+        form = tables.latin_suffix_forms.get(("".join(tokens[-count:]),))
+        if form is not None:
+            return tokens[:-count], form
+    return None
+
+
+def _legal_form_at_start(tokens: list[str], tables: _Tables) -> tuple[list[str], str] | None:
+    first = tokens[0]
+    if _is_cjk(first):
+        for length in range(min(tables.cjk_max_len, len(first)), 0, -1):
+            form = tables.cjk_prefix_forms.get(first[:length])
+            if form is not None:
+                return ([first[length:]] if length < len(first) else []) + tokens[1:], form
+        return None
+    for count in range(min(tables.latin_max_tokens, len(tokens)), 0, -1):
+        form = tables.latin_prefix_forms.get(tuple(tokens[:count]))
+        if form is not None:
+            return tokens[count:], form
+    return None
+
+
+def _strip_region_prefix(text: str, tables: _Tables) -> tuple[str, str | None]:
+    region = None
+    while True:
+        place = _leading_region(text, tables)
+        if place is None:
+            return text, region
+        rest = text[len(place) :].lstrip()
+        if sum(ch.isalnum() for ch in rest) < _MIN_REMAINING or _is_generic(rest, tables):
+            return text, region
+        text, region = rest, _region_label(place, tables)
+
+
+def _leading_region(text: str, tables: _Tables) -> str | None:
+    for length in range(min(tables.place_max_len, len(text)), 1, -1):
+        place = text[:length]
+        if place not in tables.region_prefixes or place in _NATIONAL_PREFIXES:
+            continue
+        # "北京市场研究": 市 belongs to 市场 (a trade word), not to 北京市; fall back to the bare place.
+        if (
+            place.endswith(_ADMIN_SUFFIXES)
+            and place[:-1] in tables.region_prefixes
+            and any(text[length - 1 : length - 1 + n] in tables.generic_words for n in range(2, 5))
+        ):
+            continue
+        return place
+    return None
+
+
+def _is_generic(text: str, tables: _Tables) -> bool:
+    """True when ``text`` is nothing but trade/suffix words (银行, 汽车集团), i.e. not a name by itself."""
+    text = text.replace(" ", "")
+    if not text or not _is_cjk(text):
+        return False
+    reachable = [True] + [False] * len(text)
+    for end in range(2, len(text) + 1):
+        reachable[end] = any(
+            reachable[start] and text[start:end] in tables.generic_words
+            for start in range(max(0, end - tables.generic_max_len), end - 1)
+        )
+    return reachable[-1]
+
+
+def _region_label(place: str, tables: _Tables) -> str:
+    # "北京市" and "北京" are the same region; report the short form when the list has it.
+    if place.endswith(("市", "省")) and place[:-1] in tables.places:
+        return place[:-1]
+    return place
+
+
+def _script(display: str) -> str:
+    has_cjk = any(_is_cjk(ch) for ch in display)
+    has_other = any(ch.isalpha() and not _is_cjk(ch) for ch in display)
+    if has_cjk:
+        return "mixed" if has_other else "cjk"
+    return "latin"
+
+
+# --- data -------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _bracket_group() -> re.Pattern[str]:
+    return re.compile(_BRACKET_GROUP)
+
+
+def _read_lines(filename: str) -> list[str]:
+    with open(os.path.join(_DATA_DIR, filename), encoding="utf-8") as handle:
+        return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+
+
+def _read_json(filename: str) -> dict:
+    import json  # only needed once, when the tables are built
+
+    with open(os.path.join(_DATA_DIR, filename), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    cleanco = _read_json("cleanco_legal_terms_and_cases.json")
+    org_types = _read_json("rigour_org_types.json")["types"]
+    stopwords = _read_json("rigour_stopwords.json")
+    suffixes = set(_read_lines("companynameparser_data_suffix.txt"))
+    trades = set(_read_lines("companynameparser_data_trade.txt"))
+    places = frozenset(_read_lines("companynameparser_data_china_place.txt"))
+
+    cleanco_terms = [t for terms in cleanco["terms_by_type"].values() for t in terms]
+    cleanco_terms += [t for terms in cleanco["terms_by_country"].values() for t in terms]
+    cleanco_folded = {_fold(t) for t in cleanco_terms} - {""}
+
+    latin: dict[tuple[str, ...], str] = {}
+    cjk: dict[str, str] = {}
+    for entry in org_types:
+        label = entry.get("display") or entry.get("compare")
+        canonical = _fold(str(label)) if label else ""
+        for alias in entry.get("aliases") or ():
+            folded = _fold(str(alias))
+            if not folded:
+                continue
+            if all(_is_cjk(ch) for ch in folded):
+                cjk.setdefault(folded, folded)
+                continue
+            if len(folded) <= _SHORT_ALIAS_LEN and folded not in cleanco_folded:
+                continue
+            latin.setdefault(tuple(folded.split()), canonical or folded)
+    for folded in sorted(cleanco_folded):
+        latin.setdefault(tuple(folded.split()), folded)
+    for term in _CJK_LEGAL_FORMS_FROM_SUFFIXES:
+        if term in suffixes:
+            cjk.setdefault(term, term)
+    for blocked in _NOT_LEGAL_FORMS:
+        latin.pop((blocked,), None)
+
+    prefix_terms = {_fold(t) for c in _PREFIX_FORM_COUNTRIES for t in cleanco["terms_by_country"].get(c, ())}
+    latin_prefix = {
+        tuple(t.split()): latin.get(tuple(t.split()), t) for t in prefix_terms - _NOT_LEGAL_FORMS - {""}
+    }
+    for article in stopwords.get("ORG_NAME_PREFIXES", ()):
+        latin_prefix.setdefault(tuple(_fold(str(article)).split()), "")
+    cjk_prefix = {t: c for t, c in cjk.items() if t.endswith(_CJK_PREFIX_FORM_ENDINGS)}
+
+    # Places that may be stripped from the front of a name: anything with an administrative suffix
+    # (光明区, 朝阳县), and bare names only for cities and provinces (北京 for 北京市, 山西 for 山西省) ...
+    region_prefixes = {
+        p for p in places if p.endswith(_ADMIN_SUFFIXES) or p + "市" in places or p + "省" in places
+    }
+    # ... and province-level regions (广西 for 广西壮族自治区, 香港 for 香港特别行政区).
+    for full in places:
+        if full.endswith(_PROVINCE_LEVEL_SUFFIXES):
+            region_prefixes.update(full[:n] for n in range(_MIN_REMAINING, len(full)) if full[:n] in places)
+    generic = frozenset(w for w in trades | suffixes if len(w) >= _MIN_REMAINING)
+    return _Tables(
+        latin_suffix_forms=latin,
+        latin_prefix_forms=latin_prefix,
+        latin_max_tokens=max(len(k) for k in latin),
+        cjk_suffix_forms=cjk,
+        cjk_prefix_forms=cjk_prefix,
+        cjk_max_len=max(len(k) for k in cjk),
+        places=places,
+        region_prefixes=frozenset(region_prefixes),
+        place_max_len=max(len(p) for p in places),
+        generic_words=generic,
+        generic_max_len=max(len(w) for w in generic),
+    )

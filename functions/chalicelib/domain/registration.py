@@ -1,0 +1,62 @@
+"""Building a registration from what a partner or rep submitted. Pure: no I/O, time passed in."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from chalicelib.domain import names
+from schemas.common import Actor, RegistryScheme
+from schemas.registration import (
+    AuditEntry,
+    Customer,
+    Registration,
+    RegistrationCreate,
+    RegistrationStatus,
+    Source,
+)
+
+# Strongest identity first: a registry id names exactly one legal entity; a name is a best effort.
+_ID_PRIORITY = (RegistryScheme.USCC, RegistryScheme.LEI, RegistryScheme.GB_COH, RegistryScheme.TW_UBN,
+                RegistryScheme.DUNS)
+
+
+def new_id(prefix: str, now: datetime) -> str:
+    """Time-ordered id: 12 hex digits of epoch milliseconds, then 16 random hex digits."""
+    return f"{prefix}_{int(now.timestamp() * 1000):012x}{secrets.token_hex(8)}"
+
+
+def customer_key(customer: Customer) -> str:
+    """The customer's identity key: its strongest registry id, else its normalised name."""
+    by_scheme = {rid.scheme: rid.value for rid in customer.registry_ids}
+    for scheme in _ID_PRIORITY:
+        if scheme in by_scheme:
+            return f"{scheme.value}:{by_scheme[scheme]}"
+    return "name:" + (names.name_key(customer.name) or customer.name.strip().casefold())
+
+
+def new_registration(
+    payload: RegistrationCreate,
+    *,
+    reg_id: str,
+    source: Source,
+    submitter: Actor,
+    now: datetime,
+    partner_id: str | None = None,
+    team_id: str | None = None,
+) -> Registration:
+    """A freshly submitted registration, with the first audit line."""
+    first = AuditEntry(seq=1, at=now, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
+    return Registration(
+        **payload.model_dump(),
+        id=reg_id,
+        status=RegistrationStatus.SUBMITTED,
+        source=source,
+        submitter=submitter,
+        partner_id=partner_id,
+        team_id=team_id,
+        customer_key=customer_key(payload.customer),
+        created_at=now,
+        updated_at=now,
+        version=1,
+        audit=[first],
+    )

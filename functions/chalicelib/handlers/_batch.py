@@ -1,0 +1,52 @@
+"""Shared SQS plumbing: one record at a time, partial batch failures, poison messages parked.
+
+A message that can never succeed (bad JSON, unknown event, PermanentError) is sent to the queue's DLQ at
+once with the reason and acknowledged, so it does not burn retries; anything else that fails is reported
+as a batch item failure and SQS redelivers it, moving it to the DLQ after maxReceiveCount.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from chalicelib import settings
+
+logger = logging.getLogger("dealreg.batch")
+
+
+class PermanentMessageError(Exception):
+    """This message can never be processed; park it."""
+
+
+def process_sqs(event: Any, queue: str, handle: Callable[[Any], None]) -> dict:
+    """Run ``handle(domain_event)`` for each SQS record of ``event``; return the partial-batch response."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from pydantic import ValidationError
+
+    from schemas.events import EVENT_ADAPTER
+
+    def one(record: Any) -> None:
+        try:
+            domain_event = EVENT_ADAPTER.validate_json(record.body)
+        except ValidationError as exc:
+            _park(queue, record, f"unparseable event: {exc.error_count()} errors")
+            return
+        try:
+            handle(domain_event)
+        except PermanentMessageError as exc:
+            _park(queue, record, str(exc))
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event.to_dict(), record_handler=one, processor=processor)
+
+
+def _park(queue: str, record: Any, reason: str) -> None:
+    from chalicelib.store import aws
+
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=settings.get().dead_letter_queue(queue))["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=record.body, MessageAttributes={
+        "parked_reason": {"DataType": "String", "StringValue": reason[:256]},
+        "source_message_id": {"DataType": "String", "StringValue": record.message_id},
+    })
+    logger.warning("parked message %s from %s: %s", record.message_id, queue, reason)

@@ -1,0 +1,57 @@
+"""Stream consumer: registration changes -> domain events on the one SNS topic.
+
+Trigger: the registrations table's DynamoDB stream (NEW_AND_OLD_IMAGES). Input: stream records.
+Side effects: one SNS message per new audit entry, with a ``type`` attribute that queue subscriptions
+filter on. Failures: a record that fails is reported as a batch item failure (the deployment template turns
+on ReportBatchItemFailures, bisect-on-error, a retry limit and an on-failure queue), so one poison record
+cannot block the shard.
+"""
+from __future__ import annotations
+
+import logging
+
+from chalice import Blueprint
+
+from chalicelib import settings
+
+bp = Blueprint(__name__)
+logger = logging.getLogger("dealreg.events")
+
+
+@bp.on_dynamodb_record(stream_arn=settings.get().registrations_stream_arn, batch_size=100,
+                       starting_position="TRIM_HORIZON")
+def publish_domain_events(event):
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+    return process_partial_response(event=event.to_dict(), record_handler=_publish_record, processor=processor)
+
+
+def _image(raw: dict | None):
+    from chalicelib.store.models import RegistrationItem
+    from chalicelib.store.registrations import from_item
+
+    return from_item(RegistrationItem.from_raw_data(raw)) if raw else None
+
+
+def _publish_record(record) -> None:
+    from chalicelib.domain.events import events_for_change
+    from chalicelib.store import aws
+
+    ddb = record.dynamodb
+    new = _image(ddb.raw_event.get("NewImage") if ddb else None)
+    if new is None:  # a delete: registrations are never deleted by the app; nothing to announce
+        return
+    old = _image(ddb.raw_event.get("OldImage"))
+    sns = aws.client("sns")
+    topic = settings.get().events_topic_arn
+    for evt in events_for_change(old, new):
+        sns.publish(
+            TopicArn=topic,
+            Message=evt.model_dump_json(),
+            MessageAttributes={
+                "type": {"DataType": "String", "StringValue": evt.type},
+                "source": {"DataType": "String", "StringValue": evt.registration.source.value},
+            },
+        )
+        logger.info("published %s %s", evt.type, evt.id)

@@ -1,0 +1,57 @@
+"""Read API: one registration, and paginated lists that only ever query what the caller may see.
+
+Trigger: HTTP (bearer API key). Side effects: none. Another partner's registration answers 404, not 403,
+so ids cannot be probed.
+"""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.http import HttpError, api, bearer_principal, json_response
+
+bp = Blueprint(__name__)
+MAX_LIMIT = 100
+
+
+@bp.route("/v1/registrations/{reg_id}", methods=["GET"])
+@api(responses={200: "Registration"}, summary="Read one registration")
+def get_registration(reg_id: str):
+    from chalicelib.domain.access import can_read
+    from chalicelib.store import registrations
+
+    principal = bearer_principal(bp.current_request.headers)
+    reg = registrations.get(reg_id)
+    if reg is None or not can_read(principal, reg):
+        raise HttpError(404, "not_found", "no such registration")
+    return json_response(200, reg)
+
+
+@bp.route("/v1/registrations", methods=["GET"])
+@api(responses={200: "RegistrationPage"},
+     summary="List registrations visible to the caller (query: status, owner, team, limit, cursor)")
+def list_registrations():
+    from chalicelib.domain.access import ListForbiddenError, list_plan
+    from chalicelib.store import registrations
+    from schemas.registration import RegistrationPage, RegistrationStatus
+
+    request = bp.current_request
+    principal = bearer_principal(request.headers)
+    q = request.query_params or {}
+    status = q.get("status")
+    if status is not None and status not in RegistrationStatus.__members__.values():
+        raise HttpError(422, "validation_failed", "unknown status", errors=[{"loc": "query.status", "type": "enum"}])
+    try:
+        limit = int(q.get("limit", 25))
+        cursor = registrations.decode_cursor(q.get("cursor"))
+    except ValueError:
+        raise HttpError(422, "validation_failed", "bad limit or cursor",
+                        errors=[{"loc": "query", "type": "value_error"}]) from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise HttpError(422, "validation_failed", f"limit must be 1..{MAX_LIMIT}",
+                        errors=[{"loc": "query.limit", "type": "less_than_equal"}])
+    try:
+        plan = list_plan(principal, owner=q.get("owner"), status=status, team=q.get("team"))
+    except ListForbiddenError as exc:
+        raise HttpError(403, "forbidden", str(exc)) from None
+    items, last_key = registrations.list_page(plan.index, plan.key, status=status, limit=limit, cursor=cursor)
+    return json_response(200, RegistrationPage(items=items, next_cursor=registrations.encode_cursor(last_key)))

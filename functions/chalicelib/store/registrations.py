@@ -1,0 +1,184 @@
+"""Reading and writing registrations. Every write is conditional; the caller never reads-then-writes."""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.store import models
+from chalicelib.store.models import AuditEntryMap, ClaimItem, CustomerItem, RegistrationItem
+from schemas.common import Actor
+from schemas.registration import AuditEntry, Registration, RegistrationCreate, RegistrationStatus
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    """``created`` is False when a claim already existed; ``answer`` is then the stored first answer."""
+
+    created: bool
+    answer: dict
+    conflict: str | None = None  # the claim kind that was already taken: "webhook" or "external_ref"
+
+
+def _audit_map(entry: AuditEntry) -> AuditEntryMap:
+    return AuditEntryMap(
+        seq=entry.seq, at=entry.at, actor_kind=entry.actor.kind.value, actor_id=entry.actor.id,
+        action=entry.action, from_status=entry.from_status, to_status=entry.to_status, reason=entry.reason,
+    )
+
+
+def to_item(reg: Registration) -> RegistrationItem:
+    payload = RegistrationCreate.model_validate(reg.model_dump(include=set(RegistrationCreate.model_fields)))
+    return RegistrationItem(
+        reg.id,
+        status=reg.status.value, source=reg.source.value, submitter_kind=reg.submitter.kind.value,
+        submitter_id=reg.submitter.id, partner_id=reg.partner_id, owner_id=reg.owner_id, team_id=reg.team_id,
+        customer_key=reg.customer_key, customer_name=reg.customer.name, project_title=reg.project.title,
+        expected_amount=str(reg.project.expected_amount.amount), currency=reg.project.expected_amount.currency,
+        external_ref=reg.external_ref, data=payload.model_dump(mode="json"),
+        audit=[_audit_map(a) for a in reg.audit], created_at=reg.created_at, updated_at=reg.updated_at,
+    )
+
+
+def from_item(item: RegistrationItem) -> Registration:
+    return Registration(
+        **item.data,
+        id=item.id, status=item.status, source=item.source,
+        submitter=Actor(kind=item.submitter_kind, id=item.submitter_id),
+        partner_id=item.partner_id, owner_id=item.owner_id, team_id=item.team_id, customer_key=item.customer_key,
+        created_at=item.created_at, updated_at=item.updated_at, version=item.version or 1,
+        audit=[
+            AuditEntry(seq=a.seq, at=a.at, actor=Actor(kind=a.actor_kind, id=a.actor_id), action=a.action,
+                       from_status=a.from_status, to_status=a.to_status, reason=a.reason)
+            for a in item.audit
+        ],
+    )
+
+
+def _claim_is_live(now: datetime):
+    return ClaimItem.key.does_not_exist() | (ClaimItem.expires_at < now)
+
+
+def create(
+    reg: Registration, *, now: datetime, idempotency_key: str | None, idempotency_ttl: timedelta,
+) -> CreateOutcome:
+    """Store a new registration, upsert its customer and take its unique claims, all in one transaction.
+
+    Claims: the idempotency key (a webhook id, expiring after ``idempotency_ttl``) and the submitter's
+    external reference (permanent). If either is taken, nothing is written and the first answer is returned.
+    """
+    answer = {"id": reg.id, "status": reg.status.value}
+    claims: list[tuple[str, ClaimItem]] = []
+    if idempotency_key:
+        claims.append(("webhook", ClaimItem(idempotency_key, registration_id=reg.id, response=answer,
+                                            created_at=now, expires_at=now + idempotency_ttl)))
+    if reg.external_ref:
+        ext_key = f"extref#{reg.submitter.id}#{reg.external_ref}"
+        claims.append(("external_ref", ClaimItem(ext_key, registration_id=reg.id, response=answer,
+                                                 created_at=now)))
+    customer = reg.customer
+    try:
+        with TransactWrite(connection=models.connection()) as tx:
+            tx.save(to_item(reg), condition=RegistrationItem.id.does_not_exist())
+            tx.update(
+                CustomerItem(reg.customer_key),
+                actions=[
+                    CustomerItem.name.set(CustomerItem.name | customer.name),
+                    CustomerItem.created_at.set(CustomerItem.created_at | now),
+                    CustomerItem.updated_at.set(now),
+                    CustomerItem.registration_count.add(1),
+                    *([CustomerItem.registry_ids.set([r.model_dump(mode="json") for r in customer.registry_ids])]
+                      if customer.registry_ids else []),
+                    *([CustomerItem.website.set(customer.website)] if customer.website else []),
+                    *([CustomerItem.country.set(customer.country)] if customer.country else []),
+                    *([CustomerItem.region.set(customer.region)] if customer.region else []),
+                    *([CustomerItem.industry.set(customer.industry)] if customer.industry else []),
+                ],
+            )
+            for _, claim in claims:
+                tx.save(claim, condition=_claim_is_live(now))
+    except TransactWriteError as exc:
+        # PynamoDB regroups the operations (puts before updates), so the reasons' order says little:
+        # a failed condition means a claim was taken; read the claims to find which and whose.
+        if not any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
+            raise
+        for kind, claim in claims:
+            stored = read_claim(claim.key, now=now)
+            if stored is not None and stored.registration_id != reg.id:
+                return CreateOutcome(created=False, answer=stored.response, conflict=kind)
+        raise
+    return CreateOutcome(created=True, answer=answer)
+
+
+def read_claim(key: str, *, now: datetime) -> ClaimItem | None:
+    """A claim, or None if absent or expired (moto, unlike DynamoDB, never deletes expired items)."""
+    try:
+        item = ClaimItem.get(key, consistent_read=True)
+    except ClaimItem.DoesNotExist:
+        return None
+    if item.expires_at is not None and item.expires_at <= now:
+        return None
+    return item
+
+
+def get(reg_id: str) -> Registration | None:
+    try:
+        return from_item(RegistrationItem.get(reg_id, consistent_read=True))
+    except RegistrationItem.DoesNotExist:
+        return None
+
+
+_INDEXES = {
+    "by_submitter": RegistrationItem.by_submitter,
+    "by_owner": RegistrationItem.by_owner,
+    "by_team": RegistrationItem.by_team,
+    "by_status": RegistrationItem.by_status,
+}
+
+
+def encode_cursor(key: dict | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode() if key else None
+
+
+def decode_cursor(cursor: str | None) -> dict | None:
+    if not cursor:
+        return None
+    return json.loads(base64.urlsafe_b64decode(cursor.encode()))
+
+
+def list_page(
+    index: str, key: str, *, status: str | None, limit: int, cursor: dict | None
+) -> tuple[list[Registration], dict | None]:
+    """One page, newest first, from one index partition; ``status`` filters within it."""
+    idx = _INDEXES[index]
+    condition = RegistrationItem.status == status if status and index != "by_status" else None
+    result = idx.query(key, filter_condition=condition, scan_index_forward=False, limit=limit,
+                       last_evaluated_key=cursor)
+    items = [from_item(i) for i in result]
+    return items, result.last_evaluated_key
+
+
+def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> bool:
+    """Write a status move with its audit line, only if the registration is still as it was read.
+
+    Returns False (and changes nothing) when another writer got there first.
+    """
+    item = RegistrationItem(reg.id, version=reg.version)
+    try:
+        item.update(
+            actions=[
+                RegistrationItem.status.set(entry.to_status.value),
+                RegistrationItem.updated_at.set(now),
+                RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)])),
+            ],
+            condition=RegistrationItem.status == (entry.from_status or RegistrationStatus.SUBMITTED).value,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

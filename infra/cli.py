@@ -1,0 +1,280 @@
+"""``dealreg``: the operator's command line. Never shipped in a Lambda bundle.
+
+Commands that touch storage use the same settings as the functions (``DEALREG_AWS_ENDPOINT_URL``,
+``DEALREG_PREFIX``, AWS credentials); ``--local`` points them at the stand-in ``make run`` starts.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+LOCAL_MOTO_PORT = 4566
+LOCAL_PREFIX = "dealreg-local"
+STATE_DIR = Path(".dealreg")
+
+
+def _use_local_stack(port: int = LOCAL_MOTO_PORT) -> None:
+    from infra.local.stack import FAKE_CREDENTIALS
+
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ["DEALREG_AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    os.environ["DEALREG_PREFIX"] = LOCAL_PREFIX
+
+
+def _storage(args: argparse.Namespace) -> None:
+    if getattr(args, "local", False):
+        _use_local_stack()
+    from chalicelib import settings
+    from chalicelib.store import models
+
+    settings.reset()
+    models.bind()
+
+
+def _now():
+    from chalicelib import clock
+
+    return clock.now()
+
+
+# --- dealreg local -------------------------------------------------------------------------------------------
+
+def _ensure_demo_partner(state_dir: Path) -> dict:
+    from chalicelib.store import aws, directory
+    from chalicelib import settings
+
+    demo_file = state_dir / "demo.json"
+    wanted_secret = os.environ.get("DEALREG_DEMO_SECRET")
+    demo = json.loads(demo_file.read_text()) if demo_file.exists() else None
+    if demo is None or directory.get_partner("demo") is None:
+        if directory.get_partner("demo") is not None:  # restored without its local notes: start it over
+            from chalicelib.store.models import PartnerItem
+
+            PartnerItem("partner#demo").delete()
+            aws.client("secretsmanager").delete_secret(
+                SecretId=settings.get().partner_secret_name("demo"), ForceDeleteWithoutRecovery=True)
+        secret, key = directory.create_partner("demo", "Demo Partner", now=_now(), secret=wanted_secret)
+        demo = {"partner_id": "demo", "secret": secret, "api_key": key}
+    elif wanted_secret and wanted_secret != demo["secret"]:
+        aws.client("secretsmanager").put_secret_value(
+            SecretId=settings.get().partner_secret_name("demo"), SecretString=json.dumps({"secrets": [wanted_secret]}))
+        demo["secret"] = wanted_secret
+    state_dir.mkdir(parents=True, exist_ok=True)
+    demo_file.write_text(json.dumps(demo))
+    demo_file.chmod(0o600)
+    return demo
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    import logging
+
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    from infra.local import stack_session
+    from infra.local.stack import save_snapshot
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    state_dir = Path(args.state_dir)
+    snapshot = state_dir / "snapshot.json"
+    if args.reset:
+        for f in (snapshot, state_dir / "demo.json"):
+            f.unlink(missing_ok=True)
+    suite = stack_session.start(moto_port=args.moto_port, prefix=LOCAL_PREFIX, snapshot=snapshot)
+    from chalicelib import clock
+
+    scale = float(os.environ.get("DEALREG_TIME_SCALE", "1"))
+    if scale != 1:
+        clock.set_clock(clock.ScaledClock(scale))
+    demo = _ensure_demo_partner(state_dir)
+    server = create_local_server(suite.app, Config.create(chalice_stage="dev", lambda_timeout=60),
+                                 "127.0.0.1", args.port)
+    http_thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    suite.runner.start()
+    http_thread.start()
+    base = f"http://127.0.0.1:{args.port}"
+    print(f"""
+dealreg is running (AWS stand-in: moto on {suite.moto.url}; time scale {scale:g}).
+  API:            {base}
+  Event sources:  {', '.join(s.name for s in [*suite.runner.streams, *suite.runner.queues, *suite.runner.schedules])}
+  Demo partner:   id 'demo', API key {demo['api_key']}
+
+Post the example opportunity (signed) — paste into another terminal:
+  .venv/bin/dealreg webhook send examples/opportunity.json --partner demo --secret {demo['secret']} --url {base}
+
+Read it back with the id it prints:
+  curl -s -H 'Authorization: Bearer {demo['api_key']}' {base}/v1/registrations/<id>
+
+Other dealreg commands reach this stack with --local. Ctrl-C stops everything; data is kept in {snapshot}.
+""", flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        stop.wait(0.5)
+    print("\nstopping…", flush=True)
+    suite.runner.stop()
+    server.shutdown()
+    counts = save_snapshot(suite.moto.url, LOCAL_PREFIX, suite.region, snapshot)
+    suite.moto.stop()
+    print(f"saved {sum(counts.values())} items to {snapshot}", flush=True)
+    return 0
+
+
+# --- directory -----------------------------------------------------------------------------------------------
+
+def _slug(name: str) -> str:
+    base = "".join(c if c.isascii() and c.isalnum() else "-" for c in name.lower()).strip("-")
+    return (base[:24] or "p") + "-" + secrets.token_hex(3)
+
+
+def cmd_partners_create(args: argparse.Namespace) -> int:
+    _storage(args)
+    from chalicelib.store import directory
+
+    partner_id = args.id or _slug(args.name)
+    secret, key = directory.create_partner(partner_id, args.name, now=_now(), tier=args.tier,
+                                           callback_url=args.callback_url)
+    print(json.dumps({"partner_id": partner_id, "webhook_secret": secret, "api_key": key}, indent=2))
+    print("Store the secret and key now: they are not shown again.", file=sys.stderr)
+    return 0
+
+
+def cmd_teams_create(args: argparse.Namespace) -> int:
+    _storage(args)
+    from chalicelib.store import directory
+
+    team_id = args.id or _slug(args.name)
+    directory.create_team(team_id, args.name, now=_now())
+    print(json.dumps({"team_id": team_id}))
+    return 0
+
+
+def cmd_users_create(args: argparse.Namespace) -> int:
+    _storage(args)
+    from chalicelib.domain.access import Role
+    from chalicelib.store import directory
+
+    user_id = args.id or _slug(args.name)
+    if args.team and directory.get_team(args.team) is None:
+        print(f"no team {args.team!r}; create it with: dealreg teams create NAME --id {args.team}", file=sys.stderr)
+        return 2
+    key = directory.create_user(user_id, args.name, Role(args.role), now=_now(), team_id=args.team,
+                                email=args.email, manager_id=args.manager)
+    print(json.dumps({"user_id": user_id, "role": args.role, "api_key": key}, indent=2))
+    print("Store the key now: it is not shown again.", file=sys.stderr)
+    return 0
+
+
+# --- webhook send --------------------------------------------------------------------------------------------
+
+def cmd_webhook_send(args: argparse.Namespace) -> int:
+    from connectors.standard_webhooks import sign
+
+    secret = args.secret or os.environ.get("DEALREG_WEBHOOK_SECRET")
+    if not secret:
+        print("a signing secret is needed: --secret or DEALREG_WEBHOOK_SECRET", file=sys.stderr)
+        return 2
+    body = Path(args.file).read_bytes()
+    msg_id = args.webhook_id or f"msg_{secrets.token_urlsafe(18)}"
+    ts = int(time.time())
+    req = urllib.request.Request(
+        f"{args.url.rstrip('/')}/v1/partners/{args.partner}/opportunities", data=body, method="POST",
+        headers={"Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(ts),
+                 "webhook-signature": sign(secret, msg_id, ts, body)})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            status, text = resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read().decode()
+    print(f"HTTP {status} webhook-id={msg_id}")
+    print(text)
+    return 0 if status < 400 else 1
+
+
+# --- schemas -------------------------------------------------------------------------------------------------
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from infra.openapi import write_all
+
+    changed = write_all(check=args.check)
+    for path in changed:
+        print(("stale: " if args.check else "wrote ") + str(path))
+    return 1 if (args.check and changed) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dealreg", description="dealreg operator commands")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    local = sub.add_parser("local", help="run the whole suite locally on an embedded AWS stand-in")
+    local.add_argument("--port", type=int, default=int(os.environ.get("DEALREG_PORT", 8000)))
+    local.add_argument("--moto-port", type=int, default=int(os.environ.get("DEALREG_MOTO_PORT", LOCAL_MOTO_PORT)))
+    local.add_argument("--state-dir", default=str(STATE_DIR))
+    local.add_argument("--reset", action="store_true", help="start with empty tables")
+    local.set_defaults(func=cmd_local)
+
+    def storage_flags(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--local", action="store_true", help="use the stack `make run` started")
+
+    partners = sub.add_parser("partners").add_subparsers(dest="action", required=True)
+    pc = partners.add_parser("create", help="create a partner; prints its id, whsec_ secret and API key once")
+    pc.add_argument("name")
+    pc.add_argument("--id")
+    pc.add_argument("--tier", default="registered")
+    pc.add_argument("--callback-url")
+    storage_flags(pc)
+    pc.set_defaults(func=cmd_partners_create)
+
+    teams = sub.add_parser("teams").add_subparsers(dest="action", required=True)
+    tc = teams.add_parser("create", help="create a team/territory")
+    tc.add_argument("name")
+    tc.add_argument("--id")
+    storage_flags(tc)
+    tc.set_defaults(func=cmd_teams_create)
+
+    users = sub.add_parser("users").add_subparsers(dest="action", required=True)
+    uc = users.add_parser("create", help="create a rep, manager or admin; prints the API key once")
+    uc.add_argument("name")
+    uc.add_argument("--role", choices=["rep", "manager", "admin"], required=True)
+    uc.add_argument("--id")
+    uc.add_argument("--team")
+    uc.add_argument("--email")
+    uc.add_argument("--manager")
+    storage_flags(uc)
+    uc.set_defaults(func=cmd_users_create)
+
+    webhook = sub.add_parser("webhook").add_subparsers(dest="action", required=True)
+    ws = webhook.add_parser("send", help="sign FILE with Standard Webhooks and post it as a partner")
+    ws.add_argument("file")
+    ws.add_argument("--partner", required=True)
+    ws.add_argument("--secret", help="whsec_ secret (or DEALREG_WEBHOOK_SECRET)")
+    ws.add_argument("--url", default="http://127.0.0.1:8000")
+    ws.add_argument("--webhook-id", help="reuse an id to replay a delivery")
+    ws.set_defaults(func=cmd_webhook_send)
+
+    sc = sub.add_parser("schemas", help="regenerate schemas/json/*.json and schemas/openapi.json")
+    sc.add_argument("--check", action="store_true", help="exit 1 if the checked-in files are stale")
+    sc.set_defaults(func=cmd_schemas)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The local AWS stand-in: moto's server in this process, on loopback, one request at a time.
+
+moto's backends are not safe under concurrent requests (conditional writes, ADD counters and
+transactions can interleave), so a WSGI middleware holds one lock per request: each request then runs
+alone, as DynamoDB's per-item atomicity promises. Code reaches the server only by endpoint URL, exactly
+as it reaches AWS. Resources are created from ``infra.resources`` — the same definitions as the
+deployment template — and the tables and secrets can be saved to and restored from a JSON snapshot.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from infra.resources import STREAM_DLQ, resources
+
+logger = logging.getLogger("dealreg.local")
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+LOCAL_VISIBILITY_SECONDS = 5  # SQS redelivery after a failure; 360 s in AWS would stall a local session
+
+
+class _SerialisedApp:
+    """WSGI middleware: one request at a time through moto."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        with self._lock:
+            # Materialise the body inside the lock: moto builds responses lazily in places.
+            return list(self._app(environ, start_response))
+
+
+class MotoServer:
+    """moto in server mode on 127.0.0.1; ``port=0`` picks a free port."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self.host, self.port = self._server.server_address[:2]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> MotoServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def reset(self) -> None:
+        """Drop every resource (moto's reset API); used between tests."""
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=5)
+
+
+def _client(service: str, endpoint: str, region: str) -> Any:
+    import botocore.session
+
+    session = botocore.session.Session()
+    return session.create_client(service, region_name=region, endpoint_url=endpoint,
+                                 aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+class Provisioned(dict):
+    """Physical ids of what :func:`provision` created: ``arn:<LogicalId>`` and ``url:<LogicalId>`` keys."""
+
+
+def provision(endpoint: str, prefix: str, region: str) -> Provisioned:
+    """Create every table, stream, topic, queue and subscription of ``infra.resources`` on ``endpoint``."""
+    ddb = _client("dynamodb", endpoint, region)
+    sqs = _client("sqs", endpoint, region)
+    sns = _client("sns", endpoint, region)
+    template = resources(prefix)
+    out = Provisioned()
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict) and "Ref" in value:
+            return out[f"arn:{value['Ref']}"]
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical, attr = value["Fn::GetAtt"]
+            return out[f"{attr.lower()}:{logical}"]
+        return value
+
+    by_type: dict[str, list[tuple[str, dict]]] = {}
+    for logical, res in template.items():
+        by_type.setdefault(res["Type"], []).append((logical, res.get("Properties", {})))
+
+    for logical, p in by_type.get("AWS::DynamoDB::Table", []):
+        args = {k: p[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in p}
+        if "GlobalSecondaryIndexes" in p:
+            args["GlobalSecondaryIndexes"] = p["GlobalSecondaryIndexes"]
+        if "StreamSpecification" in p:
+            args["StreamSpecification"] = {"StreamEnabled": True, **p["StreamSpecification"]}
+        desc = ddb.create_table(**args)["TableDescription"]
+        out[f"arn:{logical}"] = desc["TableArn"]
+        if "LatestStreamArn" in desc:
+            out[f"streamarn:{logical}"] = desc["LatestStreamArn"]
+        if "TimeToLiveSpecification" in p:
+            ddb.update_time_to_live(TableName=p["TableName"], TimeToLiveSpecification=p["TimeToLiveSpecification"])
+
+    for logical, p in by_type.get("AWS::SNS::Topic", []):
+        out[f"arn:{logical}"] = sns.create_topic(Name=p["TopicName"])["TopicArn"]
+
+    queues = sorted(by_type.get("AWS::SQS::Queue", []), key=lambda lp: "RedrivePolicy" in lp[1])  # DLQs first
+    for logical, p in queues:
+        attrs = {"VisibilityTimeout": str(LOCAL_VISIBILITY_SECONDS)}
+        if "MessageRetentionPeriod" in p:
+            attrs["MessageRetentionPeriod"] = str(p["MessageRetentionPeriod"])
+        if "RedrivePolicy" in p:
+            rp = p["RedrivePolicy"]
+            attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": resolve(rp["deadLetterTargetArn"]),
+                                                 "maxReceiveCount": str(rp["maxReceiveCount"])})
+        url = sqs.create_queue(QueueName=p["QueueName"], Attributes=attrs)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        out[f"url:{logical}"] = url
+        out[f"arn:{logical}"] = arn
+
+    for _logical, p in by_type.get("AWS::SNS::Subscription", []):
+        attrs = {"RawMessageDelivery": "true" if p.get("RawMessageDelivery") else "false",
+                 "FilterPolicyScope": p.get("FilterPolicyScope", "MessageAttributes"),
+                 "FilterPolicy": json.dumps(p["FilterPolicy"])}
+        sns.subscribe(TopicArn=resolve(p["TopicArn"]), Protocol=p["Protocol"], Endpoint=resolve(p["Endpoint"]),
+                      Attributes=attrs)
+    return out
+
+
+def local_environment(endpoint: str, prefix: str, region: str, provisioned: Provisioned) -> dict[str, str]:
+    """What the functions' settings need to reach the stand-in (the same variables a deployment sets)."""
+    return {
+        **FAKE_CREDENTIALS,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "DEALREG_PREFIX": prefix,
+        "DEALREG_AWS_ENDPOINT_URL": endpoint,
+        "DEALREG_EVENTS_TOPIC_ARN": provisioned["arn:EventsTopic"],
+        "DEALREG_REGISTRATIONS_STREAM_ARN": provisioned["streamarn:RegistrationsTable"],
+        "DEALREG_LOCAL": "1",
+    }
+
+
+def save_snapshot(endpoint: str, prefix: str, region: str, path: Path) -> dict[str, int]:
+    """Write every table's items and every secret to ``path`` (JSON, DynamoDB wire format)."""
+    ddb = _client("dynamodb", endpoint, region)
+    sm = _client("secretsmanager", endpoint, region)
+    data: dict[str, Any] = {"tables": {}, "secrets": {}}
+    for logical, res in resources(prefix).items():
+        if res["Type"] != "AWS::DynamoDB::Table":
+            continue
+        name = res["Properties"]["TableName"]
+        items: list[dict] = []
+        for page in ddb.get_paginator("scan").paginate(TableName=name):
+            items.extend(page["Items"])
+        data["tables"][name] = items
+    for page in sm.get_paginator("list_secrets").paginate():
+        for sec in page["SecretList"]:
+            if sec["Name"].startswith(f"{prefix}/"):
+                data["secrets"][sec["Name"]] = sm.get_secret_value(SecretId=sec["ARN"])["SecretString"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False))
+    tmp.replace(path)  # atomic: a crash mid-write leaves the previous snapshot intact
+    return {name: len(items) for name, items in data["tables"].items()}
+
+
+def load_snapshot(endpoint: str, region: str, path: Path) -> dict[str, int]:
+    """Restore what :func:`save_snapshot` wrote. Call before the event runner starts reading streams."""
+    ddb = _client("dynamodb", endpoint, region)
+    sm = _client("secretsmanager", endpoint, region)
+    data = json.loads(path.read_text())
+    counts = {}
+    for name, items in data["tables"].items():
+        for start in range(0, len(items), 25):
+            batch = [{"PutRequest": {"Item": item}} for item in items[start:start + 25]]
+            pending = {name: batch}
+            while pending:
+                pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        counts[name] = len(items)
+    for name, value in data["secrets"].items():
+        sm.create_secret(Name=name, SecretString=value)
+    return counts
+
+
+__all__ = ["MotoServer", "provision", "local_environment", "save_snapshot", "load_snapshot", "STREAM_DLQ"]

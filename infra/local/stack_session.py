@@ -1,0 +1,69 @@
+"""Bring the whole suite up in-process: moto server, resources, settings, the Chalice app, the runner.
+
+``dealreg local`` and the functional tests start the suite through :func:`start`, so what the tests
+exercise is what ``make run`` serves.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.local.runner import EventRunner
+from infra.local.stack import MotoServer, local_environment, provision
+
+
+def import_app() -> Any:
+    """Import the Chalice app the way Lambda does (``infra`` put ``functions/`` on the path)."""
+    import app as app_module
+
+    return app_module.app
+
+
+@dataclass
+class LocalSuite:
+    moto: MotoServer
+    prefix: str
+    region: str
+    env: dict[str, str]
+    app: Any
+    runner: EventRunner
+
+    def client(self, service: str) -> Any:
+        from chalicelib.store import aws
+
+        return aws.client(service)
+
+
+def configure_process(env: dict[str, str]) -> None:
+    """Point this process's settings, models and clients at ``env`` (the stand-in's endpoint)."""
+    os.environ.update(env)
+    from chalicelib import settings
+    from chalicelib.store import aws, directory, models
+
+    settings.reset()
+    models.bind()
+    aws.forget_clients()
+    directory.forget_cached_secrets()
+
+
+def start(*, moto_port: int = 0, prefix: str = "dealreg-local", region: str = "us-east-1",
+          snapshot: Path | None = None) -> LocalSuite:
+    """Start moto, create the resources, restore ``snapshot`` if it exists, import the app, build the runner."""
+    from infra.local.stack import load_snapshot
+
+    moto = MotoServer(port=moto_port).start()
+    provisioned = provision(moto.url, prefix, region)
+    env = local_environment(moto.url, prefix, region, provisioned)
+    if snapshot is not None and snapshot.exists():
+        load_snapshot(moto.url, region, snapshot)
+    configure_process(env)
+    app = import_app()
+    from chalicelib import clock
+    from chalicelib.store import aws
+
+    # The runner reads streams from LATEST, so restored items do not re-trigger handlers.
+    runner = EventRunner(app, client=aws.client, region=region, now=clock.now,
+                         stream_failure_queue=f"{prefix}-stream-failures-dlq")
+    return LocalSuite(moto=moto, prefix=prefix, region=region, env=env, app=app, runner=runner)

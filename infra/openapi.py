@@ -1,0 +1,147 @@
+"""Generate the checked-in contracts: JSON Schema per public payload and the OpenAPI 3.1 document.
+
+Paths and methods come from the Chalice app's route table; request/response models from the ``@api``
+metadata on each view (chalicelib.http). ``dealreg schemas`` writes the files; a test fails on drift.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from schemas.events import EVENT_ADAPTER
+from schemas.registration import (
+    ErrorResponse,
+    Registration,
+    RegistrationAccepted,
+    RegistrationCreate,
+    RegistrationPage,
+)
+from schemas.webhook import OpportunityRegistered
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
+PUBLIC_MODELS: dict[str, type[BaseModel]] = {
+    "OpportunityRegistered": OpportunityRegistered,
+    "RegistrationCreate": RegistrationCreate,
+    "Registration": Registration,
+    "RegistrationAccepted": RegistrationAccepted,
+    "RegistrationPage": RegistrationPage,
+    "ErrorResponse": ErrorResponse,
+}
+FILE_NAMES = {
+    "OpportunityRegistered": "opportunity_registered.v1.json",
+    "RegistrationCreate": "registration_create.v1.json",
+    "Registration": "registration.v1.json",
+    "RegistrationAccepted": "registration_accepted.v1.json",
+    "RegistrationPage": "registration_page.v1.json",
+    "ErrorResponse": "error.v1.json",
+}
+_ERRORS = {
+    400: "Malformed request (body is not JSON, bad header)",
+    401: "Missing/invalid API key or webhook signature",
+    403: "Authenticated but not allowed",
+    404: "Not found (or not visible to the caller)",
+    409: "Conflict with the current state",
+    413: "Body larger than the limit",
+    422: "Validation failed; errors carry field paths (loc) and types, never input values",
+    503: "Storage unavailable; retry after Retry-After seconds",
+}
+
+
+def json_schemas() -> dict[str, dict]:
+    out = {}
+    for name, model in PUBLIC_MODELS.items():
+        schema = model.model_json_schema()
+        schema["$id"] = f"https://dealreg.dev/schemas/{FILE_NAMES[name]}"
+        out[FILE_NAMES[name]] = schema
+    events = EVENT_ADAPTER.json_schema()
+    events["$id"] = "https://dealreg.dev/schemas/domain_event.v1.json"
+    events["title"] = "DomainEvent"
+    out["domain_event.v1.json"] = events
+    return out
+
+
+def openapi(app: Any) -> dict:
+    _, defs = models_json_schema([(m, "validation") for m in PUBLIC_MODELS.values()],
+                                 ref_template="#/components/schemas/{model}")
+    components = defs.get("$defs", {})
+    paths: dict[str, dict] = {}
+    for path, methods in sorted(app.routes.items()):
+        for method, entry in sorted(methods.items()):
+            meta = getattr(entry.view_function, "__openapi__", None)
+            if meta is None:
+                raise ValueError(f"route {method} {path} has no @api metadata")
+            op: dict[str, Any] = {
+                "operationId": entry.view_name,
+                "summary": meta["summary"],
+                "responses": {},
+            }
+            params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                      for n in entry.view_args]
+            if meta["auth"] == "standard-webhooks":
+                op["security"] = [{"StandardWebhooks": []}]
+                params += [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                           for h in ("webhook-id", "webhook-timestamp", "webhook-signature")]
+            else:
+                op["security"] = [{"ApiKey": []}]
+            if path == "/v1/registrations" and method == "GET":
+                params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                           for n in ("status", "owner", "team", "cursor")]
+                params.append({"name": "limit", "in": "query", "required": False,
+                               "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}})
+            if path == "/v1/registrations" and method == "POST":
+                params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                               "schema": {"type": "string", "maxLength": 255}})
+            if params:
+                op["parameters"] = params
+            if meta["request"]:
+                op["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{meta['request']}"}}}}
+            for status, model in meta["responses"].items():
+                op["responses"][str(status)] = {"description": model, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{model}"}}}}
+            codes = [401, 404, 503] if method == "GET" else [400, 401, 403, 409, 413, 422, 503]
+            if method == "GET" and "{" not in path:
+                codes = [401, 403, 422, 503]
+            for code in codes:
+                op["responses"][str(code)] = {"description": _ERRORS[code], "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+            paths.setdefault(path, {})[method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "dealreg API", "version": "1.0.0",
+                 "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "ApiKey": {"type": "http", "scheme": "bearer", "description": "dealreg API key (drk_…)"},
+                "StandardWebhooks": {"type": "apiKey", "in": "header", "name": "webhook-signature",
+                                     "description": "Standard Webhooks v1 HMAC-SHA256 over id.timestamp.body "
+                                                    "with the partner's whsec_ secret; ±300 s tolerance"},
+            },
+        },
+    }
+
+
+def rendered(app: Any) -> dict[Path, str]:
+    files = {SCHEMAS_DIR / "json" / name: schema for name, schema in json_schemas().items()}
+    files[SCHEMAS_DIR / "openapi.json"] = openapi(app)
+    return {p: json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n" for p, doc in files.items()}
+
+
+def write_all(check: bool = False) -> list[Path]:
+    """Write (or with ``check``, only compare) the generated files; return those that differ."""
+    from infra.local.stack_session import import_app
+
+    changed = []
+    for path, text in rendered(import_app()).items():
+        if not path.exists() or path.read_text() != text:
+            changed.append(path)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+    return changed

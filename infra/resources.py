@@ -1,0 +1,122 @@
+"""The AWS resources dealreg needs, as CloudFormation: one definition for the deployment template
+(merged into Chalice's output by ``infra/package.py``) and for the local stand-in (``infra/local/stack.py``).
+
+Names come from the same prefix the functions read (``DEALREG_PREFIX``), through chalicelib.settings.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.settings import QUEUES, TABLES
+
+STREAM_DLQ = "stream-failures"
+QUEUE_MAX_RECEIVES = 5
+QUEUE_VISIBILITY_SECONDS = 360  # six times the functions' 60 s timeout, as AWS recommends for SQS sources
+
+
+def _logical(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
+
+
+def _gsi(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
+    return {
+        "IndexName": name,
+        "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
+                      {"AttributeName": range_key, "KeyType": "RANGE"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+
+
+# Keys and indexes per table. tests/unit/test_resources.py checks them against the PynamoDB models.
+TABLE_KEYS: dict[str, dict[str, Any]] = {
+    "registrations": {
+        "hash": "id",
+        "gsis": [
+            ("BySubmitterIndex", "submitter_id", "created_at"),
+            ("ByOwnerIndex", "owner_id", "created_at"),
+            ("ByTeamIndex", "team_id", "created_at"),
+            ("ByStatusIndex", "status", "created_at"),
+            ("ByStatusDueIndex", "status", "due_at"),
+            ("ByCustomerIndex", "customer_key", "created_at"),
+        ],
+        "stream": "NEW_AND_OLD_IMAGES",
+    },
+    "customers": {"hash": "customer_key", "gsis": []},
+    "directory": {"hash": "pk", "gsis": []},
+    "claims": {"hash": "key", "gsis": [], "ttl": "expires_at"},
+}
+
+
+def table_logical_id(logical: str) -> str:
+    return f"{_logical(logical)}Table"
+
+
+def queue_logical_id(logical: str) -> str:
+    return f"{_logical(logical)}Queue"
+
+
+def dlq_logical_id(logical: str) -> str:
+    return f"{_logical(logical)}DeadLetterQueue"
+
+
+def table_resource(prefix: str, logical: str) -> dict[str, Any]:
+    spec = TABLE_KEYS[logical]
+    attrs = {spec["hash"]}
+    for _, h, r in spec["gsis"]:
+        attrs.update((h, r))
+    props: dict[str, Any] = {
+        "TableName": f"{prefix}-{logical}",
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)],
+        "KeySchema": [{"AttributeName": spec["hash"], "KeyType": "HASH"}],
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+    }
+    if spec["gsis"]:
+        props["GlobalSecondaryIndexes"] = [_gsi(*g) for g in spec["gsis"]]
+    if "stream" in spec:
+        props["StreamSpecification"] = {"StreamViewType": spec["stream"]}
+    if "ttl" in spec:
+        props["TimeToLiveSpecification"] = {"AttributeName": spec["ttl"], "Enabled": True}
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": props}
+
+
+def resources(prefix: str) -> dict[str, Any]:
+    """Tables, the events topic, one queue + DLQ + filtered subscription per handler, the stream DLQ."""
+    out: dict[str, Any] = {}
+    for logical in TABLES:
+        out[table_logical_id(logical)] = table_resource(prefix, logical)
+    out["EventsTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{prefix}-events"}}
+    queue_names = [*QUEUES, STREAM_DLQ]
+    for logical in queue_names:
+        dlq = dlq_logical_id(logical)
+        out[dlq] = {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": f"{prefix}-{logical}-dlq", "MessageRetentionPeriod": 1209600,
+            "SqsManagedSseEnabled": True}}
+        if logical == STREAM_DLQ:
+            continue
+        out[queue_logical_id(logical)] = {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": f"{prefix}-{logical}",
+            "VisibilityTimeout": QUEUE_VISIBILITY_SECONDS,
+            "SqsManagedSseEnabled": True,
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
+                              "maxReceiveCount": QUEUE_MAX_RECEIVES},
+        }}
+        out[f"{_logical(logical)}Subscription"] = {"Type": "AWS::SNS::Subscription", "Properties": {
+            "TopicArn": {"Ref": "EventsTopic"},
+            "Protocol": "sqs",
+            "Endpoint": {"Fn::GetAtt": [queue_logical_id(logical), "Arn"]},
+            "RawMessageDelivery": True,
+            "FilterPolicyScope": "MessageAttributes",
+            "FilterPolicy": {"type": list(QUEUES[logical])},
+        }}
+        out[f"{_logical(logical)}QueuePolicy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+            "Queues": [{"Ref": queue_logical_id(logical)}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+                "Resource": {"Fn::GetAtt": [queue_logical_id(logical), "Arn"]},
+                "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": "EventsTopic"}}},
+            }]},
+        }}
+    return out

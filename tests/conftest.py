@@ -1,0 +1,134 @@
+"""Shared test fixtures.
+
+Pure tests need nothing here. Functional tests get the same in-process suite ``make run`` starts:
+moto's server on a free loopback port (one per test session, reset before each test), resources created
+from infra/resources.py, the Chalice app served over real HTTP by Chalice's local server, and the event
+runner, which tests drive synchronously with ``suite.runner.pump()``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# Never let a test reach a real AWS account by accident.
+for _k, _v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
+    os.environ[_k] = _v
+os.environ.pop("AWS_PROFILE", None)
+
+
+def load_fixture(relative: str) -> bytes:
+    return (FIXTURES / relative).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    from infra.local.stack import MotoServer
+
+    server = MotoServer(port=0).start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class HttpAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Api:
+    """A tiny HTTP client for the local Chalice server (stdlib only, loopback only)."""
+
+    def __init__(self, base: str) -> None:
+        assert base.startswith("http://127.0.0.1:")
+        self.base = base
+
+    def request(self, method: str, path: str, body: bytes | str | dict | None = None,
+                headers: dict[str, str] | None = None) -> HttpAnswer:
+        data = json.dumps(body).encode() if isinstance(body, dict) else body.encode() if isinstance(body, str) else body
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return HttpAnswer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+        except urllib.error.HTTPError as err:
+            return HttpAnswer(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+
+    def get(self, path: str, key: str | None = None) -> HttpAnswer:
+        return self.request("GET", path, headers={"Authorization": f"Bearer {key}"} if key else {})
+
+    def post(self, path: str, body: Any, key: str | None = None, headers: dict[str, str] | None = None) -> HttpAnswer:
+        h = {"Authorization": f"Bearer {key}"} if key else {}
+        return self.request("POST", path, body, headers={**h, **(headers or {})})
+
+
+@pytest.fixture(scope="session")
+def _app_server(moto_server):
+    """Chalice's local HTTP server for the app, started once; the suite fixture repoints its storage."""
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    from infra.local.stack_session import configure_process, import_app
+
+    from infra.local.stack import local_environment, provision
+
+    moto_server.reset()
+    env = local_environment(moto_server.url, "dealreg-test", "us-east-1",
+                            provision(moto_server.url, "dealreg-test", "us-east-1"))
+    configure_process(env)
+    app = import_app()
+    server = create_local_server(app, Config.create(chalice_stage="dev", lambda_timeout=60), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server.server_address[1]
+    yield app, Api(f"http://127.0.0.1:{port}")
+    server.shutdown()
+
+
+@dataclass
+class Suite:
+    app: Any
+    api: Api
+    runner: Any
+    moto_url: str
+    prefix: str
+
+    def client(self, service: str) -> Any:
+        from chalicelib.store import aws
+
+        return aws.client(service)
+
+
+@pytest.fixture
+def suite(moto_server, _app_server):
+    """A clean stack for one test: fresh resources, fresh runner, system clock."""
+    from chalicelib import clock
+    from chalicelib.store import aws
+    from infra.local.runner import EventRunner
+    from infra.local.stack import local_environment, provision
+    from infra.local.stack_session import configure_process
+
+    app, api = _app_server
+    moto_server.reset()
+    prefix = "dealreg-test"
+    env = local_environment(moto_server.url, prefix, "us-east-1", provision(moto_server.url, prefix, "us-east-1"))
+    configure_process(env)
+    clock.set_clock(clock.SystemClock())
+    runner = EventRunner(app, client=aws.client, region="us-east-1", now=clock.now,
+                         stream_failure_queue=f"{prefix}-stream-failures-dlq")
+    yield Suite(app=app, api=api, runner=runner, moto_url=moto_server.url, prefix=prefix)
+    clock.set_clock(clock.SystemClock())

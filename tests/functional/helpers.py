@@ -1,0 +1,46 @@
+"""Helpers for functional tests: directory setup and signed webhook posts."""
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import time
+from pathlib import Path
+
+EXAMPLE = json.loads((Path(__file__).resolve().parents[2] / "examples" / "opportunity.json").read_text())
+
+
+def example(**data_overrides) -> dict:
+    body = copy.deepcopy(EXAMPLE)
+    body["data"].update(data_overrides)
+    return body
+
+
+def make_partner(partner_id: str = "acme") -> tuple[str, str]:
+    from chalicelib.clock import now
+    from chalicelib.store import directory
+
+    return directory.create_partner(partner_id, f"Partner {partner_id}", now=now())
+
+
+def make_user(user_id: str, role: str, team: str | None = None) -> str:
+    from chalicelib.clock import now
+    from chalicelib.domain.access import Role
+    from chalicelib.store import directory
+
+    if team and directory.get_team(team) is None:
+        directory.create_team(team, f"Team {team}", now=now())
+    return directory.create_user(user_id, user_id, Role(role), now=now(), team_id=team)
+
+
+def signed_headers(secret: str, body: bytes, *, msg_id: str | None = None, ts: int | None = None) -> dict:
+    from connectors.standard_webhooks import sign
+
+    msg_id = msg_id or f"msg_{secrets.token_hex(8)}"
+    ts = int(time.time()) if ts is None else ts
+    return {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": sign(secret, msg_id, ts, body)}
+
+
+def post_webhook(api, partner: str, secret: str, body: dict | bytes, **kw):
+    raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    return api.request("POST", f"/v1/partners/{partner}/opportunities", raw, headers=signed_headers(secret, raw, **kw))

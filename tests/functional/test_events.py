@@ -1,0 +1,138 @@
+"""The event backbone: audit entries become domain events on SNS, filtered onto handler queues."""
+from __future__ import annotations
+
+import json
+
+from tests.functional.helpers import example, make_partner, post_webhook
+
+
+def _tap(suite) -> str:
+    """An unfiltered queue on the events topic, to observe every event published."""
+    sqs, sns = suite.client("sqs"), suite.client("sns")
+    url = sqs.create_queue(QueueName="tap")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f"{suite.prefix}-events")][0]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    return url
+
+
+def _drain(suite, url: str) -> list[dict]:
+    sqs = suite.client("sqs")
+    out = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+            "Messages", [])
+        if not msgs:
+            return out
+        for m in msgs:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_each_audit_entry_is_one_domain_event_with_a_stable_id(suite):
+    from schemas.events import EVENT_ADAPTER
+
+    tap = _tap(suite)
+    secret, _ = make_partner("acme")
+    reg_id = post_webhook(suite.api, "acme", secret, example()).json()["id"]
+    suite.runner.pump()
+    events = [EVENT_ADAPTER.validate_python(e) for e in _drain(suite, tap)]
+    assert [(e.type, e.id) for e in events] == [
+        ("registration.submitted", f"{reg_id}:1"), ("registration.review_requested", f"{reg_id}:2")]
+    submitted = events[0]
+    assert submitted.subject == reg_id and submitted.actor.id == "acme"
+    assert submitted.registration.customer_name == "深圳市腾讯计算机系统有限公司"
+    assert str(submitted.registration.expected_amount) == "3800000.00"
+
+
+def test_a_write_that_appends_no_audit_entry_triggers_nothing(suite):
+    from datetime import UTC, datetime
+
+    from chalicelib.store.models import RegistrationItem
+
+    tap = _tap(suite)
+    secret, _ = make_partner("acme")
+    reg_id = post_webhook(suite.api, "acme", secret, example()).json()["id"]
+    suite.runner.pump()
+    _drain(suite, tap)
+    before = dict(suite.runner.invocations)
+    RegistrationItem.get(reg_id).update(actions=[RegistrationItem.due_at.set(datetime(2027, 1, 1, tzinfo=UTC))])
+    suite.runner.pump()
+    assert _drain(suite, tap) == []
+    # the stream consumer saw the change, but no downstream handler ran
+    assert suite.runner.invocations["publish_domain_events"] == before["publish_domain_events"] + 1
+    assert suite.runner.invocations.get("review_submissions") == before.get("review_submissions")
+
+
+def test_redelivered_event_changes_nothing(suite):
+    from chalicelib.store import registrations
+
+    secret, key = make_partner("acme")
+    reg_id = post_webhook(suite.api, "acme", secret, example()).json()["id"]
+    suite.runner.pump()
+    reg = registrations.get(reg_id)
+    assert reg.status == "pending_review" and reg.version == 2
+    # deliver the submitted event again, as SQS may
+    event = {"id": f"{reg_id}:1", "type": "registration.submitted", "occurred_at": reg.created_at.isoformat(),
+             "subject": reg_id, "actor": {"kind": "partner", "id": "acme"},
+             "registration": {"id": reg_id, "status": "submitted", "source": "partner",
+                              "submitter": {"kind": "partner", "id": "acme"}, "customer_key": reg.customer_key,
+                              "customer_name": reg.customer.name, "project_title": reg.project.title,
+                              "expected_amount": "3800000.00", "currency": "CNY", "version": 1},
+             "to_status": "submitted"}
+    sqs = suite.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"{suite.prefix}-workflow")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+    assert suite.runner.pump() == 1
+    again = registrations.get(reg_id)
+    assert again.version == 2 and len(again.audit) == 2
+
+
+def test_unparseable_message_is_parked_in_the_dlq_with_its_reason(suite):
+    sqs = suite.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"{suite.prefix}-workflow")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody='{"type": "registration.submitted", "nonsense": true}')
+    suite.runner.pump()
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+    dlq = sqs.get_queue_url(QueueName=f"{suite.prefix}-workflow-dlq")["QueueUrl"]
+    parked = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
+    assert len(parked) == 1
+    assert parked[0]["MessageAttributes"]["parked_reason"]["StringValue"].startswith("unparseable event")
+
+
+def test_failing_handler_leaves_the_message_for_redelivery(suite, monkeypatch):
+    from chalicelib.handlers import workflow
+
+    secret, _ = make_partner("acme")
+    post_webhook(suite.api, "acme", secret, example())
+
+    def boom(evt):
+        raise RuntimeError("transient")
+
+    monkeypatch.setattr(workflow, "_auto_check", boom)
+    suite.runner.pump()
+    sqs = suite.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"{suite.prefix}-workflow")["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
+
+
+def test_poison_stream_record_is_retried_then_sent_to_the_failure_queue(suite, monkeypatch):
+    from chalicelib.handlers import events as events_handler
+    from infra.local import runner as runner_mod
+
+    secret, _ = make_partner("acme")
+    post_webhook(suite.api, "acme", secret, example())
+    calls = []
+
+    def poison(record):
+        calls.append(record.dynamodb.sequence_number)
+        raise ValueError("cannot publish this record")
+
+    monkeypatch.setattr(events_handler, "_publish_record", poison)
+    suite.runner.pump()
+    assert len(calls) == runner_mod.STREAM_MAX_RETRIES + 1
+    sqs = suite.client("sqs")
+    dlq = sqs.get_queue_url(QueueName=f"{suite.prefix}-stream-failures-dlq")["QueueUrl"]
+    parked = sqs.receive_message(QueueUrl=dlq)["Messages"]
+    assert json.loads(parked[0]["Body"])["record"]["dynamodb"]["SequenceNumber"] == calls[0]

@@ -1,0 +1,199 @@
+"""Signed partner intake end to end: HTTP -> validation -> DynamoDB (moto over HTTP) -> stream -> events."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from tests.functional.helpers import example, make_partner, make_user, post_webhook, signed_headers
+
+
+def test_signed_webhook_is_stored_announced_and_readable(suite):
+    secret, key = make_partner("acme")
+    # WHEN the partner posts a signed opportunity
+    answer = post_webhook(suite.api, "acme", secret, example())
+    # THEN it is accepted with an id and status
+    assert answer.status == 202, answer.body
+    body = answer.json()
+    assert body["status"] == "submitted" and body["id"].startswith("reg_")
+    # AND readable with the partner's key, with the submitted fields and the audit trail
+    got = suite.api.get(f"/v1/registrations/{body['id']}", key)
+    assert got.status == 200
+    reg = got.json()
+    assert reg["customer"]["name"] == "深圳市腾讯计算机系统有限公司"
+    assert reg["project"]["expected_amount"] == {"amount": "3800000.00", "currency": "CNY"}
+    assert reg["customer_key"] == "uscc:91440300708461136T"
+    assert reg["partner_id"] == "acme" and reg["source"] == "partner"
+    assert [a["action"] for a in reg["audit"]] == ["submitted"]
+    # WHEN the event runner delivers the stream record and the workflow queue
+    delivered = suite.runner.pump()
+    assert delivered >= 2
+    # THEN the workflow moved it to review, with a second audit line by the system
+    reg = suite.api.get(f"/v1/registrations/{body['id']}", key).json()
+    assert reg["status"] == "pending_review"
+    assert [(a["action"], a["to_status"]) for a in reg["audit"]] == [
+        ("submitted", "submitted"), ("status_changed", "pending_review")]
+    assert reg["audit"][1]["actor"] == {"kind": "system", "id": "workflow"}
+    assert reg["version"] == 2
+
+
+def test_replayed_webhook_id_returns_first_answer_and_creates_nothing(suite):
+    secret, key = make_partner("acme")
+    raw = json.dumps(example()).encode()
+    headers = signed_headers(secret, raw, msg_id="msg_fixed_1")
+    first = suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=headers)
+    again = suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=headers)
+    assert first.status == again.status == 202
+    assert first.json() == again.json()
+    page = suite.api.get("/v1/registrations", key).json()
+    assert [r["id"] for r in page["items"]] == [first.json()["id"]]
+
+
+def test_concurrent_replays_of_one_webhook_create_exactly_one(suite):
+    secret, key = make_partner("acme")
+    body = example(external_ref=None)
+    raw = json.dumps(body).encode()
+    headers = signed_headers(secret, raw, msg_id="msg_race")
+    answers = []
+    lock = threading.Lock()
+
+    def post():
+        a = suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=headers)
+        with lock:
+            answers.append((a.status, a.body))
+
+    threads = [threading.Thread(target=post) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {s for s, _ in answers} == {202}
+    assert len({b for _, b in answers}) == 1
+    assert len(suite.api.get("/v1/registrations", key).json()["items"]) == 1
+
+
+def test_same_external_ref_with_new_webhook_id_is_409_naming_the_first(suite):
+    secret, key = make_partner("acme")
+    first = post_webhook(suite.api, "acme", secret, example())
+    second = post_webhook(suite.api, "acme", secret, example())
+    assert second.status == 409
+    assert first.json()["id"] in second.json()["message"]
+
+
+def test_tampered_body_stale_timestamp_unknown_partner_and_missing_headers_are_401(suite):
+    secret, _ = make_partner("acme")
+    raw = json.dumps(example()).encode()
+    headers = signed_headers(secret, raw)
+    tampered = raw.replace(b"3800000.00", b"3800001.00")
+    assert suite.api.request("POST", "/v1/partners/acme/opportunities", tampered, headers=headers).status == 401
+    stale = signed_headers(secret, raw, ts=int(time.time()) - 301)
+    assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=stale).status == 401
+    future = signed_headers(secret, raw, ts=int(time.time()) + 301)
+    assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=future).status == 401
+    assert suite.api.request("POST", "/v1/partners/nobody/opportunities", raw, headers=headers).status == 401
+    assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw).status == 401
+    other_secret, _ = make_partner("other")
+    wrong = signed_headers(other_secret, raw)
+    assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=wrong).status == 401
+
+
+def test_rotated_secrets_both_verify(suite):
+    from chalicelib.store import directory
+
+    old, key = make_partner("acme")
+    new = directory.rotate_partner_secret("acme")
+    directory.forget_cached_secrets()
+    assert post_webhook(suite.api, "acme", old, example(external_ref="a")).status == 202
+    assert post_webhook(suite.api, "acme", new, example(external_ref="b")).status == 202
+
+
+def test_empty_data_is_422_with_field_paths_and_no_input_echo(suite):
+    secret, _ = make_partner("acme")
+    answer = post_webhook(suite.api, "acme", secret, {"type": "opportunity.registered",
+                                                      "timestamp": "2026-11-27T08:00:00Z", "data": {}})
+    assert answer.status == 422
+    locs = {(e["loc"], e["type"]) for e in answer.json()["errors"]}
+    assert ("body.data.customer", "missing") in locs
+    assert ("body.data.contacts", "missing") in locs
+    assert ("body.data.project", "missing") in locs
+
+
+def test_bad_values_name_their_paths_and_identifier_reasons(suite):
+    secret, _ = make_partner("acme")
+    body = example()
+    body["data"]["customer"]["registry_ids"] = [{"scheme": "uscc", "value": "91440300708461136X"}]
+    body["data"]["project"]["expected_amount"]["currency"] = "yuan"
+    body["data"]["contacts"][0]["role"] = "boss<script>"
+    answer = post_webhook(suite.api, "acme", secret, body)
+    assert answer.status == 422
+    errors = answer.json()["errors"]
+    by_loc = {e["loc"]: e for e in errors}
+    assert by_loc["body.data.customer.registry_ids.0"]["reason"] == "check_digit"
+    assert by_loc["body.data.project.expected_amount.currency"]["type"] == "string_pattern_mismatch"
+    assert by_loc["body.data.contacts.0.role"]["type"] == "enum"
+    assert b"<script>" not in answer.body and b"yuan" not in answer.body
+
+
+def test_two_megabyte_body_is_413_before_anything_else(suite):
+    secret, _ = make_partner("acme")
+    big = example()
+    big["data"]["project"]["background"] = "x" * (2 * 1024 * 1024)
+    answer = post_webhook(suite.api, "acme", secret, big)
+    assert answer.status == 413
+
+
+def test_invalid_json_is_400(suite):
+    secret, _ = make_partner("acme")
+    answer = post_webhook(suite.api, "acme", secret, b"{not json")
+    assert answer.status == 400
+    assert answer.json()["errors"] == [{"loc": "body", "type": "json_invalid"}]
+
+
+def test_partner_isolation_other_partners_registration_is_404(suite):
+    s1, k1 = make_partner("acme")
+    s2, k2 = make_partner("globex")
+    reg_id = post_webhook(suite.api, "acme", s1, example()).json()["id"]
+    assert suite.api.get(f"/v1/registrations/{reg_id}", k2).status == 404
+    assert suite.api.get("/v1/registrations", k2).json()["items"] == []
+    assert suite.api.get(f"/v1/registrations/{reg_id}", k1).status == 200
+    assert suite.api.get(f"/v1/registrations/{reg_id}").status == 401
+    assert suite.api.get(f"/v1/registrations/{reg_id}", "drk_not_a_key").status == 401
+
+
+def test_rep_registers_directly_with_idempotency_key(suite):
+    key = make_user("rep-1", "rep", team="south")
+    body = example()["data"]
+    first = suite.api.post("/v1/registrations", body, key, headers={"Idempotency-Key": "k-1"})
+    again = suite.api.post("/v1/registrations", body, key, headers={"Idempotency-Key": "k-1"})
+    assert first.status == 202 and again.json() == first.json()
+    reg = suite.api.get(f"/v1/registrations/{first.json()['id']}", key).json()
+    assert reg["source"] == "rep" and reg["submitter"] == {"kind": "user", "id": "rep-1"}
+    assert reg["team_id"] == "south"
+
+
+def test_storage_outage_is_503_with_retry_after(suite, monkeypatch):
+    from chalicelib.store import aws, models
+    from chalicelib import settings
+
+    secret, _ = make_partner("acme")
+    from chalicelib.store import directory
+
+    directory.partner_secrets("acme")  # cached, so only the write meets the outage
+    # Point storage at a closed loopback port: nothing listens there.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("DEALREG_AWS_ENDPOINT_URL", f"http://127.0.0.1:{dead}")
+    settings.reset()
+    models.bind()
+    try:
+        answer = post_webhook(suite.api, "acme", secret, example())
+        assert answer.status == 503
+        assert answer.headers["retry-after"] == "5"
+    finally:
+        monkeypatch.undo()
+        settings.reset()
+        models.bind()
+        aws.forget_clients()

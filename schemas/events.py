@@ -35,11 +35,18 @@ class RegistrationSnapshot(Strict):
     version: int
 
 
-class _RegistrationEvent(Strict):
-    id: str = Field(description="Stable: '<registration id>:<audit seq>'")
+class EventBase(Strict):
+    """What every domain event carries. ``id`` is stable for one fact, so consumers can deduplicate."""
+
+    id: str
     occurred_at: datetime
-    subject: str = Field(description="The registration id")
+    subject: str = Field(description="The id of the entity the event is about")
     actor: Actor
+
+
+class _RegistrationEvent(EventBase):
+    """A registration's audit entry, announced. ``id`` is '<registration id>:<audit seq>'."""
+
     registration: RegistrationSnapshot
     from_status: RegistrationStatus | None = None
     to_status: RegistrationStatus | None = None
@@ -105,6 +112,15 @@ DomainEvent = Annotated[
 
 EVENT_ADAPTER: TypeAdapter[DomainEvent] = TypeAdapter(DomainEvent)
 
-EVENT_TYPES: dict[str, type[_RegistrationEvent]] = {
-    model.model_fields["type"].default: model for model in _RegistrationEvent.__subclasses__()
-}
+def _concrete(cls: type[EventBase]) -> list[type[EventBase]]:
+    out = []
+    for sub in cls.__subclasses__():
+        if "type" in sub.model_fields:
+            out.append(sub)
+        out.extend(_concrete(sub))
+    return out
+
+
+EVENT_TYPES: dict[str, type[EventBase]] = {model.model_fields["type"].default: model for model in _concrete(EventBase)}
+"""Every event type of the catalogue. A new event: subclass EventBase with a ``type`` Literal and add it
+to the ``DomainEvent`` union above."""

@@ -8,14 +8,11 @@ cannot block the shard.
 """
 from __future__ import annotations
 
-import logging
-
 from chalice import Blueprint
 
 from chalicelib import settings
 
 bp = Blueprint(__name__)
-logger = logging.getLogger("dealreg.events")
 
 
 @bp.on_dynamodb_record(stream_arn=settings.get().registrations_stream_arn, batch_size=100,
@@ -36,22 +33,11 @@ def _image(raw: dict | None):
 
 def _publish_record(record) -> None:
     from chalicelib.domain.events import events_for_change
-    from chalicelib.store import aws
+    from chalicelib.store import publisher
 
     ddb = record.dynamodb
     new = _image(ddb.raw_event.get("NewImage") if ddb else None)
     if new is None:  # a delete: registrations are never deleted by the app; nothing to announce
         return
     old = _image(ddb.raw_event.get("OldImage"))
-    sns = aws.client("sns")
-    topic = settings.get().events_topic_arn
-    for evt in events_for_change(old, new):
-        sns.publish(
-            TopicArn=topic,
-            Message=evt.model_dump_json(),
-            MessageAttributes={
-                "type": {"DataType": "String", "StringValue": evt.type},
-                "source": {"DataType": "String", "StringValue": evt.registration.source.value},
-            },
-        )
-        logger.info("published %s %s", evt.type, evt.id)
+    publisher.publish(events_for_change(old, new))

@@ -1,0 +1,179 @@
+"""Least-privilege IAM for each Lambda function, as CloudFormation policy documents.
+
+Two halves, so that a new handler needs as little here as possible:
+
+- what a function's *event source* needs (read its queue or stream, send failures to the DLQ) is derived
+  from the event source itself by :func:`event_source_statements`;
+- what a function's *code* touches (tables, the topic, partner secrets) cannot be inferred, so it is
+  declared in :data:`GRANTS`. ``infra/package.py`` refuses to build when a function has no entry.
+
+CloudWatch Logs comes from the Chalice policy file (``functions/.chalice/policy-logs.json``), which Chalice
+puts on every function's role; ``infra/package.py`` adds the document built here beside it.
+Resource ARNs are intrinsic functions (``Fn::GetAtt``/``Fn::Sub``) on the logical ids of ``infra.resources``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.settings import TABLES
+
+from infra.resources import TABLE_KEYS, queue_logical_id, table_logical_id
+
+EVENTS_TOPIC = "EventsTopic"
+
+# PynamoDB transactions (TransactWriteItems) are authorised per item, so a transaction needs the item-level
+# actions of every operation in it (Put, Update, ConditionCheck), not a "transact" action.
+TABLE_READ_WRITE = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """``actions`` on the named resources, all of the stage's own.
+
+    Attributes:
+        tables: logical table names (``settings.TABLES``); their indexes too when ``actions`` has Query.
+        queues: logical queue names (``settings.QUEUES``), e.g. ChangeMessageVisibility on one's own queue.
+        events_topic: the one SNS topic.
+        secrets: Secrets Manager name patterns under ``<prefix>/``, e.g. ``"partners/*"``.
+    """
+
+    actions: tuple[str, ...]
+    tables: tuple[str, ...] = ()
+    queues: tuple[str, ...] = ()
+    events_topic: bool = False
+    secrets: tuple[str, ...] = ()
+
+    def resources(self, prefix: str) -> list[Any]:
+        out: list[Any] = []
+        for table in self.tables:
+            logical = table_logical_id(table)
+            out.append({"Fn::GetAtt": [logical, "Arn"]})
+            if "dynamodb:Query" in self.actions and TABLE_KEYS[table]["gsis"]:  # only Query reads indexes
+                out.append({"Fn::Sub": f"${{{logical}.Arn}}/index/*"})
+        out.extend({"Fn::GetAtt": [queue_logical_id(q), "Arn"]} for q in self.queues)
+        if self.events_topic:
+            out.append({"Ref": EVENTS_TOPIC})
+        # Secret ARNs end in a random suffix, so each name pattern must end in "*" to match.
+        out.extend({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"
+                               f"secret:{prefix}/{pattern}"} for pattern in self.secrets)
+        return out
+
+
+# What each function's code touches, by Chalice function name (app.py routes all share "api_handler").
+GRANTS: dict[str, tuple[Grant, ...]] = {
+    "api_handler": (
+        Grant(TABLE_READ_WRITE, tables=TABLES),
+        Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*",)),  # settings.partner_secret_name
+        # Dedup pre-check (issue 3): blocking-key counters are read in one BatchGetItem.
+        Grant(("dynamodb:BatchGetItem",), tables=("dedup_index",)),
+        # Tender subscriptions (issue 6): DELETE /v1/subscriptions/{id} deletes in a transaction.
+        Grant(("dynamodb:DeleteItem",), tables=("subscriptions",)),
+    ),
+    # Tender feeds (issue 6): link refs (BatchGetItem + conditional puts), tenders and feed state (get,
+    # conditional put), subscriptions (version GetItem, Scan to rebuild the index), alerts (conditional
+    # put), tender.alert on the topic.
+    "poll_tender_feeds": (
+        Grant(("dynamodb:BatchGetItem", "dynamodb:PutItem"), tables=("tender_refs",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("tenders", "tender_feeds")),
+        Grant(("dynamodb:GetItem", "dynamodb:Scan"), tables=("subscriptions",)),
+        Grant(("dynamodb:PutItem",), tables=("tender_alerts",)),
+        Grant(("sns:Publish",), events_topic=True),
+    ),
+    "publish_domain_events": (Grant(("sns:Publish",), events_topic=True),),
+    # Ownership timers (issue 4): query ByStatusDueIndex, conditional transactions on the registration and
+    # the holder counter, team managers from the directory, events on the topic.
+    "reclaim_due_registrations": (
+        Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
+        Grant(("dynamodb:UpdateItem",), tables=("holders",)),
+        Grant(("dynamodb:GetItem",), tables=("directory",)),
+        Grant(("sns:Publish",), events_topic=True),
+    ),
+    "warn_due_registrations": (
+        Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
+        Grant(("dynamodb:GetItem",), tables=("directory",)),
+        Grant(("sns:Publish",), events_topic=True),
+    ),
+    "review_submissions": (Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("registrations",)),),
+    # Dedup (issue 3): read the registration and its customers' registrations (ByCustomerIndex), read and
+    # write the blocking index (BatchGetItem counters, Query ByBlockIndex, one transaction per customer name)
+    # and the verdict, find the holder's managers, announce conflicts.
+    "detect_duplicates": (
+        Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("registrations",)),
+        Grant(("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+               "dynamodb:ConditionCheckItem"), tables=("dedup_index",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("dedup_verdicts",)),
+        Grant(("dynamodb:GetItem",), tables=("directory",)),
+        Grant(("sns:Publish",), events_topic=True),
+    ),
+    # Customer enrichment (issue 7): read the registration, the registry cache and enrichment items, publish
+    # customer.review_flagged. Registry credentials (<prefix>/registries/*) and ChangeMessageVisibility on its
+    # own queue need Grant kinds that do not exist yet (see the issue-7 report); without them the function
+    # uses keyless registries only and falls back to the queue's visibility timeout.
+    "enrich_customers": (
+        Grant(("dynamodb:GetItem",), tables=("registrations",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("registry_cache", "enrichments")),
+        Grant(("sns:Publish",), events_topic=True),
+    ),
+}
+
+
+def event_source_statements(kind: str, source: str, failures: str) -> list[dict[str, Any]]:
+    """What reading one event source needs.
+
+    Args:
+        kind: ``"sqs"`` or ``"dynamodb"``.
+        source: logical id of the queue, or of the table whose stream is read.
+        failures: logical id of the queue that failed records go to (the queue's DLQ, the stream DLQ).
+
+    Returns:
+        Policy statements.
+
+    Raises:
+        ValueError: for another kind of event source.
+    """
+    if kind == "sqs":
+        return [
+            _allow(("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
+                   [{"Fn::GetAtt": [source, "Arn"]}]),
+            # The handler parks poison messages on the DLQ itself, by name (chalicelib/handlers/_batch.py).
+            _allow(("sqs:GetQueueUrl", "sqs:SendMessage"), [{"Fn::GetAtt": [failures, "Arn"]}]),
+        ]
+    if kind == "dynamodb":
+        return [
+            _allow(("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams"), [{"Fn::Sub": f"${{{source}.Arn}}/stream/*"}]),
+            # Lambda sends the on-failure record with the function's own role.
+            _allow(("sqs:SendMessage",), [{"Fn::GetAtt": [failures, "Arn"]}]),
+        ]
+    raise ValueError(f"no IAM rule for {kind} event sources")
+
+
+def access_policy(function: str, prefix: str, event_sources: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """The policy document for one function: its declared grants plus its event sources' needs.
+
+    Args:
+        function: the Chalice function name (``api_handler``, or the handler's name).
+        prefix: the stage's resource prefix (``DEALREG_PREFIX``).
+        event_sources: ``(kind, source, failures)`` per event source of the function, as for
+            :func:`event_source_statements`.
+
+    Raises:
+        KeyError: the function has no entry in :data:`GRANTS` (declare one, even an empty tuple).
+    """
+    if function not in GRANTS:
+        raise KeyError(f"no IAM grants declared for function {function!r}: add it to infra/iam.py GRANTS")
+    statements = [_allow(g.actions, g.resources(prefix)) for g in GRANTS[function]]
+    for kind, source, failures in event_sources:
+        statements.extend(event_source_statements(kind, source, failures))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _allow(actions: tuple[str, ...], resources: list[Any]) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": list(actions), "Resource": resources}

@@ -1,0 +1,454 @@
+"""``make package``: build ``build/sam.json`` and ``build/deployment.zip`` with ``chalice package``.
+
+The template is Chalice's output merged with ours (``--merge-template``).
+
+Steps:
+
+1. Copy the top-level packages the functions import (``connectors``, ``schemas``) into ``functions/vendor/``:
+   Chalice zips only ``app.py``, ``chalicelib/``, the contents of ``vendor/`` and ``requirements.txt``'s deps.
+2. Import the app in a child process, with the stage's environment from ``.chalice/config.json``, and list its
+   functions and event sources (``app.event_sources``).
+3. Write the merge template: ``infra.resources`` for the stage's prefix, plus per function the environment,
+   the event-source settings Chalice never sets (partial batch responses; for streams a retry limit,
+   bisect-on-error and an on-failure queue), the real queue/stream ARNs, and a least-privilege policy
+   (``infra.iam``). Overrides are keyed by the names Chalice generates, so a new handler needs no edit here.
+4. Run ``chalice package`` in this process with a stricter dependency builder: a dependency with compiled
+   code and no Lambda wheel fails the build, naming the package, instead of being built on this machine
+   (or skipped with a warning, as Chalice does).
+5. Check the merged template: a misnamed override would have left a resource without a ``Type``.
+
+Chalice keeps a dependency zip per requirements/app hash in ``functions/.chalice/deployments``; it is parked
+in the (git-ignored) output dir between runs so the tree stays clean and repeat builds reuse it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalice.config import Config
+from chalice.deploy import deployer
+from chalice.deploy.packager import DependencyBuilder, MissingDependencyError, PipRunner
+from chalice.utils import to_cfn_resource_name
+
+from infra import FUNCTIONS_DIR, iam
+from infra.resources import STREAM_DLQ, dlq_logical_id, resources, table_logical_id
+
+ROOT = FUNCTIONS_DIR.parent
+VENDORED = ("connectors", "schemas")
+API_HANDLER = "api_handler"
+STREAM_MAX_RETRIES = 5  # then the record goes to the stream-failures queue instead of blocking the shard
+CACHE_DIR_NAME = ".chalice-deployments"
+
+# Sources that mean compiled code in an sdist (C, C++, Cython, Rust, CMake/Meson builds).
+_COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs")
+_COMPILED_BUILD_FILES = ("CMakeLists.txt", "meson.build", "Cargo.toml")
+
+# Chalice's event-source config classes, by the word its generated names use ("<fn>-sqs-event-source").
+_EVENT_KINDS = {"SQSEventConfig": "sqs", "DynamoDBEventConfig": "dynamodb", "KinesisEventConfig": "kinesis"}
+
+
+class PackagingError(Exception):
+    """The package cannot be built as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class EventSource:
+    function: str  # Chalice function name: the handler's name
+    kind: str  # "sqs", "dynamodb", "kinesis", or the config class name for others (schedules, SNS, S3)
+    queue: str | None = None
+    stream_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class AppShape:
+    """The Lambda functions ``chalice package`` will generate and what triggers them."""
+
+    functions: tuple[str, ...]
+    event_sources: tuple[EventSource, ...]
+
+
+# --- configuration -----------------------------------------------------------------------------------
+
+
+def load_config(project_dir: Path = FUNCTIONS_DIR) -> dict[str, Any]:
+    return json.loads((project_dir / ".chalice" / "config.json").read_text())
+
+
+def stage_config(stage: str, function: str = API_HANDLER, project_dir: Path = FUNCTIONS_DIR) -> Config:
+    """Chalice's own view of ``.chalice/config.json`` for a stage and function (lookups chain as in Chalice).
+
+    Raises:
+        PackagingError: the stage is not in config.json.
+    """
+    disk = load_config(project_dir)
+    if stage not in disk.get("stages", {}):
+        raise PackagingError(f"stage {stage!r} is not in {project_dir}/.chalice/config.json")
+    return Config(chalice_stage=stage, function_name=function, config_from_disk=disk,
+                  default_params={"project_dir": str(project_dir)})
+
+
+def stage_prefix(stage: str, project_dir: Path = FUNCTIONS_DIR) -> str:
+    """The stage's ``DEALREG_PREFIX``: the one source of resource names for the template and the functions."""
+    env = stage_config(stage, project_dir=project_dir).environment_variables
+    if not env.get("DEALREG_PREFIX"):
+        raise PackagingError(f"stage {stage!r} sets no DEALREG_PREFIX in .chalice/config.json")
+    return env["DEALREG_PREFIX"]
+
+
+def base_policy(stage: str, function: str, project_dir: Path = FUNCTIONS_DIR) -> dict[str, Any]:
+    """The policy Chalice puts on ``function``'s role (``iam_policy_file``, or ``policy-<stage>.json``)."""
+    name = stage_config(stage, function, project_dir).iam_policy_file or f"policy-{stage}.json"
+    return json.loads((project_dir / ".chalice" / name).read_text())
+
+
+# --- what the app declares -----------------------------------------------------------------------------
+
+_DESCRIBE_APP = """
+import json
+from app import app
+sources = [{"function": s.name, "kind": type(s).__name__, "queue": getattr(s, "queue", None),
+            "queue_arn": getattr(s, "queue_arn", None), "stream_arn": getattr(s, "stream_arn", None)}
+           for s in app.event_sources]
+print(json.dumps({"routes": bool(app.routes), "pure": [f.name for f in app.pure_lambda_functions],
+                  "sources": sources}))
+"""
+
+
+def describe_app(env: Mapping[str, str], project_dir: Path = FUNCTIONS_DIR) -> AppShape:
+    """Import ``app.py`` in a child process with ``env`` and list its functions and event sources.
+
+    A child process, because the decorators read settings at import time: the names must come from the
+    stage's environment, and importing here would pin them for whoever imports the app next.
+    """
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("DEALREG_")}
+    child_env.update(env)
+    child_env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    child_env["PYTHONPATH"] = os.pathsep.join([str(project_dir), str(ROOT), child_env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", _DESCRIBE_APP], cwd=project_dir, env=child_env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PackagingError(f"importing app.py failed:\n{done.stderr}")
+    raw = json.loads(done.stdout.strip().splitlines()[-1])
+    sources = []
+    for s in raw["sources"]:
+        queue = s["queue"] or (s["queue_arn"].rsplit(":", 1)[-1] if s["queue_arn"] else None)
+        sources.append(EventSource(function=s["function"], kind=_EVENT_KINDS.get(s["kind"], s["kind"]),
+                                   queue=queue, stream_arn=s["stream_arn"]))
+    functions = ([API_HANDLER] if raw["routes"] else []) + [s.function for s in sources] + raw["pure"]
+    return AppShape(functions=tuple(dict.fromkeys(functions)), event_sources=tuple(sources))
+
+
+# --- the names Chalice generates (chalice/package.py SAMTemplateGenerator, chalice/deploy/appgraph.py) ----
+
+
+def function_logical_id(function: str) -> str:
+    return "APIHandler" if function == API_HANDLER else to_cfn_resource_name(function)
+
+
+def role_logical_id(function: str) -> str:
+    # autogen_policy false gives each function its own role, "<function>_role".
+    return to_cfn_resource_name(f"{function}_role")
+
+
+def event_logical_id(source: EventSource) -> str:
+    return to_cfn_resource_name(f"{source.function}-{source.kind}-event-source")
+
+
+# --- the merge template ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Binding:
+    """An event source resolved to template resources."""
+
+    source: EventSource
+    reads: str  # logical id of the queue, or of the table whose stream is read
+    failures: str  # logical id of the queue failed records end up in
+
+
+def bind_event_source(source: EventSource, prefix: str, template_resources: Mapping[str, Any]) -> Binding:
+    """Find the queue or table an event source reads among ``infra.resources``.
+
+    Raises:
+        PackagingError: the resource is not defined there, or cannot be used as the source.
+    """
+    if source.kind == "sqs":
+        for logical_id, res in template_resources.items():
+            props = res.get("Properties", {})
+            if res["Type"] == "AWS::SQS::Queue" and props.get("QueueName") == source.queue:
+                if "RedrivePolicy" not in props:
+                    raise PackagingError(f"queue {source.queue} of {source.function} has no DLQ")
+                dlq = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+                return Binding(source, logical_id, dlq)
+        raise PackagingError(f"{source.function} reads queue {source.queue!r}, not in infra/resources.py")
+    if source.kind == "dynamodb":
+        table_name = (source.stream_arn or "").split(":table/", 1)[-1].split("/", 1)[0]
+        for logical_id, res in template_resources.items():
+            props = res.get("Properties", {})
+            if res["Type"] == "AWS::DynamoDB::Table" and props.get("TableName") == table_name:
+                if "StreamSpecification" not in props:
+                    raise PackagingError(f"table {table_name} of {source.function} has no stream")
+                return Binding(source, logical_id, dlq_logical_id(STREAM_DLQ))
+        raise PackagingError(f"{source.function} reads the stream of {table_name!r}, not in "
+                             f"infra/resources.py for prefix {prefix}")
+    raise PackagingError(f"{source.function}: {source.kind} event sources have no packaging rules yet")
+
+
+def event_overrides(binding: Binding) -> dict[str, Any]:
+    """The SAM event properties Chalice leaves out; its literal ARNs are replaced by references."""
+    if binding.source.kind == "sqs":
+        # Chalice writes the queue as {"Fn::Sub": "arn:...:<name>"} and the merge joins dicts key by key, so a
+        # GetAtt here would end up beside that Sub in one dict; a Sub replaces it. verify_template checks.
+        return {"Queue": {"Fn::Sub": f"${{{binding.reads}.Arn}}"},
+                "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    return {
+        "Stream": {"Fn::GetAtt": [binding.reads, "StreamArn"]},
+        "MaximumRetryAttempts": STREAM_MAX_RETRIES,
+        "BisectBatchOnFunctionError": True,
+        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [binding.failures, "Arn"]}}},
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
+
+
+def function_environment() -> dict[str, Any]:
+    """What the functions read besides DEALREG_PREFIX (which config.json sets), as template references."""
+    return {
+        "DEALREG_EVENTS_TOPIC_ARN": {"Ref": iam.EVENTS_TOPIC},
+        "DEALREG_REGISTRATIONS_STREAM_ARN": {"Fn::GetAtt": [table_logical_id("registrations"), "StreamArn"]},
+    }
+
+
+def merge_template(shape: AppShape, prefix: str,
+                   base_policies: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """The template merged over Chalice's output: resources, then per-function overrides.
+
+    Args:
+        shape: the app's functions and event sources (:func:`describe_app`).
+        prefix: the stage's ``DEALREG_PREFIX``.
+        base_policies: per function, the policy document Chalice puts on its role (:func:`base_policy`);
+            kept, because Chalice's merge replaces lists and the role's policies are one list.
+
+    Raises:
+        PackagingError: an event source or a function cannot be mapped to resources and grants.
+    """
+    out = resources(prefix)
+    base_resources = dict(out)
+    for function in shape.functions:
+        # Batch sources (queues, streams) need settings; schedules and the API need none.
+        batch = [s for s in shape.event_sources if s.function == function and s.kind in _EVENT_KINDS.values()]
+        bindings = [bind_event_source(s, prefix, base_resources) for s in batch]
+        props: dict[str, Any] = {"Environment": {"Variables": function_environment()}}
+        if bindings:
+            props["Events"] = {event_logical_id(b.source): {"Properties": event_overrides(b)}
+                               for b in bindings}
+        out[function_logical_id(function)] = {"Properties": props}
+        try:
+            access = iam.access_policy(function, prefix,
+                                       [(b.source.kind, b.reads, b.failures) for b in bindings])
+        except KeyError as exc:
+            raise PackagingError(exc.args[0]) from None
+        role = role_logical_id(function)
+        policies = [{"PolicyName": f"{role}Policy", "PolicyDocument": base_policies[function]}]
+        if access["Statement"]:
+            policies.append({"PolicyName": f"{function_logical_id(function)}Access",
+                             "PolicyDocument": access})
+        out[role] = {"Properties": {"Policies": policies}}
+    return {"Resources": out}
+
+
+def _intrinsic_collisions(node: Any, path: str) -> Iterator[str]:
+    if isinstance(node, dict):
+        keys = [k for k in node if k == "Ref" or k.startswith("Fn::")]
+        if keys and len(node) > 1:
+            yield f"{path} mixes {sorted(node)} (the merge joined two values)"
+        for key, value in node.items():
+            yield from _intrinsic_collisions(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _intrinsic_collisions(value, f"{path}.{i}")
+
+
+def verify_template(template: Mapping[str, Any], shape: AppShape) -> list[str]:
+    """Problems in the merged template: overrides that matched nothing Chalice generated or were joined
+    with Chalice's value instead of replacing it, and event sources left without the batch settings."""
+    problems = [f"{name} has no Type (an override matched no generated resource)"
+                for name, res in template["Resources"].items() if "Type" not in res]
+    problems.extend(_intrinsic_collisions(template["Resources"], "Resources"))
+    for source in shape.event_sources:
+        if source.kind not in ("sqs", "dynamodb"):
+            continue
+        fn = template["Resources"].get(function_logical_id(source.function), {})
+        event = fn.get("Properties", {}).get("Events", {}).get(event_logical_id(source), {})
+        if event.get("Properties", {}).get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
+            problems.append(f"{source.function}: {event_logical_id(source)} lacks ReportBatchItemFailures")
+    return problems
+
+
+# --- vendor/ and dependencies -----------------------------------------------------------------------
+
+
+def vendor_packages(root: Path = ROOT, project_dir: Path = FUNCTIONS_DIR,
+                    packages: tuple[str, ...] = VENDORED) -> Path:
+    """Replace ``project_dir/vendor`` with fresh copies of ``packages`` (bytecode left out)."""
+    vendor = project_dir / "vendor"
+    shutil.rmtree(vendor, ignore_errors=True)
+    for name in packages:
+        shutil.copytree(root / name, vendor / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return vendor
+
+
+def compiled_sources(sdist: str | Path) -> list[str]:
+    """Files in an sdist (archive or unpacked directory) that mean it compiles code when built."""
+    path = Path(sdist)
+    if path.is_dir():
+        names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    else:
+        with tarfile.open(path) as tf:
+            names = tf.getnames()
+    return sorted(n for n in names
+                  if n.endswith(_COMPILED_SUFFIXES) or n.rsplit("/", 1)[-1] in _COMPILED_BUILD_FILES)
+
+
+class StrictPipRunner(PipRunner):
+    """Chalice's pip wrapper, except that it refuses to build dependencies with compiled code from source.
+
+    Chalice builds any dependency it has no Lambda wheel for on this machine; compiled code built here
+    targets this machine, not Lambda's, so Chalice drops it with a warning (or keeps a pure-Python
+    fallback). Pure-Python sdists (sgmllib3k, say) build anywhere and still go through.
+    """
+
+    def download_sdists(self, packages: list[str], directory: str) -> None:
+        # Chalice asks for sdists only of packages whose wheels are all for other platforms: platform wheels
+        # mean compiled code. Refuse here, before pip spends minutes building their build tools from source.
+        if packages:
+            raise PackagingError(
+                f"{', '.join(sorted(packages))}: wheels exist, but none Lambda can load (manylinux at the "
+                "runtime's glibc, this Python); building from source would compile code for this machine. "
+                "Pin a version that ships such a wheel in functions/requirements.txt and pyproject.toml.")
+        super().download_sdists(packages, directory)
+
+    def build_wheel(self, wheel: str, directory: str, compile_c: bool = True) -> None:
+        found = compiled_sources(wheel)
+        if found:
+            raise PackagingError(
+                f"{Path(wheel).name} has no wheel for Lambda (manylinux, this Python) and would be built "
+                f"from source with compiled code ({', '.join(found[:3])}). Pin a version that ships a "
+                "manylinux wheel in functions/requirements.txt and pyproject.toml.")
+        before = set(os.listdir(directory))
+        super().build_wheel(wheel, directory, compile_c)
+        # Chalice accepts linux_<machine> wheels built here, linked against this machine's libc; only a
+        # pure wheel ("...-any.whl") is safe to ship from a local build.
+        platform = sorted(f for f in set(os.listdir(directory)) - before
+                          if f.endswith(".whl") and not f[: -len(".whl")].endswith("-any"))
+        if platform:
+            raise PackagingError(
+                f"{Path(wheel).name} built {platform[0]} from source: compiled code for this machine, not "
+                "Lambda. Pin a version that ships a manylinux wheel.")
+
+
+class StrictDependencyBuilder(DependencyBuilder):
+    """Chalice's dependency builder, except that a missing Lambda wheel is an error, not a warning."""
+
+    def build_site_packages(self, abi: str, requirements_filepath: str, target_directory: str) -> None:
+        try:
+            super().build_site_packages(abi, requirements_filepath, target_directory)
+        except MissingDependencyError as exc:
+            names = ", ".join(sorted(p.identifier for p in exc.missing))
+            raise PackagingError(f"no Lambda-compatible wheel ({abi}, manylinux) for: {names}") from None
+
+
+@contextmanager
+def strict_dependency_builds() -> Iterator[None]:
+    """Make Chalice's build stage use the strict pip runner and dependency builder while packaging."""
+    saved = deployer.PipRunner, deployer.PipDependencyBuilder
+    deployer.PipRunner, deployer.PipDependencyBuilder = StrictPipRunner, StrictDependencyBuilder
+    try:
+        yield
+    finally:
+        deployer.PipRunner, deployer.PipDependencyBuilder = saved
+
+
+@contextmanager
+def parked_deployments_cache(project_dir: Path, out: Path) -> Iterator[None]:
+    """Lend Chalice its dependency-zip cache from ``out`` and take it back afterwards (keeping the newest)."""
+    live = project_dir / ".chalice" / "deployments"
+    parked = out / CACHE_DIR_NAME
+    if parked.is_dir() and not live.exists():
+        shutil.move(str(parked), str(live))
+    try:
+        yield
+    finally:
+        if live.is_dir():
+            shutil.rmtree(parked, ignore_errors=True)
+            shutil.move(str(live), str(parked))
+            zips = sorted(parked.glob("*.zip"), key=lambda p: p.stat().st_mtime)
+            for stale in zips[:-1]:
+                stale.unlink()
+
+
+# --- the command -------------------------------------------------------------------------------------
+
+
+def package(stage: str, out: Path, project_dir: Path = FUNCTIONS_DIR) -> Path:
+    """Build ``out/sam.json`` and ``out/deployment.zip`` for ``stage``; return the template's path.
+
+    Raises:
+        PackagingError: anything that would make the package wrong (see the module docstring).
+    """
+    from chalice.cli import cli
+
+    # The template must not depend on the packager's shell: only config.json's variables reach the app.
+    for key in [k for k in os.environ if k.startswith("DEALREG_")]:
+        del os.environ[key]
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    prefix = stage_prefix(stage, project_dir)
+    env = stage_config(stage, project_dir=project_dir).environment_variables
+    out.mkdir(parents=True, exist_ok=True)
+    vendor_packages(project_dir=project_dir)
+    shape = describe_app(env, project_dir)
+    merge = merge_template(shape, prefix, {f: base_policy(stage, f, project_dir) for f in shape.functions})
+    merge_path = out / "merge-template.json"
+    merge_path.write_text(json.dumps(merge, indent=2) + "\n")
+    args = ["--project-dir", str(project_dir), "package", "--stage", stage,
+            "--merge-template", str(merge_path), str(out)]
+    with strict_dependency_builds(), parked_deployments_cache(project_dir, out):
+        cli.main(args=args, prog_name="chalice", standalone_mode=False, obj={})
+    template_path = out / "sam.json"
+    problems = verify_template(json.loads(template_path.read_text()), shape)
+    if problems:
+        raise PackagingError("the merged template is wrong:\n  " + "\n  ".join(problems))
+    return template_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.package", description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", default="dev")
+    parser.add_argument("--out", default="build", type=Path)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        template = package(args.stage, args.out.resolve())
+    except PackagingError as exc:
+        print(f"packaging failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {template} and {template.parent / 'deployment.zip'} in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

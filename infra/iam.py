@@ -71,56 +71,9 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     "api_handler": (
         Grant(TABLE_READ_WRITE, tables=TABLES),
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*",)),  # settings.partner_secret_name
-        # Dedup pre-check (issue 3): blocking-key counters are read in one BatchGetItem.
-        Grant(("dynamodb:BatchGetItem",), tables=("dedup_index",)),
-        # Tender subscriptions (issue 6): DELETE /v1/subscriptions/{id} deletes in a transaction.
-        Grant(("dynamodb:DeleteItem",), tables=("subscriptions",)),
-    ),
-    # Tender feeds (issue 6): link refs (BatchGetItem + conditional puts), tenders and feed state (get,
-    # conditional put), subscriptions (version GetItem, Scan to rebuild the index), alerts (conditional
-    # put), tender.alert on the topic.
-    "poll_tender_feeds": (
-        Grant(("dynamodb:BatchGetItem", "dynamodb:PutItem"), tables=("tender_refs",)),
-        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("tenders", "tender_feeds")),
-        Grant(("dynamodb:GetItem", "dynamodb:Scan"), tables=("subscriptions",)),
-        Grant(("dynamodb:PutItem",), tables=("tender_alerts",)),
-        Grant(("sns:Publish",), events_topic=True),
     ),
     "publish_domain_events": (Grant(("sns:Publish",), events_topic=True),),
-    # Ownership timers (issue 4): query ByStatusDueIndex, conditional transactions on the registration and
-    # the holder counter, team managers from the directory, events on the topic.
-    "reclaim_due_registrations": (
-        Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
-        Grant(("dynamodb:UpdateItem",), tables=("holders",)),
-        Grant(("dynamodb:GetItem",), tables=("directory",)),
-        Grant(("sns:Publish",), events_topic=True),
-    ),
-    "warn_due_registrations": (
-        Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
-        Grant(("dynamodb:GetItem",), tables=("directory",)),
-        Grant(("sns:Publish",), events_topic=True),
-    ),
     "review_submissions": (Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("registrations",)),),
-    # Dedup (issue 3): read the registration and its customers' registrations (ByCustomerIndex), read and
-    # write the blocking index (BatchGetItem counters, Query ByBlockIndex, one transaction per customer name)
-    # and the verdict, find the holder's managers, announce conflicts.
-    "detect_duplicates": (
-        Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("registrations",)),
-        Grant(("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
-               "dynamodb:ConditionCheckItem"), tables=("dedup_index",)),
-        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("dedup_verdicts",)),
-        Grant(("dynamodb:GetItem",), tables=("directory",)),
-        Grant(("sns:Publish",), events_topic=True),
-    ),
-    # Customer enrichment (issue 7): read the registration, the registry cache and enrichment items, publish
-    # customer.review_flagged. Registry credentials (<prefix>/registries/*) and ChangeMessageVisibility on its
-    # own queue need Grant kinds that do not exist yet (see the issue-7 report); without them the function
-    # uses keyless registries only and falls back to the queue's visibility timeout.
-    "enrich_customers": (
-        Grant(("dynamodb:GetItem",), tables=("registrations",)),
-        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("registry_cache", "enrichments")),
-        Grant(("sns:Publish",), events_topic=True),
-    ),
 }
 
 

@@ -23,7 +23,7 @@ run: $(STAMP)
 
 ## Run every test, then build the deployment package and lint its template.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory package lint-template
 
 unit: $(STAMP)

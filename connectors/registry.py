@@ -7,5 +7,16 @@ Kept out of ``connectors/__init__.py`` so that importing a light module such as
 from __future__ import annotations
 
 from connectors.base import Connector
+from connectors.cn_enterprise.connector import QccConnector
+from connectors.companies_house.connector import CompaniesHouseConnector
+from connectors.gleif.connector import GleifConnector
 
 REGISTRY: dict[str, type[Connector]] = {}  # type: ignore[type-arg]
+# Company registries (issue 7).
+REGISTRY[GleifConnector.name] = GleifConnector
+REGISTRY[CompaniesHouseConnector.name] = CompaniesHouseConnector
+REGISTRY[QccConnector.name] = QccConnector
+# Tender feeds (issue 6): one connector per format; real sources are configuration.
+from connectors.tender_feeds import TENDER_CONNECTORS  # noqa: E402
+
+REGISTRY.update(TENDER_CONNECTORS)

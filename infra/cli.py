@@ -116,6 +116,7 @@ Post the example opportunity (signed) — paste into another terminal:
 Read it back with the id it prints:
   curl -s -H 'Authorization: Bearer {demo['api_key']}' {base}/v1/registrations/<id>
 
+Notifications arrive in the local inbox: log lines starting 'inbox:' and GET {base}/v1/dev/inbox.
 Other dealreg commands reach this stack with --local. Ctrl-C stops everything; data is kept in {snapshot}.
 """, flush=True)
 
@@ -204,6 +205,44 @@ def cmd_webhook_send(args: argparse.Namespace) -> int:
     return 0 if status < 400 else 1
 
 
+# --- registry lookup (issue 7) -------------------------------------------------------------------------------
+
+def cmd_registry_lookup(args: argparse.Namespace) -> int:
+    """Look one company up in the enabled registries; exit 0 found, 1 not found, 2 bad id, 3 registry down/refused."""
+    _storage(args)
+    from chalicelib import registry_lookup
+    from chalicelib.domain.enrichment import detect_scheme
+    from connectors.errors import PermanentError, RetryableError
+    from schemas.company import CompanyLookupResponse
+    from schemas.identifiers import InvalidIdentifierError
+
+    registry_lookup.forget()
+    now = _now()
+    try:
+        if args.name:
+            query = args.query
+            result = registry_lookup.search_name(query, now=now, country=args.country)
+        else:
+            try:
+                scheme, value = detect_scheme(args.query)
+            except InvalidIdentifierError as exc:
+                print(f"not a valid USCC, LEI or UK company number ({exc.reason}); use --name for a name", file=sys.stderr)
+                return 2
+            query = f"{scheme}:{value}"
+            result = registry_lookup.lookup_id(scheme, value, now=now, use_cache=not args.no_cache)
+    except RetryableError as exc:
+        print(f"registry unavailable ({exc.reason}); retry later", file=sys.stderr)
+        return 3
+    except PermanentError as exc:
+        print(f"registry refused the request ({exc.reason})", file=sys.stderr)
+        return 3
+    answer = CompanyLookupResponse(query=query, found=result.company is not None, company=result.company,
+                                   candidates=list(result.candidates), score=result.score, cached=result.cached,
+                                   checked_at=now)
+    print(json.dumps(answer.model_dump(mode="json", exclude_none=True), ensure_ascii=False, indent=2))
+    return 0 if answer.found else 1
+
+
 # --- schemas -------------------------------------------------------------------------------------------------
 
 def cmd_schemas(args: argparse.Namespace) -> int:
@@ -213,6 +252,101 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     for path in changed:
         print(("stale: " if args.check else "wrote ") + str(path))
     return 1 if (args.check and changed) else 0
+
+
+# --- ownership (issue 4) -------------------------------------------------------------------------------------
+
+def _progress(label: str):
+    def show(*counts: int) -> None:
+        print(f"\r{label}: " + " / ".join(str(c) for c in counts), end="", file=sys.stderr, flush=True)
+    return show
+
+
+def _operator():
+    from schemas.common import Actor, PrincipalKind
+
+    return Actor(kind=PrincipalKind.SYSTEM, id=f"cli:{os.environ.get('USER', 'operator')}")
+
+
+def cmd_reclaim(args: argparse.Namespace) -> int:
+    _storage(args)
+    from chalicelib.store import ownership_ops
+
+    report = ownership_ops.reclaim_run(now=_now(), dry_run=args.dry_run)
+    verb = "would reclaim" if args.dry_run else "reclaimed"
+    for line in report.reclaimed:
+        print(f"{verb} {line['id']} from {line['owner']}: {line['reason']} (due {line['due_at']})")
+    print(json.dumps({"examined": report.examined, verb.replace(" ", "_"): len(report.reclaimed),
+                      "restamped": report.restamped, "lost_races": report.lost_races, "complete": report.complete}))
+    return 0
+
+
+def cmd_holders_recount(args: argparse.Namespace) -> int:
+    _storage(args)
+    from chalicelib.store import ownership_ops
+
+    report = ownership_ops.recount(now=_now(), repair=not args.check, progress=_progress("registrations read"))
+    print(file=sys.stderr)
+    for key, (stored, actual) in report.drift.items():
+        print(f"{key}: counter {stored} -> {actual}")
+    print(json.dumps({"registrations": report.registrations, "drifted": len(report.drift),
+                      "repaired": report.repaired}))
+    return 0
+
+
+def cmd_holders_offboard(args: argparse.Namespace) -> int:
+    _storage(args)
+    from chalicelib.domain.ownership import HolderRef, OwnershipError
+    from chalicelib.store import ownership_ops
+
+    if bool(args.to) == bool(args.to_pool):
+        print("name a successor with --to USER, or use --to-pool", file=sys.stderr)
+        return 2
+    kind = "partner" if args.partner else "user"
+    try:
+        report = ownership_ops.offboard(
+            HolderRef(kind, args.holder), HolderRef(args.to_kind, args.to) if args.to else None, _operator(),
+            now=_now(), overflow_to_pool=args.overflow_to_pool, progress=_progress("moved"))
+    except OwnershipError as exc:
+        print(f"\nrefused: {exc}", file=sys.stderr)
+        return 1
+    print(file=sys.stderr)
+    print(json.dumps({"moved": report.moved, "to_pool": report.to_pool, "lost_races": report.lost_races}))
+    if report.stopped:
+        print(f"stopped: {report.stopped}. Raise the limit or pass --overflow-to-pool, then run the same "
+              "command again to continue.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_holders_over_limit(args: argparse.Namespace) -> int:
+    _storage(args)
+    from chalicelib.store import ownership, ownership_ops
+
+    reclaim = args.reclaim or ownership.rules().over_limit == "reclaim"
+    for row in ownership_ops.over_limit(now=_now(), reclaim=reclaim):
+        print(json.dumps(row))
+    return 0
+
+
+def cmd_ownership_restamp(args: argparse.Namespace) -> int:
+    _storage(args)
+    from chalicelib.store import ownership_ops
+
+    state = ownership_ops.restamp(now=_now(), progress=_progress("read / restamped"))
+    print(file=sys.stderr)
+    print(json.dumps(state))
+    return 0
+
+
+# --- dedup eval (issue 3) -------------------------------------------------------------------------------------
+
+def cmd_dedup_eval(args: argparse.Namespace) -> int:
+    from infra.dedup_eval import main as dedup_eval
+
+    rules = Path(args.rules).read_text(encoding="utf-8") if args.rules else os.environ.get("DEALREG_DEDUP_RULES")
+    print(dedup_eval(args.pairs, rules))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,9 +399,57 @@ def build_parser() -> argparse.ArgumentParser:
     ws.add_argument("--webhook-id", help="reuse an id to replay a delivery")
     ws.set_defaults(func=cmd_webhook_send)
 
+    dedup = sub.add_parser("dedup").add_subparsers(dest="action", required=True)
+    de = dedup.add_parser("eval", help="precision/recall/F1 of the production matcher on labelled name pairs")
+    de.add_argument("pairs", nargs="+", help="CSV with a header; columns name,name,label(1 same/0 different)")
+    de.add_argument("--rules", help="a rules JSON document (default: DEALREG_DEDUP_RULES, else the shipped rules)")
+    de.set_defaults(func=cmd_dedup_eval)
+
     sc = sub.add_parser("schemas", help="regenerate schemas/json/*.json and schemas/openapi.json")
     sc.add_argument("--check", action="store_true", help="exit 1 if the checked-in files are stale")
     sc.set_defaults(func=cmd_schemas)
+
+    registry = sub.add_parser("registry").add_subparsers(dest="action", required=True)
+    rl = registry.add_parser("lookup", help="look a company up by USCC / LEI / UK company number (or --name)")
+    rl.add_argument("query", help="the identifier (optionally scheme:value), or a name with --name")
+    rl.add_argument("--name", action="store_true", help="QUERY is a company name: search and match")
+    rl.add_argument("--country", help="ISO country to search first (with --name)")
+    rl.add_argument("--no-cache", action="store_true", help="ask the registry even if the answer is cached")
+    storage_flags(rl)
+    rl.set_defaults(func=cmd_registry_lookup)
+
+    rc = sub.add_parser("reclaim", help="run the ownership reclaim now (what the 15-minute schedule does)")
+    rc.add_argument("--dry-run", action="store_true", help="list what would be reclaimed and why; write nothing")
+    storage_flags(rc)
+    rc.set_defaults(func=cmd_reclaim)
+
+    holders = sub.add_parser("holders").add_subparsers(dest="action", required=True)
+    hr = holders.add_parser("recount", help="recount holders from the registrations and repair drift")
+    hr.add_argument("--check", action="store_true", help="report drift only")
+    storage_flags(hr)
+    hr.set_defaults(func=cmd_holders_recount)
+    ho = holders.add_parser("offboard", help="离职交接: move all of a holder's registrations (resumable)")
+    ho.add_argument("holder", help="the departing user (or partner, with --partner)")
+    ho.add_argument("--partner", action="store_true")
+    ho.add_argument("--to", help="the successor")
+    ho.add_argument("--to-kind", choices=["user", "partner"], default="user")
+    ho.add_argument("--to-pool", action="store_true", help="return everything to the pool instead")
+    ho.add_argument("--overflow-to-pool", action="store_true", help="pool what the successor has no room for")
+    storage_flags(ho)
+    ho.set_defaults(func=cmd_holders_offboard)
+    hl = holders.add_parser("over-limit", help="holders above their limit; --reclaim takes back the least active")
+    hl.add_argument("--reclaim", action="store_true")
+    storage_flags(hl)
+    hl.set_defaults(func=cmd_holders_over_limit)
+
+    ownership = sub.add_parser("ownership").add_subparsers(dest="action", required=True)
+    orr = ownership.add_parser("restamp", help="recompute due times after a rules change (resumable)")
+    storage_flags(orr)
+    orr.set_defaults(func=cmd_ownership_restamp)
+
+    from infra.notifications_cli import add_parsers as add_notification_parsers  # issue 5
+
+    add_notification_parsers(sub, _storage, _now, storage_flags)
     return p
 
 

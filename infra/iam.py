@@ -70,10 +70,72 @@ class Grant:
 GRANTS: dict[str, tuple[Grant, ...]] = {
     "api_handler": (
         Grant(TABLE_READ_WRITE, tables=TABLES),
-        Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*",)),  # settings.partner_secret_name
+        Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "registries/*")),  # partner + registry keys
+        # Dedup pre-check (issue 3): blocking-key counters are read in one BatchGetItem.
+        Grant(("dynamodb:BatchGetItem",), tables=("dedup_index",)),
+        # Tender subscriptions (issue 6): DELETE /v1/subscriptions/{id} deletes in a transaction.
+        Grant(("dynamodb:DeleteItem",), tables=("subscriptions",)),
+    ),
+    # Tender feeds (issue 6): link refs (BatchGetItem + conditional puts), tenders and feed state (get,
+    # conditional put), subscriptions (version GetItem, Scan to rebuild the index), alerts (conditional
+    # put), tender.alert on the topic.
+    "poll_tender_feeds": (
+        Grant(("dynamodb:BatchGetItem", "dynamodb:PutItem"), tables=("tender_refs",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("tenders", "tender_feeds")),
+        Grant(("dynamodb:GetItem", "dynamodb:Scan"), tables=("subscriptions",)),
+        Grant(("dynamodb:PutItem",), tables=("tender_alerts",)),
+        Grant(("sns:Publish",), events_topic=True),
+    ),
+    # Notification outbox (issue 5): fan-out reads the directory (users, partners, teams, channel settings)
+    # and puts deliveries; both functions send (deliveries: GetItem/UpdateItem/Query ByLaneIndex), reading
+    # partner signing secrets and bot credentials (<prefix>/notify/*). SES SendEmail and SNS Publish to a
+    # recipient's own topic need resource kinds Grant cannot express yet (see the issue-5 report).
+    "fan_out_notifications": (
+        Grant(("dynamodb:GetItem",), tables=("directory",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+              tables=("deliveries",)),
+        Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "notify/*")),
+    ),
+    "deliver_notifications": (
+        Grant(("dynamodb:GetItem",), tables=("directory",)),
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"), tables=("deliveries",)),
+        Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "notify/*")),
     ),
     "publish_domain_events": (Grant(("sns:Publish",), events_topic=True),),
+    # Ownership timers (issue 4): query ByStatusDueIndex, conditional transactions on the registration and
+    # the holder counter, team managers from the directory, events on the topic.
+    "reclaim_due_registrations": (
+        Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
+        Grant(("dynamodb:UpdateItem",), tables=("holders",)),
+        Grant(("dynamodb:GetItem",), tables=("directory",)),
+        Grant(("sns:Publish",), events_topic=True),
+    ),
+    "warn_due_registrations": (
+        Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
+        Grant(("dynamodb:GetItem",), tables=("directory",)),
+        Grant(("sns:Publish",), events_topic=True),
+    ),
     "review_submissions": (Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("registrations",)),),
+    # Dedup (issue 3): read the registration and its customers' registrations (ByCustomerIndex), read and
+    # write the blocking index (BatchGetItem counters, Query ByBlockIndex, one transaction per customer name)
+    # and the verdict, find the holder's managers, announce conflicts.
+    "detect_duplicates": (
+        Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("registrations",)),
+        Grant(("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+               "dynamodb:ConditionCheckItem"), tables=("dedup_index",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("dedup_verdicts",)),
+        Grant(("dynamodb:GetItem",), tables=("directory",)),
+        Grant(("sns:Publish",), events_topic=True),
+    ),
+    # Customer enrichment (issue 7): read the registration, the registry cache and enrichment items, publish
+    # customer.review_flagged, read registry credentials (<prefix>/registries/*) and back off on its own queue.
+    "enrich_customers": (
+        Grant(("dynamodb:GetItem",), tables=("registrations",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("registry_cache", "enrichments")),
+        Grant(("sns:Publish",), events_topic=True),
+        Grant(("secretsmanager:GetSecretValue",), secrets=("registries/*",)),  # registry API keys
+        Grant(("sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"), queues=("enrichment",)),  # backoff
+    ),
 }
 
 

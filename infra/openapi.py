@@ -21,6 +21,19 @@ from schemas.registration import (
     RegistrationPage,
 )
 from schemas.webhook import OpportunityRegistered
+from schemas.company import Company, CompanyLookupResponse
+from schemas.dedup import DedupAnswer, DedupVerdict, DuplicateCheckRequest
+from schemas.tender import Subscription, SubscriptionCreate, SubscriptionPage, TenderPage, TenderRecord
+from schemas.notifications import InboxPage
+from schemas.ownership import (
+    AssignRequest,
+    ExtendRequest,
+    FollowUp,
+    FollowUpCreate,
+    Ownership,
+    ReleaseRequest,
+    TransferRequest,
+)
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 PUBLIC_MODELS: dict[str, type[BaseModel]] = {
@@ -30,6 +43,24 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "RegistrationAccepted": RegistrationAccepted,
     "RegistrationPage": RegistrationPage,
     "ErrorResponse": ErrorResponse,
+    "Company": Company,
+    "CompanyLookupResponse": CompanyLookupResponse,
+    "AssignRequest": AssignRequest,
+    "TransferRequest": TransferRequest,
+    "ReleaseRequest": ReleaseRequest,
+    "ExtendRequest": ExtendRequest,
+    "FollowUpCreate": FollowUpCreate,
+    "FollowUp": FollowUp,
+    "Ownership": Ownership,
+    "DuplicateCheckRequest": DuplicateCheckRequest,
+    "DedupAnswer": DedupAnswer,
+    "DedupVerdict": DedupVerdict,
+    "SubscriptionCreate": SubscriptionCreate,
+    "Subscription": Subscription,
+    "SubscriptionPage": SubscriptionPage,
+    "TenderRecord": TenderRecord,
+    "TenderPage": TenderPage,
+    "InboxPage": InboxPage,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -38,6 +69,24 @@ FILE_NAMES = {
     "RegistrationAccepted": "registration_accepted.v1.json",
     "RegistrationPage": "registration_page.v1.json",
     "ErrorResponse": "error.v1.json",
+    "Company": "company.v1.json",
+    "CompanyLookupResponse": "company_lookup_response.v1.json",
+    "AssignRequest": "assign_request.v1.json",
+    "TransferRequest": "transfer_request.v1.json",
+    "ReleaseRequest": "release_request.v1.json",
+    "ExtendRequest": "extend_request.v1.json",
+    "FollowUpCreate": "follow_up_create.v1.json",
+    "FollowUp": "follow_up.v1.json",
+    "Ownership": "ownership.v1.json",
+    "DuplicateCheckRequest": "duplicate_check_request.v1.json",
+    "DedupAnswer": "dedup_answer.v1.json",
+    "DedupVerdict": "dedup_verdict.v1.json",
+    "SubscriptionCreate": "subscription_create.v1.json",
+    "Subscription": "subscription.v1.json",
+    "SubscriptionPage": "subscription_page.v1.json",
+    "TenderRecord": "tender_record.v1.json",
+    "TenderPage": "tender_page.v1.json",
+    "InboxPage": "inbox_page.v1.json",
 }
 _ERRORS = {
     400: "Malformed request (body is not JSON, bad header)",
@@ -92,6 +141,12 @@ def openapi(app: Any) -> dict:
                            for n in ("status", "owner", "team", "cursor")]
                 params.append({"name": "limit", "in": "query", "required": False,
                                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}})
+            if path == "/v1/companies/lookup":
+                params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},
+                            "description": d} for n, d in (
+                    ("id", "USCC, LEI or UK company number (optionally 'scheme:value'); exactly one of id, name"),
+                    ("name", "Company name; accepted only above the configured match threshold"),
+                    ("country", "ISO 3166-1 alpha-2 country to search first (name look-ups)"))]
             if path == "/v1/registrations" and method == "POST":
                 params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                                "schema": {"type": "string", "maxLength": 255}})

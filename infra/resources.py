@@ -44,6 +44,18 @@ TABLE_KEYS: dict[str, dict[str, Any]] = {
     "customers": {"hash": "customer_key", "gsis": []},
     "directory": {"hash": "pk", "gsis": []},
     "claims": {"hash": "key", "gsis": [], "ttl": "expires_at"},
+    "holders": {"hash": "pk", "gsis": []},
+    "followups": {"hash": "id", "gsis": [("ByRegistrationIndex", "registration_id", "at")]},
+    "registry_cache": {"hash": "key", "gsis": [], "ttl": "expires_at"},
+    "enrichments": {"hash": "customer_key", "gsis": []},
+    "dedup_index": {"hash": "pk", "gsis": [("ByBlockIndex", "bkey", "ref")]},
+    "dedup_verdicts": {"hash": "registration_id", "gsis": []},
+    "tenders": {"hash": "tender_id", "gsis": [("ByDayIndex", "day", "seen_at")]},
+    "tender_refs": {"hash": "ref", "gsis": []},
+    "tender_feeds": {"hash": "source", "gsis": []},
+    "subscriptions": {"hash": "id", "gsis": [("ByRepIndex", "rep_id", "created_at")]},
+    "tender_alerts": {"hash": "key", "gsis": [("ByDigestIndex", "digest_day", "key")]},
+    "deliveries": {"hash": "id", "gsis": [("ByLaneIndex", "lane", "lane_at")]},
 }
 
 

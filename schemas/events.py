@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, TypeAdapter
 
 from schemas.common import Actor, Strict
+from schemas.company import Company
 from schemas.registration import RegistrationStatus, Source
 
 
@@ -93,6 +94,84 @@ class RegistrationReclaimed(_RegistrationEvent):
     type: Literal["registration.reclaimed"] = "registration.reclaimed"
 
 
+class _OwnershipNotice(EventBase):
+    """An ownership timer fact for the holder and their managers (issue 4). ``subject`` is the registration."""
+
+    owner: str = Field(description="The holder, as '<kind>:<id>' (user:wang, partner:acme)")
+    team_id: str | None = None
+    notify: list[str] = Field(default_factory=list, description="User ids to tell: the owner (if a user) "
+                              "and the managers of the registration's team")
+    due_at: datetime
+    reason: str = Field(description="protection_expired | inactivity | over_limit")
+
+
+class OwnershipReclaimed(_OwnershipNotice):
+    """A holding was taken back by the scheduled reclaim. ``id`` is '<registration id>:<audit seq>:reclaimed'."""
+
+    type: Literal["ownership.reclaimed"] = "ownership.reclaimed"
+    to_status: RegistrationStatus
+
+
+class OwnershipWarning(_OwnershipNotice):
+    """A holding will be reclaimed in ``days_left`` days unless followed up (or extended).
+    ``id`` is '<registration id>:warn:<due_at>:<days_left>'."""
+
+    type: Literal["ownership.warning"] = "ownership.warning"
+    days_left: int
+
+
+class CustomerReviewFlagged(EventBase):
+    """A registry says a registration's customer is dissolved, revoked (注销/吊销) or its LEI lapsed/retired
+    (issue 7). ``subject`` is the customer key; ``id`` is '<customer key>:review:<source>:<source id>:<status>'."""
+
+    type: Literal["customer.review_flagged"] = "customer.review_flagged"
+    registration_id: str = Field(description="The registration whose enrichment found it")
+    company: Company
+    reason: str = Field(description="The normalised status: dissolved | revoked | lapsed | retired")
+
+
+
+class RegistrationConflictDetected(EventBase):
+    """The dedup handler found that another owner holds this registration's customer (撞单, issue 3).
+    ``subject`` is the new registration; ``id`` is '<registration id>:conflict'. For the holder and their
+    managers (``notify``), so they can review with the evidence."""
+
+    type: Literal["registration.conflict_detected"] = "registration.conflict_detected"
+    registration: RegistrationSnapshot
+    conflict_with: list[str] = Field(description="Ids of the holder's overlapping approved registrations")
+    holder_id: str | None = Field(default=None, description="The holder (owner_id of the first of them)")
+    notify: list[str] = Field(default_factory=list, description="The holder and their managers (user ids)")
+    rule: str | None = Field(default=None, description="The matching rule that tied the customers")
+
+
+class TenderSummary(Strict):
+    """What an alert needs to show about a tender (the full record is at ``GET /v1/tenders/{id}``)."""
+
+    id: str
+    title: str
+    status: str
+    source: str
+    buyer: str | None = None
+    url: str | None = None
+    published: datetime | None = None
+    deadline: datetime | None = None
+    value: Decimal | None = None
+    currency: str | None = None
+
+
+class TenderAlert(EventBase):
+    """A new tender matched a rep's subscriptions. ``id`` is '<rep id>#<tender id>': one per rep per tender.
+
+    ``subject`` is the tender id. Delivered by the notification outbox when it exists.
+    """
+
+    type: Literal["tender.alert"] = "tender.alert"
+    rep_id: str
+    subscription_ids: list[str]
+    delivery: Literal["immediate", "daily_digest"]
+    tender: TenderSummary
+
+
 DomainEvent = Annotated[
     Union[
         RegistrationSubmitted,
@@ -105,6 +184,11 @@ DomainEvent = Annotated[
         RegistrationLost,
         RegistrationExpired,
         RegistrationReclaimed,
+        OwnershipReclaimed,
+        OwnershipWarning,
+        CustomerReviewFlagged,
+        RegistrationConflictDetected,
+        TenderAlert,
     ],
     Field(discriminator="type"),
 ]

@@ -148,6 +148,13 @@ class Registration(RegistrationCreate):
     updated_at: datetime
     version: int
     audit: list[AuditEntry]
+    first_claim: bool | None = Field(
+        default=None,
+        description="True when this registration was the first to claim its customer's exact keys (registry "
+                    "id, normalised name, website domain); False when another registration had claimed one "
+                    "before it (a possible duplicate: see GET /v1/registrations/{id}/verdict); null for "
+                    "registrations stored before the check existed.",
+    )
 
 
 class RegistrationAccepted(Strict):

@@ -12,10 +12,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # Logical names of the resources the code uses; infra/resources.py builds the template from the same list.
-TABLES = ("registrations", "customers", "directory", "claims")
+TABLES = ("registrations", "customers", "directory", "claims", "holders", "followups", "registry_cache", "enrichments", "dedup_index", "dedup_verdicts", "tenders", "tender_refs", "tender_feeds", "subscriptions", "tender_alerts", "deliveries")
 # Each downstream handler's queue and the domain event types its SNS subscription lets through.
 QUEUES: dict[str, tuple[str, ...]] = {
+    "dedup": ("registration.submitted",),
     "workflow": ("registration.submitted",),
+    "enrichment": ("registration.submitted",),
+    # The notification outbox (issue 5): every type in chalicelib.domain.notifications.RECIPIENT_POLICY.
+    "notifications": ("registration.submitted", "registration.review_requested", "registration.approved",
+                      "registration.rejected", "registration.withdrawn", "registration.expired",
+                      "registration.reclaimed", "registration.conflict_detected", "ownership.warning",
+                      "ownership.reclaimed", "tender.alert"),
 }
 
 
@@ -31,6 +38,30 @@ class Settings:
     idempotency_ttl_seconds: int
     secret_cache_seconds: int
     local: bool
+    # Ownership rules as a JSON object (chalicelib.domain.ownership.OwnershipRules); "" = the defaults.
+    ownership_rules_json: str = ""
+    # Business registries (issue 7): which connectors are enabled, base-URL overrides, cache and retry policy.
+    registry_providers: tuple[str, ...] = ("gleif",)
+    registry_base_urls: tuple[tuple[str, str], ...] = ()
+    registry_cache_ttl_seconds: int = 7 * 24 * 3600
+    registry_name_threshold: float = 92.0
+    registry_timeout_seconds: float = 5.0
+    enrichment_max_attempts: int = 5
+    # Dedup matching rules as a JSON document (chalicelib.domain.dedup_rules.MatchRules); "" = the defaults.
+    dedup_rules_json: str = ""
+    # Tender feeds (issue 6): the sources as a JSON list or a path to a JSON file ("" = the bundled
+    # chalicelib/tender_sources.json), and whether feed URLs may point at loopback http (local demo, tests).
+    tender_sources: str = ""
+    tender_allow_loopback: bool = False
+    # Notification outbox (issue 5): sender address for email (SES), default locale of readers without a
+    # setting, retry policy (attempts in total, backoff base/cap seconds), per-send timeout, daily digest hour.
+    notify_email_from: str = ""
+    notify_default_locale: str = "zh-CN"
+    notify_max_attempts: int = 5
+    notify_retry_base_seconds: float = 30.0
+    notify_retry_cap_seconds: float = 3600.0
+    notify_timeout_seconds: float = 5.0
+    notify_digest_hour: int = 9
 
     def table(self, logical: str) -> str:
         return f"{self.prefix}-{logical}"
@@ -47,6 +78,10 @@ class Settings:
 
     def partner_secret_name(self, partner_id: str) -> str:
         return f"{self.prefix}/partners/{partner_id}/webhook"
+
+    def registry_secret_name(self, provider: str) -> str:
+        """Secrets Manager name of a registry's credentials (JSON object of its config's secret fields)."""
+        return f"{self.prefix}/registries/{provider}"
 
 
 def from_env(env: dict[str, str] | None = None) -> Settings:
@@ -68,6 +103,30 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         idempotency_ttl_seconds=int(env.get("DEALREG_IDEMPOTENCY_TTL_SECONDS", 7 * 24 * 3600)),
         secret_cache_seconds=int(env.get("DEALREG_SECRET_CACHE_SECONDS", 60)),
         local=env.get("DEALREG_LOCAL", "") == "1",
+        ownership_rules_json=env.get("DEALREG_OWNERSHIP_RULES", ""),
+        # The local stand-in (and so every test) enables no registry unless told to: it must not call the
+        # real GLEIF/Companies House/企查查 from a developer machine or CI.
+        registry_providers=tuple(p.strip() for p in env.get(
+            "DEALREG_REGISTRY_PROVIDERS", "" if env.get("DEALREG_LOCAL", "") == "1" else "gleif").split(",")
+            if p.strip()),
+        # DEALREG_REGISTRY_<NAME>_BASE_URL points a provider elsewhere (a sandbox, or a local test server).
+        registry_base_urls=tuple(sorted(
+            (k[len("DEALREG_REGISTRY_"):-len("_BASE_URL")].lower(), v) for k, v in env.items()
+            if k.startswith("DEALREG_REGISTRY_") and k.endswith("_BASE_URL") and v)),
+        registry_cache_ttl_seconds=int(env.get("DEALREG_REGISTRY_CACHE_TTL_SECONDS", 7 * 24 * 3600)),
+        registry_name_threshold=float(env.get("DEALREG_REGISTRY_NAME_THRESHOLD", 92)),
+        registry_timeout_seconds=float(env.get("DEALREG_REGISTRY_TIMEOUT_SECONDS", 5)),
+        enrichment_max_attempts=int(env.get("DEALREG_ENRICHMENT_MAX_ATTEMPTS", 5)),
+        dedup_rules_json=env.get("DEALREG_DEDUP_RULES", ""),
+        tender_sources=env.get("DEALREG_TENDER_SOURCES", ""),
+        tender_allow_loopback=env.get("DEALREG_TENDER_ALLOW_LOOPBACK", env.get("DEALREG_LOCAL", "")) == "1",
+        notify_email_from=env.get("DEALREG_NOTIFY_EMAIL_FROM", ""),
+        notify_default_locale=env.get("DEALREG_NOTIFY_DEFAULT_LOCALE", "zh-CN"),
+        notify_max_attempts=int(env.get("DEALREG_NOTIFY_MAX_ATTEMPTS", 5)),
+        notify_retry_base_seconds=float(env.get("DEALREG_NOTIFY_RETRY_BASE_SECONDS", 30)),
+        notify_retry_cap_seconds=float(env.get("DEALREG_NOTIFY_RETRY_CAP_SECONDS", 3600)),
+        notify_timeout_seconds=float(env.get("DEALREG_NOTIFY_TIMEOUT_SECONDS", 5)),
+        notify_digest_hour=int(env.get("DEALREG_NOTIFY_DIGEST_HOUR", 9)),
     )
 
 

@@ -51,7 +51,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["NormalisedName", "name_key", "normalise"]
+__all__ = ["NormalisedName", "is_cjk", "name_key", "normalise"]
 
 _DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
@@ -249,6 +249,11 @@ def _join_words(chars: Iterable[str], cjk_boundary: bool = False) -> str:
 
 def _is_cjk(ch: str) -> bool:
     return bisect_right(_CJK_BOUNDS, ord(ch[0])) % 2 == 1
+
+
+def is_cjk(ch: str) -> bool:
+    """True when the first character of ``ch`` is Han, kana or Hangul (written without spaces)."""
+    return _is_cjk(ch)
 
 
 def _resolve_brackets(text: str, tables: _Tables) -> tuple[str, str | None, tuple[str, ...]]:

@@ -11,6 +11,7 @@ Keys and indexes serve the access patterns:
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     ListAttribute,
     MapAttribute,
@@ -85,6 +86,21 @@ class RegistrationItem(Model):
     updated_at = UTCDateTimeAttribute()
     due_at = UTCDateTimeAttribute(null=True)
     version = VersionAttribute()
+    # Dedup (issue 3): set once at intake by the customer-key claims; see store.registrations.create.
+    first_claim = BooleanAttribute(null=True)
+    duplicate_of = UnicodeAttribute(null=True)
+    # Ownership (issue 4, domain/ownership.py): owner_kind + owner_id name the holder; the timers are
+    # rewritten whole on every ownership write and due_at (in ByStatusDueIndex) is their earliest deadline.
+    owner_kind = UnicodeAttribute(null=True)
+    granted_at = UTCDateTimeAttribute(null=True)
+    extension_days = NumberAttribute(null=True)
+    last_activity_at = UTCDateTimeAttribute(null=True)
+    due_reason = UnicodeAttribute(null=True)
+    previous_owner = UnicodeAttribute(null=True)
+    cooldown_until = UTCDateTimeAttribute(null=True)
+    rules_stamp = UnicodeAttribute(null=True)
+    warned = UnicodeAttribute(null=True)
+    write_token = UnicodeAttribute(null=True)  # the last ownership transaction's token: tells a retry from a race
 
     by_submitter = _index("BySubmitterIndex", "submitter_id", "created_at")()
     by_owner = _index("ByOwnerIndex", "owner_id", "created_at")()
@@ -177,13 +193,275 @@ class ClaimItem(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class HolderItem(Model):
+    """``pk = holder#<kind>:<id>``: a holder's count of active holdings (issue 4), moved in the same
+    transaction as the registration; ``job#<name>`` items keep resumable jobs' checkpoints."""
+
+    class Meta(_Meta):
+        table_name = "holders"
+
+    pk = UnicodeAttribute(hash_key=True)
+    active = NumberAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+    checkpoint = JSONAttribute(null=True)
+
+
+class FollowUpItem(Model):
+    """One follow-up on a registration (issue 4); the owner's move the registration's activity clock."""
+
+    class Meta(_Meta):
+        table_name = "followups"
+
+    id = UnicodeAttribute(hash_key=True)
+    registration_id = UnicodeAttribute()
+    at = UnicodeAttribute()  # ISO time, the range key of ByRegistrationIndex
+    type = UnicodeAttribute()
+    note = UnicodeAttribute(null=True)
+    author_kind = UnicodeAttribute()
+    author_id = UnicodeAttribute()
+    counted = BooleanAttribute()
+    created_at = UTCDateTimeAttribute()
+
+    by_registration = _index("ByRegistrationIndex", "registration_id", "at")()
+
+
+
+class RegistryCacheItem(Model):
+    """``key = <provider>#id#<scheme>:<value>`` or ``<provider>#name#<name key>``: one registry answer.
+
+    ``payload`` is the answer as JSON (the company, or the ranked candidates, or "not found");
+    ``expires_at`` is the DynamoDB TTL attribute and reads treat expired items as absent.
+    """
+
+    class Meta(_Meta):
+        table_name = "registry_cache"
+
+    key = UnicodeAttribute(hash_key=True)
+    payload = JSONAttribute()
+    fetched_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+
+
+class CustomerEnrichmentItem(Model):
+    """``customer_key``: what the registries say about a customer, kept beside (not inside) CustomerItem."""
+
+    class Meta(_Meta):
+        table_name = "enrichments"
+
+    customer_key = UnicodeAttribute(hash_key=True)
+    state = UnicodeAttribute()  # enriched | not_found | retrying | parked | failed
+    company = JSONAttribute(null=True)  # schemas.company.Company, as JSON
+    match = UnicodeAttribute(null=True)  # id | name
+    score = NumberAttribute(null=True)
+    review_flag = UnicodeAttribute(null=True)  # the flagged status (dissolved, revoked, lapsed, retired)
+    registration_id = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    last_error = UnicodeAttribute(null=True)
+    checked_at = UTCDateTimeAttribute()
+
+
+
+class DedupIndexItem(Model):
+    """The dedup blocking index (issue 3; see chalicelib.domain.dedup_match). One table, three kinds of item:
+
+    - a posting ``pk = "<blocking key>|<customer key>"`` with ``bkey``/``ref`` (queried through
+      ``ByBlockIndex``), the customer's ``name`` and exact ``keys`` (so a check scores without more reads);
+    - a counter ``pk = "#n|<blocking key>"`` with ``n``, how many customers carry the key (no ``bkey``, so
+      it stays out of the index);
+    - a marker ``pk = "#doc|<customer key>|<name key>"``: this customer name is indexed (idempotent writes).
+    """
+
+    class Meta(_Meta):
+        table_name = "dedup_index"
+
+    pk = UnicodeAttribute(hash_key=True)
+    bkey = UnicodeAttribute(null=True)
+    ref = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    keys = JSONAttribute(null=True)
+    n = NumberAttribute(null=True)
+    created_at = UTCDateTimeAttribute(null=True)
+
+    by_block = _index("ByBlockIndex", "bkey", "ref")()
+
+
+class DedupVerdictItem(Model):
+    """The dedup handler's verdict on one registration (issue 3), written once."""
+
+    class Meta(_Meta):
+        table_name = "dedup_verdicts"
+
+    registration_id = UnicodeAttribute(hash_key=True)
+    outcome = UnicodeAttribute()
+    verdict = JSONAttribute()  # schemas.dedup.DedupVerdict, as JSON
+    computed_at = UTCDateTimeAttribute()
+
+
+
+# -- tender feeds and subscriptions (issue 6) -------------------------------------------------------------
+
+
+class TenderItem(Model):
+    """One procedure's tender, linked across sources; ``data`` is the latest ``schemas.tender.Tender``."""
+
+    class Meta(_Meta):
+        table_name = "tenders"
+
+    tender_id = UnicodeAttribute(hash_key=True)
+    data = JSONAttribute()
+    status = UnicodeAttribute()
+    title = UnicodeAttribute()
+    sources = ListAttribute(of=UnicodeAttribute, default=list)  # "<source>:<source_id>" seen for it
+    day = UnicodeAttribute()  # UTC day first seen, YYYY-MM-DD: the listing index's partition
+    seen_at = UnicodeAttribute()  # ISO timestamp first seen (sorts as text)
+    updated_at = UTCDateTimeAttribute()
+    cancelled = UnicodeAttribute(default="no")
+    version = VersionAttribute()
+
+    by_day = _index("ByDayIndex", "day", "seen_at")()
+
+
+class TenderRefItem(Model):
+    """``ref`` (``src:<source>:<id>``, ``ocds:<ocid>``, ``ted:<doc id>``...) -> the tender it belongs to."""
+
+    class Meta(_Meta):
+        table_name = "tender_refs"
+
+    ref = UnicodeAttribute(hash_key=True)
+    tender_id = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class TenderFeedItem(Model):
+    """Polling state of one configured source: validators, schedule, last outcome."""
+
+    class Meta(_Meta):
+        table_name = "tender_feeds"
+
+    source = UnicodeAttribute(hash_key=True)
+    etag = UnicodeAttribute(null=True)
+    last_modified = UnicodeAttribute(null=True)
+    cursor = UnicodeAttribute(null=True)
+    next_due_at = UTCDateTimeAttribute(null=True)
+    last_run_at = UTCDateTimeAttribute(null=True)
+    last_ok_at = UTCDateTimeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)  # a reason code, never payload text
+    failures = NumberAttribute(default=0)
+    stats = JSONAttribute(null=True)
+    version = VersionAttribute()
+
+
+class SubscriptionItem(Model):
+    """A rep's subscription (``data`` = schemas.tender.Subscription); ``id = "meta#version"`` holds the
+    table's change counter, bumped in the same transaction as every subscription write."""
+
+    class Meta(_Meta):
+        table_name = "subscriptions"
+
+    id = UnicodeAttribute(hash_key=True)
+    rep_id = UnicodeAttribute(null=True)
+    data = JSONAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    counter = NumberAttribute(null=True)
+
+    by_rep = _index("ByRepIndex", "rep_id", "created_at")()
+
+
+class TenderAlertItem(Model):
+    """One alert per rep per tender (``key = <rep>#<tender id>``): written once, never duplicated."""
+
+    class Meta(_Meta):
+        table_name = "tender_alerts"
+
+    key = UnicodeAttribute(hash_key=True)
+    rep_id = UnicodeAttribute()
+    tender_id = UnicodeAttribute()
+    subscription_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    delivery = UnicodeAttribute()
+    digest_day = UnicodeAttribute(null=True)  # set for daily_digest alerts until the digest is sent
+    created_at = UTCDateTimeAttribute()
+
+    by_digest = _index("ByDigestIndex", "digest_day", "key")()
+
+# -- notification outbox (issue 5) ---------------------------------------------------------------------------
+
+
+class NotifySettingsItem(_DirectoryItem):
+    """``pk = notify#<kind>:<id>`` (``notify#user:wang``, ``notify#partner:acme``): how a person or partner is
+    told. Bot webhook URLs and signing secrets are credentials and live in Secrets Manager
+    (``<prefix>/notify/<kind>/<id>``), never here."""
+
+    class Meta(_DirectoryItem.Meta):
+        pass
+
+    channels = ListAttribute(of=UnicodeAttribute, null=True)  # None: the defaults (email / partner callback)
+    locale = UnicodeAttribute(null=True)  # zh-CN | en
+    digest = UnicodeAttribute(null=True)  # off | hourly | daily
+    timezone = UnicodeAttribute(null=True)  # IANA name, for the daily digest hour
+    email = UnicodeAttribute(null=True)  # overrides the user's directory email
+    sns_topic_arn = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
+class DeliveryItem(Model):
+    """One (event, recipient, channel) delivery of the outbox; ``id`` = domain.notifications.delivery_id.
+
+    ``lane``/``lane_at`` feed the sparse ``ByLaneIndex``: ``due#<0-3>`` + due time while pending (sharded so no
+    partition runs hot), ``parked`` + parked time once retries are exhausted, ``inbox`` + sent time for the
+    local channel's development inbox; a sent delivery on any other channel leaves the index.
+    """
+
+    class Meta(_Meta):
+        table_name = "deliveries"
+
+    id = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    recipient = UnicodeAttribute()  # user:<id> | partner:<id>
+    channel = UnicodeAttribute()
+    locale = UnicodeAttribute()
+    digest = UnicodeAttribute(default="off")  # off | hourly | daily
+    state = UnicodeAttribute()  # pending | sent | parked
+    attempts = NumberAttribute(default=0)  # failed attempts so far
+    title = UnicodeAttribute()
+    text = UnicodeAttribute()
+    link = UnicodeAttribute(null=True)
+    payload = JSONAttribute(null=True)  # the event, for the partner webhook channel
+    webhook_id = UnicodeAttribute(null=True)
+    lane = UnicodeAttribute(null=True)
+    lane_at = UnicodeAttribute(null=True)  # fixed-width ISO UTC time, sorts as text
+    lease_until = UTCDateTimeAttribute(null=True)  # a sender holds it until then
+    last_error = UnicodeAttribute(null=True)  # a reason code, never a payload or a secret
+    created_at = UTCDateTimeAttribute()
+    sent_at = UTCDateTimeAttribute(null=True)
+    parked_at = UTCDateTimeAttribute(null=True)
+
+    by_lane = _index("ByLaneIndex", "lane", "lane_at")()
+
+
 MODELS: dict[str, type[Model]] = {
     "registrations": RegistrationItem,
     "customers": CustomerItem,
     "directory": _DirectoryItem,
     "claims": ClaimItem,
+    "holders": HolderItem,
+    "followups": FollowUpItem,
+    "registry_cache": RegistryCacheItem,
+    "enrichments": CustomerEnrichmentItem,
+    "dedup_index": DedupIndexItem,
+    "dedup_verdicts": DedupVerdictItem,
+    "tenders": TenderItem,
+    "tender_refs": TenderRefItem,
+    "tender_feeds": TenderFeedItem,
+    "subscriptions": SubscriptionItem,
+    "tender_alerts": TenderAlertItem,
+    "deliveries": DeliveryItem,
 }
-_ALL_MODELS = (RegistrationItem, CustomerItem, _DirectoryItem, PartnerItem, UserItem, TeamItem, ApiKeyItem, ClaimItem)
+_ALL_MODELS = (RegistrationItem, CustomerItem, _DirectoryItem, PartnerItem, UserItem, TeamItem, ApiKeyItem, ClaimItem,
+               HolderItem, FollowUpItem, RegistryCacheItem, CustomerEnrichmentItem,
+               DedupIndexItem, DedupVerdictItem,
+               TenderItem, TenderRefItem, TenderFeedItem, SubscriptionItem, TenderAlertItem,
+               NotifySettingsItem, DeliveryItem)
 _connection: Connection | None = None
 
 

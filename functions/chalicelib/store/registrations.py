@@ -22,6 +22,10 @@ class CreateOutcome:
     created: bool
     answer: dict
     conflict: str | None = None  # the claim kind that was already taken: "webhook" or "external_ref"
+    # Customer-key claims (dedup): whether this registration claimed its customer's exact keys first, and
+    # otherwise the registration that holds the strongest of them.
+    first_claim: bool | None = None
+    duplicate_of: str | None = None
 
 
 def _audit_map(entry: AuditEntry) -> AuditEntryMap:
@@ -51,6 +55,7 @@ def from_item(item: RegistrationItem) -> Registration:
         submitter=Actor(kind=item.submitter_kind, id=item.submitter_id),
         partner_id=item.partner_id, owner_id=item.owner_id, team_id=item.team_id, customer_key=item.customer_key,
         created_at=item.created_at, updated_at=item.updated_at, version=item.version or 1,
+        first_claim=item.first_claim,
         audit=[
             AuditEntry(seq=a.seq, at=a.at, actor=Actor(kind=a.actor_kind, id=a.actor_id), action=a.action,
                        from_status=a.from_status, to_status=a.to_status, reason=a.reason)
@@ -63,6 +68,20 @@ def _claim_is_live(now: datetime):
     return ClaimItem.key.does_not_exist() | (ClaimItem.expires_at < now)
 
 
+CUSTOMER_CLAIM_PREFIX = "customer#"
+# Each retry follows a lost race for a customer key, so it is bounded by the number of keys (at most 7).
+_CLAIM_ATTEMPTS = 8
+
+
+def customer_claim_keys(reg: Registration) -> list[str]:
+    """The claim keys of the registration's customer: ``customer#<exact key>``, strongest first."""
+    from chalicelib.domain.dedup_keys import exact_keys
+
+    customer = reg.customer
+    ids = [(r.scheme.value, r.value) for r in customer.registry_ids]
+    return [CUSTOMER_CLAIM_PREFIX + k for k in exact_keys(customer.name, ids, customer.website)]
+
+
 def create(
     reg: Registration, *, now: datetime, idempotency_key: str | None, idempotency_ttl: timedelta,
 ) -> CreateOutcome:
@@ -70,6 +89,13 @@ def create(
 
     Claims: the idempotency key (a webhook id, expiring after ``idempotency_ttl``) and the submitter's
     external reference (permanent). If either is taken, nothing is written and the first answer is returned.
+
+    Customer claims (first come, first served): the same transaction puts one permanent claim per exact key
+    of the customer (registry ids, normalised name key, website domain) that nobody holds yet. DynamoDB
+    applies transactions one at a time, so of racing registrations of one customer exactly one takes a
+    given key. A registration that finds a key already held is still stored, at once marked
+    ``first_claim=False`` with ``duplicate_of`` the holder of its strongest held key; it claims whatever keys
+    are still free. A lost race is retried with the keys re-read (bounded: keys are only ever taken).
     """
     answer = {"id": reg.id, "status": reg.status.value}
     claims: list[tuple[str, ClaimItem]] = []
@@ -80,38 +106,62 @@ def create(
         ext_key = f"extref#{reg.submitter.id}#{reg.external_ref}"
         claims.append(("external_ref", ClaimItem(ext_key, registration_id=reg.id, response=answer,
                                                  created_at=now)))
+    customer_keys = customer_claim_keys(reg)
+    # Customer claim key -> registration id of its holder, as last read. Read first (one consistent
+    # BatchGetItem) so that only a true race makes the transaction fail and retry.
+    held: dict[str, str] = {c.key: c.registration_id for c in ClaimItem.batch_get(customer_keys, consistent_read=True)
+                            if c.registration_id != reg.id} if customer_keys else {}
     customer = reg.customer
-    try:
-        with TransactWrite(connection=models.connection()) as tx:
-            tx.save(to_item(reg), condition=RegistrationItem.id.does_not_exist())
-            tx.update(
-                CustomerItem(reg.customer_key),
-                actions=[
-                    CustomerItem.name.set(CustomerItem.name | customer.name),
-                    CustomerItem.created_at.set(CustomerItem.created_at | now),
-                    CustomerItem.updated_at.set(now),
-                    CustomerItem.registration_count.add(1),
-                    *([CustomerItem.registry_ids.set([r.model_dump(mode="json") for r in customer.registry_ids])]
-                      if customer.registry_ids else []),
-                    *([CustomerItem.website.set(customer.website)] if customer.website else []),
-                    *([CustomerItem.country.set(customer.country)] if customer.country else []),
-                    *([CustomerItem.region.set(customer.region)] if customer.region else []),
-                    *([CustomerItem.industry.set(customer.industry)] if customer.industry else []),
-                ],
-            )
-            for _, claim in claims:
-                tx.save(claim, condition=_claim_is_live(now))
-    except TransactWriteError as exc:
-        # PynamoDB regroups the operations (puts before updates), so the reasons' order says little:
-        # a failed condition means a claim was taken; read the claims to find which and whose.
-        if not any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
-            raise
-        for kind, claim in claims:
-            stored = read_claim(claim.key, now=now)
-            if stored is not None and stored.registration_id != reg.id:
-                return CreateOutcome(created=False, answer=stored.response, conflict=kind)
-        raise
-    return CreateOutcome(created=True, answer=answer)
+    for _ in range(_CLAIM_ATTEMPTS):
+        duplicate_of = next((held[k] for k in customer_keys if k in held), None)
+        item = to_item(reg)
+        item.first_claim = duplicate_of is None
+        item.duplicate_of = duplicate_of
+        try:
+            with TransactWrite(connection=models.connection()) as tx:
+                tx.save(item, condition=RegistrationItem.id.does_not_exist())
+                tx.update(
+                    CustomerItem(reg.customer_key),
+                    actions=[
+                        CustomerItem.name.set(CustomerItem.name | customer.name),
+                        CustomerItem.created_at.set(CustomerItem.created_at | now),
+                        CustomerItem.updated_at.set(now),
+                        CustomerItem.registration_count.add(1),
+                        *([CustomerItem.registry_ids.set([r.model_dump(mode="json") for r in customer.registry_ids])]
+                          if customer.registry_ids else []),
+                        *([CustomerItem.website.set(customer.website)] if customer.website else []),
+                        *([CustomerItem.country.set(customer.country)] if customer.country else []),
+                        *([CustomerItem.region.set(customer.region)] if customer.region else []),
+                        *([CustomerItem.industry.set(customer.industry)] if customer.industry else []),
+                    ],
+                )
+                for _, claim in claims:
+                    tx.save(claim, condition=_claim_is_live(now))
+                for key in customer_keys:
+                    if key not in held:
+                        tx.save(ClaimItem(key, registration_id=reg.id, created_at=now),
+                                condition=ClaimItem.key.does_not_exist())
+        except TransactWriteError as exc:
+            # PynamoDB regroups the operations (puts before updates), so the reasons' order says little:
+            # a failed condition means a claim was taken; read the claims to find which and whose.
+            if not any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
+                raise
+            for kind, claim in claims:
+                stored = read_claim(claim.key, now=now)
+                if stored is not None and stored.registration_id != reg.id:
+                    return CreateOutcome(created=False, answer=stored.response, conflict=kind)
+            newly_held = False
+            for key in customer_keys:
+                stored = read_claim(key, now=now) if key not in held else None
+                if stored is not None and stored.registration_id != reg.id:
+                    held[key] = stored.registration_id
+                    newly_held = True
+            if not newly_held:
+                raise
+            continue
+        return CreateOutcome(created=True, answer=answer, first_claim=duplicate_of is None,
+                             duplicate_of=duplicate_of)
+    raise RuntimeError(f"customer claims of {reg.id} kept changing; gave up after {_CLAIM_ATTEMPTS} attempts")
 
 
 def read_claim(key: str, *, now: datetime) -> ClaimItem | None:

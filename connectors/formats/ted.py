@@ -1,0 +1,280 @@
+"""TED notices: the older ``TED_EXPORT`` schema (R2.0.8/R2.0.9, forms F01-F25) and eForms (UBL 2.3).
+
+One notice per document. Elements are matched by local name, so the schema version in the namespace
+does not matter. TED dates without an offset (``DT_DATE_FOR_SUBMISSION``) are Brussels time.
+
+Mapping, in short (field names are the TED/eForms element names):
+
+- id: TED ``DOC_ID`` (``150049-2018``); eForms notice id + version. refs: OJ S number, eForms procedure id
+  (``ContractFolderID``), and for changes the notice they change.
+- status: TED ``TD_DOCUMENT_TYPE`` (0/P/B prior information -> planning, 7/J/R/V award, 2/K additional
+  information -> amendment, else tender); eForms root element / ``NoticeTypeCode`` / ``efac:Changes``
+  (a change with reason ``cancel`` -> cancellation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from connectors.errors import RecordRejectedError
+from connectors.formats import xmlsafe
+from connectors.formats.common import build_tender, clean, combine, country_code, parse_amount, parse_datetime
+from connectors.formats.sanitize import text_to_html
+
+BRUSSELS = "Europe/Brussels"
+_TED_STATUS = {
+    "0": "planning", "P": "planning", "B": "planning", "I": "planning",
+    "7": "award", "J": "award", "R": "award", "V": "award", "M": "award",
+    "2": "amendment", "K": "amendment",
+}
+_EFORMS_ROOT_STATUS = {
+    "ContractNotice": "tender",
+    "ContractAwardNotice": "award",
+    "PriorInformationNotice": "planning",
+}
+
+
+def children(el: Element, name: str) -> Iterator[Element]:
+    """Direct children with local name ``name``."""
+    for child in el:
+        if isinstance(child.tag, str) and xmlsafe.local(child.tag) == name:
+            yield child
+
+
+def path(el: Element | None, spec: str) -> list[Element]:
+    """All elements reached by ``A/B/C`` (local names, direct children); ``//X`` searches descendants."""
+    if el is None:
+        return []
+    if spec.startswith("//"):
+        name = spec[2:]
+        return [e for e in el.iter() if isinstance(e.tag, str) and xmlsafe.local(e.tag) == name]
+    current = [el]
+    for step in spec.split("/"):
+        current = [c for e in current for c in children(e, step)]
+    return current
+
+
+def first(el: Element | None, spec: str) -> Element | None:
+    found = path(el, spec)
+    return found[0] if found else None
+
+
+def text_of(el: Element | None) -> str | None:
+    """All text inside ``el`` (paragraphs joined by newlines), or ``None``."""
+    if el is None:
+        return None
+    parts = [" ".join(t.split()) for t in el.itertext()]
+    joined = "\n".join(p for p in parts if p)
+    return joined or None
+
+
+def parse_notice(body: bytes, *, source: str, fallback_id: str) -> Iterator[Any]:
+    """Yield one ``Tender`` (or one ``RecordRejectedError``) for a TED or eForms XML document.
+
+    Raises:
+        UnsafeXmlError, MalformedXmlError: The whole document is unusable (a per-source error).
+    """
+    root = xmlsafe.parse(body)
+    name = xmlsafe.local(root.tag)
+    if name == "TED_EXPORT":
+        yield _ted_export(root, source=source, fallback_id=fallback_id)
+    elif name in _EFORMS_ROOT_STATUS:
+        yield _eforms(root, source=source)
+    else:
+        yield RecordRejectedError(
+            "not a TED notice", errors=[{"loc": "root", "type": "unsupported_document"}], reason="unsupported"
+        )
+
+
+# -- TED_EXPORT ---------------------------------------------------------------------------------------
+
+
+def _ted_export(root: Element, *, source: str, fallback_id: str) -> Any:
+    doc_id = root.get("DOC_ID") or fallback_id
+    coded = first(root, "CODED_DATA_SECTION")
+    notice = first(coded, "NOTICE_DATA")
+    codif = first(coded, "CODIF_DATA")
+    forms = path(root, "FORM_SECTION")
+    form_list = [f for s in forms for f in s if isinstance(f.tag, str)]
+    original = next((f for f in form_list if f.get("CATEGORY") == "ORIGINAL"), form_list[0] if form_list else None)
+
+    doc_type = first(codif, "TD_DOCUMENT_TYPE")
+    status = _TED_STATUS.get(doc_type.get("CODE", "") if doc_type is not None else "", "tender")
+    form_name = xmlsafe.local(original.tag) if original is not None else ""
+    if form_name.startswith("F14"):
+        status = "amendment"  # F14 is the corrigendum form
+
+    body_el = first(original, "CONTRACTING_BODY/ADDRESS_CONTRACTING_BODY")
+    buyer_name = clean(text_of(first(body_el, "OFFICIALNAME")))
+    buyer_id = clean(text_of(first(body_el, "NATIONALID")), 100)
+    title = clean(text_of(first(original, "OBJECT_CONTRACT/TITLE")), 1000)
+    if title is None:
+        # Some forms (F14 corrigenda) have no object title; the OJ title block names the subject.
+        title = clean(text_of(first(first(root, "TRANSLATION_SECTION"), "//TI_TEXT")), 1000)
+    descr = text_of(first(original, "OBJECT_CONTRACT/SHORT_DESCR")) or text_of(
+        first(original, "OBJECT_CONTRACT/OBJECT_DESCR/SHORT_DESCR")
+    )
+
+    cpvs = [f"cpv:{e.get('CODE')}" for e in path(notice, "ORIGINAL_CPV") if e.get("CODE")]
+    perf_nuts = [e.get("CODE") for e in path(first(original, "OBJECT_CONTRACT"), "//NUTS") if e.get("CODE")]
+    ca_nuts = [e.get("CODE") for e in path(notice, "CA_CE_NUTS") if e.get("CODE")]
+    iso = first(notice, "ISO_COUNTRY")
+
+    value, currency = _ted_value(first(original, "OBJECT_CONTRACT"))
+    deadline_el = first(codif, "DT_DATE_FOR_SUBMISSION")
+    deadline = parse_datetime(text_of(deadline_el), tz=BRUSSELS)
+    if deadline is None:
+        proc = first(original, "PROCEDURE")
+        deadline = combine(text_of(first(proc, "DATE_RECEIPT_TENDERS")), text_of(first(proc, "TIME_RECEIPT_TENDERS")),
+                           tz=BRUSSELS)
+    published = parse_datetime(text_of(first(coded, "REF_OJS/DATE_PUB")), tz=BRUSSELS)
+    uris = path(notice, "URI_LIST/URI_DOC")
+    url = next((text_of(u) for u in uris if u.get("LG") == "EN"), None) or (text_of(uris[0]) if uris else None)
+    oj = clean(text_of(first(notice, "NO_DOC_OJS")), 100)
+    refs = [f"ted:{doc_id}"] + ([f"ted-oj:{oj}"] if oj else [])
+    changed = clean(text_of(first(original, "//NOTICE_NUMBER_OJ")), 100)
+    if changed:
+        refs.append(f"ted-oj:{changed}")
+    proc_type = first(codif, "PR_PROC")
+    return build_tender({
+        "source": source,
+        "source_id": doc_id,
+        "title": title,
+        "status": status,
+        "buyer": {"name": buyer_name, "id": buyer_id} if buyer_name else None,
+        "country": country_code(iso.get("VALUE")) if iso is not None else None,
+        "region": (perf_nuts or ca_nuts or [None])[0],
+        "categories": cpvs,
+        "value": value,
+        "currency": currency,
+        "published": published,
+        "deadline": deadline,
+        "procedure": clean(text_of(proc_type), 200),
+        "url": url,
+        "text": text_to_html(descr or ""),
+        "language": (original.get("LG") if original is not None else None),
+        "refs": refs,
+    })
+
+
+def _ted_value(obj: Element | None) -> tuple[Any, str | None]:
+    for name in ("VAL_TOTAL", "VAL_ESTIMATED_TOTAL", "VAL_OBJECT"):
+        for el in path(obj, "//" + name):
+            amount = parse_amount(text_of(el))
+            if amount is not None and el.get("CURRENCY"):
+                return amount, el.get("CURRENCY")
+    rng = first(obj, "//VAL_RANGE_TOTAL")
+    if rng is not None and rng.get("CURRENCY"):
+        low = parse_amount(text_of(first(rng, "LOW")))
+        high = parse_amount(text_of(first(rng, "HIGH")))
+        if high is not None or low is not None:
+            return (high if high is not None else low), rng.get("CURRENCY")
+    return None, None
+
+
+# -- eForms -------------------------------------------------------------------------------------------
+
+
+def _eforms(root: Element, *, source: str) -> Any:
+    kind = xmlsafe.local(root.tag)
+    notice_id = clean(next((text_of(e) for e in children(root, "ID") if e.get("schemeName") == "notice-id"), None), 100)
+    version = clean(text_of(first(root, "VersionID")), 10)
+    folder = clean(text_of(first(root, "ContractFolderID")), 100)
+    notice_type = clean(text_of(first(root, "NoticeTypeCode")), 40) or ""
+    status = _EFORMS_ROOT_STATUS.get(kind, "tender")
+    if notice_type == "veat":
+        status = "award"
+    ext = first(root, "UBLExtensions")
+    changes = path(ext, "//Changes")
+    refs: list[str] = []
+    if folder:
+        refs.append(f"eforms-procedure:{folder}")
+    if changes:
+        reasons = {text_of(e) for c in changes for e in path(c, "//ReasonCode")}
+        status = "cancellation" if "cancel" in reasons else "amendment"
+        for c in changes:
+            changed = clean(text_of(first(c, "ChangedNoticeIdentifier")), 120)
+            if changed:
+                refs.append(f"eforms-notice:{changed}")
+    if notice_id:
+        refs.append(f"eforms-notice:{notice_id}-{version or '01'}")
+
+    project = first(root, "ProcurementProject")
+    title = clean(text_of(first(project, "Name")), 1000)
+    descr = text_of(first(project, "Description"))
+    orgs = _organisations(ext)
+    buyer_ref = clean(text_of(first(root, "ContractingParty/Party/PartyIdentification/ID")), 100)
+    org = orgs.get(buyer_ref or "", {})
+    cpvs = [
+        f"cpv:{text_of(e)}"
+        for e in path(root, "//ItemClassificationCode")
+        if e.get("listName") == "cpv" and text_of(e)
+    ]
+    nuts = [text_of(e) for e in path(project, "//CountrySubentityCode") if text_of(e)]
+    place_country = country_code(text_of(first(project, "RealizedLocation/Address/Country/IdentificationCode")))
+
+    value, currency = None, None
+    for el in path(project, "RequestedTenderTotal/EstimatedOverallContractAmount") + path(ext, "//TotalAmount"):
+        amount = parse_amount(text_of(el))
+        if amount is not None and el.get("currencyID"):
+            value, currency = amount, el.get("currencyID")
+            break
+    deadline_period = first(root, "//TenderSubmissionDeadlinePeriod")
+    deadline = combine(text_of(first(deadline_period, "EndDate")), text_of(first(deadline_period, "EndTime")),
+                       tz=BRUSSELS)
+    published = combine(text_of(first(root, "IssueDate")), text_of(first(root, "IssueTime")), tz=BRUSSELS)
+    procedure = clean(text_of(first(root, "TenderingProcess/ProcedureCode")), 200)
+    url = None
+    for el in path(root, "//URI"):
+        if (text_of(el) or "").startswith("http"):
+            url = text_of(el)
+            break
+    language = clean(text_of(first(root, "NoticeLanguageCode")), 16)
+    source_id = f"{notice_id}-{version or '01'}" if notice_id else None
+    if source_id is None:
+        return RecordRejectedError(
+            "eForms notice without a notice id", errors=[{"loc": "ID", "type": "missing"}], reason="invalid_tender"
+        )
+    return build_tender({
+        "source": source,
+        "source_id": source_id,
+        "title": title,
+        "status": status,
+        "buyer": {"name": org["name"], "id": org.get("id")} if org.get("name") else None,
+        "country": place_country or org.get("country"),
+        "region": nuts[0] if nuts else org.get("nuts"),
+        "categories": cpvs,
+        "value": value,
+        "currency": currency,
+        "published": published,
+        "deadline": deadline,
+        "procedure": procedure,
+        "url": url,
+        "text": text_to_html(descr or ""),
+        "language": language,
+        "refs": refs,
+    })
+
+
+def _organisations(ext: Element | None) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for org in path(ext, "//Organization"):
+        company = first(org, "Company")
+        ref = clean(text_of(first(company, "PartyIdentification/ID")), 100)
+        if not ref:
+            continue
+        out[ref] = {
+            "name": clean(text_of(first(company, "PartyName/Name"))),
+            "id": clean(text_of(first(company, "PartyLegalEntity/CompanyID")), 100),
+            "country": country_code(text_of(first(company, "PostalAddress/Country/IdentificationCode"))),
+            "nuts": clean(text_of(first(company, "PostalAddress/CountrySubentityCode")), 20),
+        }
+    return out
+
+
+def iter_notices(bodies: Iterable[bytes], *, source: str) -> Iterator[Any]:
+    """Parse several documents (e.g. a bulk download split into files), one notice each."""
+    for n, body in enumerate(bodies):
+        yield from parse_notice(body, source=source, fallback_id=f"doc-{n}")

@@ -1,0 +1,199 @@
+"""Keys for duplicate detection: exact identity keys and fuzzy blocking keys. Pure.
+
+Two kinds of key, both derived from a customer as submitted:
+
+* **Exact keys** (``exact_keys``): each registry id (``uscc:9144…``), the normalised name key
+  (``name:华为技术``) and the website domain (``domain:huawei.com``). Two customers sharing one of these are
+  the same customer with near certainty, so intake claims them first come, first served
+  (``store.registrations.create``) and a check looks them up before anything fuzzy.
+* **Blocking keys** (``blocking_keys``): cheap, overlapping fragments of the normalised name used to find
+  fuzzy *candidates* without comparing against every customer: CJK bigrams (``g:京东``), Latin trigrams of
+  the name with spaces removed (``t:wal`` — so "Wal-Mart" and "Walmart" share all of them), whole Latin
+  words (``w:motors``) and the initials of a multi-word name (``a:ibm``, so an acronym finds its long
+  form). Keys shared by too many customers are skipped at query time by the candidate selector (they do
+  not discriminate); that decision needs the key's frequency, so it lives with the index, not here.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from chalicelib.domain import names
+
+__all__ = ["NameForms", "blocking_keys", "contact_keys", "exact_keys", "name_forms", "website_domain"]
+
+# Registry schemes whose values are not globally unique on their own ("other" can be anything).
+_AMBIGUOUS_SCHEMES = frozenset({"other"})
+# Words that carry no identity in an acronym ("Procter and Gamble" -> "pg", "Bank of America" -> "ba").
+_ACRONYM_SKIP = frozenset({"and", "of", "the", "for", "und", "de", "des", "du", "la", "le", "et"})
+_MIN_ACRONYM = 2
+_MAX_ACRONYM = 6
+_MAX_INITIALS_WORD = 5
+_TRIGRAM = 3
+_PHONE_DIGITS = 10
+_DELETION_WORDS = 2
+_MIN_DELETION_WORD = 4
+_MAX_DELETION_WORD = 12
+_MIN_PHONE_DIGITS = 7
+
+
+@dataclass(frozen=True)
+class NameForms:
+    """The comparison forms of one company name.
+
+    Attributes:
+        core: ``names.normalise(name).core`` (words spaced, CJK runs unspaced), with a trailing web
+            suffix (".com") taken off ("Amazon.com, Inc." -> "amazon").
+        compact: ``core`` without spaces.
+        acronym: initials of a multi-word Latin core ("international business machines" -> "ibm"), or
+            for a name written as initials ("IBM", "P&G") its letters ("ibm", "pg"); else "".
+        initials: True when the name itself is written as initials.
+        script: ``"cjk"``, ``"mixed"`` or ``"latin"`` (from the normaliser).
+    """
+
+    core: str
+    compact: str
+    acronym: str
+    initials: bool
+    script: str
+
+
+# A company named after its web address ("Amazon.com", "Salesforce.com"): the suffix is not part of the
+# name people use. Only generic and a few large country TLDs, and only once.
+_WEB_SUFFIX = re.compile(r"(?<=[^\W_])\.(?:com|net|org|cn|io)\b", re.IGNORECASE)
+
+
+def name_forms(name: str) -> NameForms:
+    """Normalise ``name`` once and derive every form matching needs.
+
+    Args:
+        name: a company name as received.
+
+    Returns:
+        The ``NameForms``.
+    """
+    normalised = names.normalise(_WEB_SUFFIX.sub("", name, count=1))
+    core = normalised.core
+    acronym, initials = _acronym(core, normalised.display)
+    return NameForms(core=core, compact=core.replace(" ", ""), acronym=acronym, initials=initials,
+                     script=normalised.script)
+
+
+def _acronym(core: str, display: str) -> tuple[str, bool]:
+    words = [w for w in core.split(" ") if w and w not in _ACRONYM_SKIP]
+    if not words or not all(w.isascii() and w.isalnum() for w in words):
+        return "", False
+    if len(words) == 1:
+        # One short word is taken as initials only when written in capitals ("IBM", "KPMG", not "Sony").
+        word = words[0]
+        if _MIN_ACRONYM <= len(word) <= _MAX_INITIALS_WORD and word.isalpha() and word.upper() in display:
+            return word, True
+        return "", False
+    if all(len(w) == 1 for w in words):  # "p and g", "a b c"
+        letters = "".join(words)
+        return (letters, True) if len(letters) <= _MAX_ACRONYM else ("", False)
+    acronym = "".join(w[0] for w in words)
+    return (acronym, False) if _MIN_ACRONYM <= len(acronym) <= _MAX_ACRONYM else ("", False)
+
+
+def website_domain(website: str | None) -> str | None:
+    """The registrable-looking host of a website ("https://www.Huawei.com/cn" -> "huawei.com").
+
+    Only ``www.`` is dropped: deciding the registrable domain for every public suffix would need the
+    public suffix list, and sub-domains of a company site are rare in customer records.
+
+    Args:
+        website: as submitted (with or without scheme and path), or None.
+
+    Returns:
+        The lower-case host, or None when there is none.
+    """
+    if not website or not website.strip():
+        return None
+    text = website.strip().lower()
+    host = urlsplit(text if "://" in text else f"http://{text}").hostname or ""
+    host = host.rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    return host if "." in host else None
+
+
+def exact_keys(name: str, registry_ids: Iterable[tuple[str, str]] = (), website: str | None = None) -> list[str]:
+    """The customer's exact identity keys, strongest first, without repeats.
+
+    Args:
+        name: the customer's name.
+        registry_ids: ``(scheme, value)`` pairs (values already validated and canonical).
+        website: the customer's website, if given.
+
+    Returns:
+        Keys such as ``uscc:91440300708461136T``, ``name:腾讯计算机系统``, ``domain:tencent.com``.
+        A name with nothing comparable left gives no name key (blanks never match).
+    """
+    keys: list[str] = []
+    for scheme, value in registry_ids:
+        if scheme not in _AMBIGUOUS_SCHEMES and value:
+            keys.append(f"{scheme}:{value}")
+    key = names.name_key(name)
+    if key:
+        keys.append(f"name:{key}")
+    domain = website_domain(website)
+    if domain:
+        keys.append(f"domain:{domain}")
+    return list(dict.fromkeys(keys))
+
+
+def blocking_keys(forms: NameForms) -> list[str]:
+    """Blocking keys of a normalised name, without repeats, in a stable order.
+
+    Args:
+        forms: from :func:`name_forms`.
+
+    Returns:
+        ``g:`` CJK bigrams (a lone CJK character as a unigram), ``t:`` trigrams of the spaceless Latin
+        part (a Latin part of one or two letters as itself), ``w:`` Latin words of two letters or more,
+        ``a:`` the acronym, if any, ``d:`` the one-letter deletions of the first two Latin words of 4-12
+        letters. Empty for an empty core.
+    """
+    keys: list[str] = []
+    latin_parts: list[str] = []
+    for token in forms.core.split(" "):
+        if not token:
+            continue
+        if names.is_cjk(token[0]):
+            if len(token) == 1:
+                keys.append(f"g:{token}")
+            keys.extend(f"g:{token[i:i + 2]}" for i in range(len(token) - 1))
+        else:
+            latin_parts.append(token)
+    latin = "".join(latin_parts)
+    if 0 < len(latin) < _TRIGRAM:
+        keys.append(f"t:{latin}")
+    keys.extend(f"t:{latin[i:i + _TRIGRAM]}" for i in range(len(latin) - _TRIGRAM + 1))
+    keys.extend(f"w:{w}" for w in latin_parts if len(w) >= _MIN_ACRONYM and w not in _ACRONYM_SKIP)
+    # One-deletion neighbourhood of the leading words (SymSpell's idea): a typo that swaps, drops, adds or
+    # replaces one letter still shares a rare key with the original ("keldal"/"kledal" -> "kedal"), where
+    # trigrams of a short word would all be lost or common.
+    for word in latin_parts[:_DELETION_WORDS]:
+        if _MIN_DELETION_WORD <= len(word) <= _MAX_DELETION_WORD:
+            keys.extend(f"d:{word[:i]}{word[i + 1:]}" for i in range(len(word)))
+    if forms.acronym:
+        # A short name may be initials ("IBM"), a long one has initials: both meet under "a:ibm".
+        keys.append(f"a:{forms.acronym}")
+    return list(dict.fromkeys(keys))
+
+
+def contact_keys(emails: Iterable[str | None] = (), phones: Iterable[str | None] = ()) -> list[str]:
+    """Exact keys of a customer's contacts: ``email:<lower-case address>`` and ``phone:<digits>``.
+
+    A phone keeps its last ``_PHONE_DIGITS`` digits, so "+86 755 8601 3388" and "0755-8601 3388" agree;
+    numbers shorter than ``_MIN_PHONE_DIGITS`` digits are ignored (extensions, typos).
+    """
+    keys = [f"email:{e.strip().lower()}" for e in emails if e and "@" in e]
+    for phone in phones:
+        digits = "".join(ch for ch in phone or "" if ch.isdigit())
+        if len(digits) >= _MIN_PHONE_DIGITS:
+            keys.append(f"phone:{digits[-_PHONE_DIGITS:]}")
+    return list(dict.fromkeys(keys))

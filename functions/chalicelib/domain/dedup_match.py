@@ -1,0 +1,188 @@
+"""Candidate selection over a blocking index, and scoring of the candidates. Pure.
+
+The same plan drives the DynamoDB index (``store.dedup``) and the in-process ``BlockingIndex`` (used by
+the evaluation CLI and the benchmark), so what the benchmark measures is what production does:
+
+1. Exact keys (registry id, name key, website domain, contact email/phone) are looked up first. If any
+   is known, its customers are the candidates and nothing fuzzy is read (the short-circuit).
+2. Otherwise the query's blocking keys (``dedup_keys.blocking_keys``, at most ``MAX_QUERY_KEYS``) have
+   their frequencies read (one counter per key), and posting lists are read rarest first while the total
+   stays within ``POSTING_BUDGET``. A key held by more than ``MAX_POSTINGS`` customers does not
+   discriminate and is never read (its postings are not even stored beyond that count).
+3. Customers are ranked by the keys they share with the query, each key weighted by its rarity, and
+   the best ``TOP_CANDIDATES`` are scored with rapidfuzz (``dedup_rules.name_score``).
+
+Reads per check are therefore bounded by ``MAX_QUERY_KEYS + POSTING_BUDGET`` (plus at most
+``EXACT_LIMIT`` per exact key), whatever the size of the table.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from chalicelib.domain.dedup_keys import NameForms, blocking_keys, name_forms
+from chalicelib.domain.dedup_rules import MatchRules, RuleHit, evaluate, name_score
+
+__all__ = [
+    "EXACT_LIMIT", "MAX_POSTINGS", "MAX_QUERY_KEYS", "POSTING_BUDGET", "TOP_CANDIDATES", "BlockingIndex",
+    "Match", "choose_keys", "query_keys", "rank", "score_candidates",
+]
+
+MAX_POSTINGS = 120
+POSTING_BUDGET = 150
+MAX_QUERY_KEYS = 45
+TOP_CANDIDATES = 30
+EXACT_LIMIT = 10
+INDEX_KEY_LIMIT = 45  # keys stored per customer: one transaction holds a posting + a counter per key
+
+
+def query_keys(forms: NameForms, limit: int = MAX_QUERY_KEYS) -> list[str]:
+    """The blocking keys a check reads counters for (and, with ``INDEX_KEY_LIMIT``, the keys a customer is
+    indexed under): words, deletions, acronym and CJK bigrams first, then trigrams spread evenly over the
+    name when there are more than ``limit``."""
+    keys = blocking_keys(forms)
+    if len(keys) <= limit:
+        return keys
+    strong = [k for k in keys if not k.startswith("t:")]
+    trigrams = [k for k in keys if k.startswith("t:")]
+    room = max(0, limit - len(strong))
+    if room and trigrams:
+        step = len(trigrams) / room
+        trigrams = [trigrams[int(i * step)] for i in range(min(room, len(trigrams)))]
+    else:
+        trigrams = []
+    return (strong + trigrams)[:limit]
+
+
+def choose_keys(keys: Sequence[str], counts: Mapping[str, int], *, budget: int = POSTING_BUDGET,
+                max_postings: int = MAX_POSTINGS) -> list[str]:
+    """Which posting lists to read: rarest first, skipping absent and too-common keys, within ``budget``.
+
+    Args:
+        keys: the query's blocking keys.
+        counts: how many customers carry each key (absent = 0).
+        budget: the most postings to read in total.
+        max_postings: keys more frequent than this are skipped.
+
+    Returns:
+        The keys to read, rarest first.
+    """
+    usable = sorted((counts.get(k, 0), k) for k in keys if 0 < counts.get(k, 0) <= max_postings)
+    chosen: list[str] = []
+    spent = 0
+    for count, key in usable:
+        if spent + count > budget:
+            continue  # a smaller key later in the list cannot exist (sorted), but keep the loop simple
+        chosen.append(key)
+        spent += count
+    return chosen
+
+
+def rank(postings: Mapping[str, Iterable[str]], counts: Mapping[str, int],
+         limit: int = TOP_CANDIDATES) -> list[str]:
+    """Customers ranked by the rarity-weighted number of keys they share with the query (best first)."""
+    weight: dict[str, float] = {}
+    for key, refs in postings.items():
+        w = 1.0 / math.sqrt(max(1, counts.get(key, 1)))
+        for ref in refs:
+            weight[ref] = weight.get(ref, 0.0) + w
+    return [ref for ref, _ in sorted(weight.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+
+
+@dataclass(frozen=True)
+class Match:
+    """One scored candidate."""
+
+    ref: str
+    name: str
+    score: float
+    hit: RuleHit | None
+    keys: tuple[str, ...] = ()
+
+
+def score_candidates(query: NameForms, query_exact: Iterable[str],
+                     candidates: Iterable[tuple[str, str, Iterable[str], NameForms | None]],
+                     rules: MatchRules) -> list[Match]:
+    """Score candidates ``(ref, name, exact keys, forms or None)`` against the query and apply the rules.
+
+    Returns:
+        Matches sorted by rule strength, then score (best first), at most ``rules.max_candidates``;
+        candidates that fire no rule and score below the rules' lowest fuzzy threshold are dropped.
+    """
+    from chalicelib.domain.dedup_rules import ACTION_STRENGTH
+
+    query_exact = tuple(query_exact)
+    out = []
+    for ref, name, keys, forms in candidates:
+        forms = forms or name_forms(name)
+        score = name_score(query, forms)
+        keys = tuple(keys)
+        hit = evaluate(rules, score, query_exact, keys, names_equal=bool(query.compact) and
+                       forms.compact == query.compact)
+        if hit is None and score < rules.fuzzy_floor:
+            continue
+        out.append(Match(ref=ref, name=name, score=round(score, 1), hit=hit, keys=keys))
+    out.sort(key=lambda m: (-(ACTION_STRENGTH[m.hit.action] if m.hit else 0), -m.score, m.ref))
+    return out[: rules.max_candidates]
+
+
+@dataclass
+class BlockingIndex:
+    """The blocking index in memory: the same keys, caps and plan as the DynamoDB index.
+
+    Used by ``dealreg dedup eval`` and the benchmark. Customers are numbered in insertion order; ``refs``
+    are those numbers as strings.
+    """
+
+    max_postings: int = MAX_POSTINGS
+    names: list[str] = field(default_factory=list)
+    forms: list[NameForms] = field(default_factory=list)
+    exact: list[tuple[str, ...]] = field(default_factory=list)
+    postings: dict[str, list[int]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, exact_keys: Iterable[str] = ()) -> int:
+        """Index one customer; returns its number."""
+        ref = len(self.names)
+        forms = name_forms(name)
+        self.names.append(name)
+        self.forms.append(forms)
+        exact = tuple(exact_keys)
+        self.exact.append(exact)
+        for key in [*(f"x:{k}" for k in exact), *query_keys(forms, INDEX_KEY_LIMIT)]:
+            count = self.counts.get(key, 0) + 1
+            self.counts[key] = count
+            if count <= self.max_postings:
+                self.postings.setdefault(key, []).append(ref)
+        return ref
+
+    def candidates(self, forms: NameForms, exact_keys: Iterable[str] = (),
+                   limit: int = TOP_CANDIDATES) -> tuple[list[int], int]:
+        """Candidate numbers for a query, and how many index items the plan read."""
+        exact = [f"x:{k}" for k in exact_keys]
+        read = len(exact)
+        found = {k: self.postings.get(k, [])[:EXACT_LIMIT] for k in exact if self.counts.get(k)}
+        if found:
+            read += sum(len(v) for v in found.values())
+            refs = list(dict.fromkeys(r for v in found.values() for r in v))
+            return refs[:limit], read
+        keys = query_keys(forms)
+        read += len(keys)
+        chosen = choose_keys(keys, self.counts, max_postings=self.max_postings)
+        lists = {k: self.postings[k] for k in chosen}
+        read += sum(len(v) for v in lists.values())
+        ranked = rank({k: map(str, v) for k, v in lists.items()}, self.counts, limit)
+        return [int(r) for r in ranked], read
+
+    def search(self, name: str, rules: MatchRules, exact_keys: Iterable[str] = ()) -> list[Match]:
+        """Candidates for ``name``, scored and judged by ``rules``."""
+        forms = name_forms(name)
+        exact_keys = tuple(exact_keys)
+        refs, _ = self.candidates(forms, exact_keys)
+        return score_candidates(forms, exact_keys,
+                                ((str(r), self.names[r], self.exact[r], self.forms[r]) for r in refs), rules)
+
+    def score_pair(self, ref: int, forms: NameForms) -> float:
+        """The name score of a stored customer against query forms (no re-normalisation)."""
+        return name_score(forms, self.forms[ref])

@@ -1,0 +1,267 @@
+"""Matching rules as configuration, and the name score they use. Pure.
+
+Like Salesforce matching + duplicate rules: each rule names the fields that must *all* match, exactly or
+fuzzily (a name score at or above the rule's threshold), and the action when it fires: ``block`` (the
+same customer; the registration is a duplicate or conflict outright), ``flag`` (probably the same: put it
+to review) or ``allow_with_alert`` (let it through, tell someone). A blank field never matches, on either
+side. Rules are a JSON document (``MatchRules``); the defaults ship in ``data/dedup_rules.default.json``
+and an operator replaces them with ``DEALREG_DEDUP_RULES`` (a JSON document) without a code change.
+
+The name score (0-100, :func:`name_score`) uses rapidfuzz on the normalised forms of two names only
+(never on a whole table: candidates come from the blocking index). It is the largest of:
+
+* ``fuzz.ratio`` of the spaceless cores (typos, "Wal-Mart" vs "Walmart"), and for multi-word names
+  ``fuzz.token_sort_ratio`` (word order);
+* an initialism match (``ACRONYM_SCORE``): one name written as initials ("IBM", "P&G") equal to the
+  initials of the other's words ("International Business Machines", "Procter & Gamble");
+* a bare-brand match (``BRAND_SCORE``) for CJK names: one name is the other's brand with the trailing
+  trade words (技术, 科技, 集团, 控股, from companynameparser's lists) taken off (华为 vs 华为技术);
+  two names that both carry *different* trade words (华为技术 vs 华为终端) get no such credit, because
+  sister companies of one group are different customers.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chalicelib.domain import names
+from chalicelib.domain.dedup_keys import NameForms
+
+__all__ = [
+    "ACRONYM_SCORE", "BRAND_SCORE", "Action", "Field_", "MatchRule", "MatchRules", "RuleHit", "default_rules",
+    "evaluate", "load_rules", "name_score",
+]
+
+ACRONYM_SCORE = 92.0
+BRAND_SCORE = 92.0
+_DEFAULT_RULES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "dedup_rules.default.json")
+_MIN_BRAND = 2
+
+
+class Action(StrEnum):
+    """What a fired rule asks for, strongest first."""
+
+    BLOCK = "block"
+    FLAG = "flag"
+    ALLOW_WITH_ALERT = "allow_with_alert"
+
+
+ACTION_STRENGTH = {Action.BLOCK: 3, Action.FLAG: 2, Action.ALLOW_WITH_ALERT: 1}
+
+
+class Field_(StrEnum):
+    """Fields a rule can compare. Exact fields compare exact keys; ``name`` may also be fuzzy."""
+
+    REGISTRY_ID = "registry_id"
+    NAME = "name"
+    WEBSITE_DOMAIN = "website_domain"
+    CONTACT_EMAIL = "contact_email"
+    CONTACT_PHONE = "contact_phone"
+
+
+# Exact key prefixes per field (see dedup_keys.exact_keys / contact_keys).
+FIELD_KEY_PREFIXES: dict[Field_, tuple[str, ...]] = {
+    Field_.REGISTRY_ID: ("uscc:", "lei:", "gb-coh:", "tw-ubn:", "duns:"),
+    Field_.NAME: ("name:",),
+    Field_.WEBSITE_DOMAIN: ("domain:",),
+    Field_.CONTACT_EMAIL: ("email:",),
+    Field_.CONTACT_PHONE: ("phone:",),
+}
+
+
+class MatchRule(BaseModel):
+    """One matching rule: all ``fields`` must match for it to fire."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+    fields: Annotated[tuple[Field_, ...], Field(min_length=1)]
+    match: Literal["exact", "fuzzy"]
+    threshold: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=100, description="fuzzy: the lowest name score that matches (exact rules ignore it)")
+    action: Action
+
+    @model_validator(mode="after")
+    def _fuzzy_only_on_names(self) -> MatchRule:
+        if self.match == "fuzzy" and self.fields != (Field_.NAME,):
+            raise ValueError("a fuzzy rule compares the name field only")
+        if len(set(self.fields)) != len(self.fields):
+            raise ValueError("fields repeat")
+        return self
+
+
+class MatchRules(BaseModel):
+    """The rule set. Order matters only for ties: the first of the strongest fired rules is reported."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    rules: Annotated[tuple[MatchRule, ...], Field(min_length=1, max_length=32)]
+    max_candidates: Annotated[int, Field(ge=1, le=50)] = Field(
+        default=10, description="how many best-scoring candidates a verdict keeps")
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> MatchRules:
+        seen = [r.name for r in self.rules]
+        if len(set(seen)) != len(seen):
+            raise ValueError("rule names repeat")
+        return self
+
+    @property
+    def fuzzy_floor(self) -> float:
+        """The lowest fuzzy threshold: candidates scoring below it can fire no fuzzy rule."""
+        return min((r.threshold for r in self.rules if r.match == "fuzzy"), default=101.0)
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> MatchRules:
+    """The shipped rules (``data/dedup_rules.default.json``)."""
+    with open(_DEFAULT_RULES_FILE, encoding="utf-8") as handle:
+        return MatchRules.model_validate_json(handle.read())
+
+
+def load_rules(document: str | None) -> MatchRules:
+    """Rules from an operator's JSON document, or the defaults when it is empty.
+
+    Raises:
+        pydantic.ValidationError: the document does not satisfy ``MatchRules``.
+    """
+    if not document or not document.strip():
+        return default_rules()
+    return MatchRules.model_validate(json.loads(document))
+
+
+# --- scoring ------------------------------------------------------------------------------------------
+
+
+def name_score(a: NameForms, b: NameForms) -> float:
+    """Similarity of two normalised names, 0-100 (see the module docstring). Blank names score 0."""
+    from rapidfuzz import fuzz
+
+    if not a.compact or not b.compact:
+        return 0.0
+    if a.compact == b.compact:
+        return 100.0
+    score = fuzz.ratio(a.compact, b.compact)
+    if " " in a.core or " " in b.core:
+        score = max(score, fuzz.token_sort_ratio(a.core, b.core))
+    if _initialism_match(a, b) or _initialism_match(b, a):
+        score = max(score, ACRONYM_SCORE)
+    if _bare_brand_match(a, b):
+        score = max(score, BRAND_SCORE)
+    return float(score)
+
+
+def _initialism_match(short: NameForms, long: NameForms) -> bool:
+    return short.initials and not long.initials and bool(long.acronym) and short.acronym == long.acronym
+
+
+def _bare_brand_match(a: NameForms, b: NameForms) -> bool:
+    if a.script == "latin" or b.script == "latin":
+        return False
+    brand_a, brand_b = brand(a.compact), brand(b.compact)
+    if brand_a != brand_b or len(brand_a) < _MIN_BRAND:
+        return False
+    # One side must be the bare brand: "华为" vs "华为技术", not "华为技术" vs "华为终端".
+    return brand_a in (a.compact, b.compact) and brand_a not in _generic_words()
+
+
+def brand(compact: str) -> str:
+    """``compact`` with trailing CJK trade/business words removed while a name of 2+ letters remains."""
+    generic = _generic_words()
+    longest = _generic_max_len()
+    text = compact
+    changed = True
+    while changed:
+        changed = False
+        for length in range(min(longest, len(text) - _MIN_BRAND), 1, -1):
+            tail = text[-length:]
+            if tail in generic and names.is_cjk(tail[0]):
+                text, changed = text[:-length], True
+                break
+    return text
+
+
+@lru_cache(maxsize=1)
+def _generic_words() -> frozenset[str]:
+    tables = names._tables()
+    return tables.generic_words | tables.places
+
+
+@lru_cache(maxsize=1)
+def _generic_max_len() -> int:
+    return names._tables().generic_max_len
+
+
+# --- evaluation of rules on one candidate ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """The strongest rule that fired for one candidate, with the fields that matched."""
+
+    rule: str
+    action: Action
+    fields: tuple[Field_, ...]
+
+
+def _shared_prefixes(query_keys: Iterable[str], candidate_keys: Iterable[str]) -> set[str]:
+    shared = set(query_keys) & set(candidate_keys)
+    return {k.split(":", 1)[0] + ":" for k in shared}
+
+
+def evaluate(rules: MatchRules, score: float, query_keys: Iterable[str], candidate_keys: Iterable[str],
+             *, names_equal: bool) -> RuleHit | None:
+    """The strongest rule that fires for a candidate, or None.
+
+    Args:
+        rules: the rule set.
+        score: :func:`name_score` of the two names.
+        query_keys: exact keys of the query (``dedup_keys.exact_keys`` + ``contact_keys``).
+        candidate_keys: exact keys of the candidate.
+        names_equal: whether the two names' comparison forms are equal (the exact ``name`` match; the
+            ``name:`` key is the claim key and may differ when only the dedup form strips more).
+    """
+    prefixes = _shared_prefixes(query_keys, candidate_keys)
+    best: RuleHit | None = None
+    for rule in rules.rules:
+        if not all(_field_matches(rule, f, score, prefixes, names_equal) for f in rule.fields):
+            continue
+        hit = RuleHit(rule.name, rule.action, rule.fields)
+        if best is None or ACTION_STRENGTH[hit.action] > ACTION_STRENGTH[best.action]:
+            best = hit
+    return best
+
+
+def _field_matches(rule: MatchRule, field: Field_, score: float, prefixes: set[str], names_equal: bool) -> bool:
+    if field is Field_.NAME:
+        if rule.match == "fuzzy":
+            return score > 0 and score >= rule.threshold
+        return names_equal or "name:" in prefixes
+    return any(p in prefixes for p in FIELD_KEY_PREFIXES[field])
+
+
+def strongest(hits: Iterable[RuleHit | None]) -> RuleHit | None:
+    """The strongest of several hits (first wins ties)."""
+    best = None
+    for hit in hits:
+        if hit is not None and (best is None or ACTION_STRENGTH[hit.action] > ACTION_STRENGTH[best.action]):
+            best = hit
+    return best
+
+
+def is_duplicate_action(action: Action | None) -> bool:
+    """Whether an action means "the same customer" for evaluation and verdicts (block or flag)."""
+    return action in (Action.BLOCK, Action.FLAG)
+
+
+def rules_from_mapping(doc: Mapping) -> MatchRules:
+    """Validate an already-parsed rules document."""
+    return MatchRules.model_validate(doc)

@@ -1,0 +1,375 @@
+"""The notification outbox's rules, all pure: who hears about an event, on which channels, in which words,
+when (now or in a digest), and when to try again after a failure.
+
+Flow (the handlers do the I/O around these functions):
+
+1. ``audience(event)`` — recipient refs from the event alone, through :data:`RECIPIENT_POLICY` (one entry
+   per event type) plus the generic fields any event may carry (``recipients``, ``notify``, ``approvers``).
+   A ``team:<id>`` ref means "that team's managers"; the handler expands it from the directory.
+2. ``plan_deliveries(...)`` — one :class:`Delivery` per (recipient, channel) with the stable id
+   ``delivery_id(event id, recipient, channel)``, so a redelivered event plans the very same records.
+3. ``render(event, locale)`` — a :class:`Message` from the zh-CN / en templates; ``render_digest`` folds many.
+4. ``retry_delay(...)`` — exponential backoff with equal jitter from an injected ``random.Random``.
+
+Events are read as plain dicts (``model_dump(mode="json")``) so that a new event type needs a policy entry
+and, optionally, a template — never a change to this module's code.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import string
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Every channel the outbox knows. ``webhook`` is the partner's Standard Webhooks callback (machine-readable,
+# never digested); ``local`` is the development inbox (GET /v1/dev/inbox), added to everyone in local mode.
+CHANNELS = ("webhook", "email", "sns", "wecom", "dingtalk", "feishu", "slack", "local")
+BOT_CHANNELS = ("wecom", "dingtalk", "feishu", "slack")
+DIGEST_MODES = ("off", "hourly", "daily")
+LOCALES = ("zh-CN", "en")
+DEFAULT_LOCALE = "zh-CN"
+# The reader's timezone decides when a daily digest goes out; zh-CN readers default to China time.
+DEFAULT_TIMEZONES = {"zh-CN": "Asia/Shanghai", "en": "UTC"}
+
+
+# --- recipients ----------------------------------------------------------------------------------------------
+
+def _actor_ref(actor: Mapping[str, Any] | None) -> list[str]:
+    if not actor or actor.get("kind") not in ("user", "partner") or not actor.get("id"):
+        return []
+    return [f"{actor['kind']}:{actor['id']}"]
+
+
+def _submitter(evt: Mapping[str, Any]) -> list[str]:
+    return _actor_ref((evt.get("registration") or {}).get("submitter"))
+
+
+def _owner(evt: Mapping[str, Any]) -> list[str]:
+    reg = evt.get("registration") or {}
+    owner = reg.get("owner_id")
+    if not owner:
+        return []
+    # The snapshot names the owner without a kind: a partner holds its own registration under its own id.
+    return [f"partner:{owner}" if owner == reg.get("partner_id") else f"user:{owner}"]
+
+
+def _team(evt: Mapping[str, Any]) -> list[str]:
+    team = (evt.get("registration") or {}).get("team_id") or evt.get("team_id")
+    return [f"team:{team}"] if team else []
+
+
+def _holder(evt: Mapping[str, Any]) -> list[str]:
+    owner = evt.get("owner") or ""
+    return [owner] if owner.startswith(("user:", "partner:")) else []
+
+
+def _rep(evt: Mapping[str, Any]) -> list[str]:
+    return [f"user:{evt['rep_id']}"] if evt.get("rep_id") else []
+
+
+def _union(*rules: Callable[[Mapping[str, Any]], list[str]]) -> Callable[[Mapping[str, Any]], list[str]]:
+    return lambda evt: [ref for rule in rules for ref in rule(evt)]
+
+
+Policy = Callable[[Mapping[str, Any]], list[str]]
+
+RECIPIENT_POLICY: dict[str, Policy] = {
+    "registration.submitted": _submitter,
+    # "needs review": the team's managers approve today; the approval issue adds ``approvers`` to its events.
+    "registration.review_requested": _team,
+    "registration.approved": _union(_submitter, _owner),
+    "registration.rejected": _submitter,
+    "registration.withdrawn": _team,
+    "registration.expired": _union(_submitter, _owner, _team),
+    "registration.reclaimed": _union(_submitter, _owner, _team),
+    "registration.conflict_detected": _union(_holder),  # + ``notify`` (holder and managers), generic below
+    "ownership.warning": _holder,  # "expiring"; + ``notify``
+    "ownership.reclaimed": _holder,
+    "tender.alert": _rep,
+}
+"""Event type -> who is told (besides the generic fields). Another issue adds one line for its event type and
+the same type to ``settings.QUEUES["notifications"]`` (a unit test checks the two agree)."""
+
+
+def audience(evt: Mapping[str, Any]) -> list[str]:
+    """Recipient refs (``user:<id>``, ``partner:<id>``, ``team:<id>``) for one event, de-duplicated, in order.
+
+    Args:
+        evt: The event as a JSON-like dict (``model_dump(mode="json")``).
+
+    Returns:
+        The refs from the event type's policy and from the generic fields ``recipients`` ("kind:id"),
+        ``notify`` and ``approvers`` (user ids). An event type without a policy entry reaches nobody.
+    """
+    policy = RECIPIENT_POLICY.get(str(evt.get("type")))
+    if policy is None:
+        return []
+    refs = list(policy(evt))
+    refs += [r for r in evt.get("recipients") or [] if isinstance(r, str) and ":" in r]
+    refs += [f"user:{u}" for u in [*(evt.get("notify") or []), *(evt.get("approvers") or [])] if u]
+    return dedupe(refs)
+
+
+# --- preferences and planning --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChannelPrefs:
+    """One recipient's resolved settings (the store fills in defaults from the directory)."""
+
+    recipient: str
+    channels: tuple[str, ...]
+    locale: str = DEFAULT_LOCALE
+    digest: str = "off"
+    timezone: str = ""
+
+
+@dataclass(frozen=True)
+class Message:
+    """What a person reads, channel-neutral; channels lay it out in their own format."""
+
+    title: str
+    text: str
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One (event, recipient, channel) to deliver. ``due_at`` is now, or the digest's send time."""
+
+    id: str
+    event_id: str
+    event_type: str
+    recipient: str
+    channel: str
+    locale: str
+    due_at: datetime
+    digest: str = "off"
+    message: Message = field(default_factory=lambda: Message("", ""))
+
+
+def _digest_text(text: str) -> bytes:
+    return text.encode("utf-8")
+
+
+def delivery_id(event_id: str, recipient: str, channel: str) -> str:
+    """The stable id of one delivery: the same (event, recipient, channel) always gives the same id."""
+    digest = hashlib.sha256(_digest_text(f"{event_id}\x1f{recipient}\x1f{channel}")).hexdigest()
+    return f"dlv_{digest[:32]}"
+
+
+def webhook_id(event_id: str, recipient: str) -> str:
+    """The Standard Webhooks ``webhook-id`` for an event sent to a recipient: stable across our retries and
+    replays, so the receiver can deduplicate (no '.' in it, as the spec asks)."""
+    return f"msg_{hashlib.sha256(_digest_text(f'{event_id}{chr(31)}{recipient}')).hexdigest()[:32]}"
+
+
+def next_digest_at(now: datetime, mode: str, timezone: str, *, hour: int = 9) -> datetime:
+    """When a digest collecting ``now``'s notice goes out: the next full hour, or the next ``hour``:00 in the
+    reader's timezone (daily). Unknown timezones fall back to UTC."""
+    if mode == "hourly":
+        return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone)
+    send = datetime.combine(local.date(), time(hour), tzinfo=zone)
+    if send <= local:
+        send = datetime.combine(local.date() + timedelta(days=1), time(hour), tzinfo=zone)
+    return send.astimezone(now.tzinfo)
+
+
+def plan_deliveries(evt: Mapping[str, Any], prefs: Sequence[ChannelPrefs], *, now: datetime,
+                    digest_hour: int = 9) -> list[Delivery]:
+    """Delivery records for one event: one per recipient and channel, rendered in the recipient's locale.
+
+    A person is not told about their own action (the actor is skipped), except on the partner ``webhook``
+    channel, which keeps a partner system in sync with everything about its registrations. Human channels
+    follow the recipient's digest mode; a tender alert from a ``daily_digest`` subscription is digested daily.
+    """
+    actor = _actor_ref(evt.get("actor"))
+    out: list[Delivery] = []
+    for p in prefs:
+        locale = p.locale if p.locale in LOCALES else DEFAULT_LOCALE
+        message = render(evt, locale)
+        for channel in p.channels:
+            if channel not in CHANNELS or (p.recipient in actor and channel != "webhook"):
+                continue
+            mode = "off" if channel == "webhook" else p.digest
+            if channel != "webhook" and evt.get("delivery") == "daily_digest":
+                mode = "daily"
+            due = now if mode not in ("hourly", "daily") else next_digest_at(
+                now, mode, p.timezone or DEFAULT_TIMEZONES.get(locale, "UTC"), hour=digest_hour)
+            out.append(Delivery(id=delivery_id(str(evt["id"]), p.recipient, channel), event_id=str(evt["id"]),
+                                event_type=str(evt.get("type")), recipient=p.recipient, channel=channel,
+                                locale=locale, due_at=due, digest=mode,
+                                message=message))
+    return out
+
+
+# --- templates -----------------------------------------------------------------------------------------------
+
+STATUS_LABELS = {
+    "zh-CN": {"submitted": "已提交", "pending_review": "待审核", "approved": "已批准", "rejected": "已驳回",
+              "withdrawn": "已撤回", "won": "已赢单", "lost": "已丢单", "expired": "已过期",
+              "reclaimed": "已回收", "pool": "公海"},
+    "en": {"submitted": "submitted", "pending_review": "pending review", "approved": "approved",
+           "rejected": "rejected", "withdrawn": "withdrawn", "won": "won", "lost": "lost", "expired": "expired",
+           "reclaimed": "reclaimed", "pool": "pool"},
+}
+
+# (title, body) per event type and locale; fields are filled by _fields() and missing ones show as "-".
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "registration.submitted": {
+        "zh-CN": ("商机报备已提交：{customer}", "项目「{project}」（{amount} {currency}）已提交，编号 {registration_id}。"),
+        "en": ("Registration submitted: {customer}",
+               "Project \"{project}\" ({amount} {currency}) was submitted as {registration_id}."),
+    },
+    "registration.review_requested": {
+        "zh-CN": ("待审批：{customer}", "商机报备 {registration_id}（项目「{project}」，{amount} {currency}）等待您审批。"),
+        "en": ("Approval needed: {customer}",
+               "Registration {registration_id} (\"{project}\", {amount} {currency}) is waiting for your review."),
+    },
+    "registration.approved": {
+        "zh-CN": ("报备已批准：{customer}", "商机报备 {registration_id}（项目「{project}」）已批准，保护期开始。"),
+        "en": ("Registration approved: {customer}",
+               "Registration {registration_id} (\"{project}\") was approved; its protection period has started."),
+    },
+    "registration.rejected": {
+        "zh-CN": ("报备被驳回：{customer}", "商机报备 {registration_id}（项目「{project}」）被驳回。原因：{reason}"),
+        "en": ("Registration rejected: {customer}",
+               "Registration {registration_id} (\"{project}\") was rejected. Reason: {reason}"),
+    },
+    "registration.withdrawn": {
+        "zh-CN": ("报备已撤回：{customer}", "商机报备 {registration_id}（项目「{project}」）已由提交人撤回。"),
+        "en": ("Registration withdrawn: {customer}",
+               "Registration {registration_id} (\"{project}\") was withdrawn by its submitter."),
+    },
+    "registration.expired": {
+        "zh-CN": ("报备已过期：{customer}", "商机报备 {registration_id}（项目「{project}」）保护期已结束，状态：{status}。"),
+        "en": ("Registration expired: {customer}",
+               "The protection of registration {registration_id} (\"{project}\") ended; status: {status}."),
+    },
+    "registration.reclaimed": {
+        "zh-CN": ("报备已回收：{customer}", "商机报备 {registration_id}（项目「{project}」）已被回收，状态：{status}。"),
+        "en": ("Registration reclaimed: {customer}",
+               "Registration {registration_id} (\"{project}\") was reclaimed; status: {status}."),
+    },
+    "registration.conflict_detected": {
+        "zh-CN": ("撞单提醒：{customer}", "新报备 {registration_id}（项目「{project}」）与您持有的 {conflicts} 客户相同，请复核。"),
+        "en": ("Possible conflict: {customer}",
+               "New registration {registration_id} (\"{project}\") names the same customer as {conflicts}; "
+               "please review."),
+    },
+    "ownership.warning": {
+        "zh-CN": ("即将回收：{registration_id}", "该商机将在 {days_left} 天后（{due_at}）回收，请及时跟进或申请延期。"),
+        "en": ("Expiring soon: {registration_id}",
+               "This registration will be reclaimed in {days_left} days ({due_at}) unless followed up or extended."),
+    },
+    "ownership.reclaimed": {
+        "zh-CN": ("商机已回收：{registration_id}", "该商机已被回收（原因：{reason}），当前状态：{status}。"),
+        "en": ("Registration reclaimed: {registration_id}",
+               "This registration was reclaimed (reason: {reason}); it is now {status}."),
+    },
+    "tender.alert": {
+        "zh-CN": ("新标讯：{tender_title}", "采购人：{buyer}；截止：{deadline}；预算：{tender_value}。"),
+        "en": ("New tender: {tender_title}", "Buyer: {buyer}; deadline: {deadline}; value: {tender_value}."),
+    },
+}
+FALLBACK_TEMPLATE = {
+    "zh-CN": ("通知：{type}", "{type}：{subject}"),
+    "en": ("Notice: {type}", "{type}: {subject}"),
+}
+DIGEST_TITLES = {"zh-CN": "您有 {n} 条新通知", "en": "You have {n} new notifications"}
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "-"
+
+
+def _fields(evt: Mapping[str, Any], locale: str) -> dict[str, str]:
+    reg = evt.get("registration") or {}
+    tender = evt.get("tender") or {}
+    labels = STATUS_LABELS[locale]
+    status = evt.get("to_status") or reg.get("status")
+    value = tender.get("value")
+    raw = {
+        "type": evt.get("type"), "subject": evt.get("subject"),
+        "registration_id": reg.get("id") or evt.get("subject"),
+        "customer": reg.get("customer_name"), "project": reg.get("project_title"),
+        "amount": reg.get("expected_amount"), "currency": reg.get("currency"),
+        "reason": evt.get("reason"), "status": labels.get(str(status), status) if status else None,
+        "days_left": evt.get("days_left"), "due_at": str(evt.get("due_at") or "")[:10] or None,
+        "conflicts": ", ".join(evt.get("conflict_with") or []) or None,
+        "tender_title": tender.get("title"), "buyer": tender.get("buyer"),
+        "deadline": str(tender.get("deadline") or "")[:10] or None,
+        "tender_value": f"{value} {tender.get('currency') or ''}".strip() if value is not None else None,
+    }
+    return {k: str(v) for k, v in raw.items() if v not in (None, "")}
+
+
+def render(evt: Mapping[str, Any], locale: str) -> Message:
+    """The event in words, in ``locale`` (``zh-CN`` or ``en``; anything else reads as the default)."""
+    locale = locale if locale in LOCALES else DEFAULT_LOCALE
+    title, body = TEMPLATES.get(str(evt.get("type")), FALLBACK_TEMPLATE)[locale]
+    values = _Blank(_fields(evt, locale))
+    fmt = string.Formatter()
+    link = (evt.get("tender") or {}).get("url")
+    return Message(title=fmt.vformat(title, (), values), text=fmt.vformat(body, (), values),
+                   link=link if isinstance(link, str) and link.startswith("https://") else None)
+
+
+def render_digest(messages: Sequence[Message], locale: str) -> Message:
+    """Fold many messages into one: a count in the title, one line per message (oldest first)."""
+    locale = locale if locale in LOCALES else DEFAULT_LOCALE
+    if len(messages) == 1:
+        return messages[0]
+    lines = [f"- {m.title}: {m.text}" if locale == "en" else f"- {m.title}：{m.text}" for m in messages]
+    return Message(title=DIGEST_TITLES[locale].format(n=len(messages)), text="\n".join(lines))
+
+
+# --- retries -------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts in total (the first send included), and the backoff's base and cap in seconds."""
+
+    max_attempts: int = 5
+    base_seconds: float = 30.0
+    cap_seconds: float = 3600.0
+
+
+def retry_delay(failures: int, rng: random.Random, policy: RetryPolicy = RetryPolicy(),
+                retry_after: float | None = None) -> float | None:
+    """Seconds to wait after the ``failures``-th failed attempt, or ``None`` when it is time to park.
+
+    Exponential backoff with "equal jitter": half of ``min(cap, base * 2**(failures-1))`` plus a uniform
+    random share of the other half, so retries of many deliveries spread out but never collapse to zero. A
+    receiver's ``Retry-After`` is honoured as a lower bound (capped at the policy's cap).
+    """
+    if failures >= policy.max_attempts:
+        return None
+    ceiling = min(policy.cap_seconds, policy.base_seconds * (2 ** max(0, failures - 1)))
+    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
+    if retry_after is not None:
+        delay = max(delay, min(float(retry_after), policy.cap_seconds))
+    return delay
+
+
+def retry_rng(delivery: str, failures: int) -> random.Random:
+    """A jitter source seeded by the delivery and attempt: reproducible, yet different across deliveries."""
+    return random.Random(f"{delivery}:{failures}")
+
+
+def dedupe(refs: Iterable[str]) -> list[str]:
+    """Refs in first-seen order without repeats."""
+    out: list[str] = []
+    for ref in refs:
+        if ref not in out:
+            out.append(ref)
+    return out

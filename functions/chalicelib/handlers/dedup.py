@@ -1,0 +1,192 @@
+"""Duplicate and conflict detection (撞单): the dedup handler, the verdict read and the live pre-check.
+
+Triggers:
+- ``dedup`` SQS queue (filter: registration.submitted) -> ``detect_duplicates``. Input: ``RegistrationSubmitted``.
+  Side effects: the verdict stored once as its own item (``dedup_verdicts``; candidates with scores, the rule
+  that fired, the outcome), then the customer added to the blocking index (idempotent), then on
+  ``conflict`` a ``registration.conflict_detected`` event (id '<registration id>:conflict', re-sent on
+  redelivery; consumers deduplicate). The registration itself is never written, so a failure here never
+  loses or blocks it: errors are batch item failures (retried, then the DLQ); unparseable messages are parked.
+- ``GET /v1/registrations/{reg_id}/verdict`` -> ``get_registration_verdict`` (whoever may read the
+  registration; partners get only the closed answer). 404 until the verdict exists.
+- ``POST /v1/duplicates/check`` -> ``check_duplicates``: candidates and verdict before submitting. Partners
+  get only ``{"answer": "free" | "yours" | "protected"}``. Reads only; bounded (see store.dedup).
+"""
+from __future__ import annotations
+
+import logging
+
+from chalice import Blueprint
+
+from chalicelib import settings
+from chalicelib.http import HttpError, api, bearer_principal, check_size, json_response, parse_body
+
+bp = Blueprint(__name__)
+logger = logging.getLogger("dealreg.dedup")
+QUEUE = "dedup"
+SUBSCRIBES_TO = settings.QUEUES[QUEUE]
+SYSTEM_ACTOR_ID = "dedup"
+
+
+@bp.on_sqs_message(queue=settings.get().queue(QUEUE), batch_size=10)
+def detect_duplicates(event):
+    from chalicelib.handlers._batch import process_sqs
+
+    return process_sqs(event, QUEUE, _dedup_one)
+
+
+def _rules():
+    from chalicelib.domain.dedup_rules import load_rules
+
+    return load_rules(settings.get().dedup_rules_json)
+
+
+def _assess(name: str, registry_ids, website, emails, phones, products, parties, self_id=None):
+    """Candidates -> scores and rules -> holdings -> verdict. Returns (verdict, holdings, exact keys, forms)."""
+    from chalicelib.domain import dedup_keys, dedup_match, dedup_verdict
+    from chalicelib.store import dedup as store
+
+    forms = dedup_keys.name_forms(name)
+    exact = dedup_keys.exact_keys(name, registry_ids, website) + dedup_keys.contact_keys(emails, phones)
+    found = store.candidates(forms, exact)
+    rules = _rules()
+    matches = dedup_match.score_candidates(forms, exact, ((c.ref, c.name, c.keys, None) for c in found), rules)
+    same = [m.ref for m in matches if m.hit is not None and m.hit.action.value in ("block", "flag")]
+    held = store.holdings(same)
+    verdict = dedup_verdict.judge(parties=parties, products=products, matches=matches, holdings=held,
+                                  self_id=self_id)
+    return verdict, held, exact, forms
+
+
+def _verdict_model(verdict, held, *, registration_id=None, first_claim=None, now=None):
+    from chalicelib.domain.dedup_verdict import ACTIVE_STATUSES
+    from schemas.dedup import DedupVerdict, DuplicateCandidate
+
+    candidates = []
+    for m in verdict.matches:
+        fields = [f.value for f in m.hit.fields] if m.hit else []
+        candidates.append(DuplicateCandidate(
+            customer_key=m.ref, name=m.name, score=m.score, rule=m.hit.rule if m.hit else None,
+            action=m.hit.action.value if m.hit else None, matched_fields=fields,
+            registration_ids=[h.id for h in held.get(m.ref, ()) if h.status in ACTIVE_STATUSES
+                              and h.id != registration_id]))
+    return DedupVerdict(
+        registration_id=registration_id, outcome=verdict.outcome.value,
+        duplicate=verdict.outcome.value in ("duplicate", "conflict"), conflict=verdict.outcome.value == "conflict",
+        action=verdict.action.value if verdict.action else None, rule=verdict.rule,
+        duplicate_of=verdict.duplicate_of, conflict_with=list(verdict.conflict_with), holder_id=verdict.holder_id,
+        earlier=list(verdict.earlier), first_claim=first_claim, candidates=candidates, computed_at=now)
+
+
+def _parties(reg) -> list[str]:
+    return [p for p in (reg.partner_id or reg.submitter.id, reg.owner_id) if p]
+
+
+def _dedup_one(evt) -> None:
+    from chalicelib import clock
+    from chalicelib.store import dedup as store
+    from chalicelib.store import registrations
+    from schemas.dedup import DedupVerdict
+
+    if evt.type not in SUBSCRIBES_TO:
+        return
+    reg = registrations.get(evt.subject)
+    if reg is None:
+        return
+    now = clock.now()
+    stored = store.get_verdict(reg.id)
+    customer = reg.customer
+    ids = [(r.scheme.value, r.value) for r in customer.registry_ids]
+    emails = [c.email for c in reg.contacts]
+    phones = [c.phone for c in reg.contacts]
+    if stored is None:
+        verdict, held, exact, forms = _assess(customer.name, ids, customer.website, emails, phones,
+                                              reg.project.products, _parties(reg), self_id=reg.id)
+        model = _verdict_model(verdict, held, registration_id=reg.id, first_claim=reg.first_claim, now=now)
+        if not store.save_verdict(reg.id, model.outcome.value, model.model_dump(mode="json"), now=now):
+            stored = store.get_verdict(reg.id)  # a concurrent delivery won; announce what it stored
+        else:
+            stored = model.model_dump(mode="json")
+    else:
+        from chalicelib.domain import dedup_keys
+
+        forms = dedup_keys.name_forms(customer.name)
+        exact = dedup_keys.exact_keys(customer.name, ids, customer.website) + dedup_keys.contact_keys(emails, phones)
+    # Indexed after judging, so the registration's own customer name is a candidate only when an earlier
+    # registration indexed it.
+    store.index_customer(reg.customer_key, customer.name, forms, exact, now=now)
+    verdict_model = DedupVerdict.model_validate(stored)
+    if verdict_model.conflict:
+        _announce_conflict(reg, verdict_model, now)
+
+
+def _announce_conflict(reg, verdict, now) -> None:
+    from chalicelib.domain.events import snapshot
+    from chalicelib.store import directory
+    from chalicelib.store.publisher import publish
+    from schemas.common import Actor, PrincipalKind
+    from schemas.events import RegistrationConflictDetected
+
+    notify: list[str] = []
+    if verdict.holder_id:
+        user = directory.get_user(verdict.holder_id)
+        if user is not None:
+            notify.append(verdict.holder_id)
+            if user.manager_id:
+                notify.append(user.manager_id)
+            team = directory.get_team(user.team_id) if user.team_id else None
+            notify.extend(team.manager_ids if team else ())
+    publish([RegistrationConflictDetected(
+        id=f"{reg.id}:conflict", occurred_at=verdict.computed_at or now, subject=reg.id,
+        actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID), registration=snapshot(reg),
+        conflict_with=verdict.conflict_with, holder_id=verdict.holder_id, notify=list(dict.fromkeys(notify)),
+        rule=verdict.rule,
+    )])
+
+
+def _answer(verdict_outcome: str) -> str:
+    return {"conflict": "protected", "duplicate": "yours"}.get(verdict_outcome, "free")
+
+
+@bp.route("/v1/registrations/{reg_id}/verdict", methods=["GET"])
+@api(responses={200: "DedupAnswer"},
+     summary="The duplicate/conflict verdict on a registration (partners: the closed answer only)")
+def get_registration_verdict(reg_id: str):
+    from chalicelib.domain.access import Role, can_read
+    from chalicelib.store import dedup as store
+    from chalicelib.store import registrations
+    from schemas.dedup import DedupAnswer, DedupVerdict
+
+    principal = bearer_principal(bp.current_request.headers)
+    reg = registrations.get(reg_id)
+    if reg is None or not can_read(principal, reg):
+        raise HttpError(404, "not_found", "no such registration")
+    stored = store.get_verdict(reg_id)
+    if stored is None:
+        raise HttpError(404, "verdict_pending", "the duplicate check has not finished yet")
+    verdict = DedupVerdict.model_validate(stored)
+    if principal.role is Role.PARTNER:
+        return json_response(200, DedupAnswer(answer=_answer(verdict.outcome.value)))
+    return json_response(200, DedupAnswer(answer=_answer(verdict.outcome.value), verdict=verdict))
+
+
+@bp.route("/v1/duplicates/check", methods=["POST"], content_types=["application/json"])
+@api(request="DuplicateCheckRequest", responses={200: "DedupAnswer"},
+     summary="Live pre-check: is this customer free, yours, or protected by someone (staff: with candidates)")
+def check_duplicates():
+    from chalicelib import clock
+    from chalicelib.domain.access import Role
+    from schemas.dedup import DedupAnswer, DuplicateCheckRequest
+
+    request = bp.current_request
+    check_size(request.raw_body, settings.get().max_body_bytes)
+    principal = bearer_principal(request.headers)
+    body = parse_body(DuplicateCheckRequest, request.raw_body)
+    customer = body.customer
+    verdict, held, _, _ = _assess(customer.name, [(r.scheme.value, r.value) for r in customer.registry_ids],
+                                  customer.website, body.contact_emails, body.contact_phones, body.products,
+                                  [principal.id])
+    answer = _answer(verdict.outcome.value)
+    if principal.role is Role.PARTNER:
+        return json_response(200, DedupAnswer(answer=answer))
+    return json_response(200, DedupAnswer(answer=answer, verdict=_verdict_model(verdict, held, now=clock.now())))

@@ -1,0 +1,88 @@
+"""Notification outbox: fan domain events out to delivery records, deliver them, show the local inbox.
+
+Triggers:
+- ``fan_out_notifications`` — the ``notifications`` SQS queue (filter: the types in
+  ``domain.notifications.RECIPIENT_POLICY``). Input: any domain event. Side effects: one delivery record per
+  recipient and channel (conditional put on its stable id, so a redelivered event creates nothing), then an
+  immediate first attempt for the non-digest ones. Failures: storage errors -> batch item failure (retried,
+  then the DLQ); unparseable messages parked; a failed first attempt is the outbox's business (retried by
+  the schedule), never the message's.
+- ``deliver_notifications`` — every minute. Reads due deliveries through the sparse ``ByLaneIndex`` and
+  sends them (claim with a lease -> send -> conditional "sent"; or backoff with jitter; or park).
+- ``GET /v1/dev/inbox`` — local mode only (``DEALREG_LOCAL=1``; 404 otherwise): what the ``local`` channel
+  received, newest first; admins see everyone's, anyone else their own.
+"""
+from __future__ import annotations
+
+import logging
+
+from chalice import Blueprint
+
+from chalicelib import settings
+from chalicelib.http import HttpError, api, bearer_principal, json_response
+
+bp = Blueprint(__name__)
+logger = logging.getLogger("dealreg.notify")
+QUEUE = "notifications"
+SUBSCRIBES_TO = settings.QUEUES[QUEUE]
+SAFETY_MILLIS = 10_000
+
+
+@bp.on_sqs_message(queue=settings.get().queue(QUEUE), batch_size=10)
+def fan_out_notifications(event):
+    from chalicelib.handlers._batch import process_sqs
+
+    return process_sqs(event, QUEUE, _fan_out)
+
+
+def _fan_out(evt) -> None:
+    from chalicelib import clock, notification_outbox
+
+    if evt.type not in SUBSCRIBES_TO:
+        return
+    created = notification_outbox.fan_out(evt, now=clock.now())
+    immediate = [d for d in created if d.digest == "off"]
+    if not immediate:
+        return
+    try:
+        notification_outbox.deliver(immediate, now=clock.now())
+    except Exception as exc:  # noqa: BLE001 - the records are stored; the schedule retries them
+        logger.warning("first attempt for %s failed: %s", evt.id, type(exc).__name__)
+
+
+@bp.schedule("rate(1 minute)")
+def deliver_notifications(event):
+    from chalicelib import clock, notification_outbox
+
+    context = getattr(event, "context", None)
+    time_left = None
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        time_left = lambda: context.get_remaining_time_in_millis() > SAFETY_MILLIS  # noqa: E731
+    report = notification_outbox.deliver_due(now=clock.now(), time_left=time_left)
+    return {"sent": report.sent, "retrying": report.retrying, "parked": report.parked, "skipped": report.skipped}
+
+
+@bp.route("/v1/dev/inbox", methods=["GET"])
+@api(responses={200: "InboxPage"}, summary="Local mode only: messages the local channel delivered (newest first)")
+def dev_inbox():
+    from chalicelib.domain.access import Role
+    from chalicelib.store import notifications as store
+    from schemas.notifications import InboxEntry, InboxPage
+
+    if not settings.get().local:
+        raise HttpError(404, "not_found", "the development inbox exists in local mode only")
+    principal = bearer_principal(bp.current_request.headers)
+    q = bp.current_request.query_params or {}
+    try:
+        limit = int(q.get("limit", 50))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 200:
+        raise HttpError(422, "validation_failed", "limit must be 1..200",
+                        errors=[{"loc": "query.limit", "type": "value_error"}])
+    me = f"{principal.kind.value}:{principal.id}"
+    items = [i for i in store.inbox(limit=limit if principal.role is Role.ADMIN else 200)
+             if principal.role is Role.ADMIN or i.recipient == me][:limit]
+    return json_response(200, InboxPage(items=[InboxEntry(
+        id=i.id, event_id=i.event_id, event_type=i.event_type, recipient=i.recipient, locale=i.locale,
+        title=i.title, text=i.text, link=i.link, sent_at=i.sent_at) for i in items]))

@@ -1,0 +1,198 @@
+"""Ownership API: claim from the pool, assign, release, transfer, extend, follow-ups, and the holding view.
+
+Trigger: HTTP (bearer API key). Each write is one DynamoDB transaction (registration + holder counters)
+conditioned on the status, owner and version that were read: a lost race answers 409 and changes nothing;
+a holding limit answers 409 naming the limit. Roles: reps (and managers) claim, owners release, managers of
+the registration's team and admins assign, transfer and extend; anyone who can read it may log a
+follow-up, and only the owner's move the activity clock.
+"""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.http import HttpError, api, bearer_principal, json_response
+
+bp = Blueprint(__name__)
+
+
+def _refusal(exc) -> HttpError:
+    from chalicelib.domain.ownership import LimitExceededError
+
+    errors = [{"loc": f"limit.{exc.limit.name}", "type": "limit_exceeded"}] if isinstance(exc, LimitExceededError) else []
+    return HttpError(exc.status, exc.code, str(exc), errors=errors)
+
+
+def _read(reg_id: str):
+    from chalicelib.store.models import RegistrationItem
+    from chalicelib.store.ownership import holding_from_item
+    from chalicelib.store.registrations import from_item
+
+    try:
+        item = RegistrationItem.get(reg_id, consistent_read=True)
+    except RegistrationItem.DoesNotExist:
+        raise HttpError(404, "not_found", "no such registration") from None
+    return from_item(item), holding_from_item(item)
+
+
+def _view(h) -> dict:
+    from chalicelib.domain.ownership import POOL
+    from schemas.ownership import Ownership
+
+    t = h.timers
+    return Ownership(
+        registration_id=h.reg_id, status=h.status, version=h.version, owner=h.owner.key if h.owner else None,
+        in_pool=h.status is POOL and h.owner is None, granted_at=t.granted_at, extension_days=t.extension_days,
+        last_activity_at=t.last_activity_at, due_at=t.due_at, due_reason=t.due_reason,
+        previous_owner=t.previous_owner, cooldown_until=t.cooldown_until)
+
+
+def _operate(reg_id: str, op: str, decide) -> object:
+    """Common shape: authenticate, read, authorise, decide (pure), write, answer with the new holding."""
+    from chalicelib import clock
+    from chalicelib.domain import ownership as dom
+    from chalicelib.domain.access import can_read
+    from chalicelib.store import ownership as store, ownership_ops
+
+    principal = bearer_principal(bp.current_request.headers)
+    reg, h = _read(reg_id)
+    # Pool items are claimable by reps who cannot otherwise see them; anything else follows read access.
+    if not can_read(principal, reg) and not (op == "claim" and h.status is dom.POOL):
+        raise HttpError(404, "not_found", "no such registration")
+    now = clock.now()
+    try:
+        dom.authorize(op, principal, h)
+        change = decide(principal, h, now, store.rules())
+        ownership_ops.apply(h, change, now=now)
+    except dom.OwnershipError as exc:
+        raise _refusal(exc) from None
+    return json_response(200, _view(ownership_ops.after(h, change)))
+
+
+def _body(model):
+    from chalicelib.http import parse_body
+
+    return parse_body(model, bp.current_request.raw_body)
+
+
+def _profile(ref):
+    from chalicelib.store.ownership_ops import resolve
+
+    return resolve(ref)
+
+
+@bp.route("/v1/registrations/{reg_id}/claim", methods=["POST"])
+@api(responses={200: "Ownership"}, summary="Claim a registration from the pool (公海) for yourself")
+def claim_registration(reg_id: str):
+    from chalicelib.domain import ownership as dom
+
+    def decide(p, h, now, rules):
+        return dom.claim(h, _profile(dom.holder_of(p)), actor=p.actor, now=now, rules=rules)
+
+    return _operate(reg_id, "claim", decide)
+
+
+@bp.route("/v1/registrations/{reg_id}/assign", methods=["POST"])
+@api(request="AssignRequest", responses={200: "Ownership"},
+     summary="Assign a pooled or archived registration to a holder (manager of the team, admin)")
+def assign_registration(reg_id: str):
+    from chalicelib.domain import ownership as dom
+    from schemas.ownership import AssignRequest
+
+    body = _body(AssignRequest)
+
+    def decide(p, h, now, rules):
+        owner = _profile(dom.HolderRef(body.owner_kind.value, body.owner_id))
+        return dom.assign(h, owner, actor=p.actor, now=now, rules=rules, reason=body.reason)
+
+    return _operate(reg_id, "assign", decide)
+
+
+@bp.route("/v1/registrations/{reg_id}/release", methods=["POST"])
+@api(responses={200: "Ownership"}, summary="Release your registration to the pool (optional body: reason)")
+def release_registration(reg_id: str):
+    from chalicelib.domain import ownership as dom
+    from schemas.ownership import ReleaseRequest
+
+    raw = bp.current_request.raw_body
+    body = _body(ReleaseRequest) if raw else ReleaseRequest()
+
+    def decide(p, h, now, rules):
+        return dom.release(h, dom.holder_of(p), actor=p.actor, now=now, rules=rules, reason=body.reason)
+
+    return _operate(reg_id, "release", decide)
+
+
+@bp.route("/v1/registrations/{reg_id}/transfer", methods=["POST"])
+@api(request="TransferRequest", responses={200: "Ownership"},
+     summary="Transfer a held registration to another holder; its timers carry over (manager, admin)")
+def transfer_registration(reg_id: str):
+    from chalicelib.domain import ownership as dom
+    from schemas.ownership import TransferRequest
+
+    body = _body(TransferRequest)
+
+    def decide(p, h, now, rules):
+        to = _profile(dom.HolderRef(body.to_owner_kind.value, body.to_owner_id))
+        return dom.transfer(h, to, actor=p.actor, now=now, rules=rules, reason=body.reason)
+
+    return _operate(reg_id, "transfer", decide)
+
+
+@bp.route("/v1/registrations/{reg_id}/extend", methods=["POST"])
+@api(request="ExtendRequest", responses={200: "Ownership"},
+     summary="Extend the protection period within the configured maximum (manager, admin)")
+def extend_registration(reg_id: str):
+    from chalicelib.domain import ownership as dom
+    from schemas.ownership import ExtendRequest
+
+    body = _body(ExtendRequest)
+
+    def decide(p, h, now, rules):
+        return dom.extend(h, body.days, actor=p.actor, now=now, rules=rules, reason=body.reason)
+
+    return _operate(reg_id, "extend", decide)
+
+
+@bp.route("/v1/registrations/{reg_id}/ownership", methods=["GET"])
+@api(responses={200: "Ownership"}, summary="Who holds a registration, until when, and why")
+def get_ownership(reg_id: str):
+    from chalicelib.domain.access import can_read
+
+    principal = bearer_principal(bp.current_request.headers)
+    reg, h = _read(reg_id)
+    if not can_read(principal, reg):
+        raise HttpError(404, "not_found", "no such registration")
+    return json_response(200, _view(h))
+
+
+@bp.route("/v1/registrations/{reg_id}/followups", methods=["POST"])
+@api(request="FollowUpCreate", responses={201: "FollowUp"},
+     summary="Log a follow-up (跟进); the owner's move the activity clock and so the due time")
+def add_follow_up(reg_id: str):
+    from datetime import UTC
+
+    from chalicelib import clock
+    from chalicelib.domain import ownership as dom
+    from chalicelib.domain.access import can_read
+    from chalicelib.domain.registration import new_id
+    from chalicelib.store import ownership as store
+    from schemas.ownership import FollowUp, FollowUpCreate
+
+    principal = bearer_principal(bp.current_request.headers)
+    body = _body(FollowUpCreate)
+    reg, h = _read(reg_id)
+    if not can_read(principal, reg):
+        raise HttpError(404, "not_found", "no such registration")
+    now = clock.now()
+    at = body.at or now
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    author = dom.holder_of(principal)
+    change = dom.follow_up(h, author, at, now=now, rules=store.rules())
+    rec = store.FollowUpRecord(id=new_id("fu", now), registration_id=reg_id, at=min(at, now),
+                               type=body.type.value, note=body.note, author=author, counted=change is not None)
+    try:
+        store.add_follow_up(h, rec, change, now=now)
+    except dom.OwnershipError as exc:
+        raise _refusal(exc) from None
+    return json_response(201, FollowUp(id=rec.id, registration_id=reg_id, type=body.type, note=body.note,
+                                       at=rec.at, author=author.key, counted=rec.counted))

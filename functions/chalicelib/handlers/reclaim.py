@@ -1,0 +1,48 @@
+"""Scheduled ownership timers: reclaim what is due (every 15 minutes) and warn before it is (hourly).
+
+Trigger: EventBridge schedules. Input: none (time comes from chalicelib.clock). Reads: only approved
+registrations within the due/warning window, through the sparse ByStatusDueIndex (never a scan).
+Side effects: per due item one conditional transaction (registration -> pool or archive, holder counter
+-1, audit line) and an ``ownership.reclaimed`` event; per warning an ``ownership.warning`` event and a
+stamp on the registration. Idempotent and resumable: a run stops before the Lambda timeout or after
+``reclaim_batch`` items and the next run continues with what is still due. Failures: a storage error
+fails the invocation (EventBridge retries); items already written stay written.
+"""
+from __future__ import annotations
+
+import logging
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)
+logger = logging.getLogger("dealreg.reclaim")
+SAFETY_MILLIS = 10_000  # stop starting new pages this long before the Lambda timeout
+
+
+def _time_left(event):
+    context = getattr(event, "context", None)
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return None
+    return lambda: context.get_remaining_time_in_millis() > SAFETY_MILLIS
+
+
+@bp.schedule("rate(15 minutes)")
+def reclaim_due_registrations(event):
+    from chalicelib import clock
+    from chalicelib.store import ownership_ops
+
+    report = ownership_ops.reclaim_run(now=clock.now(), time_left=_time_left(event))
+    logger.info("reclaim: examined %d, reclaimed %d, restamped %d, lost races %d, complete %s",
+                report.examined, len(report.reclaimed), report.restamped, report.lost_races, report.complete)
+    return {"examined": report.examined, "reclaimed": len(report.reclaimed), "restamped": report.restamped,
+            "lost_races": report.lost_races, "complete": report.complete}
+
+
+@bp.schedule("rate(1 hour)")
+def warn_due_registrations(event):
+    from chalicelib import clock
+    from chalicelib.store import ownership_ops
+
+    sent = ownership_ops.warning_run(now=clock.now(), time_left=_time_left(event))
+    logger.info("warnings sent: %d", sent)
+    return {"warnings": sent}

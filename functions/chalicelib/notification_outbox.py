@@ -1,0 +1,147 @@
+"""The notification outbox: events in, deliveries out. Used by handlers/notifications.py and the CLI.
+
+``fan_out`` turns one domain event into stored delivery records (domain rules + conditional puts);
+``deliver`` sends deliveries through their channels: claim (lease) -> send -> mark sent, or reschedule with
+backoff, or park. Digest deliveries of one recipient and channel that are due together go out as one message.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chalicelib import settings
+
+logger = logging.getLogger("dealreg.notify")
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    parked: int = 0
+    skipped: int = 0
+    outcomes: dict[str, str] = field(default_factory=dict)  # delivery id -> sent | retrying | parked | skipped
+
+
+def fan_out(evt: Any, *, now: datetime) -> list[Any]:
+    """Store the deliveries of one event (a schemas.events model); return those created by this call."""
+    from chalicelib.domain.notifications import audience, plan_deliveries
+    from chalicelib.store import notifications as store
+
+    data = evt.model_dump(mode="json")
+    recipients = store.expand(audience(data))
+    prefs = [p for p in (store.prefs_for(r) for r in recipients) if p is not None]
+    planned = plan_deliveries(data, prefs, now=now, digest_hour=settings.get().notify_digest_hour)
+    return store.create(planned, data, now=now)
+
+
+def _policy() -> Any:
+    from chalicelib.domain.notifications import RetryPolicy
+
+    s = settings.get()
+    return RetryPolicy(max_attempts=s.notify_max_attempts, base_seconds=s.notify_retry_base_seconds,
+                       cap_seconds=s.notify_retry_cap_seconds)
+
+
+def _groups(items: Sequence[Any]) -> list[list[Any]]:
+    """Immediate deliveries one by one; digest deliveries of one recipient and channel together."""
+    groups: dict[str, list[Any]] = {}
+    for item in items:
+        key = f"{item.recipient}|{item.channel}|{item.digest}" if item.digest != "off" else item.id
+        groups.setdefault(key, []).append(item)
+    return list(groups.values())
+
+
+def deliver(items: Sequence[Any], *, now: datetime, report: DeliveryReport | None = None,
+            time_left: Callable[[], bool] | None = None) -> DeliveryReport:
+    """Send ``items`` (DeliveryItems), grouped as above; each outcome is written conditionally."""
+    report = report or DeliveryReport()
+    for group in _groups(items):
+        if time_left is not None and not time_left():
+            break  # the rest stays due; the next run takes it
+        _deliver_group(group, now=now, report=report)
+    return report
+
+
+def deliver_due(*, now: datetime, limit: int = 100, time_left: Callable[[], bool] | None = None) -> DeliveryReport:
+    """Send what is due now (the schedule's job), at most ``limit`` deliveries per run."""
+    from chalicelib.store import notifications as store
+
+    return deliver(store.due(now, limit=limit), now=now, time_left=time_left)
+
+
+def _deliver_group(group: list[Any], *, now: datetime, report: DeliveryReport) -> None:
+    from chalicelib.domain.notifications import render_digest, retry_delay, retry_rng
+    from chalicelib.notification_channels import CHANNEL_IMPLS, Outbound
+    from chalicelib.store import notifications as store
+    from connectors.errors import PermanentError, RetryableError
+
+    claimed = [i for i in group if store.claim(i, now=now)]
+    for i in group:
+        if i not in claimed:
+            report.skipped += 1
+            report.outcomes[i.id] = "skipped"
+    if not claimed:
+        return
+    first = claimed[0]
+    message = render_digest([store.message_of(i) for i in claimed], first.locale)
+    out = Outbound(message=message, locale=first.locale, event_type=first.event_type, webhook_id=first.webhook_id,
+                   payload=first.payload, occurred_at=(first.payload or {}).get("occurred_at"))
+    retry_after: float | None = None
+    try:
+        channel = CHANNEL_IMPLS.get(first.channel)
+        if channel is None:
+            raise PermanentError("unknown channel", reason="unknown_channel")
+        channel.send(out, store.target_for(first.recipient, first.channel), now=now)
+    except PermanentError as exc:
+        failure: tuple[bool, str] | None = (False, _reason(exc))
+    except RetryableError as exc:
+        failure, retry_after = (True, _reason(exc)), exc.retry_after
+    except Exception as exc:  # noqa: BLE001 - storage or programming errors: retry, and say what kind
+        logger.warning("delivery %s on %s failed unexpectedly: %s", first.id, first.channel, type(exc).__name__)
+        failure = (True, f"internal_{type(exc).__name__}")
+    else:
+        failure = None
+
+    for item in claimed:
+        if failure is None:
+            outcome = "sent" if store.mark_sent(item, now=now) else "skipped"
+        else:
+            retryable, reason = failure
+            failures = int(item.attempts) + 1
+            delay = retry_delay(failures, retry_rng(item.id, failures), _policy(), retry_after) if retryable else None
+            if delay is None:
+                outcome = "parked" if store.park(item, now=now, reason=reason) else "skipped"
+            else:
+                outcome = "retrying" if store.reschedule(item, now=now, delay=delay, reason=reason) else "skipped"
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        report.outcomes[item.id] = outcome
+        # Ids, channel and reason codes only: targets and bodies may hold credentials or personal data.
+        logger.info("delivery %s %s via %s to %s%s", item.id, outcome, item.channel, item.recipient,
+                    f" ({failure[1]})" if failure else "")
+
+
+def _reason(exc: Any) -> str:
+    status = getattr(exc, "status", None)
+    return f"{exc.reason}:{status}" if status else str(exc.reason)
+
+
+def replay(ids: Sequence[str] | None, *, now: datetime) -> tuple[list[str], list[str]]:
+    """Put parked deliveries back to be sent (``ids``, or every parked one with ``None``).
+
+    Returns:
+        (replayed ids, ids that were not parked or not found).
+    """
+    from chalicelib.store import notifications as store
+
+    items = store.parked(limit=1000) if ids is None else [store.get(i) for i in ids]
+    done, missed = [], []
+    for wanted, item in zip(ids or [i.id for i in items], items):
+        if item is not None and store.replay(item, now=now):
+            done.append(item.id)
+        else:
+            missed.append(wanted)
+    return done, missed

@@ -1,0 +1,327 @@
+"""Ownership operations end to end: read -> pure decision (domain.ownership) -> one conditional write.
+
+Used by the HTTP routes (handlers/ownership.py), the schedules (handlers/reclaim.py), the approval
+workflow (:func:`grant`) and the ``dealreg`` CLI (offboard, recount, reclaim --dry-run, restamp, over-limit).
+Jobs read only what they need through indexes and treat each registration with its own conditional
+write, so they are idempotent and an interrupted run simply resumes from what is still due.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Callable
+
+from chalicelib.domain import ownership as dom
+from chalicelib.domain.ownership import Change, Holding, HolderProfile, HolderRef, Timers
+from chalicelib.store import ownership as store
+from schemas.common import Actor, PrincipalKind
+from schemas.registration import Registration
+
+logger = logging.getLogger("dealreg.ownership")
+RECLAIMER = Actor(kind=PrincipalKind.SYSTEM, id="reclaim")
+
+
+class UnknownHolderError(dom.OwnershipError):
+    status = 422
+    code = "unknown_holder"
+
+
+def resolve(ref: HolderRef) -> HolderProfile:
+    """The holder's profile; refuses unknown or inactive holders."""
+    prof = store.profile(ref)
+    if prof is None:
+        raise UnknownHolderError(f"no active holder {ref.key}")
+    return prof
+
+
+def apply(h: Holding, change: Change, *, now: datetime) -> Change:
+    """Write ``change`` atomically. No pre-read of the holder's count: the transaction's condition on the
+    counter is the authority, and its refusal already names the limit."""
+    store.commit(h, change, now=now)
+    return change
+
+
+def after(h: Holding, change: Change) -> Holding:
+    """The holding as ``change`` left it (what a re-read would return), without reading it again."""
+    return replace(h, status=change.to_status, owner=change.to_owner, timers=change.timers,
+                   version=h.version + 1, last_seq=change.audit[-1].seq if change.audit else h.last_seq)
+
+
+def _holding_of(reg: Registration | str) -> Holding:
+    if isinstance(reg, str):
+        h = store.holding(reg)
+        if h is None:
+            raise dom.WrongStatusError(f"no registration {reg}")
+        return h
+    return Holding(reg_id=reg.id, status=reg.status, version=reg.version,
+                   last_seq=reg.audit[-1].seq if reg.audit else 0, team_id=reg.team_id)
+
+
+def grant(reg: Registration | str, owner: HolderRef | None, actor: Actor, *, now: datetime,
+          reason: str | None = None) -> Change:
+    """Approve a pending registration: owner + protection + holder counter in one transaction.
+
+    For the approval workflow. ``reg`` is the registration as read (its version guards the write) or its
+    id; ``owner=None`` approves it into the pool.
+
+    Raises:
+        LimitExceededError: the owner is at their holding limit (409; nothing changed).
+        LostRaceError: the registration changed since it was read.
+        WrongStatusError: it is not pending review.
+        UnknownHolderError: no such active holder.
+    """
+    h = _holding_of(reg)
+    prof = resolve(owner) if owner else None
+    change = dom.grant(h, owner, prof, actor=actor, now=now, rules=store.rules(), reason=reason)
+    return apply(h, change, now=now)
+
+
+# --- scheduled reclaim ---------------------------------------------------------------------------------------------
+
+@dataclass
+class RunReport:
+    examined: int = 0
+    reclaimed: list[dict] = field(default_factory=list)  # {"id", "owner", "reason", "due_at"}
+    restamped: int = 0
+    lost_races: int = 0
+    complete: bool = True
+
+
+def _notify(h: Holding, managers: Callable[[str | None], list[str]]) -> list[str]:
+    owner = [h.owner.id] if h.owner and h.owner.kind == "user" else []
+    return list(dict.fromkeys([*owner, *managers(h.team_id)]))
+
+
+def _managers_cache() -> Callable[[str | None], list[str]]:
+    cache: dict[str | None, list[str]] = {}
+
+    def get(team_id: str | None) -> list[str]:
+        if team_id not in cache:
+            cache[team_id] = store.team_managers(team_id)
+        return cache[team_id]
+
+    return get
+
+
+def _publish(events: list) -> None:
+    from chalicelib.store import publisher
+
+    if events:
+        publisher.publish(events)
+
+
+def reclaim_run(*, now: datetime, dry_run: bool = False, time_left: Callable[[], bool] | None = None,
+                page_size: int = 100) -> RunReport:
+    """Reclaim every approved registration whose due time has passed (ByStatusDueIndex, never a scan).
+
+    Each item is re-checked against the current rules (a stale due time is re-stamped instead) and
+    reclaimed with its own conditional write; a concurrent follow-up, transfer or approval wins. With
+    ``dry_run`` nothing is written and the report lists what would be reclaimed and why.
+    """
+    from schemas.events import OwnershipReclaimed
+
+    rules = store.rules()
+    report = RunReport()
+    managers = _managers_cache()
+    start: dict | None = None
+    while True:
+        budget = rules.reclaim_batch - report.examined
+        page, start = store.due_page(until=now, limit=min(page_size, budget), start=start)
+        for h in page:
+            report.examined += 1
+            decision = dom.reclaim(h, now=now, rules=rules, system=RECLAIMER)
+            if isinstance(decision, Timers):
+                if not dry_run and store.write_timers(h, decision, now=now):
+                    report.restamped += 1
+                continue
+            line = {"id": h.reg_id, "owner": h.owner.key if h.owner else None,
+                    "reason": decision.audit[0].reason, "due_at": h.timers.due_at.isoformat() if h.timers.due_at
+                    else None}
+            if dry_run:
+                report.reclaimed.append(line)
+                continue
+            try:
+                store.commit(h, decision, now=now)
+            except dom.LostRaceError:
+                report.lost_races += 1  # someone acted on it meanwhile; the next run re-reads it if still due
+                continue
+            report.reclaimed.append(line)
+            _publish([OwnershipReclaimed(
+                id=f"{h.reg_id}:{decision.audit[0].seq}:reclaimed", occurred_at=now, subject=h.reg_id,
+                actor=RECLAIMER, owner=line["owner"], team_id=h.team_id, notify=_notify(h, managers),
+                due_at=h.timers.due_at or now, reason=line["reason"], to_status=decision.to_status)])
+        if start is None:
+            break
+        if report.examined >= rules.reclaim_batch or (time_left is not None and not time_left()):
+            report.complete = False  # the rest stays due; the next run picks it up
+            break
+    return report
+
+
+def warning_run(*, now: datetime, time_left: Callable[[], bool] | None = None) -> int:
+    """Warn owners (and their managers) of holdings due within the warning days. Returns warnings sent.
+
+    The event is published before its stamp is written, with an id stable per (registration, due time,
+    stage): an interrupted run re-sends at most the same event id, which consumers deduplicate.
+    """
+    from schemas.events import OwnershipWarning
+
+    rules = store.rules()
+    if not rules.warning_days:
+        return 0
+    horizon = now + timedelta(days=max(rules.warning_days))
+    managers = _managers_cache()
+    sent = 0
+    start: dict | None = None
+    while True:
+        page, start = store.due_page(after=now, until=horizon, start=start)
+        for h in page:
+            stage = dom.warning_due(h, now=now, rules=rules)
+            if stage is None or h.timers.due_at is None or h.owner is None:
+                continue
+            due = h.timers.due_at
+            _publish([OwnershipWarning(
+                id=f"{h.reg_id}:warn:{due.isoformat()}:{stage}", occurred_at=now, subject=h.reg_id,
+                actor=RECLAIMER, owner=h.owner.key, team_id=h.team_id, notify=_notify(h, managers), due_at=due,
+                reason=h.timers.due_reason or "protection_expired", days_left=stage)])
+            if store.stamp_warning(h, dom.warned_stamp(due, stage)):
+                sent += 1
+        if start is None or (time_left is not None and not time_left()):
+            return sent
+
+
+# --- operator jobs -------------------------------------------------------------------------------------------------
+
+@dataclass
+class OffboardReport:
+    moved: int = 0
+    to_pool: int = 0
+    lost_races: int = 0
+    stopped: str | None = None  # why it stopped early (the successor is full); run again to resume
+
+
+def offboard(leaver: HolderRef, successor: HolderRef | None, actor: Actor, *, now: datetime,
+             overflow_to_pool: bool = False, progress: Callable[[int], None] | None = None) -> OffboardReport:
+    """离职交接: move everything ``leaver`` holds to ``successor`` (timers kept) or to the pool.
+
+    Resumable: what has moved is no longer the leaver's, so running it again continues with the rest.
+    If the successor reaches their limit the run stops (or, with ``overflow_to_pool``, pools the rest).
+    """
+    rules = store.rules()
+    succ = resolve(successor) if successor else None
+    report = OffboardReport()
+    start: dict | None = None
+    while True:
+        page, start = store.held_by(leaver, start=start)
+        for h in page:
+            change = dom.offboard(h, leaver, succ, actor=actor, now=now, rules=rules)
+            try:
+                try:
+                    apply(h, change, now=now)
+                    report.moved += 1 if succ else 0
+                    report.to_pool += 0 if succ else 1
+                except dom.LimitExceededError as exc:
+                    if not overflow_to_pool:
+                        report.stopped = str(exc)
+                        return report
+                    apply(h, dom.offboard(h, leaver, None, actor=actor, now=now, rules=rules), now=now)
+                    report.to_pool += 1
+            except dom.LostRaceError:
+                report.lost_races += 1
+            if progress:
+                progress(report.moved + report.to_pool)
+        if start is None:
+            return report
+
+
+@dataclass
+class RecountReport:
+    registrations: int = 0
+    drift: dict[str, tuple[int | None, int]] = field(default_factory=dict)  # holder -> (stored, actual)
+    repaired: int = 0
+
+
+def recount(*, now: datetime, repair: bool = True, progress: Callable[[int], None] | None = None) -> RecountReport:
+    """Recount holders from the approved registrations and repair drifted counters (conditionally)."""
+    actual: Counter[str] = Counter()
+    report = RecountReport()
+    for page, _ in store.approved_pages():
+        for h in page:
+            report.registrations += 1
+            if h.owner is not None:
+                actual[h.owner.key] += 1
+        if progress:
+            progress(report.registrations)
+    stored = store.holder_counts()
+    for key in sorted(set(actual) | set(stored)):
+        have, want = stored.get(key), actual.get(key, 0)
+        if (have or 0) != want:
+            report.drift[key] = (have, want)
+            if repair and store.set_count(HolderRef.parse(key), have, want, now=now):
+                report.repaired += 1
+    return report
+
+
+def restamp(*, now: datetime, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Recompute due times stamped under other rules; resumable (checkpoint per rules fingerprint)."""
+    rules = store.rules()
+    name = f"restamp-{rules.stamp()}"
+    state = store.checkpoint(name) or {"start": None, "read": 0, "restamped": 0, "done": False}
+    if state.get("done"):
+        return state
+    for page, next_start in store.approved_pages(start=state["start"]):
+        for h in page:
+            state["read"] += 1
+            if h.timers.rules_stamp == rules.stamp():
+                continue
+            timers = dom.restamp(h, rules)
+            if timers is not None and store.write_timers(h, timers, now=now):
+                state["restamped"] += 1
+        state["start"] = next_start
+        state["done"] = next_start is None
+        store.save_checkpoint(name, state, now=now)
+        if progress:
+            progress(state["read"], state["restamped"])
+    return state
+
+
+def over_limit(*, now: datetime, reclaim: bool) -> list[dict]:
+    """Holders above their limit (after a limit was lowered); with ``reclaim``, take back the least
+    recently active holdings down to the limit. Counters are trusted: run ``recount`` first after drift."""
+    from schemas.events import OwnershipReclaimed
+
+    rules = store.rules()
+    out = []
+    for key, count in sorted(store.holder_counts().items()):
+        ref = HolderRef.parse(key)
+        limit = dom.holding_limit(rules, store.profile(ref) or HolderProfile(ref))
+        if count <= limit.value:
+            continue
+        held: list[Holding] = []
+        start: dict | None = None
+        while True:
+            page, start = store.held_by(ref, start=start)
+            held.extend(page)
+            if start is None:
+                break
+        excess = dom.over_limit_excess(held, limit)
+        taken = []
+        if reclaim:
+            for h in excess:
+                change = dom.reclaim(h, now=now, rules=rules, system=RECLAIMER, reason="over_limit")
+                assert isinstance(change, Change)
+                try:
+                    store.commit(h, change, now=now)
+                except dom.LostRaceError:
+                    continue
+                taken.append(h.reg_id)
+                _publish([OwnershipReclaimed(
+                    id=f"{h.reg_id}:{change.audit[0].seq}:reclaimed", occurred_at=now, subject=h.reg_id,
+                    actor=RECLAIMER, owner=key, team_id=h.team_id,
+                    notify=_notify(h, _managers_cache()), due_at=h.timers.due_at or now, reason="over_limit",
+                    to_status=change.to_status)])
+        out.append({"holder": key, "limit": limit.name, "value": limit.value, "held": len(held),
+                    "excess": [h.reg_id for h in excess], "reclaimed": taken})
+    return out

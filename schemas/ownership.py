@@ -1,0 +1,91 @@
+"""Ownership (保有) API bodies: claim/assign/release/transfer/extend, follow-ups, and the holding view."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from schemas.common import LongText, ShortText, Strict
+from schemas.registration import RegistrationStatus
+
+HolderId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+
+class HolderKind(StrEnum):
+    USER = "user"
+    PARTNER = "partner"
+
+
+class AssignRequest(Strict):
+    """A manager gives a pooled or archived registration to a holder (a fresh protection period)."""
+
+    owner_id: HolderId
+    owner_kind: HolderKind = HolderKind.USER
+    reason: ShortText | None = None
+
+
+class TransferRequest(Strict):
+    """A manager moves a held registration to another holder; its timers carry over unchanged."""
+
+    to_owner_id: HolderId
+    to_owner_kind: HolderKind = HolderKind.USER
+    reason: ShortText
+
+
+class ReleaseRequest(Strict):
+    reason: ShortText | None = None
+
+
+class ExtendRequest(Strict):
+    """Lengthen the protection period, within the configured total maximum."""
+
+    days: int = Field(ge=1, le=3650)
+    reason: ShortText
+
+
+class FollowUpType(StrEnum):
+    CALL = "call"
+    VISIT = "visit"
+    MEETING = "meeting"
+    EMAIL = "email"
+    DEMO = "demo"
+    PROPOSAL = "proposal"
+    OTHER = "other"
+
+
+class FollowUpCreate(Strict):
+    """A follow-up (跟进记录). Only the owner's follow-ups move the registration's activity clock."""
+
+    type: FollowUpType
+    note: LongText | None = None
+    at: datetime | None = Field(default=None, description="When it happened; default now; a future time "
+                                "counts as now")
+
+
+class FollowUp(Strict):
+    id: str
+    registration_id: str
+    type: FollowUpType
+    note: str | None = None
+    at: datetime
+    author: str = Field(description="'<kind>:<id>' of the author")
+    counted: bool = Field(description="True when it moved the activity clock (the author held the registration)")
+
+
+class Ownership(Strict):
+    """Who holds a registration and until when."""
+
+    registration_id: str
+    status: RegistrationStatus
+    version: int
+    owner: str | None = Field(default=None, description="'<kind>:<id>' of the holder; null in the pool")
+    in_pool: bool
+    granted_at: datetime | None = None
+    extension_days: int = 0
+    last_activity_at: datetime | None = None
+    due_at: datetime | None = Field(default=None, description="When the holding is reclaimed unless followed up")
+    due_reason: Literal["protection_expired", "inactivity"] | None = None
+    previous_owner: str | None = None
+    cooldown_until: datetime | None = None

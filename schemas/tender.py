@@ -1,0 +1,165 @@
+"""The normalised tender (bid notice) that every feed connector produces, whatever the source format.
+
+RSS/Atom items, OCDS releases, TED notices (old TED_EXPORT and eForms) and scraped HTML pages all map to
+one ``Tender``. Fields a source does not publish stay ``None`` / empty; nothing is invented.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+TITLE_MAX = 1000
+TEXT_MAX = 20_000
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
+class TenderStatus(StrEnum):
+    """Where the procedure stands, as far as this notice tells."""
+
+    PLANNING = "planning"  # prior information / planning notice
+    TENDER = "tender"  # open for bids
+    AMENDMENT = "amendment"  # a change to an earlier notice
+    CANCELLATION = "cancellation"  # the procedure was cancelled or the notice withdrawn
+    AWARD = "award"  # contract awarded
+
+
+class Buyer(BaseModel):
+    """The contracting authority: its name as published, and its id when the source gives one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    id: str | None = None
+    scheme: str | None = Field(default=None, description="Id scheme when known, e.g. 'GB-COH', 'tw-ubn'")
+
+
+class Tender(BaseModel):
+    """One tender notice, normalised.
+
+    ``source`` + ``source_id`` identify the notice at its publisher; ``refs`` are procedure-level ids
+    (OCDS ``ocid``, TED notice number, eForms procedure id, a URL) that let the same procedure published
+    by several sources be linked. ``text`` is HTML that has been through ``connectors.formats.sanitize``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    source_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
+    status: TenderStatus = TenderStatus.TENDER
+    buyer: Buyer | None = None
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+        default=None, description="NUTS code or region name as published (e.g. 'UKK43', '南投縣')"
+    )
+    categories: list[Code] = Field(
+        default_factory=list, description="'<scheme>:<code>' in lower-case scheme, e.g. 'cpv:72230000', 'cpc:32'"
+    )
+    value: Annotated[Decimal, Field(ge=0, max_digits=24)] | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    published: datetime | None = None
+    deadline: datetime | None = None
+    procedure: Annotated[str, StringConstraints(max_length=200)] | None = None
+    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    text: Annotated[str, StringConstraints(max_length=TEXT_MAX)] = ""
+    language: Annotated[str, StringConstraints(max_length=16)] | None = None
+    refs: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(default_factory=list)
+
+
+# -- subscriptions (标讯订阅) ------------------------------------------------------------------------------
+
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Criterion = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class DeliveryMode(StrEnum):
+    """How a rep wants matches: one alert per tender as it arrives, or one digest a day."""
+
+    IMMEDIATE = "immediate"
+    DAILY_DIGEST = "daily_digest"
+
+
+class KeywordRules(BaseModel):
+    """Keywords, case-insensitive. Chinese (any CJK) keywords match as substrings, without word
+    segmentation; others match whole words or phrases (``"cloud"`` does not match ``"cloudy"``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    include: list[Keyword] = Field(default_factory=list, max_length=50)
+    exclude: list[Keyword] = Field(default_factory=list, max_length=50)
+
+
+class SubscriptionCreate(BaseModel):
+    """What a rep subscribes to. Every criterion given must hold; within one criterion any value may.
+
+    At least one of ``keywords.include``, ``buyers``, ``regions`` or ``categories`` is required, so a
+    subscription never means "everything".
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    keywords: KeywordRules = Field(default_factory=KeywordRules)
+    buyers: list[Criterion] = Field(default_factory=list, max_length=50,
+                                    description="Buyer names, matched fuzzily on normalised names")
+    regions: list[Criterion] = Field(default_factory=list, max_length=50,
+                                     description="Country codes, NUTS prefixes or region names ('GB', 'UKK', '广东')")
+    categories: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=50,
+        description="Code prefixes, with or without scheme: 'cpv:72', '722', 'unspsc:4321'")
+    value_min: Annotated[Decimal, Field(ge=0, max_digits=24)] | None = None
+    value_max: Annotated[Decimal, Field(ge=0, max_digits=24)] | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    delivery: DeliveryMode = DeliveryMode.IMMEDIATE
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> SubscriptionCreate:
+        if not (self.keywords.include or self.buyers or self.regions or self.categories):
+            raise ValueError("give at least one of keywords.include, buyers, regions, categories")
+        if (self.value_min is not None or self.value_max is not None) and self.currency is None:
+            raise ValueError("a value range needs a currency")
+        if self.value_min is not None and self.value_max is not None and self.value_min > self.value_max:
+            raise ValueError("value_min is above value_max")
+        return self
+
+
+class Subscription(SubscriptionCreate):
+    """A stored subscription."""
+
+    id: str
+    rep_id: str
+    created_at: datetime
+
+
+class SubscriptionPage(BaseModel):
+    """The caller's subscriptions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Subscription]
+
+
+class TenderRecord(BaseModel):
+    """A stored tender: its id, the sources it was seen in and the merged notice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    cancelled: bool
+    sources: list[str]
+    first_seen: datetime
+    tender: Tender
+
+
+class TenderPage(BaseModel):
+    """Recent tenders, newest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[TenderRecord]

@@ -1,0 +1,172 @@
+"""Pure dedup domain: keys, rules configuration, scoring, candidate planning, the holder-aware verdict."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from chalicelib.domain.dedup_keys import blocking_keys, contact_keys, exact_keys, name_forms, website_domain
+from chalicelib.domain.dedup_match import BlockingIndex, Match, choose_keys, query_keys, rank
+from chalicelib.domain.dedup_rules import Action, RuleHit, default_rules, evaluate, load_rules, name_score
+from chalicelib.domain.dedup_verdict import Holding, Outcome, judge, partner_answer, projects_overlap
+
+
+def score(a: str, b: str) -> float:
+    return name_score(name_forms(a), name_forms(b))
+
+
+# --- keys ------------------------------------------------------------------------------------------------
+
+def test_exact_keys_strongest_first_blanks_give_nothing():
+    assert exact_keys("深圳市腾讯计算机系统有限公司", [("uscc", "91440300708461136T")], "https://www.Tencent.com/x") == [
+        "uscc:91440300708461136T", "name:腾讯计算机系统", "domain:tencent.com"]
+    assert exact_keys("有限公司", [("other", "123")], "  ") == ["name:有限公司"]
+    assert exact_keys("...", [], None) == []
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("huawei.com", "huawei.com"), ("HTTP://WWW.huawei.com:8080/cn", "huawei.com"), ("localhost", None), ("", None)])
+def test_website_domain(raw, expected):
+    assert website_domain(raw) == expected
+
+
+def test_contact_keys_normalise_phone_formats_and_emails():
+    assert contact_keys(["Wang.Lei@Example.com", None], ["+86 755 8601 3388", "0755-8601 3388", "123"]) == [
+        "email:wang.lei@example.com", "phone:5586013388"]
+
+
+def test_blocking_keys_cover_cjk_bigrams_latin_trigrams_words_and_initials():
+    keys = blocking_keys(name_forms("京东方科技集团股份有限公司"))
+    assert keys == ["g:京东", "g:东方", "g:方科", "g:科技", "g:技集", "g:集团"]
+    walmart, wal_mart = blocking_keys(name_forms("Walmart Inc.")), blocking_keys(name_forms("Wal-Mart Inc"))
+    assert {k for k in walmart if k.startswith("t:")} == {k for k in wal_mart if k.startswith("t:")}
+    assert "a:ibm" in blocking_keys(name_forms("IBM")) and "a:ibm" in blocking_keys(
+        name_forms("International Business Machines Corp."))
+    assert "w:and" not in blocking_keys(name_forms("Procter and Gamble"))
+    assert blocking_keys(name_forms("")) == []
+
+
+def test_initials_need_capitals_for_a_single_word():
+    assert name_forms("IBM").initials and not name_forms("Sony").initials
+    assert name_forms("P&G").acronym == "pg" and name_forms("P&G").initials
+
+
+# --- rules ---------------------------------------------------------------------------------------------------
+
+def test_default_rules_validate_and_custom_documents_are_checked():
+    rules = default_rules()
+    assert rules.fuzzy_floor == 80 and {r.action for r in rules.rules} == set(Action)
+    doc = {"rules": [{"name": "only_ids", "fields": ["registry_id"], "match": "exact", "action": "flag"}]}
+    assert load_rules(json.dumps(doc)).rules[0].action is Action.FLAG
+    assert load_rules("") is rules
+    for bad in (
+        {"rules": []},
+        {"rules": [{"name": "x", "fields": ["registry_id"], "match": "fuzzy", "action": "flag"}]},
+        {"rules": [{"name": "x", "fields": ["name"], "match": "fuzzy", "threshold": 120, "action": "flag"}]},
+        {"rules": [{"name": "x", "fields": ["name"], "match": "exact", "action": "delete"}]},
+        {"rules": [{"name": "x", "fields": ["name"], "match": "exact", "action": "flag"}] * 2},
+    ):
+        with pytest.raises(ValidationError):
+            load_rules(json.dumps(bad))
+
+
+def test_blank_fields_never_match_and_the_strongest_rule_wins():
+    rules = default_rules()
+    # no shared exact key and no name score: nothing fires, even though both have no website
+    assert evaluate(rules, 0.0, [], [], names_equal=False) is None
+    hit = evaluate(rules, 95.0, ["uscc:X", "domain:a.com"], ["uscc:X", "domain:a.com"], names_equal=False)
+    assert hit == RuleHit("same_registry_id", Action.BLOCK, hit.fields)
+    assert evaluate(rules, 85.0, ["phone:1"], ["phone:1"], names_equal=False).action is Action.ALLOW_WITH_ALERT
+    assert evaluate(rules, 91.0, [], [], names_equal=False).rule == "similar_name"
+    multi = load_rules(json.dumps({"rules": [
+        {"name": "name_and_site", "fields": ["name", "website_domain"], "match": "exact", "action": "block"}]}))
+    assert evaluate(multi, 100.0, ["domain:a.com"], ["domain:a.com"], names_equal=True).rule == "name_and_site"
+    assert evaluate(multi, 100.0, [], [], names_equal=True) is None  # blank website on both sides
+
+
+@pytest.mark.parametrize("a,b,low,high", [
+    ("华为", "华为技术有限公司", 90, 100),              # bare brand vs legal name
+    ("华为技术有限公司", "华为终端有限公司", 0, 80),      # sister companies
+    ("京东", "京东方科技集团股份有限公司", 0, 80),        # the issue's hard negative
+    ("中国石油", "中国石化", 0, 80),
+    ("IBM", "International Business Machines", 90, 100),
+    ("General Motors", "General Mills", 0, 80),
+    ("Amazon.com, Inc.", "Amazon", 100, 100),
+    ("Samsung Electronics", "LG Electronics", 0, 80),
+    ("Nestlé S.A.", "NESTLE", 100, 100),
+])
+def test_name_score_on_hard_pairs(a, b, low, high):
+    assert low <= score(a, b) <= high
+    assert score(a, b) == score(b, a)
+
+
+# --- candidate plan ------------------------------------------------------------------------------------------
+
+def test_choose_keys_reads_rarest_first_within_budget_and_skips_common_keys():
+    counts = {"a": 5, "b": 1, "c": 500, "d": 60, "e": 60}
+    assert choose_keys(["a", "b", "c", "d", "e", "z"], counts, budget=100, max_postings=120) == ["b", "a", "d"]
+
+
+def test_query_keys_are_bounded_and_keep_words():
+    forms = name_forms("The Very Long International Consolidated Amalgamated Holdings Name Of Something Else Ltd")
+    keys = query_keys(forms, limit=20)
+    assert len(keys) == 20 and all(f"w:{w}" in keys for w in ("very", "long", "something"))
+
+
+def test_rank_weights_rare_keys():
+    assert rank({"rare": ["x"], "common": ["y", "x"], "common2": ["y"]}, {"rare": 1, "common": 100, "common2": 100}) == [
+        "x", "y"]
+
+
+def test_in_process_index_finds_variants_and_short_circuits_on_exact_keys():
+    index = BlockingIndex()
+    for i in range(300):  # noise sharing common words
+        index.add(f"上海{i:03d}贸易有限公司".replace("0", "零"))
+    jd = index.add("北京京东世纪贸易有限公司", ["name:京东世纪贸易"])
+    boe = index.add("京东方科技集团股份有限公司")
+    rules = default_rules()
+    found = {m.ref: m for m in index.search("京东方", rules)}
+    assert found[str(boe)].hit.action is Action.FLAG
+    refs, read = index.candidates(name_forms("whatever"), ["name:京东世纪贸易"])
+    assert refs == [jd] and read == 2
+    _, read = index.candidates(name_forms("京东方科技"))
+    assert read <= 45 + 150
+
+
+# --- verdict -------------------------------------------------------------------------------------------------
+
+def _match(ref: str, action: Action | None) -> Match:
+    return Match(ref=ref, name=ref, score=100.0, hit=RuleHit("r", action, ()) if action else None)
+
+
+def _holding(id_: str, status: str, owner: str | None, partner: str | None = None, products=()) -> Holding:
+    return Holding(id=id_, customer_key="c", status=status, owner_id=owner, partner_id=partner,
+                   submitter_id=partner or owner or "x", products=tuple(products))
+
+
+def test_verdict_depends_on_the_holder():
+    same = [_match("c", Action.BLOCK)]
+    held_by_li = {"c": [_holding("r1", "approved", "li", partner="acme", products=["switch"])]}
+    conflict = judge(parties=["beta"], products=["switch"], matches=same, holdings=held_by_li, self_id="r9")
+    assert conflict.outcome is Outcome.CONFLICT and conflict.conflict_with == ("r1",) and conflict.holder_id == "li"
+    assert partner_answer(conflict).value == "protected"
+    mine = judge(parties=["acme"], products=[], matches=same, holdings=held_by_li)
+    assert mine.outcome is Outcome.DUPLICATE and mine.duplicate_of == "r1" and partner_answer(mine).value == "yours"
+    other_line = judge(parties=["beta"], products=["wifi"], matches=same, holdings=held_by_li)
+    assert other_line.outcome is Outcome.MAY_CLAIM
+    unowned = {"c": [_holding("r1", "pending_review", None, partner="acme")]}
+    may = judge(parties=["beta"], products=[], matches=same, holdings=unowned)
+    assert may.outcome is Outcome.MAY_CLAIM and may.earlier == ("r1",) and partner_answer(may).value == "free"
+    ended = {"c": [_holding("r1", "lost", "li")]}
+    assert judge(parties=["beta"], products=[], matches=same, holdings=ended).outcome is Outcome.MAY_CLAIM
+    alert_only = judge(parties=["beta"], products=[], matches=[_match("c", Action.ALLOW_WITH_ALERT)],
+                       holdings=held_by_li)
+    assert alert_only.outcome is Outcome.CLEAR and alert_only.action is Action.ALLOW_WITH_ALERT
+    assert judge(parties=["beta"], products=[], matches=same, holdings=held_by_li, self_id="r1").outcome is (
+        Outcome.MAY_CLAIM)
+
+
+def test_projects_overlap():
+    assert projects_overlap(["Core-Switch"], ["core-switch ", "x"])
+    assert projects_overlap([], ["x"]) and not projects_overlap(["a"], ["b"])

@@ -1,0 +1,51 @@
+"""``dealreg dedup eval`` on the labelled sets (figures are reported, not asserted beyond the issue's bars)."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from infra.cli import main as cli_main
+from infra.dedup_eval import evaluate_pairs, read_pairs, script_class
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dedup"
+OWN = FIXTURES / "labelled_pairs.csv"
+SHARED = FIXTURES / "company_name_matcher_test_pairs.csv"
+
+
+def test_own_set_shape_and_provenance():
+    with open(OWN, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) >= 200
+    assert all(r["source"].strip() and r["label"] in ("0", "1") for r in rows)
+    assert {script_class(r["name_a"]) for r in rows} == {"cjk", "latin"}
+    pairs = {(r["name_a"], r["name_b"]) for r in rows}
+    for hard in [("京东", "京东方"), ("中国石油", "中国石化"), ("General Motors Company", "General Mills Inc.")]:
+        assert hard in pairs
+    # never built from the shared evaluation set
+    shared = {(a, b) for a, b, _ in read_pairs(SHARED)}
+    assert not pairs & shared
+
+
+def test_issue_bars_on_own_set_and_on_same_script_shared_pairs():
+    own = evaluate_pairs(read_pairs(OWN))
+    assert own.figures().f1 >= 0.90
+    shared = evaluate_pairs(read_pairs(SHARED)).figures(same_script=True)
+    assert shared.precision >= 0.95 and shared.recall >= 0.80
+
+
+def test_read_pairs_rejects_bad_rows(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,label\nx,y,maybe\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2"):
+        read_pairs(bad)
+
+
+def test_cli_prints_figures_and_misclassified_pairs(tmp_path, capsys):
+    pairs = tmp_path / "p.csv"
+    pairs.write_text("\ufeffn1,n2,label,extra\n京东,京东方,1,x\nApple Inc.,APPLE INC,1,y\nIBM,Oracle,0,z\n",
+                     encoding="utf-8")
+    assert cli_main(["dedup", "eval", str(pairs)]) == 0
+    out = capsys.readouterr().out
+    assert "precision 1.000  recall 0.500" in out and "FN  京东 | 京东方" in out

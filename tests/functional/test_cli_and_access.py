@@ -69,6 +69,14 @@ def test_listing_paginates_with_a_cursor(suite):
             break
     assert seen == list(reversed(ids))
     assert suite.api.get("/v1/registrations?cursor=%%%", key).status == 422
+    # a well-formed cursor from another partner's listing is refused, not run against their partition
+    import base64
+    import json as _json
+
+    forged = base64.urlsafe_b64encode(_json.dumps({"id": {"S": ids[0]}, "submitter_id": {"S": "globex"},
+                                                  "created_at": {"S": "2026-01-01"}}).encode()).decode()
+    assert suite.api.get(f"/v1/registrations?cursor={forged}", key).status == 422
+    assert suite.api.get("/v1/registrations?cursor=" + base64.urlsafe_b64encode(b"[1]").decode(), key).status == 422
     assert suite.api.get("/v1/registrations?limit=0", key).status == 422
 
 

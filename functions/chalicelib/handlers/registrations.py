@@ -53,5 +53,9 @@ def list_registrations():
         plan = list_plan(principal, owner=q.get("owner"), status=status, team=q.get("team"))
     except ListForbiddenError as exc:
         raise HttpError(403, "forbidden", str(exc)) from None
-    items, last_key = registrations.list_page(plan.index, plan.key, status=status, limit=limit, cursor=cursor)
+    try:
+        items, last_key = registrations.list_page(plan.index, plan.key, status=status, limit=limit, cursor=cursor)
+    except ValueError:
+        raise HttpError(422, "validation_failed", "bad cursor",
+                        errors=[{"loc": "query.cursor", "type": "value_error"}]) from None
     return json_response(200, RegistrationPage(items=items, next_cursor=registrations.encode_cursor(last_key)))

@@ -195,9 +195,14 @@ def encode_cursor(key: dict | None) -> str | None:
 
 
 def decode_cursor(cursor: str | None) -> dict | None:
+    """The start key a cursor carries; ValueError for anything that isn't one of our keys."""
     if not cursor:
         return None
-    return json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    if not (isinstance(key, dict) and key and all(
+            isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values())):
+        raise ValueError("not a cursor")
+    return key
 
 
 def list_page(
@@ -205,6 +210,9 @@ def list_page(
 ) -> tuple[list[Registration], dict | None]:
     """One page, newest first, from one index partition; ``status`` filters within it."""
     idx = _INDEXES[index]
+    hash_attr = idx._hash_key_attribute().attr_name
+    if cursor is not None and cursor.get(hash_attr, {}).get("S") != key:
+        raise ValueError("cursor from another listing")  # would start outside the caller's partition
     condition = RegistrationItem.status == status if status and index != "by_status" else None
     result = idx.query(key, filter_condition=condition, scan_index_forward=False, limit=limit,
                        last_evaluated_key=cursor)

@@ -44,3 +44,27 @@ def signed_headers(secret: str, body: bytes, *, msg_id: str | None = None, ts: i
 def post_webhook(api, partner: str, secret: str, body: dict | bytes, **kw):
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     return api.request("POST", f"/v1/partners/{partner}/opportunities", raw, headers=signed_headers(secret, raw, **kw))
+
+
+def tap_events(suite, name: str = "tap") -> str:
+    """An unfiltered queue on the events topic, to observe every event published; returns its URL."""
+    sqs, sns = suite.client("sqs"), suite.client("sns")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"]
+                 if t["TopicArn"].endswith(f"{suite.prefix}-events"))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    return url
+
+
+def drain(suite, url: str) -> list[dict]:
+    """Receive and delete every message waiting on ``url``; return the JSON bodies in order received."""
+    sqs = suite.client("sqs")
+    out = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not msgs:
+            return out
+        for m in msgs:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])

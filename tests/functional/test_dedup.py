@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.functional.helpers import example, make_partner, make_user, post_webhook
+from tests.functional.helpers import drain, example, make_partner, make_user, post_webhook, tap_events
 
 
 @pytest.fixture(autouse=True)
@@ -20,25 +20,8 @@ def _no_registry_lookups(suite, monkeypatch):
     settings.reset()
 
 
-def _tap(suite) -> str:
-    sqs, sns = suite.client("sqs"), suite.client("sns")
-    url = sqs.create_queue(QueueName="dedup-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    topic = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f"{suite.prefix}-events")][0]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-    return url
 
 
-def _drain(suite, url: str) -> list[dict]:
-    sqs = suite.client("sqs")
-    out = []
-    while True:
-        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not msgs:
-            return out
-        for m in msgs:
-            out.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def _body(name: str, *, uscc: str | None = None, website: str | None = None, ref: str, products=None) -> dict:
@@ -64,7 +47,7 @@ def _hold(reg_id: str, owner: str) -> None:
 
 
 def test_registration_of_a_customer_held_by_another_partner_is_a_conflict_and_the_holder_is_told(suite):
-    tap = _tap(suite)
+    tap = tap_events(suite, "dedup-tap")
     admin = make_user("boss", "admin")
     make_user("wang", "manager", team="south")
     from chalicelib.clock import now
@@ -96,7 +79,7 @@ def test_registration_of_a_customer_held_by_another_partner_is_a_conflict_and_th
     # AND beta sees only the closed answer
     assert suite.api.get(f"/v1/registrations/{reg}/verdict", beta_key).body == b'{"answer":"protected"}'
     # AND the holder and their manager are told, once per registration id
-    conflicts = [e for e in _drain(suite, tap) if e["type"] == "registration.conflict_detected"]
+    conflicts = [e for e in drain(suite, tap) if e["type"] == "registration.conflict_detected"]
     assert [c["id"] for c in conflicts] == [f"{reg}:conflict"]
     assert conflicts[0]["notify"] == ["li", "wang"] and conflicts[0]["conflict_with"] == [held]
     # AND the registration itself went on through the workflow untouched

@@ -3,40 +3,21 @@ from __future__ import annotations
 
 import json
 
-from tests.functional.helpers import example, make_partner, post_webhook
+from tests.functional.helpers import drain, example, make_partner, post_webhook, tap_events
 
 
-def _tap(suite) -> str:
-    """An unfiltered queue on the events topic, to observe every event published."""
-    sqs, sns = suite.client("sqs"), suite.client("sns")
-    url = sqs.create_queue(QueueName="tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    topic = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f"{suite.prefix}-events")][0]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-    return url
 
 
-def _drain(suite, url: str) -> list[dict]:
-    sqs = suite.client("sqs")
-    out = []
-    while True:
-        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
-            "Messages", [])
-        if not msgs:
-            return out
-        for m in msgs:
-            out.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def test_each_audit_entry_is_one_domain_event_with_a_stable_id(suite):
     from schemas.events import EVENT_ADAPTER
 
-    tap = _tap(suite)
+    tap = tap_events(suite, "tap")
     secret, _ = make_partner("acme")
     reg_id = post_webhook(suite.api, "acme", secret, example()).json()["id"]
     suite.runner.pump()
-    events = [EVENT_ADAPTER.validate_python(e) for e in _drain(suite, tap)]
+    events = [EVENT_ADAPTER.validate_python(e) for e in drain(suite, tap)]
     assert [(e.type, e.id) for e in events] == [
         ("registration.submitted", f"{reg_id}:1"), ("registration.review_requested", f"{reg_id}:2")]
     submitted = events[0]
@@ -50,15 +31,15 @@ def test_a_write_that_appends_no_audit_entry_triggers_nothing(suite):
 
     from chalicelib.store.models import RegistrationItem
 
-    tap = _tap(suite)
+    tap = tap_events(suite, "tap")
     secret, _ = make_partner("acme")
     reg_id = post_webhook(suite.api, "acme", secret, example()).json()["id"]
     suite.runner.pump()
-    _drain(suite, tap)
+    drain(suite, tap)
     before = dict(suite.runner.invocations)
     RegistrationItem.get(reg_id).update(actions=[RegistrationItem.due_at.set(datetime(2027, 1, 1, tzinfo=UTC))])
     suite.runner.pump()
-    assert _drain(suite, tap) == []
+    assert drain(suite, tap) == []
     # the stream consumer saw the change, but no downstream handler ran
     assert suite.runner.invocations["publish_domain_events"] == before["publish_domain_events"] + 1
     assert suite.runner.invocations.get("review_submissions") == before.get("review_submissions")

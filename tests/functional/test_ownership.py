@@ -10,6 +10,8 @@ from tests.functional.ownership_world import granted, held, make_world, pending,
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
+from tests.functional.helpers import drain
+
 
 @pytest.fixture
 def clock_at(suite):
@@ -50,16 +52,6 @@ def _events_queue(suite) -> str:
     return url
 
 
-def _drain(suite, url: str) -> list[dict]:
-    sqs = suite.client("sqs")
-    out = []
-    while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-        if not got:
-            return out
-        for m in got:
-            out.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def test_grant_sets_owner_protection_and_counter(suite, world):
@@ -173,7 +165,7 @@ def test_scheduled_reclaim_takes_back_only_due_items_once_and_announces_it(suite
     clock_at.advance(days=10)
     assert world.post(f"/v1/registrations/{busy}/followups", "wang", {"type": "call"}).status == 201
     publish_stream(suite)
-    _drain(suite, spy)
+    drain(suite, spy)
     clock_at.advance(days=10, seconds=1)  # day 30: idle and the transferred one are due, busy is not
     suite.runner.run_schedule("reclaim_due_registrations")
     assert world.ownership(idle)["in_pool"] and world.ownership(moved)["in_pool"]
@@ -183,7 +175,7 @@ def test_scheduled_reclaim_takes_back_only_due_items_once_and_announces_it(suite
     assert (audit["action"], audit["to_status"], audit["reason"], audit["actor"]) == (
         "reclaimed", "reclaimed", "inactivity", {"kind": "system", "id": "reclaim"})
     publish_stream(suite)
-    events = _drain(suite, spy)
+    events = drain(suite, spy)
     reclaimed = sorted(e["subject"] for e in events if e["type"] == "ownership.reclaimed")
     assert reclaimed == sorted([idle, moved])
     notice = next(e for e in events if e["type"] == "ownership.reclaimed")
@@ -192,7 +184,7 @@ def test_scheduled_reclaim_takes_back_only_due_items_once_and_announces_it(suite
     # a second run reclaims nothing twice
     suite.runner.run_schedule("reclaim_due_registrations")
     publish_stream(suite)
-    assert [e for e in _drain(suite, spy) if "reclaimed" in e["type"]] == []
+    assert [e for e in drain(suite, spy) if "reclaimed" in e["type"]] == []
     assert held("user:wang") == 1
 
 
@@ -232,11 +224,11 @@ def test_rule_changes_restamp_and_reclaim_never_acts_on_a_stale_due_time(suite, 
 def test_warnings_seven_and_one_day_before_once_each(suite, world, clock_at):
     spy = _events_queue(suite)
     [reg_id] = granted(world, suite, "wang")
-    _drain(suite, spy)
+    drain(suite, spy)
 
     def warnings():
         suite.runner.run_schedule("warn_due_registrations")
-        return [(e["days_left"], e["notify"]) for e in _drain(suite, spy) if e["type"] == "ownership.warning"]
+        return [(e["days_left"], e["notify"]) for e in drain(suite, spy) if e["type"] == "ownership.warning"]
 
     clock_at.advance(days=22)
     assert warnings() == []

@@ -29,18 +29,18 @@ def process_sqs(event: Any, queue: str, handle: Callable[[Any], None]) -> dict:
         try:
             domain_event = EVENT_ADAPTER.validate_json(record.body)
         except ValidationError as exc:
-            _park(queue, record, f"unparseable event: {exc.error_count()} errors")
+            park(queue, record, f"unparseable event: {exc.error_count()} errors")
             return
         try:
             handle(domain_event)
         except PermanentMessageError as exc:
-            _park(queue, record, str(exc))
+            park(queue, record, str(exc))
 
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(event=event.to_dict(), record_handler=one, processor=processor)
 
 
-def _park(queue: str, record: Any, reason: str) -> None:
+def park(queue: str, record: Any, reason: str) -> None:
     from chalicelib.store import aws
 
     sqs = aws.client("sqs")

@@ -36,14 +36,14 @@ def handle_record(record) -> None:
     """One SQS record (a powertools ``SQSRecord``): parse, enrich, and on an outage back off or park."""
     from pydantic import ValidationError
 
-    from chalicelib.handlers._batch import _park
+    from chalicelib.handlers._batch import park
     from connectors.errors import PermanentError, RetryableError
     from schemas.events import EVENT_ADAPTER
 
     try:
         evt = EVENT_ADAPTER.validate_json(record.body)
     except ValidationError as exc:
-        _park(QUEUE, record, f"unparseable event: {exc.error_count()} errors")
+        park(QUEUE, record, f"unparseable event: {exc.error_count()} errors")
         return
     if evt.type not in SUBSCRIBES_TO:
         return
@@ -52,13 +52,13 @@ def handle_record(record) -> None:
         enrich_registration(evt.subject)
     except RetryableError as exc:
         if _record_failure(evt.subject, attempt, exc, final=attempt >= settings.get().enrichment_max_attempts):
-            _park(QUEUE, record, f"registry unavailable after {attempt} attempts: {exc.reason}")
+            park(QUEUE, record, f"registry unavailable after {attempt} attempts: {exc.reason}")
             return
         _back_off(record, attempt, exc.retry_after)
         raise
     except PermanentError as exc:
         _record_failure(evt.subject, attempt, exc, final=True, state="failed")
-        _park(QUEUE, record, f"registry refused: {exc.reason}")
+        park(QUEUE, record, f"registry refused: {exc.reason}")
 
 
 def enrich_registration(registration_id: str) -> str | None:

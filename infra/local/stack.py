@@ -39,6 +39,42 @@ class _SerialisedApp:
             return list(self._app(environ, start_response))
 
 
+def _fix_cancelled_transaction_streams() -> None:
+    """Make a cancelled TransactWriteItems leave the table's stream as DynamoDB does: untouched.
+
+    moto (5.2.5) applies a transaction's operations one by one, appending stream records as it goes, and on
+    a failed condition restores a deep copy of each table taken beforehand. Two faults follow: the records
+    of the cancelled writes stay in the *old* stream shard (a phantom ``registration.submitted`` for a
+    registration that was never stored), and the restored table has a *new* shard object, which readers
+    holding shard iterators never see, so every later change goes unannounced. This wraps the method to
+    drop the cancelled records and put the original shard back on the restored table. Idempotent.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "_dealreg_fixed", False):
+        return
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        names = {next(iter(op.values())).get("TableName") for op in transact_items if op}
+        shards = {name: (self.tables[name].stream_shard, len(self.tables[name].stream_shard.items))
+                  for name in names if name in self.tables and self.tables[name].stream_shard is not None}
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for name, (shard, count) in shards.items():
+                table = self.tables.get(name)
+                if table is None:
+                    continue
+                del shard.items[count:]
+                shard.table = table
+                table.stream_shard = shard
+            raise
+
+    transact_write_items._dealreg_fixed = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 class MotoServer:
     """moto in server mode on 127.0.0.1; ``port=0`` picks a free port."""
 
@@ -50,6 +86,7 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
+        _fix_cancelled_transaction_streams()
         app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self.host, self.port = self._server.server_address[:2]

@@ -116,3 +116,37 @@ def test_snapshot_round_trip_keeps_items_and_secrets(suite, tmp_path):
     assert restored is not None and restored.customer.name == "深圳市腾讯计算机系统有限公司"
     directory.forget_cached_secrets()
     assert directory.partner_secrets("acme") == [secret]
+
+
+def test_a_cancelled_transaction_leaves_the_stream_untouched_and_later_writes_are_streamed(suite):
+    """moto 5.2.5 alone streams the cancelled writes and then streams nothing more (see
+    ``infra.local.stack._fix_cancelled_transaction_streams``); DynamoDB does neither."""
+    import botocore.exceptions
+    import pytest
+
+    ddb, streams = suite.client("dynamodb"), suite.client("dynamodbstreams")
+    arn = ddb.create_table(
+        TableName="streamed", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
+    ddb.put_item(TableName="streamed", Item={"pk": {"S": "taken"}})
+    with pytest.raises(botocore.exceptions.ClientError, match="TransactionCanceled"):
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "streamed", "Item": {"pk": {"S": "phantom"}}}},
+            {"Put": {"TableName": "streamed", "Item": {"pk": {"S": "taken"}},
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+    ddb.put_item(TableName="streamed", Item={"pk": {"S": "later"}})
+    keys = []
+    while iterator:
+        page = streams.get_records(ShardIterator=iterator)
+        keys += [r["dynamodb"]["Keys"]["pk"]["S"] for r in page["Records"]]
+        if not page["Records"]:
+            break
+        iterator = page.get("NextShardIterator")
+    assert keys == ["taken", "later"]
+    assert "Item" not in ddb.get_item(TableName="streamed", Key={"pk": {"S": "phantom"}})

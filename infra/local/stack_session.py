@@ -15,9 +15,30 @@ from infra.local.stack import MotoServer, local_environment, provision
 
 
 def import_app() -> Any:
-    """Import the Chalice app the way Lambda does (``infra`` put ``functions/`` on the path)."""
+    """Import the Chalice app the way Lambda does (``infra`` put ``functions/`` on the path).
+
+    The handlers' decorators read settings (queue names, the stream ARN) at import time, as in Lambda. If
+    the app was imported under another configuration (e.g. a contract test before the stand-in existed),
+    the app module and its handler modules are imported afresh so its event sources match this one.
+    """
+    import sys
+
+    from chalicelib import settings
+
+    current = settings.get()
+    built_for = (current.prefix, current.region, current.registrations_stream_arn)
+    module = sys.modules.get("app")
+    if module is not None and getattr(module, "_dealreg_built_for", built_for) != built_for:
+        import chalicelib.handlers as handlers
+
+        for name in [n for n in sys.modules if n == "app" or n.startswith("chalicelib.handlers.")]:
+            del sys.modules[name]
+            # ``from chalicelib.handlers import x`` takes the package attribute first: drop it too.
+            if name.startswith("chalicelib.handlers.") and hasattr(handlers, name.rsplit(".", 1)[1]):
+                delattr(handlers, name.rsplit(".", 1)[1])
     import app as app_module
 
+    app_module._dealreg_built_for = built_for  # type: ignore[attr-defined]
     return app_module.app
 
 

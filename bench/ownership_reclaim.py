@@ -9,7 +9,8 @@ call by operation, and refuse any Scan. Latency through moto is not reported: mo
 by walking the whole table, so its timings say nothing about DynamoDB. The pure domain decision
 (``domain.ownership.reclaim``) is timed in process instead.
 
-Run: ``.venv/bin/python -m bench.ownership_reclaim --sizes 1000 10000 50000``
+Run: ``.venv/bin/python -m bench.ownership_reclaim --sizes 1000 10000 50000`` (1 % due), and with
+``--due 10`` (the same 10 due items whatever the size: reads must stay flat).
 """
 from __future__ import annotations
 
@@ -76,8 +77,9 @@ def _hook(counter: ReadCounter) -> None:
         c.meta.events.register("after-call.dynamodb", counter.after)
 
 
-def load(n: int, *, due_fraction: float = 0.01) -> int:
-    """Write ``n`` approved registrations held by 50 reps; every 1/due_fraction-th is past due."""
+def load(n: int, *, due_fraction: float = 0.01, due_count: int | None = None) -> int:
+    """Write ``n`` approved registrations held by 50 reps; every 1/due_fraction-th is past due, or, with
+    ``due_count``, exactly that many spread over the table (to show reads stay flat as the table grows)."""
     from chalicelib.domain import ownership as dom
     from chalicelib.domain.registration import new_registration
     from chalicelib.store.models import RegistrationItem
@@ -92,7 +94,7 @@ def load(n: int, *, due_fraction: float = 0.01) -> int:
         "project": {"title": "基准项目", "expected_amount": {"amount": "100000.00", "currency": "CNY"},
                     "expected_close_date": "2026-12-31"},
     })
-    every = round(1 / due_fraction)
+    every = max(1, n // due_count) if due_count else round(1 / due_fraction)
     due = 0
     with RegistrationItem.batch_write() as batch:
         for i in range(n):
@@ -102,7 +104,7 @@ def load(n: int, *, due_fraction: float = 0.01) -> int:
             item = to_item(reg)
             item.status = RegistrationStatus.APPROVED.value
             item.owner_id, item.owner_kind = owner, "user"
-            if i % every == 0:
+            if i % every == 0 and (due_count is None or due < due_count):
                 granted = NOW - timedelta(days=40)  # inactive for 40 days: due 10 days ago
                 due += 1
             else:
@@ -144,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-max", type=int, default=10_000,
                         help="also run the real (writing) reclaim up to this size; moto's transactions copy "
                              "the whole table, so larger sizes are counted with the dry run only")
+    parser.add_argument("--due", type=int, default=None,
+                        help="a fixed number of due registrations per size instead of 1 %% of the table")
     args = parser.parse_args(argv)
 
     from infra.local.stack import MotoServer, local_environment, provision
@@ -170,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             models._Meta.read_timeout_seconds = 600
             models.bind()
             started = time.perf_counter()
-            due = load(n)
+            due = load(n, due_count=args.due)
             load_s = time.perf_counter() - started
             counter = ReadCounter()
             _hook(counter)

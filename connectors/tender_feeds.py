@@ -9,11 +9,14 @@ what the format does not carry (country, currency, buyer, time zone) and, for HT
 
 ``fetch`` (I/O) is inherited from ``FeedConnector`` (one conditional GET), except for HTML, which also
 GETs the detail pages the list links to. ``parse`` is pure and delegates to ``connectors.formats``.
+``next_page`` (pure) names the next page of a paged document (OCDS ``links.next``, RFC 5005
+``rel="next"``) for ``dealreg feeds backfill``, which fetches it by passing its URL as the cursor.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -68,8 +71,22 @@ class TenderFeedConfig(FeedConfig):
         }
 
 
+def _page_url(connector: FeedConnector[Any], request: FetchRequest) -> str:
+    # A backfill hands the URL of the page to read as the cursor; the schedule never sets one.
+    cursor = request.cursor
+    return cursor if cursor and cursor.startswith(("http://", "https://")) else str(connector.config.feed_url)
+
+
 class _TenderFeed(FeedConnector[TenderFeedConfig]):
     config_model: ClassVar[type[BaseModel]] = TenderFeedConfig
+
+    def feed_url(self, request: FetchRequest) -> str:
+        """The configured feed URL, or the page URL a backfill passes as ``request.cursor``."""
+        return _page_url(self, request)
+
+    def next_page(self, raw: Fetched) -> str | None:
+        """The absolute URL of the next (older) page this document links to; None when it has no paging."""
+        return None
 
     def fetch(self, request: FetchRequest) -> Iterator[Fetched]:
         """Conditional GET with this source's size cap (see ``FeedConnector.fetch``)."""
@@ -94,6 +111,11 @@ class TenderRssConnector(_TenderFeed):
     }
     fixtures: ClassVar[tuple[str, ...]] = ("rss20.xml", "atom10.xml")
 
+    def next_page(self, raw: Fetched) -> str | None:
+        """RFC 5005 ``<link rel="next">``, resolved against the page URL."""
+        nxt = rss.next_page_url(raw.body, {"content-type": raw.content_type} if raw.content_type else None)
+        return urljoin(raw.url or str(self.config.feed_url), nxt) if nxt else None
+
     def parse(self, raw: Fetched) -> Iterator[Parsed]:
         """One tender per entry; see ``connectors.formats.rss``."""
         headers = {"content-type": raw.content_type} if raw.content_type else {}
@@ -113,6 +135,11 @@ class TenderOcdsConnector(_TenderFeed):
         "source": "example_ocds", "feed_url": "https://tenders.example.org/ocds/releases.json",
     }
     fixtures: ClassVar[tuple[str, ...]] = ("release_package.json", "record_package.json")
+
+    def next_page(self, raw: Fetched) -> str | None:
+        """OCDS ``links.next``, resolved against the page URL."""
+        nxt = ocds.next_page_url(raw.body)
+        return urljoin(raw.url or str(self.config.feed_url), nxt) if nxt else None
 
     def parse(self, raw: Fetched) -> Iterator[Parsed]:
         """One tender per release; see ``connectors.formats.ocds``."""
@@ -161,6 +188,14 @@ class TenderHtmlConnector(FeedConnector[TenderHtmlConfig]):
 
     name: ClassVar[str] = "tender_html"
     config_model: ClassVar[type[BaseModel]] = TenderHtmlConfig
+
+    def feed_url(self, request: FetchRequest) -> str:
+        """The list page URL, or the page URL a backfill passes as ``request.cursor``."""
+        return _page_url(self, request)
+
+    def next_page(self, raw: Fetched) -> str | None:
+        """List pages are not followed (no paging selector yet): backfill them by giving their URLs."""
+        return None
     example_config: ClassVar[dict[str, Any]] = {
         "source": "example_html",
         "feed_url": "https://tenders.example.org/cggg/index.htm",

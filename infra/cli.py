@@ -49,13 +49,23 @@ def _now():
 
 # --- dealreg local -------------------------------------------------------------------------------------------
 
+DEMO_TEAM = "channel"  # the demo partner's channel team
+DEMO_REVIEWER = "demo-manager"  # manages it, so reviews the demo partner's registrations
+
+
 def _ensure_demo_partner(state_dir: Path) -> dict:
-    from chalicelib.store import aws, directory
+    """The demo partner (signing secret, API key) and its channel manager, kept in ``state_dir/demo.json``."""
     from chalicelib import settings
+    from chalicelib.domain.access import Role
+    from chalicelib.store import aws, directory
 
     demo_file = state_dir / "demo.json"
     wanted_secret = os.environ.get("DEALREG_DEMO_SECRET")
     demo = json.loads(demo_file.read_text()) if demo_file.exists() else None
+    if directory.get_team(DEMO_TEAM) is None:
+        directory.create_team(DEMO_TEAM, "Channel sales (demo)", now=_now())
+    if demo is not None and ("reviewer_key" not in demo or directory.get_user(DEMO_REVIEWER) is None):
+        demo = None  # the reviewer's key is only known when it is created: start the demo notes over
     if demo is None or directory.get_partner("demo") is None:
         if directory.get_partner("demo") is not None:  # restored without its local notes: start it over
             from chalicelib.store.models import PartnerItem
@@ -63,8 +73,15 @@ def _ensure_demo_partner(state_dir: Path) -> dict:
             PartnerItem("partner#demo").delete()
             aws.client("secretsmanager").delete_secret(
                 SecretId=settings.get().partner_secret_name("demo"), ForceDeleteWithoutRecovery=True)
-        secret, key = directory.create_partner("demo", "Demo Partner", now=_now(), secret=wanted_secret)
+        secret, key = directory.create_partner("demo", "Demo Partner", now=_now(), secret=wanted_secret,
+                                               team_id=DEMO_TEAM)
         demo = {"partner_id": "demo", "secret": secret, "api_key": key}
+        if directory.get_user(DEMO_REVIEWER) is not None:
+            from chalicelib.store.models import UserItem
+
+            UserItem(f"user#{DEMO_REVIEWER}").delete()
+        demo["reviewer_key"] = directory.create_user(DEMO_REVIEWER, "Demo Channel Manager", Role.MANAGER,
+                                                     now=_now(), team_id=DEMO_TEAM)
     elif wanted_secret and wanted_secret != demo["secret"]:
         aws.client("secretsmanager").put_secret_value(
             SecretId=settings.get().partner_secret_name("demo"), SecretString=json.dumps({"secrets": [wanted_secret]}))
@@ -73,6 +90,10 @@ def _ensure_demo_partner(state_dir: Path) -> dict:
     demo_file.write_text(json.dumps(demo))
     demo_file.chmod(0o600)
     return demo
+
+
+def _key_hint(key: str | None) -> str:
+    return f" (API key {key})" if key else " (its API key is in .dealreg/demo_rep.json)"
 
 
 def cmd_local(args: argparse.Namespace) -> int:
@@ -86,6 +107,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
     state_dir = Path(args.state_dir)
     snapshot = state_dir / "snapshot.json"
     if args.reset:
@@ -98,6 +120,9 @@ def cmd_local(args: argparse.Namespace) -> int:
     if scale != 1:
         clock.set_clock(clock.ScaledClock(scale))
     demo = _ensure_demo_partner(state_dir)
+    from infra.local import demo_tenders  # issue 6: demo tender feeds from examples/tenders/
+
+    tenders_demo = demo_tenders.start(suite, state_dir)
     server = create_local_server(suite.app, Config.create(chalice_stage="dev", lambda_timeout=60),
                                  "127.0.0.1", args.port)
     http_thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
@@ -113,10 +138,19 @@ dealreg is running (AWS stand-in: moto on {suite.moto.url}; time scale {scale:g}
 Post the example opportunity (signed) — paste into another terminal:
   .venv/bin/dealreg webhook send examples/opportunity.json --partner demo --secret {demo['secret']} --url {base}
 
-Read it back with the id it prints:
+Read it back with the id it prints (dedup and the auto-checks move it to pending_review in a moment):
   curl -s -H 'Authorization: Bearer {demo['api_key']}' {base}/v1/registrations/<id>
 
-Notifications arrive in the local inbox: log lines starting 'inbox:' and GET {base}/v1/dev/inbox.
+Approve it as the partner's channel manager ('{DEMO_REVIEWER}'; the review request is in their inbox):
+  curl -s -X POST -H 'Authorization: Bearer {demo['reviewer_key']}' -H 'Content-Type: application/json' -d '{{"reason": "looks good"}}' {base}/v1/registrations/<id>/approve
+
+Tenders: demo feeds from examples/tenders/ are served on {tenders_demo.base_url} and polled every 5 minutes
+(once now); rep '{tenders_demo.rep_id}' subscribes to 云平台 / cycle lanes{_key_hint(tenders_demo.api_key)}.
+  curl -s -H 'Authorization: Bearer {demo['reviewer_key']}' '{base}/v1/tenders?limit=5'
+
+Notifications arrive in the local inbox: log lines with 'inbox:', and GET {base}/v1/dev/inbox with a
+recipient's key shows theirs: the review request (manager key), the decision (partner key), the demo rep's
+tender alerts (rep key).
 Other dealreg commands reach this stack with --local. Ctrl-C stops everything; data is kept in {snapshot}.
 """, flush=True)
 
@@ -126,6 +160,7 @@ Other dealreg commands reach this stack with --local. Ctrl-C stops everything; d
     while not stop.is_set():
         stop.wait(0.5)
     print("\nstopping…", flush=True)
+    tenders_demo.stop()
     suite.runner.stop()
     server.shutdown()
     counts = save_snapshot(suite.moto.url, LOCAL_PREFIX, suite.region, snapshot)
@@ -146,8 +181,11 @@ def cmd_partners_create(args: argparse.Namespace) -> int:
     from chalicelib.store import directory
 
     partner_id = args.id or _slug(args.name)
+    if args.team and directory.get_team(args.team) is None:
+        print(f"no team {args.team!r}; create it with: dealreg teams create NAME --id {args.team}", file=sys.stderr)
+        return 2
     secret, key = directory.create_partner(partner_id, args.name, now=_now(), tier=args.tier,
-                                           callback_url=args.callback_url)
+                                           callback_url=args.callback_url, team_id=args.team)
     print(json.dumps({"partner_id": partner_id, "webhook_secret": secret, "api_key": key}, indent=2))
     print("Store the secret and key now: they are not shown again.", file=sys.stderr)
     return 0
@@ -369,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--id")
     pc.add_argument("--tier", default="registered")
     pc.add_argument("--callback-url")
+    pc.add_argument("--team", help="its channel team: that team's managers review its registrations")
     storage_flags(pc)
     pc.set_defaults(func=cmd_partners_create)
 
@@ -450,6 +489,14 @@ def build_parser() -> argparse.ArgumentParser:
     from infra.notifications_cli import add_parsers as add_notification_parsers  # issue 5
 
     add_notification_parsers(sub, _storage, _now, storage_flags)
+
+    from infra.feeds_cli import add_parsers as add_feeds_parsers  # issue 6
+
+    add_feeds_parsers(sub, _storage, _now, storage_flags)
+
+    from infra.customers_cli import add_parsers as add_customer_parsers  # issue 3: customers import/export
+
+    add_customer_parsers(sub, _storage, _now, storage_flags, STATE_DIR)
     return p
 
 

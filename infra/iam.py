@@ -42,6 +42,9 @@ class Grant:
         queues: logical queue names (``settings.QUEUES``), e.g. ChangeMessageVisibility on one's own queue.
         events_topic: the one SNS topic.
         secrets: Secrets Manager name patterns under ``<prefix>/``, e.g. ``"partners/*"``.
+        arns: other resources as ARN patterns for ``Fn::Sub``: ``${AWS::Partition}``, ``${AWS::Region}``,
+            ``${AWS::AccountId}`` (and template parameters) are filled in by CloudFormation, ``{prefix}`` by us,
+            e.g. ``"arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:{prefix}-notify-*"``.
     """
 
     actions: tuple[str, ...]
@@ -49,6 +52,7 @@ class Grant:
     queues: tuple[str, ...] = ()
     events_topic: bool = False
     secrets: tuple[str, ...] = ()
+    arns: tuple[str, ...] = ()
 
     def resources(self, prefix: str) -> list[Any]:
         out: list[Any] = []
@@ -63,7 +67,18 @@ class Grant:
         # Secret ARNs end in a random suffix, so each name pattern must end in "*" to match.
         out.extend({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"
                                f"secret:{prefix}/{pattern}"} for pattern in self.secrets)
+        out.extend({"Fn::Sub": pattern.replace("{prefix}", prefix)} for pattern in self.arns)
         return out
+
+
+# Outbound notification channels (issue 5). SES authorises SendEmail on the sending identity (and, in the
+# SES sandbox, on the verified recipient identities), all in this account and region. The SNS channel
+# publishes to a recipient's own topic, which must be one of the stage's notification topics, named
+# "<prefix>-notify-*"; the events topic ("<prefix>-events") is deliberately not matched.
+NOTIFY_SEND = (
+    Grant(("ses:SendEmail",), arns=("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*",)),
+    Grant(("sns:Publish",), arns=("arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:{prefix}-notify-*",)),
+)
 
 
 # What each function's code touches, by Chalice function name (app.py routes all share "api_handler").
@@ -88,20 +103,30 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     ),
     # Notification outbox (issue 5): fan-out reads the directory (users, partners, teams, channel settings)
     # and puts deliveries; both functions send (deliveries: GetItem/UpdateItem/Query ByLaneIndex), reading
-    # partner signing secrets and bot credentials (<prefix>/notify/*). SES SendEmail and SNS Publish to a
-    # recipient's own topic need resource kinds Grant cannot express yet (see the issue-5 report).
+    # partner signing secrets and bot credentials (<prefix>/notify/*), and email/SNS (NOTIFY_SEND). Fan-out
+    # also reads the registration to find a review level's approvers (routing rules).
     "fan_out_notifications": (
         Grant(("dynamodb:GetItem",), tables=("directory",)),
+        Grant(("dynamodb:GetItem",), tables=("registrations",)),
+        *NOTIFY_SEND,
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"),
               tables=("deliveries",)),
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "notify/*")),
     ),
     "deliver_notifications": (
+        *NOTIFY_SEND,
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"), tables=("deliveries",)),
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "notify/*")),
     ),
     "publish_domain_events": (Grant(("sns:Publish",), events_topic=True),),
+    # Review SLA reminders (issue 5): pending reviews from ByStatusIndex, the conditional reminder stamp,
+    # teams and users (approvers, their managers) from the directory, registration.review_overdue events.
+    "remind_overdue_reviews": (
+        Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
+        Grant(("dynamodb:GetItem",), tables=("directory",)),
+        Grant(("sns:Publish",), events_topic=True),
+    ),
     # Ownership timers (issue 4): query ByStatusDueIndex, conditional transactions on the registration and
     # the holder counter, team managers from the directory, events on the topic.
     "reclaim_due_registrations": (
@@ -110,14 +135,35 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
     ),
+    # Holding limits (issue 4): scan the small holders table for counters, the holder's registrations
+    # (ByOwnerIndex), per excess item one conditional transaction (registration + counter), events.
+    "enforce_holding_limits": (
+        Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
+        Grant(("dynamodb:Scan", "dynamodb:UpdateItem"), tables=("holders",)),
+        Grant(("dynamodb:GetItem",), tables=("directory",)),
+        Grant(("sns:Publish",), events_topic=True),
+    ),
     "warn_due_registrations": (
         Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
     ),
-    "review_submissions": (Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("registrations",)),),
+    # Approval workflow (issue 5): the auto-checks read the registration and its dedup verdict and write one
+    # conditional move (with the submitter's pending counter in the holders table, in one transaction); the
+    # sweep also queries ByStatusIndex for submissions stalled without a verdict.
+    "review_submissions": (
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"), tables=("registrations",)),
+        Grant(("dynamodb:GetItem",), tables=("dedup_verdicts",)),
+        Grant(("dynamodb:UpdateItem",), tables=("holders",)),
+    ),
+    "advance_stalled_submissions": (
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"),
+              tables=("registrations",)),
+        Grant(("dynamodb:GetItem",), tables=("dedup_verdicts",)),
+        Grant(("dynamodb:UpdateItem",), tables=("holders",)),
+    ),
     # Dedup (issue 3): read the registration and its customers' registrations (ByCustomerIndex), read and
-    # write the blocking index (BatchGetItem counters, Query ByBlockIndex, one transaction per customer name)
+    # write the blocking index (BatchGetItem counters, Query by blocking key on the table, one transaction per customer name)
     # and the verdict, find the holder's managers, announce conflicts.
     "detect_duplicates": (
         Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("registrations",)),

@@ -40,6 +40,13 @@ def cmd_set(args: argparse.Namespace, storage: Callable[[argparse.Namespace], No
         return _refuse(f"locale must be one of {', '.join(LOCALES)}")
     if args.digest is not None and args.digest not in DIGEST_MODES:
         return _refuse(f"digest must be one of {', '.join(DIGEST_MODES)}")
+    if args.sns_topic_arn:
+        # The delivery functions may publish only to "<prefix>-notify-*" topics (infra/iam.py NOTIFY_SEND).
+        topic = args.sns_topic_arn.rsplit(":", 1)[-1]
+        wanted = f"{settings.get().prefix}-notify-"
+        if not (args.sns_topic_arn.startswith("arn:") and topic.startswith(wanted)):
+            return _refuse(f"SNS topic must be an ARN of a topic named {wanted}* (the delivery functions "
+                           "may publish only there)")
     if args.callback_url is not None and args.kind != "partner":
         return _refuse("only partners have a callback URL")
     local = settings.get().local

@@ -24,9 +24,23 @@ from schemas.webhook import OpportunityRegistered
 from schemas.company import Company, CompanyLookupResponse
 from schemas.dedup import DedupAnswer, DedupVerdict, DuplicateCheckRequest
 from schemas.tender import Subscription, SubscriptionCreate, SubscriptionPage, TenderPage, TenderRecord
+from schemas.tender import TenderRegistrationRequest
 from schemas.notifications import InboxPage
+from schemas.workflow import (
+    ApproveRequest,
+    CloseLostRequest,
+    CloseWonRequest,
+    Decision,
+    OpportunityUpdated,
+    RegistrationPatch,
+    RejectRequest,
+    ResubmitRequest,
+    WithdrawRequest,
+)
 from schemas.ownership import (
     AssignRequest,
+    BulkAssignRequest,
+    BulkAssignResult,
     ExtendRequest,
     FollowUp,
     FollowUpCreate,
@@ -46,6 +60,8 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "Company": Company,
     "CompanyLookupResponse": CompanyLookupResponse,
     "AssignRequest": AssignRequest,
+    "BulkAssignRequest": BulkAssignRequest,
+    "BulkAssignResult": BulkAssignResult,
     "TransferRequest": TransferRequest,
     "ReleaseRequest": ReleaseRequest,
     "ExtendRequest": ExtendRequest,
@@ -60,7 +76,17 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "SubscriptionPage": SubscriptionPage,
     "TenderRecord": TenderRecord,
     "TenderPage": TenderPage,
+    "TenderRegistrationRequest": TenderRegistrationRequest,
     "InboxPage": InboxPage,
+    "ApproveRequest": ApproveRequest,
+    "RejectRequest": RejectRequest,
+    "WithdrawRequest": WithdrawRequest,
+    "ResubmitRequest": ResubmitRequest,
+    "CloseWonRequest": CloseWonRequest,
+    "CloseLostRequest": CloseLostRequest,
+    "RegistrationPatch": RegistrationPatch,
+    "OpportunityUpdated": OpportunityUpdated,
+    "Decision": Decision,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -72,6 +98,8 @@ FILE_NAMES = {
     "Company": "company.v1.json",
     "CompanyLookupResponse": "company_lookup_response.v1.json",
     "AssignRequest": "assign_request.v1.json",
+    "BulkAssignRequest": "bulk_assign_request.v1.json",
+    "BulkAssignResult": "bulk_assign_result.v1.json",
     "TransferRequest": "transfer_request.v1.json",
     "ReleaseRequest": "release_request.v1.json",
     "ExtendRequest": "extend_request.v1.json",
@@ -86,7 +114,22 @@ FILE_NAMES = {
     "SubscriptionPage": "subscription_page.v1.json",
     "TenderRecord": "tender_record.v1.json",
     "TenderPage": "tender_page.v1.json",
+    "TenderRegistrationRequest": "tender_registration_request.v1.json",
     "InboxPage": "inbox_page.v1.json",
+    "ApproveRequest": "approve_request.v1.json",
+    "RejectRequest": "reject_request.v1.json",
+    "WithdrawRequest": "withdraw_request.v1.json",
+    "ResubmitRequest": "resubmit_request.v1.json",
+    "CloseWonRequest": "close_won_request.v1.json",
+    "CloseLostRequest": "close_lost_request.v1.json",
+    "RegistrationPatch": "registration_patch.v1.json",
+    "OpportunityUpdated": "opportunity_updated.v1.json",
+    "Decision": "decision.v1.json",
+}
+# Deployment configuration documents (not API payloads): file name -> "module:Model", imported when generating.
+CONFIG_DOCUMENTS: dict[str, str] = {
+    "routing_rules.v1.json": "chalicelib.domain.routing:RoutingRules",
+    "workflow_rules.v1.json": "schemas.workflow:WorkflowRules",
 }
 _ERRORS = {
     400: "Malformed request (body is not JSON, bad header)",
@@ -110,6 +153,13 @@ def json_schemas() -> dict[str, dict]:
     events["$id"] = "https://dealreg.dev/schemas/domain_event.v1.json"
     events["title"] = "DomainEvent"
     out["domain_event.v1.json"] = events
+    for file_name, target in CONFIG_DOCUMENTS.items():
+        import importlib
+
+        module, _, name = target.partition(":")
+        schema = getattr(importlib.import_module(module), name).model_json_schema()
+        schema["$id"] = f"https://dealreg.dev/schemas/{file_name}"
+        out[file_name] = schema
     return out
 
 

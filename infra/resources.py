@@ -48,7 +48,7 @@ TABLE_KEYS: dict[str, dict[str, Any]] = {
     "followups": {"hash": "id", "gsis": [("ByRegistrationIndex", "registration_id", "at")]},
     "registry_cache": {"hash": "key", "gsis": [], "ttl": "expires_at"},
     "enrichments": {"hash": "customer_key", "gsis": []},
-    "dedup_index": {"hash": "pk", "gsis": [("ByBlockIndex", "bkey", "ref")]},
+    "dedup_index": {"hash": "pk", "range": "sk", "gsis": []},
     "dedup_verdicts": {"hash": "registration_id", "gsis": []},
     "tenders": {"hash": "tender_id", "gsis": [("ByDayIndex", "day", "seen_at")]},
     "tender_refs": {"hash": "ref", "gsis": []},
@@ -74,13 +74,16 @@ def dlq_logical_id(logical: str) -> str:
 def table_resource(prefix: str, logical: str) -> dict[str, Any]:
     spec = TABLE_KEYS[logical]
     attrs = {spec["hash"]}
+    if "range" in spec:  # optional sort key of the base table
+        attrs.add(spec["range"])
     for _, h, r in spec["gsis"]:
         attrs.update((h, r))
     props: dict[str, Any] = {
         "TableName": f"{prefix}-{logical}",
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)],
-        "KeySchema": [{"AttributeName": spec["hash"], "KeyType": "HASH"}],
+        "KeySchema": [{"AttributeName": spec["hash"], "KeyType": "HASH"}]
+        + ([{"AttributeName": spec["range"], "KeyType": "RANGE"}] if "range" in spec else []),
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
         "SSESpecification": {"SSEEnabled": True},
     }

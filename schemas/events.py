@@ -94,6 +94,50 @@ class RegistrationReclaimed(_RegistrationEvent):
     type: Literal["registration.reclaimed"] = "registration.reclaimed"
 
 
+class RegistrationClaimed(_RegistrationEvent):
+    """A rep took the registration from the pool (公海); ``registration.owner_id`` is the new owner."""
+
+    type: Literal["registration.claimed"] = "registration.claimed"
+
+
+class RegistrationAssigned(_RegistrationEvent):
+    """A manager gave a pooled or archived registration to ``registration.owner_id``."""
+
+    type: Literal["registration.assigned"] = "registration.assigned"
+
+
+class RegistrationTransferred(_RegistrationEvent):
+    """A manager (or offboarding, 离职交接) moved a held registration to another holder; the timers carry over."""
+
+    type: Literal["registration.transferred"] = "registration.transferred"
+    previous_owner_id: str | None = Field(default=None, description="Who held it before the transfer")
+
+
+class RegistrationExtended(_RegistrationEvent):
+    """The protection period was extended (``reason`` says by how much)."""
+
+    type: Literal["registration.extended"] = "registration.extended"
+
+
+class RegistrationEscalated(_RegistrationEvent):
+    """One approval level of several was recorded (audit action ``approval_recorded``); the next level's
+    approvers decide. ``reason`` says which level ("level 1 of 2 approved: ...")."""
+
+    type: Literal["registration.escalated"] = "registration.escalated"
+
+
+class RegistrationDedupChecked(EventBase):
+    """The dedup handler stored (or re-judged) its verdict on one version of a registration; the workflow's
+    auto-checks run on this, never before. ``id`` is '<registration id>:dedup:<version>'."""
+
+    type: Literal["registration.dedup_checked"] = "registration.dedup_checked"
+    registration: RegistrationSnapshot
+    outcome: str = Field(description="The verdict's outcome: clear | may_claim | duplicate | conflict")
+    action: str | None = Field(default=None, description="The matching rule's action: block | flag | "
+                               "allow_with_alert")
+    rule: str | None = None
+
+
 class _OwnershipNotice(EventBase):
     """An ownership timer fact for the holder and their managers (issue 4). ``subject`` is the registration."""
 
@@ -120,6 +164,21 @@ class OwnershipWarning(_OwnershipNotice):
     days_left: int
 
 
+class OwnershipOverLimit(EventBase):
+    """A holder holds more than their limit allows (after the limit was lowered). ``subject`` and ``owner`` are
+    the holder ('<kind>:<id>'); ``id`` is 'over_limit:<holder>:<day>', so the daily job reports once a day.
+    With ``over_limit = "reclaim"`` the least recently active excess holdings were taken back (``reclaimed``)."""
+
+    type: Literal["ownership.over_limit"] = "ownership.over_limit"
+    owner: str
+    limit: str = Field(description="The limit's name, e.g. 'role:rep' or 'holder:user:wang'")
+    value: int = Field(description="The limit")
+    held: int
+    excess: list[str] = Field(description="Registrations above the limit, least recently active first")
+    reclaimed: list[str] = Field(default_factory=list)
+    notify: list[str] = Field(default_factory=list, description="The managers of the holder's team (user ids)")
+
+
 class CustomerReviewFlagged(EventBase):
     """A registry says a registration's customer is dissolved, revoked (注销/吊销) or its LEI lapsed/retired
     (issue 7). ``subject`` is the customer key; ``id`` is '<customer key>:review:<source>:<source id>:<status>'."""
@@ -142,6 +201,22 @@ class RegistrationConflictDetected(EventBase):
     holder_id: str | None = Field(default=None, description="The holder (owner_id of the first of them)")
     notify: list[str] = Field(default_factory=list, description="The holder and their managers (user ids)")
     rule: str | None = Field(default=None, description="The matching rule that tied the customers")
+
+
+class RegistrationReviewOverdue(EventBase):
+    """A pending registration's current review level has waited longer than the review SLA (issue 5).
+
+    ``subject`` is the registration; ``id`` is '<registration id>:overdue:<audit seq the wait started at>:
+    <period>', one per wait and whole SLA period, so a rerun of the reminder schedule repeats nothing."""
+
+    type: Literal["registration.review_overdue"] = "registration.review_overdue"
+    registration: RegistrationSnapshot
+    level: int = Field(description="The review level waiting (1, or 2 for a second-level approval)")
+    waiting_since: datetime = Field(description="When this level started waiting")
+    period: int = Field(description="Whole SLA periods overrun (1 = first reminder)")
+    sla_hours: int
+    approvers: list[str] = Field(default_factory=list, description="User ids who may decide this level")
+    notify: list[str] = Field(default_factory=list, description="The approvers' managers (user ids)")
 
 
 class TenderSummary(Strict):
@@ -184,11 +259,19 @@ DomainEvent = Annotated[
         RegistrationLost,
         RegistrationExpired,
         RegistrationReclaimed,
+        RegistrationClaimed,
+        RegistrationAssigned,
+        RegistrationTransferred,
+        RegistrationExtended,
         OwnershipReclaimed,
         OwnershipWarning,
+        OwnershipOverLimit,
         CustomerReviewFlagged,
         RegistrationConflictDetected,
         TenderAlert,
+        RegistrationReviewOverdue,
+        RegistrationEscalated,
+        RegistrationDedupChecked,
     ],
     Field(discriminator="type"),
 ]

@@ -34,6 +34,33 @@ class TransferRequest(Strict):
     reason: ShortText
 
 
+class BulkAssignRequest(Strict):
+    """A manager hands many registrations to one holder (e.g. distributing the pool, or a territory).
+
+    Pooled or archived ones are assigned (a fresh protection period); held ones are transferred (their
+    timers carry over). Each is its own transaction: the answer says what happened to each.
+    """
+
+    registration_ids: list[HolderId] = Field(min_length=1, max_length=100)
+    owner_id: HolderId
+    owner_kind: HolderKind = HolderKind.USER
+    reason: ShortText
+
+
+class BulkAssignOutcome(Strict):
+    registration_id: str
+    outcome: Literal["assigned", "transferred", "refused"]
+    code: str | None = Field(default=None, description="Why it was refused (the code a single call answers)")
+    message: str | None = None
+    ownership: Ownership | None = Field(default=None, description="The holding after the move")
+
+
+class BulkAssignResult(Strict):
+    results: list[BulkAssignOutcome]
+    done: int = Field(description="How many moved")
+    refused: int
+
+
 class ReleaseRequest(Strict):
     reason: ShortText | None = None
 

@@ -6,12 +6,15 @@ one ``Tender``. Fields a source does not publish stay ``None`` / empty; nothing 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from schemas.common import Money
+from schemas.registration import Contact, SalesStage
 
 TITLE_MAX = 1000
 TEXT_MAX = 20_000
@@ -163,3 +166,22 @@ class TenderPage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[TenderRecord]
+
+
+class TenderRegistrationRequest(BaseModel):
+    """What a rep adds when turning a tender into a registration (``POST /v1/tenders/{id}/register``).
+
+    The customer (the buyer, with its id when the tender gives one), the project title, amount and close
+    date (the tender's value and deadline) and a reference back to the tender come from the tender. A
+    registration needs at least one customer contact, which no feed publishes, so the rep gives it here;
+    ``expected_amount`` and ``expected_close_date`` fill in (or correct) what the tender does not state.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    contacts: list[Contact] = Field(default_factory=list, max_length=50)
+    expected_amount: Money | None = None
+    expected_close_date: date | None = None
+    products: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=50)
+    sales_stage: SalesStage | None = None

@@ -68,6 +68,17 @@ def parse_package(body: bytes, *, source: str, default_country: str | None = Non
         yield _one(release, source=source, default_country=default_country)
 
 
+def next_page_url(body: bytes) -> str | None:
+    """The package's ``links.next`` (OCDS paging: the next, usually older, page of releases), if any."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    links = doc.get("links") if isinstance(doc, dict) else None
+    nxt = links.get("next") if isinstance(links, dict) else None
+    return nxt.strip() if isinstance(nxt, str) and nxt.strip() else None
+
+
 def _releases(doc: Any) -> Iterator[Any]:
     if isinstance(doc, list):
         for item in doc:

@@ -49,6 +49,18 @@ def parse_feed(body: bytes, headers: Mapping[str, str] | None = None) -> Any:
     )
 
 
+def next_page_url(body: bytes, headers: Mapping[str, str] | None = None) -> str | None:
+    """The feed's ``<link rel="next">`` (RFC 5005 paged feeds, Atom or ``atom:link`` in RSS), if any."""
+    try:
+        parsed = parse_feed(body, headers)
+    except PermanentError:
+        return None
+    for link in (parsed.get("feed") or {}).get("links") or []:
+        if link.get("rel") == "next" and link.get("href"):
+            return str(link["href"])
+    return None
+
+
 def entry_body(entry: Any) -> str:
     """The richest body an entry has: full content, else summary/description (unsanitised)."""
     for content in entry.get("content") or []:

@@ -15,14 +15,18 @@ from functools import lru_cache
 TABLES = ("registrations", "customers", "directory", "claims", "holders", "followups", "registry_cache", "enrichments", "dedup_index", "dedup_verdicts", "tenders", "tender_refs", "tender_feeds", "subscriptions", "tender_alerts", "deliveries")
 # Each downstream handler's queue and the domain event types its SNS subscription lets through.
 QUEUES: dict[str, tuple[str, ...]] = {
-    "dedup": ("registration.submitted",),
-    "workflow": ("registration.submitted",),
+    # Dedup judges new submissions and re-judges edits (issue 5); the workflow's auto-checks wait for its verdict.
+    "dedup": ("registration.submitted", "registration.updated"),
+    "workflow": ("registration.dedup_checked",),
     "enrichment": ("registration.submitted",),
     # The notification outbox (issue 5): every type in chalicelib.domain.notifications.RECIPIENT_POLICY.
     "notifications": ("registration.submitted", "registration.review_requested", "registration.approved",
                       "registration.rejected", "registration.withdrawn", "registration.expired",
                       "registration.reclaimed", "registration.conflict_detected", "ownership.warning",
-                      "ownership.reclaimed", "tender.alert"),
+                      "ownership.reclaimed", "tender.alert", "registration.review_overdue",
+                      "registration.claimed", "registration.assigned", "registration.transferred",
+                      "registration.extended", "ownership.over_limit",
+                      "registration.escalated"),
 }
 
 
@@ -62,6 +66,10 @@ class Settings:
     notify_retry_cap_seconds: float = 3600.0
     notify_timeout_seconds: float = 5.0
     notify_digest_hour: int = 9
+    # Review routing and SLA (issue 5, chalicelib.domain.routing.RoutingRules) as a JSON object; "" = defaults.
+    routing_rules_json: str = ""
+    # Approval workflow auto-checks (issue 5, schemas.workflow.WorkflowRules) as a JSON object; "" = defaults.
+    workflow_rules_json: str = ""
 
     def table(self, logical: str) -> str:
         return f"{self.prefix}-{logical}"
@@ -127,6 +135,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         notify_retry_cap_seconds=float(env.get("DEALREG_NOTIFY_RETRY_CAP_SECONDS", 3600)),
         notify_timeout_seconds=float(env.get("DEALREG_NOTIFY_TIMEOUT_SECONDS", 5)),
         notify_digest_hour=int(env.get("DEALREG_NOTIFY_DIGEST_HOUR", 9)),
+        routing_rules_json=env.get("DEALREG_ROUTING_RULES", ""),
+        workflow_rules_json=env.get("DEALREG_WORKFLOW_RULES", ""),
     )
 
 

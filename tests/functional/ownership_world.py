@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 
 from tests.functional.helpers import EXAMPLE, make_user
@@ -34,6 +35,20 @@ class World:
         answer = self.api.get(f"/v1/registrations/{reg_id}/ownership", self.keys[who])
         assert answer.status == 200, answer.body
         return answer.json()
+
+
+def frozen_world(suite, monkeypatch, at):
+    """A world with the clock frozen at ``at`` (``world.clock``); resets the ownership rules afterwards.
+    For fixtures: ``yield from frozen_world(suite, monkeypatch, T0)``."""
+    from chalicelib import clock, settings
+
+    frozen = clock.FrozenClock(at)
+    clock.set_clock(frozen)
+    world = make_world(suite)
+    world.clock = frozen
+    yield world
+    monkeypatch.delenv("DEALREG_OWNERSHIP_RULES", raising=False)
+    settings.reset()
 
 
 def make_world(suite) -> World:
@@ -108,3 +123,53 @@ def held(key: str) -> int:
     from chalicelib.store import ownership
 
     return ownership.held_count(HolderRef.parse(key))
+
+
+def race(calls) -> list:
+    """Run each call on its own thread, released together; return their results in order."""
+    results: list = [None] * len(calls)
+    gate = threading.Barrier(len(calls))
+
+    def run(i, call):
+        gate.wait()
+        try:
+            results[i] = call()
+        except Exception as exc:  # surfaced by the caller's assertions, with the cause
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+def post_retrying(world, path: str, who: str, body: dict | None = None):
+    """POST, retrying only when the connection was refused or reset before any answer came back.
+
+    Chalice's local server listens with a backlog of 5, so a burst of 50+ connects can be reset by the
+    kernel before the app ever sees the request; that is the test server's limit, not the app's.
+    """
+    import time
+    import urllib.error
+    import urllib.request
+
+    from tests.conftest import HttpAnswer
+
+    req = urllib.request.Request(world.api.base + path, data=json.dumps(body or {}).encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": f"Bearer {world.keys[who]}"})
+    for attempt in range(8):
+        try:
+            # A long timeout: the requests queue behind the stand-in's lock (see the fixture).
+            with urllib.request.urlopen(req, timeout=600) as resp:
+                return HttpAnswer(resp.status, dict(resp.headers.items()), resp.read())
+        except urllib.error.HTTPError as err:
+            return HttpAnswer(err.code, dict(err.headers.items()), err.read())
+        except (ConnectionResetError, ConnectionRefusedError, urllib.error.URLError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if not isinstance(reason, (ConnectionResetError, ConnectionRefusedError)) or attempt == 7:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")

@@ -19,7 +19,8 @@ def test_each_audit_entry_is_one_domain_event_with_a_stable_id(suite):
     suite.runner.pump()
     events = [EVENT_ADAPTER.validate_python(e) for e in drain(suite, tap)]
     assert [(e.type, e.id) for e in events] == [
-        ("registration.submitted", f"{reg_id}:1"), ("registration.review_requested", f"{reg_id}:2")]
+        ("registration.submitted", f"{reg_id}:1"), ("registration.dedup_checked", f"{reg_id}:dedup:1"),
+        ("registration.review_requested", f"{reg_id}:2")]
     submitted = events[0]
     assert submitted.subject == reg_id and submitted.actor.id == "acme"
     assert submitted.registration.customer_name == "深圳市腾讯计算机系统有限公司"

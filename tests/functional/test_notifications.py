@@ -241,6 +241,23 @@ def test_cli_refuses_to_set_a_private_or_foreign_bot_url(suite, monkeypatch, cap
     assert store.bot_credentials("user:wang") == {}
 
 
+
+def test_cli_accepts_only_sns_topics_the_delivery_functions_may_publish_to(suite, capsys):
+    from chalicelib import settings
+    from chalicelib.store import notifications as store
+    from infra.cli import main
+
+    make_user("wang", "rep", team="south")
+    prefix = settings.get().prefix
+    foreign = "arn:aws:sns:us-east-1:123456789012:someone-elses-topic"
+    assert main(["notifications", "set", "user", "wang", "--sns-topic-arn", foreign]) == 2
+    assert f"{prefix}-notify-*" in capsys.readouterr().err
+    assert store.get_settings("user:wang") is None
+    ours = f"arn:aws:sns:us-east-1:123456789012:{prefix}-notify-wang"
+    assert main(["notifications", "set", "user", "wang", "--sns-topic-arn", ours]) == 0
+    assert store.get_settings("user:wang").sns_topic_arn == ours
+
+
 # --- chat bots, email, SNS -----------------------------------------------------------------------------------
 
 def test_bots_receive_their_documented_formats_with_valid_signatures(suite, frozen, receivers):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.functional.helpers import make_user
-from tests.functional.ownership_world import granted, held, make_world, set_rules
+from tests.functional.ownership_world import granted, held, make_world, post_retrying as _post, race as _race, set_rules
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 
@@ -33,56 +33,6 @@ def world(suite, monkeypatch):
     monkeypatch.undo()
     models.bind()
     settings.reset()
-
-
-def _race(calls) -> list:
-    """Run each call on its own thread, released together; return their results in order."""
-    results: list = [None] * len(calls)
-    gate = threading.Barrier(len(calls))
-
-    def run(i, call):
-        gate.wait()
-        try:
-            results[i] = call()
-        except Exception as exc:  # surfaced by the caller's assertions, with the cause
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
-
-
-def _post(world, path: str, who: str, body: dict | None = None):
-    """POST, retrying only when the connection was refused or reset before any answer came back.
-
-    Chalice's local server listens with a backlog of 5, so a burst of 50+ connects can be reset by the
-    kernel before the app ever sees the request; that is the test server's limit, not the app's.
-    """
-    import time
-    import urllib.error
-    import urllib.request
-
-    from tests.conftest import HttpAnswer
-
-    req = urllib.request.Request(world.api.base + path, data=json.dumps(body or {}).encode(), method="POST",
-                                 headers={"Content-Type": "application/json",
-                                          "Authorization": f"Bearer {world.keys[who]}"})
-    for attempt in range(8):
-        try:
-            # A long timeout: the requests queue behind the stand-in's lock (see the fixture).
-            with urllib.request.urlopen(req, timeout=600) as resp:
-                return HttpAnswer(resp.status, dict(resp.headers.items()), resp.read())
-        except urllib.error.HTTPError as err:
-            return HttpAnswer(err.code, dict(err.headers.items()), err.read())
-        except (ConnectionResetError, ConnectionRefusedError, urllib.error.URLError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if not isinstance(reason, (ConnectionResetError, ConnectionRefusedError)) or attempt == 7:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
 
 
 def _owned_count(owner: str) -> int:

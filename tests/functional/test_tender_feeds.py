@@ -244,3 +244,21 @@ def test_index_is_rebuilt_when_subscriptions_change(suite, feeds):
     second = handler.current_index()
     assert len(second) == 1 and second.version == store.subscriptions_version() > first.version
     assert handler.current_index() is second  # unchanged version: the cached index is reused
+
+
+def test_index_cached_before_the_table_was_recreated_is_not_reused(suite):
+    from chalicelib.handlers import tenders as handler
+    from chalicelib.store import tenders as store
+    from chalicelib.store.models import SubscriptionItem
+
+    key = make_user("wang", "rep")
+    subscribe(suite.api, key, {"regions": ["LI"]})
+    before = handler.current_index()
+    assert [c.regions for c in before.by_id.values()] == [("li",)]
+    # GIVEN the table emptied (recreated, or restored from an older backup): the counter starts over
+    for item in SubscriptionItem.scan():
+        item.delete()
+    subscribe(suite.api, key, {"regions": ["GB"]})
+    assert store.subscriptions_version() == before.version  # same counter value as the cached index...
+    after = handler.current_index()
+    assert after is not before and [c.regions for c in after.by_id.values()] == [("gb",)]  # ...yet rebuilt

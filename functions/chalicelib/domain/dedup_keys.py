@@ -10,19 +10,30 @@ Two kinds of key, both derived from a customer as submitted:
   fuzzy *candidates* without comparing against every customer: CJK bigrams (``g:京东``), Latin trigrams of
   the name with spaces removed (``t:wal`` — so "Wal-Mart" and "Walmart" share all of them), whole Latin
   words (``w:motors``) and the initials of a multi-word name (``a:ibm``, so an acronym finds its long
-  form). Keys shared by too many customers are skipped at query time by the candidate selector (they do
-  not discriminate); that decision needs the key's frequency, so it lives with the index, not here.
+  form). Conjunctive keys stay rare where every single fragment is common (in a million names "general"
+  and "motors" are each carried by thousands, "general motors" by a few): CJK trigrams (``h:京东方``),
+  pairs of neighbouring Latin words (``p:general motors``) and each one-letter deletion of the first word
+  with the word after it (``e:genral motors``, so a typo in a common brand still meets a rare key).
+  A Chinese name is also indexed under the pinyin of its leading characters (``w:huawei`` for 华为技术), so
+  a check for the Latin name "Huawei" meets it (see :func:`romanised_prefixes`).
+  Keys shared by too many customers are skipped at query time by the candidate selector (they do not
+  discriminate); that decision needs the key's frequency, so it lives with the index, not here.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from chalicelib.domain import names
 
-__all__ = ["NameForms", "blocking_keys", "contact_keys", "exact_keys", "name_forms", "website_domain"]
+__all__ = [
+    "NameForms", "blocking_keys", "contact_keys", "exact_keys", "han_syllables", "name_forms", "romanised_prefixes",
+    "website_domain",
+]
 
 # Registry schemes whose values are not globally unique on their own ("other" can be anything).
 _AMBIGUOUS_SCHEMES = frozenset({"other"})
@@ -37,6 +48,13 @@ _DELETION_WORDS = 2
 _MIN_DELETION_WORD = 4
 _MAX_DELETION_WORD = 12
 _MIN_PHONE_DIGITS = 7
+_PAIR_WORDS = 4  # word pairs from the first four words (three pairs)
+# Romanisation: pinyin of the first 2..5 Han characters; shorter spellings than 4 letters ("ali") are too
+# ambiguous to be a key or a match.
+_PINYIN_MIN_CHARS = 2
+_PINYIN_MAX_CHARS = 5
+_PINYIN_MIN_LETTERS = 4
+_PHRASE_MAX = 4
 
 
 @dataclass(frozen=True)
@@ -145,19 +163,24 @@ def exact_keys(name: str, registry_ids: Iterable[tuple[str, str]] = (), website:
     return list(dict.fromkeys(keys))
 
 
-def blocking_keys(forms: NameForms) -> list[str]:
+def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
     """Blocking keys of a normalised name, without repeats, in a stable order.
 
     Args:
         forms: from :func:`name_forms`.
+        query: the keys a check reads rather than the keys a customer is stored under (they differ only
+            in the initials keys, see below).
 
     Returns:
-        ``g:`` CJK bigrams (a lone CJK character as a unigram), ``t:`` trigrams of the spaceless Latin
-        part (a Latin part of one or two letters as itself), ``w:`` Latin words of two letters or more,
-        ``a:`` the acronym, if any, ``d:`` the one-letter deletions of the first two Latin words of 4-12
-        letters. Empty for an empty core.
+        Most telling first (``query_keys`` cuts from the end): ``g:`` CJK bigrams (a lone CJK character as
+        a unigram), ``w:`` pinyin spellings of an all-Chinese name, ``h:`` CJK trigrams, ``t:`` trigrams of
+        the spaceless Latin part (a Latin part of one or two letters as itself), ``w:`` Latin words of two
+        letters or more, ``p:`` pairs of neighbouring words among the first four, ``a:``/``i:`` the
+        initials, if any, ``d:`` the first two Latin words of 4-12 letters and their one-letter deletions, ``e:`` those
+        of the first word followed by the second word. Empty for an empty core.
     """
     keys: list[str] = []
+    trigrams_cjk: list[str] = []
     latin_parts: list[str] = []
     for token in forms.core.split(" "):
         if not token:
@@ -166,23 +189,123 @@ def blocking_keys(forms: NameForms) -> list[str]:
             if len(token) == 1:
                 keys.append(f"g:{token}")
             keys.extend(f"g:{token[i:i + 2]}" for i in range(len(token) - 1))
+            trigrams_cjk.extend(f"h:{token[i:i + 3]}" for i in range(len(token) - 2))
         else:
             latin_parts.append(token)
+    # Cross-script: a Chinese name meets the Latin spelling of its brand as a word ("w:huawei"). Before
+    # the trigrams, so a long name that is cut to MAX_QUERY_KEYS keeps it.
+    keys.extend(f"w:{spelling}" for spelling in romanised_prefixes(forms, _not_brands()))
+    keys.extend(trigrams_cjk)
     latin = "".join(latin_parts)
     if 0 < len(latin) < _TRIGRAM:
         keys.append(f"t:{latin}")
     keys.extend(f"t:{latin[i:i + _TRIGRAM]}" for i in range(len(latin) - _TRIGRAM + 1))
-    keys.extend(f"w:{w}" for w in latin_parts if len(w) >= _MIN_ACRONYM and w not in _ACRONYM_SKIP)
+    words = [w for w in latin_parts if len(w) >= _MIN_ACRONYM and w not in _ACRONYM_SKIP]
+    keys.extend(f"w:{w}" for w in words)
+    keys.extend(f"p:{a} {b}" for a, b in zip(words[:_PAIR_WORDS - 1], words[1:_PAIR_WORDS]))
+    if forms.acronym:
+        # A name written as initials ("IBM") is stored under "i:ibm", a long name under its initials
+        # "a:ibm". A long query reads both (its fellow long names, and the rare names written as its
+        # initials), a query written as initials reads "a:" only: so "International Business Machines"
+        # finds "IBM" even where thousands of long names share the initials.
+        if query:
+            keys.append(f"a:{forms.acronym}")
+            if not forms.initials:
+                keys.append(f"i:{forms.acronym}")
+        else:
+            keys.append(f"{'i' if forms.initials else 'a'}:{forms.acronym}")
     # One-deletion neighbourhood of the leading words (SymSpell's idea): a typo that swaps, drops, adds or
-    # replaces one letter still shares a rare key with the original ("keldal"/"kledal" -> "kedal"), where
+    # replaces one letter still shares a key with the original ("keldal"/"kledal" -> "kedal"), where
     # trigrams of a short word would all be lost or common.
+    # The word itself is in its own neighbourhood, so a dropped or added letter meets too ("genral" is a
+    # deletion of "general").
     for word in latin_parts[:_DELETION_WORDS]:
         if _MIN_DELETION_WORD <= len(word) <= _MAX_DELETION_WORD:
-            keys.extend(f"d:{word[:i]}{word[i + 1:]}" for i in range(len(word)))
-    if forms.acronym:
-        # A short name may be initials ("IBM"), a long one has initials: both meet under "a:ibm".
-        keys.append(f"a:{forms.acronym}")
+            keys.extend(f"d:{word[:i]}{word[i + 1:]}" for i in range(len(word) + 1))
+    # The same neighbourhood of the first word, paired with the next word: stays rare when the brand is
+    # a common word.
+    if len(words) > 1 and words[0] == latin_parts[0] and _MIN_DELETION_WORD <= len(words[0]) <= _MAX_DELETION_WORD:
+        first, second = words[0], words[1]
+        keys.extend(f"e:{first[:i]}{first[i + 1:]} {second}" for i in range(len(first) + 1))
     return list(dict.fromkeys(keys))
+
+
+@lru_cache(maxsize=1)
+def _not_brands() -> frozenset[str]:
+    tables = names._tables()
+    return tables.generic_words | tables.places
+
+
+@lru_cache(maxsize=1)
+def _pinyin_tables() -> tuple[dict[int, str], dict[str, list[list[str]]]]:
+    # pypinyin's data (MIT): per-character readings, most common first, and readings of phrases, which
+    # settle the characters with several readings (重庆 chong qing, 银行 yin hang). Imported here, on the
+    # first romanisation, so nothing else pays for it.
+    from pypinyin.phrases_dict import phrases_dict
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    return pinyin_dict, phrases_dict
+
+
+def _toneless(syllable: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", syllable) if c.isascii() and c.isalpha()).lower()
+
+
+@lru_cache(maxsize=65536)
+def han_syllables(text: str, limit: int = _PINYIN_MAX_CHARS) -> tuple[str, ...]:
+    """Toneless pinyin syllables of the first ``limit`` characters of ``text`` (longest known phrase
+    first, else each character's most common reading); stops at the first character that is not Han.
+
+    Args:
+        text: a compact CJK name.
+        limit: the most characters to romanise.
+
+    Returns:
+        e.g. ``("hua", "wei")`` for "华为"; empty for text that does not start with Han characters.
+    """
+    readings, phrases = _pinyin_tables()
+    out: list[str] = []
+    i = 0
+    end = min(len(text), limit)
+    while i < end:
+        for length in range(min(_PHRASE_MAX, end - i), 1, -1):
+            phrase = phrases.get(text[i:i + length])
+            if phrase and len(phrase) == length:
+                out.extend(_toneless(p[0]) for p in phrase)
+                i += length
+                break
+        else:
+            reading = readings.get(ord(text[i]))
+            if reading is None:
+                break
+            out.append(_toneless(reading.split(",")[0]))
+            i += 1
+    return tuple(out)
+
+
+def romanised_prefixes(forms: NameForms, skip: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """Pinyin spellings of the leading 2-5 characters of an all-Chinese name, written as one word the way
+    Chinese brands are in Latin script ("华为技术" -> "huawei", "huaweiji", ...).
+
+    Args:
+        forms: the name's forms; other scripts give nothing.
+        skip: leading character runs that are not a brand (places, trade words): no spelling for them,
+            so "上海银行" is not "shanghai" and cannot meet "Shanghai Electric".
+
+    Returns:
+        Spellings of at least four letters, shortest first.
+    """
+    if forms.script != "cjk" or not forms.compact:
+        return ()
+    syllables = han_syllables(forms.compact)
+    out = []
+    for k in range(_PINYIN_MIN_CHARS, len(syllables) + 1):
+        if forms.compact[:k] in skip:
+            continue
+        spelling = "".join(syllables[:k])
+        if len(spelling) >= _PINYIN_MIN_LETTERS:
+            out.append(spelling)
+    return tuple(out)
 
 
 def contact_keys(emails: Iterable[str | None] = (), phones: Iterable[str | None] = ()) -> list[str]:

@@ -7,10 +7,13 @@ the evaluation CLI and the benchmark), so what the benchmark measures is what pr
    is known, its customers are the candidates and nothing fuzzy is read (the short-circuit).
 2. Otherwise the query's blocking keys (``dedup_keys.blocking_keys``, at most ``MAX_QUERY_KEYS``) have
    their frequencies read (one counter per key), and posting lists are read rarest first while the total
-   stays within ``POSTING_BUDGET``. A key held by more than ``MAX_POSTINGS`` customers does not
-   discriminate and is never read (its postings are not even stored beyond that count).
-3. Customers are ranked by the keys they share with the query, each key weighted by its rarity, and
-   the best ``TOP_CANDIDATES`` are scored with rapidfuzz (``dedup_rules.name_score``).
+   stays within ``POSTING_BUDGET``: the cap on a key is what the rarer keys left of the budget, so a
+   query made only of fairly common words still reads its rarest one, and a name with rare keys does
+   not spend its budget on common ones. A key held by more customers than the whole budget does not
+   discriminate and is never read (its postings are not even stored beyond ``MAX_POSTINGS``).
+3. Customers are ranked by the keys they share with the query, each key weighted by its rarity, ties
+   broken by a cheap string similarity of the comparison forms (rapidfuzz ``ratio``), and the best
+   ``TOP_CANDIDATES`` are scored with rapidfuzz (``dedup_rules.name_score``).
 
 Reads per check are therefore bounded by ``MAX_QUERY_KEYS + POSTING_BUDGET`` (plus at most
 ``EXACT_LIMIT`` per exact key), whatever the size of the table.
@@ -25,23 +28,26 @@ from chalicelib.domain.dedup_keys import NameForms, blocking_keys, name_forms
 from chalicelib.domain.dedup_rules import MatchRules, RuleHit, evaluate, name_score
 
 __all__ = [
-    "EXACT_LIMIT", "MAX_POSTINGS", "MAX_QUERY_KEYS", "POSTING_BUDGET", "TOP_CANDIDATES", "BlockingIndex",
-    "Match", "choose_keys", "query_keys", "rank", "score_candidates",
+    "EXACT_LIMIT", "MAX_POSTINGS", "MAX_QUERY_KEYS", "POSTING_BUDGET", "STORED_KEY_LIMIT", "TOP_CANDIDATES",
+    "BlockingIndex", "Match", "choose_keys", "index_keys", "query_keys", "rank", "score_candidates", "stored_keys",
 ]
 
-MAX_POSTINGS = 120
 POSTING_BUDGET = 150
-MAX_QUERY_KEYS = 45
+MAX_POSTINGS = POSTING_BUDGET  # a key carried by more customers than the budget can never be read
+MAX_QUERY_KEYS = 40
 TOP_CANDIDATES = 30
 EXACT_LIMIT = 10
-INDEX_KEY_LIMIT = 45  # keys stored per customer: one transaction holds a posting + a counter per key
+INDEX_KEY_LIMIT = MAX_QUERY_KEYS  # blocking keys stored per customer: the same selection a query reads
+# All keys of one customer name: one DynamoDB transaction (at most 100 items) holds a posting and a
+# counter per key plus the idempotency marker.
+STORED_KEY_LIMIT = 49
 
 
-def query_keys(forms: NameForms, limit: int = MAX_QUERY_KEYS) -> list[str]:
-    """The blocking keys a check reads counters for (and, with ``INDEX_KEY_LIMIT``, the keys a customer is
-    indexed under): words, deletions, acronym and CJK bigrams first, then trigrams spread evenly over the
-    name when there are more than ``limit``."""
-    keys = blocking_keys(forms)
+def query_keys(forms: NameForms, limit: int = MAX_QUERY_KEYS, *, stored: bool = False) -> list[str]:
+    """The blocking keys a check reads counters for (with ``stored``, the keys a customer is indexed
+    under): words, deletions, acronym and CJK bigrams first, then trigrams spread evenly over the name
+    when there are more than ``limit``."""
+    keys = blocking_keys(forms, query=not stored)
     if len(keys) <= limit:
         return keys
     strong = [k for k in keys if not k.startswith("t:")]
@@ -53,6 +59,17 @@ def query_keys(forms: NameForms, limit: int = MAX_QUERY_KEYS) -> list[str]:
     else:
         trigrams = []
     return (strong + trigrams)[:limit]
+
+
+def index_keys(forms: NameForms) -> list[str]:
+    """The blocking keys a customer name is indexed under (the same selection a query reads)."""
+    return query_keys(forms, INDEX_KEY_LIMIT, stored=True)
+
+
+def stored_keys(forms: NameForms, exact: Iterable[str]) -> list[str]:
+    """Every key one customer name is stored under: its exact keys (``x:``) first, then its blocking keys,
+    at most ``STORED_KEY_LIMIT``. The DynamoDB index and the in-process index both use this."""
+    return list(dict.fromkeys([f"x:{k}" for k in exact] + index_keys(forms)))[:STORED_KEY_LIMIT]
 
 
 def choose_keys(keys: Sequence[str], counts: Mapping[str, int], *, budget: int = POSTING_BUDGET,
@@ -79,15 +96,28 @@ def choose_keys(keys: Sequence[str], counts: Mapping[str, int], *, budget: int =
     return chosen
 
 
-def rank(postings: Mapping[str, Iterable[str]], counts: Mapping[str, int],
-         limit: int = TOP_CANDIDATES) -> list[str]:
-    """Customers ranked by the rarity-weighted number of keys they share with the query (best first)."""
+def rank(postings: Mapping[str, Iterable[str]], counts: Mapping[str, int], limit: int = TOP_CANDIDATES, *,
+         query: str = "", compacts: Mapping[str, str] | None = None) -> list[str]:
+    """Customers ranked by the rarity-weighted number of keys they share with the query (best first).
+
+    Args:
+        postings: the posting lists read, by key.
+        counts: key frequencies.
+        limit: how many to return.
+        query: the query's compact form; with ``compacts`` (ref -> compact form) it breaks ties by
+            rapidfuzz ``ratio``, so among many customers sharing the same keys the closest names come first.
+    """
     weight: dict[str, float] = {}
     for key, refs in postings.items():
         w = 1.0 / math.sqrt(max(1, counts.get(key, 1)))
         for ref in refs:
             weight[ref] = weight.get(ref, 0.0) + w
-    return [ref for ref, _ in sorted(weight.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+    if compacts is None or not query or len(weight) <= limit:
+        return [ref for ref, _ in sorted(weight.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+    from rapidfuzz.fuzz import ratio
+
+    # Rounded so that float noise from summing the same weights in another order is still a tie.
+    return sorted(weight, key=lambda r: (-round(weight[r], 9), -ratio(query, compacts.get(r, "")), r))[:limit]
 
 
 @dataclass(frozen=True)
@@ -150,7 +180,7 @@ class BlockingIndex:
         self.forms.append(forms)
         exact = tuple(exact_keys)
         self.exact.append(exact)
-        for key in [*(f"x:{k}" for k in exact), *query_keys(forms, INDEX_KEY_LIMIT)]:
+        for key in stored_keys(forms, exact):
             count = self.counts.get(key, 0) + 1
             self.counts[key] = count
             if count <= self.max_postings:
@@ -172,7 +202,9 @@ class BlockingIndex:
         chosen = choose_keys(keys, self.counts, max_postings=self.max_postings)
         lists = {k: self.postings[k] for k in chosen}
         read += sum(len(v) for v in lists.values())
-        ranked = rank({k: map(str, v) for k, v in lists.items()}, self.counts, limit)
+        refs = {r for v in lists.values() for r in v}
+        ranked = rank({k: map(str, v) for k, v in lists.items()}, self.counts, limit, query=forms.compact,
+                      compacts={str(r): self.forms[r].compact for r in refs})
         return [int(r) for r in ranked], read
 
     def search(self, name: str, rules: MatchRules, exact_keys: Iterable[str] = ()) -> list[Match]:

@@ -17,7 +17,12 @@ The name score (0-100, :func:`name_score`) uses rapidfuzz on the normalised form
 * a bare-brand match (``BRAND_SCORE``) for CJK names: one name is the other's brand with the trailing
   trade words (技术, 科技, 集团, 控股, from companynameparser's lists) taken off (华为 vs 华为技术);
   two names that both carry *different* trade words (华为技术 vs 华为终端) get no such credit, because
-  sister companies of one group are different customers.
+  sister companies of one group are different customers;
+* a romanised match (``ROMANISED_SCORE``) across scripts: the pinyin of an all-Chinese name's leading
+  characters (not a place or trade word) spelled as one word equals the other name's first word, or its
+  first two words run together (华为技术 vs "Huawei Technologies", 阿里巴巴 vs "Alibaba Group"). Only a
+  spelling, never a translation or an alias list: 腾讯 vs "Tencent" or 中国银行 vs "Bank of China" do not
+  match.
 """
 from __future__ import annotations
 
@@ -32,15 +37,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.domain import names
-from chalicelib.domain.dedup_keys import NameForms
+from chalicelib.domain.dedup_keys import NameForms, romanised_prefixes
 
 __all__ = [
-    "ACRONYM_SCORE", "BRAND_SCORE", "Action", "Field_", "MatchRule", "MatchRules", "RuleHit", "default_rules",
+    "ACRONYM_SCORE", "BRAND_SCORE", "ROMANISED_SCORE", "Action", "Field_", "MatchRule", "MatchRules", "RuleHit", "default_rules",
     "evaluate", "load_rules", "name_score",
 ]
 
 ACRONYM_SCORE = 92.0
 BRAND_SCORE = 92.0
+ROMANISED_SCORE = 90.0  # "probably the same, review": a spelling can coincide, a registry id cannot
 _DEFAULT_RULES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "dedup_rules.default.json")
 _MIN_BRAND = 2
 
@@ -156,7 +162,19 @@ def name_score(a: NameForms, b: NameForms) -> float:
         score = max(score, ACRONYM_SCORE)
     if _bare_brand_match(a, b):
         score = max(score, BRAND_SCORE)
+    if a.script != b.script and (_romanised_match(a, b) or _romanised_match(b, a)):
+        score = max(score, ROMANISED_SCORE)
     return float(score)
+
+
+def _romanised_match(chinese: NameForms, latin: NameForms) -> bool:
+    if chinese.script != "cjk" or latin.script != "latin":
+        return False
+    words = latin.core.split()
+    if not words:
+        return False
+    spellings = {words[0], "".join(words[:2])}
+    return any(s in spellings for s in romanised_prefixes(chinese, _generic_words()))
 
 
 def _initialism_match(short: NameForms, long: NameForms) -> bool:

@@ -20,13 +20,27 @@ _BY_STATUS = {
     S.EXPIRED: "registration.expired",
     S.RECLAIMED: "registration.reclaimed",
 }
-_BY_ACTION = {"updated": "registration.updated"}
+_BY_ACTION = {
+    "updated": "registration.updated",
+    # Ownership moves (issue 4) that are not plain status changes get their own types.
+    "claimed": "registration.claimed",
+    "assigned": "registration.assigned",
+    "transferred": "registration.transferred",
+    "extended": "registration.extended",
+    # Approval workflow: an approval below the required level count; the next level's approvers decide.
+    "approval_recorded": "registration.escalated",
+}
+# An offboarding (离职交接) line moves the holding either to the pool (a status change: reclaimed) or, without
+# a status change, to a successor: that is a transfer.
+_WITHOUT_STATUS = {"offboarded": "registration.transferred"}
 
 
 def event_type(entry: AuditEntry) -> str | None:
     if entry.action in _BY_ACTION:
         return _BY_ACTION[entry.action]
-    return _BY_STATUS.get(entry.to_status) if entry.to_status else None
+    if entry.to_status:
+        return _BY_STATUS.get(entry.to_status)
+    return _WITHOUT_STATUS.get(entry.action)
 
 
 def snapshot(reg: Registration) -> RegistrationSnapshot:
@@ -49,9 +63,10 @@ def events_for_change(old: Registration | None, new: Registration) -> list:
         etype = event_type(entry)
         if etype is None:
             continue
+        extra = {"previous_owner_id": old.owner_id if old else None} if etype == "registration.transferred" else {}
         out.append(EVENT_TYPES[etype](
             id=f"{new.id}:{entry.seq}", occurred_at=entry.at, subject=new.id, actor=entry.actor,
             registration=snapshot(new), from_status=entry.from_status, to_status=entry.to_status,
-            reason=entry.reason,
+            reason=entry.reason, **extra,
         ))
     return out

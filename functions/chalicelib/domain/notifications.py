@@ -5,7 +5,8 @@ Flow (the handlers do the I/O around these functions):
 
 1. ``audience(event)`` — recipient refs from the event alone, through :data:`RECIPIENT_POLICY` (one entry
    per event type) plus the generic fields any event may carry (``recipients``, ``notify``, ``approvers``).
-   A ``team:<id>`` ref means "that team's managers"; the handler expands it from the directory.
+   A ``team:<id>`` ref means "that team's managers" and ``review:<registration id>:<level>`` "who decides
+   that review level" (chalicelib.domain.routing); the store expands both from the directory.
 2. ``plan_deliveries(...)`` — one :class:`Delivery` per (recipient, channel) with the stable id
    ``delivery_id(event id, recipient, channel)``, so a redelivered event plans the very same records.
 3. ``render(event, locale)`` — a :class:`Message` from the zh-CN / en templates; ``render_digest`` folds many.
@@ -38,6 +39,9 @@ DEFAULT_TIMEZONES = {"zh-CN": "Asia/Shanghai", "en": "UTC"}
 
 # --- recipients ----------------------------------------------------------------------------------------------
 
+Policy = Callable[[Mapping[str, Any]], list[str]]
+
+
 def _actor_ref(actor: Mapping[str, Any] | None) -> list[str]:
     if not actor or actor.get("kind") not in ("user", "partner") or not actor.get("id"):
         return []
@@ -57,9 +61,28 @@ def _owner(evt: Mapping[str, Any]) -> list[str]:
     return [f"partner:{owner}" if owner == reg.get("partner_id") else f"user:{owner}"]
 
 
+def _previous_owner(evt: Mapping[str, Any]) -> list[str]:
+    reg = evt.get("registration") or {}
+    prev = evt.get("previous_owner_id")
+    if not prev:
+        return []
+    return [f"partner:{prev}" if prev == reg.get("partner_id") else f"user:{prev}"]
+
+
 def _team(evt: Mapping[str, Any]) -> list[str]:
     team = (evt.get("registration") or {}).get("team_id") or evt.get("team_id")
     return [f"team:{team}"] if team else []
+
+
+def _review_level(level: int | None) -> Policy:
+    """The approvers of one review level of the event's registration, as a ``review:<id>:<level>`` ref that
+    the store expands through the routing rules (chalicelib.domain.routing.approvers); ``None`` = the
+    event's own ``level`` field."""
+    def refs(evt: Mapping[str, Any]) -> list[str]:
+        reg_id = (evt.get("registration") or {}).get("id") or evt.get("subject")
+        lvl = level if level is not None else evt.get("level")
+        return [f"review:{reg_id}:{int(lvl)}"] if reg_id and lvl else []
+    return refs
 
 
 def _holder(evt: Mapping[str, Any]) -> list[str]:
@@ -75,12 +98,11 @@ def _union(*rules: Callable[[Mapping[str, Any]], list[str]]) -> Callable[[Mappin
     return lambda evt: [ref for rule in rules for ref in rule(evt)]
 
 
-Policy = Callable[[Mapping[str, Any]], list[str]]
 
 RECIPIENT_POLICY: dict[str, Policy] = {
     "registration.submitted": _submitter,
-    # "needs review": the team's managers approve today; the approval issue adds ``approvers`` to its events.
-    "registration.review_requested": _team,
+    # "needs review": the level-1 approvers the routing rules name (by default the team's managers).
+    "registration.review_requested": _review_level(1),
     "registration.approved": _union(_submitter, _owner),
     "registration.rejected": _submitter,
     "registration.withdrawn": _team,
@@ -90,6 +112,17 @@ RECIPIENT_POLICY: dict[str, Policy] = {
     "ownership.warning": _holder,  # "expiring"; + ``notify``
     "ownership.reclaimed": _holder,
     "tender.alert": _rep,
+    # Ownership moves (issue 4): the (new) owner and the team's managers; a transfer also tells who lost it.
+    "registration.claimed": _union(_owner, _team),
+    "registration.assigned": _owner,
+    "registration.transferred": _union(_owner, _previous_owner, _team),
+    "registration.extended": _owner,
+    "ownership.over_limit": _holder,  # + ``notify``: the team's managers
+    # Review SLA (issue 5): the event names the waiting level's approvers and their managers
+    # (``approvers``/``notify``, generic below), chosen by handlers/review_sla.py through the routing rules.
+    "registration.review_overdue": lambda evt: [],
+    # Level 1 of two approved (audit "approval_recorded"): the second level's approvers decide next.
+    "registration.escalated": _review_level(2),
 }
 """Event type -> who is told (besides the generic fields). Another issue adds one line for its event type and
 the same type to ``settings.QUEUES["notifications"]`` (a unit test checks the two agree)."""
@@ -275,6 +308,46 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Registration reclaimed: {registration_id}",
                "This registration was reclaimed (reason: {reason}); it is now {status}."),
     },
+    "registration.claimed": {
+        "zh-CN": ("公海商机已领取：{customer}", "商机报备 {registration_id}（项目「{project}」）已从公海领取，保护期重新开始。"),
+        "en": ("Claimed from the pool: {customer}",
+               "Registration {registration_id} (\"{project}\") was claimed from the pool; a new protection period started."),
+    },
+    "registration.assigned": {
+        "zh-CN": ("商机已分配给您：{customer}", "商机报备 {registration_id}（项目「{project}」）已分配给您，保护期开始。"),
+        "en": ("Registration assigned to you: {customer}",
+               "Registration {registration_id} (\"{project}\") was assigned to you; its protection period has started."),
+    },
+    "registration.transferred": {
+        "zh-CN": ("商机已转移：{customer}", "商机报备 {registration_id}（项目「{project}」）已转移（{reason}），保护期不变。"),
+        "en": ("Registration transferred: {customer}",
+               "Registration {registration_id} (\"{project}\") was transferred ({reason}); its timers carry over."),
+    },
+    "registration.extended": {
+        "zh-CN": ("保护期已延长：{customer}", "商机报备 {registration_id}（项目「{project}」）的保护期已延长（{reason}）。"),
+        "en": ("Protection extended: {customer}",
+               "The protection of registration {registration_id} (\"{project}\") was extended ({reason})."),
+    },
+    "registration.escalated": {
+        "zh-CN": ("待二级审批：{customer}",
+                  "商机报备 {registration_id}（项目「{project}」，{amount} {currency}）已通过一级审批，等待您的二级审批。"),
+        "en": ("Second approval needed: {customer}",
+               "Registration {registration_id} (\"{project}\", {amount} {currency}) passed its first review level "
+               "and is waiting for your second-level approval."),
+    },
+    "registration.review_overdue": {
+        "zh-CN": ("审批超时提醒：{customer}",
+                  "商机报备 {registration_id}（项目「{project}」，{amount} {currency}）第 {level} 级审批已等待超过 "
+                  "{overdue_hours} 小时（自 {waiting_since} 起），请尽快处理。"),
+        "en": ("Review overdue: {customer}",
+               "Level {level} review of registration {registration_id} (\"{project}\", {amount} {currency}) has "
+               "waited more than {overdue_hours} hours (since {waiting_since}); please decide."),
+    },
+    "ownership.over_limit": {
+        "zh-CN": ("超出保有量：{owner}", "当前持有 {held} 个商机，超出上限 {limit_value}（{limit}）。已回收：{reclaimed}。"),
+        "en": ("Over the holding limit: {owner}",
+               "Holds {held} registrations, above the limit of {limit_value} ({limit}). Reclaimed: {reclaimed}."),
+    },
     "tender.alert": {
         "zh-CN": ("新标讯：{tender_title}", "采购人：{buyer}；截止：{deadline}；预算：{tender_value}。"),
         "en": ("New tender: {tender_title}", "Buyer: {buyer}; deadline: {deadline}; value: {tender_value}."),
@@ -309,6 +382,13 @@ def _fields(evt: Mapping[str, Any], locale: str) -> dict[str, str]:
         "tender_title": tender.get("title"), "buyer": tender.get("buyer"),
         "deadline": str(tender.get("deadline") or "")[:10] or None,
         "tender_value": f"{value} {tender.get('currency') or ''}".strip() if value is not None else None,
+        "level": evt.get("level"),
+        "owner": evt.get("owner"), "held": evt.get("held"), "limit": evt.get("limit"),
+        "limit_value": evt.get("value"),
+        "reclaimed": ", ".join(evt.get("reclaimed") or []) or None,
+        "waiting_since": str(evt.get("waiting_since") or "").replace("T", " ")[:16] or None,
+        "overdue_hours": (int(evt["period"]) * int(evt["sla_hours"])
+                          if evt.get("period") and evt.get("sla_hours") else None),
     }
     return {k: str(v) for k, v in raw.items() if v not in (None, "")}
 

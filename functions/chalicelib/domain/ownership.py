@@ -123,6 +123,7 @@ class Holding:
     owner: HolderRef | None = None
     timers: Timers = field(default_factory=Timers)
     warned: str | None = None  # "<due_at iso>|<days>" of the last warning sent
+    submitter: HolderRef | None = None  # whose pending counter a decision on a pending registration releases
 
 
 @dataclass(frozen=True)
@@ -386,6 +387,17 @@ def offboard(h: Holding, leaver: HolderRef, successor: HolderProfile | None, *, 
                        kind="offboarded")
     return transfer(h, successor, actor=actor, now=now, rules=rules,
                     reason=f"offboarding {leaver.key} -> {successor.ref.key}", kind="offboarded")
+
+
+def close(h: Holding, target: S, *, actor: Actor, now: datetime, reason: str | None = None) -> Change:
+    """Won or lost (approval workflow): the holding ends. The owner's counter is released and the timers
+    cleared (nothing is due any more); the owner stays on the registration as a matter of record, so
+    ``from_owner == to_owner`` and the store releases the counter explicitly (store.ownership_ops.close)."""
+    if target not in (S.WON, S.LOST):
+        raise ValueError(f"close moves to won or lost, not {target}")
+    owner = _require_held(h)
+    entry = _entry(h, target.value, actor, now, reason, target)
+    return Change(target.value, h.status, target, owner, owner, Timers(), (entry,))
 
 
 def warning_due(h: Holding, *, now: datetime, rules: OwnershipRules) -> int | None:

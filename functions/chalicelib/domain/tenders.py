@@ -6,12 +6,15 @@
   (and nothing un-cancels it), a newer notice (amendment, award) updates the fields it states, an older
   or identical one only fills gaps; refs and categories accumulate.
 - ``next_due`` backs off exponentially after failures so a broken source is polled less, never stuck.
+- ``registration_from_tender`` pre-fills a registration from a tender (buyer, title, value, deadline, a
+  reference back) with what the rep adds; its ``external_ref`` makes it one per (rep, tender).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -134,3 +137,84 @@ def load_sources(text: str) -> tuple[list[TenderSource], list[dict[str, str]]]:
         names.add(src.name)
         sources.append(src)
     return sources, problems
+
+
+# -- tender -> registration -----------------------------------------------------------------------------
+
+# Buyer id schemes as feeds spell them (org-id.guide prefixes, OCDS ``identifier.scheme``) -> ours.
+_REGISTRY_SCHEMES = {
+    "gb-coh": "gb-coh", "tw-ubn": "tw-ubn", "uscc": "uscc", "cn-uscc": "uscc", "lei": "lei", "xi-lei": "lei",
+    "duns": "duns", "us-dun": "duns",
+}
+
+
+def registration_ref(tender_id: str) -> str:
+    """The ``external_ref`` of a registration made from a tender: one per (rep, tender)."""
+    return f"tender:{tender_id}"
+
+
+def buyer_registry_id(buyer: Any) -> Any | None:
+    """The buyer's id as a ``RegistryId`` when its scheme is one we check and the value passes; else None.
+
+    An id in a scheme we do not know is kept as ``other`` (``<scheme>:<id>``); one that fails its check is
+    dropped rather than failing the registration (the name still identifies the customer).
+    """
+    from pydantic import ValidationError
+
+    from schemas.common import RegistryId
+
+    if buyer is None or not buyer.id:
+        return None
+    scheme = _REGISTRY_SCHEMES.get((buyer.scheme or "").strip().lower())
+    value = buyer.id if scheme else f"{buyer.scheme}:{buyer.id}" if buyer.scheme else buyer.id
+    try:
+        return RegistryId(scheme=scheme or "other", value=value[:64])
+    except ValidationError:
+        return None
+
+
+def registration_from_tender(tender_id: str, tender: Any, extra: Any) -> tuple[Any | None, list[dict[str, str]]]:
+    """The ``RegistrationCreate`` a tender pre-fills, completed by the rep's ``TenderRegistrationRequest``.
+
+    Returns:
+        (payload, []) or (None, errors) naming each required field that neither the tender nor the
+        request provides (``{"loc": "body.contacts", "type": "missing"}``), for a 422.
+    """
+    from pydantic import ValidationError
+
+    from schemas.common import Money
+    from schemas.registration import RegistrationCreate
+
+    missing: list[dict[str, str]] = []
+    amount = extra.expected_amount
+    if amount is None and tender.value is not None and tender.currency:
+        try:
+            amount = Money(amount=tender.value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+                           currency=tender.currency)
+        except (ValidationError, ArithmeticError):
+            amount = None  # too large for an amount: the rep states it
+    close = extra.expected_close_date or (tender.deadline.date() if tender.deadline else None)
+    if not extra.contacts:
+        missing.append({"loc": "body.contacts", "type": "missing"})
+    if amount is None:
+        missing.append({"loc": "body.expected_amount", "type": "missing"})
+    if close is None:
+        missing.append({"loc": "body.expected_close_date", "type": "missing"})
+    if tender.buyer is None:
+        missing.append({"loc": "tender.buyer", "type": "missing"})  # no customer to register
+    if missing:
+        return None, missing
+    registry_id = buyer_registry_id(tender.buyer)
+    background = "\n".join(x for x in (
+        f"Tender {tender_id} ({tender.source}: {tender.source_id})", tender.procedure, tender.url) if x)
+    payload = {
+        "customer": {"name": tender.buyer.name[:200], "registry_ids": [registry_id] if registry_id else [],
+                     "country": tender.country, "region": (tender.region or None) and tender.region[:200]},
+        "contacts": extra.contacts,
+        "project": {"title": tender.title[:200], "background": background[:4000], "products": extra.products,
+                    "expected_amount": amount, "expected_close_date": close},
+        "external_ref": registration_ref(tender_id),
+    }
+    if extra.sales_stage is not None:
+        payload["sales_stage"] = extra.sales_stage
+    return RegistrationCreate.model_validate(payload), []

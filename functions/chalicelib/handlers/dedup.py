@@ -1,11 +1,13 @@
 """Duplicate and conflict detection (撞单): the dedup handler, the verdict read and the live pre-check.
 
 Triggers:
-- ``dedup`` SQS queue (filter: registration.submitted) -> ``detect_duplicates``. Input: ``RegistrationSubmitted``.
+- ``dedup`` SQS queue (filter: registration.submitted, registration.updated) -> ``detect_duplicates``.
   Side effects: the verdict stored once as its own item (``dedup_verdicts``; candidates with scores, the rule
-  that fired, the outcome), then the customer added to the blocking index (idempotent), then on
-  ``conflict`` a ``registration.conflict_detected`` event (id '<registration id>:conflict', re-sent on
-  redelivery; consumers deduplicate). The registration itself is never written, so a failure here never
+  that fired, the outcome) — re-judged and replaced for an edit or a resubmission — then the customer added
+  to the blocking index (idempotent), then on ``conflict`` a ``registration.conflict_detected`` event (id
+  '<registration id>:conflict', re-sent on redelivery; consumers deduplicate), and last a
+  ``registration.dedup_checked`` event (id '<registration id>:dedup:<version>') that the workflow's
+  auto-checks wait for. The registration itself is never written, so a failure here never
   loses or blocks it: errors are batch item failures (retried, then the DLQ); unparseable messages are parked.
 - ``GET /v1/registrations/{reg_id}/verdict`` -> ``get_registration_verdict`` (whoever may read the
   registration; partners get only the closed answer). 404 until the verdict exists.
@@ -94,7 +96,10 @@ def _dedup_one(evt) -> None:
     if reg is None:
         return
     now = clock.now()
-    stored = store.get_verdict(reg.id)
+    rejudge = _rejudge(evt)
+    if rejudge and reg.status.value not in ("submitted", "pending_review"):
+        return  # an edit of a rejected registration is judged when it is resubmitted
+    stored = None if rejudge else store.get_verdict(reg.id)
     customer = reg.customer
     ids = [(r.scheme.value, r.value) for r in customer.registry_ids]
     emails = [c.email for c in reg.contacts]
@@ -103,7 +108,11 @@ def _dedup_one(evt) -> None:
         verdict, held, exact, forms = _assess(customer.name, ids, customer.website, emails, phones,
                                               reg.project.products, _parties(reg), self_id=reg.id)
         model = _verdict_model(verdict, held, registration_id=reg.id, first_claim=reg.first_claim, now=now)
-        if not store.save_verdict(reg.id, model.outcome.value, model.model_dump(mode="json"), now=now):
+        if rejudge:
+            # A newer judgement replaces an older one (never the reverse: see store.replace_verdict).
+            store.replace_verdict(reg.id, model.outcome.value, model.model_dump(mode="json"), now=now)
+            stored = store.get_verdict(reg.id)
+        elif not store.save_verdict(reg.id, model.outcome.value, model.model_dump(mode="json"), now=now):
             stored = store.get_verdict(reg.id)  # a concurrent delivery won; announce what it stored
         else:
             stored = model.model_dump(mode="json")
@@ -118,6 +127,29 @@ def _dedup_one(evt) -> None:
     verdict_model = DedupVerdict.model_validate(stored)
     if verdict_model.conflict:
         _announce_conflict(reg, verdict_model, now)
+    _announce_checked(reg, verdict_model, now)
+
+
+def _rejudge(evt) -> bool:
+    """Edits and resubmissions are judged again (the customer, or who holds it, may have changed); a first
+    submission is judged once and its stored verdict reused on redelivery."""
+    return evt.type == "registration.updated" or (
+        evt.type == "registration.submitted" and evt.from_status is not None and evt.from_status.value == "rejected")
+
+
+def _announce_checked(reg, verdict, now) -> None:
+    """Tell the workflow that this version of the registration has its verdict; its auto-checks wait for
+    this. The id is stable per registration version, so a redelivery re-sends the same event."""
+    from chalicelib.domain.events import snapshot
+    from chalicelib.store.publisher import publish
+    from schemas.common import Actor, PrincipalKind
+    from schemas.events import RegistrationDedupChecked
+
+    publish([RegistrationDedupChecked(
+        id=f"{reg.id}:dedup:{reg.version}", occurred_at=verdict.computed_at or now, subject=reg.id,
+        actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID), registration=snapshot(reg),
+        outcome=verdict.outcome.value, action=verdict.action.value if verdict.action else None, rule=verdict.rule,
+    )])
 
 
 def _announce_conflict(reg, verdict, now) -> None:

@@ -1,8 +1,10 @@
 """Intake routes: the signed partner webhook and a rep's direct registration.
 
-Trigger: HTTP. Input: ``OpportunityRegistered`` (Standard Webhooks signed) or ``RegistrationCreate``.
+Trigger: HTTP. Input: ``OpportunityRegistered`` (Standard Webhooks signed) or ``RegistrationCreate``; the
+same partner endpoint takes ``OpportunityUpdated`` (``type: opportunity.updated``, an edit, issue 5).
 Side effects: one DynamoDB transaction (registration + customer + claims); the stream consumer announces it.
-Failures: 401 bad signature/key, 413 too large, 400/422 bad body, 409 external ref already registered,
+Failures: 401 bad signature/key, 413 too large, 400/422 bad body, 409 external ref already registered or
+the submitter at the pending cap (ownership rule ``pending_cap``),
 503 + Retry-After when storage is unavailable, so the partner retries and nothing is lost. A replayed
 ``webhook-id`` (or ``Idempotency-Key``) returns the first answer and writes nothing.
 """
@@ -22,8 +24,11 @@ def _store(reg, idempotency_key: str | None):
     from chalicelib.store import registrations
 
     s = settings.get()
-    outcome = registrations.create(reg, now=reg.created_at, idempotency_key=idempotency_key,
-                                   idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds))
+    try:
+        outcome = registrations.create(reg, now=reg.created_at, idempotency_key=idempotency_key,
+                                       idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds))
+    except registrations.PendingCapReached as exc:
+        raise HttpError(409, "pending_cap", str(exc)) from None
     if outcome.conflict == "external_ref":
         raise HttpError(409, "external_ref_taken",
                         f"external_ref already registered as {outcome.answer['id']}")
@@ -59,11 +64,17 @@ def receive_partner_opportunity(partner_id: str):
         verify(secrets_, request.headers, raw, now=int(now.timestamp()), tolerance=s.webhook_tolerance_seconds)
     except SignatureInvalidError as exc:
         raise HttpError(401, "unauthorized", f"signature rejected: {exc.reason}") from None
+    if _webhook_type(raw) == "opportunity.updated":
+        return _partner_update(partner_id, raw, request.headers["webhook-id"])
     registration, webhook = _schemas()
     envelope = parse_body(webhook.OpportunityRegistered, raw)
+    from chalicelib.store.directory import get_partner
+
+    partner = get_partner(partner_id)
     reg = new_registration(
         envelope.data, reg_id=new_id("reg", now), source=registration.Source.PARTNER,
         submitter=Actor(kind=PrincipalKind.PARTNER, id=partner_id), partner_id=partner_id, now=now,
+        team_id=partner.team_id if partner is not None else None,  # its channel team reviews it
     )
     return _store(reg, f"webhook#{partner_id}#{request.headers['webhook-id']}")
 
@@ -92,3 +103,41 @@ def register_opportunity():
         raise HttpError(400, "idempotency_key_invalid", "Idempotency-Key must be 1-255 characters",
                         errors=[{"loc": "header.idempotency-key", "type": "string_too_long"}])
     return _store(reg, f"idem#{principal.id}#{key}" if key else None)
+
+
+# --- opportunity.updated (approval workflow, issue 5) -----------------------------------------------------------
+
+def _webhook_type(raw: bytes | None) -> str | None:
+    """The envelope's ``type``, or None when the body is not a JSON object (parse_body then reports why)."""
+    import json
+
+    try:
+        body = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body.get("type") if isinstance(body, dict) else None
+
+
+def _partner_update(partner_id: str, raw: bytes, webhook_id: str):
+    """The partner's opportunity as it now is, found by its ``external_ref``: an edit by the submitter
+    (chalicelib.handlers.review.apply_edit). 404 for an unknown reference; 409 once decided. A replayed
+    webhook id, or an update that changes nothing, writes nothing and gets the same answer."""
+    from chalicelib.domain.access import Principal, Role
+    from chalicelib.handlers.review import apply_edit
+    from chalicelib.store import registrations
+    from schemas.common import PrincipalKind
+    from schemas.workflow import OpportunityUpdated
+
+    envelope = parse_body(OpportunityUpdated, raw)
+    ref = envelope.data.external_ref
+    if ref is None:
+        raise HttpError(422, "validation_failed", "an update names its opportunity by data.external_ref",
+                        errors=[{"loc": "body.data.external_ref", "type": "missing"}])
+    reg_id = registrations.by_external_ref(partner_id, ref, now=clock.now())
+    reg = registrations.get(reg_id) if reg_id else None
+    if reg is None:
+        raise HttpError(404, "not_found", "no registration with this external_ref")
+    partner = Principal(kind=PrincipalKind.PARTNER, id=partner_id, role=Role.PARTNER)
+    apply_edit(reg, envelope.data, partner, idempotency_key=f"webhook#{partner_id}#{webhook_id}")
+    current = registrations.get(reg.id)
+    return json_response(202, {"id": current.id, "status": current.status.value})

@@ -153,6 +153,49 @@ def extend_registration(reg_id: str):
     return _operate(reg_id, "extend", decide)
 
 
+@bp.route("/v1/registrations/bulk-assign", methods=["POST"])
+@api(request="BulkAssignRequest", responses={200: "BulkAssignResult"},
+     summary="Hand up to 100 registrations to one holder: pooled/archived are assigned, held ones transferred")
+def bulk_assign_registrations():
+    """One transaction per registration, each with the single calls' checks (role, status, limit, version),
+    so the due times are recomputed exactly as one by one; a refusal stops nothing but itself."""
+    from chalicelib import clock
+    from chalicelib.domain import ownership as dom
+    from chalicelib.domain.access import can_read
+    from chalicelib.store import ownership as store, ownership_ops
+    from schemas.ownership import BulkAssignOutcome, BulkAssignRequest, BulkAssignResult
+
+    principal = bearer_principal(bp.current_request.headers)
+    body = _body(BulkAssignRequest)
+    target = dom.HolderRef(body.owner_kind.value, body.owner_id)
+    results = []
+    for reg_id in dict.fromkeys(body.registration_ids):
+        try:
+            reg, h = _read(reg_id)
+            if not can_read(principal, reg):
+                raise HttpError(404, "not_found", "no such registration")
+            op = "transfer" if h.owner is not None else "assign"
+            dom.authorize(op, principal, h)
+            now, rules = clock.now(), store.rules()
+            profile = _profile(target)
+            change = (dom.transfer(h, profile, actor=principal.actor, now=now, rules=rules, reason=body.reason)
+                      if op == "transfer" else
+                      dom.assign(h, profile, actor=principal.actor, now=now, rules=rules, reason=body.reason))
+            ownership_ops.apply(h, change, now=now)
+        except HttpError as exc:
+            results.append(BulkAssignOutcome(registration_id=reg_id, outcome="refused", code=exc.code,
+                                             message=exc.message))
+            continue
+        except dom.OwnershipError as exc:
+            results.append(BulkAssignOutcome(registration_id=reg_id, outcome="refused", code=exc.code,
+                                             message=str(exc)))
+            continue
+        results.append(BulkAssignOutcome(registration_id=reg_id, outcome="transferred" if op == "transfer" else "assigned",
+                                         ownership=_view(ownership_ops.after(h, change))))
+    done = sum(r.outcome != "refused" for r in results)
+    return json_response(200, BulkAssignResult(results=results, done=done, refused=len(results) - done))
+
+
 @bp.route("/v1/registrations/{reg_id}/ownership", methods=["GET"])
 @api(responses={200: "Ownership"}, summary="Who holds a registration, until when, and why")
 def get_ownership(reg_id: str):

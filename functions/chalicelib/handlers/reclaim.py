@@ -1,4 +1,5 @@
-"""Scheduled ownership timers: reclaim what is due (every 15 minutes) and warn before it is (hourly).
+"""Scheduled ownership timers: reclaim what is due (every 15 minutes), warn before it is (hourly) and
+enforce holding limits (daily, ``enforce_holding_limits``).
 
 Trigger: EventBridge schedules. Input: none (time comes from chalicelib.clock). Reads: only approved
 registrations within the due/warning window, through the sparse ByStatusDueIndex (never a scan).
@@ -46,3 +47,18 @@ def warn_due_registrations(event):
     sent = ownership_ops.warning_run(now=clock.now(), time_left=_time_left(event))
     logger.info("warnings sent: %d", sent)
     return {"warnings": sent}
+
+
+@bp.schedule("cron(30 0 * * ? *)")
+def enforce_holding_limits(event):
+    """Daily: report holders above their limit (lowered limits never silently drop deals) and, with the
+    rule ``over_limit = "reclaim"``, take back their least recently active holdings down to the limit."""
+    from chalicelib import clock
+    from chalicelib.store import ownership, ownership_ops
+
+    reclaim = ownership.rules().over_limit == "reclaim"
+    rows = ownership_ops.over_limit(now=clock.now(), reclaim=reclaim, announce=True)
+    for row in rows:
+        logger.warning("over limit: %s holds %d, limit %s = %d; reclaimed %d", row["holder"], row["held"],
+                       row["limit"], row["value"], len(row["reclaimed"]))
+    return {"over_limit": len(rows), "reclaimed": sum(len(r["reclaimed"]) for r in rows)}

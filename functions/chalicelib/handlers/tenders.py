@@ -5,13 +5,21 @@ Triggers:
   (``settings.tender_sources``; each source has its own ``every_minutes``). Per source: conditional GET
   with the stored ETag/Last-Modified, parse, link each tender to what is stored (refs), write it with a
   conditional put/update, match new tenders against the subscriptions index, write one alert per rep per
-  tender (conditional) and publish ``tender.alert`` for immediate delivery. Failures: any error of one
+  tender (conditional) and publish ``tender.alert`` (``delivery`` immediate or daily_digest: the
+  notification outbox sends immediate ones at once and folds a rep's daily_digest ones into one message
+  at the rep's daily digest hour, ``settings.notify_digest_hour`` in the rep's timezone). Failures: any error of one
   source (HTTP, size cap, entity bomb, malformed document, bad config, storage) is recorded on that
   source's state (``last_error`` reason, ``failures``, exponential backoff) and the run goes on with the
   next source; the validators advance only after a fully processed fetch, so nothing is skipped.
 - ``POST/GET /v1/subscriptions``, ``DELETE /v1/subscriptions/{id}`` (users: their own subscriptions).
 - ``GET /v1/tenders`` (recent, filters ``days``, ``status``, ``source``, ``q``, ``limit``) and
   ``GET /v1/tenders/{id}``.
+- ``dealreg feeds poll|backfill`` (operator CLI, ``infra/feeds_cli.py``) call ``poll_due`` and
+  ``backfill_source`` here: the schedule's code path, one source at a time.
+- ``POST /v1/tenders/{id}/register``: a registration pre-filled from the tender for the calling user,
+  stored through ``store.registrations.create`` exactly like ``POST /v1/registrations`` (customer claims,
+  dedup and approval follow from its stream record). Idempotent per (user, tender) through the
+  registration's ``external_ref`` claim: a repeated call answers 200 with the same registration.
 """
 from __future__ import annotations
 
@@ -31,6 +39,7 @@ logger = logging.getLogger("dealreg.tenders")
 BUNDLED_SOURCES = Path(__file__).resolve().parents[1] / "tender_sources.json"
 MAX_DAYS = 31
 _INDEX: Any = None  # the subscriptions index of this warm container (see domain/tender_matching.py)
+_INDEX_EPOCH = ""  # the subscriptions table's epoch it was built at (see store.tenders.subscriptions_stamp)
 
 
 @bp.schedule("rate(5 minutes)")
@@ -65,8 +74,13 @@ def http_client() -> Any:
     return HttpClient(ssrf_guard=True, allow_loopback_http=settings.get().tender_allow_loopback)
 
 
-def poll_due(now: datetime, *, only: str | None = None, force: bool = False) -> dict[str, dict[str, Any]]:
-    """Poll every due (or, with ``force``, every) enabled source; one source's failure never stops the run."""
+def poll_due(now: datetime, *, only: str | None = None, force: bool = False,
+             progress: Any = None) -> dict[str, dict[str, Any]]:
+    """Poll every due (or, with ``force``, every) enabled source; one source's failure never stops the run.
+
+    ``only`` names one source (polled even when disabled: ``dealreg feeds poll``); ``progress`` is called
+    as tenders are stored (see ``poll_source``).
+    """
     from chalicelib.store import tenders as store
 
     results: dict[str, dict[str, Any]] = {}
@@ -81,7 +95,7 @@ def poll_due(now: datetime, *, only: str | None = None, force: bool = False) -> 
             state = store.feed_state(src.name)
             if not force and state.next_due_at is not None and state.next_due_at > now:
                 continue
-            results[src.name] = poll_source(src, now, http=http, run=run)
+            results[src.name] = poll_source(src, now, http=http, run=run, progress=progress)
         except Exception:  # noqa: BLE001 - the run must go on; the source is retried next time
             logger.exception("tender source %s failed outside the poll", src.name)
             results[src.name] = {"error": "internal_error"}
@@ -101,22 +115,26 @@ class _Run:
 
 
 def current_index() -> Any:
-    """The subscriptions index, rebuilt when the table's version counter moved since it was built."""
-    global _INDEX
+    """The subscriptions index, rebuilt when the table's version counter (or epoch) moved since it was built."""
+    global _INDEX, _INDEX_EPOCH
     from chalicelib.domain.tender_matching import Criteria, SubscriptionIndex
     from chalicelib.store import tenders as store
 
-    version = store.subscriptions_version()
-    if _INDEX is None or _INDEX.version != version:
+    epoch, version = store.subscriptions_stamp()
+    if _INDEX is None or (_INDEX_EPOCH, _INDEX.version) != (epoch, version):
         subs = store.all_subscriptions()
         _INDEX = SubscriptionIndex([Criteria.from_subscription(s) for s in subs], version=version)
+        _INDEX_EPOCH = epoch
         logger.info("subscriptions index rebuilt: %d subscriptions at version %d", len(_INDEX), version)
     return _INDEX
 
 
 def poll_source(src: Any, now: datetime, *, http: Any, run: _Run | None = None,
                 progress: Any = None) -> dict[str, Any]:
-    """Poll one source now and record the outcome on its state. Never raises for source problems."""
+    """Poll one source now and record the outcome on its state. Never raises for source problems.
+
+    ``progress(done, total, stats)`` is called after each stored tender (``total``: tenders parsed so far).
+    """
     from connectors import REGISTRY
     from connectors.base import FetchRequest, split_parsed
     from connectors.errors import ConnectorError, RetryableError
@@ -143,11 +161,12 @@ def poll_source(src: Any, now: datetime, *, http: Any, run: _Run | None = None,
             stats["rejected"] += len(rejected)
             for rej in rejected:
                 logger.info("source %s: entry %s rejected (%s)", src.name, rej.source_id, rej.reason)
+            total = stats["tenders"] + len(tenders)
             for tender in tenders:
                 stats[ingest(tender, now, run)] += 1
                 stats["tenders"] += 1
                 if progress is not None:
-                    progress(stats["tenders"])
+                    progress(stats["tenders"], total, stats)
             validators = (raw.etag, raw.last_modified)
         if not fetched_any:
             stats["not_modified"] = 1
@@ -181,8 +200,9 @@ def poll_source(src: Any, now: datetime, *, http: Any, run: _Run | None = None,
     return result
 
 
-def ingest(tender: Any, now: datetime, run: _Run) -> str:
-    """Store one tender sighting and alert on new ones; returns the change (``new``, ``amended``...)."""
+def ingest(tender: Any, now: datetime, run: _Run | None) -> str:
+    """Store one tender sighting and alert on new ones (``run=None``: store only, as a backfill does);
+    returns the change (``new``, ``amended``...)."""
     from chalicelib.domain.tenders import Change, link_keys, merge, source_ref, tender_id_for
     from chalicelib.store import tenders as store
 
@@ -195,14 +215,18 @@ def ingest(tender: Any, now: datetime, run: _Run) -> str:
         if change is Change.UNCHANGED and item is not None and ref in item.sources:
             return str(change)
         if store.save_tender(tender_id, item, merged, ref, now):
-            if change is Change.NEW:
+            if change is Change.NEW and run is not None:
                 alert(tender_id, merged, now, run)
             return str(change)
     return "conflict"  # lost twice to concurrent writers; the next poll sees the same notice again
 
 
 def alert(tender_id: str, tender: Any, now: datetime, run: _Run) -> int:
-    """One alert per rep whose subscriptions match; publish the immediate ones. Returns alerts written."""
+    """One alert per rep whose subscriptions match, each announced as ``tender.alert``. Returns alerts written.
+
+    A rep with any matching ``immediate`` subscription is told at once; otherwise the event says
+    ``daily_digest`` and the notification outbox keeps it for that rep's daily digest.
+    """
     from schemas.common import Actor, PrincipalKind
     from schemas.events import TenderAlert, TenderSummary
 
@@ -223,19 +247,78 @@ def alert(tender_id: str, tender: Any, now: datetime, run: _Run) -> int:
         delivery = "immediate" if any(c.delivery == "immediate" for c in crits) else "daily_digest"
         if not store.create_alert(rep_id, tender_id, [c.id for c in crits], delivery, now):
             continue  # already alerted (a re-poll or another source of the same notice)
-        if delivery == "immediate":
-            events.append(TenderAlert(
-                id=f"{rep_id}#{tender_id}", occurred_at=now, subject=tender_id,
-                actor=Actor(kind=PrincipalKind.SYSTEM, id="tender_feeds"), rep_id=rep_id,
-                subscription_ids=sorted(c.id for c in crits), delivery=delivery,
-                tender=TenderSummary(id=tender_id, title=tender.title, status=str(tender.status),
-                                     source=tender.source, buyer=tender.buyer.name if tender.buyer else None,
-                                     url=tender.url, published=tender.published, deadline=tender.deadline,
-                                     value=tender.value, currency=tender.currency),
-            ))
+        # Digest alerts are published too: the notification outbox holds ``daily_digest`` ones until the
+        # rep's daily digest hour and sends everything due for the rep then as one message.
+        events.append(TenderAlert(
+            id=f"{rep_id}#{tender_id}", occurred_at=now, subject=tender_id,
+            actor=Actor(kind=PrincipalKind.SYSTEM, id="tender_feeds"), rep_id=rep_id,
+            subscription_ids=sorted(c.id for c in crits), delivery=delivery,
+            tender=TenderSummary(id=tender_id, title=tender.title, status=str(tender.status),
+                                 source=tender.source, buyer=tender.buyer.name if tender.buyer else None,
+                                 url=tender.url, published=tender.published, deadline=tender.deadline,
+                                 value=tender.value, currency=tender.currency),
+        ))
     if events:
         publisher.publish(events)  # after the writes they announce; ids are stable for dedup downstream
     return len(events)
+
+
+DEFAULT_BACKFILL_PAGES = 50
+
+
+def backfill_source(src: Any, now: datetime, *, http: Any, urls: list[str] | None = None, pages: int | None = None,
+                    since: datetime | None = None, alerts: bool = False, progress: Any = None) -> dict[str, Any]:
+    """Load a source's history through the same connector, parse and ``ingest`` as the schedule.
+
+    Without ``urls``: from the feed URL, follow the format's next-page links (OCDS ``links.next``,
+    RFC 5005 ``rel="next"``) for at most ``pages`` pages (default ``DEFAULT_BACKFILL_PAGES``), and stop
+    after a page whose dated notices are all older than ``since``. With ``urls``: fetch exactly those
+    pages. Notices published before ``since`` are skipped. History raises no alerts unless ``alerts``.
+    The source's polling state (validators, schedule) is left alone. Never raises for source problems.
+    """
+    from connectors import REGISTRY
+    from connectors.base import FetchRequest, split_parsed
+    from connectors.errors import ConnectorError
+
+    stats: dict[str, Any] = defaultdict(int)
+    run = _Run() if alerts else None
+    queue: list[str | None] = list(urls) if urls else [None]
+    limit = pages or (len(queue) if urls else DEFAULT_BACKFILL_PAGES)
+    seen: set[str | None] = set()
+    try:
+        cls = REGISTRY.get(src.connector)
+        if cls is None:
+            raise ConnectorError(f"unknown connector {src.connector}", reason="unknown_connector")
+        connector = cls(src.config, http)
+        while queue and stats["pages"] < limit:
+            url = queue.pop(0)
+            if url in seen:
+                continue  # a page linking back to itself or to an earlier page
+            seen.add(url)
+            for raw in connector.fetch(FetchRequest(cursor=url)):
+                stats["pages"] += 1
+                tenders, rejected = split_parsed(connector.parse(raw))
+                stats["rejected"] += len(rejected)
+                dated = [t.published for t in tenders if t.published is not None]
+                fresh = [t for t in tenders if since is None or t.published is None or t.published >= since]
+                stats["older_than_since"] += len(tenders) - len(fresh)
+                total = stats["tenders"] + len(fresh)
+                for tender in fresh:
+                    stats[ingest(tender, now, run)] += 1
+                    stats["tenders"] += 1
+                    if progress is not None:
+                        progress(stats["tenders"], total, stats)
+                nxt = None if urls else connector.next_page(raw)
+                if nxt and not (since is not None and dated and max(dated) < since):
+                    queue.append(nxt)
+    except ConnectorError as exc:
+        stats["error"] = exc.reason
+    except RecursionError:
+        stats["error"] = "too_deep"
+    except Exception as exc:  # noqa: BLE001 - reported to the operator; what was stored stays stored
+        logger.exception("backfill of %s failed", src.name)
+        stats["error"] = f"internal_error:{type(exc).__name__}"
+    return dict(stats)
 
 
 # -- subscriptions API ----------------------------------------------------------------------------------
@@ -246,7 +329,7 @@ def _user():
 
     principal = bearer_principal(bp.current_request.headers)
     if principal.kind is not PrincipalKind.USER:
-        raise HttpError(403, "forbidden", "subscriptions belong to users (reps)")
+        raise HttpError(403, "forbidden", "tender subscriptions and registrations are for users (reps)")
     return principal
 
 
@@ -352,6 +435,50 @@ def list_tenders():
         if len(out) >= limit:
             break
     return json_response(200, TenderPage(items=out))
+
+
+@bp.route("/v1/tenders/{tender_id}/register", methods=["POST"])
+@api(request="TenderRegistrationRequest", responses={202: "RegistrationAccepted", 200: "RegistrationAccepted"},
+     summary="Turn a tender into a registration for the caller (202 created; 200 the one made before)")
+def register_tender(tender_id: str):
+    from datetime import timedelta
+
+    from chalicelib import clock, settings
+    from chalicelib.domain.registration import new_id, new_registration
+    from chalicelib.domain.tenders import registration_from_tender, registration_ref
+    from chalicelib.http import check_size, parse_body
+    from chalicelib.store import registrations
+    from chalicelib.store import tenders as store
+    from schemas.registration import Source
+    from schemas.tender import TenderRegistrationRequest
+
+    request = bp.current_request
+    check_size(request.raw_body, settings.get().max_body_bytes)
+    principal = _user()
+    extra = parse_body(TenderRegistrationRequest, request.raw_body or b"{}")
+    now = clock.now()
+    made = registrations.by_external_ref(principal.id, registration_ref(tender_id), now=now)
+    if made is not None:
+        reg = registrations.get(made)
+        return json_response(200, {"id": made, "status": reg.status.value if reg else "submitted"})
+    item = store.get_tender(tender_id)
+    if item is None:
+        raise HttpError(404, "not_found", "no such tender")
+    if item.cancelled == "yes":
+        raise HttpError(409, "tender_cancelled", "the tender was cancelled")
+    payload, missing = registration_from_tender(tender_id, store.tender_of(item), extra)
+    if payload is None:
+        raise HttpError(422, "validation_failed", "the tender does not state everything a registration needs; "
+                        "give the missing fields in the body", errors=missing)
+    reg = new_registration(payload, reg_id=new_id("reg", now), source=Source.TENDER, submitter=principal.actor,
+                           team_id=principal.team_id, now=now)
+    try:
+        outcome = registrations.create(reg, now=now, idempotency_key=None,
+                                       idempotency_ttl=timedelta(seconds=settings.get().idempotency_ttl_seconds))
+    except registrations.PendingCapReached as exc:
+        raise HttpError(409, "pending_cap", str(exc)) from None
+    # A concurrent call for the same tender won the external_ref claim: answer with its registration.
+    return json_response(202 if outcome.created else 200, outcome.answer)
 
 
 def sources_status() -> list[dict[str, Any]]:

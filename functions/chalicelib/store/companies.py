@@ -1,4 +1,4 @@
-"""Registry cache and customer enrichment items. Every write is conditional or idempotent.
+"""Registry cache, customer enrichment items and imported customers. Every write is conditional or idempotent.
 
 Cache items expire through DynamoDB TTL; since TTL deletion is lazy (and moto never deletes), a read
 treats an item whose ``expires_at`` has passed as absent.
@@ -10,7 +10,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib.store.models import CustomerEnrichmentItem, RegistryCacheItem
+from chalicelib.store.models import CustomerEnrichmentItem, CustomerItem, RegistryCacheItem
 
 # Enrichment states. "enriched"/"not_found" are answers; the rest record why there is no answer yet.
 ANSWERED = ("enriched", "not_found")
@@ -88,3 +88,36 @@ def save_pending(customer_key: str, *, state: str, registration_id: str, attempt
     )
     condition = CustomerEnrichmentItem.customer_key.does_not_exist() | CustomerEnrichmentItem.state.is_in(*PENDING)
     return _conditional_save(item, condition)
+
+
+def import_customer(customer_key: str, customer: Any, *, owner_id: str | None, now: datetime) -> None:
+    """Create or refresh a customer from an import (``dealreg customers import``). Idempotent.
+
+    The name and ``created_at`` already on file are kept (first writer wins, as at intake); the
+    registry ids, website, country, region, industry and owner given are set; the registration count is
+    never touched.
+
+    Args:
+        customer_key: ``chalicelib.domain.registration.customer_key(customer)``.
+        customer: a validated ``schemas.registration.Customer``.
+        owner_id: the account owner, if the file names one.
+        now: the import time.
+    """
+    item = CustomerItem(customer_key)
+    optional = {"website": customer.website, "country": customer.country, "region": customer.region,
+                "industry": customer.industry, "owner_id": owner_id}
+    item.update(actions=[
+        CustomerItem.name.set(CustomerItem.name | customer.name),
+        CustomerItem.created_at.set(CustomerItem.created_at | now),
+        CustomerItem.updated_at.set(now),
+        CustomerItem.registration_count.set(CustomerItem.registration_count | 0),
+        *([CustomerItem.registry_ids.set([r.model_dump(mode="json") for r in customer.registry_ids])]
+          if customer.registry_ids else []),
+        *(getattr(CustomerItem, field).set(value) for field, value in optional.items() if value),
+    ])
+
+
+def iter_customers(page_size: int = 500) -> Any:
+    """Every customer, page by page (a paginated Scan: for ``dealreg customers export`` only, never on a
+    request path)."""
+    return CustomerItem.scan(page_size=page_size)

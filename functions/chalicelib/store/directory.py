@@ -84,14 +84,16 @@ def _issue_key(kind: PrincipalKind, principal_id: str, now: datetime) -> str:
 
 
 def create_partner(partner_id: str, name: str, *, now: datetime, tier: str = "registered",
-                   callback_url: str | None = None, secret: str | None = None) -> tuple[str, str]:
+                   callback_url: str | None = None, secret: str | None = None,
+                   team_id: str | None = None) -> tuple[str, str]:
     """Create a partner with a signing secret and an API key. Returns ``(whsec_ secret, api key)``, shown once.
 
+    ``team_id`` is its channel team: that team's managers review its registrations.
     Raises ``PutError`` if the partner id is taken.
     """
     from connectors.standard_webhooks import generate_secret
 
-    PartnerItem(f"partner#{partner_id}", name=name, tier=tier, callback_url=callback_url,
+    PartnerItem(f"partner#{partner_id}", name=name, tier=tier, callback_url=callback_url, team_id=team_id,
                 created_at=now).save(condition=PartnerItem.pk.does_not_exist())
     signing = secret or generate_secret()
     aws.client("secretsmanager").create_secret(

@@ -101,6 +101,8 @@ class RegistrationItem(Model):
     rules_stamp = UnicodeAttribute(null=True)
     warned = UnicodeAttribute(null=True)
     write_token = UnicodeAttribute(null=True)  # the last ownership transaction's token: tells a retry from a race
+    # Review SLA (issue 5, store/routing.py): "<seq of the entry the wait started at>:<periods reminded>".
+    review_reminded = UnicodeAttribute(null=True)
 
     by_submitter = _index("BySubmitterIndex", "submitter_id", "created_at")()
     by_owner = _index("ByOwnerIndex", "owner_id", "created_at")()
@@ -124,6 +126,7 @@ class CustomerItem(Model):
     registration_count = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    owner_id = UnicodeAttribute(null=True)  # account owner from a CRM import (``dealreg customers import``)
 
 
 class _DirectoryItem(Model):
@@ -144,6 +147,8 @@ class PartnerItem(_DirectoryItem):
     tier = UnicodeAttribute(default="registered")
     callback_url = UnicodeAttribute(null=True)
     active = UnicodeAttribute(default="yes")
+    # The channel team whose managers review (and may read) this partner's registrations.
+    team_id = UnicodeAttribute(null=True)
 
 
 class UserItem(_DirectoryItem):
@@ -194,14 +199,16 @@ class ClaimItem(Model):
 
 
 class HolderItem(Model):
-    """``pk = holder#<kind>:<id>``: a holder's count of active holdings (issue 4), moved in the same
-    transaction as the registration; ``job#<name>`` items keep resumable jobs' checkpoints."""
+    """``pk = holder#<kind>:<id>``: a holder's count of active holdings and of its submissions awaiting a
+    decision (issue 4), moved in the same transaction as the registration; ``job#<name>`` items keep resumable jobs' checkpoints."""
 
     class Meta(_Meta):
         table_name = "holders"
 
     pk = UnicodeAttribute(hash_key=True)
     active = NumberAttribute(null=True)
+    # Registrations this holder submitted that await a decision (submitted/pending_review): the pending cap.
+    pending = NumberAttribute(null=True)
     updated_at = UTCDateTimeAttribute(null=True)
     checkpoint = JSONAttribute(null=True)
 
@@ -262,27 +269,27 @@ class CustomerEnrichmentItem(Model):
 
 
 class DedupIndexItem(Model):
-    """The dedup blocking index (issue 3; see chalicelib.domain.dedup_match). One table, three kinds of item:
+    """The dedup blocking index (issue 3; see chalicelib.domain.dedup_match and chalicelib.store.dedup).
 
-    - a posting ``pk = "<blocking key>|<customer key>"`` with ``bkey``/``ref`` (queried through
-      ``ByBlockIndex``), the customer's ``name`` and exact ``keys`` (so a check scores without more reads);
-    - a counter ``pk = "#n|<blocking key>"`` with ``n``, how many customers carry the key (no ``bkey``, so
-      it stays out of the index);
-    - a marker ``pk = "#doc|<customer key>|<name key>"``: this customer name is indexed (idempotent writes).
+    One table keyed ``(pk, sk)``, three kinds of item, so every read is a key lookup or a Query of one
+    partition of the base table (no GSI: a GSI would cost a second write per posting):
+
+    - a posting ``pk = "<blocking key>"``, ``sk = "<customer key>"`` with the customer's ``name`` and exact
+      ``keys`` (so a check scores without more reads); a posting list is one partition;
+    - a counter ``pk = "#n|<blocking key>"``, ``sk = "#"`` with ``n``, how many customers carry the key;
+    - a marker ``pk = "#doc|<customer key>|<name key>"``, ``sk = "#"``: this customer name is indexed.
     """
 
     class Meta(_Meta):
         table_name = "dedup_index"
 
     pk = UnicodeAttribute(hash_key=True)
-    bkey = UnicodeAttribute(null=True)
-    ref = UnicodeAttribute(null=True)
+    sk = UnicodeAttribute(range_key=True)
     name = UnicodeAttribute(null=True)
+    core = UnicodeAttribute(null=True)  # the name's compact comparison form (ranking ties, no re-normalising)
     keys = JSONAttribute(null=True)
     n = NumberAttribute(null=True)
     created_at = UTCDateTimeAttribute(null=True)
-
-    by_block = _index("ByBlockIndex", "bkey", "ref")()
 
 
 class DedupVerdictItem(Model):

@@ -190,11 +190,23 @@ def team_managers(team_id: str) -> list[str]:
     return [f"user:{m}" for m in (team.manager_ids or [])] if team is not None else []
 
 
+def review_approvers(ref: str) -> list[str]:
+    """``review:<registration id>:<level>`` -> the active users to tell (store.routing.recipients)."""
+    from chalicelib.store import registrations, routing
+
+    reg_id, _, level = ref[len("review:"):].rpartition(":")
+    reg = registrations.get(reg_id) if reg_id and level.isdigit() else None
+    return [f"user:{u}" for u in routing.recipients(reg, int(level))] if reg is not None else []
+
+
 def expand(refs: Iterable[str]) -> list[str]:
-    """``team:<id>`` -> that team's managers; user and partner refs as they are; order kept, no repeats."""
+    """``team:<id>`` -> that team's managers; ``review:<reg>:<level>`` -> that level's approvers; user and
+    partner refs as they are; order kept, no repeats."""
     out: list[str] = []
     for ref in refs:
-        for r in team_managers(ref[5:]) if ref.startswith("team:") else [ref]:
+        expanded = (team_managers(ref[5:]) if ref.startswith("team:")
+                    else review_approvers(ref) if ref.startswith("review:") else [ref])
+        for r in expanded:
             if r not in out:
                 out.append(r)
     return out

@@ -65,6 +65,8 @@ def holding_from_item(item: RegistrationItem) -> Holding:
             previous_owner=item.previous_owner, cooldown_until=item.cooldown_until, rules_stamp=item.rules_stamp,
         ),
         warned=item.warned,
+        submitter=HolderRef(item.submitter_kind, item.submitter_id)
+        if item.submitter_kind in ("user", "partner") else None,
     )
 
 
@@ -135,18 +137,26 @@ def _registration_update(tx: TransactWrite, h: Holding, change: Change, now: dat
     tx.update(RegistrationItem(h.reg_id, version=h.version), actions=actions, condition=condition)
 
 
-def _holder_moves(tx: TransactWrite, change: Change, now: datetime) -> None:
-    if not change.moves_holder:
-        return
-    if change.from_owner is not None:
+def _holder_moves(tx: TransactWrite, h: Holding, change: Change, now: datetime) -> None:
+    """Move the holder counters: the old owner's ``active`` -1, the new owner's +1 below its limit, and a
+    decision on a pending registration (approval) frees one of its submitter's ``pending`` slots. One
+    update per holder item: a transaction may touch an item only once (the submitter is often the owner)."""
+    from chalicelib.store.registrations import PENDING
+
+    moves: dict[HolderRef, list] = {}
+    conditions: dict[HolderRef, object] = {}
+    if change.moves_holder and change.from_owner is not None:
         # No floor condition: a drifted counter must not block a reclaim; `dealreg holders recount` repairs it.
-        tx.update(HolderItem(holder_pk(change.from_owner)),
-                  actions=[HolderItem.active.add(-1), HolderItem.updated_at.set(now)])
-    if change.to_owner is not None:
+        moves.setdefault(change.from_owner, []).append(HolderItem.active.add(-1))
+    if change.moves_holder and change.to_owner is not None:
         limit = change.limit.value if change.limit else 0
-        tx.update(HolderItem(holder_pk(change.to_owner)),
-                  actions=[HolderItem.active.add(1), HolderItem.updated_at.set(now)],
-                  condition=HolderItem.active.does_not_exist() | (HolderItem.active < limit))
+        moves.setdefault(change.to_owner, []).append(HolderItem.active.add(1))
+        conditions[change.to_owner] = HolderItem.active.does_not_exist() | (HolderItem.active < limit)
+    if h.submitter is not None and change.from_status in PENDING and change.to_status not in PENDING:
+        moves.setdefault(h.submitter, []).append(HolderItem.pending.add(-1))
+    for ref, actions in moves.items():
+        tx.update(HolderItem(holder_pk(ref)), actions=[*actions, HolderItem.updated_at.set(now)],
+                  condition=conditions.get(ref))
 
 
 def _raise_for(exc: TransactWriteError, change: Change, *, reg_index: int) -> None:
@@ -174,7 +184,7 @@ def commit(h: Holding, change: Change, *, now: datetime) -> None:
         # The token makes DynamoDB treat an SDK retry of this same transaction as a no-op success.
         with TransactWrite(connection=models.connection(), client_request_token=token) as tx:
             _registration_update(tx, h, change, now, token)
-            _holder_moves(tx, change, now)
+            _holder_moves(tx, h, change, now)
     except TransactWriteError as exc:
         try:
             _raise_for(exc, change, reg_index=0)
@@ -291,17 +301,33 @@ def approved_pages(start: dict | None = None, limit: int = 200) -> Iterator[tupl
             return
 
 
-def holder_counts() -> dict[str, int]:
-    """Every holder counter, by holder key. A scan of the (small) holders table: operator jobs only."""
-    return {item.pk.removeprefix("holder#"): int(item.active or 0)
-            for item in HolderItem.scan(HolderItem.pk.startswith("holder#"))}
+def holder_counts(counter: str = "active") -> dict[str, int]:
+    """Every holder's ``active`` (or ``pending``) counter, by holder key, where set. A scan of the (small)
+    holders table: operator jobs only."""
+    attr = getattr(HolderItem, counter)
+    return {item.pk.removeprefix("holder#"): int(getattr(item, counter))
+            for item in HolderItem.scan(HolderItem.pk.startswith("holder#") & attr.exists())}
 
 
-def set_count(ref: HolderRef, expected: int | None, value: int, *, now: datetime) -> bool:
+def pending_pages(start: dict | None = None, limit: int = 200) -> Iterator[tuple[list[RegistrationItem], dict | None]]:
+    """Every registration awaiting a decision (submitted, pending_review), page by page (ByStatusIndex)."""
+    for status in (RegistrationStatus.SUBMITTED.value, RegistrationStatus.PENDING_REVIEW.value):
+        start = None
+        while True:
+            result = RegistrationItem.by_status.query(status, limit=limit, last_evaluated_key=start)
+            items = list(result)
+            start = result.last_evaluated_key
+            yield items, start
+            if start is None:
+                break
+
+
+def set_count(ref: HolderRef, expected: int | None, value: int, *, now: datetime, counter: str = "active") -> bool:
     """Repair a counter, only if it still holds ``expected`` (None: absent); False if it moved meanwhile."""
-    cond = HolderItem.active.does_not_exist() if expected is None else (HolderItem.active == expected)
+    attr = getattr(HolderItem, counter)
+    cond = attr.does_not_exist() if expected is None else (attr == expected)
     try:
-        HolderItem(holder_pk(ref)).update(actions=[HolderItem.active.set(value), HolderItem.updated_at.set(now)],
+        HolderItem(holder_pk(ref)).update(actions=[attr.set(value), HolderItem.updated_at.set(now)],
                                           condition=cond)
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":

@@ -55,8 +55,11 @@ def _holding_of(reg: Registration | str) -> Holding:
         if h is None:
             raise dom.WrongStatusError(f"no registration {reg}")
         return h
+    submitter = reg.submitter
     return Holding(reg_id=reg.id, status=reg.status, version=reg.version,
-                   last_seq=reg.audit[-1].seq if reg.audit else 0, team_id=reg.team_id)
+                   last_seq=reg.audit[-1].seq if reg.audit else 0, team_id=reg.team_id,
+                   submitter=HolderRef(submitter.kind.value, submitter.id)
+                   if submitter.kind.value in ("user", "partner") else None)
 
 
 def grant(reg: Registration | str, owner: HolderRef | None, actor: Actor, *, now: datetime,
@@ -76,6 +79,39 @@ def grant(reg: Registration | str, owner: HolderRef | None, actor: Actor, *, now
     prof = resolve(owner) if owner else None
     change = dom.grant(h, owner, prof, actor=actor, now=now, rules=store.rules(), reason=reason)
     return apply(h, change, now=now)
+
+
+def close(reg_id: str, target, actor: Actor, *, now: datetime, reason: str | None = None) -> Change:
+    """Won/lost: status, cleared timers and the audit line on the registration, and the owner's ``active``
+    counter -1, in one transaction conditioned on the status, owner and version read here.
+
+    Raises:
+        WrongStatusError: not an approved registration with an owner.
+        LostRaceError: it changed between the read and the write.
+    """
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    from chalicelib.store import models
+    from chalicelib.store.models import HolderItem, RegistrationItem
+    from chalicelib.store.registrations import _audit_map
+
+    h = _holding_of(reg_id)
+    change = dom.close(h, target, actor=actor, now=now, reason=reason)
+    actions = [RegistrationItem.status.set(change.to_status.value), RegistrationItem.updated_at.set(now),
+               *store._timer_actions(change.timers), RegistrationItem.warned.remove(),
+               RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(e) for e in change.audit]))]
+    try:
+        with TransactWrite(connection=models.connection()) as tx:
+            tx.update(RegistrationItem(h.reg_id, version=h.version), actions=actions, condition=store._as_read(h))
+            # No floor condition, as for a release: a drifted counter never blocks closing a deal.
+            tx.update(HolderItem(store.holder_pk(change.from_owner)),
+                      actions=[HolderItem.active.add(-1), HolderItem.updated_at.set(now)])
+    except TransactWriteError as exc:
+        if any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
+            raise dom.LostRaceError("the registration changed meanwhile; read it again") from None
+        raise
+    return change
 
 
 # --- scheduled reclaim ---------------------------------------------------------------------------------------------
@@ -244,7 +280,8 @@ class RecountReport:
 
 
 def recount(*, now: datetime, repair: bool = True, progress: Callable[[int], None] | None = None) -> RecountReport:
-    """Recount holders from the approved registrations and repair drifted counters (conditionally)."""
+    """Recount holders from the approved registrations, and submitters' pending counters from the
+    registrations awaiting a decision, and repair drifted counters (conditionally)."""
     actual: Counter[str] = Counter()
     report = RecountReport()
     for page, _ in store.approved_pages():
@@ -254,13 +291,19 @@ def recount(*, now: datetime, repair: bool = True, progress: Callable[[int], Non
                 actual[h.owner.key] += 1
         if progress:
             progress(report.registrations)
-    stored = store.holder_counts()
-    for key in sorted(set(actual) | set(stored)):
-        have, want = stored.get(key), actual.get(key, 0)
-        if (have or 0) != want:
-            report.drift[key] = (have, want)
-            if repair and store.set_count(HolderRef.parse(key), have, want, now=now):
-                report.repaired += 1
+    pending: Counter[str] = Counter()
+    for items, _ in store.pending_pages():
+        for item in items:
+            if item.submitter_kind in ("user", "partner"):
+                pending[f"{item.submitter_kind}:{item.submitter_id}"] += 1
+    for counter, counted in (("active", actual), ("pending", pending)):
+        stored = store.holder_counts(counter)
+        for key in sorted(set(counted) | set(stored)):
+            have, want = stored.get(key), counted.get(key, 0)
+            if (have or 0) != want:
+                report.drift[key if counter == "active" else f"{key} (pending)"] = (have, want)
+                if repair and store.set_count(HolderRef.parse(key), have, want, now=now, counter=counter):
+                    report.repaired += 1
     return report
 
 
@@ -287,9 +330,10 @@ def restamp(*, now: datetime, progress: Callable[[int, int], None] | None = None
     return state
 
 
-def over_limit(*, now: datetime, reclaim: bool) -> list[dict]:
+def over_limit(*, now: datetime, reclaim: bool, announce: bool = False) -> list[dict]:
     """Holders above their limit (after a limit was lowered); with ``reclaim``, take back the least
-    recently active holdings down to the limit. Counters are trusted: run ``recount`` first after drift."""
+    recently active holdings down to the limit; with ``announce``, publish one ``ownership.over_limit``
+    event per holder (the scheduled job does). Counters are trusted: run ``recount`` first after drift."""
     from schemas.events import OwnershipReclaimed
 
     rules = store.rules()
@@ -322,6 +366,24 @@ def over_limit(*, now: datetime, reclaim: bool) -> list[dict]:
                     actor=RECLAIMER, owner=key, team_id=h.team_id,
                     notify=_notify(h, _managers_cache()), due_at=h.timers.due_at or now, reason="over_limit",
                     to_status=change.to_status)])
-        out.append({"holder": key, "limit": limit.name, "value": limit.value, "held": len(held),
-                    "excess": [h.reg_id for h in excess], "reclaimed": taken})
+        row = {"holder": key, "limit": limit.name, "value": limit.value, "held": len(held),
+               "excess": [h.reg_id for h in excess], "reclaimed": taken}
+        out.append(row)
+        if announce:
+            _publish([_over_limit_event(ref, row, now)])
     return out
+
+
+def _over_limit_event(ref: HolderRef, row: dict, now: datetime):
+    """Tell the holder and their team's managers, once a day per holder (the id carries the day)."""
+    from chalicelib.store import directory
+    from schemas.events import OwnershipOverLimit
+
+    notify: list[str] = []
+    if ref.kind == "user":
+        user = directory.get_user(ref.id)
+        notify = [ref.id, *store.team_managers(user.team_id if user else None)]
+    return OwnershipOverLimit(
+        id=f"over_limit:{ref.key}:{now.date().isoformat()}", occurred_at=now, subject=ref.key, actor=RECLAIMER,
+        owner=ref.key, limit=row["limit"], value=row["value"], held=row["held"], excess=row["excess"],
+        reclaimed=row["reclaimed"], notify=list(dict.fromkeys(notify)))

@@ -10,9 +10,21 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import models
-from chalicelib.store.models import AuditEntryMap, ClaimItem, CustomerItem, RegistrationItem
+from chalicelib.store.models import AuditEntryMap, ClaimItem, CustomerItem, HolderItem, RegistrationItem
 from schemas.common import Actor
 from schemas.registration import AuditEntry, Registration, RegistrationCreate, RegistrationStatus
+
+# Statuses that count against the submitter's pending cap (ownership rule ``pending_cap``).
+PENDING = frozenset({RegistrationStatus.SUBMITTED, RegistrationStatus.PENDING_REVIEW})
+
+
+class PendingCapReached(Exception):
+    """The submitter already has ``cap`` registrations awaiting a decision; nothing was written."""
+
+    def __init__(self, submitter: str, cap: int) -> None:
+        super().__init__(f"{submitter} has {cap} registrations awaiting a decision, the most allowed "
+                         f"(pending_cap = {cap})")
+        self.cap = cap
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,40 @@ def customer_claim_keys(reg: Registration) -> list[str]:
     return [CUSTOMER_CLAIM_PREFIX + k for k in exact_keys(customer.name, ids, customer.website)]
 
 
+def submitter_counter(submitter: Actor) -> str | None:
+    """The holders-table key counting ``submitter``'s registrations awaiting a decision (None: a system)."""
+    if submitter.kind.value not in ("user", "partner"):
+        return None
+    return f"holder#{submitter.kind.value}:{submitter.id}"
+
+
+def _pending_cap() -> int:
+    from chalicelib.store.ownership import rules
+
+    return rules().pending_cap
+
+
+def _count_pending(tx: TransactWrite, submitter: Actor, delta: int, *, now: datetime, cap: int) -> None:
+    """Move the submitter's pending counter in ``tx``; an increase is refused at ``cap`` (0 = no cap).
+    A decrease has no floor: drift is repaired by ``dealreg holders recount``, never by refusing a decision."""
+    key = submitter_counter(submitter)
+    if key is None or delta == 0:
+        return
+    guarded = delta > 0 and cap > 0
+    tx.update(HolderItem(key), actions=[HolderItem.pending.add(delta), HolderItem.updated_at.set(now)],
+              condition=(HolderItem.pending.does_not_exist() | (HolderItem.pending < cap)) if guarded else None)
+
+
+def pending_count(submitter: Actor) -> int:
+    key = submitter_counter(submitter)
+    if key is None:
+        return 0
+    try:
+        return int(HolderItem.get(key, consistent_read=True).pending or 0)
+    except HolderItem.DoesNotExist:
+        return 0
+
+
 def create(
     reg: Registration, *, now: datetime, idempotency_key: str | None, idempotency_ttl: timedelta,
 ) -> CreateOutcome:
@@ -96,7 +142,14 @@ def create(
     given key. A registration that finds a key already held is still stored, at once marked
     ``first_claim=False`` with ``duplicate_of`` the holder of its strongest held key; it claims whatever keys
     are still free. A lost race is retried with the keys re-read (bounded: keys are only ever taken).
+
+    Pending cap: the same transaction adds one to the submitter's pending counter on the condition that
+    it is below the cap, so racing submissions cannot exceed it.
+
+    Raises:
+        PendingCapReached: the submitter is at the pending cap (nothing was written).
     """
+    cap = _pending_cap()
     answer = {"id": reg.id, "status": reg.status.value}
     claims: list[tuple[str, ClaimItem]] = []
     if idempotency_key:
@@ -141,6 +194,7 @@ def create(
                     if key not in held:
                         tx.save(ClaimItem(key, registration_id=reg.id, created_at=now),
                                 condition=ClaimItem.key.does_not_exist())
+                _count_pending(tx, reg.submitter, 1 if reg.status in PENDING else 0, now=now, cap=cap)
         except TransactWriteError as exc:
             # PynamoDB regroups the operations (puts before updates), so the reasons' order says little:
             # a failed condition means a claim was taken; read the claims to find which and whose.
@@ -150,6 +204,8 @@ def create(
                 stored = read_claim(claim.key, now=now)
                 if stored is not None and stored.registration_id != reg.id:
                     return CreateOutcome(created=False, answer=stored.response, conflict=kind)
+            if cap > 0 and reg.status in PENDING and pending_count(reg.submitter) >= cap:
+                raise PendingCapReached(reg.submitter.id, cap) from None
             newly_held = False
             for key in customer_keys:
                 stored = read_claim(key, now=now) if key not in held else None
@@ -223,20 +279,120 @@ def list_page(
 def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> bool:
     """Write a status move with its audit line, only if the registration is still as it was read.
 
-    Returns False (and changes nothing) when another writer got there first.
+    Returns False (and changes nothing) when another writer got there first. A move into or out of
+    submitted/pending_review moves the submitter's pending counter in the same transaction.
+
+    Raises:
+        PendingCapReached: a move back into review (resubmission) with the submitter at the pending cap.
     """
-    item = RegistrationItem(reg.id, version=reg.version)
+    source = entry.from_status or RegistrationStatus.SUBMITTED
+    actions = [
+        RegistrationItem.status.set(entry.to_status.value),
+        RegistrationItem.updated_at.set(now),
+        RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)])),
+    ]
+    condition = RegistrationItem.status == source.value
+    delta = (entry.to_status in PENDING) - (source in PENDING)
+    if delta == 0 or submitter_counter(reg.submitter) is None:
+        try:
+            RegistrationItem(reg.id, version=reg.version).update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+    cap = _pending_cap()
     try:
-        item.update(
-            actions=[
-                RegistrationItem.status.set(entry.to_status.value),
-                RegistrationItem.updated_at.set(now),
-                RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)])),
-            ],
-            condition=RegistrationItem.status == (entry.from_status or RegistrationStatus.SUBMITTED).value,
-        )
+        with TransactWrite(connection=models.connection()) as tx:
+            tx.update(RegistrationItem(reg.id, version=reg.version), actions=actions, condition=condition)
+            _count_pending(tx, reg.submitter, delta, now=now, cap=cap)
+    except TransactWriteError as exc:
+        if not any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
+            raise
+        current = get(reg.id)
+        if current is None or current.version != reg.version or current.status is not source:
+            return False
+        raise PendingCapReached(reg.submitter.id, cap) from None
+    return True
+
+
+# --- approval workflow (issue 5): edits, audit lines without a status move, the stalled-submission sweep -------
+
+def append_audit(reg: Registration, entry: AuditEntry, *, now: datetime) -> bool:
+    """Append an audit line that moves no status (a recorded approval level, a re-check), only if the
+    registration is still at the status and version read. False (nothing written) when it is not."""
+    try:
+        RegistrationItem(reg.id, version=reg.version).update(
+            actions=[RegistrationItem.updated_at.set(now),
+                     RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)]))],
+            condition=RegistrationItem.status == reg.status.value)
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             return False
         raise
     return True
+
+
+def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditEntry, *, now: datetime,
+                   idempotency_key: str | None = None, idempotency_ttl: timedelta | None = None) -> str:
+    """Replace the submitted payload (and the attributes derived from it) with its ``updated`` audit line.
+
+    Conditioned on the status and version read. With ``idempotency_key`` (a partner's webhook id) a claim is
+    taken in the same transaction, so a redelivered update writes nothing.
+
+    Returns:
+        ``"updated"``; ``"replayed"`` when the idempotency key was already used for this registration;
+        ``"lost"`` when the registration changed meanwhile (nothing written).
+    """
+    from chalicelib.domain.registration import customer_key
+
+    money = payload.project.expected_amount
+    actions = [
+        RegistrationItem.data.set(payload.model_dump(mode="json")),
+        RegistrationItem.customer_key.set(customer_key(payload.customer)),
+        RegistrationItem.customer_name.set(payload.customer.name),
+        RegistrationItem.project_title.set(payload.project.title),
+        RegistrationItem.expected_amount.set(str(money.amount)),
+        RegistrationItem.currency.set(money.currency),
+        RegistrationItem.updated_at.set(now),
+        RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)])),
+    ]
+    condition = RegistrationItem.status == reg.status.value
+    try:
+        with TransactWrite(connection=models.connection()) as tx:
+            tx.update(RegistrationItem(reg.id, version=reg.version), actions=actions, condition=condition)
+            if idempotency_key:
+                tx.save(ClaimItem(idempotency_key, registration_id=reg.id, created_at=now,
+                                  response={"id": reg.id, "status": reg.status.value},
+                                  expires_at=now + (idempotency_ttl or timedelta(days=7))),
+                        condition=_claim_is_live(now))
+    except TransactWriteError as exc:
+        if not any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
+            raise
+        if idempotency_key:
+            claim = read_claim(idempotency_key, now=now)
+            if claim is not None and claim.registration_id == reg.id:
+                return "replayed"
+        return "lost"
+    return "updated"
+
+
+def by_external_ref(submitter_id: str, external_ref: str, *, now: datetime) -> str | None:
+    """The id of the registration ``submitter_id`` registered under ``external_ref`` (its permanent claim)."""
+    claim = read_claim(f"extref#{submitter_id}#{external_ref}", now=now)
+    return claim.registration_id if claim is not None else None
+
+
+def stalled_submissions(before: datetime, *, limit: int = 100,
+                        start: dict | None = None) -> tuple[list[Registration], dict | None]:
+    """One page of registrations still ``submitted`` and unchanged since ``before``, oldest first.
+
+    ``ByStatusIndex`` with ``created_at < before`` as the key condition (a registration unchanged since
+    ``before`` was created before it), so the read is bounded to old submissions; never a scan.
+    """
+    result = RegistrationItem.by_status.query(
+        RegistrationStatus.SUBMITTED.value, RegistrationItem.created_at < before,
+        filter_condition=RegistrationItem.updated_at < before, scan_index_forward=True, limit=limit,
+        last_evaluated_key=start)
+    items = [from_item(i) for i in result]
+    return items, result.last_evaluated_key

@@ -126,11 +126,28 @@ def save_feed_state(state: TenderFeedItem) -> bool:
 # -- subscriptions --------------------------------------------------------------------------------------
 
 
-def subscriptions_version() -> int:
+def subscriptions_stamp() -> tuple[str, int]:
+    """(epoch, counter) of the subscriptions table, for the matching index's cache check.
+
+    The counter is bumped with every subscription write; the epoch is a random token set the first time
+    the counter item is written, so a table that was recreated or restored (its counter back at an earlier
+    value) never matches an index cached from before.
+    """
     try:
-        return int(SubscriptionItem.get(META_VERSION).counter or 0)
+        item = SubscriptionItem.get(META_VERSION)
     except DoesNotExist:
-        return 0
+        return "", 0
+    return item.created_at or "", int(item.counter or 0)
+
+
+def subscriptions_version() -> int:
+    return subscriptions_stamp()[1]
+
+
+def _bump_version() -> list[Any]:
+    # ``created_at`` of the counter item holds the epoch (set if absent); see ``subscriptions_stamp``.
+    return [SubscriptionItem.counter.add(1),
+            SubscriptionItem.created_at.set(SubscriptionItem.created_at | f"epoch-{secrets.token_hex(8)}")]
 
 
 def new_subscription_id() -> str:
@@ -145,7 +162,7 @@ def create_subscription(sub: Any) -> None:
                             created_at=sub.created_at.isoformat())
     with TransactWrite(connection=connection()) as tx:
         tx.save(item, condition=SubscriptionItem.id.does_not_exist())
-        tx.update(SubscriptionItem(id=META_VERSION), actions=[SubscriptionItem.counter.add(1)])
+        tx.update(SubscriptionItem(id=META_VERSION), actions=_bump_version())
 
 
 def delete_subscription(sub_id: str, rep_id: str) -> bool:
@@ -155,7 +172,7 @@ def delete_subscription(sub_id: str, rep_id: str) -> bool:
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.delete(SubscriptionItem(id=sub_id), condition=SubscriptionItem.rep_id == rep_id)
-            tx.update(SubscriptionItem(id=META_VERSION), actions=[SubscriptionItem.counter.add(1)])
+            tx.update(SubscriptionItem(id=META_VERSION), actions=_bump_version())
     except TransactWriteError as exc:
         if any(r is not None and r.code == "ConditionalCheckFailed" for r in (exc.cancellation_reasons or [])):
             return False

@@ -6,9 +6,35 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain.dedup_keys import blocking_keys, contact_keys, exact_keys, name_forms, website_domain
-from chalicelib.domain.dedup_match import BlockingIndex, Match, choose_keys, query_keys, rank
-from chalicelib.domain.dedup_rules import Action, RuleHit, default_rules, evaluate, load_rules, name_score
+from chalicelib.domain.dedup_keys import (
+    blocking_keys,
+    contact_keys,
+    exact_keys,
+    han_syllables,
+    name_forms,
+    romanised_prefixes,
+    website_domain,
+)
+from chalicelib.domain.dedup_match import (
+    MAX_QUERY_KEYS,
+    POSTING_BUDGET,
+    STORED_KEY_LIMIT,
+    BlockingIndex,
+    Match,
+    choose_keys,
+    query_keys,
+    rank,
+    stored_keys,
+)
+from chalicelib.domain.dedup_rules import (
+    ROMANISED_SCORE,
+    Action,
+    RuleHit,
+    default_rules,
+    evaluate,
+    load_rules,
+    name_score,
+)
 from chalicelib.domain.dedup_verdict import Holding, Outcome, judge, partner_answer, projects_overlap
 
 
@@ -38,13 +64,57 @@ def test_contact_keys_normalise_phone_formats_and_emails():
 
 def test_blocking_keys_cover_cjk_bigrams_latin_trigrams_words_and_initials():
     keys = blocking_keys(name_forms("京东方科技集团股份有限公司"))
-    assert keys == ["g:京东", "g:东方", "g:方科", "g:科技", "g:技集", "g:集团"]
+    assert keys[:6] == ["g:京东", "g:东方", "g:方科", "g:科技", "g:技集", "g:集团"]
+    assert keys[-5:] == ["h:京东方", "h:东方科", "h:方科技", "h:科技集", "h:技集团"]
+    assert "w:jingdong" in keys and "w:jingdongfang" in keys  # pinyin of the leading characters
     walmart, wal_mart = blocking_keys(name_forms("Walmart Inc.")), blocking_keys(name_forms("Wal-Mart Inc"))
     assert {k for k in walmart if k.startswith("t:")} == {k for k in wal_mart if k.startswith("t:")}
-    assert "a:ibm" in blocking_keys(name_forms("IBM")) and "a:ibm" in blocking_keys(
-        name_forms("International Business Machines Corp."))
+    ibm, long = name_forms("IBM"), name_forms("International Business Machines Corp.")
+    # stored: initials under i:, a long name under a:; each query reads where the other is stored
+    assert "i:ibm" in blocking_keys(ibm) and "a:ibm" in blocking_keys(long)
+    assert "a:ibm" in blocking_keys(ibm, query=True) and "i:ibm" not in blocking_keys(ibm, query=True)
+    assert {"a:ibm", "i:ibm"} <= set(blocking_keys(long, query=True))
     assert "w:and" not in blocking_keys(name_forms("Procter and Gamble"))
     assert blocking_keys(name_forms("")) == []
+
+
+def test_conjunctive_keys_pair_common_words_and_survive_a_typo_in_the_brand():
+    gm, gm_typo = blocking_keys(name_forms("General Motors Company")), blocking_keys(name_forms("Genral Motors"))
+    assert "p:general motors" in gm and "p:general mills" in blocking_keys(name_forms("General Mills Inc."))
+    # a one-letter slip in the first word still shares a deletion of it paired with the next word
+    assert {k for k in gm if k.startswith("e:")} & {k for k in gm_typo if k.startswith("e:")} == {"e:genral motors"}
+    assert "d:genral" in gm and "d:genral" in gm_typo
+    assert not [k for k in blocking_keys(name_forms("Sony")) if k[:2] in ("p:", "e:")]
+
+
+def test_stored_keys_fit_one_transaction_and_match_what_a_query_reads():
+    forms = name_forms("The Very Long International Consolidated Amalgamated Holdings Name Of Something Else Ltd")
+    keys = stored_keys(forms, ["name:x", "domain:y.com"])
+    assert keys[:2] == ["x:name:x", "x:domain:y.com"] and len(keys) <= STORED_KEY_LIMIT
+    assert 2 * STORED_KEY_LIMIT + 1 <= 100  # a posting and a counter per key, plus the marker
+    assert set(keys[2:]) <= set(query_keys(forms)) and len(query_keys(forms)) <= MAX_QUERY_KEYS
+
+
+def test_pinyin_of_the_leading_characters_uses_phrase_readings():
+    assert han_syllables("华为技术") == ("hua", "wei", "ji", "shu")
+    assert han_syllables("重庆啤酒")[:2] == ("chong", "qing")  # not "zhong": the phrase decides
+    assert han_syllables("トヨタ") == ()
+    assert romanised_prefixes(name_forms("阿里巴巴集团控股有限公司"))[:2] == ("aliba", "alibaba")
+    assert romanised_prefixes(name_forms("Huawei")) == ()
+
+
+@pytest.mark.parametrize("chinese,latin,same", [
+    ("华为技术有限公司", "Huawei Technologies Co., Ltd.", True),
+    ("阿里巴巴", "Alibaba Group Holding Limited", True),
+    ("百度在线网络技术（北京）有限公司", "Baidu, Inc.", True),
+    ("上海银行股份有限公司", "Shanghai Electric Group", False),  # a place is not a brand
+    ("腾讯控股有限公司", "Tencent Holdings", False),            # a brand name, not a spelling: out of reach
+    ("华为技术有限公司", "Hua Xia Bank", False),
+    ("阿里巴巴", "Amazon.com Inc", False),
+])
+def test_romanised_match_across_scripts(chinese, latin, same):
+    assert (score(chinese, latin) >= ROMANISED_SCORE) is same
+    assert score(chinese, latin) == score(latin, chinese)
 
 
 def test_initials_need_capitals_for_a_single_word():
@@ -131,7 +201,31 @@ def test_in_process_index_finds_variants_and_short_circuits_on_exact_keys():
     refs, read = index.candidates(name_forms("whatever"), ["name:京东世纪贸易"])
     assert refs == [jd] and read == 2
     _, read = index.candidates(name_forms("京东方科技"))
-    assert read <= 45 + 150
+    assert read <= MAX_QUERY_KEYS + POSTING_BUDGET
+
+
+def test_a_romanised_query_finds_the_chinese_name_in_the_index():
+    index = BlockingIndex()
+    huawei = index.add("华为技术有限公司")
+    index.add("华夏银行股份有限公司")
+    found = {m.ref: m for m in index.search("Huawei", default_rules())}
+    assert found[str(huawei)].hit.rule == "similar_name" and len(found) == 1
+
+
+def test_a_long_name_finds_its_initials_among_many_long_names_with_the_same_initials():
+    index = BlockingIndex()
+    for i in range(400):  # long names sharing the initials "ibm": their a:ibm key is far too common
+        index.add(f"Ixa{chr(97 + i % 26)}{chr(97 + i // 26)} Bel Mor")
+    ibm = index.add("IBM")
+    refs, _ = index.candidates(name_forms("International Business Machines Corporation"))
+    assert ibm in refs
+
+
+def test_rank_breaks_ties_by_similarity_of_the_names():
+    postings = {"k": ["a", "b", "c"]}
+    compacts = {"a": "kalomedia", "b": "trogra", "c": "trograrobotics"}
+    assert rank(postings, {"k": 3}, 2, query="trograrobotic", compacts=compacts) == ["c", "b"]
+    assert rank(postings, {"k": 3}, 2) == ["a", "b"]  # without names: by reference
 
 
 # --- verdict -------------------------------------------------------------------------------------------------

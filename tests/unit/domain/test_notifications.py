@@ -50,12 +50,12 @@ def test_every_policy_event_type_has_chinese_and_english_templates():
 
 @pytest.mark.parametrize("type_, extra, expected", [
     ("registration.submitted", {}, ["partner:acme"]),
-    ("registration.review_requested", {}, ["team:south"]),
+    ("registration.review_requested", {}, ["review:reg_1:1"]),  # the routing rules' level 1
     ("registration.approved", {}, ["partner:acme", "user:wang"]),
     ("registration.rejected", {"reason": "duplicate"}, ["partner:acme"]),
     ("registration.reclaimed", {}, ["partner:acme", "user:wang", "team:south"]),
     # the approval issue's routing can name approvers on its events; they are added generically
-    ("registration.review_requested", {"approvers": ["lin", "zhao"]}, ["team:south", "user:lin", "user:zhao"]),
+    ("registration.review_requested", {"approvers": ["lin", "zhao"]}, ["review:reg_1:1", "user:lin", "user:zhao"]),
     ("registration.withdrawn", {"recipients": ["partner:acme", "bogus"]}, ["team:south", "partner:acme"]),
     ("customer.review_flagged", {}, []),  # no policy entry: nobody
 ])

@@ -128,3 +128,77 @@ def test_index_agrees_with_the_naive_loop_on_the_corpus() -> None:
         assert index.match(p) == expected, t.source_id
         total += len(expected)
     assert total > 1000
+
+
+def test_index_agrees_with_the_naive_loop_on_the_bench_distribution() -> None:
+    """The benchmark's own subscription mix (mostly terms that never occur), at its 10k size."""
+    from bench.tender_matching import corpus_tenders, make_subscriptions
+
+    tenders = corpus_tenders()
+    subs = [Criteria.from_subscription(s) for s in make_subscriptions(10_000, tenders)]
+    index = SubscriptionIndex(subs)
+    total = 0
+    for t in tenders:
+        p = prepare(t)
+        expected = naive_match(subs, p)
+        assert index.match(p) == expected, t.source_id
+        total += len(expected)
+    assert total > 200
+
+
+KEYWORD_CASES = [
+    ("cloud", "Cloud hosting services"), ("cloud hosting", "Managed cloud hosting"),
+    ("hosting cloud", "Managed cloud hosting"), ("cloud", "Cloudy weather monitoring"),
+    ("云平台", "某市政务云平台扩容采购项目"), ("云 平台", "某市政务云平台扩容"), ("扩容", "政务云平台扩容采购"),
+    ("5G基站", "5g基站建设工程"), ("e-mail", "E mail archiving"), ("e-mail", "email archiving"),
+    ("平台", "平"), ("台", "云平台"), ("ab", "ab ab"), ("a b", "a  b"), ("医院", "人民醫院"),
+]
+
+
+def test_index_agrees_with_the_predicate_on_the_keyword_rules() -> None:
+    """Every keyword rule case, as include and as exclude, through the automata and through the loop."""
+    subs = []
+    for i, (keyword, _title) in enumerate(KEYWORD_CASES):
+        subs.append(sub(id=f"inc{i}", keywords={"include": [keyword]}))
+        subs.append(sub(id=f"exc{i}", keywords={"include": ["cloud", "云", "ab", "e", "平"], "exclude": [keyword]}))
+    index = SubscriptionIndex(subs)
+    for _keyword, title in KEYWORD_CASES:
+        p = prepare(tender(title=title))
+        assert index.match(p) == naive_match(subs, p), title
+    assert "inc0" in index.match(prepare(tender(title="Cloud hosting services")))
+    assert "inc4" in index.match(prepare(tender(title="某市政务云平台扩容采购项目")))
+    assert "exc4" not in index.match(prepare(tender(title="某市政务云平台扩容采购项目")))
+
+
+def test_buyer_blocker_is_exact_on_near_misses() -> None:
+    """Keys one to four edits away from real buyer names (Latin and CJK): found exactly when >= 90."""
+    import random
+
+    from bench.tender_matching import corpus_tenders
+
+    from chalicelib.domain.names import normalise
+
+    rng = random.Random(6)
+    real = sorted({normalise(t.buyer.name).core for t in corpus_tenders() if t.buyer} - {""})
+    real += ["深圳市人民医院", "国家税务总局深圳市税务局", "北京大学第一医院"]
+
+    def mutate(text: str) -> str:
+        chars = list(text)
+        for _ in range(rng.randint(1, 4)):
+            op, at = rng.random(), rng.randrange(len(chars) + 1)
+            if op < 0.4 and chars:
+                del chars[min(at, len(chars) - 1)]
+            elif op < 0.7:
+                chars.insert(at, rng.choice("abcxyz人民医"))
+            elif chars:
+                chars[min(at, len(chars) - 1)] = rng.choice("eoiu院局")
+        return "".join(chars)
+
+    keys = sorted(set(real + [mutate(k) for k in real for _ in range(3)]))
+    blocker = BuyerBlocker(keys)
+    near_misses = 0
+    for query in real + [mutate(k) for k in real[:60]]:
+        expected = sorted(k for k in keys if buyer_score(k, query) >= 90)
+        assert sorted(blocker.near(query)) == expected, query
+        near_misses += len([k for k in expected if k != query])
+    assert near_misses > 50  # the fuzzy side was exercised, not only equal names

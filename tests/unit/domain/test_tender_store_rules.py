@@ -56,3 +56,55 @@ def test_load_sources_skips_broken_entries_and_keeps_the_rest() -> None:
     assert [s.name for s in sources] == ["ok"]
     assert [p["type"] for p in problems] == ["string_pattern_mismatch", "duplicate_name", "value_error"]
     assert load_sources("{")[1] == [{"index": "-", "type": "json_invalid"}]
+
+
+# -- tender -> registration ------------------------------------------------------------------------------
+
+
+def _extra(**data):
+    from schemas.tender import TenderRegistrationRequest
+
+    return TenderRegistrationRequest.model_validate(data)
+
+
+CONTACT = {"name": "Ann Lee", "role": "decision_maker"}
+
+
+def test_registration_is_prefilled_from_the_tender() -> None:
+    from chalicelib.domain.tenders import registration_from_tender
+
+    t = tender(title="Cycle lanes", buyer={"name": "London Borough of Barnet", "id": "09506232", "scheme": "GB-COH"},
+               value=Decimal("1100000.555"), currency="GBP", deadline=datetime(2024, 6, 30, 17, tzinfo=UTC),
+               country="GB", region="UKI", url="https://notices.example/1")
+    payload, missing = registration_from_tender("tnd_1", t, _extra(contacts=[CONTACT]))
+    assert missing == []
+    assert payload.customer.name == "London Borough of Barnet" and payload.customer.region == "UKI"
+    assert [(str(r.scheme), r.value) for r in payload.customer.registry_ids] == [("gb-coh", "09506232")]
+    assert payload.project.title == "Cycle lanes" and payload.project.expected_close_date.isoformat() == "2024-06-30"
+    assert payload.project.expected_amount.amount == Decimal("1100000.56")  # to the cent, half up
+    assert payload.external_ref == "tender:tnd_1" and "https://notices.example/1" in payload.project.background
+    # the rep's values win over the tender's
+    payload, _ = registration_from_tender("tnd_1", t, _extra(
+        contacts=[CONTACT], expected_amount={"amount": "5", "currency": "EUR"}, expected_close_date="2025-01-01"))
+    assert (payload.project.expected_amount.currency, str(payload.project.expected_close_date)) == ("EUR", "2025-01-01")
+
+
+def test_buyer_ids_unknown_schemes_kept_invalid_ones_dropped() -> None:
+    from schemas.tender import Buyer
+
+    from chalicelib.domain.tenders import buyer_registry_id
+
+    assert buyer_registry_id(Buyer(name="x", id="3.76.48.97.88")).value == "3.76.48.97.88"
+    other = buyer_registry_id(Buyer(name="x", id="12345", scheme="MD-IDNO"))
+    assert (str(other.scheme), other.value) == ("other", "MD-IDNO:12345")
+    assert buyer_registry_id(Buyer(name="x", id="123", scheme="CN-USCC")) is None  # fails the USCC check
+    assert buyer_registry_id(Buyer(name="x")) is None
+
+
+def test_registration_names_what_is_missing() -> None:
+    from chalicelib.domain.tenders import registration_from_tender
+
+    payload, missing = registration_from_tender("tnd_2", tender(value=Decimal(10)), _extra())
+    assert payload is None
+    assert [m["loc"] for m in missing] == ["body.contacts", "body.expected_amount", "body.expected_close_date",
+                                           "tender.buyer"]  # a value without a currency is no amount

@@ -1,0 +1,59 @@
+"""Ownership moves become their own domain events (issue 4), derived from the audit lines like every other."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.domain import events, notifications
+from schemas.common import Actor, PrincipalKind
+from schemas.registration import AuditEntry, Registration, RegistrationStatus as S
+from tests.unit.domain.test_workflow_events_access import _reg
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+MGR = Actor(kind=PrincipalKind.USER, id="mgr-1")
+
+
+def _held(owner: str, seq_after: int = 0) -> Registration:
+    reg = _reg()
+    audit = list(reg.audit)
+    for i in range(seq_after):
+        audit.append(AuditEntry(seq=len(audit) + 1, at=NOW, actor=MGR, action="noted"))
+    return reg.model_copy(update={"status": S.APPROVED, "owner_id": owner, "team_id": "south", "audit": audit})
+
+
+def _append(reg: Registration, **entry) -> Registration:
+    line = AuditEntry(seq=reg.audit[-1].seq + 1, at=NOW + timedelta(minutes=1), actor=MGR, **entry)
+    return reg.model_copy(update={"audit": [*reg.audit, line], "version": reg.version + 1})
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ({"action": "transferred", "reason": "user:wang -> user:li"}, "registration.transferred"),
+    ({"action": "offboarded", "reason": "offboarding user:wang -> user:li"}, "registration.transferred"),
+    ({"action": "offboarded", "reason": "offboarding user:wang", "from_status": S.APPROVED,
+      "to_status": S.RECLAIMED}, "registration.reclaimed"),
+    ({"action": "extended", "reason": "+30 days"}, "registration.extended"),
+    ({"action": "claimed", "from_status": S.RECLAIMED, "to_status": S.APPROVED}, "registration.claimed"),
+    ({"action": "assigned", "from_status": S.RECLAIMED, "to_status": S.APPROVED}, "registration.assigned"),
+    ({"action": "granted", "from_status": S.PENDING_REVIEW, "to_status": S.APPROVED}, "registration.approved"),
+    ({"action": "followed_up"}, None),
+])
+def test_each_ownership_line_maps_to_one_event_type(entry, expected):
+    assert events.event_type(AuditEntry(seq=9, at=NOW, actor=MGR, **entry)) == expected
+
+
+def test_a_transfer_event_names_the_previous_owner_and_reaches_both_owners_and_the_team():
+    old = _held("wang")
+    new = _append(old, action="transferred", reason="user:wang -> user:li").model_copy(update={"owner_id": "li"})
+    [evt] = events.events_for_change(old, new)
+    assert (evt.type, evt.previous_owner_id, evt.registration.owner_id) == ("registration.transferred", "wang", "li")
+    assert evt.id == f"{new.id}:{new.audit[-1].seq}"
+    refs = notifications.audience(evt.model_dump(mode="json"))
+    assert refs == ["user:li", "user:wang", "team:south"]
+
+
+def test_an_extension_reaches_the_owner_only():
+    old = _held("wang")
+    [evt] = events.events_for_change(old, _append(old, action="extended", reason="+30 days"))
+    assert notifications.audience(evt.model_dump(mode="json")) == ["user:wang"]
+    assert "+30 days" in notifications.render(evt.model_dump(mode="json"), "en").text

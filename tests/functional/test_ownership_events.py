@@ -56,3 +56,22 @@ def test_the_daily_limit_job_reports_then_reclaims_per_the_rule(suite, world, mo
     assert view["in_pool"] and view.get("owner") is None and view["previous_owner"] == "user:wang"
     suite.runner.run_schedule("enforce_holding_limits")  # at the limit now: nothing to report or take
     assert [e for e in drain(suite, tap) if e["type"] == "ownership.over_limit"] == []
+
+
+def test_a_partner_over_its_limit_is_reported_to_its_channel_managers(suite, world, monkeypatch):
+    from chalicelib.clock import now
+    from chalicelib.domain.ownership import HolderRef
+    from chalicelib.store import directory, ownership_ops
+    from schemas.common import Actor, PrincipalKind
+    from tests.functional.ownership_world import pending
+
+    directory.create_partner("acme", "Acme", now=now(), team_id="south")  # boss manages "south"
+    for reg_id in pending(world, suite, 2):
+        ownership_ops.grant(reg_id, HolderRef("partner", "acme"), Actor(kind=PrincipalKind.USER, id="boss"), now=now())
+    publish_stream(suite)
+    tap = tap_events(suite)
+    set_rules(monkeypatch, holder_limits={"partner:acme": 1})
+    suite.runner.run_schedule("enforce_holding_limits")
+    [report] = [e for e in drain(suite, tap) if e["type"] == "ownership.over_limit"]
+    assert (report["owner"], report["held"], report["notify"]) == ("partner:acme", 2, ["boss"])
+

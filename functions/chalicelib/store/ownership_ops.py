@@ -375,7 +375,7 @@ def over_limit(*, now: datetime, reclaim: bool, announce: bool = False) -> list[
 
 
 def _over_limit_event(ref: HolderRef, row: dict, now: datetime):
-    """Tell the holder and their team's managers, once a day per holder (the id carries the day)."""
+    """Tell the holder and their (channel) team's managers, once a day per holder (the id carries the day)."""
     from chalicelib.store import directory
     from schemas.events import OwnershipOverLimit
 
@@ -383,6 +383,9 @@ def _over_limit_event(ref: HolderRef, row: dict, now: datetime):
     if ref.kind == "user":
         user = directory.get_user(ref.id)
         notify = [ref.id, *store.team_managers(user.team_id if user else None)]
+    elif ref.kind == "partner":  # the partner hears it as the owner; its channel team's managers too
+        partner = directory.get_partner(ref.id)
+        notify = store.team_managers(partner.team_id if partner else None)
     return OwnershipOverLimit(
         id=f"over_limit:{ref.key}:{now.date().isoformat()}", occurred_at=now, subject=ref.key, actor=RECLAIMER,
         owner=ref.key, limit=row["limit"], value=row["value"], held=row["held"], excess=row["excess"],

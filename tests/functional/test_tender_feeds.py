@@ -262,3 +262,42 @@ def test_index_cached_before_the_table_was_recreated_is_not_reused(suite):
     assert store.subscriptions_version() == before.version  # same counter value as the cached index...
     after = handler.current_index()
     assert after is not before and [c.regions for c in after.by_id.values()] == [("gb",)]  # ...yet rebuilt
+
+
+def test_a_poll_that_dies_before_publishing_its_alerts_alerts_on_the_next_poll(suite, feeds, monkeypatch):
+    """Nothing is lost: the tender is stored "alerts pending" in the same write, and the source's validators
+    do not advance past a failed run, so the next poll sees the notice again and finishes the alerts."""
+    from chalicelib import clock
+    from chalicelib.store import publisher
+    from chalicelib.store import tenders as store
+    from tests.functional.helpers import drain, tap_events
+
+    clock.set_clock(clock.FrozenClock(datetime(2024, 5, 6, 8, 0, tzinfo=UTC)))
+    key = make_user("wang", "rep")
+    subscribe(suite.api, key, {"keywords": {"include": ["cycle lane"]}, "delivery": "immediate"})
+    tap = tap_events(suite)
+    real_publish = publisher.publish
+
+    def outage(events):
+        if any(e.type == "tender.alert" for e in events):
+            raise RuntimeError("SNS unavailable")
+        return real_publish(events)
+
+    monkeypatch.setattr(publisher, "publish", outage)
+    suite.runner.run_schedule("poll_tender_feeds")
+    assert _state("ocds_demo").last_error == "internal_error:RuntimeError"
+    process = next(t for t in _all_tenders() if "ocds:ocds-213czf-000-00001" in t.data["refs"])
+    assert process.alert_state == "pending"
+    assert [e for e in drain(suite, tap) if e["type"] == "tender.alert"] == []
+
+    monkeypatch.setattr(publisher, "publish", real_publish)
+    clock.set_clock(clock.FrozenClock(datetime(2024, 5, 6, 9, 0, tzinfo=UTC)))  # past the 30-minute backoff
+    suite.runner.run_schedule("poll_tender_feeds")
+    alerts = [e for e in drain(suite, tap) if e["type"] == "tender.alert"]
+    assert [(e["rep_id"], e["subject"]) for e in alerts] == [("wang", process.tender_id)]
+    assert store.get_tender(process.tender_id).alert_state is None
+    assert len(store.alerts_for("wang")) == 1
+
+    clock.set_clock(clock.FrozenClock(datetime(2024, 5, 6, 12, 0, tzinfo=UTC)))
+    suite.runner.run_schedule("poll_tender_feeds")  # done: a later poll publishes nothing again
+    assert [e for e in drain(suite, tap) if e["type"] == "tender.alert"] == []

@@ -212,10 +212,15 @@ def ingest(tender: Any, now: datetime, run: _Run | None) -> str:
         item = store.get_tender(tender_id)
         current = store.tender_of(item) if item is not None else None
         merged, change = merge(current, tender)
+        # A poll that stored this tender but died before its alerts were published left it "pending".
+        unfinished = item is not None and item.alert_state == "pending" and run is not None
         if change is Change.UNCHANGED and item is not None and ref in item.sources:
+            if unfinished:
+                alert(tender_id, current, now, run)
             return str(change)
-        if store.save_tender(tender_id, item, merged, ref, now):
-            if change is Change.NEW and run is not None:
+        new = change is Change.NEW and run is not None
+        if store.save_tender(tender_id, item, merged, ref, now, alerts_pending=new):
+            if new or unfinished:
                 alert(tender_id, merged, now, run)
             return str(change)
     return "conflict"  # lost twice to concurrent writers; the next poll sees the same notice again
@@ -236,6 +241,7 @@ def alert(tender_id: str, tender: Any, now: datetime, run: _Run) -> int:
 
     index = run.index()
     if not len(index):
+        store.alerts_published(tender_id)
         return 0
     matched = index.match(prepare(tender))
     by_rep: dict[str, list[Any]] = defaultdict(list)
@@ -245,8 +251,10 @@ def alert(tender_id: str, tender: Any, now: datetime, run: _Run) -> int:
     events = []
     for rep_id, crits in sorted(by_rep.items()):
         delivery = "immediate" if any(c.delivery == "immediate" for c in crits) else "daily_digest"
-        if not store.create_alert(rep_id, tender_id, [c.id for c in crits], delivery, now):
-            continue  # already alerted (a re-poll or another source of the same notice)
+        # The alert item is written once (a second write is refused); its event is published here every time
+        # alert() runs for the tender — only again after a poll died before publishing — with the same id,
+        # so the outbox's stable delivery ids keep receivers from hearing it twice.
+        store.create_alert(rep_id, tender_id, [c.id for c in crits], delivery, now)
         # Digest alerts are published too: the notification outbox holds ``daily_digest`` ones until the
         # rep's daily digest hour and sends everything due for the rep then as one message.
         events.append(TenderAlert(
@@ -260,6 +268,7 @@ def alert(tender_id: str, tender: Any, now: datetime, run: _Run) -> int:
         ))
     if events:
         publisher.publish(events)  # after the writes they announce; ids are stable for dedup downstream
+    store.alerts_published(tender_id)
     return len(events)
 
 

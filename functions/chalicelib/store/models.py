@@ -323,6 +323,9 @@ class TenderItem(Model):
     seen_at = UnicodeAttribute()  # ISO timestamp first seen (sorts as text)
     updated_at = UTCDateTimeAttribute()
     cancelled = UnicodeAttribute(default="no")
+    # "pending" from the write that stores a new tender until its alerts are published: a poll that dies in
+    # between leaves it set, and the next poll of the same notice alerts again (alerts are idempotent).
+    alert_state = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
     by_day = _index("ByDayIndex", "day", "seen_at")()

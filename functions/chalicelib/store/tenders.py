@@ -65,8 +65,12 @@ def tender_of(item: TenderItem) -> Any:
     return Tender.model_validate(item.data)
 
 
-def save_tender(tender_id: str, current: TenderItem | None, tender: Any, source_ref: str, now: datetime) -> bool:
-    """Create (``current is None``) or update the tender at the version read. False when the race was lost."""
+def save_tender(tender_id: str, current: TenderItem | None, tender: Any, source_ref: str, now: datetime,
+                *, alerts_pending: bool = False) -> bool:
+    """Create (``current is None``) or update the tender at the version read. False when the race was lost.
+
+    ``alerts_pending`` marks a new tender whose alerts are still to be published (see ``alerts_published``).
+    """
     data = tender.model_dump(mode="json")
     try:
         if current is None:
@@ -74,6 +78,7 @@ def save_tender(tender_id: str, current: TenderItem | None, tender: Any, source_
                 tender_id=tender_id, data=data, status=str(tender.status), title=tender.title,
                 sources=[source_ref], day=now.strftime("%Y-%m-%d"), seen_at=now.isoformat(),
                 updated_at=now, cancelled="yes" if tender.status == "cancellation" else "no",
+                alert_state="pending" if alerts_pending else None,
             ).save(condition=TenderItem.tender_id.does_not_exist())
         else:
             current.data = data
@@ -194,6 +199,12 @@ def all_subscriptions() -> list[Any]:
 
 
 # -- alerts ---------------------------------------------------------------------------------------------
+
+
+def alerts_published(tender_id: str) -> None:
+    """Clear the tender's pending-alerts mark once its alerts are published. Written without a version bump,
+    so it never makes a concurrent sighting of the notice lose its race."""
+    TenderItem._get_connection().update_item(tender_id, actions=[TenderItem.alert_state.remove()])
 
 
 def create_alert(rep_id: str, tender_id: str, subscription_ids: list[str], delivery: str, now: datetime) -> bool:

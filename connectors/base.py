@@ -225,6 +225,8 @@ class FeedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     feed_url: str
+    max_bytes: int | None = Field(default=None, ge=1024, le=64 * 1024 * 1024,
+                                  description="Body size cap; None = the HTTP client's default")
 
     @field_validator("feed_url")
     @classmethod
@@ -252,6 +254,7 @@ class FeedConnector(Connector[ConfigT, Fetched]):
             headers=self.request_headers(),
             etag=request.etag,
             last_modified=request.last_modified,
+            max_bytes=self.config.max_bytes,  # type: ignore[attr-defined]
         )
         if resp.not_modified:
             return

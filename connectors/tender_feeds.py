@@ -88,19 +88,6 @@ class _TenderFeed(FeedConnector[TenderFeedConfig]):
         """The absolute URL of the next (older) page this document links to; None when it has no paging."""
         return None
 
-    def fetch(self, request: FetchRequest) -> Iterator[Fetched]:
-        """Conditional GET with this source's size cap (see ``FeedConnector.fetch``)."""
-        resp = self.http.get(
-            self.feed_url(request),
-            headers=self.request_headers(),
-            etag=request.etag,
-            last_modified=request.last_modified,
-            max_bytes=self.config.max_bytes,
-        )
-        if resp.not_modified:
-            return
-        yield Fetched.from_response(resp)
-
 
 class TenderRssConnector(_TenderFeed):
     """RSS/Atom tender feeds (TED RSS, Find a Tender alerts, agency news feeds...)."""

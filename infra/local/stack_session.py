@@ -66,7 +66,7 @@ def configure_process(env: dict[str, str]) -> None:
     settings.reset()
     models.bind()
     aws.forget_clients()
-    directory.forget_cached_secrets()
+    aws.forget_secrets()
 
 
 def start(*, moto_port: int = 0, prefix: str = "dealreg-local", region: str = "us-east-1",

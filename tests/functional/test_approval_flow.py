@@ -28,16 +28,16 @@ def world(suite, receiver, monkeypatch):
     """Partner ``acme`` with its callback on the local receiver; manager ``boss`` decides 广东省 (routing)."""
     from chalicelib import settings
     from chalicelib.clock import now
-    from chalicelib.store import directory, notifications
+    from chalicelib.store import aws, directory
 
     monkeypatch.setenv("DEALREG_ROUTING_RULES", json.dumps(SOUTH_CHINA))
     settings.reset()
-    notifications.forget_cached()
+    aws.forget_secrets()
     secret, partner_key = directory.create_partner("acme", "Acme 渠道", now=now(),
                                                    callback_url=receiver.url + "/dealreg/events")
     yield {"secret": secret, "acme": partner_key, "boss": make_user("boss", "manager", "south"),
            "admin": make_user("admin", "admin")}
-    notifications.forget_cached()
+    aws.forget_secrets()
 
 
 def _callbacks(receiver, secret: str) -> list[dict]:

@@ -62,3 +62,11 @@ def test_only_managers_of_the_team_may_bulk_assign(suite, world):
     invalid = world.post("/v1/registrations/bulk-assign", "boss", {"registration_ids": [], "owner_id": "li",
                                                                    "reason": "x"})
     assert invalid.status == 422 and invalid.json()["errors"][0]["loc"] == "body.registration_ids"
+
+
+def test_an_unknown_holder_refuses_the_whole_request(suite, world):
+    ids = granted(world, suite, None, n=2)
+    answer = _bulk(world, "boss", ids, owner="nobody")
+    assert answer.status == 422 and answer.json()["code"] == "unknown_holder"
+    assert all(world.ownership(r)["in_pool"] for r in ids)
+

@@ -16,11 +16,11 @@ from tests.functional.notification_receivers import Receiver, dingtalk_signature
 @pytest.fixture(autouse=True)
 def _fresh_bot_credentials(suite):
     """Bot credentials are cached per warm process; each test starts from an empty stack."""
-    from chalicelib.store import notifications as store
+    from chalicelib.store import aws
 
-    store.forget_cached()
+    aws.forget_secrets()
     yield
-    store.forget_cached()
+    aws.forget_secrets()
 
 
 @pytest.fixture

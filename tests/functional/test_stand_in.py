@@ -104,7 +104,7 @@ def test_snapshot_round_trip_keeps_items_and_secrets(suite, tmp_path):
     counts = save_snapshot(suite.moto_url, suite.prefix, "us-east-1", path)
     assert counts[f"{suite.prefix}-registrations"] == 1
     # A restart: every resource dropped, created again from the template, then restored.
-    from chalicelib.store import directory, registrations
+    from chalicelib.store import aws, directory, registrations
 
     import urllib.request
 
@@ -114,7 +114,7 @@ def test_snapshot_round_trip_keeps_items_and_secrets(suite, tmp_path):
     load_snapshot(suite.moto_url, "us-east-1", path)
     restored = registrations.get(reg_id)
     assert restored is not None and restored.customer.name == "深圳市腾讯计算机系统有限公司"
-    directory.forget_cached_secrets()
+    aws.forget_secrets()
     assert directory.partner_secrets("acme") == [secret]
 
 

@@ -81,6 +81,11 @@ class HolderRef:
         kind, _, ident = key.partition(":")
         return cls(kind, ident)
 
+    @classmethod
+    def of(cls, kind: str, ident: str) -> HolderRef | None:
+        """The holder an actor of ``kind`` is (users and partners hold and submit; the system does not)."""
+        return cls(kind, ident) if kind in ("user", "partner") else None
+
 
 @dataclass(frozen=True)
 class HolderProfile:

@@ -23,10 +23,9 @@ from typing import Iterable, Sequence
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chalicelib.domain.access import Principal, Role
+from chalicelib.domain.workflow import APPROVAL_RECORDED, UPDATED
 from schemas.common import PrincipalKind
 from schemas.registration import AuditEntry, Registration, RegistrationStatus
-
-APPROVAL_RECORDED = "approval_recorded"
 DECIDING_ROLES = (Role.MANAGER.value, Role.REP.value, Role.ADMIN.value)
 
 
@@ -161,7 +160,7 @@ def _round_start(audit: Sequence[AuditEntry]) -> int | None:
     for i in range(len(audit) - 1, -1, -1):
         if audit[i].to_status == RegistrationStatus.PENDING_REVIEW and audit[i].action != APPROVAL_RECORDED:
             return i
-        if audit[i].action == "updated" and any(
+        if audit[i].action == UPDATED and any(
                 e.to_status == RegistrationStatus.PENDING_REVIEW for e in audit[:i]):
             return i
     return None

@@ -1,4 +1,5 @@
-"""Shared SQS plumbing: one record at a time, partial batch failures, poison messages parked.
+"""Shared handler plumbing: SQS records one at a time, partial batch failures, poison messages parked; and
+the time budget of scheduled jobs (:func:`time_left`).
 
 A message that can never succeed (bad JSON, unknown event, PermanentError) is sent to the queue's DLQ at
 once with the reason and acknowledged, so it does not burn retries; anything else that fails is reported
@@ -12,6 +13,18 @@ from typing import Any, Callable
 from chalicelib import settings
 
 logger = logging.getLogger("dealreg.batch")
+
+
+SAFETY_MILLIS = 10_000  # a job stops starting new work this long before the Lambda timeout; the next run resumes
+
+
+def time_left(event: Any) -> Callable[[], bool] | None:
+    """For a scheduled job: a check that is True while more than ``SAFETY_MILLIS`` of the invocation remain,
+    or None outside Lambda (no context: the local runner, the CLI), where a job runs to the end."""
+    context = getattr(event, "context", None)
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return None
+    return lambda: context.get_remaining_time_in_millis() > SAFETY_MILLIS
 
 
 class PermanentMessageError(Exception):

@@ -25,7 +25,6 @@ bp = Blueprint(__name__)
 logger = logging.getLogger("dealreg.notify")
 QUEUE = "notifications"
 SUBSCRIBES_TO = settings.QUEUES[QUEUE]
-SAFETY_MILLIS = 10_000
 
 
 @bp.on_sqs_message(queue=settings.get().queue(QUEUE), batch_size=10)
@@ -53,12 +52,9 @@ def _fan_out(evt) -> None:
 @bp.schedule("rate(1 minute)")
 def deliver_notifications(event):
     from chalicelib import clock, notification_outbox
+    from chalicelib.handlers._batch import time_left
 
-    context = getattr(event, "context", None)
-    time_left = None
-    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        time_left = lambda: context.get_remaining_time_in_millis() > SAFETY_MILLIS  # noqa: E731
-    report = notification_outbox.deliver_due(now=clock.now(), time_left=time_left)
+    report = notification_outbox.deliver_due(now=clock.now(), time_left=time_left(event))
     return {"sent": report.sent, "retrying": report.retrying, "parked": report.parked, "skipped": report.skipped}
 
 

@@ -167,8 +167,12 @@ def bulk_assign_registrations():
 
     principal = bearer_principal(bp.current_request.headers)
     body = _body(BulkAssignRequest)
-    target = dom.HolderRef(body.owner_kind.value, body.owner_id)
+    try:  # the holder is the same for every item: resolved once (an unknown one refuses the request, 422)
+        profile = _profile(dom.HolderRef(body.owner_kind.value, body.owner_id))
+    except dom.OwnershipError as exc:
+        raise _refusal(exc) from None
     results = []
+    rules = store.rules()
     for reg_id in dict.fromkeys(body.registration_ids):
         try:
             reg, h = _read(reg_id)
@@ -176,8 +180,7 @@ def bulk_assign_registrations():
                 raise HttpError(404, "not_found", "no such registration")
             op = "transfer" if h.owner is not None else "assign"
             dom.authorize(op, principal, h)
-            now, rules = clock.now(), store.rules()
-            profile = _profile(target)
+            now = clock.now()
             change = (dom.transfer(h, profile, actor=principal.actor, now=now, rules=rules, reason=body.reason)
                       if op == "transfer" else
                       dom.assign(h, profile, actor=principal.actor, now=now, rules=rules, reason=body.reason))
@@ -190,7 +193,8 @@ def bulk_assign_registrations():
             results.append(BulkAssignOutcome(registration_id=reg_id, outcome="refused", code=exc.code,
                                              message=str(exc)))
             continue
-        results.append(BulkAssignOutcome(registration_id=reg_id, outcome="transferred" if op == "transfer" else "assigned",
+        outcome = "transferred" if op == "transfer" else "assigned"
+        results.append(BulkAssignOutcome(registration_id=reg_id, outcome=outcome,
                                          ownership=_view(ownership_ops.after(h, change))))
     done = sum(r.outcome != "refused" for r in results)
     return json_response(200, BulkAssignResult(results=results, done=done, refused=len(results) - done))

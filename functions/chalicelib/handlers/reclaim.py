@@ -17,22 +17,15 @@ from chalice import Blueprint
 
 bp = Blueprint(__name__)
 logger = logging.getLogger("dealreg.reclaim")
-SAFETY_MILLIS = 10_000  # stop starting new pages this long before the Lambda timeout
-
-
-def _time_left(event):
-    context = getattr(event, "context", None)
-    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
-        return None
-    return lambda: context.get_remaining_time_in_millis() > SAFETY_MILLIS
 
 
 @bp.schedule("rate(15 minutes)")
 def reclaim_due_registrations(event):
     from chalicelib import clock
+    from chalicelib.handlers._batch import time_left
     from chalicelib.store import ownership_ops
 
-    report = ownership_ops.reclaim_run(now=clock.now(), time_left=_time_left(event))
+    report = ownership_ops.reclaim_run(now=clock.now(), time_left=time_left(event))
     logger.info("reclaim: examined %d, reclaimed %d, restamped %d, lost races %d, complete %s",
                 report.examined, len(report.reclaimed), report.restamped, report.lost_races, report.complete)
     return {"examined": report.examined, "reclaimed": len(report.reclaimed), "restamped": report.restamped,
@@ -42,9 +35,10 @@ def reclaim_due_registrations(event):
 @bp.schedule("rate(1 hour)")
 def warn_due_registrations(event):
     from chalicelib import clock
+    from chalicelib.handlers._batch import time_left
     from chalicelib.store import ownership_ops
 
-    sent = ownership_ops.warning_run(now=clock.now(), time_left=_time_left(event))
+    sent = ownership_ops.warning_run(now=clock.now(), time_left=time_left(event))
     logger.info("warnings sent: %d", sent)
     return {"warnings": sent}
 

@@ -15,18 +15,14 @@ from chalice import Blueprint
 
 bp = Blueprint(__name__)
 logger = logging.getLogger("dealreg.review_sla")
-SAFETY_MILLIS = 10_000  # stop before the Lambda timeout; the next run continues
 
 
 @bp.schedule("rate(15 minutes)")
 def remind_overdue_reviews(event):
     from chalicelib import clock
+    from chalicelib.handlers._batch import time_left
     from chalicelib.store import routing
 
-    context = getattr(event, "context", None)
-    time_left = None
-    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        time_left = lambda: context.get_remaining_time_in_millis() > SAFETY_MILLIS  # noqa: E731
-    sent = routing.remind_overdue(now=clock.now(), time_left=time_left)
+    sent = routing.remind_overdue(now=clock.now(), time_left=time_left(event))
     logger.info("review reminders sent: %d", sent)
     return {"reminders": sent}

@@ -26,7 +26,6 @@ bp = Blueprint(__name__)
 logger = logging.getLogger("dealreg.workflow")
 QUEUE = "workflow"
 SUBSCRIBES_TO = settings.QUEUES[QUEUE]
-SAFETY_MILLIS = 10_000  # stop the sweep before the Lambda timeout; the next run continues
 
 
 @lru_cache(maxsize=4)
@@ -86,12 +85,9 @@ def check(reg, verdict) -> str | None:
 @bp.schedule("rate(15 minutes)")
 def advance_stalled_submissions(event):
     from chalicelib import clock
+    from chalicelib.handlers._batch import time_left
 
-    context = getattr(event, "context", None)
-    time_left = None
-    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        time_left = lambda: context.get_remaining_time_in_millis() > SAFETY_MILLIS  # noqa: E731
-    moved = sweep(now=clock.now(), time_left=time_left)
+    moved = sweep(now=clock.now(), time_left=time_left(event))
     logger.info("stalled submissions moved on: %d", moved)
     return {"moved": moved}
 

@@ -4,7 +4,9 @@ botocore directly (not boto3): PynamoDB already loads it, so this adds nothing t
 """
 from __future__ import annotations
 
+import json
 import threading
+import time
 from typing import Any
 
 import botocore.session
@@ -32,3 +34,36 @@ def forget_clients() -> None:
     """Drop cached clients (the endpoint changed: tests, the local runner)."""
     with _lock:
         _clients.clear()
+
+
+_secret_lock = threading.Lock()
+_secrets: dict[str, tuple[float, Any]] = {}
+
+
+def secret_json(name: str) -> Any | None:
+    """The JSON value of a Secrets Manager secret, or None when it does not exist.
+
+    Cached per warm process for ``secret_cache_seconds``, so a burst of webhooks or deliveries costs one
+    call; writers of a secret call :func:`forget_secrets`. Partner signing secrets survive a briefly stale
+    cache because a rotation keeps the previous secret beside the new one.
+    """
+    now = time.monotonic()
+    with _secret_lock:
+        hit = _secrets.get(name)
+    if hit is not None and now - hit[0] < settings_mod.get().secret_cache_seconds:
+        return hit[1]
+    sm = client("secretsmanager")
+    try:
+        value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    except sm.exceptions.ResourceNotFoundException:
+        value = None
+    with _secret_lock:
+        _secrets[name] = (now, value)
+    return value
+
+
+def forget_secrets() -> None:
+    """Drop cached secret values (a secret was written, or the endpoint changed)."""
+    with _secret_lock:
+        _secrets.clear()
+

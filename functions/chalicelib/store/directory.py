@@ -4,8 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import threading
-import time
 from datetime import datetime
 
 from pynamodb.exceptions import PutError
@@ -118,35 +116,10 @@ def create_user(user_id: str, name: str, role: Role, *, now: datetime, team_id: 
     return _issue_key(PrincipalKind.USER, user_id, now)
 
 
-_secret_lock = threading.Lock()
-_secret_cache: dict[str, tuple[float, list[str] | None]] = {}
-
-
 def partner_secrets(partner_id: str) -> list[str] | None:
-    """A partner's signing secrets, or None for an unknown partner.
-
-    Cached for ``secret_cache_seconds`` so a burst of webhooks costs one Secrets Manager call; a rotation
-    adds the new secret beside the old one, so a briefly stale cache still verifies.
-    """
-    now = time.monotonic()
-    with _secret_lock:
-        hit = _secret_cache.get(partner_id)
-    if hit is not None and now - hit[0] < settings_mod.get().secret_cache_seconds:
-        return hit[1]
-    sm = aws.client("secretsmanager")
-    try:
-        raw = sm.get_secret_value(SecretId=settings_mod.get().partner_secret_name(partner_id))
-        value: list[str] | None = list(json.loads(raw["SecretString"]).get("secrets", []))
-    except sm.exceptions.ResourceNotFoundException:
-        value = None
-    with _secret_lock:
-        _secret_cache[partner_id] = (now, value)
-    return value
-
-
-def forget_cached_secrets() -> None:
-    with _secret_lock:
-        _secret_cache.clear()
+    """A partner's signing secrets, or None for an unknown partner (cached: ``aws.secret_json``)."""
+    value = aws.secret_json(settings_mod.get().partner_secret_name(partner_id))
+    return list(value.get("secrets", [])) if isinstance(value, dict) else None
 
 
 def rotate_partner_secret(partner_id: str, *, keep_previous: bool = True) -> str:
@@ -159,6 +132,7 @@ def rotate_partner_secret(partner_id: str, *, keep_previous: bool = True) -> str
     fresh = generate_secret()
     sm.put_secret_value(SecretId=name, SecretString=json.dumps(
         {"secrets": [fresh, *(current[:1] if keep_previous else [])]}))
+    aws.forget_secrets()
     return fresh
 
 

@@ -9,7 +9,6 @@ through the sparse ``ByLaneIndex`` (never a scan).
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -252,28 +251,13 @@ def bot_secret_name(ref: str) -> str:
     return f"{settings_mod.get().prefix}/notify/{kind}/{ident}"
 
 
-_lock = threading.Lock()
-_cache: dict[str, tuple[float, dict]] = {}
-
-
 def bot_credentials(ref: str) -> dict:
-    """``{"wecom": {"url": ...}, "dingtalk": {"url": ..., "secret": ...}, ...}`` from Secrets Manager, cached
-    for ``secret_cache_seconds``; ``{}`` when the recipient has none."""
+    """``{"wecom": {"url": ...}, "dingtalk": {"url": ..., "secret": ...}, ...}`` from Secrets Manager (cached:
+    ``aws.secret_json``); ``{}`` when the recipient has none."""
     from chalicelib.store import aws
 
-    now = time.monotonic()
-    with _lock:
-        hit = _cache.get(ref)
-    if hit is not None and now - hit[0] < settings_mod.get().secret_cache_seconds:
-        return hit[1]
-    sm = aws.client("secretsmanager")
-    try:
-        value = json.loads(sm.get_secret_value(SecretId=bot_secret_name(ref))["SecretString"])
-    except sm.exceptions.ResourceNotFoundException:
-        value = {}
-    with _lock:
-        _cache[ref] = (now, value)
-    return value
+    value = aws.secret_json(bot_secret_name(ref))
+    return value if isinstance(value, dict) else {}
 
 
 def put_bot_credentials(ref: str, channel: str, entry: dict | None) -> None:
@@ -295,12 +279,7 @@ def put_bot_credentials(ref: str, channel: str, entry: dict | None) -> None:
         sm.put_secret_value(SecretId=name, SecretString=json.dumps(current))
     else:
         sm.create_secret(Name=name, SecretString=json.dumps(current))
-    forget_cached()
-
-
-def forget_cached() -> None:
-    with _lock:
-        _cache.clear()
+    aws.forget_secrets()
 
 
 def target_for(ref: str, channel: str) -> Any:

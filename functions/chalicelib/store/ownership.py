@@ -65,8 +65,7 @@ def holding_from_item(item: RegistrationItem) -> Holding:
             previous_owner=item.previous_owner, cooldown_until=item.cooldown_until, rules_stamp=item.rules_stamp,
         ),
         warned=item.warned,
-        submitter=HolderRef(item.submitter_kind, item.submitter_id)
-        if item.submitter_kind in ("user", "partner") else None,
+        submitter=HolderRef.of(item.submitter_kind, item.submitter_id),
     )
 
 

@@ -55,11 +55,9 @@ def _holding_of(reg: Registration | str) -> Holding:
         if h is None:
             raise dom.WrongStatusError(f"no registration {reg}")
         return h
-    submitter = reg.submitter
     return Holding(reg_id=reg.id, status=reg.status, version=reg.version,
                    last_seq=reg.audit[-1].seq if reg.audit else 0, team_id=reg.team_id,
-                   submitter=HolderRef(submitter.kind.value, submitter.id)
-                   if submitter.kind.value in ("user", "partner") else None)
+                   submitter=HolderRef.of(reg.submitter.kind.value, reg.submitter.id))
 
 
 def grant(reg: Registration | str, owner: HolderRef | None, actor: Actor, *, now: datetime,
@@ -294,8 +292,9 @@ def recount(*, now: datetime, repair: bool = True, progress: Callable[[int], Non
     pending: Counter[str] = Counter()
     for items, _ in store.pending_pages():
         for item in items:
-            if item.submitter_kind in ("user", "partner"):
-                pending[f"{item.submitter_kind}:{item.submitter_id}"] += 1
+            submitter = HolderRef.of(item.submitter_kind, item.submitter_id)
+            if submitter is not None:
+                pending[submitter.key] += 1
     for counter, counted in (("active", actual), ("pending", pending)):
         stored = store.holder_counts(counter)
         for key in sorted(set(counted) | set(stored)):

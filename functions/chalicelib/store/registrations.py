@@ -96,9 +96,11 @@ def customer_claim_keys(reg: Registration) -> list[str]:
 
 def submitter_counter(submitter: Actor) -> str | None:
     """The holders-table key counting ``submitter``'s registrations awaiting a decision (None: a system)."""
-    if submitter.kind.value not in ("user", "partner"):
-        return None
-    return f"holder#{submitter.kind.value}:{submitter.id}"
+    from chalicelib.domain.ownership import HolderRef
+    from chalicelib.store.ownership import holder_pk
+
+    ref = HolderRef.of(submitter.kind.value, submitter.id)
+    return holder_pk(ref) if ref is not None else None
 
 
 def _pending_cap() -> int:

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.tender_matching [--sizes 10000,100000] [--repeat 3]
 
-Tenders are the real tender notices the connectors read from the public corpus in
-tests/fixtures/tender_feeds (OCDS releases, TED and eForms notices; feedparser's test feeds are left out,
+Tenders are the real tender notices the connectors read from the shared third-party corpus
+(``$DEALREG_CORPORA``, default ``../shared/corpora``: OCDS releases, TED and eForms notices; feedparser's test feeds are left out,
 they are not tenders). Subscriptions are generated with a fixed seed from that corpus's own
 vocabulary (title words and phrases, Chinese 2-4 character substrings, CPV/UNSPSC/CPC prefixes, buyer
 names, regions, value ranges), so that a realistic share of them match. Single process, one core.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import statistics
 import sys
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "tests" / "fixtures" / "tender_feeds"
+CORPUS = Path(os.environ.get("DEALREG_CORPORA") or ROOT.parent / "shared" / "corpora").resolve()
 
 
 def corpus_tenders() -> list[Any]:

@@ -31,6 +31,29 @@ def load_fixture(relative: str) -> bytes:
     return (FIXTURES / relative).read_bytes()
 
 
+@pytest.fixture(autouse=True)
+def _third_party_corpus(request: pytest.FixtureRequest) -> None:
+    """``@pytest.mark.corpus("part", ...)``: the test needs that corpus path (skip, or fail in CI, if absent)."""
+    from tests.corpora import corpus
+
+    for mark in request.node.iter_markers("corpus"):
+        corpus(*mark.args)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
+    """One line saying how many tests were skipped because the third-party corpus is absent, and why."""
+    from tests.corpora import is_corpus_skip, skip_reason
+
+    skipped = 0
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+        if is_corpus_skip(reason.removeprefix("Skipped: ")):
+            skipped += 1
+    if skipped:
+        terminalreporter.write_line(f"corpus: {skipped} tests skipped: {skip_reason()}", yellow=True)
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     from infra.local.stack import MotoServer

@@ -9,6 +9,9 @@ has none of it, so the tests that need it are skipped there with one clear reaso
 - ``DEALREG_REQUIRE_CORPORA=1`` (set by ``.ci/run``): a missing corpus fails the run instead of skipping.
 
 Use ``corpus("real_tenders", "ocds")`` in a test or fixture: it returns the path, or skips the test.
+A module or test marked ``@pytest.mark.corpus("feedparser")`` calls it before the test runs (tests/conftest.py),
+and ``files()`` / ``params()`` build parametrize lists that degrade to one skipped test when the corpus is
+absent. ``make test`` ends with one line counting the tests skipped for want of the corpus.
 """
 from __future__ import annotations
 
@@ -49,3 +52,33 @@ def corpus(*parts: str) -> Path:
     if os.environ.get(REQUIRE_ENV) == "1" or root.is_dir():
         pytest.fail(f"corpus file missing: {path}", pytrace=False)
     pytest.skip(skip_reason())
+
+
+def files(*parts: str, suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Relative POSIX paths of the files under a corpus folder, sorted; empty when the corpus is absent.
+
+    For collection time (``parametrize``): it never skips. Pair it with :func:`params` so that an absent
+    corpus gives one skipped test per test function instead of an "empty parameter set".
+    """
+    root = corpora_root().joinpath(*parts)
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and (not suffixes or p.name.endswith(suffixes))
+    )
+
+
+def params(values: list, *parts: str, arity: int = 1) -> list:
+    """``parametrize`` values of a corpus-driven test; when the corpus is absent (``values`` empty and the
+    corpus folder missing), one placeholder whose run calls :func:`corpus` and so skips (or fails under
+    ``DEALREG_REQUIRE_CORPORA=1``) with the one reason."""
+    if values or available(*parts):
+        return values
+    placeholder = (None,) * arity
+    return [pytest.param(*placeholder, id="corpus-absent", marks=pytest.mark.corpus(*parts))]
+
+
+def is_corpus_skip(reason: str) -> bool:
+    return reason.startswith("third-party corpus not found at ")

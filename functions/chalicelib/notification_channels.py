@@ -1,8 +1,8 @@
 """Notification channels behind one small interface: ``send(outbound, target, now=...)``.
 
 Each channel lays a :class:`~chalicelib.domain.notifications.Message` out in its platform's documented format
-(pure ``*_payload`` / ``*_sign`` functions, tested against the official examples listed in
-tests/fixtures/notifications/SOURCES.md) and sends it:
+(pure ``*_payload`` / ``*_sign`` functions, tested against payloads written from each platform's documented
+fields in tests/fixtures/notifications/channel_payloads.json) and sends it:
 
 - ``webhook``  — Standard Webhooks to a partner's ``callback_url``, signed with the partner's ``whsec_`` secret;
 - ``email``    — Amazon SES ``SendEmail``;  ``sns`` — an SNS topic the recipient chose;

@@ -1,7 +1,7 @@
 """Stand-in receivers for the notification channels: HTTP servers on 127.0.0.1 that record every request,
 answer with a scripted status, and verify signatures the way each platform documents it (the algorithms are
 written here from the platforms' docs, independently of the product code; see
-tests/fixtures/notifications/SOURCES.md)."""
+tests/unit/domain/test_notification_channels.py)."""
 from __future__ import annotations
 
 import base64

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from tests.contract.harness import LocalServer, Reply
+from tests.corpora import corpora_root
 from tests.functional.helpers import make_partner, make_user
 
-CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "tender_feeds"
+# Real corpus files (shared third-party corpus, tests/corpora.py); tests that serve them skip without it.
+CORPUS = corpora_root()
 BOMB = b"""<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
 <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>
 <rss version="2.0"><channel><item><title>&d;</title><guid>x</guid></item></channel></rss>"""
@@ -79,6 +81,10 @@ class Feeds:
 @pytest.fixture
 def feeds(suite, monkeypatch):
     from chalicelib import settings
+    from tests.corpora import corpus
+
+    corpus("ocds")
+    corpus("tenders")
 
     f = Feeds()
     with f.server:

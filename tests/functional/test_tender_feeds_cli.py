@@ -1,7 +1,7 @@
 """``dealreg feeds poll|backfill|list`` through the CLI entry (``infra.cli.main``) against 127.0.0.1 feeds.
 
 Paged OCDS: three release packages wrapped around real (bare) Moldovan releases from the corpus, newest first, linked
-by ``links.next`` (relative and absolute). Paged RSS: two small feeds written here, linked by RFC 5005
+by ``links.next`` (relative and absolute); the releases come from the shared corpus (skipped without it). Paged RSS: two small feeds written here, linked by RFC 5005
 ``atom:link rel="next"``. The demo RSS of ``examples/tenders/`` is polled by hand, twice (ETag honoured).
 """
 from __future__ import annotations
@@ -13,10 +13,14 @@ from typing import Any
 import pytest
 
 from tests.contract.harness import LocalServer, Reply
+from tests.corpora import corpora_root
 from tests.functional.helpers import make_user
 
 ROOT = Path(__file__).resolve().parents[2]
-MOLDOVA = ROOT / "tests" / "fixtures" / "tender_feeds" / "ocds" / "real-examples" / "moldova" / "sample" / "releases"
+# Real Moldovan releases from the shared third-party corpus (tests/corpora.py); skipped without it.
+MOLDOVA_PARTS = ("ocds", "real-examples", "moldova", "sample", "releases")
+MOLDOVA = corpora_root().joinpath(*MOLDOVA_PARTS)
+pytestmark = pytest.mark.corpus(*MOLDOVA_PARTS)
 PAGES = [  # newest first, two releases a page
     ("ocds-ngfbwp-19733168-19733168.json", "ocds-ngfbwp-19709108-19709108.json"),  # 2017-06-16, 06-02
     ("ocds-ngfbwp-19661788-19661788.json", "ocds-ngfbwp-19648332-19648332.json"),  # 2017-05-30, 05-26

@@ -1,7 +1,9 @@
 """Every public corpus file through the tender connectors, checked against a golden outcome kept in the repo.
 
-Files: ``tests/fixtures/tender_feeds/`` (feedparser's test suite, OCDS sample data, TED XML and eForms
-notices; provenance in SOURCES.md there). The golden file ``golden.json`` records, per file, how many
+Files: the shared third-party corpus (``../shared/corpora/{feedparser,ocds,tenders}``, read through
+tests/corpora.py; provenance in the corpus's SOURCES.md): feedparser's test suite, OCDS sample data, TED XML
+and eForms notices. Without the corpus these tests are skipped. The golden file
+``tests/fixtures/tender_feeds/golden.json`` (ours) records, per file, how many
 tenders it yields and why entries or the whole document were rejected, plus the first tender's id and
 title. Regenerate it after a deliberate change with::
 
@@ -26,8 +28,12 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2] / "fixtures" / "tender_feeds"
-GOLDEN = ROOT / "golden.json"
+from tests.corpora import corpora_root, params
+
+ROOT = corpora_root()
+CORPUS_DIRS = ("feedparser", "ocds", "tenders")
+GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "tender_feeds" / "golden.json"
+pytestmark = [pytest.mark.corpus(d) for d in CORPUS_DIRS]
 _HEADER = re.compile(rb"^Header:\s*([^:\r\n]+):[ \t]*(.*?)[ \t]*\r?$", re.M)
 _EXPECT = re.compile(rb"^Expect:\s*(.+?)\s*$", re.M)
 
@@ -35,8 +41,10 @@ _EXPECT = re.compile(rb"^Expect:\s*(.+?)\s*$", re.M)
 def corpus_files() -> list[str]:
     return sorted(
         p.relative_to(ROOT).as_posix()
-        for p in ROOT.rglob("*")
-        if p.is_file() and p.name not in ("SOURCES.md", "golden.json")
+        for d in CORPUS_DIRS
+        if (ROOT / d).is_dir()
+        for p in (ROOT / d).rglob("*")
+        if p.is_file() and p.name != "SOURCES.md"
     )
 
 
@@ -104,7 +112,7 @@ def test_golden_covers_every_corpus_file_and_nothing_else() -> None:
     assert len(FILES) > 1000  # the whole corpus was copied, not a sample
 
 
-@pytest.mark.parametrize("rel", FILES)
+@pytest.mark.parametrize("rel", params(FILES, "feedparser"))
 def test_file_meets_its_golden_outcome(rel: str) -> None:
     assert outcome(rel) == load_golden()[rel]
 
@@ -367,7 +375,7 @@ def test_expect_translation_covers_the_fields_we_use() -> None:
     assert checked >= 100  # most translated clauses are really asserted, not skipped
 
 
-@pytest.mark.parametrize(("rel", "clauses"), EXPECT_CASES)
+@pytest.mark.parametrize(("rel", "clauses"), params(EXPECT_CASES, "feedparser", arity=2))
 def test_feedparser_expectation_holds_for_our_tender(rel: str, clauses: list[tuple[list[Any], Any]]) -> None:
     checked, skipped = check_expectations(rel, clauses)
     assert checked + skipped == len(clauses)
@@ -382,7 +390,7 @@ def test_header_files_are_found() -> None:
     assert len(HEADER_FILES) >= 50
 
 
-@pytest.mark.parametrize("rel", HEADER_FILES)
+@pytest.mark.parametrize("rel", params(HEADER_FILES, "feedparser"))
 def test_header_file_served_over_http_meets_its_golden_outcome(rel: str) -> None:
     from connectors.base import split_parsed
     from connectors.errors import ConnectorError

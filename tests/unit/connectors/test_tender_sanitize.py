@@ -1,4 +1,5 @@
-"""The tender text sanitiser, proven on feedparser's sanitizer corpus (tests/fixtures/tender_feeds/.../sanitize/).
+"""The tender text sanitiser, proven on feedparser's sanitizer corpus (shared corpus ``feedparser/tests/wellformed/sanitize/``, read through tests/corpora.py;
+skipped without the corpus).
 
 Each corpus file hides script, event handlers, frames, objects or styles in an entry body. We take the
 raw body (feedparser's own sanitiser off), run ours, and check that nothing executable survives while
@@ -18,9 +19,11 @@ from connectors.base import Fetched, split_parsed
 from connectors.formats.rss import entry_body, parse_feed
 from connectors.formats.sanitize import html_to_text, safe_url, sanitize_html, to_safe_html
 from connectors.tender_feeds import TenderRssConnector
+from tests.corpora import corpora_root, files, params
 
-SANITIZE_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "tender_feeds" / "feedparser" / "tests" / "wellformed" / "sanitize"
-FILES = sorted(p.name for p in SANITIZE_DIR.glob("*.xml"))
+SANITIZE_PARTS = ("feedparser", "tests", "wellformed", "sanitize")
+SANITIZE_DIR = corpora_root().joinpath(*SANITIZE_PARTS)
+FILES = files(*SANITIZE_PARTS, suffixes=(".xml",))
 _EXPECT = re.compile(r"^Expect:\s*(.+?)\s*$", re.M)
 _DANGEROUS_TAGS = {"script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "meta", "link",
                    "blink", "base", "form"}
@@ -38,11 +41,13 @@ def assert_safe(html: str) -> None:
     assert "<script" not in html.lower()
 
 
+@pytest.mark.corpus(*SANITIZE_PARTS)
 def test_corpus_is_there() -> None:
     assert len(FILES) == 105
 
 
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.corpus(*SANITIZE_PARTS)
+@pytest.mark.parametrize("name", params(FILES, *SANITIZE_PARTS))
 def test_sanitize_corpus_file(name: str) -> None:
     body = (SANITIZE_DIR / name).read_bytes()
     entries = parse_feed(body).get("entries") or []

@@ -1,5 +1,6 @@
-"""Channel formats against the platforms' published examples, their signing algorithms, the URL policy, and
-SSRF refusals that happen before any socket is opened."""
+"""Channel formats against minimal payloads we wrote from the platforms' documented fields
+(tests/fixtures/notifications/channel_payloads.json), their documented signing algorithms, the URL policy,
+and SSRF refusals that happen before any socket is opened."""
 from __future__ import annotations
 
 import base64
@@ -17,7 +18,7 @@ from chalicelib.domain.notifications import Message
 from connectors.errors import UrlRefusedError
 from tests.conftest import load_fixture
 
-EXAMPLES = json.loads(load_fixture("notifications/official_examples.json"))
+EXAMPLES = json.loads(load_fixture("notifications/channel_payloads.json"))
 MSG = Message("待审批：深圳市腾讯计算机系统有限公司", "商机报备 reg_1 等待您审批。\n金额 3800000.00 CNY", "https://dealreg.example/r/1")
 
 

@@ -1,13 +1,16 @@
 """Company identifier validation: USCC, LEI, UK Companies House, Taiwan UBN, DUNS (schemas/identifiers.py).
 
-Real identifiers come from the fixtures in tests/fixtures/company_ids/ (see SOURCES.md there). Cases that
-the data does not contain are constructed in the test, with the arithmetic done here, independently of the
-module, from the algorithm facts recorded in the fixture files.
+Real identifiers come from the shared third-party corpus (``company_ids/``, read through tests/corpora.py;
+those tests are skipped without it). Everywhere, ``python-stdnum`` (a dev-only dependency) is the oracle:
+generated USCC, LEI and UBN cases must get the same answer from it and from us. Cases neither provides are
+constructed here, with the arithmetic done independently of the module from the published algorithms
+(GB 32100-2015, GB 11714-1997).
 """
 
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +30,25 @@ from schemas.identifiers import (
     validate_uscc,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "company_ids"
+from tests.corpora import corpora_root, files, params
+
+IDS = ("company_ids",)
+FIXTURES = corpora_root() / "company_ids"
+real = pytest.mark.corpus(*IDS)
 
 
 def _load(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    path = FIXTURES / name
+    if not path.is_file():  # corpus absent: empty lists, and the tests marked `real` skip
+        return {"valid": [], "invalid": [], "valid_with_separators": []}
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 USCC = _load("uscc_cn_python-stdnum.json")
 LEI = _load("lei_python-stdnum.json")
 TW_DOC = _load("tw_ubn_python-stdnum.json")
-TW_TESTS = _load("tw_ubn_python-stdnum_tests.json")
 UK = _load("uk_companies_house_number_cases.json")
-GLEIF = [_load(f"gleif/{p.name}") for p in sorted((FIXTURES / "gleif").glob("*.json"))]
+GLEIF = [_load(f"gleif/{name}") for name in files("company_ids", "gleif", suffixes=(".json",))]
 
 
 def _reason(func: Any, *args: str) -> str:
@@ -53,10 +62,10 @@ def _full_width(text: str) -> str:
     return "".join("\u3000" if c == " " else chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
 
 
-# Independent reimplementation of the two USCC checks from the facts in the fixture file, used only to
-# construct test cases that the real data cannot provide.
-_ALPHABET = USCC["algorithm"]["alphabet"]
-_WEIGHTS = USCC["algorithm"]["weights_pos1_17"]
+# Independent reimplementation of the two USCC checks from GB 32100-2015 (31 symbols: digits and capitals
+# without I, O, S, V, Z; weights 3^i mod 31) and GB 11714-1997, used only to construct test cases.
+_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_WEIGHTS = [pow(3, i, 31) for i in range(17)]
 
 
 def _gb32100_check(first17: str) -> str:
@@ -72,17 +81,20 @@ def _gb11714_check(body8: str) -> str:
 # --- USCC ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", USCC["valid"])
+@real
+@pytest.mark.parametrize("code", params(USCC["valid"], *IDS))
 def test_uscc_real_codes_validate(code: str) -> None:
     assert validate_uscc(code) == code
 
 
+@real
 def test_uscc_fixture_has_all_200_codes() -> None:
     # Guards the parametrisation above against an accidentally truncated fixture.
     assert len(USCC["valid"]) == 200
 
 
-@pytest.mark.parametrize("case", USCC["valid_with_separators"], ids=lambda c: c["input"])
+@real
+@pytest.mark.parametrize("case", params(USCC["valid_with_separators"], *IDS), ids=lambda c: c["input"] if c else "absent")
 def test_uscc_with_separators(case: dict[str, str]) -> None:
     assert validate_uscc(case["input"]) == case["compact"]
 
@@ -101,11 +113,13 @@ USCC_INVALID_REASONS = {
 }
 
 
-@pytest.mark.parametrize("case", USCC["invalid"], ids=lambda c: c["value"])
+@real
+@pytest.mark.parametrize("case", params(USCC["invalid"], *IDS), ids=lambda c: c["value"] if c else "absent")
 def test_uscc_invalid_cases_fail_for_the_right_reason(case: dict[str, str]) -> None:
     assert _reason(validate_uscc, case["value"]) == USCC_INVALID_REASONS[case["value"]]
 
 
+@real
 def test_uscc_invalid_reason_table_covers_the_data() -> None:
     assert set(USCC_INVALID_REASONS) == {c["value"] for c in USCC["invalid"]}
 
@@ -152,6 +166,7 @@ def test_uscc_org_code_check_is_enforced_separately() -> None:
     assert _reason(validate_uscc, forged) == "org_code_check"
 
 
+@real
 def test_uscc_org_code_check_x_and_zero_digits() -> None:
     # The GB 11714 check digit may be 'X' (10) or '0' (11); codes in the fixture cover both forms.
     check_digits = {code[16] for code in USCC["valid"]}
@@ -167,16 +182,19 @@ def test_uscc_outer_check_reported_before_org_code_check() -> None:
 # --- LEI -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lei", LEI["valid"])
+@real
+@pytest.mark.parametrize("lei", params(LEI["valid"], *IDS))
 def test_lei_real_codes_validate(lei: str) -> None:
     assert validate_lei(lei) == lei
 
 
+@real
 def test_lei_fixture_has_all_100_codes() -> None:
     assert len(LEI["valid"]) == 100
 
 
-@pytest.mark.parametrize("case", LEI["invalid"], ids=lambda c: c["value"])
+@real
+@pytest.mark.parametrize("case", params(LEI["invalid"], *IDS), ids=lambda c: c["value"] if c else "absent")
 def test_lei_invalid_cases(case: dict[str, str]) -> None:
     # The data's only invalid LEI is an InvalidChecksum (A->X substitution).
     assert case["reason"].startswith("InvalidChecksum")
@@ -188,7 +206,8 @@ def _gleif_leis(record: dict[str, Any]) -> list[str]:
     return [attributes["lei"], attributes["registration"]["managingLou"]]
 
 
-@pytest.mark.parametrize("lei", [lei for rec in GLEIF for lei in _gleif_leis(rec)])
+@real
+@pytest.mark.parametrize("lei", params([lei for rec in GLEIF for lei in _gleif_leis(rec)], *IDS))
 def test_lei_from_gleif_records_validate(lei: str) -> None:
     # Both the entity's LEI and its managing LOU's LEI, from real GLEIF API responses (one LAPSED).
     assert validate_lei(lei) == lei
@@ -217,7 +236,8 @@ def test_lei_constructed_invalid_cases(lei: str, reason: str) -> None:
 # --- UK Companies House ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("number", UK["valid"])
+@real
+@pytest.mark.parametrize("number", params(UK["valid"], *IDS))
 def test_gb_coh_valid_cases(number: str) -> None:
     # Short numeric ones are left-padded: "7592231" -> "07592231".
     assert validate_gb_coh(number) == number.zfill(8)
@@ -230,12 +250,14 @@ UK_INVALID_REASONS = {
 }
 
 
-@pytest.mark.parametrize("case", [c for c in UK["invalid"] if c["value"] in UK_INVALID_REASONS],
-                         ids=lambda c: c["value"])
+@real
+@pytest.mark.parametrize("case", params([c for c in UK["invalid"] if c["value"] in UK_INVALID_REASONS], *IDS),
+                         ids=lambda c: c["value"] if c else "absent")
 def test_gb_coh_invalid_cases_fail_for_the_right_reason(case: dict[str, str]) -> None:
     assert _reason(validate_gb_coh, case["value"]) == UK_INVALID_REASONS[case["value"]]
 
 
+@real
 def test_gb_coh_eight_digit_numbers_are_accepted_despite_upstream_rule() -> None:
     # The data marks "88887654" invalid "(this rule only)": gocardless allows at most 7 significant
     # digits (/^0?[0-9]{7}$/). England & Wales numbers passed 10,000,000 years ago, so 8 significant
@@ -281,34 +303,45 @@ def test_gb_coh_constructed_invalid_cases(number: str, reason: str) -> None:
 # --- Taiwan UBN ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ubn", TW_DOC["valid"] + TW_TESTS["valid_found_online"])
+@real
+@pytest.mark.parametrize("ubn", params(TW_DOC["valid"], *IDS))
 def test_tw_ubn_real_numbers_validate(ubn: str) -> None:
     assert validate_tw_ubn(ubn) == ubn
 
 
-@pytest.mark.parametrize("ubn", TW_TESTS["valid_since_2023"])
+@pytest.mark.parametrize("ubn", ["10000004", "10000010", "00000005", "10000052"])
 def test_tw_ubn_divisor_five_rule_since_2023(ubn: str) -> None:
-    # These sums are 5 or 14 (+1 via the 7th-digit rule, i.e. 15): valid only since the 2023-04-01
-    # change of divisor from 10 to 5, e.g. "10000004": 1 + 4 = 5.
+    # Digit sums of the weighted products that are 5 mod 10: valid only since the 2023-04-01 change of
+    # divisor from 10 to 5 (e.g. "10000004": 1 + 4 = 5). python-stdnum 2.2 still applies the old divisor
+    # (its checksum is 5 here, so it rejects them); the digit sum is its.
+    from stdnum.tw import ubn as stdnum_ubn
+
+    assert stdnum_ubn.calc_checksum(ubn) == 5 and not stdnum_ubn.is_valid(ubn)
     assert validate_tw_ubn(ubn) == ubn
 
 
-@pytest.mark.parametrize("case", TW_TESTS["valid_corner_cases"], ids=lambda c: c["input"])
-def test_tw_ubn_corner_cases(case: dict[str, str]) -> None:
-    assert validate_tw_ubn(case["input"]) == case["compact"]
+@pytest.mark.parametrize(("typed", "compact"), [("04595257", "04595257"), (" 0459525-7 ", "04595257"),
+                                                ("0459 5257", "04595257")])
+def test_tw_ubn_corner_cases(typed: str, compact: str) -> None:
+    assert validate_tw_ubn(typed) == compact
 
 
 TW_INVALID_REASONS = {
     "12345": "length",  # data: InvalidLength
     "00501502": "check_digit",  # data: InvalidChecksum
-    "00277103": "check_digit",  # data: InvalidChecksum
-    "FF277104": "character",  # data: InvalidFormat (letters in an all-digit number)
 }
 
 
-@pytest.mark.parametrize("case", TW_DOC["invalid"] + TW_TESTS["invalid"], ids=lambda c: c["value"])
+@real
+@pytest.mark.parametrize("case", params(TW_DOC["invalid"], *IDS), ids=lambda c: c["value"] if c else "absent")
 def test_tw_ubn_invalid_cases_fail_for_the_right_reason(case: dict[str, str]) -> None:
     assert _reason(validate_tw_ubn, case["value"]) == TW_INVALID_REASONS[case["value"]]
+
+
+@pytest.mark.parametrize(("ubn", "reason"), [("1234567", "length"), ("AB277104", "character"),
+                                             ("04595258", "check_digit")])
+def test_tw_ubn_constructed_invalid_cases(ubn: str, reason: str) -> None:
+    assert _reason(validate_tw_ubn, ubn) == reason
 
 
 def test_tw_ubn_seventh_digit_rule_needs_a_seven() -> None:
@@ -442,3 +475,81 @@ def test_registry_id_error_loc_points_at_the_list_item() -> None:
 )
 def test_registry_id_other_schemes(scheme: str, value: str, expected: str) -> None:
     assert RegistryId(scheme=scheme, value=value).value == expected
+
+
+# --- python-stdnum as the oracle (runs everywhere) ---------------------------------------------------
+
+_RNG_SEED = 20261206
+
+
+def _ubn_cases() -> list[str]:
+    rng = random.Random(_RNG_SEED)
+    numbers = [f"{rng.randrange(10**8):08d}" for _ in range(150)]
+    numbers += [f"{rng.randrange(10**6):06d}7{d}" for d in range(10)]  # the 7th-digit rule
+    return numbers
+
+
+@pytest.mark.parametrize("ubn", _ubn_cases())
+def test_tw_ubn_agrees_with_stdnum(ubn: str) -> None:
+    from stdnum.tw import ubn as stdnum_ubn
+
+    ours = True
+    try:
+        validate_tw_ubn(ubn)
+    except InvalidIdentifierError:
+        ours = False
+    # python-stdnum 2.2 applies the pre-2023 divisor 10; since 2023-04-01 the divisor is 5. Its weighted
+    # digit sum (mod 10) is the oracle: valid now when it is 0 or 5 (or one short, with a 7 in position 7).
+    checksum = stdnum_ubn.calc_checksum(ubn)
+    assert ours == (checksum % 5 == 0 or (ubn[6] == "7" and (checksum + 1) % 5 == 0))
+    if stdnum_ubn.is_valid(ubn):
+        assert ours  # valid under the old rule: valid under the new one
+
+
+def _uscc_cases() -> list[str]:
+    from stdnum.cn import uscc as stdnum_uscc
+
+    rng = random.Random(_RNG_SEED + 1)
+    out = []
+    for _ in range(60):
+        org = "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(8))
+        first17 = rng.choice("9159") + rng.choice("123") + f"{rng.randrange(110000, 660000):06d}" + org + _gb11714_check(org)
+        out.append(first17 + stdnum_uscc.calc_check_digit(first17))
+    return out
+
+
+@pytest.mark.parametrize("code", _uscc_cases())
+def test_uscc_generated_with_stdnum_validates_and_every_one_char_change_is_caught(code: str) -> None:
+    from stdnum.cn import uscc as stdnum_uscc
+
+    assert stdnum_uscc.is_valid(code)
+    assert validate_uscc(code) == code
+    rng = random.Random(code)
+    for _ in range(5):
+        i = rng.randrange(8, 18)
+        changed = code[:i] + rng.choice([c for c in _ALPHABET if c != code[i]]) + code[i + 1 :]
+        if not stdnum_uscc.is_valid(changed):  # the oracle rejects: so must we
+            with pytest.raises(InvalidIdentifierError):
+                validate_uscc(changed)
+
+
+def _lei_cases() -> list[str]:
+    from stdnum.iso7064 import mod_97_10
+
+    rng = random.Random(_RNG_SEED + 2)
+    out = []
+    for _ in range(60):
+        body = "".join(rng.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(18))
+        out.append(body + mod_97_10.calc_check_digits(body))
+    return out
+
+
+@pytest.mark.parametrize("lei", _lei_cases())
+def test_lei_generated_with_stdnum_validates_and_a_swap_is_caught(lei: str) -> None:
+    from stdnum import lei as stdnum_lei
+
+    assert stdnum_lei.is_valid(lei)
+    assert validate_lei(lei) == lei
+    broken = lei[:-1] + str((int(lei[-1]) + 1) % 10)
+    assert not stdnum_lei.is_valid(broken)
+    assert _reason(validate_lei, broken) == "check_digit"

@@ -20,8 +20,10 @@ Pipeline (each step says in a comment why it is there):
    (``株式会社…``, ``ООО …``, ``PT …``, ``Oy …``, leading ``The``), at the start.
 6. Leading Chinese administrative regions (``广东省深圳市…``), only while a plausible name remains.
 
-Data (``data/``, provenance in ``data/SOURCES.md``), loaded once on first use:
-cleanco legal terms, rigour org types and org-name prefixes, companynameparser suffix / trade / place lists.
+Data, loaded once on first use: cleanco's legal terms and companynameparser's suffix / trade / China place
+lists, read from the installed packages (declared runtime dependencies) by file, without importing them;
+plus the long spellings of legal forms, the CJK legal forms and leading articles, written by us below
+(rigour, which carried those, now keeps its data inside an 11 MB compiled core with six dependencies).
 
 Judgement calls, each pinned by tests:
 
@@ -52,8 +54,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 __all__ = ["NormalisedName", "is_cjk", "name_key", "normalise"]
-
-_DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 # Han (incl. extensions and compatibility), kana, Hangul, and the CJK iteration/zero marks: scripts
 # written without spaces between words, so spaces inside them are layout, not word boundaries. Checked
@@ -111,9 +111,6 @@ _LATIN_BRANCH_MARKER = "branch"
 _CJK_PREFIX_FORM_ENDINGS = ("会社", "회사")
 # cleanco countries whose legal forms customarily precede the name (ООО "…", PT Bank …, Oy … Ab).
 _PREFIX_FORM_COUNTRIES = ("Finland", "Indonesia", "Russia")
-# Short (<= 2 letters) rigour aliases are only trusted when cleanco lists them too: rigour also carries
-# observed noise such as "in", "LL", "LC", "Lt" that would eat ordinary words.
-_SHORT_ALIAS_LEN = 2
 # Legal-form tokens that, at the end of a name, far more often mean something else (a country).
 _NOT_LEGAL_FORMS = frozenset({"uk"})
 # Place-name endings that mark an administrative unit (省 province, 市 city, 区 district, 县 county, ...).
@@ -476,54 +473,121 @@ def _script(display: str) -> str:
 
 # --- data -------------------------------------------------------------------------------------------
 
+# Legal forms written out in full, as registers and partners spell them, each with the abbreviation we
+# report. Written by us for dealreg (cleanco's package ships the abbreviations; these are the long forms
+# and the CJK forms it does not carry). Spellings are folded before use, so case, accents and punctuation
+# do not matter ("Société Anonyme" == "societe anonyme").
+_OWN_LATIN_FORMS: dict[str, tuple[str, ...]] = {
+    "co ltd": ("co limited", "corp ltd", "coltd", "co ltd", "co inc"),
+    "ltd": ("limited", "ltd", "ltd co", "limited company"),
+    "inc": ("incorporated", "incorporation", "inc"),
+    "corp": ("corporation", "corp"),
+    "company": ("company",),
+    "co": ("co",),
+    "llc": ("limited liability company", "l l c", "llc"),
+    "llp": ("limited liability partnership", "llp"),
+    "lp": ("limited partnership",),
+    "plc": ("public limited company", "public company limited", "plc"),
+    "pte ltd": ("private limited", "private limited company", "pte ltd", "pte limited", "pvt ltd",
+                "private ltd", "pvt limited"),
+    "pty ltd": ("proprietary limited", "pty limited", "pty ltd"),
+    "jsc": ("joint stock company", "joint stock co", "joint-stock company", "jsc", "pjsc", "ojsc", "cjsc",
+            "public joint stock company", "open joint stock company", "closed joint stock company"),
+    "gmbh": ("gesellschaft mit beschrankter haftung", "gesellschaft mbh", "ges mbh", "gesmbh", "gmbh",
+             "gmbh and co kg", "gmbh und co kg", "gmbh and co", "ggmbh"),
+    "ag": ("aktiengesellschaft", "ag and co kg", "ag und co kg", "kommanditgesellschaft auf aktien", "kgaa"),
+    "kg": ("kommanditgesellschaft",),
+    "se": ("societas europaea", "europaische gesellschaft"),
+    "bv": ("besloten vennootschap", "besloten vennootschap met beperkte aansprakelijkheid", "bv"),
+    "nv": ("naamloze vennootschap", "nv"),
+    "sa": ("societe anonyme", "sociedad anonima", "sociedade anonima", "sa"),
+    "spa": ("societa per azioni", "spa"),
+    "sarl": ("societe a responsabilite limitee", "sarl"),
+    "sas": ("societe par actions simplifiee", "sas"),
+    "srl": ("societa a responsabilita limitata", "sociedad de responsabilidad limitada", "srl"),
+    "ab": ("aktiebolag", "aktiebolaget", "ab"),
+    "as": ("aktieselskab", "aksjeselskap", "as"),
+    "asa": ("allmennaksjeselskap", "asa"),
+    "aps": ("anpartsselskab", "aps"),
+    "oy": ("osakeyhtio", "oy"),
+    "oyj": ("julkinen osakeyhtio", "oyj"),
+    "sp z oo": ("spolka z ograniczona odpowiedzialnoscia", "sp z oo"),
+    "sdn bhd": ("sendirian berhad", "sdn bhd"),
+    "bhd": ("berhad", "bhd"),
+    "tbk": ("terbuka", "tbk"),
+    "kk": ("kabushiki kaisha", "kabushikigaisha"),
+    "ooo": ("obshchestvo s ogranichennoy otvetstvennostyu", "ooo"),
+    "ao": ("aktsionernoe obshchestvo", "ао"),
+}
+# CJK legal forms (Chinese simplified and traditional, Japanese, Korean), written by us; (주) and (유) are
+# the Korean bracketed abbreviations of 주식회사 and 유한회사.
+_OWN_CJK_FORMS = (
+    "股份有限公司", "有限责任公司", "有限責任公司", "有限公司", "股份公司", "无限公司", "無限公司", "两合公司",
+    "兩合公司", "有限合伙", "有限合夥", "普通合伙", "普通合夥", "有限",
+    "株式会社", "有限会社", "合同会社", "合名会社", "合資会社",
+    "주식회사", "유한회사", "유한책임회사", "합자회사", "합명회사", "주", "유",
+)
+# Articles that open an organisation's name and are not part of it (The Boeing Company, La Poste).
+_OWN_NAME_ARTICLES = ("the", "le", "la")
+# Package data: (import name, path inside the package). Read by file, never imported (companynameparser's
+# own __init__ would load jieba).
+_CNP_SUFFIX = ("companynameparser", "data/suffix.txt")
+_CNP_TRADE = ("companynameparser", "data/trade.txt")
+_CNP_PLACE = ("companynameparser", "data/china_place.txt")
+_CLEANCO_TERMDATA = ("cleanco", "termdata.py")
+
 
 @lru_cache(maxsize=1)
 def _bracket_group() -> re.Pattern[str]:
     return re.compile(_BRACKET_GROUP)
 
 
-def _read_lines(filename: str) -> list[str]:
-    with open(os.path.join(_DATA_DIR, filename), encoding="utf-8") as handle:
+def _package_file(package: str, relative: str) -> str:
+    """The path of a data file shipped inside an installed package, found without importing the package
+    (``find_spec`` of a top-level package locates it; it does not run its ``__init__``)."""
+    from importlib.util import find_spec
+
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"package {package!r} is not installed (a declared runtime dependency)")
+    return os.path.join(next(iter(spec.submodule_search_locations)), *relative.split("/"))
+
+
+def _read_lines(location: tuple[str, str]) -> list[str]:
+    with open(_package_file(*location), encoding="utf-8") as handle:
         return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
 
 
-def _read_json(filename: str) -> dict:
-    import json  # only needed once, when the tables are built
+def _cleanco_terms() -> dict[str, dict[str, list[str]]]:
+    """cleanco's ``terms_by_type`` and ``terms_by_country``, from its data module alone (not ``cleanco``
+    itself, whose ``__init__`` compiles its cleaning machinery)."""
+    from importlib.util import module_from_spec, spec_from_file_location
 
-    with open(os.path.join(_DATA_DIR, filename), encoding="utf-8") as handle:
-        return json.load(handle)
+    spec = spec_from_file_location("_dealreg_cleanco_termdata", _package_file(*_CLEANCO_TERMDATA))
+    assert spec is not None and spec.loader is not None
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {"terms_by_type": module.terms_by_type, "terms_by_country": module.terms_by_country}
 
 
 @lru_cache(maxsize=1)
 def _tables() -> _Tables:
-    cleanco = _read_json("cleanco_legal_terms_and_cases.json")
-    org_types = _read_json("rigour_org_types.json")["types"]
-    stopwords = _read_json("rigour_stopwords.json")
-    suffixes = set(_read_lines("companynameparser_data_suffix.txt"))
-    trades = set(_read_lines("companynameparser_data_trade.txt"))
-    places = frozenset(_read_lines("companynameparser_data_china_place.txt"))
+    cleanco = _cleanco_terms()
+    suffixes = set(_read_lines(_CNP_SUFFIX))
+    trades = set(_read_lines(_CNP_TRADE))
+    places = frozenset(_read_lines(_CNP_PLACE))
 
     cleanco_terms = [t for terms in cleanco["terms_by_type"].values() for t in terms]
     cleanco_terms += [t for terms in cleanco["terms_by_country"].values() for t in terms]
     cleanco_folded = {_fold(t) for t in cleanco_terms} - {""}
 
     latin: dict[tuple[str, ...], str] = {}
-    cjk: dict[str, str] = {}
-    for entry in org_types:
-        label = entry.get("display") or entry.get("compare")
-        canonical = _fold(str(label)) if label else ""
-        for alias in entry.get("aliases") or ():
-            folded = _fold(str(alias))
-            if not folded:
-                continue
-            if all(_is_cjk(ch) for ch in folded):
-                cjk.setdefault(folded, folded)
-                continue
-            if len(folded) <= _SHORT_ALIAS_LEN and folded not in cleanco_folded:
-                continue
-            latin.setdefault(tuple(folded.split()), canonical or folded)
+    for canonical, spellings in _OWN_LATIN_FORMS.items():
+        for spelling in spellings:
+            latin.setdefault(tuple(_fold(spelling).split()), canonical)
     for folded in sorted(cleanco_folded):
         latin.setdefault(tuple(folded.split()), folded)
+    cjk: dict[str, str] = {form: form for form in _OWN_CJK_FORMS}
     for term in _CJK_LEGAL_FORMS_FROM_SUFFIXES:
         if term in suffixes:
             cjk.setdefault(term, term)
@@ -534,8 +598,8 @@ def _tables() -> _Tables:
     latin_prefix = {
         tuple(t.split()): latin.get(tuple(t.split()), t) for t in prefix_terms - _NOT_LEGAL_FORMS - {""}
     }
-    for article in stopwords.get("ORG_NAME_PREFIXES", ()):
-        latin_prefix.setdefault(tuple(_fold(str(article)).split()), "")
+    for article in _OWN_NAME_ARTICLES:
+        latin_prefix.setdefault((article,), "")
     cjk_prefix = {t: c for t, c in cjk.items() if t.endswith(_CJK_PREFIX_FORM_ENDINGS)}
 
     # Places that may be stripped from the front of a name: anything with an administrative suffix

@@ -39,7 +39,6 @@ from tests.corpora import corpora_root, params
 NM = ("name_matching",)
 FIXTURES = corpora_root() / "name_matching"
 upstream = pytest.mark.corpus(*NM)
-DATA = Path(names.__file__).resolve().parent / "data"
 FUNCTIONS_DIR = Path(names.__file__).resolve().parents[2]
 
 
@@ -620,23 +619,37 @@ def test_rejects_non_strings() -> None:
 
 
 def test_suffix_roles_come_from_the_data() -> None:
-    suffixes = set(_lines(DATA / "companynameparser_data_suffix.txt"))
+    suffixes = set(names._read_lines(names._CNP_SUFFIX))
     assert set(names._CJK_LEGAL_FORMS_FROM_SUFFIXES) <= suffixes
     assert set(names._CJK_BRANCH_MARKERS_FROM_SUFFIXES) <= suffixes
 
 
-@upstream
-def test_shipped_cleanco_terms_match_the_fixture_copy() -> None:
-    assert json.loads((DATA / "cleanco_legal_terms_and_cases.json").read_text(encoding="utf-8")) == CLEANCO
+def test_cleanco_terms_are_the_installed_packages() -> None:
+    from cleanco import termdata
+
+    assert names._cleanco_terms() == {"terms_by_type": termdata.terms_by_type,
+                                      "terms_by_country": termdata.terms_by_country}
 
 
-@upstream
-@pytest.mark.parametrize("stem", ["org_types", "stopwords"])
-def test_rigour_json_is_a_faithful_conversion(stem: str) -> None:
-    yaml = pytest.importorskip("yaml")
-    shipped = json.loads((DATA / f"rigour_{stem}.json").read_text(encoding="utf-8"))
-    upstream = yaml.safe_load((FIXTURES / "rigour" / f"{stem}.yml").read_text(encoding="utf-8"))
-    assert shipped == upstream
+def test_package_data_is_read_without_importing_the_packages() -> None:
+    # companynameparser's __init__ loads jieba; cleanco's compiles its cleaner: neither may run in Lambda.
+    code = (
+        "import sys, chalicelib.domain.names as n; n.normalise('华为技术有限公司 Co., Ltd.'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cleanco', 'companynameparser', 'jieba')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=FUNCTIONS_DIR, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "[]"
+
+
+def test_own_legal_form_spellings_are_in_the_tables() -> None:
+    tables = names._tables()
+    for spellings in names._OWN_LATIN_FORMS.values():
+        for spelling in spellings:
+            assert tuple(names._fold(spelling).split()) in tables.latin_suffix_forms, spelling
+    assert set(names._OWN_CJK_FORMS) <= set(tables.cjk_suffix_forms)
+    assert normalise("Robert Bosch Gesellschaft mit beschränkter Haftung").core == "robert bosch"
 
 
 def test_import_does_not_load_data() -> None:

@@ -91,7 +91,7 @@ def test_daily_digest_reaches_the_rep_once_a_day_as_one_message(suite, feeds, sl
     blocks = one.json()["blocks"]
     assert blocks[0]["text"]["text"] == "您有 3 条新通知"
     for title in ("示例市政务云平台扩容及运维服务项目公开招标公告", "示例市数据局数据中台及云平台安全服务项目公开招标公告",
-                  "Planned cycle lane improvements"):
+                  "Riverside cycle lane extension"):
         assert f"新标讯：{title}" in blocks[1]["text"]["text"]
 
     # WHEN the outbox runs again, the feeds are re-polled, and a day passes

@@ -38,17 +38,17 @@ def _tender_id(title_start: str) -> str:
 
 
 def _cycle_lanes() -> str:
-    """The OCDS process: six releases of one ocid, stored as one tender (its title is the award's now)."""
+    """The OCDS process: five releases of one ocid, stored as one tender (its title is the award's now)."""
     from chalicelib.store.models import TenderItem
 
-    return next(t.tender_id for t in TenderItem.scan() if "ocds:ocds-213czf-000-00001" in t.data["refs"])
+    return next(t.tender_id for t in TenderItem.scan() if "ocds:ocds-dlrg01-demo-0001" in t.data["refs"])
 
 
 def test_demo_feeds_arrive_and_the_demo_subscription_fires(suite, demo):
     from chalicelib.store import tenders as store
     from chalicelib.store.models import TenderItem
 
-    # THEN the RSS (5 notices) and the OCDS process (6 releases of one ocid) are stored as 6 tenders
+    # THEN the RSS (5 notices) and the OCDS process (5 releases of one ocid) are stored as 6 tenders
     titles = sorted(t.title for t in TenderItem.scan())
     assert len(titles) == 6
     assert "示例市政务云平台扩容及运维服务项目公开招标公告" in titles
@@ -67,7 +67,7 @@ def test_demo_feeds_arrive_and_the_demo_subscription_fires(suite, demo):
     assert sorted(i["title"] for i in inbox) == sorted(
         f"新标讯：{t}" for t in ("示例市政务云平台扩容及运维服务项目公开招标公告",
                                  "示例市数据局数据中台及云平台安全服务项目公开招标公告",
-                                 "Planned cycle lane improvements"))
+                                 "Riverside cycle lane extension"))
 
 
 def test_register_a_tender_prefills_and_is_idempotent_per_rep(suite, demo):
@@ -85,10 +85,10 @@ def test_register_a_tender_prefills_and_is_idempotent_per_rep(suite, demo):
     reg_id = first.json()["id"]
     # THEN the registration is pre-filled from the tender and points back to it
     reg = suite.api.get(f"/v1/registrations/{reg_id}", rep).json()
-    assert reg["customer"]["name"] == "London Borough of Barnet" and reg["customer"]["country"] == "GB"
-    assert reg["project"]["title"] == "Award of contract to build new cycle lanes in the centre of town."
-    assert reg["project"]["expected_amount"] == {"amount": "11000000.00", "currency": "GBP"}  # the award's value
-    assert reg["project"]["expected_close_date"] == "2010-04-08"  # the amended deadline
+    assert reg["customer"]["name"] == "Northfield Borough Council" and reg["customer"]["country"] == "GB"
+    assert reg["project"]["title"] == "Award: Riverside cycle lane extension to Greenway Paths"
+    assert reg["project"]["expected_amount"] == {"amount": "745500.00", "currency": "GBP"}  # the award's value
+    assert reg["project"]["expected_close_date"] == "2026-11-30"  # the amended deadline
     assert reg["project"]["products"] == ["交通信号系统"]
     assert tender_id in reg["project"]["background"]
     assert reg["external_ref"] == f"tender:{tender_id}" and reg["source"] == "tender"

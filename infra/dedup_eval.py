@@ -18,7 +18,14 @@ from pathlib import Path
 
 from chalicelib.domain import names
 from chalicelib.domain.dedup_keys import exact_keys, name_forms
-from chalicelib.domain.dedup_rules import MatchRules, default_rules, evaluate, is_duplicate_action, name_score
+from chalicelib.domain.dedup_rules import (
+    MatchRules,
+    default_rules,
+    evaluate,
+    is_duplicate_action,
+    name_score,
+    same_name,
+)
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ def judge_pair(a: str, b: str, rules: MatchRules) -> tuple[int, float, str | Non
     """The production decision for one pair: (predicted 0/1, name score, rule that fired)."""
     fa, fb = name_forms(a), name_forms(b)
     score = name_score(fa, fb)
-    hit = evaluate(rules, score, exact_keys(a), exact_keys(b), names_equal=bool(fa.compact) and fa.compact == fb.compact)
+    hit = evaluate(rules, score, exact_keys(a), exact_keys(b), names_equal=same_name(fa, fb))
     return int(hit is not None and is_duplicate_action(hit.action)), score, hit.rule if hit else None
 
 

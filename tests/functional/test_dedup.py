@@ -181,3 +181,33 @@ def test_partner_precheck_bytes_do_not_depend_on_who_holds_or_the_details(suite)
     # a bad body is a 422 with field paths
     bad = suite.api.post("/v1/duplicates/check", {"customer": {}}, gamma_key)
     assert bad.status == 422 and bad.json()["errors"][0]["loc"].startswith("body.customer")
+
+
+def test_an_updated_registration_never_matches_itself(suite):
+    # Issue 12 item 6: after an opportunity.updated (or an edit, or a resubmission) the registration was
+    # judged against the index entry its own first judgement wrote: score 100, "same customer registered
+    # before", sent to review as a duplicate of itself.
+    admin = make_user("boss", "admin")
+    secret, _ = make_partner("acme")
+    body = _body("深圳市星河数码科技有限公司", ref="self-1")
+    reg = post_webhook(suite.api, "acme", secret, body).json()["id"]
+    suite.runner.pump()
+    first = suite.api.get(f"/v1/registrations/{reg}/verdict", admin).json()["verdict"]
+    assert first["outcome"] == "clear" and first["candidates"] == []
+    from chalicelib import clock
+
+    stamp = clock.now().isoformat().replace("+00:00", "Z")
+    updated = {"type": "opportunity.updated", "timestamp": stamp, "data": body["data"]}
+    updated["data"]["project"]["expected_close_date"] = "2027-05-14"
+    assert post_webhook(suite.api, "acme", secret, updated, msg_id="msg_self_upd").status == 202
+    suite.runner.pump()
+    audit = suite.api.get(f"/v1/registrations/{reg}", admin).json()["audit"]
+    assert [a["action"] for a in audit][-2:] == ["updated", "checked"], audit
+    again = suite.api.get(f"/v1/registrations/{reg}/verdict", admin).json()["verdict"]
+    assert again["outcome"] == "clear", again
+    assert again["candidates"] == [] and again.get("rule") is None
+    # AND a second registration of the same customer still finds the first one
+    other = post_webhook(suite.api, "acme", secret, _body("深圳市星河数码科技有限公司", ref="self-2")).json()["id"]
+    suite.runner.pump()
+    second = suite.api.get(f"/v1/registrations/{other}/verdict", admin).json()["verdict"]
+    assert second["outcome"] == "duplicate" and second["duplicate_of"] == reg

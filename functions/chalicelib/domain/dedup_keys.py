@@ -69,6 +69,8 @@ class NameForms:
             for a name written as initials ("IBM", "P&G") its letters ("ibm", "pg"); else "".
         initials: True when the name itself is written as initials.
         script: ``"cjk"``, ``"mixed"`` or ``"latin"`` (from the normaliser).
+        region: the region the normaliser took off (``"四川"`` for 四川黄金, ``"杭州"`` for
+            阿里云计算（杭州）), else None.
     """
 
     core: str
@@ -76,6 +78,11 @@ class NameForms:
     acronym: str
     initials: bool
     script: str
+    region: str | None = None
+
+    def region_conflict(self, other: NameForms) -> bool:
+        """Both names name a region, and not the same one: different legal entities, whatever the rest."""
+        return bool(self.region and other.region and self.region != other.region)
 
 
 # A company named after its web address ("Amazon.com", "Salesforce.com"): the suffix is not part of the
@@ -96,7 +103,7 @@ def name_forms(name: str) -> NameForms:
     core = normalised.core
     acronym, initials = _acronym(core, normalised.display)
     return NameForms(core=core, compact=core.replace(" ", ""), acronym=acronym, initials=initials,
-                     script=normalised.script)
+                     script=normalised.script, region=normalised.region)
 
 
 def _acronym(core: str, display: str) -> tuple[str, bool]:

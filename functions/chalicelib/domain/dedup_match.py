@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chalicelib.domain.dedup_keys import NameForms, blocking_keys, name_forms
-from chalicelib.domain.dedup_rules import MatchRules, RuleHit, evaluate, name_score
+from chalicelib.domain.dedup_rules import MatchRules, RuleHit, evaluate, name_score, same_name
 
 __all__ = [
     "EXACT_LIMIT", "MAX_POSTINGS", "MAX_QUERY_KEYS", "POSTING_BUDGET", "STORED_KEY_LIMIT", "TOP_CANDIDATES",
@@ -148,8 +148,7 @@ def score_candidates(query: NameForms, query_exact: Iterable[str],
         forms = forms or name_forms(name)
         score = name_score(query, forms)
         keys = tuple(keys)
-        hit = evaluate(rules, score, query_exact, keys, names_equal=bool(query.compact) and
-                       forms.compact == query.compact)
+        hit = evaluate(rules, score, query_exact, keys, names_equal=same_name(query, forms))
         if hit is None and score < rules.fuzzy_floor:
             continue
         out.append(Match(ref=ref, name=name, score=round(score, 1), hit=hit, keys=keys))

@@ -18,6 +18,7 @@ The name score (0-100, :func:`name_score`) uses rapidfuzz on the normalised form
   trade words (技术, 科技, 集团, 控股, from companynameparser's lists) taken off (华为 vs 华为技术);
   two names that both carry *different* trade words (华为技术 vs 华为终端) get no such credit, because
   sister companies of one group are different customers;
+* never more than ``REGION_CONFLICT_CAP`` for two names whose regions differ (issue 12 item 7);
 * a romanised match (``ROMANISED_SCORE``) across scripts: the pinyin of an all-Chinese name's leading
   characters (not a place or trade word) spelled as one word equals the other name's first word, or its
   first two words run together (华为技术 vs "Huawei Technologies", 阿里巴巴 vs "Alibaba Group"). Only a
@@ -41,12 +42,15 @@ from chalicelib.domain.dedup_keys import NameForms, romanised_prefixes
 
 __all__ = [
     "ACRONYM_SCORE", "BRAND_SCORE", "ROMANISED_SCORE", "Action", "Field_", "MatchRule", "MatchRules", "RuleHit", "default_rules",
-    "evaluate", "load_rules", "name_score",
+    "evaluate", "load_rules", "name_score", "same_name",
 ]
 
 ACRONYM_SCORE = 92.0
 BRAND_SCORE = 92.0
 ROMANISED_SCORE = 90.0  # "probably the same, review": a spelling can coincide, a registry id cannot
+# Names that differ in region (四川黄金 / 湖南黄金, 阿里云计算（杭州）/（北京）) are related at most: below every
+# duplicate threshold of the shipped rules, within the alert band. Only a shared registry id makes them one.
+REGION_CONFLICT_CAP = 85.0
 _DEFAULT_RULES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "dedup_rules.default.json")
 _MIN_BRAND = 2
 
@@ -153,6 +157,19 @@ def name_score(a: NameForms, b: NameForms) -> float:
 
     if not a.compact or not b.compact:
         return 0.0
+    if a.region_conflict(b):
+        return min(_unbounded_score(a, b), REGION_CONFLICT_CAP)
+    return _unbounded_score(a, b)
+
+
+def same_name(a: NameForms, b: NameForms) -> bool:
+    """The exact ``name`` match: equal comparison forms, and no two different regions."""
+    return bool(a.compact) and a.compact == b.compact and not a.region_conflict(b)
+
+
+def _unbounded_score(a: NameForms, b: NameForms) -> float:
+    from rapidfuzz import fuzz
+
     if a.compact == b.compact:
         return 100.0
     score = fuzz.ratio(a.compact, b.compact)

@@ -11,6 +11,10 @@ pending review, approved) other than this one:
   evidence, first come first served decides at review);
 * no same-customer candidate at all -> ``clear``.
 
+A registration never matches itself: a candidate customer whose only registration is this one (its own
+index entry, written when it was first judged, found again after an edit, a resubmission or an
+``opportunity.updated``) is dropped before anything is decided, so it is neither evidence nor a rule hit.
+
 Projects overlap when their product lists share a product (case-insensitive), or when either lists none
 (nothing says they differ). Ownership itself (protection periods, transfers) is the ownership issue's;
 this module reads only ``status`` and ``owner_id``.
@@ -101,6 +105,8 @@ def judge(*, parties: Iterable[str], products: Sequence[str], matches: Sequence[
         self_id: this registration's id, excluded from the holdings.
     """
     parties = frozenset(p for p in parties if p)
+    if self_id is not None:
+        matches = [m for m in matches if not _only_itself(holdings.get(m.ref, ()), self_id)]
     best = strongest(m.hit for m in matches)
     same = [m for m in matches if m.hit is not None and is_duplicate_action(m.hit.action)]
     base = {"action": best.action if best else None, "rule": best.rule if best else None, "matches": tuple(matches)}
@@ -116,6 +122,11 @@ def judge(*, parties: Iterable[str], products: Sequence[str], matches: Sequence[
     if mine:
         return Verdict(Outcome.DUPLICATE, duplicate_of=mine[0].id, **base)
     return Verdict(Outcome.MAY_CLAIM, earlier=tuple(h.id for h in active), **base)
+
+
+def _only_itself(registrations: Sequence[Holding], self_id: str) -> bool:
+    """True when every registration of a candidate customer is the one being judged (and there is one)."""
+    return bool(registrations) and all(h.id == self_id for h in registrations)
 
 
 def partner_answer(verdict: Verdict) -> PartnerAnswer:

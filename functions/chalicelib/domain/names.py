@@ -198,15 +198,22 @@ def normalise(name: str) -> NormalisedName:
 
 
 def name_key(name: str) -> str:
-    """Return the exact-match key of a company name (``normalise(name).core`` without spaces).
+    """Return the exact-match key of a company name: ``normalise(name).core`` without spaces, then
+    ``@`` and the region when one was taken off.
+
+    A region is part of a company's identity: 四川黄金 and 湖南黄金, 阿里云计算（杭州） and 阿里云计算（北京）
+    are different legal entities, so they never share a claim key (issue 12 item 7). Whether a name with
+    a region and the same name without one are the same company is left to matching (``dedup_rules``).
 
     Args:
         name: the name as received.
 
     Returns:
-        The key; empty when nothing comparable is left.
+        The key, e.g. ``"黄金@四川"`` or ``"腾讯计算机系统"``; empty when nothing comparable is left.
     """
-    return normalise(name).core.replace(" ", "")
+    normalised = normalise(name)
+    key = normalised.core.replace(" ", "")
+    return f"{key}@{normalised.region}" if key and normalised.region else key
 
 
 # --- pipeline steps ---------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def score(a: str, b: str) -> float:
 
 def test_exact_keys_strongest_first_blanks_give_nothing():
     assert exact_keys("深圳市腾讯计算机系统有限公司", [("uscc", "91440300708461136T")], "https://www.Tencent.com/x") == [
-        "uscc:91440300708461136T", "name:腾讯计算机系统", "domain:tencent.com"]
+        "uscc:91440300708461136T", "name:腾讯计算机系统@深圳", "domain:tencent.com"]
     assert exact_keys("有限公司", [("other", "123")], "  ") == ["name:有限公司"]
     assert exact_keys("...", [], None) == []
 
@@ -257,10 +257,45 @@ def test_verdict_depends_on_the_holder():
     alert_only = judge(parties=["beta"], products=[], matches=[_match("c", Action.ALLOW_WITH_ALERT)],
                        holdings=held_by_li)
     assert alert_only.outcome is Outcome.CLEAR and alert_only.action is Action.ALLOW_WITH_ALERT
-    assert judge(parties=["beta"], products=[], matches=same, holdings=held_by_li, self_id="r1").outcome is (
-        Outcome.MAY_CLAIM)
+    # A registration never matches itself (issue 12 item 6): its own customer, held by nobody else, is no
+    # evidence and no rule hit.
+    alone = judge(parties=["beta"], products=[], matches=same, holdings=held_by_li, self_id="r1")
+    assert alone.outcome is Outcome.CLEAR and alone.action is None and alone.matches == ()
+    # ... but another registration of the same customer still is.
+    two = {"c": [_holding("r1", "pending_review", None, partner="acme"), _holding("r2", "approved", "li")]}
+    seen = judge(parties=["beta"], products=[], matches=same, holdings=two, self_id="r1")
+    assert seen.outcome is Outcome.CONFLICT and seen.conflict_with == ("r2",)
 
 
 def test_projects_overlap():
     assert projects_overlap(["Core-Switch"], ["core-switch ", "x"])
     assert projects_overlap([], ["x"]) and not projects_overlap(["a"], ["b"])
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("四川黄金股份有限公司", "湖南黄金股份有限公司"), ("南宁百货大楼股份有限公司", "重庆百货大楼股份有限公司"),
+    ("浙江出版传媒股份有限公司", "黑龙江出版传媒股份有限公司"), ("上海新华传媒股份有限公司", "安徽新华传媒股份有限公司"),
+    ("西宁特殊钢股份有限公司", "抚顺特殊钢股份有限公司"), ("南昌矿机集团股份有限公司", "山东矿机集团股份有限公司"),
+    ("阿里云计算（杭州）有限公司", "阿里云计算（北京）有限公司"),
+])
+def test_names_differing_in_region_are_related_never_the_same(a, b):
+    # Issue 12 item 7: these shared one exact claim key and the second was blocked.
+    from chalicelib.domain.dedup_rules import REGION_CONFLICT_CAP, default_rules, evaluate, name_score, same_name
+    from infra.dedup_eval import judge_pair
+
+    predicted, score, rule = judge_pair(a, b, default_rules())
+    assert (predicted, rule) == (0, "resembling_name") and score <= REGION_CONFLICT_CAP
+    fa, fb = name_forms(a), name_forms(b)
+    assert not same_name(fa, fb) and name_score(fa, fb) == REGION_CONFLICT_CAP
+    # ... unless a registry id says they are one entity
+    same_id = [("uscc", "91510000MA6CHQ3X1J")]
+    hit = evaluate(default_rules(), name_score(fa, fb), exact_keys(a, same_id), exact_keys(b, same_id),
+                   names_equal=same_name(fa, fb))
+    assert hit is not None and hit.action is Action.BLOCK and hit.rule == "same_registry_id"
+
+
+def test_a_name_with_and_without_its_region_is_still_the_same_name():
+    from chalicelib.domain.dedup_rules import default_rules
+    from infra.dedup_eval import judge_pair
+
+    assert judge_pair("深圳市腾讯计算机系统有限公司", "腾讯计算机系统有限公司", default_rules())[2] == "same_name"

@@ -116,9 +116,36 @@ SAME_KEY = [
 
 @pytest.mark.parametrize("variants", SAME_KEY, ids=lambda v: v[0])
 def test_variants_share_a_key(variants: tuple[str, ...]) -> None:
-    keys = {v: name_key(v) for v in variants}
+    # The name part of the key; a region taken off is appended after "@" (see the region tests below).
+    keys = {v: name_key(v).partition("@")[0] for v in variants}
     assert len(set(keys.values())) == 1, keys
     assert keys[variants[0]], "a real name must not key to the empty string"
+
+
+# Issue 12 item 7: a region is part of a company's identity, so it is part of the claim key.
+REGION_PAIRS = [
+    ("四川黄金股份有限公司", "湖南黄金股份有限公司"),
+    ("南宁百货大楼股份有限公司", "重庆百货大楼股份有限公司"),
+    ("浙江出版传媒股份有限公司", "黑龙江出版传媒股份有限公司"),
+    ("上海新华传媒股份有限公司", "安徽新华传媒股份有限公司"),
+    ("西宁特殊钢股份有限公司", "抚顺特殊钢股份有限公司"),
+    ("南昌矿机集团股份有限公司", "山东矿机集团股份有限公司"),
+    ("阿里云计算（杭州）有限公司", "阿里云计算（北京）有限公司"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), REGION_PAIRS)
+def test_names_that_differ_in_region_never_share_a_key(a: str, b: str) -> None:
+    assert normalise(a).core == normalise(b).core  # the rest of the name is the same ...
+    assert normalise(a).region and normalise(b).region
+    assert name_key(a) != name_key(b)  # ... but the region keeps the claim keys apart
+
+
+def test_region_key_form() -> None:
+    assert name_key("四川黄金股份有限公司") == "黄金@四川"
+    assert name_key("深圳市腾讯计算机系统有限公司") == "腾讯计算机系统@深圳"
+    assert name_key("腾讯计算机系统有限公司") == "腾讯计算机系统"
+    assert name_key("北京银行股份有限公司") == "北京银行"  # a region that is the name keeps no "@"
 
 
 DIFFERENT_KEY = [

@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
-RECORD = (ROOT / "tests" / "fixtures" / "sources" / "gleif" / "9845001B2AD43E664E58.json").read_bytes()
+RECORD = (ROOT / "tests" / "fixtures" / "sources" / "gleif" / "lei_record_issued.json").read_bytes()
 _ALNUM = string.digits + string.ascii_uppercase
 
 

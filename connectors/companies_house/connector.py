@@ -66,7 +66,7 @@ class CompaniesHouseConnector(RegistryConnector[CompaniesHouseConfig]):
         "base_url": "https://api.company-information.service.gov.uk/",
         "api_key": "example-key-not-real",
     }
-    example_request: ClassVar[FetchRequest] = FetchRequest(identifier="00006402")
+    example_request: ClassVar[FetchRequest] = FetchRequest(identifier="09876543")
     fixtures: ClassVar[tuple[str, ...]] = ("company_profile.json", "search_companies.json")
     schemes: ClassVar[tuple[str, ...]] = ("gb-coh",)
     countries: ClassVar[tuple[str, ...]] = ("GB",)

@@ -67,10 +67,10 @@ class GleifConnector(RegistryConnector[GleifConfig]):
     name: ClassVar[str] = "gleif"
     config_model: ClassVar[type[BaseModel]] = GleifConfig
     example_config: ClassVar[dict[str, Any]] = {"base_url": "https://api.gleif.org/api/v1/"}
-    example_request: ClassVar[FetchRequest] = FetchRequest(identifier="9845001B2AD43E664E58")
+    example_request: ClassVar[FetchRequest] = FetchRequest(identifier="984500DEA1E9F1X7A272")
     fixtures: ClassVar[tuple[str, ...]] = (
-        "9845001B2AD43E664E58.json",
-        "549300LBI3LRIZ2V8V66_lapsed.json",
+        "lei_record_issued.json",
+        "lei_record_lapsed.json",
         "search_page.json",
     )
     # Identifier schemes this registry answers for, and the countries whose name searches it serves first

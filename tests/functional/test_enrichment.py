@@ -149,16 +149,17 @@ def test_customer_without_id_is_matched_by_name_only_above_the_threshold(suite, 
     from schemas.registration import Customer
 
     secret, _ = make_partner("acme")
-    # "Rahul" is GLEIF's legal name of an Indian sole proprietor in the search page: a clear match
-    post_webhook(suite.api, "acme", secret, example(customer=_customer("Rahul", country="IN"), external_ref="A"))
+    # the legal name of an Indian sole proprietor in the search page: a clear match
+    post_webhook(suite.api, "acme", secret, example(customer=_customer("Northwind Harbour Trading", country="IN"),
+                                                    external_ref="A"))
     # a company that is only similar to either candidate must not be matched
-    post_webhook(suite.api, "acme", secret, example(customer=_customer("UK Equity Partners", country="IE"),
+    post_webhook(suite.api, "acme", secret, example(customer=_customer("Example Green Partners", country="IE"),
                                                     external_ref="B"))
     suite.runner.pump()
-    good = companies.get_enrichment(customer_key(Customer(name="Rahul")))
+    good = companies.get_enrichment(customer_key(Customer(name="Northwind Harbour Trading")))
     assert good.state == "enriched" and good.match == "name" and good.score == 100
-    assert good.company["registry_ids"] == [{"scheme": "lei", "value": "9845001B2AD43E664E58"}]
-    weak = companies.get_enrichment(customer_key(Customer(name="UK Equity Partners")))
+    assert good.company["registry_ids"] == [{"scheme": "lei", "value": "984500DEA1E9F1X7A272"}]
+    weak = companies.get_enrichment(customer_key(Customer(name="Example Green Partners")))
     assert weak.state == "not_found" and weak.company is None
     # the CN-only provider was never asked about Indian or Irish companies
     assert registries.qcc.seen == []
@@ -178,9 +179,9 @@ def test_lookup_api_answers_from_the_cache_the_second_time(suite, registries):
 
 def test_lookup_api_by_name_lists_candidates(suite, registries):
     key = make_user("wang", "rep", team="south")
-    answer = suite.api.get("/v1/companies/lookup?name=RAHUL&country=IN", key).json()
+    answer = suite.api.get("/v1/companies/lookup?name=NORTHWIND%20HARBOUR%20TRADING&country=IN", key).json()
     assert answer["found"] is True and answer["score"] == 100
-    assert [c["source_id"] for c in answer["candidates"]] == ["9845001B2AD43E664E58", "549300LBI3LRIZ2V8V66"]
+    assert [c["source_id"] for c in answer["candidates"]] == ["984500DEA1E9F1X7A272", "635400DEA1E9LAPS3D41"]
 
 
 def test_lookup_api_refuses_bad_queries_and_reports_outages(suite, registries):

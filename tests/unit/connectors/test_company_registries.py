@@ -28,12 +28,12 @@ SOURCES = Path(__file__).resolve().parents[2] / "fixtures" / "sources"
 # provider -> (connector, config pointing at the server, id look-up, found fixture, many-results fixture,
 #              name expected from the found fixture, number of results in the many fixture)
 CASES = {
-    "gleif": (GleifConnector, {}, "9845001B2AD43E664E58", "9845001B2AD43E664E58.json", "search_page.json",
-              "RAHUL", 2),
-    "companies_house": (CompaniesHouseConnector, {"api_key": "ch-test-key"}, "00006402", "company_profile.json",
-                        "search_companies.json", "RENABLE PHARMA LTD", 2),
+    "gleif": (GleifConnector, {}, "984500DEA1E9F1X7A272", "lei_record_issued.json", "search_page.json",
+              "NORTHWIND HARBOUR TRADING", 2),
+    "companies_house": (CompaniesHouseConnector, {"api_key": "ch-test-key"}, "09876543", "company_profile.json",
+                        "search_companies.json", "HARBOURSIDE ROBOTICS LTD", 2),
     "qcc": (QccConnector, {"app_key": "qcc-app", "secret_key": "qcc-secret"}, "91440300MA5F3K7PX1",
-            "verify_revoked.json", "fuzzy_search.json", "深圳市示例电子科技有限公司", 1),
+            "verify_revoked.json", "fuzzy_search.json", "深圳市示例电子科技有限公司", 2),
 }
 
 
@@ -124,17 +124,17 @@ def test_malformed_body_is_a_rejection_not_a_crash(provider: str, server: LocalS
 
 
 def test_gleif_requests_lei_record_path(server: LocalServer) -> None:
-    server.responder = lambda seen: Reply(200, _fixture("gleif", "9845001B2AD43E664E58.json"))
-    _records(_connector("gleif", server), FetchRequest(identifier="9845001B2AD43E664E58"))
-    assert server.seen[-1].path == "/api/lei-records/9845001B2AD43E664E58"
+    server.responder = lambda seen: Reply(200, _fixture("gleif", "lei_record_issued.json"))
+    _records(_connector("gleif", server), FetchRequest(identifier="984500DEA1E9F1X7A272"))
+    assert server.seen[-1].path == "/api/lei-records/984500DEA1E9F1X7A272"
     assert server.seen[-1].headers["accept"] == "application/vnd.api+json"
 
 
 def test_companies_house_sends_the_key_as_basic_user(server: LocalServer) -> None:
     server.responder = lambda seen: Reply(200, _fixture("companies_house", "company_profile.json"))
-    _records(_connector("companies_house", server), FetchRequest(identifier="00006402"))
+    _records(_connector("companies_house", server), FetchRequest(identifier="09876543"))
     seen = server.seen[-1]
-    assert seen.path == "/api/company/00006402"
+    assert seen.path == "/api/company/09876543"
     assert seen.headers["authorization"] == "Basic " + base64.b64encode(b"ch-test-key:").decode()
 
 
@@ -155,16 +155,16 @@ def test_qcc_error_code_in_body_is_permanent(server: LocalServer) -> None:
     assert err.value.reason == "provider_status"
 
 
-def test_qcc_published_example_maps_every_field() -> None:
+def test_qcc_verify_answer_maps_every_field() -> None:
     connector = QccConnector(QccConnector.example_config, HttpClient())
     raw = connector.raw_from_fixture(_fixture("qcc", "verify_found.json"), name="verify_found.json")
     (company,), _ = split_parsed(connector.parse(raw))
     assert company.model_dump(mode="json", exclude_none=True) == {
-        "source": "qcc", "source_id": "xxxxxxxxxxx73bc2120479d31", "name": "xxxx有限责任公司",
-        "registry_ids": [],  # the published example masks its credit code, so it cannot validate
-        "status": "active", "status_text": "存续（在营、开业、在册）", "legal_representative": "xxx",
-        "registered_capital": "185000万元", "industry": "科技推广和应用服务业", "address": "北京市海淀区西xxxxxxxxxxx号",
-        "country": "CN", "established_on": "2010-03-03",
+        "source": "qcc", "source_id": "dea1e9f0c0ffee00000000000000a1b2", "name": "杭州示例云数据科技有限公司",
+        "registry_ids": [{"scheme": "uscc", "value": "91330106MA2DEA1E7F"}],
+        "status": "active", "status_text": "存续（在营、开业、在册）", "legal_representative": "王示例",
+        "registered_capital": "5000万元", "industry": "软件和信息技术服务业", "address": "浙江省杭州市西湖区示例路 88 号 5 幢",
+        "country": "CN", "established_on": "2018-06-20",
     }
 
 
@@ -176,9 +176,9 @@ def test_revoked_fixture_keeps_a_validated_uscc() -> None:
     assert company.status is CompanyStatus.REVOKED and company.needs_review
 
 
-def test_gleif_real_lapsed_record_needs_review() -> None:
+def test_gleif_lapsed_record_needs_review() -> None:
     connector = GleifConnector(GleifConnector.example_config, HttpClient())
-    raw = connector.raw_from_fixture(_fixture("gleif", "549300LBI3LRIZ2V8V66_lapsed.json"), name="lapsed")
+    raw = connector.raw_from_fixture(_fixture("gleif", "lei_record_lapsed.json"), name="lapsed")
     (company,), _ = split_parsed(connector.parse(raw))
     assert company.status is CompanyStatus.LAPSED and company.needs_review
     assert company.country == "IE" and company.status_text == "registration LAPSED, entity ACTIVE"
@@ -233,6 +233,6 @@ def test_a_record_without_a_name_is_rejected_with_its_location_only() -> None:
     del doc["items"][1]["title"]
     connector = CompaniesHouseConnector(CompaniesHouseConnector.example_config, HttpClient())
     records, rejected = split_parsed(connector.parse(connector.raw_from_fixture(json.dumps(doc).encode(), name="x")))
-    assert [r.source_id for r in records] == ["00006402"]
+    assert [r.source_id for r in records] == ["09876543"]
     assert rejected[0].source_id == "SC000123"
     assert rejected[0].errors == [{"loc": "items.1.name", "type": "string_too_short"}]

@@ -36,6 +36,7 @@ class PairResult:
     predicted: int
     score: float
     rule: str | None
+    kind: str = ""
 
     @property
     def same_script(self) -> bool:
@@ -82,12 +83,16 @@ class Figures:
 class EvalReport:
     results: list[PairResult] = field(default_factory=list)
 
-    def figures(self, *, same_script: bool | None = None) -> Figures:
+    def figures(self, *, same_script: bool | None = None, kind: str | None = None) -> Figures:
         out = Figures()
         for r in self.results:
-            if same_script is None or r.same_script == same_script:
+            if (same_script is None or r.same_script == same_script) and (kind is None or r.kind == kind):
                 out.add(r.label, r.predicted)
         return out
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted({r.kind for r in self.results if r.kind})
 
     @property
     def misclassified(self) -> list[PairResult]:
@@ -106,15 +111,27 @@ def read_pairs(path: str | Path) -> list[tuple[str, str, int]]:
     Raises:
         ValueError: a row has fewer than three columns or a label other than 0/1.
     """
+    return [(a, b, label) for a, b, label, _ in read_labelled(path)]
+
+
+def read_labelled(path: str | Path) -> list[tuple[str, str, int, str]]:
+    """Rows ``(name, name, label, kind)``: ``kind`` is the column named ``kind`` in the header, else "".
+
+    Raises:
+        ValueError: a row has fewer than three columns or a label other than 0/1.
+    """
     with open(path, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
+    header = [cell.strip().lower() for cell in rows[0]] if rows else []
+    kind_at = header.index("kind") if "kind" in header else None
     out = []
     for number, row in enumerate(rows[1:], start=2):
         if not row or not any(cell.strip() for cell in row):
             continue
         if len(row) < 3 or row[2].strip() not in ("0", "1"):
             raise ValueError(f"line {number}: expected name,name,label(0/1)")
-        out.append((row[0], row[1], int(row[2])))
+        kind = row[kind_at].strip() if kind_at is not None and kind_at < len(row) else ""
+        out.append((row[0], row[1], int(row[2]), kind))
     return out
 
 
@@ -126,20 +143,24 @@ def judge_pair(a: str, b: str, rules: MatchRules) -> tuple[int, float, str | Non
     return int(hit is not None and is_duplicate_action(hit.action)), score, hit.rule if hit else None
 
 
-def evaluate_pairs(pairs: Iterable[tuple[str, str, int]], rules: MatchRules | None = None) -> EvalReport:
-    """Judge every pair with the production matcher."""
+def evaluate_pairs(pairs: Iterable[tuple[str, str, int] | tuple[str, str, int, str]],
+                   rules: MatchRules | None = None) -> EvalReport:
+    """Judge every pair (``(a, b, label)`` or ``(a, b, label, kind)``) with the production matcher."""
     rules = rules or default_rules()
     report = EvalReport()
-    for a, b, label in pairs:
+    for a, b, label, *rest in pairs:
         predicted, score, rule = judge_pair(a, b, rules)
-        report.results.append(PairResult(a, b, label, predicted, round(score, 1), rule))
+        report.results.append(PairResult(a, b, label, predicted, round(score, 1), rule, rest[0] if rest else ""))
     return report
 
 
 def render(report: EvalReport, source: str) -> str:
     lines = [f"dedup eval: {source}", report.figures().line("all"),
              report.figures(same_script=True).line("same-script"),
-             report.figures(same_script=False).line("cross-script"), "", "misclassified:"]
+             report.figures(same_script=False).line("cross-script")]
+    if report.kinds:
+        lines += ["", "by kind:"] + [report.figures(kind=k).line("").strip() + f"  {k}" for k in report.kinds]
+    lines += ["", "misclassified:"]
     for r in report.misclassified:
         kind = "FN" if r.label else "FP"
         lines.append(f"  {kind}  {r.a} | {r.b}  score {r.score:.1f}  rule {r.rule or '-'}"
@@ -152,4 +173,4 @@ def main(paths: Sequence[str], rules_document: str | None = None) -> str:
     from chalicelib.domain.dedup_rules import load_rules
 
     rules = load_rules(rules_document)
-    return "\n\n".join(render(evaluate_pairs(read_pairs(p), rules), str(p)) for p in paths)
+    return "\n\n".join(render(evaluate_pairs(read_labelled(p), rules), str(p)) for p in paths)

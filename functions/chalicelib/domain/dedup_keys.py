@@ -69,8 +69,8 @@ class NameForms:
             for a name written as initials ("IBM", "P&G") its letters ("ibm", "pg"); else "".
         initials: True when the name itself is written as initials.
         script: ``"cjk"``, ``"mixed"`` or ``"latin"`` (from the normaliser).
-        region: the region the normaliser took off (``"四川"`` for 四川黄金, ``"杭州"`` for
-            阿里云计算（杭州）), else None.
+        region: the region taken off, in pinyin so that both scripts compare (``"sichuan"`` for 四川黄金,
+            ``"hangzhou"`` for 阿里云计算（杭州） and for "Hangzhou Yitong New Materials"), else None.
     """
 
     core: str
@@ -79,6 +79,7 @@ class NameForms:
     initials: bool
     script: str
     region: str | None = None
+    legal_form: bool = False  # a legal form was taken off ("元力股份" -> "元力")
 
     def region_conflict(self, other: NameForms) -> bool:
         """Both names name a region, and not the same one: different legal entities, whatever the rest."""
@@ -90,6 +91,15 @@ class NameForms:
 _WEB_SUFFIX = re.compile(r"(?<=[^\W_])\.(?:com|net|org|cn|io)\b", re.IGNORECASE)
 
 
+# Chinese stock-exchange markers written in front of a listed company's short name (ST, *ST, S*ST, SST:
+# special treatment; N: first trading day; C: newly listed; XD/XR/DR: ex-dividend/ex-rights). They are
+# not part of the name ("ST西发", "*ST华通", "N马可波罗").
+_MARKET_MARKER = re.compile(r"^\s*(?:\*?S?\*?ST|XD|XR|DR|N|C)\s*(?=[\u3400-\u9fff])", re.IGNORECASE)
+# Latin names of Chinese companies start with their region in pinyin ("Hangzhou Yitong New Materials",
+# "SHENZHEN KTC TECHNOLOGY"): taken off like a Chinese region prefix when a name of two words remains.
+_MIN_WORDS_AFTER_REGION = 1
+
+
 def name_forms(name: str) -> NameForms:
     """Normalise ``name`` once and derive every form matching needs.
 
@@ -99,11 +109,76 @@ def name_forms(name: str) -> NameForms:
     Returns:
         The ``NameForms``.
     """
-    normalised = names.normalise(_WEB_SUFFIX.sub("", name, count=1))
+    text = _MARKET_MARKER.sub("", _WEB_SUFFIX.sub("", name, count=1), count=1)
+    normalised = names.normalise(text)
     core = normalised.core
+    if normalised.script == "latin":
+        core = _latin_legal_forms_inside(core, "," in normalised.display)
+    elif core.endswith(_HEAD_OFFICE) and len(core) > len(_HEAD_OFFICE) + 1:
+        core = core[: -len(_HEAD_OFFICE)].rstrip()  # "…有限公司（总部）": the head office is the company
+    region = _region_key(normalised.region) if normalised.region else None
+    if normalised.script == "latin" and region is None:
+        words = core.split(" ")
+        if len(words) > _MIN_WORDS_AFTER_REGION and words[0] in _pinyin_regions():
+            region, core = words[0], " ".join(words[1:])
     acronym, initials = _acronym(core, normalised.display)
     return NameForms(core=core, compact=core.replace(" ", ""), acronym=acronym, initials=initials,
-                     script=normalised.script, region=normalised.region)
+                     script=normalised.script, region=region, legal_form=bool(normalised.legal_forms))
+
+
+_HEAD_OFFICE = "总部"
+# After a legal form in the middle of a Latin name, at most this many words are a trailing address
+# ("NUTRICIA B.V., ALMELO, NL") or the rest of a register's inverted order ("BOSCH GMBH ROBERT").
+_MAX_AFTER_FORM = 3
+
+
+def _latin_legal_forms_inside(core: str, has_comma: bool) -> str:
+    """Legal forms the normaliser leaves inside a Latin name, taken out.
+
+    * In front ("N.V Nutricia", "NAAMLOZE VENNOOTSCHAP NUTRICIA"): the form goes.
+    * In the middle, followed by at most three words: after a comma those words are a town and country
+      (dropped with the form); without one, they are the rest of the name in a register's inverted order
+      ("BOSCH GMBH ROBERT" -> "bosch robert"; word order is then left to ``token_sort_ratio``).
+    """
+    tokens = core.split(" ")
+    if len(tokens) < 2:
+        return core
+    forms = names._tables().latin_suffix_forms
+    longest = names._tables().latin_max_tokens
+    for size in range(min(longest, len(tokens) - 1), 0, -1):
+        if tuple(tokens[:size]) in forms and len("".join(tokens[:size])) >= 2 and tokens[0] not in ("co", "the"):
+            tokens = tokens[size:]
+            break
+    for i in range(1, len(tokens) - 1):
+        for size in range(min(longest, len(tokens) - i - 1), 0, -1):
+            if tuple(tokens[i:i + size]) in forms and len(tokens) - i - size <= _MAX_AFTER_FORM:
+                rest = tokens[i + size:]
+                return " ".join(tokens[:i] + ([] if has_comma else rest))
+    return " ".join(tokens)
+
+
+def _region_key(region: str) -> str:
+    """A region in one comparable spelling: the pinyin of a Chinese place ("杭州" -> "hangzhou"), else the
+    folded text."""
+    if region and names.is_cjk(region[0]):
+        spelled = "".join(han_syllables(region, limit=len(region)))
+        return spelled or region
+    return region.casefold()
+
+
+@lru_cache(maxsize=1)
+def _pinyin_regions() -> frozenset[str]:
+    """Pinyin spellings (one word) of the Chinese provinces and cities a name may start with."""
+    tables = names._tables()
+    out = set()
+    for place in tables.region_prefixes:
+        bare = place[:-1] if place.endswith(("省", "市")) else place
+        if len(bare) >= 2 and all(names.is_cjk(ch) for ch in bare) and (bare + "市" in tables.places or
+                                                                         bare + "省" in tables.places):
+            spelled = "".join(han_syllables(bare, limit=len(bare)))
+            if len(spelled) >= 4:
+                out.add(spelled)
+    return frozenset(out)
 
 
 def _acronym(core: str, display: str) -> tuple[str, bool]:

@@ -14,10 +14,11 @@ The name score (0-100, :func:`name_score`) uses rapidfuzz on the normalised form
   ``fuzz.token_sort_ratio`` (word order);
 * an initialism match (``ACRONYM_SCORE``): one name written as initials ("IBM", "P&G") equal to the
   initials of the other's words ("International Business Machines", "Procter & Gamble");
-* a bare-brand match (``BRAND_SCORE``) for CJK names: one name is the other's brand with the trailing
-  trade words (技术, 科技, 集团, 控股, from companynameparser's lists) taken off (华为 vs 华为技术);
-  two names that both carry *different* trade words (华为技术 vs 华为终端) get no such credit, because
-  sister companies of one group are different customers;
+* a brand match (``BRAND_SCORE``) for CJK names: both have the same brand once the trailing trade words
+  (技术, 科技, 集团, 控股, from companynameparser's lists) are taken off, and the shorter name's trade words
+  all appear in the longer one's (华为 vs 华为技术, 瑞德智能 vs 瑞德智能科技); two names that carry
+  *different* trade words (华为技术 vs 华为终端) get no such credit, because sister companies of one group
+  are different customers;
 * never more than ``REGION_CONFLICT_CAP`` for two names whose regions differ (issue 12 item 7);
 * a romanised match (``ROMANISED_SCORE``) across scripts: the pinyin of an all-Chinese name's leading
   characters (not a place or trade word) spelled as one word equals the other name's first word, or its
@@ -177,7 +178,7 @@ def _unbounded_score(a: NameForms, b: NameForms) -> float:
         score = max(score, fuzz.token_sort_ratio(a.core, b.core))
     if _initialism_match(a, b) or _initialism_match(b, a):
         score = max(score, ACRONYM_SCORE)
-    if _bare_brand_match(a, b):
+    if _bare_brand_match(a, b) or _short_form_match(a, b) or _homophone_typo(a, b) or _honorific_match(a, b):
         score = max(score, BRAND_SCORE)
     if a.script != b.script and (_romanised_match(a, b) or _romanised_match(b, a)):
         score = max(score, ROMANISED_SCORE)
@@ -191,7 +192,15 @@ def _romanised_match(chinese: NameForms, latin: NameForms) -> bool:
     if not words:
         return False
     spellings = {words[0], "".join(words[:2])}
-    return any(s in spellings for s in romanised_prefixes(chinese, _generic_words()))
+    return any(s in spellings for s in romanised_prefixes(chinese, _not_brand_starts()))
+
+
+@lru_cache(maxsize=1)
+def _not_brand_starts() -> frozenset[str]:
+    """Leading character runs that are no brand when romanised: trade words and the provinces and cities a
+    name may start with (上海 is not "Shanghai Electric"); a county name (永兴) may well be a brand."""
+    tables = names._tables()
+    return tables.generic_words | tables.region_prefixes
 
 
 def _initialism_match(short: NameForms, long: NameForms) -> bool:
@@ -202,10 +211,105 @@ def _bare_brand_match(a: NameForms, b: NameForms) -> bool:
     if a.script == "latin" or b.script == "latin":
         return False
     brand_a, brand_b = brand(a.compact), brand(b.compact)
-    if brand_a != brand_b or len(brand_a) < _MIN_BRAND:
+    if brand_a != brand_b or len(brand_a) < _MIN_BRAND or brand_a in _generic_words():
         return False
-    # One side must be the bare brand: "华为" vs "华为技术", not "华为技术" vs "华为终端".
-    return brand_a in (a.compact, b.compact) and brand_a not in _generic_words()
+    # The shorter name's trade words must all be in the longer name's: "华为" or "华为技术" vs "华为技术",
+    # an exchange short name "瑞德智能" vs "瑞德智能科技", "海融科技" vs "海融食品科技"; never "华为技术" vs
+    # "华为终端" (sister companies of one group carry different trade words).
+    short, long_ = sorted((a.compact, b.compact), key=len)
+    tail_short, tail_long = short[len(brand_a):], long_[len(brand_a):]
+    return tail_short in tail_long
+
+
+# The shortest brand a short form may open with, and the longest short form (exchange short names are
+# 2-4 characters).
+_MIN_SHORT_PREFIX = 2
+_MAX_SHORT_FORM = 4
+
+
+def _short_form_match(a: NameForms, b: NameForms) -> bool:
+    """A CJK short form of a longer CJK name: both start with the same brand of two or more characters
+    (not a place or trade word), and the rest of the short form abbreviates the rest of the long name,
+    character by character in order (恒达新材 / 恒达新材料, 银信科技 / 银信长远科技, 润贝航科 / 润贝航空科技).
+
+    Never when the short form is the bare common start (京东 / 京东方: nothing says 方 is generic), and
+    never across two different regions (the caller caps those).
+    """
+    if a.script != "cjk" or b.script != "cjk":
+        return False
+    (short, short_form), (long_, _) = sorted(((a.compact, a), (b.compact, b)), key=lambda x: len(x[0]))
+    if len(short) > _MAX_SHORT_FORM or len(short) == len(long_):
+        return False
+    if short_form.legal_form and long_.startswith(short) and len(short) >= _MIN_SHORT_PREFIX and \
+            short not in _generic_words():
+        return True  # "元力股份" / 福建元力活性炭股份有限公司: an exchange short name, brand + 股份
+    prefix = 0
+    while prefix < len(short) and short[prefix] == long_[prefix]:
+        prefix += 1
+    if prefix == len(short) and prefix >= _MIN_SHORT_PREFIX:
+        # The short form is the start of the long name: only when it cuts a trade word short and nothing
+        # but trade words follows (恒达新材 / 恒达新材料), never a bare start (京东 / 京东方).
+        return _cut_trade_word(short, long_)
+    if prefix < _MIN_SHORT_PREFIX or short[:prefix] in _generic_words():
+        return False
+    rest = iter(long_[prefix:])
+    return all(ch in rest for ch in short[prefix:])
+
+
+# A homophone typo (腾迅 for 腾讯) is only trusted in a name long enough that one character is a slip,
+# not a different brand (华为 / 华威 are two companies).
+_MIN_TYPO_NAME = 4
+_MIN_TYPO_BRAND_NAME = 6
+# Honorific words in front of a Latin name ("Koninklijke Philips", "Royal Philips"): written by us.
+_HONORIFICS = frozenset({"koninklijke", "koninklijk", "royal", "kgl"})
+
+
+def _homophone_typo(a: NameForms, b: NameForms) -> bool:
+    """Two Chinese names of the same length that differ in one character with the same pinyin reading."""
+    if a.script != "cjk" or b.script != "cjk" or len(a.compact) != len(b.compact):
+        return False
+    if len(a.compact) < _MIN_TYPO_NAME:
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a.compact, b.compact, strict=True)) if x != y]
+    if len(diff) != 1:
+        return False
+    # In the brand of a short name a homophone is as likely another company (欣天科技 / 新天科技) as a slip.
+    if len(a.compact) < _MIN_TYPO_BRAND_NAME and diff[0] < len(brand(a.compact)):
+        return False
+    from chalicelib.domain.dedup_keys import han_syllables
+
+    i = diff[0]
+    return han_syllables(a.compact[i], limit=1) == han_syllables(b.compact[i], limit=1) != ()
+
+
+def _honorific_match(a: NameForms, b: NameForms) -> bool:
+    """The same Latin name but for an honorific word in front ("Koninklijke Philips" / "Philips")."""
+    if a.script != "latin" or b.script != "latin":
+        return False
+    words_a, words_b = a.core.split(), b.core.split()
+    bare_a, bare_b = _without_honorific(words_a), _without_honorific(words_b)
+    return bare_a == bare_b and (bare_a != words_a or bare_b != words_b)
+
+
+def _without_honorific(words: list[str]) -> list[str]:
+    return words[1:] if len(words) > 1 and words[0] in _HONORIFICS else words
+
+
+def _cut_trade_word(short: str, long_: str) -> bool:
+    """``short`` is ``long_`` cut inside a trade word, and only trade words follow that word."""
+    generic = _generic_words()
+    end = len(short)
+    return any(
+        long_[start:stop] in generic and _only_trade_words(long_[stop:])
+        for start in range(_MIN_SHORT_PREFIX, end)
+        for stop in range(end + 1, len(long_) + 1)
+    )
+
+
+def _only_trade_words(text: str) -> bool:
+    """True for "" or a run of trailing trade words (what :func:`brand` would take off)."""
+    marker = "\x00\x00"  # two placeholder letters, so that brand() may strip all of ``text``
+    return brand(marker + text) == marker
 
 
 def brand(compact: str) -> str:

@@ -299,3 +299,48 @@ def test_a_name_with_and_without_its_region_is_still_the_same_name():
     from infra.dedup_eval import judge_pair
 
     assert judge_pair("深圳市腾讯计算机系统有限公司", "腾讯计算机系统有限公司", default_rules())[2] == "same_name"
+
+
+# Issue 12 item 8: variants people really write. Each pair must be judged the same customer (block or flag)
+# by the production matcher; before the fix every one of them was "free" (or gave no candidate at all).
+WRITTEN_VARIANTS = [
+    ("华为技术有限公司（总部）", "华为技术有限公司"),  # head-office qualifiers
+    ("华为技术有限公司(总部)", "华为技术有限公司"),
+    ("华为技术有限公司 总部", "华为技术有限公司"),
+    ("深圳市腾迅计算机系统有限公司", "深圳市腾讯计算机系统有限公司"),  # homophone typo
+    ("瑞德智能", "广东瑞德智能科技股份有限公司"),  # exchange short names
+    ("恒达新材", "浙江恒达新材料股份有限公司"),
+    ("元力股份", "福建元力活性炭股份有限公司"),
+    ("*ST华通", "浙江华通医药股份有限公司"),  # market markers
+    ("ST瑞德智能", "广东瑞德智能科技股份有限公司"),
+    ("NUTRICIA B.V., ALMELO, NL", "Nutricia B.V."),  # trailing town / country
+    ("N.V Nutricia", "Nutricia N.V."),  # legal form in front
+    ("NAAMLOZE VENNOOTSCHAP NUTRICIA", "Nutricia N.V."),
+    ("Koninklijke Philips N.V.", "Philips N.V."),  # honorifics
+    ("Royal Philips", "Philips"),
+    ("BOSCH GMBH ROBERT", "Robert Bosch GmbH"),  # inverted register order
+    ("D.S.M.", "DSM"),  # dotted initials
+    ("Hunan Jingfeng Pharmaceutical Co.,Ltd.", "湖南景峰医药股份有限公司"),  # region-first English
+    ("Guangdong Hongda Holdings Group Co., Ltd.", "广东宏大控股集团股份有限公司"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), WRITTEN_VARIANTS)
+def test_written_variants_are_the_same_customer(a, b):
+    from chalicelib.domain.dedup_rules import default_rules
+    from infra.dedup_eval import judge_pair
+
+    predicted, score, rule = judge_pair(a, b, default_rules())
+    assert predicted == 1, (a, b, score, rule)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("京东", "京东方"), ("华为技术有限公司", "华为终端有限公司"), ("华为", "华威"), ("欣天科技", "新天科技股份有限公司"),
+    ("SHENZHEN KTC TECHNOLOGY CO.,LTD.", "SHENZHEN TXD TECHNOLOGY CO.,LTD."),
+    ("Beijing Shiji Information Technology Co., Ltd.", "Shanghai Shiji Information Technology Co., Ltd."),
+])
+def test_the_variant_rules_keep_different_companies_apart(a, b):
+    from chalicelib.domain.dedup_rules import default_rules
+    from infra.dedup_eval import judge_pair
+
+    assert judge_pair(a, b, default_rules())[0] == 0

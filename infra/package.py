@@ -50,6 +50,8 @@ VENDORED = ("connectors", "schemas")
 API_HANDLER = "api_handler"
 STREAM_MAX_RETRIES = 5  # then the record goes to the stream-failures queue instead of blocking the shard
 CACHE_DIR_NAME = ".chalice-deployments"
+# Template parameters that policies may reference, with their defaults (the IAM check resolves them).
+DEFAULT_PARAMETERS: dict[str, str] = {}
 
 # Sources that mean compiled code in an sdist (C, C++, Cython, Rust, CMake/Meson builds).
 _COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs")
@@ -107,6 +109,12 @@ def stage_prefix(stage: str, project_dir: Path = FUNCTIONS_DIR) -> str:
     return env["DEALREG_PREFIX"]
 
 
+def logs_policy(project_dir: Path = FUNCTIONS_DIR) -> dict[str, Any]:
+    """The CloudWatch Logs policy every function's role carries (``iam_policy_file`` of config.json)."""
+    name = load_config(project_dir).get("iam_policy_file", "policy-logs.json")
+    return json.loads((project_dir / ".chalice" / name).read_text())
+
+
 def base_policy(stage: str, function: str, project_dir: Path = FUNCTIONS_DIR) -> dict[str, Any]:
     """The policy Chalice puts on ``function``'s role (``iam_policy_file``, or ``policy-<stage>.json``)."""
     name = stage_config(stage, function, project_dir).iam_policy_file or f"policy-{stage}.json"
@@ -118,12 +126,32 @@ def base_policy(stage: str, function: str, project_dir: Path = FUNCTIONS_DIR) ->
 _DESCRIBE_APP = """
 import json
 from app import app
-sources = [{"function": s.name, "kind": type(s).__name__, "queue": getattr(s, "queue", None),
-            "queue_arn": getattr(s, "queue_arn", None), "stream_arn": getattr(s, "stream_arn", None)}
-           for s in app.event_sources]
-print(json.dumps({"routes": bool(app.routes), "pure": [f.name for f in app.pure_lambda_functions],
-                  "sources": sources}))
+from infra.package import raw_shape
+print(json.dumps(raw_shape(app)))
 """
+
+
+def raw_shape(app: Any) -> dict[str, Any]:
+    """The app's routes, pure functions and event sources, as JSON-able data."""
+    sources = [{"function": s.name, "kind": type(s).__name__, "queue": getattr(s, "queue", None),
+                "queue_arn": getattr(s, "queue_arn", None), "stream_arn": getattr(s, "stream_arn", None)}
+               for s in app.event_sources]
+    return {"routes": bool(app.routes), "pure": [f.name for f in app.pure_lambda_functions], "sources": sources}
+
+
+def _shape(raw: Mapping[str, Any]) -> AppShape:
+    sources = []
+    for s in raw["sources"]:
+        queue = s["queue"] or (s["queue_arn"].rsplit(":", 1)[-1] if s["queue_arn"] else None)
+        sources.append(EventSource(function=s["function"], kind=_EVENT_KINDS.get(s["kind"], s["kind"]),
+                                   queue=queue, stream_arn=s["stream_arn"]))
+    functions = ([API_HANDLER] if raw["routes"] else []) + [s.function for s in sources] + list(raw["pure"])
+    return AppShape(functions=tuple(dict.fromkeys(functions)), event_sources=tuple(sources))
+
+
+def shape_of(app: Any) -> AppShape:
+    """:func:`describe_app` for an app already imported in this process (the IAM check in the tests)."""
+    return _shape(raw_shape(app))
 
 
 def describe_app(env: Mapping[str, str], project_dir: Path = FUNCTIONS_DIR) -> AppShape:
@@ -140,14 +168,7 @@ def describe_app(env: Mapping[str, str], project_dir: Path = FUNCTIONS_DIR) -> A
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PackagingError(f"importing app.py failed:\n{done.stderr}")
-    raw = json.loads(done.stdout.strip().splitlines()[-1])
-    sources = []
-    for s in raw["sources"]:
-        queue = s["queue"] or (s["queue_arn"].rsplit(":", 1)[-1] if s["queue_arn"] else None)
-        sources.append(EventSource(function=s["function"], kind=_EVENT_KINDS.get(s["kind"], s["kind"]),
-                                   queue=queue, stream_arn=s["stream_arn"]))
-    functions = ([API_HANDLER] if raw["routes"] else []) + [s.function for s in sources] + raw["pure"]
-    return AppShape(functions=tuple(dict.fromkeys(functions)), event_sources=tuple(sources))
+    return _shape(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 # --- the names Chalice generates (chalice/package.py SAMTemplateGenerator, chalice/deploy/appgraph.py) ----

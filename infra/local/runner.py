@@ -21,6 +21,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from infra.iam_check import acting_as
+
 logger = logging.getLogger("dealreg.runner")
 STREAM_MAX_RETRIES = 5
 
@@ -250,7 +252,8 @@ class EventRunner:
         """Call handler ``name`` as Lambda would; return the ids that failed."""
         self.invocations[name] = self.invocations.get(name, 0) + 1
         try:
-            answer = self.app.handler_map[name](event, LambdaContext(name, self.region))
+            with acting_as(name):  # AWS calls made now are this function's (tests check them against its role)
+                answer = self.app.handler_map[name](event, LambdaContext(name, self.region))
         except Exception:
             logger.exception("handler %s failed; the whole batch will be retried", name)
             return set(ids)

@@ -189,8 +189,8 @@ def event_source_statements(kind: str, source: str, failures: str) -> list[dict[
     """What reading one event source needs.
 
     Args:
-        kind: ``"sqs"`` or ``"dynamodb"``.
-        source: logical id of the queue, or of the table whose stream is read.
+        kind: ``"sqs"``, ``"dynamodb"`` or ``"schedule"``.
+        source: logical id of the queue, or of the table whose stream is read (unused for schedules).
         failures: logical id of the queue that failed records go to (the queue's DLQ, the stream DLQ).
 
     Returns:
@@ -213,6 +213,9 @@ def event_source_statements(kind: str, source: str, failures: str) -> list[dict[
             # Lambda sends the on-failure record with the function's own role.
             _allow(("sqs:SendMessage",), [{"Fn::GetAtt": [failures, "Arn"]}]),
         ]
+    if kind == "schedule":
+        # A run that failed every retry goes to the schedules DLQ (EventInvokeConfig), sent with this role.
+        return [_allow(("sqs:SendMessage",), [{"Fn::GetAtt": [failures, "Arn"]}])]
     raise ValueError(f"no IAM rule for {kind} event sources")
 
 

@@ -295,12 +295,11 @@ class RoleChecker:
         from infra import package as pkg
 
         shape = pkg.shape_of(app)
-        logs = pkg.logs_policy()
         saved = iam.GRANTS
         if grants is not None:
             iam.GRANTS = dict(grants)
         try:
-            merged = pkg.merge_template(shape, prefix, {f: logs for f in shape.functions})["Resources"]
+            merged = pkg.merge_template(shape, prefix)["Resources"]
         finally:
             iam.GRANTS = saved
         self.prefix = prefix

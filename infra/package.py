@@ -42,8 +42,8 @@ from chalice.deploy import deployer
 from chalice.deploy.packager import DependencyBuilder, MissingDependencyError, PipRunner
 from chalice.utils import to_cfn_resource_name
 
-from infra import FUNCTIONS_DIR, iam
-from infra.resources import STREAM_DLQ, dlq_logical_id, resources, table_logical_id
+from infra import FUNCTIONS_DIR, iam, operations
+from infra.resources import SCHEDULES_DLQ, STREAM_DLQ, dlq_logical_id, resources, table_logical_id
 
 ROOT = FUNCTIONS_DIR.parent
 VENDORED = ("connectors", "schemas")
@@ -51,7 +51,8 @@ API_HANDLER = "api_handler"
 STREAM_MAX_RETRIES = 5  # then the record goes to the stream-failures queue instead of blocking the shard
 CACHE_DIR_NAME = ".chalice-deployments"
 # Template parameters that policies may reference, with their defaults (the IAM check resolves them).
-DEFAULT_PARAMETERS: dict[str, str] = {}
+DEFAULT_PARAMETERS: dict[str, str] = {k: str(v["Default"]) for k, v in operations.PARAMETERS.items()}
+SCHEDULE = "ScheduledEventConfig"
 
 # Sources that mean compiled code in an sdist (C, C++, Cython, Rust, CMake/Meson builds).
 _COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs")
@@ -184,6 +185,8 @@ def role_logical_id(function: str) -> str:
 
 
 def event_logical_id(source: EventSource) -> str:
+    if source.kind == SCHEDULE:
+        return to_cfn_resource_name(f"{source.function}-event")
     return to_cfn_resource_name(f"{source.function}-{source.kind}-event-source")
 
 
@@ -243,50 +246,62 @@ def event_overrides(binding: Binding) -> dict[str, Any]:
     }
 
 
-def function_environment() -> dict[str, Any]:
+def function_environment(function: str = API_HANDLER) -> dict[str, Any]:
     """What the functions read besides DEALREG_PREFIX (which config.json sets), as template references."""
     return {
+        "DEALREG_FUNCTION": function,  # the Chalice name: log and metric dimension (chalicelib.observability)
         "DEALREG_EVENTS_TOPIC_ARN": {"Ref": iam.EVENTS_TOPIC},
         "DEALREG_REGISTRATIONS_STREAM_ARN": {"Fn::GetAtt": [table_logical_id("registrations"), "StreamArn"]},
     }
 
 
-def merge_template(shape: AppShape, prefix: str,
-                   base_policies: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+def merge_template(shape: AppShape, prefix: str) -> dict[str, Any]:
     """The template merged over Chalice's output: resources, then per-function overrides.
 
     Args:
         shape: the app's functions and event sources (:func:`describe_app`).
         prefix: the stage's ``DEALREG_PREFIX``.
-        base_policies: per function, the policy document Chalice puts on its role (:func:`base_policy`);
-            kept, because Chalice's merge replaces lists and the role's policies are one list.
 
     Raises:
         PackagingError: an event source or a function cannot be mapped to resources and grants.
     """
     out = resources(prefix)
     base_resources = dict(out)
+    kinds: dict[str, set[str]] = {}
     for function in shape.functions:
+        kinds[function] = {s.kind for s in shape.event_sources if s.function == function}
         # Batch sources (queues, streams) need settings; schedules and the API need none.
         batch = [s for s in shape.event_sources if s.function == function and s.kind in _EVENT_KINDS.values()]
         bindings = [bind_event_source(s, prefix, base_resources) for s in batch]
-        props: dict[str, Any] = {"Environment": {"Variables": function_environment()}}
-        if bindings:
-            props["Events"] = {event_logical_id(b.source): {"Properties": event_overrides(b)}
-                               for b in bindings}
-        out[function_logical_id(function)] = {"Properties": props}
+        logical = function_logical_id(function)
+        props: dict[str, Any] = {"Environment": {"Variables": function_environment(function)},
+                                 **operations.function_overrides(function, logical, kinds[function], prefix)}
+        events = {event_logical_id(b.source): {"Properties": event_overrides(b)} for b in bindings}
+        events.update({event_logical_id(s): {"Properties": operations.schedule_event_overrides()}
+                       for s in shape.event_sources if s.function == function and s.kind == SCHEDULE})
+        if events:
+            props["Events"] = events
+        out[logical] = {"Properties": props}
+        sources = [(b.source.kind, b.reads, b.failures) for b in bindings]
+        if SCHEDULE in kinds[function]:
+            sources.append(("schedule", "", dlq_logical_id(SCHEDULES_DLQ)))
         try:
-            access = iam.access_policy(function, prefix,
-                                       [(b.source.kind, b.reads, b.failures) for b in bindings])
+            access = iam.access_policy(function, prefix, sources)
         except KeyError as exc:
             raise PackagingError(exc.args[0]) from None
         role = role_logical_id(function)
-        policies = [{"PolicyName": f"{role}Policy", "PolicyDocument": base_policies[function]}]
+        # The logs policy names the function's own log group: any stack name works (no "dealreg-*" pattern).
+        policies = [{"PolicyName": f"{role}Policy", "PolicyDocument": operations.logs_policy(logical)}]
         if access["Statement"]:
-            policies.append({"PolicyName": f"{function_logical_id(function)}Access",
-                             "PolicyDocument": access})
+            policies.append({"PolicyName": f"{logical}Access", "PolicyDocument": access})
         out[role] = {"Properties": {"Policies": policies}}
-    return {"Resources": out}
+    if API_HANDLER in shape.functions:
+        out[operations.API_LOGICAL_ID] = {"Properties": operations.api_overrides(prefix)}
+    dlqs = {logical: res["Properties"]["QueueName"] for logical, res in base_resources.items()
+            if res["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" not in res["Properties"]}
+    out.update(operations.stage_resources(prefix, {f: function_logical_id(f) for f in shape.functions}, kinds,
+                                          dlqs))
+    return {"Parameters": operations.PARAMETERS, "Conditions": operations.CONDITIONS, "Resources": out}
 
 
 def _intrinsic_collisions(node: Any, path: str) -> Iterator[str]:
@@ -442,7 +457,7 @@ def package(stage: str, out: Path, project_dir: Path = FUNCTIONS_DIR) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     vendor_packages(project_dir=project_dir)
     shape = describe_app(env, project_dir)
-    merge = merge_template(shape, prefix, {f: base_policy(stage, f, project_dir) for f in shape.functions})
+    merge = merge_template(shape, prefix)
     merge_path = out / "merge-template.json"
     merge_path.write_text(json.dumps(merge, indent=2) + "\n")
     args = ["--project-dir", str(project_dir), "package", "--stage", stage,

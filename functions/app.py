@@ -5,6 +5,7 @@ import os
 
 from chalice import Chalice
 
+from chalicelib import observability
 from chalicelib.handlers import events, intake, registrations, workflow
 from chalicelib.handlers import ownership, reclaim
 from chalicelib.handlers import companies, enrichment
@@ -18,6 +19,8 @@ app = Chalice(app_name="dealreg")
 # Chalice sets its app logger ("dealreg", stdout, not propagating) to ERROR unless debug, which would silence
 # every "dealreg.*" module logger below it (job summaries, the local inbox, warnings) in Lambda too.
 app.log.setLevel(os.environ.get("DEALREG_LOG_LEVEL", "INFO").upper())
+# JSON logs with cold start and correlation keys in Lambda, EMF metrics of every outcome (chalicelib.observability).
+observability.install(app)
 app.register_blueprint(intake.bp)
 app.register_blueprint(registrations.bp)
 app.register_blueprint(events.bp)

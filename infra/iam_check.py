@@ -233,6 +233,8 @@ class _Resolver:
             return _table(self.region, props["TableName"])
         if kind == "AWS::DynamoDB::Table" and attribute == "StreamArn":
             return _table(self.region, props["TableName"]) + "/stream/*"
+        if kind == "AWS::Logs::LogGroup" and attribute == "Arn":
+            return _arn("logs", self.region, f"log-group:{props['LogGroupName']}:*")
         if kind == "AWS::SQS::Queue" and attribute == "Arn":
             return _arn("sqs", self.region, props["QueueName"])
         raise PolicyError(f"cannot resolve {logical}.{attribute} ({kind})")

@@ -110,6 +110,33 @@ def stage_prefix(stage: str, project_dir: Path = FUNCTIONS_DIR) -> str:
     return env["DEALREG_PREFIX"]
 
 
+STAGES_DIR = Path(__file__).with_name("stages")
+
+
+def stage_settings(stage: str, stages_dir: Path = STAGES_DIR) -> dict[str, dict[str, Any]]:
+    """``infra/stages/<stage>.json``: template parameter defaults and function environment for the stage.
+
+    Environment values that are not strings (a JSON list of tender sources, say) are written as JSON.
+
+    Raises:
+        PackagingError: an unknown parameter, or an environment name that is not a ``DEALREG_`` setting or
+            would change the resource names (``DEALREG_PREFIX`` belongs to ``.chalice/config.json``).
+    """
+    path = stages_dir / f"{stage}.json"
+    raw = json.loads(path.read_text()) if path.exists() else {}
+    params = raw.get("parameters", {})
+    unknown = sorted(set(params) - set(operations.PARAMETERS))
+    if unknown:
+        raise PackagingError(f"{path}: unknown parameters {unknown}; known: {sorted(operations.PARAMETERS)}")
+    env = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+           for k, v in raw.get("environment", {}).items()}
+    bad = sorted(k for k in env if not k.startswith("DEALREG_") or k in ("DEALREG_PREFIX", "DEALREG_FUNCTION",
+                                                                           "DEALREG_AWS_ENDPOINT_URL"))
+    if bad:
+        raise PackagingError(f"{path}: {bad} cannot be set per stage here")
+    return {"parameters": params, "environment": env}
+
+
 def logs_policy(project_dir: Path = FUNCTIONS_DIR) -> dict[str, Any]:
     """The CloudWatch Logs policy every function's role carries (``iam_policy_file`` of config.json)."""
     name = load_config(project_dir).get("iam_policy_file", "policy-logs.json")
@@ -246,25 +273,30 @@ def event_overrides(binding: Binding) -> dict[str, Any]:
     }
 
 
-def function_environment(function: str = API_HANDLER) -> dict[str, Any]:
-    """What the functions read besides DEALREG_PREFIX (which config.json sets), as template references."""
+def function_environment(function: str = API_HANDLER, stage_env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What the functions read besides DEALREG_PREFIX (which config.json sets): the stage's settings
+    (``infra/stages/<stage>.json``) and template references."""
     return {
+        **(stage_env or {}),
         "DEALREG_FUNCTION": function,  # the Chalice name: log and metric dimension (chalicelib.observability)
         "DEALREG_EVENTS_TOPIC_ARN": {"Ref": iam.EVENTS_TOPIC},
         "DEALREG_REGISTRATIONS_STREAM_ARN": {"Fn::GetAtt": [table_logical_id("registrations"), "StreamArn"]},
     }
 
 
-def merge_template(shape: AppShape, prefix: str) -> dict[str, Any]:
+def merge_template(shape: AppShape, prefix: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The template merged over Chalice's output: resources, then per-function overrides.
 
     Args:
         shape: the app's functions and event sources (:func:`describe_app`).
         prefix: the stage's ``DEALREG_PREFIX``.
+        settings: :func:`stage_settings` (parameter defaults, function environment); none by default.
 
     Raises:
         PackagingError: an event source or a function cannot be mapped to resources and grants.
     """
+    settings = settings or {}
+    stage_env = settings.get("environment", {})
     out = resources(prefix)
     base_resources = dict(out)
     kinds: dict[str, set[str]] = {}
@@ -274,7 +306,7 @@ def merge_template(shape: AppShape, prefix: str) -> dict[str, Any]:
         batch = [s for s in shape.event_sources if s.function == function and s.kind in _EVENT_KINDS.values()]
         bindings = [bind_event_source(s, prefix, base_resources) for s in batch]
         logical = function_logical_id(function)
-        props: dict[str, Any] = {"Environment": {"Variables": function_environment(function)},
+        props: dict[str, Any] = {"Environment": {"Variables": function_environment(function, stage_env)},
                                  **operations.function_overrides(function, logical, kinds[function], prefix)}
         events = {event_logical_id(b.source): {"Properties": event_overrides(b)} for b in bindings}
         events.update({event_logical_id(s): {"Properties": operations.schedule_event_overrides()}
@@ -301,7 +333,9 @@ def merge_template(shape: AppShape, prefix: str) -> dict[str, Any]:
             if res["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" not in res["Properties"]}
     out.update(operations.stage_resources(prefix, {f: function_logical_id(f) for f in shape.functions}, kinds,
                                           dlqs))
-    return {"Parameters": operations.PARAMETERS, "Conditions": operations.CONDITIONS, "Resources": out}
+    parameters = {name: {**spec, "Default": settings.get("parameters", {}).get(name, spec["Default"])}
+                  for name, spec in operations.PARAMETERS.items()}
+    return {"Parameters": parameters, "Conditions": operations.CONDITIONS, "Resources": out}
 
 
 def _intrinsic_collisions(node: Any, path: str) -> Iterator[str]:
@@ -457,7 +491,7 @@ def package(stage: str, out: Path, project_dir: Path = FUNCTIONS_DIR) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     vendor_packages(project_dir=project_dir)
     shape = describe_app(env, project_dir)
-    merge = merge_template(shape, prefix)
+    merge = merge_template(shape, prefix, stage_settings(stage))
     merge_path = out / "merge-template.json"
     merge_path.write_text(json.dumps(merge, indent=2) + "\n")
     args = ["--project-dir", str(project_dir), "package", "--stage", stage,

@@ -141,18 +141,20 @@ def suite(moto_server, _app_server):
     mark = iam_check.RECORDER.mark()
     yield Suite(app=app, api=api, runner=runner, moto_url=moto_server.url, prefix=prefix)
     clock.set_clock(clock.SystemClock())
-    denied = _IAM["checker"].denied(iam_check.RECORDER.since(mark))
+    made = iam_check.RECORDER.since(mark)
+    denied = _IAM["checker"].denied(made)
     _IAM["checked"] = iam_check.RECORDER.mark()
+    usage = os.environ.get("DEALREG_IAM_USAGE")  # append what each function used (to narrow infra/iam.py)
+    if usage:
+        with open(usage, "a") as f:
+            for r in dict.fromkeys(made):
+                f.write(json.dumps([r.function, r.action, r.resource, r in denied]) + "\n")
     if denied:
         pytest.fail(iam_check.report(denied), pytrace=False)
 
 
 def pytest_sessionfinish(session, exitstatus):
     """Calls made outside a `suite` test (other fixtures, threads still running) are checked at the end."""
-    usage = os.environ.get("DEALREG_IAM_USAGE")  # write what each function used (to narrow infra/iam.py)
-    if usage:
-        used = sorted({(r.function, r.action, r.resource) for r in iam_check.RECORDER.all()})
-        Path(usage).write_text(json.dumps(used, indent=1) + "\n")
     checker = _IAM.get("checker")
     if checker is None:
         return

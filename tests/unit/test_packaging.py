@@ -228,9 +228,16 @@ def test_api_handler_can_run_the_registration_transaction_and_read_partner_secre
     for st in _access(merged, "api_handler"):
         for r in st["Resource"]:
             granted.setdefault(json.dumps(r), set()).update(st["Action"])
-    for table in ("RegistrationsTable", "CustomersTable", "ClaimsTable"):
-        assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem",
-                "dynamodb:GetItem"} <= granted[json.dumps({"Fn::GetAtt": [table, "Arn"]})]
+    def on(table: str) -> set[str]:
+        return granted.get(json.dumps({"Fn::GetAtt": [table, "Arn"]}), set())
+
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"} <= on("RegistrationsTable")
+    assert "dynamodb:UpdateItem" in on("CustomersTable")
+    # the claims are read in one BatchGetItem before the transaction (issue 14: missing, every create 500ed)
+    assert {"dynamodb:PutItem", "dynamodb:BatchGetItem"} <= on("ClaimsTable")
+    # API keys and roles are written by operators only; the tender feeds' own state is the poller's
+    assert on("DirectoryTable") == {"dynamodb:GetItem"}
+    assert on("TenderFeedsTable") == on("TenderRefsTable") == on("TenderAlertsTable") == set()
     assert "dynamodb:Query" in granted[json.dumps({"Fn::Sub": "${RegistrationsTable.Arn}/index/*"})]
     partners = json.dumps({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"
                                       "secret:dealreg-dev/partners/*"})

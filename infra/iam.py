@@ -23,12 +23,12 @@ from infra.resources import TABLE_KEYS, queue_logical_id, table_logical_id
 EVENTS_TOPIC = "EventsTopic"
 
 # PynamoDB transactions (TransactWriteItems) are authorised per item, so a transaction needs the item-level
-# actions of every operation in it (Put, Update, ConditionCheck), not a "transact" action.
+# actions of every operation in it (Put, Update, Delete, ConditionCheck), not a "transact" action. No code
+# uses a ConditionCheck item today (conditions ride on the writes), so none is granted.
 TABLE_READ_WRITE = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
-    "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 )
 
@@ -94,7 +94,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         # create counts the customer (upsert in the transaction); lookups read it
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("customers",)),
         # pending / holding counters moved in the same transactions as the registration
-        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"), tables=("holders",)),
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("holders",)),
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"), tables=("followups",)),
         Grant(("dynamodb:GetItem",), tables=("directory", "dedup_verdicts", "enrichments")),
         # GET /v1/companies/lookup caches registry answers
@@ -104,7 +104,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("tenders",)),
         # subscriptions: put/delete with the index version bump in one transaction, the rep's list
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-               "dynamodb:ConditionCheckItem", "dynamodb:Query"), tables=("subscriptions",)),
+               "dynamodb:Query"), tables=("subscriptions",)),
         Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("deliveries",)),  # GET /v1/dev/inbox
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "registries/*")),  # partner + registry keys
     ),
@@ -172,13 +172,12 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     # conditional move (with the submitter's pending counter in the holders table, in one transaction); the
     # sweep also queries ByStatusIndex for submissions stalled without a verdict.
     "review_submissions": (
-        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"), tables=("registrations",)),
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("registrations",)),
         Grant(("dynamodb:GetItem",), tables=("dedup_verdicts",)),
         Grant(("dynamodb:UpdateItem",), tables=("holders",)),
     ),
     "advance_stalled_submissions": (
-        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"),
-              tables=("registrations",)),
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"), tables=("registrations",)),
         Grant(("dynamodb:GetItem",), tables=("dedup_verdicts",)),
         Grant(("dynamodb:UpdateItem",), tables=("holders",)),
     ),
@@ -187,8 +186,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     # and the verdict, find the holder's managers, announce conflicts.
     "detect_duplicates": (
         Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("registrations",)),
-        Grant(("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
-               "dynamodb:ConditionCheckItem"), tables=("dedup_index",)),
+        Grant(("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+              tables=("dedup_index",)),
         Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("dedup_verdicts",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),

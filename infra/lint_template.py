@@ -30,6 +30,9 @@ class _NoManagedPolicies:
 def transform(sam: dict[str, Any]) -> dict[str, Any]:
     """The CloudFormation template the SAM transform makes of ``sam`` (CodeUri pointed at a dummy S3 key,
     as ``aws cloudformation package`` would)."""
+    import os
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     import boto3  # samtranslator needs a session for the partition/region only
     from samtranslator.translator.transform import transform as sam_transform
 
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SAM transform: {len(translated['Resources'])} resources -> {out}")
     failed = 0
     for path in (args.template, out):
-        done = subprocess.run([sys.executable, "-m", "cfnlint", str(path)], check=False)
+        done = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(path)], check=False)
         print(f"cfn-lint {path}: {'ok' if done.returncode == 0 else 'FAILED'}")
         failed |= done.returncode
     if not args.no_checkov:

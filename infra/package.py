@@ -263,7 +263,7 @@ def event_overrides(binding: Binding) -> dict[str, Any]:
         # Chalice writes the queue as {"Fn::Sub": "arn:...:<name>"} and the merge joins dicts key by key, so a
         # GetAtt here would end up beside that Sub in one dict; a Sub replaces it. verify_template checks.
         return {"Queue": {"Fn::Sub": f"${{{binding.reads}.Arn}}"},
-                "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+                "FunctionResponseTypes": ["ReportBatchItemFailures"], **operations.sqs_event_overrides()}
     return {
         "Stream": {"Fn::GetAtt": [binding.reads, "StreamArn"]},
         "MaximumRetryAttempts": STREAM_MAX_RETRIES,

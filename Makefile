@@ -10,7 +10,7 @@ LINT_VENV  := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed-stamp
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test unit package lint-template deploy status schemas bench clean
+.PHONY: install run test unit package lint-template checkov deploy status schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ $(LINT_STAMP): infra/lint-requirements.txt
 ## The SAM transform of build/sam.json (-> build/template.json), cfn-lint on both, checkov if installed there.
 lint-template: $(LINT_STAMP)
 	$(LINT_VENV)/bin/python -m infra.lint_template build/sam.json $(if $(wildcard $(LINT_VENV)/bin/checkov),,--no-checkov)
+
+## Add checkov (slow to install) to the lint environment; lint-template then runs it with the accepted findings.
+checkov: $(LINT_STAMP)
+	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/checkov-requirements.txt
 
 ## Deploy a stage: `make deploy STAGE=prod BUCKET=my-artifacts [STACK=dealreg-prod]` (AWS CLI v2 and
 ## credentials needed). Uploads the code to BUCKET and creates/updates the stack; stage settings come from

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         failed |= done.returncode
     if not args.no_checkov:
         skips = json.loads(args.checkov_skips.read_text())
-        cmd = [sys.executable, "-m", "checkov.main", "--skip-download", "--quiet", "--compact",
+        cmd = [str(Path(sys.executable).with_name("checkov")), "--skip-download", "--quiet", "--compact",
                "--framework", "cloudformation", "-f", str(out), "--skip-check", ",".join(sorted(skips))]
         done = subprocess.run(cmd, check=False)
         print(f"checkov {out} ({len(skips)} accepted findings): {'ok' if done.returncode == 0 else 'FAILED'}")

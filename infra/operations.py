@@ -237,8 +237,8 @@ def stage_resources(prefix: str, functions: dict[str, str], kinds: dict[str, set
     out["ApiGatewayAccount"] = {"Type": "AWS::ApiGateway::Account", "Condition": "ManageApiGatewayAccount",
                                 "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole",
                                                                                     "Arn"]}}}
-    out[ALARM_TOPIC] = {"Type": "AWS::SNS::Topic", "Properties": {
-        "TopicName": f"{prefix}-alarms", "KmsMasterKeyId": "alias/aws/sns"}}
+    # Not encrypted with aws/sns: CloudWatch cannot publish to a topic under that AWS-managed key.
+    out[ALARM_TOPIC] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{prefix}-alarms"}}
     out["AlarmEmailSubscription"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
                                      "Properties": {"TopicArn": {"Ref": ALARM_TOPIC}, "Protocol": "email",
                                                     "Endpoint": {"Ref": "AlarmEmail"}}}

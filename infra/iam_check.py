@@ -286,7 +286,8 @@ class RoleChecker:
     """Which requests each function's role (as ``make package`` builds it) would deny.
 
     Args:
-        app: the imported Chalice app (its functions and event sources, as ``make package`` lists them).
+        app: the imported Chalice app (its functions and event sources, as ``make package`` lists them), or
+            its ``infra.package.AppShape``.
         prefix: the stage prefix the app was imported with.
         region: the stand-in's region.
         grants: ``infra.iam.GRANTS`` or a variant (tests of the checker drop a grant on purpose).
@@ -296,7 +297,7 @@ class RoleChecker:
         from infra import iam
         from infra import package as pkg
 
-        shape = pkg.shape_of(app)
+        shape = app if isinstance(app, pkg.AppShape) else pkg.shape_of(app)
         saved = iam.GRANTS
         if grants is not None:
             iam.GRANTS = dict(grants)
@@ -325,3 +326,36 @@ def report(denied: Iterable[Request]) -> str:
     return ("the Lambda role(s) from infra/iam.py would deny these AWS calls (AccessDenied on AWS); add the "
             "grant to GRANTS[<function>]:\n  " + "\n  ".join(lines))
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m infra.iam_check USAGE.jsonl``: check calls recorded by a test run (``DEALREG_IAM_USAGE``)
+    against the current grants, and list granted pairs nobody used."""
+    import argparse
+    import json
+
+    from infra import package as pkg
+
+    parser = argparse.ArgumentParser(prog="python -m infra.iam_check")
+    parser.add_argument("usage", help="JSON lines [function, action, resource, ...] from a test run")
+    parser.add_argument("--prefix", default="dealreg-test")
+    args = parser.parse_args(argv)
+    rows = [json.loads(line) for line in open(args.usage)]
+    requests = list(dict.fromkeys(Request(r[0], r[1], r[2], r[1].split(":")[1], args.prefix) for r in rows))
+    checker = RoleChecker(pkg.describe_app({"DEALREG_PREFIX": args.prefix}), args.prefix, "us-east-1")
+    denied = checker.denied(requests)
+    print(report(denied) if denied else f"all {len(requests)} distinct calls allowed")
+    for function, statements in sorted(checker.statements.items()):
+        pairs = [(a, r) for st in statements for a in st.actions for r in st.resources
+                 if not a.startswith(("logs:", "xray:"))]
+        unused = [(a, r) for a, r in pairs if not any(
+            q.function == function and _Statement((a,), (r,)).allows(q.action, q.resource) for q in requests)]
+        print(f"{function}: {len(pairs) - len(unused)}/{len(pairs)} granted pairs used"
+              + "".join(f"\n    unused: {a} on {r}" for a, r in unused))
+    return 1 if denied else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -118,7 +118,7 @@ def _http_keys(event: Any) -> dict[str, Any]:
     headers = event.headers or {}
     return {"route": f"{event.method} {event.context.get('resourcePath', event.path)}",
             "partner": params.get("partner_id"), "webhook_id": headers.get("webhook-id"),
-            "registration_id": params.get("registration_id") or params.get("id")}
+            "registration_id": params.get("registration_id") or params.get("reg_id") or params.get("id")}
 
 
 def install(app: Any) -> None:

@@ -34,3 +34,16 @@ app.register_blueprint(tenders.bp)
 app.register_blueprint(notifications.bp)
 app.register_blueprint(review_sla.bp)
 app.register_blueprint(review.bp)
+
+
+def __getattr__(name: str):
+    """Lambda's entry for every event function: ``Handler: app.<function>`` (``infra/package.py`` sets it).
+
+    Chalice points a blueprint's event function at its own module (``chalicelib.handlers.tenders...``), which
+    Lambda then imports without this file: no blueprint registration, so no middleware (logs, metrics) and
+    not even the log level above. Through here every function gets the same setup as the API.
+    """
+    try:
+        return app.handler_map[name]
+    except KeyError:
+        raise AttributeError(name) from None

@@ -308,6 +308,9 @@ def merge_template(shape: AppShape, prefix: str, settings: Mapping[str, Any] | N
         logical = function_logical_id(function)
         props: dict[str, Any] = {"Environment": {"Variables": function_environment(function, stage_env)},
                                  **operations.function_overrides(function, logical, kinds[function], prefix)}
+        if function != API_HANDLER:
+            # through app.py (its module __getattr__), so the app's setup and middleware run in every function
+            props["Handler"] = f"app.{function}"
         events = {event_logical_id(b.source): {"Properties": event_overrides(b)} for b in bindings}
         events.update({event_logical_id(s): {"Properties": operations.schedule_event_overrides()}
                        for s in shape.event_sources if s.function == function and s.kind == SCHEDULE})

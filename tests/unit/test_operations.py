@@ -157,3 +157,21 @@ def test_every_accepted_checkov_finding_says_why():
 
     accepted = json.loads((Path(pkg.ROOT) / "infra" / "checkov-accepted.json").read_text())
     assert accepted and all(re.fullmatch(r"CKV_AWS_\d+", k) and len(v) > 40 for k, v in accepted.items())
+
+
+def test_every_event_function_enters_through_app_py_and_gets_its_middleware(shape, merged):
+    import subprocess
+    import sys
+
+    handlers = {f: _fn(merged, f)["Handler"] for f in shape.functions if f != "api_handler"}
+    assert handlers and all(h == f"app.{f}" for f, h in handlers.items())
+    # Lambda resolves "app.<function>" with getattr on the imported module: a fresh interpreter, as Lambda
+    probe = ("import app, json; from chalicelib import observability\n"
+             f"names = {sorted(handlers)!r}\n"
+             "print(json.dumps({n: [m.__name__ for m in getattr(app, n).middleware_handlers] for n in names}))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=pkg.FUNCTIONS_DIR, capture_output=True, text=True,
+                          check=True, env={**__import__("os").environ, "DEALREG_PREFIX": PREFIX,
+                                           "AWS_DEFAULT_REGION": "us-east-1",
+                                           "PYTHONPATH": f"{pkg.FUNCTIONS_DIR}:{pkg.ROOT}"})
+    middleware = json.loads(done.stdout.strip().splitlines()[-1])
+    assert all(names == ["observe"] for names in middleware.values()), middleware

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 import tarfile
 import tomllib
 import zipfile
@@ -461,3 +462,29 @@ def test_compiled_sources_reads_archives_and_directories(tmp_path):
     (unpacked / "ext").mkdir(parents=True)
     (unpacked / "ext/mod.cpp").write_text("")
     assert pkg.compiled_sources(unpacked) == ["ext/mod.cpp"]
+
+
+def test_slim_zip_drops_unused_botocore_models_and_adds_unchecked_pycs(tmp_path):
+    import importlib.util
+    import marshal
+
+    path = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("botocore/data/endpoints.json", "{}")
+        zf.writestr("botocore/data/dynamodb/2012-08-10/service-2.json.gz", b"x")
+        zf.writestr("botocore/data/s3/2006-03-01/service-2.json.gz", b"x")
+        zf.writestr("app.py", "X = 41 + 1\n")
+        zf.writestr("chalicelib/mod.py", "Y = 'y'\n")
+    # every granted service is kept (a new service needs a grant, which the functional tests enforce)
+    assert {"dynamodb", "sqs", "sns", "secretsmanager", "ses"} <= pkg.botocore_services()
+    report = pkg.slim_zip(path, pkg.botocore_services())
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        assert "botocore/data/s3/2006-03-01/service-2.json.gz" not in names
+        assert {"botocore/data/endpoints.json", "botocore/data/dynamodb/2012-08-10/service-2.json.gz"} <= names
+        pyc = zf.read(f"chalicelib/__pycache__/mod.{sys.implementation.cache_tag}.pyc")
+    assert report["models_dropped"] == 1 and report["pyc_added"] == 2
+    assert pyc[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(pyc[4:8], "little") == 0b01  # unchecked hash
+    namespace: dict = {}
+    exec(marshal.loads(pyc[16:]), namespace)
+    assert namespace["Y"] == "y"

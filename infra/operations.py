@@ -51,16 +51,12 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                 "Description": "X-Ray tracing of every function (Active turns it on)"},
     "TableDeletionProtection": {"Type": "String", "Default": "true", "AllowedValues": ["true", "false"],
                                 "Description": "DynamoDB deletion protection on every table"},
-    "ManageApiGatewayAccount": {"Type": "String", "Default": "true", "AllowedValues": ["true", "false"],
-                                "Description": "Create the account-wide API Gateway CloudWatch role access "
-                                               "logs need (false if the account already has one)"},
 }
 
 CONDITIONS: dict[str, Any] = {
     "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
     "ReserveApi": {"Fn::Not": [{"Fn::Equals": [{"Ref": "ApiReservedConcurrency"}, -1]}]},
     "ReserveWorkers": {"Fn::Not": [{"Fn::Equals": [{"Ref": "WorkerReservedConcurrency"}, -1]}]},
-    "ManageApiGatewayAccount": {"Fn::Equals": [{"Ref": "ManageApiGatewayAccount"}, "true"]},
     "DeletionProtection": {"Fn::Equals": [{"Ref": "TableDeletionProtection"}, "true"]},
     "TracingActive": {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]},
 }
@@ -228,13 +224,15 @@ def stage_resources(prefix: str, functions: dict[str, str], kinds: dict[str, set
                                 "UpdateReplacePolicy": "Delete",
                                 "Properties": {"LogGroupName": f"/aws/apigateway/{prefix}/access",
                                                "RetentionInDays": {"Ref": "LogRetentionDays"}}}
-    out["ApiGatewayCloudWatchRole"] = {"Type": "AWS::IAM::Role", "Condition": "ManageApiGatewayAccount",
-                                       "Properties": {
+    # Access logs need the account-wide API Gateway logging role, set before the stage (RestAPI depends on
+    # it). Kept when the stack is deleted: other APIs of the account may log through it.
+    out["ApiGatewayCloudWatchRole"] = {"Type": "AWS::IAM::Role", "DeletionPolicy": "Retain",
+                                       "UpdateReplacePolicy": "Retain", "Properties": {
         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
         "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
                                           "AmazonAPIGatewayPushToCloudWatchLogs"}]}}
-    out["ApiGatewayAccount"] = {"Type": "AWS::ApiGateway::Account", "Condition": "ManageApiGatewayAccount",
+    out["ApiGatewayAccount"] = {"Type": "AWS::ApiGateway::Account", "DeletionPolicy": "Retain",
                                 "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole",
                                                                                     "Arn"]}}}
     # Not encrypted with aws/sns: CloudWatch cannot publish to a topic under that AWS-managed key.

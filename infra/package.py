@@ -331,7 +331,8 @@ def merge_template(shape: AppShape, prefix: str, settings: Mapping[str, Any] | N
             policies.append({"PolicyName": f"{logical}Access", "PolicyDocument": access})
         out[role] = {"Properties": {"Policies": policies}}
     if API_HANDLER in shape.functions:
-        out[operations.API_LOGICAL_ID] = {"Properties": operations.api_overrides(prefix)}
+        out[operations.API_LOGICAL_ID] = {"DependsOn": ["ApiGatewayAccount"],
+                                          "Properties": operations.api_overrides(prefix)}
     dlqs = {logical: res["Properties"]["QueueName"] for logical, res in base_resources.items()
             if res["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" not in res["Properties"]}
     out.update(operations.stage_resources(prefix, {f: function_logical_id(f) for f in shape.functions}, kinds,

@@ -233,6 +233,7 @@ def stage_resources(prefix: str, functions: dict[str, str], kinds: dict[str, set
         "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
                                           "AmazonAPIGatewayPushToCloudWatchLogs"}]}}
     out["ApiGatewayAccount"] = {"Type": "AWS::ApiGateway::Account", "DeletionPolicy": "Retain",
+                                "UpdateReplacePolicy": "Retain",
                                 "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayCloudWatchRole",
                                                                                     "Arn"]}}}
     # Not encrypted with aws/sns: CloudWatch cannot publish to a topic under that AWS-managed key.

@@ -5,9 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 STAGE  ?= dev
+STACK  ?= dealreg-$(STAGE)
+LINT_VENV  := .venv-lint
+LINT_STAMP := $(LINT_VENV)/.installed-stamp
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test unit package lint-template schemas bench clean
+.PHONY: install run test unit package lint-template checkov deploy status schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +36,33 @@ unit: $(STAMP)
 package: $(STAMP)
 	$(BIN)/python -m infra.package --stage $(STAGE) --out build
 
-lint-template: $(STAMP)
-	$(BIN)/cfn-lint build/sam.json
+$(LINT_STAMP): infra/lint-requirements.txt
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/lint-requirements.txt
+	touch $(LINT_STAMP)
+
+## The SAM transform of build/sam.json (-> build/template.json), cfn-lint on both, checkov if installed there.
+lint-template: $(LINT_STAMP)
+	$(LINT_VENV)/bin/python -m infra.lint_template build/sam.json $(if $(wildcard $(LINT_VENV)/bin/checkov),,--no-checkov)
+
+## Add checkov (slow to install) to the lint environment; lint-template then runs it with the accepted findings.
+checkov: $(LINT_STAMP)
+	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/checkov-requirements.txt
+
+## Deploy a stage: `make deploy STAGE=prod BUCKET=my-artifacts [STACK=dealreg-prod]` (AWS CLI v2 and
+## credentials needed). Uploads the code to BUCKET and creates/updates the stack; stage settings come from
+## infra/stages/$(STAGE).json (parameter defaults), override one with PARAMS="AlarmEmail=ops@example.com".
+deploy: package
+	@test -n "$(BUCKET)" || { echo "BUCKET=<S3 bucket for the code, in the stack's region> is required"; exit 2; }
+	aws cloudformation package --template-file build/sam.json --s3-bucket $(BUCKET) \
+	    --s3-prefix $(STACK) --output-template-file build/packaged.json --use-json
+	aws cloudformation deploy --template-file build/packaged.json --stack-name $(STACK) \
+	    --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+	    $(if $(PARAMS),--parameter-overrides $(PARAMS))
+
+## One screen for an operator: queues, DLQs, parked deliveries, schedules, tender sources (LOCAL=1: make run's).
+status: $(STAMP)
+	$(BIN)/dealreg status $(if $(LOCAL),--local)
 
 ## Regenerate schemas/json/*.json and schemas/openapi.json after changing a model or a route.
 schemas: $(STAMP)
@@ -44,4 +72,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.intake_cold_start
 
 clean:
-	rm -rf build functions/vendor .pytest_cache
+	rm -rf build functions/vendor .pytest_cache $(LINT_VENV)

@@ -5,6 +5,7 @@ import os
 
 from chalice import Chalice
 
+from chalicelib import observability
 from chalicelib.handlers import events, intake, registrations, workflow
 from chalicelib.handlers import ownership, reclaim
 from chalicelib.handlers import companies, enrichment
@@ -18,6 +19,8 @@ app = Chalice(app_name="dealreg")
 # Chalice sets its app logger ("dealreg", stdout, not propagating) to ERROR unless debug, which would silence
 # every "dealreg.*" module logger below it (job summaries, the local inbox, warnings) in Lambda too.
 app.log.setLevel(os.environ.get("DEALREG_LOG_LEVEL", "INFO").upper())
+# JSON logs with cold start and correlation keys in Lambda, EMF metrics of every outcome (chalicelib.observability).
+observability.install(app)
 app.register_blueprint(intake.bp)
 app.register_blueprint(registrations.bp)
 app.register_blueprint(events.bp)
@@ -31,3 +34,16 @@ app.register_blueprint(tenders.bp)
 app.register_blueprint(notifications.bp)
 app.register_blueprint(review_sla.bp)
 app.register_blueprint(review.bp)
+
+
+def __getattr__(name: str):
+    """Lambda's entry for every event function: ``Handler: app.<function>`` (``infra/package.py`` sets it).
+
+    Chalice points a blueprint's event function at its own module (``chalicelib.handlers.tenders...``), which
+    Lambda then imports without this file: no blueprint registration, so no middleware (logs, metrics) and
+    not even the log level above. Through here every function gets the same setup as the API.
+    """
+    try:
+        return app.handler_map[name]
+    except KeyError:
+        raise AttributeError(name) from None

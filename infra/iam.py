@@ -23,12 +23,12 @@ from infra.resources import TABLE_KEYS, queue_logical_id, table_logical_id
 EVENTS_TOPIC = "EventsTopic"
 
 # PynamoDB transactions (TransactWriteItems) are authorised per item, so a transaction needs the item-level
-# actions of every operation in it (Put, Update, ConditionCheck), not a "transact" action.
+# actions of every operation in it (Put, Update, Delete, ConditionCheck), not a "transact" action. No code
+# uses a ConditionCheck item today (conditions ride on the writes), so none is granted.
 TABLE_READ_WRITE = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
-    "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 )
 
@@ -83,20 +83,40 @@ NOTIFY_SEND = (
 
 # What each function's code touches, by Chalice function name (app.py routes all share "api_handler").
 GRANTS: dict[str, tuple[Grant, ...]] = {
+    # The API function, table by table, from what its routes do (tests/conftest.py checks every call the
+    # functional tests make against this). It may only read the directory (API-key hashes, roles, partners:
+    # written by operators through the CLI) and never touches the tender feeds' own state.
     "api_handler": (
-        Grant(TABLE_READ_WRITE, tables=TABLES),
+        # registrations: create/edit/decide/claim in conditional transactions, reads and every list index
+        Grant(TABLE_READ_WRITE, tables=("registrations",)),
+        # create: idempotency / external-ref / customer claims checked in one BatchGetItem, then put
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"), tables=("claims",)),
+        # create counts the customer (upsert in the transaction); lookups read it
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("customers",)),
+        # pending / holding counters moved in the same transactions as the registration
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("holders",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"), tables=("followups",)),
+        Grant(("dynamodb:GetItem",), tables=("directory", "dedup_verdicts", "enrichments")),
+        # GET /v1/companies/lookup caches registry answers
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("registry_cache",)),
+        # dedup pre-check (POST /v1/duplicates/check, create): blocking-key counters and candidates
+        Grant(("dynamodb:BatchGetItem", "dynamodb:Query"), tables=("dedup_index",)),
+        Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("tenders",)),
+        # subscriptions: put/delete with the index version bump in one transaction, the rep's list
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+               "dynamodb:Query"), tables=("subscriptions",)),
+        Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("deliveries",)),  # GET /v1/dev/inbox
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "registries/*")),  # partner + registry keys
-        # Dedup pre-check (issue 3): blocking-key counters are read in one BatchGetItem.
-        Grant(("dynamodb:BatchGetItem",), tables=("dedup_index",)),
-        # Tender subscriptions (issue 6): DELETE /v1/subscriptions/{id} deletes in a transaction.
-        Grant(("dynamodb:DeleteItem",), tables=("subscriptions",)),
     ),
     # Tender feeds (issue 6): link refs (BatchGetItem + conditional puts), tenders and feed state (get,
     # conditional put), subscriptions (version GetItem, Scan to rebuild the index), alerts (conditional
     # put), tender.alert on the topic.
     "poll_tender_feeds": (
         Grant(("dynamodb:BatchGetItem", "dynamodb:PutItem"), tables=("tender_refs",)),
-        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("tenders", "tender_feeds")),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("tender_feeds",)),
+        # tenders: conditional put, then UpdateItem clears alert_state once the alerts are out (issue 14: was
+        # missing, so the first poll of a configured source failed and alerts stayed pending)
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"), tables=("tenders",)),
         Grant(("dynamodb:GetItem", "dynamodb:Scan"), tables=("subscriptions",)),
         Grant(("dynamodb:PutItem",), tables=("tender_alerts",)),
         Grant(("sns:Publish",), events_topic=True),
@@ -152,13 +172,12 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     # conditional move (with the submitter's pending counter in the holders table, in one transaction); the
     # sweep also queries ByStatusIndex for submissions stalled without a verdict.
     "review_submissions": (
-        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"), tables=("registrations",)),
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("registrations",)),
         Grant(("dynamodb:GetItem",), tables=("dedup_verdicts",)),
         Grant(("dynamodb:UpdateItem",), tables=("holders",)),
     ),
     "advance_stalled_submissions": (
-        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"),
-              tables=("registrations",)),
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"), tables=("registrations",)),
         Grant(("dynamodb:GetItem",), tables=("dedup_verdicts",)),
         Grant(("dynamodb:UpdateItem",), tables=("holders",)),
     ),
@@ -167,8 +186,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     # and the verdict, find the holder's managers, announce conflicts.
     "detect_duplicates": (
         Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("registrations",)),
-        Grant(("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
-               "dynamodb:ConditionCheckItem"), tables=("dedup_index",)),
+        Grant(("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+              tables=("dedup_index",)),
         Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("dedup_verdicts",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
@@ -189,8 +208,8 @@ def event_source_statements(kind: str, source: str, failures: str) -> list[dict[
     """What reading one event source needs.
 
     Args:
-        kind: ``"sqs"`` or ``"dynamodb"``.
-        source: logical id of the queue, or of the table whose stream is read.
+        kind: ``"sqs"``, ``"dynamodb"`` or ``"schedule"``.
+        source: logical id of the queue, or of the table whose stream is read (unused for schedules).
         failures: logical id of the queue that failed records go to (the queue's DLQ, the stream DLQ).
 
     Returns:
@@ -213,6 +232,9 @@ def event_source_statements(kind: str, source: str, failures: str) -> list[dict[
             # Lambda sends the on-failure record with the function's own role.
             _allow(("sqs:SendMessage",), [{"Fn::GetAtt": [failures, "Arn"]}]),
         ]
+    if kind == "schedule":
+        # A run that failed every retry goes to the schedules DLQ (EventInvokeConfig), sent with this role.
+        return [_allow(("sqs:SendMessage",), [{"Fn::GetAtt": [failures, "Arn"]}])]
     raise ValueError(f"no IAM rule for {kind} event sources")
 
 

@@ -42,14 +42,17 @@ from chalice.deploy import deployer
 from chalice.deploy.packager import DependencyBuilder, MissingDependencyError, PipRunner
 from chalice.utils import to_cfn_resource_name
 
-from infra import FUNCTIONS_DIR, iam
-from infra.resources import STREAM_DLQ, dlq_logical_id, resources, table_logical_id
+from infra import FUNCTIONS_DIR, iam, operations
+from infra.resources import SCHEDULES_DLQ, STREAM_DLQ, dlq_logical_id, resources, table_logical_id
 
 ROOT = FUNCTIONS_DIR.parent
 VENDORED = ("connectors", "schemas")
 API_HANDLER = "api_handler"
 STREAM_MAX_RETRIES = 5  # then the record goes to the stream-failures queue instead of blocking the shard
 CACHE_DIR_NAME = ".chalice-deployments"
+# Template parameters that policies may reference, with their defaults (the IAM check resolves them).
+DEFAULT_PARAMETERS: dict[str, str] = {k: str(v["Default"]) for k, v in operations.PARAMETERS.items()}
+SCHEDULE = "ScheduledEventConfig"
 
 # Sources that mean compiled code in an sdist (C, C++, Cython, Rust, CMake/Meson builds).
 _COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs")
@@ -107,6 +110,39 @@ def stage_prefix(stage: str, project_dir: Path = FUNCTIONS_DIR) -> str:
     return env["DEALREG_PREFIX"]
 
 
+STAGES_DIR = Path(__file__).with_name("stages")
+
+
+def stage_settings(stage: str, stages_dir: Path = STAGES_DIR) -> dict[str, dict[str, Any]]:
+    """``infra/stages/<stage>.json``: template parameter defaults and function environment for the stage.
+
+    Environment values that are not strings (a JSON list of tender sources, say) are written as JSON.
+
+    Raises:
+        PackagingError: an unknown parameter, or an environment name that is not a ``DEALREG_`` setting or
+            would change the resource names (``DEALREG_PREFIX`` belongs to ``.chalice/config.json``).
+    """
+    path = stages_dir / f"{stage}.json"
+    raw = json.loads(path.read_text()) if path.exists() else {}
+    params = raw.get("parameters", {})
+    unknown = sorted(set(params) - set(operations.PARAMETERS))
+    if unknown:
+        raise PackagingError(f"{path}: unknown parameters {unknown}; known: {sorted(operations.PARAMETERS)}")
+    env = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+           for k, v in raw.get("environment", {}).items()}
+    bad = sorted(k for k in env if not k.startswith("DEALREG_") or k in ("DEALREG_PREFIX", "DEALREG_FUNCTION",
+                                                                           "DEALREG_AWS_ENDPOINT_URL"))
+    if bad:
+        raise PackagingError(f"{path}: {bad} cannot be set per stage here")
+    return {"parameters": params, "environment": env}
+
+
+def logs_policy(project_dir: Path = FUNCTIONS_DIR) -> dict[str, Any]:
+    """The CloudWatch Logs policy every function's role carries (``iam_policy_file`` of config.json)."""
+    name = load_config(project_dir).get("iam_policy_file", "policy-logs.json")
+    return json.loads((project_dir / ".chalice" / name).read_text())
+
+
 def base_policy(stage: str, function: str, project_dir: Path = FUNCTIONS_DIR) -> dict[str, Any]:
     """The policy Chalice puts on ``function``'s role (``iam_policy_file``, or ``policy-<stage>.json``)."""
     name = stage_config(stage, function, project_dir).iam_policy_file or f"policy-{stage}.json"
@@ -118,12 +154,32 @@ def base_policy(stage: str, function: str, project_dir: Path = FUNCTIONS_DIR) ->
 _DESCRIBE_APP = """
 import json
 from app import app
-sources = [{"function": s.name, "kind": type(s).__name__, "queue": getattr(s, "queue", None),
-            "queue_arn": getattr(s, "queue_arn", None), "stream_arn": getattr(s, "stream_arn", None)}
-           for s in app.event_sources]
-print(json.dumps({"routes": bool(app.routes), "pure": [f.name for f in app.pure_lambda_functions],
-                  "sources": sources}))
+from infra.package import raw_shape
+print(json.dumps(raw_shape(app)))
 """
+
+
+def raw_shape(app: Any) -> dict[str, Any]:
+    """The app's routes, pure functions and event sources, as JSON-able data."""
+    sources = [{"function": s.name, "kind": type(s).__name__, "queue": getattr(s, "queue", None),
+                "queue_arn": getattr(s, "queue_arn", None), "stream_arn": getattr(s, "stream_arn", None)}
+               for s in app.event_sources]
+    return {"routes": bool(app.routes), "pure": [f.name for f in app.pure_lambda_functions], "sources": sources}
+
+
+def _shape(raw: Mapping[str, Any]) -> AppShape:
+    sources = []
+    for s in raw["sources"]:
+        queue = s["queue"] or (s["queue_arn"].rsplit(":", 1)[-1] if s["queue_arn"] else None)
+        sources.append(EventSource(function=s["function"], kind=_EVENT_KINDS.get(s["kind"], s["kind"]),
+                                   queue=queue, stream_arn=s["stream_arn"]))
+    functions = ([API_HANDLER] if raw["routes"] else []) + [s.function for s in sources] + list(raw["pure"])
+    return AppShape(functions=tuple(dict.fromkeys(functions)), event_sources=tuple(sources))
+
+
+def shape_of(app: Any) -> AppShape:
+    """:func:`describe_app` for an app already imported in this process (the IAM check in the tests)."""
+    return _shape(raw_shape(app))
 
 
 def describe_app(env: Mapping[str, str], project_dir: Path = FUNCTIONS_DIR) -> AppShape:
@@ -140,14 +196,7 @@ def describe_app(env: Mapping[str, str], project_dir: Path = FUNCTIONS_DIR) -> A
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PackagingError(f"importing app.py failed:\n{done.stderr}")
-    raw = json.loads(done.stdout.strip().splitlines()[-1])
-    sources = []
-    for s in raw["sources"]:
-        queue = s["queue"] or (s["queue_arn"].rsplit(":", 1)[-1] if s["queue_arn"] else None)
-        sources.append(EventSource(function=s["function"], kind=_EVENT_KINDS.get(s["kind"], s["kind"]),
-                                   queue=queue, stream_arn=s["stream_arn"]))
-    functions = ([API_HANDLER] if raw["routes"] else []) + [s.function for s in sources] + raw["pure"]
-    return AppShape(functions=tuple(dict.fromkeys(functions)), event_sources=tuple(sources))
+    return _shape(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 # --- the names Chalice generates (chalice/package.py SAMTemplateGenerator, chalice/deploy/appgraph.py) ----
@@ -163,6 +212,8 @@ def role_logical_id(function: str) -> str:
 
 
 def event_logical_id(source: EventSource) -> str:
+    if source.kind == SCHEDULE:
+        return to_cfn_resource_name(f"{source.function}-event")
     return to_cfn_resource_name(f"{source.function}-{source.kind}-event-source")
 
 
@@ -212,7 +263,7 @@ def event_overrides(binding: Binding) -> dict[str, Any]:
         # Chalice writes the queue as {"Fn::Sub": "arn:...:<name>"} and the merge joins dicts key by key, so a
         # GetAtt here would end up beside that Sub in one dict; a Sub replaces it. verify_template checks.
         return {"Queue": {"Fn::Sub": f"${{{binding.reads}.Arn}}"},
-                "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+                "FunctionResponseTypes": ["ReportBatchItemFailures"], **operations.sqs_event_overrides()}
     return {
         "Stream": {"Fn::GetAtt": [binding.reads, "StreamArn"]},
         "MaximumRetryAttempts": STREAM_MAX_RETRIES,
@@ -222,50 +273,73 @@ def event_overrides(binding: Binding) -> dict[str, Any]:
     }
 
 
-def function_environment() -> dict[str, Any]:
-    """What the functions read besides DEALREG_PREFIX (which config.json sets), as template references."""
+def function_environment(function: str = API_HANDLER, stage_env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What the functions read besides DEALREG_PREFIX (which config.json sets): the stage's settings
+    (``infra/stages/<stage>.json``) and template references."""
     return {
+        **(stage_env or {}),
+        "DEALREG_FUNCTION": function,  # the Chalice name: log and metric dimension (chalicelib.observability)
         "DEALREG_EVENTS_TOPIC_ARN": {"Ref": iam.EVENTS_TOPIC},
         "DEALREG_REGISTRATIONS_STREAM_ARN": {"Fn::GetAtt": [table_logical_id("registrations"), "StreamArn"]},
     }
 
 
-def merge_template(shape: AppShape, prefix: str,
-                   base_policies: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+def merge_template(shape: AppShape, prefix: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The template merged over Chalice's output: resources, then per-function overrides.
 
     Args:
         shape: the app's functions and event sources (:func:`describe_app`).
         prefix: the stage's ``DEALREG_PREFIX``.
-        base_policies: per function, the policy document Chalice puts on its role (:func:`base_policy`);
-            kept, because Chalice's merge replaces lists and the role's policies are one list.
+        settings: :func:`stage_settings` (parameter defaults, function environment); none by default.
 
     Raises:
         PackagingError: an event source or a function cannot be mapped to resources and grants.
     """
+    settings = settings or {}
+    stage_env = settings.get("environment", {})
     out = resources(prefix)
     base_resources = dict(out)
+    kinds: dict[str, set[str]] = {}
     for function in shape.functions:
+        kinds[function] = {s.kind for s in shape.event_sources if s.function == function}
         # Batch sources (queues, streams) need settings; schedules and the API need none.
         batch = [s for s in shape.event_sources if s.function == function and s.kind in _EVENT_KINDS.values()]
         bindings = [bind_event_source(s, prefix, base_resources) for s in batch]
-        props: dict[str, Any] = {"Environment": {"Variables": function_environment()}}
-        if bindings:
-            props["Events"] = {event_logical_id(b.source): {"Properties": event_overrides(b)}
-                               for b in bindings}
-        out[function_logical_id(function)] = {"Properties": props}
+        logical = function_logical_id(function)
+        props: dict[str, Any] = {"Environment": {"Variables": function_environment(function, stage_env)},
+                                 **operations.function_overrides(function, logical, kinds[function], prefix)}
+        if function != API_HANDLER:
+            # through app.py (its module __getattr__), so the app's setup and middleware run in every function
+            props["Handler"] = f"app.{function}"
+        events = {event_logical_id(b.source): {"Properties": event_overrides(b)} for b in bindings}
+        events.update({event_logical_id(s): {"Properties": operations.schedule_event_overrides()}
+                       for s in shape.event_sources if s.function == function and s.kind == SCHEDULE})
+        if events:
+            props["Events"] = events
+        out[logical] = {"Properties": props}
+        sources = [(b.source.kind, b.reads, b.failures) for b in bindings]
+        if SCHEDULE in kinds[function]:
+            sources.append(("schedule", "", dlq_logical_id(SCHEDULES_DLQ)))
         try:
-            access = iam.access_policy(function, prefix,
-                                       [(b.source.kind, b.reads, b.failures) for b in bindings])
+            access = iam.access_policy(function, prefix, sources)
         except KeyError as exc:
             raise PackagingError(exc.args[0]) from None
         role = role_logical_id(function)
-        policies = [{"PolicyName": f"{role}Policy", "PolicyDocument": base_policies[function]}]
+        # The logs policy names the function's own log group: any stack name works (no "dealreg-*" pattern).
+        policies = [{"PolicyName": f"{role}Policy", "PolicyDocument": operations.logs_policy(logical)}]
         if access["Statement"]:
-            policies.append({"PolicyName": f"{function_logical_id(function)}Access",
-                             "PolicyDocument": access})
+            policies.append({"PolicyName": f"{logical}Access", "PolicyDocument": access})
         out[role] = {"Properties": {"Policies": policies}}
-    return {"Resources": out}
+    if API_HANDLER in shape.functions:
+        out[operations.API_LOGICAL_ID] = {"DependsOn": ["ApiGatewayAccount"],
+                                          "Properties": operations.api_overrides(prefix)}
+    dlqs = {logical: res["Properties"]["QueueName"] for logical, res in base_resources.items()
+            if res["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" not in res["Properties"]}
+    out.update(operations.stage_resources(prefix, {f: function_logical_id(f) for f in shape.functions}, kinds,
+                                          dlqs))
+    parameters = {name: {**spec, "Default": settings.get("parameters", {}).get(name, spec["Default"])}
+                  for name, spec in operations.PARAMETERS.items()}
+    return {"Parameters": parameters, "Conditions": operations.CONDITIONS, "Resources": out}
 
 
 def _intrinsic_collisions(node: Any, path: str) -> Iterator[str]:
@@ -401,6 +475,70 @@ def parked_deployments_cache(project_dir: Path, out: Path) -> Iterator[None]:
                 stale.unlink()
 
 
+# --- a smaller, faster zip ------------------------------------------------------------------------------
+
+# botocore service models beyond the ones the functions call are dead weight (17 MB of the zip). What they
+# call is what infra/iam.py grants (the functional tests prove every call is granted), plus DynamoDB Streams,
+# which only Lambda's event source reads, and STS, which botocore's credential providers may use.
+_ALWAYS_KEEP_SERVICES = {"sts"}
+_IAM_TO_BOTOCORE = {"ses": ("ses", "sesv2"), "dynamodb": ("dynamodb", "dynamodbstreams")}
+
+
+def botocore_services() -> set[str]:
+    """The botocore service models the zip keeps: those of every action granted to some function."""
+    prefixes = {a.split(":", 1)[0] for grants in iam.GRANTS.values() for g in grants for a in g.actions}
+    prefixes |= {"sqs", "dynamodb"}  # event-source statements (infra.iam.event_source_statements)
+    out = set(_ALWAYS_KEEP_SERVICES)
+    for prefix in prefixes:
+        out.update(_IAM_TO_BOTOCORE.get(prefix, (prefix,)))
+    return out
+
+
+def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
+    """Rewrite the Lambda zip: drop botocore models of other services, add ``.pyc`` for every module.
+
+    The bytecode is compiled here (this Python is the runtime's version: Chalice takes the runtime from it) as
+    unchecked-hash pycs, so the read-only Lambda file system never recompiles at cold start.
+    """
+    import importlib.util
+    import marshal
+
+    before = path.stat().st_size
+    tmp = path.with_suffix(".tmp.zip")
+    dropped = compiled = 0
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        names = set(src.namelist())
+        for info in src.infolist():
+            parts = info.filename.split("/")
+            if parts[:2] == ["botocore", "data"] and len(parts) > 3 and parts[2] not in keep_services:
+                dropped += 1
+                continue
+            data = src.read(info)
+            dst.writestr(info, data)
+            if info.filename.endswith(".py") and "__pycache__" not in parts:
+                folder, _, name = info.filename.rpartition("/")
+                pyc = f"{folder + '/' if folder else ''}__pycache__/{name[:-3]}.{sys.implementation.cache_tag}.pyc"
+                if pyc in names:
+                    continue
+                try:
+                    code = compile(data, info.filename, "exec", dont_inherit=True)
+                except SyntaxError:  # e.g. a vendored file for another Python; Lambda would fail the same way
+                    continue
+                source_hash = importlib.util.source_hash(data)
+                blob = bytearray(importlib.util.MAGIC_NUMBER)
+                blob += (0b01).to_bytes(4, "little")  # hash-based, unchecked (PEP 552)
+                blob += source_hash
+                blob += marshal.dumps(code)
+                pyc_info = zipfile.ZipInfo(pyc, date_time=info.date_time)
+                pyc_info.external_attr = info.external_attr
+                pyc_info.compress_type = zipfile.ZIP_DEFLATED
+                dst.writestr(pyc_info, bytes(blob))
+                compiled += 1
+    tmp.replace(path)
+    return {"bytes_before": before, "bytes_after": path.stat().st_size, "models_dropped": dropped,
+            "pyc_added": compiled}
+
+
 # --- the command -------------------------------------------------------------------------------------
 
 
@@ -421,13 +559,16 @@ def package(stage: str, out: Path, project_dir: Path = FUNCTIONS_DIR) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     vendor_packages(project_dir=project_dir)
     shape = describe_app(env, project_dir)
-    merge = merge_template(shape, prefix, {f: base_policy(stage, f, project_dir) for f in shape.functions})
+    merge = merge_template(shape, prefix, stage_settings(stage))
     merge_path = out / "merge-template.json"
     merge_path.write_text(json.dumps(merge, indent=2) + "\n")
     args = ["--project-dir", str(project_dir), "package", "--stage", stage,
             "--merge-template", str(merge_path), str(out)]
     with strict_dependency_builds(), parked_deployments_cache(project_dir, out):
         cli.main(args=args, prog_name="chalice", standalone_mode=False, obj={})
+    slim = slim_zip(out / "deployment.zip", botocore_services())
+    print(f"deployment.zip: {slim['bytes_before'] / 1e6:.1f} MB -> {slim['bytes_after'] / 1e6:.1f} MB "
+          f"({slim['models_dropped']} unused botocore model files dropped, {slim['pyc_added']} .pyc added)")
     template_path = out / "sam.json"
     problems = verify_template(json.loads(template_path.read_text()), shape)
     if problems:

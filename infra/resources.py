@@ -10,6 +10,8 @@ from typing import Any
 from chalicelib.settings import QUEUES, TABLES
 
 STREAM_DLQ = "stream-failures"
+SCHEDULES_DLQ = "schedules"  # scheduled runs EventBridge could not deliver or that failed every retry
+DLQ_ONLY = (STREAM_DLQ, SCHEDULES_DLQ)  # dead-letter queues without a main queue
 QUEUE_MAX_RECEIVES = 5
 QUEUE_VISIBILITY_SECONDS = 360  # six times the functions' 60 s timeout, as AWS recommends for SQS sources
 
@@ -85,6 +87,8 @@ def table_resource(prefix: str, logical: str) -> dict[str, Any]:
         "KeySchema": [{"AttributeName": spec["hash"], "KeyType": "HASH"}]
         + ([{"AttributeName": spec["range"], "KeyType": "RANGE"}] if "range" in spec else []),
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        # The condition is a parameter of the package template (infra/operations.py); the stand-in ignores it.
+        "DeletionProtectionEnabled": {"Fn::If": ["DeletionProtection", True, False]},
         "SSESpecification": {"SSEEnabled": True},
     }
     if spec["gsis"]:
@@ -93,8 +97,10 @@ def table_resource(prefix: str, logical: str) -> dict[str, Any]:
         props["StreamSpecification"] = {"StreamViewType": spec["stream"]}
     if "ttl" in spec:
         props["TimeToLiveSpecification"] = {"AttributeName": spec["ttl"], "Enabled": True}
-    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-            "Properties": props}
+    # Kept when the stack is deleted, but removed again when the create that made them fails, so a failed
+    # first deploy can simply be retried (fixed names would otherwise say "already exists").
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "RetainExceptOnCreate",
+            "UpdateReplacePolicy": "Retain", "Properties": props}
 
 
 def resources(prefix: str) -> dict[str, Any]:
@@ -103,13 +109,24 @@ def resources(prefix: str) -> dict[str, Any]:
     for logical in TABLES:
         out[table_logical_id(logical)] = table_resource(prefix, logical)
     out["EventsTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{prefix}-events"}}
-    queue_names = [*QUEUES, STREAM_DLQ]
+    queue_names = [*QUEUES, *DLQ_ONLY]
     for logical in queue_names:
         dlq = dlq_logical_id(logical)
         out[dlq] = {"Type": "AWS::SQS::Queue", "Properties": {
             "QueueName": f"{prefix}-{logical}-dlq", "MessageRetentionPeriod": 1209600,
             "SqsManagedSseEnabled": True}}
-        if logical == STREAM_DLQ:
+        if logical == SCHEDULES_DLQ:
+            # EventBridge sends undeliverable scheduled events here (the functions' own async failures come
+            # with their role's grant, infra/iam.py).
+            out[f"{dlq}Policy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+                "Queues": [{"Ref": dlq}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+                    "Resource": {"Fn::GetAtt": [dlq, "Arn"]},
+                    "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                }]},
+            }}
+        if logical in DLQ_ONLY:
             continue
         out[queue_logical_id(logical)] = {"Type": "AWS::SQS::Queue", "Properties": {
             "QueueName": f"{prefix}-{logical}",

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from infra import iam_check
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # Never let a test reach a real AWS account by accident.
@@ -25,6 +27,11 @@ for _k, _v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
                "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
     os.environ[_k] = _v
 os.environ.pop("AWS_PROFILE", None)
+
+# IAM proven from use: every AWS call a handler makes is recorded (infra/iam_check.py) and checked against
+# its function's role as `make package` builds it; the `suite` fixture fails the test that made a denied call.
+iam_check.install()
+_IAM: dict[str, Any] = {}  # "checker": the session's RoleChecker; "checked": recorder mark already checked
 
 
 def load_fixture(relative: str) -> bytes:
@@ -114,6 +121,7 @@ def _app_server(moto_server):
                             provision(moto_server.url, "dealreg-test", "us-east-1"))
     configure_process(env)
     app = import_app()
+    _IAM["checker"] = iam_check.RoleChecker(app, "dealreg-test", "us-east-1")
     server = create_local_server(app, Config.create(chalice_stage="dev", lambda_timeout=60), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -153,5 +161,27 @@ def suite(moto_server, _app_server):
     clock.set_clock(clock.SystemClock())
     runner = EventRunner(app, client=aws.client, region="us-east-1", now=clock.now,
                          stream_failure_queue=f"{prefix}-stream-failures-dlq")
+    mark = iam_check.RECORDER.mark()
     yield Suite(app=app, api=api, runner=runner, moto_url=moto_server.url, prefix=prefix)
     clock.set_clock(clock.SystemClock())
+    made = iam_check.RECORDER.since(mark)
+    denied = _IAM["checker"].denied(made)
+    _IAM["checked"] = iam_check.RECORDER.mark()
+    usage = os.environ.get("DEALREG_IAM_USAGE")  # append what each function used (to narrow infra/iam.py)
+    if usage:
+        with open(usage, "a") as f:
+            for r in dict.fromkeys(made):
+                f.write(json.dumps([r.function, r.action, r.resource, r in denied]) + "\n")
+    if denied:
+        pytest.fail(iam_check.report(denied), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Calls made outside a `suite` test (other fixtures, threads still running) are checked at the end."""
+    checker = _IAM.get("checker")
+    if checker is None:
+        return
+    denied = checker.denied(iam_check.RECORDER.since(_IAM.get("checked", 0)))
+    if denied:
+        session.config.get_terminal_writer().line("\nIAM: " + iam_check.report(denied), red=True)
+        session.exitstatus = 1

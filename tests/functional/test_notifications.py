@@ -318,7 +318,8 @@ def test_email_goes_through_ses_and_sns_to_the_recipients_topic(suite, frozen, m
     settings.reset()
     ses, sns, sqs = suite.client("ses"), suite.client("sns"), suite.client("sqs")
     ses.verify_email_identity(EmailAddress="notify@dealreg.example")
-    topic = sns.create_topic(Name="wang-alerts")["TopicArn"]
+    # the stage's roles may publish only to "<prefix>-notify-*" topics (README: Adding a channel)
+    topic = sns.create_topic(Name=f"{suite.prefix}-notify-wang")["TopicArn"]
     queue = sqs.create_queue(QueueName="wang-alerts-tap")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})

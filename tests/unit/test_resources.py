@@ -90,7 +90,9 @@ def test_ttl_matches_the_models_ttl_attribute_and_recovery_is_on(template, logic
     spec = props.get("TimeToLiveSpecification")
     assert (spec["AttributeName"] if spec and spec["Enabled"] else None) == (ttl.pop() if ttl else None)
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert template[table_logical_id(logical)]["DeletionPolicy"] == "Retain"
+    # kept on stack deletion, but not after a failed first create (a retry would hit "already exists")
+    assert template[table_logical_id(logical)]["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert props["DeletionProtectionEnabled"] == {"Fn::If": ["DeletionProtection", True, False]}
 
 
 def test_every_stream_handler_reads_a_table_stream_with_both_images(template, shape):

@@ -38,12 +38,18 @@ def process_sqs(event: Any, queue: str, handle: Callable[[Any], None]) -> dict:
 
     from schemas.events import EVENT_ADAPTER
 
+    from chalicelib import observability
+
     def one(record: Any) -> None:
+        observability.count("records")
         try:
             domain_event = EVENT_ADAPTER.validate_json(record.body)
         except ValidationError as exc:
             park(queue, record, f"unparseable event: {exc.error_count()} errors")
             return
+        # the subject is the registration (or customer, tender) the event is about
+        observability.append_keys(message_id=record.message_id, event_type=getattr(domain_event, "type", None),
+                                  subject=getattr(domain_event, "subject", None))
         try:
             handle(domain_event)
         except PermanentMessageError as exc:
@@ -54,8 +60,10 @@ def process_sqs(event: Any, queue: str, handle: Callable[[Any], None]) -> dict:
 
 
 def park(queue: str, record: Any, reason: str) -> None:
+    from chalicelib import observability
     from chalicelib.store import aws
 
+    observability.count("parked")
     sqs = aws.client("sqs")
     url = sqs.get_queue_url(QueueName=settings.get().dead_letter_queue(queue))["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody=record.body, MessageAttributes={

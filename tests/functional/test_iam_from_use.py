@@ -1,0 +1,60 @@
+"""IAM proven from use: the roles `make package` builds allow every call the functions make in these tests,
+and a grant taken away is caught, naming the function, the action and the resource."""
+from __future__ import annotations
+
+from infra import iam, iam_check
+from tests.functional.helpers import example, make_partner, post_webhook
+
+CLAIMS = "arn:aws:dynamodb:us-east-1:123456789012:table/dealreg-test-claims"
+
+
+def _without(function: str, action: str, table: str) -> dict:
+    """GRANTS with ``action`` on ``table`` taken away from ``function`` (other tables keep it)."""
+    grants = dict(iam.GRANTS)
+    out = []
+    for g in grants[function]:
+        if action in g.actions and table in g.tables:
+            rest = tuple(t for t in g.tables if t != table)
+            if rest:
+                out.append(iam.Grant(g.actions, tables=rest, queues=g.queues, events_topic=g.events_topic,
+                                     secrets=g.secrets, arns=g.arns))
+            others = tuple(a for a in g.actions if a != action)
+            if others:
+                out.append(iam.Grant(others, tables=(table,)))
+        else:
+            out.append(g)
+    grants[function] = tuple(out)
+    return grants
+
+
+def test_a_registration_is_allowed_end_to_end_and_a_missing_grant_is_named(suite):
+    secret, _ = make_partner("acme")
+    mark = iam_check.RECORDER.mark()
+    # WHEN a partner registers and every event is delivered
+    assert post_webhook(suite.api, "acme", secret, example()).status == 202
+    suite.runner.pump()
+    made = iam_check.RECORDER.since(mark)
+    # THEN the API function checked the claims in one BatchGetItem (issue 14: denied before the fix)...
+    assert any(r.function == "api_handler" and r.action == "dynamodb:BatchGetItem" and r.resource == CLAIMS
+               for r in made)
+    # ...which its role allows, like everything else the functions did
+    real = iam_check.RoleChecker(suite.app, suite.prefix, "us-east-1")
+    assert real.denied(made) == []
+    # WHEN the grant is missing, the check names exactly that call
+    broken = iam_check.RoleChecker(suite.app, suite.prefix, "us-east-1",
+                                   grants=_without("api_handler", "dynamodb:BatchGetItem", "claims"))
+    denied = broken.denied(made)
+    assert {(r.function, r.action, r.resource) for r in denied} == {
+        ("api_handler", "dynamodb:BatchGetItem", CLAIMS)}
+    assert "api_handler: dynamodb:BatchGetItem on " + CLAIMS in iam_check.report(denied)
+
+
+def test_the_directory_is_read_only_for_the_api_function(suite):
+    # The directory holds API-key hashes and roles: only operators (the CLI) write it.
+    real = iam_check.RoleChecker(suite.app, suite.prefix, "us-east-1")
+    directory = "arn:aws:dynamodb:us-east-1:123456789012:table/dealreg-test-directory"
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
+        req = iam_check.Request("api_handler", action, directory, action.split(":")[1], suite.prefix)
+        assert real.denied([req]) == [req], action
+    read = iam_check.Request("api_handler", "dynamodb:GetItem", directory, "GetItem", suite.prefix)
+    assert real.denied([read]) == []

@@ -13,11 +13,13 @@ from chalicelib.handlers import tenders
 from chalicelib.handlers import notifications
 from chalicelib.handlers import review_sla
 from chalicelib.handlers import review
+from chalicelib import http
 
 app = Chalice(app_name="dealreg")
 # Chalice sets its app logger ("dealreg", stdout, not propagating) to ERROR unless debug, which would silence
 # every "dealreg.*" module logger below it (job summaries, the local inbox, warnings) in Lambda too.
 app.log.setLevel(os.environ.get("DEALREG_LOG_LEVEL", "INFO").upper())
+http.install(app)  # one error shape for Chalice's own refusals; no credentials in query strings
 app.register_blueprint(intake.bp)
 app.register_blueprint(registrations.bp)
 app.register_blueprint(events.bp)

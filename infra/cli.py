@@ -180,6 +180,16 @@ def cmd_partners_create(args: argparse.Namespace) -> int:
     if args.team and directory.get_team(args.team) is None:
         print(f"no team {args.team!r}; create it with: dealreg teams create NAME --id {args.team}", file=sys.stderr)
         return 2
+    if args.callback_url:  # checked as `notifications set --callback-url` checks it (https, SSRF guard)
+        from chalicelib import settings
+        from chalicelib.notification_channels import check_channel_url
+        from connectors.errors import ConnectorError
+
+        try:
+            check_channel_url("webhook", args.callback_url, local=settings.get().local, resolve=True)
+        except ConnectorError as exc:
+            print(f"refused: webhook URL ({exc.reason})", file=sys.stderr)
+            return 2
     secret, key = directory.create_partner(partner_id, args.name, now=_now(), tier=args.tier,
                                            callback_url=args.callback_url, team_id=args.team)
     print(json.dumps({"partner_id": partner_id, "webhook_secret": secret, "api_key": key}, indent=2))

@@ -147,7 +147,7 @@ def test_only_the_teams_reps_and_managers_claim_its_pooled_registration(suite, w
     [reg_id] = granted(world, suite, None)
     for outsider in ("nboss", "zhao"):  # a manager and a rep of another team
         answer = world.post(f"/v1/registrations/{reg_id}/claim", outsider)
-        _shape(answer, 404, "not_found")
+        _shape(answer, 403, "forbidden")
         _shape(suite.api.get(f"/v1/registrations/{reg_id}", world.keys[outsider]), 404, "not_found")
     assert world.ownership(reg_id)["in_pool"] is True
     answer = world.post(f"/v1/registrations/{reg_id}/claim", "boss")  # the team's own manager may
@@ -160,3 +160,17 @@ def test_claiming_what_a_teammate_just_claimed_is_409(suite, world):
     assert world.post(f"/v1/registrations/{reg_id}/claim", "wang").status == 200
     _shape(world.post(f"/v1/registrations/{reg_id}/claim", "li"), 409)
     _shape(world.post(f"/v1/registrations/{reg_id}/claim", "zhao"), 404)  # another team learns nothing
+
+
+def test_partners_create_checks_the_callback_url_like_notifications_set(suite, capsys):
+    from chalicelib.store import directory
+    from infra.cli import main
+
+    for i, url in enumerate(("http://169.254.169.254/latest/meta-data", "https://10.1.2.3/hook", "ftp://127.0.0.1/x",
+                             "http://[::ffff:169.254.169.254]/", "not a url")):
+        assert main(["partners", "create", "Bad Callback", "--id", f"bad{i}", "--callback-url", url]) == 2, url
+        assert "refused: webhook URL" in capsys.readouterr().err
+        assert directory.get_partner(f"bad{i}") is None  # nothing was created
+    assert main(["partners", "create", "Local Receiver", "--id", "good", "--callback-url",
+                 "http://127.0.0.1:9/hook"]) == 0  # loopback http against the local stack, as notifications set
+    assert directory.get_partner("good").callback_url == "http://127.0.0.1:9/hook"

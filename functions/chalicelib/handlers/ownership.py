@@ -55,10 +55,11 @@ def _operate(reg_id: str, op: str, decide) -> object:
 
     principal = bearer_principal(bp.current_request.headers)
     reg, h = _read(reg_id)
-    # Pool items are claimable by reps and managers of their team who cannot otherwise see them; anything
-    # else follows read access. A registration claimed from the caller's pool meanwhile is a lost race (409).
-    if not can_read(principal, reg) and not (op == "claim" and dom.may_claim_from(principal, h)
-                                             and (h.status is dom.POOL or _left_pool_by_claim(reg))):
+    # Pool items are claimable by reps and managers of their team who cannot otherwise see them (others are
+    # refused by authorize, 403); anything else follows read access. A registration claimed from the
+    # caller's own pool meanwhile is a lost race (409), not a disappearance (404).
+    if not can_read(principal, reg) and not (op == "claim" and (
+            h.status is dom.POOL or (dom.may_claim_from(principal, h) and _left_pool_by_claim(reg)))):
         raise HttpError(404, "not_found", "no such registration")
     now = clock.now()
     try:

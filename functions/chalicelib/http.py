@@ -207,7 +207,7 @@ def _is_unavailable(exc: BaseException) -> bool:
 
 
 def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary: str = "",
-        auth: str = "bearer") -> Callable:
+        auth: str = "bearer", request_optional: bool = False) -> Callable:
     """Wrap a route: render HttpError, map storage outages to 503 + Retry-After, and record OpenAPI facts."""
 
     def decorate(func: Callable) -> Callable:
@@ -226,7 +226,7 @@ def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary
                 raise
 
         wrapper.__openapi__ = {"request": request, "responses": responses or {}, "summary": summary,
-                               "auth": auth}
+                               "auth": auth, "request_optional": request_optional}
         return wrapper
 
     return decorate

@@ -119,7 +119,8 @@ def assign_registration(reg_id: str):
 
 
 @bp.route("/v1/registrations/{reg_id}/release", methods=["POST"])
-@api(responses={200: "Ownership"}, summary="Release your registration to the pool (optional body: reason)")
+@api(request="ReleaseRequest", request_optional=True, responses={200: "Ownership"},
+     summary="Release your registration to the pool (optional body: reason)")
 def release_registration(reg_id: str):
     from chalicelib.domain import ownership as dom
     from schemas.ownership import ReleaseRequest

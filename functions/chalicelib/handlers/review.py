@@ -135,7 +135,7 @@ def _default_owner(reg):
 
 
 @bp.route("/v1/registrations/{reg_id}/approve", methods=["POST"])
-@api(request="ApproveRequest", responses={200: "Decision"},
+@api(request="ApproveRequest", request_optional=True, responses={200: "Decision"},
      summary="Approve a registration pending review (allowed approvers; a level of several is recorded)")
 def approve_registration(reg_id: str):
     from chalicelib import clock
@@ -180,7 +180,7 @@ def reject_registration(reg_id: str):
 # --- the submitter's moves ---------------------------------------------------------------------------------------
 
 @bp.route("/v1/registrations/{reg_id}/withdraw", methods=["POST"])
-@api(request="WithdrawRequest", responses={200: "Decision"},
+@api(request="WithdrawRequest", request_optional=True, responses={200: "Decision"},
      summary="Withdraw your registration before it is decided (optional body: reason)")
 def withdraw_registration(reg_id: str):
     from chalicelib.domain.workflow import withdraw
@@ -193,7 +193,7 @@ def withdraw_registration(reg_id: str):
 
 
 @bp.route("/v1/registrations/{reg_id}/resubmit", methods=["POST"])
-@api(request="ResubmitRequest", responses={200: "Decision"},
+@api(request="ResubmitRequest", request_optional=True, responses={200: "Decision"},
      summary="Send your rejected registration through the checks again (bounded; fix it first with PATCH)")
 def resubmit_registration(reg_id: str):
     from chalicelib.domain.workflow import resubmit

@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     sampler = threading.Thread(target=sample_rss, daemon=True)
     sampler.start()
     results: list[tuple[int, float, float, int, str]] = [None] * args.n  # type: ignore[list-item]
+    progress: list[tuple[float, float]] = []
 
     def one(i: int) -> None:
         body = json.loads(json.dumps(EXAMPLE))
@@ -148,15 +149,29 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(args.workers) as pool:
             list(pool.map(one, range(args.n)))
         posted_at = time.monotonic() - t0
-        # The pipeline: wait until the last accepted registration left `submitted` (dedup + checks done).
+        # The pipeline: wait until the last accepted registration left `submitted` (dedup + checks done),
+        # and note every 30 s how far it got (share of every 20th registration no longer `submitted`).
         last = next((r[4] for r in reversed(results) if r[4]), None)
         drained_at = None
         key = demo["api_key"]
+        sample_ids = [r[4] for r in results[::20] if r[4]]
+        progress: list[tuple[float, float]] = []
+
+        def status_of(reg_id: str) -> str | None:
+            status, answer = request(f"{base}/v1/registrations/{reg_id}", None, {"Authorization": f"Bearer {key}"})
+            return json.loads(answer)["status"] if status == 200 else None
+
+        next_progress = 0.0
         while last and time.monotonic() - t0 - posted_at < args.drain_timeout:
-            status, answer = request(f"{base}/v1/registrations/{last}", None, {"Authorization": f"Bearer {key}"})
-            if status == 200 and json.loads(answer)["status"] != "submitted":
+            if status_of(last) not in (None, "submitted"):
                 drained_at = time.monotonic() - t0
                 break
+            if time.monotonic() >= next_progress:
+                done = sum(status_of(r) not in (None, "submitted") for r in sample_ids)
+                progress.append((round(time.monotonic() - t0), round(done / max(1, len(sample_ids)), 3)))
+                print(f"pipeline at {progress[-1][0]} s: {progress[-1][1]:.0%} of sampled registrations checked",
+                      flush=True)
+                next_progress = time.monotonic() + 30
             time.sleep(2)
         final_rss = rss_mb(proc.pid)
     finally:
@@ -190,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     peak = max((m for _, m in samples), default=float("nan"))
     summary = {"n": args.n, "workers": args.workers, "answers": statuses, "post_seconds": round(posted_at, 1),
                "pipeline_drained_seconds": round(drained_at, 1) if drained_at else None,
-               "rss_peak_mb": round(peak), "rss_final_mb": round(final_rss), "buckets": rows}
+               "rss_peak_mb": round(peak), "rss_final_mb": round(final_rss), "buckets": rows,
+               "pipeline_progress": progress}
     print(f"answers {statuses}; posted in {posted_at:.0f} s; pipeline drained at "
           f"{'%.0f s' % drained_at if drained_at else 'not within the timeout'}; RSS peak {peak:.0f} MiB, "
           f"final {final_rss:.0f} MiB")

@@ -214,6 +214,9 @@ def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
+                if any(isinstance(v, str) and len(v) > MAX_HEADER_CHARS for v in kwargs.values()):
+                    # a path id that long names nothing we store (and would exceed DynamoDB's key limit)
+                    raise HttpError(404, "not_found", "no such resource")
                 return func(*args, **kwargs)
             except HttpError as err:
                 return error_response(err)
@@ -239,6 +242,7 @@ def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary
 CREDENTIAL_PARAMS = frozenset({"api_key", "apikey", "api-key", "key", "token", "access_token", "auth",
                                "authorization", "bearer", "secret", "signature"})
 KEY_PREFIXES = ("drk_", "whsec_")
+MAX_QUERY_VALUE_CHARS = 1024  # a cursor is the longest; ids and filters are keys (DynamoDB: 2 KB)
 
 _CHALICE_CODES = {"MethodNotAllowedError": ("method_not_allowed", "this method is not allowed on this route"),
                   "UnsupportedMediaType": ("unsupported_media_type", "send the body as application/json"),
@@ -269,7 +273,11 @@ def _product_shape(response: Response) -> Response:
 def edge(event: Any, get_response: Callable) -> Response:
     """Chalice ``http`` middleware: refuse credentials in the query string (401, never used or echoed),
     then answer every error Chalice produces itself in the product's error shape."""
-    if credentials_in_query(getattr(event, "query_params", None)):
+    params = getattr(event, "query_params", None) or {}
+    if any(len(name) > MAX_HEADER_CHARS or len(str(value)) > MAX_QUERY_VALUE_CHARS for name, value in params.items()):
+        return error_response(HttpError(400, "query_too_long", "a query parameter is too long",
+                                        errors=[{"loc": "query", "type": "string_too_long"}]))
+    if credentials_in_query(params):
         return error_response(HttpError(
             401, "credentials_in_query", "API keys are accepted only in the Authorization header",
             errors=[{"loc": "query", "type": "credentials_in_query"}],

@@ -100,6 +100,15 @@ def test_tampered_cursors_are_422_never_500(suite, world):
     assert answer.status == 200 and len(answer.json()["items"]) == 1
 
 
+def test_overlong_path_ids_and_query_values_are_4xx_not_storage_errors(suite, world):
+    admin = world.keys["admin"]
+    for path in ("/v1/registrations/" + "r" * 3000, "/v1/registrations/" + "r" * 3000 + "/ownership"):
+        _shape(suite.api.get(path, admin), 404, "not_found")
+    _shape(world.post("/v1/registrations/" + "r" * 3000 + "/claim", "wang"), 404, "not_found")
+    for query in ("owner=" + "o" * 3000, "team=" + "t" * 3000, "status=" + "s" * 3000):
+        _shape(suite.api.get(f"/v1/registrations?{query}", admin), 400, "query_too_long")
+
+
 # --- issue 12 items 3/16: the app's own refusals have the product shape and echo nothing -------------------
 
 def test_unknown_route_405_and_415_have_the_error_shape_and_echo_no_credential(suite, world):

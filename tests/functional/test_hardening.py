@@ -158,6 +158,9 @@ def test_only_the_teams_reps_and_managers_claim_its_pooled_registration(suite, w
         answer = world.post(f"/v1/registrations/{reg_id}/claim", outsider)
         _shape(answer, 403, "forbidden")
         _shape(suite.api.get(f"/v1/registrations/{reg_id}", world.keys[outsider]), 404, "not_found")
+    world.keys["partner"] = make_partner("outsider")[1]
+    for other_role in ("partner", "admin"):  # partners and admins do not claim (admins assign)
+        _shape(world.post(f"/v1/registrations/{reg_id}/claim", other_role), 403, "forbidden")
     assert world.ownership(reg_id)["in_pool"] is True
     answer = world.post(f"/v1/registrations/{reg_id}/claim", "boss")  # the team's own manager may
     assert answer.status == 200, answer.body

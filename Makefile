@@ -10,7 +10,7 @@ LINT_VENV  := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed-stamp
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test unit package lint-template checkov deploy status schemas bench clean
+.PHONY: install run test unit fuzz package lint-template checkov deploy status schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
+
+## The OpenAPI contract against the app for every role (schemathesis, derandomised, bounded; part of `make test`).
+## DEALREG_FUZZ_EXAMPLES=20 make fuzz generates more examples per operation and role.
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest tests/fuzz -q -s
 
 ## Build build/sam.json + the Lambda zip with `chalice package --merge-template`.
 package: $(STAMP)

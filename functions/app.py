@@ -14,6 +14,7 @@ from chalicelib.handlers import tenders
 from chalicelib.handlers import notifications
 from chalicelib.handlers import review_sla
 from chalicelib.handlers import review
+from chalicelib import http
 
 app = Chalice(app_name="dealreg")
 # Chalice sets its app logger ("dealreg", stdout, not propagating) to ERROR unless debug, which would silence
@@ -21,6 +22,7 @@ app = Chalice(app_name="dealreg")
 app.log.setLevel(os.environ.get("DEALREG_LOG_LEVEL", "INFO").upper())
 # JSON logs with cold start and correlation keys in Lambda, EMF metrics of every outcome (chalicelib.observability).
 observability.install(app)
+http.install(app)  # one error shape for Chalice's own refusals; no credentials in query strings
 app.register_blueprint(intake.bp)
 app.register_blueprint(registrations.bp)
 app.register_blueprint(events.bp)

@@ -99,10 +99,7 @@ def _key_hint(key: str | None) -> str:
 def cmd_local(args: argparse.Namespace) -> int:
     import logging
 
-    from chalice.config import Config
-    from chalice.local import create_local_server
-
-    from infra.local import stack_session
+    from infra.local import http_server, stack_session
     from infra.local.stack import save_snapshot
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -123,8 +120,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     from infra.local import demo_tenders  # issue 6: demo tender feeds from examples/tenders/
 
     tenders_demo = demo_tenders.start(suite, state_dir)
-    server = create_local_server(suite.app, Config.create(chalice_stage="dev", lambda_timeout=60),
-                                 "127.0.0.1", args.port)
+    server = http_server.create_server(suite.app, "127.0.0.1", args.port)
     http_thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     suite.runner.start()
     http_thread.start()
@@ -184,6 +180,16 @@ def cmd_partners_create(args: argparse.Namespace) -> int:
     if args.team and directory.get_team(args.team) is None:
         print(f"no team {args.team!r}; create it with: dealreg teams create NAME --id {args.team}", file=sys.stderr)
         return 2
+    if args.callback_url:  # checked as `notifications set --callback-url` checks it (https, SSRF guard)
+        from chalicelib import settings
+        from chalicelib.notification_channels import check_channel_url
+        from connectors.errors import ConnectorError
+
+        try:
+            check_channel_url("webhook", args.callback_url, local=settings.get().local, resolve=True)
+        except ConnectorError as exc:
+            print(f"refused: webhook URL ({exc.reason})", file=sys.stderr)
+            return 2
     secret, key = directory.create_partner(partner_id, args.name, now=_now(), tier=args.tier,
                                            callback_url=args.callback_url, team_id=args.team)
     print(json.dumps({"partner_id": partner_id, "webhook_secret": secret, "api_key": key}, indent=2))

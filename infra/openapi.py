@@ -19,6 +19,7 @@ from schemas.registration import (
     RegistrationAccepted,
     RegistrationCreate,
     RegistrationPage,
+    RegistrationStatus,
 )
 from schemas.webhook import OpportunityRegistered
 from schemas.company import Company, CompanyLookupResponse
@@ -138,6 +139,7 @@ _ERRORS = {
     404: "Not found (or not visible to the caller)",
     409: "Conflict with the current state",
     413: "Body larger than the limit",
+    415: "Body not sent as application/json",
     422: "Validation failed; errors carry field paths (loc) and types, never input values",
     503: "Storage unavailable; retry after Retry-After seconds",
 }
@@ -187,8 +189,13 @@ def openapi(app: Any) -> dict:
             else:
                 op["security"] = [{"ApiKey": []}]
             if path == "/v1/registrations" and method == "GET":
+                params.append({"name": "status", "in": "query", "required": False,
+                               "schema": {"type": "string", "enum": [s.value for s in RegistrationStatus]}})
                 params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                           for n in ("status", "owner", "team", "cursor")]
+                           for n in ("owner", "team")]
+                params.append({"name": "cursor", "in": "query", "required": False,
+                               "schema": {"type": "string", "maxLength": 1024},
+                               "description": "next_cursor of the previous page, as it was returned"})
                 params.append({"name": "limit", "in": "query", "required": False,
                                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}})
             if path == "/v1/companies/lookup":
@@ -203,15 +210,22 @@ def openapi(app: Any) -> dict:
             if params:
                 op["parameters"] = params
             if meta["request"]:
-                op["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{meta['request']}"}}}}
+                op["requestBody"] = {"required": not meta.get("request_optional", False),
+                                     "content": {"application/json": {
+                                         "schema": {"$ref": f"#/components/schemas/{meta['request']}"}}}}
             for status, model in meta["responses"].items():
                 op["responses"][str(status)] = {"description": model, "content": {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{model}"}}}}
-            codes = [401, 404, 503] if method == "GET" else [400, 401, 403, 409, 413, 422, 503]
-            if method == "GET" and "{" not in path:
-                codes = [401, 403, 422, 503]
-            for code in codes:
+            if not meta["responses"]:  # a route that names no success body answers 204 No Content
+                op["responses"]["204"] = {"description": "Done; no content"}
+            # Every refusal the edge can give (chalicelib.http): 400 malformed JSON/header, 401 no/bad key or a
+            # key in the query string, 403, 404 for an id the caller may not see, 422 field paths, 503 retry.
+            codes = [400, 401, 403, 422, 503]
+            if "{" in path:
+                codes.append(404)
+            if method != "GET":
+                codes += [409, 413, 415]
+            for code in sorted(codes):
                 op["responses"][str(code)] = {"description": _ERRORS[code], "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
             paths.setdefault(path, {})[method.lower()] = op

@@ -1,16 +1,111 @@
 """Small value types used across the public payloads."""
 from __future__ import annotations
 
+import re
+import unicodedata
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema,
+                      model_validator)
+from pydantic_core import PydanticCustomError
 
 from schemas import identifiers
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+# --- the input policy for text (issue 13 item 21) ----------------------------------------------------------------
+# Refused (422, type ``control_character`` / ``bidi_control``): C0/C1 controls (a long text keeps tab, CR, LF),
+# lone surrogates, and the bidirectional overrides/isolates/marks that make a name display as something else.
+# Stripped: invisible characters people paste along (zero-width space, word joiner, BOM, soft hyphen), and a
+# zero-width (non-)joiner except between two letters of a script that spells with it (Arabic, Indic, emoji).
+# Everything else is kept verbatim: CJK, combining marks, full-width punctuation.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad\u180e]")
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _joiner_kept(text: str, i: int) -> bool:
+    def spelled_with_joiners(ch: str) -> bool:
+        cp = ord(ch)
+        return cp >= 0x0600 and not (0x2E80 <= cp <= 0x9FFF or 0xF900 <= cp <= 0xFFEF or 0x20000 <= cp <= 0x3FFFF)
+
+    return 0 < i < len(text) - 1 and spelled_with_joiners(text[i - 1]) and spelled_with_joiners(text[i + 1])
+
+
+def clean_text(value: object, *, multiline: bool = False) -> object:
+    """Apply the text policy to one submitted string (other types pass to the type's own validation)."""
+    if not isinstance(value, str):
+        return value
+    for ch in value:
+        if ch in _BIDI_CONTROLS:
+            raise PydanticCustomError("bidi_control", "text contains a bidirectional control character")
+        if (unicodedata.category(ch) in ("Cc", "Cs")) and not (multiline and ch in "\t\n\r"):
+            raise PydanticCustomError("control_character", "text contains a control character")
+    value = _INVISIBLE.sub("", value)
+    if _JOINERS.intersection(value):
+        value = "".join(ch for i, ch in enumerate(value) if ch not in _JOINERS or _joiner_kept(value, i))
+    return value
+
+
+def _clean_line(value: object) -> object:
+    return clean_text(value)
+
+
+def _clean_lines(value: object) -> object:
+    return clean_text(value, multiline=True)
+
+
+ShortText = Annotated[str, BeforeValidator(_clean_line),
+                      StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, BeforeValidator(_clean_lines), StringConstraints(strip_whitespace=True, max_length=4000)]
+Ref = Annotated[str, BeforeValidator(_clean_line), StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+# --- amounts: one plain decimal syntax --------------------------------------------------------------------------
+# A JSON number, or a string of ASCII digits with at most two decimals: "1200", "1200.50". Refused: full-width
+# or other scripts' digits ("１００", "١٠٠"), "1_000", "1e3", "-0", "+5", " 5", and a JSON number written with an
+# exponent or more than two decimals (1e-400 would otherwise read as 0).
+AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,15})(\.[0-9]{1,2})?$"
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+
+
+def _plain_amount(value: object) -> object:
+    if isinstance(value, bool):
+        raise PydanticCustomError("decimal_syntax", "an amount is a plain decimal number")
+    text = value if isinstance(value, str) else getattr(value, "text", None)  # JsonNumber keeps what was sent
+    if text is not None and not _AMOUNT.fullmatch(text):
+        raise PydanticCustomError("decimal_syntax", "an amount is a plain decimal number: digits, optionally "
+                                                    "a point and one or two decimals")
+    return text if text is not None else value
+
+
+Amount = Annotated[
+    Decimal, BeforeValidator(_plain_amount), Field(ge=0, max_digits=18, decimal_places=2),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 9999999999999999.99},
+                              {"type": "string", "pattern": AMOUNT_PATTERN}],
+                    "description": "A plain decimal, at most 16 digits before the point and 2 after"}),
+]
+
+# --- dates and times: ISO 8601 text only, within a sane range ------------------------------------------------------
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
+
+
+def _iso_text(value: object) -> object:
+    if isinstance(value, (int, float)):  # pydantic would read 0 as 1970-01-01
+        raise PydanticCustomError("iso_format", "a date or time is ISO 8601 text")
+    return value
+
+
+def _date_in_range(value: date) -> date:
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST <= day <= LATEST:
+        raise PydanticCustomError("date_range", "a date between 2000-01-01 and 2099-12-31")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_text), AfterValidator(_date_in_range)]
+Timestamp = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_date_in_range)]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
@@ -24,7 +119,7 @@ class Strict(BaseModel):
 class Money(Strict):
     """An amount in an ISO 4217 currency. Decimal, never float, so amounts survive storage exactly."""
 
-    amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
+    amount: Amount
     currency: CurrencyCode
 
 

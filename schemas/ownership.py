@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.common import LongText, ShortText, Strict
+from schemas.common import LongText, ShortText, Strict, Timestamp
 from schemas.registration import RegistrationStatus
 
 HolderId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -87,7 +87,7 @@ class FollowUpCreate(Strict):
 
     type: FollowUpType
     note: LongText | None = None
-    at: datetime | None = Field(default=None, description="When it happened; default now; a future time "
+    at: Timestamp | None = Field(default=None, description="When it happened; default now; a future time "
                                 "counts as now")
 
 

@@ -1,13 +1,13 @@
 """The registration (商机报备) and its parts, as partners and reps send it and as the API returns it."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
-from schemas.common import Actor, CountryCode, LongText, Money, RegistryId, ShortText, Strict
+from schemas.common import Actor, CountryCode, Day, LongText, Money, Ref, RegistryId, ShortText, Strict
 
 
 class RegistrationStatus(StrEnum):
@@ -89,7 +89,7 @@ class Project(Strict):
     background: LongText | None = None
     products: list[ShortText] = Field(default_factory=list, max_length=50)
     expected_amount: Money
-    expected_close_date: date
+    expected_close_date: Day
 
 
 class Competitor(Strict):
@@ -105,7 +105,7 @@ class RegistrationCreate(Strict):
     project: Project
     competitors: list[Competitor] = Field(default_factory=list, max_length=20)
     sales_stage: SalesStage = SalesStage.QUALIFICATION
-    external_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None = (
+    external_ref: Ref | None = (
         Field(default=None, description="The submitter's own id for this opportunity; unique per submitter.")
     )
 

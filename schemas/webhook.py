@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from schemas.common import Strict
+from schemas.common import Strict, Timestamp
 from schemas.registration import RegistrationCreate
 
 
@@ -12,5 +12,5 @@ class OpportunityRegistered(Strict):
     """``POST /v1/partners/{partner_id}/opportunities`` body, signed per Standard Webhooks."""
 
     type: Literal["opportunity.registered"]
-    timestamp: datetime
+    timestamp: Timestamp
     data: RegistrationCreate

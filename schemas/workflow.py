@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.common import CurrencyCode, Money, ShortText, Strict
+from schemas.common import CurrencyCode, Money, ShortText, Strict, Timestamp
 from schemas.dedup import DedupOutcome
 from schemas.ownership import HolderId, HolderKind
 from schemas.registration import RegistrationCreate, RegistrationStatus, SalesStage
@@ -114,7 +114,7 @@ class OpportunityUpdated(Strict):
     as it now is (all of it, as at registration). Found by ``data.external_ref``, which cannot change."""
 
     type: Literal["opportunity.updated"]
-    timestamp: datetime
+    timestamp: Timestamp
     data: RegistrationCreate
 
 

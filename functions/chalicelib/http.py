@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from typing import Any, Callable
 
 from chalice import Response
@@ -58,17 +59,96 @@ def validation_errors(exc: Any, prefix: str) -> list[dict[str, str]]:
     return out
 
 
+MAX_JSON_DEPTH = 32  # our deepest contract nests 5 levels; json's C parser recurses to ~1,000 and then 500s
+MAX_HEADER_CHARS = 256  # webhook-id, Idempotency-Key and other ids we key storage by (DynamoDB keys: 2 KB)
+MAX_SIGNATURE_HEADER_CHARS = 4096  # every signature in it is tried (connectors.standard_webhooks bounds 16)
+_JSON_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+class JsonNumber(float):
+    """A JSON number with a fraction or exponent, as written: ``text`` lets an amount refuse ``1e-400``
+    (which ``float`` would read as 0.0) while every other field sees a plain float."""
+
+    text: str
+
+    def __new__(cls, text: str) -> "JsonNumber":
+        obj = super().__new__(cls, float(text))
+        obj.text = text
+        return obj
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN, Infinity: not JSON
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays/objects in ``text`` (strings skipped), without recursion."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKETS.findall(_JSON_STRINGS.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def parse_json(raw: bytes | str | None, *, loc: str = "body") -> Any:
+    """The one JSON reader for request bodies: 400 for text that is not JSON, nested deeper than
+    ``MAX_JSON_DEPTH``, with a key twice in one object, or with NaN/Infinity."""
+    if not raw:
+        raise HttpError(400, "body_missing", "a JSON body is required", errors=[{"loc": loc, "type": "missing"}])
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise HttpError(400, "json_invalid", "the body is not UTF-8 JSON",
+                        errors=[{"loc": loc, "type": "json_invalid"}]) from None
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise HttpError(400, "json_too_deep", f"the body nests deeper than {MAX_JSON_DEPTH} levels",
+                        errors=[{"loc": loc, "type": "json_too_deep"}])
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_float=JsonNumber,
+                          parse_constant=_refuse_constant)
+    except _DuplicateKey:
+        raise HttpError(400, "json_duplicate_key", "an object in the body names a key twice",
+                        errors=[{"loc": loc, "type": "json_duplicate_key"}]) from None
+    except (ValueError, RecursionError):
+        raise HttpError(400, "json_invalid", "the body is not valid JSON",
+                        errors=[{"loc": loc, "type": "json_invalid"}]) from None
+
+
+def header(headers: Any, name: str, *, max_chars: int = MAX_HEADER_CHARS) -> str | None:
+    """A request header bounded where it is read: 400 when longer than ``max_chars``."""
+    value = headers.get(name)
+    if value is not None and len(value) > max_chars:
+        raise HttpError(400, "header_too_long", f"the {name} header exceeds {max_chars} characters",
+                        errors=[{"loc": f"header.{name.lower()}", "type": "string_too_long"}])
+    return value
+
+
 def parse_body(model: Any, raw: bytes | str | None, *, prefix: str = "body") -> Any:
     """Validate a JSON body into ``model``; 400 for JSON that doesn't parse, 422 with field paths otherwise."""
+    return validate(model, parse_json(raw, loc=prefix), prefix=prefix)
+
+
+def validate(model: Any, data: Any, *, prefix: str = "body") -> Any:
+    """``model`` from already parsed JSON (``parse_json``); 422 with field paths."""
     from pydantic import ValidationError
 
-    if not raw:
-        raise HttpError(400, "body_missing", "a JSON body is required", errors=[{"loc": prefix, "type": "missing"}])
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise HttpError(400, "json_invalid", "the body is not valid JSON",
-                        errors=[{"loc": prefix, "type": "json_invalid"}]) from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -81,13 +161,16 @@ def check_size(raw: bytes | None, limit: int) -> None:
         raise HttpError(413, "payload_too_large", f"the body exceeds {limit} bytes")
 
 
+MAX_API_KEY_CHARS = 128  # ours are "drk_" + 43 characters
+
+
 def bearer_principal(headers: Any):
     """The principal behind ``Authorization: Bearer <api key>``; 401 otherwise."""
     from chalicelib.store import directory
 
     value = headers.get("authorization") or ""
     scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer" or not token.strip() or len(token.strip()) > MAX_API_KEY_CHARS:
         raise HttpError(401, "unauthorized", "a bearer API key is required",
                         headers={"WWW-Authenticate": 'Bearer realm="dealreg"'})
     principal = directory.principal_for_key(token.strip())
@@ -124,13 +207,16 @@ def _is_unavailable(exc: BaseException) -> bool:
 
 
 def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary: str = "",
-        auth: str = "bearer") -> Callable:
+        auth: str = "bearer", request_optional: bool = False) -> Callable:
     """Wrap a route: render HttpError, map storage outages to 503 + Retry-After, and record OpenAPI facts."""
 
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
+                if any(isinstance(v, str) and len(v) > MAX_HEADER_CHARS for v in kwargs.values()):
+                    # a path id that long names nothing we store (and would exceed DynamoDB's key limit)
+                    raise HttpError(404, "not_found", "no such resource")
                 return func(*args, **kwargs)
             except HttpError as err:
                 return error_response(err)
@@ -143,7 +229,61 @@ def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary
                 raise
 
         wrapper.__openapi__ = {"request": request, "responses": responses or {}, "summary": summary,
-                               "auth": auth}
+                               "auth": auth, "request_optional": request_optional}
         return wrapper
 
     return decorate
+
+
+# --- the edge middleware: what every route (and Chalice's own refusals) share -------------------------------------
+
+# Query parameters that carry credentials in other APIs; ours never read one, so a request with one is refused
+# before anything logs or uses it (keys belong in the Authorization header only).
+CREDENTIAL_PARAMS = frozenset({"api_key", "apikey", "api-key", "key", "token", "access_token", "auth",
+                               "authorization", "bearer", "secret", "signature"})
+KEY_PREFIXES = ("drk_", "whsec_")
+MAX_QUERY_VALUE_CHARS = 1024  # a cursor is the longest; ids and filters are keys (DynamoDB: 2 KB)
+
+_CHALICE_CODES = {"MethodNotAllowedError": ("method_not_allowed", "this method is not allowed on this route"),
+                  "UnsupportedMediaType": ("unsupported_media_type", "send the body as application/json"),
+                  "BadRequestError": ("bad_request", "the request is malformed"),
+                  "BadRequest": ("bad_request", "the request is malformed"),
+                  "NotFoundError": ("not_found", "no such resource"),
+                  "InternalServerError": ("internal_error", "an internal error occurred; it has been logged")}
+
+
+def credentials_in_query(params: Any) -> bool:
+    """True when a query string carries something that looks like a credential (by name or by value)."""
+    for name, value in (params or {}).items():
+        if name.lower() in CREDENTIAL_PARAMS or str(value).startswith(KEY_PREFIXES):
+            return True
+    return False
+
+
+def _product_shape(response: Response) -> Response:
+    """Chalice's own error bodies (``{"Code", "Message"}``: 405, 415, unhandled 500) in our error format."""
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    code, message = _CHALICE_CODES.get(body["Code"], ("error", "the request failed"))
+    headers = {k: v for k, v in (response.headers or {}).items() if k.lower() != "content-type"}
+    return json_response(response.status_code, {"code": code, "message": message, "errors": []}, headers)
+
+
+def edge(event: Any, get_response: Callable) -> Response:
+    """Chalice ``http`` middleware: refuse credentials in the query string (401, never used or echoed),
+    then answer every error Chalice produces itself in the product's error shape."""
+    params = getattr(event, "query_params", None) or {}
+    if any(len(name) > MAX_HEADER_CHARS or len(str(value)) > MAX_QUERY_VALUE_CHARS for name, value in params.items()):
+        return error_response(HttpError(400, "query_too_long", "a query parameter is too long",
+                                        errors=[{"loc": "query", "type": "string_too_long"}]))
+    if credentials_in_query(params):
+        return error_response(HttpError(
+            401, "credentials_in_query", "API keys are accepted only in the Authorization header",
+            errors=[{"loc": "query", "type": "credentials_in_query"}],
+            headers={"WWW-Authenticate": 'Bearer realm="dealreg"'}))
+    return _product_shape(get_response(event))
+
+
+def install(app: Any) -> None:
+    app.register_middleware(edge, "http")

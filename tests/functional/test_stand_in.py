@@ -150,3 +150,59 @@ def test_a_cancelled_transaction_leaves_the_stream_untouched_and_later_writes_ar
         iterator = page.get("NextShardIterator")
     assert keys == ["taken", "later"]
     assert "Item" not in ddb.get_item(TableName="streamed", Key={"pk": {"S": "phantom"}})
+
+
+def test_a_cancelled_transaction_rolls_back_exactly_its_items_without_copying_the_table(suite, monkeypatch):
+    """``infra.local.stack._snapshot_only_touched_items``: moto 5.2.5 alone deep-copies the whole table per
+    operation and swaps the copy in on a cancellation; the patch keeps the table and restores the items."""
+    import copy
+
+    import botocore.exceptions
+    import pytest
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+
+    ddb = suite.client("dynamodb")
+    ddb.create_table(TableName="ranged", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                           {"AttributeName": "sk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}])
+    for i in range(200):  # bystanders: never touched, never copied
+        ddb.put_item(TableName="ranged", Item={"pk": {"S": f"p{i % 7}"}, "sk": {"S": f"s{i}"}, "n": {"N": "1"}})
+    ddb.put_item(TableName="ranged", Item={"pk": {"S": "counter"}, "sk": {"S": "#"}, "n": {"N": "5"}})
+    ddb.put_item(TableName="ranged", Item={"pk": {"S": "doomed"}, "sk": {"S": "#"}, "v": {"S": "kept"}})
+    ddb.put_item(TableName="ranged", Item={"pk": {"S": "guard"}, "sk": {"S": "#"}})
+    before = {(i["pk"]["S"], i["sk"]["S"]): i for i in ddb.scan(TableName="ranged")["Items"]}
+    table = dynamodb_backends["123456789012"]["us-east-1"].tables["ranged"]
+    copied = []
+    real_deepcopy = copy.deepcopy
+
+    def spy(obj, memo=None):
+        if isinstance(obj, Table):
+            copied.append(obj)
+        return real_deepcopy(obj, memo)
+
+    monkeypatch.setattr(copy, "deepcopy", spy)
+    with pytest.raises(botocore.exceptions.ClientError, match="TransactionCanceled"):
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "ranged", "Item": {"pk": {"S": "new"}, "sk": {"S": "#"}}}},
+            {"Put": {"TableName": "ranged", "Item": {"pk": {"S": "p1"}, "sk": {"S": "fresh"}}}},
+            {"Update": {"TableName": "ranged", "Key": {"pk": {"S": "counter"}, "sk": {"S": "#"}},
+                        "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            {"Delete": {"TableName": "ranged", "Key": {"pk": {"S": "doomed"}, "sk": {"S": "#"}}}},
+            {"ConditionCheck": {"TableName": "ranged", "Key": {"pk": {"S": "guard"}, "sk": {"S": "#"}},
+                                "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+    monkeypatch.setattr(copy, "deepcopy", real_deepcopy)
+    assert copied == []  # not one whole-table copy
+    assert dynamodb_backends["123456789012"]["us-east-1"].tables["ranged"] is table
+    after = {(i["pk"]["S"], i["sk"]["S"]): i for i in ddb.scan(TableName="ranged")["Items"]}
+    assert after == before
+    # and a transaction that succeeds still writes everything
+    ddb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "ranged", "Item": {"pk": {"S": "new"}, "sk": {"S": "#"}}}},
+        {"Update": {"TableName": "ranged", "Key": {"pk": {"S": "counter"}, "sk": {"S": "#"}},
+                    "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+    ])
+    n = ddb.get_item(TableName="ranged", Key={"pk": {"S": "counter"}, "sk": {"S": "#"}})["Item"]["n"]["N"]
+    assert n == "6" and "Item" in ddb.get_item(TableName="ranged", Key={"pk": {"S": "new"}, "sk": {"S": "#"}})

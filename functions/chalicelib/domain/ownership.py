@@ -446,12 +446,22 @@ def manages(p: Principal, team_id: str | None) -> bool:
     return p.role is Role.ADMIN or (p.role is Role.MANAGER and team_id is not None and team_id in p.managed_team_ids)
 
 
+def may_claim_from(p: Principal, h: Holding) -> bool:
+    """Whose pool is it: a team's pooled registration is claimable by that team's reps and managers only
+    (a manager of several teams by any of them); one without a team by any rep or manager."""
+    if p.role not in (Role.REP, Role.MANAGER):
+        return False
+    if not h.team_id:
+        return True
+    return p.team_id == h.team_id or h.team_id in p.managed_team_ids
+
+
 def authorize(op: str, p: Principal, h: Holding) -> None:
     """Role checks: reps claim, owners release, managers (of the team) and admins assign/transfer/extend."""
     if op == "claim":
         if p.role not in (Role.REP, Role.MANAGER):
             raise ForbiddenError("only reps and managers claim from the pool")
-        if h.team_id and p.role is Role.REP and p.team_id != h.team_id:
+        if not may_claim_from(p, h):
             raise ForbiddenError("this pool registration belongs to another team")
         return
     if op == "release":

@@ -15,9 +15,11 @@ from datetime import timedelta
 from chalice import Blueprint
 
 from chalicelib import clock, settings
-from chalicelib.http import HttpError, api, bearer_principal, check_size, json_response, parse_body
+from chalicelib.http import (MAX_SIGNATURE_HEADER_CHARS, HttpError, api, bearer_principal, check_size, header,
+                             json_response, parse_body, parse_json, validate)
 
 bp = Blueprint(__name__)
+ENVELOPE_MAX_AGE = timedelta(days=366)
 
 
 def _store(reg, idempotency_key: str | None):
@@ -54,6 +56,10 @@ def receive_partner_opportunity(partner_id: str):
     s = settings.get()
     raw = request.raw_body
     check_size(raw, s.max_body_bytes)
+    # Bounded where read: the id keys the replay claim (DynamoDB keys stop at 2 KB); the signature header
+    # is bounded so every signature in it can be tried.
+    webhook_id = header(request.headers, "webhook-id")
+    header(request.headers, "webhook-signature", max_chars=MAX_SIGNATURE_HEADER_CHARS)
     now = clock.now()
     from chalicelib.store.directory import partner_secrets
 
@@ -64,10 +70,12 @@ def receive_partner_opportunity(partner_id: str):
         verify(secrets_, request.headers, raw, now=int(now.timestamp()), tolerance=s.webhook_tolerance_seconds)
     except SignatureInvalidError as exc:
         raise HttpError(401, "unauthorized", f"signature rejected: {exc.reason}") from None
-    if _webhook_type(raw) == "opportunity.updated":
-        return _partner_update(partner_id, raw, request.headers["webhook-id"])
+    body = parse_json(raw)  # parsed once, only after the signature proved who sent it
+    if isinstance(body, dict) and body.get("type") == "opportunity.updated":
+        return _partner_update(partner_id, body, webhook_id)
     registration, webhook = _schemas()
-    envelope = parse_body(webhook.OpportunityRegistered, raw)
+    envelope = validate(webhook.OpportunityRegistered, body)
+    _check_envelope_time(envelope.timestamp, now)
     from chalicelib.store.directory import get_partner
 
     partner = get_partner(partner_id)
@@ -76,7 +84,7 @@ def receive_partner_opportunity(partner_id: str):
         submitter=Actor(kind=PrincipalKind.PARTNER, id=partner_id), partner_id=partner_id, now=now,
         team_id=partner.team_id if partner is not None else None,  # its channel team reviews it
     )
-    return _store(reg, f"webhook#{partner_id}#{request.headers['webhook-id']}")
+    return _store(reg, f"webhook#{partner_id}#{webhook_id}")
 
 
 @bp.route("/v1/registrations", methods=["POST"], content_types=["application/json"])
@@ -93,32 +101,37 @@ def register_opportunity():
     principal = bearer_principal(request.headers)
     if principal.role is Role.PARTNER:
         raise HttpError(403, "forbidden", "partners register through the signed webhook")
+    key = header(request.headers, "idempotency-key", max_chars=255)
+    if key is not None and not key:
+        raise HttpError(400, "idempotency_key_invalid", "Idempotency-Key must be 1-255 characters",
+                        errors=[{"loc": "header.idempotency-key", "type": "string_too_short"}])
     registration, _ = _schemas()
     payload = parse_body(registration.RegistrationCreate, raw)
     now = clock.now()
     reg = new_registration(payload, reg_id=new_id("reg", now), source=registration.Source.REP,
                            submitter=principal.actor, team_id=principal.team_id, now=now)
-    key = request.headers.get("idempotency-key")
-    if key is not None and not 1 <= len(key) <= 255:
-        raise HttpError(400, "idempotency_key_invalid", "Idempotency-Key must be 1-255 characters",
-                        errors=[{"loc": "header.idempotency-key", "type": "string_too_long"}])
     return _store(reg, f"idem#{principal.id}#{key}" if key else None)
 
 
 # --- opportunity.updated (approval workflow, issue 5) -----------------------------------------------------------
 
-def _webhook_type(raw: bytes | None) -> str | None:
-    """The envelope's ``type``, or None when the body is not a JSON object (parse_body then reports why)."""
-    import json
+def _check_envelope_time(stamp, now) -> None:
+    """The envelope's ``timestamp`` is when the partner created the event: not ahead of our clock by more
+    than the signature tolerance, and not older than ``ENVELOPE_MAX_AGE`` (a year: a partner may sync an old
+    opportunity; a date decades off is a bug in its system)."""
+    from datetime import UTC
 
-    try:
-        body = json.loads(raw or b"")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body.get("type") if isinstance(body, dict) else None
+    s = settings.get()
+    stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
+    if stamp > now + timedelta(seconds=s.webhook_tolerance_seconds):
+        raise HttpError(422, "validation_failed", "the envelope timestamp lies in the future",
+                        errors=[{"loc": "body.timestamp", "type": "future_timestamp"}])
+    if stamp < now - ENVELOPE_MAX_AGE:
+        raise HttpError(422, "validation_failed", "the envelope timestamp is more than a year old",
+                        errors=[{"loc": "body.timestamp", "type": "stale_timestamp"}])
 
 
-def _partner_update(partner_id: str, raw: bytes, webhook_id: str):
+def _partner_update(partner_id: str, body, webhook_id: str):
     """The partner's opportunity as it now is, found by its ``external_ref``: an edit by the submitter
     (chalicelib.handlers.review.apply_edit). 404 for an unknown reference; 409 once decided. A replayed
     webhook id, or an update that changes nothing, writes nothing and gets the same answer."""
@@ -128,7 +141,8 @@ def _partner_update(partner_id: str, raw: bytes, webhook_id: str):
     from schemas.common import PrincipalKind
     from schemas.workflow import OpportunityUpdated
 
-    envelope = parse_body(OpportunityUpdated, raw)
+    envelope = validate(OpportunityUpdated, body)
+    _check_envelope_time(envelope.timestamp, clock.now())
     ref = envelope.data.external_ref
     if ref is None:
         raise HttpError(422, "validation_failed", "an update names its opportunity by data.external_ref",

@@ -55,8 +55,11 @@ def _operate(reg_id: str, op: str, decide) -> object:
 
     principal = bearer_principal(bp.current_request.headers)
     reg, h = _read(reg_id)
-    # Pool items are claimable by reps who cannot otherwise see them; anything else follows read access.
-    if not can_read(principal, reg) and not (op == "claim" and h.status is dom.POOL):
+    # Pool items are claimable by reps and managers of their team who cannot otherwise see them (others are
+    # refused by authorize, 403); anything else follows read access. A registration claimed from the
+    # caller's own pool meanwhile is a lost race (409), not a disappearance (404).
+    if not can_read(principal, reg) and not (op == "claim" and (
+            h.status is dom.POOL or (dom.may_claim_from(principal, h) and _left_pool_by_claim(reg)))):
         raise HttpError(404, "not_found", "no such registration")
     now = clock.now()
     try:
@@ -66,6 +69,15 @@ def _operate(reg_id: str, op: str, decide) -> object:
     except dom.OwnershipError as exc:
         raise _refusal(exc) from None
     return json_response(200, _view(ownership_ops.after(h, change)))
+
+
+def _left_pool_by_claim(reg) -> bool:
+    """The registration's last ownership move took it out of the pool by a claim."""
+    for entry in reversed(reg.audit):
+        if entry.action in ("claimed", "assigned", "transferred", "granted", "reclaimed", "released",
+                            "pooled", "offboarded"):
+            return entry.action == "claimed"
+    return False
 
 
 def _body(model):
@@ -98,9 +110,8 @@ def assign_registration(reg_id: str):
     from chalicelib.domain import ownership as dom
     from schemas.ownership import AssignRequest
 
-    body = _body(AssignRequest)
-
     def decide(p, h, now, rules):
+        body = _body(AssignRequest)  # parsed once the caller is known to be allowed
         owner = _profile(dom.HolderRef(body.owner_kind.value, body.owner_id))
         return dom.assign(h, owner, actor=p.actor, now=now, rules=rules, reason=body.reason)
 
@@ -108,15 +119,14 @@ def assign_registration(reg_id: str):
 
 
 @bp.route("/v1/registrations/{reg_id}/release", methods=["POST"])
-@api(responses={200: "Ownership"}, summary="Release your registration to the pool (optional body: reason)")
+@api(request="ReleaseRequest", request_optional=True, responses={200: "Ownership"},
+     summary="Release your registration to the pool (optional body: reason)")
 def release_registration(reg_id: str):
     from chalicelib.domain import ownership as dom
     from schemas.ownership import ReleaseRequest
 
-    raw = bp.current_request.raw_body
-    body = _body(ReleaseRequest) if raw else ReleaseRequest()
-
     def decide(p, h, now, rules):
+        body = _body(ReleaseRequest) if bp.current_request.raw_body else ReleaseRequest()
         return dom.release(h, dom.holder_of(p), actor=p.actor, now=now, rules=rules, reason=body.reason)
 
     return _operate(reg_id, "release", decide)
@@ -129,9 +139,8 @@ def transfer_registration(reg_id: str):
     from chalicelib.domain import ownership as dom
     from schemas.ownership import TransferRequest
 
-    body = _body(TransferRequest)
-
     def decide(p, h, now, rules):
+        body = _body(TransferRequest)
         to = _profile(dom.HolderRef(body.to_owner_kind.value, body.to_owner_id))
         return dom.transfer(h, to, actor=p.actor, now=now, rules=rules, reason=body.reason)
 
@@ -145,9 +154,8 @@ def extend_registration(reg_id: str):
     from chalicelib.domain import ownership as dom
     from schemas.ownership import ExtendRequest
 
-    body = _body(ExtendRequest)
-
     def decide(p, h, now, rules):
+        body = _body(ExtendRequest)
         return dom.extend(h, body.days, actor=p.actor, now=now, rules=rules, reason=body.reason)
 
     return _operate(reg_id, "extend", decide)

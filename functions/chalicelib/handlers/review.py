@@ -17,7 +17,8 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import settings
-from chalicelib.http import HttpError, api, bearer_principal, check_size, json_response, parse_body
+from chalicelib.http import (HttpError, api, bearer_principal, check_size, header, json_response, parse_body,
+                             parse_json, validate)
 
 bp = Blueprint(__name__)
 
@@ -134,7 +135,7 @@ def _default_owner(reg):
 
 
 @bp.route("/v1/registrations/{reg_id}/approve", methods=["POST"])
-@api(request="ApproveRequest", responses={200: "Decision"},
+@api(request="ApproveRequest", request_optional=True, responses={200: "Decision"},
      summary="Approve a registration pending review (allowed approvers; a level of several is recorded)")
 def approve_registration(reg_id: str):
     from chalicelib import clock
@@ -145,8 +146,8 @@ def approve_registration(reg_id: str):
     from schemas.workflow import ApproveRequest
 
     principal = bearer_principal(bp.current_request.headers)
-    body = _body(ApproveRequest, optional=True)
     r = _Review(reg_id, RegistrationStatus.APPROVED, principal)
+    body = _body(ApproveRequest, optional=True)  # parsed only for a caller allowed to decide
     now = clock.now()
     try:
         if r.level < r.required:
@@ -171,28 +172,28 @@ def reject_registration(reg_id: str):
     from schemas.workflow import RejectRequest
 
     principal = bearer_principal(bp.current_request.headers)
-    body = _body(RejectRequest)
     r = _Review(reg_id, RegistrationStatus.REJECTED, principal)
+    body = _body(RejectRequest)
     return _move(r.reg, lambda now: reject(r.reg, r.principal.actor, now=now, reason=body.reason))
 
 
 # --- the submitter's moves ---------------------------------------------------------------------------------------
 
 @bp.route("/v1/registrations/{reg_id}/withdraw", methods=["POST"])
-@api(request="WithdrawRequest", responses={200: "Decision"},
+@api(request="WithdrawRequest", request_optional=True, responses={200: "Decision"},
      summary="Withdraw your registration before it is decided (optional body: reason)")
 def withdraw_registration(reg_id: str):
     from chalicelib.domain.workflow import withdraw
     from schemas.workflow import WithdrawRequest
 
     principal = bearer_principal(bp.current_request.headers)
-    body = _body(WithdrawRequest, optional=True)
     reg = _read(reg_id, principal)
+    body = _body(WithdrawRequest, optional=True)
     return _move(reg, lambda now: withdraw(reg, principal, now=now, reason=body.reason))
 
 
 @bp.route("/v1/registrations/{reg_id}/resubmit", methods=["POST"])
-@api(request="ResubmitRequest", responses={200: "Decision"},
+@api(request="ResubmitRequest", request_optional=True, responses={200: "Decision"},
      summary="Send your rejected registration through the checks again (bounded; fix it first with PATCH)")
 def resubmit_registration(reg_id: str):
     from chalicelib.domain.workflow import resubmit
@@ -200,8 +201,8 @@ def resubmit_registration(reg_id: str):
     from schemas.workflow import ResubmitRequest
 
     principal = bearer_principal(bp.current_request.headers)
-    body = _body(ResubmitRequest, optional=True)
     reg = _read(reg_id, principal)
+    body = _body(ResubmitRequest, optional=True)
     limit = rules().max_resubmits
     return _move(reg, lambda now: resubmit(reg, principal, now=now, max_resubmits=limit, reason=body.reason))
 
@@ -247,8 +248,6 @@ def _if_match(value: str | None) -> int | None:
 @api(request="RegistrationPatch", responses={200: "Registration"},
      summary="Edit your registration while it awaits a decision (JSON merge patch; optional If-Match: version)")
 def patch_registration(reg_id: str):
-    import json
-
     from pydantic import ValidationError
 
     from chalicelib.domain.workflow import merge_patch, payload_of
@@ -259,12 +258,14 @@ def patch_registration(reg_id: str):
 
     request = bp.current_request
     principal = bearer_principal(request.headers)
-    _body(RegistrationPatch)  # the patch's shape: known top-level fields only (400/422 otherwise)
     reg = _read(reg_id, principal)
-    expected = _if_match(request.headers.get("if-match"))
+    check_size(request.raw_body, settings.get().max_body_bytes)
+    patch = parse_json(request.raw_body)
+    validate(RegistrationPatch, patch)  # the patch's shape: known top-level fields only (422 otherwise)
+    expected = _if_match(header(request.headers, "if-match", max_chars=64))
     if expected is not None and expected != reg.version:
         raise HttpError(412, "precondition_failed", f"the registration is at version {reg.version}, not {expected}")
-    merged = merge_patch(payload_of(reg).model_dump(mode="json"), json.loads(request.raw_body))
+    merged = merge_patch(payload_of(reg).model_dump(mode="json"), patch)
     try:
         payload = RegistrationCreate.model_validate(merged)
     except ValidationError as exc:
@@ -277,7 +278,8 @@ def patch_registration(reg_id: str):
 
 # --- closing -----------------------------------------------------------------------------------------------------
 
-def _close(reg_id: str, target, reason: str | None, principal):
+def _close(reg_id: str, target, reason, principal):
+    """``reason()`` parses the body: called only once the caller may close it."""
     from chalicelib import clock
     from chalicelib.domain.ownership import holder_of, manages
     from chalicelib.domain.workflow import IllegalTransitionError
@@ -291,8 +293,9 @@ def _close(reg_id: str, target, reason: str | None, principal):
         raise _refusal(IllegalTransitionError(h.status, target))
     if not (h.owner == holder_of(principal) or manages(principal, h.team_id)):
         raise HttpError(403, "forbidden", "only the owner, a manager of the team or an admin may close it")
+    text = reason()
     try:
-        ownership_ops.close(reg_id, target, principal.actor, now=clock.now(), reason=reason)
+        ownership_ops.close(reg_id, target, principal.actor, now=clock.now(), reason=text)
     except _refusals() as exc:
         raise _refusal(exc) from None
     return _decision(reg_id)
@@ -306,8 +309,11 @@ def close_won(reg_id: str):
     from schemas.workflow import CloseWonRequest
 
     principal = bearer_principal(bp.current_request.headers)
-    body = _body(CloseWonRequest)
-    reason = f"won at {body.amount.amount} {body.amount.currency}" + (f": {body.reason}" if body.reason else "")
+
+    def reason() -> str:
+        body = _body(CloseWonRequest)
+        return f"won at {body.amount.amount} {body.amount.currency}" + (f": {body.reason}" if body.reason else "")
+
     return _close(reg_id, RegistrationStatus.WON, reason, principal)
 
 
@@ -319,5 +325,4 @@ def close_lost(reg_id: str):
     from schemas.workflow import CloseLostRequest
 
     principal = bearer_principal(bp.current_request.headers)
-    body = _body(CloseLostRequest)
-    return _close(reg_id, RegistrationStatus.LOST, body.reason, principal)
+    return _close(reg_id, RegistrationStatus.LOST, lambda: _body(CloseLostRequest).reason, principal)

@@ -252,11 +252,19 @@ def encode_cursor(key: dict | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode() if key else None
 
 
+MAX_CURSOR_CHARS = 1024  # three key attributes of at most a few hundred bytes each
+
+
 def decode_cursor(cursor: str | None) -> dict | None:
     """The start key a cursor carries; ValueError for anything that isn't one of our keys."""
     if not cursor:
         return None
-    key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise ValueError("not a cursor")
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except RecursionError:
+        raise ValueError("not a cursor") from None
     if not (isinstance(key, dict) and key and all(
             isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str) for v in key.values())):
         raise ValueError("not a cursor")
@@ -271,6 +279,10 @@ def list_page(
     hash_attr = idx._hash_key_attribute().attr_name
     if cursor is not None and cursor.get(hash_attr, {}).get("S") != key:
         raise ValueError("cursor from another listing")  # would start outside the caller's partition
+    range_attr = next((a.attr_name for a in idx.Meta.attributes.values() if a.is_range_key), None)
+    expected = {RegistrationItem._hash_key_attribute().attr_name, hash_attr, *([range_attr] if range_attr else [])}
+    if cursor is not None and set(cursor) != expected:
+        raise ValueError("cursor with other keys")  # DynamoDB refuses a start key that is not the index's key
     condition = RegistrationItem.status == status if status and index != "by_status" else None
     result = idx.query(key, filter_condition=condition, scan_index_forward=False, limit=limit,
                        last_evaluated_key=cursor)

@@ -199,7 +199,10 @@ class RegistrationConflictDetected(EventBase):
     registration: RegistrationSnapshot
     conflict_with: list[str] = Field(description="Ids of the holder's overlapping approved registrations")
     holder_id: str | None = Field(default=None, description="The holder (owner_id of the first of them)")
-    notify: list[str] = Field(default_factory=list, description="The holder and their managers (user ids)")
+    notify: list[str] = Field(default_factory=list, description="The holder (a user) and their managers, the "
+                              "holder partner's channel team managers, the new submitter's managers (user ids)")
+    recipients: list[str] = Field(default_factory=list, description="'partner:<id>' when a partner holds it "
+                                  "(its callback gets a redacted copy: domain.visibility)")
     rule: str | None = Field(default=None, description="The matching rule that tied the customers")
 
 

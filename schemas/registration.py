@@ -131,6 +131,8 @@ class AuditEntry(Strict):
     from_status: RegistrationStatus | None = None
     to_status: RegistrationStatus | None = None
     reason: str | None = None
+    evidence: str | None = Field(default=None, description="Staff only: what an automatic check found about "
+                                 "other parties (e.g. who holds the customer); never shown to partners")
 
 
 class Registration(RegistrationCreate):

@@ -182,6 +182,7 @@ class Delivery:
     due_at: datetime
     digest: str = "off"
     message: Message = field(default_factory=lambda: Message("", ""))
+    payload: Mapping[str, Any] | None = None  # the event as this recipient may see it (domain.visibility)
 
 
 def _digest_text(text: str) -> bytes:
@@ -223,12 +224,16 @@ def plan_deliveries(evt: Mapping[str, Any], prefs: Sequence[ChannelPrefs], *, no
     A person is not told about their own action (the actor is skipped), except on the partner ``webhook``
     channel, which keeps a partner system in sync with everything about its registrations. Human channels
     follow the recipient's digest mode; a tender alert from a ``daily_digest`` subscription is digested daily.
+    Each recipient gets the event as it may see it (``domain.visibility.event``): words and payload alike.
     """
+    from chalicelib.domain.visibility import Viewer, event as visible_event
+
     actor = _actor_ref(evt.get("actor"))
     out: list[Delivery] = []
     for p in prefs:
         locale = p.locale if p.locale in LOCALES else DEFAULT_LOCALE
-        message = render(evt, locale)
+        seen = visible_event(Viewer.from_ref(p.recipient), evt)
+        message = render(seen, locale)
         for channel in p.channels:
             if channel not in CHANNELS or (p.recipient in actor and channel != "webhook"):
                 continue
@@ -240,7 +245,7 @@ def plan_deliveries(evt: Mapping[str, Any], prefs: Sequence[ChannelPrefs], *, no
             out.append(Delivery(id=delivery_id(str(evt["id"]), p.recipient, channel), event_id=str(evt["id"]),
                                 event_type=str(evt.get("type")), recipient=p.recipient, channel=channel,
                                 locale=locale, due_at=due, digest=mode,
-                                message=message))
+                                message=message, payload=seen))
     return out
 
 

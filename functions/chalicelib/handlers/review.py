@@ -64,8 +64,8 @@ def _body(model, *, optional: bool = False):
     return parse_body(model, request.raw_body)
 
 
-def _decision(reg_id: str):
-    from chalicelib.domain import routing
+def _decision(reg_id: str, principal=None):
+    from chalicelib.domain import routing, visibility
     from chalicelib.store import registrations
     from chalicelib.store import routing as routing_store
     from schemas.registration import RegistrationStatus
@@ -73,13 +73,14 @@ def _decision(reg_id: str):
 
     reg = registrations.get(reg_id)
     review = reg.status is RegistrationStatus.PENDING_REVIEW
-    return json_response(200, Decision(
+    answer = Decision(
         id=reg.id, status=reg.status, version=reg.version, owner_id=reg.owner_id,
         levels_required=routing.levels_required(routing_store.rules(), reg) if review else None,
-        levels_done=len(routing.round_approvals(reg.audit)) if review else None))
+        levels_done=len(routing.round_approvals(reg.audit)) if review else None)
+    return json_response(200, visibility.decision(visibility.Viewer.of(principal), answer) if principal else answer)
 
 
-def _move(reg, line):
+def _move(reg, line, principal=None):
     """Write the status move ``line(now)`` builds (pure, may refuse), conditioned on the status and version
     read; refusals and a lost race answer 4xx and write nothing. Answers with the decision."""
     from chalicelib import clock
@@ -91,7 +92,7 @@ def _move(reg, line):
             raise _lost()
     except _refusals() as exc:
         raise _refusal(exc) from None
-    return _decision(reg.id)
+    return _decision(reg.id, principal)
 
 
 # --- review ------------------------------------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def withdraw_registration(reg_id: str):
     principal = bearer_principal(bp.current_request.headers)
     body = _body(WithdrawRequest, optional=True)
     reg = _read(reg_id, principal)
-    return _move(reg, lambda now: withdraw(reg, principal, now=now, reason=body.reason))
+    return _move(reg, lambda now: withdraw(reg, principal, now=now, reason=body.reason), principal)
 
 
 @bp.route("/v1/registrations/{reg_id}/resubmit", methods=["POST"])
@@ -203,7 +204,8 @@ def resubmit_registration(reg_id: str):
     body = _body(ResubmitRequest, optional=True)
     reg = _read(reg_id, principal)
     limit = rules().max_resubmits
-    return _move(reg, lambda now: resubmit(reg, principal, now=now, max_resubmits=limit, reason=body.reason))
+    return _move(reg, lambda now: resubmit(reg, principal, now=now, max_resubmits=limit, reason=body.reason),
+                 principal)
 
 
 def apply_edit(reg, payload, principal, *, idempotency_key: str | None = None) -> str:
@@ -272,7 +274,10 @@ def patch_registration(reg_id: str):
                         errors=validation_errors(exc, "body")) from None
     apply_edit(reg, payload, principal)
     current = registrations.get(reg_id)
-    return json_response(200, current, headers={"ETag": f'"{current.version}"'})
+    from chalicelib.domain import visibility
+
+    return json_response(200, visibility.registration(visibility.Viewer.of(principal), current),
+                         headers={"ETag": f'"{current.version}"'})
 
 
 # --- closing -----------------------------------------------------------------------------------------------------
@@ -295,7 +300,7 @@ def _close(reg_id: str, target, reason: str | None, principal):
         ownership_ops.close(reg_id, target, principal.actor, now=clock.now(), reason=reason)
     except _refusals() as exc:
         raise _refusal(exc) from None
-    return _decision(reg_id)
+    return _decision(reg_id, principal)
 
 
 @bp.route("/v1/registrations/{reg_id}/won", methods=["POST"])

@@ -60,6 +60,7 @@ class AuditEntryMap(MapAttribute):
     from_status = UnicodeAttribute(null=True)
     to_status = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
+    evidence = UnicodeAttribute(null=True)  # staff-only check evidence (domain.visibility)
 
 
 class RegistrationItem(Model):

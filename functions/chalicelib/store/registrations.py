@@ -44,6 +44,7 @@ def _audit_map(entry: AuditEntry) -> AuditEntryMap:
     return AuditEntryMap(
         seq=entry.seq, at=entry.at, actor_kind=entry.actor.kind.value, actor_id=entry.actor.id,
         action=entry.action, from_status=entry.from_status, to_status=entry.to_status, reason=entry.reason,
+        evidence=entry.evidence,
     )
 
 
@@ -70,7 +71,8 @@ def from_item(item: RegistrationItem) -> Registration:
         first_claim=item.first_claim,
         audit=[
             AuditEntry(seq=a.seq, at=a.at, actor=Actor(kind=a.actor_kind, id=a.actor_id), action=a.action,
-                       from_status=a.from_status, to_status=a.to_status, reason=a.reason)
+                       from_status=a.from_status, to_status=a.to_status, reason=a.reason,
+                       evidence=a.evidence)
             for a in item.audit
         ],
     )

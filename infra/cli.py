@@ -169,54 +169,6 @@ Other dealreg commands reach this stack with --local. Ctrl-C stops everything; d
     return 0
 
 
-# --- directory -----------------------------------------------------------------------------------------------
-
-def _slug(name: str) -> str:
-    base = "".join(c if c.isascii() and c.isalnum() else "-" for c in name.lower()).strip("-")
-    return (base[:24] or "p") + "-" + secrets.token_hex(3)
-
-
-def cmd_partners_create(args: argparse.Namespace) -> int:
-    _storage(args)
-    from chalicelib.store import directory
-
-    partner_id = args.id or _slug(args.name)
-    if args.team and directory.get_team(args.team) is None:
-        print(f"no team {args.team!r}; create it with: dealreg teams create NAME --id {args.team}", file=sys.stderr)
-        return 2
-    secret, key = directory.create_partner(partner_id, args.name, now=_now(), tier=args.tier,
-                                           callback_url=args.callback_url, team_id=args.team)
-    print(json.dumps({"partner_id": partner_id, "webhook_secret": secret, "api_key": key}, indent=2))
-    print("Store the secret and key now: they are not shown again.", file=sys.stderr)
-    return 0
-
-
-def cmd_teams_create(args: argparse.Namespace) -> int:
-    _storage(args)
-    from chalicelib.store import directory
-
-    team_id = args.id or _slug(args.name)
-    directory.create_team(team_id, args.name, now=_now())
-    print(json.dumps({"team_id": team_id}))
-    return 0
-
-
-def cmd_users_create(args: argparse.Namespace) -> int:
-    _storage(args)
-    from chalicelib.domain.access import Role
-    from chalicelib.store import directory
-
-    user_id = args.id or _slug(args.name)
-    if args.team and directory.get_team(args.team) is None:
-        print(f"no team {args.team!r}; create it with: dealreg teams create NAME --id {args.team}", file=sys.stderr)
-        return 2
-    key = directory.create_user(user_id, args.name, Role(args.role), now=_now(), team_id=args.team,
-                                email=args.email, manager_id=args.manager)
-    print(json.dumps({"user_id": user_id, "role": args.role, "api_key": key}, indent=2))
-    print("Store the key now: it is not shown again.", file=sys.stderr)
-    return 0
-
-
 # --- webhook send --------------------------------------------------------------------------------------------
 
 def cmd_webhook_send(args: argparse.Namespace) -> int:
@@ -401,33 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     def storage_flags(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--local", action="store_true", help="use the stack `make run` started")
 
-    partners = sub.add_parser("partners").add_subparsers(dest="action", required=True)
-    pc = partners.add_parser("create", help="create a partner; prints its id, whsec_ secret and API key once")
-    pc.add_argument("name")
-    pc.add_argument("--id")
-    pc.add_argument("--tier", default="registered")
-    pc.add_argument("--callback-url")
-    pc.add_argument("--team", help="its channel team: that team's managers review its registrations")
-    storage_flags(pc)
-    pc.set_defaults(func=cmd_partners_create)
+    from infra.directory_cli import add_parsers as add_directory_parsers  # teams, users, partners (issue 12)
 
-    teams = sub.add_parser("teams").add_subparsers(dest="action", required=True)
-    tc = teams.add_parser("create", help="create a team/territory")
-    tc.add_argument("name")
-    tc.add_argument("--id")
-    storage_flags(tc)
-    tc.set_defaults(func=cmd_teams_create)
-
-    users = sub.add_parser("users").add_subparsers(dest="action", required=True)
-    uc = users.add_parser("create", help="create a rep, manager or admin; prints the API key once")
-    uc.add_argument("name")
-    uc.add_argument("--role", choices=["rep", "manager", "admin"], required=True)
-    uc.add_argument("--id")
-    uc.add_argument("--team")
-    uc.add_argument("--email")
-    uc.add_argument("--manager")
-    storage_flags(uc)
-    uc.set_defaults(func=cmd_users_create)
+    add_directory_parsers(sub, _storage, _now, storage_flags)
 
     webhook = sub.add_parser("webhook").add_subparsers(dest="action", required=True)
     ws = webhook.add_parser("send", help="sign FILE with Standard Webhooks and post it as a partner")

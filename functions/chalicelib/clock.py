@@ -47,3 +47,12 @@ def now() -> datetime:
 def set_clock(clock: SystemClock | ScaledClock | FrozenClock) -> None:
     global _clock
     _clock = clock
+
+
+def wall_seconds() -> int:
+    """Unix seconds for checks against another system's clock (a webhook signature's timestamp): the real
+    time under a :class:`ScaledClock`, whose speed-up is local fiction; otherwise the clock's own time (so a
+    test's :class:`FrozenClock` still decides)."""
+    if isinstance(_clock, ScaledClock):
+        return int(time.time())
+    return int(_clock.now().timestamp())

@@ -10,6 +10,7 @@ the submitter at the pending cap (ownership rule ``pending_cap``),
 """
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from chalice import Blueprint
@@ -18,6 +19,8 @@ from chalicelib import clock, settings
 from chalicelib.http import HttpError, api, bearer_principal, check_size, json_response, parse_body
 
 bp = Blueprint(__name__)
+logger = logging.getLogger("dealreg.intake")
+UNAUTHORIZED = "unknown partner or bad signature"
 
 
 def _store(reg, idempotency_key: str | None):
@@ -55,26 +58,30 @@ def receive_partner_opportunity(partner_id: str):
     raw = request.raw_body
     check_size(raw, s.max_body_bytes)
     now = clock.now()
-    from chalicelib.store.directory import partner_secrets
+    from chalicelib.store.directory import get_partner, partner_secrets
 
-    secrets_ = partner_secrets(partner_id)
-    if not secrets_:
-        raise HttpError(401, "unauthorized", "unknown partner or bad signature")
+    # One answer for an unknown partner, a deactivated one and a bad signature, so partner ids cannot be
+    # enumerated (the reason is logged, never answered).
+    secrets_ = partner_secrets(partner_id, now=now)
     try:
-        verify(secrets_, request.headers, raw, now=int(now.timestamp()), tolerance=s.webhook_tolerance_seconds)
+        if not secrets_:
+            raise SignatureInvalidError("unknown_partner")
+        verify(secrets_, request.headers, raw, now=clock.wall_seconds(), tolerance=s.webhook_tolerance_seconds)
     except SignatureInvalidError as exc:
-        raise HttpError(401, "unauthorized", f"signature rejected: {exc.reason}") from None
+        logger.info("partner webhook refused: %s", exc.reason)
+        raise HttpError(401, "unauthorized", UNAUTHORIZED) from None
+    partner = get_partner(partner_id)
+    if partner is None or partner.active != "yes":
+        logger.info("partner webhook refused: inactive partner")
+        raise HttpError(401, "unauthorized", UNAUTHORIZED)
     if _webhook_type(raw) == "opportunity.updated":
         return _partner_update(partner_id, raw, request.headers["webhook-id"])
     registration, webhook = _schemas()
     envelope = parse_body(webhook.OpportunityRegistered, raw)
-    from chalicelib.store.directory import get_partner
-
-    partner = get_partner(partner_id)
     reg = new_registration(
         envelope.data, reg_id=new_id("reg", now), source=registration.Source.PARTNER,
         submitter=Actor(kind=PrincipalKind.PARTNER, id=partner_id), partner_id=partner_id, now=now,
-        team_id=partner.team_id if partner is not None else None,  # its channel team reviews it
+        team_id=partner.team_id,  # its channel team reviews it
     )
     return _store(reg, f"webhook#{partner_id}#{request.headers['webhook-id']}")
 

@@ -114,6 +114,10 @@ def cmd_local(args: argparse.Namespace) -> int:
         for f in (snapshot, state_dir / "demo.json"):
             f.unlink(missing_ok=True)
     suite = stack_session.start(moto_port=args.moto_port, prefix=LOCAL_PREFIX, snapshot=snapshot)
+    from infra.local.persist import Autosaver, watch_writes
+
+    autosaver = Autosaver(lambda: save_snapshot(suite.moto.url, LOCAL_PREFIX, suite.region, snapshot)).start()
+    watch_writes(suite.moto.server, autosaver.mark)
     from chalicelib import clock
 
     scale = float(os.environ.get("DEALREG_TIME_SCALE", "1"))
@@ -125,6 +129,9 @@ def cmd_local(args: argparse.Namespace) -> int:
     tenders_demo = demo_tenders.start(suite, state_dir)
     server = create_local_server(suite.app, Config.create(chalice_stage="dev", lambda_timeout=60),
                                  "127.0.0.1", args.port)
+    from infra.local.persist import durable_answers
+
+    durable_answers(suite.app, autosaver)  # a 202 is answered once the snapshot holds it
     http_thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     suite.runner.start()
     http_thread.start()
@@ -151,11 +158,15 @@ Tenders: demo feeds from examples/tenders/ are served on {tenders_demo.base_url}
 Notifications arrive in the local inbox: log lines with 'inbox:', and GET {base}/v1/dev/inbox with a
 recipient's key shows theirs: the review request (manager key), the decision (partner key), the demo rep's
 tender alerts (rep key).
-Other dealreg commands reach this stack with --local. Ctrl-C stops everything; data is kept in {snapshot}.
+Other dealreg commands reach this stack with --local. Ctrl-C stops everything; data is kept in {snapshot}
+(saved within a second of every change).
 """, flush=True)
 
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # Closing the terminal (SIGHUP) stops the stack like Ctrl-C; a crash or SIGKILL loses no answered write
+    # (the API answers once the snapshot holds it) and at most the last second of background work
+    # (infra.local.persist).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.is_set():
         stop.wait(0.5)
@@ -163,6 +174,7 @@ Other dealreg commands reach this stack with --local. Ctrl-C stops everything; d
     tenders_demo.stop()
     suite.runner.stop()
     server.shutdown()
+    autosaver.stop()
     counts = save_snapshot(suite.moto.url, LOCAL_PREFIX, suite.region, snapshot)
     suite.moto.stop()
     print(f"saved {sum(counts.values())} items to {snapshot}", flush=True)

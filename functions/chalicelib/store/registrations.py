@@ -208,15 +208,20 @@ def create(
                 stored = read_claim(claim.key, now=now)
                 if stored is not None and stored.registration_id != reg.id:
                     return CreateOutcome(created=False, answer=stored.response, conflict=kind)
-            if cap > 0 and reg.status in PENDING and pending_count(reg.submitter) >= cap:
-                raise PendingCapReached(reg.submitter.id, cap) from None
+            # The pending counter's condition may have failed on a count that a decision has lowered since
+            # (a race, not the cap): try again rather than fail the request.
+            pending_moved = False
+            if cap > 0 and reg.status in PENDING:
+                if pending_count(reg.submitter) >= cap:
+                    raise PendingCapReached(reg.submitter.id, cap) from None
+                pending_moved = True
             newly_held = False
             for key in customer_keys:
                 stored = read_claim(key, now=now) if key not in held else None
                 if stored is not None and stored.registration_id != reg.id:
                     held[key] = stored.registration_id
                     newly_held = True
-            if not newly_held:
+            if not (newly_held or pending_moved):
                 raise
             continue
         return CreateOutcome(created=True, answer=answer, first_claim=duplicate_of is None,

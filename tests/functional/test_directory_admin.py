@@ -129,3 +129,36 @@ def test_a_rotated_partner_secret_keeps_the_old_one_for_the_grace_period_only(su
         directory.settings_mod.get().partner_secret_name("acme")))
     listed = {p["id"]: p for p in _cli(capsys, "partners", "list")[1]}
     assert listed["acme"]["active"] is True and "whsec_" not in json.dumps(listed)
+
+
+# --- issue 12 item 9: a reused idempotency key with another body is refused, never answered as a replay ---
+
+def test_the_same_idempotency_key_with_another_body_is_422_and_the_same_body_replays(suite):
+    key = make_user("wang", "rep", team="south")
+    first = example(external_ref="IDEM-1")["data"]
+    second = example(external_ref="IDEM-2")["data"]
+    second["customer"]["name"] = "北京字节跳动科技有限公司"
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "order-42"}
+    a = suite.api.request("POST", "/v1/registrations", first, headers=headers)
+    replay = suite.api.request("POST", "/v1/registrations", first, headers=headers)
+    other = suite.api.request("POST", "/v1/registrations", second, headers=headers)
+    assert a.status == replay.status == 202 and a.json() == replay.json()
+    assert other.status == 422 and other.json()["code"] == "idempotency_key_reused"
+    assert other.json()["errors"] == [{"loc": "header.idempotency-key", "type": "idempotency_key_reused"}]
+    # the same for a replayed webhook-id whose body differs
+    secret, _ = make_partner("acme")
+    raw1 = json.dumps(example(external_ref="W-1")).encode()
+    raw2 = json.dumps(example(external_ref="W-2")).encode()
+    h1 = signed_headers(secret, raw1, msg_id="msg_same")
+    h2 = signed_headers(secret, raw2, msg_id="msg_same")
+    assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw1, headers=h1).status == 202
+    got = suite.api.request("POST", "/v1/partners/acme/opportunities", raw2, headers=h2)
+    assert got.status == 422 and got.json()["errors"][0]["loc"] == "header.webhook-id"
+    # an update reusing the registration's webhook-id is refused too, and changes nothing
+    update = example(external_ref="W-1")
+    update["type"] = "opportunity.updated"
+    update["data"]["project"]["title"] = "changed"
+    raw3 = json.dumps(update).encode()
+    got = suite.api.request("POST", "/v1/partners/acme/opportunities", raw3,
+                            headers=signed_headers(secret, raw3, msg_id="msg_same"))
+    assert got.status == 422

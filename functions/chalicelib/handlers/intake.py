@@ -23,15 +23,23 @@ logger = logging.getLogger("dealreg.intake")
 UNAUTHORIZED = "unknown partner or bad signature"
 
 
-def _store(reg, idempotency_key: str | None):
+REUSED = ("idempotency_key_reused", "this idempotency key (webhook-id / Idempotency-Key) was used for a different "
+          "body; use a new key for a new request")
+
+
+def _store(reg, idempotency_key: str | None, raw: bytes | None = None):
     from chalicelib.store import registrations
 
     s = settings.get()
     try:
         outcome = registrations.create(reg, now=reg.created_at, idempotency_key=idempotency_key,
-                                       idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds))
+                                       idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds),
+                                       fingerprint=registrations.body_fingerprint(raw) if idempotency_key else None)
     except registrations.PendingCapReached as exc:
         raise HttpError(409, "pending_cap", str(exc)) from None
+    if outcome.conflict == "idempotency_key_reused":
+        header = "webhook-id" if idempotency_key.startswith("webhook#") else "idempotency-key"
+        raise HttpError(422, *REUSED, errors=[{"loc": f"header.{header}", "type": "idempotency_key_reused"}])
     if outcome.conflict == "external_ref":
         raise HttpError(409, "external_ref_taken",
                         f"external_ref already registered as {outcome.answer['id']}")
@@ -83,7 +91,7 @@ def receive_partner_opportunity(partner_id: str):
         submitter=Actor(kind=PrincipalKind.PARTNER, id=partner_id), partner_id=partner_id, now=now,
         team_id=partner.team_id,  # its channel team reviews it
     )
-    return _store(reg, f"webhook#{partner_id}#{request.headers['webhook-id']}")
+    return _store(reg, f"webhook#{partner_id}#{request.headers['webhook-id']}", raw)
 
 
 @bp.route("/v1/registrations", methods=["POST"], content_types=["application/json"])
@@ -109,7 +117,7 @@ def register_opportunity():
     if key is not None and not 1 <= len(key) <= 255:
         raise HttpError(400, "idempotency_key_invalid", "Idempotency-Key must be 1-255 characters",
                         errors=[{"loc": "header.idempotency-key", "type": "string_too_long"}])
-    return _store(reg, f"idem#{principal.id}#{key}" if key else None)
+    return _store(reg, f"idem#{principal.id}#{key}" if key else None, raw)
 
 
 # --- opportunity.updated (approval workflow, issue 5) -----------------------------------------------------------
@@ -145,6 +153,7 @@ def _partner_update(partner_id: str, raw: bytes, webhook_id: str):
     if reg is None:
         raise HttpError(404, "not_found", "no registration with this external_ref")
     partner = Principal(kind=PrincipalKind.PARTNER, id=partner_id, role=Role.PARTNER)
-    apply_edit(reg, envelope.data, partner, idempotency_key=f"webhook#{partner_id}#{webhook_id}")
+    apply_edit(reg, envelope.data, partner, idempotency_key=f"webhook#{partner_id}#{webhook_id}",
+               fingerprint=registrations.body_fingerprint(raw))
     current = registrations.get(reg.id)
     return json_response(202, {"id": current.id, "status": current.status.value})

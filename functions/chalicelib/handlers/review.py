@@ -208,7 +208,8 @@ def resubmit_registration(reg_id: str):
                  principal)
 
 
-def apply_edit(reg, payload, principal, *, idempotency_key: str | None = None) -> str:
+def apply_edit(reg, payload, principal, *, idempotency_key: str | None = None,
+               fingerprint: str | None = None) -> str:
     """Replace ``reg``'s payload with ``payload`` as ``principal`` (the submitter). Returns ``updated``,
     ``unchanged`` (nothing differs: nothing written) or ``replayed`` (this webhook id was applied before).
     Raises HttpError for a refusal or a lost race."""
@@ -219,6 +220,14 @@ def apply_edit(reg, payload, principal, *, idempotency_key: str | None = None) -
     from chalicelib.store import registrations
 
     now = clock.now()
+    if idempotency_key:
+        seen = registrations.idempotency_state(idempotency_key, fingerprint, now=now)
+        if seen == "reused":
+            raise HttpError(422, "idempotency_key_reused", "this webhook-id was used for a different body; use a "
+                            "new webhook-id for a new request",
+                            errors=[{"loc": "header.webhook-id", "type": "idempotency_key_reused"}])
+        if seen is not None:
+            return "replayed"
     try:
         entry = edit(reg, payload, principal, now=now)
     except _refusals() as exc:
@@ -227,7 +236,10 @@ def apply_edit(reg, payload, principal, *, idempotency_key: str | None = None) -
         return "unchanged"
     outcome = registrations.update_payload(
         reg, payload, entry, now=now, idempotency_key=idempotency_key,
-        idempotency_ttl=timedelta(seconds=settings.get().idempotency_ttl_seconds))
+        idempotency_ttl=timedelta(seconds=settings.get().idempotency_ttl_seconds), fingerprint=fingerprint)
+    if outcome == "reused":
+        raise HttpError(422, "idempotency_key_reused", "this webhook-id was used for a different body",
+                        errors=[{"loc": "header.webhook-id", "type": "idempotency_key_reused"}])
     if outcome == "lost":
         raise _lost()
     return outcome

@@ -195,6 +195,8 @@ class ClaimItem(Model):
     key = UnicodeAttribute(hash_key=True)
     registration_id = UnicodeAttribute()
     response = JSONAttribute(null=True)
+    # idempotency claims: the request body's fingerprint, so a reused key with another body is refused
+    fingerprint = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
 

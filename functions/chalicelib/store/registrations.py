@@ -33,7 +33,9 @@ class CreateOutcome:
 
     created: bool
     answer: dict
-    conflict: str | None = None  # the claim kind that was already taken: "webhook" or "external_ref"
+    # the claim kind that was already taken: "webhook" or "external_ref"; "idempotency_key_reused" when the
+    # idempotency key was used before for a different body
+    conflict: str | None = None
     # Customer-key claims (dedup): whether this registration claimed its customer's exact keys first, and
     # otherwise the registration that holds the strongest of them.
     first_claim: bool | None = None
@@ -132,8 +134,34 @@ def pending_count(submitter: Actor) -> int:
         return 0
 
 
+def body_fingerprint(raw: bytes | str | None) -> str:
+    """A request body's identity for idempotency: SHA-256 of its canonical JSON (key order and whitespace
+    do not matter), or of the raw bytes when it is not JSON."""
+    import hashlib
+    import json
+
+    data = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
+    try:
+        data = json.dumps(json.loads(data), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        pass
+    return hashlib.sha256(data).hexdigest()
+
+
+def idempotency_state(key: str, fingerprint: str | None, *, now: datetime) -> ClaimItem | str | None:
+    """None when ``key`` is unused; the claim when it was used for the same body; ``"reused"`` when it was
+    used for another body (Stripe's rule: the key names one request, so this is refused, never replayed)."""
+    claim = read_claim(key, now=now)
+    if claim is None:
+        return None
+    if fingerprint and claim.fingerprint and claim.fingerprint != fingerprint:
+        return "reused"
+    return claim
+
+
 def create(
     reg: Registration, *, now: datetime, idempotency_key: str | None, idempotency_ttl: timedelta,
+    fingerprint: str | None = None,
 ) -> CreateOutcome:
     """Store a new registration, upsert its customer and take its unique claims, all in one transaction.
 
@@ -158,7 +186,8 @@ def create(
     claims: list[tuple[str, ClaimItem]] = []
     if idempotency_key:
         claims.append(("webhook", ClaimItem(idempotency_key, registration_id=reg.id, response=answer,
-                                            created_at=now, expires_at=now + idempotency_ttl)))
+                                            fingerprint=fingerprint, created_at=now,
+                                            expires_at=now + idempotency_ttl)))
     if reg.external_ref:
         ext_key = f"extref#{reg.submitter.id}#{reg.external_ref}"
         claims.append(("external_ref", ClaimItem(ext_key, registration_id=reg.id, response=answer,
@@ -207,6 +236,9 @@ def create(
             for kind, claim in claims:
                 stored = read_claim(claim.key, now=now)
                 if stored is not None and stored.registration_id != reg.id:
+                    if (kind == "webhook" and fingerprint and stored.fingerprint
+                            and stored.fingerprint != fingerprint):
+                        return CreateOutcome(created=False, answer=stored.response, conflict="idempotency_key_reused")
                     return CreateOutcome(created=False, answer=stored.response, conflict=kind)
             # The pending counter's condition may have failed on a count that a decision has lowered since
             # (a race, not the cap): try again rather than fail the request.
@@ -343,7 +375,8 @@ def append_audit(reg: Registration, entry: AuditEntry, *, now: datetime) -> bool
 
 
 def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditEntry, *, now: datetime,
-                   idempotency_key: str | None = None, idempotency_ttl: timedelta | None = None) -> str:
+                   idempotency_key: str | None = None, idempotency_ttl: timedelta | None = None,
+                   fingerprint: str | None = None) -> str:
     """Replace the submitted payload (and the attributes derived from it) with its ``updated`` audit line.
 
     Conditioned on the status and version read. With ``idempotency_key`` (a partner's webhook id) a claim is
@@ -351,6 +384,7 @@ def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditE
 
     Returns:
         ``"updated"``; ``"replayed"`` when the idempotency key was already used for this registration;
+        ``"reused"`` when it was used for a different body (nothing written);
         ``"lost"`` when the registration changed meanwhile (nothing written).
     """
     from chalicelib.domain.registration import customer_key
@@ -371,7 +405,7 @@ def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditE
         with TransactWrite(connection=models.connection()) as tx:
             tx.update(RegistrationItem(reg.id, version=reg.version), actions=actions, condition=condition)
             if idempotency_key:
-                tx.save(ClaimItem(idempotency_key, registration_id=reg.id, created_at=now,
+                tx.save(ClaimItem(idempotency_key, registration_id=reg.id, created_at=now, fingerprint=fingerprint,
                                   response={"id": reg.id, "status": reg.status.value},
                                   expires_at=now + (idempotency_ttl or timedelta(days=7))),
                         condition=_claim_is_live(now))
@@ -379,7 +413,9 @@ def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditE
         if not any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
             raise
         if idempotency_key:
-            claim = read_claim(idempotency_key, now=now)
+            claim = idempotency_state(idempotency_key, fingerprint, now=now)
+            if claim == "reused":
+                return "reused"
             if claim is not None and claim.registration_id == reg.id:
                 return "replayed"
         return "lost"

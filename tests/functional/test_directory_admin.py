@@ -162,3 +162,22 @@ def test_the_same_idempotency_key_with_another_body_is_422_and_the_same_body_rep
     got = suite.api.request("POST", "/v1/partners/acme/opportunities", raw3,
                             headers=signed_headers(secret, raw3, msg_id="msg_same"))
     assert got.status == 422
+
+
+# --- issue 12 item 16: an admin's GET /v1/registrations without a filter lists everything -------------------
+
+def test_an_admin_lists_every_registration_without_a_filter(suite):
+    admin = make_user("root", "admin")
+    rep = make_user("wang", "rep", team="south")
+    secret, _ = make_partner("acme")
+    ids = {suite.api.post("/v1/registrations", example(external_ref=f"R-{i}")["data"], rep).json()["id"]
+           for i in range(3)}
+    ids.add(post_webhook(suite.api, "acme", secret, example(external_ref="P-1")).json()["id"])
+    seen, cursor = set(), None
+    for _ in range(10):
+        page = suite.api.get("/v1/registrations?limit=2" + (f"&cursor={cursor}" if cursor else ""), admin).json()
+        seen |= {r["id"] for r in page["items"]}
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    assert seen == ids

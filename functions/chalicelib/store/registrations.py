@@ -305,7 +305,14 @@ def decode_cursor(cursor: str | None) -> dict | None:
 def list_page(
     index: str, key: str, *, status: str | None, limit: int, cursor: dict | None
 ) -> tuple[list[Registration], dict | None]:
-    """One page, newest first, from one index partition; ``status`` filters within it."""
+    """One page, newest first, from one index partition; ``status`` filters within it. ``index="all"`` (an
+    admin's unfiltered list) pages through the whole table in storage order."""
+    if index == "all":
+        if cursor is not None and set(cursor) != {"id"}:
+            raise ValueError("cursor from another listing")
+        result = RegistrationItem.scan(limit=limit, last_evaluated_key=cursor)
+        items = [from_item(i) for i in result]
+        return items, result.last_evaluated_key
     idx = _INDEXES[index]
     hash_attr = idx._hash_key_attribute().attr_name
     if cursor is not None and cursor.get(hash_attr, {}).get("S") != key:

@@ -49,6 +49,8 @@ class SalesStage(StrEnum):
     NEEDS_ANALYSIS = "needs_analysis"
     PROPOSAL = "proposal"
     NEGOTIATION = "negotiation"
+    CLOSED_WON = "closed_won"  # set when the deal is closed as won (POST .../won)
+    CLOSED_LOST = "closed_lost"  # set when the deal is closed as lost (POST .../lost)
 
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -150,6 +152,7 @@ class Registration(RegistrationCreate):
     updated_at: datetime
     version: int
     audit: list[AuditEntry]
+    won_amount: Money | None = Field(default=None, description="The contracted amount, once closed as won")
     first_claim: bool | None = Field(
         default=None,
         description="True when this registration was the first to claim its customer's exact keys (registry "

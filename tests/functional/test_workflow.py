@@ -342,6 +342,9 @@ def test_won_and_lost_close_the_holding_and_release_the_counter(suite, keys):
     reg = _get(suite, won, keys["wang"])
     assert reg["owner_id"] == "wang"  # kept as a matter of record
     assert reg["audit"][-1]["reason"] == "won at 3650000.00 CNY"
+    # the won amount is a field and the sales stage follows (issue 12 item 15)
+    assert reg["won_amount"] == {"amount": "3650000.00", "currency": "CNY"} and reg["sales_stage"] == "closed_won"
+    assert _get(suite, lost, keys["wang"])["sales_stage"] == "closed_lost"
     own = _get(suite, won, keys["admin"])
     assert _post(suite, won, "lost", keys["wang"], {"reason": "x"}).status == 409
     assert _get(suite, won, keys["admin"]) == own

@@ -294,7 +294,7 @@ def patch_registration(reg_id: str):
 
 # --- closing -----------------------------------------------------------------------------------------------------
 
-def _close(reg_id: str, target, reason: str | None, principal):
+def _close(reg_id: str, target, reason: str | None, principal, won_amount=None):
     from chalicelib import clock
     from chalicelib.domain.ownership import holder_of, manages
     from chalicelib.domain.workflow import IllegalTransitionError
@@ -309,7 +309,7 @@ def _close(reg_id: str, target, reason: str | None, principal):
     if not (h.owner == holder_of(principal) or manages(principal, h.team_id)):
         raise HttpError(403, "forbidden", "only the owner, a manager of the team or an admin may close it")
     try:
-        ownership_ops.close(reg_id, target, principal.actor, now=clock.now(), reason=reason)
+        ownership_ops.close(reg_id, target, principal.actor, now=clock.now(), reason=reason, won_amount=won_amount)
     except _refusals() as exc:
         raise _refusal(exc) from None
     return _decision(reg_id, principal)
@@ -325,7 +325,7 @@ def close_won(reg_id: str):
     principal = bearer_principal(bp.current_request.headers)
     body = _body(CloseWonRequest)
     reason = f"won at {body.amount.amount} {body.amount.currency}" + (f": {body.reason}" if body.reason else "")
-    return _close(reg_id, RegistrationStatus.WON, reason, principal)
+    return _close(reg_id, RegistrationStatus.WON, reason, principal, won_amount=body.amount)
 
 
 @bp.route("/v1/registrations/{reg_id}/lost", methods=["POST"])

@@ -82,6 +82,7 @@ class RegistrationItem(Model):
     currency = UnicodeAttribute()
     external_ref = UnicodeAttribute(null=True)
     data = JSONAttribute()  # the submitted RegistrationCreate, as validated (schemas.registration)
+    won_amount = JSONAttribute(null=True)  # {"amount": "…", "currency": "…"} once closed as won
     audit = ListAttribute(of=AuditEntryMap)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

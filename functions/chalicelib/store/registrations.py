@@ -70,7 +70,7 @@ def from_item(item: RegistrationItem) -> Registration:
         submitter=Actor(kind=item.submitter_kind, id=item.submitter_id),
         partner_id=item.partner_id, owner_id=item.owner_id, team_id=item.team_id, customer_key=item.customer_key,
         created_at=item.created_at, updated_at=item.updated_at, version=item.version or 1,
-        first_claim=item.first_claim,
+        first_claim=item.first_claim, won_amount=item.won_amount,
         audit=[
             AuditEntry(seq=a.seq, at=a.at, actor=Actor(kind=a.actor_kind, id=a.actor_id), action=a.action,
                        from_status=a.from_status, to_status=a.to_status, reason=a.reason,

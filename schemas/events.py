@@ -185,6 +185,8 @@ class CustomerReviewFlagged(EventBase):
 
     type: Literal["customer.review_flagged"] = "customer.review_flagged"
     registration_id: str = Field(description="The registration whose enrichment found it")
+    registration: RegistrationSnapshot | None = Field(default=None, description="That registration: its "
+                                                      "submitter, owner and team's managers are told")
     company: Company
     reason: str = Field(description="The normalised status: dissolved | revoked | lapsed | retired")
 

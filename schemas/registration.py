@@ -153,6 +153,8 @@ class Registration(RegistrationCreate):
     version: int
     audit: list[AuditEntry]
     won_amount: Money | None = Field(default=None, description="The contracted amount, once closed as won")
+    review_flag: str | None = Field(default=None, description="A registry says the customer is dissolved, revoked "
+                                    "(注销/吊销), or its LEI lapsed/retired: review before following it")
     first_claim: bool | None = Field(
         default=None,
         description="True when this registration was the first to claim its customer's exact keys (registry "

@@ -123,6 +123,8 @@ RECIPIENT_POLICY: dict[str, Policy] = {
     "registration.review_overdue": lambda evt: [],
     # Level 1 of two approved (audit "approval_recorded"): the second level's approvers decide next.
     "registration.escalated": _review_level(2),
+    # A registry says the customer is dissolved/revoked (issue 12 item 13): the submitter, owner and managers.
+    "customer.review_flagged": _union(_submitter, _owner, _team),
 }
 """Event type -> who is told (besides the generic fields). Another issue adds one line for its event type and
 the same type to ``settings.QUEUES["notifications"]`` (a unit test checks the two agree)."""
@@ -353,6 +355,12 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Over the holding limit: {owner}",
                "Holds {held} registrations, above the limit of {limit_value} ({limit}). Reclaimed: {reclaimed}."),
     },
+    "customer.review_flagged": {
+        "zh-CN": ("客户状态异常：{customer}", "工商信息显示该客户状态为「{reason}」（商机报备 {registration_id}），请复核后再跟进。"),
+        "en": ("Customer flagged: {customer}",
+               "The business registry lists this customer as {reason} (registration {registration_id}); "
+               "review it before following it up."),
+    },
     "tender.alert": {
         "zh-CN": ("新标讯：{tender_title}", "采购人：{buyer}；截止：{deadline}；预算：{tender_value}。"),
         "en": ("New tender: {tender_title}", "Buyer: {buyer}; deadline: {deadline}; value: {tender_value}."),
@@ -378,7 +386,7 @@ def _fields(evt: Mapping[str, Any], locale: str) -> dict[str, str]:
     value = tender.get("value")
     raw = {
         "type": evt.get("type"), "subject": evt.get("subject"),
-        "registration_id": reg.get("id") or evt.get("subject"),
+        "registration_id": reg.get("id") or evt.get("registration_id") or evt.get("subject"),
         "customer": reg.get("customer_name"), "project": reg.get("project_title"),
         "amount": reg.get("expected_amount"), "currency": reg.get("currency"),
         "reason": evt.get("reason"), "status": labels.get(str(status), status) if status else None,

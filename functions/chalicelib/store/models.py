@@ -83,6 +83,7 @@ class RegistrationItem(Model):
     external_ref = UnicodeAttribute(null=True)
     data = JSONAttribute()  # the submitted RegistrationCreate, as validated (schemas.registration)
     won_amount = JSONAttribute(null=True)  # {"amount": "…", "currency": "…"} once closed as won
+    review_flag = UnicodeAttribute(null=True)  # the customer's registry status when flagged (enrichment)
     audit = ListAttribute(of=AuditEntryMap)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

@@ -70,7 +70,7 @@ def from_item(item: RegistrationItem) -> Registration:
         submitter=Actor(kind=item.submitter_kind, id=item.submitter_id),
         partner_id=item.partner_id, owner_id=item.owner_id, team_id=item.team_id, customer_key=item.customer_key,
         created_at=item.created_at, updated_at=item.updated_at, version=item.version or 1,
-        first_claim=item.first_claim, won_amount=item.won_amount,
+        first_claim=item.first_claim, won_amount=item.won_amount, review_flag=item.review_flag,
         audit=[
             AuditEntry(seq=a.seq, at=a.at, actor=Actor(kind=a.actor_kind, id=a.actor_id), action=a.action,
                        from_status=a.from_status, to_status=a.to_status, reason=a.reason,
@@ -427,6 +427,20 @@ def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditE
                 return "replayed"
         return "lost"
     return "updated"
+
+
+def stamp_review_flag(reg_id: str, flag: str | None) -> None:
+    """Show a registry's review flag on the registration, without bumping its version (a flag must never make
+    a concurrent decision lose its race)."""
+    from pynamodb.exceptions import UpdateError
+
+    conn = RegistrationItem._get_connection()
+    action = RegistrationItem.review_flag.set(flag) if flag else RegistrationItem.review_flag.remove()
+    try:
+        conn.update_item(reg_id, actions=[action], condition=RegistrationItem.id.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def by_external_ref(submitter_id: str, external_ref: str, *, now: datetime) -> str | None:

@@ -34,7 +34,8 @@ def _no_team(team: str) -> int:
 def teams_create(args, d, now) -> int:
     team_id = args.id or _slug(args.name)
     d.create_team(team_id, args.name, now=now(), territory=args.territory)
-    return _out({"team_id": team_id})
+    print(json.dumps({"team_id": team_id}))
+    return 0
 
 
 def teams_update(args, d, now) -> int:

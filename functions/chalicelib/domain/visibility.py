@@ -23,9 +23,10 @@ from typing import Any
 
 REDACTED = "redacted"
 # Audit actions that move a holding between others; a partner who is not the new holder sees the move
-# happened (its registration is no longer its own) but not to whom or why.
+# happened (its registration is no longer its own) but not by or to whom, nor why. Decisions on its own
+# registration (approved, rejected: by its reviewers, its own contacts) keep their actor and reason.
 OWNERSHIP_ACTIONS = frozenset({"claimed", "assigned", "transferred", "offboarded", "extended", "released",
-                               "reclaimed", "granted"})
+                               "reclaimed"})
 # Event fields that only ever name staff or other parties.
 _STAFF_ONLY_EVENT_FIELDS = ("notify", "approvers", "recipients", "evidence", "previous_owner_id")
 
@@ -78,11 +79,12 @@ def registration(viewer: Viewer, reg: Any) -> Any:
     audit = []
     for line in reg.audit:
         own = _is_self_or_system(viewer, line.actor.kind, line.actor.id)
-        hide_reason = line.action in OWNERSHIP_ACTIONS and not own
+        move = line.action in OWNERSHIP_ACTIONS and not own
+        hide_actor = move or (not own and line.actor.id == reg.owner_id)  # the holder, if not the viewer
         audit.append(line.model_copy(update={
             "evidence": None,
-            "actor": line.actor if own else Actor(kind=PrincipalKind.USER, id=REDACTED),
-            "reason": None if hide_reason else line.reason,
+            "actor": Actor(kind=PrincipalKind.USER, id=REDACTED) if hide_actor else line.actor,
+            "reason": None if move else line.reason,
         }))
     return reg.model_copy(update={
         "owner_id": reg.owner_id if reg.owner_id == viewer.id else None,
@@ -155,11 +157,15 @@ def event(viewer: Viewer, evt: Mapping[str, Any]) -> dict[str, Any]:
     for name in _STAFF_ONLY_EVENT_FIELDS:
         out.pop(name, None)
     actor = out.get("actor") or {}
-    if not _is_self_or_system(viewer, actor.get("kind"), actor.get("id")):
-        out["actor"] = {"kind": "user", "id": REDACTED}
-        if str(out.get("type", "")).split(".")[-1] in OWNERSHIP_ACTIONS:
-            out.pop("reason", None)
     reg = out.get("registration")
+    if not _is_self_or_system(viewer, actor.get("kind"), actor.get("id")):
+        move = str(out.get("type", "")).split(".")[-1] in OWNERSHIP_ACTIONS
+        foreign = not isinstance(reg, Mapping) or reg.get("partner_id") != viewer.id
+        holder = isinstance(reg, Mapping) and actor.get("id") == reg.get("owner_id")
+        if move or foreign or holder:
+            out["actor"] = {"kind": "user", "id": REDACTED}
+        if move:
+            out.pop("reason", None)
     if isinstance(reg, Mapping):
         reg = dict(reg)
         if reg.get("partner_id") != viewer.id:

@@ -22,13 +22,36 @@ LOCAL_PREFIX = "dealreg-local"
 STATE_DIR = Path(".dealreg")
 
 
-def _use_local_stack(port: int = LOCAL_MOTO_PORT) -> None:
+def _local_moto_port() -> int:
+    """The stand-in's port: ``DEALREG_MOTO_PORT``, as ``make run`` uses it (default 4566)."""
+    return int(os.environ.get("DEALREG_MOTO_PORT") or LOCAL_MOTO_PORT)
+
+
+def _local_api_url() -> str:
+    """The local API: ``DEALREG_PORT``, as ``make run`` uses it (default 8000)."""
+    return f"http://127.0.0.1:{int(os.environ.get('DEALREG_PORT') or 8000)}"
+
+
+def _use_local_stack(port: int | None = None) -> None:
     from infra.local.stack import FAKE_CREDENTIALS
 
+    port = port or _local_moto_port()
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ["DEALREG_AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
     os.environ["DEALREG_PREFIX"] = LOCAL_PREFIX
+    # Local mode never asks a real business registry (no network; the server does the same).
+    os.environ.setdefault("DEALREG_REGISTRY_PROVIDERS", "")
+    _follow_server_clock()
+
+
+def _follow_server_clock(state_dir: Path = STATE_DIR) -> None:
+    """Use the clock the running ``make run`` uses (``DEALREG_TIME_SCALE``), from ``state_dir/clock.json``."""
+    from chalicelib import clock
+
+    path = state_dir / "clock.json"
+    if path.exists():
+        clock.set_clock(clock.ScaledClock.from_state(json.loads(path.read_text())))
 
 
 def _storage(args: argparse.Namespace) -> None:
@@ -105,6 +128,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     from infra.local import stack_session
     from infra.local.stack import save_snapshot
 
+    # Local mode never calls a real business registry unless asked to (DEALREG_REGISTRY_PROVIDERS=gleif,…).
+    os.environ.setdefault("DEALREG_REGISTRY_PROVIDERS", "")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
@@ -121,8 +146,14 @@ def cmd_local(args: argparse.Namespace) -> int:
     from chalicelib import clock
 
     scale = float(os.environ.get("DEALREG_TIME_SCALE", "1"))
+    clock_file = state_dir / "clock.json"
     if scale != 1:
-        clock.set_clock(clock.ScaledClock(scale))
+        scaled = clock.ScaledClock(scale)
+        clock.set_clock(scaled)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        clock_file.write_text(json.dumps(scaled.state()))  # `dealreg … --local` follows this clock
+    else:
+        clock_file.unlink(missing_ok=True)
     demo = _ensure_demo_partner(state_dir)
     from infra.local import demo_tenders  # issue 6: demo tender feeds from examples/tenders/
 
@@ -357,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     local = sub.add_parser("local", help="run the whole suite locally on an embedded AWS stand-in")
     local.add_argument("--port", type=int, default=int(os.environ.get("DEALREG_PORT", 8000)))
-    local.add_argument("--moto-port", type=int, default=int(os.environ.get("DEALREG_MOTO_PORT", LOCAL_MOTO_PORT)))
+    local.add_argument("--moto-port", type=int, default=_local_moto_port())
     local.add_argument("--state-dir", default=str(STATE_DIR))
     local.add_argument("--reset", action="store_true", help="start with empty tables")
     local.set_defaults(func=cmd_local)
@@ -374,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     ws.add_argument("file")
     ws.add_argument("--partner", required=True)
     ws.add_argument("--secret", help="whsec_ secret (or DEALREG_WEBHOOK_SECRET)")
-    ws.add_argument("--url", default="http://127.0.0.1:8000")
+    ws.add_argument("--url", default=_local_api_url(), help="the API (default: 127.0.0.1:$DEALREG_PORT, else 8000)")
     ws.add_argument("--webhook-id", help="reuse an id to replay a delivery")
     ws.set_defaults(func=cmd_webhook_send)
 

@@ -202,6 +202,23 @@ def rotate_partner_secret(partner_id: str, *, keep_previous: bool = True, grace:
     return fresh
 
 
+def stack_id(*, now: datetime) -> str:
+    """This stack's identity: made once (conditional put), gone with its tables (a reset makes a new one)."""
+    from chalicelib.store.models import StackItem
+
+    try:
+        return StackItem.get("meta#stack", consistent_read=True).stack_id
+    except StackItem.DoesNotExist:
+        pass
+    try:
+        StackItem("meta#stack", stack_id=secrets.token_hex(16), created_at=now).save(
+            condition=StackItem.pk.does_not_exist())
+    except PutError as exc:
+        if not _conditional_failed(exc):
+            raise
+    return StackItem.get("meta#stack", consistent_read=True).stack_id
+
+
 # --- admin operations (CLI now, an admin API later) -------------------------------------------------------
 
 def _require(item, what: str, ident: str):

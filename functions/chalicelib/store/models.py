@@ -179,6 +179,16 @@ class TeamItem(_DirectoryItem):
     manager_ids = ListAttribute(of=UnicodeAttribute, default=list)
 
 
+class StackItem(_DirectoryItem):
+    """``pk = meta#stack``: a random id made the first time it is asked for, so tools can tell one stack (or
+    one ``make run RESET=1`` generation of it) from another (``store.directory.stack_id``)."""
+
+    class Meta(_DirectoryItem.Meta):
+        pass
+
+    stack_id = UnicodeAttribute()
+
+
 class ApiKeyItem(_DirectoryItem):
     """``pk = apikey#<sha256 of the key>``: the key itself is shown once and never stored."""
 

@@ -146,6 +146,8 @@ class Registration(RegistrationCreate):
     submitter: Actor
     partner_id: str | None = None
     owner_id: str | None = None
+    owner_kind: str | None = Field(default=None, description="user | partner: with owner_id, the holder (the "
+                                   "same flat pair as the assign/approve bodies' owner_id/owner_kind)")
     team_id: str | None = None
     customer_key: str
     created_at: datetime

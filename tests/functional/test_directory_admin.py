@@ -181,3 +181,24 @@ def test_an_admin_lists_every_registration_without_a_filter(suite):
         if not cursor:
             break
     assert seen == ids
+
+
+# --- issue 12 item 16: limit_exceeded always names the limit (approval too, not only ownership routes) -------
+
+def test_an_approval_over_the_holding_limit_names_the_limit(suite, monkeypatch):
+    from chalicelib import settings
+
+    monkeypatch.setenv("DEALREG_OWNERSHIP_RULES", json.dumps({"role_limits": {"rep": 1}}))
+    settings.reset()
+    boss = make_user("boss", "manager", team="south")
+    wang = make_user("wang", "rep", team="south")
+    first = suite.api.post("/v1/registrations", example(external_ref="L-1")["data"], wang).json()["id"]
+    data = example(external_ref="L-2")["data"]
+    data["customer"] = {"name": "北京字节跳动科技有限公司", "country": "CN"}
+    second = suite.api.post("/v1/registrations", data, wang).json()["id"]
+    suite.runner.pump()
+    assert suite.api.post(f"/v1/registrations/{first}/approve", {"reason": "ok"}, boss).status == 200
+    refused = suite.api.post(f"/v1/registrations/{second}/approve", {"reason": "ok"}, boss)
+    assert refused.status == 409 and refused.json()["code"] == "limit_exceeded"
+    assert refused.json()["errors"] == [{"loc": "limit.role:rep", "type": "limit_exceeded"}]
+    assert "role:rep = 1" in refused.json()["message"]

@@ -86,8 +86,10 @@ def registration(viewer: Viewer, reg: Any) -> Any:
             "actor": Actor(kind=PrincipalKind.USER, id=REDACTED) if hide_actor else line.actor,
             "reason": None if move else line.reason,
         }))
+    own = reg.owner_id == viewer.id and reg.owner_kind in (None, "partner")
     return reg.model_copy(update={
-        "owner_id": reg.owner_id if reg.owner_id == viewer.id else None,
+        "owner_id": reg.owner_id if own else None,
+        "owner_kind": reg.owner_kind if own else None,
         "audit": audit,
     })
 
@@ -100,6 +102,7 @@ def pooled(reg: Any) -> Any:
     project = reg.project.model_copy(update={"background": None})
     return reg.model_copy(update={
         "contacts": [], "competitors": [], "external_ref": None, "partner_id": None, "owner_id": None,
+        "owner_kind": None,
         "submitter": Actor(kind=PrincipalKind.USER, id=REDACTED), "project": project, "audit": [],
         "first_claim": None,
     })
@@ -108,7 +111,7 @@ def pooled(reg: Any) -> Any:
 def decision(viewer: Viewer, answer: Any) -> Any:
     """A workflow route's answer (schemas.workflow.Decision)."""
     if viewer.is_partner and answer.owner_id not in (None, viewer.id):
-        return answer.model_copy(update={"owner_id": None})
+        return answer.model_copy(update={"owner_id": None, "owner_kind": None})
     return answer
 
 

@@ -19,7 +19,7 @@ def _refusal(exc, principal) -> HttpError:
     from chalicelib.domain import visibility
     from chalicelib.domain.ownership import LimitExceededError
 
-    errors = [{"loc": f"limit.{exc.limit.name}", "type": "limit_exceeded"}] if isinstance(exc, LimitExceededError) else []
+    errors = exc.errors if isinstance(exc, LimitExceededError) else []
     return HttpError(exc.status, exc.code, visibility.refusal(visibility.Viewer.of(principal), exc.code, str(exc)),
                      errors=errors)
 
@@ -193,8 +193,9 @@ def bulk_assign_registrations():
                                              message=exc.message))
             continue
         except dom.OwnershipError as exc:
+            refusal = _refusal(exc, principal)
             results.append(BulkAssignOutcome(registration_id=reg_id, outcome="refused", code=exc.code,
-                                             message=_refusal(exc, principal).message))
+                                             message=refusal.message, errors=refusal.errors))
             continue
         outcome = "transferred" if op == "transfer" else "assigned"
         results.append(BulkAssignOutcome(registration_id=reg_id, outcome=outcome,

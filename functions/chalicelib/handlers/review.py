@@ -30,7 +30,10 @@ def _refusal(exc) -> HttpError:
         return HttpError(422, "validation_failed", str(exc), errors=[{"loc": "body.reason", "type": "missing"}])
     if isinstance(exc, PendingCapReached):
         return HttpError(409, "pending_cap", str(exc))
-    return HttpError(getattr(exc, "status", 409), getattr(exc, "code", "conflict"), str(exc))
+    from chalicelib.domain.ownership import LimitExceededError
+
+    errors = exc.errors if isinstance(exc, LimitExceededError) else None  # names the limit, as everywhere
+    return HttpError(getattr(exc, "status", 409), getattr(exc, "code", "conflict"), str(exc), errors=errors)
 
 
 def _refusals():
@@ -74,7 +77,7 @@ def _decision(reg_id: str, principal=None):
     reg = registrations.get(reg_id)
     review = reg.status is RegistrationStatus.PENDING_REVIEW
     answer = Decision(
-        id=reg.id, status=reg.status, version=reg.version, owner_id=reg.owner_id,
+        id=reg.id, status=reg.status, version=reg.version, owner_id=reg.owner_id, owner_kind=reg.owner_kind,
         levels_required=routing.levels_required(routing_store.rules(), reg) if review else None,
         levels_done=len(routing.round_approvals(reg.audit)) if review else None)
     return json_response(200, visibility.decision(visibility.Viewer.of(principal), answer) if principal else answer)

@@ -69,6 +69,7 @@ def from_item(item: RegistrationItem) -> Registration:
         id=item.id, status=item.status, source=item.source,
         submitter=Actor(kind=item.submitter_kind, id=item.submitter_id),
         partner_id=item.partner_id, owner_id=item.owner_id, team_id=item.team_id, customer_key=item.customer_key,
+        owner_kind=(item.owner_kind or "user") if item.owner_id else None,
         created_at=item.created_at, updated_at=item.updated_at, version=item.version or 1,
         first_claim=item.first_claim, won_amount=item.won_amount, review_flag=item.review_flag,
         audit=[

@@ -15,6 +15,7 @@ from chalicelib.handlers import notifications
 from chalicelib.handlers import review_sla
 from chalicelib.handlers import review
 from chalicelib import http
+from chalicelib.handlers import pool
 
 app = Chalice(app_name="dealreg")
 # Chalice sets its app logger ("dealreg", stdout, not propagating) to ERROR unless debug, which would silence
@@ -36,6 +37,7 @@ app.register_blueprint(tenders.bp)
 app.register_blueprint(notifications.bp)
 app.register_blueprint(review_sla.bp)
 app.register_blueprint(review.bp)
+app.register_blueprint(pool.bp)
 
 
 def __getattr__(name: str):

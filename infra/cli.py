@@ -22,13 +22,36 @@ LOCAL_PREFIX = "dealreg-local"
 STATE_DIR = Path(".dealreg")
 
 
-def _use_local_stack(port: int = LOCAL_MOTO_PORT) -> None:
+def _local_moto_port() -> int:
+    """The stand-in's port: ``DEALREG_MOTO_PORT``, as ``make run`` uses it (default 4566)."""
+    return int(os.environ.get("DEALREG_MOTO_PORT") or LOCAL_MOTO_PORT)
+
+
+def _local_api_url() -> str:
+    """The local API: ``DEALREG_PORT``, as ``make run`` uses it (default 8000)."""
+    return f"http://127.0.0.1:{int(os.environ.get('DEALREG_PORT') or 8000)}"
+
+
+def _use_local_stack(port: int | None = None) -> None:
     from infra.local.stack import FAKE_CREDENTIALS
 
+    port = port or _local_moto_port()
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ["DEALREG_AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
     os.environ["DEALREG_PREFIX"] = LOCAL_PREFIX
+    # Local mode never asks a real business registry (no network; the server does the same).
+    os.environ.setdefault("DEALREG_REGISTRY_PROVIDERS", "")
+    _follow_server_clock()
+
+
+def _follow_server_clock(state_dir: Path = STATE_DIR) -> None:
+    """Use the clock the running ``make run`` uses (``DEALREG_TIME_SCALE``), from ``state_dir/clock.json``."""
+    from chalicelib import clock
+
+    path = state_dir / "clock.json"
+    if path.exists():
+        clock.set_clock(clock.ScaledClock.from_state(json.loads(path.read_text())))
 
 
 def _storage(args: argparse.Namespace) -> None:
@@ -102,6 +125,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     from infra.local import http_server, stack_session
     from infra.local.stack import save_snapshot
 
+    # Local mode never calls a real business registry unless asked to (DEALREG_REGISTRY_PROVIDERS=gleif,…).
+    os.environ.setdefault("DEALREG_REGISTRY_PROVIDERS", "")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
@@ -111,16 +136,29 @@ def cmd_local(args: argparse.Namespace) -> int:
         for f in (snapshot, state_dir / "demo.json"):
             f.unlink(missing_ok=True)
     suite = stack_session.start(moto_port=args.moto_port, prefix=LOCAL_PREFIX, snapshot=snapshot)
+    from infra.local.persist import Autosaver, watch_writes
+
+    autosaver = Autosaver(lambda: save_snapshot(suite.moto.url, LOCAL_PREFIX, suite.region, snapshot)).start()
+    watch_writes(suite.moto.server, autosaver.mark)
     from chalicelib import clock
 
     scale = float(os.environ.get("DEALREG_TIME_SCALE", "1"))
+    clock_file = state_dir / "clock.json"
     if scale != 1:
-        clock.set_clock(clock.ScaledClock(scale))
+        scaled = clock.ScaledClock(scale)
+        clock.set_clock(scaled)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        clock_file.write_text(json.dumps(scaled.state()))  # `dealreg … --local` follows this clock
+    else:
+        clock_file.unlink(missing_ok=True)
     demo = _ensure_demo_partner(state_dir)
     from infra.local import demo_tenders  # issue 6: demo tender feeds from examples/tenders/
 
     tenders_demo = demo_tenders.start(suite, state_dir)
     server = http_server.create_server(suite.app, "127.0.0.1", args.port)
+    from infra.local.persist import durable_answers
+
+    durable_answers(suite.app, autosaver)  # a 202 is answered once the snapshot holds it
     http_thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     suite.runner.start()
     http_thread.start()
@@ -147,11 +185,15 @@ Tenders: demo feeds from examples/tenders/ are served on {tenders_demo.base_url}
 Notifications arrive in the local inbox: log lines with 'inbox:', and GET {base}/v1/dev/inbox with a
 recipient's key shows theirs: the review request (manager key), the decision (partner key), the demo rep's
 tender alerts (rep key).
-Other dealreg commands reach this stack with --local. Ctrl-C stops everything; data is kept in {snapshot}.
+Other dealreg commands reach this stack with --local. Ctrl-C stops everything; data is kept in {snapshot}
+(saved within a second of every change).
 """, flush=True)
 
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # Closing the terminal (SIGHUP) stops the stack like Ctrl-C; a crash or SIGKILL loses no answered write
+    # (the API answers once the snapshot holds it) and at most the last second of background work
+    # (infra.local.persist).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.is_set():
         stop.wait(0.5)
@@ -159,67 +201,10 @@ Other dealreg commands reach this stack with --local. Ctrl-C stops everything; d
     tenders_demo.stop()
     suite.runner.stop()
     server.shutdown()
+    autosaver.stop()
     counts = save_snapshot(suite.moto.url, LOCAL_PREFIX, suite.region, snapshot)
     suite.moto.stop()
     print(f"saved {sum(counts.values())} items to {snapshot}", flush=True)
-    return 0
-
-
-# --- directory -----------------------------------------------------------------------------------------------
-
-def _slug(name: str) -> str:
-    base = "".join(c if c.isascii() and c.isalnum() else "-" for c in name.lower()).strip("-")
-    return (base[:24] or "p") + "-" + secrets.token_hex(3)
-
-
-def cmd_partners_create(args: argparse.Namespace) -> int:
-    _storage(args)
-    from chalicelib.store import directory
-
-    partner_id = args.id or _slug(args.name)
-    if args.team and directory.get_team(args.team) is None:
-        print(f"no team {args.team!r}; create it with: dealreg teams create NAME --id {args.team}", file=sys.stderr)
-        return 2
-    if args.callback_url:  # checked as `notifications set --callback-url` checks it (https, SSRF guard)
-        from chalicelib import settings
-        from chalicelib.notification_channels import check_channel_url
-        from connectors.errors import ConnectorError
-
-        try:
-            check_channel_url("webhook", args.callback_url, local=settings.get().local, resolve=True)
-        except ConnectorError as exc:
-            print(f"refused: webhook URL ({exc.reason})", file=sys.stderr)
-            return 2
-    secret, key = directory.create_partner(partner_id, args.name, now=_now(), tier=args.tier,
-                                           callback_url=args.callback_url, team_id=args.team)
-    print(json.dumps({"partner_id": partner_id, "webhook_secret": secret, "api_key": key}, indent=2))
-    print("Store the secret and key now: they are not shown again.", file=sys.stderr)
-    return 0
-
-
-def cmd_teams_create(args: argparse.Namespace) -> int:
-    _storage(args)
-    from chalicelib.store import directory
-
-    team_id = args.id or _slug(args.name)
-    directory.create_team(team_id, args.name, now=_now())
-    print(json.dumps({"team_id": team_id}))
-    return 0
-
-
-def cmd_users_create(args: argparse.Namespace) -> int:
-    _storage(args)
-    from chalicelib.domain.access import Role
-    from chalicelib.store import directory
-
-    user_id = args.id or _slug(args.name)
-    if args.team and directory.get_team(args.team) is None:
-        print(f"no team {args.team!r}; create it with: dealreg teams create NAME --id {args.team}", file=sys.stderr)
-        return 2
-    key = directory.create_user(user_id, args.name, Role(args.role), now=_now(), team_id=args.team,
-                                email=args.email, manager_id=args.manager)
-    print(json.dumps({"user_id": user_id, "role": args.role, "api_key": key}, indent=2))
-    print("Store the key now: it is not shown again.", file=sys.stderr)
     return 0
 
 
@@ -399,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     local = sub.add_parser("local", help="run the whole suite locally on an embedded AWS stand-in")
     local.add_argument("--port", type=int, default=int(os.environ.get("DEALREG_PORT", 8000)))
-    local.add_argument("--moto-port", type=int, default=int(os.environ.get("DEALREG_MOTO_PORT", LOCAL_MOTO_PORT)))
+    local.add_argument("--moto-port", type=int, default=_local_moto_port())
     local.add_argument("--state-dir", default=str(STATE_DIR))
     local.add_argument("--reset", action="store_true", help="start with empty tables")
     local.set_defaults(func=cmd_local)
@@ -407,40 +392,16 @@ def build_parser() -> argparse.ArgumentParser:
     def storage_flags(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--local", action="store_true", help="use the stack `make run` started")
 
-    partners = sub.add_parser("partners").add_subparsers(dest="action", required=True)
-    pc = partners.add_parser("create", help="create a partner; prints its id, whsec_ secret and API key once")
-    pc.add_argument("name")
-    pc.add_argument("--id")
-    pc.add_argument("--tier", default="registered")
-    pc.add_argument("--callback-url")
-    pc.add_argument("--team", help="its channel team: that team's managers review its registrations")
-    storage_flags(pc)
-    pc.set_defaults(func=cmd_partners_create)
+    from infra.directory_cli import add_parsers as add_directory_parsers  # teams, users, partners (issue 12)
 
-    teams = sub.add_parser("teams").add_subparsers(dest="action", required=True)
-    tc = teams.add_parser("create", help="create a team/territory")
-    tc.add_argument("name")
-    tc.add_argument("--id")
-    storage_flags(tc)
-    tc.set_defaults(func=cmd_teams_create)
-
-    users = sub.add_parser("users").add_subparsers(dest="action", required=True)
-    uc = users.add_parser("create", help="create a rep, manager or admin; prints the API key once")
-    uc.add_argument("name")
-    uc.add_argument("--role", choices=["rep", "manager", "admin"], required=True)
-    uc.add_argument("--id")
-    uc.add_argument("--team")
-    uc.add_argument("--email")
-    uc.add_argument("--manager")
-    storage_flags(uc)
-    uc.set_defaults(func=cmd_users_create)
+    add_directory_parsers(sub, _storage, _now, storage_flags)
 
     webhook = sub.add_parser("webhook").add_subparsers(dest="action", required=True)
     ws = webhook.add_parser("send", help="sign FILE with Standard Webhooks and post it as a partner")
     ws.add_argument("file")
     ws.add_argument("--partner", required=True)
     ws.add_argument("--secret", help="whsec_ secret (or DEALREG_WEBHOOK_SECRET)")
-    ws.add_argument("--url", default="http://127.0.0.1:8000")
+    ws.add_argument("--url", default=_local_api_url(), help="the API (default: 127.0.0.1:$DEALREG_PORT, else 8000)")
     ws.add_argument("--webhook-id", help="reuse an id to replay a delivery")
     ws.set_defaults(func=cmd_webhook_send)
 

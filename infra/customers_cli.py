@@ -15,10 +15,12 @@ The CSV has a header row; columns (names are case-insensitive, order free, unkno
 Rows are checked with the API's own model (``schemas.registration.Customer``); a bad row is reported
 with its row number (the header is row 1) and field, and the import goes on with the next row.
 
-Resumable: after each row the row number is saved in a checkpoint named after the file's SHA-256
+Resumable: after each row the row number is saved in a checkpoint named after the file's SHA-256 and the
+target stack (its endpoint, prefix and the stack's own id, which a ``make run RESET=1`` renews)
 (``<state dir>/customers-import-<hash>.json``), so running the same command again after an interruption
-continues after the last finished row; a changed file has another hash and starts from the top. Writes
-are idempotent (the index refuses a customer name twice), so redoing the row that was in flight is safe.
+continues after the last finished row; a changed file, another stack or a reset one starts from the top.
+Writes are idempotent (the index refuses a customer name twice), so redoing the row that was in flight is
+safe; a row whose writes time out or are throttled is retried (5 attempts, doubling waits from 0.5 s).
 """
 from __future__ import annotations
 
@@ -63,8 +65,38 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def checkpoint_path(state_dir: Path, file_hash: str) -> Path:
-    return state_dir / f"customers-import-{file_hash[:32]}.json"
+def checkpoint_path(state_dir: Path, file_hash: str, target: str = "") -> Path:
+    """The checkpoint of one file imported into one stack (``target``: see :func:`target_of`)."""
+    name = hashlib.sha256(f"{file_hash}\x1f{target}".encode()).hexdigest() if target else file_hash
+    return state_dir / f"customers-import-{name[:32]}.json"
+
+
+def target_of(now: datetime) -> str:
+    """The stack the import writes to: endpoint, prefix, region and the stack's id."""
+    from chalicelib import settings
+    from chalicelib.store import directory
+
+    s = settings.get()
+    return "|".join([s.endpoint_url or "aws", s.prefix, s.region, directory.stack_id(now=now)])
+
+
+RETRY_ATTEMPTS = 5
+RETRY_BASE_SECONDS = 0.5
+
+
+def _retrying(write: Callable[[], Any], *, sleep: Callable[[float], None] | None = None) -> Any:
+    """Run ``write``, retrying storage timeouts and throttling (idempotent writes only)."""
+    import time
+
+    from chalicelib.http import _is_unavailable
+
+    for attempt in range(RETRY_ATTEMPTS):
+        try:
+            return write()
+        except Exception as exc:
+            if attempt == RETRY_ATTEMPTS - 1 or not _is_unavailable(exc):
+                raise
+            (sleep or time.sleep)(RETRY_BASE_SECONDS * 2 ** attempt)
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
@@ -145,7 +177,7 @@ def import_file(path: Path, *, state_dir: Path, now: datetime,
     from chalicelib.store import dedup as dedup_store
 
     file_hash = file_sha256(path)
-    ckpt = checkpoint_path(state_dir, file_hash)
+    ckpt = checkpoint_path(state_dir, file_hash, _retrying(lambda: target_of(now)))
     state = _read_checkpoint(ckpt)
     rows = list(_rows(path))
     report = ImportReport(file_hash=file_hash, total=len(rows), resumed_from=state["row"] if state["row"] > 1 else 0,
@@ -159,10 +191,11 @@ def import_file(path: Path, *, state_dir: Path, now: datetime,
             report.errors.extend({"row": number, **e} for e in errors)
         else:
             key = customer_key(customer)
-            companies.import_customer(key, customer, owner_id=owner, now=now)
             ids = [(r.scheme.value, r.value) for r in customer.registry_ids]
             exact = dedup_keys.exact_keys(customer.name, ids, customer.website)
-            dedup_store.index_customer(key, customer.name, dedup_keys.name_forms(customer.name), exact, now=now)
+            _retrying(lambda: companies.import_customer(key, customer, owner_id=owner, now=now))
+            _retrying(lambda: dedup_store.index_customer(key, customer.name, dedup_keys.name_forms(customer.name),
+                                                         exact, now=now))
             report.imported += 1
         state = {"row": number, "imported": report.imported, "errors": report.errors}
         _write_checkpoint(ckpt, state)

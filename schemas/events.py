@@ -185,6 +185,8 @@ class CustomerReviewFlagged(EventBase):
 
     type: Literal["customer.review_flagged"] = "customer.review_flagged"
     registration_id: str = Field(description="The registration whose enrichment found it")
+    registration: RegistrationSnapshot | None = Field(default=None, description="That registration: its "
+                                                      "submitter, owner and team's managers are told")
     company: Company
     reason: str = Field(description="The normalised status: dissolved | revoked | lapsed | retired")
 
@@ -199,7 +201,10 @@ class RegistrationConflictDetected(EventBase):
     registration: RegistrationSnapshot
     conflict_with: list[str] = Field(description="Ids of the holder's overlapping approved registrations")
     holder_id: str | None = Field(default=None, description="The holder (owner_id of the first of them)")
-    notify: list[str] = Field(default_factory=list, description="The holder and their managers (user ids)")
+    notify: list[str] = Field(default_factory=list, description="The holder (a user) and their managers, the "
+                              "holder partner's channel team managers, the new submitter's managers (user ids)")
+    recipients: list[str] = Field(default_factory=list, description="'partner:<id>' when a partner holds it "
+                                  "(its callback gets a redacted copy: domain.visibility)")
     rule: str | None = Field(default=None, description="The matching rule that tied the customers")
 
 

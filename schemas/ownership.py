@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from schemas.common import LongText, ShortText, Strict, Timestamp
+from schemas.registration import ErrorDetail
 from schemas.registration import RegistrationStatus
 
 HolderId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -52,6 +53,8 @@ class BulkAssignOutcome(Strict):
     outcome: Literal["assigned", "transferred", "refused"]
     code: str | None = Field(default=None, description="Why it was refused (the code a single call answers)")
     message: str | None = None
+    errors: list[ErrorDetail] = Field(default_factory=list, description="As a single call's answer: "
+                                      "``limit_exceeded`` names the limit in ``loc`` (limit.role:rep)")
     ownership: Ownership | None = Field(default=None, description="The holding after the move")
 
 

@@ -49,6 +49,8 @@ class SalesStage(StrEnum):
     NEEDS_ANALYSIS = "needs_analysis"
     PROPOSAL = "proposal"
     NEGOTIATION = "negotiation"
+    CLOSED_WON = "closed_won"  # set when the deal is closed as won (POST .../won)
+    CLOSED_LOST = "closed_lost"  # set when the deal is closed as lost (POST .../lost)
 
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -131,6 +133,8 @@ class AuditEntry(Strict):
     from_status: RegistrationStatus | None = None
     to_status: RegistrationStatus | None = None
     reason: str | None = None
+    evidence: str | None = Field(default=None, description="Staff only: what an automatic check found about "
+                                 "other parties (e.g. who holds the customer); never shown to partners")
 
 
 class Registration(RegistrationCreate):
@@ -142,12 +146,17 @@ class Registration(RegistrationCreate):
     submitter: Actor
     partner_id: str | None = None
     owner_id: str | None = None
+    owner_kind: str | None = Field(default=None, description="user | partner: with owner_id, the holder (the "
+                                   "same flat pair as the assign/approve bodies' owner_id/owner_kind)")
     team_id: str | None = None
     customer_key: str
     created_at: datetime
     updated_at: datetime
     version: int
     audit: list[AuditEntry]
+    won_amount: Money | None = Field(default=None, description="The contracted amount, once closed as won")
+    review_flag: str | None = Field(default=None, description="A registry says the customer is dissolved, revoked "
+                                    "(注销/吊销), or its LEI lapsed/retired: review before following it")
     first_claim: bool | None = Field(
         default=None,
         description="True when this registration was the first to claim its customer's exact keys (registry "

@@ -125,5 +125,6 @@ class Decision(Strict):
     status: RegistrationStatus
     version: int
     owner_id: str | None = None
+    owner_kind: str | None = None
     levels_required: int | None = Field(default=None, description="Approval levels this registration needs")
     levels_done: int | None = Field(default=None, description="Approval levels recorded so far")

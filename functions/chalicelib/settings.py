@@ -26,7 +26,7 @@ QUEUES: dict[str, tuple[str, ...]] = {
                       "ownership.reclaimed", "tender.alert", "registration.review_overdue",
                       "registration.claimed", "registration.assigned", "registration.transferred",
                       "registration.extended", "ownership.over_limit",
-                      "registration.escalated"),
+                      "registration.escalated", "customer.review_flagged"),
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "tenders"
 DEMO_REP = "demo-rep"
+DEMO_REP_TEAM = "channel"  # the demo channel team: its manager (demo-manager) reviews what the demo rep registers
 # What the demo rep subscribes to: matches the Chinese RSS (云平台) and the OCDS cycle-lane process.
 DEMO_SUBSCRIPTION = {"name": "demo: 云平台 or cycle lanes", "keywords": {"include": ["云平台", "cycle lane"]},
                      "delivery": "immediate"}
@@ -77,8 +78,14 @@ def ensure_subscriber(now: Any) -> str | None:
     from schemas.tender import Subscription
 
     key = None
-    if directory.get_user(DEMO_REP) is None:
-        key = directory.create_user(DEMO_REP, "Demo Rep", Role.REP, now=now)
+    if directory.get_team(DEMO_REP_TEAM) is None:
+        directory.create_team(DEMO_REP_TEAM, "Channel sales (demo)", now=now)
+    rep = directory.get_user(DEMO_REP)
+    if rep is None:
+        # in the demo manager's team, so what the demo rep registers has a reviewer
+        key = directory.create_user(DEMO_REP, "Demo Rep", Role.REP, now=now, team_id=DEMO_REP_TEAM)
+    elif rep.team_id is None:  # a snapshot from before the rep had a team
+        rep.update(actions=[type(rep).team_id.set(DEMO_REP_TEAM)])
     if not store.subscriptions_of(DEMO_REP):
         store.create_subscription(Subscription(id=store.new_subscription_id(), rep_id=DEMO_REP, created_at=now,
                                                **DEMO_SUBSCRIPTION))
@@ -95,7 +102,7 @@ def start(suite: Any, state_dir: Path, *, poll_now: bool = True) -> DemoTenders:
     """
     from chalicelib import clock
 
-    server, base = serve()
+    server, base = serve(port=int(os.environ.get("DEALREG_DEMO_TENDERS_PORT") or 0))
     sources = configure(base, state_dir)
     key = ensure_subscriber(clock.now())
     key_file = state_dir / "demo_rep.json"

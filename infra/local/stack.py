@@ -9,6 +9,7 @@ deployment template — and the tables and secrets can be saved to and restored 
 from __future__ import annotations
 
 import json
+import os
 import logging
 import threading
 from pathlib import Path
@@ -203,6 +204,11 @@ class MotoServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def server(self) -> Any:
+        """The werkzeug server (``infra.local.persist.watch_writes`` wraps its app)."""
+        return self._server
+
     def start(self) -> MotoServer:
         self._thread.start()
         return self
@@ -323,7 +329,13 @@ def save_snapshot(endpoint: str, prefix: str, region: str, path: Path) -> dict[s
                 data["secrets"][sec["Name"]] = sm.get_secret_value(SecretId=sec["ARN"])["SecretString"]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False))
+    # 0600 from the first byte: the snapshot holds every partner's signing secret.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(json.dumps(data, ensure_ascii=False))
+        out.flush()
+        os.fsync(out.fileno())
     tmp.replace(path)  # atomic: a crash mid-write leaves the previous snapshot intact
     return {name: len(items) for name, items in data["tables"].items()}
 

@@ -82,7 +82,10 @@ def test_an_interrupted_import_resumes_after_the_last_finished_row(suite, tmp_pa
     state = tmp_path / "state"
     assert cli.main(["customers", "import", str(path), "--state-dir", str(state)]) == 130
     assert "run the same command again" in capsys.readouterr().err
-    checkpoint = json.loads(customers_cli.checkpoint_path(state, customers_cli.file_sha256(path)).read_text())
+    from chalicelib.clock import now
+
+    checkpoint = json.loads(customers_cli.checkpoint_path(state, customers_cli.file_sha256(path),
+                                                          customers_cli.target_of(now())).read_text())
     assert checkpoint["row"] == 7 and checkpoint["imported"] == 2 and len(checkpoint["errors"]) == 3
 
     monkeypatch.setattr(dedup_store, "index_customer", real)
@@ -136,3 +139,57 @@ def test_a_file_without_a_name_column_is_refused(suite, tmp_path, _cli_storage, 
     path = _write(tmp_path, [["company", "website"], ["x", "y"]])
     assert cli.main(["customers", "import", str(path), "--state-dir", str(tmp_path)]) == 2
     assert "no 'name' column" in capsys.readouterr().err
+
+
+def _reset_stack(suite, moto_server):
+    """What ``make run RESET=1`` does to the stack: empty tables (the same endpoint and prefix)."""
+    from infra.local.stack import local_environment, provision
+    from infra.local.stack_session import configure_process
+
+    moto_server.reset()
+    env = local_environment(moto_server.url, suite.prefix, "us-east-1",
+                            provision(moto_server.url, suite.prefix, "us-east-1"))
+    configure_process(env)
+
+
+def test_the_checkpoint_is_per_stack_so_a_reset_stack_is_imported_again(suite, moto_server, tmp_path, _cli_storage,
+                                                                        capsys):
+    from chalicelib.store.models import CustomerItem
+
+    path = _write(tmp_path)
+    state = str(tmp_path / "state")
+    cli.main(["customers", "import", str(path), "--state-dir", state, "--quiet"])
+    first = json.loads(capsys.readouterr().out)
+    assert first["imported"] == 3
+    # WHEN the stack is reset (same endpoint and prefix) and the same file is imported again
+    _reset_stack(suite, moto_server)
+    assert CustomerItem.count() == 0
+    cli.main(["customers", "import", str(path), "--state-dir", state, "--quiet"])
+    again = json.loads(capsys.readouterr().out)
+    # THEN it is imported again, not "resumed" into nothing
+    assert again["imported"] == 3 and CustomerItem.get("uscc:914403001922038216").name == "华为技术有限公司"
+    # AND the same file into the same stack still resumes (nothing left to do, nothing written twice)
+    cli.main(["customers", "import", str(path), "--state-dir", state, "--quiet"])
+    assert json.loads(capsys.readouterr().out)["imported"] == 3
+
+
+def test_a_storage_timeout_during_import_is_retried_not_a_traceback(suite, tmp_path, _cli_storage, monkeypatch,
+                                                                     capsys):
+    from botocore.exceptions import ReadTimeoutError
+
+    from chalicelib.store import companies
+
+    real = companies.import_customer
+    calls = {"n": 0}
+
+    def flaky(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] in (1, 2):  # moto answering too slowly under load, twice
+            raise ReadTimeoutError(endpoint_url="http://127.0.0.1:1")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(companies, "import_customer", flaky)
+    monkeypatch.setattr(customers_cli, "RETRY_BASE_SECONDS", 0.01)
+    code = cli.main(["customers", "import", str(_write(tmp_path)), "--state-dir", str(tmp_path / "s"), "--quiet"])
+    out = capsys.readouterr()
+    assert code == 1 and json.loads(out.out)["imported"] == 3 and "Traceback" not in out.err

@@ -63,11 +63,17 @@ def _drain(suite, url: str) -> list[dict]:
     return [json.loads(m["Body"]) for m in msgs.get("Messages", [])]
 
 
-def test_a_registration_for_a_revoked_uscc_company_is_flagged_once(suite, registries):
+def test_a_registration_for_a_revoked_uscc_company_is_flagged_once(suite, registries, monkeypatch):
+    from chalicelib import settings
     from chalicelib.store import companies
+    from chalicelib.store.models import DeliveryItem, PartnerItem
 
+    monkeypatch.setenv("DEALREG_LOCAL", "1")  # everyone has the local inbox channel
+    settings.reset()
     watch = _watch_events(suite, "customer.review_flagged")
     secret, key = make_partner("acme")
+    make_user("chief", "manager", team="channel")
+    PartnerItem("partner#acme").update(actions=[PartnerItem.team_id.set("channel")])
     # WHEN a partner registers an opportunity with a company that 企查查 reports as 吊销
     answer = post_webhook(suite.api, "acme", secret, example(customer=_customer(REVOKED_NAME, REVOKED_USCC)))
     assert answer.status == 202
@@ -84,6 +90,10 @@ def test_a_registration_for_a_revoked_uscc_company_is_flagged_once(suite, regist
     # AND the workflow went on as usual: enrichment never blocks intake or review
     reg = suite.api.get(f"/v1/registrations/{answer.json()['id']}", key).json()
     assert reg["status"] == "pending_review"
+    # AND the registration shows the flag, and its submitter and the team's managers are told (issue 12 item 13)
+    assert reg["review_flag"] == "revoked"
+    told = {d.recipient: d.title for d in DeliveryItem.scan() if d.event_type == "customer.review_flagged"}
+    assert set(told) == {"partner:acme", "user:chief"} and REVOKED_NAME in told["user:chief"]
     # WHEN a second registration for the same customer arrives
     second = post_webhook(suite.api, "acme", secret,
                           example(customer=_customer(REVOKED_NAME, REVOKED_USCC), external_ref="CRM-2"))

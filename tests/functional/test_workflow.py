@@ -114,10 +114,11 @@ def test_a_conflict_goes_to_review_with_the_evidence(suite, keys):
     assert _post(suite, first, "approve", keys["boss"]).status == 200
     # WHEN another rep registers the customer wang holds
     other = _submit(suite, keys["li"], {**data, "external_ref": "WF-li"})
-    # THEN it goes to review (not rejected), the audit reason naming the holder and the holding
+    # THEN it goes to review (not rejected), the audit line's staff evidence naming the holder and the holding
     reg = _get(suite, other, keys["li"])
     assert reg["status"] == "pending_review"
-    assert "conflict held by wang" in reg["audit"][-1]["reason"] and first in reg["audit"][-1]["reason"]
+    assert "conflict held by wang" in reg["audit"][-1]["evidence"] and first in reg["audit"][-1]["evidence"]
+    assert "wang" not in reg["audit"][-1]["reason"] and "protected" in reg["audit"][-1]["reason"]
 
 
 def test_eligibility_and_required_fields_reject_with_every_reason(suite, keys, monkeypatch):
@@ -341,6 +342,9 @@ def test_won_and_lost_close_the_holding_and_release_the_counter(suite, keys):
     reg = _get(suite, won, keys["wang"])
     assert reg["owner_id"] == "wang"  # kept as a matter of record
     assert reg["audit"][-1]["reason"] == "won at 3650000.00 CNY"
+    # the won amount is a field and the sales stage follows (issue 12 item 15)
+    assert reg["won_amount"] == {"amount": "3650000.00", "currency": "CNY"} and reg["sales_stage"] == "closed_won"
+    assert _get(suite, lost, keys["wang"])["sales_stage"] == "closed_lost"
     own = _get(suite, won, keys["admin"])
     assert _post(suite, won, "lost", keys["wang"], {"reason": "x"}).status == 409
     assert _get(suite, won, keys["admin"]) == own

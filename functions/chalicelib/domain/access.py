@@ -66,8 +66,8 @@ def list_plan(p: Principal, *, owner: str | None, status: str | None, team: str 
         if p.role is Role.ADMIN or team in p.managed_team_ids:
             return ListPlan("by_team", team)
         raise ListForbiddenError("you do not manage this team")
-    if p.role is Role.ADMIN and status:
-        return ListPlan("by_status", status)
+    if p.role is Role.ADMIN:  # everything: by status when asked, else the whole table
+        return ListPlan("by_status", status) if status else ListPlan("all", "")
     if p.role is Role.MANAGER and len(p.managed_team_ids) == 1:
         return ListPlan("by_team", next(iter(p.managed_team_ids)))
     return ListPlan("by_submitter", p.id)

@@ -31,7 +31,8 @@ def load_rules(raw: str | None) -> WorkflowRules:
 class Finding:
     check: str  # required | eligibility | dedup
     outcome: Outcome
-    detail: str
+    detail: str  # what the submitter may read (domain.visibility): never another party's identity
+    evidence: str | None = None  # staff only: who else holds or registered the customer
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,17 @@ class CheckReport:
         text = "auto-checks " + {"pass": "passed", "review": "flagged for review", "reject": "rejected"}[self.outcome]
         if shown:
             text += ": " + "; ".join(f"{f.check}: {f.detail}" for f in shown)
-        return text if len(text) <= _REASON_MAX else text[: _REASON_MAX - 1] + "…"
+        return _clip(text)
+
+    def evidence(self) -> str | None:
+        """Staff-only evidence of the findings :meth:`summary` shows (the audit line's ``evidence``)."""
+        shown = [f for f in self.findings if f.outcome == self.outcome] or list(self.findings)
+        parts = [f"{f.check}: {f.evidence}" for f in shown if f.evidence]
+        return _clip("; ".join(parts)) if parts else None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _REASON_MAX else text[: _REASON_MAX - 1] + "…"
 
 
 # --- required fields -----------------------------------------------------------------------------------------
@@ -120,17 +131,25 @@ def dedup_finding(verdict: DedupVerdict | None, rules: WorkflowRules) -> Finding
         return Finding("dedup", "review", DEDUP_UNAVAILABLE)
     rule = f" (rule {verdict.rule})" if verdict.rule else ""
     outcome = verdict.outcome
+    protected = "conflict: the customer is protected by another holder"
     if verdict.action is RuleAction.BLOCK and outcome in rules.dedup.reject_on:
+        if outcome is DedupOutcome.DUPLICATE:  # your own earlier registration
+            return Finding("dedup", "reject", f"duplicate of {verdict.duplicate_of or 'your earlier registration'}"
+                                              f"{rule}")
         ref = verdict.duplicate_of or ", ".join(verdict.conflict_with) or ", ".join(verdict.earlier)
-        return Finding("dedup", "reject", f"{outcome.value} of {ref or 'an earlier registration'}{rule}")
+        public = protected if outcome is DedupOutcome.CONFLICT else f"{outcome.value} of an earlier registration"
+        return Finding("dedup", "reject", public + rule,
+                       evidence=f"{outcome.value} of {ref or 'an earlier registration'}{rule}")
     if outcome is DedupOutcome.CONFLICT:
         holder = f" held by {verdict.holder_id}" if verdict.holder_id else ""
-        return Finding("dedup", "review", f"conflict{holder} in {', '.join(verdict.conflict_with)}{rule}")
+        return Finding("dedup", "review", protected + rule,
+                       evidence=f"conflict{holder} in {', '.join(verdict.conflict_with)}{rule}")
     if outcome is DedupOutcome.DUPLICATE:
         return Finding("dedup", "review", f"duplicate of {verdict.duplicate_of}{rule}")
     if outcome is DedupOutcome.MAY_CLAIM:
-        earlier = f": earlier {', '.join(verdict.earlier)}" if verdict.earlier else ""
-        return Finding("dedup", "review", f"same customer registered before, nobody holds it{earlier}{rule}")
+        earlier = f"earlier {', '.join(verdict.earlier)}{rule}" if verdict.earlier else None
+        return Finding("dedup", "review", f"same customer registered before, nobody holds it{rule}",
+                       evidence=earlier)
     if verdict.action is RuleAction.FLAG:
         return Finding("dedup", "review", f"flagged{rule}")
     return Finding("dedup", "pass", "clear")

@@ -123,6 +123,8 @@ RECIPIENT_POLICY: dict[str, Policy] = {
     "registration.review_overdue": lambda evt: [],
     # Level 1 of two approved (audit "approval_recorded"): the second level's approvers decide next.
     "registration.escalated": _review_level(2),
+    # A registry says the customer is dissolved/revoked (issue 12 item 13): the submitter, owner and managers.
+    "customer.review_flagged": _union(_submitter, _owner, _team),
 }
 """Event type -> who is told (besides the generic fields). Another issue adds one line for its event type and
 the same type to ``settings.QUEUES["notifications"]`` (a unit test checks the two agree)."""
@@ -182,6 +184,7 @@ class Delivery:
     due_at: datetime
     digest: str = "off"
     message: Message = field(default_factory=lambda: Message("", ""))
+    payload: Mapping[str, Any] | None = None  # the event as this recipient may see it (domain.visibility)
 
 
 def _digest_text(text: str) -> bytes:
@@ -223,12 +226,16 @@ def plan_deliveries(evt: Mapping[str, Any], prefs: Sequence[ChannelPrefs], *, no
     A person is not told about their own action (the actor is skipped), except on the partner ``webhook``
     channel, which keeps a partner system in sync with everything about its registrations. Human channels
     follow the recipient's digest mode; a tender alert from a ``daily_digest`` subscription is digested daily.
+    Each recipient gets the event as it may see it (``domain.visibility.event``): words and payload alike.
     """
+    from chalicelib.domain.visibility import Viewer, event as visible_event
+
     actor = _actor_ref(evt.get("actor"))
     out: list[Delivery] = []
     for p in prefs:
         locale = p.locale if p.locale in LOCALES else DEFAULT_LOCALE
-        message = render(evt, locale)
+        seen = visible_event(Viewer.from_ref(p.recipient), evt)
+        message = render(seen, locale)
         for channel in p.channels:
             if channel not in CHANNELS or (p.recipient in actor and channel != "webhook"):
                 continue
@@ -240,7 +247,7 @@ def plan_deliveries(evt: Mapping[str, Any], prefs: Sequence[ChannelPrefs], *, no
             out.append(Delivery(id=delivery_id(str(evt["id"]), p.recipient, channel), event_id=str(evt["id"]),
                                 event_type=str(evt.get("type")), recipient=p.recipient, channel=channel,
                                 locale=locale, due_at=due, digest=mode,
-                                message=message))
+                                message=message, payload=seen))
     return out
 
 
@@ -348,6 +355,12 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Over the holding limit: {owner}",
                "Holds {held} registrations, above the limit of {limit_value} ({limit}). Reclaimed: {reclaimed}."),
     },
+    "customer.review_flagged": {
+        "zh-CN": ("客户状态异常：{customer}", "工商信息显示该客户状态为「{reason}」（商机报备 {registration_id}），请复核后再跟进。"),
+        "en": ("Customer flagged: {customer}",
+               "The business registry lists this customer as {reason} (registration {registration_id}); "
+               "review it before following it up."),
+    },
     "tender.alert": {
         "zh-CN": ("新标讯：{tender_title}", "采购人：{buyer}；截止：{deadline}；预算：{tender_value}。"),
         "en": ("New tender: {tender_title}", "Buyer: {buyer}; deadline: {deadline}; value: {tender_value}."),
@@ -373,7 +386,7 @@ def _fields(evt: Mapping[str, Any], locale: str) -> dict[str, str]:
     value = tender.get("value")
     raw = {
         "type": evt.get("type"), "subject": evt.get("subject"),
-        "registration_id": reg.get("id") or evt.get("subject"),
+        "registration_id": reg.get("id") or evt.get("registration_id") or evt.get("subject"),
         "customer": reg.get("customer_name"), "project": reg.get("project_title"),
         "amount": reg.get("expected_amount"), "currency": reg.get("currency"),
         "reason": evt.get("reason"), "status": labels.get(str(status), status) if status else None,

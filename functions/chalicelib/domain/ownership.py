@@ -168,6 +168,11 @@ class LimitExceededError(OwnershipError):
         self.limit = limit
         self.held = held
 
+    @property
+    def errors(self) -> list[dict]:
+        """The limit, named where every answer carrying ``limit_exceeded`` puts it (``errors[].loc``)."""
+        return [{"loc": f"limit.{self.limit.name}", "type": "limit_exceeded"}]
+
 
 class PendingCapError(OwnershipError):
     code = "pending_cap"

@@ -139,11 +139,14 @@ def auto_decide(reg: Registration, report: CheckReport, *, now: datetime) -> Aud
     reason = report.summary()
     if reg.status not in RECHECKED:
         return None
+    evidence = {"evidence": report.evidence()}  # staff only (domain.visibility)
     if report.outcome == "reject":
-        return transition(reg.audit, reg.status, S.REJECTED, actor=SYSTEM, now=now, reason=reason)
+        return transition(reg.audit, reg.status, S.REJECTED, actor=SYSTEM, now=now, reason=reason).model_copy(
+            update=evidence)
     if reg.status is S.SUBMITTED:
-        return transition(reg.audit, reg.status, S.PENDING_REVIEW, actor=SYSTEM, now=now, reason=reason)
-    return AuditEntry(seq=next_seq(reg.audit), at=now, actor=SYSTEM, action=CHECKED, reason=reason)
+        return transition(reg.audit, reg.status, S.PENDING_REVIEW, actor=SYSTEM, now=now,
+                          reason=reason).model_copy(update=evidence)
+    return AuditEntry(seq=next_seq(reg.audit), at=now, actor=SYSTEM, action=CHECKED, reason=reason, **evidence)
 
 
 def reject(reg: Registration, actor: Actor, *, now: datetime, reason: str) -> AuditEntry:

@@ -160,34 +160,51 @@ def _announce_conflict(reg, verdict, now) -> None:
     from schemas.events import RegistrationConflictDetected
 
     notify: list[str] = []
+    recipients: list[str] = []
+
+    def team_managers(team_id):
+        team = directory.get_team(team_id) if team_id else None
+        return list(team.manager_ids or ()) if team else []
+
     if verdict.holder_id:
         user = directory.get_user(verdict.holder_id)
+        partner = directory.get_partner(verdict.holder_id) if user is None else None
         if user is not None:
             notify.append(verdict.holder_id)
             if user.manager_id:
                 notify.append(user.manager_id)
-            team = directory.get_team(user.team_id) if user.team_id else None
-            notify.extend(team.manager_ids if team else ())
+            notify.extend(team_managers(user.team_id))
+        elif partner is not None:  # a partner holds it: its callback and its channel team's managers
+            recipients.append(f"partner:{verdict.holder_id}")
+            notify.extend(team_managers(partner.team_id))
+    # ... and the new submitter's manager (a rep's manager, or a partner's channel team managers)
+    submitter = directory.get_user(reg.submitter.id) if reg.submitter.kind.value == "user" else None
+    if submitter is not None and submitter.manager_id:
+        notify.append(submitter.manager_id)
+    elif reg.submitter.kind.value == "partner":
+        notify.extend(team_managers(reg.team_id))
     publish([RegistrationConflictDetected(
         id=f"{reg.id}:conflict", occurred_at=verdict.computed_at or now, subject=reg.id,
         actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID), registration=snapshot(reg),
         conflict_with=verdict.conflict_with, holder_id=verdict.holder_id, notify=list(dict.fromkeys(notify)),
-        rule=verdict.rule,
+        recipients=recipients, rule=verdict.rule,
     )])
 
 
 def _answer(verdict_outcome: str) -> str:
-    return {"conflict": "protected", "duplicate": "yours"}.get(verdict_outcome, "free")
+    from chalicelib.domain.visibility import closed_answer
+
+    return closed_answer(verdict_outcome)
 
 
 @bp.route("/v1/registrations/{reg_id}/verdict", methods=["GET"])
 @api(responses={200: "DedupAnswer"},
      summary="The duplicate/conflict verdict on a registration (partners: the closed answer only)")
 def get_registration_verdict(reg_id: str):
-    from chalicelib.domain.access import Role, can_read
+    from chalicelib.domain.access import can_read
     from chalicelib.store import dedup as store
     from chalicelib.store import registrations
-    from schemas.dedup import DedupAnswer, DedupVerdict
+    from schemas.dedup import DedupVerdict
 
     principal = bearer_principal(bp.current_request.headers)
     reg = registrations.get(reg_id)
@@ -196,10 +213,9 @@ def get_registration_verdict(reg_id: str):
     stored = store.get_verdict(reg_id)
     if stored is None:
         raise HttpError(404, "verdict_pending", "the duplicate check has not finished yet")
-    verdict = DedupVerdict.model_validate(stored)
-    if principal.role is Role.PARTNER:
-        return json_response(200, DedupAnswer(answer=_answer(verdict.outcome.value)))
-    return json_response(200, DedupAnswer(answer=_answer(verdict.outcome.value), verdict=verdict))
+    from chalicelib.domain import visibility
+
+    return json_response(200, visibility.verdict(visibility.Viewer.of(principal), DedupVerdict.model_validate(stored)))
 
 
 @bp.route("/v1/duplicates/check", methods=["POST"], content_types=["application/json"])
@@ -207,8 +223,7 @@ def get_registration_verdict(reg_id: str):
      summary="Live pre-check: is this customer free, yours, or protected by someone (staff: with candidates)")
 def check_duplicates():
     from chalicelib import clock
-    from chalicelib.domain.access import Role
-    from schemas.dedup import DedupAnswer, DuplicateCheckRequest
+    from schemas.dedup import DuplicateCheckRequest
 
     request = bp.current_request
     check_size(request.raw_body, settings.get().max_body_bytes)
@@ -218,7 +233,7 @@ def check_duplicates():
     verdict, held, _, _ = _assess(customer.name, [(r.scheme.value, r.value) for r in customer.registry_ids],
                                   customer.website, body.contact_emails, body.contact_phones, body.products,
                                   [principal.id])
-    answer = _answer(verdict.outcome.value)
-    if principal.role is Role.PARTNER:
-        return json_response(200, DedupAnswer(answer=answer))
-    return json_response(200, DedupAnswer(answer=answer, verdict=_verdict_model(verdict, held, now=clock.now())))
+    from chalicelib.domain import visibility
+
+    return json_response(200, visibility.verdict(visibility.Viewer.of(principal),
+                                                 _verdict_model(verdict, held, now=clock.now())))

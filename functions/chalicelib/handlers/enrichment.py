@@ -103,15 +103,19 @@ def enrich_registration(registration_id: str) -> str | None:
     if not written:
         logger.info("enrichment of %s superseded by a concurrent write", reg.customer_key)
         return None
+    if (flag.value if flag else None) != reg.review_flag:
+        registrations.stamp_review_flag(reg.id, flag.value if flag else None)  # shown on the registration
     already_flagged = previous is not None and previous.review_flag == (flag.value if flag else None) and \
         (previous.company or {}).get("source_id") == (company.source_id if company else None)
     if flag is not None and company is not None and not already_flagged:
         # Published after the write it announces; the id is stable, so a retry after a failed publish
         # sends the same event again and consumers deduplicate.
+        from chalicelib.domain.events import snapshot
+
         publisher.publish([CustomerReviewFlagged(
             id=review_event_id(reg.customer_key, company), occurred_at=now, subject=reg.customer_key,
             actor=Actor(kind=PrincipalKind.SYSTEM, id="enrichment"), registration_id=reg.id,
-            company=company, reason=flag.value,
+            registration=snapshot(reg), company=company, reason=flag.value,
         )])
     return state
 

@@ -10,6 +10,7 @@ the submitter at the pending cap (ownership rule ``pending_cap``),
 """
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from chalice import Blueprint
@@ -20,17 +21,27 @@ from chalicelib.http import (MAX_SIGNATURE_HEADER_CHARS, HttpError, api, bearer_
 
 bp = Blueprint(__name__)
 ENVELOPE_MAX_AGE = timedelta(days=366)
+logger = logging.getLogger("dealreg.intake")
+UNAUTHORIZED = "unknown partner or bad signature"
 
 
-def _store(reg, idempotency_key: str | None):
+REUSED = ("idempotency_key_reused", "this idempotency key (webhook-id / Idempotency-Key) was used for a different "
+          "body; use a new key for a new request")
+
+
+def _store(reg, idempotency_key: str | None, raw: bytes | None = None):
     from chalicelib.store import registrations
 
     s = settings.get()
     try:
         outcome = registrations.create(reg, now=reg.created_at, idempotency_key=idempotency_key,
-                                       idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds))
+                                       idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds),
+                                       fingerprint=registrations.body_fingerprint(raw) if idempotency_key else None)
     except registrations.PendingCapReached as exc:
         raise HttpError(409, "pending_cap", str(exc)) from None
+    if outcome.conflict == "idempotency_key_reused":
+        header = "webhook-id" if idempotency_key.startswith("webhook#") else "idempotency-key"
+        raise HttpError(422, *REUSED, errors=[{"loc": f"header.{header}", "type": "idempotency_key_reused"}])
     if outcome.conflict == "external_ref":
         raise HttpError(409, "external_ref_taken",
                         f"external_ref already registered as {outcome.answer['id']}")
@@ -61,30 +72,34 @@ def receive_partner_opportunity(partner_id: str):
     webhook_id = header(request.headers, "webhook-id")
     header(request.headers, "webhook-signature", max_chars=MAX_SIGNATURE_HEADER_CHARS)
     now = clock.now()
-    from chalicelib.store.directory import partner_secrets
+    from chalicelib.store.directory import get_partner, partner_secrets
 
-    secrets_ = partner_secrets(partner_id)
-    if not secrets_:
-        raise HttpError(401, "unauthorized", "unknown partner or bad signature")
+    # One answer for an unknown partner, a deactivated one and a bad signature, so partner ids cannot be
+    # enumerated (the reason is logged, never answered).
+    secrets_ = partner_secrets(partner_id, now=now)
     try:
-        verify(secrets_, request.headers, raw, now=int(now.timestamp()), tolerance=s.webhook_tolerance_seconds)
+        if not secrets_:
+            raise SignatureInvalidError("unknown_partner")
+        verify(secrets_, request.headers, raw, now=clock.wall_seconds(), tolerance=s.webhook_tolerance_seconds)
     except SignatureInvalidError as exc:
-        raise HttpError(401, "unauthorized", f"signature rejected: {exc.reason}") from None
+        logger.info("partner webhook refused: %s", exc.reason)
+        raise HttpError(401, "unauthorized", UNAUTHORIZED) from None
+    partner = get_partner(partner_id)
+    if partner is None or partner.active != "yes":
+        logger.info("partner webhook refused: inactive partner")
+        raise HttpError(401, "unauthorized", UNAUTHORIZED)
     body = parse_json(raw)  # parsed once, only after the signature proved who sent it
     if isinstance(body, dict) and body.get("type") == "opportunity.updated":
-        return _partner_update(partner_id, body, webhook_id)
+        return _partner_update(partner_id, body, raw, webhook_id)
     registration, webhook = _schemas()
     envelope = validate(webhook.OpportunityRegistered, body)
     _check_envelope_time(envelope.timestamp, now)
-    from chalicelib.store.directory import get_partner
-
-    partner = get_partner(partner_id)
     reg = new_registration(
         envelope.data, reg_id=new_id("reg", now), source=registration.Source.PARTNER,
         submitter=Actor(kind=PrincipalKind.PARTNER, id=partner_id), partner_id=partner_id, now=now,
-        team_id=partner.team_id if partner is not None else None,  # its channel team reviews it
+        team_id=partner.team_id,  # its channel team reviews it
     )
-    return _store(reg, f"webhook#{partner_id}#{webhook_id}")
+    return _store(reg, f"webhook#{partner_id}#{webhook_id}", raw)
 
 
 @bp.route("/v1/registrations", methods=["POST"], content_types=["application/json"])
@@ -110,7 +125,7 @@ def register_opportunity():
     now = clock.now()
     reg = new_registration(payload, reg_id=new_id("reg", now), source=registration.Source.REP,
                            submitter=principal.actor, team_id=principal.team_id, now=now)
-    return _store(reg, f"idem#{principal.id}#{key}" if key else None)
+    return _store(reg, f"idem#{principal.id}#{key}" if key else None, raw)
 
 
 # --- opportunity.updated (approval workflow, issue 5) -----------------------------------------------------------
@@ -131,7 +146,7 @@ def _check_envelope_time(stamp, now) -> None:
                         errors=[{"loc": "body.timestamp", "type": "stale_timestamp"}])
 
 
-def _partner_update(partner_id: str, body, webhook_id: str):
+def _partner_update(partner_id: str, body, raw: bytes, webhook_id: str):
     """The partner's opportunity as it now is, found by its ``external_ref``: an edit by the submitter
     (chalicelib.handlers.review.apply_edit). 404 for an unknown reference; 409 once decided. A replayed
     webhook id, or an update that changes nothing, writes nothing and gets the same answer."""
@@ -152,6 +167,7 @@ def _partner_update(partner_id: str, body, webhook_id: str):
     if reg is None:
         raise HttpError(404, "not_found", "no registration with this external_ref")
     partner = Principal(kind=PrincipalKind.PARTNER, id=partner_id, role=Role.PARTNER)
-    apply_edit(reg, envelope.data, partner, idempotency_key=f"webhook#{partner_id}#{webhook_id}")
+    apply_edit(reg, envelope.data, partner, idempotency_key=f"webhook#{partner_id}#{webhook_id}",
+               fingerprint=registrations.body_fingerprint(raw))
     current = registrations.get(reg.id)
     return json_response(202, {"id": current.id, "status": current.status.value})

@@ -15,11 +15,13 @@ from chalicelib.http import HttpError, api, bearer_principal, json_response
 bp = Blueprint(__name__)
 
 
-def _refusal(exc) -> HttpError:
+def _refusal(exc, principal) -> HttpError:
+    from chalicelib.domain import visibility
     from chalicelib.domain.ownership import LimitExceededError
 
-    errors = [{"loc": f"limit.{exc.limit.name}", "type": "limit_exceeded"}] if isinstance(exc, LimitExceededError) else []
-    return HttpError(exc.status, exc.code, str(exc), errors=errors)
+    errors = exc.errors if isinstance(exc, LimitExceededError) else []
+    return HttpError(exc.status, exc.code, visibility.refusal(visibility.Viewer.of(principal), exc.code, str(exc)),
+                     errors=errors)
 
 
 def _read(reg_id: str):
@@ -34,16 +36,17 @@ def _read(reg_id: str):
     return from_item(item), holding_from_item(item)
 
 
-def _view(h) -> dict:
+def _view(h, principal) -> dict:
+    from chalicelib.domain import visibility
     from chalicelib.domain.ownership import POOL
     from schemas.ownership import Ownership
 
     t = h.timers
-    return Ownership(
+    return visibility.ownership(visibility.Viewer.of(principal), Ownership(
         registration_id=h.reg_id, status=h.status, version=h.version, owner=h.owner.key if h.owner else None,
         in_pool=h.status is POOL and h.owner is None, granted_at=t.granted_at, extension_days=t.extension_days,
         last_activity_at=t.last_activity_at, due_at=t.due_at, due_reason=t.due_reason,
-        previous_owner=t.previous_owner, cooldown_until=t.cooldown_until)
+        previous_owner=t.previous_owner, cooldown_until=t.cooldown_until))
 
 
 def _operate(reg_id: str, op: str, decide) -> object:
@@ -67,8 +70,8 @@ def _operate(reg_id: str, op: str, decide) -> object:
         change = decide(principal, h, now, store.rules())
         ownership_ops.apply(h, change, now=now)
     except dom.OwnershipError as exc:
-        raise _refusal(exc) from None
-    return json_response(200, _view(ownership_ops.after(h, change)))
+        raise _refusal(exc, principal) from None
+    return json_response(200, _view(ownership_ops.after(h, change), principal))
 
 
 def _left_pool_by_claim(reg) -> bool:
@@ -178,7 +181,7 @@ def bulk_assign_registrations():
     try:  # the holder is the same for every item: resolved once (an unknown one refuses the request, 422)
         profile = _profile(dom.HolderRef(body.owner_kind.value, body.owner_id))
     except dom.OwnershipError as exc:
-        raise _refusal(exc) from None
+        raise _refusal(exc, principal) from None
     results = []
     rules = store.rules()
     for reg_id in dict.fromkeys(body.registration_ids):
@@ -198,12 +201,13 @@ def bulk_assign_registrations():
                                              message=exc.message))
             continue
         except dom.OwnershipError as exc:
+            refusal = _refusal(exc, principal)
             results.append(BulkAssignOutcome(registration_id=reg_id, outcome="refused", code=exc.code,
-                                             message=str(exc)))
+                                             message=refusal.message, errors=refusal.errors))
             continue
         outcome = "transferred" if op == "transfer" else "assigned"
         results.append(BulkAssignOutcome(registration_id=reg_id, outcome=outcome,
-                                         ownership=_view(ownership_ops.after(h, change))))
+                                         ownership=_view(ownership_ops.after(h, change), principal)))
     done = sum(r.outcome != "refused" for r in results)
     return json_response(200, BulkAssignResult(results=results, done=done, refused=len(results) - done))
 
@@ -217,7 +221,7 @@ def get_ownership(reg_id: str):
     reg, h = _read(reg_id)
     if not can_read(principal, reg):
         raise HttpError(404, "not_found", "no such registration")
-    return json_response(200, _view(h))
+    return json_response(200, _view(h, principal))
 
 
 @bp.route("/v1/registrations/{reg_id}/followups", methods=["POST"])
@@ -248,6 +252,6 @@ def add_follow_up(reg_id: str):
     try:
         store.add_follow_up(h, rec, change, now=now)
     except dom.OwnershipError as exc:
-        raise _refusal(exc) from None
+        raise _refusal(exc, principal) from None
     return json_response(201, FollowUp(id=rec.id, registration_id=reg_id, type=body.type, note=body.note,
                                        at=rec.at, author=author.key, counted=rec.counted))

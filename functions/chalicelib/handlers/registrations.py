@@ -16,6 +16,7 @@ MAX_LIMIT = 100
 @bp.route("/v1/registrations/{reg_id}", methods=["GET"])
 @api(responses={200: "Registration"}, summary="Read one registration")
 def get_registration(reg_id: str):
+    from chalicelib.domain import visibility
     from chalicelib.domain.access import can_read
     from chalicelib.store import registrations
 
@@ -23,7 +24,7 @@ def get_registration(reg_id: str):
     reg = registrations.get(reg_id)
     if reg is None or not can_read(principal, reg):
         raise HttpError(404, "not_found", "no such registration")
-    return json_response(200, reg)
+    return json_response(200, visibility.registration(visibility.Viewer.of(principal), reg))
 
 
 @bp.route("/v1/registrations", methods=["GET"])
@@ -58,4 +59,8 @@ def list_registrations():
     except ValueError:
         raise HttpError(422, "validation_failed", "bad cursor",
                         errors=[{"loc": "query.cursor", "type": "value_error"}]) from None
-    return json_response(200, RegistrationPage(items=items, next_cursor=registrations.encode_cursor(last_key)))
+    from chalicelib.domain import visibility
+
+    viewer = visibility.Viewer.of(principal)
+    return json_response(200, RegistrationPage(items=[visibility.registration(viewer, r) for r in items],
+                                               next_cursor=registrations.encode_cursor(last_key)))

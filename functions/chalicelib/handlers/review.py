@@ -31,7 +31,10 @@ def _refusal(exc) -> HttpError:
         return HttpError(422, "validation_failed", str(exc), errors=[{"loc": "body.reason", "type": "missing"}])
     if isinstance(exc, PendingCapReached):
         return HttpError(409, "pending_cap", str(exc))
-    return HttpError(getattr(exc, "status", 409), getattr(exc, "code", "conflict"), str(exc))
+    from chalicelib.domain.ownership import LimitExceededError
+
+    errors = exc.errors if isinstance(exc, LimitExceededError) else None  # names the limit, as everywhere
+    return HttpError(getattr(exc, "status", 409), getattr(exc, "code", "conflict"), str(exc), errors=errors)
 
 
 def _refusals():
@@ -65,8 +68,8 @@ def _body(model, *, optional: bool = False):
     return parse_body(model, request.raw_body)
 
 
-def _decision(reg_id: str):
-    from chalicelib.domain import routing
+def _decision(reg_id: str, principal=None):
+    from chalicelib.domain import routing, visibility
     from chalicelib.store import registrations
     from chalicelib.store import routing as routing_store
     from schemas.registration import RegistrationStatus
@@ -74,13 +77,14 @@ def _decision(reg_id: str):
 
     reg = registrations.get(reg_id)
     review = reg.status is RegistrationStatus.PENDING_REVIEW
-    return json_response(200, Decision(
-        id=reg.id, status=reg.status, version=reg.version, owner_id=reg.owner_id,
+    answer = Decision(
+        id=reg.id, status=reg.status, version=reg.version, owner_id=reg.owner_id, owner_kind=reg.owner_kind,
         levels_required=routing.levels_required(routing_store.rules(), reg) if review else None,
-        levels_done=len(routing.round_approvals(reg.audit)) if review else None))
+        levels_done=len(routing.round_approvals(reg.audit)) if review else None)
+    return json_response(200, visibility.decision(visibility.Viewer.of(principal), answer) if principal else answer)
 
 
-def _move(reg, line):
+def _move(reg, line, principal=None):
     """Write the status move ``line(now)`` builds (pure, may refuse), conditioned on the status and version
     read; refusals and a lost race answer 4xx and write nothing. Answers with the decision."""
     from chalicelib import clock
@@ -92,7 +96,7 @@ def _move(reg, line):
             raise _lost()
     except _refusals() as exc:
         raise _refusal(exc) from None
-    return _decision(reg.id)
+    return _decision(reg.id, principal)
 
 
 # --- review ------------------------------------------------------------------------------------------------------
@@ -189,7 +193,7 @@ def withdraw_registration(reg_id: str):
     principal = bearer_principal(bp.current_request.headers)
     reg = _read(reg_id, principal)
     body = _body(WithdrawRequest, optional=True)
-    return _move(reg, lambda now: withdraw(reg, principal, now=now, reason=body.reason))
+    return _move(reg, lambda now: withdraw(reg, principal, now=now, reason=body.reason), principal)
 
 
 @bp.route("/v1/registrations/{reg_id}/resubmit", methods=["POST"])
@@ -204,10 +208,12 @@ def resubmit_registration(reg_id: str):
     reg = _read(reg_id, principal)
     body = _body(ResubmitRequest, optional=True)
     limit = rules().max_resubmits
-    return _move(reg, lambda now: resubmit(reg, principal, now=now, max_resubmits=limit, reason=body.reason))
+    return _move(reg, lambda now: resubmit(reg, principal, now=now, max_resubmits=limit, reason=body.reason),
+                 principal)
 
 
-def apply_edit(reg, payload, principal, *, idempotency_key: str | None = None) -> str:
+def apply_edit(reg, payload, principal, *, idempotency_key: str | None = None,
+               fingerprint: str | None = None) -> str:
     """Replace ``reg``'s payload with ``payload`` as ``principal`` (the submitter). Returns ``updated``,
     ``unchanged`` (nothing differs: nothing written) or ``replayed`` (this webhook id was applied before).
     Raises HttpError for a refusal or a lost race."""
@@ -218,6 +224,14 @@ def apply_edit(reg, payload, principal, *, idempotency_key: str | None = None) -
     from chalicelib.store import registrations
 
     now = clock.now()
+    if idempotency_key:
+        seen = registrations.idempotency_state(idempotency_key, fingerprint, now=now)
+        if seen == "reused":
+            raise HttpError(422, "idempotency_key_reused", "this webhook-id was used for a different body; use a "
+                            "new webhook-id for a new request",
+                            errors=[{"loc": "header.webhook-id", "type": "idempotency_key_reused"}])
+        if seen is not None:
+            return "replayed"
     try:
         entry = edit(reg, payload, principal, now=now)
     except _refusals() as exc:
@@ -226,7 +240,10 @@ def apply_edit(reg, payload, principal, *, idempotency_key: str | None = None) -
         return "unchanged"
     outcome = registrations.update_payload(
         reg, payload, entry, now=now, idempotency_key=idempotency_key,
-        idempotency_ttl=timedelta(seconds=settings.get().idempotency_ttl_seconds))
+        idempotency_ttl=timedelta(seconds=settings.get().idempotency_ttl_seconds), fingerprint=fingerprint)
+    if outcome == "reused":
+        raise HttpError(422, "idempotency_key_reused", "this webhook-id was used for a different body",
+                        errors=[{"loc": "header.webhook-id", "type": "idempotency_key_reused"}])
     if outcome == "lost":
         raise _lost()
     return outcome
@@ -273,13 +290,16 @@ def patch_registration(reg_id: str):
                         errors=validation_errors(exc, "body")) from None
     apply_edit(reg, payload, principal)
     current = registrations.get(reg_id)
-    return json_response(200, current, headers={"ETag": f'"{current.version}"'})
+    from chalicelib.domain import visibility
+
+    return json_response(200, visibility.registration(visibility.Viewer.of(principal), current),
+                         headers={"ETag": f'"{current.version}"'})
 
 
 # --- closing -----------------------------------------------------------------------------------------------------
 
-def _close(reg_id: str, target, reason, principal):
-    """``reason()`` parses the body: called only once the caller may close it."""
+def _close(reg_id: str, target, parse, principal):
+    """``parse()`` reads the body, called only once the caller may close it: (reason, won amount or None)."""
     from chalicelib import clock
     from chalicelib.domain.ownership import holder_of, manages
     from chalicelib.domain.workflow import IllegalTransitionError
@@ -293,12 +313,12 @@ def _close(reg_id: str, target, reason, principal):
         raise _refusal(IllegalTransitionError(h.status, target))
     if not (h.owner == holder_of(principal) or manages(principal, h.team_id)):
         raise HttpError(403, "forbidden", "only the owner, a manager of the team or an admin may close it")
-    text = reason()
+    text, won_amount = parse()
     try:
-        ownership_ops.close(reg_id, target, principal.actor, now=clock.now(), reason=text)
+        ownership_ops.close(reg_id, target, principal.actor, now=clock.now(), reason=text, won_amount=won_amount)
     except _refusals() as exc:
         raise _refusal(exc) from None
-    return _decision(reg_id)
+    return _decision(reg_id, principal)
 
 
 @bp.route("/v1/registrations/{reg_id}/won", methods=["POST"])
@@ -310,11 +330,12 @@ def close_won(reg_id: str):
 
     principal = bearer_principal(bp.current_request.headers)
 
-    def reason() -> str:
+    def parse():
         body = _body(CloseWonRequest)
-        return f"won at {body.amount.amount} {body.amount.currency}" + (f": {body.reason}" if body.reason else "")
+        text = f"won at {body.amount.amount} {body.amount.currency}" + (f": {body.reason}" if body.reason else "")
+        return text, body.amount
 
-    return _close(reg_id, RegistrationStatus.WON, reason, principal)
+    return _close(reg_id, RegistrationStatus.WON, parse, principal)
 
 
 @bp.route("/v1/registrations/{reg_id}/lost", methods=["POST"])
@@ -325,4 +346,4 @@ def close_lost(reg_id: str):
     from schemas.workflow import CloseLostRequest
 
     principal = bearer_principal(bp.current_request.headers)
-    return _close(reg_id, RegistrationStatus.LOST, lambda: _body(CloseLostRequest).reason, principal)
+    return _close(reg_id, RegistrationStatus.LOST, lambda: (_body(CloseLostRequest).reason, None), principal)

@@ -60,6 +60,7 @@ class AuditEntryMap(MapAttribute):
     from_status = UnicodeAttribute(null=True)
     to_status = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
+    evidence = UnicodeAttribute(null=True)  # staff-only check evidence (domain.visibility)
 
 
 class RegistrationItem(Model):
@@ -81,6 +82,8 @@ class RegistrationItem(Model):
     currency = UnicodeAttribute()
     external_ref = UnicodeAttribute(null=True)
     data = JSONAttribute()  # the submitted RegistrationCreate, as validated (schemas.registration)
+    won_amount = JSONAttribute(null=True)  # {"amount": "…", "currency": "…"} once closed as won
+    review_flag = UnicodeAttribute(null=True)  # the customer's registry status when flagged (enrichment)
     audit = ListAttribute(of=AuditEntryMap)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -176,6 +179,16 @@ class TeamItem(_DirectoryItem):
     manager_ids = ListAttribute(of=UnicodeAttribute, default=list)
 
 
+class StackItem(_DirectoryItem):
+    """``pk = meta#stack``: a random id made the first time it is asked for, so tools can tell one stack (or
+    one ``make run RESET=1`` generation of it) from another (``store.directory.stack_id``)."""
+
+    class Meta(_DirectoryItem.Meta):
+        pass
+
+    stack_id = UnicodeAttribute()
+
+
 class ApiKeyItem(_DirectoryItem):
     """``pk = apikey#<sha256 of the key>``: the key itself is shown once and never stored."""
 
@@ -194,6 +207,8 @@ class ClaimItem(Model):
     key = UnicodeAttribute(hash_key=True)
     registration_id = UnicodeAttribute()
     response = JSONAttribute(null=True)
+    # idempotency claims: the request body's fingerprint, so a reused key with another body is refused
+    fingerprint = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
 

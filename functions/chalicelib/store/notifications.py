@@ -56,7 +56,7 @@ def create(planned: Sequence[Delivery], evt: dict, *, now: datetime) -> list[Del
             d.id, event_id=d.event_id, event_type=d.event_type, recipient=d.recipient, channel=d.channel,
             locale=d.locale, digest=d.digest, state="pending", attempts=0, title=d.message.title,
             text=d.message.text, link=d.message.link,
-            payload=evt if d.channel == "webhook" else None,
+            payload=dict(d.payload if d.payload is not None else evt) if d.channel == "webhook" else None,
             webhook_id=webhook_id(d.event_id, d.recipient) if d.channel == "webhook" else None,
             lane=due_lane(d.id), lane_at=lane_time(d.due_at), created_at=now)
         try:

@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
 from chalicelib.domain import ownership as dom
 from chalicelib.domain.ownership import Change, Holding, HolderProfile, HolderRef, Timers
@@ -79,9 +79,11 @@ def grant(reg: Registration | str, owner: HolderRef | None, actor: Actor, *, now
     return apply(h, change, now=now)
 
 
-def close(reg_id: str, target, actor: Actor, *, now: datetime, reason: str | None = None) -> Change:
-    """Won/lost: status, cleared timers and the audit line on the registration, and the owner's ``active``
-    counter -1, in one transaction conditioned on the status, owner and version read here.
+def close(reg_id: str, target, actor: Actor, *, now: datetime, reason: str | None = None,
+          won_amount: Any = None) -> Change:
+    """Won/lost: status, cleared timers and the audit line on the registration, the won amount (a field,
+    ``won_amount``) and the sales stage (``closed_won`` / ``closed_lost``), and the owner's ``active`` counter
+    -1, in one transaction conditioned on the status, owner and version read here.
 
     Raises:
         WrongStatusError: not an approved registration with an owner.
@@ -96,7 +98,12 @@ def close(reg_id: str, target, actor: Actor, *, now: datetime, reason: str | Non
 
     h = _holding_of(reg_id)
     change = dom.close(h, target, actor=actor, now=now, reason=reason)
-    actions = [RegistrationItem.status.set(change.to_status.value), RegistrationItem.updated_at.set(now),
+    data = dict(RegistrationItem.get(reg_id, consistent_read=True).data)  # same version: the write checks it
+    data["sales_stage"] = "closed_won" if change.to_status.value == "won" else "closed_lost"
+    stage = [RegistrationItem.data.set(data)]
+    if won_amount is not None:
+        stage.append(RegistrationItem.won_amount.set(won_amount.model_dump(mode="json")))
+    actions = [RegistrationItem.status.set(change.to_status.value), RegistrationItem.updated_at.set(now), *stage,
                *store._timer_actions(change.timers), RegistrationItem.warned.remove(),
                RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(e) for e in change.audit]))]
     try:

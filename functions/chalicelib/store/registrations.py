@@ -33,7 +33,9 @@ class CreateOutcome:
 
     created: bool
     answer: dict
-    conflict: str | None = None  # the claim kind that was already taken: "webhook" or "external_ref"
+    # the claim kind that was already taken: "webhook" or "external_ref"; "idempotency_key_reused" when the
+    # idempotency key was used before for a different body
+    conflict: str | None = None
     # Customer-key claims (dedup): whether this registration claimed its customer's exact keys first, and
     # otherwise the registration that holds the strongest of them.
     first_claim: bool | None = None
@@ -44,6 +46,7 @@ def _audit_map(entry: AuditEntry) -> AuditEntryMap:
     return AuditEntryMap(
         seq=entry.seq, at=entry.at, actor_kind=entry.actor.kind.value, actor_id=entry.actor.id,
         action=entry.action, from_status=entry.from_status, to_status=entry.to_status, reason=entry.reason,
+        evidence=entry.evidence,
     )
 
 
@@ -66,11 +69,13 @@ def from_item(item: RegistrationItem) -> Registration:
         id=item.id, status=item.status, source=item.source,
         submitter=Actor(kind=item.submitter_kind, id=item.submitter_id),
         partner_id=item.partner_id, owner_id=item.owner_id, team_id=item.team_id, customer_key=item.customer_key,
+        owner_kind=(item.owner_kind or "user") if item.owner_id else None,
         created_at=item.created_at, updated_at=item.updated_at, version=item.version or 1,
-        first_claim=item.first_claim,
+        first_claim=item.first_claim, won_amount=item.won_amount, review_flag=item.review_flag,
         audit=[
             AuditEntry(seq=a.seq, at=a.at, actor=Actor(kind=a.actor_kind, id=a.actor_id), action=a.action,
-                       from_status=a.from_status, to_status=a.to_status, reason=a.reason)
+                       from_status=a.from_status, to_status=a.to_status, reason=a.reason,
+                       evidence=a.evidence)
             for a in item.audit
         ],
     )
@@ -130,8 +135,34 @@ def pending_count(submitter: Actor) -> int:
         return 0
 
 
+def body_fingerprint(raw: bytes | str | None) -> str:
+    """A request body's identity for idempotency: SHA-256 of its canonical JSON (key order and whitespace
+    do not matter), or of the raw bytes when it is not JSON."""
+    import hashlib
+    import json
+
+    data = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
+    try:
+        data = json.dumps(json.loads(data), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        pass
+    return hashlib.sha256(data).hexdigest()
+
+
+def idempotency_state(key: str, fingerprint: str | None, *, now: datetime) -> ClaimItem | str | None:
+    """None when ``key`` is unused; the claim when it was used for the same body; ``"reused"`` when it was
+    used for another body (Stripe's rule: the key names one request, so this is refused, never replayed)."""
+    claim = read_claim(key, now=now)
+    if claim is None:
+        return None
+    if fingerprint and claim.fingerprint and claim.fingerprint != fingerprint:
+        return "reused"
+    return claim
+
+
 def create(
     reg: Registration, *, now: datetime, idempotency_key: str | None, idempotency_ttl: timedelta,
+    fingerprint: str | None = None,
 ) -> CreateOutcome:
     """Store a new registration, upsert its customer and take its unique claims, all in one transaction.
 
@@ -156,7 +187,8 @@ def create(
     claims: list[tuple[str, ClaimItem]] = []
     if idempotency_key:
         claims.append(("webhook", ClaimItem(idempotency_key, registration_id=reg.id, response=answer,
-                                            created_at=now, expires_at=now + idempotency_ttl)))
+                                            fingerprint=fingerprint, created_at=now,
+                                            expires_at=now + idempotency_ttl)))
     if reg.external_ref:
         ext_key = f"extref#{reg.submitter.id}#{reg.external_ref}"
         claims.append(("external_ref", ClaimItem(ext_key, registration_id=reg.id, response=answer,
@@ -205,16 +237,24 @@ def create(
             for kind, claim in claims:
                 stored = read_claim(claim.key, now=now)
                 if stored is not None and stored.registration_id != reg.id:
+                    if (kind == "webhook" and fingerprint and stored.fingerprint
+                            and stored.fingerprint != fingerprint):
+                        return CreateOutcome(created=False, answer=stored.response, conflict="idempotency_key_reused")
                     return CreateOutcome(created=False, answer=stored.response, conflict=kind)
-            if cap > 0 and reg.status in PENDING and pending_count(reg.submitter) >= cap:
-                raise PendingCapReached(reg.submitter.id, cap) from None
+            # The pending counter's condition may have failed on a count that a decision has lowered since
+            # (a race, not the cap): try again rather than fail the request.
+            pending_moved = False
+            if cap > 0 and reg.status in PENDING:
+                if pending_count(reg.submitter) >= cap:
+                    raise PendingCapReached(reg.submitter.id, cap) from None
+                pending_moved = True
             newly_held = False
             for key in customer_keys:
                 stored = read_claim(key, now=now) if key not in held else None
                 if stored is not None and stored.registration_id != reg.id:
                     held[key] = stored.registration_id
                     newly_held = True
-            if not newly_held:
+            if not (newly_held or pending_moved):
                 raise
             continue
         return CreateOutcome(created=True, answer=answer, first_claim=duplicate_of is None,
@@ -274,7 +314,14 @@ def decode_cursor(cursor: str | None) -> dict | None:
 def list_page(
     index: str, key: str, *, status: str | None, limit: int, cursor: dict | None
 ) -> tuple[list[Registration], dict | None]:
-    """One page, newest first, from one index partition; ``status`` filters within it."""
+    """One page, newest first, from one index partition; ``status`` filters within it. ``index="all"`` (an
+    admin's unfiltered list) pages through the whole table in storage order."""
+    if index == "all":
+        if cursor is not None and set(cursor) != {"id"}:
+            raise ValueError("cursor from another listing")
+        result = RegistrationItem.scan(limit=limit, last_evaluated_key=cursor)
+        items = [from_item(i) for i in result]
+        return items, result.last_evaluated_key
     idx = _INDEXES[index]
     hash_attr = idx._hash_key_attribute().attr_name
     if cursor is not None and cursor.get(hash_attr, {}).get("S") != key:
@@ -348,7 +395,8 @@ def append_audit(reg: Registration, entry: AuditEntry, *, now: datetime) -> bool
 
 
 def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditEntry, *, now: datetime,
-                   idempotency_key: str | None = None, idempotency_ttl: timedelta | None = None) -> str:
+                   idempotency_key: str | None = None, idempotency_ttl: timedelta | None = None,
+                   fingerprint: str | None = None) -> str:
     """Replace the submitted payload (and the attributes derived from it) with its ``updated`` audit line.
 
     Conditioned on the status and version read. With ``idempotency_key`` (a partner's webhook id) a claim is
@@ -356,6 +404,7 @@ def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditE
 
     Returns:
         ``"updated"``; ``"replayed"`` when the idempotency key was already used for this registration;
+        ``"reused"`` when it was used for a different body (nothing written);
         ``"lost"`` when the registration changed meanwhile (nothing written).
     """
     from chalicelib.domain.registration import customer_key
@@ -376,7 +425,7 @@ def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditE
         with TransactWrite(connection=models.connection()) as tx:
             tx.update(RegistrationItem(reg.id, version=reg.version), actions=actions, condition=condition)
             if idempotency_key:
-                tx.save(ClaimItem(idempotency_key, registration_id=reg.id, created_at=now,
+                tx.save(ClaimItem(idempotency_key, registration_id=reg.id, created_at=now, fingerprint=fingerprint,
                                   response={"id": reg.id, "status": reg.status.value},
                                   expires_at=now + (idempotency_ttl or timedelta(days=7))),
                         condition=_claim_is_live(now))
@@ -384,11 +433,27 @@ def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditE
         if not any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
             raise
         if idempotency_key:
-            claim = read_claim(idempotency_key, now=now)
+            claim = idempotency_state(idempotency_key, fingerprint, now=now)
+            if claim == "reused":
+                return "reused"
             if claim is not None and claim.registration_id == reg.id:
                 return "replayed"
         return "lost"
     return "updated"
+
+
+def stamp_review_flag(reg_id: str, flag: str | None) -> None:
+    """Show a registry's review flag on the registration, without bumping its version (a flag must never make
+    a concurrent decision lose its race)."""
+    from pynamodb.exceptions import UpdateError
+
+    conn = RegistrationItem._get_connection()
+    action = RegistrationItem.review_flag.set(flag) if flag else RegistrationItem.review_flag.remove()
+    try:
+        conn.update_item(reg_id, actions=[action], condition=RegistrationItem.id.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def by_external_ref(submitter_id: str, external_ref: str, *, now: datetime) -> str | None:

@@ -114,11 +114,13 @@ def test_dedup_block_rejects_your_duplicate_but_a_conflict_goes_to_review():
     assert (dup.outcome, dup.detail) == ("reject", "duplicate of reg_a (rule same_registry_id)")
     conflict = dedup_finding(_verdict("conflict", "block", rule="same_registry_id", conflict_with=["reg_b"],
                                       holder_id="wang"), rules)
-    assert (conflict.outcome, conflict.detail) == ("review", "conflict held by wang in reg_b (rule same_registry_id)")
+    # the evidence (who holds it, where) is staff-only; the detail the submitter reads names nobody
+    assert (conflict.outcome, conflict.evidence) == ("review", "conflict held by wang in reg_b (rule same_registry_id)")
+    assert "wang" not in conflict.detail and "reg_b" not in conflict.detail and "protected" in conflict.detail
     flagged_dup = dedup_finding(_verdict("duplicate", "flag", rule="similar_name", duplicate_of="reg_a"), rules)
     assert flagged_dup.outcome == "review"
     earlier = dedup_finding(_verdict("may_claim", "block", earlier=["reg_c"], rule="same_name"), rules)
-    assert earlier.outcome == "review" and "earlier reg_c" in earlier.detail
+    assert earlier.outcome == "review" and "earlier reg_c" in earlier.evidence and "reg_c" not in earlier.detail
     assert dedup_finding(_verdict("clear", "allow_with_alert"), rules).outcome == "pass"
     assert dedup_finding(_verdict("clear", "flag", rule="x"), rules).outcome == "review"
 
@@ -126,7 +128,8 @@ def test_dedup_block_rejects_your_duplicate_but_a_conflict_goes_to_review():
 def test_a_deployment_can_reject_conflicts_too():
     rules = WorkflowRules.model_validate({"dedup": {"reject_on": ["duplicate", "conflict"]}})
     finding = dedup_finding(_verdict("conflict", "block", conflict_with=["reg_b"], rule="r"), rules)
-    assert (finding.outcome, finding.detail) == ("reject", "conflict of reg_b (rule r)")
+    assert (finding.outcome, finding.evidence) == ("reject", "conflict of reg_b (rule r)")
+    assert "reg_b" not in finding.detail
 
 
 def test_a_missing_verdict_goes_to_review_marked_unavailable():
@@ -147,5 +150,5 @@ def test_a_rejection_names_every_failed_check_and_review_mode_flags_instead():
 
 def test_the_summary_is_bounded_for_the_audit_trail():
     verdict = _verdict("conflict", "flag", conflict_with=[f"reg_{i:040d}" for i in range(100)], rule="r")
-    summary = run_checks(_payload(), verdict, WorkflowRules(), today=TODAY).summary()
-    assert len(summary) == 1000 and summary.endswith("…")
+    evidence = run_checks(_payload(), verdict, WorkflowRules(), today=TODAY).evidence()
+    assert len(evidence) == 1000 and evidence.endswith("…")

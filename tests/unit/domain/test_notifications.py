@@ -57,7 +57,9 @@ def test_every_policy_event_type_has_chinese_and_english_templates():
     # the approval issue's routing can name approvers on its events; they are added generically
     ("registration.review_requested", {"approvers": ["lin", "zhao"]}, ["review:reg_1:1", "user:lin", "user:zhao"]),
     ("registration.withdrawn", {"recipients": ["partner:acme", "bogus"]}, ["team:south", "partner:acme"]),
-    ("customer.review_flagged", {}, []),  # no policy entry: nobody
+    # a flagged customer (issue 12 item 13): the submitter, the owner and the team's managers
+    ("customer.review_flagged", {}, ["partner:acme", "user:wang", "team:south"]),
+    ("tender.unknown_type", {}, []),  # no policy entry: nobody
 ])
 def test_audience_of_registration_events(type_, extra, expected):
     assert audience(reg_event(type_, **extra)) == expected
@@ -133,8 +135,8 @@ def test_render_fills_fields_and_marks_missing_ones():
                       "due_at": "2025-03-06T00:00:00Z"}, "en")
     assert warning == Message("Expiring soon: reg_1", "This registration will be reclaimed in 3 days "
                                                       "(2025-03-06) unless followed up or extended.")
-    unknown = render({"id": "x", "type": "customer.review_flagged", "subject": "uscc:1"}, "zh-CN")
-    assert unknown.title == "通知：customer.review_flagged"
+    unknown = render({"id": "x", "type": "tender.unknown_type", "subject": "uscc:1"}, "zh-CN")
+    assert unknown.title == "通知：tender.unknown_type"
 
 
 def test_render_keeps_only_https_links():

@@ -1,0 +1,114 @@
+"""The pool (公海): reps list and read reclaimed registrations they may claim.
+
+Trigger: HTTP (bearer API key). Side effects: none.
+- ``GET /v1/pool?region=&industry=&min_amount=&max_amount=&currency=&since=&limit=&cursor=`` — newest first. A rep
+  sees its team's pool (or, without a team, the whole pool); managers and admins the whole pool (``team=`` to
+  narrow). Partners cannot claim, so they get 403.
+- ``GET /v1/pool/{reg_id}`` — one pooled registration, without the previous owner's private fields
+  (contacts, competitors, background, external ref, submitter, audit: ``domain.visibility.pooled``); 404 if it
+  is not in the pool or not claimable by the caller.
+"""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.http import HttpError, api, bearer_principal, json_response
+
+bp = Blueprint(__name__)
+MAX_LIMIT = 100
+SCAN_BUDGET = 500  # most pool items examined per page, so sparse filters answer with a cursor, not a timeout
+
+
+def _may_browse(principal) -> None:
+    from chalicelib.domain.access import Role
+
+    if principal.role is Role.PARTNER:
+        raise HttpError(403, "forbidden", "partners do not claim from the pool")
+
+
+def _visible_team(principal, reg) -> bool:
+    from chalicelib.domain.access import Role
+
+    return principal.role is not Role.REP or reg.team_id is None or reg.team_id == principal.team_id
+
+
+def _filter(q: dict):
+    from datetime import UTC, datetime
+    from decimal import Decimal, InvalidOperation
+
+    from chalicelib.domain.pool import PoolFilter
+
+    errors, values = [], {}
+    for name in ("min_amount", "max_amount"):
+        if q.get(name) is not None:
+            try:
+                values[name] = Decimal(q[name])
+            except InvalidOperation:
+                errors.append({"loc": f"query.{name}", "type": "decimal_parsing"})
+    if q.get("since"):
+        try:
+            since = datetime.fromisoformat(q["since"].replace("Z", "+00:00"))
+            values["since"] = since if since.tzinfo else since.replace(tzinfo=UTC)
+        except ValueError:
+            errors.append({"loc": "query.since", "type": "datetime_parsing"})
+    if errors:
+        raise HttpError(422, "validation_failed", "bad pool filter", errors=errors)
+    return PoolFilter(region=q.get("region"), industry=q.get("industry"), currency=q.get("currency"), **values)
+
+
+@bp.route("/v1/pool", methods=["GET"])
+@api(responses={200: "RegistrationPage"},
+     summary="List claimable pool registrations (query: region, industry, min_amount, max_amount, currency, since, "
+             "team, limit, cursor)")
+def list_pool():
+    from chalicelib.domain import visibility
+    from chalicelib.domain.access import Role
+    from chalicelib.domain.ownership import POOL
+    from chalicelib.domain.pool import matches
+    from chalicelib.store import registrations
+    from schemas.registration import RegistrationPage
+
+    request = bp.current_request
+    principal = bearer_principal(request.headers)
+    _may_browse(principal)
+    q = request.query_params or {}
+    flt = _filter(q)
+    try:
+        limit = int(q.get("limit", 25))
+        cursor = registrations.decode_cursor(q.get("cursor"))
+    except ValueError:
+        raise HttpError(422, "validation_failed", "bad limit or cursor",
+                        errors=[{"loc": "query", "type": "value_error"}]) from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise HttpError(422, "validation_failed", f"limit must be 1..{MAX_LIMIT}",
+                        errors=[{"loc": "query.limit", "type": "less_than_equal"}])
+    team = q.get("team") if principal.role is not Role.REP else principal.team_id
+    index, key = ("by_team", team) if team else ("by_status", POOL.value)
+    items, examined = [], 0
+    try:
+        while len(items) < limit and examined < SCAN_BUDGET:
+            page, cursor = registrations.list_page(index, key, status=POOL.value, limit=limit, cursor=cursor)
+            examined += len(page)
+            items += [visibility.pooled(r) for r in page
+                      if r.owner_id is None and _visible_team(principal, r) and matches(r, flt)]
+            if cursor is None:
+                break
+    except ValueError:
+        raise HttpError(422, "validation_failed", "bad cursor",
+                        errors=[{"loc": "query.cursor", "type": "value_error"}]) from None
+    return json_response(200, RegistrationPage(items=items, next_cursor=registrations.encode_cursor(cursor)))
+
+
+@bp.route("/v1/pool/{reg_id}", methods=["GET"])
+@api(responses={200: "Registration"}, summary="Read one pool registration (without the previous owner's details)")
+def get_pooled(reg_id: str):
+    from chalicelib.domain import visibility
+    from chalicelib.domain.ownership import POOL
+    from chalicelib.store import registrations
+
+    principal = bearer_principal(bp.current_request.headers)
+    _may_browse(principal)
+    reg = registrations.get(reg_id)
+    if reg is None or reg.status is not POOL or reg.owner_id is not None or not _visible_team(principal, reg):
+        raise HttpError(404, "not_found", "no such registration in the pool")
+    return json_response(200, visibility.pooled(reg))

@@ -1,0 +1,53 @@
+"""Local-mode CLI settings (issue 12 item 17): ports from the environment, the server's scaled clock, no real
+registries."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from chalicelib import clock
+
+
+def test_local_commands_follow_the_ports_make_run_uses(monkeypatch):
+    from infra import cli
+
+    monkeypatch.setenv("DEALREG_PORT", "8123")
+    monkeypatch.setenv("DEALREG_MOTO_PORT", "4999")
+    args = cli.build_parser().parse_args(["webhook", "send", "f.json", "--partner", "demo", "--secret", "x"])
+    assert args.url == "http://127.0.0.1:8123"
+    assert cli.build_parser().parse_args(["local"]).moto_port == 4999
+    monkeypatch.delenv("DEALREG_REGISTRY_PROVIDERS", raising=False)
+    monkeypatch.setattr(cli, "_follow_server_clock", lambda: None)
+    cli._use_local_stack()
+    import os
+
+    assert os.environ["DEALREG_AWS_ENDPOINT_URL"] == "http://127.0.0.1:4999"
+    assert os.environ["DEALREG_REGISTRY_PROVIDERS"] == ""  # never a real registry in local mode
+
+
+def test_the_cli_runs_the_servers_scaled_clock(tmp_path, monkeypatch):
+    from infra import cli
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    server = clock.ScaledClock(60, start, started_wall=1_000.0)
+    (tmp_path / "clock.json").write_text(json.dumps(server.state()))
+    monkeypatch.setattr(clock.time, "time", lambda: 1_010.0)  # 10 real seconds after the server started
+    try:
+        cli._follow_server_clock(tmp_path)
+        drift = abs((clock.now() - datetime(2026, 1, 1, 0, 10, tzinfo=UTC)).total_seconds())
+        assert drift < 1  # 10 real seconds × 60 (plus the microseconds this test takes, scaled)
+    finally:
+        clock.set_clock(clock.SystemClock())
+
+
+def test_signatures_are_checked_against_the_real_clock_under_a_time_scale(monkeypatch):
+    fast = clock.ScaledClock(60, datetime(2030, 1, 1, tzinfo=UTC))
+    clock.set_clock(fast)
+    try:
+        monkeypatch.setattr(clock.time, "time", lambda: 1_700_000_000.4)
+        assert clock.wall_seconds() == 1_700_000_000  # not the scaled 2030 time
+        frozen = clock.FrozenClock(datetime(2031, 1, 1, tzinfo=UTC))
+        clock.set_clock(frozen)
+        assert clock.wall_seconds() == int(frozen.now().timestamp())  # tests' frozen clocks still decide
+    finally:
+        clock.set_clock(clock.SystemClock())

@@ -23,13 +23,32 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class TenderStatus(StrEnum):
-    """Where the procedure stands, as far as this notice tells."""
+    """Where the procedure stands, as far as this notice tells.
+
+    In OCDS terms: ``planning`` = planned, ``tender`` = open, ``closed`` = closed (bidding over, or the
+    process completed or failed without an award this notice names), ``award`` = awarded (an award or
+    contract exists), ``cancellation`` = cancelled. ``amendment`` is a correction (更正) of an earlier
+    notice. Only ``planning`` and ``tender`` notices are opportunities that raise alerts.
+    """
 
     PLANNING = "planning"  # prior information / planning notice
     TENDER = "tender"  # open for bids
-    AMENDMENT = "amendment"  # a change to an earlier notice
+    AMENDMENT = "amendment"  # a change (correction, 更正) to an earlier notice
+    CLOSED = "closed"  # no longer open, not (yet) awarded: bidding closed, unsuccessful, complete
     CANCELLATION = "cancellation"  # the procedure was cancelled or the notice withdrawn
-    AWARD = "award"  # contract awarded
+    AWARD = "award"  # contract awarded (中标/成交结果)
+
+
+ALERTABLE_STATUSES = frozenset({TenderStatus.PLANNING, TenderStatus.TENDER})
+"""Statuses of a notice that announces an opportunity; every other status never raises an alert."""
+
+
+class DeadlineKind(StrEnum):
+    """What the ``deadline`` is the end of."""
+
+    TENDER = "tender"  # submission of tenders (投标截止)
+    PARTICIPATION = "participation"  # requests to participate (restricted / negotiated procedures)
+    OPENING = "opening"  # the bid opening (开标时间), given when no submission deadline is stated
 
 
 class Buyer(BaseModel):
@@ -68,11 +87,16 @@ class Tender(BaseModel):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     published: datetime | None = None
     deadline: datetime | None = None
+    deadline_kind: DeadlineKind | None = None
     procedure: Annotated[str, StringConstraints(max_length=200)] | None = None
     url: Annotated[str, StringConstraints(max_length=2000)] | None = None
     text: Annotated[str, StringConstraints(max_length=TEXT_MAX)] = ""
     language: Annotated[str, StringConstraints(max_length=16)] | None = None
     refs: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(default_factory=list)
+    project_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+        default=None, description="The buyer's file / project number (项目编号, expediente)")
+    agent: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = Field(
+        default=None, description="The procurement agency running the procedure for the buyer (采购代理机构)")
 
 
 # -- subscriptions (标讯订阅) ------------------------------------------------------------------------------

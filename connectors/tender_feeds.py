@@ -130,7 +130,8 @@ class TenderOcdsConnector(_TenderFeed):
 
     def parse(self, raw: Fetched) -> Iterator[Parsed]:
         """One tender per release; see ``connectors.formats.ocds``."""
-        yield from ocds.parse_package(raw.body, source=self.config.source, default_country=self.config.country)
+        yield from ocds.parse_package(raw.body, source=self.config.source, default_country=self.config.country,
+                                      content_type=raw.content_type)
 
 
 class TenderTedConnector(_TenderFeed):

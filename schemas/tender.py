@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from schemas.common import Money
-from schemas.registration import Contact, SalesStage
+from schemas.registration import Contact, Customer, SalesStage
 
 TITLE_MAX = 1000
 TEXT_MAX = 20_000
@@ -198,11 +198,14 @@ class TenderRegistrationRequest(BaseModel):
     The customer (the buyer, with its id when the tender gives one), the project title, amount and close
     date (the tender's value and deadline) and a reference back to the tender come from the tender. A
     registration needs at least one customer contact, which no feed publishes, so the rep gives it here;
-    ``expected_amount`` and ``expected_close_date`` fill in (or correct) what the tender does not state.
+    ``expected_amount`` and ``expected_close_date`` fill in (or correct) what the tender does not state;
+    ``customer`` names the customer when the notice names no buyer (RSS items often do not) and is
+    ignored when it does (the notice's buyer is the customer).
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    customer: Customer | None = None
     contacts: list[Contact] = Field(default_factory=list, max_length=50)
     expected_amount: Money | None = None
     expected_close_date: date | None = None

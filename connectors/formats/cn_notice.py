@@ -48,8 +48,13 @@ _OPENING = _label("开标时间", "开启时间", "开标日期")
 _NAME = _label("名称")
 
 # The value of a label runs to the end of its line or clause.
-_STOP = re.compile(r"[\n\t；;。]|，(?=\D)|\s{2,}")
-_SEP = r"\s*(?:[（(]([^）)\n]{0,12})[）)])?\s*(?:[:：]|\t)\s*"
+# The value of a label runs to the end of its line or clause, or to the next "label：" on the same line.
+_STOP = re.compile(r"[\n\t；;。]|，(?=\D)|\s{2,}|\s+(?=[^\s:：，。；]{2,12}[:：])")
+# Between a label and its value: an optional bracketed unit, then a colon, a table cell boundary, or the
+# closing bracket of a 【label】.
+_SEP = r"\s*(?:[（(]([^）)\n]{0,12})[）)])?\s*(?:[:：]|\t|】)\s*"
+# A submission label may name the opening too ("投标截止时间和开标时间：", "提交投标文件截止时间、开标时间和地点").
+_ALSO_OPENING = r"(?:[和及、]\s*开标时间(?:和地点|及地点)?)?"
 _DATE = re.compile(
     r"(\d{4})\s*[年/\-.]\s*(\d{1,2})\s*[月/\-.]\s*(\d{1,2})\s*日?"
     r"(?:\s*[（(]?(?:星期|周)[一二三四五六日天][)）]?)?"
@@ -159,15 +164,27 @@ def _when(value: str, tz: str, *, after_change: bool) -> datetime | None:
 
 
 def _deadline(text: str, label: str, tz: str, *, after_change: bool) -> datetime | None:
-    # "投标截止时间由 A 变更为 B" (a correction) has no colon after the label.
-    for m in re.finditer(rf"(?:{label})(?:{_SEP}|\s*(?=由|从))", text):
+    """The first date after ``label``: on its line (``label：date``; in a correction also ``label由 A 变更为
+    B`` / ``label调整为 B``), or, when the label is a section heading (``四、提交投标文件截止时间、开标时间和地点``),
+    on the next non-empty line."""
+    for m in re.finditer(rf"(?:{label}){_ALSO_OPENING}(?:{_SEP}|\s*(?=由|从|{_NEW_VALUE.pattern}))?", text):
         if text[max(0, m.start() - 6): m.start()].endswith(("获取招标文件", "获取采购文件", "获取", "公告期限", "质疑")):
             continue  # the end of document sale or of the notice period, not of bidding
-        line = text[m.end():].split("\n", 1)[0]
+        line, _, after = text[m.end():].partition("\n")
         when = _when(line, tz, after_change=after_change)
+        if when is None and _is_heading(text, m.start(), line):
+            following = next((ln for ln in after.split("\n") if ln.strip()), "")
+            when = _when(following, tz, after_change=after_change)
         if when is not None:
             return when
     return None
+
+
+def _is_heading(text: str, start: int, rest: str) -> bool:
+    """A label that opens a numbered section heading (``四、…``) with nothing after it on the line."""
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[line_start:start]
+    return bool(re.fullmatch(r"\s*(?:[一二三四五六七八九十]+、|\d+[.、．]\s*)?", before)) and not re.search(r"\d", rest)
 
 
 def extract(html_or_text: str, *, title: str = "", tz: str | None = None) -> dict[str, Any]:

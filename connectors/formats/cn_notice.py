@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from connectors.formats.common import clean, parse_amount, zone
@@ -225,3 +226,25 @@ def extract(html_or_text: str, *, title: str = "", tz: str | None = None) -> dic
 def looks_chinese(text: str) -> bool:
     """Whether a notice is worth reading for Chinese labels (any of the main labels is there)."""
     return bool(re.search(r"采购人|招标人|采购单位|项目编号|预算金额|最高限价|截止时间|开标时间|中标|成交|更正", text or ""))
+
+
+def fill(fields: dict[str, Any], text: str, defaults: Mapping[str, Any]) -> None:
+    """Fill ``fields`` from a Chinese notice's labelled text (``cn_notice``): buyer, agent, project code,
+    value (in the source's currency, CNY by default), deadline and status. Only for Chinese notices."""
+    language = str(defaults.get("language") or "").lower()
+    title = str(fields.get("title") or "")
+    if not (language.startswith("zh") or defaults.get("country") == "CN" or looks_chinese(title)):
+        return
+    if not looks_chinese(title + text):
+        return
+    found = extract(text, title=title, tz=defaults.get("timezone") or BEIJING)
+    if found.get("buyer"):
+        fields["buyer"] = {"name": found["buyer"]}
+    if found.get("value") is not None and fields.get("value") is None:
+        fields["value"] = found["value"]
+        fields["currency"] = defaults.get("currency") or "CNY"
+    if found.get("deadline") is not None and fields.get("deadline") is None:
+        fields["deadline"], fields["deadline_kind"] = found["deadline"], found["deadline_kind"]
+    for key in ("agent", "project_code", "status"):
+        if found.get(key) and not fields.get(key):
+            fields[key] = found[key]

@@ -34,6 +34,8 @@ EU_TO_ISO2 = {"UK": "GB", "EL": "GR"}
 _DIGITS = re.compile(r"[0-9][0-9,.\s\u00a0']*")
 _CN_DATE = re.compile(r"(\d{4})\s*[年/\-.]\s*(\d{1,2})\s*[月/\-.]\s*(\d{1,2})\s*日?(?:\s*(\d{1,2})\s*[:时点]\s*(\d{1,2}))?")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:\s+(\d{1,2}):(\d{2}))?$")
+# Day first, as European portals write it: 03-01-2014 15:47, 03/01/2014, 3.1.2014 (never US month-first).
+_DAY_FIRST = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[\sT]+(\d{1,2})[:.h](\d{2}))?")
 
 
 @lru_cache(maxsize=32)
@@ -133,6 +135,13 @@ def _parse_text(text: str) -> tuple[datetime, bool] | None:
     iso = _iso(text, bool(re.fullmatch(r"\d{4}-?\d{2}-?\d{2}", text)))
     if iso is not None:
         return iso
+    m = _DAY_FIRST.match(text)
+    if m is not None:
+        d, mo, y, hh, mm = m.groups()
+        try:
+            return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0)), hh is None
+        except ValueError:
+            return None
     m = _COMPACT.match(text)
     if m is None:
         m = _CN_DATE.search(text)

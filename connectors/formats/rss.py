@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.errors import PermanentError, RecordRejectedError
-from connectors.formats import xmlsafe
+from connectors.formats import cn_notice, xmlsafe
 from connectors.formats.common import build_tender, clean, parse_datetime
 from connectors.formats.sanitize import html_to_text, sanitize_html, text_to_html
 
@@ -172,29 +172,5 @@ def entry_fields(
         "language": defaults.get("language"),
         "refs": [f"url:{link}"] if isinstance(link, str) and link.startswith(("http://", "https://")) else [],
     }
-    labelled_fields(fields, text, defaults)
+    cn_notice.fill(fields, text, defaults)
     return fields
-
-
-def labelled_fields(fields: dict[str, Any], text: str, defaults: Mapping[str, Any]) -> None:
-    """Fill ``fields`` from a Chinese notice's labelled text (``cn_notice``): buyer, agent, project code,
-    value (in the source's currency, CNY by default), deadline and status. Only for Chinese notices."""
-    from connectors.formats import cn_notice
-
-    language = str(defaults.get("language") or "").lower()
-    title = str(fields.get("title") or "")
-    if not (language.startswith("zh") or defaults.get("country") == "CN" or cn_notice.looks_chinese(title)):
-        return
-    if not cn_notice.looks_chinese(title + text):
-        return
-    found = cn_notice.extract(text, title=title, tz=defaults.get("timezone") or cn_notice.BEIJING)
-    if found.get("buyer"):
-        fields["buyer"] = {"name": found["buyer"]}
-    if found.get("value") is not None and fields.get("value") is None:
-        fields["value"] = found["value"]
-        fields["currency"] = defaults.get("currency") or "CNY"
-    if found.get("deadline") is not None and fields.get("deadline") is None:
-        fields["deadline"], fields["deadline_kind"] = found["deadline"], found["deadline_kind"]
-    for key in ("agent", "project_code", "status"):
-        if found.get(key) and not fields.get(key):
-            fields[key] = found[key]

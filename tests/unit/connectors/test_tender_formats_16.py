@@ -190,3 +190,56 @@ def test_html_row_groups_and_detail_follow_over_local_http() -> None:
     assert t2.categories == ["cpv:33600000"]
     assert sum(1 for p in seen if "idLicitacion=" in p) == 3
     assert by_code["020120130106"].published == datetime(2014, 1, 3, 14, 47, tzinfo=UTC)  # 15:47 Madrid
+
+
+def _ted(body: str) -> Any:
+    from connectors.tender_feeds import TenderTedConnector
+
+    conn = TenderTedConnector({"source": "ted", "feed_url": "https://x.example/n.xml"}, _NoHttp())
+    tenders, rejected = split_parsed(conn.parse(Fetched(body=body.encode(), url="https://x.example/n.xml",
+                                                        content_type=None)))
+    assert not rejected
+    return tenders[0]
+
+
+_TED_HEAD = """<?xml version="1.0" encoding="UTF-8"?><TED_EXPORT xmlns="http://publications.europa.eu/resource/schema/ted/R2.0.8/publication" DOC_ID="{doc}">
+<CODED_DATA_SECTION><NOTICE_DATA><ISO_COUNTRY VALUE="{country}"/></NOTICE_DATA><CODIF_DATA><TD_DOCUMENT_TYPE CODE="{td}"/></CODIF_DATA></CODED_DATA_SECTION>
+<TRANSLATION_SECTION><ML_TITLES><ML_TI_DOC LG="BG"><TI_TEXT><P>Български етикет</P></TI_TEXT></ML_TI_DOC></ML_TITLES></TRANSLATION_SECTION>
+<FORM_SECTION>"""
+
+
+def test_ted_r208_defence_award_f18_reads_title_buyer_and_award_value() -> None:
+    # Written for this test in the shape of an R2.0.8 F18 (contract award, defence).
+    t = _ted(_TED_HEAD.format(doc="1-2021", country="IE", td="7") + """
+<CONTRACT_AWARD_DEFENCE CATEGORY="ORIGINAL" FORM="18" LG="EN"><FD_CONTRACT_AWARD_DEFENCE>
+<CONTRACTING_AUTHORITY_INFORMATION_CONTRACT_AWARD_DEFENCE><NAME_ADDRESSES_CONTACT_CONTRACT_AWARD>
+<CA_CE_CONCESSIONAIRE_PROFILE><ORGANISATION><OFFICIALNAME>Department of Defence</OFFICIALNAME><NATIONALID>N/A</NATIONALID></ORGANISATION><COUNTRY VALUE="IE"/></CA_CE_CONCESSIONAIRE_PROFILE>
+</NAME_ADDRESSES_CONTACT_CONTRACT_AWARD></CONTRACTING_AUTHORITY_INFORMATION_CONTRACT_AWARD_DEFENCE>
+<OBJECT_CONTRACT_INFORMATION_CONTRACT_AWARD_NOTICE_DEFENCE><DESCRIPTION_AWARD_NOTICE_INFORMATION_DEFENCE>
+<TITLE_CONTRACT><P>Supply of armoured utility vehicles</P></TITLE_CONTRACT></DESCRIPTION_AWARD_NOTICE_INFORMATION_DEFENCE>
+</OBJECT_CONTRACT_INFORMATION_CONTRACT_AWARD_NOTICE_DEFENCE>
+<AWARD_OF_CONTRACT_DEFENCE><CONTRACT_VALUE_INFORMATION><COSTS_RANGE_AND_CURRENCY_WITH_VAT_RATE CURRENCY="EUR">
+<VALUE_COST FMTVAL="1234567.89">1 234 567,89</VALUE_COST></COSTS_RANGE_AND_CURRENCY_WITH_VAT_RATE></CONTRACT_VALUE_INFORMATION></AWARD_OF_CONTRACT_DEFENCE>
+</FD_CONTRACT_AWARD_DEFENCE></CONTRACT_AWARD_DEFENCE></FORM_SECTION></TED_EXPORT>""")
+    assert t.title == "Supply of armoured utility vehicles"  # not the Bulgarian label of the title block
+    assert t.buyer.name == "Department of Defence" and t.buyer.id is None  # "N/A" is no id
+    assert (t.value, t.currency, str(t.status)) == (Decimal("1234567.89"), "EUR", "award")
+
+
+def test_ted_award_value_only_in_the_award_section_t02_style() -> None:
+    t = _ted(_TED_HEAD.format(doc="2-2020", country="DE", td="7") + """
+<MOVE CATEGORY="ORIGINAL" FORM="T02" LG="DE"><CONTRACTING_BODY><ADDRESS_CONTRACTING_BODY><OFFICIALNAME>Landkreis Beispiel</OFFICIALNAME><NATIONALID>DE</NATIONALID><COUNTRY VALUE="DE"/></ADDRESS_CONTRACTING_BODY></CONTRACTING_BODY>
+<OBJECT_CONTRACT><TITLE><P>Busverkehr Beispielstadt</P></TITLE></OBJECT_CONTRACT>
+<AWARD_CONTRACT ITEM="1"><LOT_NO>1</LOT_NO><AWARDED_CONTRACT><VALUES><VAL_TOTAL CURRENCY="EUR">13764400</VAL_TOTAL></VALUES></AWARDED_CONTRACT></AWARD_CONTRACT>
+</MOVE></FORM_SECTION></TED_EXPORT>""")
+    assert (t.value, t.currency, str(t.status)) == (Decimal("13764400"), "EUR", "award")
+    assert t.buyer.id is None  # a bare country code is no id
+
+
+def test_ted_local_time_is_the_buyers_zone() -> None:
+    # Ireland, an F22-style deadline "Local time" 12:00 in summer = 11:00Z (Brussels time would say 10:00Z)
+    t = _ted(_TED_HEAD.format(doc="3-2019", country="IE", td="3").replace(
+        "<CODIF_DATA>", "<CODIF_DATA><DT_DATE_FOR_SUBMISSION>20190614 12:00</DT_DATE_FOR_SUBMISSION>") + """
+<F22_2014 CATEGORY="ORIGINAL" FORM="F22" LG="EN"><CONTRACTING_BODY><ADDRESS_CONTRACTING_BODY><OFFICIALNAME>Example County Council</OFFICIALNAME><COUNTRY VALUE="IE"/></ADDRESS_CONTRACTING_BODY></CONTRACTING_BODY>
+<OBJECT_CONTRACT><TITLE><P>Road maintenance</P></TITLE></OBJECT_CONTRACT></F22_2014></FORM_SECTION></TED_EXPORT>""")
+    assert t.deadline == datetime(2019, 6, 14, 11, 0, tzinfo=UTC)

@@ -104,7 +104,11 @@ class TenderRssConnector(_TenderFeed):
         return urljoin(raw.url or str(self.config.feed_url), nxt) if nxt else None
 
     def parse(self, raw: Fetched) -> Iterator[Parsed]:
-        """One tender per entry; see ``connectors.formats.rss``."""
+        """One tender per entry; see ``connectors.formats.rss``. An Atom feed with the CODICE extension
+        (PLACSP) configured here is read with the CODICE profile, as ``tender_codice`` would."""
+        if codice.is_codice(raw.body):
+            yield from codice.parse_feed(raw.body, source=self.config.source, defaults=self.config.defaults())
+            return
         headers = {"content-type": raw.content_type} if raw.content_type else {}
         if raw.url.startswith(("http://", "https://")):
             headers["content-location"] = raw.url

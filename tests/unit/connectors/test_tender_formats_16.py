@@ -243,3 +243,12 @@ def test_ted_local_time_is_the_buyers_zone() -> None:
 <F22_2014 CATEGORY="ORIGINAL" FORM="F22" LG="EN"><CONTRACTING_BODY><ADDRESS_CONTRACTING_BODY><OFFICIALNAME>Example County Council</OFFICIALNAME><COUNTRY VALUE="IE"/></ADDRESS_CONTRACTING_BODY></CONTRACTING_BODY>
 <OBJECT_CONTRACT><TITLE><P>Road maintenance</P></TITLE></OBJECT_CONTRACT></F22_2014></FORM_SECTION></TED_EXPORT>""")
     assert t.deadline == datetime(2019, 6, 14, 11, 0, tzinfo=UTC)
+
+
+def test_a_codice_feed_configured_as_plain_rss_still_gets_the_codice_profile() -> None:
+    from connectors.tender_feeds import TenderRssConnector
+
+    conn = TenderRssConnector({"source": "placsp", "feed_url": "https://x.example/a.atom"}, _NoHttp())
+    tenders, _ = split_parsed(conn.parse(Fetched(body=CODICE.read_bytes(), url="https://x.example/a.atom",
+                                                 content_type="application/atom+xml")))
+    assert tenders[0].buyer.name == "Ayuntamiento de Ejemplo" and tenders[0].value == Decimal("48500.00")

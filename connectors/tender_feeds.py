@@ -19,14 +19,14 @@ import re
 from urllib.parse import urljoin
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from connectors.base import FeedConfig, FeedConnector, Fetched, FetchRequest, Parsed
 from connectors.errors import PermanentError
 from connectors.formats import html as html_format
-from connectors.formats import ocds, rss, ted
+from connectors.formats import codice, ocds, rss, ted
 
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,62}$")
 
@@ -104,7 +104,11 @@ class TenderRssConnector(_TenderFeed):
         return urljoin(raw.url or str(self.config.feed_url), nxt) if nxt else None
 
     def parse(self, raw: Fetched) -> Iterator[Parsed]:
-        """One tender per entry; see ``connectors.formats.rss``."""
+        """One tender per entry; see ``connectors.formats.rss``. An Atom feed with the CODICE extension
+        (PLACSP) configured here is read with the CODICE profile, as ``tender_codice`` would."""
+        if codice.is_codice(raw.body):
+            yield from codice.parse_feed(raw.body, source=self.config.source, defaults=self.config.defaults())
+            return
         headers = {"content-type": raw.content_type} if raw.content_type else {}
         if raw.url.startswith(("http://", "https://")):
             headers["content-location"] = raw.url
@@ -130,7 +134,8 @@ class TenderOcdsConnector(_TenderFeed):
 
     def parse(self, raw: Fetched) -> Iterator[Parsed]:
         """One tender per release; see ``connectors.formats.ocds``."""
-        yield from ocds.parse_package(raw.body, source=self.config.source, default_country=self.config.country)
+        yield from ocds.parse_package(raw.body, source=self.config.source, default_country=self.config.country,
+                                      content_type=raw.content_type)
 
 
 class TenderTedConnector(_TenderFeed):
@@ -147,6 +152,26 @@ class TenderTedConnector(_TenderFeed):
         yield from ted.parse_notice(raw.body, source=self.config.source, fallback_id=raw.url or "notice")
 
 
+class TenderCodiceConnector(_TenderFeed):
+    """Atom feeds with the CODICE extension (Spain's PLACSP syndication): every entry's contract folder."""
+
+    name: ClassVar[str] = "tender_codice"
+    example_config: ClassVar[dict[str, Any]] = {
+        "source": "example_placsp", "country": "ES", "language": "es",
+        "feed_url": "https://tenders.example.org/sindicacion/licitacionesPerfilesContratanteCompleto3.atom",
+    }
+    fixtures: ClassVar[tuple[str, ...]] = ("placsp_sample.atom",)
+
+    def next_page(self, raw: Fetched) -> str | None:
+        """The Atom ``<link rel="next">``, resolved against the page URL."""
+        nxt = codice.next_page_url(raw.body)
+        return urljoin(raw.url or str(self.config.feed_url), nxt) if nxt else None
+
+    def parse(self, raw: Fetched) -> Iterator[Parsed]:
+        """One tender per entry; see ``connectors.formats.codice``."""
+        yield from codice.parse_feed(raw.body, source=self.config.source, defaults=self.config.defaults())
+
+
 class TenderHtmlConfig(TenderFeedConfig):
     """An HTML list page plus detail pages, located by CSS selectors.
 
@@ -155,10 +180,12 @@ class TenderHtmlConfig(TenderFeedConfig):
         detail: Selectors for each detail page; ``None`` reads the list only.
         max_details: Detail pages fetched per poll (newest first, as listed).
         encoding: Force a page encoding when the site mislabels it (e.g. ``gb18030``).
+        decimal: The pages' decimal mark (``","`` for ``24.492,00``); default from ``language``.
     """
 
     list: html_format.ListSelectors
     detail: html_format.DetailSelectors | None = None
+    decimal: Literal[",", "."] | None = None
     max_details: int = Field(default=20, ge=0, le=200)
     encoding: str | None = None
 
@@ -242,10 +269,12 @@ class TenderHtmlConnector(FeedConnector[TenderHtmlConfig]):
                 details[page.url] = html_format.parse_detail(page.body, selectors=cfg.detail,
                                                              content_type=page.content_type, encoding=cfg.encoding)
         yield from html_format.build_tenders(rows, details, source=cfg.source, id_pattern=cfg.list.id_pattern,
-                                             defaults=cfg.defaults())
+                                             defaults={**cfg.defaults(), "decimal": cfg.decimal},
+                                             status_words=cfg.list.status_words)
 
 
 TENDER_CONNECTORS: dict[str, type[FeedConnector[Any]]] = {
-    cls.name: cls for cls in (TenderRssConnector, TenderOcdsConnector, TenderTedConnector, TenderHtmlConnector)
+    cls.name: cls for cls in (TenderRssConnector, TenderOcdsConnector, TenderTedConnector, TenderCodiceConnector,
+                              TenderHtmlConnector)
 }
 """The tender connectors, for ``connectors.registry``."""

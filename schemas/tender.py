@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from schemas.common import Money
-from schemas.registration import Contact, SalesStage
+from schemas.registration import Contact, Customer, SalesStage
 
 TITLE_MAX = 1000
 TEXT_MAX = 20_000
@@ -23,13 +23,32 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class TenderStatus(StrEnum):
-    """Where the procedure stands, as far as this notice tells."""
+    """Where the procedure stands, as far as this notice tells.
+
+    In OCDS terms: ``planning`` = planned, ``tender`` = open, ``closed`` = closed (bidding over, or the
+    process completed or failed without an award this notice names), ``award`` = awarded (an award or
+    contract exists), ``cancellation`` = cancelled. ``amendment`` is a correction (更正) of an earlier
+    notice. Only ``planning`` and ``tender`` notices are opportunities that raise alerts.
+    """
 
     PLANNING = "planning"  # prior information / planning notice
     TENDER = "tender"  # open for bids
-    AMENDMENT = "amendment"  # a change to an earlier notice
+    AMENDMENT = "amendment"  # a change (correction, 更正) to an earlier notice
+    CLOSED = "closed"  # no longer open, not (yet) awarded: bidding closed, unsuccessful, complete
     CANCELLATION = "cancellation"  # the procedure was cancelled or the notice withdrawn
-    AWARD = "award"  # contract awarded
+    AWARD = "award"  # contract awarded (中标/成交结果)
+
+
+ALERTABLE_STATUSES = frozenset({TenderStatus.PLANNING, TenderStatus.TENDER})
+"""Statuses of a notice that announces an opportunity; every other status never raises an alert."""
+
+
+class DeadlineKind(StrEnum):
+    """What the ``deadline`` is the end of."""
+
+    TENDER = "tender"  # submission of tenders (投标截止)
+    PARTICIPATION = "participation"  # requests to participate (restricted / negotiated procedures)
+    OPENING = "opening"  # the bid opening (开标时间), given when no submission deadline is stated
 
 
 class Buyer(BaseModel):
@@ -68,11 +87,16 @@ class Tender(BaseModel):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     published: datetime | None = None
     deadline: datetime | None = None
+    deadline_kind: DeadlineKind | None = None
     procedure: Annotated[str, StringConstraints(max_length=200)] | None = None
     url: Annotated[str, StringConstraints(max_length=2000)] | None = None
     text: Annotated[str, StringConstraints(max_length=TEXT_MAX)] = ""
     language: Annotated[str, StringConstraints(max_length=16)] | None = None
     refs: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(default_factory=list)
+    project_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+        default=None, description="The buyer's file / project number (项目编号, expediente)")
+    agent: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = Field(
+        default=None, description="The procurement agency running the procedure for the buyer (采购代理机构)")
 
 
 # -- subscriptions (标讯订阅) ------------------------------------------------------------------------------
@@ -174,11 +198,14 @@ class TenderRegistrationRequest(BaseModel):
     The customer (the buyer, with its id when the tender gives one), the project title, amount and close
     date (the tender's value and deadline) and a reference back to the tender come from the tender. A
     registration needs at least one customer contact, which no feed publishes, so the rep gives it here;
-    ``expected_amount`` and ``expected_close_date`` fill in (or correct) what the tender does not state.
+    ``expected_amount`` and ``expected_close_date`` fill in (or correct) what the tender does not state;
+    ``customer`` names the customer when the notice names no buyer (RSS items often do not) and is
+    ignored when it does (the notice's buyer is the customer).
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    customer: Customer | None = None
     contacts: list[Contact] = Field(default_factory=list, max_length=50)
     expected_amount: Money | None = None
     expected_close_date: date | None = None

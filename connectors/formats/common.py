@@ -7,6 +7,7 @@ into a ``RecordRejectedError`` carrying only ``loc``/``type``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -33,6 +34,8 @@ EU_TO_ISO2 = {"UK": "GB", "EL": "GR"}
 _DIGITS = re.compile(r"[0-9][0-9,.\s\u00a0']*")
 _CN_DATE = re.compile(r"(\d{4})\s*[年/\-.]\s*(\d{1,2})\s*[月/\-.]\s*(\d{1,2})\s*日?(?:\s*(\d{1,2})\s*[:时点]\s*(\d{1,2}))?")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:\s+(\d{1,2}):(\d{2}))?$")
+# Day first, as European portals write it: 03-01-2014 15:47, 03/01/2014, 3.1.2014 (never US month-first).
+_DAY_FIRST = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[\sT]+(\d{1,2})[:.h](\d{2}))?")
 
 
 @lru_cache(maxsize=32)
@@ -48,28 +51,72 @@ def zone(name: str | None) -> tzinfo:
         return UTC
 
 
-def parse_datetime(value: Any, *, tz: str | None = None) -> datetime | None:
+# The buyer's time zone, for notices that give local times without an offset ("Local time" on TED forms).
+# Rule for countries that span several zones: the zone of the capital, unless the buyer's NUTS region
+# lies in another zone (``REGION_ZONES``: the Canaries, Azores, Madeira, France's overseas regions).
+# Elsewhere (US, CA, AU, BR, MX, RU...) the capital's zone is a stated approximation: those publishers
+# (OCDS) write offsets themselves, so it only applies to naive times. Source: IANA tz database zone.tab.
+COUNTRY_ZONES = {
+    "AT": "Europe/Vienna", "BE": "Europe/Brussels", "BG": "Europe/Sofia", "HR": "Europe/Zagreb",
+    "CY": "Asia/Nicosia", "CZ": "Europe/Prague", "DK": "Europe/Copenhagen", "EE": "Europe/Tallinn",
+    "FI": "Europe/Helsinki", "FR": "Europe/Paris", "DE": "Europe/Berlin", "GR": "Europe/Athens",
+    "HU": "Europe/Budapest", "IE": "Europe/Dublin", "IT": "Europe/Rome", "LV": "Europe/Riga",
+    "LT": "Europe/Vilnius", "LU": "Europe/Luxembourg", "MT": "Europe/Malta", "NL": "Europe/Amsterdam",
+    "PL": "Europe/Warsaw", "PT": "Europe/Lisbon", "RO": "Europe/Bucharest", "SK": "Europe/Bratislava",
+    "SI": "Europe/Ljubljana", "ES": "Europe/Madrid", "SE": "Europe/Stockholm", "IS": "Atlantic/Reykjavik",
+    "LI": "Europe/Vaduz", "NO": "Europe/Oslo", "CH": "Europe/Zurich", "GB": "Europe/London",
+    "MK": "Europe/Skopje", "RS": "Europe/Belgrade", "ME": "Europe/Podgorica", "AL": "Europe/Tirane",
+    "TR": "Europe/Istanbul", "UA": "Europe/Kyiv", "MD": "Europe/Chisinau", "BA": "Europe/Sarajevo",
+    "XK": "Europe/Belgrade", "AM": "Asia/Yerevan", "GE": "Asia/Tbilisi", "CN": "Asia/Shanghai",
+    "TW": "Asia/Taipei", "HK": "Asia/Hong_Kong", "MO": "Asia/Macau", "JP": "Asia/Tokyo", "KR": "Asia/Seoul",
+    "SG": "Asia/Singapore", "US": "America/New_York", "CA": "America/Toronto", "MX": "America/Mexico_City",
+    "CO": "America/Bogota", "PY": "America/Asuncion", "CL": "America/Santiago", "BR": "America/Sao_Paulo",
+    "AU": "Australia/Sydney", "NZ": "Pacific/Auckland", "NG": "Africa/Lagos", "UG": "Africa/Kampala",
+    "RU": "Europe/Moscow",
+}
+REGION_ZONES = {
+    "ES70": "Atlantic/Canary", "PT20": "Atlantic/Azores", "PT30": "Atlantic/Madeira",
+    "FRY1": "America/Guadeloupe", "FRY2": "America/Martinique", "FRY3": "America/Cayenne",
+    "FRY4": "Indian/Reunion", "FRY5": "Indian/Mayotte",
+}
+
+
+def zone_for(country: str | None, region: str | None = None) -> str | None:
+    """The IANA zone name of a buyer from its country (ISO alpha-2) and NUTS region; ``None`` if unknown."""
+    code = (region or "").strip().upper()
+    for prefix, name in REGION_ZONES.items():
+        if code.startswith(prefix):
+            return name
+    return COUNTRY_ZONES.get((country or "").strip().upper())
+
+
+def parse_datetime(value: Any, *, tz: str | None = None, end_of_day: bool = False) -> datetime | None:
     """Read the date/time notations tender sources use; naive values are taken in ``tz``.
 
     Accepts ISO 8601 (with or without offset, date only), ``YYYYMMDD[ HH:MM]`` (TED), ``2024年5月1日``,
     ``2024/05/01 10:00``, and ``time.struct_time`` (feedparser). Returns an aware UTC datetime or ``None``.
+    ``end_of_day``: a date without a time means the end of that day (23:59:59 in ``tz`` or the date's own
+    offset) — what a deadline given as a date means — instead of its start.
     """
     if value is None or value == "":
         return None
+    date_only = False
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
-        dt = datetime.combine(value, time())
+        dt, date_only = datetime.combine(value, time()), True
     elif hasattr(value, "tm_year"):  # time.struct_time from feedparser, always UTC
         try:
             return datetime(*value[:6], tzinfo=UTC)
         except (TypeError, ValueError):
             return None
     else:
-        text = str(value).strip()
-        dt = _parse_text(text)
-        if dt is None:
+        parsed = _parse_text(str(value).strip())
+        if parsed is None:
             return None
+        dt, date_only = parsed
+    if date_only and end_of_day:
+        dt = dt.replace(hour=23, minute=59, second=59)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone(tz))
     try:
@@ -78,16 +125,23 @@ def parse_datetime(value: Any, *, tz: str | None = None) -> datetime | None:
         return None
 
 
-def _parse_text(text: str) -> datetime | None:
+def _parse_text(text: str) -> tuple[datetime, bool] | None:
+    """(datetime, whether the text gave a date only)."""
     # ISO with a trailing offset on a date only ("2019-11-21+01:00", eForms) is not accepted by
     # fromisoformat; split it off.
     m = re.match(r"^(\d{4}-\d{2}-\d{2})([+-]\d{2}:\d{2}|Z)$", text)
     if m:
-        text = f"{m.group(1)}T00:00:00{m.group(2)}"
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        pass
+        return _iso(f"{m.group(1)}T00:00:00{m.group(2)}", True)
+    iso = _iso(text, bool(re.fullmatch(r"\d{4}-?\d{2}-?\d{2}", text)))
+    if iso is not None:
+        return iso
+    m = _DAY_FIRST.match(text)
+    if m is not None:
+        d, mo, y, hh, mm = m.groups()
+        try:
+            return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0)), hh is None
+        except ValueError:
+            return None
     m = _COMPACT.match(text)
     if m is None:
         m = _CN_DATE.search(text)
@@ -95,16 +149,23 @@ def _parse_text(text: str) -> datetime | None:
         return None
     y, mo, d, hh, mm = m.groups()
     try:
-        return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0))
+        return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0)), hh is None
     except ValueError:
         return None
 
 
-def combine(day: str | None, clock: str | None, *, tz: str | None = None) -> datetime | None:
+def _iso(text: str, date_only: bool) -> tuple[datetime, bool] | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")), date_only
+    except ValueError:
+        return None
+
+
+def combine(day: str | None, clock: str | None, *, tz: str | None = None, end_of_day: bool = False) -> datetime | None:
     """Join a date and a time given separately (eForms ``EndDate``/``EndTime``, TED date + time)."""
     if not day:
         return None
-    d = parse_datetime(day, tz=tz)
+    d = parse_datetime(day, tz=tz, end_of_day=end_of_day and not clock)
     if d is None or not clock:
         return d
     m = re.match(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?(Z|[+-]\d{2}:\d{2})?$", clock.strip())
@@ -131,8 +192,55 @@ def _fixed(offset: str) -> timezone:
     return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
 
 
-def parse_amount(value: Any) -> Decimal | None:
-    """A non-negative amount from a number or text (``"1,234.50"``, ``"12.5万元"``); ``None`` if unreadable."""
+# Languages whose notices write amounts with a decimal comma (``1.234,56``); ISO 639-1, lower case.
+DECIMAL_COMMA_LANGUAGES = frozenset(
+    "bg cs da de el es et fi fr hr hu id it lt lv nl no nb nn pl pt ro ru sk sl sr sv tr uk vi ca eu gl is "
+    "az be ka kk mk sq hy mn".split()
+)
+_SEPARATORS = re.compile(r"[\s\u00a0\u202f\u2009']")
+_NUMBER = re.compile(r"\d(?:[\d\s\u00a0\u202f\u2009',.]*\d)?")
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "貳": 2, "两": 2, "兩": 2, "三": 3, "叁": 3,
+              "參": 3, "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6, "陸": 6, "七": 7, "柒": 7, "八": 8,
+              "捌": 8, "九": 9, "玖": 9}
+_CN_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+_CN_BIG = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_000}
+_CN_NUMERAL = re.compile(
+    "[" + "".join(_CN_DIGITS) + "".join(_CN_UNITS) + "".join(_CN_BIG) + "]+"
+    "(?:[元圆圓](?:[" + "".join(_CN_DIGITS) + "][角分]){0,2})?"
+)
+
+
+def decimal_mark(language: str | None) -> str | None:
+    """``","`` for languages that write a decimal comma, ``"."`` for others, ``None`` when unknown."""
+    if not language:
+        return None
+    code = language.strip().lower().replace("_", "-").split("-")[0]
+    if len(code) == 3:  # eForms/TED use ISO 639-2/3 codes
+        code = _ISO639_3.get(code, code)
+    if code in DECIMAL_COMMA_LANGUAGES:
+        return ","
+    return "." if len(code) == 2 and code.isalpha() else None
+
+
+_ISO639_3 = {
+    "bul": "bg", "ces": "cs", "dan": "da", "deu": "de", "ell": "el", "spa": "es", "est": "et", "fin": "fi",
+    "fra": "fr", "hrv": "hr", "hun": "hu", "ita": "it", "lit": "lt", "lav": "lv", "nld": "nl", "pol": "pl",
+    "por": "pt", "ron": "ro", "slk": "sk", "slv": "sl", "swe": "sv", "eng": "en", "gle": "ga", "mlt": "mt",
+    "zho": "zh", "nor": "no", "isl": "is",
+}
+
+
+def parse_amount(value: Any, *, decimal: str | None = None) -> Decimal | None:
+    """A non-negative amount from a number or from text as notices write it; ``None`` if unreadable.
+
+    Text: thousands separators (``,`` ``.`` spaces, apostrophes) and the decimal mark are told apart by
+    ``decimal`` (``","`` or ``"."``: the source's convention, see ``decimal_mark``) and, without it, by
+    the digits: with both marks the last one is decimal; one mark used twice groups thousands; a single
+    comma followed by other than three digits is decimal (``466459,56``), one followed by three groups
+    thousands (``1,234``); a single point is decimal. Chinese forms: currency signs and full-width
+    characters (``￥10618.52 万元``), units 万/亿 (and 千元), and numerals (``壹佰万元整``,
+    ``叁仟元伍角``) when the text has no Arabic digits.
+    """
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, Decimal)):
@@ -140,23 +248,88 @@ def parse_amount(value: Any) -> Decimal | None:
     elif isinstance(value, float):
         amount = Decimal(str(value))
     else:
-        text = str(value).strip()
-        m = _DIGITS.search(text)
-        if m is None:
+        amount = _amount_text(unicodedata.normalize("NFKC", str(value)).strip(), decimal)
+        if amount is None:
             return None
-        raw = re.sub(r"[\s\u00a0',]", "", m.group(0)).rstrip(".")
-        try:
-            amount = Decimal(raw)
-        except InvalidOperation:
-            return None
-        rest = text[m.end():]
-        if rest.startswith("万"):  # Chinese notices state budgets in units of 10,000 (万元)
-            amount *= 10_000
-        elif rest.startswith("亿"):
-            amount *= 100_000_000
     if not amount.is_finite() or amount < 0:
         return None
     return amount
+
+
+def _amount_text(text: str, decimal: str | None) -> Decimal | None:
+    m = _NUMBER.search(text)
+    if m is None:
+        cn = _CN_NUMERAL.search(text)
+        return _chinese_numeral(cn.group(0)) if cn else None
+    if text[: m.start()].rstrip().endswith("-"):
+        return None  # a negative amount is no amount
+    raw = _number(_SEPARATORS.sub("", m.group(0)), decimal)
+    if raw is None:
+        return None
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        return None
+    rest = text[m.end():].lstrip()
+    if rest.startswith(("万", "萬")):  # Chinese notices state budgets in units of 10,000 (万元)
+        amount *= 10_000
+    elif rest.startswith(("亿", "億")):
+        amount *= 100_000_000
+    elif rest.startswith("千元"):
+        amount *= 1000
+    return amount
+
+
+def _number(raw: str, decimal: str | None) -> str | None:
+    """``raw`` (digits with ``,``/``.`` marks, no spaces) as a plain decimal string."""
+    commas, points = raw.count(","), raw.count(".")
+    if commas and points:
+        mark = "," if raw.rfind(",") > raw.rfind(".") else "."
+    elif commas or points:
+        sep = "," if commas else "."
+        after = len(raw) - raw.rfind(sep) - 1
+        if raw.count(sep) > 1:
+            mark = None
+        elif after != 3:
+            mark = sep
+        elif decimal in (",", "."):
+            mark = sep if sep == decimal else None
+        else:
+            mark = "." if sep == "." else None
+    else:
+        mark = None
+    thousands = {",", "."} - {mark}
+    for t in thousands:
+        raw = raw.replace(t, "")
+    if mark:
+        if raw.count(mark) > 1:
+            return None
+        raw = raw.replace(mark, ".")
+    return raw if re.fullmatch(r"\d+(?:\.\d+)?", raw) else None
+
+
+def _chinese_numeral(text: str) -> Decimal | None:
+    """``壹佰万元整`` -> 1000000; ``一亿二千万`` -> 120000000; ``叁元伍角陆分`` -> 3.56."""
+    unit = re.search("[元圆圓]", text)
+    whole, cents = (text[: unit.start()], text[unit.end():]) if unit else (text, "")
+    total, section, number, seen = 0, 0, 0, False
+    for ch in whole:
+        if ch in _CN_DIGITS:
+            number, seen = _CN_DIGITS[ch], True
+        elif ch in _CN_UNITS:
+            section += (number or 1) * _CN_UNITS[ch]
+            number, seen = 0, True
+        elif ch in _CN_BIG:
+            if ch in ("亿", "億"):
+                total = (total + section + number) * _CN_BIG[ch]
+            else:
+                total += (section + number) * _CN_BIG[ch]
+            section = number = 0
+    amount = Decimal(total + section + number)
+    for digit, fraction in re.findall("([" + "".join(_CN_DIGITS) + "])([角分])", cents):
+        amount += Decimal(_CN_DIGITS[digit]) * (Decimal("0.1") if fraction == "角" else Decimal("0.01"))
+        seen = True
+    return amount if seen else None
 
 
 def country_code(value: Any) -> str | None:
@@ -169,6 +342,22 @@ def country_code(value: Any) -> str | None:
     if len(code) == 2 and code.isalpha():
         return EU_TO_ISO2.get(code, code)
     return None
+
+
+def buyer_id(value: Any) -> str | None:
+    """A buyer's published id, or ``None`` for placeholders that identify nobody: ``N/A``, ``-``, ``00``
+    (any run of zeros), a bare country code (``DE``, ``ES``) or anything without a digit or letter."""
+    text = clean(value, 100)
+    if text is None:
+        return None
+    compact = re.sub(r"[\s\-_./]", "", text).upper()
+    if not compact or not any(ch.isalnum() for ch in compact):
+        return None
+    if compact in ("NA", "NONE", "NULL", "UNKNOWN", "NOTAPPLICABLE", "SINDATO", "SN") or set(compact) == {"0"}:
+        return None
+    if len(compact) == 2 and compact.isalpha():
+        return None
+    return text
 
 
 def clean(value: Any, limit: int = 500) -> str | None:

@@ -12,12 +12,23 @@ Publishers bend the standard; the mapping reads the common variants seen in real
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from connectors.errors import PermanentError, RecordRejectedError
-from connectors.formats.common import build_tender, clean, country_code, parse_amount, parse_datetime
+from connectors.formats.common import (
+    build_tender,
+    buyer_id,
+    clean,
+    country_code,
+    parse_amount,
+    parse_datetime,
+    zone_for,
+)
 from connectors.formats.sanitize import to_safe_html
+
+logger = logging.getLogger("dealreg.connectors.ocds")
 
 # OCDS tags -> our status; the most advanced stage named in a release's tag list wins.
 _TAG_STATUS = [
@@ -47,32 +58,97 @@ OCID_PREFIX_COUNTRY = {
     "ocds-87sd3t": "MX",
     "ocds-ngfbwp": "MD",
     "ocds-gyl66f": "NG",
-    "ocds-03ad3i": "PY",
+    "ocds-03ad3f": "PY",  # DNCP Paraguay
     "ocds-rdvc92": "UG",
     "ocds-be6bcu": "UA",
 }
 _CLASSIFICATION_SCHEMES = {"CPV": "cpv", "UNSPSC": "unspsc", "CPC": "cpc", "CPVS": "cpvs", "GSIN": "gsin"}
 
 
-def parse_package(body: bytes, *, source: str, default_country: str | None = None) -> Iterator[Any]:
-    """Yield ``Tender``s (and ``RecordRejectedError``s) for an OCDS JSON document.
+def parse_package(body: bytes, *, source: str, default_country: str | None = None,
+                  content_type: str | None = None) -> Iterator[Any]:
+    """Yield ``Tender``s (and ``RecordRejectedError``s) for an OCDS JSON document or JSON Lines file.
+
+    JSON Lines (bulk downloads: one release, record or package per line) is read line by line; a bad
+    line is one rejected record, not a refused file. The encoding comes from a BOM, else the HTTP
+    ``charset``, else UTF-8, else Windows-1252 / ISO-8859-1 (``decode`` says which was used).
 
     Raises:
         PermanentError: ``reason="malformed_json"`` or ``"not_ocds"`` when the whole document is unusable.
     """
+    text, encoding = decode(body, content_type)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        logger.info("OCDS body of %s decoded as %s", source, encoding)
+    for item in _documents(text):
+        if isinstance(item, _BadLine):
+            yield RecordRejectedError("a JSON Lines line is not JSON", reason="invalid_tender",
+                                      errors=[{"loc": f"lines.{item.number}", "type": "json_invalid"}])
+            continue
+        doc, line = item
+        try:
+            releases = list(_releases(doc))
+        except PermanentError:
+            if line is None:
+                raise
+            yield RecordRejectedError("a JSON Lines line is not OCDS", reason="invalid_tender",
+                                      errors=[{"loc": f"lines.{line}", "type": "not_ocds"}])
+            continue
+        for release in releases:
+            yield _one(release, source=source, default_country=default_country)
+
+
+class _BadLine:
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+
+def decode(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """(text, encoding used) of a JSON body: BOM, else the HTTP charset, else UTF-8, else cp1252/latin-1."""
+    import codecs
+    import re
+
+    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                      (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if body.startswith(bom):
+            try:
+                return body.decode(name), name
+            except UnicodeDecodeError:
+                break
+    declared = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_\-]+)", content_type or "", re.I)
+    names = ([declared.group(1).lower()] if declared else []) + ["utf-8", "cp1252", "latin-1"]
+    for name in names:
+        try:
+            return body.decode(name), name
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return body.decode("latin-1"), "latin-1"  # unreachable: latin-1 decodes any bytes
+
+
+def _documents(text: str) -> Iterator[Any]:
+    """``(document, None)``, or ``(document, line number)`` per line of JSON Lines; ``_BadLine`` for a
+    line that is not JSON."""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise PermanentError("the body is not JSON", reason="malformed_json") from None
-    for release in _releases(doc):
-        yield _one(release, source=source, default_country=default_country)
+        yield json.loads(text), None
+        return
+    except RecursionError:
+        raise PermanentError("the body is nested too deeply", reason="malformed_json") from None
+    except ValueError as exc:
+        if not (isinstance(exc, json.JSONDecodeError) and exc.msg == "Extra data"):
+            raise PermanentError("the body is not JSON", reason="malformed_json") from None
+    for number, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line), number
+        except (ValueError, RecursionError):
+            yield _BadLine(number)
 
 
 def next_page_url(body: bytes) -> str | None:
     """The package's ``links.next`` (OCDS paging: the next, usually older, page of releases), if any."""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        doc = json.loads(decode(body)[0])
+    except (ValueError, RecursionError):
         return None
     links = doc.get("links") if isinstance(doc, dict) else None
     nxt = links.get("next") if isinstance(links, dict) else None
@@ -117,12 +193,38 @@ def _record_release(record: Any) -> Any:
     return record
 
 
+_LIVE_AWARD = (None, "", "active", "pending")
+
+
+def _stage_list(release: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    stage = release.get(key)
+    return [x for x in ([stage] if isinstance(stage, dict) else stage or []) if isinstance(x, dict)]
+
+
 def _status(release: dict[str, Any]) -> str:
+    """The process status: planned / open / closed / awarded / cancelled (``TenderStatus`` values).
+
+    Read in this order: a cancelled or withdrawn tender; an award or contract that stands (awarded); a
+    tender that ended unsuccessful or complete without one (closed); an active tender (open); a planning
+    tender; else the release ``tag`` (a compiled release's tag says ``compiled`` and nothing more).
+    """
     tags = release.get("tag")
     tag_set = {tags} if isinstance(tags, str) else {t for t in tags or [] if isinstance(t, str)}
     tender = release.get("tender") if isinstance(release.get("tender"), dict) else {}
-    if str(tender.get("status") or "").lower() in ("cancelled", "unsuccessful", "withdrawn"):
+    tender_status = str(tender.get("status") or "").strip().lower()
+    if tender_status in ("cancelled", "withdrawn") or "tenderCancellation" in tag_set:
         return "cancellation"
+    awards = [a for a in _stage_list(release, "awards") if str(a.get("status") or "").lower() in _LIVE_AWARD]
+    contracts = [c for c in _stage_list(release, "contracts")
+                 if str(c.get("status") or "").lower() not in ("cancelled", "terminated")]
+    if awards or contracts:
+        return "award"
+    if tender_status in ("unsuccessful", "complete"):
+        return "closed"
+    if tender_status == "active":
+        return "amendment" if tag_set & {"tenderAmendment"} else "tender"
+    if tender_status in ("planning", "planned"):
+        return "planning"
     for tag, status in _TAG_STATUS:
         if tag in tag_set:
             return status
@@ -143,7 +245,7 @@ def _buyer(release: dict[str, Any], tender: dict[str, Any]) -> dict[str, Any] | 
         if name:
             return {
                 "name": name,
-                "id": clean(ident.get("id"), 100) or None,
+                "id": buyer_id(ident.get("id")),
                 "scheme": clean(ident.get("scheme"), 40) or None,
             }
     return None
@@ -190,36 +292,65 @@ def _classifications(release: dict[str, Any], tender: dict[str, Any]) -> list[st
 
 
 def _value(release: dict[str, Any], tender: dict[str, Any], status: str) -> tuple[Any, str | None]:
-    candidates: list[Any] = [tender.get("value"), (tender.get("budget") or {}).get("value")
-                             if isinstance(tender.get("budget"), dict) else None]
+    """The awarded total when the process is awarded (standing awards, else contracts, one currency),
+    else the tender's value, its budget, the planning budget."""
+    if status == "award":
+        for key in ("awards", "contracts"):
+            live = [x for x in _stage_list(release, key)
+                    if str(x.get("status") or "").lower() not in ("cancelled", "unsuccessful", "terminated")]
+            total = _total([x.get("value") or x.get("valueWithTax") for x in live])  # Mexico APF: valueWithTax
+            if total[0] is not None:
+                return total
+        awards = release.get("awards")
+        if isinstance(awards, dict):  # Taiwan: one award object with its total
+            total = _total([awards.get("totalAwardValue")])
+            if total[0] is not None:
+                return total
     planning = release.get("planning") if isinstance(release.get("planning"), dict) else {}
     budget = planning.get("budget") if isinstance(planning.get("budget"), dict) else {}
-    candidates.append(budget.get("amount"))
-    awards = release.get("awards")
-    if isinstance(awards, dict):
-        candidates.append(awards.get("totalAwardValue"))
-    elif isinstance(awards, list) and status == "award":
-        candidates += [a.get("value") for a in awards if isinstance(a, dict)]
-    if status == "award" and isinstance(release.get("contracts"), list):
-        candidates += [c.get("value") for c in release["contracts"] if isinstance(c, dict)]
-    for cand in candidates:
-        if isinstance(cand, dict):
-            amount = parse_amount(cand.get("amount"))
-            currency = cand.get("currency")
-            if amount is not None and isinstance(currency, str) and len(currency.strip()) == 3:
-                return amount, currency.strip().upper()
+    tender_budget = tender.get("budget") if isinstance(tender.get("budget"), dict) else {}
+    for cand in (tender.get("value"), tender_budget.get("value"), budget.get("amount")):
+        total = _total([cand])
+        if total[0] is not None:
+            return total
     return None, None
 
 
+def _total(values: list[Any]) -> tuple[Any, str | None]:
+    """Sum of the amounts in one currency (the first one met); (None, None) when none is usable."""
+    total, currency = None, None
+    for cand in values:
+        if not isinstance(cand, dict):
+            continue
+        amount = parse_amount(cand.get("amount"))
+        cur = cand.get("currency")
+        if amount is None or not isinstance(cur, str) or len(cur.strip()) != 3:
+            continue
+        cur = cur.strip().upper()
+        if currency is None or cur == currency:
+            total, currency = (total or 0) + amount, cur
+    return total, currency
+
+
+def _title(value: Any) -> str | None:
+    """A title that says something: at least one letter or digit (some publishers fill ``"."``)."""
+    text = clean(value, 1000)
+    return text if text and any(ch.isalnum() for ch in text) else None
+
+
 def _stage_title(release: dict[str, Any]) -> str | None:
-    """A title from the awards or contracts of a release that has no tender block (later stages)."""
+    """A title for a release without a tender title (award-only releases): the award or contract title,
+    else the description of their first item."""
     for key in ("awards", "contracts"):
-        stage = release.get(key)
-        for obj in [stage] if isinstance(stage, dict) else list(stage or []):
-            if isinstance(obj, dict):
-                title = clean(obj.get("title"), 1000) or clean(obj.get("title_en"), 1000)
-                if title:
-                    return title
+        for obj in _stage_list(release, key):
+            title = _title(obj.get("title")) or _title(obj.get("title_en"))
+            if title:
+                return title
+    for key in ("awards", "contracts"):
+        for obj in _stage_list(release, key):
+            for item in obj.get("items") or []:
+                if isinstance(item, dict) and clean(item.get("description"), 200):
+                    return clean(item["description"], 200)
     return None
 
 
@@ -233,11 +364,12 @@ def _one(release: Any, *, source: str, default_country: str | None) -> Any:
     planning = release.get("planning") if isinstance(release.get("planning"), dict) else {}
     status = _status(release)
     title = (
-        clean(tender.get("title"), 1000)
+        _title(tender.get("title"))
         or clean(release.get("name"), 1000)  # Taiwan
         or clean((planning.get("budget") or {}).get("project") if isinstance(planning.get("budget"), dict) else None, 1000)
         or clean(tender.get("description"), 200)
         or _stage_title(release)
+        or ocid  # nothing names the process: its id does (shown as such; a placeholder like "." is no title)
     )
     descr = tender.get("description") if isinstance(tender.get("description"), str) else ""
     value, currency = _value(release, tender, status)
@@ -266,7 +398,8 @@ def _one(release: Any, *, source: str, default_country: str | None) -> Any:
         "value": value,
         "currency": currency,
         "published": parse_datetime(release.get("date")),
-        "deadline": parse_datetime(period.get("endDate")),
+        "deadline": parse_datetime(period.get("endDate"), tz=zone_for(country, None), end_of_day=True),
+        "deadline_kind": "tender" if period.get("endDate") else None,
         "procedure": " / ".join(p for p in (method, details) if p) or None,
         "url": url,
         "text": to_safe_html(descr),

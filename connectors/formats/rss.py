@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.errors import PermanentError, RecordRejectedError
-from connectors.formats import xmlsafe
+from connectors.formats import cn_notice, xmlsafe
 from connectors.formats.common import build_tender, clean, parse_datetime
 from connectors.formats.sanitize import html_to_text, sanitize_html, text_to_html
 
@@ -157,7 +157,7 @@ def entry_fields(
                 categories.append(f"{category_scheme}:{term}")
     published = parse_datetime(entry.get("published_parsed") or entry.get("updated_parsed"))
     buyer = defaults.get("buyer")
-    return {
+    fields = {
         "source": source,
         "source_id": source_id,
         "title": title,
@@ -172,3 +172,5 @@ def entry_fields(
         "language": defaults.get("language"),
         "refs": [f"url:{link}"] if isinstance(link, str) and link.startswith(("http://", "https://")) else [],
     }
+    cn_notice.fill(fields, text, defaults)
+    return fields

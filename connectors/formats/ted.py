@@ -1,7 +1,8 @@
 """TED notices: the older ``TED_EXPORT`` schema (R2.0.8/R2.0.9, forms F01-F25) and eForms (UBL 2.3).
 
 One notice per document. Elements are matched by local name, so the schema version in the namespace
-does not matter. TED dates without an offset (``DT_DATE_FOR_SUBMISSION``) are Brussels time.
+does not matter. TED dates without an offset (``DT_DATE_FOR_SUBMISSION``: "Local time") are the buyer's
+local time: its country's zone (``common.zone_for``), Brussels only when the country is unknown.
 
 Mapping, in short (field names are the TED/eForms element names):
 
@@ -20,7 +21,16 @@ from xml.etree.ElementTree import Element
 
 from connectors.errors import RecordRejectedError
 from connectors.formats import xmlsafe
-from connectors.formats.common import build_tender, clean, combine, country_code, parse_amount, parse_datetime
+from connectors.formats.common import (
+    build_tender,
+    buyer_id,
+    clean,
+    combine,
+    country_code,
+    parse_amount,
+    parse_datetime,
+    zone_for,
+)
 from connectors.formats.sanitize import text_to_html
 
 BRUSSELS = "Europe/Brussels"
@@ -99,36 +109,47 @@ def _ted_export(root: Element, *, source: str, fallback_id: str) -> Any:
     forms = path(root, "FORM_SECTION")
     form_list = [f for s in forms for f in s if isinstance(f.tag, str)]
     original = next((f for f in form_list if f.get("CATEGORY") == "ORIGINAL"), form_list[0] if form_list else None)
+    form_lang = original.get("LG") if original is not None else None
 
     doc_type = first(codif, "TD_DOCUMENT_TYPE")
     status = _TED_STATUS.get(doc_type.get("CODE", "") if doc_type is not None else "", "tender")
     form_name = xmlsafe.local(original.tag) if original is not None else ""
     if form_name.startswith("F14"):
         status = "amendment"  # F14 is the corrigendum form
+    elif form_name.startswith("F20"):
+        status = "award"  # F20 modifies a contract already awarded: the process is past its award
 
-    body_el = first(original, "CONTRACTING_BODY/ADDRESS_CONTRACTING_BODY")
-    buyer_name = clean(text_of(first(body_el, "OFFICIALNAME")))
-    buyer_id = clean(text_of(first(body_el, "NATIONALID")), 100)
-    title = clean(text_of(first(original, "OBJECT_CONTRACT/TITLE")), 1000)
+    buyer = _ted_buyer(original)
+    iso = first(notice, "ISO_COUNTRY")
+    country = country_code(iso.get("VALUE")) if iso is not None else None
+    ca_nuts = [e.get("CODE") for e in path(notice, "CA_CE_NUTS") if e.get("CODE")]
+    # Forms say "Local time": the buyer's, from its country (and NUTS region where a country spans zones).
+    tz = zone_for(buyer.get("country") or country, ca_nuts[0] if ca_nuts else None) or BRUSSELS
+
+    title = clean(text_of(first(original, "OBJECT_CONTRACT/TITLE")), 1000) or clean(
+        text_of(first(original, "//TITLE_CONTRACT")), 1000)  # R2.0.8 (defence forms F16-F18)
     if title is None:
-        # Some forms (F14 corrigenda) have no object title; the OJ title block names the subject.
-        title = clean(text_of(first(first(root, "TRANSLATION_SECTION"), "//TI_TEXT")), 1000)
+        # Some forms (F14 corrigenda) have no object title; the OJ title block names the subject, in the
+        # form's own language (the block lists every EU language, Bulgarian first).
+        title = _translated_title(root, form_lang)
     descr = text_of(first(original, "OBJECT_CONTRACT/SHORT_DESCR")) or text_of(
         first(original, "OBJECT_CONTRACT/OBJECT_DESCR/SHORT_DESCR")
-    )
+    ) or text_of(first(original, "//SHORT_CONTRACT_DESCRIPTION"))
 
     cpvs = [f"cpv:{e.get('CODE')}" for e in path(notice, "ORIGINAL_CPV") if e.get("CODE")]
     perf_nuts = [e.get("CODE") for e in path(first(original, "OBJECT_CONTRACT"), "//NUTS") if e.get("CODE")]
-    ca_nuts = [e.get("CODE") for e in path(notice, "CA_CE_NUTS") if e.get("CODE")]
-    iso = first(notice, "ISO_COUNTRY")
 
     value, currency = _ted_value(first(original, "OBJECT_CONTRACT"))
+    if value is None:
+        value, currency = _ted_award_value(original, notice)
     deadline_el = first(codif, "DT_DATE_FOR_SUBMISSION")
-    deadline = parse_datetime(text_of(deadline_el), tz=BRUSSELS)
+    deadline = parse_datetime(text_of(deadline_el), tz=tz, end_of_day=True)
     if deadline is None:
         proc = first(original, "PROCEDURE")
         deadline = combine(text_of(first(proc, "DATE_RECEIPT_TENDERS")), text_of(first(proc, "TIME_RECEIPT_TENDERS")),
-                           tz=BRUSSELS)
+                           tz=tz, end_of_day=True)
+    if deadline is None:
+        deadline = _r208_date(first(original, "//RECEIPT_LIMIT_DATE"), tz=tz)
     published = parse_datetime(text_of(first(coded, "REF_OJS/DATE_PUB")), tz=BRUSSELS)
     uris = path(notice, "URI_LIST/URI_DOC")
     url = next((text_of(u) for u in uris if u.get("LG") == "EN"), None) or (text_of(uris[0]) if uris else None)
@@ -143,8 +164,8 @@ def _ted_export(root: Element, *, source: str, fallback_id: str) -> Any:
         "source_id": doc_id,
         "title": title,
         "status": status,
-        "buyer": {"name": buyer_name, "id": buyer_id} if buyer_name else None,
-        "country": country_code(iso.get("VALUE")) if iso is not None else None,
+        "buyer": {"name": buyer["name"], "id": buyer_id(buyer.get("id"))} if buyer.get("name") else None,
+        "country": country,
         "region": (perf_nuts or ca_nuts or [None])[0],
         "categories": cpvs,
         "value": value,
@@ -154,9 +175,48 @@ def _ted_export(root: Element, *, source: str, fallback_id: str) -> Any:
         "procedure": clean(text_of(proc_type), 200),
         "url": url,
         "text": text_to_html(descr or ""),
-        "language": (original.get("LG") if original is not None else None),
+        "language": form_lang,
         "refs": refs,
     })
+
+
+def _ted_buyer(form: Element | None) -> dict[str, Any]:
+    """Name, national id and country of the contracting body (R2.0.9 ``ADDRESS_CONTRACTING_BODY``; R2.0.8
+    defence forms ``CA_CE_CONCESSIONAIRE_PROFILE/ORGANISATION``)."""
+    body = first(form, "CONTRACTING_BODY/ADDRESS_CONTRACTING_BODY")
+    if body is not None:
+        org = body
+    else:
+        body = first(form, "//CA_CE_CONCESSIONAIRE_PROFILE")
+        org = first(body, "ORGANISATION")
+    country = first(body, "COUNTRY")
+    return {
+        "name": clean(text_of(first(org, "OFFICIALNAME"))),
+        "id": clean(text_of(first(org, "NATIONALID")), 100),
+        "country": country_code(country.get("VALUE")) if country is not None else None,
+    }
+
+
+def _translated_title(root: Element, lang: str | None) -> str | None:
+    docs = path(first(root, "TRANSLATION_SECTION"), "//ML_TI_DOC")
+    for want in (lang, "EN"):
+        for doc in docs:
+            if want and doc.get("LG") == want:
+                title = clean(text_of(first(doc, "TI_TEXT")), 1000)
+                if title:
+                    return title
+    return clean(text_of(first(docs[0], "TI_TEXT")), 1000) if docs else None
+
+
+def _r208_date(el: Element | None, *, tz: str) -> Any:
+    """R2.0.8 dates: ``<DAY>26</DAY><MONTH>02</MONTH><YEAR>2021</YEAR><TIME>16:00</TIME>``."""
+    if el is None:
+        return None
+    day, month, year = (text_of(first(el, n)) for n in ("DAY", "MONTH", "YEAR"))
+    if not (day and month and year and day.isdigit() and month.isdigit() and year.isdigit()):
+        return None
+    return combine(f"{int(year):04d}-{int(month):02d}-{int(day):02d}", text_of(first(el, "TIME")), tz=tz,
+                   end_of_day=True)
 
 
 def _ted_value(obj: Element | None) -> tuple[Any, str | None]:
@@ -171,6 +231,36 @@ def _ted_value(obj: Element | None) -> tuple[Any, str | None]:
         high = parse_amount(text_of(first(rng, "HIGH")))
         if high is not None or low is not None:
             return (high if high is not None else low), rng.get("CURRENCY")
+    return None, None
+
+
+def _ted_award_value(form: Element | None, notice: Element | None) -> tuple[Any, str | None]:
+    """A value stated only in the award part: R2.0.9 ``AWARD_CONTRACT`` (F03, F06, F15, F20, T02...),
+    R2.0.8 ``COSTS_RANGE_AND_CURRENCY`` (defence forms), else the coded ``VALUES`` summary."""
+    total: Any = None
+    currency: str | None = None
+    lots: set[str] = set()
+    for award in path(form, "//AWARD_CONTRACT"):
+        lot = clean(text_of(first(award, "LOT_NO")), 40) or ""
+        if lot in lots:
+            continue  # one value per lot: several contracts of one lot repeat the lot's total
+        for el in path(award, "//VAL_TOTAL"):
+            amount = parse_amount(text_of(el))
+            if amount is not None and el.get("CURRENCY") and currency in (None, el.get("CURRENCY")):
+                total, currency = (total or 0) + amount, el.get("CURRENCY")
+                lots.add(lot)
+                break
+    if total is not None:
+        return total, currency
+    for holder in path(form, "//COSTS_RANGE_AND_CURRENCY") + path(form, "//COSTS_RANGE_AND_CURRENCY_WITH_VAT_RATE"):
+        el = first(holder, "VALUE_COST")
+        amount = parse_amount(el.get("FMTVAL") or text_of(el), decimal=",") if el is not None else None
+        if amount is not None and holder.get("CURRENCY"):
+            return amount, holder.get("CURRENCY")
+    for el in path(notice, "VALUES/VALUE"):
+        amount = parse_amount(text_of(el))
+        if amount is not None and el.get("CURRENCY"):
+            return amount, el.get("CURRENCY")
     return None, None
 
 
@@ -215,15 +305,27 @@ def _eforms(root: Element, *, source: str) -> Any:
     nuts = [text_of(e) for e in path(project, "//CountrySubentityCode") if text_of(e)]
     place_country = country_code(text_of(first(project, "RealizedLocation/Address/Country/IdentificationCode")))
 
+    buyer_country = org.get("country") or place_country
+    tz = zone_for(buyer_country, org.get("nuts")) or BRUSSELS
     value, currency = None, None
-    for el in path(project, "RequestedTenderTotal/EstimatedOverallContractAmount") + path(ext, "//TotalAmount"):
+    awarded = [t for r in path(ext, "//NoticeResult") for t in children(r, "TotalAmount")]
+    estimated = path(project, "RequestedTenderTotal/EstimatedOverallContractAmount") + [
+        e for lot in children(root, "ProcurementProjectLot")
+        for e in path(lot, "ProcurementProject/RequestedTenderTotal/EstimatedOverallContractAmount")]
+    # An award notice's value is what was awarded (the notice result's total); otherwise the estimate.
+    for el in (awarded + estimated) if status == "award" else (estimated + awarded):
         amount = parse_amount(text_of(el))
         if amount is not None and el.get("currencyID"):
             value, currency = amount, el.get("currencyID")
             break
-    deadline_period = first(root, "//TenderSubmissionDeadlinePeriod")
-    deadline = combine(text_of(first(deadline_period, "EndDate")), text_of(first(deadline_period, "EndTime")),
-                       tz=BRUSSELS)
+    deadline_kind = None
+    deadline = _period_end(first(root, "//TenderSubmissionDeadlinePeriod"), tz)
+    if deadline is not None:
+        deadline_kind = "tender"
+    else:
+        # Restricted and negotiated procedures first take requests to participate; that is the date to act by.
+        deadline = _period_end(first(root, "//ParticipationRequestReceptionPeriod"), tz)
+        deadline_kind = "participation" if deadline is not None else None
     published = combine(text_of(first(root, "IssueDate")), text_of(first(root, "IssueTime")), tz=BRUSSELS)
     procedure = clean(text_of(first(root, "TenderingProcess/ProcedureCode")), 200)
     url = None
@@ -242,7 +344,7 @@ def _eforms(root: Element, *, source: str) -> Any:
         "source_id": source_id,
         "title": title,
         "status": status,
-        "buyer": {"name": org["name"], "id": org.get("id")} if org.get("name") else None,
+        "buyer": {"name": org["name"], "id": buyer_id(org.get("id"))} if org.get("name") else None,
         "country": place_country or org.get("country"),
         "region": nuts[0] if nuts else org.get("nuts"),
         "categories": cpvs,
@@ -250,12 +352,17 @@ def _eforms(root: Element, *, source: str) -> Any:
         "currency": currency,
         "published": published,
         "deadline": deadline,
+        "deadline_kind": deadline_kind,
         "procedure": procedure,
         "url": url,
         "text": text_to_html(descr or ""),
         "language": language,
         "refs": refs,
     })
+
+
+def _period_end(period: Element | None, tz: str) -> Any:
+    return combine(text_of(first(period, "EndDate")), text_of(first(period, "EndTime")), tz=tz, end_of_day=True)
 
 
 def _organisations(ext: Element | None) -> dict[str, dict[str, Any]]:

@@ -115,12 +115,11 @@ def test_register_a_tender_prefills_and_is_idempotent_per_rep(suite, demo):
 def test_register_refusals(suite, demo):
     rep = make_user("wang", "rep")
     _, partner_key = make_partner("acme")
-    rss_tender = _tender_id("示例市第一人民医院")
-    # RSS notices carry no buyer field: there is no customer to register, and no stated value
+    rss_tender = _tender_id("示例市教育局智慧校园")
+    # The correction notice names its buyer (采购人) and the new deadline, but states no amount
     answer = suite.api.post(f"/v1/tenders/{rss_tender}/register", {"contacts": [CONTACT]}, rep)
     assert answer.status == 422
-    assert {e["loc"] for e in answer.json()["errors"]} == {"tender.buyer", "body.expected_amount",
-                                                           "body.expected_close_date"}
+    assert {e["loc"] for e in answer.json()["errors"]} == {"body.expected_amount"}
     assert suite.api.post("/v1/tenders/tnd_nope/register", {"contacts": [CONTACT]}, rep).status == 404
     assert suite.api.post(f"/v1/tenders/{rss_tender}/register", {"contacts": [CONTACT]}, partner_key).status == 403
     assert suite.api.post(f"/v1/tenders/{rss_tender}/register", {"colour": "red"}, rep).status == 422

@@ -24,6 +24,9 @@ segmentation), any other keyword is a whole-word phrase. Buyers match when the n
 (``domain.names``, the dedup normalisation) are equal or ``fuzz.ratio`` >= ``BUYER_MIN_SCORE``. A value
 range excludes a tender only when the tender states a value: in another currency, or outside the range.
 
+Only opportunities alert: ``alertable`` is true for planning and open notices and false for awards,
+corrections, closed and cancelled processes (``schemas.tender.ALERTABLE_STATUSES``), whatever matches.
+
 Where the index lives: in the memory of the function that polls (``handlers/tenders.py``), rebuilt from
 the subscriptions table when the table's version counter (bumped in the same transaction as every
 subscription write) differs from the one the cached index was built at.
@@ -186,6 +189,13 @@ def buyer_score(a: str, b: str) -> float:
     from rapidfuzz import fuzz
 
     return fuzz.ratio(a, b)
+
+
+def alertable(tender: Any) -> bool:
+    """Whether a new tender may raise alerts: only a planned or open process is an opportunity."""
+    from schemas.tender import ALERTABLE_STATUSES
+
+    return tender.status in ALERTABLE_STATUSES
 
 
 def matches(c: Criteria, p: Prepared, hits: set[str] | frozenset[str] | None = None) -> bool:

@@ -200,16 +200,26 @@ def registration_from_tender(tender_id: str, tender: Any, extra: Any) -> tuple[A
         missing.append({"loc": "body.expected_amount", "type": "missing"})
     if close is None:
         missing.append({"loc": "body.expected_close_date", "type": "missing"})
-    if tender.buyer is None:
-        missing.append({"loc": "tender.buyer", "type": "missing"})  # no customer to register
+    if tender.buyer is None and extra.customer is None:
+        # No customer to register: the notice names no buyer and the request gives none.
+        missing.append({"loc": "body.customer", "type": "missing"})
     if missing:
         return None, missing
-    registry_id = buyer_registry_id(tender.buyer)
+    if tender.buyer is not None:
+        registry_id = buyer_registry_id(tender.buyer)
+        customer: Any = {"name": tender.buyer.name[:200], "registry_ids": [registry_id] if registry_id else [],
+                         "country": tender.country, "region": (tender.region or None) and tender.region[:200]}
+    else:
+        customer = extra.customer.model_dump(exclude_none=True)
+        customer.setdefault("country", tender.country)
+        if tender.region:
+            customer.setdefault("region", tender.region[:200])
     background = "\n".join(x for x in (
-        f"Tender {tender_id} ({tender.source}: {tender.source_id})", tender.procedure, tender.url) if x)
+        f"Tender {tender_id} ({tender.source}: {tender.source_id})",
+        f"项目编号 / file: {tender.project_code}" if tender.project_code else None,
+        f"采购代理机构 / agent: {tender.agent}" if tender.agent else None, tender.procedure, tender.url) if x)
     payload = {
-        "customer": {"name": tender.buyer.name[:200], "registry_ids": [registry_id] if registry_id else [],
-                     "country": tender.country, "region": (tender.region or None) and tender.region[:200]},
+        "customer": customer,
         "contacts": extra.contacts,
         "project": {"title": tender.title[:200], "background": background[:4000], "products": extra.products,
                     "expected_amount": amount, "expected_close_date": close},

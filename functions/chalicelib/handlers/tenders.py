@@ -239,8 +239,11 @@ def alert(tender_id: str, tender: Any, now: datetime, run: _Run) -> int:
     from chalicelib.store import publisher
     from chalicelib.store import tenders as store
 
+    from chalicelib.domain.tender_matching import alertable
+
     index = run.index()
-    if not len(index):
+    if not len(index) or not alertable(tender):
+        # Awards, corrections, closed and cancelled processes are news about a process, not an opportunity.
         store.alerts_published(tender_id)
         return 0
     matched = index.match(prepare(tender))

@@ -218,7 +218,8 @@ def test_eforms_contract_notice_and_its_cancellation_link() -> None:
 def test_eforms_award_notice_value() -> None:
     t = _only("tenders/eforms_sdk_examples/can_24_UKRI.xml")
     assert t.status == "award" and t.buyer is not None and t.buyer.name == "UK Research and Innovation"
-    assert t.value is not None and t.currency == "EUR"
+    # An award notice's value is the notice result's total (what was awarded), not the estimate.
+    assert t.value == Decimal("60000000") and t.currency == "GBP"
 
 
 def test_eforms_invalid_empty_notice_is_rejected_not_crashed() -> None:

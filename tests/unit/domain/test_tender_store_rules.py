@@ -107,4 +107,4 @@ def test_registration_names_what_is_missing() -> None:
     payload, missing = registration_from_tender("tnd_2", tender(value=Decimal(10)), _extra())
     assert payload is None
     assert [m["loc"] for m in missing] == ["body.contacts", "body.expected_amount", "body.expected_close_date",
-                                           "tender.buyer"]  # a value without a currency is no amount
+                                           "body.customer"]  # a value without a currency is no amount

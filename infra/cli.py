@@ -497,6 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
     from infra.customers_cli import add_parsers as add_customer_parsers  # issue 3: customers import/export
 
     add_customer_parsers(sub, _storage, _now, storage_flags, STATE_DIR)
+
+    from infra.scoring_cli import add_parsers as add_scoring_parsers  # issue 19: model score
+
+    add_scoring_parsers(sub, _storage, _now, storage_flags)
     return p
 
 

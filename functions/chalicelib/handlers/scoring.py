@@ -1,0 +1,39 @@
+"""Scores of a registration (issue 19): ``GET /v1/registrations/{reg_id}/scores``.
+
+Reads the registration (same visibility as ``GET /v1/registrations/{id}``: 404 when the caller may not read
+it), its follow-ups and the published model (cached per warm function, ``store.scoring.current_model``), and
+answers the attribute score, the behaviour points (decayed to now) and the model's win probability, each with
+its top factors in zh-CN and en. Nothing is written.
+"""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib import settings
+from chalicelib.http import HttpError, api, bearer_principal, json_response
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/v1/registrations/{reg_id}/scores", methods=["GET"])
+@api(responses={200: "RegistrationScores"},
+     summary="Attribute score, behaviour points and model win probability, each with why (zh-CN, en)")
+def get_registration_scores(reg_id: str):
+    from chalicelib import clock
+    from chalicelib.domain.access import can_read
+    from chalicelib.domain.scoring import scores_for
+    from chalicelib.domain.scoring_rules import load_attribute_rules, load_behaviour_rules
+    from chalicelib.store import ownership, registrations
+    from chalicelib.store import scoring as store
+    from schemas.scoring import RegistrationScores
+
+    principal = bearer_principal(bp.current_request.headers)
+    reg = registrations.get(reg_id)
+    if reg is None or not can_read(principal, reg):
+        raise HttpError(404, "not_found", "no such registration")
+    s = settings.get()
+    answer = scores_for(reg, ownership.follow_ups(reg.id), now=clock.now(),
+                        attribute_rules=load_attribute_rules(s.attribute_rules_json),
+                        behaviour_rules=load_behaviour_rules(s.behaviour_rules_json),
+                        model=store.current_model(s.model_cache_seconds))
+    return json_response(200, RegistrationScores.model_validate(answer).model_dump(mode="json", by_alias=True))

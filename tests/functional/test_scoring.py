@@ -1,0 +1,115 @@
+"""Scoring through the local stack (issue 19): the product's training path on closed registrations (publish
+only if better, force, roll back) and ``GET /v1/registrations/{id}/scores`` (attribute, behaviour, model, with
+why in zh-CN and en; same visibility as the registration)."""
+from __future__ import annotations
+
+import copy
+import random
+from datetime import timedelta
+
+import pytest
+
+from tests.functional.helpers import EXAMPLE, example, make_user
+
+pytest.importorskip("lightgbm")
+FEATURES = ["customer.region", "contacts.decision_roles", "project.amount", "project.currency"]
+
+
+def _closed(n: int, seed: int = 11) -> None:
+    """``n`` won/lost registrations written straight to the table; won is likelier in 广东 with a decision maker."""
+    from chalicelib.clock import now
+    from chalicelib.store.registrations import to_item
+    from schemas.common import Actor
+    from schemas.registration import AuditEntry, Registration
+
+    rng = random.Random(seed)
+    t0 = now() - timedelta(days=200)
+    for i in range(n):
+        data = copy.deepcopy(EXAMPLE["data"])
+        region = rng.choice(["广东省深圳市", "浙江省杭州市", "北京市", "四川省成都市"])
+        dm = rng.random() < 0.5
+        data["customer"].update(name=f"客户{i}有限公司", region=region, registry_ids=[], website=None)
+        data["contacts"] = [{"name": "甲", "role": "decision_maker" if dm else "user"}]
+        data["project"]["expected_amount"]["amount"] = str(rng.randint(1, 500) * 10000)
+        data["external_ref"] = f"X-{i}"
+        p = 0.15 + 0.35 * region.startswith("广东") + 0.35 * dm
+        status = "won" if rng.random() < p else "lost"
+        actor = Actor(kind="user", id="rep1")
+        reg = Registration(**data, id=f"reg_t{i:05d}", status=status, source="rep", submitter=actor,
+                           customer_key=f"name:c{i}", created_at=t0, updated_at=t0, version=1,
+                           audit=[AuditEntry(seq=1, at=t0, actor=actor, action="submitted", to_status="submitted")])
+        to_item(reg).save()
+
+
+def test_train_publishes_only_a_better_model_and_rolls_back(suite):
+    from chalicelib.clock import now
+    from chalicelib.store import scoring as store
+    from infra.scoring_cli import train_and_publish
+
+    _closed(250)
+    first = train_and_publish(features=FEATURES, now=now(), min_rows=100)
+    assert first["published"] is True and first["current"] is None
+    assert first["new"]["auc"] > 0.65
+    v1 = first["version"]
+    assert store.current()["version"] == v1
+
+    # The same data again gives the same model: it does not beat the current one on the same holdout.
+    again = train_and_publish(features=FEATURES, now=now() + timedelta(seconds=5), min_rows=100)
+    assert again["published"] is False and again["beats_current"] is False
+    assert again["current_on_same_holdout"]["auc"] == again["new"]["auc"]
+    assert store.current()["version"] == v1
+
+    forced = train_and_publish(features=FEATURES, now=now() + timedelta(seconds=10), min_rows=100, force=True)
+    assert forced["published"] is True
+    assert store.current()["version"] == forced["version"] and store.current()["history"] == [v1]
+
+    store.rollback(now=now())
+    assert store.current()["version"] == v1
+    doc = store.load_version(v1)
+    assert doc["version"] == v1 and doc["metrics"]["holdout"]["auc"] == first["new"]["auc"]
+    with pytest.raises(store.PublishConflict):  # a stale writer loses
+        store.publish(forced["version"], expected={"version": None, "history": [], "rev": 1}, now=now(),
+                      reason="stale")
+
+
+def test_too_few_closed_registrations_train_nothing(suite):
+    from chalicelib.clock import now
+    from chalicelib.store import scoring as store
+    from infra.scoring_cli import train_and_publish
+
+    _closed(30)
+    out = train_and_publish(features=FEATURES, now=now(), min_rows=100)
+    assert out["published"] is False and store.current()["version"] is None
+
+
+def test_scores_endpoint_explains_each_score(suite):
+    from chalicelib.clock import now
+    from chalicelib.store import scoring as store
+    from infra.scoring_cli import train_and_publish
+
+    rep = make_user("rep1", "rep", "south")
+    other = make_user("rep2", "rep", "north")
+    reg_id = suite.api.post("/v1/registrations", example()["data"], rep).json()["id"]
+    before = suite.api.get(f"/v1/registrations/{reg_id}/scores", rep)
+    assert before.status == 200, before.body
+    body = before.json()
+    assert body["model"] is None
+    # examples/opportunity.json: a decision maker, CNY 3.8M, proposal stage, a known competitor
+    keys = {f["key"] for f in body["attribute_factors"]}
+    assert {"decision-maker", "amount-cny-1m"} <= keys
+    assert body["attribute"] >= 20 + 20 + 15 + 10
+    assert all(f["zh-CN"] and f["en"] for f in body["attribute_factors"])
+    logged = suite.api.post(f"/v1/registrations/{reg_id}/followups", {"type": "visit"}, rep)
+    assert logged.status == 201, logged.body
+    after = suite.api.get(f"/v1/registrations/{reg_id}/scores", rep).json()
+    assert body["behaviour_points"] == 0.0
+    assert after["behaviour_points"] == pytest.approx(8.0, abs=0.01)  # a visit, just now (default rules)
+    assert [f["key"] for f in after["behaviour_factors"]] == ["follow_up:visit"]
+    assert suite.api.get(f"/v1/registrations/{reg_id}/scores", other).status == 404
+
+    _closed(200)
+    assert train_and_publish(features=FEATURES, now=now(), min_rows=100)["published"]
+    store.forget_cached_model()
+    scored = suite.api.get(f"/v1/registrations/{reg_id}/scores", rep).json()
+    assert 0 < scored["model"]["probability"] < 1
+    assert scored["model"]["factors"] and all(f["source"] == "model" for f in scored["model"]["factors"])

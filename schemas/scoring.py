@@ -122,6 +122,19 @@ class ModelScore(Strict):
     factors: list[ScoreFactor]
 
 
+class CustomerRfm(Strict):
+    """The customer's RFM from won registrations: quintile scores 1–5 (5 best) and the values behind them."""
+
+    r: int = Field(ge=1, le=5, description="recency: days since the latest win, fewer is better")
+    f: int = Field(ge=1, le=5, description="frequency: number of won registrations")
+    m: int = Field(ge=1, le=5, description="monetary: won amount, ranked among customers of the same currency")
+    segment: str = Field(description="'RFM' digits, e.g. '545'")
+    recency_days: int
+    frequency: int
+    monetary: str = Field(description="decimal as text")
+    currency: str
+
+
 class RegistrationScores(Strict):
     """Every score of one registration, each with why ("factors", zh-CN and en)."""
 
@@ -132,4 +145,5 @@ class RegistrationScores(Strict):
     behaviour_points: float
     behaviour_factors: list[ScoreFactor]
     model: ModelScore | None = Field(description="null until a model version is published")
+    rfm: CustomerRfm | None = Field(default=None, description="the customer's RFM; null before its first win")
     computed_at: datetime

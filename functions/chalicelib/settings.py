@@ -27,6 +27,8 @@ QUEUES: dict[str, tuple[str, ...]] = {
                       "registration.claimed", "registration.assigned", "registration.transferred",
                       "registration.extended", "ownership.over_limit",
                       "registration.escalated"),
+    # Scoring (issue 19): a customer's RFM is recounted when one of its registrations is won or lost.
+    "scoring": ("registration.won", "registration.lost"),
 }
 
 

@@ -113,3 +113,42 @@ def test_scores_endpoint_explains_each_score(suite):
     scored = suite.api.get(f"/v1/registrations/{reg_id}/scores", rep).json()
     assert 0 < scored["model"]["probability"] < 1
     assert scored["model"]["factors"] and all(f["source"] == "model" for f in scored["model"]["factors"])
+
+
+def test_a_win_recounts_the_customers_rfm_through_the_event_handler(suite):
+    from chalicelib.clock import now
+    from chalicelib.store.registrations import to_item
+    from schemas.common import Actor
+    from schemas.registration import AuditEntry, Registration
+
+    rep = make_user("rep1", "rep", "south")
+    actor = Actor(kind="user", id="rep1")
+    t = now()
+
+    def won(i: int, customer: str, amount: str, days_ago: int) -> None:
+        data = copy.deepcopy(EXAMPLE["data"])
+        data["customer"].update(name=f"{customer}公司", registry_ids=[], website=None)
+        data["external_ref"] = f"W-{i}"
+        at = t - timedelta(days=days_ago)
+        reg = Registration(**data, id=f"reg_w{i:04d}", status="won", source="rep", submitter=actor, owner_id="rep1",
+                           customer_key=f"name:{customer}", created_at=at, updated_at=at, version=2, audit=[
+                               AuditEntry(seq=1, at=at, actor=actor, action="submitted", to_status="submitted"),
+                               AuditEntry(seq=2, at=at, actor=actor, action="status_changed", from_status="approved",
+                                          to_status="won", reason=f"won at {amount} CNY")])
+        to_item(reg).save()
+
+    for i in range(5):
+        won(i, f"small{i}", "1000.00", 300)
+    won(10, "big", "9000000.00", 2)
+    won(11, "big", "1000000.00", 5)
+    suite.runner.pump()
+
+    reg_id = suite.api.post("/v1/registrations", example(customer={**EXAMPLE["data"]["customer"], "name": "big公司",
+                                                                   "registry_ids": [], "website": None})["data"],
+                            rep).json()["id"]
+    scores = suite.api.get(f"/v1/registrations/{reg_id}/scores", rep).json()
+    assert scores["rfm"] == {"r": 5, "f": 5, "m": 5, "segment": "555", "recency_days": 2, "frequency": 2,
+                             "monetary": "10000000.00", "currency": "CNY"}
+    other = suite.api.post("/v1/registrations", example(external_ref="n", customer={
+        **EXAMPLE["data"]["customer"], "name": "新客户公司", "registry_ids": [], "website": None})["data"], rep)
+    assert suite.api.get(f"/v1/registrations/{other.json()['id']}/scores", rep).json()["rfm"] is None

@@ -3,7 +3,11 @@
 Reads the registration (same visibility as ``GET /v1/registrations/{id}``: 404 when the caller may not read
 it), its follow-ups and the published model (cached per warm function, ``store.scoring.current_model``), and
 answers the attribute score, the behaviour points (decayed to now) and the model's win probability, each with
-its top factors in zh-CN and en. Nothing is written.
+its top factors in zh-CN and en, and the customer's RFM. Nothing is written.
+
+``scoring`` SQS queue (filter: registration.won, registration.lost) -> ``update_customer_rfm``: recounts the
+customer's RFM and the population's quintile cut points from the won registrations (its own items in the
+``scores`` table; the registration is never written). Failures are batch item failures (retried, then the DLQ).
 """
 from __future__ import annotations
 
@@ -13,6 +17,22 @@ from chalicelib import settings
 from chalicelib.http import HttpError, api, bearer_principal, json_response
 
 bp = Blueprint(__name__)
+QUEUE = "scoring"
+
+
+@bp.on_sqs_message(queue=settings.get().queue(QUEUE), batch_size=10)
+def update_customer_rfm(event):
+    from chalicelib.handlers._batch import process_sqs
+
+    return process_sqs(event, QUEUE, _rfm_one)
+
+
+def _rfm_one(evt) -> None:
+    from chalicelib import clock
+    from chalicelib.store import scoring as store
+
+    if evt.type in settings.QUEUES[QUEUE]:
+        store.recompute_rfm(evt.registration.customer_key, now=clock.now())
 
 
 @bp.route("/v1/registrations/{reg_id}/scores", methods=["GET"])
@@ -36,4 +56,5 @@ def get_registration_scores(reg_id: str):
                         attribute_rules=load_attribute_rules(s.attribute_rules_json),
                         behaviour_rules=load_behaviour_rules(s.behaviour_rules_json),
                         model=store.current_model(s.model_cache_seconds))
+    answer["rfm"] = store.rfm_of(reg.customer_key, now=clock.now())
     return json_response(200, RegistrationScores.model_validate(answer).model_dump(mode="json", by_alias=True))

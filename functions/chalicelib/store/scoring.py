@@ -51,8 +51,8 @@ def load_version(version: str) -> dict[str, Any] | None:
     except ScoreItem.DoesNotExist:
         return None
     keys = [f"model#{version}#{n}" for n in range(summary["chunks"])]
-    parts = {item.pk: item.blob for item in ScoreItem.batch_get(keys, consistent_read=True)}
-    raw = zlib.decompress(b"".join(parts[k] for k in keys))
+    # GetItem per chunk (a model is a few chunks): the API function's grant has no BatchGetItem on this table
+    raw = zlib.decompress(b"".join(ScoreItem.get(k, consistent_read=True).blob for k in keys))
     if hashlib.sha256(raw).hexdigest() != summary["sha256"]:
         raise sm.ModelError(f"model {version}: stored bytes do not match their checksum")
     return json.loads(raw)
@@ -138,3 +138,48 @@ def forget_cached_model() -> None:
 
 __all__ = ["PublishConflict", "save_version", "load_version", "summary", "current", "publish", "rollback",
            "current_model", "forget_cached_model"]
+
+
+# -- RFM (domain/scoring_rfm.py) ------------------------------------------------------------------------------
+
+RFM_CUTS = "rfm#cutpoints"
+
+
+def won_wins() -> list:
+    """Every won registration's win (ByStatusIndex, status won)."""
+    from chalicelib.domain.scoring_rfm import win_of
+    from chalicelib.store.models import RegistrationItem
+    from chalicelib.store.registrations import from_item
+
+    return [win_of(from_item(i)) for i in RegistrationItem.by_status.query("won")]
+
+
+def recompute_rfm(customer_key: str, *, now: datetime) -> dict[str, Any]:
+    """Recount RFM from the won registrations: this customer's values (or their removal when it has no win
+    any more) and the population's cut points. Idempotent: a redelivery writes the same values."""
+    from chalicelib.domain import scoring_rfm
+
+    table = scoring_rfm.raw_values(won_wins(), now=now)
+    cuts = scoring_rfm.all_cutpoints(table)
+    ScoreItem(pk=RFM_CUTS, data=cuts, updated_at=now).save()
+    raw = table.get(customer_key)
+    if raw is None:
+        ScoreItem(pk=f"rfm#{customer_key}").delete()
+        return {"customer_key": customer_key, "rfm": None}
+    ScoreItem(pk=f"rfm#{customer_key}", data=raw, updated_at=now).save()
+    return {"customer_key": customer_key, "rfm": scoring_rfm.scores(raw, cuts)}
+
+
+def rfm_of(customer_key: str, *, now: datetime) -> dict[str, Any] | None:
+    """The customer's RFM scores against the latest cut points, recency recounted to ``now``; None without wins."""
+    from chalicelib.domain import scoring_rfm
+
+    try:
+        raw = ScoreItem.get(f"rfm#{customer_key}").data
+    except ScoreItem.DoesNotExist:
+        return None
+    try:
+        cuts = ScoreItem.get(RFM_CUTS).data
+    except ScoreItem.DoesNotExist:
+        cuts = {}
+    return scoring_rfm.scores(raw, cuts, now=now)

@@ -183,3 +183,29 @@ def rfm_of(customer_key: str, *, now: datetime) -> dict[str, Any] | None:
     except ScoreItem.DoesNotExist:
         cuts = {}
     return scoring_rfm.scores(raw, cuts, now=now)
+
+
+# -- scores where people decide -------------------------------------------------------------------------------
+
+def priorities(reg_ids: list[str], *, now: datetime) -> dict[str, float]:
+    """Registration id -> the score that orders work (0–1): the model's win probability when a model is
+    published, else the attribute score / 100. Used by the over-limit reclaim (lowest first)."""
+    from chalicelib import settings
+    from chalicelib.domain import scoring_model
+    from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
+    from chalicelib.store import registrations
+
+    s = settings.get()
+    model = current_model(s.model_cache_seconds)
+    rules = load_attribute_rules(s.attribute_rules_json)
+    out = {}
+    for reg_id in reg_ids:
+        reg = registrations.get(reg_id)
+        if reg is None:
+            continue
+        record = scoring_model.record_of(reg)
+        if model is not None:
+            out[reg_id] = model.probability(scoring_model.encode(model.spec, record, model.codes))
+        else:
+            out[reg_id] = attribute_score(record, rules)[0] / 100
+    return out

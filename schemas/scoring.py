@@ -147,3 +147,22 @@ class RegistrationScores(Strict):
     model: ModelScore | None = Field(description="null until a model version is published")
     rfm: CustomerRfm | None = Field(default=None, description="the customer's RFM; null before its first win")
     computed_at: datetime
+
+
+class RankedRegistration(Strict):
+    id: str
+    customer_name: str
+    project_title: str
+    expected_amount: str = Field(description="decimal as text")
+    currency: str
+    score: int = Field(ge=0, le=100, description="model win probability × 100 when a model is published, "
+                                                 "else the attribute score")
+
+
+class PoolRanking(Strict):
+    """The pool (公海: reclaimed, unowned registrations), highest score first."""
+
+    basis: Literal["model", "attribute"]
+    items: list[RankedRegistration]
+    truncated: bool = Field(description="true when the pool held more than the bounded read (500) and only the "
+                                        "newest were ranked")

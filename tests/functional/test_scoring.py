@@ -152,3 +152,42 @@ def test_a_win_recounts_the_customers_rfm_through_the_event_handler(suite):
     other = suite.api.post("/v1/registrations", example(external_ref="n", customer={
         **EXAMPLE["data"]["customer"], "name": "新客户公司", "registry_ids": [], "website": None})["data"], rep)
     assert suite.api.get(f"/v1/registrations/{other.json()['id']}/scores", rep).json()["rfm"] is None
+
+
+def test_the_pool_ranks_by_score(suite):
+    from chalicelib.clock import now
+    from chalicelib.store.registrations import to_item
+    from schemas.common import Actor
+    from schemas.registration import AuditEntry, Registration
+    from tests.functional.helpers import make_partner
+
+    rep = make_user("rep1", "rep", "south")
+    actor = Actor(kind="user", id="rep0")
+    t = now()
+
+    def pooled(i: int, strong: bool, owner: str | None = None) -> str:
+        data = copy.deepcopy(EXAMPLE["data"])
+        data["customer"].update(name=f"池{i}公司", registry_ids=[], website=None)
+        data["external_ref"] = f"P-{i}"
+        if not strong:  # no decision maker, small amount, early stage, no competitor known
+            data["contacts"] = [{"name": "乙", "role": "user"}]
+            data["project"]["expected_amount"]["amount"] = "5000.00"
+            data["sales_stage"], data["competitors"] = "lead", []
+        reg = Registration(**data, id=f"reg_p{i:04d}", status="reclaimed", source="rep", submitter=actor,
+                           owner_id=owner, customer_key=f"name:p{i}", created_at=t + timedelta(seconds=i),
+                           updated_at=t, version=3,
+                           audit=[AuditEntry(seq=1, at=t, actor=actor, action="submitted", to_status="submitted")])
+        to_item(reg).save()
+        return reg.id
+
+    weak1, strong, weak2 = pooled(1, False), pooled(2, True), pooled(3, False)
+    pooled(4, True, owner="rep9")  # reclaimed but held again: not in the pool
+    answer = suite.api.get("/v1/scores/pool?limit=10", rep)
+    assert answer.status == 200, answer.body
+    body = answer.json()
+    assert body["basis"] == "attribute" and body["truncated"] is False
+    assert [i["id"] for i in body["items"]] == [strong, weak1, weak2]
+    assert body["items"][0]["score"] > body["items"][1]["score"]
+    assert suite.api.get("/v1/scores/pool?limit=0", rep).status == 422
+    _, partner_key = make_partner("acme")
+    assert suite.api.get("/v1/scores/pool", partner_key).status == 403

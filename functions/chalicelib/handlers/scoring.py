@@ -58,3 +58,21 @@ def get_registration_scores(reg_id: str):
                         model=store.current_model(s.model_cache_seconds))
     answer["rfm"] = store.rfm_of(reg.customer_key, now=clock.now())
     return json_response(200, RegistrationScores.model_validate(answer).model_dump(mode="json", by_alias=True))
+
+
+@bp.route("/v1/scores/pool", methods=["GET"])
+@api(responses={200: "PoolRanking"},
+     summary="The pool (公海), highest score first: model win probability, else attribute score (users; limit ≤ 100)")
+def rank_pool():
+    from chalicelib.store import scoring as store
+    from schemas.common import PrincipalKind
+    from schemas.scoring import PoolRanking
+
+    principal = bearer_principal(bp.current_request.headers)
+    if principal.kind is not PrincipalKind.USER:
+        raise HttpError(403, "forbidden", "the pool is for users (reps, managers, admins)")
+    raw = (bp.current_request.query_params or {}).get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise HttpError(422, "validation_failed", "limit must be 1–100",
+                        errors=[{"loc": "query.limit", "type": "int_range"}])
+    return json_response(200, PoolRanking.model_validate(store.ranked_pool(int(raw))).model_dump(mode="json"))

@@ -187,25 +187,57 @@ def rfm_of(customer_key: str, *, now: datetime) -> dict[str, Any] | None:
 
 # -- scores where people decide -------------------------------------------------------------------------------
 
-def priorities(reg_ids: list[str], *, now: datetime) -> dict[str, float]:
-    """Registration id -> the score that orders work (0–1): the model's win probability when a model is
-    published, else the attribute score / 100. Used by the over-limit reclaim (lowest first)."""
+def priority_scorer():
+    """(basis, f(registration) -> 0–1): the model's win probability when a model is published, else the
+    attribute score / 100 — the score that orders work."""
     from chalicelib import settings
     from chalicelib.domain import scoring_model
     from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
-    from chalicelib.store import registrations
 
     s = settings.get()
     model = current_model(s.model_cache_seconds)
     rules = load_attribute_rules(s.attribute_rules_json)
+    if model is not None:
+        return "model", lambda reg: model.probability(
+            scoring_model.encode(model.spec, scoring_model.record_of(reg), model.codes))
+    return "attribute", lambda reg: attribute_score(scoring_model.record_of(reg), rules)[0] / 100
+
+
+def priorities(reg_ids: list[str], *, now: datetime) -> dict[str, float]:
+    """Registration id -> its priority score (0–1). Used by the over-limit reclaim (lowest first)."""
+    from chalicelib.store import registrations
+
+    _, score = priority_scorer()
     out = {}
     for reg_id in reg_ids:
         reg = registrations.get(reg_id)
-        if reg is None:
-            continue
-        record = scoring_model.record_of(reg)
-        if model is not None:
-            out[reg_id] = model.probability(scoring_model.encode(model.spec, record, model.codes))
-        else:
-            out[reg_id] = attribute_score(record, rules)[0] / 100
+        if reg is not None:
+            out[reg_id] = score(reg)
     return out
+
+
+POOL_READ_LIMIT = 500
+
+
+def ranked_pool(limit: int) -> dict:
+    """The newest ``POOL_READ_LIMIT`` pooled registrations (reclaimed, no owner), highest priority first."""
+    from chalicelib.store.models import RegistrationItem
+    from chalicelib.store.registrations import from_item
+
+    basis, score = priority_scorer()
+    rows = []
+    result = RegistrationItem.by_status.query("reclaimed", scan_index_forward=False, page_size=100)
+    truncated = False
+    for item in result:
+        if item.owner_id:
+            continue
+        if len(rows) == POOL_READ_LIMIT:
+            truncated = True
+            break
+        reg = from_item(item)
+        rows.append((score(reg), reg))
+    rows.sort(key=lambda r: (-r[0], r[1].id))
+    items = [{"id": reg.id, "customer_name": reg.customer.name, "project_title": reg.project.title,
+              "expected_amount": str(reg.project.expected_amount.amount),
+              "currency": reg.project.expected_amount.currency, "score": round(100 * p)} for p, reg in rows[:limit]]
+    return {"basis": basis, "items": items, "truncated": truncated}

@@ -26,7 +26,7 @@ from schemas.dedup import DedupAnswer, DedupVerdict, DuplicateCheckRequest
 from schemas.tender import Subscription, SubscriptionCreate, SubscriptionPage, TenderPage, TenderRecord
 from schemas.tender import TenderRegistrationRequest
 from schemas.notifications import InboxPage
-from schemas.scoring import PoolRanking, RegistrationScores
+from schemas.scoring import PoolRanking, RankedPage, RegistrationScores
 from schemas.workflow import (
     ApproveRequest,
     CloseLostRequest,
@@ -90,6 +90,7 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "Decision": Decision,
     "RegistrationScores": RegistrationScores,
     "PoolRanking": PoolRanking,
+    "RankedPage": RankedPage,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -130,6 +131,7 @@ FILE_NAMES = {
     "Decision": "decision.v1.json",
     "RegistrationScores": "registration_scores.v1.json",
     "PoolRanking": "pool_ranking.v1.json",
+    "RankedPage": "ranked_page.v1.json",
 }
 # Deployment configuration documents (not API payloads): file name -> "module:Model", imported when generating.
 CONFIG_DOCUMENTS: dict[str, str] = {

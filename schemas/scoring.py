@@ -151,6 +151,7 @@ class RegistrationScores(Strict):
 
 class RankedRegistration(Strict):
     id: str
+    status: str
     customer_name: str
     project_title: str
     expected_amount: str = Field(description="decimal as text")
@@ -166,3 +167,11 @@ class PoolRanking(Strict):
     items: list[RankedRegistration]
     truncated: bool = Field(description="true when the pool held more than the bounded read (500) and only the "
                                         "newest were ranked")
+
+
+class RankedPage(Strict):
+    """Registrations the caller may list, highest score first, optionally at or above ``min_score``."""
+
+    basis: Literal["model", "attribute"]
+    items: list[RankedRegistration]
+    truncated: bool = Field(description="true when more than the bounded read (500 newest) matched the listing")

@@ -191,3 +191,24 @@ def test_the_pool_ranks_by_score(suite):
     assert suite.api.get("/v1/scores/pool?limit=0", rep).status == 422
     _, partner_key = make_partner("acme")
     assert suite.api.get("/v1/scores/pool", partner_key).status == 403
+
+
+def test_lists_sort_and_filter_by_score_within_what_the_caller_may_see(suite):
+    rep = make_user("rep1", "rep", "south")
+    other = make_user("rep2", "rep", "south")
+    strong = suite.api.post("/v1/registrations", example()["data"], rep).json()["id"]
+    weak_body = example(external_ref="weak", contacts=[{"name": "乙", "role": "user"}], competitors=[],
+                        sales_stage="lead")["data"]
+    weak_body["customer"] = {**weak_body["customer"], "name": "小客户公司", "registry_ids": [], "website": None}
+    weak_body["project"] = {**weak_body["project"], "expected_amount": {"amount": "5000.00", "currency": "CNY"}}
+    weak = suite.api.post("/v1/registrations", weak_body, rep).json()["id"]
+    suite.api.post("/v1/registrations", example(external_ref="theirs")["data"], other)
+
+    body = suite.api.get("/v1/scores/registrations?limit=10", rep).json()
+    assert body["basis"] == "attribute"
+    assert [i["id"] for i in body["items"]] == [strong, weak]  # rep2's registration is not listed
+    top = body["items"][0]["score"]
+    high = suite.api.get(f"/v1/scores/registrations?min_score={top}", rep).json()
+    assert [i["id"] for i in high["items"]] == [strong]
+    assert suite.api.get("/v1/scores/registrations?min_score=101", rep).status == 422
+    assert suite.api.get("/v1/scores/registrations?team=north", rep).status == 403

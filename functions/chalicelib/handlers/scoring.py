@@ -76,3 +76,38 @@ def rank_pool():
         raise HttpError(422, "validation_failed", "limit must be 1–100",
                         errors=[{"loc": "query.limit", "type": "int_range"}])
     return json_response(200, PoolRanking.model_validate(store.ranked_pool(int(raw))).model_dump(mode="json"))
+
+
+def _int_param(q, name: str, default: int, lo: int, hi: int) -> int:
+    raw = q.get(name, str(default))
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise HttpError(422, "validation_failed", f"{name} must be {lo}–{hi}",
+                        errors=[{"loc": f"query.{name}", "type": "int_range"}])
+    return int(raw)
+
+
+@bp.route("/v1/scores/registrations", methods=["GET"])
+@api(responses={200: "RankedPage"},
+     summary="Registrations you may list, highest score first (query: status, owner, team, min_score, limit)")
+def rank_registrations():
+    from chalicelib.domain.access import ListForbiddenError, list_plan
+    from chalicelib.store import scoring as store
+    from schemas.common import PrincipalKind
+    from schemas.registration import RegistrationStatus
+    from schemas.scoring import RankedPage
+
+    principal = bearer_principal(bp.current_request.headers)
+    if principal.kind is not PrincipalKind.USER:
+        raise HttpError(403, "forbidden", "score rankings are for users (reps, managers, admins)")
+    q = bp.current_request.query_params or {}
+    status = q.get("status")
+    if status is not None and status not in RegistrationStatus.__members__.values():
+        raise HttpError(422, "validation_failed", "unknown status", errors=[{"loc": "query.status", "type": "enum"}])
+    limit = _int_param(q, "limit", 50, 1, 100)
+    min_score = _int_param(q, "min_score", 0, 0, 100)
+    try:
+        plan = list_plan(principal, owner=q.get("owner"), status=status, team=q.get("team"))
+    except ListForbiddenError as exc:
+        raise HttpError(403, "forbidden", str(exc)) from None
+    ranked = store.ranked_listing(plan.index, plan.key, status=status, min_score=min_score, limit=limit)
+    return json_response(200, RankedPage.model_validate(ranked).model_dump(mode="json"))

@@ -237,7 +237,35 @@ def ranked_pool(limit: int) -> dict:
         reg = from_item(item)
         rows.append((score(reg), reg))
     rows.sort(key=lambda r: (-r[0], r[1].id))
-    items = [{"id": reg.id, "customer_name": reg.customer.name, "project_title": reg.project.title,
+    items = [{"id": reg.id, "status": reg.status.value, "customer_name": reg.customer.name, "project_title": reg.project.title,
               "expected_amount": str(reg.project.expected_amount.amount),
               "currency": reg.project.expected_amount.currency, "score": round(100 * p)} for p, reg in rows[:limit]]
     return {"basis": basis, "items": items, "truncated": truncated}
+
+
+
+RANK_READ_LIMIT = 500
+
+
+def ranked_listing(index: str, key: str, *, status: str | None, min_score: int, limit: int) -> dict:
+    """The newest ``RANK_READ_LIMIT`` registrations of one listing (``domain.access.list_plan``), scored, those at or
+    above ``min_score`` (0–100), highest first."""
+    from chalicelib.store.registrations import list_page
+
+    basis, score = priority_scorer()
+    rows, cursor, truncated = [], None, False
+    while True:
+        page, cursor = list_page(index, key, status=status, limit=100, cursor=cursor)
+        for reg in page:
+            if len(rows) == RANK_READ_LIMIT:
+                truncated = True
+                break
+            rows.append((round(100 * score(reg)), reg))
+        if truncated or cursor is None:
+            break
+    rows = [r for r in rows if r[0] >= min_score]
+    rows.sort(key=lambda r: (-r[0], r[1].id))
+    return {"basis": basis, "truncated": truncated, "items": [
+        {"id": reg.id, "status": reg.status.value, "customer_name": reg.customer.name,
+         "project_title": reg.project.title, "expected_amount": str(reg.project.expected_amount.amount),
+         "currency": reg.project.expected_amount.currency, "score": p} for p, reg in rows[:limit]]}

@@ -97,7 +97,7 @@ def test_scores_endpoint_explains_each_score(suite):
     # examples/opportunity.json: a decision maker, CNY 3.8M, proposal stage, a known competitor
     keys = {f["key"] for f in body["attribute_factors"]}
     assert {"decision-maker", "amount-cny-1m"} <= keys
-    assert body["attribute"] >= 20 + 20 + 15 + 10
+    assert body["attribute"] >= 20 + 20 + 15  # base + decision maker + amount (date-dependent rules aside)
     assert all(f["zh-CN"] and f["en"] for f in body["attribute_factors"])
     logged = suite.api.post(f"/v1/registrations/{reg_id}/followups", {"type": "visit"}, rep)
     assert logged.status == 201, logged.body
@@ -212,3 +212,21 @@ def test_lists_sort_and_filter_by_score_within_what_the_caller_may_see(suite):
     assert [i["id"] for i in high["items"]] == [strong]
     assert suite.api.get("/v1/scores/registrations?min_score=101", rep).status == 422
     assert suite.api.get("/v1/scores/registrations?team=north", rep).status == 403
+
+
+def test_the_review_check_flags_a_low_attribute_score(suite, monkeypatch):
+    import json
+
+    from chalicelib import settings
+
+    monkeypatch.setenv("DEALREG_WORKFLOW_RULES", json.dumps({"flag_attribute_score_below": 40}))
+    monkeypatch.setenv("DEALREG_ATTRIBUTE_RULES", json.dumps({"base": 10, "rules": [
+        {"id": "dm", "points": 20, "when": [{"field": "contacts.decision_roles", "min": 1}],
+         "label": {"zh-CN": "有决策人", "en": "decision maker"}}]}))
+    settings.reset()
+    rep = make_user("rep1", "rep", "south")
+    reg_id = suite.api.post("/v1/registrations", example()["data"], rep).json()["id"]
+    suite.runner.pump()
+    reg = suite.api.get(f"/v1/registrations/{reg_id}", rep).json()
+    assert reg["status"] == "pending_review"
+    assert "score: attribute score 30 is below 40" in reg["audit"][-1]["reason"]

@@ -27,3 +27,22 @@ def test_a_route_can_require_a_minimum_attribute_score(monkeypatch):
     finally:
         monkeypatch.delenv("DEALREG_ATTRIBUTE_RULES")
         settings.reset()
+
+
+def test_an_auto_check_flags_a_low_attribute_score_only_when_configured():
+    from datetime import date
+
+    from chalicelib.domain.auto_checks import run_checks
+    from schemas.dedup import DedupVerdict
+    from schemas.registration import RegistrationCreate
+    from schemas.workflow import WorkflowRules
+    from tests.functional.helpers import EXAMPLE
+
+    payload = RegistrationCreate.model_validate(EXAMPLE["data"])
+    clear = DedupVerdict(outcome="clear", duplicate=False, conflict=False)
+    rules = WorkflowRules(flag_attribute_score_below=60)
+    low = run_checks(payload, clear, rules, today=date(2026, 12, 1), attribute_score=40)
+    assert low.outcome == "review" and "score: attribute score 40 is below 60" in low.summary()
+    assert run_checks(payload, clear, rules, today=date(2026, 12, 1), attribute_score=75).outcome == "pass"
+    unset = run_checks(payload, clear, WorkflowRules(), today=date(2026, 12, 1), attribute_score=5)
+    assert unset.outcome == "pass" and "score" not in unset.summary()

@@ -46,3 +46,19 @@ def test_an_auto_check_flags_a_low_attribute_score_only_when_configured():
     assert run_checks(payload, clear, rules, today=date(2026, 12, 1), attribute_score=75).outcome == "pass"
     unset = run_checks(payload, clear, WorkflowRules(), today=date(2026, 12, 1), attribute_score=5)
     assert unset.outcome == "pass" and "score" not in unset.summary()
+
+
+def test_events_carry_the_attribute_score_and_review_notifications_show_it():
+    from chalicelib.domain.events import events_for_change
+    from chalicelib.domain.notifications import render
+
+    new = reg(amount="2000000")
+    events = events_for_change(None, new)
+    assert events and all(e.registration.attribute_score is not None for e in events)
+    evt = events[-1].model_dump(mode="json")
+    assert evt["type"] == "registration.review_requested"
+    score = evt["registration"]["attribute_score"]
+    assert render(evt, "zh-CN").text.endswith(f"属性评分 {score}/100。")
+    assert render(evt, "en").text.endswith(f" Attribute score {score}/100.")
+    evt["type"] = "registration.approved"
+    assert "属性评分" not in render(evt, "zh-CN").text

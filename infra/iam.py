@@ -147,6 +147,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:Scan", "dynamodb:UpdateItem"), tables=("holders",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
+        # Issue 19: the excess is taken lowest score first; the published model is read from the scores table.
+        Grant(("dynamodb:GetItem",), tables=("scores",)),
     ),
     "warn_due_registrations": (
         Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),

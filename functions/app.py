@@ -16,6 +16,7 @@ from chalicelib.handlers import review_sla
 from chalicelib.handlers import review
 from chalicelib import http
 from chalicelib.handlers import pool
+from chalicelib.handlers import scoring
 
 app = Chalice(app_name="dealreg")
 # Chalice sets its app logger ("dealreg", stdout, not propagating) to ERROR unless debug, which would silence
@@ -51,3 +52,4 @@ def __getattr__(name: str):
         return app.handler_map[name]
     except KeyError:
         raise AttributeError(name) from None
+app.register_blueprint(scoring.bp)

@@ -468,6 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     from infra.status import add_parsers as add_status_parsers  # issue 14: the operator's first screen
 
     add_status_parsers(sub, _storage, storage_flags)
+
+    from infra.scoring_cli import add_parsers as add_scoring_parsers  # issue 19: model score
+
+    add_scoring_parsers(sub, _storage, _now, storage_flags)
     return p
 
 

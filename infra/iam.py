@@ -140,6 +140,11 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "notify/*")),
     ),
     "publish_domain_events": (Grant(("sns:Publish",), events_topic=True),),
+    # Scoring (issue 19): won registrations from ByStatusIndex, RFM items and cut points in the scores table.
+    "update_customer_rfm": (
+        Grant(("dynamodb:Query",), tables=("registrations",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), tables=("scores",)),
+    ),
     # Review SLA reminders (issue 5): pending reviews from ByStatusIndex, the conditional reminder stamp,
     # teams and users (approvers, their managers) from the directory, registration.review_overdue events.
     "remind_overdue_reviews": (
@@ -162,6 +167,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:Scan", "dynamodb:UpdateItem"), tables=("holders",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
+        # Issue 19: the excess is taken lowest score first; the published model is read from the scores table.
+        Grant(("dynamodb:GetItem",), tables=("scores",)),
     ),
     "warn_due_registrations": (
         Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),

@@ -27,6 +27,7 @@ from schemas.dedup import DedupAnswer, DedupVerdict, DuplicateCheckRequest
 from schemas.tender import Subscription, SubscriptionCreate, SubscriptionPage, TenderPage, TenderRecord
 from schemas.tender import TenderRegistrationRequest
 from schemas.notifications import InboxPage
+from schemas.scoring import PoolRanking, RankedPage, RegistrationScores
 from schemas.workflow import (
     ApproveRequest,
     CloseLostRequest,
@@ -88,6 +89,9 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "RegistrationPatch": RegistrationPatch,
     "OpportunityUpdated": OpportunityUpdated,
     "Decision": Decision,
+    "RegistrationScores": RegistrationScores,
+    "PoolRanking": PoolRanking,
+    "RankedPage": RankedPage,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -126,11 +130,16 @@ FILE_NAMES = {
     "RegistrationPatch": "registration_patch.v1.json",
     "OpportunityUpdated": "opportunity_updated.v1.json",
     "Decision": "decision.v1.json",
+    "RegistrationScores": "registration_scores.v1.json",
+    "PoolRanking": "pool_ranking.v1.json",
+    "RankedPage": "ranked_page.v1.json",
 }
 # Deployment configuration documents (not API payloads): file name -> "module:Model", imported when generating.
 CONFIG_DOCUMENTS: dict[str, str] = {
     "routing_rules.v1.json": "chalicelib.domain.routing:RoutingRules",
     "workflow_rules.v1.json": "schemas.workflow:WorkflowRules",
+    "attribute_rules.v1.json": "schemas.scoring:AttributeRules",
+    "behaviour_rules.v1.json": "schemas.scoring:BehaviourRules",
 }
 _ERRORS = {
     400: "Malformed request (body is not JSON, bad header)",

@@ -58,6 +58,7 @@ TABLE_KEYS: dict[str, dict[str, Any]] = {
     "subscriptions": {"hash": "id", "gsis": [("ByRepIndex", "rep_id", "created_at")]},
     "tender_alerts": {"hash": "key", "gsis": [("ByDigestIndex", "digest_day", "key")]},
     "deliveries": {"hash": "id", "gsis": [("ByLaneIndex", "lane", "lane_at")]},
+    "scores": {"hash": "pk", "gsis": []},
 }
 
 

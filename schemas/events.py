@@ -34,6 +34,8 @@ class RegistrationSnapshot(Strict):
     expected_amount: Decimal
     currency: str
     version: int
+    attribute_score: int | None = Field(None, ge=0, le=100, description="the attribute score (属性评分, issue 19) "
+                                        "under the rules in force when the event was derived")
 
 
 class EventBase(Strict):

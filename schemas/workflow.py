@@ -55,6 +55,9 @@ class WorkflowRules(Strict):
     on_ineligible: Literal["reject", "review"] = Field(
         "reject", description="A missing required field or failed eligibility check: auto-reject, or flag to review")
     dedup: DedupPolicy = Field(default_factory=DedupPolicy)
+    flag_attribute_score_below: int | None = Field(
+        None, ge=1, le=100, description="Flag to review a registration whose attribute score (属性评分, issue 19) is "
+                                        "below this; unset = no score check")
     max_resubmits: int = Field(2, ge=0, le=20, description="How often a rejected registration may be resubmitted")
     dedup_wait_minutes: int = Field(
         30, ge=1, le=24 * 60, description="After this long without a dedup verdict a submitted registration "

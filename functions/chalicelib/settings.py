@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # Logical names of the resources the code uses; infra/resources.py builds the template from the same list.
-TABLES = ("registrations", "customers", "directory", "claims", "holders", "followups", "registry_cache", "enrichments", "dedup_index", "dedup_verdicts", "tenders", "tender_refs", "tender_feeds", "subscriptions", "tender_alerts", "deliveries")
+TABLES = ("registrations", "customers", "directory", "claims", "holders", "followups", "registry_cache", "enrichments", "dedup_index", "dedup_verdicts", "tenders", "tender_refs", "tender_feeds", "subscriptions", "tender_alerts", "deliveries", "scores")
 # Each downstream handler's queue and the domain event types its SNS subscription lets through.
 QUEUES: dict[str, tuple[str, ...]] = {
     # Dedup judges new submissions and re-judges edits (issue 5); the workflow's auto-checks wait for its verdict.
@@ -27,6 +27,8 @@ QUEUES: dict[str, tuple[str, ...]] = {
                       "registration.claimed", "registration.assigned", "registration.transferred",
                       "registration.extended", "ownership.over_limit",
                       "registration.escalated", "customer.review_flagged"),
+    # Scoring (issue 19): a customer's RFM is recounted when one of its registrations is won or lost.
+    "scoring": ("registration.won", "registration.lost"),
 }
 
 
@@ -70,6 +72,11 @@ class Settings:
     routing_rules_json: str = ""
     # Approval workflow auto-checks (issue 5, schemas.workflow.WorkflowRules) as a JSON object; "" = defaults.
     workflow_rules_json: str = ""
+    # Scoring (issue 19): attribute rules (schemas.scoring.AttributeRules) and behaviour rules as JSON ("" =
+    # the bundled defaults); how long a warm function keeps the published model before looking again.
+    attribute_rules_json: str = ""
+    behaviour_rules_json: str = ""
+    model_cache_seconds: int = 60
 
     def table(self, logical: str) -> str:
         return f"{self.prefix}-{logical}"
@@ -137,6 +144,9 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         notify_digest_hour=int(env.get("DEALREG_NOTIFY_DIGEST_HOUR", 9)),
         routing_rules_json=env.get("DEALREG_ROUTING_RULES", ""),
         workflow_rules_json=env.get("DEALREG_WORKFLOW_RULES", ""),
+        attribute_rules_json=env.get("DEALREG_ATTRIBUTE_RULES", ""),
+        behaviour_rules_json=env.get("DEALREG_BEHAVIOUR_RULES", ""),
+        model_cache_seconds=int(env.get("DEALREG_MODEL_CACHE_SECONDS", 60)),
     )
 
 

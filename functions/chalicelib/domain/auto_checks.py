@@ -156,14 +156,15 @@ def dedup_finding(verdict: DedupVerdict | None, rules: WorkflowRules) -> Finding
 
 
 def run_checks(payload: RegistrationCreate, verdict: DedupVerdict | None, rules: WorkflowRules,
-               *, today: date) -> CheckReport:
-    """Every auto-check, in a fixed order (required fields, eligibility, dedup).
+               *, today: date, attribute_score: int | None = None) -> CheckReport:
+    """Every auto-check, in a fixed order (required fields, eligibility, dedup, score when configured).
 
     Args:
         payload: the registration as submitted (or last edited).
         verdict: its dedup verdict for this version, or None when it never arrived.
         rules: the deployment's workflow rules.
         today: the date the checks are run on (close-date window).
+        attribute_score: the registration's attribute score (checked when ``flag_attribute_score_below`` is set).
     """
     bad = "reject" if rules.on_ineligible == "reject" else "review"
     findings = []
@@ -174,4 +175,8 @@ def run_checks(payload: RegistrationCreate, verdict: DedupVerdict | None, rules:
     findings.append(Finding("eligibility", bad, "; ".join(problems)) if problems
                     else Finding("eligibility", "pass", "eligible"))
     findings.append(dedup_finding(verdict, rules))
+    floor = rules.flag_attribute_score_below
+    if floor is not None and attribute_score is not None:
+        findings.append(Finding("score", "review", f"attribute score {attribute_score} is below {floor}")
+                        if attribute_score < floor else Finding("score", "pass", f"attribute score {attribute_score}"))
     return CheckReport(tuple(findings))

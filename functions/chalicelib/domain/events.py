@@ -49,8 +49,17 @@ def snapshot(reg: Registration) -> RegistrationSnapshot:
         owner_id=reg.owner_id, team_id=reg.team_id, customer_key=reg.customer_key,
         customer_name=reg.customer.name, project_title=reg.project.title,
         expected_amount=reg.project.expected_amount.amount, currency=reg.project.expected_amount.currency,
-        version=reg.version,
+        version=reg.version, attribute_score=_attribute_score(reg),
     )
+
+
+def _attribute_score(reg: Registration) -> int:
+    """Issue 19: events carry the attribute score, so notifications and consumers can show and use it."""
+    from chalicelib import settings
+    from chalicelib.domain.scoring_model import record_of
+    from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
+
+    return attribute_score(record_of(reg), load_attribute_rules(settings.get().attribute_rules_json))[0]
 
 
 def events_for_change(old: Registration | None, new: Registration) -> list:

@@ -370,6 +370,8 @@ FALLBACK_TEMPLATE = {
     "zh-CN": ("通知：{type}", "{type}：{subject}"),
     "en": ("Notice: {type}", "{type}: {subject}"),
 }
+SCORED_TYPES = frozenset({"registration.submitted", "registration.review_requested", "registration.escalated"})
+SCORE_NOTE = {"zh-CN": "属性评分 {score}/100。", "en": " Attribute score {score}/100."}
 DIGEST_TITLES = {"zh-CN": "您有 {n} 条新通知", "en": "You have {n} new notifications"}
 
 
@@ -413,7 +415,11 @@ def render(evt: Mapping[str, Any], locale: str) -> Message:
     values = _Blank(_fields(evt, locale))
     fmt = string.Formatter()
     link = (evt.get("tender") or {}).get("url")
-    return Message(title=fmt.vformat(title, (), values), text=fmt.vformat(body, (), values),
+    text = fmt.vformat(body, (), values)
+    score = (evt.get("registration") or {}).get("attribute_score")
+    if score is not None and evt.get("type") in SCORED_TYPES:  # issue 19: the approver sees the score
+        text += SCORE_NOTE[locale].format(score=int(score))
+    return Message(title=fmt.vformat(title, (), values), text=text,
                    link=link if isinstance(link, str) and link.startswith("https://") else None)
 
 

@@ -430,13 +430,14 @@ def warned_stamp(due_at: datetime, days: int) -> str:
     return f"{due_at.isoformat()}|{days}"
 
 
-def over_limit_excess(held: list[Holding], limit: Limit) -> list[Holding]:
-    """The holdings to take back to bring a holder down to ``limit``: least recently active first."""
+def over_limit_excess(held: list[Holding], limit: Limit, scores: dict[str, float] | None = None) -> list[Holding]:
+    """The holdings to take back to bring a holder down to ``limit``: with ``scores`` (registration id -> score,
+    issue 19) the lowest scores first, then (and without scores) the least recently active first."""
     excess = len(held) - limit.value
     if excess <= 0:
         return []
-    oldest = sorted(held, key=lambda x: (x.timers.last_activity_at or x.timers.granted_at or datetime.min,
-                                          x.reg_id))
+    oldest = sorted(held, key=lambda x: ((scores or {}).get(x.reg_id, 0.0),
+                                         x.timers.last_activity_at or x.timers.granted_at or datetime.min, x.reg_id))
     return oldest[:excess]
 
 

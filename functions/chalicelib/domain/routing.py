@@ -73,6 +73,9 @@ class Route(BaseModel):
     min_amount: dict[str, Decimal] = Field(default_factory=dict, description="per currency, inclusive; a "
                                            "currency not listed does not match when either bound is set")
     max_amount: dict[str, Decimal] = Field(default_factory=dict, description="per currency, exclusive")
+    min_attribute_score: int | None = Field(None, ge=0, le=100, description="the registration's attribute score "
+                                            "(属性评分, the attribute rules in force) is at least this, e.g. high "
+                                            "scores to a senior approver")
     approvers: ApproverSet = Field(default_factory=ApproverSet)
     second_level: SecondLevel | None = None
 
@@ -117,7 +120,18 @@ def _route_matches(route: Route, reg: Registration) -> bool:
             return False
         if (lo is not None and amount < lo) or (hi is not None and amount >= hi):
             return False
+    if route.min_attribute_score is not None and _attribute_score(reg) < route.min_attribute_score:
+        return False
     return True
+
+
+def _attribute_score(reg: Registration) -> int:
+    """The attribute score under the rules document in force (``DEALREG_ATTRIBUTE_RULES``, issue 19)."""
+    from chalicelib import settings
+    from chalicelib.domain.scoring_model import record_of
+    from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
+
+    return attribute_score(record_of(reg), load_attribute_rules(settings.get().attribute_rules_json))[0]
 
 
 def matching_route(rules: RoutingRules, reg: Registration) -> Route | None:

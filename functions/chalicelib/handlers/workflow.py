@@ -69,7 +69,14 @@ def check(reg, verdict) -> str | None:
     from chalicelib.store import registrations
 
     now = clock.now()
-    report = run_checks(payload_of(reg), verdict, rules(), today=now.date())
+    workflow_rules = rules()
+    score = None
+    if workflow_rules.flag_attribute_score_below is not None:  # issue 19: flag low attribute scores
+        from chalicelib.domain.scoring_model import record_of
+        from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
+
+        score = attribute_score(record_of(reg), load_attribute_rules(settings.get().attribute_rules_json))[0]
+    report = run_checks(payload_of(reg), verdict, workflow_rules, today=now.date(), attribute_score=score)
     entry = auto_decide(reg, report, now=now)
     if entry is None:
         return None

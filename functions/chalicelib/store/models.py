@@ -11,6 +11,7 @@ Keys and indexes serve the access patterns:
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
@@ -464,6 +465,21 @@ class DeliveryItem(Model):
     by_lane = _index("ByLaneIndex", "lane", "lane_at")()
 
 
+class ScoreItem(Model):
+    """Scoring (issue 19, store/scoring.py): model versions as data. ``model#<version>`` holds the document's
+    summary (metrics, features, training) and ``chunks``; ``model#<version>#<n>`` the zlib-compressed JSON in
+    chunks under DynamoDB's 400 KB item limit; ``model#current`` the published version and its history."""
+
+    class Meta(_Meta):
+        table_name = "scores"
+
+    pk = UnicodeAttribute(hash_key=True)
+    data = JSONAttribute(null=True)
+    blob = BinaryAttribute(null=True, legacy_encoding=False)
+    rev = NumberAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
 MODELS: dict[str, type[Model]] = {
     "registrations": RegistrationItem,
     "customers": CustomerItem,
@@ -481,12 +497,13 @@ MODELS: dict[str, type[Model]] = {
     "subscriptions": SubscriptionItem,
     "tender_alerts": TenderAlertItem,
     "deliveries": DeliveryItem,
+    "scores": ScoreItem,
 }
 _ALL_MODELS = (RegistrationItem, CustomerItem, _DirectoryItem, PartnerItem, UserItem, TeamItem, ApiKeyItem, ClaimItem,
                HolderItem, FollowUpItem, RegistryCacheItem, CustomerEnrichmentItem,
                DedupIndexItem, DedupVerdictItem,
                TenderItem, TenderRefItem, TenderFeedItem, SubscriptionItem, TenderAlertItem,
-               NotifySettingsItem, DeliveryItem)
+               NotifySettingsItem, DeliveryItem, ScoreItem)
 _connection: Connection | None = None
 
 

@@ -356,7 +356,9 @@ def over_limit(*, now: datetime, reclaim: bool, announce: bool = False) -> list[
             held.extend(page)
             if start is None:
                 break
-        excess = dom.over_limit_excess(held, limit)
+        from chalicelib.store.scoring import priorities  # issue 19: lowest scores are taken back first
+
+        excess = dom.over_limit_excess(held, limit, priorities([h.reg_id for h in held], now=now))
         taken = []
         if reclaim:
             for h in excess:

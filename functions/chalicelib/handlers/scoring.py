@@ -1,0 +1,113 @@
+"""Scores of a registration (issue 19): ``GET /v1/registrations/{reg_id}/scores``.
+
+Reads the registration (same visibility as ``GET /v1/registrations/{id}``: 404 when the caller may not read
+it), its follow-ups and the published model (cached per warm function, ``store.scoring.current_model``), and
+answers the attribute score, the behaviour points (decayed to now) and the model's win probability, each with
+its top factors in zh-CN and en, and the customer's RFM. Nothing is written.
+
+``scoring`` SQS queue (filter: registration.won, registration.lost) -> ``update_customer_rfm``: recounts the
+customer's RFM and the population's quintile cut points from the won registrations (its own items in the
+``scores`` table; the registration is never written). Failures are batch item failures (retried, then the DLQ).
+"""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib import settings
+from chalicelib.http import HttpError, api, bearer_principal, json_response
+
+bp = Blueprint(__name__)
+QUEUE = "scoring"
+
+
+@bp.on_sqs_message(queue=settings.get().queue(QUEUE), batch_size=10)
+def update_customer_rfm(event):
+    from chalicelib.handlers._batch import process_sqs
+
+    return process_sqs(event, QUEUE, _rfm_one)
+
+
+def _rfm_one(evt) -> None:
+    from chalicelib import clock
+    from chalicelib.store import scoring as store
+
+    if evt.type in settings.QUEUES[QUEUE]:
+        store.recompute_rfm(evt.registration.customer_key, now=clock.now())
+
+
+@bp.route("/v1/registrations/{reg_id}/scores", methods=["GET"])
+@api(responses={200: "RegistrationScores"},
+     summary="Attribute score, behaviour points and model win probability, each with why (zh-CN, en)")
+def get_registration_scores(reg_id: str):
+    from chalicelib import clock
+    from chalicelib.domain.access import can_read
+    from chalicelib.domain.scoring import scores_for
+    from chalicelib.domain.scoring_rules import load_attribute_rules, load_behaviour_rules
+    from chalicelib.store import ownership, registrations
+    from chalicelib.store import scoring as store
+    from schemas.scoring import RegistrationScores
+
+    principal = bearer_principal(bp.current_request.headers)
+    reg = registrations.get(reg_id)
+    if reg is None or not can_read(principal, reg):
+        raise HttpError(404, "not_found", "no such registration")
+    s = settings.get()
+    answer = scores_for(reg, ownership.follow_ups(reg.id), now=clock.now(),
+                        attribute_rules=load_attribute_rules(s.attribute_rules_json),
+                        behaviour_rules=load_behaviour_rules(s.behaviour_rules_json),
+                        model=store.current_model(s.model_cache_seconds))
+    answer["rfm"] = store.rfm_of(reg.customer_key, now=clock.now())
+    return json_response(200, RegistrationScores.model_validate(answer).model_dump(mode="json", by_alias=True))
+
+
+@bp.route("/v1/scores/pool", methods=["GET"])
+@api(responses={200: "PoolRanking"},
+     summary="The pool (公海), highest score first: model win probability, else attribute score (users; limit ≤ 100)")
+def rank_pool():
+    from chalicelib.store import scoring as store
+    from schemas.common import PrincipalKind
+    from schemas.scoring import PoolRanking
+
+    principal = bearer_principal(bp.current_request.headers)
+    if principal.kind is not PrincipalKind.USER:
+        raise HttpError(403, "forbidden", "the pool is for users (reps, managers, admins)")
+    raw = (bp.current_request.query_params or {}).get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise HttpError(422, "validation_failed", "limit must be 1–100",
+                        errors=[{"loc": "query.limit", "type": "int_range"}])
+    return json_response(200, PoolRanking.model_validate(store.ranked_pool(int(raw))).model_dump(mode="json"))
+
+
+def _int_param(q, name: str, default: int, lo: int, hi: int) -> int:
+    raw = q.get(name, str(default))
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise HttpError(422, "validation_failed", f"{name} must be {lo}–{hi}",
+                        errors=[{"loc": f"query.{name}", "type": "int_range"}])
+    return int(raw)
+
+
+@bp.route("/v1/scores/registrations", methods=["GET"])
+@api(responses={200: "RankedPage"},
+     summary="Registrations you may list, highest score first (query: status, owner, team, min_score, limit)")
+def rank_registrations():
+    from chalicelib.domain.access import ListForbiddenError, list_plan
+    from chalicelib.store import scoring as store
+    from schemas.common import PrincipalKind
+    from schemas.registration import RegistrationStatus
+    from schemas.scoring import RankedPage
+
+    principal = bearer_principal(bp.current_request.headers)
+    if principal.kind is not PrincipalKind.USER:
+        raise HttpError(403, "forbidden", "score rankings are for users (reps, managers, admins)")
+    q = bp.current_request.query_params or {}
+    status = q.get("status")
+    if status is not None and status not in RegistrationStatus.__members__.values():
+        raise HttpError(422, "validation_failed", "unknown status", errors=[{"loc": "query.status", "type": "enum"}])
+    limit = _int_param(q, "limit", 50, 1, 100)
+    min_score = _int_param(q, "min_score", 0, 0, 100)
+    try:
+        plan = list_plan(principal, owner=q.get("owner"), status=status, team=q.get("team"))
+    except ListForbiddenError as exc:
+        raise HttpError(403, "forbidden", str(exc)) from None
+    ranked = store.ranked_listing(plan.index, plan.key, status=status, min_score=min_score, limit=limit)
+    return json_response(200, RankedPage.model_validate(ranked).model_dump(mode="json"))

@@ -1,0 +1,271 @@
+"""Model versions as data (issue 19): publish (only if better, or forced), read the current one, roll back.
+
+A model document can be larger than a DynamoDB item (400 KB), so it is stored zlib-compressed in chunks
+(``model#<version>#<n>``) beside a summary item (``model#<version>``: metrics, features, training, chunk count,
+SHA-256 of the JSON). ``model#current`` names the published version and the versions published before it;
+every change of it is a conditional write on its ``rev``, so two publishers (or a publish and a rollback)
+cannot both win. Chunks are written before the pointer moves, so a reader never sees a half-stored model.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zlib
+from datetime import datetime
+from typing import Any, Mapping
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.domain import scoring_model as sm
+from chalicelib.store.models import ScoreItem
+
+CHUNK_BYTES = 350_000
+CURRENT = "model#current"
+HISTORY_KEEP = 20
+
+
+class PublishConflict(RuntimeError):
+    """The current model changed between the read and the write (someone else published or rolled back)."""
+
+
+def save_version(doc: Mapping[str, Any], *, now: datetime) -> str:
+    """Store a model document (not yet published). Idempotent for the same version and bytes."""
+    sm.validate_model(doc)
+    raw = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+    packed = zlib.compress(raw, 9)
+    chunks = [packed[i:i + CHUNK_BYTES] for i in range(0, len(packed), CHUNK_BYTES)]
+    version = doc["version"]
+    for n, chunk in enumerate(chunks):
+        ScoreItem(pk=f"model#{version}#{n}", blob=chunk, updated_at=now).save()
+    summary = {"version": version, "trained_at": doc.get("trained_at"), "metrics": doc.get("metrics"),
+               "features": [f["name"] for f in doc["features"]], "training": doc.get("training"),
+               "chunks": len(chunks), "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw)}
+    ScoreItem(pk=f"model#{version}", data=summary, updated_at=now).save()
+    return version
+
+
+def load_version(version: str) -> dict[str, Any] | None:
+    try:
+        summary = ScoreItem.get(f"model#{version}", consistent_read=True).data
+    except ScoreItem.DoesNotExist:
+        return None
+    keys = [f"model#{version}#{n}" for n in range(summary["chunks"])]
+    # GetItem per chunk (a model is a few chunks): the API function's grant has no BatchGetItem on this table
+    raw = zlib.decompress(b"".join(ScoreItem.get(k, consistent_read=True).blob for k in keys))
+    if hashlib.sha256(raw).hexdigest() != summary["sha256"]:
+        raise sm.ModelError(f"model {version}: stored bytes do not match their checksum")
+    return json.loads(raw)
+
+
+def summary(version: str) -> dict[str, Any] | None:
+    try:
+        return ScoreItem.get(f"model#{version}", consistent_read=True).data
+    except ScoreItem.DoesNotExist:
+        return None
+
+
+def current() -> dict[str, Any]:
+    """``{"version": …|None, "history": [older versions, newest first], "rev": n}``."""
+    try:
+        item = ScoreItem.get(CURRENT, consistent_read=True)
+        return {**(item.data or {}), "rev": int(item.rev or 0)}
+    except ScoreItem.DoesNotExist:
+        return {"version": None, "history": [], "rev": 0}
+
+
+def _move(expected_rev: int, data: dict[str, Any], *, now: datetime) -> None:
+    item = ScoreItem(pk=CURRENT, data=data, rev=expected_rev + 1, updated_at=now)
+    cond = ScoreItem.pk.does_not_exist() if expected_rev == 0 else ScoreItem.rev == expected_rev
+    try:
+        item.save(condition=cond)
+    except PutError as err:
+        if "ConditionalCheckFailed" in str(err):
+            raise PublishConflict("the current model changed meanwhile; read it again") from err
+        raise
+
+
+def publish(version: str, *, expected: Mapping[str, Any], now: datetime, reason: str) -> dict[str, Any]:
+    """Make a stored version current; the one it replaces goes on top of the history."""
+    if summary(version) is None:
+        raise sm.ModelError(f"model {version} is not stored")
+    history = [v for v in ([expected["version"]] if expected.get("version") else []) + list(expected["history"])
+               if v != version][:HISTORY_KEEP]
+    data = {"version": version, "history": history, "published_at": now.isoformat(), "reason": reason}
+    _move(int(expected["rev"]), data, now=now)
+    return data
+
+
+def rollback(*, now: datetime, to: str | None = None) -> dict[str, Any]:
+    """Go back to the previous published version (or ``to``, one of the history)."""
+    cur = current()
+    if not cur.get("history"):
+        raise sm.ModelError("no earlier model to roll back to")
+    target = to or cur["history"][0]
+    if target not in cur["history"]:
+        raise sm.ModelError(f"{target} was never published before the current model")
+    rest = [v for v in cur["history"] if v != target]
+    data = {"version": target, "history": ([cur["version"]] if cur.get("version") else []) + rest,
+            "published_at": now.isoformat(), "reason": f"rollback from {cur.get('version')}"}
+    _move(int(cur["rev"]), data, now=now)
+    return data
+
+
+# -- the request path: the current model, cached in a warm function ------------------------------------------
+
+_cache: dict[str, Any] = {"checked": 0.0, "version": None, "model": None}
+
+
+def current_model(max_age_seconds: float = 60.0) -> sm.Model | None:
+    """The published model (None before the first publish), re-checked at most every ``max_age_seconds``."""
+    now = time.monotonic()
+    if _cache["model"] is not None and now - _cache["checked"] < max_age_seconds:
+        return _cache["model"]
+    version = current().get("version")
+    if version is None:
+        _cache.update(checked=now, version=None, model=None)
+        return None
+    if version != _cache["version"]:
+        doc = load_version(version)
+        _cache.update(version=version, model=sm.Model(doc) if doc else None)
+    _cache["checked"] = now
+    return _cache["model"]
+
+
+def forget_cached_model() -> None:
+    _cache.update(checked=0.0, version=None, model=None)
+
+
+__all__ = ["PublishConflict", "save_version", "load_version", "summary", "current", "publish", "rollback",
+           "current_model", "forget_cached_model"]
+
+
+# -- RFM (domain/scoring_rfm.py) ------------------------------------------------------------------------------
+
+RFM_CUTS = "rfm#cutpoints"
+
+
+def won_wins() -> list:
+    """Every won registration's win (ByStatusIndex, status won)."""
+    from chalicelib.domain.scoring_rfm import win_of
+    from chalicelib.store.models import RegistrationItem
+    from chalicelib.store.registrations import from_item
+
+    return [win_of(from_item(i)) for i in RegistrationItem.by_status.query("won")]
+
+
+def recompute_rfm(customer_key: str, *, now: datetime) -> dict[str, Any]:
+    """Recount RFM from the won registrations: this customer's values (or their removal when it has no win
+    any more) and the population's cut points. Idempotent: a redelivery writes the same values."""
+    from chalicelib.domain import scoring_rfm
+
+    table = scoring_rfm.raw_values(won_wins(), now=now)
+    cuts = scoring_rfm.all_cutpoints(table)
+    ScoreItem(pk=RFM_CUTS, data=cuts, updated_at=now).save()
+    raw = table.get(customer_key)
+    if raw is None:
+        ScoreItem(pk=f"rfm#{customer_key}").delete()
+        return {"customer_key": customer_key, "rfm": None}
+    ScoreItem(pk=f"rfm#{customer_key}", data=raw, updated_at=now).save()
+    return {"customer_key": customer_key, "rfm": scoring_rfm.scores(raw, cuts)}
+
+
+def rfm_of(customer_key: str, *, now: datetime) -> dict[str, Any] | None:
+    """The customer's RFM scores against the latest cut points, recency recounted to ``now``; None without wins."""
+    from chalicelib.domain import scoring_rfm
+
+    try:
+        raw = ScoreItem.get(f"rfm#{customer_key}").data
+    except ScoreItem.DoesNotExist:
+        return None
+    try:
+        cuts = ScoreItem.get(RFM_CUTS).data
+    except ScoreItem.DoesNotExist:
+        cuts = {}
+    return scoring_rfm.scores(raw, cuts, now=now)
+
+
+# -- scores where people decide -------------------------------------------------------------------------------
+
+def priority_scorer():
+    """(basis, f(registration) -> 0–1): the model's win probability when a model is published, else the
+    attribute score / 100 — the score that orders work."""
+    from chalicelib import settings
+    from chalicelib.domain import scoring_model
+    from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
+
+    s = settings.get()
+    model = current_model(s.model_cache_seconds)
+    rules = load_attribute_rules(s.attribute_rules_json)
+    if model is not None:
+        return "model", lambda reg: model.probability(
+            scoring_model.encode(model.spec, scoring_model.record_of(reg), model.codes))
+    return "attribute", lambda reg: attribute_score(scoring_model.record_of(reg), rules)[0] / 100
+
+
+def priorities(reg_ids: list[str], *, now: datetime) -> dict[str, float]:
+    """Registration id -> its priority score (0–1). Used by the over-limit reclaim (lowest first)."""
+    from chalicelib.store import registrations
+
+    _, score = priority_scorer()
+    out = {}
+    for reg_id in reg_ids:
+        reg = registrations.get(reg_id)
+        if reg is not None:
+            out[reg_id] = score(reg)
+    return out
+
+
+POOL_READ_LIMIT = 500
+
+
+def ranked_pool(limit: int) -> dict:
+    """The newest ``POOL_READ_LIMIT`` pooled registrations (reclaimed, no owner), highest priority first."""
+    from chalicelib.store.models import RegistrationItem
+    from chalicelib.store.registrations import from_item
+
+    basis, score = priority_scorer()
+    rows = []
+    result = RegistrationItem.by_status.query("reclaimed", scan_index_forward=False, page_size=100)
+    truncated = False
+    for item in result:
+        if item.owner_id:
+            continue
+        if len(rows) == POOL_READ_LIMIT:
+            truncated = True
+            break
+        reg = from_item(item)
+        rows.append((score(reg), reg))
+    rows.sort(key=lambda r: (-r[0], r[1].id))
+    items = [{"id": reg.id, "status": reg.status.value, "customer_name": reg.customer.name, "project_title": reg.project.title,
+              "expected_amount": str(reg.project.expected_amount.amount),
+              "currency": reg.project.expected_amount.currency, "score": round(100 * p)} for p, reg in rows[:limit]]
+    return {"basis": basis, "items": items, "truncated": truncated}
+
+
+
+RANK_READ_LIMIT = 500
+
+
+def ranked_listing(index: str, key: str, *, status: str | None, min_score: int, limit: int) -> dict:
+    """The newest ``RANK_READ_LIMIT`` registrations of one listing (``domain.access.list_plan``), scored, those at or
+    above ``min_score`` (0–100), highest first."""
+    from chalicelib.store.registrations import list_page
+
+    basis, score = priority_scorer()
+    rows, cursor, truncated = [], None, False
+    while True:
+        page, cursor = list_page(index, key, status=status, limit=100, cursor=cursor)
+        for reg in page:
+            if len(rows) == RANK_READ_LIMIT:
+                truncated = True
+                break
+            rows.append((round(100 * score(reg)), reg))
+        if truncated or cursor is None:
+            break
+    rows = [r for r in rows if r[0] >= min_score]
+    rows.sort(key=lambda r: (-r[0], r[1].id))
+    return {"basis": basis, "truncated": truncated, "items": [
+        {"id": reg.id, "status": reg.status.value, "customer_name": reg.customer.name,
+         "project_title": reg.project.title, "expected_amount": str(reg.project.expected_amount.amount),
+         "currency": reg.project.expected_amount.currency, "score": p} for p, reg in rows[:limit]]}

@@ -185,6 +185,8 @@ class ApiKeyItem(_DirectoryItem):
     principal_kind = UnicodeAttribute()  # partner | user
     principal_id = UnicodeAttribute()
     revoked = UnicodeAttribute(default="no")
+    # Console sessions (chalicelib.console.session) are short-lived keys: refused from this instant on.
+    expires_at = UTCDateTimeAttribute(null=True)
 
 
 class ClaimItem(Model):

@@ -24,8 +24,8 @@ HERE = Path(__file__).parent
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
 SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY", "Cache-Control": "no-store",
+    "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY", "Cache-Control": "no-store",  # same-origin: Chrome sends Origin "null" under no-referrer
 }
 STATIC = {"console.css": "text/css; charset=utf-8"}
 _env = None

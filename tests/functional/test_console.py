@@ -150,3 +150,80 @@ def test_language_follows_the_browser_and_can_be_switched(suite, people):
     # an open redirect is not possible
     _, headers, _ = c.get("/console/lang/en?next=https://evil.example/")
     assert headers["location"] == "/console"
+
+
+@pytest.fixture
+def channel(suite):
+    """Partners acme and other in the channel team that manager boss reviews."""
+    from chalicelib.clock import now
+    from chalicelib.store import aws, directory
+
+    aws.forget_secrets()
+    boss = make_user("boss", "manager", "channel")
+    _, acme = directory.create_partner("acme", "Acme", now=now(), team_id="channel")
+    _, other = directory.create_partner("other", "Other", now=now(), team_id="channel")
+    return {"boss": boss, "acme": acme, "other": other}
+
+
+def _act(c: ConsoleClient, reg_id: str, op: str, **form) -> str:
+    _, _, page = c.get(f"/console/registrations/{reg_id}")
+    status, headers, _ = c.post(f"/console/registrations/{reg_id}/act", {"csrf": c.csrf(page), "op": op, **form})
+    assert status == 303
+    return headers["location"]
+
+
+def _reg_id(headers: dict) -> str:
+    return re.search(r"/registrations/(reg_[0-9a-f]+)", headers["location"]).group(1)
+
+
+def test_queue_lists_oldest_wait_first_with_the_conflict_mark(suite, channel):
+    acme, other, boss = _client(suite), _client(suite), _client(suite)
+    acme.login(channel["acme"])
+    other.login(channel["other"])
+    boss.login(channel["boss"])
+    first = _reg_id(_register(acme)[1])
+    suite.runner.pump()
+    second = _reg_id(_register(other, **{"project.title": "同一客户的另一个项目"})[1])
+    suite.runner.pump()
+    status, _, page = boss.get("/console/queue")
+    assert status == 200
+    ids = re.findall(r'<li class="card reg" data-id="(reg_[0-9a-f]+)"', page)
+    assert ids == [first, second]
+    marked = re.findall(r'data-id="(reg_[0-9a-f]+)">\s*<a [^>]*><b>[^<]*</b></a>\s*<span class="mark conflict"', page)
+    assert marked == [second]
+    # the decision page shows the evidence the manager may see
+    _, _, page = boss.get(f"/console/registrations/{second}")
+    assert 'id="verdict-outcome"' in page and first in page
+
+
+def test_partner_edits_withdraws_and_resubmits_after_a_reasoned_reject(suite, channel):
+    acme, boss = _client(suite), _client(suite)
+    acme.login(channel["acme"])
+    boss.login(channel["boss"])
+    reg_id = _reg_id(_register(acme)[1])
+    suite.runner.pump()
+    # a reject needs a reason: without one the API refuses and nothing changes
+    assert "e=refused" in _act(boss, reg_id, "reject")
+    assert "m=done" in _act(boss, reg_id, "reject", reason="金额需要核实")
+    _, _, page = acme.get(f"/console/registrations/{reg_id}")
+    assert 'id="status" data-status="rejected"' in page and "金额需要核实" in page
+    # the partner edits it (PATCH through the form) and resubmits
+    _, _, page = acme.get(f"/console/registrations/{reg_id}/edit")
+    assert 'value="3800000.00"' in page
+    form = {m[0]: m[1] for m in re.findall(r'<input id="f-([^"]+)" name="[^"]+" type="[^"]+"(?: inputmode="decimal")? value="([^"]*)"', page)}
+    selects = dict(re.findall(r'<select id="f-([^"]+)"[^>]*>(?:(?!</select>).)*?<option value="([^"]+)" selected', page, re.S))
+    form.update(selects)
+    form["project.expected_amount.amount"] = "3500000.00"
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    status, headers, _ = acme.post(f"/console/registrations/{reg_id}/edit",
+                                   {"csrf": acme.csrf(page), "version": version, **form})
+    assert status == 303, headers
+    from chalicelib.store import registrations
+
+    assert str(registrations.get(reg_id).project.expected_amount.amount) == "3500000.00"
+    assert "m=done" in _act(acme, reg_id, "resubmit")
+    suite.runner.pump()
+    assert registrations.get(reg_id).status.value == "pending_review"
+    assert "m=done" in _act(acme, reg_id, "withdraw", reason="客户暂停项目")
+    _, _, page = acme.get(f"/console/registrations/{reg_id}")
+    assert 'id="status" data-status="withdrawn"' in page

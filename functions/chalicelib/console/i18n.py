@@ -97,6 +97,7 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (zh-CN, en)
     "ownership": ("归属", "Ownership"),
     "region": ("地区", "Region"),
     "industry": ("行业", "Industry"),
+    "earlier": ("更早的竞争报备", "Earlier competing registrations"),
     "candidate": ("候选", "Candidate"),
     "score": ("得分", "Score"),
     "rule": ("规则", "Rule"),

@@ -419,6 +419,11 @@ def console_edit(ctx: Ctx, form: dict[str, str], reg_id: str):
                       status=answer.status)
 
 
+def conflict_mark(verdict: dict) -> bool:
+    """重复: the customer is held by someone (duplicate/conflict) or an earlier registration competes for it."""
+    return bool(verdict.get("duplicate") or verdict.get("conflict") or verdict.get("earlier"))
+
+
 # --- manager: the approval queue -------------------------------------------------------------------------------
 
 QUEUE_PAGES = 4  # up to 400 pending registrations, oldest wait first
@@ -447,7 +452,7 @@ def console_queue(ctx: Ctx):
     rows.sort(key=lambda r: r["since"])
     for row in rows[:50]:  # the conflict mark for the first screenful: one verdict read each
         v = ctx.api("GET", "/v1/registrations/{reg_id}/verdict", params={"reg_id": row["reg"]["id"]})
-        row["conflict"] = v.ok and bool((v.body.get("verdict") or {}).get("duplicate"))
+        row["conflict"] = v.ok and conflict_mark(v.body.get("verdict") or {})
     return render(ctx, "queue.html", rows=rows)
 
 

@@ -163,12 +163,17 @@ def json_schemas() -> dict[str, dict]:
     return out
 
 
+CONSOLE_PREFIX = "/console"
+
+
 def openapi(app: Any) -> dict:
     _, defs = models_json_schema([(m, "validation") for m in PUBLIC_MODELS.values()],
                                  ref_template="#/components/schemas/{model}")
     components = defs.get("$defs", {})
     paths: dict[str, dict] = {}
     for path, methods in sorted(app.routes.items()):
+        if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+            continue  # the HTML console (chalicelib.console) is pages over this API, not part of it
         for method, entry in sorted(methods.items()):
             meta = getattr(entry.view_function, "__openapi__", None)
             if meta is None:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.functional.console_client import ConsoleClient
-from tests.functional.helpers import make_partner, make_user
+from tests.functional.helpers import EXAMPLE, make_partner, make_user
 
 
 @pytest.fixture
@@ -227,3 +227,23 @@ def test_partner_edits_withdraws_and_resubmits_after_a_reasoned_reject(suite, ch
     assert "m=done" in _act(acme, reg_id, "withdraw", reason="客户暂停项目")
     _, _, page = acme.get(f"/console/registrations/{reg_id}")
     assert 'id="status" data-status="withdrawn"' in page
+
+
+def test_rep_sees_holding_room_logs_a_follow_up_and_the_due_time_moves(suite, channel):
+    from chalicelib.store import ownership
+
+    rita = make_user("rita", "rep", "channel")
+    answer = suite.api.post("/v1/registrations", EXAMPLE["data"], rita)
+    reg_id = answer.json()["id"]
+    suite.runner.pump()
+    assert suite.api.post(f"/v1/registrations/{reg_id}/approve", {}, channel["boss"]).status == 200
+    c = _client(suite)
+    c.login(rita)
+    _, _, page = c.get("/console/registrations?view=owned")
+    assert 'id="holding" data-held="1" data-limit="50"' in page and reg_id in page
+    _, _, page = c.get(f"/console/registrations/{reg_id}")
+    assert 'id="protection-left"' in page
+    before = ownership.holding(reg_id).timers.last_activity_at
+    assert "m=done" in _act(c, reg_id, "followup", type="visit", note="拜访客户 CIO")
+    assert ownership.holding(reg_id).timers.last_activity_at != before
+    assert [f.note for f in ownership.follow_ups(reg_id)] == ["拜访客户 CIO"]

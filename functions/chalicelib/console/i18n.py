@@ -91,6 +91,7 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (zh-CN, en)
     "pool_help": ("公海中的商机可由销售领取。", "Registrations in the pool can be claimed by reps."),
     "protection_left": ("保护期剩余", "Protection left"),
     "due": ("到期", "Due"),
+    "holding_strip": ("持有 {held} / 上限 {limit}，还可领取 {room} 个", "Holding {held} of {limit}; room for {room} more"),
     "followups": ("跟进记录", "Follow-ups"),
     "add_followup": ("记录跟进", "Log a follow-up"),
     "followup_note": ("跟进内容", "Follow-up note"),

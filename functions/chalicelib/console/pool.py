@@ -16,3 +16,17 @@ def page(*, limit: int = 50) -> list[dict]:
     return [{"id": r.id, "customer": r.customer.name, "region": r.customer.region, "industry": r.customer.industry,
              "amount": f"{r.project.expected_amount.amount} {r.project.expected_amount.currency}",
              "updated_at": r.updated_at.isoformat()} for r in items if r.owner_id is None]
+
+
+def holding(principal) -> dict | None:
+    """The caller's own stock against their holding limit (持有上限), for the countdown strip."""
+    from chalicelib.domain import ownership as dom
+    from chalicelib.store import ownership as store
+
+    ref = dom.holder_of(principal)
+    prof = store.profile(ref)
+    if prof is None:
+        return None
+    limit = dom.holding_limit(store.rules(), prof)
+    held = store.held_count(ref)
+    return {"held": held, "limit": limit.value, "room": max(limit.value - held, 0)}

@@ -239,7 +239,9 @@ def console_registrations(ctx: Ctx):
     answer = ctx.api("GET", "/v1/registrations", query=query)
     if not answer.ok:
         return render(ctx, "message.html", answer.status, message=ctx.t("refused"), detail=answer.body)
-    return render(ctx, "registrations.html", items=answer.body["items"], view=view,
+    from chalicelib.console import pool
+
+    return render(ctx, "registrations.html", items=answer.body["items"], view=view, holding=pool.holding(ctx.principal),
                   next_url=ctx.url("/registrations", view=view, cursor=answer.body.get("next_cursor")))
 
 
@@ -466,4 +468,4 @@ def console_pool(ctx: Ctx):
     from chalicelib.console import pool
 
     items = pool.page(limit=50)
-    return render(ctx, "pool.html", items=items)
+    return render(ctx, "pool.html", items=items, holding=pool.holding(ctx.principal))

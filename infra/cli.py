@@ -132,6 +132,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     print(f"""
 dealreg is running (AWS stand-in: moto on {suite.moto.url}; time scale {scale:g}).
   API:            {base}
+  Console:        {base}/console/  (log in with the partner's or the manager's API key below)
   Event sources:  {', '.join(s.name for s in [*suite.runner.streams, *suite.runner.queues, *suite.runner.schedules])}
   Demo partner:   id 'demo', API key {demo['api_key']}
 

@@ -134,4 +134,9 @@ def resources(prefix: str) -> dict[str, Any]:
                 "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": "EventsTopic"}}},
             }]},
         }}
+    # The web console's cookie-signing key (chalicelib.console.session), generated at deploy time.
+    out["ConsoleSessionSecret"] = {"Type": "AWS::SecretsManager::Secret", "Properties": {
+        "Name": f"{prefix}/console/session",
+        "GenerateSecretString": {"SecretStringTemplate": "{}", "GenerateStringKey": "key", "PasswordLength": 64,
+                                 "ExcludePunctuation": True}}}
     return out

@@ -247,3 +247,28 @@ def test_rep_sees_holding_room_logs_a_follow_up_and_the_due_time_moves(suite, ch
     assert "m=done" in _act(c, reg_id, "followup", type="visit", note="拜访客户 CIO")
     assert ownership.holding(reg_id).timers.last_activity_at != before
     assert [f.note for f in ownership.follow_ups(reg_id)] == ["拜访客户 CIO"]
+
+
+def test_pool_lists_unheld_reclaimed_registrations_with_filters_and_refuses_partners(suite, channel):
+    rita, ralph = make_user("rita", "rep", "channel"), make_user("ralph", "rep", "channel")
+    ids = {}
+    for name, region in (("深圳市腾讯计算机系统有限公司", "广东省深圳市"), ("Acme Trading Ltd", "London")):
+        data = {**EXAMPLE["data"], "customer": {"name": name, "region": region}, "external_ref": None}
+        data.pop("external_ref")
+        reg_id = suite.api.post("/v1/registrations", data, rita).json()["id"]
+        suite.runner.pump()
+        assert suite.api.post(f"/v1/registrations/{reg_id}/approve", {}, channel["boss"]).status == 200
+        assert suite.api.post(f"/v1/registrations/{reg_id}/release", {}, rita).status == 200
+        ids[region] = reg_id
+    c = _client(suite)
+    c.login(ralph)
+    _, _, page = c.get("/console/pool")
+    assert set(re.findall(r'<li class="card reg" data-id="(reg_[0-9a-f]+)"', page)) == set(ids.values())
+    _, _, page = c.get("/console/pool?region=%E5%B9%BF%E4%B8%9C")  # 广东
+    assert re.findall(r'<li class="card reg" data-id="(reg_[0-9a-f]+)"', page) == [ids["广东省深圳市"]]
+    _, _, page = c.get("/console/pool?q=acme")
+    assert re.findall(r'<li class="card reg" data-id="(reg_[0-9a-f]+)"', page) == [ids["London"]]
+    assert "王磊" not in page  # no contacts in the pool listing
+    partner = _client(suite)
+    partner.login(channel["acme"])
+    assert partner.get("/console/pool")[0] == 403

@@ -86,6 +86,7 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (zh-CN, en)
     "sla_age": ("等待时长", "Waiting"),
     "hours": ("小时", "h"),
     "days": ("天", "d"),
+    "filter": ("筛选", "Filter"),
     "claim": ("领取", "Claim"),
     "release": ("释放到公海", "Release to pool"),
     "pool_help": ("公海中的商机可由销售领取。", "Registrations in the pool can be claimed by reps."),

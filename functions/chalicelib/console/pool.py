@@ -9,14 +9,33 @@ from __future__ import annotations
 from chalicelib.domain.ownership import POOL
 
 
-def page(*, limit: int = 50) -> list[dict]:
+SCAN_PAGES = 4  # filters look at the newest 400 pooled registrations at most: a bounded read per page view
+
+
+def page(*, limit: int = 50, q: str = "", region: str = "", industry: str = "") -> list[dict]:
+    """The newest pooled registrations matching the filters (substring, case-insensitive)."""
     from chalicelib.store import registrations
 
-    items, _ = registrations.list_page("by_status", POOL.value, status=None, limit=limit, cursor=None)
-    return [{"id": r.id, "customer": r.customer.name, "region": r.customer.region, "industry": r.customer.industry,
-             "amount": f"{r.project.expected_amount.amount} {r.project.expected_amount.currency}",
-             "updated_at": r.updated_at.isoformat()} for r in items if r.owner_id is None]
-
+    wanted = [(f, v.strip().casefold()) for f, v in (("customer", q), ("region", region), ("industry", industry))
+              if v and v.strip()]
+    out: list[dict] = []
+    cursor = None
+    for _ in range(SCAN_PAGES):
+        items, cursor = registrations.list_page("by_status", POOL.value, status=None, limit=100, cursor=cursor)
+        for r in items:
+            if r.owner_id is not None:
+                continue
+            row = {"id": r.id, "customer": r.customer.name, "region": r.customer.region,
+                   "industry": r.customer.industry,
+                   "amount": f"{r.project.expected_amount.amount} {r.project.expected_amount.currency}",
+                   "updated_at": r.updated_at.isoformat()}
+            if all(v in (row[f] or "").casefold() for f, v in wanted):
+                out.append(row)
+                if len(out) == limit:
+                    return out
+        if not cursor:
+            break
+    return out
 
 def holding(principal) -> dict | None:
     """The caller's own stock against their holding limit (持有上限), for the countdown strip."""

@@ -467,5 +467,7 @@ def console_pool(ctx: Ctx):
         return render(ctx, "message.html", 403, message=ctx.t("forbidden"))
     from chalicelib.console import pool
 
-    items = pool.page(limit=50)
-    return render(ctx, "pool.html", items=items, holding=pool.holding(ctx.principal))
+    q = ctx.request.query_params or {}
+    filters = {k: (q.get(k) or "")[:100] for k in ("q", "region", "industry")}
+    items = pool.page(limit=50, **filters)
+    return render(ctx, "pool.html", items=items, holding=pool.holding(ctx.principal), filters=filters)

@@ -13,6 +13,7 @@ from chalicelib.handlers import tenders
 from chalicelib.handlers import notifications
 from chalicelib.handlers import review_sla
 from chalicelib.handlers import review
+from chalicelib.handlers import pipeline
 from chalicelib.console import routes as console  # issue 18: the web console at /console
 
 app = Chalice(app_name="dealreg")
@@ -32,4 +33,5 @@ app.register_blueprint(tenders.bp)
 app.register_blueprint(notifications.bp)
 app.register_blueprint(review_sla.bp)
 app.register_blueprint(review.bp)
+app.register_blueprint(pipeline.bp)
 app.register_blueprint(console.bp)

@@ -37,6 +37,7 @@ from schemas.workflow import (
     ResubmitRequest,
     WithdrawRequest,
 )
+from schemas.pipeline import PipelineRules, StageMoveRequest, StageMoveResult
 from schemas.ownership import (
     AssignRequest,
     BulkAssignRequest,
@@ -87,6 +88,9 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "RegistrationPatch": RegistrationPatch,
     "OpportunityUpdated": OpportunityUpdated,
     "Decision": Decision,
+    "PipelineRules": PipelineRules,
+    "StageMoveRequest": StageMoveRequest,
+    "StageMoveResult": StageMoveResult,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -125,6 +129,9 @@ FILE_NAMES = {
     "RegistrationPatch": "registration_patch.v1.json",
     "OpportunityUpdated": "opportunity_updated.v1.json",
     "Decision": "decision.v1.json",
+    "PipelineRules": "pipeline_rules.v1.json",
+    "StageMoveRequest": "stage_move_request.v1.json",
+    "StageMoveResult": "stage_move_result.v1.json",
 }
 # Deployment configuration documents (not API payloads): file name -> "module:Model", imported when generating.
 CONFIG_DOCUMENTS: dict[str, str] = {

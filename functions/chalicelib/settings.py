@@ -70,6 +70,8 @@ class Settings:
     routing_rules_json: str = ""
     # Approval workflow auto-checks (issue 5, schemas.workflow.WorkflowRules) as a JSON object; "" = defaults.
     workflow_rules_json: str = ""
+    # Pipeline stages (issue 18, chalicelib.domain.pipeline.PipelineRules) as a JSON object; "" = defaults.
+    pipeline_stages_json: str = ""
 
     def table(self, logical: str) -> str:
         return f"{self.prefix}-{logical}"
@@ -137,6 +139,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         notify_digest_hour=int(env.get("DEALREG_NOTIFY_DIGEST_HOUR", 9)),
         routing_rules_json=env.get("DEALREG_ROUTING_RULES", ""),
         workflow_rules_json=env.get("DEALREG_WORKFLOW_RULES", ""),
+        pipeline_stages_json=env.get("DEALREG_PIPELINE_STAGES", ""),
     )
 
 

@@ -86,6 +86,7 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (zh-CN, en)
     "sla_age": ("等待时长", "Waiting"),
     "hours": ("小时", "h"),
     "days": ("天", "d"),
+    "move_stage": ("变更阶段", "Move stage"),
     "filter": ("筛选", "Filter"),
     "claim": ("领取", "Claim"),
     "release": ("释放到公海", "Release to pool"),

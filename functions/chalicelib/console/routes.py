@@ -350,7 +350,9 @@ def console_registration(ctx: Ctx, reg_id: str):
     reg = answer.body
     verdict = ctx.api("GET", "/v1/registrations/{reg_id}/verdict", params=params)
     ownership = ctx.api("GET", "/v1/registrations/{reg_id}/ownership", params=params)
+    stages = ctx.api("GET", "/v1/pipeline/stages") if reg["status"] == "approved" else None
     return render(ctx, "registration.html", reg=reg, verdict=verdict.body if verdict.ok else None,
+                  stages=stages.body["stages"] if stages is not None and stages.ok else [],
                   verdict_status=verdict.status, ownership=ownership.body if ownership.ok else None,
                   left=_left(ownership.body.get("due_at")) if ownership.ok else None,
                   followup_types=forms.options("FollowUpType"), waiting_hours=_age(_waiting_since(reg)),
@@ -372,6 +374,7 @@ ACTIONS: dict[str, tuple[str, Any]] = {
     "resubmit": ("/v1/registrations/{reg_id}/resubmit", lambda f: {"reason": f["reason"]} if f.get("reason") else {}),
     "claim": ("/v1/registrations/{reg_id}/claim", lambda f: None),
     "release": ("/v1/registrations/{reg_id}/release", lambda f: {"reason": f["reason"]} if f.get("reason") else None),
+    "stage": ("/v1/registrations/{reg_id}/stage", lambda f: {"stage": f.get("stage", "")}),
     "followup": ("/v1/registrations/{reg_id}/followups",
                  lambda f: {"type": f.get("type", ""), **({"note": f["note"]} if f.get("note") else {})}),
 }

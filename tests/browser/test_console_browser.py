@@ -197,4 +197,29 @@ def test_rep_claims_from_the_pool(suite, world, browser):
     assert owner == "user:ralph"
     c.go(f"/console/registrations/{reg_id}")
     assert c.css("#protection-left").text  # the protection countdown is shown to the new holder
+    # the new holder moves its sales stage (an audited move through the API)
+    c.fill("stage", "negotiation")
+    c.submit("#btn-stage")
+    assert "flash ok" in c.d.page_source
+    assert api.get(f"/v1/registrations/{reg_id}", world["ralph"]).json()["sales_stage"] == "negotiation"
     c.shoot("registration-rep")
+
+
+def test_login_and_logout_work_from_the_keyboard(suite, world, browser):
+    from selenium.webdriver.common.keys import Keys
+
+    c = Console(browser, suite.api.base)
+    c.go("/console/login")
+    c.d.delete_all_cookies()
+    c.go("/console/login")
+    c.d.execute_script("window.__dealregOldPage = true")
+    c.css("#api_key").send_keys(world["rita"], Keys.ENTER)  # Enter submits: a plain form, no script
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(c.d, 20).until(lambda d: d.execute_script("return !window.__dealregOldPage"))
+    assert urlparse(c.d.current_url).path == "/console/registrations"
+    assert c.css("body").text.count("rita") >= 1
+    c.submit("form.logout button")
+    assert urlparse(c.d.current_url).path == "/console/login"
+    c.go("/console/registrations")  # the session is gone
+    assert urlparse(c.d.current_url).path == "/console/login"

@@ -498,6 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
     from infra.customers_cli import add_parsers as add_customer_parsers  # issue 3: customers import/export
 
     add_customer_parsers(sub, _storage, _now, storage_flags, STATE_DIR)
+
+    from infra.pipeline_cli import add_parsers as add_pipeline_parsers  # issue 18: board recount
+
+    add_pipeline_parsers(sub, _storage, _now, storage_flags)
     return p
 
 

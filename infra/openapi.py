@@ -37,7 +37,7 @@ from schemas.workflow import (
     ResubmitRequest,
     WithdrawRequest,
 )
-from schemas.pipeline import PipelineRules, StageMoveRequest, StageMoveResult
+from schemas.pipeline import Board, PipelineRules, StageMoveRequest, StageMoveResult
 from schemas.ownership import (
     AssignRequest,
     BulkAssignRequest,
@@ -91,6 +91,7 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "PipelineRules": PipelineRules,
     "StageMoveRequest": StageMoveRequest,
     "StageMoveResult": StageMoveResult,
+    "Board": Board,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -132,6 +133,7 @@ FILE_NAMES = {
     "PipelineRules": "pipeline_rules.v1.json",
     "StageMoveRequest": "stage_move_request.v1.json",
     "StageMoveResult": "stage_move_result.v1.json",
+    "Board": "board.v1.json",
 }
 # Deployment configuration documents (not API payloads): file name -> "module:Model", imported when generating.
 CONFIG_DOCUMENTS: dict[str, str] = {

@@ -56,6 +56,8 @@ TABLE_KEYS: dict[str, dict[str, Any]] = {
     "subscriptions": {"hash": "id", "gsis": [("ByRepIndex", "rep_id", "created_at")]},
     "tender_alerts": {"hash": "key", "gsis": [("ByDigestIndex", "digest_day", "key")]},
     "deliveries": {"hash": "id", "gsis": [("ByLaneIndex", "lane", "lane_at")]},
+    # Pipeline board aggregates (issue 18): per partition (team, all) and stage#currency; applied markers.
+    "aggregates": {"hash": "pk", "range": "sk", "gsis": [], "ttl": "expires_at"},
 }
 
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from schemas.common import ShortText, Strict
+from schemas.common import Money, ShortText, Strict
 from schemas.registration import SalesStage
 
 
@@ -49,3 +49,21 @@ class StageMoveResult(Strict):
     id: str
     sales_stage: SalesStage
     version: int
+
+
+class BoardColumn(Strict):
+    stage: SalesStage
+    name_zh: str
+    name_en: str
+    probability: Decimal
+    count: int = Field(ge=0)
+    amounts: list[Money] = Field(description="Sum of expected amounts, one per currency")
+    weighted: list[Money] = Field(description="amounts x the stage's win probability (forecast)")
+
+
+class Board(Strict):
+    """``GET /v1/pipeline/board``: approved registrations by stage, from the stream-kept aggregates."""
+
+    team: str | None = Field(description="The team, or null for all teams")
+    columns: list[BoardColumn]
+    cells_read: int = Field(description="Aggregate items read to answer (stages x currencies, at most)")

@@ -474,3 +474,15 @@ def console_pool(ctx: Ctx):
     filters = {k: (q.get(k) or "")[:100] for k in ("q", "region", "industry")}
     items = pool.page(limit=50, **filters)
     return render(ctx, "pool.html", items=items, holding=pool.holding(ctx.principal), filters=filters)
+
+
+# --- manager: the pipeline board ------------------------------------------------------------------------------
+
+@bp.route("/console/board", methods=["GET"])
+@page()
+def console_board(ctx: Ctx):
+    team = (ctx.request.query_params or {}).get("team")
+    answer = ctx.api("GET", "/v1/pipeline/board", query={"team": team} if team else None)
+    if not answer.ok:
+        return render(ctx, "message.html", 403 if answer.status == 403 else answer.status, message=ctx.t("forbidden"))
+    return render(ctx, "board.html", board=answer.body)

@@ -1,8 +1,10 @@
-"""Pipeline API (issue 18): the configured sales stages and the audited stage move.
+"""Pipeline API (issue 18): the configured sales stages, the audited stage move and the board.
 
 Trigger: HTTP (bearer API key). ``POST /v1/registrations/{id}/stage`` moves an approved registration to
 another configured stage: the owner, a manager of its team or an admin (else 403; 404 for one the caller
-may not see). One conditional write (status and version read) adds the ``stage_changed`` audit line, which
+may not see). ``GET /v1/pipeline/board`` answers the board's columns (count and amount per currency,
+weighted by the stage's probability) from the aggregates the stream keeps: one query, whatever the number of
+registrations; managers see their team's board, admins any team's or all. One conditional write (status and version read) adds the ``stage_changed`` audit line, which
 the stream announces as ``registration.stage_changed``; a lost race answers 409 and writes nothing.
 """
 from __future__ import annotations
@@ -58,3 +60,59 @@ def move_registration_stage(reg_id: str):
     if not registrations.move_stage(reg, body.stage, line, now=now):
         raise HttpError(409, "conflict", "the registration changed meanwhile; read it again")
     return json_response(200, StageMoveResult(id=reg.id, sales_stage=body.stage, version=reg.version + 1))
+
+
+@bp.route("/v1/pipeline/board", methods=["GET"])
+@api(responses={200: "Board"},
+     summary="Pipeline board: approved registrations per stage, count and amount per currency (query: team)")
+def pipeline_board():
+    from chalicelib.domain.access import Role
+    from chalicelib.store import aggregates
+    from chalicelib.domain.board import ALL, team_partition
+
+    principal = bearer_principal(bp.current_request.headers)
+    team = (bp.current_request.query_params or {}).get("team")
+    if principal.role is Role.MANAGER and team is None and len(principal.managed_team_ids) == 1:
+        team = next(iter(principal.managed_team_ids))
+    if not (principal.role is Role.ADMIN or (team is not None and team in principal.managed_team_ids)):
+        raise HttpError(403, "forbidden", "the board is for managers of the team and admins")
+    items = aggregates.partition(team_partition(team) if team else ALL)
+    return json_response(200, board(items, team))
+
+
+def board(items, team):
+    """The board's columns in stage order from the aggregate cells."""
+    from decimal import Decimal
+
+    from schemas.pipeline import Board, BoardColumn, Money
+
+    cells: dict[str, list] = {}
+    for item in items:
+        stage, _, currency = item.sk.partition("#")
+        if item.count:
+            cells.setdefault(stage, []).append((currency, int(item.count), int(item.cents or 0)))
+    columns = []
+    for st in rules().stages:
+        got = sorted(cells.get(st.key.value, []))
+        columns.append(BoardColumn(
+            stage=st.key, name_zh=st.name_zh, name_en=st.name_en, probability=st.probability,
+            count=sum(c for _, c, _ in got),
+            amounts=[Money(amount=(Decimal(m) / 100).quantize(Decimal("0.01")), currency=cur) for cur, _, m in got],
+            weighted=[Money(amount=(Decimal(m) / 100 * st.probability).quantize(Decimal("0.01")), currency=cur)
+                      for cur, _, m in got]))
+    return Board(team=team, columns=columns, cells_read=len(items))
+
+
+def recount(*, now, page_size: int = 500) -> int:
+    """Rebuild the board from the registrations table (approved ones, by the status index); returns the
+    number of registrations counted. Run while nothing writes, or run it twice."""
+    from chalicelib.domain.board import sums
+    from chalicelib.store import aggregates
+    from chalicelib.store.models import RegistrationItem
+    from chalicelib.store.registrations import from_item
+    from schemas.registration import RegistrationStatus
+
+    regs = [from_item(i) for i in RegistrationItem.by_status.query(RegistrationStatus.APPROVED.value,
+                                                                   page_size=page_size)]
+    aggregates.overwrite(sums(regs), now=now)
+    return len(regs)

@@ -451,6 +451,22 @@ class DeliveryItem(Model):
     by_lane = _index("ByLaneIndex", "lane", "lane_at")()
 
 
+class AggregateItem(Model):
+    """Pipeline board figures kept from the registrations stream (issue 18): ``pk = board#team#<id>`` or
+    ``board#all``, ``sk = <stage>#<currency>`` with the count and amount (in cents) of approved registrations;
+    ``pk = applied#<stream event id>`` marks a stream record already counted (expires after a week)."""
+
+    class Meta(_Meta):
+        table_name = "aggregates"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    count = NumberAttribute(null=True)
+    cents = NumberAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
 MODELS: dict[str, type[Model]] = {
     "registrations": RegistrationItem,
     "customers": CustomerItem,
@@ -468,12 +484,13 @@ MODELS: dict[str, type[Model]] = {
     "subscriptions": SubscriptionItem,
     "tender_alerts": TenderAlertItem,
     "deliveries": DeliveryItem,
+    "aggregates": AggregateItem,
 }
 _ALL_MODELS = (RegistrationItem, CustomerItem, _DirectoryItem, PartnerItem, UserItem, TeamItem, ApiKeyItem, ClaimItem,
                HolderItem, FollowUpItem, RegistryCacheItem, CustomerEnrichmentItem,
                DedupIndexItem, DedupVerdictItem,
                TenderItem, TenderRefItem, TenderFeedItem, SubscriptionItem, TenderAlertItem,
-               NotifySettingsItem, DeliveryItem)
+               NotifySettingsItem, DeliveryItem, AggregateItem)
 _connection: Connection | None = None
 
 
@@ -507,3 +524,4 @@ def connection() -> Connection:
 
 
 bind()
+

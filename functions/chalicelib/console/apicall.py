@@ -53,7 +53,7 @@ def call(app: Any, method: str, route: str, *, key: str | None, params: dict[str
     }
     from chalice.app import Request
 
-    previous = app.current_request
+    previous = getattr(app, "current_request", None)  # unset outside a request (a bench, a job)
     app.current_request = Request(event)
     try:
         response = entry.view_function(**{name: params[name] for name in entry.view_args})

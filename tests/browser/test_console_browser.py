@@ -155,6 +155,12 @@ def test_partner_registers_on_a_phone_manager_approves_partner_sees_approved(sui
     c.phone(False)
     assert c.css("#status").get_attribute("data-status") == "approved"
     suite.runner.pump()
+    # the team's board counts it, with the same numbers as the API
+    c.go("/console/board")
+    shown = {e.get_attribute("data-stage"): int(e.get_attribute("data-count")) for e in c.all("#board .column")}
+    api = {col["stage"]: col["count"] for col in suite.api.get("/v1/pipeline/board", world["boss"]).json()["columns"]}
+    assert shown == api and shown["qualification"] == 1  # the form's default stage
+    c.shoot("board")
 
     # The partner sees approved
     c.login(world["acme"])

@@ -17,6 +17,8 @@ from chalicelib.handlers import review
 from chalicelib import http
 from chalicelib.handlers import pool
 from chalicelib.handlers import scoring
+from chalicelib.handlers import pipeline
+from chalicelib.console import routes as console  # issue 18: the web console at /console
 
 app = Chalice(app_name="dealreg")
 # Chalice sets its app logger ("dealreg", stdout, not propagating) to ERROR unless debug, which would silence
@@ -39,6 +41,9 @@ app.register_blueprint(notifications.bp)
 app.register_blueprint(review_sla.bp)
 app.register_blueprint(review.bp)
 app.register_blueprint(pool.bp)
+app.register_blueprint(scoring.bp)
+app.register_blueprint(pipeline.bp)
+app.register_blueprint(console.bp)
 
 
 def __getattr__(name: str):
@@ -52,4 +57,3 @@ def __getattr__(name: str):
         return app.handler_map[name]
     except KeyError:
         raise AttributeError(name) from None
-app.register_blueprint(scoring.bp)

@@ -166,6 +166,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     print(f"""
 dealreg is running (AWS stand-in: moto on {suite.moto.url}; time scale {scale:g}).
   API:            {base}
+  Console:        {base}/console/  (log in with the partner's or the manager's API key below)
   Event sources:  {', '.join(s.name for s in [*suite.runner.streams, *suite.runner.queues, *suite.runner.schedules])}
   Demo partner:   id 'demo', API key {demo['api_key']}
 
@@ -472,6 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     from infra.scoring_cli import add_parsers as add_scoring_parsers  # issue 19: model score
 
     add_scoring_parsers(sub, _storage, _now, storage_flags)
+
+    from infra.pipeline_cli import add_parsers as add_pipeline_parsers  # issue 18: board recount
+
+    add_pipeline_parsers(sub, _storage, _now, storage_flags)
     return p
 
 

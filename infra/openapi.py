@@ -39,6 +39,7 @@ from schemas.workflow import (
     ResubmitRequest,
     WithdrawRequest,
 )
+from schemas.pipeline import Board, PipelineRules, StageMoveRequest, StageMoveResult
 from schemas.ownership import (
     AssignRequest,
     BulkAssignRequest,
@@ -92,6 +93,10 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "RegistrationScores": RegistrationScores,
     "PoolRanking": PoolRanking,
     "RankedPage": RankedPage,
+    "PipelineRules": PipelineRules,
+    "StageMoveRequest": StageMoveRequest,
+    "StageMoveResult": StageMoveResult,
+    "Board": Board,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -133,6 +138,10 @@ FILE_NAMES = {
     "RegistrationScores": "registration_scores.v1.json",
     "PoolRanking": "pool_ranking.v1.json",
     "RankedPage": "ranked_page.v1.json",
+    "PipelineRules": "pipeline_rules.v1.json",
+    "StageMoveRequest": "stage_move_request.v1.json",
+    "StageMoveResult": "stage_move_result.v1.json",
+    "Board": "board.v1.json",
 }
 # Deployment configuration documents (not API payloads): file name -> "module:Model", imported when generating.
 CONFIG_DOCUMENTS: dict[str, str] = {
@@ -174,12 +183,17 @@ def json_schemas() -> dict[str, dict]:
     return out
 
 
+CONSOLE_PREFIX = "/console"
+
+
 def openapi(app: Any) -> dict:
     _, defs = models_json_schema([(m, "validation") for m in PUBLIC_MODELS.values()],
                                  ref_template="#/components/schemas/{model}")
     components = defs.get("$defs", {})
     paths: dict[str, dict] = {}
     for path, methods in sorted(app.routes.items()):
+        if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+            continue  # the HTML console (chalicelib.console) is pages over this API, not part of it
         for method, entry in sorted(methods.items()):
             meta = getattr(entry.view_function, "__openapi__", None)
             if meta is None:

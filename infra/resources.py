@@ -59,6 +59,8 @@ TABLE_KEYS: dict[str, dict[str, Any]] = {
     "tender_alerts": {"hash": "key", "gsis": [("ByDigestIndex", "digest_day", "key")]},
     "deliveries": {"hash": "id", "gsis": [("ByLaneIndex", "lane", "lane_at")]},
     "scores": {"hash": "pk", "gsis": []},
+    # Pipeline board aggregates (issue 18): per partition (team, all) and stage#currency; applied markers.
+    "aggregates": {"hash": "pk", "range": "sk", "gsis": [], "ttl": "expires_at"},
 }
 
 
@@ -152,4 +154,9 @@ def resources(prefix: str) -> dict[str, Any]:
                 "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": "EventsTopic"}}},
             }]},
         }}
+    # The web console's cookie-signing key (chalicelib.console.session), generated at deploy time.
+    out["ConsoleSessionSecret"] = {"Type": "AWS::SecretsManager::Secret", "Properties": {
+        "Name": f"{prefix}/console/session",
+        "GenerateSecretString": {"SecretStringTemplate": "{}", "GenerateStringKey": "key", "PasswordLength": 64,
+                                 "ExcludePunctuation": True}}}
     return out

@@ -15,7 +15,7 @@ from pydantic import Field, TypeAdapter
 
 from schemas.common import Actor, Strict
 from schemas.company import Company
-from schemas.registration import RegistrationStatus, Source
+from schemas.registration import RegistrationStatus, SalesStage, Source
 
 
 class RegistrationSnapshot(Strict):
@@ -94,6 +94,14 @@ class RegistrationExpired(_RegistrationEvent):
 
 class RegistrationReclaimed(_RegistrationEvent):
     type: Literal["registration.reclaimed"] = "registration.reclaimed"
+
+
+class RegistrationStageChanged(_RegistrationEvent):
+    """The sales stage of an approved registration moved (pipeline board, issue 18)."""
+
+    type: Literal["registration.stage_changed"] = "registration.stage_changed"
+    from_stage: SalesStage
+    to_stage: SalesStage
 
 
 class RegistrationClaimed(_RegistrationEvent):
@@ -279,6 +287,7 @@ DomainEvent = Annotated[
         RegistrationReviewOverdue,
         RegistrationEscalated,
         RegistrationDedupChecked,
+        RegistrationStageChanged,
     ],
     Field(discriminator="type"),
 ]

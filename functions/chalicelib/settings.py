@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # Logical names of the resources the code uses; infra/resources.py builds the template from the same list.
-TABLES = ("registrations", "customers", "directory", "claims", "holders", "followups", "registry_cache", "enrichments", "dedup_index", "dedup_verdicts", "tenders", "tender_refs", "tender_feeds", "subscriptions", "tender_alerts", "deliveries", "scores")
+TABLES = ("registrations", "customers", "directory", "claims", "holders", "followups", "registry_cache", "enrichments", "dedup_index", "dedup_verdicts", "tenders", "tender_refs", "tender_feeds", "subscriptions", "tender_alerts", "deliveries", "scores", "aggregates")
 # Each downstream handler's queue and the domain event types its SNS subscription lets through.
 QUEUES: dict[str, tuple[str, ...]] = {
     # Dedup judges new submissions and re-judges edits (issue 5); the workflow's auto-checks wait for its verdict.
@@ -77,6 +77,8 @@ class Settings:
     attribute_rules_json: str = ""
     behaviour_rules_json: str = ""
     model_cache_seconds: int = 60
+    # Pipeline stages (issue 18, chalicelib.domain.pipeline.PipelineRules) as a JSON object; "" = defaults.
+    pipeline_stages_json: str = ""
 
     def table(self, logical: str) -> str:
         return f"{self.prefix}-{logical}"
@@ -147,6 +149,7 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         attribute_rules_json=env.get("DEALREG_ATTRIBUTE_RULES", ""),
         behaviour_rules_json=env.get("DEALREG_BEHAVIOUR_RULES", ""),
         model_cache_seconds=int(env.get("DEALREG_MODEL_CACHE_SECONDS", 60)),
+        pipeline_stages_json=env.get("DEALREG_PIPELINE_STAGES", ""),
     )
 
 

@@ -29,13 +29,17 @@ def import_app() -> Any:
     built_for = (current.prefix, current.region, current.registrations_stream_arn)
     module = sys.modules.get("app")
     if module is not None and getattr(module, "_dealreg_built_for", built_for) != built_for:
+        import chalicelib.console as console
         import chalicelib.handlers as handlers
 
-        for name in [n for n in sys.modules if n == "app" or n.startswith("chalicelib.handlers.")]:
+        # Blueprint modules (handlers, the console's routes) are imported afresh with the app.
+        packages = {"chalicelib.handlers.": handlers, "chalicelib.console.": console}
+        for name in [n for n in sys.modules if n == "app" or n.startswith(tuple(packages))]:
             del sys.modules[name]
             # ``from chalicelib.handlers import x`` takes the package attribute first: drop it too.
-            if name.startswith("chalicelib.handlers.") and hasattr(handlers, name.rsplit(".", 1)[1]):
-                delattr(handlers, name.rsplit(".", 1)[1])
+            package = next((p for prefix, p in packages.items() if name.startswith(prefix)), None)
+            if package is not None and hasattr(package, name.rsplit(".", 1)[1]):
+                delattr(package, name.rsplit(".", 1)[1])
     import app as app_module
 
     app_module._dealreg_built_for = built_for  # type: ignore[attr-defined]

@@ -29,6 +29,8 @@ _BY_ACTION = {
     "extended": "registration.extended",
     # Approval workflow: an approval below the required level count; the next level's approvers decide.
     "approval_recorded": "registration.escalated",
+    # Pipeline (issue 18): a stage move of an approved registration.
+    "stage_changed": "registration.stage_changed",
 }
 # An offboarding (离职交接) line moves the holding either to the pool (a status change: reclaimed) or, without
 # a status change, to a successor: that is a transfer.
@@ -73,6 +75,8 @@ def events_for_change(old: Registration | None, new: Registration) -> list:
         if etype is None:
             continue
         extra = {"previous_owner_id": old.owner_id if old else None} if etype == "registration.transferred" else {}
+        if etype == "registration.stage_changed":
+            extra = {"from_stage": old.sales_stage if old else new.sales_stage, "to_stage": new.sales_stage}
         out.append(EVENT_TYPES[etype](
             id=f"{new.id}:{entry.seq}", occurred_at=entry.at, subject=new.id, actor=entry.actor,
             registration=snapshot(new), from_status=entry.from_status, to_status=entry.to_status,

@@ -57,6 +57,11 @@ def principal_for_key(key: str) -> Principal | None:
         return None
     if rec.revoked != "no":
         return None
+    if rec.expires_at is not None:
+        from chalicelib import clock
+
+        if rec.expires_at <= clock.now():
+            return None
     if rec.principal_kind == PrincipalKind.PARTNER:
         partner = get_partner(rec.principal_id)
         if partner is None or partner.active != "yes":
@@ -157,6 +162,27 @@ def create_user(user_id: str, name: str, role: Role, *, now: datetime, team_id: 
         TeamItem(f"team#{team_id}").update(actions=[TeamItem.manager_ids.set(
             TeamItem.manager_ids.append([user_id]))])
     return _issue_key(PrincipalKind.USER, user_id, now)
+
+
+def issue_session_key(principal: Principal, *, now: datetime, expires_at: datetime) -> str:
+    """A short-lived key for ``principal`` (a console session): the same kind of record as an API key, so
+    every request made with it resolves through :func:`principal_for_key` like any API call."""
+    key = "drs_" + secrets.token_urlsafe(32)
+    ApiKeyItem(f"apikey#{hash_api_key(key)}", principal_kind=principal.kind.value, principal_id=principal.id,
+               created_at=now, expires_at=expires_at).save(condition=ApiKeyItem.pk.does_not_exist())
+    return key
+
+
+def revoke_key(key: str) -> None:
+    """Revoke an API or session key (idempotent; an unknown key is left alone)."""
+    from pynamodb.exceptions import UpdateError
+
+    try:
+        ApiKeyItem(f"apikey#{hash_api_key(key)}").update(actions=[ApiKeyItem.revoked.set("yes")],
+                                                          condition=ApiKeyItem.pk.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def partner_secrets(partner_id: str, *, now: datetime | None = None) -> list[str] | None:

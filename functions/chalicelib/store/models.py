@@ -199,6 +199,8 @@ class ApiKeyItem(_DirectoryItem):
     principal_kind = UnicodeAttribute()  # partner | user
     principal_id = UnicodeAttribute()
     revoked = UnicodeAttribute(default="no")
+    # Console sessions (chalicelib.console.session) are short-lived keys: refused from this instant on.
+    expires_at = UTCDateTimeAttribute(null=True)
 
 
 class ClaimItem(Model):
@@ -478,6 +480,20 @@ class ScoreItem(Model):
     blob = BinaryAttribute(null=True, legacy_encoding=False)
     rev = NumberAttribute(null=True)
     updated_at = UTCDateTimeAttribute(null=True)
+class AggregateItem(Model):
+    """Pipeline board figures kept from the registrations stream (issue 18): ``pk = board#team#<id>`` or
+    ``board#all``, ``sk = <stage>#<currency>`` with the count and amount (in cents) of approved registrations;
+    ``pk = applied#<stream event id>`` marks a stream record already counted (expires after a week)."""
+
+    class Meta(_Meta):
+        table_name = "aggregates"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    count = NumberAttribute(null=True)
+    cents = NumberAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
 
 
 MODELS: dict[str, type[Model]] = {
@@ -498,12 +514,13 @@ MODELS: dict[str, type[Model]] = {
     "tender_alerts": TenderAlertItem,
     "deliveries": DeliveryItem,
     "scores": ScoreItem,
+    "aggregates": AggregateItem,
 }
 _ALL_MODELS = (RegistrationItem, CustomerItem, _DirectoryItem, PartnerItem, UserItem, TeamItem, ApiKeyItem, ClaimItem,
                HolderItem, FollowUpItem, RegistryCacheItem, CustomerEnrichmentItem,
                DedupIndexItem, DedupVerdictItem,
                TenderItem, TenderRefItem, TenderFeedItem, SubscriptionItem, TenderAlertItem,
-               NotifySettingsItem, DeliveryItem, ScoreItem)
+               NotifySettingsItem, DeliveryItem, ScoreItem, AggregateItem)
 _connection: Connection | None = None
 
 
@@ -537,3 +554,4 @@ def connection() -> Connection:
 
 
 bind()
+

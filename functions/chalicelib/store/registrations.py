@@ -12,7 +12,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.store import models
 from chalicelib.store.models import AuditEntryMap, ClaimItem, CustomerItem, HolderItem, RegistrationItem
 from schemas.common import Actor
-from schemas.registration import AuditEntry, Registration, RegistrationCreate, RegistrationStatus
+from schemas.registration import AuditEntry, Registration, RegistrationCreate, RegistrationStatus, SalesStage
 
 # Statuses that count against the submitter's pending cap (ownership rule ``pending_cap``).
 PENDING = frozenset({RegistrationStatus.SUBMITTED, RegistrationStatus.PENDING_REVIEW})
@@ -475,3 +475,22 @@ def stalled_submissions(before: datetime, *, limit: int = 100,
         last_evaluated_key=start)
     items = [from_item(i) for i in result]
     return items, result.last_evaluated_key
+
+
+# --- pipeline (issue 18): the audited stage move ----------------------------------------------------------------
+
+def move_stage(reg: Registration, to: SalesStage, entry: AuditEntry, *, now: datetime) -> bool:
+    """Set the sales stage with its ``stage_changed`` audit line, only if the registration is still at the
+    version and status read (False, nothing written, when another writer got there first)."""
+    payload = RegistrationCreate.model_validate(reg.model_dump(include=set(RegistrationCreate.model_fields)))
+    data = payload.model_copy(update={"sales_stage": to}).model_dump(mode="json")
+    try:
+        RegistrationItem(reg.id, version=reg.version).update(
+            actions=[RegistrationItem.data.set(data), RegistrationItem.updated_at.set(now),
+                     RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)]))],
+            condition=RegistrationItem.status == reg.status.value)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

@@ -1,0 +1,488 @@
+"""Console routes (``/console/...``): parse the form, call the API in-process, render a page.
+
+Every read and change is ``apicall.call`` of an API route with the session key, so the API's access rules
+decide; the principal looked up here only picks which links to show. Every POST checks the CSRF token
+(an HMAC of the session key) and, when the browser sends one, that ``Origin`` is this host. Answers carry a
+strict Content-Security-Policy (no script at all, styles from our own path only) and are never cached.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode, urlparse
+
+from chalice import Blueprint, Response
+
+from chalicelib.console import apicall, forms, i18n, session
+
+bp = Blueprint(__name__)
+FORM = ["application/x-www-form-urlencoded"]
+HERE = Path(__file__).parent
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY", "Cache-Control": "no-store",  # same-origin: Chrome sends Origin "null" under no-referrer
+}
+STATIC = {"console.css": "text/css; charset=utf-8"}
+_env = None
+
+
+def _templates():
+    global _env
+    if _env is None:
+        from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+        _env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
+                           trim_blocks=True, lstrip_blocks=True)
+    return _env
+
+
+@dataclass
+class Ctx:
+    request: Any
+    lang: str
+    base: str
+    cookies: dict[str, str]
+    session: session.Session | None = None
+    principal: Any = None
+    set_cookies: list[str] = field(default_factory=list)
+
+    @property
+    def t(self):
+        return i18n.translator(self.lang)
+
+    def url(self, path: str = "", **query: Any) -> str:
+        q = {k: v for k, v in query.items() if v not in (None, "")}
+        return f"{self.base}/console{path}" + (f"?{urlencode(q)}" if q else "")
+
+    def api(self, method: str, route: str, **kw: Any) -> apicall.Answer:
+        return apicall.call(bp._current_app, method, route, key=self.session.key if self.session else None, **kw)
+
+
+class _Redirect(Exception):
+    def __init__(self, location: str) -> None:
+        self.location = location
+
+
+def _ctx(*, login_required: bool = True) -> Ctx:
+    request = bp.current_request
+    cookies = session.parse_cookies(request.headers.get("cookie"))
+    lang = i18n.negotiate(cookies.get(session.LANG_COOKIE), request.headers.get("accept-language"))
+    stage = request.context.get("stage")
+    path = request.context.get("path") or ""
+    base = f"/{stage}" if stage and path.startswith(f"/{stage}/") else ""
+    ctx = Ctx(request, lang, base, cookies)
+    ctx.session = session.from_cookie(cookies.get(session.COOKIE))
+    if ctx.session is not None:
+        from chalicelib.store import directory
+
+        # Only to choose the links to show: the API resolves the same key again on every call it serves.
+        ctx.principal = directory.principal_for_key(ctx.session.key)
+        if ctx.principal is None:
+            ctx.session = None
+    if login_required and ctx.session is None:
+        raise _Redirect(ctx.url("/login", e="session_expired" if cookies.get(session.COOKIE) else None))
+    return ctx
+
+
+def _response(body: str, status: int = 200, headers: dict | None = None, cookies: list[str] | None = None,
+              content_type: str = "text/html; charset=utf-8") -> Response:
+    h: dict[str, Any] = {**SECURITY_HEADERS, "Content-Type": content_type, **(headers or {})}
+    if cookies:
+        h["Set-Cookie"] = cookies if len(cookies) > 1 else cookies[0]
+    return Response(body=body, status_code=status, headers=h)
+
+
+def render(ctx: Ctx, name: str, status: int = 200, **values: Any) -> Response:
+    role = ctx.principal.role.value if ctx.principal is not None else None
+    html = _templates().get_template(name).render(
+        t=ctx.t, lang=ctx.lang, url=ctx.url, csrf=ctx.session.csrf if ctx.session else None, role=role,
+        me=ctx.principal.id if ctx.principal is not None else None, status_label=_status_label(ctx),
+        flash=_flash(ctx), when=_when, request_path=ctx.request.context.get("path") or ctx.url(), **values)
+    return _response(html, status, cookies=ctx.set_cookies)
+
+
+def redirect(ctx: Ctx | None, location: str, cookies: list[str] | None = None) -> Response:
+    return _response("", 303, headers={"Location": location}, cookies=(ctx.set_cookies if ctx else []) + (cookies or []))
+
+
+def _flash(ctx: Ctx) -> dict | None:
+    q = ctx.request.query_params or {}
+    key = q.get("m") or q.get("e")
+    if key and key in i18n.MESSAGES:
+        return {"ok": "m" in q, "text": ctx.t(key), "detail": q.get("d", "")[:200]}
+    return None
+
+
+def _status_label(ctx: Ctx):
+    return lambda status: ctx.t(f"st_{status}")
+
+
+def _when(value: str | None) -> str:
+    return (value or "")[:16].replace("T", " ")
+
+
+def page(*, login_required: bool = True, post: bool = False):
+    """Decorate a console view: build the context, check CSRF and Origin on POST, follow redirects."""
+    import functools
+
+    def decorate(func):
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            try:
+                ctx = _ctx(login_required=login_required)
+                form: dict[str, str] = {}
+                if post:
+                    form = forms.parse_form(ctx.request.raw_body)
+                    if not _same_origin(ctx.request) or not _csrf_ok(ctx, form):
+                        return render(ctx, "message.html", 403, message=ctx.t("csrf_failed"))
+                    return func(ctx, form, *args, **kwargs)
+                return func(ctx, *args, **kwargs)
+            except _Redirect as r:
+                return redirect(None, r.location)
+            except session.ConsoleNotConfigured:
+                return _response("console not configured", 503, content_type="text/plain; charset=utf-8")
+
+        return wrapper
+
+    return decorate
+
+
+def _same_origin(request: Any) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser, or an old one: the CSRF token alone decides
+    return urlparse(origin).netloc == request.headers.get("host")
+
+
+def _csrf_ok(ctx: Ctx, form: dict[str, str]) -> bool:
+    if ctx.session is not None:
+        return session.check_csrf(ctx.session.csrf, form.get("csrf"))
+    pre = ctx.cookies.get(session.PRE_COOKIE)
+    return bool(pre) and session.check_csrf(session.pre_token(pre), form.get("csrf"))
+
+
+# --- login, logout, language, assets ------------------------------------------------------------------------------
+
+@bp.route("/console", methods=["GET"])
+@page(login_required=False)
+def console_home(ctx: Ctx):
+    if ctx.session is None:
+        return _login_page(ctx)
+    return redirect(ctx, ctx.url("/registrations"))
+
+
+def _login_page(ctx: Ctx, status: int = 200, error: str | None = None) -> Response:
+    pre = ctx.cookies.get(session.PRE_COOKIE) or session.new_pre()
+    ctx.set_cookies.append(session.set_cookie(session.PRE_COOKIE, pre, path=ctx.url(), max_age=3600))
+    return render(ctx, "login.html", status, login_csrf=session.pre_token(pre), error=error)
+
+
+@bp.route("/console/login", methods=["GET"])
+@page(login_required=False)
+def console_login_form(ctx: Ctx):
+    return _login_page(ctx)
+
+
+@bp.route("/console/login", methods=["POST"], content_types=FORM)
+@page(login_required=False, post=True)
+def console_login(ctx: Ctx, form: dict[str, str]):
+    started = session.start(form.get("api_key", "")) if form.get("api_key") else None
+    if started is None:
+        return _login_page(ctx, 401, error=ctx.t("login_failed"))
+    s, _ = started
+    return redirect(ctx, ctx.url("/registrations"), cookies=[
+        session.set_cookie(session.COOKIE, session.cookie_value(s), path=ctx.url(), max_age=session.SESSION_SECONDS),
+        session.set_cookie(session.PRE_COOKIE, "", path=ctx.url(), max_age=0)])
+
+
+@bp.route("/console/logout", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_logout(ctx: Ctx, form: dict[str, str]):
+    session.end(ctx.session)
+    return redirect(ctx, ctx.url("/login"), cookies=[session.set_cookie(session.COOKIE, "", path=ctx.url(), max_age=0)])
+
+
+@bp.route("/console/lang/{lang}", methods=["GET"])
+@page(login_required=False)
+def console_language(ctx: Ctx, lang: str):
+    if lang not in i18n.LANGS:
+        return render(ctx, "message.html", 404, message="unknown language")
+    back = (ctx.request.query_params or {}).get("next", "")
+    if not back.startswith(ctx.url()) or "//" in back or "\\" in back:
+        back = ctx.url()
+    return redirect(ctx, back, cookies=[session.set_cookie(session.LANG_COOKIE, lang, path=ctx.url(),
+                                                           max_age=365 * 86400)])
+
+
+@bp.route("/console/static/{name}", methods=["GET"])
+def console_static(name: str):
+    if name not in STATIC:
+        return _response("not found", 404, content_type="text/plain; charset=utf-8")
+    return _response((HERE / "static" / name).read_text(), content_type=STATIC[name],
+                     headers={"Cache-Control": "public, max-age=300"})
+
+
+# --- registrations ------------------------------------------------------------------------------------------------
+
+@bp.route("/console/registrations", methods=["GET"])
+@page()
+def console_registrations(ctx: Ctx):
+    q = ctx.request.query_params or {}
+    view = q.get("view") if ctx.principal.role.value != "partner" else None
+    query = {"limit": "25", **({"cursor": q["cursor"]} if q.get("cursor") else {}),
+             **({"owner": ctx.principal.id} if view == "owned" else {})}
+    answer = ctx.api("GET", "/v1/registrations", query=query)
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("refused"), detail=answer.body)
+    from chalicelib.console import pool
+
+    return render(ctx, "registrations.html", items=answer.body["items"], view=view, holding=pool.holding(ctx.principal),
+                  next_url=ctx.url("/registrations", view=view, cursor=answer.body.get("next_cursor")))
+
+
+def _form_page(ctx: Ctx, template: str, *, values: dict, errors: list[dict] | None = None, prefix: str = "body.",
+               status: int = 200, **extra: Any) -> Response:
+    by_field, other = forms.field_errors(errors or [], prefix, [f for f, _ in forms.FIELDS])
+    return render(ctx, template, status, fields=forms.FIELDS, values=values, field_errors=by_field,
+                  other_errors=other, options=forms.options, required=forms.REQUIRED, **extra)
+
+
+@bp.route("/console/register", methods=["GET"])
+@page()
+def console_register_form(ctx: Ctx):
+    import secrets as _secrets
+
+    q = ctx.request.query_params or {}
+    values = {k: q[k] for k in forms.PRECHECK_FIELDS if q.get(k)}  # carried over from the pre-check
+    return _form_page(ctx, "register.html", values=values, nonce=_secrets.token_hex(12))
+
+
+@bp.route("/console/register", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_register(ctx: Ctx, form: dict[str, str]):
+    import secrets as _secrets
+
+    body = forms.to_body(form)
+    nonce = form.get("nonce") or _secrets.token_hex(12)
+    if not (nonce.isalnum() and len(nonce) <= 64):
+        nonce = _secrets.token_hex(12)
+    if ctx.principal.role.value == "partner":
+        answer, prefix = _partner_submit(ctx, body, nonce), "body.data."
+    else:
+        answer, prefix = ctx.api("POST", "/v1/registrations", body=body,
+                                 headers={"Idempotency-Key": f"console-{nonce}"}), "body."
+    if answer.ok:
+        return redirect(ctx, ctx.url(f"/registrations/{quote(answer.body['id'])}", m="registered"))
+    return _form_page(ctx, "register.html", values=form, errors=answer.errors or [
+        {"loc": "", "type": answer.code or "refused", "message": (answer.body or {}).get("message", "")}],
+        prefix=prefix, status=answer.status, nonce=nonce)
+
+
+def _partner_submit(ctx: Ctx, data: dict, nonce: str) -> apicall.Answer:
+    """A partner user registers through the partner intake route itself: the console signs the envelope
+    with the partner's current signing secret, exactly as the partner's own system would (same contract,
+    same validation, same idempotency by ``webhook-id``)."""
+    from connectors.standard_webhooks import sign
+    from chalicelib import clock
+    from chalicelib.store.directory import partner_secrets
+
+    secrets_ = partner_secrets(ctx.principal.id) or []
+    if not secrets_:
+        return apicall.Answer(409, {"code": "no_signing_secret", "message": "the partner has no signing secret",
+                                    "errors": []})
+    raw = json.dumps({"type": "opportunity.registered",
+                      "timestamp": clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data},
+                     ensure_ascii=False).encode()
+    msg_id, ts = f"console_{nonce}", int(clock.now().timestamp())
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": sign(secrets_[0], msg_id, ts, raw)}
+    return ctx.api("POST", "/v1/partners/{partner_id}/opportunities", params={"partner_id": ctx.principal.id},
+                   body=raw, headers=headers)
+
+
+@bp.route("/console/precheck", methods=["GET"])
+@page()
+def console_precheck_form(ctx: Ctx):
+    return _form_page(ctx, "precheck.html", values={}, answer=None)
+
+
+@bp.route("/console/precheck", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_precheck(ctx: Ctx, form: dict[str, str]):
+    body = forms.to_body(form, forms.PRECHECK_FIELDS)
+    answer = ctx.api("POST", "/v1/duplicates/check", body=body)
+    carry = {k: form[k] for k in forms.PRECHECK_FIELDS if form.get(k)}
+    if answer.ok:
+        # Only the closed answer is shown, whoever asks: free / yours / protected.
+        return _form_page(ctx, "precheck.html", values=form, answer=answer.body["answer"],
+                          register_url=ctx.url("/register", **carry))
+    return _form_page(ctx, "precheck.html", values=form, errors=answer.errors, status=answer.status, answer=None)
+
+
+def _waiting_since(reg: dict) -> str | None:
+    for line in reversed(reg.get("audit") or []):
+        if line.get("to_status") == "pending_review":
+            return line["at"]
+    return None
+
+
+def _age(since: str | None) -> float | None:
+    if not since:
+        return None
+    at = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    from chalicelib import clock
+
+    return (clock.now() - at).total_seconds() / 3600
+
+
+@bp.route("/console/registrations/{reg_id}", methods=["GET"])
+@page()
+def console_registration(ctx: Ctx, reg_id: str):
+    params = {"reg_id": reg_id}
+    answer = ctx.api("GET", "/v1/registrations/{reg_id}", params=params)
+    if not answer.ok:
+        return render(ctx, "message.html", 404 if answer.status in (403, 404) else answer.status,
+                      message=ctx.t("not_found"))
+    reg = answer.body
+    verdict = ctx.api("GET", "/v1/registrations/{reg_id}/verdict", params=params)
+    ownership = ctx.api("GET", "/v1/registrations/{reg_id}/ownership", params=params)
+    stages = ctx.api("GET", "/v1/pipeline/stages") if reg["status"] == "approved" else None
+    return render(ctx, "registration.html", reg=reg, verdict=verdict.body if verdict.ok else None,
+                  stages=stages.body["stages"] if stages is not None and stages.ok else [],
+                  verdict_status=verdict.status, ownership=ownership.body if ownership.ok else None,
+                  left=_left(ownership.body.get("due_at")) if ownership.ok else None,
+                  followup_types=forms.options("FollowUpType"), waiting_hours=_age(_waiting_since(reg)),
+                  is_submitter=reg["submitter"]["id"] == ctx.principal.id)
+
+
+def _left(due_at: str | None) -> str | None:
+    if not due_at:
+        return None
+    hours = -(_age(due_at) or 0)
+    return f"{int(hours // 24)}d {int(hours % 24)}h" if hours > 0 else "0d 0h"
+
+
+# op -> (API route, body builder from the form)
+ACTIONS: dict[str, tuple[str, Any]] = {
+    "approve": ("/v1/registrations/{reg_id}/approve", lambda f: {"reason": f["reason"]} if f.get("reason") else {}),
+    "reject": ("/v1/registrations/{reg_id}/reject", lambda f: {"reason": f["reason"]} if f.get("reason") else {}),
+    "withdraw": ("/v1/registrations/{reg_id}/withdraw", lambda f: {"reason": f["reason"]} if f.get("reason") else {}),
+    "resubmit": ("/v1/registrations/{reg_id}/resubmit", lambda f: {"reason": f["reason"]} if f.get("reason") else {}),
+    "claim": ("/v1/registrations/{reg_id}/claim", lambda f: None),
+    "release": ("/v1/registrations/{reg_id}/release", lambda f: {"reason": f["reason"]} if f.get("reason") else None),
+    "stage": ("/v1/registrations/{reg_id}/stage", lambda f: {"stage": f.get("stage", "")}),
+    "followup": ("/v1/registrations/{reg_id}/followups",
+                 lambda f: {"type": f.get("type", ""), **({"note": f["note"]} if f.get("note") else {})}),
+}
+
+
+@bp.route("/console/registrations/{reg_id}/act", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_act(ctx: Ctx, form: dict[str, str], reg_id: str):
+    op = form.get("op", "")
+    if op not in ACTIONS:
+        return render(ctx, "message.html", 400, message=ctx.t("refused"))
+    route, build = ACTIONS[op]
+    answer = ctx.api("POST", route, params={"reg_id": reg_id}, body=build(form))
+    back = form.get("back") if form.get("back") in ("pool", "queue") else None
+    target = ctx.url(f"/{back}") if back else ctx.url(f"/registrations/{quote(reg_id)}")
+    if answer.ok:
+        return redirect(ctx, target + ("&" if "?" in target else "?") + urlencode({"m": "done"}))
+    detail = (answer.body or {}).get("message", "") if isinstance(answer.body, dict) else ""
+    return redirect(ctx, target + "?" + urlencode({"e": "forbidden" if answer.status == 403 else "refused",
+                                                   "d": detail[:200]}))
+
+
+@bp.route("/console/registrations/{reg_id}/edit", methods=["GET"])
+@page()
+def console_edit_form(ctx: Ctx, reg_id: str):
+    answer = ctx.api("GET", "/v1/registrations/{reg_id}", params={"reg_id": reg_id})
+    if not answer.ok:
+        return render(ctx, "message.html", 404, message=ctx.t("not_found"))
+    return _form_page(ctx, "edit.html", values=forms.from_registration(answer.body), reg=answer.body)
+
+
+@bp.route("/console/registrations/{reg_id}/edit", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_edit(ctx: Ctx, form: dict[str, str], reg_id: str):
+    body = forms.to_body(form)
+    body.pop("external_ref", None)  # cannot change: it is how the submitter finds it
+    version = form.get("version", "")
+    answer = ctx.api("PATCH", "/v1/registrations/{reg_id}", params={"reg_id": reg_id}, body=body,
+                     headers={"content-type": "application/merge-patch+json",
+                              **({"If-Match": version} if version.isdigit() else {})})
+    if answer.ok:
+        return redirect(ctx, ctx.url(f"/registrations/{quote(reg_id)}", m="done"))
+    current = ctx.api("GET", "/v1/registrations/{reg_id}", params={"reg_id": reg_id})
+    return _form_page(ctx, "edit.html", values=form, reg=current.body if current.ok else {"id": reg_id},
+                      errors=answer.errors or [{"loc": "", "type": answer.code or "refused",
+                                                "message": (answer.body or {}).get("message", "")}],
+                      status=answer.status)
+
+
+def conflict_mark(verdict: dict) -> bool:
+    """重复: the customer is held by someone (duplicate/conflict) or an earlier registration competes for it."""
+    return bool(verdict.get("duplicate") or verdict.get("conflict") or verdict.get("earlier"))
+
+
+# --- manager: the approval queue -------------------------------------------------------------------------------
+
+QUEUE_PAGES = 4  # up to 400 pending registrations, oldest wait first
+
+
+@bp.route("/console/queue", methods=["GET"])
+@page()
+def console_queue(ctx: Ctx):
+    if ctx.principal.role.value not in ("manager", "admin"):  # a page for deciders; the data rules are the API's
+        return render(ctx, "message.html", 403, message=ctx.t("forbidden"))
+    items: list[dict] = []
+    cursor = None
+    for _ in range(QUEUE_PAGES):
+        answer = ctx.api("GET", "/v1/registrations",
+                         query={"status": "pending_review", "limit": "100", **({"cursor": cursor} if cursor else {})})
+        if not answer.ok:
+            return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
+        items += answer.body["items"]
+        cursor = answer.body.get("next_cursor")
+        if not cursor:
+            break
+    rows = []
+    for reg in items:
+        since = _waiting_since(reg) or reg["created_at"]
+        rows.append({"reg": reg, "since": since, "hours": _age(since)})
+    rows.sort(key=lambda r: r["since"])
+    for row in rows[:50]:  # the conflict mark for the first screenful: one verdict read each
+        v = ctx.api("GET", "/v1/registrations/{reg_id}/verdict", params={"reg_id": row["reg"]["id"]})
+        row["conflict"] = v.ok and conflict_mark(v.body.get("verdict") or {})
+    return render(ctx, "queue.html", rows=rows)
+
+
+# --- rep: the pool (公海) -----------------------------------------------------------------------------------------
+
+@bp.route("/console/pool", methods=["GET"])
+@page()
+def console_pool(ctx: Ctx):
+    if ctx.principal.role.value == "partner":
+        return render(ctx, "message.html", 403, message=ctx.t("forbidden"))
+    from chalicelib.console import pool
+
+    q = ctx.request.query_params or {}
+    filters = {k: (q.get(k) or "")[:100] for k in ("q", "region", "industry")}
+    items = pool.page(limit=50, **filters)
+    return render(ctx, "pool.html", items=items, holding=pool.holding(ctx.principal), filters=filters)
+
+
+# --- manager: the pipeline board ------------------------------------------------------------------------------
+
+@bp.route("/console/board", methods=["GET"])
+@page()
+def console_board(ctx: Ctx):
+    team = (ctx.request.query_params or {}).get("team")
+    answer = ctx.api("GET", "/v1/pipeline/board", query={"team": team} if team else None)
+    if not answer.ok:
+        return render(ctx, "message.html", 403 if answer.status == 403 else answer.status, message=ctx.t("forbidden"))
+    return render(ctx, "board.html", board=answer.body)

@@ -1,0 +1,122 @@
+"""Console sessions: an API key is exchanged for a short-lived session key kept in a signed cookie.
+
+The session key is an ordinary directory key record with an expiry (store.directory.issue_session_key), so
+each request the console makes on the user's behalf is an API call authenticated by it: the API's own
+``bearer_principal`` decides who the caller is, nothing here does. The cookie is
+``<session key>.<expiry>.<HMAC-SHA256>``, HttpOnly, Secure, SameSite=Strict, scoped to the console path; the
+signing key is a Secrets Manager secret (created on first use only by the local stand-in). The page never
+contains the key: forms carry a CSRF token, an HMAC of the session key that cannot be turned back into it.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib import clock, settings
+
+COOKIE = "dr_session"
+PRE_COOKIE = "dr_pre"  # before login: the double-submit value the login form's CSRF token is bound to
+LANG_COOKIE = "dr_lang"
+SESSION_SECONDS = 8 * 3600
+
+
+class ConsoleNotConfigured(Exception):
+    pass
+
+
+def secret_name() -> str:
+    return f"{settings.get().prefix}/console/session"
+
+
+def signing_key() -> bytes:
+    from chalicelib.store import aws
+
+    value = aws.secret_json(secret_name())
+    if value is None and settings.get().local:
+        aws.client("secretsmanager").create_secret(
+            Name=secret_name(), SecretString='{"key": "%s"}' % secrets.token_urlsafe(48))
+        aws.forget_secrets()
+        value = aws.secret_json(secret_name())
+    if not isinstance(value, dict) or not value.get("key"):
+        raise ConsoleNotConfigured(f"secret {secret_name()} is missing")
+    return value["key"].encode()
+
+
+def _mac(*parts: str) -> str:
+    digest = hmac.new(signing_key(), "|".join(parts).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class Session:
+    key: str  # the session key: a bearer credential for the API, never rendered
+    expires: int
+
+    @property
+    def csrf(self) -> str:
+        return _mac("csrf", self.key)
+
+
+def start(api_key: str) -> tuple[Session, object] | None:
+    """Exchange an API key for a session; None when the key is unknown, revoked or its holder inactive."""
+    from chalicelib.store import directory
+
+    principal = directory.principal_for_key(api_key)
+    if principal is None:
+        return None
+    now = clock.now()
+    expires_at = now + timedelta(seconds=SESSION_SECONDS)
+    key = directory.issue_session_key(principal, now=now, expires_at=expires_at)
+    return Session(key, int(expires_at.timestamp())), principal
+
+
+def cookie_value(s: Session) -> str:
+    return f"{s.key}.{s.expires}.{_mac('session', s.key, str(s.expires))}"
+
+
+def from_cookie(value: str | None, *, now: datetime | None = None) -> Session | None:
+    """The session a cookie names, if its signature holds and it has not expired (the key record is
+    checked again by the API on every call, so logout and deactivation take effect at once)."""
+    if not value or value.count(".") != 2:
+        return None
+    key, expires, mac = value.split(".")
+    if not expires.isdigit() or not hmac.compare_digest(mac, _mac("session", key, expires)):
+        return None
+    if int(expires) <= int((now or clock.now()).timestamp()):
+        return None
+    return Session(key, int(expires))
+
+
+def end(s: Session) -> None:
+    from chalicelib.store import directory
+
+    directory.revoke_key(s.key)
+
+
+def pre_token(pre: str) -> str:
+    return _mac("login", pre)
+
+
+def new_pre() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def check_csrf(expected: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(expected, given)
+
+
+def set_cookie(name: str, value: str, *, path: str, max_age: int) -> str:
+    return f"{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+
+
+def parse_cookies(header: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in (header or "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name not in out:
+            out[name] = value
+    return out

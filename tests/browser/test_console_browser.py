@@ -1,0 +1,231 @@
+"""The console in a real browser (headless Chromium): a partner registers on a phone-width screen, a
+manager approves from the queue, the partner sees ``approved``, another partner's pre-check answers
+``protected`` (and nothing more), a rep claims from the pool. Screenshots: build/screenshots/."""
+from __future__ import annotations
+
+from urllib.parse import quote, urlparse
+
+import pytest
+
+from tests.browser.conftest import SHOTS
+from tests.functional.helpers import make_user
+
+PHONE = {"width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": True}
+
+
+class Console:
+    def __init__(self, driver, base: str) -> None:
+        self.d = driver
+        self.base = base
+
+    def go(self, path: str) -> None:
+        self.d.get(self.base + path)
+
+    def css(self, selector: str):
+        from selenium.webdriver.common.by import By
+
+        return self.d.find_element(By.CSS_SELECTOR, selector)
+
+    def all(self, selector: str):
+        from selenium.webdriver.common.by import By
+
+        return self.d.find_elements(By.CSS_SELECTOR, selector)
+
+    def fill(self, name: str, value: str) -> None:
+        from selenium.webdriver.support.ui import Select
+
+        el = self.css(f'[name="{name}"]')
+        if el.tag_name == "select":
+            Select(el).select_by_value(value)
+        elif el.get_attribute("type") == "date":  # typing into a date input depends on the browser's locale
+            self.d.execute_script("arguments[0].value = arguments[1]", el, value)
+        else:
+            el.clear()
+            el.send_keys(value)
+
+    def submit(self, selector: str) -> None:
+        """Click a submit button and wait for the page it leads to."""
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.d.execute_script("window.__dealregOldPage = true")  # gone once the next document loads
+        self.css(selector).click()
+
+        def loaded(d):
+            try:
+                return d.execute_script("return !window.__dealregOldPage && document.readyState === 'complete'")
+            except WebDriverException:
+                return False
+
+        WebDriverWait(self.d, 20).until(loaded)
+
+    def login(self, key: str) -> None:
+        self.go("/console/login")  # on the host, so its cookies can be dropped
+        self.d.delete_all_cookies()
+        self.go("/console/lang/en?next=/console/login")
+        self.fill("api_key", key)
+        self.submit("form.card button[type=submit]")
+        assert urlparse(self.d.current_url).path == "/console/registrations", self.d.page_source[:500]
+
+    def phone(self, on: bool) -> None:
+        if on:
+            self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+        else:
+            self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+    def no_horizontal_scroll(self) -> bool:
+        return self.d.execute_script(
+            "return document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+    def shoot(self, name: str) -> None:
+        """The current page in both languages, as build/screenshots/<name>-<lang>.png."""
+        u = urlparse(self.d.current_url)
+        here = u.path + (f"?{u.query}" if u.query else "")
+        for lang in ("zh-CN", "en"):
+            self.go(f"/console/lang/{lang}?next={quote(here, safe='')}")
+            assert self.css("html").get_attribute("lang") == lang
+            self.d.save_screenshot(str(SHOTS / f"{name}-{lang}.png"))
+
+
+@pytest.fixture
+def world(suite):
+    from chalicelib.clock import now
+    from chalicelib.store import aws, directory
+
+    aws.forget_secrets()
+    boss = make_user("boss", "manager", "channel")
+    _, acme = directory.create_partner("acme", "Acme 渠道", now=now(), team_id="channel")
+    _, other = directory.create_partner("other", "Other Partner", now=now(), team_id="channel")
+    return {"boss": boss, "acme": acme, "other": other,
+            "rita": make_user("rita", "rep", "channel"), "ralph": make_user("ralph", "rep", "channel")}
+
+
+def test_partner_registers_on_a_phone_manager_approves_partner_sees_approved(suite, world, browser):
+    c = Console(browser, suite.api.base)
+    c.go("/console/lang/en?next=/console/login")
+    c.shoot("login")
+    c.login(world["acme"])
+    c.shoot("registrations-empty")
+
+    # A partner registers on a 375 px wide screen: no horizontal scrolling, every field labelled
+    c.phone(True)
+    c.go("/console/register")
+    assert c.no_horizontal_scroll()
+    for field in c.all("form.form input:not([type=hidden]), form.form select, form.form textarea"):
+        assert c.all(f'label[for="{field.get_attribute("id")}"]'), field.get_attribute("name")
+    c.d.save_screenshot(str(SHOTS / "register-phone-en.png"))
+    values = {"customer.name": "深圳市腾讯计算机系统有限公司", "customer.registry_ids.0.scheme": "uscc",
+              "customer.registry_ids.0.value": "91440300708461136T", "customer.region": "广东省深圳市",
+              "contacts.0.name": "王磊", "contacts.0.role": "decision_maker", "contacts.0.email": "wang@",
+              "project.title": "数据中心网络升级", "project.expected_amount.amount": "3800000.00",
+              "project.expected_amount.currency": "CNY", "project.expected_close_date": "2027-03-31"}
+    for name, value in values.items():
+        c.fill(name, value)
+    c.submit("form.form button[type=submit]")
+    # the API's loc comes back beside the field
+    assert [e.get_attribute("data-loc") for e in c.all(".field .error")] == ["body.data.contacts.0.email"]
+    assert c.no_horizontal_scroll()
+    c.d.save_screenshot(str(SHOTS / "register-errors-phone-en.png"))
+    c.fill("contacts.0.email", "wang.lei@example.com")
+    c.submit("form.form button[type=submit]")
+    assert c.css("#status").get_attribute("data-status") == "submitted"
+    reg_id = urlparse(c.d.current_url).path.rsplit("/", 1)[1]
+    c.phone(False)
+    c.go("/console/register")
+    c.shoot("register")
+
+    suite.runner.pump()  # dedup -> auto-checks -> review
+    c.go(f"/console/registrations/{reg_id}")
+    assert c.css("#status").get_attribute("data-status") == "pending_review"
+    c.shoot("registration-partner")
+    c.go("/console/registrations")
+    c.shoot("registrations")
+
+    # The manager's queue shows it; the decision page has the evidence and the audit beside the buttons
+    c.login(world["boss"])
+    c.go("/console/queue")
+    assert [e.get_attribute("data-id") for e in c.all("#queue li")] == [reg_id]
+    c.shoot("queue")
+    c.submit(f'#queue li[data-id="{reg_id}"] a')
+    assert c.css("#verdict-outcome").text == "clear" and c.all("#history .timeline li")
+    c.shoot("registration-manager")
+    c.phone(True)
+    assert c.no_horizontal_scroll() and c.css("#btn-approve").is_displayed()
+    c.submit("#btn-approve")
+    c.phone(False)
+    assert c.css("#status").get_attribute("data-status") == "approved"
+    suite.runner.pump()
+    # the team's board counts it, with the same numbers as the API
+    c.go("/console/board")
+    shown = {e.get_attribute("data-stage"): int(e.get_attribute("data-count")) for e in c.all("#board .column")}
+    api = {col["stage"]: col["count"] for col in suite.api.get("/v1/pipeline/board", world["boss"]).json()["columns"]}
+    assert shown == api and shown["qualification"] == 1  # the form's default stage
+    c.shoot("board")
+
+    # The partner sees approved
+    c.login(world["acme"])
+    c.go(f"/console/registrations/{reg_id}")
+    assert c.css("#status").get_attribute("data-status") == "approved"
+
+    # Another partner's pre-check for the same customer: protected, and nothing about who or what
+    c.login(world["other"])
+    c.go("/console/precheck")
+    c.fill("customer.name", "深圳市腾讯计算机系统有限公司")
+    c.submit("form.form button[type=submit]")
+    answer = c.css("#precheck-answer")
+    assert answer.get_attribute("data-answer") == "protected"
+    page = c.d.page_source
+    assert "acme" not in page and reg_id not in page and "数据中心" not in page
+    c.go("/console/precheck")
+    c.shoot("precheck")
+
+
+def test_rep_claims_from_the_pool(suite, world, browser):
+    from tests.functional.helpers import EXAMPLE
+
+    api = suite.api
+    answer = api.post("/v1/registrations", EXAMPLE["data"], world["rita"])
+    assert answer.status == 202, answer.body
+    reg_id = answer.json()["id"]
+    suite.runner.pump()
+    assert api.post(f"/v1/registrations/{reg_id}/approve", {}, world["boss"]).status == 200
+    assert api.post(f"/v1/registrations/{reg_id}/release", {"reason": "not mine"}, world["rita"]).status == 200
+
+    c = Console(browser, suite.api.base)
+    c.login(world["ralph"])
+    c.go("/console/pool")
+    assert [e.get_attribute("data-id") for e in c.all("#pool li")] == [reg_id]
+    c.shoot("pool")
+    c.submit(f'#pool li[data-id="{reg_id}"] button')
+    assert "flash ok" in c.d.page_source
+    assert not c.all(f'#pool li[data-id="{reg_id}"]')
+    owner = api.get(f"/v1/registrations/{reg_id}/ownership", world["ralph"]).json()["owner"]
+    assert owner == "user:ralph"
+    c.go(f"/console/registrations/{reg_id}")
+    assert c.css("#protection-left").text  # the protection countdown is shown to the new holder
+    # the new holder moves its sales stage (an audited move through the API)
+    c.fill("stage", "negotiation")
+    c.submit("#btn-stage")
+    assert "flash ok" in c.d.page_source
+    assert api.get(f"/v1/registrations/{reg_id}", world["ralph"]).json()["sales_stage"] == "negotiation"
+    c.shoot("registration-rep")
+
+
+def test_login_and_logout_work_from_the_keyboard(suite, world, browser):
+    from selenium.webdriver.common.keys import Keys
+
+    c = Console(browser, suite.api.base)
+    c.go("/console/login")
+    c.d.delete_all_cookies()
+    c.go("/console/login")
+    c.d.execute_script("window.__dealregOldPage = true")
+    c.css("#api_key").send_keys(world["rita"], Keys.ENTER)  # Enter submits: a plain form, no script
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(c.d, 20).until(lambda d: d.execute_script("return !window.__dealregOldPage"))
+    assert urlparse(c.d.current_url).path == "/console/registrations"
+    assert c.css("body").text.count("rita") >= 1
+    c.submit("form.logout button")
+    assert urlparse(c.d.current_url).path == "/console/login"
+    c.go("/console/registrations")  # the session is gone
+    assert urlparse(c.d.current_url).path == "/console/login"

@@ -12,6 +12,18 @@ import pytest
 from tests.functional.helpers import EXAMPLE, example, make_user
 
 pytest.importorskip("lightgbm")
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_model():
+    """A warm function keeps the published model for a minute; each test starts (and leaves) without one."""
+    from chalicelib.store import scoring as store
+
+    store.forget_cached_model()
+    yield
+    store.forget_cached_model()
+
+
 FEATURES = ["customer.region", "contacts.decision_roles", "project.amount", "project.currency"]
 
 

@@ -55,19 +55,35 @@ class Grant:
     arns: tuple[str, ...] = ()
 
     def resources(self, prefix: str) -> list[Any]:
-        out: list[Any] = []
-        for table in self.tables:
-            logical = table_logical_id(table)
-            out.append({"Fn::GetAtt": [logical, "Arn"]})
-            if "dynamodb:Query" in self.actions and TABLE_KEYS[table]["gsis"]:  # only Query reads indexes
-                out.append({"Fn::Sub": f"${{{logical}.Arn}}/index/*"})
-        out.extend({"Fn::GetAtt": [queue_logical_id(q), "Arn"]} for q in self.queues)
+        """Every resource of the grant (tables' indexes too when it has Query)."""
+        return [r for st in self.statements(prefix) for r in st["Resource"]]
+
+    def statements(self, prefix: str) -> list[dict[str, Any]]:
+        """The grant as policy statements, narrowed by what each DynamoDB action can act on: item and batch
+        actions act on tables, never on indexes; Query acts on an index, or on the table only when it has a
+        sort key (a Query on a hash-only table is a GetItem); Scan on the table."""
+        query = tuple(a for a in self.actions if a == "dynamodb:Query")
+        others = tuple(a for a in self.actions if a != "dynamodb:Query")
+        tables = [(table_logical_id(t), TABLE_KEYS[t]) for t in self.tables]
+        rest: list[Any] = [{"Fn::GetAtt": [q, "Arn"]} for q in map(queue_logical_id, self.queues)]
         if self.events_topic:
-            out.append({"Ref": EVENTS_TOPIC})
+            rest.append({"Ref": EVENTS_TOPIC})
         # Secret ARNs end in a random suffix, so each name pattern must end in "*" to match.
-        out.extend({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"
-                               f"secret:{prefix}/{pattern}"} for pattern in self.secrets)
-        out.extend({"Fn::Sub": pattern.replace("{prefix}", prefix)} for pattern in self.arns)
+        rest.extend({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"
+                                f"secret:{prefix}/{pattern}"} for pattern in self.secrets)
+        rest.extend({"Fn::Sub": pattern.replace("{prefix}", prefix)} for pattern in self.arns)
+        out = []
+        if others and (tables or rest):
+            out.append(_allow(others, [{"Fn::GetAtt": [logical, "Arn"]} for logical, _ in tables] + rest))
+        if query:
+            on = []
+            for logical, keys in tables:
+                if "range" in keys:
+                    on.append({"Fn::GetAtt": [logical, "Arn"]})
+                if keys["gsis"]:
+                    on.append({"Fn::Sub": f"${{{logical}.Arn}}/index/*"})
+            if on:
+                out.append(_allow(query, on))
         return out
 
 
@@ -91,8 +107,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(TABLE_READ_WRITE, tables=("registrations",)),
         # create: idempotency / external-ref / customer claims checked in one BatchGetItem, then put
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"), tables=("claims",)),
-        # create counts the customer (upsert in the transaction); lookups read it
-        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("customers",)),
+        # create counts the customer (an upsert in the transaction); no route reads the table
+        Grant(("dynamodb:UpdateItem",), tables=("customers",)),
         # pending / holding counters moved in the same transactions as the registration
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("holders",)),
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"), tables=("followups",)),
@@ -105,7 +121,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         # subscriptions: put/delete with the index version bump in one transaction, the rep's list
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                "dynamodb:Query"), tables=("subscriptions",)),
-        Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("deliveries",)),  # GET /v1/dev/inbox
+        Grant(("dynamodb:Query",), tables=("deliveries",)),  # GET /v1/dev/inbox (the inbox lane index)
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "registries/*")),  # partner + registry keys
     ),
     # Tender feeds (issue 6): link refs (BatchGetItem + conditional puts), tenders and feed state (get,
@@ -259,7 +275,7 @@ def access_policy(function: str, prefix: str, event_sources: list[tuple[str, str
     """
     if function not in GRANTS:
         raise KeyError(f"no IAM grants declared for function {function!r}: add it to infra/iam.py GRANTS")
-    statements = [_allow(g.actions, g.resources(prefix)) for g in GRANTS[function]]
+    statements = [st for g in GRANTS[function] for st in g.statements(prefix)]
     for kind, source, failures in event_sources:
         statements.extend(event_source_statements(kind, source, failures))
     return {"Version": "2012-10-17", "Statement": statements}

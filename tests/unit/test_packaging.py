@@ -196,8 +196,7 @@ def test_access_policies_never_grant_wildcards(declared, merged):
 def test_declared_grants_reach_each_policy_unchanged(declared, merged):
     for function in declared.functions:
         statements = _access(merged, function)
-        declared = [{"Effect": "Allow", "Action": list(g.actions), "Resource": g.resources("dealreg-dev")}
-                    for g in iam.GRANTS[function]]
+        declared = [st for g in iam.GRANTS[function] for st in g.statements("dealreg-dev")]
         assert statements[: len(declared)] == declared
 
 
@@ -262,6 +261,12 @@ def test_index_access_only_for_tables_with_indexes(merged):
     resources_ = {json.dumps(r) for st in _access(merged, "api_handler") for r in st["Resource"]}
     assert json.dumps({"Fn::Sub": "${RegistrationsTable.Arn}/index/*"}) in resources_
     assert json.dumps({"Fn::Sub": "${ClaimsTable.Arn}/index/*"}) not in resources_
+    # indexes are only ever queried; a hash-only table is never queried (that would be a GetItem)
+    for st in _access(merged, "api_handler"):
+        if any("/index/" in json.dumps(r) for r in st["Resource"]):
+            assert st["Action"] == ["dynamodb:Query"]
+        if st["Action"] == ["dynamodb:Query"]:
+            assert {"Fn::GetAtt": ["RegistrationsTable", "Arn"]} not in st["Resource"]
 
 
 def test_a_function_without_declared_grants_fails_the_build(declared):

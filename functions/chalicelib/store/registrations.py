@@ -234,6 +234,12 @@ def create(
             # a failed condition means a claim was taken; read the claims to find which and whose.
             if not any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
                 raise
+            mine = _stored(reg.id)
+            if mine is not None:
+                # Our registration id is new and random: it exists only if this very write committed, and the
+                # SDK retried it after a timeout (the retry then fails every condition). It is stored: say so.
+                return CreateOutcome(created=True, answer=answer, first_claim=bool(mine.first_claim),
+                                     duplicate_of=mine.duplicate_of)
             for kind, claim in claims:
                 stored = read_claim(claim.key, now=now)
                 if stored is not None and stored.registration_id != reg.id:
@@ -260,6 +266,13 @@ def create(
         return CreateOutcome(created=True, answer=answer, first_claim=duplicate_of is None,
                              duplicate_of=duplicate_of)
     raise RuntimeError(f"customer claims of {reg.id} kept changing; gave up after {_CLAIM_ATTEMPTS} attempts")
+
+
+def _stored(reg_id: str) -> RegistrationItem | None:
+    try:
+        return RegistrationItem.get(reg_id, consistent_read=True)
+    except RegistrationItem.DoesNotExist:
+        return None
 
 
 def read_claim(key: str, *, now: datetime) -> ClaimItem | None:

@@ -105,6 +105,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     "api_handler": (
         # registrations: create/edit/decide/claim in conditional transactions, reads and every list index
         Grant(TABLE_READ_WRITE, tables=("registrations",)),
+        # an admin's unfiltered GET /v1/registrations pages through the table (issue 12)
+        Grant(("dynamodb:Scan",), tables=("registrations",)),
         # create: idempotency / external-ref / customer claims checked in one BatchGetItem, then put
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"), tables=("claims",)),
         # create counts the customer (an upsert in the transaction); no route reads the table
@@ -122,7 +124,12 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                "dynamodb:Query"), tables=("subscriptions",)),
         Grant(("dynamodb:Query",), tables=("deliveries",)),  # GET /v1/dev/inbox (the inbox lane index)
-        Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "registries/*")),  # partner + registry keys
+        # partner + registry keys; the console's cookie-signing key (issue 18)
+        Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "registries/*", "console/*")),
+        # console sessions (issue 18): issued at login, revoked at logout, read on every console request
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"), tables=("sessions",)),
+        Grant(("dynamodb:Query",), tables=("aggregates",)),  # GET /v1/pipeline/board (issue 18)
+        Grant(("dynamodb:GetItem",), tables=("scores",)),  # the published model (issue 19)
     ),
     # Tender feeds (issue 6): link refs (BatchGetItem + conditional puts), tenders and feed state (get,
     # conditional put), subscriptions (version GetItem, Scan to rebuild the index), alerts (conditional
@@ -155,7 +162,11 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"), tables=("deliveries",)),
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "notify/*")),
     ),
-    "publish_domain_events": (Grant(("sns:Publish",), events_topic=True),),
+    "publish_domain_events": (
+        Grant(("sns:Publish",), events_topic=True),
+        # the pipeline board's aggregates move with each record, in one transaction with its applied marker
+        Grant(("dynamodb:PutItem", "dynamodb:UpdateItem"), tables=("aggregates",)),
+    ),
     # Scoring (issue 19): won registrations from ByStatusIndex, RFM items and cut points in the scores table.
     "update_customer_rfm": (
         Grant(("dynamodb:Query",), tables=("registrations",)),
@@ -218,7 +229,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     # Customer enrichment (issue 7): read the registration, the registry cache and enrichment items, publish
     # customer.review_flagged, read registry credentials (<prefix>/registries/*) and back off on its own queue.
     "enrich_customers": (
-        Grant(("dynamodb:GetItem",), tables=("registrations",)),
+        # reads the registration; stamps review_flag on it (one attribute, no version move: issue 12 item 13)
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("registrations",)),
         Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("registry_cache", "enrichments")),
         Grant(("sns:Publish",), events_topic=True),
         Grant(("secretsmanager:GetSecretValue",), secrets=("registries/*",)),  # registry API keys

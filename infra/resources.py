@@ -61,6 +61,8 @@ TABLE_KEYS: dict[str, dict[str, Any]] = {
     "scores": {"hash": "pk", "gsis": []},
     # Pipeline board aggregates (issue 18): per partition (team, all) and stage#currency; applied markers.
     "aggregates": {"hash": "pk", "range": "sk", "gsis": [], "ttl": "expires_at"},
+    # Console sessions (issue 18): short-lived bearer keys, apart from the directory; TTL removes them.
+    "sessions": {"hash": "pk", "gsis": [], "ttl": "expires_at"},
 }
 
 

@@ -64,6 +64,6 @@ class BoardColumn(Strict):
 class Board(Strict):
     """``GET /v1/pipeline/board``: approved registrations by stage, from the stream-kept aggregates."""
 
-    team: str | None = Field(description="The team, or null for all teams")
+    team: str | None = Field(default=None, description="The team; absent for all teams")
     columns: list[BoardColumn]
     cells_read: int = Field(description="Aggregate items read to answer (stages x currencies, at most)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # Logical names of the resources the code uses; infra/resources.py builds the template from the same list.
-TABLES = ("registrations", "customers", "directory", "claims", "holders", "followups", "registry_cache", "enrichments", "dedup_index", "dedup_verdicts", "tenders", "tender_refs", "tender_feeds", "subscriptions", "tender_alerts", "deliveries", "scores", "aggregates")
+TABLES = ("registrations", "customers", "directory", "claims", "holders", "followups", "registry_cache", "enrichments", "dedup_index", "dedup_verdicts", "tenders", "tender_refs", "tender_feeds", "subscriptions", "tender_alerts", "deliveries", "scores", "aggregates", "sessions")
 # Each downstream handler's queue and the domain event types its SNS subscription lets through.
 QUEUES: dict[str, tuple[str, ...]] = {
     # Dedup judges new submissions and re-judges edits (issue 5); the workflow's auto-checks wait for its verdict.

@@ -293,6 +293,18 @@ def provision(endpoint: str, prefix: str, region: str) -> Provisioned:
                  "FilterPolicy": json.dumps(p["FilterPolicy"])}
         sns.subscribe(TopicArn=resolve(p["TopicArn"]), Protocol=p["Protocol"], Endpoint=resolve(p["Endpoint"]),
                       Attributes=attrs)
+
+    # Secrets the template generates at deploy time (the console's cookie key), generated here the same way.
+    if by_type.get("AWS::SecretsManager::Secret"):
+        import secrets as _secrets
+
+        sm = _client("secretsmanager", endpoint, region)
+        for _logical, p in by_type["AWS::SecretsManager::Secret"]:
+            gen = p.get("GenerateSecretString") or {}
+            value = json.loads(gen.get("SecretStringTemplate", "{}"))
+            if gen.get("GenerateStringKey"):
+                value[gen["GenerateStringKey"]] = _secrets.token_urlsafe(gen.get("PasswordLength", 64))
+            sm.create_secret(Name=p["Name"], SecretString=json.dumps(value))
     return out
 
 
@@ -354,7 +366,10 @@ def load_snapshot(endpoint: str, region: str, path: Path) -> dict[str, int]:
                 pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
         counts[name] = len(items)
     for name, value in data["secrets"].items():
-        sm.create_secret(Name=name, SecretString=value)
+        try:
+            sm.create_secret(Name=name, SecretString=value)
+        except sm.exceptions.ResourceExistsException:  # made by provision (a generated secret): keep the saved one
+            sm.put_secret_value(SecretId=name, SecretString=value)
     return counts
 
 

@@ -102,7 +102,8 @@ def render(ctx: Ctx, name: str, status: int = 200, **values: Any) -> Response:
     html = _templates().get_template(name).render(
         t=ctx.t, lang=ctx.lang, url=ctx.url, csrf=ctx.session.csrf if ctx.session else None, role=role,
         me=ctx.principal.id if ctx.principal is not None else None, status_label=_status_label(ctx),
-        flash=_flash(ctx), when=_when, request_path=ctx.request.context.get("path") or ctx.url(), **values)
+        flash=_flash(ctx), when=_when, request_path=(ctx.request.context.get("path") if status < 400 else None) or ctx.url(),  # a refusal
+        **values)  # never reflects the path it refused (the privacy walk puts other parties' ids there)
     return _response(html, status, cookies=ctx.set_cookies)
 
 

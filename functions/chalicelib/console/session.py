@@ -35,12 +35,7 @@ def secret_name() -> str:
 def signing_key() -> bytes:
     from chalicelib.store import aws
 
-    value = aws.secret_json(secret_name())
-    if value is None and settings.get().local:
-        aws.client("secretsmanager").create_secret(
-            Name=secret_name(), SecretString='{"key": "%s"}' % secrets.token_urlsafe(48))
-        aws.forget_secrets()
-        value = aws.secret_json(secret_name())
+    value = aws.secret_json(secret_name())  # the template's ConsoleSessionSecret (the stand-in makes it too)
     if not isinstance(value, dict) or not value.get("key"):
         raise ConsoleNotConfigured(f"secret {secret_name()} is missing")
     return value["key"].encode()
@@ -94,7 +89,7 @@ def from_cookie(value: str | None, *, now: datetime | None = None) -> Session | 
 def end(s: Session) -> None:
     from chalicelib.store import directory
 
-    directory.revoke_key(s.key)
+    directory.revoke_session_key(s.key)
 
 
 def pre_token(pre: str) -> str:

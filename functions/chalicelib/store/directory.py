@@ -17,7 +17,9 @@ from pynamodb.exceptions import PutError
 from chalicelib import settings as settings_mod
 from chalicelib.domain.access import Principal, Role
 from chalicelib.store import aws
-from chalicelib.store.models import ApiKeyItem, PartnerItem, TeamItem, UserItem
+from chalicelib.store.models import ApiKeyItem, PartnerItem, SessionKeyItem, TeamItem, UserItem
+
+SESSION_KEY_PREFIX = "drs_"  # console session keys (issue 18); API keys never start with it
 from schemas.common import PrincipalKind
 
 
@@ -49,19 +51,31 @@ def new_api_key() -> str:
     return "drk_" + secrets.token_urlsafe(32)
 
 
-def principal_for_key(key: str) -> Principal | None:
-    """The caller behind a bearer API key, or None for an unknown, revoked or inactive one."""
+def _key_record(key: str) -> ApiKeyItem | SessionKeyItem | None:
+    """The stored record of an API key, or of a console session key (``drs_…``, its own table), if in force."""
+    model: type[ApiKeyItem] | type[SessionKeyItem]
+    model, pk = ((SessionKeyItem, f"session#{hash_api_key(key)}") if key.startswith(SESSION_KEY_PREFIX)
+                 else (ApiKeyItem, f"apikey#{hash_api_key(key)}"))
     try:
-        rec = ApiKeyItem.get(f"apikey#{hash_api_key(key)}")
-    except ApiKeyItem.DoesNotExist:
+        rec = model.get(pk)
+    except model.DoesNotExist:
         return None
     if rec.revoked != "no":
         return None
-    if rec.expires_at is not None:
+    if isinstance(rec, SessionKeyItem):
         from chalicelib import clock
 
         if rec.expires_at <= clock.now():
             return None
+    return rec
+
+
+def principal_for_key(key: str) -> Principal | None:
+    """The caller behind a bearer API key (or console session key), or None for an unknown, revoked,
+    expired or inactive one."""
+    rec = _key_record(key)
+    if rec is None:
+        return None
     if rec.principal_kind == PrincipalKind.PARTNER:
         partner = get_partner(rec.principal_id)
         if partner is None or partner.active != "yes":
@@ -165,21 +179,25 @@ def create_user(user_id: str, name: str, role: Role, *, now: datetime, team_id: 
 
 
 def issue_session_key(principal: Principal, *, now: datetime, expires_at: datetime) -> str:
-    """A short-lived key for ``principal`` (a console session): the same kind of record as an API key, so
-    every request made with it resolves through :func:`principal_for_key` like any API call."""
-    key = "drs_" + secrets.token_urlsafe(32)
-    ApiKeyItem(f"apikey#{hash_api_key(key)}", principal_kind=principal.kind.value, principal_id=principal.id,
-               created_at=now, expires_at=expires_at).save(condition=ApiKeyItem.pk.does_not_exist())
+    """A short-lived key for ``principal`` (a console session), kept in the sessions table; every request
+    made with it resolves through :func:`principal_for_key` like any API call (a deactivated user's or
+    partner's sessions stop with their keys)."""
+    key = SESSION_KEY_PREFIX + secrets.token_urlsafe(32)
+    SessionKeyItem(f"session#{hash_api_key(key)}", principal_kind=principal.kind.value,
+                   principal_id=principal.id, created_at=now,
+                   expires_at=expires_at).save(condition=SessionKeyItem.pk.does_not_exist())
     return key
 
 
-def revoke_key(key: str) -> None:
-    """Revoke an API or session key (idempotent; an unknown key is left alone)."""
+def revoke_session_key(key: str) -> None:
+    """Revoke a console session key (idempotent; an unknown key is left alone)."""
     from pynamodb.exceptions import UpdateError
 
+    if not key.startswith(SESSION_KEY_PREFIX):
+        raise ValueError("not a session key")
     try:
-        ApiKeyItem(f"apikey#{hash_api_key(key)}").update(actions=[ApiKeyItem.revoked.set("yes")],
-                                                          condition=ApiKeyItem.pk.exists())
+        SessionKeyItem(f"session#{hash_api_key(key)}").update(actions=[SessionKeyItem.revoked.set("yes")],
+                                                              condition=SessionKeyItem.pk.exists())
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise

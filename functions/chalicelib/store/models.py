@@ -199,8 +199,22 @@ class ApiKeyItem(_DirectoryItem):
     principal_kind = UnicodeAttribute()  # partner | user
     principal_id = UnicodeAttribute()
     revoked = UnicodeAttribute(default="no")
-    # Console sessions (chalicelib.console.session) are short-lived keys: refused from this instant on.
-    expires_at = UTCDateTimeAttribute(null=True)
+
+
+class SessionKeyItem(Model):
+    """Console sessions (chalicelib.console.session): ``pk = session#<sha256 of the key>``, a short-lived
+    bearer key refused from ``expires_at`` on (and removed by TTL). Kept out of the directory so that the API
+    function, which issues sessions, never writes the directory (API-key hashes, roles)."""
+
+    class Meta(_Meta):
+        table_name = "sessions"
+
+    pk = UnicodeAttribute(hash_key=True)
+    principal_kind = UnicodeAttribute()  # partner | user
+    principal_id = UnicodeAttribute()
+    revoked = UnicodeAttribute(default="no")
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
 
 
 class ClaimItem(Model):
@@ -515,12 +529,13 @@ MODELS: dict[str, type[Model]] = {
     "deliveries": DeliveryItem,
     "scores": ScoreItem,
     "aggregates": AggregateItem,
+    "sessions": SessionKeyItem,
 }
 _ALL_MODELS = (RegistrationItem, CustomerItem, _DirectoryItem, PartnerItem, UserItem, TeamItem, ApiKeyItem, ClaimItem,
                HolderItem, FollowUpItem, RegistryCacheItem, CustomerEnrichmentItem,
                DedupIndexItem, DedupVerdictItem,
                TenderItem, TenderRefItem, TenderFeedItem, SubscriptionItem, TenderAlertItem,
-               NotifySettingsItem, DeliveryItem, ScoreItem, AggregateItem)
+               NotifySettingsItem, DeliveryItem, ScoreItem, AggregateItem, SessionKeyItem)
 _connection: Connection | None = None
 
 

@@ -494,8 +494,16 @@ def botocore_services() -> set[str]:
     return out
 
 
+# Installed only as a dependency of a package whose data files we read without importing it:
+# companynameparser (chalicelib.domain.names reads its word lists by file) requires jieba, 42 MB installed,
+# which nothing imports. Dropping it from the zip keeps the bundle what it was before the name data came
+# from packages (issue 11); tests/unit/domain/test_names.py proves the packages are never imported.
+NEVER_IMPORTED_PACKAGES = frozenset({"jieba"})
+
+
 def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
-    """Rewrite the Lambda zip: drop botocore models of other services, add ``.pyc`` for every module.
+    """Rewrite the Lambda zip: drop botocore models of other services and packages nothing imports
+    (:data:`NEVER_IMPORTED_PACKAGES`), add ``.pyc`` for every module.
 
     The bytecode is compiled here (this Python is the runtime's version: Chalice takes the runtime from it) as
     unchecked-hash pycs, so the read-only Lambda file system never recompiles at cold start.
@@ -505,13 +513,16 @@ def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
 
     before = path.stat().st_size
     tmp = path.with_suffix(".tmp.zip")
-    dropped = compiled = 0
+    dropped = compiled = unused = 0
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
         names = set(src.namelist())
         for info in src.infolist():
             parts = info.filename.split("/")
             if parts[:2] == ["botocore", "data"] and len(parts) > 3 and parts[2] not in keep_services:
                 dropped += 1
+                continue
+            if parts[0] in NEVER_IMPORTED_PACKAGES:
+                unused += 1
                 continue
             data = src.read(info)
             dst.writestr(info, data)
@@ -536,7 +547,7 @@ def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
                 compiled += 1
     tmp.replace(path)
     return {"bytes_before": before, "bytes_after": path.stat().st_size, "models_dropped": dropped,
-            "pyc_added": compiled}
+            "pyc_added": compiled, "unused_package_files_dropped": unused}
 
 
 # --- the command -------------------------------------------------------------------------------------

@@ -156,6 +156,23 @@ def validate(model: Any, data: Any, *, prefix: str = "body") -> Any:
                         errors=validation_errors(exc, prefix)) from None
 
 
+MAX_PAGE_LIMIT = 100
+
+
+def page_args(query: Any, decode_cursor: Callable[[str | None], Any], *, default: int = 25) -> tuple[int, Any]:
+    """A list route's ``limit`` (1..MAX_PAGE_LIMIT) and decoded ``cursor``, or a 422 naming the parameter."""
+    try:
+        limit = int(query.get("limit", default))
+        cursor = decode_cursor(query.get("cursor"))
+    except ValueError:
+        raise HttpError(422, "validation_failed", "bad limit or cursor",
+                        errors=[{"loc": "query", "type": "value_error"}]) from None
+    if not 1 <= limit <= MAX_PAGE_LIMIT:
+        raise HttpError(422, "validation_failed", f"limit must be 1..{MAX_PAGE_LIMIT}",
+                        errors=[{"loc": "query.limit", "type": "less_than_equal"}])
+    return limit, cursor
+
+
 def check_size(raw: bytes | None, limit: int) -> None:
     if raw is not None and len(raw) > limit:
         raise HttpError(413, "payload_too_large", f"the body exceeds {limit} bytes")

@@ -493,3 +493,19 @@ def test_slim_zip_drops_unused_botocore_models_and_adds_unchecked_pycs(tmp_path)
     namespace: dict = {}
     exec(marshal.loads(pyc[16:]), namespace)
     assert namespace["Y"] == "y"
+
+
+def test_slim_zip_drops_packages_nothing_imports_but_keeps_the_data_we_read(tmp_path):
+    path = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("jieba/__init__.py", "raise ImportError('never imported')\n")
+        zf.writestr("jieba/dict.txt", "x" * 100)
+        zf.writestr("companynameparser/__init__.py", "import jieba\n")
+        zf.writestr("companynameparser/data/suffix.txt", "有限公司\n")
+        zf.writestr("jiebax/keep.py", "Z = 1\n")  # only the exact top-level package name is dropped
+    report = pkg.slim_zip(path, pkg.botocore_services())
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+    assert not any(n.startswith("jieba/") for n in names)
+    assert {"companynameparser/data/suffix.txt", "jiebax/keep.py"} <= names
+    assert report["unused_package_files_dropped"] == 2

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http import HttpError, api, bearer_principal, json_response
+from chalicelib.http import HttpError, api, bearer_principal, json_response, page_args
 
 bp = Blueprint(__name__)
-MAX_LIMIT = 100
 SCAN_BUDGET = 500  # most pool items examined per page, so sparse filters answer with a cursor, not a timeout
 
 
@@ -73,15 +72,7 @@ def list_pool():
     _may_browse(principal)
     q = request.query_params or {}
     flt = _filter(q)
-    try:
-        limit = int(q.get("limit", 25))
-        cursor = registrations.decode_cursor(q.get("cursor"))
-    except ValueError:
-        raise HttpError(422, "validation_failed", "bad limit or cursor",
-                        errors=[{"loc": "query", "type": "value_error"}]) from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise HttpError(422, "validation_failed", f"limit must be 1..{MAX_LIMIT}",
-                        errors=[{"loc": "query.limit", "type": "less_than_equal"}])
+    limit, cursor = page_args(q, registrations.decode_cursor)
     team = q.get("team") if principal.role is not Role.REP else principal.team_id
     index, key = ("by_team", team) if team else ("by_status", POOL.value)
     items, examined = [], 0

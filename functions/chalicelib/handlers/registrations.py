@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http import HttpError, api, bearer_principal, json_response
+from chalicelib.http import HttpError, api, bearer_principal, json_response, page_args
 
 bp = Blueprint(__name__)
-MAX_LIMIT = 100
 
 
 @bp.route("/v1/registrations/{reg_id}", methods=["GET"])
@@ -41,15 +40,7 @@ def list_registrations():
     status = q.get("status")
     if status is not None and status not in RegistrationStatus.__members__.values():
         raise HttpError(422, "validation_failed", "unknown status", errors=[{"loc": "query.status", "type": "enum"}])
-    try:
-        limit = int(q.get("limit", 25))
-        cursor = registrations.decode_cursor(q.get("cursor"))
-    except ValueError:
-        raise HttpError(422, "validation_failed", "bad limit or cursor",
-                        errors=[{"loc": "query", "type": "value_error"}]) from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise HttpError(422, "validation_failed", f"limit must be 1..{MAX_LIMIT}",
-                        errors=[{"loc": "query.limit", "type": "less_than_equal"}])
+    limit, cursor = page_args(q, registrations.decode_cursor)
     try:
         plan = list_plan(principal, owner=q.get("owner"), status=status, team=q.get("team"))
     except ListForbiddenError as exc:

@@ -395,10 +395,15 @@ def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> 
 def append_audit(reg: Registration, entry: AuditEntry, *, now: datetime) -> bool:
     """Append an audit line that moves no status (a recorded approval level, a re-check), only if the
     registration is still at the status and version read. False (nothing written) when it is not."""
+    return _update_as_read(reg, entry, [RegistrationItem.updated_at.set(now)])
+
+
+def _update_as_read(reg: Registration, entry: AuditEntry, actions: list) -> bool:
+    """``actions`` plus the audit line ``entry``, only if the registration is still at the version (the model's
+    optimistic lock) and status read; False, nothing written, when another writer got there first."""
     try:
         RegistrationItem(reg.id, version=reg.version).update(
-            actions=[RegistrationItem.updated_at.set(now),
-                     RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)]))],
+            actions=[*actions, RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)]))],
             condition=RegistrationItem.status == reg.status.value)
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
@@ -497,13 +502,4 @@ def move_stage(reg: Registration, to: SalesStage, entry: AuditEntry, *, now: dat
     version and status read (False, nothing written, when another writer got there first)."""
     payload = RegistrationCreate.model_validate(reg.model_dump(include=set(RegistrationCreate.model_fields)))
     data = payload.model_copy(update={"sales_stage": to}).model_dump(mode="json")
-    try:
-        RegistrationItem(reg.id, version=reg.version).update(
-            actions=[RegistrationItem.data.set(data), RegistrationItem.updated_at.set(now),
-                     RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)]))],
-            condition=RegistrationItem.status == reg.status.value)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _update_as_read(reg, entry, [RegistrationItem.data.set(data), RegistrationItem.updated_at.set(now)])

@@ -272,6 +272,11 @@ def test_pool_lists_unheld_reclaimed_registrations_with_filters_and_refuses_part
     _, _, page = c.get("/console/pool?q=acme")
     assert re.findall(r'<li class="card reg" data-id="(reg_[0-9a-f]+)"', page) == [ids["London"]]
     assert "王磊" not in page  # no contacts in the pool listing
+    # The page is the API's pool listing: a rep of another team sees only their own team's pool (empty here).
+    outsider = _client(suite)
+    outsider.login(make_user("olga", "rep", "elsewhere"))
+    _, _, page = outsider.get("/console/pool")
+    assert re.findall(r'<li class="card reg" data-id="(reg_[0-9a-f]+)"', page) == []
     partner = _client(suite)
     partner.login(channel["acme"])
     assert partner.get("/console/pool")[0] == 403

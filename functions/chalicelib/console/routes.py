@@ -473,7 +473,12 @@ def console_pool(ctx: Ctx):
 
     q = ctx.request.query_params or {}
     filters = {k: (q.get(k) or "")[:100] for k in ("q", "region", "industry")}
-    items = pool.page(limit=50, **filters)
+    # The API's own pool listing (a rep sees their team's pool only); the customer filter is a substring here.
+    query = {"limit": "50", **{k: v.strip() for k, v in filters.items() if k != "q" and v.strip()}}
+    answer = ctx.api("GET", "/v1/pool", query=query)
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("refused"), detail=answer.body)
+    items = pool.rows(answer.body["items"], q=filters["q"])
     return render(ctx, "pool.html", items=items, holding=pool.holding(ctx.principal), filters=filters)
 
 

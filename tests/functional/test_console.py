@@ -197,6 +197,31 @@ def test_queue_lists_oldest_wait_first_with_the_conflict_mark(suite, channel):
     # the decision page shows the evidence the manager may see
     _, _, page = boss.get(f"/console/registrations/{second}")
     assert 'id="verdict-outcome"' in page and first in page
+    # one level under the default routing rules: approving decides, nothing says it escalates
+    assert 'id="approve-escalates"' not in page and "escalates to the next level" not in page
+
+
+def test_decision_page_says_approval_escalates_only_when_a_second_level_waits(suite, channel, monkeypatch):
+    import json
+
+    from chalicelib import settings
+
+    monkeypatch.setenv("DEALREG_ROUTING_RULES", json.dumps({
+        "default": {"team_manager": True, "roles": ["admin"], "users": []},
+        "default_second_level": {"min_amount": {"CNY": "1000000"},
+                                 "approvers": {"team_manager": False, "roles": ["admin"], "users": []}}}))
+    settings.reset()
+    try:
+        acme, boss = _client(suite), _client(suite)
+        acme.login(channel["acme"])
+        boss.login(channel["boss"])
+        reg_id = _reg_id(_register(acme)[1])
+        suite.runner.pump()
+        _, _, page = boss.get(f"/console/registrations/{reg_id}")
+        assert 'id="approve-escalates"' in page
+    finally:
+        monkeypatch.delenv("DEALREG_ROUTING_RULES")
+        settings.reset()
 
 
 def test_partner_edits_withdraws_and_resubmits_after_a_reasoned_reject(suite, channel):

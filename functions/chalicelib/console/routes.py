@@ -340,6 +340,18 @@ def _age(since: str | None) -> float | None:
     return (clock.now() - at).total_seconds() / 3600
 
 
+def _escalates(reg: dict) -> bool:
+    """True when approving now records one level and passes the registration on (the routing rules ask for more)."""
+    if reg.get("status") != "pending_review" or not reg.get("audit"):
+        return False
+    from chalicelib.domain import routing
+    from chalicelib.store import routing as routing_store
+    from schemas.registration import Registration
+
+    model = Registration.model_validate(reg)
+    return routing.current_level(model) < routing.levels_required(routing_store.rules(), model)
+
+
 @bp.route("/console/registrations/{reg_id}", methods=["GET"])
 @page()
 def console_registration(ctx: Ctx, reg_id: str):
@@ -352,7 +364,7 @@ def console_registration(ctx: Ctx, reg_id: str):
     verdict = ctx.api("GET", "/v1/registrations/{reg_id}/verdict", params=params)
     ownership = ctx.api("GET", "/v1/registrations/{reg_id}/ownership", params=params)
     stages = ctx.api("GET", "/v1/pipeline/stages") if reg["status"] == "approved" else None
-    return render(ctx, "registration.html", reg=reg, verdict=verdict.body if verdict.ok else None,
+    return render(ctx, "registration.html", reg=reg, escalates=_escalates(reg), verdict=verdict.body if verdict.ok else None,
                   stages=stages.body["stages"] if stages is not None and stages.ok else [],
                   verdict_status=verdict.status, ownership=ownership.body if ownership.ok else None,
                   left=_left(ownership.body.get("due_at")) if ownership.ok else None,

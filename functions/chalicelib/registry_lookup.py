@@ -100,10 +100,10 @@ def connectors(s: settings_mod.Settings | None = None) -> dict[str, Any]:
             return _built[s]
         # Local mode (make run, tests, ``dealreg … --local``) never reaches a real registry: every URL is
         # vetted and may only resolve to a loopback address (the demo registries, a test server).
-        guard = {"ssrf_guard": True, "allow_loopback_http": True, "resolver": _loopback_only} if s.local else {}
+        guard = {"ssrf_guard": True, "allow_loopback_http": True, "resolver": _loopback_only}
         http = HttpClient(connect_timeout=min(2.0, s.registry_timeout_seconds),
-                          read_timeout=s.registry_timeout_seconds, total_timeout=3 * s.registry_timeout_seconds,
-                          **guard)
+                          read_timeout=s.registry_timeout_seconds,
+                          total_timeout=3 * s.registry_timeout_seconds, **(guard if s.local else {}))
         urls = dict(s.registry_base_urls)
         out: dict[str, Any] = {}
         for name in s.registry_providers:

@@ -77,8 +77,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if query and any(query in n or n in query for n in names):
                     return page
         else:
-            # the identifier is the last path segment or the first query value (EnterpriseInfo/Verify?searchKey=)
-            value = rest.split("?", 1)[1].split("&")[0].partition("=")[2] if "?" in rest else rest.rsplit("/", 1)[-1]
+            # the identifier: the first query value (Verify?searchKey=…) or the last path segment
+            path, _, query = rest.partition("?")
+            value = query.split("&")[0].partition("=")[2] if query else path.rsplit("/", 1)[-1]
             found = provider.lookups.get(unquote(value).casefold().strip())
             if found is not None:
                 return found
@@ -106,7 +107,8 @@ def start(port: int = 0, root: Path = FIXTURES) -> DemoRegistries:
     """Serve the demo registries on 127.0.0.1 (a free port by default) and point the settings at them.
 
     Sets ``DEALREG_REGISTRY_PROVIDERS`` (unless already set), each provider's ``…_BASE_URL`` and demo
-    ``…_SECRET``; local mode refuses any registry address that is not loopback (``chalicelib.registry_lookup``).
+    ``…_SECRET``; local mode refuses any registry address that is not loopback
+    (``chalicelib.registry_lookup``).
     """
     from chalicelib import registry_lookup, settings
 

@@ -9,7 +9,8 @@ import pytest
 
 from tests.functional.helpers import make_user
 
-NAMES = ("PROVIDERS", *(f"{p}_{k}" for p in ("QCC", "GLEIF", "COMPANIES_HOUSE") for k in ("BASE_URL", "SECRET")))
+NAMES = ("PROVIDERS",
+         *(f"{p}_{k}" for p in ("QCC", "GLEIF", "COMPANIES_HOUSE") for k in ("BASE_URL", "SECRET")))
 
 
 @pytest.fixture()
@@ -71,14 +72,20 @@ def test_local_mode_refuses_a_real_registry_without_contacting_it(suite, local_r
     monkeypatch.setenv("DEALREG_REGISTRY_GLEIF_BASE_URL", "https://api.gleif.org/api/v1/")
     resolved: list[str] = []
     real_resolve = socket.getaddrinfo
-    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: resolved.append(host) or real_resolve(host, *a, **k))
+
+    def resolve(host, *args, **kwargs):
+        resolved.append(host)
+        return real_resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
     settings.reset()
     registry_lookup.forget()
     local_registries.clear()
     with pytest.raises(UrlRefusedError):
         registry_lookup.lookup_id("lei", "635400DEA1E9LAPS3D41", now=clock.now(), use_cache=False)
     assert "api.gleif.org" not in resolved  # not even a DNS query
-    assert all(ipaddress.ip_address(a).is_loopback for a in local_registries), local_registries  # moto only
+    # only moto (the cache) was contacted
+    assert all(ipaddress.ip_address(a).is_loopback for a in local_registries), local_registries
 
 
 def test_cli_registry_lookup_local_uses_the_demo_registries(suite, local_registries, capsys, monkeypatch):

@@ -40,8 +40,9 @@ def _use_local_stack(port: int | None = None) -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ["DEALREG_AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
     os.environ["DEALREG_PREFIX"] = LOCAL_PREFIX
-    # Local mode never asks a real business registry (no network; the server does the same).
-    os.environ.setdefault("DEALREG_REGISTRY_PROVIDERS", "")
+    # Local mode: registries only on loopback (chalicelib.registry_lookup); none enabled unless a command
+    # serves the demo ones (infra.local.demo_registries) or DEALREG_REGISTRY_PROVIDERS names one.
+    os.environ["DEALREG_LOCAL"] = "1"
     _follow_server_clock()
 
 
@@ -125,8 +126,6 @@ def cmd_local(args: argparse.Namespace) -> int:
     from infra.local import http_server, stack_session
     from infra.local.stack import save_snapshot
 
-    # Local mode never calls a real business registry unless asked to (DEALREG_REGISTRY_PROVIDERS=gleif,…).
-    os.environ.setdefault("DEALREG_REGISTRY_PROVIDERS", "")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
@@ -155,6 +154,9 @@ def cmd_local(args: argparse.Namespace) -> int:
     from infra.local import demo_tenders  # issue 6: demo tender feeds from examples/tenders/
 
     tenders_demo = demo_tenders.start(suite, state_dir)
+    from infra.local import demo_registries  # issue 12 item 17: look-ups answer from local demo registries
+
+    registries_demo = demo_registries.start(port=int(os.environ.get("DEALREG_DEMO_REGISTRIES_PORT") or 0))
     server = http_server.create_server(suite.app, "127.0.0.1", args.port)
     from infra.local.persist import durable_answers
 
@@ -182,6 +184,9 @@ Approve it as the partner's channel manager ('{DEMO_REVIEWER}'; the review reque
 Tenders: demo feeds from examples/tenders/ are served on {tenders_demo.base_url} and polled every 5 minutes
 (once now); rep '{tenders_demo.rep_id}' subscribes to 云平台 / cycle lanes{_key_hint(tenders_demo.api_key)}.
   curl -s -H 'Authorization: Bearer {demo['reviewer_key']}' '{base}/v1/tenders?limit=5'
+
+Registries: demo GLEIF / Companies House / 企查查 on {registries_demo.base_url} (never a real one), e.g.
+  .venv/bin/dealreg registry lookup 91330106MA2DEA1E7F --local
 
 Notifications arrive in the local inbox: log lines with 'inbox:', and GET {base}/v1/dev/inbox with a
 recipient's key shows theirs: the review request (manager key), the decision (partner key), the demo rep's
@@ -240,6 +245,10 @@ def cmd_webhook_send(args: argparse.Namespace) -> int:
 def cmd_registry_lookup(args: argparse.Namespace) -> int:
     """Look one company up in the enabled registries; exit 0 found, 1 not found, 2 bad id, 3 registry down/refused."""
     _storage(args)
+    if getattr(args, "local", False):
+        from infra.local import demo_registries
+
+        demo_registries.start()  # the same demo registries make run serves, never a real one
     from chalicelib import registry_lookup
     from chalicelib.domain.enrichment import detect_scheme
     from connectors.errors import PermanentError, RetryableError

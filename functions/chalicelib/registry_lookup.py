@@ -69,6 +69,21 @@ def _credentials(name: str, s: settings_mod.Settings) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _loopback_only(host: str, port: int, **kwargs: Any) -> list[Any]:
+    """``socket.getaddrinfo`` for local mode: a loopback literal or ``localhost`` only, never a DNS query."""
+    import ipaddress
+    import socket
+
+    try:
+        ok = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        ok = False
+    if not ok:
+        raise socket.gaierror(socket.EAI_NONAME, f"local mode: {host!r} is not a loopback address")
+    return [info for info in socket.getaddrinfo(host, port, **kwargs)
+            if ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]).is_loopback]
+
+
 def connectors(s: settings_mod.Settings | None = None) -> dict[str, Any]:
     """The enabled registry connectors, in configured order, built once per process and settings.
 
@@ -83,8 +98,12 @@ def connectors(s: settings_mod.Settings | None = None) -> dict[str, Any]:
     with _lock:
         if s in _built:
             return _built[s]
+        # Local mode (make run, tests, ``dealreg … --local``) never reaches a real registry: every URL is
+        # vetted and may only resolve to a loopback address (the demo registries, a test server).
+        guard = {"ssrf_guard": True, "allow_loopback_http": True, "resolver": _loopback_only}
         http = HttpClient(connect_timeout=min(2.0, s.registry_timeout_seconds),
-                          read_timeout=s.registry_timeout_seconds, total_timeout=3 * s.registry_timeout_seconds)
+                          read_timeout=s.registry_timeout_seconds,
+                          total_timeout=3 * s.registry_timeout_seconds, **(guard if s.local else {}))
         urls = dict(s.registry_base_urls)
         out: dict[str, Any] = {}
         for name in s.registry_providers:

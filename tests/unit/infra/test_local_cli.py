@@ -17,12 +17,16 @@ def test_local_commands_follow_the_ports_make_run_uses(monkeypatch):
     assert args.url == "http://127.0.0.1:8123"
     assert cli.build_parser().parse_args(["local"]).moto_port == 4999
     monkeypatch.delenv("DEALREG_REGISTRY_PROVIDERS", raising=False)
+    monkeypatch.delenv("DEALREG_LOCAL", raising=False)  # restored after _use_local_stack sets it
     monkeypatch.setattr(cli, "_follow_server_clock", lambda: None)
     cli._use_local_stack()
     import os
 
     assert os.environ["DEALREG_AWS_ENDPOINT_URL"] == "http://127.0.0.1:4999"
-    assert os.environ["DEALREG_REGISTRY_PROVIDERS"] == ""  # never a real registry in local mode
+    from chalicelib import settings
+
+    local = settings.from_env()
+    assert local.local and local.registry_providers == ()  # none unless the demo registries are served
 
 
 def test_the_cli_runs_the_servers_scaled_clock(tmp_path, monkeypatch):

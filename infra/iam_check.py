@@ -87,6 +87,11 @@ class Recorder:
         with self._lock:
             return list(self._requests)
 
+    def discard_since(self, mark: int) -> None:
+        """Forget what was recorded after ``mark`` (a test of the recorder itself cleans up after it)."""
+        with self._lock:
+            del self._requests[mark:]
+
 
 RECORDER = Recorder()
 _installed = False

@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             env = local_environment(server.url, "dealreg-bench", "us-east-1",
                                     provision(server.url, "dealreg-bench", "us-east-1"))
             configure_process(env)
-            from chalicelib.store import ownership_ops
+            from chalicelib.services import ownership as ownership_ops
 
             # moto copies every table for each TransactWriteItems (its rollback), so a write takes seconds
             # on a big table; give the client room instead of timing out and retrying.

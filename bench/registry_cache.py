@@ -2,7 +2,7 @@
 
 10,000 registrations over 2,000 companies, company popularity Zipf-distributed (s = 1.1: a few large
 customers are registered again and again, most only once or twice), spread evenly over 180 days. Every
-registration looks its customer's LEI up through ``chalicelib.registry_lookup.lookup_id``: the real code
+registration looks its customer's LEI up through ``chalicelib.services.registry_lookup.lookup_id``: the real code
 path, with the cache table on the local AWS stand-in (moto over HTTP on 127.0.0.1) and the registry a
 local HTTP server answering a recorded GLEIF record. Two scenarios: a cache that never expires, and the
 default 7-day TTL (expired entries are refetched).
@@ -77,7 +77,8 @@ def pattern(registrations: int, companies: int, seed: int = 7) -> list[str]:
 
 
 def run(order: list[str], days: int, ttl_days: float | None, registry: _Registry, prefix: str) -> dict:
-    from chalicelib import registry_lookup, settings
+    from chalicelib import settings
+    from chalicelib.services import registry_lookup
     from chalicelib.store.models import RegistryCacheItem
 
     # a fresh cache table per scenario

@@ -40,7 +40,7 @@ def _use_local_stack(port: int | None = None) -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ["DEALREG_AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
     os.environ["DEALREG_PREFIX"] = LOCAL_PREFIX
-    # Local mode: registries only on loopback (chalicelib.registry_lookup); none enabled unless a command
+    # Local mode: registries only on loopback (chalicelib.services.registry_lookup); none enabled unless a command
     # serves the demo ones (infra.local.demo_registries) or DEALREG_REGISTRY_PROVIDERS names one.
     os.environ["DEALREG_LOCAL"] = "1"
     _follow_server_clock()
@@ -249,7 +249,7 @@ def cmd_registry_lookup(args: argparse.Namespace) -> int:
         from infra.local import demo_registries
 
         demo_registries.start()  # the same demo registries make run serves, never a real one
-    from chalicelib import registry_lookup
+    from chalicelib.services import registry_lookup
     from chalicelib.domain.enrichment import detect_scheme
     from connectors.errors import PermanentError, RetryableError
     from schemas.company import CompanyLookupResponse
@@ -309,7 +309,7 @@ def _operator():
 
 def cmd_reclaim(args: argparse.Namespace) -> int:
     _storage(args)
-    from chalicelib.store import ownership_ops
+    from chalicelib.services import ownership as ownership_ops
 
     report = ownership_ops.reclaim_run(now=_now(), dry_run=args.dry_run)
     verb = "would reclaim" if args.dry_run else "reclaimed"
@@ -322,7 +322,7 @@ def cmd_reclaim(args: argparse.Namespace) -> int:
 
 def cmd_holders_recount(args: argparse.Namespace) -> int:
     _storage(args)
-    from chalicelib.store import ownership_ops
+    from chalicelib.services import ownership as ownership_ops
 
     report = ownership_ops.recount(now=_now(), repair=not args.check, progress=_progress("registrations read"))
     print(file=sys.stderr)
@@ -336,7 +336,7 @@ def cmd_holders_recount(args: argparse.Namespace) -> int:
 def cmd_holders_offboard(args: argparse.Namespace) -> int:
     _storage(args)
     from chalicelib.domain.ownership import HolderRef, OwnershipError
-    from chalicelib.store import ownership_ops
+    from chalicelib.services import ownership as ownership_ops
 
     if bool(args.to) == bool(args.to_pool):
         print("name a successor with --to USER, or use --to-pool", file=sys.stderr)
@@ -360,7 +360,8 @@ def cmd_holders_offboard(args: argparse.Namespace) -> int:
 
 def cmd_holders_over_limit(args: argparse.Namespace) -> int:
     _storage(args)
-    from chalicelib.store import ownership, ownership_ops
+    from chalicelib.store import ownership
+    from chalicelib.services import ownership as ownership_ops
 
     reclaim = args.reclaim or ownership.rules().over_limit == "reclaim"
     for row in ownership_ops.over_limit(now=_now(), reclaim=reclaim):
@@ -370,7 +371,7 @@ def cmd_holders_over_limit(args: argparse.Namespace) -> int:
 
 def cmd_ownership_restamp(args: argparse.Namespace) -> int:
     _storage(args)
-    from chalicelib.store import ownership_ops
+    from chalicelib.services import ownership as ownership_ops
 
     state = ownership_ops.restamp(now=_now(), progress=_progress("read / restamped"))
     print(file=sys.stderr)

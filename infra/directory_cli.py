@@ -98,7 +98,7 @@ def partners_create(args, d, now) -> int:
         return _no_team(args.team)
     if args.callback_url:  # checked as `notifications set --callback-url` checks it (https, SSRF guard)
         from chalicelib import settings
-        from chalicelib.notification_channels import check_channel_url
+        from chalicelib.services.notification_channels import check_channel_url
         from connectors.errors import ConnectorError
 
         try:

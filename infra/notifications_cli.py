@@ -22,7 +22,7 @@ def cmd_set(args: argparse.Namespace, storage: Callable[[argparse.Namespace], No
     storage(args)
     from chalicelib import settings
     from chalicelib.domain.notifications import CHANNELS, DIGEST_MODES, LOCALES
-    from chalicelib.notification_channels import check_channel_url
+    from chalicelib.services.notification_channels import check_channel_url
     from chalicelib.store import directory, notifications as store
     from chalicelib.store.models import PartnerItem
     from connectors.errors import ConnectorError
@@ -109,7 +109,7 @@ def cmd_replay(args: argparse.Namespace, storage: Callable[[argparse.Namespace],
     if bool(args.ids) == bool(args.all):
         return _refuse("name delivery ids, or use --all")
     storage(args)
-    from chalicelib import notification_outbox
+    from chalicelib.services import notification_outbox
 
     done, missed = notification_outbox.replay(None if args.all else args.ids, now=now())
     for i in done:

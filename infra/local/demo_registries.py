@@ -108,9 +108,10 @@ def start(port: int = 0, root: Path = FIXTURES) -> DemoRegistries:
 
     Sets ``DEALREG_REGISTRY_PROVIDERS`` (unless already set), each provider's ``…_BASE_URL`` and demo
     ``…_SECRET``; local mode refuses any registry address that is not loopback
-    (``chalicelib.registry_lookup``).
+    (``chalicelib.services.registry_lookup``).
     """
-    from chalicelib import registry_lookup, settings
+    from chalicelib import settings
+    from chalicelib.services import registry_lookup
 
     handler = type("DemoRegistryHandler", (_Handler,), {"providers": {n: _index(n, root) for n in PROVIDERS}})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)

@@ -99,7 +99,7 @@ def granted(world: World, suite, owner: str | None, n: int = 1) -> list[str]:
     """``n`` registrations approved to ``owner`` (a user id), or into the pool with ``owner=None``."""
     from chalicelib.clock import now
     from chalicelib.domain.ownership import HolderRef
-    from chalicelib.store import ownership_ops
+    from chalicelib.services import ownership as ownership_ops
     from schemas.common import Actor, PrincipalKind
 
     ids = pending(world, suite, n)

@@ -16,7 +16,8 @@ NAMES = ("PROVIDERS",
 @pytest.fixture()
 def local_registries(suite, monkeypatch):
     """Local mode with the demo registries started as ``make run`` starts them; every connect recorded."""
-    from chalicelib import registry_lookup, settings
+    from chalicelib import settings
+    from chalicelib.services import registry_lookup
     from infra.local import demo_registries
 
     for name in NAMES:  # start() writes these; monkeypatch restores them afterwards
@@ -44,7 +45,8 @@ def _only_loopback(connected: list[str]) -> None:
 
 
 def test_local_lookups_answer_from_the_demo_registries(suite, local_registries):
-    from chalicelib import clock, registry_lookup
+    from chalicelib import clock
+    from chalicelib.services import registry_lookup
 
     now = clock.now()
     # 企查查 by USCC, GLEIF by LEI, Companies House by number: each from its fixture, in its real format
@@ -66,7 +68,8 @@ def test_local_lookups_answer_from_the_demo_registries(suite, local_registries):
 
 
 def test_local_mode_refuses_a_real_registry_without_contacting_it(suite, local_registries, monkeypatch):
-    from chalicelib import clock, registry_lookup, settings
+    from chalicelib import clock, settings
+    from chalicelib.services import registry_lookup
     from connectors.errors import UrlRefusedError
 
     monkeypatch.setenv("DEALREG_REGISTRY_GLEIF_BASE_URL", "https://api.gleif.org/api/v1/")

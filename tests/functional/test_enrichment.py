@@ -23,7 +23,8 @@ def _body(provider: str, name: str) -> bytes:
 @pytest.fixture()
 def registries(suite, monkeypatch):
     """企查查 and GLEIF stand-ins; the app's settings point at them."""
-    from chalicelib import registry_lookup, settings
+    from chalicelib import settings
+    from chalicelib.services import registry_lookup
 
     with LocalServer() as qcc, LocalServer() as gleif:
         monkeypatch.setenv("DEALREG_REGISTRY_PROVIDERS", "qcc,gleif")

@@ -203,7 +203,7 @@ def connections(monkeypatch):
 ])
 def test_callbacks_to_forbidden_addresses_are_refused_before_any_connection(
         suite, frozen, monkeypatch, connections, callback, address):
-    from chalicelib import notification_channels
+    from chalicelib.services import notification_channels
 
     def resolver(host, port, *args, **kwargs):
         if host in ("partner.example", "rebind.example"):
@@ -221,7 +221,7 @@ def test_callbacks_to_forbidden_addresses_are_refused_before_any_connection(
 
 
 def test_cli_refuses_to_set_a_private_or_foreign_bot_url(suite, monkeypatch, capsys):
-    from chalicelib import notification_channels
+    from chalicelib.services import notification_channels
     from infra.cli import main
 
     make_user("wang", "rep", team="south")

@@ -67,7 +67,7 @@ def test_grant_sets_owner_protection_and_counter(suite, world):
 
 def test_grant_over_the_limit_is_refused_and_changes_nothing(suite, world, rules):
     from chalicelib.domain.ownership import HolderRef, LimitExceededError
-    from chalicelib.store import ownership_ops
+    from chalicelib.services import ownership as ownership_ops
     from schemas.common import Actor, PrincipalKind
 
     rules(holder_limits={"user:wang": 1})

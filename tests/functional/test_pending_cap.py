@@ -94,7 +94,8 @@ def _submit(world, body: dict):
 def test_decisions_free_a_slot_and_a_resubmission_needs_one(suite, world):
     from chalicelib.domain.ownership import HolderRef
     from chalicelib.domain.workflow import transition
-    from chalicelib.store import ownership_ops, registrations
+    from chalicelib.store import registrations
+    from chalicelib.services import ownership as ownership_ops
     from schemas.common import Actor, PrincipalKind
     from schemas.registration import RegistrationStatus as S
 

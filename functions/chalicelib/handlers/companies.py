@@ -21,7 +21,8 @@ MAX_NAME = 200
 @api(responses={200: "CompanyLookupResponse"},
      summary="Look a company up in the business registries by id (USCC, LEI, UK company number) or name")
 def lookup_company():
-    from chalicelib import clock, registry_lookup
+    from chalicelib import clock
+    from chalicelib.services import registry_lookup
     from chalicelib.domain.enrichment import detect_scheme
     from connectors.errors import PermanentError, RetryableError
     from schemas.company import CompanyLookupResponse

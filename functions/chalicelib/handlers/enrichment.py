@@ -72,7 +72,8 @@ def enrich_registration(registration_id: str) -> str | None:
         RetryableError: A registry is unavailable; nothing was written.
         PermanentError: A registry refused the request.
     """
-    from chalicelib import clock, registry_lookup
+    from chalicelib import clock
+    from chalicelib.services import registry_lookup
     from chalicelib.domain.enrichment import pick_id, review_event_id, review_flag
     from chalicelib.store import companies, publisher, registrations
     from schemas.common import Actor, PrincipalKind

@@ -35,7 +35,8 @@ def fan_out_notifications(event):
 
 
 def _fan_out(evt) -> None:
-    from chalicelib import clock, notification_outbox
+    from chalicelib import clock
+    from chalicelib.services import notification_outbox
 
     if evt.type not in SUBSCRIBES_TO:
         return
@@ -51,7 +52,8 @@ def _fan_out(evt) -> None:
 
 @bp.schedule("rate(1 minute)")
 def deliver_notifications(event):
-    from chalicelib import clock, notification_outbox
+    from chalicelib import clock
+    from chalicelib.services import notification_outbox
     from chalicelib.handlers._batch import time_left
 
     report = notification_outbox.deliver_due(now=clock.now(), time_left=time_left(event))

@@ -54,7 +54,8 @@ def _operate(reg_id: str, op: str, decide) -> object:
     from chalicelib import clock
     from chalicelib.domain import ownership as dom
     from chalicelib.domain.access import can_read
-    from chalicelib.store import ownership as store, ownership_ops
+    from chalicelib.store import ownership as store
+    from chalicelib.services import ownership as ownership_ops
 
     principal = bearer_principal(bp.current_request.headers)
     reg, h = _read(reg_id)
@@ -90,7 +91,7 @@ def _body(model):
 
 
 def _profile(ref):
-    from chalicelib.store.ownership_ops import resolve
+    from chalicelib.services.ownership import resolve
 
     return resolve(ref)
 
@@ -173,7 +174,8 @@ def bulk_assign_registrations():
     from chalicelib import clock
     from chalicelib.domain import ownership as dom
     from chalicelib.domain.access import can_read
-    from chalicelib.store import ownership as store, ownership_ops
+    from chalicelib.store import ownership as store
+    from chalicelib.services import ownership as ownership_ops
     from schemas.ownership import BulkAssignOutcome, BulkAssignRequest, BulkAssignResult
 
     principal = bearer_principal(bp.current_request.headers)

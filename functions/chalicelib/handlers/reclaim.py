@@ -23,7 +23,7 @@ logger = logging.getLogger("dealreg.reclaim")
 def reclaim_due_registrations(event):
     from chalicelib import clock
     from chalicelib.handlers._batch import time_left
-    from chalicelib.store import ownership_ops
+    from chalicelib.services import ownership as ownership_ops
 
     report = ownership_ops.reclaim_run(now=clock.now(), time_left=time_left(event))
     logger.info("reclaim: examined %d, reclaimed %d, restamped %d, lost races %d, complete %s",
@@ -36,7 +36,7 @@ def reclaim_due_registrations(event):
 def warn_due_registrations(event):
     from chalicelib import clock
     from chalicelib.handlers._batch import time_left
-    from chalicelib.store import ownership_ops
+    from chalicelib.services import ownership as ownership_ops
 
     sent = ownership_ops.warning_run(now=clock.now(), time_left=time_left(event))
     logger.info("warnings sent: %d", sent)
@@ -48,7 +48,8 @@ def enforce_holding_limits(event):
     """Daily: report holders above their limit (lowered limits never silently drop deals) and, with the
     rule ``over_limit = "reclaim"``, take back their least recently active holdings down to the limit."""
     from chalicelib import clock
-    from chalicelib.store import ownership, ownership_ops
+    from chalicelib.store import ownership
+    from chalicelib.services import ownership as ownership_ops
 
     reclaim = ownership.rules().over_limit == "reclaim"
     rows = ownership_ops.over_limit(now=clock.now(), reclaim=reclaim, announce=True)

@@ -145,7 +145,8 @@ def approve_registration(reg_id: str):
     from chalicelib import clock
     from chalicelib.domain.ownership import HolderRef
     from chalicelib.domain.workflow import record_approval
-    from chalicelib.store import ownership_ops, registrations
+    from chalicelib.store import registrations
+    from chalicelib.services import ownership as ownership_ops
     from schemas.registration import RegistrationStatus
     from schemas.workflow import ApproveRequest
 
@@ -304,7 +305,7 @@ def _close(reg_id: str, target, parse, principal):
     from chalicelib.domain.ownership import holder_of, manages
     from chalicelib.domain.workflow import IllegalTransitionError
     from chalicelib.store import ownership as ownership_store
-    from chalicelib.store import ownership_ops
+    from chalicelib.services import ownership as ownership_ops
     from schemas.registration import RegistrationStatus
 
     _read(reg_id, principal)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib import notification_channels as ch
+from chalicelib.services import notification_channels as ch
 from chalicelib.domain.notifications import Message
 from connectors.errors import UrlRefusedError
 from tests.conftest import load_fixture

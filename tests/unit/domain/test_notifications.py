@@ -171,7 +171,7 @@ def test_backoff_is_reproducible_for_a_seed_and_honours_retry_after():
 
 
 def test_every_channel_has_an_implementation():
-    from chalicelib.notification_channels import CHANNEL_IMPLS
+    from chalicelib.services.notification_channels import CHANNEL_IMPLS
 
     assert set(CHANNEL_IMPLS) == set(CHANNELS)
 

@@ -75,7 +75,7 @@ def deliver_due(*, now: datetime, limit: int = 100, time_left: Callable[[], bool
 
 def _deliver_group(group: list[Any], *, now: datetime, report: DeliveryReport) -> None:
     from chalicelib.domain.notifications import render_digest, retry_delay, retry_rng
-    from chalicelib.notification_channels import CHANNEL_IMPLS, Outbound
+    from chalicelib.services.notification_channels import CHANNEL_IMPLS, Outbound
     from chalicelib.store import notifications as store
     from connectors.errors import PermanentError, RetryableError
 

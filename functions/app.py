@@ -10,7 +10,7 @@ from chalicelib.handlers import events, intake, registrations, workflow
 from chalicelib.handlers import ownership, reclaim
 from chalicelib.handlers import companies, enrichment
 from chalicelib.handlers import dedup
-from chalicelib.handlers import tenders
+from chalicelib.handlers import tender_feeds
 from chalicelib.handlers import notifications
 from chalicelib.handlers import review_sla
 from chalicelib.handlers import review
@@ -36,7 +36,7 @@ app.register_blueprint(reclaim.bp)
 app.register_blueprint(companies.bp)
 app.register_blueprint(enrichment.bp)
 app.register_blueprint(dedup.bp)
-app.register_blueprint(tenders.bp)
+app.register_blueprint(tender_feeds.bp)
 app.register_blueprint(notifications.bp)
 app.register_blueprint(review_sla.bp)
 app.register_blueprint(review.bp)
@@ -49,7 +49,7 @@ app.register_blueprint(console.bp)
 def __getattr__(name: str):
     """Lambda's entry for every event function: ``Handler: app.<function>`` (``infra/package.py`` sets it).
 
-    Chalice points a blueprint's event function at its own module (``chalicelib.handlers.tenders...``), which
+    Chalice points a blueprint's event function at its own module (``chalicelib.handlers.tender_feeds...``), which
     Lambda then imports without this file: no blueprint registration, so no middleware (logs, metrics) and
     not even the log level above. Through here every function gets the same setup as the API.
     """

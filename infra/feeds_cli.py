@@ -1,10 +1,10 @@
 """``dealreg feeds …``: tender sources by hand (issue 6). Registered by ``infra/cli.py`` (``add_parsers``).
 
 - ``feeds list``: the configured sources with their polling state.
-- ``feeds poll SOURCE``: poll one source now, as the schedule does (``handlers.tenders.poll_due``), with a
+- ``feeds poll SOURCE``: poll one source now, as the schedule does (``services.tenders.poll_due``), with a
   progress bar on stderr; prints what was new, updated and any error.
 - ``feeds backfill SOURCE [--since DATE | --pages N | --url URL…]``: load history through the same
-  connector, parse and store code (``handlers.tenders.backfill_source``), following the format's paging.
+  connector, parse and store code (``services.tenders.backfill_source``), following the format's paging.
 
 Sources come from ``DEALREG_TENDER_SOURCES`` as for the functions; ``--sources FILE`` overrides it, and with
 ``--local`` the demo sources ``make run`` serves (``.dealreg/tender_sources.json``) are used when nothing
@@ -36,7 +36,7 @@ def _setup(args: argparse.Namespace, storage: Callable[[argparse.Namespace], Non
 
 
 def _source(name: str) -> Any | None:
-    from chalicelib.handlers.tenders import configured_sources
+    from chalicelib.services.tenders import configured_sources
 
     found = next((s for s in configured_sources() if s.name == name), None)
     if found is None:
@@ -66,7 +66,7 @@ def summary(name: str, stats: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_list(args: argparse.Namespace, storage: Callable[[argparse.Namespace], None], now: Any) -> int:
     _setup(args, storage)
-    from chalicelib.handlers.tenders import sources_status
+    from chalicelib.services.tenders import sources_status
 
     for row in sources_status():
         print(json.dumps(row, ensure_ascii=False))
@@ -75,7 +75,7 @@ def cmd_list(args: argparse.Namespace, storage: Callable[[argparse.Namespace], N
 
 def cmd_poll(args: argparse.Namespace, storage: Callable[[argparse.Namespace], None], now: Any) -> int:
     _setup(args, storage)
-    from chalicelib.handlers.tenders import poll_due
+    from chalicelib.services.tenders import poll_due
 
     if _source(args.source) is None:
         return 2
@@ -102,7 +102,7 @@ def _positive(text: str) -> int:
 
 def cmd_backfill(args: argparse.Namespace, storage: Callable[[argparse.Namespace], None], now: Any) -> int:
     _setup(args, storage)
-    from chalicelib.handlers.tenders import backfill_source, http_client
+    from chalicelib.services.tenders import backfill_source, http_client
 
     src = _source(args.source)
     if src is None:

@@ -13,20 +13,19 @@ from typing import Any, Callable
 
 from chalice import Response
 
+from chalicelib.domain.errors import DealregError
+
 logger = logging.getLogger("dealreg.http")
 
 RETRY_AFTER_SECONDS = 5
 
 
-class HttpError(Exception):
+class HttpError(DealregError):
+    """A refusal raised at the edge itself (auth, body parsing); the same root as every domain refusal."""
+
     def __init__(self, status: int, code: str, message: str, *, errors: list[dict] | None = None,
                  headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.errors = errors or []
-        self.headers = headers or {}
+        super().__init__(message, code=code, status=status, errors=errors or [], headers=headers)
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -38,9 +37,9 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
                     headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})})
 
 
-def error_response(err: HttpError) -> Response:
-    return json_response(err.status, {"code": err.code, "message": err.message, "errors": err.errors},
-                         err.headers)
+def error_response(err: DealregError) -> Response:
+    """The one mapping of a refusal to HTTP: its status, ``{"code", "message", "errors"}`` and its headers."""
+    return json_response(err.status, err.body(), err.headers)
 
 
 def validation_errors(exc: Any, prefix: str) -> list[dict[str, str]]:
@@ -225,7 +224,7 @@ def _is_unavailable(exc: BaseException) -> bool:
 
 def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary: str = "",
         auth: str = "bearer", request_optional: bool = False) -> Callable:
-    """Wrap a route: render HttpError, map storage outages to 503 + Retry-After, and record OpenAPI facts."""
+    """Wrap a route: render any ``DealregError`` (the one error root), map storage outages to 503 + Retry-After, and record OpenAPI facts."""
 
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
@@ -235,7 +234,7 @@ def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary
                     # a path id that long names nothing we store (and would exceed DynamoDB's key limit)
                     raise HttpError(404, "not_found", "no such resource")
                 return func(*args, **kwargs)
-            except HttpError as err:
+            except DealregError as err:
                 return error_response(err)
             except Exception as exc:
                 if _is_unavailable(exc):

@@ -241,7 +241,7 @@ def test_subscriptions_api(suite):
 
 def test_index_is_rebuilt_when_subscriptions_change(suite, feeds):
     from chalicelib import clock
-    from chalicelib.handlers import tenders as handler
+    from chalicelib.services import tenders as handler
     from chalicelib.store import tenders as store
 
     clock.set_clock(clock.FrozenClock(datetime(2024, 5, 6, 8, 0, tzinfo=UTC)))
@@ -255,7 +255,7 @@ def test_index_is_rebuilt_when_subscriptions_change(suite, feeds):
 
 
 def test_index_cached_before_the_table_was_recreated_is_not_reused(suite):
-    from chalicelib.handlers import tenders as handler
+    from chalicelib.services import tenders as handler
     from chalicelib.store import tenders as store
     from chalicelib.store.models import SubscriptionItem
 

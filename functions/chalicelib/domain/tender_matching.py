@@ -27,7 +27,7 @@ range excludes a tender only when the tender states a value: in another currency
 Only opportunities alert: ``alertable`` is true for planning and open notices and false for awards,
 corrections, closed and cancelled processes (``schemas.tender.ALERTABLE_STATUSES``), whatever matches.
 
-Where the index lives: in the memory of the function that polls (``handlers/tenders.py``), rebuilt from
+Where the index lives: in the memory of the function that polls (``services/tenders.py``), rebuilt from
 the subscriptions table when the table's version counter (bumped in the same transaction as every
 subscription write) differs from the one the cached index was built at.
 """

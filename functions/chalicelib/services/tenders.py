@@ -1,7 +1,7 @@
-"""Tender feeds (标讯通): polling, subscriptions and alerts.
+"""Tender feeds (标讯通): polling, ingest, alerts and backfill — the service behind the schedule, the tender
+routes (``handlers/tender_feeds.py``) and the operator CLI (``dealreg feeds poll|backfill``, ``infra/feeds_cli.py``).
 
-Triggers:
-- schedule ``poll_tender_feeds`` (every 5 minutes): polls each configured source that is due
+- ``poll_due`` (the schedule ``poll_tender_feeds``, every 5 minutes): polls each configured source that is due
   (``settings.tender_sources``; each source has its own ``every_minutes``). Per source: conditional GET
   with the stored ETag/Last-Modified, parse, link each tender to what is stored (refs), write it with a
   conditional put/update, match new tenders against the subscriptions index, write one alert per rep per
@@ -11,15 +11,11 @@ Triggers:
   source (HTTP, size cap, entity bomb, malformed document, bad config, storage) is recorded on that
   source's state (``last_error`` reason, ``failures``, exponential backoff) and the run goes on with the
   next source; the validators advance only after a fully processed fetch, so nothing is skipped.
-- ``POST/GET /v1/subscriptions``, ``DELETE /v1/subscriptions/{id}`` (users: their own subscriptions).
-- ``GET /v1/tenders`` (recent, filters ``days``, ``status``, ``source``, ``q``, ``limit``) and
-  ``GET /v1/tenders/{id}``.
-- ``dealreg feeds poll|backfill`` (operator CLI, ``infra/feeds_cli.py``) call ``poll_due`` and
-  ``backfill_source`` here: the schedule's code path, one source at a time.
-- ``POST /v1/tenders/{id}/register``: a registration pre-filled from the tender for the calling user,
-  stored through ``store.registrations.create`` exactly like ``POST /v1/registrations`` (customer claims,
-  dedup and approval follow from its stream record). Idempotent per (user, tender) through the
-  registration's ``external_ref`` claim: a repeated call answers 200 with the same registration.
+- ``backfill_source``: a source's history through the same connector, parse and ``ingest``.
+- ``recent_tenders`` (``GET /v1/tenders``) and ``register_tender`` (``POST /v1/tenders/{id}/register``): a
+  registration pre-filled from the tender for the calling user, stored through ``store.registrations.create``
+  exactly like ``POST /v1/registrations`` (customer claims, dedup and approval follow from its stream record).
+  Idempotent per (user, tender) through the registration's ``external_ref`` claim.
 """
 from __future__ import annotations
 
@@ -30,23 +26,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chalice import Blueprint
-
-from chalicelib.http import HttpError, api, bearer_principal, json_response
-
-bp = Blueprint(__name__)
 logger = logging.getLogger("dealreg.tenders")
 BUNDLED_SOURCES = Path(__file__).resolve().parents[1] / "tender_sources.json"
 MAX_DAYS = 31
 _INDEX: Any = None  # the subscriptions index of this warm container (see domain/tender_matching.py)
 _INDEX_EPOCH = ""  # the subscriptions table's epoch it was built at (see store.tenders.subscriptions_stamp)
-
-
-@bp.schedule("rate(5 minutes)")
-def poll_tender_feeds(event):
-    from chalicelib import clock
-
-    return poll_due(clock.now())
 
 
 # -- polling --------------------------------------------------------------------------------------------
@@ -333,111 +317,20 @@ def backfill_source(src: Any, now: datetime, *, http: Any, urls: list[str] | Non
     return dict(stats)
 
 
-# -- subscriptions API ----------------------------------------------------------------------------------
-
-
-def _user():
-    from schemas.common import PrincipalKind
-
-    principal = bearer_principal(bp.current_request.headers)
-    if principal.kind is not PrincipalKind.USER:
-        raise HttpError(403, "forbidden", "tender subscriptions and registrations are for users (reps)")
-    return principal
-
-
-@bp.route("/v1/subscriptions", methods=["POST"])
-@api(request="SubscriptionCreate", responses={201: "Subscription"}, summary="Subscribe to tenders")
-def create_subscription():
-    from chalicelib import clock
-    from chalicelib.http import parse_body
-    from chalicelib.store import tenders as store
-    from schemas.tender import Subscription, SubscriptionCreate
-
-    principal = _user()
-    body = parse_body(SubscriptionCreate, bp.current_request.raw_body)
-    sub = Subscription(id=store.new_subscription_id(), rep_id=principal.id, created_at=clock.now(),
-                       **body.model_dump())
-    store.create_subscription(sub)
-    return json_response(201, sub)
-
-
-@bp.route("/v1/subscriptions", methods=["GET"])
-@api(responses={200: "SubscriptionPage"}, summary="The caller's tender subscriptions")
-def list_subscriptions():
-    from chalicelib.store import tenders as store
-    from schemas.tender import SubscriptionPage
-
-    principal = _user()
-    subs = sorted(store.subscriptions_of(principal.id), key=lambda s: s.created_at)
-    return json_response(200, SubscriptionPage(items=subs))
-
-
-@bp.route("/v1/subscriptions/{sub_id}", methods=["DELETE"])
-@api(responses={}, summary="(204) Delete one of the caller's subscriptions")
-def delete_subscription(sub_id: str):
-    from chalice import Response
-
-    from chalicelib.store import tenders as store
-
-    principal = _user()
-    if not store.delete_subscription(sub_id, principal.id):
-        raise HttpError(404, "not_found", "no such subscription")
-    return Response(body="", status_code=204)
-
-
-# -- tenders API ----------------------------------------------------------------------------------------
-
-
-def _record(item: Any) -> Any:
-    from schemas.tender import TenderRecord
-
-    from chalicelib.store import tenders as store
-
-    return TenderRecord(id=item.tender_id, cancelled=item.cancelled == "yes", sources=list(item.sources),
-                        first_seen=datetime.fromisoformat(item.seen_at), tender=store.tender_of(item))
-
-
-@bp.route("/v1/tenders/{tender_id}", methods=["GET"])
-@api(responses={200: "TenderRecord"}, summary="One stored tender")
-def get_tender(tender_id: str):
-    from chalicelib.store import tenders as store
-
-    bearer_principal(bp.current_request.headers)
-    item = store.get_tender(tender_id)
-    if item is None:
-        raise HttpError(404, "not_found", "no such tender")
-    return json_response(200, _record(item))
-
-
-@bp.route("/v1/tenders", methods=["GET"])
-@api(responses={200: "TenderPage"},
-     summary="Recent tenders, newest first (query: days, status, source, q, limit)")
-def list_tenders():
-    from chalicelib import clock
+def recent_tenders(now: datetime, *, days: int, limit: int, status: str | None = None, source: str | None = None,
+                   q: str | None = None) -> list[Any]:
+    """Stored tenders of the last ``days`` days, newest first, filtered; at most ``limit``."""
     from chalicelib.domain.tender_matching import Keyword, prepare
     from chalicelib.store import tenders as store
-    from schemas.tender import TenderPage
 
-    bearer_principal(bp.current_request.headers)
-    q = bp.current_request.query_params or {}
-    try:
-        days = int(q.get("days", 7))
-        limit = int(q.get("limit", 50))
-    except ValueError:
-        raise HttpError(422, "validation_failed", "bad days or limit",
-                        errors=[{"loc": "query", "type": "int_parsing"}]) from None
-    if not (1 <= days <= MAX_DAYS and 1 <= limit <= 200):
-        raise HttpError(422, "validation_failed", f"days must be 1..{MAX_DAYS}, limit 1..200",
-                        errors=[{"loc": "query", "type": "less_than_equal"}])
-    keyword = Keyword.compile(q["q"]) if q.get("q") else None
-    today = clock.now()
-    day_keys = [(today - timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days)]
+    keyword = Keyword.compile(q) if q else None
+    day_keys = [(now - timedelta(days=n)).strftime("%Y-%m-%d") for n in range(days)]
     out = []
     for item in store.list_recent(day_keys, 1000):
-        rec = _record(item)
-        if q.get("status") and str(rec.tender.status) != q["status"]:
+        rec = record(item)
+        if status and str(rec.tender.status) != status:
             continue
-        if q.get("source") and not any(s.startswith(f"src:{q['source']}:") for s in rec.sources):
+        if source and not any(s.startswith(f"src:{source}:") for s in rec.sources):
             continue
         if keyword is not None:
             p = prepare(rec.tender)
@@ -446,51 +339,55 @@ def list_tenders():
         out.append(rec)
         if len(out) >= limit:
             break
-    return json_response(200, TenderPage(items=out))
+    return out
 
 
-@bp.route("/v1/tenders/{tender_id}/register", methods=["POST"])
-@api(request="TenderRegistrationRequest", responses={202: "RegistrationAccepted", 200: "RegistrationAccepted"},
-     summary="Turn a tender into a registration for the caller (202 created; 200 the one made before)")
-def register_tender(tender_id: str):
-    from datetime import timedelta
+def record(item: Any) -> Any:
+    """A stored tender item as the API's ``TenderRecord``."""
+    from schemas.tender import TenderRecord
 
-    from chalicelib import clock, settings
+    from chalicelib.store import tenders as store
+
+    return TenderRecord(id=item.tender_id, cancelled=item.cancelled == "yes", sources=list(item.sources),
+                        first_seen=datetime.fromisoformat(item.seen_at), tender=store.tender_of(item))
+
+
+def register_tender(principal: Any, tender_id: str, extra: Any, now: datetime) -> tuple[bool, dict[str, Any]]:
+    """A registration for ``principal`` pre-filled from the tender (``extra`` fills what it lacks).
+
+    Returns ``(created, answer)``: ``created`` is False when the caller registered this tender before (or a
+    concurrent call won the ``external_ref`` claim); ``answer`` is then that registration's.
+    Raises ``NotFoundError`` (no such tender), ``DealregError`` ``tender_cancelled``, ``ValidationFailedError``
+    (fields the tender lacks), ``PendingCapError``.
+    """
+    from schemas.registration import Source
+
+    from chalicelib import settings
+    from chalicelib.domain.errors import DealregError, NotFoundError, ValidationFailedError
     from chalicelib.domain.registration import new_id, new_registration
     from chalicelib.domain.tenders import registration_from_tender, registration_ref
-    from chalicelib.http import check_size, parse_body
     from chalicelib.store import registrations
     from chalicelib.store import tenders as store
-    from schemas.registration import Source
-    from schemas.tender import TenderRegistrationRequest
 
-    request = bp.current_request
-    check_size(request.raw_body, settings.get().max_body_bytes)
-    principal = _user()
-    extra = parse_body(TenderRegistrationRequest, request.raw_body or b"{}")
-    now = clock.now()
     made = registrations.by_external_ref(principal.id, registration_ref(tender_id), now=now)
     if made is not None:
         reg = registrations.get(made)
-        return json_response(200, {"id": made, "status": reg.status.value if reg else "submitted"})
+        return False, {"id": made, "status": reg.status.value if reg else "submitted"}
     item = store.get_tender(tender_id)
     if item is None:
-        raise HttpError(404, "not_found", "no such tender")
+        raise NotFoundError("no such tender")
     if item.cancelled == "yes":
-        raise HttpError(409, "tender_cancelled", "the tender was cancelled")
+        raise DealregError("the tender was cancelled", code="tender_cancelled")
     payload, missing = registration_from_tender(tender_id, store.tender_of(item), extra)
     if payload is None:
-        raise HttpError(422, "validation_failed", "the tender does not state everything a registration needs; "
-                        "give the missing fields in the body", errors=missing)
+        raise ValidationFailedError("the tender does not state everything a registration needs; "
+                                    "give the missing fields in the body", errors=missing)
     reg = new_registration(payload, reg_id=new_id("reg", now), source=Source.TENDER, submitter=principal.actor,
                            team_id=principal.team_id, now=now)
-    try:
-        outcome = registrations.create(reg, now=now, idempotency_key=None,
-                                       idempotency_ttl=timedelta(seconds=settings.get().idempotency_ttl_seconds))
-    except registrations.PendingCapReached as exc:
-        raise HttpError(409, "pending_cap", str(exc)) from None
+    outcome = registrations.create(reg, now=now, idempotency_key=None,
+                                   idempotency_ttl=timedelta(seconds=settings.get().idempotency_ttl_seconds))
     # A concurrent call for the same tender won the external_ref claim: answer with its registration.
-    return json_response(202 if outcome.created else 200, outcome.answer)
+    return outcome.created, outcome.answer
 
 
 def sources_status() -> list[dict[str, Any]]:

@@ -1,0 +1,62 @@
+"""The one error root: every refusal the product answers with is a ``DealregError``.
+
+A refusal carries what the client is told: ``code`` (stable, machine-readable), ``status`` (the HTTP status the
+edge answers with), ``message`` and ``errors`` (``[{"loc", "type"}]`` field paths, never submitted values).
+Subclasses set ``code``/``status`` as class attributes; the HTTP edge (``chalicelib.http.api``) renders any
+``DealregError`` in one place, so no handler maps refusals itself. Pure: no chalice, boto or storage here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DealregError(Exception):
+    """A refused request or operation; nothing was written."""
+
+    status: int = 409
+    code: str = "conflict"
+
+    def __init__(self, message: str = "", *, code: str | None = None, status: int | None = None,
+                 errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        if errors is not None:
+            self.errors = errors
+        self.headers: dict[str, str] = dict(headers or {})
+
+    # ``errors`` may be overridden by a property in a subclass (e.g. the limit a refusal names).
+    errors: list[dict[str, Any]] = []
+
+    def body(self) -> dict[str, Any]:
+        """The error body every route answers with (``schemas.registration.ErrorResponse``)."""
+        return {"code": self.code, "message": self.message, "errors": list(self.errors)}
+
+
+class NotFoundError(DealregError):
+    """What the caller may not see is answered exactly like what does not exist."""
+
+    status = 404
+    code = "not_found"
+
+
+class ValidationFailedError(DealregError):
+    status = 422
+    code = "validation_failed"
+
+
+class PendingCapError(DealregError):
+    """The submitter already has ``cap`` registrations awaiting a decision (ownership rule ``pending_cap``)."""
+
+    code = "pending_cap"
+
+    def __init__(self, message: str = "", *, submitter: str | None = None, cap: int | None = None,
+                 **kw: Any) -> None:
+        if not message and submitter is not None and cap is not None:
+            message = (f"{submitter} has {cap} registrations awaiting a decision, the most allowed "
+                       f"(pending_cap = {cap})")
+        super().__init__(message, **kw)
+        self.cap = cap

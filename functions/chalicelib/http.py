@@ -5,6 +5,7 @@ validation errors carry only the field path and pydantic's error type, never the
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import logging
@@ -37,9 +38,25 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
                     headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})})
 
 
+# The caller of the request being answered (set by ``bearer_principal``), so refusals are worded for them.
+_CALLER: contextvars.ContextVar[Any] = contextvars.ContextVar("dealreg_caller", default=None)
+
+
+def refusal_body(err: DealregError) -> dict[str, Any]:
+    """``{"code", "message", "errors"}`` of a refusal as the current caller may read it: a refusal whose text
+    may name a holder (``redact_for_partners``) is worded generically for a partner (domain/visibility.py)."""
+    body = err.body()
+    caller = _CALLER.get()
+    if caller is not None and getattr(err, "redact_for_partners", False):
+        from chalicelib.domain import visibility
+
+        body["message"] = visibility.refusal(visibility.Viewer.of(caller), err.code, body["message"])
+    return body
+
+
 def error_response(err: DealregError) -> Response:
     """The one mapping of a refusal to HTTP: its status, ``{"code", "message", "errors"}`` and its headers."""
-    return json_response(err.status, err.body(), err.headers)
+    return json_response(err.status, refusal_body(err), err.headers)
 
 
 def validation_errors(exc: Any, prefix: str) -> list[dict[str, str]]:
@@ -193,6 +210,7 @@ def bearer_principal(headers: Any):
     if principal is None:
         raise HttpError(401, "unauthorized", "unknown or revoked API key",
                         headers={"WWW-Authenticate": 'Bearer realm="dealreg"'})
+    _CALLER.set(principal)
     return principal
 
 
@@ -229,6 +247,7 @@ def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            _CALLER.set(None)
             try:
                 if any(isinstance(v, str) and len(v) > MAX_HEADER_CHARS for v in kwargs.values()):
                     # a path id that long names nothing we store (and would exceed DynamoDB's key limit)

@@ -92,10 +92,11 @@ def _submit(world, body: dict):
 
 
 def test_decisions_free_a_slot_and_a_resubmission_needs_one(suite, world):
+    from chalicelib.domain.errors import PendingCapError
     from chalicelib.domain.ownership import HolderRef
     from chalicelib.domain.workflow import transition
-    from chalicelib.store import registrations
     from chalicelib.services import ownership as ownership_ops
+    from chalicelib.store import registrations
     from schemas.common import Actor, PrincipalKind
     from schemas.registration import RegistrationStatus as S
 
@@ -117,7 +118,7 @@ def test_decisions_free_a_slot_and_a_resubmission_needs_one(suite, world):
     rejected = registrations.get(ids[1])
     back = transition(rejected.audit, rejected.status, S.SUBMITTED, actor=Actor(kind=PrincipalKind.USER, id="wang"),
                       now=T0)
-    with pytest.raises(registrations.PendingCapReached):
+    with pytest.raises(PendingCapError):
         registrations.apply_transition(rejected, back, now=T0)
     assert registrations.get(ids[1]).status is S.REJECTED and _pending("wang") == 3
 

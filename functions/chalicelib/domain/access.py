@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from chalicelib.domain.errors import DealregError
 from schemas.common import Actor, PrincipalKind
 from schemas.registration import Registration
 
@@ -30,8 +31,9 @@ class Principal:
         return Actor(kind=self.kind, id=self.id)
 
 
-class ListForbiddenError(Exception):
-    pass
+class ListForbiddenError(DealregError):
+    status = 403
+    code = "forbidden"
 
 
 def can_read(p: Principal, reg: Registration) -> bool:

@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.access import Principal, Role
+from chalicelib.domain.errors import DealregError, PendingCapError  # noqa: F401 - PendingCapError: one rule, one error
 from chalicelib.domain.workflow import transition
 from schemas.common import Actor, PrincipalKind
 from schemas.registration import AuditEntry, RegistrationStatus as S
@@ -151,11 +152,11 @@ class Change:
 
 # --- refusals --------------------------------------------------------------------------------------------------
 
-class OwnershipError(Exception):
-    """A refused operation; ``status`` and ``code`` are what the HTTP edge answers."""
+class OwnershipError(DealregError):
+    """A refused operation; ``status`` and ``code`` are what the HTTP edge answers. Its text may name a
+    holder, so a partner reads a generic one (``visibility.refusal``, applied by the HTTP edge)."""
 
-    status = 409
-    code = "conflict"
+    redact_for_partners = True
 
 
 class LimitExceededError(OwnershipError):
@@ -172,10 +173,6 @@ class LimitExceededError(OwnershipError):
     def errors(self) -> list[dict]:
         """The limit, named where every answer carrying ``limit_exceeded`` puts it (``errors[].loc``)."""
         return [{"loc": f"limit.{self.limit.name}", "type": "limit_exceeded"}]
-
-
-class PendingCapError(OwnershipError):
-    code = "pending_cap"
 
 
 class WrongStatusError(OwnershipError):

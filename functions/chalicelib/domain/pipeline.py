@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from chalicelib.domain.errors import DealregError
 from schemas.common import Actor
 from schemas.pipeline import PipelineRules, Stage
 from schemas.registration import AuditEntry, Registration, RegistrationStatus, SalesStage
@@ -34,7 +35,7 @@ DEFAULT = PipelineRules(stages=(
 STAGE_CHANGED = "stage_changed"
 
 
-class StageMoveError(Exception):
+class StageMoveError(DealregError):
     status = 409
     code = "illegal_stage_move"
 

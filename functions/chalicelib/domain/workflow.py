@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.domain.errors import DealregError
 from schemas.common import Actor, PrincipalKind
 from schemas.registration import AuditEntry, Registration, RegistrationCreate, RegistrationStatus as S
 
@@ -42,7 +43,7 @@ ALLOWED: dict[S, frozenset[S]] = {
 REASON_REQUIRED: frozenset[S] = frozenset({S.REJECTED, S.LOST})
 
 
-class WorkflowError(Exception):
+class WorkflowError(DealregError):
     """A refused workflow operation; ``status`` and ``code`` are what the HTTP edge answers."""
 
     status = 409
@@ -58,8 +59,10 @@ class IllegalTransitionError(WorkflowError):
         self.target = target
 
 
-class ReasonRequiredError(ValueError):
-    pass
+class ReasonRequiredError(WorkflowError):
+    status = 422
+    code = "validation_failed"
+    errors = [{"loc": "body.reason", "type": "missing"}]
 
 
 def transition(

@@ -33,12 +33,9 @@ def _store(reg, idempotency_key: str | None, raw: bytes | None = None):
     from chalicelib.store import registrations
 
     s = settings.get()
-    try:
-        outcome = registrations.create(reg, now=reg.created_at, idempotency_key=idempotency_key,
-                                       idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds),
-                                       fingerprint=registrations.body_fingerprint(raw) if idempotency_key else None)
-    except registrations.PendingCapReached as exc:
-        raise HttpError(409, "pending_cap", str(exc)) from None
+    outcome = registrations.create(reg, now=reg.created_at, idempotency_key=idempotency_key,
+                                   idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds),
+                                   fingerprint=registrations.body_fingerprint(raw) if idempotency_key else None)
     if outcome.conflict == "idempotency_key_reused":
         header = "webhook-id" if idempotency_key.startswith("webhook#") else "idempotency-key"
         raise HttpError(422, *REUSED, errors=[{"loc": f"header.{header}", "type": "idempotency_key_reused"}])
@@ -148,10 +145,10 @@ def _check_envelope_time(stamp, now) -> None:
 
 def _partner_update(partner_id: str, body, raw: bytes, webhook_id: str):
     """The partner's opportunity as it now is, found by its ``external_ref``: an edit by the submitter
-    (chalicelib.handlers.review.apply_edit). 404 for an unknown reference; 409 once decided. A replayed
+    (chalicelib.services.workflow.apply_edit). 404 for an unknown reference; 409 once decided. A replayed
     webhook id, or an update that changes nothing, writes nothing and gets the same answer."""
     from chalicelib.domain.access import Principal, Role
-    from chalicelib.handlers.review import apply_edit
+    from chalicelib.services.workflow import apply_edit
     from chalicelib.store import registrations
     from schemas.common import PrincipalKind
     from schemas.workflow import OpportunityUpdated

@@ -10,18 +10,10 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http import HttpError, api, bearer_principal, json_response
+from chalicelib.domain.errors import DealregError
+from chalicelib.http import HttpError, api, bearer_principal, json_response, refusal_body
 
 bp = Blueprint(__name__)
-
-
-def _refusal(exc, principal) -> HttpError:
-    from chalicelib.domain import visibility
-    from chalicelib.domain.ownership import LimitExceededError
-
-    errors = exc.errors if isinstance(exc, LimitExceededError) else []
-    return HttpError(exc.status, exc.code, visibility.refusal(visibility.Viewer.of(principal), exc.code, str(exc)),
-                     errors=errors)
 
 
 def _read(reg_id: str):
@@ -66,12 +58,9 @@ def _operate(reg_id: str, op: str, decide) -> object:
             h.status is dom.POOL or (dom.may_claim_from(principal, h) and _left_pool_by_claim(reg)))):
         raise HttpError(404, "not_found", "no such registration")
     now = clock.now()
-    try:
-        dom.authorize(op, principal, h)
-        change = decide(principal, h, now, store.rules())
-        ownership_ops.apply(h, change, now=now)
-    except dom.OwnershipError as exc:
-        raise _refusal(exc, principal) from None
+    dom.authorize(op, principal, h)
+    change = decide(principal, h, now, store.rules())
+    ownership_ops.apply(h, change, now=now)
     return json_response(200, _view(ownership_ops.after(h, change), principal))
 
 
@@ -180,10 +169,8 @@ def bulk_assign_registrations():
 
     principal = bearer_principal(bp.current_request.headers)
     body = _body(BulkAssignRequest)
-    try:  # the holder is the same for every item: resolved once (an unknown one refuses the request, 422)
-        profile = _profile(dom.HolderRef(body.owner_kind.value, body.owner_id))
-    except dom.OwnershipError as exc:
-        raise _refusal(exc, principal) from None
+    # the holder is the same for every item: resolved once (an unknown one refuses the request, 422)
+    profile = _profile(dom.HolderRef(body.owner_kind.value, body.owner_id))
     results = []
     rules = store.rules()
     for reg_id in dict.fromkeys(body.registration_ids):
@@ -198,14 +185,10 @@ def bulk_assign_registrations():
                       if op == "transfer" else
                       dom.assign(h, profile, actor=principal.actor, now=now, rules=rules, reason=body.reason))
             ownership_ops.apply(h, change, now=now)
-        except HttpError as exc:
-            results.append(BulkAssignOutcome(registration_id=reg_id, outcome="refused", code=exc.code,
-                                             message=exc.message))
-            continue
-        except dom.OwnershipError as exc:
-            refusal = _refusal(exc, principal)
-            results.append(BulkAssignOutcome(registration_id=reg_id, outcome="refused", code=exc.code,
-                                             message=refusal.message, errors=refusal.errors))
+        except DealregError as exc:
+            refusal = refusal_body(exc)  # worded for the caller, as the single calls answer it
+            results.append(BulkAssignOutcome(registration_id=reg_id, outcome="refused", code=refusal["code"],
+                                             message=refusal["message"], errors=refusal["errors"]))
             continue
         outcome = "transferred" if op == "transfer" else "assigned"
         results.append(BulkAssignOutcome(registration_id=reg_id, outcome=outcome,
@@ -251,9 +234,6 @@ def add_follow_up(reg_id: str):
     change = dom.follow_up(h, author, at, now=now, rules=store.rules())
     rec = store.FollowUpRecord(id=new_id("fu", now), registration_id=reg_id, at=min(at, now),
                                type=body.type.value, note=body.note, author=author, counted=change is not None)
-    try:
-        store.add_follow_up(h, rec, change, now=now)
-    except dom.OwnershipError as exc:
-        raise _refusal(exc, principal) from None
+    store.add_follow_up(h, rec, change, now=now)
     return json_response(201, FollowUp(id=rec.id, registration_id=reg_id, type=body.type, note=body.note,
                                        at=rec.at, author=author.key, counted=rec.counted))

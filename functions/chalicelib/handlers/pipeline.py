@@ -37,7 +37,7 @@ def move_registration_stage(reg_id: str):
     from chalicelib import clock
     from chalicelib.domain.access import can_read
     from chalicelib.domain.ownership import holder_of, manages
-    from chalicelib.domain.pipeline import StageMoveError, move_line
+    from chalicelib.domain.pipeline import move_line
     from chalicelib.store import ownership as ownership_store
     from chalicelib.store import registrations
     from schemas.pipeline import StageMoveRequest, StageMoveResult
@@ -52,11 +52,8 @@ def move_registration_stage(reg_id: str):
     h = ownership_store.holding(reg_id)
     may = h is not None and ((h.owner is not None and h.owner == holder_of(principal)) or manages(principal, h.team_id))
     now = clock.now()
-    try:
-        line = move_line(reg, body.stage, actor=principal.actor, may_move=may, rules=rules(), now=now,
-                         reason=body.reason)
-    except StageMoveError as exc:
-        raise HttpError(exc.status, exc.code, str(exc)) from None
+    line = move_line(reg, body.stage, actor=principal.actor, may_move=may, rules=rules(), now=now,
+                     reason=body.reason)
     if not registrations.move_stage(reg, body.stage, line, now=now):
         raise HttpError(409, "conflict", "the registration changed meanwhile; read it again")
     return json_response(200, StageMoveResult(id=reg.id, sales_stage=body.stage, version=reg.version + 1))

@@ -23,30 +23,10 @@ from chalicelib.http import (HttpError, api, bearer_principal, check_size, heade
 bp = Blueprint(__name__)
 
 
-def _refusal(exc) -> HttpError:
-    from chalicelib.domain.workflow import ReasonRequiredError
-    from chalicelib.store.registrations import PendingCapReached
+def _lost() -> Exception:
+    from chalicelib.services.workflow import lost_race
 
-    if isinstance(exc, ReasonRequiredError):
-        return HttpError(422, "validation_failed", str(exc), errors=[{"loc": "body.reason", "type": "missing"}])
-    if isinstance(exc, PendingCapReached):
-        return HttpError(409, "pending_cap", str(exc))
-    from chalicelib.domain.ownership import LimitExceededError
-
-    errors = exc.errors if isinstance(exc, LimitExceededError) else None  # names the limit, as everywhere
-    return HttpError(getattr(exc, "status", 409), getattr(exc, "code", "conflict"), str(exc), errors=errors)
-
-
-def _refusals():
-    from chalicelib.domain.ownership import OwnershipError
-    from chalicelib.domain.workflow import ReasonRequiredError, WorkflowError
-    from chalicelib.store.registrations import PendingCapReached
-
-    return WorkflowError, OwnershipError, ReasonRequiredError, PendingCapReached
-
-
-def _lost() -> HttpError:
-    return HttpError(409, "conflict", "the registration changed meanwhile; read it again")
+    return lost_race()
 
 
 def _read(reg_id: str, principal, *, also_visible_to=None):
@@ -91,11 +71,8 @@ def _move(reg, line, principal=None):
     from chalicelib.store import registrations
 
     now = clock.now()
-    try:
-        if not registrations.apply_transition(reg, line(now), now=now):
-            raise _lost()
-    except _refusals() as exc:
-        raise _refusal(exc) from None
+    if not registrations.apply_transition(reg, line(now), now=now):
+        raise _lost()
     return _decision(reg.id, principal)
 
 
@@ -121,10 +98,7 @@ class _Review:
 
         self.reg = _read(reg_id, self.principal, also_visible_to=may)
         allowed = may(self.reg)
-        try:
-            check_decidable(self.reg, self.principal, target)
-        except _refusals() as exc:
-            raise _refusal(exc) from None
+        check_decidable(self.reg, self.principal, target)
         if not allowed:
             raise HttpError(403, "forbidden", f"you may not decide level {self.level} of this registration")
 
@@ -154,17 +128,14 @@ def approve_registration(reg_id: str):
     r = _Review(reg_id, RegistrationStatus.APPROVED, principal)
     body = _body(ApproveRequest, optional=True)  # parsed only for a caller allowed to decide
     now = clock.now()
-    try:
-        if r.level < r.required:
-            entry = record_approval(r.reg, r.principal.actor, now=now, level=r.level, required=r.required,
-                                    reason=body.reason)
-            if not registrations.append_audit(r.reg, entry, now=now):
-                raise _lost()
-        else:
-            owner = HolderRef(body.owner_kind.value, body.owner_id) if body.owner_id else _default_owner(r.reg)
-            ownership_ops.grant(r.reg, owner, r.principal.actor, now=now, reason=body.reason)
-    except _refusals() as exc:
-        raise _refusal(exc) from None
+    if r.level < r.required:
+        entry = record_approval(r.reg, r.principal.actor, now=now, level=r.level, required=r.required,
+                                reason=body.reason)
+        if not registrations.append_audit(r.reg, entry, now=now):
+            raise _lost()
+    else:
+        owner = HolderRef(body.owner_kind.value, body.owner_id) if body.owner_id else _default_owner(r.reg)
+        ownership_ops.grant(r.reg, owner, r.principal.actor, now=now, reason=body.reason)
     return _decision(reg_id)
 
 
@@ -213,43 +184,6 @@ def resubmit_registration(reg_id: str):
                  principal)
 
 
-def apply_edit(reg, payload, principal, *, idempotency_key: str | None = None,
-               fingerprint: str | None = None) -> str:
-    """Replace ``reg``'s payload with ``payload`` as ``principal`` (the submitter). Returns ``updated``,
-    ``unchanged`` (nothing differs: nothing written) or ``replayed`` (this webhook id was applied before).
-    Raises HttpError for a refusal or a lost race."""
-    from datetime import timedelta
-
-    from chalicelib import clock
-    from chalicelib.domain.workflow import edit
-    from chalicelib.store import registrations
-
-    now = clock.now()
-    if idempotency_key:
-        seen = registrations.idempotency_state(idempotency_key, fingerprint, now=now)
-        if seen == "reused":
-            raise HttpError(422, "idempotency_key_reused", "this webhook-id was used for a different body; use a "
-                            "new webhook-id for a new request",
-                            errors=[{"loc": "header.webhook-id", "type": "idempotency_key_reused"}])
-        if seen is not None:
-            return "replayed"
-    try:
-        entry = edit(reg, payload, principal, now=now)
-    except _refusals() as exc:
-        raise _refusal(exc) from None
-    if entry is None:
-        return "unchanged"
-    outcome = registrations.update_payload(
-        reg, payload, entry, now=now, idempotency_key=idempotency_key,
-        idempotency_ttl=timedelta(seconds=settings.get().idempotency_ttl_seconds), fingerprint=fingerprint)
-    if outcome == "reused":
-        raise HttpError(422, "idempotency_key_reused", "this webhook-id was used for a different body",
-                        errors=[{"loc": "header.webhook-id", "type": "idempotency_key_reused"}])
-    if outcome == "lost":
-        raise _lost()
-    return outcome
-
-
 def _if_match(value: str | None) -> int | None:
     """The version an ``If-Match`` header names ("3", '"3"' or 'W/"3"'); None without one."""
     if value is None:
@@ -289,6 +223,8 @@ def patch_registration(reg_id: str):
     except ValidationError as exc:
         raise HttpError(422, "validation_failed", "the edited registration failed validation",
                         errors=validation_errors(exc, "body")) from None
+    from chalicelib.services.workflow import apply_edit
+
     apply_edit(reg, payload, principal)
     current = registrations.get(reg_id)
     from chalicelib.domain import visibility
@@ -311,14 +247,11 @@ def _close(reg_id: str, target, parse, principal):
     _read(reg_id, principal)
     h = ownership_store.holding(reg_id)
     if h.status is not RegistrationStatus.APPROVED or h.owner is None:
-        raise _refusal(IllegalTransitionError(h.status, target))
+        raise IllegalTransitionError(h.status, target)
     if not (h.owner == holder_of(principal) or manages(principal, h.team_id)):
         raise HttpError(403, "forbidden", "only the owner, a manager of the team or an admin may close it")
     text, won_amount = parse()
-    try:
-        ownership_ops.close(reg_id, target, principal.actor, now=clock.now(), reason=text, won_amount=won_amount)
-    except _refusals() as exc:
-        raise _refusal(exc) from None
+    ownership_ops.close(reg_id, target, principal.actor, now=clock.now(), reason=text, won_amount=won_amount)
     return _decision(reg_id, principal)
 
 

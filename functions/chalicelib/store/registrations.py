@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain.errors import PendingCapError
 from chalicelib.store import models
 from chalicelib.store.models import AuditEntryMap, ClaimItem, CustomerItem, HolderItem, RegistrationItem
 from schemas.common import Actor
@@ -16,15 +17,6 @@ from schemas.registration import AuditEntry, Registration, RegistrationCreate, R
 
 # Statuses that count against the submitter's pending cap (ownership rule ``pending_cap``).
 PENDING = frozenset({RegistrationStatus.SUBMITTED, RegistrationStatus.PENDING_REVIEW})
-
-
-class PendingCapReached(Exception):
-    """The submitter already has ``cap`` registrations awaiting a decision; nothing was written."""
-
-    def __init__(self, submitter: str, cap: int) -> None:
-        super().__init__(f"{submitter} has {cap} registrations awaiting a decision, the most allowed "
-                         f"(pending_cap = {cap})")
-        self.cap = cap
 
 
 @dataclass(frozen=True)
@@ -180,7 +172,7 @@ def create(
     it is below the cap, so racing submissions cannot exceed it.
 
     Raises:
-        PendingCapReached: the submitter is at the pending cap (nothing was written).
+        PendingCapError: the submitter is at the pending cap (nothing was written).
     """
     cap = _pending_cap()
     answer = {"id": reg.id, "status": reg.status.value}
@@ -252,7 +244,7 @@ def create(
             pending_moved = False
             if cap > 0 and reg.status in PENDING:
                 if pending_count(reg.submitter) >= cap:
-                    raise PendingCapReached(reg.submitter.id, cap) from None
+                    raise PendingCapError(submitter=reg.submitter.id, cap=cap) from None
                 pending_moved = True
             newly_held = False
             for key in customer_keys:
@@ -357,7 +349,7 @@ def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> 
     submitted/pending_review moves the submitter's pending counter in the same transaction.
 
     Raises:
-        PendingCapReached: a move back into review (resubmission) with the submitter at the pending cap.
+        PendingCapError: a move back into review (resubmission) with the submitter at the pending cap.
     """
     source = entry.from_status or RegistrationStatus.SUBMITTED
     actions = [
@@ -386,7 +378,7 @@ def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> 
         current = get(reg.id)
         if current is None or current.version != reg.version or current.status is not source:
             return False
-        raise PendingCapReached(reg.submitter.id, cap) from None
+        raise PendingCapError(submitter=reg.submitter.id, cap=cap) from None
     return True
 
 

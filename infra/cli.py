@@ -360,10 +360,10 @@ def cmd_holders_offboard(args: argparse.Namespace) -> int:
 
 def cmd_holders_over_limit(args: argparse.Namespace) -> int:
     _storage(args)
-    from chalicelib.store import ownership
+    from chalicelib.rules import ownership_rules
     from chalicelib.services import ownership as ownership_ops
 
-    reclaim = args.reclaim or ownership.rules().over_limit == "reclaim"
+    reclaim = args.reclaim or ownership_rules().over_limit == "reclaim"
     for row in ownership_ops.over_limit(now=_now(), reclaim=reclaim):
         print(json.dumps(row))
     return 0

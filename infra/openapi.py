@@ -146,6 +146,8 @@ FILE_NAMES = {
 # Deployment configuration documents (not API payloads): file name -> "module:Model", imported when generating.
 CONFIG_DOCUMENTS: dict[str, str] = {
     "routing_rules.v1.json": "chalicelib.domain.routing:RoutingRules",
+    "ownership_rules.v1.json": "chalicelib.domain.ownership:OwnershipRules",  # chalicelib/rules.py loads these
+    "dedup_rules.v1.json": "chalicelib.domain.dedup_rules:MatchRules",
     "workflow_rules.v1.json": "schemas.workflow:WorkflowRules",
     "attribute_rules.v1.json": "schemas.scoring:AttributeRules",
     "behaviour_rules.v1.json": "schemas.scoring:BehaviourRules",

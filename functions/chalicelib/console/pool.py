@@ -29,6 +29,8 @@ def holding(principal) -> dict | None:
     prof = store.profile(ref)
     if prof is None:
         return None
-    limit = dom.holding_limit(store.rules(), prof)
+    from chalicelib.rules import ownership_rules
+
+    limit = dom.holding_limit(ownership_rules(), prof)
     held = store.held_count(ref)
     return {"held": held, "limit": limit.value, "room": max(limit.value - held, 0)}

@@ -345,11 +345,11 @@ def _escalates(reg: dict) -> bool:
     if reg.get("status") != "pending_review" or not reg.get("audit"):
         return False
     from chalicelib.domain import routing
-    from chalicelib.store import routing as routing_store
+    from chalicelib.rules import routing_rules
     from schemas.registration import Registration
 
     model = Registration.model_validate(reg)
-    return routing.current_level(model) < routing.levels_required(routing_store.rules(), model)
+    return routing.current_level(model) < routing.levels_required(routing_rules(), model)
 
 
 @bp.route("/console/registrations/{reg_id}", methods=["GET"])

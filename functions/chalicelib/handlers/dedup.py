@@ -22,6 +22,7 @@ from chalice import Blueprint
 
 from chalicelib import settings
 from chalicelib.http import HttpError, api, bearer_principal, check_size, json_response, parse_body
+from chalicelib.rules import dedup_rules
 
 bp = Blueprint(__name__)
 logger = logging.getLogger("dealreg.dedup")
@@ -37,12 +38,6 @@ def detect_duplicates(event):
     return process_sqs(event, QUEUE, _dedup_one)
 
 
-def _rules():
-    from chalicelib.domain.dedup_rules import load_rules
-
-    return load_rules(settings.get().dedup_rules_json)
-
-
 def _assess(name: str, registry_ids, website, emails, phones, products, parties, self_id=None):
     """Candidates -> scores and rules -> holdings -> verdict. Returns (verdict, holdings, exact keys, forms)."""
     from chalicelib.domain import dedup_keys, dedup_match, dedup_verdict
@@ -51,7 +46,7 @@ def _assess(name: str, registry_ids, website, emails, phones, products, parties,
     forms = dedup_keys.name_forms(name)
     exact = dedup_keys.exact_keys(name, registry_ids, website) + dedup_keys.contact_keys(emails, phones)
     found = store.candidates(forms, exact)
-    rules = _rules()
+    rules = dedup_rules()
     matches = dedup_match.score_candidates(forms, exact, ((c.ref, c.name, c.keys, None) for c in found), rules)
     same = [m.ref for m in matches if m.hit is not None and m.hit.action.value in ("block", "flag")]
     held = store.holdings(same)

@@ -12,6 +12,7 @@ from chalice import Blueprint
 
 from chalicelib.domain.errors import DealregError
 from chalicelib.http import HttpError, api, bearer_principal, json_response, refusal_body
+from chalicelib.rules import ownership_rules
 
 bp = Blueprint(__name__)
 
@@ -46,7 +47,6 @@ def _operate(reg_id: str, op: str, decide) -> object:
     from chalicelib import clock
     from chalicelib.domain import ownership as dom
     from chalicelib.domain.access import can_read
-    from chalicelib.store import ownership as store
     from chalicelib.services import ownership as ownership_ops
 
     principal = bearer_principal(bp.current_request.headers)
@@ -59,7 +59,7 @@ def _operate(reg_id: str, op: str, decide) -> object:
         raise HttpError(404, "not_found", "no such registration")
     now = clock.now()
     dom.authorize(op, principal, h)
-    change = decide(principal, h, now, store.rules())
+    change = decide(principal, h, now, ownership_rules())
     ownership_ops.apply(h, change, now=now)
     return json_response(200, _view(ownership_ops.after(h, change), principal))
 
@@ -163,7 +163,6 @@ def bulk_assign_registrations():
     from chalicelib import clock
     from chalicelib.domain import ownership as dom
     from chalicelib.domain.access import can_read
-    from chalicelib.store import ownership as store
     from chalicelib.services import ownership as ownership_ops
     from schemas.ownership import BulkAssignOutcome, BulkAssignRequest, BulkAssignResult
 
@@ -172,7 +171,7 @@ def bulk_assign_registrations():
     # the holder is the same for every item: resolved once (an unknown one refuses the request, 422)
     profile = _profile(dom.HolderRef(body.owner_kind.value, body.owner_id))
     results = []
-    rules = store.rules()
+    rules = ownership_rules()
     for reg_id in dict.fromkeys(body.registration_ids):
         try:
             reg, h = _read(reg_id)
@@ -231,7 +230,7 @@ def add_follow_up(reg_id: str):
     at = body.at or now
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
     author = dom.holder_of(principal)
-    change = dom.follow_up(h, author, at, now=now, rules=store.rules())
+    change = dom.follow_up(h, author, at, now=now, rules=ownership_rules())
     rec = store.FollowUpRecord(id=new_id("fu", now), registration_id=reg_id, at=min(at, now),
                                type=body.type.value, note=body.note, author=author, counted=change is not None)
     store.add_follow_up(h, rec, change, now=now)

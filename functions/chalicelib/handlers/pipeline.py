@@ -13,21 +13,16 @@ from chalice import Blueprint
 
 from chalicelib import settings
 from chalicelib.http import HttpError, api, bearer_principal, check_size, json_response, parse_body
+from chalicelib.rules import pipeline_rules
 
 bp = Blueprint(__name__)
-
-
-def rules():
-    from chalicelib.domain.pipeline import rules_from
-
-    return rules_from(settings.get().pipeline_stages_json)
 
 
 @bp.route("/v1/pipeline/stages", methods=["GET"])
 @api(responses={200: "PipelineRules"}, summary="The sales stages in pipeline order, with win probabilities")
 def pipeline_stages():
     bearer_principal(bp.current_request.headers)
-    return json_response(200, rules())
+    return json_response(200, pipeline_rules())
 
 
 @bp.route("/v1/registrations/{reg_id}/stage", methods=["POST"], content_types=["application/json"])
@@ -52,7 +47,7 @@ def move_registration_stage(reg_id: str):
     h = ownership_store.holding(reg_id)
     may = h is not None and ((h.owner is not None and h.owner == holder_of(principal)) or manages(principal, h.team_id))
     now = clock.now()
-    line = move_line(reg, body.stage, actor=principal.actor, may_move=may, rules=rules(), now=now,
+    line = move_line(reg, body.stage, actor=principal.actor, may_move=may, rules=pipeline_rules(), now=now,
                      reason=body.reason)
     if not registrations.move_stage(reg, body.stage, line, now=now):
         raise HttpError(409, "conflict", "the registration changed meanwhile; read it again")
@@ -89,7 +84,7 @@ def board(items, team):
         if item.count:
             cells.setdefault(stage, []).append((currency, int(item.count), int(item.cents or 0)))
     columns = []
-    for st in rules().stages:
+    for st in pipeline_rules().stages:
         got = sorted(cells.get(st.key.value, []))
         columns.append(BoardColumn(
             stage=st.key, name_zh=st.name_zh, name_en=st.name_en, probability=st.probability,

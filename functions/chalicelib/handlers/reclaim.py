@@ -15,6 +15,8 @@ import logging
 
 from chalice import Blueprint
 
+from chalicelib.rules import ownership_rules
+
 bp = Blueprint(__name__)
 logger = logging.getLogger("dealreg.reclaim")
 
@@ -48,10 +50,9 @@ def enforce_holding_limits(event):
     """Daily: report holders above their limit (lowered limits never silently drop deals) and, with the
     rule ``over_limit = "reclaim"``, take back their least recently active holdings down to the limit."""
     from chalicelib import clock
-    from chalicelib.store import ownership
     from chalicelib.services import ownership as ownership_ops
 
-    reclaim = ownership.rules().over_limit == "reclaim"
+    reclaim = ownership_rules().over_limit == "reclaim"
     rows = ownership_ops.over_limit(now=clock.now(), reclaim=reclaim, announce=True)
     for row in rows:
         logger.warning("over limit: %s holds %d, limit %s = %d; reclaimed %d", row["holder"], row["held"],

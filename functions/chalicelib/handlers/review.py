@@ -19,6 +19,7 @@ from chalice import Blueprint
 from chalicelib import settings
 from chalicelib.http import (HttpError, api, bearer_principal, check_size, header, json_response, parse_body,
                              parse_json, validate)
+from chalicelib.rules import routing_rules, workflow_rules
 
 bp = Blueprint(__name__)
 
@@ -51,7 +52,6 @@ def _body(model, *, optional: bool = False):
 def _decision(reg_id: str, principal=None):
     from chalicelib.domain import routing, visibility
     from chalicelib.store import registrations
-    from chalicelib.store import routing as routing_store
     from schemas.registration import RegistrationStatus
     from schemas.workflow import Decision
 
@@ -59,7 +59,7 @@ def _decision(reg_id: str, principal=None):
     review = reg.status is RegistrationStatus.PENDING_REVIEW
     answer = Decision(
         id=reg.id, status=reg.status, version=reg.version, owner_id=reg.owner_id, owner_kind=reg.owner_kind,
-        levels_required=routing.levels_required(routing_store.rules(), reg) if review else None,
+        levels_required=routing.levels_required(routing_rules(), reg) if review else None,
         levels_done=len(routing.round_approvals(reg.audit)) if review else None)
     return json_response(200, visibility.decision(visibility.Viewer.of(principal), answer) if principal else answer)
 
@@ -87,7 +87,7 @@ class _Review:
         from chalicelib.store import routing as routing_store
 
         self.principal = principal
-        rules = routing_store.rules()
+        rules = routing_rules()
 
         def may(reg) -> bool:
             self.required = routing.levels_required(rules, reg)
@@ -173,13 +173,12 @@ def withdraw_registration(reg_id: str):
      summary="Send your rejected registration through the checks again (bounded; fix it first with PATCH)")
 def resubmit_registration(reg_id: str):
     from chalicelib.domain.workflow import resubmit
-    from chalicelib.handlers.workflow import rules
     from schemas.workflow import ResubmitRequest
 
     principal = bearer_principal(bp.current_request.headers)
     reg = _read(reg_id, principal)
     body = _body(ResubmitRequest, optional=True)
-    limit = rules().max_resubmits
+    limit = workflow_rules().max_resubmits
     return _move(reg, lambda now: resubmit(reg, principal, now=now, max_resubmits=limit, reason=body.reason),
                  principal)
 

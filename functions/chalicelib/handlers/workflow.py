@@ -16,28 +16,16 @@ Failures: storage errors -> batch item failure (retried, then the DLQ); unparsea
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 
 from chalice import Blueprint
 
 from chalicelib import settings
+from chalicelib.rules import workflow_rules
 
 bp = Blueprint(__name__)
 logger = logging.getLogger("dealreg.workflow")
 QUEUE = "workflow"
 SUBSCRIBES_TO = settings.QUEUES[QUEUE]
-
-
-@lru_cache(maxsize=4)
-def _rules_for(raw: str):
-    from chalicelib.domain.auto_checks import load_rules
-
-    return load_rules(raw)
-
-
-def rules():
-    """The workflow rules in force (``DEALREG_WORKFLOW_RULES``), parsed once per value."""
-    return _rules_for(settings.get().workflow_rules_json)
 
 
 @bp.on_sqs_message(queue=settings.get().queue(QUEUE), batch_size=10)
@@ -69,14 +57,14 @@ def check(reg, verdict) -> str | None:
     from chalicelib.store import registrations
 
     now = clock.now()
-    workflow_rules = rules()
+    rules = workflow_rules()
     score = None
-    if workflow_rules.flag_attribute_score_below is not None:  # issue 19: flag low attribute scores
+    if rules.flag_attribute_score_below is not None:  # issue 19: flag low attribute scores
         from chalicelib.domain.scoring_model import record_of
         from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
 
         score = attribute_score(record_of(reg), load_attribute_rules(settings.get().attribute_rules_json))[0]
-    report = run_checks(payload_of(reg), verdict, workflow_rules, today=now.date(), attribute_score=score)
+    report = run_checks(payload_of(reg), verdict, rules, today=now.date(), attribute_score=score)
     entry = auto_decide(reg, report, now=now)
     if entry is None:
         return None
@@ -107,7 +95,7 @@ def sweep(*, now, time_left=None) -> int:
     from chalicelib.store import dedup, registrations
     from schemas.dedup import DedupVerdict
 
-    cutoff = now - timedelta(minutes=rules().dedup_wait_minutes)
+    cutoff = now - timedelta(minutes=workflow_rules().dedup_wait_minutes)
     moved = 0
     start = None
     while True:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from chalicelib.domain import ownership as dom
 from chalicelib.domain.ownership import Change, Holding, HolderProfile, HolderRef, Timers
+from chalicelib.rules import ownership_rules
 from chalicelib.store import ownership as store
 from schemas.common import Actor, PrincipalKind
 from schemas.registration import Registration
@@ -75,7 +76,7 @@ def grant(reg: Registration | str, owner: HolderRef | None, actor: Actor, *, now
     """
     h = _holding_of(reg)
     prof = resolve(owner) if owner else None
-    change = dom.grant(h, owner, prof, actor=actor, now=now, rules=store.rules(), reason=reason)
+    change = dom.grant(h, owner, prof, actor=actor, now=now, rules=ownership_rules(), reason=reason)
     return apply(h, change, now=now)
 
 
@@ -163,7 +164,7 @@ def reclaim_run(*, now: datetime, dry_run: bool = False, time_left: Callable[[],
     """
     from schemas.events import OwnershipReclaimed
 
-    rules = store.rules()
+    rules = ownership_rules()
     report = RunReport()
     managers = _managers_cache()
     start: dict | None = None
@@ -209,7 +210,7 @@ def warning_run(*, now: datetime, time_left: Callable[[], bool] | None = None) -
     """
     from schemas.events import OwnershipWarning
 
-    rules = store.rules()
+    rules = ownership_rules()
     if not rules.warning_days:
         return 0
     horizon = now + timedelta(days=max(rules.warning_days))
@@ -250,7 +251,7 @@ def offboard(leaver: HolderRef, successor: HolderRef | None, actor: Actor, *, no
     Resumable: what has moved is no longer the leaver's, so running it again continues with the rest.
     If the successor reaches their limit the run stops (or, with ``overflow_to_pool``, pools the rest).
     """
-    rules = store.rules()
+    rules = ownership_rules()
     succ = resolve(successor) if successor else None
     report = OffboardReport()
     start: dict | None = None
@@ -315,7 +316,7 @@ def recount(*, now: datetime, repair: bool = True, progress: Callable[[int], Non
 
 def restamp(*, now: datetime, progress: Callable[[int, int], None] | None = None) -> dict:
     """Recompute due times stamped under other rules; resumable (checkpoint per rules fingerprint)."""
-    rules = store.rules()
+    rules = ownership_rules()
     name = f"restamp-{rules.stamp()}"
     state = store.checkpoint(name) or {"start": None, "read": 0, "restamped": 0, "done": False}
     if state.get("done"):
@@ -342,7 +343,7 @@ def over_limit(*, now: datetime, reclaim: bool, announce: bool = False) -> list[
     event per holder (the scheduled job does). Counters are trusted: run ``recount`` first after drift."""
     from schemas.events import OwnershipReclaimed
 
-    rules = store.rules()
+    rules = ownership_rules()
     out = []
     for key, count in sorted(store.holder_counts().items()):
         ref = HolderRef.parse(key)

@@ -12,13 +12,11 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Iterator
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import settings as settings_mod
 from chalicelib.domain.ownership import (
     Change,
     Holding,
@@ -26,9 +24,7 @@ from chalicelib.domain.ownership import (
     HolderRef,
     LimitExceededError,
     LostRaceError,
-    OwnershipRules,
     Timers,
-    load_rules,
 )
 from chalicelib.store import models
 from chalicelib.store.models import FollowUpItem, HolderItem, RegistrationItem
@@ -37,16 +33,6 @@ from schemas.registration import RegistrationStatus
 
 logger = logging.getLogger("dealreg.ownership")
 APPROVED = RegistrationStatus.APPROVED.value
-
-
-@lru_cache(maxsize=4)
-def _rules_for(raw: str) -> OwnershipRules:
-    return load_rules(raw)
-
-
-def rules() -> OwnershipRules:
-    """The rules in force (``DEALREG_OWNERSHIP_RULES``), parsed once per value."""
-    return _rules_for(settings_mod.get().ownership_rules_json)
 
 
 def holder_pk(ref: HolderRef) -> str:

@@ -101,9 +101,9 @@ def submitter_counter(submitter: Actor) -> str | None:
 
 
 def _pending_cap() -> int:
-    from chalicelib.store.ownership import rules
+    from chalicelib.rules import ownership_rules
 
-    return rules().pending_cap
+    return ownership_rules().pending_cap
 
 
 def _count_pending(tx: TransactWrite, submitter: Actor, delta: int, *, now: datetime, cap: int) -> None:

@@ -8,26 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import lru_cache
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import settings as settings_mod
-from chalicelib.domain.routing import RoutingRules, load_routing
+from chalicelib.rules import routing_rules
 from chalicelib.store.models import RegistrationItem
 from schemas.registration import Registration, RegistrationStatus
 
 PENDING = RegistrationStatus.PENDING_REVIEW.value
-
-
-@lru_cache(maxsize=4)
-def _rules_for(raw: str) -> RoutingRules:
-    return load_routing(raw)
-
-
-def rules() -> RoutingRules:
-    """The routing rules in force (``DEALREG_ROUTING_RULES``), parsed once per value."""
-    return _rules_for(settings_mod.get().routing_rules_json)
 
 
 def team_manager_ids(team_id: str | None) -> list[str]:
@@ -68,7 +56,7 @@ def recipients(reg: Registration, level: int) -> list[str]:
     """Active user ids to tell that ``level`` of ``reg`` waits for them (see domain.routing.approvers)."""
     from chalicelib.domain.routing import approvers
 
-    return active_user_ids(approvers(rules(), reg, level, team_manager_ids=team_manager_ids(reg.team_id)))
+    return active_user_ids(approvers(routing_rules(), reg, level, team_manager_ids=team_manager_ids(reg.team_id)))
 
 
 def stamp_reminded(reg_id: str, since_seq: int, period: int, previous: str | None) -> bool:
@@ -108,7 +96,7 @@ def remind_overdue(*, now: datetime, time_left: Callable[[], bool] | None = None
     from schemas.common import Actor, PrincipalKind
     from schemas.events import RegistrationReviewOverdue
 
-    r = rules()
+    r = routing_rules()
     cutoff = now - timedelta(hours=r.review_sla_hours)
     sent = 0
     for item in RegistrationItem.by_status.query(PENDING, RegistrationItem.created_at <= cutoff,

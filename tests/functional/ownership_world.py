@@ -120,9 +120,9 @@ def set_rules(monkeypatch, **rules) -> None:
 
 def held(key: str) -> int:
     from chalicelib.domain.ownership import HolderRef
-    from chalicelib.store import ownership
+    from chalicelib.store import holders
 
-    return ownership.held_count(HolderRef.parse(key))
+    return holders.held_count(HolderRef.parse(key))
 
 
 def race(calls) -> list:

@@ -60,7 +60,7 @@ def _get(suite, reg_id: str, key: str) -> dict:
 
 def test_partner_webhook_to_approval_to_signed_callback(suite, world, receiver):
     from chalicelib.domain.ownership import HolderRef
-    from chalicelib.store import ownership
+    from chalicelib.store import holders
 
     # WHEN the partner registers an opportunity and the events flow (stream -> dedup -> workflow)
     answer = post_webhook(suite.api, "acme", world["secret"], example(), msg_id="msg_flow_1")
@@ -82,7 +82,7 @@ def test_partner_webhook_to_approval_to_signed_callback(suite, world, receiver):
     decided = suite.api.post(f"/v1/registrations/{reg_id}/approve", {"reason": "华南区，资料齐全"}, world["boss"])
     assert decided.status == 200, decided.body
     assert decided.json()["status"] == "approved" and decided.json()["owner_id"] == "acme"
-    assert ownership.held_count(HolderRef("partner", "acme")) == 1
+    assert holders.held_count(HolderRef("partner", "acme")) == 1
     suite.runner.pump()
     # THEN the partner's callback received submitted and approved, each signed with its own secret, once
     calls = _callbacks(receiver, world["secret"])

@@ -280,12 +280,12 @@ def test_offboarding_moves_everything_keeps_timers_and_resumes_after_a_full_succ
 
 def test_recount_repairs_drift(suite, world, capsys):
     from chalicelib.domain.ownership import HolderRef
-    from chalicelib.store import ownership
+    from chalicelib.store import holders
     from infra import cli
 
     granted(world, suite, "wang", n=2)
-    ownership.set_count(HolderRef("user", "wang"), 2, 7, now=T0)
-    ownership.set_count(HolderRef("user", "ghost"), None, 3, now=T0)
+    holders.set_count(HolderRef("user", "wang"), 2, 7, now=T0)
+    holders.set_count(HolderRef("user", "ghost"), None, 3, now=T0)
     assert cli.main(["holders", "recount"]) == 0
     out = capsys.readouterr().out
     assert "user:wang" in out and "user:ghost" in out

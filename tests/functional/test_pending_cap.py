@@ -32,10 +32,10 @@ def _submitted_by(rep: str) -> list[dict]:
 
 
 def _pending(rep: str) -> int:
-    from chalicelib.store import registrations
+    from chalicelib.store import holders
     from schemas.common import Actor, PrincipalKind
 
-    return registrations.pending_count(Actor(kind=PrincipalKind.USER, id=rep))
+    return holders.pending_count(Actor(kind=PrincipalKind.USER, id=rep))
 
 
 def _to_review(reg_id: str):
@@ -125,12 +125,12 @@ def test_decisions_free_a_slot_and_a_resubmission_needs_one(suite, world):
 
 def test_recount_repairs_a_drifted_pending_counter(suite, world, capsys):
     from chalicelib.domain.ownership import HolderRef
-    from chalicelib.store import ownership
+    from chalicelib.store import holders
     from infra import cli
 
     world.submit("wang")
     world.submit("wang")
-    assert ownership.set_count(HolderRef("user", "wang"), 2, 9, now=T0, counter="pending")
+    assert holders.set_count(HolderRef("user", "wang"), 2, 9, now=T0, counter="pending")
     assert cli.main(["holders", "recount"]) == 0
     assert "user:wang (pending)" in capsys.readouterr().out
     assert _pending("wang") == 2

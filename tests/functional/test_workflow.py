@@ -64,9 +64,9 @@ def _patch(suite, reg_id: str, key: str, patch: dict, headers: dict | None = Non
 
 def _held(key: str) -> int:
     from chalicelib.domain.ownership import HolderRef
-    from chalicelib.store import ownership
+    from chalicelib.store import holders
 
-    return ownership.held_count(HolderRef.parse(key))
+    return holders.held_count(HolderRef.parse(key))
 
 
 # --- auto-checks -------------------------------------------------------------------------------------------------

@@ -32,5 +32,7 @@ def holding(principal) -> dict | None:
     from chalicelib.rules import ownership_rules
 
     limit = dom.holding_limit(ownership_rules(), prof)
-    held = store.held_count(ref)
+    from chalicelib.store.holders import held_count
+
+    held = held_count(ref)
     return {"held": held, "limit": limit.value, "room": max(limit.value - held, 0)}

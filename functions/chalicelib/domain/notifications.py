@@ -163,6 +163,15 @@ class ChannelPrefs:
 
 
 @dataclass(frozen=True)
+class Target:
+    """Where one recipient receives on one channel (from the directory and Secrets Manager)."""
+
+    url: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    address: str | None = None  # email address, SNS topic ARN
+
+
+@dataclass(frozen=True)
 class Message:
     """What a person reads, channel-neutral; channels lay it out in their own format."""
 

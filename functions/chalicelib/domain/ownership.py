@@ -237,6 +237,10 @@ def check_room(limit: Limit, held: int, holder: str | None = None) -> None:
         raise LimitExceededError(limit, held, holder)
 
 
+# Statuses that count against the submitter's pending cap (rule ``pending_cap``; store/holders.py counts them).
+PENDING: frozenset[S] = frozenset({S.SUBMITTED, S.PENDING_REVIEW})
+
+
 def check_pending(rules: OwnershipRules, pending: int) -> None:
     """Refuse a new submission when the submitter already has ``pending_cap`` awaiting review."""
     if pending + 1 > rules.pending_cap:

@@ -26,13 +26,13 @@ import hmac
 import json
 import logging
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote_plus, urlsplit
 
 from chalicelib import settings
-from chalicelib.domain.notifications import Message
+from chalicelib.domain.notifications import Message, Target  # noqa: F401 - Target: the channels' address type
 from connectors.errors import PermanentError, RetryableError, UrlRefusedError
 
 logger = logging.getLogger("dealreg.notify")
@@ -54,15 +54,6 @@ TEXT_CAP_BYTES = 3500
 
 RESOLVER = socket.getaddrinfo
 """Name resolution for the SSRF guard; tests replace it with a stub (and never reach real DNS)."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where one recipient receives on one channel (from the directory and Secrets Manager)."""
-
-    url: str | None = None
-    secret: str | None = field(default=None, repr=False)
-    address: str | None = None  # email address, SNS topic ARN
 
 
 @dataclass(frozen=True)

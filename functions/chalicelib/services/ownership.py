@@ -16,6 +16,7 @@ from typing import Any, Callable
 from chalicelib.domain import ownership as dom
 from chalicelib.domain.ownership import Change, Holding, HolderProfile, HolderRef, Timers
 from chalicelib.rules import ownership_rules
+from chalicelib.store import holders
 from chalicelib.store import ownership as store
 from schemas.common import Actor, PrincipalKind
 from schemas.registration import Registration
@@ -90,33 +91,9 @@ def close(reg_id: str, target, actor: Actor, *, now: datetime, reason: str | Non
         WrongStatusError: not an approved registration with an owner.
         LostRaceError: it changed between the read and the write.
     """
-    from pynamodb.exceptions import TransactWriteError
-    from pynamodb.transactions import TransactWrite
-
-    from chalicelib.store import models
-    from chalicelib.store.models import HolderItem, RegistrationItem
-    from chalicelib.store.registrations import _audit_map
-
     h = _holding_of(reg_id)
     change = dom.close(h, target, actor=actor, now=now, reason=reason)
-    data = dict(RegistrationItem.get(reg_id, consistent_read=True).data)  # same version: the write checks it
-    data["sales_stage"] = "closed_won" if change.to_status.value == "won" else "closed_lost"
-    stage = [RegistrationItem.data.set(data)]
-    if won_amount is not None:
-        stage.append(RegistrationItem.won_amount.set(won_amount.model_dump(mode="json")))
-    actions = [RegistrationItem.status.set(change.to_status.value), RegistrationItem.updated_at.set(now), *stage,
-               *store._timer_actions(change.timers), RegistrationItem.warned.remove(),
-               RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(e) for e in change.audit]))]
-    try:
-        with TransactWrite(connection=models.connection()) as tx:
-            tx.update(RegistrationItem(h.reg_id, version=h.version), actions=actions, condition=store._as_read(h))
-            # No floor condition, as for a release: a drifted counter never blocks closing a deal.
-            tx.update(HolderItem(store.holder_pk(change.from_owner)),
-                      actions=[HolderItem.active.add(-1), HolderItem.updated_at.set(now)])
-    except TransactWriteError as exc:
-        if any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
-            raise dom.LostRaceError("the registration changed meanwhile; read it again") from None
-        raise
+    store.commit_close(h, change, now=now, won_amount=won_amount)
     return change
 
 
@@ -304,12 +281,12 @@ def recount(*, now: datetime, repair: bool = True, progress: Callable[[int], Non
             if submitter is not None:
                 pending[submitter.key] += 1
     for counter, counted in (("active", actual), ("pending", pending)):
-        stored = store.holder_counts(counter)
+        stored = holders.holder_counts(counter)
         for key in sorted(set(counted) | set(stored)):
             have, want = stored.get(key), counted.get(key, 0)
             if (have or 0) != want:
                 report.drift[key if counter == "active" else f"{key} (pending)"] = (have, want)
-                if repair and store.set_count(HolderRef.parse(key), have, want, now=now, counter=counter):
+                if repair and holders.set_count(HolderRef.parse(key), have, want, now=now, counter=counter):
                     report.repaired += 1
     return report
 
@@ -318,7 +295,7 @@ def restamp(*, now: datetime, progress: Callable[[int, int], None] | None = None
     """Recompute due times stamped under other rules; resumable (checkpoint per rules fingerprint)."""
     rules = ownership_rules()
     name = f"restamp-{rules.stamp()}"
-    state = store.checkpoint(name) or {"start": None, "read": 0, "restamped": 0, "done": False}
+    state = holders.checkpoint(name) or {"start": None, "read": 0, "restamped": 0, "done": False}
     if state.get("done"):
         return state
     for page, next_start in store.approved_pages(start=state["start"]):
@@ -331,7 +308,7 @@ def restamp(*, now: datetime, progress: Callable[[int, int], None] | None = None
                 state["restamped"] += 1
         state["start"] = next_start
         state["done"] = next_start is None
-        store.save_checkpoint(name, state, now=now)
+        holders.save_checkpoint(name, state, now=now)
         if progress:
             progress(state["read"], state["restamped"])
     return state
@@ -345,7 +322,7 @@ def over_limit(*, now: datetime, reclaim: bool, announce: bool = False) -> list[
 
     rules = ownership_rules()
     out = []
-    for key, count in sorted(store.holder_counts().items()):
+    for key, count in sorted(holders.holder_counts().items()):
         ref = HolderRef.parse(key)
         limit = dom.holding_limit(rules, store.profile(ref) or HolderProfile(ref))
         if count <= limit.value:

@@ -10,6 +10,8 @@ Keys and indexes serve the access patterns:
 """
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     BinaryAttribute,
     BooleanAttribute,
@@ -62,6 +64,13 @@ class AuditEntryMap(MapAttribute):
     to_status = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     evidence = UnicodeAttribute(null=True)  # staff-only check evidence (domain.visibility)
+
+    @classmethod
+    def from_entry(cls, entry: Any) -> "AuditEntryMap":
+        """The stored form of a ``schemas.registration.AuditEntry``."""
+        return cls(seq=entry.seq, at=entry.at, actor_kind=entry.actor.kind.value, actor_id=entry.actor.id,
+                   action=entry.action, from_status=entry.from_status, to_status=entry.to_status,
+                   reason=entry.reason, evidence=entry.evidence)
 
 
 class RegistrationItem(Model):

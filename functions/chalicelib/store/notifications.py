@@ -283,8 +283,8 @@ def put_bot_credentials(ref: str, channel: str, entry: dict | None) -> None:
 
 
 def target_for(ref: str, channel: str) -> Any:
-    """Where ``ref`` receives on ``channel`` (a notification_channels.Target; empty when not configured)."""
-    from chalicelib.services.notification_channels import Target
+    """Where ``ref`` receives on ``channel`` (a ``domain.notifications.Target``; empty when not configured)."""
+    from chalicelib.domain.notifications import Target
     from chalicelib.store import directory
 
     kind, ident = split_ref(ref)

@@ -12,7 +12,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
+from typing import Any, Iterator
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -26,17 +26,12 @@ from chalicelib.domain.ownership import (
     LostRaceError,
     Timers,
 )
-from chalicelib.store import models
-from chalicelib.store.models import FollowUpItem, HolderItem, RegistrationItem
-from chalicelib.store.registrations import _audit_map
+from chalicelib.store import holders, models
+from chalicelib.store.models import AuditEntryMap, FollowUpItem, RegistrationItem
 from schemas.registration import RegistrationStatus
 
 logger = logging.getLogger("dealreg.ownership")
 APPROVED = RegistrationStatus.APPROVED.value
-
-
-def holder_pk(ref: HolderRef) -> str:
-    return f"holder#{ref.key}"
 
 
 def holding_from_item(item: RegistrationItem) -> Holding:
@@ -75,13 +70,6 @@ def profile(ref: HolderRef) -> HolderProfile | None:
     return None
 
 
-def held_count(ref: HolderRef) -> int:
-    try:
-        return int(HolderItem.get(holder_pk(ref), consistent_read=True).active or 0)
-    except HolderItem.DoesNotExist:
-        return 0
-
-
 def _timer_actions(t: Timers) -> list:
     out = []
     for attr, value in (
@@ -116,32 +104,10 @@ def _registration_update(tx: TransactWrite, h: Holding, change: Change, now: dat
         actions.append(RegistrationItem.warned.remove())  # a new due time re-arms its warnings
     if change.audit:
         actions.append(RegistrationItem.audit.set(
-            RegistrationItem.audit.append([_audit_map(e) for e in change.audit])))
+            RegistrationItem.audit.append([AuditEntryMap.from_entry(e) for e in change.audit])))
     # Grant may find an owner proposed by intake/approval on a pending registration; status + version suffice.
     condition = (RegistrationItem.status == h.status.value) if change.kind == "granted" else _as_read(h)
     tx.update(RegistrationItem(h.reg_id, version=h.version), actions=actions, condition=condition)
-
-
-def _holder_moves(tx: TransactWrite, h: Holding, change: Change, now: datetime) -> None:
-    """Move the holder counters: the old owner's ``active`` -1, the new owner's +1 below its limit, and a
-    decision on a pending registration (approval) frees one of its submitter's ``pending`` slots. One
-    update per holder item: a transaction may touch an item only once (the submitter is often the owner)."""
-    from chalicelib.store.registrations import PENDING
-
-    moves: dict[HolderRef, list] = {}
-    conditions: dict[HolderRef, object] = {}
-    if change.moves_holder and change.from_owner is not None:
-        # No floor condition: a drifted counter must not block a reclaim; `dealreg holders recount` repairs it.
-        moves.setdefault(change.from_owner, []).append(HolderItem.active.add(-1))
-    if change.moves_holder and change.to_owner is not None:
-        limit = change.limit.value if change.limit else 0
-        moves.setdefault(change.to_owner, []).append(HolderItem.active.add(1))
-        conditions[change.to_owner] = HolderItem.active.does_not_exist() | (HolderItem.active < limit)
-    if h.submitter is not None and change.from_status in PENDING and change.to_status not in PENDING:
-        moves.setdefault(h.submitter, []).append(HolderItem.pending.add(-1))
-    for ref, actions in moves.items():
-        tx.update(HolderItem(holder_pk(ref)), actions=[*actions, HolderItem.updated_at.set(now)],
-                  condition=conditions.get(ref))
 
 
 def _raise_for(exc: TransactWriteError, change: Change, *, reg_index: int) -> None:
@@ -169,13 +135,37 @@ def commit(h: Holding, change: Change, *, now: datetime) -> None:
         # The token makes DynamoDB treat an SDK retry of this same transaction as a no-op success.
         with TransactWrite(connection=models.connection(), client_request_token=token) as tx:
             _registration_update(tx, h, change, now, token)
-            _holder_moves(tx, h, change, now)
+            holders.holder_moves(tx, h, change, now)
     except TransactWriteError as exc:
         try:
             _raise_for(exc, change, reg_index=0)
         except LostRaceError:
             if not _already_written(h, token):
                 raise
+
+
+def commit_close(h: Holding, change: Change, *, now: datetime, won_amount: Any = None) -> None:
+    """Write a won/lost ``change`` (domain ``close``): status, cleared timers, audit line, the won amount and the
+    closed sales stage on the registration, and the owner's ``active`` counter -1, in one transaction
+    conditioned on the registration being as ``h`` was read (else ``LostRaceError``, nothing written)."""
+    data = dict(RegistrationItem.get(h.reg_id, consistent_read=True).data)  # same version: the write checks it
+    data["sales_stage"] = "closed_won" if change.to_status.value == "won" else "closed_lost"
+    stage = [RegistrationItem.data.set(data)]
+    if won_amount is not None:
+        stage.append(RegistrationItem.won_amount.set(won_amount.model_dump(mode="json")))
+    actions = [RegistrationItem.status.set(change.to_status.value), RegistrationItem.updated_at.set(now), *stage,
+               *_timer_actions(change.timers), RegistrationItem.warned.remove(),
+               RegistrationItem.audit.set(RegistrationItem.audit.append([AuditEntryMap.from_entry(e)
+                                                                        for e in change.audit]))]
+    try:
+        with TransactWrite(connection=models.connection()) as tx:
+            tx.update(RegistrationItem(h.reg_id, version=h.version), actions=actions, condition=_as_read(h))
+            # No floor condition, as for a release: a drifted counter never blocks closing a deal.
+            holders.release_active(tx, change.from_owner, now=now)
+    except TransactWriteError as exc:
+        if any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
+            raise LostRaceError("the registration changed meanwhile; read it again") from None
+        raise
 
 
 def _already_written(h: Holding, token: str) -> bool:
@@ -286,14 +276,6 @@ def approved_pages(start: dict | None = None, limit: int = 200) -> Iterator[tupl
             return
 
 
-def holder_counts(counter: str = "active") -> dict[str, int]:
-    """Every holder's ``active`` (or ``pending``) counter, by holder key, where set. A scan of the (small)
-    holders table: operator jobs only."""
-    attr = getattr(HolderItem, counter)
-    return {item.pk.removeprefix("holder#"): int(getattr(item, counter))
-            for item in HolderItem.scan(HolderItem.pk.startswith("holder#") & attr.exists())}
-
-
 def pending_pages(start: dict | None = None, limit: int = 200) -> Iterator[tuple[list[RegistrationItem], dict | None]]:
     """Every registration awaiting a decision (submitted, pending_review), page by page (ByStatusIndex)."""
     for status in (RegistrationStatus.SUBMITTED.value, RegistrationStatus.PENDING_REVIEW.value):
@@ -305,31 +287,6 @@ def pending_pages(start: dict | None = None, limit: int = 200) -> Iterator[tuple
             yield items, start
             if start is None:
                 break
-
-
-def set_count(ref: HolderRef, expected: int | None, value: int, *, now: datetime, counter: str = "active") -> bool:
-    """Repair a counter, only if it still holds ``expected`` (None: absent); False if it moved meanwhile."""
-    attr = getattr(HolderItem, counter)
-    cond = attr.does_not_exist() if expected is None else (attr == expected)
-    try:
-        HolderItem(holder_pk(ref)).update(actions=[attr.set(value), HolderItem.updated_at.set(now)],
-                                          condition=cond)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
-def checkpoint(name: str) -> dict | None:
-    try:
-        return HolderItem.get(f"job#{name}", consistent_read=True).checkpoint
-    except HolderItem.DoesNotExist:
-        return None
-
-
-def save_checkpoint(name: str, data: dict | None, *, now: datetime) -> None:
-    HolderItem(f"job#{name}", checkpoint=data, updated_at=now).save()
 
 
 def team_managers(team_id: str | None) -> list[str]:

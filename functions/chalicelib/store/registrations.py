@@ -10,13 +10,12 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import PendingCapError
-from chalicelib.store import models
-from chalicelib.store.models import AuditEntryMap, ClaimItem, CustomerItem, HolderItem, RegistrationItem
+from chalicelib.domain.ownership import PENDING
+from chalicelib.store import holders, models
+from chalicelib.store.models import AuditEntryMap, ClaimItem, CustomerItem, RegistrationItem
 from schemas.common import Actor
 from schemas.registration import AuditEntry, Registration, RegistrationCreate, RegistrationStatus, SalesStage
 
-# Statuses that count against the submitter's pending cap (ownership rule ``pending_cap``).
-PENDING = frozenset({RegistrationStatus.SUBMITTED, RegistrationStatus.PENDING_REVIEW})
 
 
 @dataclass(frozen=True)
@@ -34,14 +33,6 @@ class CreateOutcome:
     duplicate_of: str | None = None
 
 
-def _audit_map(entry: AuditEntry) -> AuditEntryMap:
-    return AuditEntryMap(
-        seq=entry.seq, at=entry.at, actor_kind=entry.actor.kind.value, actor_id=entry.actor.id,
-        action=entry.action, from_status=entry.from_status, to_status=entry.to_status, reason=entry.reason,
-        evidence=entry.evidence,
-    )
-
-
 def to_item(reg: Registration) -> RegistrationItem:
     payload = RegistrationCreate.model_validate(reg.model_dump(include=set(RegistrationCreate.model_fields)))
     return RegistrationItem(
@@ -51,7 +42,7 @@ def to_item(reg: Registration) -> RegistrationItem:
         customer_key=reg.customer_key, customer_name=reg.customer.name, project_title=reg.project.title,
         expected_amount=str(reg.project.expected_amount.amount), currency=reg.project.expected_amount.currency,
         external_ref=reg.external_ref, data=payload.model_dump(mode="json"),
-        audit=[_audit_map(a) for a in reg.audit], created_at=reg.created_at, updated_at=reg.updated_at,
+        audit=[AuditEntryMap.from_entry(a) for a in reg.audit], created_at=reg.created_at, updated_at=reg.updated_at,
     )
 
 
@@ -91,40 +82,10 @@ def customer_claim_keys(reg: Registration) -> list[str]:
     return [CUSTOMER_CLAIM_PREFIX + k for k in exact_keys(customer.name, ids, customer.website)]
 
 
-def submitter_counter(submitter: Actor) -> str | None:
-    """The holders-table key counting ``submitter``'s registrations awaiting a decision (None: a system)."""
-    from chalicelib.domain.ownership import HolderRef
-    from chalicelib.store.ownership import holder_pk
-
-    ref = HolderRef.of(submitter.kind.value, submitter.id)
-    return holder_pk(ref) if ref is not None else None
-
-
 def _pending_cap() -> int:
     from chalicelib.rules import ownership_rules
 
     return ownership_rules().pending_cap
-
-
-def _count_pending(tx: TransactWrite, submitter: Actor, delta: int, *, now: datetime, cap: int) -> None:
-    """Move the submitter's pending counter in ``tx``; an increase is refused at ``cap`` (0 = no cap).
-    A decrease has no floor: drift is repaired by ``dealreg holders recount``, never by refusing a decision."""
-    key = submitter_counter(submitter)
-    if key is None or delta == 0:
-        return
-    guarded = delta > 0 and cap > 0
-    tx.update(HolderItem(key), actions=[HolderItem.pending.add(delta), HolderItem.updated_at.set(now)],
-              condition=(HolderItem.pending.does_not_exist() | (HolderItem.pending < cap)) if guarded else None)
-
-
-def pending_count(submitter: Actor) -> int:
-    key = submitter_counter(submitter)
-    if key is None:
-        return 0
-    try:
-        return int(HolderItem.get(key, consistent_read=True).pending or 0)
-    except HolderItem.DoesNotExist:
-        return 0
 
 
 def body_fingerprint(raw: bytes | str | None) -> str:
@@ -220,7 +181,7 @@ def create(
                     if key not in held:
                         tx.save(ClaimItem(key, registration_id=reg.id, created_at=now),
                                 condition=ClaimItem.key.does_not_exist())
-                _count_pending(tx, reg.submitter, 1 if reg.status in PENDING else 0, now=now, cap=cap)
+                holders.count_pending(tx, reg.submitter, 1 if reg.status in PENDING else 0, now=now, cap=cap)
         except TransactWriteError as exc:
             # PynamoDB regroups the operations (puts before updates), so the reasons' order says little:
             # a failed condition means a claim was taken; read the claims to find which and whose.
@@ -243,7 +204,7 @@ def create(
             # (a race, not the cap): try again rather than fail the request.
             pending_moved = False
             if cap > 0 and reg.status in PENDING:
-                if pending_count(reg.submitter) >= cap:
+                if holders.pending_count(reg.submitter) >= cap:
                     raise PendingCapError(submitter=reg.submitter.id, cap=cap) from None
                 pending_moved = True
             newly_held = False
@@ -355,11 +316,11 @@ def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> 
     actions = [
         RegistrationItem.status.set(entry.to_status.value),
         RegistrationItem.updated_at.set(now),
-        RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)])),
+        RegistrationItem.audit.set(RegistrationItem.audit.append([AuditEntryMap.from_entry(entry)])),
     ]
     condition = RegistrationItem.status == source.value
     delta = (entry.to_status in PENDING) - (source in PENDING)
-    if delta == 0 or submitter_counter(reg.submitter) is None:
+    if delta == 0 or holders.submitter_counter(reg.submitter) is None:
         try:
             RegistrationItem(reg.id, version=reg.version).update(actions=actions, condition=condition)
         except UpdateError as exc:
@@ -371,7 +332,7 @@ def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> 
     try:
         with TransactWrite(connection=models.connection()) as tx:
             tx.update(RegistrationItem(reg.id, version=reg.version), actions=actions, condition=condition)
-            _count_pending(tx, reg.submitter, delta, now=now, cap=cap)
+            holders.count_pending(tx, reg.submitter, delta, now=now, cap=cap)
     except TransactWriteError as exc:
         if not any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
             raise
@@ -395,7 +356,7 @@ def _update_as_read(reg: Registration, entry: AuditEntry, actions: list) -> bool
     optimistic lock) and status read; False, nothing written, when another writer got there first."""
     try:
         RegistrationItem(reg.id, version=reg.version).update(
-            actions=[*actions, RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)]))],
+            actions=[*actions, RegistrationItem.audit.set(RegistrationItem.audit.append([AuditEntryMap.from_entry(entry)]))],
             condition=RegistrationItem.status == reg.status.value)
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
@@ -428,7 +389,7 @@ def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditE
         RegistrationItem.expected_amount.set(str(money.amount)),
         RegistrationItem.currency.set(money.currency),
         RegistrationItem.updated_at.set(now),
-        RegistrationItem.audit.set(RegistrationItem.audit.append([_audit_map(entry)])),
+        RegistrationItem.audit.set(RegistrationItem.audit.append([AuditEntryMap.from_entry(entry)])),
     ]
     condition = RegistrationItem.status == reg.status.value
     try:

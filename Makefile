@@ -27,6 +27,7 @@ run: $(STAMP)
 ## Run every test, then build the deployment package and lint its template.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	PYTHONPATH=functions:. $(BIN)/lint-imports --no-cache
 	$(MAKE) --no-print-directory package lint-template
 
 unit: $(STAMP)

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             from chalicelib import clock
             from chalicelib.console.apicall import call
             from chalicelib.domain.access import Role
-            from chalicelib.handlers.pipeline import recount
+            from chalicelib.services.pipeline import recount
             from chalicelib.store import directory, models
             from chalicelib.store.models import RegistrationItem
             from chalicelib.store.registrations import to_item

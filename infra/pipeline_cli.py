@@ -14,7 +14,7 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
 
     def run(args: argparse.Namespace) -> int:
         storage(args)
-        from chalicelib.handlers.pipeline import recount
+        from chalicelib.services.pipeline import recount
 
         print(f"recounted {recount(now=now())} approved registrations")
         return 0

@@ -57,7 +57,7 @@ def test_board_counts_approved_registrations_and_follows_stage_moves(suite, team
 
 def test_a_redelivered_stream_record_is_counted_once_and_recount_rebuilds_the_same_board(suite, team):
     from chalicelib.clock import now
-    from chalicelib.handlers.pipeline import recount
+    from chalicelib.services.pipeline import recount
     from chalicelib.store import aggregates
     from chalicelib.store.models import AggregateItem
 

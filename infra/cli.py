@@ -249,8 +249,8 @@ def cmd_registry_lookup(args: argparse.Namespace) -> int:
         from infra.local import demo_registries
 
         demo_registries.start()  # the same demo registries make run serves, never a real one
-    from chalicelib.services import registry_lookup
     from chalicelib.domain.enrichment import detect_scheme
+    from chalicelib.services import registry_lookup
     from connectors.errors import PermanentError, RetryableError
     from schemas.company import CompanyLookupResponse
     from schemas.identifiers import InvalidIdentifierError

@@ -194,6 +194,17 @@ def check_size(raw: bytes | None, limit: int) -> None:
         raise HttpError(413, "payload_too_large", f"the body exceeds {limit} bytes")
 
 
+def request_body(request: Any, model: Any, *, optional: bool = False) -> Any:
+    """The request's JSON body as ``model``: 413 above ``max_body_bytes``, then ``parse_body``; with
+    ``optional``, an empty body is ``model()`` (every field's default)."""
+    from chalicelib import settings
+
+    check_size(request.raw_body, settings.get().max_body_bytes)
+    if optional and not request.raw_body:
+        return model()
+    return parse_body(model, request.raw_body)
+
+
 MAX_API_KEY_CHARS = 128  # ours are "drk_" + 43 characters
 
 

@@ -61,8 +61,8 @@ def test_the_daily_limit_job_reports_then_reclaims_per_the_rule(suite, world, mo
 def test_a_partner_over_its_limit_is_reported_to_its_channel_managers(suite, world, monkeypatch):
     from chalicelib.clock import now
     from chalicelib.domain.ownership import HolderRef
-    from chalicelib.store import directory
     from chalicelib.services import ownership as ownership_ops
+    from chalicelib.store import directory
     from schemas.common import Actor, PrincipalKind
     from tests.functional.ownership_world import pending
 

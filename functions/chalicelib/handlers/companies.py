@@ -22,8 +22,8 @@ MAX_NAME = 200
      summary="Look a company up in the business registries by id (USCC, LEI, UK company number) or name")
 def lookup_company():
     from chalicelib import clock
-    from chalicelib.services import registry_lookup
     from chalicelib.domain.enrichment import detect_scheme
+    from chalicelib.services import registry_lookup
     from connectors.errors import PermanentError, RetryableError
     from schemas.company import CompanyLookupResponse
     from schemas.identifiers import InvalidIdentifierError

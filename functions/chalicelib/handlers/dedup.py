@@ -196,15 +196,12 @@ def _answer(verdict_outcome: str) -> str:
 @api(responses={200: "DedupAnswer"},
      summary="The duplicate/conflict verdict on a registration (partners: the closed answer only)")
 def get_registration_verdict(reg_id: str):
-    from chalicelib.domain.access import can_read
+    from chalicelib.services.registrations import readable
     from chalicelib.store import dedup as store
-    from chalicelib.store import registrations
     from schemas.dedup import DedupVerdict
 
     principal = bearer_principal(bp.current_request.headers)
-    reg = registrations.get(reg_id)
-    if reg is None or not can_read(principal, reg):
-        raise HttpError(404, "not_found", "no such registration")
+    readable(reg_id, principal)
     stored = store.get_verdict(reg_id)
     if stored is None:
         raise HttpError(404, "verdict_pending", "the duplicate check has not finished yet")

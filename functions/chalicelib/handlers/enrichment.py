@@ -73,8 +73,8 @@ def enrich_registration(registration_id: str) -> str | None:
         PermanentError: A registry refused the request.
     """
     from chalicelib import clock
-    from chalicelib.services import registry_lookup
     from chalicelib.domain.enrichment import pick_id, review_event_id, review_flag
+    from chalicelib.services import registry_lookup
     from chalicelib.store import companies, publisher, registrations
     from schemas.common import Actor, PrincipalKind
     from schemas.events import CustomerReviewFlagged

@@ -53,8 +53,8 @@ def _fan_out(evt) -> None:
 @bp.schedule("rate(1 minute)")
 def deliver_notifications(event):
     from chalicelib import clock
-    from chalicelib.services import notification_outbox
     from chalicelib.handlers._batch import time_left
+    from chalicelib.services import notification_outbox
 
     report = notification_outbox.deliver_due(now=clock.now(), time_left=time_left(event))
     return {"sent": report.sent, "retrying": report.retrying, "parked": report.parked, "skipped": report.skipped}

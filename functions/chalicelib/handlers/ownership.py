@@ -11,22 +11,17 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.domain.errors import DealregError
-from chalicelib.http import HttpError, api, bearer_principal, json_response, refusal_body
+from chalicelib.http import HttpError, api, bearer_principal, json_response, refusal_body, request_body
 from chalicelib.rules import ownership_rules
+from chalicelib.services.registrations import readable_with_holding
 
 bp = Blueprint(__name__)
 
 
 def _read(reg_id: str):
-    from chalicelib.store.models import RegistrationItem
-    from chalicelib.store.ownership import holding_from_item
-    from chalicelib.store.registrations import from_item
+    from chalicelib.services.registrations import with_holding
 
-    try:
-        item = RegistrationItem.get(reg_id, consistent_read=True)
-    except RegistrationItem.DoesNotExist:
-        raise HttpError(404, "not_found", "no such registration") from None
-    return from_item(item), holding_from_item(item)
+    return with_holding(reg_id)
 
 
 def _view(h, principal) -> dict:
@@ -73,10 +68,8 @@ def _left_pool_by_claim(reg) -> bool:
     return False
 
 
-def _body(model):
-    from chalicelib.http import parse_body
-
-    return parse_body(model, bp.current_request.raw_body)
+def _body(model, *, optional: bool = False):
+    return request_body(bp.current_request, model, optional=optional)
 
 
 def _profile(ref):
@@ -119,7 +112,7 @@ def release_registration(reg_id: str):
     from schemas.ownership import ReleaseRequest
 
     def decide(p, h, now, rules):
-        body = _body(ReleaseRequest) if bp.current_request.raw_body else ReleaseRequest()
+        body = _body(ReleaseRequest, optional=True)
         return dom.release(h, dom.holder_of(p), actor=p.actor, now=now, rules=rules, reason=body.reason)
 
     return _operate(reg_id, "release", decide)
@@ -162,7 +155,6 @@ def bulk_assign_registrations():
     so the due times are recomputed exactly as one by one; a refusal stops nothing but itself."""
     from chalicelib import clock
     from chalicelib.domain import ownership as dom
-    from chalicelib.domain.access import can_read
     from chalicelib.services import ownership as ownership_ops
     from schemas.ownership import BulkAssignOutcome, BulkAssignRequest, BulkAssignResult
 
@@ -174,9 +166,7 @@ def bulk_assign_registrations():
     rules = ownership_rules()
     for reg_id in dict.fromkeys(body.registration_ids):
         try:
-            reg, h = _read(reg_id)
-            if not can_read(principal, reg):
-                raise HttpError(404, "not_found", "no such registration")
+            reg, h = readable_with_holding(reg_id, principal)
             op = "transfer" if h.owner is not None else "assign"
             dom.authorize(op, principal, h)
             now = clock.now()
@@ -199,12 +189,9 @@ def bulk_assign_registrations():
 @bp.route("/v1/registrations/{reg_id}/ownership", methods=["GET"])
 @api(responses={200: "Ownership"}, summary="Who holds a registration, until when, and why")
 def get_ownership(reg_id: str):
-    from chalicelib.domain.access import can_read
 
     principal = bearer_principal(bp.current_request.headers)
-    reg, h = _read(reg_id)
-    if not can_read(principal, reg):
-        raise HttpError(404, "not_found", "no such registration")
+    _, h = readable_with_holding(reg_id, principal)
     return json_response(200, _view(h, principal))
 
 
@@ -216,16 +203,13 @@ def add_follow_up(reg_id: str):
 
     from chalicelib import clock
     from chalicelib.domain import ownership as dom
-    from chalicelib.domain.access import can_read
     from chalicelib.domain.registration import new_id
     from chalicelib.store import ownership as store
     from schemas.ownership import FollowUp, FollowUpCreate
 
     principal = bearer_principal(bp.current_request.headers)
     body = _body(FollowUpCreate)
-    reg, h = _read(reg_id)
-    if not can_read(principal, reg):
-        raise HttpError(404, "not_found", "no such registration")
+    _, h = readable_with_holding(reg_id, principal)
     now = clock.now()
     at = body.at or now
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at

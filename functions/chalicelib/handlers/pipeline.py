@@ -30,9 +30,9 @@ def pipeline_stages():
      summary="Move an approved registration to another sales stage (owner, team manager, admin); audited")
 def move_registration_stage(reg_id: str):
     from chalicelib import clock
-    from chalicelib.domain.access import can_read
     from chalicelib.domain.ownership import holder_of, manages
     from chalicelib.domain.pipeline import move_line
+    from chalicelib.services.registrations import readable
     from chalicelib.store import ownership as ownership_store
     from chalicelib.store import registrations
     from schemas.pipeline import StageMoveRequest, StageMoveResult
@@ -41,9 +41,7 @@ def move_registration_stage(reg_id: str):
     check_size(request.raw_body, settings.get().max_body_bytes)
     principal = bearer_principal(request.headers)
     body = parse_body(StageMoveRequest, request.raw_body)
-    reg = registrations.get(reg_id)
-    if reg is None or not can_read(principal, reg):
-        raise HttpError(404, "not_found", "no such registration")
+    reg = readable(reg_id, principal)
     h = ownership_store.holding(reg_id)
     may = h is not None and ((h.owner is not None and h.owner == holder_of(principal)) or manages(principal, h.team_id))
     now = clock.now()

@@ -16,13 +16,10 @@ bp = Blueprint(__name__)
 @api(responses={200: "Registration"}, summary="Read one registration")
 def get_registration(reg_id: str):
     from chalicelib.domain import visibility
-    from chalicelib.domain.access import can_read
-    from chalicelib.store import registrations
+    from chalicelib.services.registrations import readable
 
     principal = bearer_principal(bp.current_request.headers)
-    reg = registrations.get(reg_id)
-    if reg is None or not can_read(principal, reg):
-        raise HttpError(404, "not_found", "no such registration")
+    reg = readable(reg_id, principal)
     return json_response(200, visibility.registration(visibility.Viewer.of(principal), reg))
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import settings
-from chalicelib.http import (HttpError, api, bearer_principal, check_size, header, json_response, parse_body,
-                             parse_json, validate)
+from chalicelib.http import (HttpError, api, bearer_principal, check_size, header, json_response, parse_json,
+                             request_body, validate)
 from chalicelib.rules import routing_rules, workflow_rules
 
 bp = Blueprint(__name__)
@@ -31,22 +31,13 @@ def _lost() -> Exception:
 
 
 def _read(reg_id: str, principal, *, also_visible_to=None):
-    """The registration, or 404 for one the caller may not see (``also_visible_to`` may widen that)."""
-    from chalicelib.domain.access import can_read
-    from chalicelib.store import registrations
+    from chalicelib.services.registrations import readable
 
-    reg = registrations.get(reg_id)
-    if reg is None or not (can_read(principal, reg) or (also_visible_to is not None and also_visible_to(reg))):
-        raise HttpError(404, "not_found", "no such registration")
-    return reg
+    return readable(reg_id, principal, also_visible_to=also_visible_to)
 
 
 def _body(model, *, optional: bool = False):
-    request = bp.current_request
-    check_size(request.raw_body, settings.get().max_body_bytes)
-    if optional and not request.raw_body:
-        return model()
-    return parse_body(model, request.raw_body)
+    return request_body(bp.current_request, model, optional=optional)
 
 
 def _decision(reg_id: str, principal=None):
@@ -119,8 +110,8 @@ def approve_registration(reg_id: str):
     from chalicelib import clock
     from chalicelib.domain.ownership import HolderRef
     from chalicelib.domain.workflow import record_approval
-    from chalicelib.store import registrations
     from chalicelib.services import ownership as ownership_ops
+    from chalicelib.store import registrations
     from schemas.registration import RegistrationStatus
     from schemas.workflow import ApproveRequest
 
@@ -239,8 +230,8 @@ def _close(reg_id: str, target, parse, principal):
     from chalicelib import clock
     from chalicelib.domain.ownership import holder_of, manages
     from chalicelib.domain.workflow import IllegalTransitionError
-    from chalicelib.store import ownership as ownership_store
     from chalicelib.services import ownership as ownership_ops
+    from chalicelib.store import ownership as ownership_store
     from schemas.registration import RegistrationStatus
 
     _read(reg_id, principal)

@@ -40,17 +40,15 @@ def _rfm_one(evt) -> None:
      summary="Attribute score, behaviour points and model win probability, each with why (zh-CN, en)")
 def get_registration_scores(reg_id: str):
     from chalicelib import clock
-    from chalicelib.domain.access import can_read
     from chalicelib.domain.scoring import scores_for
     from chalicelib.domain.scoring_rules import load_attribute_rules, load_behaviour_rules
-    from chalicelib.store import ownership, registrations
+    from chalicelib.services.registrations import readable
+    from chalicelib.store import ownership
     from chalicelib.store import scoring as store
     from schemas.scoring import RegistrationScores
 
     principal = bearer_principal(bp.current_request.headers)
-    reg = registrations.get(reg_id)
-    if reg is None or not can_read(principal, reg):
-        raise HttpError(404, "not_found", "no such registration")
+    reg = readable(reg_id, principal)
     s = settings.get()
     answer = scores_for(reg, ownership.follow_ups(reg.id), now=clock.now(),
                         attribute_rules=load_attribute_rules(s.attribute_rules_json),

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.services import notification_channels as ch
 from chalicelib.domain.notifications import Message
+from chalicelib.services import notification_channels as ch
 from connectors.errors import UrlRefusedError
 from tests.conftest import load_fixture
 

@@ -9,7 +9,7 @@ from chalicelib import observability
 from chalicelib.handlers import events, intake, registrations, workflow
 from chalicelib.handlers import ownership, reclaim
 from chalicelib.handlers import companies, enrichment
-from chalicelib.handlers import dedup
+from chalicelib.handlers import duplicates
 from chalicelib.handlers import tender_feeds
 from chalicelib.handlers import notifications
 from chalicelib.handlers import review_sla
@@ -35,7 +35,7 @@ app.register_blueprint(ownership.bp)
 app.register_blueprint(reclaim.bp)
 app.register_blueprint(companies.bp)
 app.register_blueprint(enrichment.bp)
-app.register_blueprint(dedup.bp)
+app.register_blueprint(duplicates.bp)
 app.register_blueprint(tender_feeds.bp)
 app.register_blueprint(notifications.bp)
 app.register_blueprint(review_sla.bp)

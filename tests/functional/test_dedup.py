@@ -138,7 +138,7 @@ def test_redelivery_keeps_one_verdict_and_index_counts(suite):
     secret, _ = make_partner("acme")
     reg = post_webhook(suite.api, "acme", secret, _body("小米科技有限责任公司", ref="a1")).json()["id"]
     suite.runner.pump()
-    from chalicelib.handlers import dedup as handler
+    from chalicelib.services import dedup as service
     from chalicelib.store import dedup as store
     from chalicelib.store import registrations
     from schemas.events import RegistrationSubmitted
@@ -149,7 +149,7 @@ def test_redelivery_keeps_one_verdict_and_index_counts(suite):
     r = registrations.get(reg)
     evt = RegistrationSubmitted(id=f"{reg}:1", occurred_at=r.created_at, subject=reg, actor=r.submitter,
                                 registration=snapshot(r), to_status="submitted")
-    handler._dedup_one(evt)  # a redelivered message
+    service.judge(evt)  # a redelivered message
     assert store.get_verdict(reg) == first
     assert DedupIndexItem.get("#n|g:小米", "#").n == counter == 1
 

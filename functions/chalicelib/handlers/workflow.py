@@ -20,10 +20,9 @@ import logging
 from chalice import Blueprint
 
 from chalicelib import settings
-from chalicelib.rules import workflow_rules
 
 bp = Blueprint(__name__)
-logger = logging.getLogger("dealreg.workflow")
+logger = logging.getLogger("dealreg.workflow")  # the service (services/workflow.py) logs under the same name
 QUEUE = "workflow"
 SUBSCRIBES_TO = settings.QUEUES[QUEUE]
 
@@ -36,77 +35,18 @@ def review_submissions(event):
 
 
 def _auto_check(evt) -> None:
-    from chalicelib.store import dedup, registrations
-    from schemas.dedup import DedupVerdict
+    from chalicelib.services.workflow import auto_check
 
-    if evt.type not in SUBSCRIBES_TO:
-        return
-    reg = registrations.get(evt.subject)
-    if reg is None or reg.version != evt.registration.version:
-        return  # changed since dedup judged it: a newer verdict event follows if it needs one
-    stored = dedup.get_verdict(reg.id)
-    check(reg, DedupVerdict.model_validate(stored) if stored is not None else None)
-
-
-def check(reg, verdict) -> str | None:
-    """Run the auto-checks on ``reg`` with ``verdict`` and write the outcome. Returns the new audit action,
-    or None when nothing was written (not awaiting checks, or another writer won the race)."""
-    from chalicelib import clock
-    from chalicelib.domain.auto_checks import run_checks
-    from chalicelib.domain.workflow import auto_decide, payload_of
-    from chalicelib.store import registrations
-
-    now = clock.now()
-    rules = workflow_rules()
-    score = None
-    if rules.flag_attribute_score_below is not None:  # issue 19: flag low attribute scores
-        from chalicelib.domain.scoring_model import record_of
-        from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
-
-        score = attribute_score(record_of(reg), load_attribute_rules(settings.get().attribute_rules_json))[0]
-    report = run_checks(payload_of(reg), verdict, rules, today=now.date(), attribute_score=score)
-    entry = auto_decide(reg, report, now=now)
-    if entry is None:
-        return None
-    written = (registrations.apply_transition(reg, entry, now=now) if entry.to_status is not None
-               else registrations.append_audit(reg, entry, now=now))
-    if not written:
-        logger.info("registration %s changed concurrently; left as is", reg.id)
-        return None
-    logger.info("registration %s: %s (%s)", reg.id, entry.action, report.outcome)
-    return entry.action
+    if evt.type in SUBSCRIBES_TO:
+        auto_check(evt)
 
 
 @bp.schedule("rate(15 minutes)")
 def advance_stalled_submissions(event):
     from chalicelib import clock
     from chalicelib.handlers._batch import time_left
+    from chalicelib.services.workflow import sweep
 
     moved = sweep(now=clock.now(), time_left=time_left(event))
     logger.info("stalled submissions moved on: %d", moved)
     return {"moved": moved}
-
-
-def sweep(*, now, time_left=None) -> int:
-    """Check every registration left ``submitted`` longer than the dedup wait. Returns how many moved."""
-    from datetime import timedelta
-
-    from chalicelib.domain.workflow import input_at
-    from chalicelib.store import dedup, registrations
-    from schemas.dedup import DedupVerdict
-
-    cutoff = now - timedelta(minutes=workflow_rules().dedup_wait_minutes)
-    moved = 0
-    start = None
-    while True:
-        page, start = registrations.stalled_submissions(cutoff, start=start)
-        for reg in page:
-            stored = dedup.get_verdict(reg.id)
-            verdict = DedupVerdict.model_validate(stored) if stored is not None else None
-            # A verdict judged before the latest input (an edit, a resubmission) is not this version's.
-            if verdict is not None and (verdict.computed_at is None or verdict.computed_at < input_at(reg)):
-                verdict = None
-            if check(reg, verdict) is not None:
-                moved += 1
-        if start is None or (time_left is not None and not time_left()):
-            return moved

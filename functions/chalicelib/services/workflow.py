@@ -1,12 +1,18 @@
-"""Workflow operations that more than one entry point shares: an edit of a registration's payload by its
-submitter, from ``PATCH /v1/registrations/{id}`` (handlers/review.py) and from a partner's
-``opportunity.updated`` webhook (handlers/intake.py)."""
+"""Workflow operations behind the handlers: the auto-checks once a registration's dedup verdict is in
+(``auto_check``, the ``workflow`` queue), the sweep of submissions left waiting (``sweep``, the schedule), and
+an edit of a registration's payload by its submitter (``apply_edit``, from ``PATCH /v1/registrations/{id}``
+and from a partner's ``opportunity.updated`` webhook)."""
 from __future__ import annotations
 
 from typing import Any
 
+import logging
+
 from chalicelib import settings
 from chalicelib.domain.errors import DealregError
+from chalicelib.rules import workflow_rules
+
+logger = logging.getLogger("dealreg.workflow")
 
 _REUSED = "this webhook-id was used for a different body; use a new webhook-id for a new request"
 
@@ -50,3 +56,71 @@ def apply_edit(reg: Any, payload: Any, principal: Any, *, idempotency_key: str |
     if outcome == "lost":
         raise lost_race()
     return outcome
+
+
+# --- auto-checks ---------------------------------------------------------------------------------------
+
+def auto_check(evt: Any) -> None:
+    """A ``registration.dedup_checked`` event: check its registration if it is still the version judged."""
+    from chalicelib.store import dedup, registrations
+    from schemas.dedup import DedupVerdict
+
+    reg = registrations.get(evt.subject)
+    if reg is None or reg.version != evt.registration.version:
+        return  # changed since dedup judged it: a newer verdict event follows if it needs one
+    stored = dedup.get_verdict(reg.id)
+    check(reg, DedupVerdict.model_validate(stored) if stored is not None else None)
+
+
+def check(reg: Any, verdict: Any) -> str | None:
+    """Run the auto-checks on ``reg`` with ``verdict`` and write the outcome. Returns the new audit action,
+    or None when nothing was written (not awaiting checks, or another writer won the race)."""
+    from chalicelib import clock
+    from chalicelib.domain.auto_checks import run_checks
+    from chalicelib.domain.workflow import auto_decide, payload_of
+    from chalicelib.store import registrations
+
+    now = clock.now()
+    rules = workflow_rules()
+    score = None
+    if rules.flag_attribute_score_below is not None:  # issue 19: flag low attribute scores
+        from chalicelib.domain.scoring_model import record_of
+        from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
+
+        score = attribute_score(record_of(reg), load_attribute_rules(settings.get().attribute_rules_json))[0]
+    report = run_checks(payload_of(reg), verdict, rules, today=now.date(), attribute_score=score)
+    entry = auto_decide(reg, report, now=now)
+    if entry is None:
+        return None
+    written = (registrations.apply_transition(reg, entry, now=now) if entry.to_status is not None
+               else registrations.append_audit(reg, entry, now=now))
+    if not written:
+        logger.info("registration %s changed concurrently; left as is", reg.id)
+        return None
+    logger.info("registration %s: %s (%s)", reg.id, entry.action, report.outcome)
+    return entry.action
+
+
+def sweep(*, now: Any, time_left: Any = None) -> int:
+    """Check every registration left ``submitted`` longer than the dedup wait. Returns how many moved."""
+    from datetime import timedelta
+
+    from chalicelib.domain.workflow import input_at
+    from chalicelib.store import dedup, registrations
+    from schemas.dedup import DedupVerdict
+
+    cutoff = now - timedelta(minutes=workflow_rules().dedup_wait_minutes)
+    moved = 0
+    start = None
+    while True:
+        page, start = registrations.stalled_submissions(cutoff, start=start)
+        for reg in page:
+            stored = dedup.get_verdict(reg.id)
+            verdict = DedupVerdict.model_validate(stored) if stored is not None else None
+            # A verdict judged before the latest input (an edit, a resubmission) is not this version's.
+            if verdict is not None and (verdict.computed_at is None or verdict.computed_at < input_at(reg)):
+                verdict = None
+            if check(reg, verdict) is not None:
+                moved += 1
+        if start is None or (time_left is not None and not time_left()):
+            return moved

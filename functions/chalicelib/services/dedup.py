@@ -1,44 +1,26 @@
-"""Duplicate and conflict detection (撞单): the dedup handler, the verdict read and the live pre-check.
+"""Duplicate and conflict detection (撞单): the work behind ``handlers/duplicates.py``.
 
-Triggers:
-- ``dedup`` SQS queue (filter: registration.submitted, registration.updated) -> ``detect_duplicates``.
-  Side effects: the verdict stored once as its own item (``dedup_verdicts``; candidates with scores, the rule
-  that fired, the outcome) — re-judged and replaced for an edit or a resubmission — then the customer added
-  to the blocking index (idempotent), then on ``conflict`` a ``registration.conflict_detected`` event (id
-  '<registration id>:conflict', re-sent on redelivery; consumers deduplicate), and last a
-  ``registration.dedup_checked`` event (id '<registration id>:dedup:<version>') that the workflow's
-  auto-checks wait for. The registration itself is never written, so a failure here never
-  loses or blocks it: errors are batch item failures (retried, then the DLQ); unparseable messages are parked.
-- ``GET /v1/registrations/{reg_id}/verdict`` -> ``get_registration_verdict`` (whoever may read the
-  registration; partners get only the closed answer). 404 until the verdict exists.
-- ``POST /v1/duplicates/check`` -> ``check_duplicates``: candidates and verdict before submitting. Partners
-  get only ``{"answer": "free" | "yours" | "protected"}``. Reads only; bounded (see store.dedup).
+- ``judge`` (the ``dedup`` queue: registration.submitted, registration.updated): the verdict stored once as its
+  own item (``dedup_verdicts``; candidates with scores, the rule that fired, the outcome) — re-judged and
+  replaced for an edit or a resubmission — then the customer added to the blocking index (idempotent), then on
+  ``conflict`` a ``registration.conflict_detected`` event (id '<registration id>:conflict', re-sent on
+  redelivery; consumers deduplicate), and last a ``registration.dedup_checked`` event (id
+  '<registration id>:dedup:<version>') that the workflow's auto-checks wait for. The registration itself is
+  never written, so a failure here never loses or blocks it.
+- ``assess`` + ``verdict_model``: candidates and verdict for a customer, also for the live pre-check
+  (``POST /v1/duplicates/check``). Reads only; bounded (see store.dedup).
 """
 from __future__ import annotations
 
 import logging
 
-from chalice import Blueprint
-
-from chalicelib import settings
-from chalicelib.http import HttpError, api, bearer_principal, check_size, json_response, parse_body
 from chalicelib.rules import dedup_rules
 
-bp = Blueprint(__name__)
 logger = logging.getLogger("dealreg.dedup")
-QUEUE = "dedup"
-SUBSCRIBES_TO = settings.QUEUES[QUEUE]
 SYSTEM_ACTOR_ID = "dedup"
 
 
-@bp.on_sqs_message(queue=settings.get().queue(QUEUE), batch_size=10)
-def detect_duplicates(event):
-    from chalicelib.handlers._batch import process_sqs
-
-    return process_sqs(event, QUEUE, _dedup_one)
-
-
-def _assess(name: str, registry_ids, website, emails, phones, products, parties, self_id=None):
+def assess(name: str, registry_ids, website, emails, phones, products, parties, self_id=None):
     """Candidates -> scores and rules -> holdings -> verdict. Returns (verdict, holdings, exact keys, forms)."""
     from chalicelib.domain import dedup_keys, dedup_match, dedup_verdict
     from chalicelib.store import dedup as store
@@ -55,7 +37,7 @@ def _assess(name: str, registry_ids, website, emails, phones, products, parties,
     return verdict, held, exact, forms
 
 
-def _verdict_model(verdict, held, *, registration_id=None, first_claim=None, now=None):
+def verdict_model(verdict, held, *, registration_id=None, first_claim=None, now=None):
     from chalicelib.domain.dedup_verdict import ACTIVE_STATUSES
     from schemas.dedup import DedupVerdict, DuplicateCandidate
 
@@ -79,14 +61,14 @@ def _parties(reg) -> list[str]:
     return [p for p in (reg.partner_id or reg.submitter.id, reg.owner_id) if p]
 
 
-def _dedup_one(evt) -> None:
+def judge(evt) -> None:
+    """Judge the registration a ``registration.submitted``/``.updated`` event names, store the verdict, index
+    its customer, and announce ``conflict_detected`` (on a conflict) and ``dedup_checked``."""
     from chalicelib import clock
     from chalicelib.store import dedup as store
     from chalicelib.store import registrations
     from schemas.dedup import DedupVerdict
 
-    if evt.type not in SUBSCRIBES_TO:
-        return
     reg = registrations.get(evt.subject)
     if reg is None:
         return
@@ -100,9 +82,9 @@ def _dedup_one(evt) -> None:
     emails = [c.email for c in reg.contacts]
     phones = [c.phone for c in reg.contacts]
     if stored is None:
-        verdict, held, exact, forms = _assess(customer.name, ids, customer.website, emails, phones,
+        verdict, held, exact, forms = assess(customer.name, ids, customer.website, emails, phones,
                                               reg.project.products, _parties(reg), self_id=reg.id)
-        model = _verdict_model(verdict, held, registration_id=reg.id, first_claim=reg.first_claim, now=now)
+        model = verdict_model(verdict, held, registration_id=reg.id, first_claim=reg.first_claim, now=now)
         if rejudge:
             # A newer judgement replaces an older one (never the reverse: see store.replace_verdict).
             store.replace_verdict(reg.id, model.outcome.value, model.model_dump(mode="json"), now=now)
@@ -119,10 +101,10 @@ def _dedup_one(evt) -> None:
     # Indexed after judging, so the registration's own customer name is a candidate only when an earlier
     # registration indexed it.
     store.index_customer(reg.customer_key, customer.name, forms, exact, now=now)
-    verdict_model = DedupVerdict.model_validate(stored)
-    if verdict_model.conflict:
-        _announce_conflict(reg, verdict_model, now)
-    _announce_checked(reg, verdict_model, now)
+    judged = DedupVerdict.model_validate(stored)
+    if judged.conflict:
+        _announce_conflict(reg, judged, now)
+    _announce_checked(reg, judged, now)
 
 
 def _rejudge(evt) -> bool:
@@ -190,42 +172,3 @@ def _answer(verdict_outcome: str) -> str:
     from chalicelib.domain.visibility import closed_answer
 
     return closed_answer(verdict_outcome)
-
-
-@bp.route("/v1/registrations/{reg_id}/verdict", methods=["GET"])
-@api(responses={200: "DedupAnswer"},
-     summary="The duplicate/conflict verdict on a registration (partners: the closed answer only)")
-def get_registration_verdict(reg_id: str):
-    from chalicelib.services.registrations import readable
-    from chalicelib.store import dedup as store
-    from schemas.dedup import DedupVerdict
-
-    principal = bearer_principal(bp.current_request.headers)
-    readable(reg_id, principal)
-    stored = store.get_verdict(reg_id)
-    if stored is None:
-        raise HttpError(404, "verdict_pending", "the duplicate check has not finished yet")
-    from chalicelib.domain import visibility
-
-    return json_response(200, visibility.verdict(visibility.Viewer.of(principal), DedupVerdict.model_validate(stored)))
-
-
-@bp.route("/v1/duplicates/check", methods=["POST"], content_types=["application/json"])
-@api(request="DuplicateCheckRequest", responses={200: "DedupAnswer"},
-     summary="Live pre-check: is this customer free, yours, or protected by someone (staff: with candidates)")
-def check_duplicates():
-    from chalicelib import clock
-    from schemas.dedup import DuplicateCheckRequest
-
-    request = bp.current_request
-    check_size(request.raw_body, settings.get().max_body_bytes)
-    principal = bearer_principal(request.headers)
-    body = parse_body(DuplicateCheckRequest, request.raw_body)
-    customer = body.customer
-    verdict, held, _, _ = _assess(customer.name, [(r.scheme.value, r.value) for r in customer.registry_ids],
-                                  customer.website, body.contact_emails, body.contact_phones, body.products,
-                                  [principal.id])
-    from chalicelib.domain import visibility
-
-    return json_response(200, visibility.verdict(visibility.Viewer.of(principal),
-                                                 _verdict_model(verdict, held, now=clock.now())))

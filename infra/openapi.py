@@ -188,6 +188,31 @@ def json_schemas() -> dict[str, dict]:
 CONSOLE_PREFIX = "/console"
 
 
+def query_parameters(target: str) -> list[dict]:
+    """OpenAPI query parameters from a route's query model (``api(query="module:Model")``, read by
+    ``chalicelib.http.parse_query``): one per field, with its JSON Schema, default and description."""
+    import importlib
+
+    module, _, name = target.partition(":")
+    schema = getattr(importlib.import_module(module), name).model_json_schema()
+    required = set(schema.get("required", []))
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = dict(prop)
+        description = prop.pop("description", None)
+        prop.pop("title", None)
+        if "anyOf" in prop:  # "X | None": the parameter is optional; document X
+            kinds = [p for p in prop.pop("anyOf") if p.get("type") != "null"]
+            prop = {**(kinds[0] if len(kinds) == 1 else {"anyOf": kinds}), **prop}
+            if prop.get("default", 0) is None:
+                del prop["default"]  # absent means "no filter"; null is not a value of the type
+        param = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if description:
+            param["description"] = description
+        out.append(param)
+    return out
+
+
 def openapi(app: Any) -> dict:
     _, defs = models_json_schema([(m, "validation") for m in PUBLIC_MODELS.values()],
                                  ref_template="#/components/schemas/{model}")
@@ -229,6 +254,8 @@ def openapi(app: Any) -> dict:
                     ("id", "USCC, LEI or UK company number (optionally 'scheme:value'); exactly one of id, name"),
                     ("name", "Company name; accepted only above the configured match threshold"),
                     ("country", "ISO 3166-1 alpha-2 country to search first (name look-ups)"))]
+            if meta.get("query") is not None:
+                params += query_parameters(meta["query"])
             if path == "/v1/registrations" and method == "POST":
                 params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                                "schema": {"type": "string", "maxLength": 255}})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.common import Strict
 
@@ -28,3 +28,12 @@ class InboxEntry(Strict):
 
 class InboxPage(Strict):
     items: list[InboxEntry]
+
+
+class InboxQuery(BaseModel):
+    """``GET /v1/dev/inbox`` query parameters."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=50, ge=1, le=200, description="At most this many messages, newest first")
+

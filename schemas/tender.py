@@ -212,3 +212,16 @@ class TenderRegistrationRequest(BaseModel):
     products: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=50)
     sales_stage: SalesStage | None = None
+
+
+class TenderQuery(BaseModel):
+    """``GET /v1/tenders`` query parameters (issue 17: documented in the OpenAPI from this model)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    days: int = Field(default=7, ge=1, le=31, description="Tenders first seen in the last N days")
+    status: str | None = Field(default=None, max_length=40, description="Only this tender status (e.g. tender)")
+    source: str | None = Field(default=None, max_length=100, description="Only tenders from this source name")
+    q: str | None = Field(default=None, max_length=200, description="A word or phrase (CJK: a substring)")
+    limit: int = Field(default=50, ge=1, le=200)
+

@@ -161,6 +161,12 @@ def parse_body(model: Any, raw: bytes | str | None, *, prefix: str = "body") -> 
     return validate(model, parse_json(raw, loc=prefix), prefix=prefix)
 
 
+def parse_query(model: Any, params: Any) -> Any:
+    """The query string as ``model`` (a pydantic model whose fields are the route's query parameters, also
+    what the OpenAPI documents: ``api(query="module:Model")``); 422 with ``query.<name>`` field paths."""
+    return validate(model, dict(params or {}), prefix="query")
+
+
 def validate(model: Any, data: Any, *, prefix: str = "body") -> Any:
     """``model`` from already parsed JSON (``parse_json``); 422 with field paths."""
     from pydantic import ValidationError
@@ -168,7 +174,7 @@ def validate(model: Any, data: Any, *, prefix: str = "body") -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise HttpError(422, "validation_failed", "the body failed validation",
+        raise HttpError(422, "validation_failed", f"the {prefix.split('.')[0]} failed validation",
                         errors=validation_errors(exc, prefix)) from None
 
 
@@ -252,7 +258,7 @@ def _is_unavailable(exc: BaseException) -> bool:
 
 
 def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary: str = "",
-        auth: str = "bearer", request_optional: bool = False) -> Callable:
+        auth: str = "bearer", request_optional: bool = False, query: Any = None) -> Callable:
     """Wrap a route: render any ``DealregError`` (the one error root), map storage outages to 503 + Retry-After, and record OpenAPI facts."""
 
     def decorate(func: Callable) -> Callable:
@@ -275,7 +281,7 @@ def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary
                 raise
 
         wrapper.__openapi__ = {"request": request, "responses": responses or {}, "summary": summary,
-                               "auth": auth, "request_optional": request_optional}
+                               "auth": auth, "request_optional": request_optional, "query": query}
         return wrapper
 
     return decorate

@@ -19,7 +19,7 @@ import logging
 from chalice import Blueprint
 
 from chalicelib import settings
-from chalicelib.http import HttpError, api, bearer_principal, json_response
+from chalicelib.http import HttpError, api, bearer_principal, json_response, parse_query
 
 bp = Blueprint(__name__)
 logger = logging.getLogger("dealreg.notify")
@@ -61,23 +61,17 @@ def deliver_notifications(event):
 
 
 @bp.route("/v1/dev/inbox", methods=["GET"])
-@api(responses={200: "InboxPage"}, summary="Local mode only: messages the local channel delivered (newest first)")
+@api(responses={200: "InboxPage"}, query="schemas.notifications:InboxQuery",
+     summary="Local mode only: messages the local channel delivered (newest first)")
 def dev_inbox():
     from chalicelib.domain.access import Role
     from chalicelib.store import notifications as store
-    from schemas.notifications import InboxEntry, InboxPage
+    from schemas.notifications import InboxEntry, InboxPage, InboxQuery
 
     if not settings.get().local:
         raise HttpError(404, "not_found", "the development inbox exists in local mode only")
     principal = bearer_principal(bp.current_request.headers)
-    q = bp.current_request.query_params or {}
-    try:
-        limit = int(q.get("limit", 50))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= 200:
-        raise HttpError(422, "validation_failed", "limit must be 1..200",
-                        errors=[{"loc": "query.limit", "type": "value_error"}])
+    limit = parse_query(InboxQuery, bp.current_request.query_params).limit
     me = f"{principal.kind.value}:{principal.id}"
     items = [i for i in store.inbox(limit=limit if principal.role is Role.ADMIN else 200)
              if principal.role is Role.ADMIN or i.recipient == me][:limit]

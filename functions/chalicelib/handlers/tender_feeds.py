@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http import HttpError, api, bearer_principal, json_response
+from chalicelib.http import HttpError, api, bearer_principal, json_response, parse_query
 
 bp = Blueprint(__name__)
 
@@ -94,26 +94,15 @@ def get_tender(tender_id: str):
 
 
 @bp.route("/v1/tenders", methods=["GET"])
-@api(responses={200: "TenderPage"},
-     summary="Recent tenders, newest first (query: days, status, source, q, limit)")
+@api(responses={200: "TenderPage"}, query="schemas.tender:TenderQuery", summary="Recent tenders, newest first")
 def list_tenders():
     from chalicelib import clock
-    from chalicelib.services.tenders import MAX_DAYS, recent_tenders
-    from schemas.tender import TenderPage
+    from chalicelib.services.tenders import recent_tenders
+    from schemas.tender import TenderPage, TenderQuery
 
     bearer_principal(bp.current_request.headers)
-    q = bp.current_request.query_params or {}
-    try:
-        days = int(q.get("days", 7))
-        limit = int(q.get("limit", 50))
-    except ValueError:
-        raise HttpError(422, "validation_failed", "bad days or limit",
-                        errors=[{"loc": "query", "type": "int_parsing"}]) from None
-    if not (1 <= days <= MAX_DAYS and 1 <= limit <= 200):
-        raise HttpError(422, "validation_failed", f"days must be 1..{MAX_DAYS}, limit 1..200",
-                        errors=[{"loc": "query", "type": "less_than_equal"}])
-    items = recent_tenders(clock.now(), days=days, limit=limit, status=q.get("status"), source=q.get("source"),
-                           q=q.get("q"))
+    q = parse_query(TenderQuery, bp.current_request.query_params)
+    items = recent_tenders(clock.now(), days=q.days, limit=q.limit, status=q.status, source=q.source, q=q.q)
     return json_response(200, TenderPage(items=items))
 
 

@@ -28,7 +28,6 @@ from typing import Any
 
 logger = logging.getLogger("dealreg.tenders")
 BUNDLED_SOURCES = Path(__file__).resolve().parents[1] / "tender_sources.json"
-MAX_DAYS = 31
 _INDEX: Any = None  # the subscriptions index of this warm container (see domain/tender_matching.py)
 _INDEX_EPOCH = ""  # the subscriptions table's epoch it was built at (see store.tenders.subscriptions_stamp)
 

@@ -1,0 +1,33 @@
+"""Query parameters as models (issue 17 item 7): ``parse_query`` reads them with field paths, and the OpenAPI
+documents every field of the route's model."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import http
+
+
+def test_parse_query_coerces_defaults_and_refuses_with_field_paths():
+    from schemas.tender import TenderQuery
+
+    q = http.parse_query(TenderQuery, {"days": "3", "q": "场地", "unknown": "x"})
+    assert (q.days, q.limit, q.q, q.status) == (3, 50, "场地", None)
+    with pytest.raises(http.HttpError) as refused:
+        http.parse_query(TenderQuery, {"days": "99", "limit": "x"})
+    err = refused.value
+    assert err.status == 422 and err.message == "the query failed validation"
+    assert {(e["loc"], e["type"]) for e in err.errors} == {("query.days", "less_than_equal"),
+                                                           ("query.limit", "int_parsing")}
+
+
+def test_the_openapi_documents_the_query_models_of_tenders_and_the_dev_inbox():
+    import app
+    from infra.openapi import openapi
+
+    doc = openapi(app.app)
+    tenders = {p["name"]: p for p in doc["paths"]["/v1/tenders"]["get"]["parameters"] if p["in"] == "query"}
+    assert set(tenders) == {"days", "status", "source", "q", "limit"}
+    assert tenders["days"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 31, "default": 7}
+    assert tenders["q"]["schema"] == {"type": "string", "maxLength": 200} and not tenders["q"]["required"]
+    inbox = [p for p in doc["paths"]["/v1/dev/inbox"]["get"]["parameters"] if p["in"] == "query"]
+    assert [p["name"] for p in inbox] == ["limit"]

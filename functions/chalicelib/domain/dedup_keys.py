@@ -80,6 +80,11 @@ class NameForms:
     script: str
     region: str | None = None
     legal_form: bool = False  # a legal form was taken off ("元力股份" -> "元力")
+    # Written like an exchange short name: a market marker (ST, *ST), a share class (A, B) or a bare
+    # 股份 was taken off ("ST华通", "张裕A", "国安股份"), the listing's abbreviation of a registered name.
+    listing_mark: bool = False
+    # A registered legal form (有限公司, 股份有限公司, Ltd) was taken off: a full name, not an abbreviation.
+    registered: bool = False
 
     def region_conflict(self, other: NameForms) -> bool:
         """Both names name a region, and not the same one: different legal entities, whatever the rest."""
@@ -95,6 +100,11 @@ _WEB_SUFFIX = re.compile(r"(?<=[^\W_])\.(?:com|net|org|cn|io)\b", re.IGNORECASE)
 # special treatment; N: first trading day; C: newly listed; XD/XR/DR: ex-dividend/ex-rights). They are
 # not part of the name ("ST西发", "*ST华通", "N马可波罗").
 _MARKET_MARKER = re.compile(r"^\s*(?:\*?S?\*?ST|XD|XR|DR|N|C)\s*(?=[\u3400-\u9fff])", re.IGNORECASE)
+# The share class written after the short name of a company that also lists B (or H) shares ("张裕Ａ",
+# "深桑达Ａ", "粤高速B"): capital A/B right after Han characters, at the very end (full width or not).
+_SHARE_CLASS = re.compile(r"(?<=[\u3400-\u9fff])\s*[AB\uff21\uff22]\s*$")
+# The one legal form an exchange short name carries ("国安股份"); any other form marks a registered name.
+_SHORT_NAME_FORM = "股份"
 # Latin names of Chinese companies start with their region in pinyin ("Hangzhou Yitong New Materials",
 # "SHENZHEN KTC TECHNOLOGY"): taken off like a Chinese region prefix when a name of two words remains.
 _MIN_WORDS_AFTER_REGION = 1
@@ -109,8 +119,12 @@ def name_forms(name: str) -> NameForms:
     Returns:
         The ``NameForms``.
     """
-    text = _MARKET_MARKER.sub("", _WEB_SUFFIX.sub("", name, count=1), count=1)
-    normalised = names.normalise(text)
+    text = _WEB_SUFFIX.sub("", name, count=1)
+    unmarked = _SHARE_CLASS.sub("", _MARKET_MARKER.sub("", text, count=1), count=1)
+    normalised = names.normalise(unmarked)
+    registered = any(form != _SHORT_NAME_FORM for form in normalised.legal_forms)
+    listing_mark = unmarked != text or (not registered and bool(normalised.legal_forms)
+                                        and normalised.script == "cjk")
     core = normalised.core
     if normalised.script == "latin":
         core = _latin_legal_forms_inside(core, "," in normalised.display)
@@ -123,7 +137,8 @@ def name_forms(name: str) -> NameForms:
             region, core = words[0], " ".join(words[1:])
     acronym, initials = _acronym(core, normalised.display)
     return NameForms(core=core, compact=core.replace(" ", ""), acronym=acronym, initials=initials,
-                     script=normalised.script, region=region, legal_form=bool(normalised.legal_forms))
+                     script=normalised.script, region=region, legal_form=bool(normalised.legal_forms),
+                     listing_mark=listing_mark, registered=registered)
 
 
 _HEAD_OFFICE = "总部"

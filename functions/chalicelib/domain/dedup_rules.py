@@ -49,6 +49,8 @@ __all__ = [
 ACRONYM_SCORE = 92.0
 BRAND_SCORE = 92.0
 ROMANISED_SCORE = 90.0  # "probably the same, review": a spelling can coincide, a registry id cannot
+# An abbreviation found inside a longer name (节能铁汉 / 中节能铁汉生态环境): review, never block.
+ABBREVIATION_SCORE = 90.0
 # Names that differ in region (四川黄金 / 湖南黄金, 阿里云计算（杭州）/（北京）) are related at most: below every
 # duplicate threshold of the shipped rules, within the alert band. Only a shared registry id makes them one.
 REGION_CONFLICT_CAP = 85.0
@@ -182,6 +184,8 @@ def _unbounded_score(a: NameForms, b: NameForms) -> float:
         score = max(score, BRAND_SCORE)
     if a.script != b.script and (_romanised_match(a, b) or _romanised_match(b, a)):
         score = max(score, ROMANISED_SCORE)
+    if score < ABBREVIATION_SCORE and _abbreviation_match(a, b):
+        score = ABBREVIATION_SCORE
     return float(score)
 
 
@@ -254,6 +258,50 @@ def _short_form_match(a: NameForms, b: NameForms) -> bool:
         return False
     rest = iter(long_[prefix:])
     return all(ch in rest for ch in short[prefix:])
+
+
+# A short form that is the bare start of the longer name (no trade word of its own) needs this many
+# characters, or a listing mark, to be taken as its abbreviation: 京东 / 京东方 are two companies.
+_MIN_BARE_ABBREVIATION = 3
+
+
+def _abbreviation_match(a: NameForms, b: NameForms) -> bool:
+    """A short form written the way exchanges and people abbreviate a registered Chinese name: its brand
+    (what is left once trailing trade words go) found whole in the longer name, its trade words after it in
+    order (华测检测 / 华测检测认证集团, 朝阳科技 / 朝阳电子科技), or the whole short form found inside the
+    longer name behind a parent's or group's prefix (华灿光电 / 京东方华灿光电).
+
+    Guards, each because the opposite happens between different companies:
+
+    * the short form is not itself a registered name (no 有限公司 / Ltd taken off): two registered names
+      are compared by the other rules (华控赛格 vs 赛格);
+    * its brand is at least two characters and not a place or trade word alone (西藏矿业, 航天科技: the
+      same place or trade word says nothing about identity);
+    * a short form that is just the start of the longer name needs three characters or a listing mark
+      (京东 / 京东方), and one found further in must appear there whole (华工科技 is not 东华工程科技)
+      and have three characters or a listing mark (ST华通 / 世纪华通集团).
+    """
+    if a.script != "cjk" or b.script != "cjk":
+        return False
+    (short, short_form), (long_, long_form) = sorted(((a.compact, a), (b.compact, b)), key=lambda x: len(x[0]))
+    if short_form.registered or not _MIN_SHORT_PREFIX <= len(short) <= _MAX_SHORT_FORM or len(short) == len(long_):
+        return False
+    core = brand(short)
+    if len(core) < _MIN_SHORT_PREFIX:
+        return False
+    if core in _generic_words():
+        # A place or trade word as the brand (越秀资本, 西藏矿业): only a whole four-character short form
+        # that opens the longer name, never a place spread over it (航天科技 is not 航天智造科技).
+        return len(short) == _MAX_SHORT_FORM and long_.startswith(short)
+    # A listing mark (ST华通, 张裕A) or the same region written with it (北京利尔 / 北京利尔高温材料) says
+    # the short form names this company, not any company whose name starts the same way.
+    strong = len(short) >= _MIN_BARE_ABBREVIATION or short_form.listing_mark or (
+        short_form.region is not None and short_form.region == long_form.region)
+    if long_.startswith(core):
+        rest = iter(long_[len(core):])
+        trade = short[len(core):]
+        return all(ch in rest for ch in trade) and (bool(trade) or strong)
+    return short in long_ and strong
 
 
 # A homophone typo (腾迅 for 腾讯) is only trusted in a name long enough that one character is a slip,

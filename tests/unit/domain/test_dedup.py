@@ -344,3 +344,59 @@ def test_the_variant_rules_keep_different_companies_apart(a, b):
     from infra.dedup_eval import judge_pair
 
     assert judge_pair(a, b, default_rules())[0] == 0
+
+
+# Issue 12 item 8, exchange short names: abbreviations of a registered Chinese name. Our own (invented)
+# names, none from an evaluation set: each pair was "free" before the abbreviation rule.
+ABBREVIATIONS = [
+    ("鸿翔检测", "鸿翔检测认证集团股份有限公司"),  # brand + trade word, the longer name goes on
+    ("晨曦光电", "京东方晨曦光电股份有限公司"),  # behind a parent's prefix
+    ("瀚洋股份", "中信瀚洋信息产业股份有限公司"),  # listing mark (bare 股份), behind a prefix
+    ("ST瀚洋", "浙江世纪瀚洋集团股份有限公司"),  # market marker, behind a prefix
+    ("瀚洋Ａ", "瀚洋实业股份有限公司"),  # share class, full width
+    ("瀚洋B", "瀚洋实业股份有限公司"),
+    ("苏州瀚洋", "苏州瀚洋导热科技股份有限公司"),  # the same region written with the brand
+    ("鸿翔达", "深圳市鸿翔达新材料股份有限公司"),  # three characters: the bare start
+    ("西湖能源", "西湖能源投资股份有限公司"),  # a place as brand: the whole short form opens the name
+]
+
+
+@pytest.mark.parametrize(("short", "full"), ABBREVIATIONS)
+def test_exchange_short_names_are_flagged_as_their_registered_name(short, full):
+    from chalicelib.domain.dedup_rules import _abbreviation_match, default_rules, same_name
+    from infra.dedup_eval import judge_pair
+
+    fs, ff = name_forms(short), name_forms(full)
+    assert _abbreviation_match(fs, ff) and _abbreviation_match(ff, fs)
+    predicted, score, rule = judge_pair(short, full, default_rules())
+    # Review, never a block: an abbreviation can be another company's.
+    assert predicted == 1 and rule == "similar_name" and score < 100, (short, full, score, rule)
+    assert not same_name(fs, ff) and exact_keys(short)[-1] != exact_keys(full)[-1]
+
+
+@pytest.mark.parametrize(("short", "full"), [
+    ("京东", "京东方科技集团股份有限公司"),  # a two-character bare start: 京东 is not 京东方
+    ("瀚洋", "瀚洋高温材料股份有限公司"),
+    ("华通", "世纪华通集团股份有限公司"),  # two characters inside a name, no listing mark
+    ("华建科技", "东华建设科技股份有限公司"),  # brand inside, but not the short form whole
+    ("瀚洋有限公司", "华控瀚洋股份有限公司"),  # a registered name is no abbreviation
+    ("西湖科技", "西湖智造科技股份有限公司"),  # a place as brand, spread over the name
+    ("四川瀚洋", "湖南瀚洋导热科技股份有限公司"),  # regions differ (item 7)
+    ("北京瀚洋", "上海瀚洋高温材料股份有限公司"),
+])
+def test_abbreviation_guards_keep_other_companies_apart(short, full):
+    from chalicelib.domain.dedup_rules import _abbreviation_match, default_rules
+    from infra.dedup_eval import judge_pair
+
+    assert not _abbreviation_match(name_forms(short), name_forms(full))
+    assert judge_pair(short, full, default_rules())[0] == 0
+
+
+@pytest.mark.parametrize(("name", "compact", "mark", "registered"), [
+    ("瀚洋Ａ", "瀚洋", True, False), ("瀚洋 B", "瀚洋", True, False), ("*ST瀚洋", "瀚洋", True, False),
+    ("瀚洋股份", "瀚洋", True, False), ("瀚洋", "瀚洋", False, False), ("瀚洋股份有限公司", "瀚洋", False, True),
+    ("Plan B", "planb", False, False),  # a Latin name keeps its last letter
+])
+def test_listing_marks_and_registered_forms(name, compact, mark, registered):
+    forms = name_forms(name)
+    assert (forms.compact, forms.listing_mark, forms.registered) == (compact, mark, registered)

@@ -55,6 +55,8 @@ _PINYIN_MIN_CHARS = 2
 _PINYIN_MAX_CHARS = 5
 _PINYIN_MIN_LETTERS = 4
 _PHRASE_MAX = 4
+# Skip pairs ("s:") of an all-Chinese name: its first character with each of the next seven.
+_SKIP_SPAN = 8
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,8 @@ def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
 
     Returns:
         Most telling first (``query_keys`` cuts from the end): ``g:`` CJK bigrams (a lone CJK character as
-        a unigram), ``w:`` pinyin spellings of an all-Chinese name, ``h:`` CJK trigrams, ``t:`` trigrams of
+        a unigram), ``w:`` pinyin spellings of an all-Chinese name, ``h:`` CJK trigrams, ``s:`` the first
+        character of an all-Chinese name with each of its next seven (abbreviations), ``t:`` trigrams of
         the spaceless Latin part (a Latin part of one or two letters as itself), ``w:`` Latin words of two
         letters or more, ``p:`` pairs of neighbouring words among the first four, ``a:``/``i:`` the
         initials, if any, ``d:`` the first two Latin words of 4-12 letters and their one-letter deletions, ``e:`` those
@@ -293,6 +296,11 @@ def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
     # the trigrams, so a long name that is cut to MAX_QUERY_KEYS keeps it.
     keys.extend(f"w:{spelling}" for spelling in romanised_prefixes(forms, _not_brands()))
     keys.extend(trigrams_cjk)
+    # Abbreviations keep a name's first character and then characters of it in order (西发 for 西藏发展):
+    # the first character paired with each of the next few meets the abbreviation's first two characters.
+    if forms.script == "cjk":
+        first = forms.compact[:1]
+        keys.extend(f"s:{first}{ch}" for ch in forms.compact[1:_SKIP_SPAN])
     latin = "".join(latin_parts)
     if 0 < len(latin) < _TRIGRAM:
         keys.append(f"t:{latin}")

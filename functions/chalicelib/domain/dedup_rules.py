@@ -268,8 +268,9 @@ _MIN_BARE_ABBREVIATION = 3
 def _abbreviation_match(a: NameForms, b: NameForms) -> bool:
     """A short form written the way exchanges and people abbreviate a registered Chinese name: its brand
     (what is left once trailing trade words go) found whole in the longer name, its trade words after it in
-    order (华测检测 / 华测检测认证集团, 朝阳科技 / 朝阳电子科技), or the whole short form found inside the
-    longer name behind a parent's or group's prefix (华灿光电 / 京东方华灿光电).
+    order (华测检测 / 华测检测认证集团), the whole short form found inside the longer name behind a parent's
+    or group's prefix (华灿光电 / 京东方华灿光电), or the longer name's first character followed by some of
+    its characters in order, as words are cut to their first character (西发 / 西藏发展).
 
     Guards, each because the opposite happens between different companies:
 
@@ -277,9 +278,9 @@ def _abbreviation_match(a: NameForms, b: NameForms) -> bool:
       are compared by the other rules (华控赛格 vs 赛格);
     * its brand is at least two characters and not a place or trade word alone (西藏矿业, 航天科技: the
       same place or trade word says nothing about identity);
-    * a short form that is just the start of the longer name needs three characters or a listing mark
-      (京东 / 京东方), and one found further in must appear there whole (华工科技 is not 东华工程科技)
-      and have three characters or a listing mark (ST华通 / 世纪华通集团).
+    * a short form that is just the start of the longer name, or one made of its characters in order,
+      needs three characters, a listing mark or the same region (京东 / 京东方);
+    * one that does not start the longer name must be found in it whole (华工科技 is not 东华工程科技).
     """
     if a.script != "cjk" or b.script != "cjk":
         return False
@@ -298,10 +299,21 @@ def _abbreviation_match(a: NameForms, b: NameForms) -> bool:
     strong = len(short) >= _MIN_BARE_ABBREVIATION or short_form.listing_mark or (
         short_form.region is not None and short_form.region == long_form.region)
     if long_.startswith(core):
-        rest = iter(long_[len(core):])
         trade = short[len(core):]
-        return all(ch in rest for ch in trade) and (bool(trade) or strong)
-    return short in long_ and strong
+        if (trade or strong) and _in_order(trade, long_[len(core):]):
+            return True
+    if not strong:
+        return False
+    # Found whole further in (华灿光电 / 京东方华灿光电), or made of the longer name's first character and
+    # then characters of it in order, the way words are cut to their first character (西发 for 西藏发展,
+    # 中油资本 for 中国石油集团资本).
+    return short in long_ or (short[0] == long_[0] and _in_order(short[1:], long_[1:]))
+
+
+def _in_order(chars: str, text: str) -> bool:
+    """Every character of ``chars`` occurs in ``text``, in the same order (a subsequence)."""
+    rest = iter(text)
+    return all(ch in rest for ch in chars)
 
 
 # A homophone typo (腾迅 for 腾讯) is only trusted in a name long enough that one character is a slip,

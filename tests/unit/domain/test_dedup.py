@@ -65,7 +65,9 @@ def test_contact_keys_normalise_phone_formats_and_emails():
 def test_blocking_keys_cover_cjk_bigrams_latin_trigrams_words_and_initials():
     keys = blocking_keys(name_forms("京东方科技集团股份有限公司"))
     assert keys[:6] == ["g:京东", "g:东方", "g:方科", "g:科技", "g:技集", "g:集团"]
-    assert keys[-5:] == ["h:京东方", "h:东方科", "h:方科技", "h:科技集", "h:技集团"]
+    assert [k for k in keys if k.startswith("h:")] == ["h:京东方", "h:东方科", "h:方科技", "h:科技集", "h:技集团"]
+    # the first character with each of the next seven, last: an abbreviation (京科) meets its long form
+    assert keys[-6:] == ["s:京东", "s:京方", "s:京科", "s:京技", "s:京集", "s:京团"]
     assert "w:jingdong" in keys and "w:jingdongfang" in keys  # pinyin of the leading characters
     walmart, wal_mart = blocking_keys(name_forms("Walmart Inc.")), blocking_keys(name_forms("Wal-Mart Inc"))
     assert {k for k in walmart if k.startswith("t:")} == {k for k in wal_mart if k.startswith("t:")}
@@ -358,6 +360,8 @@ ABBREVIATIONS = [
     ("苏州瀚洋", "苏州瀚洋导热科技股份有限公司"),  # the same region written with the brand
     ("鸿翔达", "深圳市鸿翔达新材料股份有限公司"),  # three characters: the bare start
     ("西湖能源", "西湖能源投资股份有限公司"),  # a place as brand: the whole short form opens the name
+    ("ST瀚运", "瀚峰海运物流股份有限公司"),  # first character, then characters in order
+    ("鸿物资本", "鸿翔物产集团资本股份有限公司"),
 ]
 
 
@@ -377,6 +381,8 @@ def test_exchange_short_names_are_flagged_as_their_registered_name(short, full):
 @pytest.mark.parametrize(("short", "full"), [
     ("京东", "京东方科技集团股份有限公司"),  # a two-character bare start: 京东 is not 京东方
     ("瀚洋", "瀚洋高温材料股份有限公司"),
+    ("瀚运", "瀚峰海运物流股份有限公司"),  # two characters in order, nothing else to go by
+    ("峰运物流", "瀚峰海运物流股份有限公司"),  # in order, but not from the first character
     ("华通", "世纪华通集团股份有限公司"),  # two characters inside a name, no listing mark
     ("华建科技", "东华建设科技股份有限公司"),  # brand inside, but not the short form whole
     ("瀚洋有限公司", "华控瀚洋股份有限公司"),  # a registered name is no abbreviation
@@ -400,3 +406,24 @@ def test_abbreviation_guards_keep_other_companies_apart(short, full):
 def test_listing_marks_and_registered_forms(name, compact, mark, registered):
     forms = name_forms(name)
     assert (forms.compact, forms.listing_mark, forms.registered) == (compact, mark, registered)
+
+
+def test_abbreviations_are_reached_through_the_index():
+    # A short form that shares no two neighbouring characters with its long form (西发 / 西藏发展) must
+    # still be a candidate: the skip keys (first character + a later one) reach it, both ways round.
+    from chalicelib.domain.dedup_rules import default_rules
+
+    index = BlockingIndex()
+    for i, filler in enumerate(["西部发展股份有限公司", "西安发电设备有限公司", "鸿翔发展有限公司", "瀚海航运有限公司"]):
+        index.add(filler, exact_keys(filler))
+    full = index.add("瀚峰海运物流股份有限公司", exact_keys("瀚峰海运物流股份有限公司"))
+    short = "ST瀚运"
+    shared = set(blocking_keys(name_forms(short))) & set(blocking_keys(name_forms("瀚峰海运物流股份有限公司")))
+    assert shared == {"s:瀚运"}  # nothing else links them
+    refs, _ = index.candidates(name_forms(short), exact_keys(short))
+    assert full in refs
+    assert any(m.ref == str(full) and m.hit and m.hit.action is Action.FLAG
+               for m in index.search(short, default_rules(), exact_keys(short)))
+    reverse = BlockingIndex()
+    stored = reverse.add(short, exact_keys(short))
+    assert stored in reverse.candidates(name_forms("瀚峰海运物流股份有限公司"))[0]

@@ -135,14 +135,22 @@ def name_forms(name: str) -> NameForms:
     region = _region_key(normalised.region) if normalised.region else None
     if normalised.script == "latin" and region is None:
         words = core.split(" ")
-        if len(words) > _MIN_WORDS_AFTER_REGION and words[0] in _pinyin_regions():
-            region, core = words[0], " ".join(words[1:])
+        first = _CONVENTIONAL_PLACE_SPELLINGS.get(words[0], words[0])
+        if len(words) > _MIN_WORDS_AFTER_REGION and first in _pinyin_regions():
+            region, core = first, " ".join(words[1:])
     acronym, initials = _acronym(core, normalised.display)
     return NameForms(core=core, compact=core.replace(" ", ""), acronym=acronym, initials=initials,
                      script=normalised.script, region=region, legal_form=bool(normalised.legal_forms),
                      listing_mark=listing_mark, registered=registered)
 
 
+# Places that Chinese firms still write in English with a spelling older than Hanyu Pinyin, or from
+# another language (written by us, from the places' common English names): the pinyin region they mean.
+_CONVENTIONAL_PLACE_SPELLINGS = {
+    "harbin": "haerbin", "tibet": "xizang", "urumqi": "wulumuqi", "hohhot": "huhehaote", "peking": "beijing",
+    "canton": "guangzhou", "amoy": "xiamen", "tsingtao": "qingdao", "tientsin": "tianjin", "nanking": "nanjing",
+    "chungking": "chongqing", "macau": "aomen", "macao": "aomen",
+}
 _HEAD_OFFICE = "总部"
 # After a legal form in the middle of a Latin name, at most this many words are a trailing address
 # ("NUTRICIA B.V., ALMELO, NL") or the rest of a register's inverted order ("BOSCH GMBH ROBERT").
@@ -187,11 +195,14 @@ def _region_key(region: str) -> str:
 def _pinyin_regions() -> frozenset[str]:
     """Pinyin spellings (one word) of the Chinese provinces and cities a name may start with."""
     tables = names._tables()
+    # Province-level regions without 省 (西藏自治区, 广西壮族自治区, 澳门特别行政区) are named by their start.
+    regions = tuple(p for p in tables.places if p.endswith(("自治区", "特别行政区")))
     out = set()
     for place in tables.region_prefixes:
         bare = place[:-1] if place.endswith(("省", "市")) else place
-        if len(bare) >= 2 and all(names.is_cjk(ch) for ch in bare) and (bare + "市" in tables.places or
-                                                                         bare + "省" in tables.places):
+        if len(bare) >= 2 and all(names.is_cjk(ch) for ch in bare) and (
+                bare + "市" in tables.places or bare + "省" in tables.places
+                or any(r.startswith(bare) for r in regions)):
             spelled = "".join(han_syllables(bare, limit=len(bare)))
             if len(spelled) >= 4:
                 out.add(spelled)
@@ -352,18 +363,21 @@ def _pinyin_tables() -> tuple[dict[int, str], dict[str, list[list[str]]]]:
     return pinyin_dict, phrases_dict
 
 
-def _toneless(syllable: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", syllable) if c.isascii() and c.isalpha()).lower()
+def _toneless(syllable: str, umlaut: str = "u") -> str:
+    decomposed = unicodedata.normalize("NFKD", syllable).replace("u\u0308", umlaut)
+    return "".join(c for c in decomposed if c.isascii() and c.isalpha()).lower()
 
 
 @lru_cache(maxsize=65536)
-def han_syllables(text: str, limit: int = _PINYIN_MAX_CHARS) -> tuple[str, ...]:
+def han_syllables(text: str, limit: int = _PINYIN_MAX_CHARS, umlaut: str = "u") -> tuple[str, ...]:
     """Toneless pinyin syllables of the first ``limit`` characters of ``text`` (longest known phrase
     first, else each character's most common reading); stops at the first character that is not Han.
 
     Args:
         text: a compact CJK name.
         limit: the most characters to romanise.
+        umlaut: how ü is written: "u" (as most Latin names and the regions compared here do) or "v"
+            (the keyboard spelling, 劲旅 "Jinglv").
 
     Returns:
         e.g. ``("hua", "wei")`` for "华为"; empty for text that does not start with Han characters.
@@ -376,14 +390,14 @@ def han_syllables(text: str, limit: int = _PINYIN_MAX_CHARS) -> tuple[str, ...]:
         for length in range(min(_PHRASE_MAX, end - i), 1, -1):
             phrase = phrases.get(text[i:i + length])
             if phrase and len(phrase) == length:
-                out.extend(_toneless(p[0]) for p in phrase)
+                out.extend(_toneless(p[0], umlaut) for p in phrase)
                 i += length
                 break
         else:
             reading = readings.get(ord(text[i]))
             if reading is None:
                 break
-            out.append(_toneless(reading.split(",")[0]))
+            out.append(_toneless(reading.split(",")[0], umlaut))
             i += 1
     return tuple(out)
 
@@ -398,19 +412,20 @@ def romanised_prefixes(forms: NameForms, skip: frozenset[str] = frozenset()) -> 
             so "上海银行" is not "shanghai" and cannot meet "Shanghai Electric".
 
     Returns:
-        Spellings of at least four letters, shortest first.
+        Spellings of at least four letters, shortest first; a name with ü has them with "u", then with
+        "v" (劲旅 -> "jinglu", "jinglv").
     """
     if forms.script != "cjk" or not forms.compact:
         return ()
-    syllables = han_syllables(forms.compact)
     out = []
-    for k in range(_PINYIN_MIN_CHARS, len(syllables) + 1):
-        if forms.compact[:k] in skip:
-            continue
-        spelling = "".join(syllables[:k])
-        if len(spelling) >= _PINYIN_MIN_LETTERS:
-            out.append(spelling)
-    return tuple(out)
+    for syllables in dict.fromkeys((han_syllables(forms.compact), han_syllables(forms.compact, umlaut="v"))):
+        for k in range(_PINYIN_MIN_CHARS, len(syllables) + 1):
+            if forms.compact[:k] in skip:
+                continue
+            spelling = "".join(syllables[:k])
+            if len(spelling) >= _PINYIN_MIN_LETTERS:
+                out.append(spelling)
+    return tuple(dict.fromkeys(out))
 
 
 def contact_keys(emails: Iterable[str | None] = (), phones: Iterable[str | None] = ()) -> list[str]:

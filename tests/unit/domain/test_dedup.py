@@ -427,3 +427,28 @@ def test_abbreviations_are_reached_through_the_index():
     reverse = BlockingIndex()
     stored = reverse.add(short, exact_keys(short))
     assert stored in reverse.candidates(name_forms("瀚峰海运物流股份有限公司"))[0]
+
+
+@pytest.mark.parametrize(("latin", "chinese"), [
+    ("Lvyuan Electric Co., Ltd.", "绿源电气有限公司"),  # ü written v (keyboard pinyin) ...
+    ("Luyuan Electric Co., Ltd.", "绿源电气有限公司"),  # ... or u
+    ("Harbin Tianxiang Machinery Co., Ltd.", "哈尔滨天祥机械有限公司"),  # a pre-pinyin place spelling first
+    ("TIBET GESANG PHARMACY CO., LTD.", "西藏格桑药业股份有限公司"),  # an English place name; 自治区 region
+])
+def test_romanised_names_with_umlaut_and_conventional_place_spellings(latin, chinese):
+    from chalicelib.domain.dedup_rules import default_rules
+    from infra.dedup_eval import judge_pair
+
+    assert judge_pair(latin, chinese, default_rules())[:2] == (1, 90.0)
+    index = BlockingIndex()
+    ref = index.add(chinese, exact_keys(chinese))
+    assert ref in index.candidates(name_forms(latin), exact_keys(latin))[0]
+
+
+def test_a_conventional_place_spelling_is_still_a_region():
+    # Harbin is 哈尔滨: a firm of the same name in another city is a different company (item 7).
+    from chalicelib.domain.dedup_rules import default_rules
+    from infra.dedup_eval import judge_pair
+
+    assert name_forms("Harbin Tianxiang Machinery Co., Ltd.").region == "haerbin"
+    assert judge_pair("Harbin Tianxiang Machinery Co., Ltd.", "长春天祥机械有限公司", default_rules())[0] == 0

@@ -298,6 +298,14 @@ def _abbreviation_match(a: NameForms, b: NameForms) -> bool:
     # the short form names this company, not any company whose name starts the same way.
     strong = len(short) >= _MIN_BARE_ABBREVIATION or short_form.listing_mark or (
         short_form.region is not None and short_form.region == long_form.region)
+    if short_form.listing_mark and len(short) > _MIN_SHORT_PREFIX and long_form.region and \
+            long_form.region in _REGION_ABBREVIATIONS.get(short[0], ()):
+        # An exchange short name may open with the one-character name of the company's province or city
+        # (深桑达A for 深圳市桑达实业, 粤高速 for 广东省高速公路): that character is the region.
+        short, strong = short[1:], True
+        core = brand(short)
+        if len(core) < _MIN_SHORT_PREFIX or core in _generic_words():
+            return False
     if long_.startswith(core):
         trade = short[len(core):]
         if (trade or strong) and _in_order(trade, long_[len(core):]):
@@ -308,6 +316,22 @@ def _abbreviation_match(a: NameForms, b: NameForms) -> bool:
     # then characters of it in order, the way words are cut to their first character (西发 for 西藏发展,
     # 中油资本 for 中国石油集团资本).
     return short in long_ or (short[0] == long_[0] and _in_order(short[1:], long_[1:]))
+
+
+# The one-character names of China's provinces and province-level cities (粤 for 广东, 沪 for 上海), and of
+# the cities whose character listed companies' short names use (深 Shenzhen, 穗 Guangzhou, 厦 Xiamen), as
+# the regions ``dedup_keys`` compares (pinyin of the place). Written by us from the official short names.
+_REGION_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "京": ("beijing",), "津": ("tianjin",), "沪": ("shanghai",), "申": ("shanghai",), "渝": ("chongqing",),
+    "冀": ("hebei",), "晋": ("shanxi",), "蒙": ("neimenggu",), "辽": ("liaoning",), "吉": ("jilin",),
+    "黑": ("heilongjiang",), "苏": ("jiangsu", "suzhou"), "浙": ("zhejiang",), "皖": ("anhui",),
+    "闽": ("fujian",), "赣": ("jiangxi",), "鲁": ("shandong",), "豫": ("henan",), "鄂": ("hubei",),
+    "湘": ("hunan",), "粤": ("guangdong",), "桂": ("guangxi", "guangxizhuangzuzizhiqu", "guilin"),
+    "琼": ("hainan",), "川": ("sichuan",), "蜀": ("sichuan",), "黔": ("guizhou",), "贵": ("guizhou",),
+    "滇": ("yunnan",), "云": ("yunnan",), "藏": ("xizang",), "陕": ("shaanxi", "shanxi"), "甘": ("gansu",),
+    "陇": ("gansu",), "青": ("qinghai",), "宁": ("ningxia", "ningbo", "nanjing"), "新": ("xinjiang",),
+    "港": ("xianggang",), "澳": ("aomen",), "深": ("shenzhen",), "穗": ("guangzhou",), "厦": ("xiamen",),
+}
 
 
 def _in_order(chars: str, text: str) -> bool:

@@ -362,6 +362,8 @@ ABBREVIATIONS = [
     ("西湖能源", "西湖能源投资股份有限公司"),  # a place as brand: the whole short form opens the name
     ("ST瀚运", "瀚峰海运物流股份有限公司"),  # first character, then characters in order
     ("鸿物资本", "鸿翔物产集团资本股份有限公司"),
+    ("湘瀚洋A", "湖南瀚洋导热科技股份有限公司"),  # the province's one-character name in front
+    ("深鸿翔股份", "深圳市鸿翔实业股份有限公司"),  # ... or the city's, with a listing mark (bare 股份)
 ]
 
 
@@ -383,6 +385,8 @@ def test_exchange_short_names_are_flagged_as_their_registered_name(short, full):
     ("瀚洋", "瀚洋高温材料股份有限公司"),
     ("瀚运", "瀚峰海运物流股份有限公司"),  # two characters in order, nothing else to go by
     ("峰运物流", "瀚峰海运物流股份有限公司"),  # in order, but not from the first character
+    ("湘瀚洋A", "广东瀚洋导热科技股份有限公司"),  # a province's character, but another province
+    ("湘瀚洋", "湖南瀚洋导热科技股份有限公司"),  # no listing mark: 湘 may be the brand's own character
     ("华通", "世纪华通集团股份有限公司"),  # two characters inside a name, no listing mark
     ("华建科技", "东华建设科技股份有限公司"),  # brand inside, but not the short form whole
     ("瀚洋有限公司", "华控瀚洋股份有限公司"),  # a registered name is no abbreviation

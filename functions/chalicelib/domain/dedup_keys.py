@@ -147,9 +147,9 @@ def name_forms(name: str) -> NameForms:
 # Places that Chinese firms still write in English with a spelling older than Hanyu Pinyin, or from
 # another language (written by us, from the places' common English names): the pinyin region they mean.
 _CONVENTIONAL_PLACE_SPELLINGS = {
-    "harbin": "haerbin", "tibet": "xizang", "urumqi": "wulumuqi", "hohhot": "huhehaote", "peking": "beijing",
-    "canton": "guangzhou", "amoy": "xiamen", "tsingtao": "qingdao", "tientsin": "tianjin", "nanking": "nanjing",
-    "chungking": "chongqing", "macau": "aomen", "macao": "aomen",
+    "harbin": "haerbin", "tibet": "xizang", "urumqi": "wulumuqi", "hohhot": "huhehaote",
+    "peking": "beijing", "canton": "guangzhou", "amoy": "xiamen", "tsingtao": "qingdao",
+    "tientsin": "tianjin", "nanking": "nanjing", "chungking": "chongqing", "macau": "aomen", "macao": "aomen",
 }
 _HEAD_OFFICE = "总部"
 # After a legal form in the middle of a Latin name, at most this many words are a trailing address

@@ -19,6 +19,9 @@ The name score (0-100, :func:`name_score`) uses rapidfuzz on the normalised form
   all appear in the longer one's (华为 vs 华为技术, 瑞德智能 vs 瑞德智能科技); two names that carry
   *different* trade words (华为技术 vs 华为终端) get no such credit, because sister companies of one group
   are different customers;
+* an abbreviation match (``ABBREVIATION_SCORE``, review only) for an exchange or everyday short form of a
+  registered Chinese name: 华测检测 / 华测检测认证集团, 华灿光电 / 京东方华灿光电, ST西发 / 西藏发展,
+  深桑达A / 深圳市桑达实业 (see :func:`_abbreviation_match` for what it takes and its guards);
 * never more than ``REGION_CONFLICT_CAP`` for two names whose regions differ (issue 12 item 7);
 * a romanised match (``ROMANISED_SCORE``) across scripts: the pinyin of an all-Chinese name's leading
   characters (not a place or trade word) spelled as one word equals the other name's first word, or its
@@ -42,8 +45,8 @@ from chalicelib.domain import names
 from chalicelib.domain.dedup_keys import NameForms, romanised_prefixes
 
 __all__ = [
-    "ACRONYM_SCORE", "BRAND_SCORE", "ROMANISED_SCORE", "Action", "Field_", "MatchRule", "MatchRules", "RuleHit", "default_rules",
-    "evaluate", "load_rules", "name_score", "same_name",
+    "ABBREVIATION_SCORE", "ACRONYM_SCORE", "BRAND_SCORE", "ROMANISED_SCORE", "Action", "Field_", "MatchRule",
+    "MatchRules", "RuleHit", "default_rules", "evaluate", "load_rules", "name_score", "same_name",
 ]
 
 ACRONYM_SCORE = 92.0
@@ -280,12 +283,16 @@ def _abbreviation_match(a: NameForms, b: NameForms) -> bool:
       same place or trade word says nothing about identity);
     * a short form that is just the start of the longer name, or one made of its characters in order,
       needs three characters, a listing mark or the same region (京东 / 京东方);
-    * one that does not start the longer name must be found in it whole (华工科技 is not 东华工程科技).
+    * one that does not start the longer name must be found in it whole (华工科技 is not 东华工程科技);
+    * a leading province or city character (粤, 深) counts as the region only with a listing mark and
+      only when the longer name names that region.
     """
     if a.script != "cjk" or b.script != "cjk":
         return False
-    (short, short_form), (long_, long_form) = sorted(((a.compact, a), (b.compact, b)), key=lambda x: len(x[0]))
-    if short_form.registered or not _MIN_SHORT_PREFIX <= len(short) <= _MAX_SHORT_FORM or len(short) == len(long_):
+    (short, short_form), (long_, long_form) = sorted(((a.compact, a), (b.compact, b)),
+                                                     key=lambda x: len(x[0]))
+    if short_form.registered or len(short) == len(long_) or \
+            not _MIN_SHORT_PREFIX <= len(short) <= _MAX_SHORT_FORM:
         return False
     core = brand(short)
     if len(core) < _MIN_SHORT_PREFIX:
@@ -329,7 +336,7 @@ _REGION_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "湘": ("hunan",), "粤": ("guangdong",), "桂": ("guangxi", "guangxizhuangzuzizhiqu", "guilin"),
     "琼": ("hainan",), "川": ("sichuan",), "蜀": ("sichuan",), "黔": ("guizhou",), "贵": ("guizhou",),
     "滇": ("yunnan",), "云": ("yunnan",), "藏": ("xizang",), "陕": ("shaanxi", "shanxi"), "甘": ("gansu",),
-    "陇": ("gansu",), "青": ("qinghai",), "宁": ("ningxia", "ningbo", "nanjing"), "新": ("xinjiang",),
+    "陇": ("gansu",), "青": ("qinghai",), "宁": ("ningxia", "nanjing"), "甬": ("ningbo",), "新": ("xinjiang",),
     "港": ("xianggang",), "澳": ("aomen",), "深": ("shenzhen",), "穗": ("guangzhou",), "厦": ("xiamen",),
 }
 

@@ -8,6 +8,12 @@ force (rapidfuzz WRatio of the normalised query against every normalised name, `
 timed on a few queries beside it.
 
 Run: ``.venv/bin/python -m bench.dedup_engine --sizes 10000 100000 1000000 --queries 500``
+
+With ``--pairs FILE`` (a labelled pairs CSV, as ``dealreg dedup eval`` reads) it measures what the pairwise
+eval cannot: whether a pair is *reached* through the index at all. The first names of all pairs are indexed
+among ``--filler`` synthetic names; each pair's second name is then checked as production checks a name
+(exact keys, blocking keys, ranking, scoring, rules): was its partner a candidate, and was it judged the
+same (block or flag)? Figures per ``kind`` column, with the per-query time.
 """
 from __future__ import annotations
 
@@ -40,11 +46,9 @@ _CN_FORMS = ("有限公司", "股份有限公司", "有限责任公司", "集团
 
 
 def _tables():
-    data = Path(names.__file__).resolve().parent / "data"
-    trades = [w for w in (data / "companynameparser_data_trade.txt").read_text(encoding="utf-8").split() if
-              2 <= len(w) <= 4]
-    places = [p for p in (data / "companynameparser_data_china_place.txt").read_text(encoding="utf-8").split()
-              if p.endswith("市") and len(p) <= 4]
+    # companynameparser's trade and place lists, read from the installed package as the normaliser does.
+    trades = [w for w in names._read_lines(names._CNP_TRADE) if 2 <= len(w) <= 4]
+    places = [p for p in names._read_lines(names._CNP_PLACE) if p.endswith("市") and len(p) <= 4]
     return trades, places
 
 
@@ -150,12 +154,64 @@ def run(size: int, queries: int, brute: int, seed: int = 11) -> dict:
     return out
 
 
+def corpus_reach(path: str, filler: int, seed: int = 7) -> list[dict]:
+    """Candidate recall and end-to-end verdicts of the labelled pairs in ``path`` through the index.
+
+    Positive and negative pairs go to two indexes (each: the pairs' first names among the same filler), so
+    that a short name that is the first name of a negative pair cannot answer, by its exact key, for the
+    same short name checked in a positive pair.
+    """
+    from chalicelib.domain.dedup_keys import exact_keys
+    from chalicelib.domain.dedup_rules import is_duplicate_action
+    from infra.dedup_eval import read_labelled
+
+    pairs = read_labelled(path)
+    fill = synthetic(filler, seed)
+    rules = default_rules()
+    rows: dict[tuple[str, int], dict] = {}
+    for label in (1, 0):
+        index = BlockingIndex()
+        refs: dict[str, int] = {}
+        for a, _, pair_label, _ in pairs:
+            if pair_label == label and a not in refs:
+                refs[a] = index.add(a, exact_keys(a))
+        for name in fill:
+            index.add(name, exact_keys(name))
+        for a, b, pair_label, kind in pairs:
+            if pair_label != label:
+                continue
+            start = time.thread_time()
+            matches = index.search(b, rules, exact_keys(b))
+            elapsed = (time.thread_time() - start) * 1000
+            found, _ = index.candidates(name_forms(b), exact_keys(b))
+            row = rows.setdefault((kind, label), {"kind": kind, "label": label, "pairs": 0, "candidate": 0,
+                                                  "judged_same": 0, "cpu_ms": []})
+            row["pairs"] += 1
+            row["candidate"] += refs[a] in found
+            row["judged_same"] += any(m.ref == str(refs[a]) and m.hit and is_duplicate_action(m.hit.action)
+                                      for m in matches)
+            row["cpu_ms"].append(elapsed)
+    out = []
+    for row in rows.values():
+        times = row.pop("cpu_ms")
+        row["cpu_p50_ms"] = round(statistics.median(times), 3)
+        row["cpu_p95_ms"] = round(_pct(times, 0.95), 3)
+        out.append(row)
+    return sorted(out, key=lambda r: (r["kind"], -r["label"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--brute", type=int, default=5, help="queries timed by brute force (0: skip)")
+    parser.add_argument("--pairs", help="labelled pairs CSV: candidate recall through the index instead")
+    parser.add_argument("--filler", type=int, default=100_000, help="synthetic names indexed with --pairs")
     args = parser.parse_args(argv)
+    if args.pairs:
+        for row in corpus_reach(args.pairs, args.filler):
+            print(row, flush=True)
+        return 0
     for size in args.sizes:
         print(run(size, args.queries, args.brute), flush=True)
     return 0

@@ -55,6 +55,8 @@ _PINYIN_MIN_CHARS = 2
 _PINYIN_MAX_CHARS = 5
 _PINYIN_MIN_LETTERS = 4
 _PHRASE_MAX = 4
+# Skip pairs ("s:") of an all-Chinese name: its first character with each of the next seven.
+_SKIP_SPAN = 8
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,11 @@ class NameForms:
     script: str
     region: str | None = None
     legal_form: bool = False  # a legal form was taken off ("元力股份" -> "元力")
+    # Written like an exchange short name: a market marker (ST, *ST), a share class (A, B) or a bare
+    # 股份 was taken off ("ST华通", "张裕A", "国安股份"), the listing's abbreviation of a registered name.
+    listing_mark: bool = False
+    # A registered legal form (有限公司, 股份有限公司, Ltd) was taken off: a full name, not an abbreviation.
+    registered: bool = False
 
     def region_conflict(self, other: NameForms) -> bool:
         """Both names name a region, and not the same one: different legal entities, whatever the rest."""
@@ -95,6 +102,11 @@ _WEB_SUFFIX = re.compile(r"(?<=[^\W_])\.(?:com|net|org|cn|io)\b", re.IGNORECASE)
 # special treatment; N: first trading day; C: newly listed; XD/XR/DR: ex-dividend/ex-rights). They are
 # not part of the name ("ST西发", "*ST华通", "N马可波罗").
 _MARKET_MARKER = re.compile(r"^\s*(?:\*?S?\*?ST|XD|XR|DR|N|C)\s*(?=[\u3400-\u9fff])", re.IGNORECASE)
+# The share class written after the short name of a company that also lists B (or H) shares ("张裕Ａ",
+# "深桑达Ａ", "粤高速B"): capital A/B right after Han characters, at the very end (full width or not).
+_SHARE_CLASS = re.compile(r"(?<=[\u3400-\u9fff])\s*[AB\uff21\uff22]\s*$")
+# The one legal form an exchange short name carries ("国安股份"); any other form marks a registered name.
+_SHORT_NAME_FORM = "股份"
 # Latin names of Chinese companies start with their region in pinyin ("Hangzhou Yitong New Materials",
 # "SHENZHEN KTC TECHNOLOGY"): taken off like a Chinese region prefix when a name of two words remains.
 _MIN_WORDS_AFTER_REGION = 1
@@ -109,8 +121,12 @@ def name_forms(name: str) -> NameForms:
     Returns:
         The ``NameForms``.
     """
-    text = _MARKET_MARKER.sub("", _WEB_SUFFIX.sub("", name, count=1), count=1)
-    normalised = names.normalise(text)
+    text = _WEB_SUFFIX.sub("", name, count=1)
+    unmarked = _SHARE_CLASS.sub("", _MARKET_MARKER.sub("", text, count=1), count=1)
+    normalised = names.normalise(unmarked)
+    registered = any(form != _SHORT_NAME_FORM for form in normalised.legal_forms)
+    listing_mark = unmarked != text or (not registered and bool(normalised.legal_forms)
+                                        and normalised.script == "cjk")
     core = normalised.core
     if normalised.script == "latin":
         core = _latin_legal_forms_inside(core, "," in normalised.display)
@@ -119,13 +135,22 @@ def name_forms(name: str) -> NameForms:
     region = _region_key(normalised.region) if normalised.region else None
     if normalised.script == "latin" and region is None:
         words = core.split(" ")
-        if len(words) > _MIN_WORDS_AFTER_REGION and words[0] in _pinyin_regions():
-            region, core = words[0], " ".join(words[1:])
+        first = _CONVENTIONAL_PLACE_SPELLINGS.get(words[0], words[0])
+        if len(words) > _MIN_WORDS_AFTER_REGION and first in _pinyin_regions():
+            region, core = first, " ".join(words[1:])
     acronym, initials = _acronym(core, normalised.display)
     return NameForms(core=core, compact=core.replace(" ", ""), acronym=acronym, initials=initials,
-                     script=normalised.script, region=region, legal_form=bool(normalised.legal_forms))
+                     script=normalised.script, region=region, legal_form=bool(normalised.legal_forms),
+                     listing_mark=listing_mark, registered=registered)
 
 
+# Places that Chinese firms still write in English with a spelling older than Hanyu Pinyin, or from
+# another language (written by us, from the places' common English names): the pinyin region they mean.
+_CONVENTIONAL_PLACE_SPELLINGS = {
+    "harbin": "haerbin", "tibet": "xizang", "urumqi": "wulumuqi", "hohhot": "huhehaote",
+    "peking": "beijing", "canton": "guangzhou", "amoy": "xiamen", "tsingtao": "qingdao",
+    "tientsin": "tianjin", "nanking": "nanjing", "chungking": "chongqing", "macau": "aomen", "macao": "aomen",
+}
 _HEAD_OFFICE = "总部"
 # After a legal form in the middle of a Latin name, at most this many words are a trailing address
 # ("NUTRICIA B.V., ALMELO, NL") or the rest of a register's inverted order ("BOSCH GMBH ROBERT").
@@ -170,11 +195,14 @@ def _region_key(region: str) -> str:
 def _pinyin_regions() -> frozenset[str]:
     """Pinyin spellings (one word) of the Chinese provinces and cities a name may start with."""
     tables = names._tables()
+    # Province-level regions without 省 (西藏自治区, 广西壮族自治区, 澳门特别行政区) are named by their start.
+    regions = tuple(p for p in tables.places if p.endswith(("自治区", "特别行政区")))
     out = set()
     for place in tables.region_prefixes:
         bare = place[:-1] if place.endswith(("省", "市")) else place
-        if len(bare) >= 2 and all(names.is_cjk(ch) for ch in bare) and (bare + "市" in tables.places or
-                                                                         bare + "省" in tables.places):
+        if len(bare) >= 2 and all(names.is_cjk(ch) for ch in bare) and (
+                bare + "市" in tables.places or bare + "省" in tables.places
+                or any(r.startswith(bare) for r in regions)):
             spelled = "".join(han_syllables(bare, limit=len(bare)))
             if len(spelled) >= 4:
                 out.add(spelled)
@@ -255,7 +283,8 @@ def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
 
     Returns:
         Most telling first (``query_keys`` cuts from the end): ``g:`` CJK bigrams (a lone CJK character as
-        a unigram), ``w:`` pinyin spellings of an all-Chinese name, ``h:`` CJK trigrams, ``t:`` trigrams of
+        a unigram), ``w:`` pinyin spellings of an all-Chinese name, ``h:`` CJK trigrams, ``s:`` the first
+        character of an all-Chinese name with each of its next seven (abbreviations), ``t:`` trigrams of
         the spaceless Latin part (a Latin part of one or two letters as itself), ``w:`` Latin words of two
         letters or more, ``p:`` pairs of neighbouring words among the first four, ``a:``/``i:`` the
         initials, if any, ``d:`` the first two Latin words of 4-12 letters and their one-letter deletions, ``e:`` those
@@ -278,6 +307,11 @@ def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
     # the trigrams, so a long name that is cut to MAX_QUERY_KEYS keeps it.
     keys.extend(f"w:{spelling}" for spelling in romanised_prefixes(forms, _not_brands()))
     keys.extend(trigrams_cjk)
+    # Abbreviations keep a name's first character and then characters of it in order (西发 for 西藏发展):
+    # the first character paired with each of the next few meets the abbreviation's first two characters.
+    if forms.script == "cjk":
+        first = forms.compact[:1]
+        keys.extend(f"s:{first}{ch}" for ch in forms.compact[1:_SKIP_SPAN])
     latin = "".join(latin_parts)
     if 0 < len(latin) < _TRIGRAM:
         keys.append(f"t:{latin}")
@@ -329,18 +363,21 @@ def _pinyin_tables() -> tuple[dict[int, str], dict[str, list[list[str]]]]:
     return pinyin_dict, phrases_dict
 
 
-def _toneless(syllable: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", syllable) if c.isascii() and c.isalpha()).lower()
+def _toneless(syllable: str, umlaut: str = "u") -> str:
+    decomposed = unicodedata.normalize("NFKD", syllable).replace("u\u0308", umlaut)
+    return "".join(c for c in decomposed if c.isascii() and c.isalpha()).lower()
 
 
 @lru_cache(maxsize=65536)
-def han_syllables(text: str, limit: int = _PINYIN_MAX_CHARS) -> tuple[str, ...]:
+def han_syllables(text: str, limit: int = _PINYIN_MAX_CHARS, umlaut: str = "u") -> tuple[str, ...]:
     """Toneless pinyin syllables of the first ``limit`` characters of ``text`` (longest known phrase
     first, else each character's most common reading); stops at the first character that is not Han.
 
     Args:
         text: a compact CJK name.
         limit: the most characters to romanise.
+        umlaut: how ü is written: "u" (as most Latin names and the regions compared here do) or "v"
+            (the keyboard spelling, 劲旅 "Jinglv").
 
     Returns:
         e.g. ``("hua", "wei")`` for "华为"; empty for text that does not start with Han characters.
@@ -353,14 +390,14 @@ def han_syllables(text: str, limit: int = _PINYIN_MAX_CHARS) -> tuple[str, ...]:
         for length in range(min(_PHRASE_MAX, end - i), 1, -1):
             phrase = phrases.get(text[i:i + length])
             if phrase and len(phrase) == length:
-                out.extend(_toneless(p[0]) for p in phrase)
+                out.extend(_toneless(p[0], umlaut) for p in phrase)
                 i += length
                 break
         else:
             reading = readings.get(ord(text[i]))
             if reading is None:
                 break
-            out.append(_toneless(reading.split(",")[0]))
+            out.append(_toneless(reading.split(",")[0], umlaut))
             i += 1
     return tuple(out)
 
@@ -375,19 +412,20 @@ def romanised_prefixes(forms: NameForms, skip: frozenset[str] = frozenset()) -> 
             so "上海银行" is not "shanghai" and cannot meet "Shanghai Electric".
 
     Returns:
-        Spellings of at least four letters, shortest first.
+        Spellings of at least four letters, shortest first; a name with ü has them with "u", then with
+        "v" (劲旅 -> "jinglu", "jinglv").
     """
     if forms.script != "cjk" or not forms.compact:
         return ()
-    syllables = han_syllables(forms.compact)
     out = []
-    for k in range(_PINYIN_MIN_CHARS, len(syllables) + 1):
-        if forms.compact[:k] in skip:
-            continue
-        spelling = "".join(syllables[:k])
-        if len(spelling) >= _PINYIN_MIN_LETTERS:
-            out.append(spelling)
-    return tuple(out)
+    for syllables in dict.fromkeys((han_syllables(forms.compact), han_syllables(forms.compact, umlaut="v"))):
+        for k in range(_PINYIN_MIN_CHARS, len(syllables) + 1):
+            if forms.compact[:k] in skip:
+                continue
+            spelling = "".join(syllables[:k])
+            if len(spelling) >= _PINYIN_MIN_LETTERS:
+                out.append(spelling)
+    return tuple(dict.fromkeys(out))
 
 
 def contact_keys(emails: Iterable[str | None] = (), phones: Iterable[str | None] = ()) -> list[str]:

@@ -19,6 +19,9 @@ The name score (0-100, :func:`name_score`) uses rapidfuzz on the normalised form
   all appear in the longer one's (华为 vs 华为技术, 瑞德智能 vs 瑞德智能科技); two names that carry
   *different* trade words (华为技术 vs 华为终端) get no such credit, because sister companies of one group
   are different customers;
+* an abbreviation match (``ABBREVIATION_SCORE``, review only) for an exchange or everyday short form of a
+  registered Chinese name: 华测检测 / 华测检测认证集团, 华灿光电 / 京东方华灿光电, ST西发 / 西藏发展,
+  深桑达A / 深圳市桑达实业 (see :func:`_abbreviation_match` for what it takes and its guards);
 * never more than ``REGION_CONFLICT_CAP`` for two names whose regions differ (issue 12 item 7);
 * a romanised match (``ROMANISED_SCORE``) across scripts: the pinyin of an all-Chinese name's leading
   characters (not a place or trade word) spelled as one word equals the other name's first word, or its
@@ -42,13 +45,15 @@ from chalicelib.domain import names
 from chalicelib.domain.dedup_keys import NameForms, romanised_prefixes
 
 __all__ = [
-    "ACRONYM_SCORE", "BRAND_SCORE", "ROMANISED_SCORE", "Action", "Field_", "MatchRule", "MatchRules", "RuleHit", "default_rules",
-    "evaluate", "load_rules", "name_score", "same_name",
+    "ABBREVIATION_SCORE", "ACRONYM_SCORE", "BRAND_SCORE", "ROMANISED_SCORE", "Action", "Field_", "MatchRule",
+    "MatchRules", "RuleHit", "default_rules", "evaluate", "load_rules", "name_score", "same_name",
 ]
 
 ACRONYM_SCORE = 92.0
 BRAND_SCORE = 92.0
 ROMANISED_SCORE = 90.0  # "probably the same, review": a spelling can coincide, a registry id cannot
+# An abbreviation found inside a longer name (节能铁汉 / 中节能铁汉生态环境): review, never block.
+ABBREVIATION_SCORE = 90.0
 # Names that differ in region (四川黄金 / 湖南黄金, 阿里云计算（杭州）/（北京）) are related at most: below every
 # duplicate threshold of the shipped rules, within the alert band. Only a shared registry id makes them one.
 REGION_CONFLICT_CAP = 85.0
@@ -182,6 +187,8 @@ def _unbounded_score(a: NameForms, b: NameForms) -> float:
         score = max(score, BRAND_SCORE)
     if a.script != b.script and (_romanised_match(a, b) or _romanised_match(b, a)):
         score = max(score, ROMANISED_SCORE)
+    if score < ABBREVIATION_SCORE and _abbreviation_match(a, b):
+        score = ABBREVIATION_SCORE
     return float(score)
 
 
@@ -254,6 +261,90 @@ def _short_form_match(a: NameForms, b: NameForms) -> bool:
         return False
     rest = iter(long_[prefix:])
     return all(ch in rest for ch in short[prefix:])
+
+
+# A short form that is the bare start of the longer name (no trade word of its own) needs this many
+# characters, or a listing mark, to be taken as its abbreviation: 京东 / 京东方 are two companies.
+_MIN_BARE_ABBREVIATION = 3
+
+
+def _abbreviation_match(a: NameForms, b: NameForms) -> bool:
+    """A short form written the way exchanges and people abbreviate a registered Chinese name: its brand
+    (what is left once trailing trade words go) found whole in the longer name, its trade words after it in
+    order (华测检测 / 华测检测认证集团), the whole short form found inside the longer name behind a parent's
+    or group's prefix (华灿光电 / 京东方华灿光电), or the longer name's first character followed by some of
+    its characters in order, as words are cut to their first character (西发 / 西藏发展).
+
+    Guards, each because the opposite happens between different companies:
+
+    * the short form is not itself a registered name (no 有限公司 / Ltd taken off): two registered names
+      are compared by the other rules (华控赛格 vs 赛格);
+    * its brand is at least two characters and not a place or trade word alone (西藏矿业, 航天科技: the
+      same place or trade word says nothing about identity);
+    * a short form that is just the start of the longer name, or one made of its characters in order,
+      needs three characters, a listing mark or the same region (京东 / 京东方);
+    * one that does not start the longer name must be found in it whole (华工科技 is not 东华工程科技);
+    * a leading province or city character (粤, 深) counts as the region only with a listing mark and
+      only when the longer name names that region.
+    """
+    if a.script != "cjk" or b.script != "cjk":
+        return False
+    (short, short_form), (long_, long_form) = sorted(((a.compact, a), (b.compact, b)),
+                                                     key=lambda x: len(x[0]))
+    if short_form.registered or len(short) == len(long_) or \
+            not _MIN_SHORT_PREFIX <= len(short) <= _MAX_SHORT_FORM:
+        return False
+    core = brand(short)
+    if len(core) < _MIN_SHORT_PREFIX:
+        return False
+    if core in _generic_words():
+        # A place or trade word as the brand (越秀资本, 西藏矿业): only a whole four-character short form
+        # that opens the longer name, never a place spread over it (航天科技 is not 航天智造科技).
+        return len(short) == _MAX_SHORT_FORM and long_.startswith(short)
+    # A listing mark (ST华通, 张裕A) or the same region written with it (北京利尔 / 北京利尔高温材料) says
+    # the short form names this company, not any company whose name starts the same way.
+    strong = len(short) >= _MIN_BARE_ABBREVIATION or short_form.listing_mark or (
+        short_form.region is not None and short_form.region == long_form.region)
+    if short_form.listing_mark and len(short) > _MIN_SHORT_PREFIX and long_form.region and \
+            long_form.region in _REGION_ABBREVIATIONS.get(short[0], ()):
+        # An exchange short name may open with the one-character name of the company's province or city
+        # (深桑达A for 深圳市桑达实业, 粤高速 for 广东省高速公路): that character is the region.
+        short, strong = short[1:], True
+        core = brand(short)
+        if len(core) < _MIN_SHORT_PREFIX or core in _generic_words():
+            return False
+    if long_.startswith(core):
+        trade = short[len(core):]
+        if (trade or strong) and _in_order(trade, long_[len(core):]):
+            return True
+    if not strong:
+        return False
+    # Found whole further in (华灿光电 / 京东方华灿光电), or made of the longer name's first character and
+    # then characters of it in order, the way words are cut to their first character (西发 for 西藏发展,
+    # 中油资本 for 中国石油集团资本).
+    return short in long_ or (short[0] == long_[0] and _in_order(short[1:], long_[1:]))
+
+
+# The one-character names of China's provinces and province-level cities (粤 for 广东, 沪 for 上海), and of
+# the cities whose character listed companies' short names use (深 Shenzhen, 穗 Guangzhou, 厦 Xiamen), as
+# the regions ``dedup_keys`` compares (pinyin of the place). Written by us from the official short names.
+_REGION_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "京": ("beijing",), "津": ("tianjin",), "沪": ("shanghai",), "申": ("shanghai",), "渝": ("chongqing",),
+    "冀": ("hebei",), "晋": ("shanxi",), "蒙": ("neimenggu",), "辽": ("liaoning",), "吉": ("jilin",),
+    "黑": ("heilongjiang",), "苏": ("jiangsu", "suzhou"), "浙": ("zhejiang",), "皖": ("anhui",),
+    "闽": ("fujian",), "赣": ("jiangxi",), "鲁": ("shandong",), "豫": ("henan",), "鄂": ("hubei",),
+    "湘": ("hunan",), "粤": ("guangdong",), "桂": ("guangxi", "guangxizhuangzuzizhiqu", "guilin"),
+    "琼": ("hainan",), "川": ("sichuan",), "蜀": ("sichuan",), "黔": ("guizhou",), "贵": ("guizhou",),
+    "滇": ("yunnan",), "云": ("yunnan",), "藏": ("xizang",), "陕": ("shaanxi", "shanxi"), "甘": ("gansu",),
+    "陇": ("gansu",), "青": ("qinghai",), "宁": ("ningxia", "nanjing"), "甬": ("ningbo",), "新": ("xinjiang",),
+    "港": ("xianggang",), "澳": ("aomen",), "深": ("shenzhen",), "穗": ("guangzhou",), "厦": ("xiamen",),
+}
+
+
+def _in_order(chars: str, text: str) -> bool:
+    """Every character of ``chars`` occurs in ``text``, in the same order (a subsequence)."""
+    rest = iter(text)
+    return all(ch in rest for ch in chars)
 
 
 # A homophone typo (腾迅 for 腾讯) is only trusted in a name long enough that one character is a slip,

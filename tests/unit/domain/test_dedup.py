@@ -65,7 +65,9 @@ def test_contact_keys_normalise_phone_formats_and_emails():
 def test_blocking_keys_cover_cjk_bigrams_latin_trigrams_words_and_initials():
     keys = blocking_keys(name_forms("京东方科技集团股份有限公司"))
     assert keys[:6] == ["g:京东", "g:东方", "g:方科", "g:科技", "g:技集", "g:集团"]
-    assert keys[-5:] == ["h:京东方", "h:东方科", "h:方科技", "h:科技集", "h:技集团"]
+    assert [k for k in keys if k.startswith("h:")] == ["h:京东方", "h:东方科", "h:方科技", "h:科技集", "h:技集团"]
+    # the first character with each of the next seven, last: an abbreviation (京科) meets its long form
+    assert keys[-6:] == ["s:京东", "s:京方", "s:京科", "s:京技", "s:京集", "s:京团"]
     assert "w:jingdong" in keys and "w:jingdongfang" in keys  # pinyin of the leading characters
     walmart, wal_mart = blocking_keys(name_forms("Walmart Inc.")), blocking_keys(name_forms("Wal-Mart Inc"))
     assert {k for k in walmart if k.startswith("t:")} == {k for k in wal_mart if k.startswith("t:")}
@@ -344,3 +346,113 @@ def test_the_variant_rules_keep_different_companies_apart(a, b):
     from infra.dedup_eval import judge_pair
 
     assert judge_pair(a, b, default_rules())[0] == 0
+
+
+# Issue 12 item 8, exchange short names: abbreviations of a registered Chinese name. Our own (invented)
+# names, none from an evaluation set: each pair was "free" before the abbreviation rule.
+ABBREVIATIONS = [
+    ("鸿翔检测", "鸿翔检测认证集团股份有限公司"),  # brand + trade word, the longer name goes on
+    ("晨曦光电", "京东方晨曦光电股份有限公司"),  # behind a parent's prefix
+    ("瀚洋股份", "中信瀚洋信息产业股份有限公司"),  # listing mark (bare 股份), behind a prefix
+    ("ST瀚洋", "浙江世纪瀚洋集团股份有限公司"),  # market marker, behind a prefix
+    ("瀚洋Ａ", "瀚洋实业股份有限公司"),  # share class, full width
+    ("瀚洋B", "瀚洋实业股份有限公司"),
+    ("苏州瀚洋", "苏州瀚洋导热科技股份有限公司"),  # the same region written with the brand
+    ("鸿翔达", "深圳市鸿翔达新材料股份有限公司"),  # three characters: the bare start
+    ("西湖能源", "西湖能源投资股份有限公司"),  # a place as brand: the whole short form opens the name
+    ("ST瀚运", "瀚峰海运物流股份有限公司"),  # first character, then characters in order
+    ("鸿物资本", "鸿翔物产集团资本股份有限公司"),
+    ("湘瀚洋A", "湖南瀚洋导热科技股份有限公司"),  # the province's one-character name in front
+    ("深鸿翔股份", "深圳市鸿翔实业股份有限公司"),  # ... or the city's, with a listing mark (bare 股份)
+]
+
+
+@pytest.mark.parametrize(("short", "full"), ABBREVIATIONS)
+def test_exchange_short_names_are_flagged_as_their_registered_name(short, full):
+    from chalicelib.domain.dedup_rules import _abbreviation_match, default_rules, same_name
+    from infra.dedup_eval import judge_pair
+
+    fs, ff = name_forms(short), name_forms(full)
+    assert _abbreviation_match(fs, ff) and _abbreviation_match(ff, fs)
+    predicted, score, rule = judge_pair(short, full, default_rules())
+    # Review, never a block: an abbreviation can be another company's.
+    assert predicted == 1 and rule == "similar_name" and score < 100, (short, full, score, rule)
+    assert not same_name(fs, ff) and exact_keys(short)[-1] != exact_keys(full)[-1]
+
+
+@pytest.mark.parametrize(("short", "full"), [
+    ("京东", "京东方科技集团股份有限公司"),  # a two-character bare start: 京东 is not 京东方
+    ("瀚洋", "瀚洋高温材料股份有限公司"),
+    ("瀚运", "瀚峰海运物流股份有限公司"),  # two characters in order, nothing else to go by
+    ("峰运物流", "瀚峰海运物流股份有限公司"),  # in order, but not from the first character
+    ("湘瀚洋A", "广东瀚洋导热科技股份有限公司"),  # a province's character, but another province
+    ("湘瀚洋", "湖南瀚洋导热科技股份有限公司"),  # no listing mark: 湘 may be the brand's own character
+    ("华通", "世纪华通集团股份有限公司"),  # two characters inside a name, no listing mark
+    ("华建科技", "东华建设科技股份有限公司"),  # brand inside, but not the short form whole
+    ("瀚洋有限公司", "华控瀚洋股份有限公司"),  # a registered name is no abbreviation
+    ("西湖科技", "西湖智造科技股份有限公司"),  # a place as brand, spread over the name
+    ("四川瀚洋", "湖南瀚洋导热科技股份有限公司"),  # regions differ (item 7)
+    ("北京瀚洋", "上海瀚洋高温材料股份有限公司"),
+])
+def test_abbreviation_guards_keep_other_companies_apart(short, full):
+    from chalicelib.domain.dedup_rules import _abbreviation_match, default_rules
+    from infra.dedup_eval import judge_pair
+
+    assert not _abbreviation_match(name_forms(short), name_forms(full))
+    assert judge_pair(short, full, default_rules())[0] == 0
+
+
+@pytest.mark.parametrize(("name", "compact", "mark", "registered"), [
+    ("瀚洋Ａ", "瀚洋", True, False), ("瀚洋 B", "瀚洋", True, False), ("*ST瀚洋", "瀚洋", True, False),
+    ("瀚洋股份", "瀚洋", True, False), ("瀚洋", "瀚洋", False, False), ("瀚洋股份有限公司", "瀚洋", False, True),
+    ("Plan B", "planb", False, False),  # a Latin name keeps its last letter
+])
+def test_listing_marks_and_registered_forms(name, compact, mark, registered):
+    forms = name_forms(name)
+    assert (forms.compact, forms.listing_mark, forms.registered) == (compact, mark, registered)
+
+
+def test_abbreviations_are_reached_through_the_index():
+    # A short form that shares no two neighbouring characters with its long form (西发 / 西藏发展) must
+    # still be a candidate: the skip keys (first character + a later one) reach it, both ways round.
+    from chalicelib.domain.dedup_rules import default_rules
+
+    index = BlockingIndex()
+    for i, filler in enumerate(["西部发展股份有限公司", "西安发电设备有限公司", "鸿翔发展有限公司", "瀚海航运有限公司"]):
+        index.add(filler, exact_keys(filler))
+    full = index.add("瀚峰海运物流股份有限公司", exact_keys("瀚峰海运物流股份有限公司"))
+    short = "ST瀚运"
+    shared = set(blocking_keys(name_forms(short))) & set(blocking_keys(name_forms("瀚峰海运物流股份有限公司")))
+    assert shared == {"s:瀚运"}  # nothing else links them
+    refs, _ = index.candidates(name_forms(short), exact_keys(short))
+    assert full in refs
+    assert any(m.ref == str(full) and m.hit and m.hit.action is Action.FLAG
+               for m in index.search(short, default_rules(), exact_keys(short)))
+    reverse = BlockingIndex()
+    stored = reverse.add(short, exact_keys(short))
+    assert stored in reverse.candidates(name_forms("瀚峰海运物流股份有限公司"))[0]
+
+
+@pytest.mark.parametrize(("latin", "chinese"), [
+    ("Lvyuan Electric Co., Ltd.", "绿源电气有限公司"),  # ü written v (keyboard pinyin) ...
+    ("Luyuan Electric Co., Ltd.", "绿源电气有限公司"),  # ... or u
+    ("Harbin Tianxiang Machinery Co., Ltd.", "哈尔滨天祥机械有限公司"),  # a pre-pinyin place spelling first
+    ("TIBET GESANG PHARMACY CO., LTD.", "西藏格桑药业股份有限公司"),  # an English place name; 自治区 region
+])
+def test_romanised_names_with_umlaut_and_conventional_place_spellings(latin, chinese):
+    from chalicelib.domain.dedup_rules import default_rules
+    from infra.dedup_eval import judge_pair
+
+    assert judge_pair(latin, chinese, default_rules())[:2] == (1, 90.0)
+    index = BlockingIndex()
+    ref = index.add(chinese, exact_keys(chinese))
+    assert ref in index.candidates(name_forms(latin), exact_keys(latin))[0]
+
+
+def test_a_conventional_place_spelling_is_still_a_region():
+    # Harbin is 哈尔滨: a firm of the same name in another city is a different company (item 7).
+    from chalicelib.domain.dedup_rules import default_rules
+    from infra.dedup_eval import judge_pair
+
+    assert name_forms("Harbin Tianxiang Machinery Co., Ltd.").region == "haerbin"
+    assert judge_pair("Harbin Tianxiang Machinery Co., Ltd.", "长春天祥机械有限公司", default_rules())[0] == 0

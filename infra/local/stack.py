@@ -167,6 +167,13 @@ def _snapshot_only_touched_items() -> bool:
 
 def _restore_item(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
     """Put ``item`` back in ``table``'s store as it was (``None``: absent), writing no stream record."""
+    from infra.local import moto_index
+
+    _put_back(table, hash_key, range_key, item)
+    moto_index.item_restored(table, hash_key, range_key)
+
+
+def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
     if range_key is None:
         if item is None:
             table.items.pop(hash_key, None)
@@ -193,6 +200,9 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
+        from infra.local import moto_index
+
+        moto_index.install()  # index queries read their bucket, not the table (raises on another moto)
         _snapshot_only_touched_items()  # first: the stream fix below wraps it and runs around it
         _fix_cancelled_transaction_streams()
         app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))

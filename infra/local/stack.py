@@ -218,9 +218,10 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
-        from infra.local import moto_index
+        from infra.local import moto_index, moto_sqs
 
         moto_index.install()  # index queries read their bucket, not the table (raises on another moto)
+        moto_sqs.install()  # a receive does not count the whole queue per message (raises on another moto)
         _snapshot_only_touched_items()  # first: the stream fix below wraps it and runs around it
         _fix_cancelled_transaction_streams()
         app = self.app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))

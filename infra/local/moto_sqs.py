@@ -8,6 +8,11 @@ clock reads under the stand-in's one lock: profiled under `bench/local_load.py`,
 time, and the backlog grows because of it. This patch reads the retention period from the queue itself,
 which is the value that map holds (``Queue._set_attributes`` stores it as an int), and keeps moto's rule.
 
+The attribute map is still built by every ``SendMessage`` (moto reads ``ContentBasedDeduplication`` from
+it) and the visible messages are listed by every receive; each message's ``visible`` and ``delayed`` read
+the clock (two datetime conversions each). ``Queue.messages`` and the two counts are replaced by the same
+predicates over one clock reading per call (``visible_at < now``, ``delayed_until > now``).
+
 Written against moto 5.2.5 only: :func:`install` raises on any other version.
 """
 from __future__ import annotations
@@ -21,8 +26,8 @@ PATCHED_MOTO = "5.2.5"
 
 def install() -> None:
     import moto
-    from moto.core.utils import unix_time
-    from moto.sqs.models import SQSBackend
+    from moto.core.utils import unix_time, unix_time_millis
+    from moto.sqs.models import Queue, SQSBackend
 
     if moto.__version__ != PATCHED_MOTO:
         raise MotoVersionError(
@@ -35,6 +40,21 @@ def install() -> None:
         retention_period = int(self.get_queue(queue_name).message_retention_period)
         return retention_period + message.sent_timestamp / 1000 > unix_time()
 
+    def messages(self: Any) -> list:
+        now = unix_time_millis()
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+    def delayed(self: Any) -> int:
+        now = unix_time_millis()
+        return sum(1 for m in self._messages if now < m.delayed_until)
+
+    def not_visible(self: Any) -> int:
+        now = unix_time_millis()
+        return sum(1 for m in self._messages if not now > m.visible_at)
+
     SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
         is_message_valid_based_on_retention_period)
+    Queue.messages = property(messages)  # type: ignore[method-assign, assignment]
+    Queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[method-assign, assignment]
+    Queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[method-assign, assignment]
     SQSBackend._dealreg_cheap_retention = True  # type: ignore[attr-defined]

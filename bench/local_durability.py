@@ -1,9 +1,10 @@
 """How durable and how slow is `make run`'s write path (issue 12 item 12)?
 
 Starts `dealreg local` in a subprocess (fresh state dir, free ports, no registries, no pending cap), sends
-``--n`` signed webhooks one after another and times each 202 (each answer waits until the snapshot holds the
-write: infra.local.persist.durable_answers), SIGKILLs the stack right after the last 202, restarts it and
-counts how many of the accepted registrations are readable.
+``--n`` signed webhooks one after another and times each 202 (each answer waits until the journal on disk
+holds the write: infra.local.persist.durable_answers), SIGKILLs the stack right after the last 202, restarts
+it (which folds the journal into the snapshot and loads it) and counts how many accepted registrations are
+readable.
 
     .venv/bin/python -m bench.local_durability --n 25
 """

@@ -123,22 +123,16 @@ def _key_hint(key: str | None) -> str:
 def cmd_local(args: argparse.Namespace) -> int:
     import logging
 
-    from infra.local import http_server, stack_session
-    from infra.local.stack import save_snapshot
+    from infra.local import http_server, persist, stack_session
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
     state_dir = Path(args.state_dir)
-    snapshot = state_dir / "snapshot.json"
     if args.reset:
-        for f in (snapshot, state_dir / "demo.json"):
-            f.unlink(missing_ok=True)
-    suite = stack_session.start(moto_port=args.moto_port, prefix=LOCAL_PREFIX, snapshot=snapshot)
-    from infra.local.persist import Autosaver, watch_writes
-
-    autosaver = Autosaver(lambda: save_snapshot(suite.moto.url, LOCAL_PREFIX, suite.region, snapshot)).start()
-    watch_writes(suite.moto.server, autosaver.mark)
+        persist.reset(state_dir)
+        (state_dir / "demo.json").unlink(missing_ok=True)
+    suite = stack_session.start(moto_port=args.moto_port, prefix=LOCAL_PREFIX, state_dir=state_dir)
     from chalicelib import clock
 
     scale = float(os.environ.get("DEALREG_TIME_SCALE", "1"))
@@ -158,9 +152,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     registries_demo = demo_registries.start(port=int(os.environ.get("DEALREG_DEMO_REGISTRIES_PORT") or 0))
     server = http_server.create_server(suite.app, "127.0.0.1", args.port)
-    from infra.local.persist import durable_answers
-
-    durable_answers(suite.app, autosaver)  # a 202 is answered once the snapshot holds it
+    persist.durable_answers(suite.app, suite.journal)  # a 202 is answered once the journal on disk holds it
     http_thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     suite.runner.start()
     http_thread.start()
@@ -191,13 +183,13 @@ Registries: demo GLEIF / Companies House / 企查查 on {registries_demo.base_ur
 Notifications arrive in the local inbox: log lines with 'inbox:', and GET {base}/v1/dev/inbox with a
 recipient's key shows theirs: the review request (manager key), the decision (partner key), the demo rep's
 tender alerts (rep key).
-Other dealreg commands reach this stack with --local. Ctrl-C stops everything; data is kept in {snapshot}
-(saved within a second of every change).
+Other dealreg commands reach this stack with --local. Ctrl-C stops everything; data is kept in {state_dir}
+(every change journalled there as it happens; a write is answered once it is on disk).
 """, flush=True)
 
     stop = threading.Event()
     # Closing the terminal (SIGHUP) stops the stack like Ctrl-C; a crash or SIGKILL loses no answered write
-    # (the API answers once the snapshot holds it) and at most the last second of background work
+    # (the API answers once the journal on disk holds it) and at most the last half second of background work
     # (infra.local.persist).
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
@@ -207,10 +199,9 @@ Other dealreg commands reach this stack with --local. Ctrl-C stops everything; d
     tenders_demo.stop()
     suite.runner.stop()
     server.shutdown()
-    autosaver.stop()
-    counts = save_snapshot(suite.moto.url, LOCAL_PREFIX, suite.region, snapshot)
+    counts = suite.journal.close()  # the journal folded into the snapshot
     suite.moto.stop()
-    print(f"saved {sum(counts.values())} items to {snapshot}", flush=True)
+    print(f"saved {sum(counts.values())} items to {state_dir / persist.SNAPSHOT}", flush=True)
     return 0
 
 

@@ -8,10 +8,12 @@ deployment template — and the tables and secrets can be saved to and restored 
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +30,32 @@ LOCAL_VISIBILITY_SECONDS = 5  # SQS redelivery after a failure; 360 s in AWS wou
 
 
 class _SerialisedApp:
-    """WSGI middleware: one request at a time through moto."""
+    """WSGI middleware: one request at a time through moto.
+
+    ``after_write(operation, body)``, if set, is called inside the lock after each write request moto served
+    (``infra.local.persist.Journal.record``: it reads what the write left before any other request runs).
+    """
 
     def __init__(self, app: Any) -> None:
         self._app = app
         self._lock = threading.Lock()
+        self.after_write: Callable[[str, bytes], None] | None = None
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
+        from infra.local.persist import write_operation
+
+        hook = self.after_write
+        operation = write_operation(environ) if hook is not None else None
+        body = b""
+        if operation is not None:
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
         with self._lock:
             # Materialise the body inside the lock: moto builds responses lazily in places.
-            return list(self._app(environ, start_response))
+            answer = list(self._app(environ, start_response))
+            if operation is not None:
+                hook(operation, body)  # type: ignore[misc]
+            return answer
 
 
 def _fix_cancelled_transaction_streams() -> None:
@@ -167,6 +185,13 @@ def _snapshot_only_touched_items() -> bool:
 
 def _restore_item(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
     """Put ``item`` back in ``table``'s store as it was (``None``: absent), writing no stream record."""
+    from infra.local import moto_index
+
+    _put_back(table, hash_key, range_key, item)
+    moto_index.item_restored(table, hash_key, range_key)
+
+
+def _put_back(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
     if range_key is None:
         if item is None:
             table.items.pop(hash_key, None)
@@ -193,9 +218,13 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
+        from infra.local import moto_index, moto_sqs
+
+        moto_index.install()  # index queries read their bucket, not the table (raises on another moto)
+        moto_sqs.install()  # a receive does not count the whole queue per message (raises on another moto)
         _snapshot_only_touched_items()  # first: the stream fix below wraps it and runs around it
         _fix_cancelled_transaction_streams()
-        app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))
+        app = self.app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self.host, self.port = self._server.server_address[:2]
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
@@ -204,10 +233,13 @@ class MotoServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def server(self) -> Any:
-        """The werkzeug server (``infra.local.persist.watch_writes`` wraps its app)."""
-        return self._server
+    def backends(self, region: str) -> tuple[Any, Any]:
+        """moto's DynamoDB and Secrets Manager backends this server serves (same process)."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        return dynamodb_backends[DEFAULT_ACCOUNT_ID][region], secretsmanager_backends[DEFAULT_ACCOUNT_ID][region]
 
     def start(self) -> MotoServer:
         self._thread.start()

@@ -54,6 +54,7 @@ class LocalSuite:
     env: dict[str, str]
     app: Any
     runner: EventRunner
+    journal: Any = None  # infra.local.persist.Journal when started with a state directory
 
     def client(self, service: str) -> Any:
         from chalicelib.store import aws
@@ -74,14 +75,28 @@ def configure_process(env: dict[str, str]) -> None:
 
 
 def start(*, moto_port: int = 0, prefix: str = "dealreg-local", region: str = "us-east-1",
-          snapshot: Path | None = None) -> LocalSuite:
-    """Start moto, create the resources, restore ``snapshot`` if it exists, import the app, build the runner."""
-    from infra.local.stack import load_snapshot
+          snapshot: Path | None = None, state_dir: Path | None = None) -> LocalSuite:
+    """Start moto, create the resources, restore the saved state, import the app, build the runner.
+
+    With ``state_dir`` (``make run``) the state is recovered from its snapshot and journals and every later
+    write is journalled there (``infra.local.persist``); ``snapshot`` restores a single snapshot file instead.
+    """
+    from infra.local.stack import _client, load_snapshot
 
     moto = MotoServer(port=moto_port).start()
     provisioned = provision(moto.url, prefix, region)
     env = local_environment(moto.url, prefix, region, provisioned)
-    if snapshot is not None and snapshot.exists():
+    journal = None
+    if state_dir is not None:
+        from infra.local import persist
+
+        backends = lambda: moto.backends(region)  # noqa: E731
+        number, _ = persist.recover(state_dir, backends, _client("secretsmanager", moto.url, region))
+        journal = persist.Journal(state_dir, backends, number=number, prefix=prefix)
+        moto.app.after_write = journal.record
+        journal.record_secrets()  # the restored and the freshly generated ones, after anything older
+        journal.start()
+    elif snapshot is not None and snapshot.exists():
         load_snapshot(moto.url, region, snapshot)
     configure_process(env)
     app = import_app()
@@ -91,4 +106,4 @@ def start(*, moto_port: int = 0, prefix: str = "dealreg-local", region: str = "u
     # The runner reads streams from LATEST, so restored items do not re-trigger handlers.
     runner = EventRunner(app, client=aws.client, region=region, now=clock.now,
                          stream_failure_queue=f"{prefix}-stream-failures-dlq")
-    return LocalSuite(moto=moto, prefix=prefix, region=region, env=env, app=app, runner=runner)
+    return LocalSuite(moto=moto, prefix=prefix, region=region, env=env, app=app, runner=runner, journal=journal)

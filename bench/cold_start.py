@@ -92,8 +92,11 @@ class World:
     def __init__(self) -> None:
         sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] /
                                                                         "functions")]
+        import logging
+
         from infra.local import stack_session
 
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.suite = stack_session.start(prefix="dealreg-bench")
         from chalicelib.clock import now
         from chalicelib.store import directory
@@ -133,7 +136,9 @@ class World:
     def pending(self) -> dict[str, dict]:
         """The first event per function of everything now waiting in the streams and queues."""
         self.captured.clear()
-        self.suite.runner.pump(max_rounds=1)
+        runner = self.suite.runner
+        for source in [*runner.streams, *runner.queues]:
+            source.poll()
         out: dict[str, dict] = {}
         for name, event in self.captured:
             out.setdefault(name, event)

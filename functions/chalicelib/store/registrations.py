@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -88,6 +90,15 @@ def _claim_is_live(now: datetime):
 CUSTOMER_CLAIM_PREFIX = "customer#"
 # Each retry follows a lost race for a customer key, so it is bounded by the number of keys (at most 7).
 _CLAIM_ATTEMPTS = 8
+
+
+def request_token(*parts: object) -> str:
+    """A ``ClientRequestToken`` for one TransactWriteItems call (issue 15): botocore resends the same token when
+    it retries the call after a timeout, and DynamoDB answers that retry with the first call's success instead
+    of running it again (where every condition would fail on its own writes). Derive it from what identifies
+    this one write; never reuse it for a different one (DynamoDB refuses a token with other parameters).
+    """
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]  # at most 36 characters
 
 
 def customer_claim_keys(reg: Registration) -> list[str]:
@@ -199,13 +210,15 @@ def create(
     held: dict[str, str] = {c.key: c.registration_id for c in ClaimItem.batch_get(customer_keys, consistent_read=True)
                             if c.registration_id != reg.id} if customer_keys else {}
     customer = reg.customer
-    for _ in range(_CLAIM_ATTEMPTS):
+    for attempt in range(_CLAIM_ATTEMPTS):
         duplicate_of = next((held[k] for k in customer_keys if k in held), None)
         item = to_item(reg)
         item.first_claim = duplicate_of is None
         item.duplicate_of = duplicate_of
         try:
-            with TransactWrite(connection=models.connection()) as tx:
+            # The registration id is new per request; each attempt writes other claims, so it has its own token.
+            with TransactWrite(connection=models.connection(),
+                               client_request_token=request_token("create", reg.id, attempt)) as tx:
                 tx.save(item, condition=RegistrationItem.id.does_not_exist())
                 tx.update(
                     CustomerItem(reg.customer_key),
@@ -377,7 +390,9 @@ def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> 
         return True
     cap = _pending_cap()
     try:
-        with TransactWrite(connection=models.connection()) as tx:
+        # Two callers may race from the same version: the token is per call, not per (id, version).
+        with TransactWrite(connection=models.connection(),
+                           client_request_token=request_token("transition", reg.id, uuid.uuid4())) as tx:
             tx.update(RegistrationItem(reg.id, version=reg.version), actions=actions, condition=condition)
             _count_pending(tx, reg.submitter, delta, now=now, cap=cap)
     except TransactWriteError as exc:
@@ -440,7 +455,8 @@ def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditE
     ]
     condition = RegistrationItem.status == reg.status.value
     try:
-        with TransactWrite(connection=models.connection()) as tx:
+        with TransactWrite(connection=models.connection(),
+                           client_request_token=request_token("update", reg.id, uuid.uuid4())) as tx:
             tx.update(RegistrationItem(reg.id, version=reg.version), actions=actions, condition=condition)
             if idempotency_key:
                 tx.save(ClaimItem(idempotency_key, registration_id=reg.id, created_at=now, fingerprint=fingerprint,

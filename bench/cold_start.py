@@ -14,7 +14,8 @@ Two zips can be compared (e.g. main's and this branch's): samples alternate per 
 
     make package && cp build/deployment.zip /tmp/after.zip     # and /tmp/before.zip from the older tree
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --runs 5
-    .venv/bin/python -m bench.cold_start build/deployment.zip --imports-only --runs 9   # the old figure
+    .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --imports-only --runs 9  # the old figure
+    .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --clients --runs 9  # clients alone
 """
 from __future__ import annotations
 
@@ -62,6 +63,23 @@ failures = len(answer.get("batchItemFailures", [])) if isinstance(answer, dict) 
 with open(out_path, "w") as f:
     json.dump({"import_cpu_ms": (c1 - c0) * 1000, "cpu_ms": (c2 - c0) * 1000, "wall_ms": (t2 - t0) * 1000,
                "status": status, "failures": failures}, f)
+"""
+
+# --clients: after the imports, the AWS clients a first webhook makes (no call is sent).
+CLIENTS_PROBE = """
+import sys, time, json
+root, out_path = sys.argv[1], sys.argv[4]
+sys.path.insert(0, root)
+import app
+from chalicelib.store import aws, models
+c0 = time.process_time()
+for model in (models.PartnerItem, models.ClaimItem, models.RegistrationItem, models.CustomerItem):
+    model._get_connection().connection.client
+models.connection().client
+aws.client("secretsmanager")
+c1 = time.process_time()
+with open(out_path, "w") as f:
+    json.dump({"import_cpu_ms": 0, "cpu_ms": (c1 - c0) * 1000, "wall_ms": 0, "status": None, "failures": None}, f)
 """
 
 # Customer names for the rounds (written for this bench): one new customer per round and zip.
@@ -150,11 +168,11 @@ class World:
         return self.captured[-1][1]
 
 
-def _run(root: str, function: str, event: dict, env: dict[str, str]) -> dict:
+def _run(root: str, function: str, event: dict, env: dict[str, str], probe: str = PROBE) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         ev, out = Path(tmp) / "event.json", Path(tmp) / "out.json"
         ev.write_text(json.dumps(event, default=str))
-        proc = subprocess.run([sys.executable, "-I", "-S", "-c", PROBE, root, function, str(ev), str(out)],
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", probe, root, function, str(ev), str(out)],
                               cwd=root, env={**env, "DEALREG_FUNCTION": function.split(":")[0]},
                               capture_output=True, text=True)
         if proc.returncode != 0 or not out.exists():
@@ -203,11 +221,24 @@ def imports_only(roots: dict[str, str], runs: int) -> dict[str, dict[str, list[d
     return got
 
 
+def clients_only(roots: dict[str, str], runs: int) -> dict[str, dict[str, list[dict]]]:
+    env = {"AWS_LAMBDA_FUNCTION_NAME": "bench", "DEALREG_PREFIX": "dealreg-dev", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "")}
+    name = "clients of a first webhook (4 models, transactions, secretsmanager)"
+    got: dict[str, dict[str, list[dict]]] = {z: {name: []} for z in roots}
+    for _ in range(runs):
+        for z, root in roots.items():
+            got[z][name].append(_run(root, "-", {}, env, CLIENTS_PROBE))
+    return got
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("zips", nargs="+", type=Path)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--imports-only", action="store_true", help="only `import app` (the former figure)")
+    parser.add_argument("--clients", action="store_true", help="only the AWS clients a first webhook creates")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         roots = {}
@@ -217,9 +248,11 @@ def main() -> None:
                 zf.extractall(root)
             roots[str(z)] = str(root)
         load0 = os.getloadavg()[0]
-        got = (imports_only if args.imports_only else first_calls)(roots, args.runs)
+        got = (imports_only if args.imports_only else clients_only if args.clients else first_calls)(roots, args.runs)
         load1 = os.getloadavg()[0]
-    print(f"{'import app' if args.imports_only else 'first invocation (import + clients + first call)'} from the "
+    what = ("import app" if args.imports_only else "client creation after the imports" if args.clients
+            else "first invocation (import + clients + first call)")
+    print(f"{what} from the "
           f"unzipped package, python -I -S, {args.runs} runs each, CPU ms median (min) [import part] "
           f"({platform.python_version()}, {platform.machine()}, {os.cpu_count()} cpus, load {load0:.1f}-{load1:.1f})")
     functions = sorted({f for per in got.values() for f in per})

@@ -52,15 +52,20 @@ def _audit_map(entry: AuditEntry) -> AuditEntryMap:
     )
 
 
+_PAYLOAD_FIELDS = frozenset(RegistrationCreate.model_fields)
+
+
 def to_item(reg: Registration) -> RegistrationItem:
-    payload = RegistrationCreate.model_validate(reg.model_dump(include=set(RegistrationCreate.model_fields)))
+    # The submitted payload as JSON: a Registration is a validated RegistrationCreate, so it is dumped, not
+    # validated a second time (issue 15 item 2).
+    payload = reg.model_dump(mode="json", include=set(_PAYLOAD_FIELDS))
     return RegistrationItem(
         reg.id,
         status=reg.status.value, source=reg.source.value, submitter_kind=reg.submitter.kind.value,
         submitter_id=reg.submitter.id, partner_id=reg.partner_id, owner_id=reg.owner_id, team_id=reg.team_id,
         customer_key=reg.customer_key, customer_name=reg.customer.name, project_title=reg.project.title,
         expected_amount=str(reg.project.expected_amount.amount), currency=reg.project.expected_amount.currency,
-        external_ref=reg.external_ref, data=payload.model_dump(mode="json"),
+        external_ref=reg.external_ref, data=payload,
         audit=[_audit_map(a) for a in reg.audit], created_at=reg.created_at, updated_at=reg.updated_at,
     )
 

@@ -1,14 +1,21 @@
-"""Cold start from the deployment zip itself (issue 14): unzip ``build/deployment.zip`` and import the Lambda
-entry (``app``, which every function now enters through) in a bare interpreter — ``python -I -S``: no site
-packages, nothing but the zip's contents and the standard library, as on Lambda's python3.11 runtime.
+"""First invocation of every Lambda function from the deployment zip (issue 15 item 1).
 
-Compare two zips (e.g. before and after ``slim_zip``); samples alternate so machine load hits both alike.
-Reports zip size and the medians of wall and CPU time of the init import. What the first invocation imports
-lazily (and its AWS calls) is not part of this figure.
+Each sample is a bare interpreter (``python -I -S``: nothing but the unzipped package and the standard library,
+as on Lambda's python3.11 runtime) that imports the entry (``app``), then calls one function once with a real
+event: the figure is import + client creation + the first call, in CPU time of that process. The AWS stand-in
+(moto server, started here on 127.0.0.1) runs in this process, so its CPU is not counted.
 
-    cp build/deployment.zip /tmp/before.zip   # from an older `make package`
-    make package
-    .venv/bin/python -m bench.cold_start /tmp/before.zip build/deployment.zip --runs 9
+The events are real ones, fresh in every round: round *r* sends a new signed webhook through the API function
+(a new customer), then the registrations stream record it wrote goes to ``events``, whose SNS messages land in
+the queues and go to the queue functions, and so on; the schedules get a scheduled event. The API is measured
+twice: the webhook, and a ``POST /v1/duplicates/check`` (the first romanisation in an API container).
+
+Two zips can be compared (e.g. main's and this branch's): samples alternate per round so load hits both alike.
+
+    make package && cp build/deployment.zip /tmp/after.zip     # and /tmp/before.zip from the older tree
+    .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --runs 5
+    .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --imports-only --runs 9  # the old figure
+    .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --clients --runs 9  # clients alone
 """
 from __future__ import annotations
 
@@ -20,31 +27,218 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 PROBE = """
 import sys, time, json
-sys.path.insert(0, sys.argv[1])
+root, function, event_path, out_path = sys.argv[1:5]
+sys.path.insert(0, root)
+with open(event_path) as f:
+    event = json.load(f)
+
+class Context:
+    function_name = function
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    aws_request_id = "bench-" + str(time.time_ns())
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench-" + function
+    log_group_name = "/aws/lambda/" + function
+    log_stream_name = "bench"
+    def get_remaining_time_in_millis(self):
+        return 60000
+
 t0 = time.perf_counter(); c0 = time.process_time()
 import app
-print(json.dumps({"wall_ms": (time.perf_counter() - t0) * 1000, "cpu_ms": (time.process_time() - c0) * 1000,
-                  "pycache_written": False}))
+t1 = time.perf_counter(); c1 = time.process_time()
+answer = None
+if function != "-":
+    handler = app.app if function.startswith("api") else getattr(app, function)
+    answer = handler(event, Context())
+t2 = time.perf_counter(); c2 = time.process_time()
+status = answer.get("statusCode") if isinstance(answer, dict) else None
+failures = len(answer.get("batchItemFailures", [])) if isinstance(answer, dict) else None
+with open(out_path, "w") as f:
+    json.dump({"import_cpu_ms": (c1 - c0) * 1000, "cpu_ms": (c2 - c0) * 1000, "wall_ms": (t2 - t0) * 1000,
+               "status": status, "failures": failures}, f)
 """
 
+# --clients: after the imports, the AWS clients a first webhook makes (no call is sent).
+CLIENTS_PROBE = """
+import sys, time, json
+root, out_path = sys.argv[1], sys.argv[4]
+sys.path.insert(0, root)
+import app
+from chalicelib.store import aws, models
+c0 = time.process_time()
+for model in (models.PartnerItem, models.ClaimItem, models.RegistrationItem, models.CustomerItem):
+    model._get_connection().connection.client
+models.connection().client
+aws.client("secretsmanager")
+c1 = time.process_time()
+with open(out_path, "w") as f:
+    json.dump({"import_cpu_ms": 0, "cpu_ms": (c1 - c0) * 1000, "wall_ms": 0, "status": None, "failures": None}, f)
+"""
 
-def sample(root: str) -> dict:
-    env = {"AWS_LAMBDA_FUNCTION_NAME": "bench", "DEALREG_FUNCTION": "api_handler", "DEALREG_PREFIX": "dealreg-dev",
-           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "")}
-    out = subprocess.run([sys.executable, "-I", "-S", "-c", PROBE, root], cwd=root, env=env, capture_output=True,
-                         text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+# Customer names for the rounds (written for this bench): one new customer per round and zip.
+_CITIES = ["杭州", "成都", "武汉", "南京", "西安", "长沙", "青岛", "厦门", "苏州", "合肥", "昆明", "大连"]
+_WORDS = ["星辰", "远航", "云帆", "海纳", "博雅", "恒通", "瑞丰", "启明", "天成", "嘉禾", "明达", "华章"]
+
+
+def _customer(n: int) -> str:
+    return f"{_CITIES[n % len(_CITIES)]}{_WORDS[(n // len(_CITIES)) % len(_WORDS)]}{n}号信息技术有限公司"
+
+
+def _api_event(method: str, resource: str, path: str, params: dict[str, str], headers: dict[str, str],
+               body: bytes) -> dict[str, Any]:
+    headers = {"content-type": "application/json", "host": "bench.execute-api.us-east-1.amazonaws.com", **headers}
+    return {
+        "resource": resource, "path": path, "httpMethod": method, "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()}, "queryStringParameters": None,
+        "multiValueQueryStringParameters": None, "pathParameters": params or None, "stageVariables": None,
+        "requestContext": {"resourcePath": resource, "httpMethod": method, "path": f"/api{path}", "stage": "api",
+                           "requestId": f"bench-{time.time_ns()}", "identity": {"sourceIp": "127.0.0.1"}},
+        "body": body.decode(), "isBase64Encoded": False,
+    }
+
+
+class World:
+    """moto + the provisioned resources + a partner; hands out real events for the functions."""
+
+    def __init__(self) -> None:
+        sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] /
+                                                                        "functions")]
+        import logging
+
+        from infra.local import stack_session
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.suite = stack_session.start(prefix="dealreg-bench")
+        from chalicelib.clock import now
+        from chalicelib.store import directory
+
+        self.secret, self.key = directory.create_partner("bench", "Bench partner", now=now())
+        self.captured: list[tuple[str, dict]] = []
+        self.suite.runner.invoke = self._capture  # deliver nothing here: record the events for the probes
+        self.schedules = [s.name for s in self.suite.runner.schedules]
+        self.functions = sorted({s.name for s in [*self.suite.runner.streams, *self.suite.runner.queues,
+                                                  *self.suite.runner.schedules]})
+
+    def _capture(self, name: str, event: dict, ids: list[str], **_: Any) -> set[str]:
+        self.captured.append((name, event))
+        return set()  # "succeeded": the queue message is deleted, the stream moves on, as after a real call
+
+    def webhook(self, n: int) -> dict:
+        from connectors.standard_webhooks import sign
+
+        body = json.loads((Path(__file__).resolve().parents[1] / "examples" / "opportunity.json").read_text())
+        customer = body["data"]["customer"]
+        customer["name"] = _customer(n)
+        customer.pop("registry_ids", None)
+        customer["website"] = f"bench{n}.example.com"
+        body["data"]["external_ref"] = f"BENCH-{n}"
+        raw = json.dumps(body, ensure_ascii=False).encode()
+        msg_id, ts = f"msg_bench_{n}_{time.time_ns()}", int(time.time())
+        headers = {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": sign(self.secret, msg_id,
+                                                                                                 ts, raw)}
+        return _api_event("POST", "/v1/partners/{partner_id}/opportunities", "/v1/partners/bench/opportunities",
+                          {"partner_id": "bench"}, headers, raw)
+
+    def duplicate_check(self, n: int) -> dict:
+        raw = json.dumps({"customer": {"name": _customer(n + 100_000)}}, ensure_ascii=False).encode()
+        return _api_event("POST", "/v1/duplicates/check", "/v1/duplicates/check", {},
+                          {"authorization": f"Bearer {self.key}"}, raw)
+
+    def pending(self) -> dict[str, dict]:
+        """The first event per function of everything now waiting in the streams and queues."""
+        self.captured.clear()
+        runner = self.suite.runner
+        for source in [*runner.streams, *runner.queues]:
+            source.poll()
+        out: dict[str, dict] = {}
+        for name, event in self.captured:
+            out.setdefault(name, event)
+        return out
+
+    def scheduled(self, name: str) -> dict:
+        self.captured.clear()
+        self.suite.runner.run_schedule(name)
+        return self.captured[-1][1]
+
+
+def _run(root: str, function: str, event: dict, env: dict[str, str], probe: str = PROBE) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        ev, out = Path(tmp) / "event.json", Path(tmp) / "out.json"
+        ev.write_text(json.dumps(event, default=str))
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", probe, root, function, str(ev), str(out)],
+                              cwd=root, env={**env, "DEALREG_FUNCTION": function.split(":")[0]},
+                              capture_output=True, text=True)
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"{function} failed:\n{proc.stderr[-3000:]}")
+        return json.loads(out.read_text())
+
+
+def first_calls(roots: dict[str, str], runs: int) -> dict[str, dict[str, list[dict]]]:
+    world = World()
+    env = {**world.suite.env, "AWS_LAMBDA_FUNCTION_NAME": "bench", "PYTHONDONTWRITEBYTECODE": "1",
+           "PATH": os.environ.get("PATH", ""), "DEALREG_PREFIX": world.suite.prefix}
+    got: dict[str, dict[str, list[dict]]] = {z: {} for z in roots}
+    n = 0
+    for _ in range(runs):
+        for z, root in roots.items():
+            n += 1
+
+            def record(function: str, event: dict, z: str = z, root: str = root) -> None:
+                got[z].setdefault(function, []).append(_run(root, function, event, env))
+
+            record("api_handler:webhook", world.webhook(n))
+            record("api_handler:duplicates_check", world.duplicate_check(n))
+            done: set[str] = set()
+            for _level in range(4):  # events -> queues -> their follow-ups
+                waiting = {f: e for f, e in world.pending().items() if f not in done}
+                if not waiting:
+                    break
+                for function, event in sorted(waiting.items()):
+                    record(function, event)
+                    done.add(function)
+            world.pending()  # drop what the last level produced
+            for name in world.schedules:
+                if name not in done:
+                    record(name, world.scheduled(name))
+    world.suite.moto.stop()
+    return got
+
+
+def imports_only(roots: dict[str, str], runs: int) -> dict[str, dict[str, list[dict]]]:
+    env = {"AWS_LAMBDA_FUNCTION_NAME": "bench", "DEALREG_PREFIX": "dealreg-dev", "AWS_DEFAULT_REGION": "us-east-1",
+           "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "")}
+    got: dict[str, dict[str, list[dict]]] = {z: {"import app": []} for z in roots}
+    for _ in range(runs):
+        for z, root in roots.items():
+            got[z]["import app"].append(_run(root, "-", {}, env))
+    return got
+
+
+def clients_only(roots: dict[str, str], runs: int) -> dict[str, dict[str, list[dict]]]:
+    env = {"AWS_LAMBDA_FUNCTION_NAME": "bench", "DEALREG_PREFIX": "dealreg-dev", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "")}
+    name = "clients of a first webhook (4 models, transactions, secretsmanager)"
+    got: dict[str, dict[str, list[dict]]] = {z: {name: []} for z in roots}
+    for _ in range(runs):
+        for z, root in roots.items():
+            got[z][name].append(_run(root, "-", {}, env, CLIENTS_PROBE))
+    return got
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("zips", nargs="+", type=Path)
-    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--imports-only", action="store_true", help="only `import app` (the former figure)")
+    parser.add_argument("--clients", action="store_true", help="only the AWS clients a first webhook creates")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         roots = {}
@@ -52,18 +246,32 @@ def main() -> None:
             root = Path(tmp) / str(i)
             with zipfile.ZipFile(z) as zf:
                 zf.extractall(root)
-            roots[z] = str(root)
-            sample(roots[z])  # warm the file cache
-        got: dict[Path, list[dict]] = {z: [] for z in args.zips}
-        for _ in range(args.runs):
-            for z, root in roots.items():
-                got[z].append(sample(root))
-    print(f"import app from the unzipped package, python -I -S, {args.runs} runs each "
-          f"({platform.python_version()}, {platform.machine()}, load {os.getloadavg()[0]:.1f})")
-    for z, rows in got.items():
-        print(f"  {str(z):<32} {z.stat().st_size / 1e6:5.1f} MB  wall median "
-              f"{statistics.median(r['wall_ms'] for r in rows):7.1f} ms  cpu median "
-              f"{statistics.median(r['cpu_ms'] for r in rows):7.1f} ms")
+            roots[str(z)] = str(root)
+        load0 = os.getloadavg()[0]
+        got = (imports_only if args.imports_only else clients_only if args.clients else first_calls)(roots, args.runs)
+        load1 = os.getloadavg()[0]
+    what = ("import app" if args.imports_only else "client creation after the imports" if args.clients
+            else "first invocation (import + clients + first call)")
+    print(f"{what} from the "
+          f"unzipped package, python -I -S, {args.runs} runs each, CPU ms median (min) [import part] "
+          f"({platform.python_version()}, {platform.machine()}, {os.cpu_count()} cpus, load {load0:.1f}-{load1:.1f})")
+    functions = sorted({f for per in got.values() for f in per})
+    zips = list(got)
+    print("| function | " + " | ".join(f"{Path(z).name} CPU ms" for z in zips) + " | answer |")
+    print("|---|" + "---|" * len(zips) + "---|")
+    for f in functions:
+        cells = []
+        answers = set()
+        for z in zips:
+            rows = got[z].get(f, [])
+            if not rows:
+                cells.append("—")
+                continue
+            cells.append(f"{statistics.median(r['cpu_ms'] for r in rows):.0f} ({min(r['cpu_ms'] for r in rows):.0f})"
+                         f" [{statistics.median(r['import_cpu_ms'] for r in rows):.0f}]")
+            answers |= {str(r["status"] if r["status"] is not None else
+                            ("ok" if not r["failures"] else f"{r['failures']} failed")) for r in rows}
+        print(f"| {f} | " + " | ".join(cells) + f" | {', '.join(sorted(answers))} |")
 
 
 if __name__ == "__main__":

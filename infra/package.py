@@ -550,6 +550,20 @@ def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
             "pyc_added": compiled, "unused_package_files_dropped": unused}
 
 
+def add_generated_data(path: Path, project_dir: Path = FUNCTIONS_DIR) -> dict[str, int]:
+    """Add the data files built at package time from pinned dependencies (never kept in git): the
+    romanisation table of ``chalicelib.domain.dedup_keys`` (read at cold start instead of pypinyin's modules)."""
+    sys.path.insert(0, str(project_dir))
+    try:
+        from chalicelib.domain import dedup_keys
+    finally:
+        sys.path.remove(str(project_dir))
+    data = ("\n".join(dedup_keys.pinyin_table_lines()) + "\n").encode()
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"chalicelib/domain/data/{dedup_keys.PINYIN_TABLE}", data)
+    return {"pinyin_table_bytes": len(data)}
+
+
 # --- the command -------------------------------------------------------------------------------------
 
 
@@ -578,6 +592,7 @@ def package(stage: str, out: Path, project_dir: Path = FUNCTIONS_DIR) -> Path:
     with strict_dependency_builds(), parked_deployments_cache(project_dir, out):
         cli.main(args=args, prog_name="chalice", standalone_mode=False, obj={})
     slim = slim_zip(out / "deployment.zip", botocore_services())
+    add_generated_data(out / "deployment.zip", project_dir)
     print(f"deployment.zip: {slim['bytes_before'] / 1e6:.1f} MB -> {slim['bytes_after'] / 1e6:.1f} MB "
           f"({slim['models_dropped']} unused botocore model files dropped, {slim['pyc_added']} .pyc added)")
     template_path = out / "sam.json"

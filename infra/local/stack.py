@@ -94,6 +94,50 @@ def _fix_cancelled_transaction_streams() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def _honour_client_request_tokens() -> None:
+    """Make TransactWriteItems idempotent per ``ClientRequestToken`` as DynamoDB is (moto 5.2.5 ignores it).
+
+    A call repeating the token of a successful call of the last 10 minutes with the same parameters (an SDK
+    retry after a timeout) answers success and writes nothing; with other parameters it fails with
+    ``IdempotentParameterMismatchException``. Tokens live on the backend, so a moto reset forgets them.
+    """
+    import hashlib
+    import time as _time
+
+    from moto.dynamodb.exceptions import DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.transact_write_items
+    if getattr(original, "_dealreg_tokens", False):
+        return
+
+    class IdempotentParameterMismatch(DynamodbException):
+        def __init__(self) -> None:
+            super().__init__("com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                             "The request uses the same client token as a previous, but non-identical request.")
+
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        seen = self.dynamodb_backend.__dict__.setdefault("_dealreg_client_tokens", {})
+        digest = hashlib.sha256(json.dumps(self.body["TransactItems"], sort_keys=True).encode()).hexdigest()
+        now = _time.monotonic()
+        hit = seen.get(token)
+        if hit is not None and now - hit[1] < 600:
+            if hit[0] != digest:
+                raise IdempotentParameterMismatch()
+            from moto.core.responses import ActionResult
+
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        answer = original(self)  # raises when cancelled: only a success is remembered
+        seen[token] = (digest, now)
+        return answer
+
+    transact_write_items._dealreg_tokens = True  # type: ignore[attr-defined]
+    DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 _PATCHED_MOTO = "5.2.5"  # the version whose transact_write_items the patch below was written against
 
 
@@ -224,6 +268,7 @@ class MotoServer:
         moto_sqs.install()  # a receive does not count the whole queue per message (raises on another moto)
         _snapshot_only_touched_items()  # first: the stream fix below wraps it and runs around it
         _fix_cancelled_transaction_streams()
+        _honour_client_request_tokens()
         app = self.app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
         self.host, self.port = self._server.server_address[:2]

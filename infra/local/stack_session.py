@@ -72,6 +72,7 @@ def configure_process(env: dict[str, str]) -> None:
     models.bind()
     aws.forget_clients()
     aws.forget_secrets()
+    directory.forget_partners()
 
 
 def start(*, moto_port: int = 0, prefix: str = "dealreg-local", region: str = "us-east-1",

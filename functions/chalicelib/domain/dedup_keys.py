@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -352,15 +353,59 @@ def _not_brands() -> frozenset[str]:
     return tables.generic_words | tables.places
 
 
-@lru_cache(maxsize=1)
-def _pinyin_tables() -> tuple[dict[int, str], dict[str, list[list[str]]]]:
-    # pypinyin's data (MIT): per-character readings, most common first, and readings of phrases, which
-    # settle the characters with several readings (重庆 chong qing, 银行 yin hang). Imported here, on the
-    # first romanisation, so nothing else pays for it.
+# The romanisation table: one line per character or phrase of pypinyin's data (MIT), ``text<TAB>syllables``
+# (toneless, space-separated; a character's most common reading, a phrase's reading per character), sorted.
+# Importing pypinyin's dictionaries costs ~380 ms CPU and ~70 MB, so `make package` writes this table into the
+# zip (``infra.package``, from the pinned pypinyin: nothing third-party in git) and a cold function splits
+# ~1.4 MB of text into lines and looks names up by bisection, without building a dict (issue 15). Without the
+# file (the source tree: tests, `make run`) the same lines are built from pypinyin.
+PINYIN_TABLE = "pinyin_table.tsv"
+
+
+def pinyin_table_lines() -> list[str]:
+    """The sorted lines of the romanisation table, built from pypinyin (the package step and the fallback)."""
     from pypinyin.phrases_dict import phrases_dict
     from pypinyin.pinyin_dict import pinyin_dict
 
-    return pinyin_dict, phrases_dict
+    # ü is kept as "v" (no other pinyin syllable has a v); han_syllables writes it as the caller asks.
+    lines = [f"{chr(cp)}\t{_toneless(readings.split(',')[0], 'v')}" for cp, readings in pinyin_dict.items()]
+    # Phrases settle the characters with several readings (重庆 chong qing, 银行 yin hang).
+    lines += [f"{phrase}\t{' '.join(_toneless(r[0], 'v') for r in readings)}"
+              for phrase, readings in phrases_dict.items() if len(readings) == len(phrase) >= 2]
+    return sorted(lines)
+
+
+class _RomanisationTable:
+    """Sorted ``text<TAB>syllables`` lines, looked up by bisection ("\t" sorts before every Han character,
+    so ``"华\t"`` is found before ``"华为\t"``)."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
+
+    def get(self, text: str) -> str | None:
+        probe = text + "\t"
+        i = bisect_left(self._lines, probe)
+        if i < len(self._lines) and self._lines[i].startswith(probe):
+            return self._lines[i][len(probe):]
+        return None
+
+
+@lru_cache(maxsize=1)
+def _pinyin_table() -> _RomanisationTable:
+    """The romanisation table, read once per process (from the package's file, else from pypinyin)."""
+    from pathlib import Path
+
+    path = Path(__file__).with_name("data") / PINYIN_TABLE
+    try:
+        return _RomanisationTable(path.read_text(encoding="utf-8").rstrip("\n").split("\n"))
+    except FileNotFoundError:
+        return _RomanisationTable(pinyin_table_lines())
+
+
+def _umlaut(syllable: str, umlaut: str) -> str:
+    return syllable if umlaut == "v" else syllable.replace("v", umlaut)
 
 
 def _toneless(syllable: str, umlaut: str = "u") -> str:
@@ -382,22 +427,22 @@ def han_syllables(text: str, limit: int = _PINYIN_MAX_CHARS, umlaut: str = "u") 
     Returns:
         e.g. ``("hua", "wei")`` for "华为"; empty for text that does not start with Han characters.
     """
-    readings, phrases = _pinyin_tables()
+    table = _pinyin_table()
     out: list[str] = []
     i = 0
     end = min(len(text), limit)
     while i < end:
         for length in range(min(_PHRASE_MAX, end - i), 1, -1):
-            phrase = phrases.get(text[i:i + length])
-            if phrase and len(phrase) == length:
-                out.extend(_toneless(p[0], umlaut) for p in phrase)
+            phrase = table.get(text[i:i + length])
+            if phrase is not None:
+                out.extend(_umlaut(p, umlaut) for p in phrase.split(" "))
                 i += length
                 break
         else:
-            reading = readings.get(ord(text[i]))
+            reading = table.get(text[i])
             if reading is None:
                 break
-            out.append(_toneless(reading.split(",")[0], umlaut))
+            out.append(_umlaut(reading, umlaut))
             i += 1
     return tuple(out)
 

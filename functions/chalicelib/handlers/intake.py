@@ -69,7 +69,7 @@ def receive_partner_opportunity(partner_id: str):
     webhook_id = header(request.headers, "webhook-id")
     header(request.headers, "webhook-signature", max_chars=MAX_SIGNATURE_HEADER_CHARS)
     now = clock.now()
-    from chalicelib.store.directory import get_partner, partner_secrets
+    from chalicelib.store.directory import cached_partner, partner_secrets
 
     # One answer for an unknown partner, a deactivated one and a bad signature, so partner ids cannot be
     # enumerated (the reason is logged, never answered).
@@ -81,7 +81,7 @@ def receive_partner_opportunity(partner_id: str):
     except SignatureInvalidError as exc:
         logger.info("partner webhook refused: %s", exc.reason)
         raise HttpError(401, "unauthorized", UNAUTHORIZED) from None
-    partner = get_partner(partner_id)
+    partner = cached_partner(partner_id)
     if partner is None or partner.active != "yes":
         logger.info("partner webhook refused: inactive partner")
         raise HttpError(401, "unauthorized", UNAUTHORIZED)

@@ -1,6 +1,9 @@
-"""botocore clients for the services PynamoDB doesn't cover, reached through the one endpoint setting.
+"""botocore clients, reached through the one endpoint setting, all made from one botocore session.
 
-botocore directly (not boto3): PynamoDB already loads it, so this adds nothing to a cold start.
+botocore directly (not boto3): PynamoDB already loads it, so this adds nothing to a cold start. A new botocore
+session loads the endpoint and service data again (55-170 ms CPU each), a client from a session that already
+did costs 3-4 ms: so every client here, and the DynamoDB client PynamoDB's models and transactions use
+(:func:`dynamodb`, installed by ``store.models``), come from :func:`session` (issue 15).
 """
 from __future__ import annotations
 
@@ -14,19 +17,40 @@ from botocore.config import Config
 
 from chalicelib import settings as settings_mod
 
-_lock = threading.Lock()
-_clients: dict[tuple[str, str | None, str], Any] = {}
+_lock = threading.RLock()
+_session: botocore.session.Session | None = None
+_clients: dict[tuple[Any, ...], Any] = {}
 _CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
+
+
+def session() -> botocore.session.Session:
+    """The process's one botocore session (its loaded data is what makes later clients cheap)."""
+    global _session
+    with _lock:
+        if _session is None:
+            _session = botocore.session.get_session()
+        return _session
 
 
 def client(service: str) -> Any:
     s = settings_mod.get()
     key = (service, s.endpoint_url, s.region)
+    with _lock:  # a botocore session is not thread-safe; its clients are
+        if key not in _clients:
+            _clients[key] = session().create_client(service, region_name=s.region, endpoint_url=s.endpoint_url,
+                                                    config=_CONFIG)
+        return _clients[key]
+
+
+def dynamodb(region: str, endpoint_url: str | None, config: Config) -> Any:
+    """The DynamoDB client for PynamoDB (its own ``config``: no parameter validation, its timeouts and retries),
+    one per region, endpoint and config, shared by every model and the transactions."""
+    key = ("dynamodb/pynamodb", endpoint_url, region, tuple(sorted(config._user_provided_options.items(),
+                                                                   key=lambda kv: kv[0])).__repr__())
     with _lock:
         if key not in _clients:
-            session = botocore.session.get_session()
-            _clients[key] = session.create_client(service, region_name=s.region, endpoint_url=s.endpoint_url,
-                                                  config=_CONFIG)
+            _clients[key] = session().create_client("dynamodb", region_name=region, endpoint_url=endpoint_url,
+                                                    config=config)
         return _clients[key]
 
 

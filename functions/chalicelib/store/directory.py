@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
+import time
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import PutError
@@ -77,7 +79,7 @@ def principal_for_key(key: str) -> Principal | None:
     if rec is None:
         return None
     if rec.principal_kind == PrincipalKind.PARTNER:
-        partner = get_partner(rec.principal_id)
+        partner = cached_partner(rec.principal_id)
         if partner is None or partner.active != "yes":
             return None
         return Principal(kind=PrincipalKind.PARTNER, id=rec.principal_id, role=Role.PARTNER)
@@ -102,6 +104,36 @@ def get_partner(partner_id: str) -> PartnerItem | None:
         return PartnerItem.get(f"partner#{partner_id}")
     except PartnerItem.DoesNotExist:
         return None
+
+
+_partner_lock = threading.Lock()
+_partners: dict[str, tuple[float, PartnerItem]] = {}
+
+
+def cached_partner(partner_id: str) -> PartnerItem | None:
+    """:func:`get_partner` for the hot paths (every webhook, every partner API call), cached per warm process
+    for ``partner_cache_seconds`` like the signing secrets (issue 15): a burst reads the partner once.
+
+    Read only: never write through the returned item. Writers here call :func:`forget_partners`; a change
+    made elsewhere (another container, the CLI) is seen within the cache time, as a secret rotation is.
+    A partner that does not exist is not cached, so a new partner is usable at once.
+    """
+    now = time.monotonic()
+    with _partner_lock:
+        hit = _partners.get(partner_id)
+    if hit is not None and now - hit[0] < settings_mod.get().partner_cache_seconds:
+        return hit[1]
+    partner = get_partner(partner_id)
+    if partner is not None:
+        with _partner_lock:
+            _partners[partner_id] = (now, partner)
+    return partner
+
+
+def forget_partners() -> None:
+    """Drop cached partner records (a partner was written, or the endpoint changed)."""
+    with _partner_lock:
+        _partners.clear()
 
 
 def get_team(team_id: str) -> TeamItem | None:
@@ -142,6 +174,7 @@ def create_partner(partner_id: str, name: str, *, now: datetime, tier: str = "re
         if _conditional_failed(exc):
             raise AlreadyExistsError(f"partner {partner_id!r} exists") from None
         raise
+    forget_partners()  # a record of an earlier partner with this id (deleted since) must not be served
     signing = secret or generate_secret()
     aws.client("secretsmanager").create_secret(
         Name=settings_mod.get().partner_secret_name(partner_id),
@@ -328,6 +361,7 @@ def deactivate_partner(partner_id: str) -> None:
     ``active`` on every call)."""
     partner = _require(get_partner(partner_id), "partner", partner_id)
     partner.update(actions=[PartnerItem.active.set("no")])
+    forget_partners()
 
 
 def _scan(model, prefix: str) -> list:

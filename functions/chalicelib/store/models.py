@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.config import Config
 from pynamodb.attributes import (
     BinaryAttribute,
     BooleanAttribute,
@@ -29,6 +30,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib import settings as settings_mod
+from chalicelib.store import aws
 
 
 class _Meta:
@@ -37,6 +39,30 @@ class _Meta:
     read_timeout_seconds = 5
     max_retry_attempts = 2
     billing_mode = "PAY_PER_REQUEST"
+
+
+# The client config PynamoDB's Connection would build from _Meta (pynamodb.connection.base, retries "LEGACY").
+_CLIENT_CONFIG = Config(parameter_validation=False, connect_timeout=_Meta.connect_timeout_seconds,
+                        read_timeout=_Meta.read_timeout_seconds, max_pool_connections=10,
+                        retries={"total_max_attempts": 1 + _Meta.max_retry_attempts, "mode": "standard"})
+
+
+def _share_client(connection: Connection, region: str | None, host: str | None) -> Connection:
+    """Give a PynamoDB connection the process's shared DynamoDB client (``store.aws``) instead of the new
+    botocore session and client it would make for itself (issue 15: 55-170 ms CPU per model on a cold start)."""
+    if connection._client is None:
+        connection._client = aws.dynamodb(region or settings_mod.get().region, host, _CLIENT_CONFIG)
+    return connection
+
+
+class _Model(Model):
+    """Every table's model: one shared botocore client for all of them (see :func:`_share_client`)."""
+
+    @classmethod
+    def _get_connection(cls):  # type: ignore[override]
+        table = super()._get_connection()
+        _share_client(table.connection, cls.Meta.region, cls.Meta.host)
+        return table
 
 
 def _index(name: str, hash_key: str, range_key: str) -> type[GlobalSecondaryIndex]:
@@ -73,7 +99,7 @@ class AuditEntryMap(MapAttribute):
                    reason=entry.reason, evidence=entry.evidence)
 
 
-class RegistrationItem(Model):
+class RegistrationItem(_Model):
     class Meta(_Meta):
         table_name = "registrations"
 
@@ -125,7 +151,7 @@ class RegistrationItem(Model):
     by_customer = _index("ByCustomerIndex", "customer_key", "created_at")()
 
 
-class CustomerItem(Model):
+class CustomerItem(_Model):
     class Meta(_Meta):
         table_name = "customers"
 
@@ -142,7 +168,7 @@ class CustomerItem(Model):
     owner_id = UnicodeAttribute(null=True)  # account owner from a CRM import (``dealreg customers import``)
 
 
-class _DirectoryItem(Model):
+class _DirectoryItem(_Model):
     class Meta(_Meta):
         table_name = "directory"
 
@@ -210,7 +236,7 @@ class ApiKeyItem(_DirectoryItem):
     revoked = UnicodeAttribute(default="no")
 
 
-class SessionKeyItem(Model):
+class SessionKeyItem(_Model):
     """Console sessions (chalicelib.console.session): ``pk = session#<sha256 of the key>``, a short-lived
     bearer key refused from ``expires_at`` on (and removed by TTL). Kept out of the directory so that the API
     function, which issues sessions, never writes the directory (API-key hashes, roles)."""
@@ -226,7 +252,7 @@ class SessionKeyItem(Model):
     expires_at = TTLAttribute()
 
 
-class ClaimItem(Model):
+class ClaimItem(_Model):
     class Meta(_Meta):
         table_name = "claims"
 
@@ -239,7 +265,7 @@ class ClaimItem(Model):
     expires_at = TTLAttribute(null=True)
 
 
-class HolderItem(Model):
+class HolderItem(_Model):
     """``pk = holder#<kind>:<id>``: a holder's count of active holdings and of its submissions awaiting a
     decision (issue 4), moved in the same transaction as the registration; ``job#<name>`` items keep resumable jobs' checkpoints."""
 
@@ -254,7 +280,7 @@ class HolderItem(Model):
     checkpoint = JSONAttribute(null=True)
 
 
-class FollowUpItem(Model):
+class FollowUpItem(_Model):
     """One follow-up on a registration (issue 4); the owner's move the registration's activity clock."""
 
     class Meta(_Meta):
@@ -274,7 +300,7 @@ class FollowUpItem(Model):
 
 
 
-class RegistryCacheItem(Model):
+class RegistryCacheItem(_Model):
     """``key = <provider>#id#<scheme>:<value>`` or ``<provider>#name#<name key>``: one registry answer.
 
     ``payload`` is the answer as JSON (the company, or the ranked candidates, or "not found");
@@ -290,7 +316,7 @@ class RegistryCacheItem(Model):
     expires_at = TTLAttribute()
 
 
-class CustomerEnrichmentItem(Model):
+class CustomerEnrichmentItem(_Model):
     """``customer_key``: what the registries say about a customer, kept beside (not inside) CustomerItem."""
 
     class Meta(_Meta):
@@ -309,7 +335,7 @@ class CustomerEnrichmentItem(Model):
 
 
 
-class DedupIndexItem(Model):
+class DedupIndexItem(_Model):
     """The dedup blocking index (issue 3; see chalicelib.domain.dedup_match and chalicelib.store.dedup).
 
     One table keyed ``(pk, sk)``, three kinds of item, so every read is a key lookup or a Query of one
@@ -333,7 +359,7 @@ class DedupIndexItem(Model):
     created_at = UTCDateTimeAttribute(null=True)
 
 
-class DedupVerdictItem(Model):
+class DedupVerdictItem(_Model):
     """The dedup handler's verdict on one registration (issue 3), written once."""
 
     class Meta(_Meta):
@@ -349,7 +375,7 @@ class DedupVerdictItem(Model):
 # -- tender feeds and subscriptions (issue 6) -------------------------------------------------------------
 
 
-class TenderItem(Model):
+class TenderItem(_Model):
     """One procedure's tender, linked across sources; ``data`` is the latest ``schemas.tender.Tender``."""
 
     class Meta(_Meta):
@@ -372,7 +398,7 @@ class TenderItem(Model):
     by_day = _index("ByDayIndex", "day", "seen_at")()
 
 
-class TenderRefItem(Model):
+class TenderRefItem(_Model):
     """``ref`` (``src:<source>:<id>``, ``ocds:<ocid>``, ``ted:<doc id>``...) -> the tender it belongs to."""
 
     class Meta(_Meta):
@@ -383,7 +409,7 @@ class TenderRefItem(Model):
     created_at = UTCDateTimeAttribute()
 
 
-class TenderFeedItem(Model):
+class TenderFeedItem(_Model):
     """Polling state of one configured source: validators, schedule, last outcome."""
 
     class Meta(_Meta):
@@ -402,7 +428,7 @@ class TenderFeedItem(Model):
     version = VersionAttribute()
 
 
-class SubscriptionItem(Model):
+class SubscriptionItem(_Model):
     """A rep's subscription (``data`` = schemas.tender.Subscription); ``id = "meta#version"`` holds the
     table's change counter, bumped in the same transaction as every subscription write."""
 
@@ -418,7 +444,7 @@ class SubscriptionItem(Model):
     by_rep = _index("ByRepIndex", "rep_id", "created_at")()
 
 
-class TenderAlertItem(Model):
+class TenderAlertItem(_Model):
     """One alert per rep per tender (``key = <rep>#<tender id>``): written once, never duplicated."""
 
     class Meta(_Meta):
@@ -454,7 +480,7 @@ class NotifySettingsItem(_DirectoryItem):
     updated_at = UTCDateTimeAttribute(null=True)
 
 
-class DeliveryItem(Model):
+class DeliveryItem(_Model):
     """One (event, recipient, channel) delivery of the outbox; ``id`` = domain.notifications.delivery_id.
 
     ``lane``/``lane_at`` feed the sparse ``ByLaneIndex``: ``due#<0-3>`` + due time while pending (sharded so no
@@ -490,7 +516,7 @@ class DeliveryItem(Model):
     by_lane = _index("ByLaneIndex", "lane", "lane_at")()
 
 
-class ScoreItem(Model):
+class ScoreItem(_Model):
     """Scoring (issue 19, store/scoring.py): model versions as data. ``model#<version>`` holds the document's
     summary (metrics, features, training) and ``chunks``; ``model#<version>#<n>`` the zlib-compressed JSON in
     chunks under DynamoDB's 400 KB item limit; ``model#current`` the published version and its history."""
@@ -503,7 +529,7 @@ class ScoreItem(Model):
     blob = BinaryAttribute(null=True, legacy_encoding=False)
     rev = NumberAttribute(null=True)
     updated_at = UTCDateTimeAttribute(null=True)
-class AggregateItem(Model):
+class AggregateItem(_Model):
     """Pipeline board figures kept from the registrations stream (issue 18): ``pk = board#team#<id>`` or
     ``board#all``, ``sk = <stage>#<currency>`` with the count and amount (in cents) of approved registrations;
     ``pk = applied#<stream event id>`` marks a stream record already counted (expires after a week)."""
@@ -567,13 +593,13 @@ def connection() -> Connection:
     global _connection
     if _connection is None:
         s = settings_mod.get()
-        _connection = Connection(
+        _connection = _share_client(Connection(
             region=s.region,
             host=s.endpoint_url,
             connect_timeout_seconds=_Meta.connect_timeout_seconds,
             read_timeout_seconds=_Meta.read_timeout_seconds,
             max_retry_attempts=_Meta.max_retry_attempts,
-        )
+        ), s.region, s.endpoint_url)
     return _connection
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,15 +35,20 @@ class CreateOutcome:
     duplicate_of: str | None = None
 
 
+_PAYLOAD_FIELDS = frozenset(RegistrationCreate.model_fields)
+
+
 def to_item(reg: Registration) -> RegistrationItem:
-    payload = RegistrationCreate.model_validate(reg.model_dump(include=set(RegistrationCreate.model_fields)))
+    # The submitted payload as JSON: a Registration is a validated RegistrationCreate, so it is dumped, not
+    # validated a second time (issue 15 item 2).
+    payload = reg.model_dump(mode="json", include=set(_PAYLOAD_FIELDS))
     return RegistrationItem(
         reg.id,
         status=reg.status.value, source=reg.source.value, submitter_kind=reg.submitter.kind.value,
         submitter_id=reg.submitter.id, partner_id=reg.partner_id, owner_id=reg.owner_id, team_id=reg.team_id,
         customer_key=reg.customer_key, customer_name=reg.customer.name, project_title=reg.project.title,
         expected_amount=str(reg.project.expected_amount.amount), currency=reg.project.expected_amount.currency,
-        external_ref=reg.external_ref, data=payload.model_dump(mode="json"),
+        external_ref=reg.external_ref, data=payload,
         audit=[AuditEntryMap.from_entry(a) for a in reg.audit], created_at=reg.created_at, updated_at=reg.updated_at,
     )
 
@@ -71,6 +78,15 @@ def _claim_is_live(now: datetime):
 CUSTOMER_CLAIM_PREFIX = "customer#"
 # Each retry follows a lost race for a customer key, so it is bounded by the number of keys (at most 7).
 _CLAIM_ATTEMPTS = 8
+
+
+def request_token(*parts: object) -> str:
+    """A ``ClientRequestToken`` for one TransactWriteItems call (issue 15): botocore resends the same token when
+    it retries the call after a timeout, and DynamoDB answers that retry with the first call's success instead
+    of running it again (where every condition would fail on its own writes). Derive it from what identifies
+    this one write; never reuse it for a different one (DynamoDB refuses a token with other parameters).
+    """
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]  # at most 36 characters
 
 
 def customer_claim_keys(reg: Registration) -> list[str]:
@@ -152,13 +168,15 @@ def create(
     held: dict[str, str] = {c.key: c.registration_id for c in ClaimItem.batch_get(customer_keys, consistent_read=True)
                             if c.registration_id != reg.id} if customer_keys else {}
     customer = reg.customer
-    for _ in range(_CLAIM_ATTEMPTS):
+    for attempt in range(_CLAIM_ATTEMPTS):
         duplicate_of = next((held[k] for k in customer_keys if k in held), None)
         item = to_item(reg)
         item.first_claim = duplicate_of is None
         item.duplicate_of = duplicate_of
         try:
-            with TransactWrite(connection=models.connection()) as tx:
+            # The registration id is new per request; each attempt writes other claims, so it has its own token.
+            with TransactWrite(connection=models.connection(),
+                               client_request_token=request_token("create", reg.id, attempt)) as tx:
                 tx.save(item, condition=RegistrationItem.id.does_not_exist())
                 tx.update(
                     CustomerItem(reg.customer_key),
@@ -330,7 +348,9 @@ def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> 
         return True
     cap = _pending_cap()
     try:
-        with TransactWrite(connection=models.connection()) as tx:
+        # Two callers may race from the same version: the token is per call, not per (id, version).
+        with TransactWrite(connection=models.connection(),
+                           client_request_token=request_token("transition", reg.id, uuid.uuid4())) as tx:
             tx.update(RegistrationItem(reg.id, version=reg.version), actions=actions, condition=condition)
             holders.count_pending(tx, reg.submitter, delta, now=now, cap=cap)
     except TransactWriteError as exc:
@@ -393,7 +413,8 @@ def update_payload(reg: Registration, payload: RegistrationCreate, entry: AuditE
     ]
     condition = RegistrationItem.status == reg.status.value
     try:
-        with TransactWrite(connection=models.connection()) as tx:
+        with TransactWrite(connection=models.connection(),
+                           client_request_token=request_token("update", reg.id, uuid.uuid4())) as tx:
             tx.update(RegistrationItem(reg.id, version=reg.version), actions=actions, condition=condition)
             if idempotency_key:
                 tx.save(ClaimItem(idempotency_key, registration_id=reg.id, created_at=now, fingerprint=fingerprint,

@@ -24,3 +24,23 @@ def scores_for(reg: Any, follow_ups: Iterable[Any], *, now: datetime, attribute_
     return {"registration_id": reg.id, "attribute": attribute, "attribute_factors": attribute_factors,
             "behaviour": behaviour, "behaviour_points": points, "behaviour_factors": behaviour_factors,
             "model": model_score, "computed_at": now}
+
+
+def summary(reg: Any, *, attribute_rules, model: scoring_model.Model | None) -> dict[str, Any]:
+    """The ``schemas.scoring.ScoreSummary`` of a registration as a dict: the attribute score, the model's win
+    probability (when a model is published) and the score that orders work (the probability × 100 when there is
+    a model, else the attribute score). Pure; no follow-ups, so lists can show it without reading more."""
+    record = scoring_model.record_of(reg)
+    attribute = scoring_rules.attribute_score(record, attribute_rules)[0]
+    if model is None:
+        return {"score": attribute, "basis": "attribute", "attribute": attribute, "model_probability": None,
+                "model_version": None}
+    probability = model.probability(scoring_model.encode(model.spec, record, model.codes))
+    return {"score": round(100 * probability), "basis": "model", "attribute": attribute,
+            "model_probability": round(probability, 4), "model_version": model.version}
+
+
+def rank(summaries: Mapping[str, Mapping[str, Any]], regs: Iterable[Any], *, min_score: int = 0) -> list[Any]:
+    """``regs`` whose score is at least ``min_score``, highest score first (ties: id). Pure."""
+    kept = [r for r in regs if summaries[r.id]["score"] >= min_score]
+    return sorted(kept, key=lambda r: (-summaries[r.id]["score"], r.id))

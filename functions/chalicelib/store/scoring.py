@@ -187,20 +187,37 @@ def rfm_of(customer_key: str, *, now: datetime) -> dict[str, Any] | None:
 
 # -- scores where people decide -------------------------------------------------------------------------------
 
+def summarizer(*, with_model: bool = True):
+    """f(registration) -> its ``ScoreSummary`` dict (``domain.scoring.summary``) under the rules and the model
+    in force (the model read once, cached per warm function; not at all without ``with_model``)."""
+    from chalicelib import settings
+    from chalicelib.domain.scoring import summary
+    from chalicelib.domain.scoring_rules import load_attribute_rules
+
+    s = settings.get()
+    model = current_model(s.model_cache_seconds) if with_model else None
+    rules = load_attribute_rules(s.attribute_rules_json)
+    return lambda reg: summary(reg, attribute_rules=rules, model=model)
+
+
+def summaries(regs) -> dict[str, dict[str, Any]]:
+    """Registration id -> ``ScoreSummary`` dict for registrations already read (a list page): no extra reads
+    beyond the cached model."""
+    of = summarizer()
+    return {r.id: of(r) for r in regs}
+
+
 def priority_scorer():
     """(basis, f(registration) -> 0–1): the model's win probability when a model is published, else the
     attribute score / 100 — the score that orders work."""
-    from chalicelib import settings
-    from chalicelib.domain import scoring_model
-    from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
+    of = summarizer()
 
-    s = settings.get()
-    model = current_model(s.model_cache_seconds)
-    rules = load_attribute_rules(s.attribute_rules_json)
-    if model is not None:
-        return "model", lambda reg: model.probability(
-            scoring_model.encode(model.spec, scoring_model.record_of(reg), model.codes))
-    return "attribute", lambda reg: attribute_score(scoring_model.record_of(reg), rules)[0] / 100
+    def score(reg) -> float:
+        s = of(reg)
+        return s["model_probability"] if s["basis"] == "model" else s["attribute"] / 100
+
+    from chalicelib import settings
+    return ("model" if current_model(settings.get().model_cache_seconds) is not None else "attribute"), score
 
 
 def priorities(reg_ids: list[str], *, now: datetime) -> dict[str, float]:
@@ -247,25 +264,36 @@ def ranked_pool(limit: int) -> dict:
 RANK_READ_LIMIT = 500
 
 
-def ranked_listing(index: str, key: str, *, status: str | None, min_score: int, limit: int) -> dict:
-    """The newest ``RANK_READ_LIMIT`` registrations of one listing (``domain.access.list_plan``), scored, those at or
-    above ``min_score`` (0–100), highest first."""
+def ranked_window(index: str, key: str, *, status: str | None, min_score: int, limit: int, keep=None
+                  ) -> tuple[list, dict[str, dict[str, Any]], bool]:
+    """Of the newest ``RANK_READ_LIMIT`` registrations of one listing (``domain.access.list_plan``, or the pool's),
+    those ``keep`` accepts and scored at least ``min_score`` (0–100), highest first: (registrations[:limit], id -> summary,
+    truncated)."""
+    from chalicelib.domain.scoring import rank
     from chalicelib.store.registrations import list_page
 
-    basis, score = priority_scorer()
-    rows, cursor, truncated = [], None, False
+    of = summarizer()
+    regs, cursor, truncated, examined = [], None, False, 0
     while True:
         page, cursor = list_page(index, key, status=status, limit=100, cursor=cursor)
         for reg in page:
-            if len(rows) == RANK_READ_LIMIT:
+            if examined == RANK_READ_LIMIT:
                 truncated = True
                 break
-            rows.append((round(100 * score(reg)), reg))
+            examined += 1
+            if keep is None or keep(reg):
+                regs.append(reg)
         if truncated or cursor is None:
             break
-    rows = [r for r in rows if r[0] >= min_score]
-    rows.sort(key=lambda r: (-r[0], r[1].id))
+    sums = {r.id: of(r) for r in regs}
+    return rank(sums, regs, min_score=min_score)[:limit], sums, truncated
+
+
+def ranked_listing(index: str, key: str, *, status: str | None, min_score: int, limit: int) -> dict:
+    """``ranked_window`` as the ``RankedPage`` of ``GET /v1/scores/registrations``."""
+    regs, sums, truncated = ranked_window(index, key, status=status, min_score=min_score, limit=limit)
+    basis = next(iter(sums.values()))["basis"] if sums else priority_scorer()[0]
     return {"basis": basis, "truncated": truncated, "items": [
         {"id": reg.id, "status": reg.status.value, "customer_name": reg.customer.name,
          "project_title": reg.project.title, "expected_amount": str(reg.project.expected_amount.amount),
-         "currency": reg.project.expected_amount.currency, "score": p} for p, reg in rows[:limit]]}
+         "currency": reg.project.expected_amount.currency, "score": sums[reg.id]["score"]} for reg in regs]}

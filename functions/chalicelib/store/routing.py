@@ -26,8 +26,15 @@ def _rules_for(raw: str) -> RoutingRules:
 
 
 def rules() -> RoutingRules:
-    """The routing rules in force (``DEALREG_ROUTING_RULES``), parsed once per value."""
-    return _rules_for(settings_mod.get().routing_rules_json)
+    """The routing rules in force (``DEALREG_ROUTING_RULES``), parsed once per value; when a route tests the model
+    score (issue 19), bound to the published model (read from the scores table, cached per warm function)."""
+    parsed = _rules_for(settings_mod.get().routing_rules_json)
+    if not any(r.min_model_score is not None for r in parsed.routes):
+        return parsed
+    from chalicelib.domain.routing import with_model
+    from chalicelib.store.scoring import current_model
+
+    return with_model(parsed, current_model(settings_mod.get().model_cache_seconds))
 
 
 def team_manager_ids(team_id: str | None) -> list[str]:

@@ -227,6 +227,9 @@ def openapi(app: Any) -> dict:
                                "description": "score: the newest 500 ranked, highest score first, one page"})
                 params.append({"name": "min_score", "in": "query", "required": False,
                                "schema": {"type": "integer", "minimum": 0, "maximum": 100}})
+            if path == "/v1/pipeline/board":  # issue 19: the forecast by stage or by model probability
+                params.append({"name": "weighting", "in": "query", "required": False,
+                               "schema": {"type": "string", "enum": ["stage", "model"], "default": "stage"}})
             if path == "/v1/companies/lookup":
                 params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},
                             "description": d} for n, d in (
@@ -254,6 +257,8 @@ def openapi(app: Any) -> dict:
                 codes.append(404)
             if method != "GET":
                 codes += [409, 413, 415]
+            elif path == "/v1/pipeline/board":
+                codes.append(409)  # weighting=model before a model is published (issue 19)
             for code in sorted(codes):
                 op["responses"][str(code)] = {"description": _ERRORS[code], "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}

@@ -11,10 +11,11 @@ from schemas.common import Strict
 # Fields an attribute rule may test (the scoring record of a registration, chalicelib.domain.scoring_model).
 AttributeField = Literal[
     "customer.industry", "customer.region", "customer.country", "customer.revenue_band", "customer.employee_band",
-    "customer.prior_revenue_band", "project.product", "project.amount", "project.currency", "close_horizon_days",
-    "source", "sales_stage", "competitors.status", "contacts.count", "contacts.decision_roles",
+    "customer.prior_revenue_band", "customer.capital_band", "project.product", "project.amount", "project.currency",
+    "close_horizon_days", "source", "sales_stage", "competitors.status", "contacts.count", "contacts.decision_roles",
 ]
 NUMERIC_FIELDS = frozenset({"customer.revenue_band", "customer.employee_band", "customer.prior_revenue_band",
+                            "customer.capital_band",
                             "project.amount", "close_horizon_days", "contacts.count", "contacts.decision_roles"})
 
 
@@ -102,8 +103,9 @@ class BehaviourRules(BaseModel):
         default_factory=lambda: {"approved": 10, "rejected": -20, "withdrawn": -30, "reclaimed": -15,
                                  "expired": -20, "pending_review": 2},
         description="points when the registration moves to a status")
-    stage_forward: float = Field(6.0, description="points per sales-stage step forward in an edit")
-    stage_back: float = Field(-8.0, description="points per sales-stage step back in an edit")
+    stage_forward: float = Field(6.0, description="points per sales-stage step forward (a pipeline stage move, "
+                                                  "POST /v1/registrations/{id}/stage)")
+    stage_back: float = Field(-8.0, description="points per sales-stage step back (a pipeline stage move)")
     cap: float = Field(100.0, gt=0, description="points at which the behaviour score reads 100")
 
 

@@ -89,11 +89,12 @@ def list_pool():
         while len(items) < limit and examined < SCAN_BUDGET:
             page, cursor = registrations.list_page(index, key, status=POOL.value, limit=limit, cursor=cursor)
             examined += len(page)
+            page = [r for r in page if r.owner_id is None and _visible_team(principal, r) and matches(r, flt)]
+            facts = scoring.customer_facts_many({r.customer_key for r in page})
             for r in page:
-                if r.owner_id is None and _visible_team(principal, r) and matches(r, flt):
-                    sums[r.id] = score_of(r)  # scored on the full record, shown on the pooled view
-                    if sums[r.id]["score"] >= (min_score or 0):
-                        items.append(visibility.pooled(r))
+                sums[r.id] = score_of(r, facts.get(r.customer_key))  # the full record; shown on the pooled view
+                if sums[r.id]["score"] >= (min_score or 0):
+                    items.append(visibility.pooled(r))
             if cursor is None:
                 break
     except ValueError:

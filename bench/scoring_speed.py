@@ -74,6 +74,24 @@ def main() -> None:
         cpu.append((time.thread_time() - c) * 1000)
     per.sort()
     cpu.sort()
+    # what a list item costs (issue 19: domain.scoring.summary = attribute score + model probability, no factors),
+    # and ranking 500 (GET /v1/registrations?sort=score ranks the newest 500), CPU
+    from chalicelib.domain.scoring import rank, summary
+    from chalicelib.domain.scoring_rules import load_attribute_rules
+
+    rules_doc = load_attribute_rules()
+    listed = []
+    for reg in regs:
+        c = time.thread_time()
+        summary(reg, attribute_rules=rules_doc, model=model)
+        listed.append((time.thread_time() - c) * 1000)
+    listed.sort()
+    ranks = []
+    for _ in range(args.runs):
+        c = time.thread_time()
+        sums = {r.id: summary(r, attribute_rules=rules_doc, model=model) for r in regs[:500]}
+        rank(sums, regs[:500])
+        ranks.append((time.thread_time() - c) * 1000)
     # before/after: the same app source with and without the scoring blueprint, alternating, fresh interpreters
     init = ("import time; src = open('functions/app.py').read(){strip}; t = time.perf_counter(); "
             "exec(compile(src, 'app.py', 'exec'), {{'__name__': 'app'}}); print((time.perf_counter() - t) * 1000)")
@@ -95,6 +113,9 @@ def main() -> None:
         "score_ms": {"registrations": len(per), "median": round(statistics.median(per), 3),
                      "p95": round(per[int(0.95 * len(per))], 3), "max": round(per[-1], 3),
                      "cpu_median": round(statistics.median(cpu), 3), "cpu_p95": round(cpu[int(0.95 * len(cpu))], 3)},
+        "list_summary_cpu_ms": {"median": round(statistics.median(listed), 3),
+                                "p95": round(listed[int(0.95 * len(listed))], 3)},
+        "rank_500_cpu_ms_median": round(statistics.median(ranks), 1),
         "app_init_ms_median": {"without_scoring": round(statistics.median(before), 1),
                                "with_scoring": round(statistics.median(after), 1)},
         "fresh_import_ms_median": {"scoring_model": round(statistics.median(scorer), 1),

@@ -130,6 +130,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"), tables=("sessions",)),
         Grant(("dynamodb:Query",), tables=("aggregates",)),  # GET /v1/pipeline/board (issue 18)
         Grant(("dynamodb:GetItem",), tables=("scores",)),  # the published model (issue 19)
+        Grant(("dynamodb:BatchGetItem",), tables=("enrichments",)),  # list scores: the page's company sizes
     ),
     # Tender feeds (issue 6): link refs (BatchGetItem + conditional puts), tenders and feed state (get,
     # conditional put), subscriptions (version GetItem, Scan to rebuild the index), alerts (conditional
@@ -155,6 +156,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"),
               tables=("deliveries",)),
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "notify/*")),
+        Grant(("dynamodb:GetItem",), tables=("scores",)),  # issue 19: the published model (routes on the model score)
     ),
     "deliver_notifications": (
         *NOTIFY_SEND,
@@ -166,11 +168,19 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("sns:Publish",), events_topic=True),
         # the pipeline board's aggregates move with each record, in one transaction with its applied marker
         Grant(("dynamodb:PutItem", "dynamodb:UpdateItem"), tables=("aggregates",)),
+        Grant(("dynamodb:GetItem",), tables=("scores",)),  # issue 19: events carry the published model's probability
     ),
     # Scoring (issue 19): won registrations from ByStatusIndex, RFM items and cut points in the scores table.
     "update_customer_rfm": (
-        Grant(("dynamodb:Query",), tables=("registrations",)),
+        # issue 19: reads an open registration (and its registry facts) to keep its training record
+        Grant(("dynamodb:Query", "dynamodb:GetItem"), tables=("registrations",)),
+        Grant(("dynamodb:GetItem",), tables=("enrichments",)),
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), tables=("scores",)),
+    ),
+    # Daily model check (issue 19): closed registrations from ByStatusIndex, the model, the monitor item.
+    "check_scoring_model": (
+        Grant(("dynamodb:Query",), tables=("registrations",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("scores",)),
     ),
     # Review SLA reminders (issue 5): pending reviews from ByStatusIndex, the conditional reminder stamp,
     # teams and users (approvers, their managers) from the directory, registration.review_overdue events.
@@ -178,6 +188,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
+        Grant(("dynamodb:GetItem",), tables=("scores",)),  # issue 19: the published model (routes on the model score)
     ),
     # Ownership timers (issue 4): query ByStatusDueIndex, conditional transactions on the registration and
     # the holder counter, team managers from the directory, events on the topic.
@@ -209,11 +220,13 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("registrations",)),
         Grant(("dynamodb:GetItem",), tables=("dedup_verdicts",)),
         Grant(("dynamodb:UpdateItem",), tables=("holders",)),
+        Grant(("dynamodb:GetItem",), tables=("scores", "enrichments")),  # issue 19: flag low scores (if configured)
     ),
     "advance_stalled_submissions": (
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"), tables=("registrations",)),
         Grant(("dynamodb:GetItem",), tables=("dedup_verdicts",)),
         Grant(("dynamodb:UpdateItem",), tables=("holders",)),
+        Grant(("dynamodb:GetItem",), tables=("scores", "enrichments")),  # issue 19: flag low scores (if configured)
     ),
     # Dedup (issue 3): read the registration and its customers' registrations (ByCustomerIndex), read and
     # write the blocking index (BatchGetItem counters, Query by blocking key on the table, one transaction per customer name)

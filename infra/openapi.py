@@ -248,6 +248,15 @@ def openapi(app: Any) -> dict:
                                "description": "next_cursor of the previous page, as it was returned"})
                 params.append({"name": "limit", "in": "query", "required": False,
                                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}})
+            if path in ("/v1/registrations", "/v1/pool") and method == "GET":  # issue 19 (staff only)
+                params.append({"name": "sort", "in": "query", "required": False,
+                               "schema": {"type": "string", "enum": ["newest", "score"], "default": "newest"},
+                               "description": "score: the newest 500 ranked, highest score first, one page"})
+                params.append({"name": "min_score", "in": "query", "required": False,
+                               "schema": {"type": "integer", "minimum": 0, "maximum": 100}})
+            if path == "/v1/pipeline/board":  # issue 19: the forecast by stage or by model probability
+                params.append({"name": "weighting", "in": "query", "required": False,
+                               "schema": {"type": "string", "enum": ["stage", "model"], "default": "stage"}})
             if path == "/v1/companies/lookup":
                 params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},
                             "description": d} for n, d in (
@@ -277,6 +286,8 @@ def openapi(app: Any) -> dict:
                 codes.append(404)
             if method != "GET":
                 codes += [409, 413, 415]
+            elif path == "/v1/pipeline/board":
+                codes.append(409)  # weighting=model before a model is published (issue 19)
             for code in sorted(codes):
                 op["responses"][str(code)] = {"description": _ERRORS[code], "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}

@@ -106,18 +106,21 @@ def closed_records(customer_facts: Callable[[Any], Mapping[str, Any]] | None = N
                    ) -> tuple[list[dict[str, Any]], list[int], list[str]]:
     """Every won/lost registration as (record, label, group = customer key: one customer's deals stay on one
     side of the split, so the holdout measures new customers as well as known ones)."""
-    from chalicelib.domain.scoring_model import record_of
+    from chalicelib.domain.scoring_model import before_outcome, record_of
     from chalicelib.store.models import RegistrationItem
     from chalicelib.store.registrations import from_item
+    from chalicelib.store.scoring import training_records
 
-    records, labels, groups = [], [], []
+    regs, labels = [], []
     for status in CLOSED:
         for item in RegistrationItem.by_status.query(status):
-            reg = from_item(item)
-            records.append(record_of(reg, customer_facts=customer_facts(reg) if customer_facts else None))
+            regs.append(from_item(item))
             labels.append(1 if status == "won" else 0)
-            groups.append(reg.customer_key)
-    return records, labels, groups
+    kept = training_records([r.id for r in regs])  # as it was while open (issue 19)
+    records = [kept[r.id] if r.id in kept else
+               before_outcome(record_of(r, customer_facts=customer_facts(r) if customer_facts else None))
+               for r in regs]
+    return records, labels, [r.customer_key for r in regs]
 
 
 def train_and_publish(*, features: list[str], now, seed: int = 19, force: bool = False, dry_run: bool = False,
@@ -173,6 +176,7 @@ def cmd_models(args: argparse.Namespace, storage, now) -> int:
     cur = store.current()
     versions = [v for v in [cur.get("version"), *cur.get("history", [])] if v]
     print(json.dumps({"current": cur.get("version"), "history": cur.get("history", []),
+                      "last_check": store.last_check(),
                       "models": [{"version": v, **{k: (store.summary(v) or {}).get(k)
                                                    for k in ("trained_at", "features")},
                                   "holdout": {k: ((store.summary(v) or {}).get("metrics") or {}).get("holdout", {}).get(k)

@@ -36,6 +36,10 @@ class RegistrationSnapshot(Strict):
     version: int
     attribute_score: int | None = Field(None, ge=0, le=100, description="the attribute score (属性评分, issue 19) "
                                         "under the rules in force when the event was derived")
+    model_probability: float | None = Field(None, ge=0, le=1, description="the published model's win probability "
+                                            "(智能评分, issue 19) when the event was derived; null before a model "
+                                            "is published (and on events not derived from the audit trail)")
+    model_version: str | None = Field(None, description="the model version behind model_probability")
 
 
 class EventBase(Strict):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
@@ -58,7 +59,8 @@ class BoardColumn(Strict):
     probability: Decimal
     count: int = Field(ge=0)
     amounts: list[Money] = Field(description="Sum of expected amounts, one per currency")
-    weighted: list[Money] = Field(description="amounts x the stage's win probability (forecast)")
+    weighted: list[Money] = Field(description="the forecast: amounts x the stage's win probability, or with "
+                                  "weighting=model each registration's amount x the model's win probability")
 
 
 class Board(Strict):
@@ -67,3 +69,9 @@ class Board(Strict):
     team: str | None = Field(default=None, description="The team; absent for all teams")
     columns: list[BoardColumn]
     cells_read: int = Field(description="Aggregate items read to answer (stages x currencies, at most)")
+    weighting: Literal["stage", "model"] = Field("stage", description="what weights the forecast (issue 19)")
+    model_version: str | None = Field(default=None, description="weighting=model: the model version used")
+    registrations_read: int | None = Field(default=None, description="weighting=model: approved registrations "
+                                           "read and scored (the newest 2000 at most)")
+    truncated: bool | None = Field(default=None, description="weighting=model: true when there were more than "
+                                   "the newest 2000")

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, field_validator
 
 from schemas.common import Actor, CountryCode, Day, LongText, Money, Ref, RegistryId, ShortText, Strict
+from schemas.scoring import ScoreSummary
 
 
 class RegistrationStatus(StrEnum):
@@ -164,6 +165,9 @@ class Registration(RegistrationCreate):
                     "before it (a possible duplicate: see GET /v1/registrations/{id}/verdict); null for "
                     "registrations stored before the check existed.",
     )
+    score: ScoreSummary | None = Field(
+        default=None, description="Issue 19, in list answers (GET /v1/registrations, GET /v1/pool) for staff: the "
+                                  "attribute score and the model's win probability; null elsewhere and for partners")
 
 
 class RegistrationAccepted(Strict):
@@ -176,6 +180,8 @@ class RegistrationAccepted(Strict):
 class RegistrationPage(Strict):
     items: list[Registration]
     next_cursor: str | None = None
+    truncated: bool | None = Field(default=None, description="sort=score only: true when the listing held more than "
+                                   "the bounded read (500 newest) and only those were ranked")
 
 
 class ErrorDetail(Strict):

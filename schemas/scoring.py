@@ -11,10 +11,11 @@ from schemas.common import Strict
 # Fields an attribute rule may test (the scoring record of a registration, chalicelib.domain.scoring_model).
 AttributeField = Literal[
     "customer.industry", "customer.region", "customer.country", "customer.revenue_band", "customer.employee_band",
-    "customer.prior_revenue_band", "project.product", "project.amount", "project.currency", "close_horizon_days",
-    "source", "sales_stage", "competitors.status", "contacts.count", "contacts.decision_roles",
+    "customer.prior_revenue_band", "customer.capital_band", "project.product", "project.amount", "project.currency",
+    "close_horizon_days", "source", "sales_stage", "competitors.status", "contacts.count", "contacts.decision_roles",
 ]
 NUMERIC_FIELDS = frozenset({"customer.revenue_band", "customer.employee_band", "customer.prior_revenue_band",
+                            "customer.capital_band",
                             "project.amount", "close_horizon_days", "contacts.count", "contacts.decision_roles"})
 
 
@@ -102,8 +103,9 @@ class BehaviourRules(BaseModel):
         default_factory=lambda: {"approved": 10, "rejected": -20, "withdrawn": -30, "reclaimed": -15,
                                  "expired": -20, "pending_review": 2},
         description="points when the registration moves to a status")
-    stage_forward: float = Field(6.0, description="points per sales-stage step forward in an edit")
-    stage_back: float = Field(-8.0, description="points per sales-stage step back in an edit")
+    stage_forward: float = Field(6.0, description="points per sales-stage step forward (a pipeline stage move, "
+                                                  "POST /v1/registrations/{id}/stage)")
+    stage_back: float = Field(-8.0, description="points per sales-stage step back (a pipeline stage move)")
     cap: float = Field(100.0, gt=0, description="points at which the behaviour score reads 100")
 
 
@@ -147,6 +149,18 @@ class RegistrationScores(Strict):
     model: ModelScore | None = Field(description="null until a model version is published")
     rfm: CustomerRfm | None = Field(default=None, description="the customer's RFM; null before its first win")
     computed_at: datetime
+
+
+class ScoreSummary(Strict):
+    """A registration's scores as lists show them (staff only): no behaviour points (those need its follow-ups)."""
+
+    score: int = Field(ge=0, le=100, description="the score that orders work: model win probability × 100 when a "
+                                                 "model is published, else the attribute score")
+    basis: Literal["model", "attribute"]
+    attribute: int = Field(ge=0, le=100, description="属性评分")
+    model_probability: float | None = Field(None, ge=0, le=1, description="智能评分: calibrated win probability; "
+                                                                          "null until a model is published")
+    model_version: str | None = None
 
 
 class RankedRegistration(Strict):

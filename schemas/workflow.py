@@ -58,6 +58,9 @@ class WorkflowRules(Strict):
     flag_attribute_score_below: int | None = Field(
         None, ge=1, le=100, description="Flag to review a registration whose attribute score (属性评分, issue 19) is "
                                         "below this; unset = no score check")
+    flag_model_score_below: int | None = Field(
+        None, ge=1, le=100, description="Flag to review a registration whose model win probability × 100 (智能评分, "
+                                        "issue 19) is below this; no check while no model is published")
     max_resubmits: int = Field(2, ge=0, le=20, description="How often a rejected registration may be resubmitted")
     dedup_wait_minutes: int = Field(
         30, ge=1, le=24 * 60, description="After this long without a dedup verdict a submitted registration "

@@ -27,8 +27,10 @@ QUEUES: dict[str, tuple[str, ...]] = {
                       "registration.claimed", "registration.assigned", "registration.transferred",
                       "registration.extended", "ownership.over_limit",
                       "registration.escalated", "customer.review_flagged"),
-    # Scoring (issue 19): a customer's RFM is recounted when one of its registrations is won or lost.
-    "scoring": ("registration.won", "registration.lost"),
+    # Scoring (issue 19): a customer's RFM is recounted when one of its registrations is won or lost; while it is
+    # open, each submission, edit and stage move keeps its training record (fields known before the outcome).
+    "scoring": ("registration.won", "registration.lost", "registration.submitted", "registration.updated",
+                "registration.stage_changed"),
 }
 
 

@@ -27,7 +27,7 @@ def _no_cached_model():
 FEATURES = ["customer.region", "contacts.decision_roles", "project.amount", "project.currency"]
 
 
-def _closed(n: int, seed: int = 11) -> None:
+def _closed(n: int, seed: int = 11, start: int = 0) -> None:
     """``n`` won/lost registrations written straight to the table; won is likelier in 广东 with a decision maker."""
     from chalicelib.clock import now
     from chalicelib.store.registrations import to_item
@@ -36,7 +36,7 @@ def _closed(n: int, seed: int = 11) -> None:
 
     rng = random.Random(seed)
     t0 = now() - timedelta(days=200)
-    for i in range(n):
+    for i in range(start, start + n):
         data = copy.deepcopy(EXAMPLE["data"])
         region = rng.choice(["广东省深圳市", "浙江省杭州市", "北京市", "四川省成都市"])
         dm = rng.random() < 0.5

@@ -345,7 +345,7 @@ def _escalates(reg: dict) -> bool:
     if reg.get("status") != "pending_review" or not reg.get("audit"):
         return False
     from chalicelib.domain import routing
-    from chalicelib.rules import routing_rules
+    from chalicelib.store.routing import rules as routing_rules
     from schemas.registration import Registration
 
     model = Registration.model_validate(reg)

@@ -156,7 +156,7 @@ def dedup_finding(verdict: DedupVerdict | None, rules: WorkflowRules) -> Finding
 
 
 def run_checks(payload: RegistrationCreate, verdict: DedupVerdict | None, rules: WorkflowRules,
-               *, today: date, attribute_score: int | None = None) -> CheckReport:
+               *, today: date, attribute_score: int | None = None, model_score: int | None = None) -> CheckReport:
     """Every auto-check, in a fixed order (required fields, eligibility, dedup, score when configured).
 
     Args:
@@ -165,6 +165,8 @@ def run_checks(payload: RegistrationCreate, verdict: DedupVerdict | None, rules:
         rules: the deployment's workflow rules.
         today: the date the checks are run on (close-date window).
         attribute_score: the registration's attribute score (checked when ``flag_attribute_score_below`` is set).
+        model_score: the model's win probability × 100 (checked when ``flag_model_score_below`` is set; None
+            while no model is published).
     """
     bad = "reject" if rules.on_ineligible == "reject" else "review"
     findings = []
@@ -179,4 +181,8 @@ def run_checks(payload: RegistrationCreate, verdict: DedupVerdict | None, rules:
     if floor is not None and attribute_score is not None:
         findings.append(Finding("score", "review", f"attribute score {attribute_score} is below {floor}")
                         if attribute_score < floor else Finding("score", "pass", f"attribute score {attribute_score}"))
+    floor = rules.flag_model_score_below
+    if floor is not None and model_score is not None:
+        findings.append(Finding("model_score", "review", f"model win probability {model_score}% is below {floor}%")
+                        if model_score < floor else Finding("model_score", "pass", f"model win probability {model_score}%"))
     return CheckReport(tuple(findings))

@@ -45,13 +45,20 @@ def event_type(entry: AuditEntry) -> str | None:
     return _WITHOUT_STATUS.get(entry.action)
 
 
-def snapshot(reg: Registration) -> RegistrationSnapshot:
+def snapshot(reg: Registration, model=None) -> RegistrationSnapshot:
+    """The registration as events carry it; with ``model`` (``scoring_model.Model``), its win probability."""
+    probability = None
+    if model is not None:
+        from chalicelib.domain.scoring_model import encode, record_of
+
+        probability = round(model.probability(encode(model.spec, record_of(reg), model.codes)), 4)
     return RegistrationSnapshot(
         id=reg.id, status=reg.status, source=reg.source, submitter=reg.submitter, partner_id=reg.partner_id,
         owner_id=reg.owner_id, team_id=reg.team_id, customer_key=reg.customer_key,
         customer_name=reg.customer.name, project_title=reg.project.title,
         expected_amount=reg.project.expected_amount.amount, currency=reg.project.expected_amount.currency,
-        version=reg.version, attribute_score=_attribute_score(reg),
+        version=reg.version, attribute_score=_attribute_score(reg), model_probability=probability,
+        model_version=model.version if model is not None else None,
     )
 
 
@@ -64,8 +71,9 @@ def _attribute_score(reg: Registration) -> int:
     return attribute_score(record_of(reg), load_attribute_rules(settings.get().attribute_rules_json))[0]
 
 
-def events_for_change(old: Registration | None, new: Registration) -> list:
-    """Domain events for the audit entries ``new`` has beyond ``old``."""
+def events_for_change(old: Registration | None, new: Registration, *, model=None) -> list:
+    """Domain events for the audit entries ``new`` has beyond ``old``; ``model`` (the published one, if any)
+    puts its win probability in each snapshot (issue 19)."""
     seen = old.audit[-1].seq if old and old.audit else 0
     out = []
     for entry in new.audit:
@@ -79,7 +87,7 @@ def events_for_change(old: Registration | None, new: Registration) -> list:
             extra = {"from_stage": old.sales_stage if old else new.sales_stage, "to_stage": new.sales_stage}
         out.append(EVENT_TYPES[etype](
             id=f"{new.id}:{entry.seq}", occurred_at=entry.at, subject=new.id, actor=entry.actor,
-            registration=snapshot(new), from_status=entry.from_status, to_status=entry.to_status,
+            registration=snapshot(new, model), from_status=entry.from_status, to_status=entry.to_status,
             reason=entry.reason, **extra,
         ))
     return out

@@ -381,6 +381,7 @@ FALLBACK_TEMPLATE = {
 }
 SCORED_TYPES = frozenset({"registration.submitted", "registration.review_requested", "registration.escalated"})
 SCORE_NOTE = {"zh-CN": "属性评分 {score}/100。", "en": " Attribute score {score}/100."}
+MODEL_NOTE = {"zh-CN": "赢单概率 {pct}%（模型 {version}）。", "en": " Win probability {pct}% (model {version})."}
 DIGEST_TITLES = {"zh-CN": "您有 {n} 条新通知", "en": "You have {n} new notifications"}
 
 
@@ -428,6 +429,10 @@ def render(evt: Mapping[str, Any], locale: str) -> Message:
     score = (evt.get("registration") or {}).get("attribute_score")
     if score is not None and evt.get("type") in SCORED_TYPES:  # issue 19: the approver sees the score
         text += SCORE_NOTE[locale].format(score=int(score))
+    probability = (evt.get("registration") or {}).get("model_probability")
+    if probability is not None and evt.get("type") in SCORED_TYPES:
+        text += MODEL_NOTE[locale].format(pct=round(100 * float(probability)),
+                                          version=(evt.get("registration") or {}).get("model_version") or "-")
     return Message(title=fmt.vformat(title, (), values), text=text,
                    link=link if isinstance(link, str) and link.startswith("https://") else None)
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.workflow import APPROVAL_RECORDED, UPDATED
@@ -76,6 +76,8 @@ class Route(BaseModel):
     min_attribute_score: int | None = Field(None, ge=0, le=100, description="the registration's attribute score "
                                             "(属性评分, the attribute rules in force) is at least this, e.g. high "
                                             "scores to a senior approver")
+    min_model_score: int | None = Field(None, ge=0, le=100, description="the published model's win probability × "
+                                        "100 (智能评分) is at least this; never matches while no model is published")
     approvers: ApproverSet = Field(default_factory=ApproverSet)
     second_level: SecondLevel | None = None
 
@@ -90,6 +92,7 @@ class RoutingRules(BaseModel):
     default_second_level: SecondLevel | None = Field(None, description="second level when no route matches")
     fallback_notify: tuple[str, ...] = Field(
         (), description="user ids told of a review when the approvers name nobody to notify (only roles)")
+    _model: Any = PrivateAttr(default=None)  # the published scoring model, bound by store.routing.rules()
     review_sla_hours: int = Field(48, ge=1, le=24 * 90, description="remind when a level waits longer")
     notify_approver_managers: bool = Field(True, description="SLA reminders also go to the approvers' managers")
 
@@ -105,7 +108,22 @@ def _amount_in(bounds: dict[str, Decimal], reg: Registration) -> Decimal | None:
     return bounds.get(reg.project.expected_amount.currency)
 
 
-def _route_matches(route: Route, reg: Registration) -> bool:
+def with_model(rules: RoutingRules, model: Any) -> RoutingRules:
+    """A copy of ``rules`` whose ``min_model_score`` conditions read ``model`` (``scoring_model.Model``)."""
+    bound = rules.model_copy()
+    bound._model = model
+    return bound
+
+
+def _model_score(reg: Registration, model: Any) -> int | None:
+    from chalicelib.domain.scoring_model import encode, record_of
+
+    if model is None:
+        return None
+    return round(100 * model.probability(encode(model.spec, record_of(reg), model.codes)))
+
+
+def _route_matches(route: Route, reg: Registration, model: Any = None) -> bool:
     c = reg.customer
     if route.countries and (c.country or "") not in route.countries:
         return False
@@ -122,6 +140,10 @@ def _route_matches(route: Route, reg: Registration) -> bool:
             return False
     if route.min_attribute_score is not None and _attribute_score(reg) < route.min_attribute_score:
         return False
+    if route.min_model_score is not None:
+        score = _model_score(reg, model)
+        if score is None or score < route.min_model_score:
+            return False
     return True
 
 
@@ -136,7 +158,7 @@ def _attribute_score(reg: Registration) -> int:
 
 def matching_route(rules: RoutingRules, reg: Registration) -> Route | None:
     """The first route matching ``reg``, or None (the defaults apply)."""
-    return next((r for r in rules.routes if _route_matches(r, reg)), None)
+    return next((r for r in rules.routes if _route_matches(r, reg, rules._model)), None)
 
 
 def _second_level(rules: RoutingRules, reg: Registration) -> SecondLevel | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping, Sequence
@@ -52,6 +53,7 @@ CATALOGUE: dict[str, FeatureDef] = {
     "customer.revenue_band": FeatureDef(NUMERIC, "客户营收规模", "customer revenue band"),
     "customer.employee_band": FeatureDef(NUMERIC, "客户人员规模", "customer headcount band"),
     "customer.prior_revenue_band": FeatureDef(NUMERIC, "近两年客户贡献", "revenue from the customer, past two years"),
+    "customer.capital_band": FeatureDef(NUMERIC, "注册资本规模(工商)", "registered capital band (business registry)"),
     "project.product": FeatureDef(CATEGORICAL, "主要产品", "main product"),
     "project.amount": FeatureDef(NUMERIC, "预计金额", "expected amount"),
     "project.currency": FeatureDef(CATEGORICAL, "币种", "currency"),
@@ -82,11 +84,26 @@ def _band(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+_CAPITAL = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*(万|亿)?\s*(?:元|人民币|元人民币)?\s*$")
+# Bands of registered capital in CNY: < 1 million, < 10 million, < 100 million, < 1 billion, more.
+CAPITAL_BANDS = (1_000_000, 10_000_000, 100_000_000, 1_000_000_000)
+
+
+def capital_band(text: str | None) -> int | None:
+    """注册资本 as a registry publishes it (``185000万元``, ``1.5亿元``, ``500万人民币``, ``3000000``) -> band 1–5
+    (company size from registry enrichment, issue 19); None for another currency (美元 …) or unreadable text."""
+    m = _CAPITAL.match(text or "")
+    if not m:
+        return None
+    yuan = float(m.group(1).replace(",", "")) * {"万": 1e4, "亿": 1e8}.get(m.group(2) or "", 1.0)
+    return 1 + sum(yuan >= cut for cut in CAPITAL_BANDS)
+
+
 def record_of(registration: Any, *, customer_facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The scoring record of a registration (``schemas.registration.Registration`` or its create body).
 
-    ``customer_facts`` adds what the registration does not carry: ``revenue_band``, ``employee_band`` (from
-    registry enrichment, when known) and ``prior_revenue_band`` (the customer's won business of the last two
+    ``customer_facts`` adds what the registration does not carry: ``revenue_band``, ``employee_band``,
+    ``capital_band`` (from registry enrichment, when known: :func:`capital_band`) and ``prior_revenue_band`` (the customer's won business of the last two
     years, from RFM). Only fields known before the outcome are read.
     """
     facts = customer_facts or {}
@@ -104,6 +121,7 @@ def record_of(registration: Any, *, customer_facts: Mapping[str, Any] | None = N
         "customer.revenue_band": _band(facts.get("revenue_band")),
         "customer.employee_band": _band(facts.get("employee_band")),
         "customer.prior_revenue_band": _band(facts.get("prior_revenue_band")),
+        "customer.capital_band": _band(facts.get("capital_band")),
         "project.product": project.products[0] if project.products else None,
         "project.amount": float(project.expected_amount.amount),
         "project.currency": project.expected_amount.currency,
@@ -116,6 +134,16 @@ def record_of(registration: Any, *, customer_facts: Mapping[str, Any] | None = N
         "contacts.count": float(len(registration.contacts)),
         "contacts.decision_roles": float(sum(1 for r in roles if r in DECISION_ROLES)),
     }
+
+
+def before_outcome(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A closed registration's record without what its close wrote: the sales stage reads closed_won /
+    closed_lost after the close (a perfect, useless predictor), so it counts as unknown. For registrations
+    without a record kept while open (``store.scoring.keep_training_record``)."""
+    out = dict(record)
+    if out.get("sales_stage") in ("closed_won", "closed_lost"):
+        out["sales_stage"] = None
+    return out
 
 
 # -- encoding -----------------------------------------------------------------------------------------------

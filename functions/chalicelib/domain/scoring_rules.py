@@ -5,7 +5,7 @@ Attribute: the rules document (``schemas.scoring.AttributeRules``) tested on the
 clamped to 0–100.
 
 Behaviour: what happened to the registration — its audit trail (edits, approvals, ownership moves, status
-changes, sales-stage moves in edits) and its logged follow-ups by type — each worth the points of
+changes, the pipeline's sales-stage moves) and its logged follow-ups by type — each worth the points of
 ``schemas.scoring.BehaviourRules``, halved every ``half_life_days`` of age; the sum is the points, and
 ``100 · points / cap`` clamped to 0–100 is the score. It is computed from the stored history when read, so it
 never races the workflow and decays without a job rewriting it.
@@ -13,6 +13,7 @@ never races the workflow and decays without a job rewriting it.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -75,6 +76,21 @@ def attribute_score(record: Mapping[str, Any], rules: AttributeRules, *, top: in
     hits.sort(key=lambda r: -abs(r.points))
     return score, [_factor("attribute", r.id, r.points, f"{r.label.zh}({r.points:+d})", f"{r.label.en} ({r.points:+d})")
                    for r in hits[:top] if r.points]
+
+
+_STAGE_MOVE = re.compile(r"^([a-z_]+) -> ([a-z_]+)")
+
+
+def stage_moves_of(audit: Sequence[Any]) -> list[tuple[datetime, str, str]]:
+    """(when, stage before, stage after) of every sales-stage move in the audit trail: the pipeline's
+    ``stage_changed`` lines, whose reason starts ``<before> -> <after>`` (``domain.pipeline.move_line``)."""
+    moves = []
+    for e in audit:
+        if e.action == "stage_changed" and e.reason:
+            m = _STAGE_MOVE.match(e.reason)
+            if m:
+                moves.append((e.at, m.group(1), m.group(2)))
+    return moves
 
 
 def _stage_steps(before: str | None, after: str | None) -> int:

@@ -29,6 +29,8 @@ OWNERSHIP_ACTIONS = frozenset({"claimed", "assigned", "transferred", "offboarded
                                "reclaimed"})
 # Event fields that only ever name staff or other parties.
 _STAFF_ONLY_EVENT_FIELDS = ("notify", "approvers", "recipients", "evidence", "previous_owner_id")
+# The vendor's model of a deal's chances (issue 19) is the vendor's own assessment, not the partner's.
+_STAFF_ONLY_SCORES = ("model_probability", "model_version")
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,8 @@ def event(viewer: Viewer, evt: Mapping[str, Any]) -> dict[str, Any]:
             out.pop("reason", None)
     if isinstance(reg, Mapping):
         reg = dict(reg)
+        for name in _STAFF_ONLY_SCORES:
+            reg.pop(name, None)
         if reg.get("partner_id") != viewer.id:
             # someone else's registration (e.g. a conflict with this partner's holding)
             hidden = str(reg.get("id") or "")

@@ -40,8 +40,23 @@ def _publish_record(record) -> None:
     if new is None:  # a delete: registrations are never deleted by the app; nothing to announce
         return
     old = _image(ddb.raw_event.get("OldImage"))
-    publisher.publish(events_for_change(old, new))
+    publisher.publish(events_for_change(old, new, model=_published_model()))
     _count_on_board(record, old, new)
+
+
+def _published_model():
+    """The published scoring model (issue 19: events carry its win probability), cached per warm function. An
+    unreadable model never holds events back: they go out without the probability (logged)."""
+    from chalicelib.store import scoring
+
+    try:
+        return scoring.current_model(settings.get().model_cache_seconds)
+    except Exception:  # noqa: BLE001 — a scoring outage must not stop the event stream
+        import logging
+
+        logging.getLogger(__name__).warning("scoring model unreadable; events go out without model_probability",
+                                            exc_info=True)
+        return None
 
 
 def _count_on_board(record, old, new) -> None:

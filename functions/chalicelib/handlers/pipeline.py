@@ -54,7 +54,8 @@ def move_registration_stage(reg_id: str):
 
 @bp.route("/v1/pipeline/board", methods=["GET"])
 @api(responses={200: "Board"},
-     summary="Pipeline board: approved registrations per stage, count and amount per currency (query: team)")
+     summary="Pipeline board: approved registrations per stage, count and amount per currency (query: team; "
+             "weighting=stage|model: the forecast by the stage's or the model's win probability)")
 def pipeline_board():
     from chalicelib.domain.access import Role
     from chalicelib.store import aggregates
@@ -66,11 +67,22 @@ def pipeline_board():
         team = next(iter(principal.managed_team_ids))
     if not (principal.role is Role.ADMIN or (team is not None and team in principal.managed_team_ids)):
         raise HttpError(403, "forbidden", "the board is for managers of the team and admins")
+    weighting = (bp.current_request.query_params or {}).get("weighting", "stage")
+    if weighting not in ("stage", "model"):
+        raise HttpError(422, "validation_failed", "weighting must be stage or model",
+                        errors=[{"loc": "query.weighting", "type": "enum"}])
+    by_model = None
+    if weighting == "model":  # issue 19: each approved registration's amount x the model's win probability
+        from chalicelib.store import scoring
+
+        by_model = scoring.model_forecast(team)
+        if by_model is None:
+            raise HttpError(409, "no_model", "no scoring model is published: use weighting=stage")
     items = aggregates.partition(team_partition(team) if team else ALL)
-    return json_response(200, board(items, team))
+    return json_response(200, board(items, team, by_model))
 
 
-def board(items, team):
+def board(items, team, by_model=None):
     """The board's columns in stage order from the aggregate cells."""
     from decimal import Decimal
 
@@ -89,5 +101,11 @@ def board(items, team):
             count=sum(c for _, c, _ in got),
             amounts=[Money(amount=(Decimal(m) / 100).quantize(Decimal("0.01")), currency=cur) for cur, _, m in got],
             weighted=[Money(amount=(Decimal(m) / 100 * st.probability).quantize(Decimal("0.01")), currency=cur)
-                      for cur, _, m in got]))
-    return Board(team=team, columns=columns, cells_read=len(items))
+                      for cur, _, m in got] if by_model is None else
+            [Money(amount=v, currency=cur) for cur, v in sorted(by_model["cells"].get(st.key.value, {}).items())]))
+    if by_model is None:
+        return Board(team=team, columns=columns, cells_read=len(items))
+    return Board(team=team, columns=columns, cells_read=len(items), weighting="model",
+                 model_version=by_model["model_version"], registrations_read=by_model["read"],
+                 truncated=by_model["truncated"])
+

@@ -58,13 +58,14 @@ def _filter(q: dict):
 @bp.route("/v1/pool", methods=["GET"])
 @api(responses={200: "RegistrationPage"},
      summary="List claimable pool registrations (query: region, industry, min_amount, max_amount, currency, since, "
-             "team, limit, cursor)")
+             "team, limit, cursor, sort=newest|score, min_score 0–100 — sort=score ranks the newest 500, one page)")
 def list_pool():
     from chalicelib.domain import visibility
     from chalicelib.domain.access import Role
     from chalicelib.domain.ownership import POOL
     from chalicelib.domain.pool import matches
-    from chalicelib.store import registrations
+    from chalicelib.handlers.registrations import score_args, scored
+    from chalicelib.store import registrations, scoring
     from schemas.registration import RegistrationPage
 
     request = bp.current_request
@@ -73,20 +74,33 @@ def list_pool():
     q = request.query_params or {}
     flt = _filter(q)
     limit, cursor = page_args(q, registrations.decode_cursor)
+    sort, min_score = score_args(q, principal)
     team = q.get("team") if principal.role is not Role.REP else principal.team_id
     index, key = ("by_team", team) if team else ("by_status", POOL.value)
+    if sort == "score":  # issue 19: the newest SCAN_BUDGET examined, the matching ones ranked, one page
+        ranked, sums, truncated = scoring.ranked_window(
+            index, key, status=POOL.value, min_score=min_score or 0, limit=limit,
+            keep=lambda r: r.owner_id is None and _visible_team(principal, r) and matches(r, flt))
+        return json_response(200, RegistrationPage(items=scored([visibility.pooled(r) for r in ranked], sums),
+                                                   truncated=truncated))
+    score_of, sums = scoring.summarizer(), {}
     items, examined = [], 0
     try:
         while len(items) < limit and examined < SCAN_BUDGET:
             page, cursor = registrations.list_page(index, key, status=POOL.value, limit=limit, cursor=cursor)
             examined += len(page)
-            items += [visibility.pooled(r) for r in page
-                      if r.owner_id is None and _visible_team(principal, r) and matches(r, flt)]
+            page = [r for r in page if r.owner_id is None and _visible_team(principal, r) and matches(r, flt)]
+            facts = scoring.customer_facts_many({r.customer_key for r in page})
+            for r in page:
+                sums[r.id] = score_of(r, facts.get(r.customer_key))  # the full record; shown on the pooled view
+                if sums[r.id]["score"] >= (min_score or 0):
+                    items.append(visibility.pooled(r))
             if cursor is None:
                 break
     except ValueError:
         raise HttpError(422, "validation_failed", "bad cursor",
                         errors=[{"loc": "query.cursor", "type": "value_error"}]) from None
+    items = scored(items, sums)
     return json_response(200, RegistrationPage(items=items, next_cursor=registrations.encode_cursor(cursor)))
 
 

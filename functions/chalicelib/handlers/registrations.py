@@ -23,9 +23,41 @@ def get_registration(reg_id: str):
     return json_response(200, visibility.registration(visibility.Viewer.of(principal), reg))
 
 
+SORTS = ("newest", "score")
+
+
+def score_args(q, principal) -> tuple[str, int | None]:
+    """``sort`` (newest | score) and ``min_score`` (0–100) of a list route (issue 19); scores are for staff."""
+    from schemas.common import PrincipalKind
+
+    sort = q.get("sort", "newest")
+    if sort not in SORTS:
+        raise HttpError(422, "validation_failed", "sort must be newest or score",
+                        errors=[{"loc": "query.sort", "type": "enum"}])
+    raw = q.get("min_score")
+    if raw is not None and not (raw.isdigit() and 0 <= int(raw) <= 100):
+        raise HttpError(422, "validation_failed", "min_score must be 0–100",
+                        errors=[{"loc": "query.min_score", "type": "int_range"}])
+    min_score = int(raw) if raw is not None else None
+    if (sort == "score" or min_score is not None) and principal.kind is not PrincipalKind.USER:
+        raise HttpError(403, "forbidden", "scores are for users (reps, managers, admins)")
+    if sort == "score" and q.get("cursor"):
+        raise HttpError(422, "validation_failed", "sort=score answers one ranked page (the newest 500 ranked), "
+                        "without a cursor", errors=[{"loc": "query.cursor", "type": "value_error"}])
+    return sort, min_score
+
+
+def scored(items, sums):
+    """List items with their ``score`` (``schemas.scoring.ScoreSummary``) set."""
+    from schemas.scoring import ScoreSummary
+
+    return [r.model_copy(update={"score": ScoreSummary.model_validate(sums[r.id])}) for r in items]
+
+
 @bp.route("/v1/registrations", methods=["GET"])
 @api(responses={200: "RegistrationPage"},
-     summary="List registrations visible to the caller (query: status, owner, team, limit, cursor)")
+     summary="List registrations visible to the caller (query: status, owner, team, limit, cursor; staff: "
+             "sort=newest|score, min_score 0–100 — sort=score ranks the newest 500 and answers one page)")
 def list_registrations():
     from chalicelib.domain.access import list_plan
     from chalicelib.store import registrations
@@ -38,14 +70,26 @@ def list_registrations():
     if status is not None and status not in RegistrationStatus.__members__.values():
         raise HttpError(422, "validation_failed", "unknown status", errors=[{"loc": "query.status", "type": "enum"}])
     limit, cursor = page_args(q, registrations.decode_cursor)
+    sort, min_score = score_args(q, principal)
     plan = list_plan(principal, owner=q.get("owner"), status=status, team=q.get("team"))
+    from chalicelib.domain import visibility
+
+    viewer = visibility.Viewer.of(principal)
+    if sort == "score":
+        from chalicelib.store import scoring
+
+        ranked, sums, truncated = scoring.ranked_window(plan.index, plan.key, status=status,
+                                                        min_score=min_score or 0, limit=limit)
+        return json_response(200, RegistrationPage(items=scored(ranked, sums), truncated=truncated))
     try:
         items, last_key = registrations.list_page(plan.index, plan.key, status=status, limit=limit, cursor=cursor)
     except ValueError:
         raise HttpError(422, "validation_failed", "bad cursor",
                         errors=[{"loc": "query.cursor", "type": "value_error"}]) from None
-    from chalicelib.domain import visibility
+    items = [visibility.registration(viewer, r) for r in items]
+    if not viewer.is_partner:
+        from chalicelib.store import scoring
 
-    viewer = visibility.Viewer.of(principal)
-    return json_response(200, RegistrationPage(items=[visibility.registration(viewer, r) for r in items],
-                                               next_cursor=registrations.encode_cursor(last_key)))
+        sums = scoring.summaries(items)
+        items = scored([r for r in items if sums[r.id]["score"] >= (min_score or 0)], sums)
+    return json_response(200, RegistrationPage(items=items, next_cursor=registrations.encode_cursor(last_key)))

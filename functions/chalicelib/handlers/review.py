@@ -19,7 +19,7 @@ from chalice import Blueprint
 from chalicelib import settings
 from chalicelib.http import (HttpError, api, bearer_principal, check_size, header, json_response, parse_json,
                              request_body, validate)
-from chalicelib.rules import routing_rules, workflow_rules
+from chalicelib.rules import workflow_rules
 
 bp = Blueprint(__name__)
 
@@ -43,6 +43,7 @@ def _body(model, *, optional: bool = False):
 def _decision(reg_id: str, principal=None):
     from chalicelib.domain import routing, visibility
     from chalicelib.store import registrations
+    from chalicelib.store import routing as routing_store
     from schemas.registration import RegistrationStatus
     from schemas.workflow import Decision
 
@@ -50,7 +51,7 @@ def _decision(reg_id: str, principal=None):
     review = reg.status is RegistrationStatus.PENDING_REVIEW
     answer = Decision(
         id=reg.id, status=reg.status, version=reg.version, owner_id=reg.owner_id, owner_kind=reg.owner_kind,
-        levels_required=routing.levels_required(routing_rules(), reg) if review else None,
+        levels_required=routing.levels_required(routing_store.rules(), reg) if review else None,
         levels_done=len(routing.round_approvals(reg.audit)) if review else None)
     return json_response(200, visibility.decision(visibility.Viewer.of(principal), answer) if principal else answer)
 
@@ -78,7 +79,7 @@ class _Review:
         from chalicelib.store import routing as routing_store
 
         self.principal = principal
-        rules = routing_rules()
+        rules = routing_store.rules()
 
         def may(reg) -> bool:
             self.required = routing.levels_required(rules, reg)

@@ -7,7 +7,9 @@ its top factors in zh-CN and en, and the customer's RFM. Nothing is written.
 
 ``scoring`` SQS queue (filter: registration.won, registration.lost) -> ``update_customer_rfm``: recounts the
 customer's RFM and the population's quintile cut points from the won registrations (its own items in the
-``scores`` table; the registration is never written). Failures are batch item failures (retried, then the DLQ).
+``scores`` table; the registration is never written). On registration.submitted, .updated and .stage_changed it
+keeps the open registration's training record (``snap#<id>``: the scoring record before the outcome, what
+``dealreg scoring train`` learns from). Failures are batch item failures (retried, then the DLQ).
 """
 from __future__ import annotations
 
@@ -27,12 +29,33 @@ def update_customer_rfm(event):
     return process_sqs(event, QUEUE, _rfm_one)
 
 
+OUTCOMES = ("registration.won", "registration.lost")
+
+
 def _rfm_one(evt) -> None:
     from chalicelib import clock
     from chalicelib.store import scoring as store
 
-    if evt.type in settings.QUEUES[QUEUE]:
+    if evt.type in OUTCOMES:
         store.recompute_rfm(evt.registration.customer_key, now=clock.now())
+    elif evt.type in settings.QUEUES[QUEUE]:
+        store.keep_training_record(evt.subject, now=clock.now())
+
+
+@bp.schedule("rate(1 day)")
+def check_scoring_model(event):
+    """Daily: is training the model due (no model yet, 20 % more closed registrations, or a worse Brier score on
+    those closed since training)? Writes ``model#monitor``; training itself is the operator's
+    ``dealreg scoring train`` (LightGBM does not fit the Lambda package, see README "Scores")."""
+    import logging
+
+    from chalicelib import clock
+    from chalicelib.store import scoring as store
+
+    result = store.check_model(now=clock.now())
+    logging.getLogger(__name__).log(logging.WARNING if result["due"] else logging.INFO,
+                                    "scoring model check: due=%s %s", result["due"], "; ".join(result["reasons"]))
+    return {"due": result["due"], "reasons": result["reasons"]}
 
 
 @bp.route("/v1/registrations/{reg_id}/scores", methods=["GET"])
@@ -53,7 +76,8 @@ def get_registration_scores(reg_id: str):
     answer = scores_for(reg, ownership.follow_ups(reg.id), now=clock.now(),
                         attribute_rules=load_attribute_rules(s.attribute_rules_json),
                         behaviour_rules=load_behaviour_rules(s.behaviour_rules_json),
-                        model=store.current_model(s.model_cache_seconds))
+                        model=store.current_model(s.model_cache_seconds),
+                        customer_facts=store.customer_facts(reg.customer_key))
     answer["rfm"] = store.rfm_of(reg.customer_key, now=clock.now())
     return json_response(200, RegistrationScores.model_validate(answer).model_dump(mode="json", by_alias=True))
 

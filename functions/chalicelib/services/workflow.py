@@ -82,13 +82,16 @@ def check(reg: Any, verdict: Any) -> str | None:
 
     now = clock.now()
     rules = workflow_rules()
-    score = None
-    if rules.flag_attribute_score_below is not None:  # issue 19: flag low attribute scores
-        from chalicelib.domain.scoring_model import record_of
-        from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
+    score = model_score = None
+    if rules.flag_attribute_score_below is not None or rules.flag_model_score_below is not None:
+        from chalicelib.store.scoring import customer_facts, summarizer  # issue 19 (model read only when asked)
 
-        score = attribute_score(record_of(reg), load_attribute_rules(settings.get().attribute_rules_json))[0]
-    report = run_checks(payload_of(reg), verdict, rules, today=now.date(), attribute_score=score)
+        summary = summarizer(with_model=rules.flag_model_score_below is not None)(
+            reg, customer_facts(reg.customer_key))
+        score = summary["attribute"]
+        model_score = summary["score"] if summary["basis"] == "model" else None
+    report = run_checks(payload_of(reg), verdict, rules, today=now.date(), attribute_score=score,
+                        model_score=model_score)
     entry = auto_decide(reg, report, now=now)
     if entry is None:
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import UpdateError
 
@@ -15,7 +16,24 @@ from chalicelib.rules import routing_rules
 from chalicelib.store.models import RegistrationItem
 from schemas.registration import Registration, RegistrationStatus
 
+if TYPE_CHECKING:
+    from chalicelib.domain.routing import RoutingRules
+
 PENDING = RegistrationStatus.PENDING_REVIEW.value
+
+
+def rules() -> RoutingRules:
+    """The routing rules in force (``chalicelib.rules``); when a route tests the model score (issue 19), bound to
+    the published model (read from the scores table, cached per warm function)."""
+    from chalicelib import settings
+
+    parsed = routing_rules()
+    if not any(r.min_model_score is not None for r in parsed.routes):
+        return parsed
+    from chalicelib.domain.routing import with_model
+    from chalicelib.store.scoring import current_model
+
+    return with_model(parsed, current_model(settings.get().model_cache_seconds))
 
 
 def team_manager_ids(team_id: str | None) -> list[str]:
@@ -56,7 +74,7 @@ def recipients(reg: Registration, level: int) -> list[str]:
     """Active user ids to tell that ``level`` of ``reg`` waits for them (see domain.routing.approvers)."""
     from chalicelib.domain.routing import approvers
 
-    return active_user_ids(approvers(routing_rules(), reg, level, team_manager_ids=team_manager_ids(reg.team_id)))
+    return active_user_ids(approvers(rules(), reg, level, team_manager_ids=team_manager_ids(reg.team_id)))
 
 
 def stamp_reminded(reg_id: str, since_seq: int, period: int, previous: str | None) -> bool:
@@ -96,7 +114,7 @@ def remind_overdue(*, now: datetime, time_left: Callable[[], bool] | None = None
     from schemas.common import Actor, PrincipalKind
     from schemas.events import RegistrationReviewOverdue
 
-    r = routing_rules()
+    r = rules()
     cutoff = now - timedelta(hours=r.review_sla_hours)
     sent = 0
     for item in RegistrationItem.by_status.query(PENDING, RegistrationItem.created_at <= cutoff,

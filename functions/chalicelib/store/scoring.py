@@ -187,20 +187,61 @@ def rfm_of(customer_key: str, *, now: datetime) -> dict[str, Any] | None:
 
 # -- scores where people decide -------------------------------------------------------------------------------
 
+def summarizer(*, with_model: bool = True):
+    """f(registration) -> its ``ScoreSummary`` dict (``domain.scoring.summary``) under the rules and the model
+    in force (the model read once, cached per warm function; not at all without ``with_model``)."""
+    from chalicelib import settings
+    from chalicelib.domain.scoring import summary
+    from chalicelib.domain.scoring_rules import load_attribute_rules
+
+    s = settings.get()
+    model = current_model(s.model_cache_seconds) if with_model else None
+    rules = load_attribute_rules(s.attribute_rules_json)
+    return lambda reg, facts=None: summary(reg, attribute_rules=rules, model=model, customer_facts=facts)
+
+
+def summaries(regs) -> dict[str, dict[str, Any]]:
+    """Registration id -> ``ScoreSummary`` dict for registrations already read (a list page): one batch read of
+    their customers' registry facts (company size) beyond the cached model."""
+    regs = list(regs)
+    of, facts = summarizer(), customer_facts_many({r.customer_key for r in regs})
+    return {r.id: of(r, facts.get(r.customer_key)) for r in regs}
+
+
+def _facts(item) -> dict[str, Any]:
+    from chalicelib.domain.scoring_model import capital_band
+
+    company = item.company or {} if item is not None else {}
+    band = capital_band(company.get("registered_capital"))
+    return {"capital_band": band} if band is not None else {}
+
+
+def customer_facts(customer_key: str) -> dict[str, Any]:
+    """What registry enrichment says about the customer's size (``scoring_model.record_of``'s facts)."""
+    from chalicelib.store.companies import get_enrichment
+
+    return _facts(get_enrichment(customer_key))
+
+
+def customer_facts_many(keys) -> dict[str, dict[str, Any]]:
+    """``customer_facts`` of many customers in BatchGetItem calls (100 keys each): customer key -> facts."""
+    from chalicelib.store.models import CustomerEnrichmentItem
+
+    keys = sorted(set(keys))
+    return {item.customer_key: _facts(item) for item in CustomerEnrichmentItem.batch_get(keys)} if keys else {}
+
+
 def priority_scorer():
     """(basis, f(registration) -> 0–1): the model's win probability when a model is published, else the
     attribute score / 100 — the score that orders work."""
-    from chalicelib import settings
-    from chalicelib.domain import scoring_model
-    from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
+    of = summarizer()
 
-    s = settings.get()
-    model = current_model(s.model_cache_seconds)
-    rules = load_attribute_rules(s.attribute_rules_json)
-    if model is not None:
-        return "model", lambda reg: model.probability(
-            scoring_model.encode(model.spec, scoring_model.record_of(reg), model.codes))
-    return "attribute", lambda reg: attribute_score(scoring_model.record_of(reg), rules)[0] / 100
+    def score(reg) -> float:
+        s = of(reg)
+        return s["model_probability"] if s["basis"] == "model" else s["attribute"] / 100
+
+    from chalicelib import settings
+    return ("model" if current_model(settings.get().model_cache_seconds) is not None else "attribute"), score
 
 
 def priorities(reg_ids: list[str], *, now: datetime) -> dict[str, float]:
@@ -247,25 +288,159 @@ def ranked_pool(limit: int) -> dict:
 RANK_READ_LIMIT = 500
 
 
-def ranked_listing(index: str, key: str, *, status: str | None, min_score: int, limit: int) -> dict:
-    """The newest ``RANK_READ_LIMIT`` registrations of one listing (``domain.access.list_plan``), scored, those at or
-    above ``min_score`` (0–100), highest first."""
+def ranked_window(index: str, key: str, *, status: str | None, min_score: int, limit: int, keep=None
+                  ) -> tuple[list, dict[str, dict[str, Any]], bool]:
+    """Of the newest ``RANK_READ_LIMIT`` registrations of one listing (``domain.access.list_plan``, or the pool's),
+    those ``keep`` accepts and scored at least ``min_score`` (0–100), highest first: (registrations[:limit], id -> summary,
+    truncated)."""
+    from chalicelib.domain.scoring import rank
     from chalicelib.store.registrations import list_page
 
-    basis, score = priority_scorer()
-    rows, cursor, truncated = [], None, False
+    of = summarizer()
+    regs, cursor, truncated, examined = [], None, False, 0
     while True:
         page, cursor = list_page(index, key, status=status, limit=100, cursor=cursor)
         for reg in page:
-            if len(rows) == RANK_READ_LIMIT:
+            if examined == RANK_READ_LIMIT:
                 truncated = True
                 break
-            rows.append((round(100 * score(reg)), reg))
+            examined += 1
+            if keep is None or keep(reg):
+                regs.append(reg)
         if truncated or cursor is None:
             break
-    rows = [r for r in rows if r[0] >= min_score]
-    rows.sort(key=lambda r: (-r[0], r[1].id))
+    facts = customer_facts_many({r.customer_key for r in regs})
+    sums = {r.id: of(r, facts.get(r.customer_key)) for r in regs}
+    return rank(sums, regs, min_score=min_score)[:limit], sums, truncated
+
+
+def ranked_listing(index: str, key: str, *, status: str | None, min_score: int, limit: int) -> dict:
+    """``ranked_window`` as the ``RankedPage`` of ``GET /v1/scores/registrations``."""
+    regs, sums, truncated = ranked_window(index, key, status=status, min_score=min_score, limit=limit)
+    basis = next(iter(sums.values()))["basis"] if sums else priority_scorer()[0]
     return {"basis": basis, "truncated": truncated, "items": [
         {"id": reg.id, "status": reg.status.value, "customer_name": reg.customer.name,
          "project_title": reg.project.title, "expected_amount": str(reg.project.expected_amount.amount),
-         "currency": reg.project.expected_amount.currency, "score": p} for p, reg in rows[:limit]]}
+         "currency": reg.project.expected_amount.currency, "score": sums[reg.id]["score"]} for reg in regs]}
+
+
+FORECAST_READ_LIMIT = 2000
+
+
+def model_forecast(team: str | None) -> dict | None:
+    """The approved registrations of ``team`` (or all), newest ``FORECAST_READ_LIMIT``, weighted by the published
+    model (``domain.scoring.model_forecast``): ``{"cells", "model_version", "read", "truncated"}``; None while no
+    model is published."""
+    from chalicelib import settings
+    from chalicelib.domain import scoring_model
+    from chalicelib.domain.scoring import model_forecast as weigh
+    from chalicelib.store.registrations import list_page
+
+    model = current_model(settings.get().model_cache_seconds)
+    if model is None:
+        return None
+    index, key = ("by_team", team) if team else ("by_status", "approved")
+    regs, cursor, truncated = [], None, False
+    while True:
+        page, cursor = list_page(index, key, status="approved", limit=100, cursor=cursor)
+        regs.extend(page)
+        if len(regs) >= FORECAST_READ_LIMIT:
+            truncated = len(regs) > FORECAST_READ_LIMIT or cursor is not None
+            regs = regs[:FORECAST_READ_LIMIT]
+            break
+        if cursor is None:
+            break
+    cells = weigh(regs, lambda reg: model.probability(
+        scoring_model.encode(model.spec, scoring_model.record_of(reg), model.codes)))
+    return {"cells": cells, "model_version": model.version, "read": len(regs), "truncated": truncated}
+
+
+MONITOR = "model#monitor"
+MONITOR_READ_LIMIT = 50_000
+
+
+def closed_at(reg) -> datetime | None:
+    """When the registration was closed: its last audit line into won or lost."""
+    for entry in reversed(reg.audit):
+        status = getattr(entry.to_status, "value", entry.to_status)
+        if status in ("won", "lost"):
+            return entry.at
+    return None
+
+
+def check_model(*, now: datetime, min_rows: int = 100) -> dict[str, Any]:
+    """The scheduled check (issue 19): the closed registrations (``ByStatusIndex`` won + lost, at most
+    ``MONITOR_READ_LIMIT``) against the published model — is training due? Stored as ``model#monitor``
+    (``dealreg scoring models`` shows it). Scoring is pure Python, so this fits a Lambda; training does not
+    (LightGBM + NumPy + SciPy exceed the zip), the operator runs ``dealreg scoring train``."""
+    from chalicelib.domain import scoring_model
+    from chalicelib.domain.scoring import retrain_check
+    from chalicelib.store.models import RegistrationItem
+    from chalicelib.store.registrations import from_item
+
+    forget_cached_model()
+    model = current_model(0)
+    summ = summary(model.version) if model is not None else None
+    trained_at = datetime.fromisoformat(summ["trained_at"]) if summ and summ.get("trained_at") else None
+    labels, probs, read = [], [], 0
+    for status in ("won", "lost"):
+        for item in RegistrationItem.by_status.query(status, page_size=500):
+            if read == MONITOR_READ_LIMIT:
+                break
+            read += 1
+            reg = from_item(item)
+            labels.append(1 if status == "won" else 0)
+            at = closed_at(reg)
+            fresh = model is not None and (trained_at is None or (at is not None and at > trained_at))
+            probs.append(model.probability(scoring_model.encode(model.spec, scoring_model.record_of(reg), model.codes))
+                         if fresh else None)
+    result = retrain_check(labels, probs, trained_rows=(summ.get("training") or {}).get("rows") if summ else None,
+                           holdout=((summ.get("metrics") or {}).get("holdout")) if summ else None, min_rows=min_rows)
+    result.update(model_version=model.version if model is not None else None, checked_at=now.isoformat(),
+                  truncated=read == MONITOR_READ_LIMIT)
+    ScoreItem(pk=MONITOR, data=result, updated_at=now).save()
+    return result
+
+
+def last_check() -> dict[str, Any] | None:
+    try:
+        return ScoreItem.get(MONITOR).data
+    except ScoreItem.DoesNotExist:
+        return None
+
+
+# -- training records: the registration as it was before its outcome ---------------------------------------
+
+OPEN_STATUSES = ("submitted", "pending_review", "approved", "reclaimed")
+
+
+def keep_training_record(reg_id: str, *, now: datetime) -> bool:
+    """Store the scoring record of a registration that is still open (``snap#<id>``), so training later sees
+    the fields as they were before the outcome (a close sets ``sales_stage`` to closed_won/closed_lost, and edits
+    after the decision would leak it). A late event for a registration closed meanwhile writes nothing, so the
+    last record taken while open stays. Returns whether it wrote."""
+    from chalicelib.domain.scoring_model import record_of
+    from chalicelib.store import registrations
+
+    reg = registrations.get(reg_id)
+    if reg is None or reg.status.value not in OPEN_STATUSES:
+        return False
+    record = record_of(reg, customer_facts=customer_facts(reg.customer_key))
+    item = ScoreItem(pk=f"snap#{reg_id}", data={"record": record}, rev=reg.version, updated_at=now)
+    try:  # a slower handler that read an older version never replaces a newer record
+        item.save(condition=ScoreItem.pk.does_not_exist() | (ScoreItem.rev <= reg.version))
+    except PutError as err:
+        if "ConditionalCheckFailed" in str(err):
+            return False
+        raise
+    return True
+
+
+def training_records(reg_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Registration id -> its kept training record (BatchGetItem, 100 keys a call); missing ids are absent."""
+    keys = [f"snap#{i}" for i in reg_ids]
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(keys), 100):
+        for item in ScoreItem.batch_get(keys[start:start + 100]):
+            out[item.pk.removeprefix("snap#")] = item.data["record"]
+    return out

@@ -70,3 +70,23 @@ def test_negative_events_and_stage_moves():
     points, score, factors = sr.behaviour_points(audit, [], rules, now=NOW, stage_moves=moves)
     assert points == pytest.approx(-20 + 3 * 6 - 3 * 8)
     assert score == 0
+
+
+def test_pipeline_stage_moves_in_the_audit_trail_earn_behaviour_points():
+    from chalicelib.domain.scoring import scores_for
+    from tests.unit.domain.test_routing import reg
+
+    audit = [NS(at=NOW, action="stage_changed", reason="qualification -> proposal: 客户确认预算", to_status=None),
+             NS(at=NOW, action="stage_changed", reason="proposal -> needs_analysis", to_status=None),
+             NS(at=NOW, action="updated", reason="lead -> proposal", to_status=None)]  # not a stage move line
+    assert sr.stage_moves_of(audit) == [(NOW, "qualification", "proposal"), (NOW, "proposal", "needs_analysis")]
+    r = reg()
+    base = scores_for(r, [], now=NOW, attribute_rules=sr.load_attribute_rules(), behaviour_rules=BehaviourRules(), model=None)
+    moved = r.model_copy(update={"audit": [*r.audit, *(
+        e.model_copy(update={"seq": e.seq + 10, "at": NOW, "action": "stage_changed", "to_status": None,
+                             "from_status": None, "reason": why})
+        for e, why in zip(r.audit[:2], ("qualification -> negotiation: 谈判", "negotiation -> proposal")))]})
+    after = scores_for(moved, [], now=NOW, attribute_rules=sr.load_attribute_rules(), behaviour_rules=BehaviourRules(),
+                       model=None)
+    assert after["behaviour_points"] == pytest.approx(base["behaviour_points"] + 3 * 6 - 1 * 8)
+    assert any(f["key"] == "stage" and "销售阶段" in f["zh-CN"] for f in after["behaviour_factors"])

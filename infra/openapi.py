@@ -39,7 +39,7 @@ from schemas.workflow import (
     ResubmitRequest,
     WithdrawRequest,
 )
-from schemas.pipeline import Board, PipelineRules, StageMoveRequest, StageMoveResult
+from schemas.pipeline import Board, Cockpit, PipelineRules, StageMoveRequest, StageMoveResult
 from schemas.ownership import (
     AssignRequest,
     BulkAssignRequest,
@@ -97,6 +97,7 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "StageMoveRequest": StageMoveRequest,
     "StageMoveResult": StageMoveResult,
     "Board": Board,
+    "Cockpit": Cockpit,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -142,6 +143,7 @@ FILE_NAMES = {
     "StageMoveRequest": "stage_move_request.v1.json",
     "StageMoveResult": "stage_move_result.v1.json",
     "Board": "board.v1.json",
+    "Cockpit": "cockpit.v1.json",
 }
 # Deployment configuration documents (not API payloads): file name -> "module:Model", imported when generating.
 CONFIG_DOCUMENTS: dict[str, str] = {
@@ -227,6 +229,14 @@ def openapi(app: Any) -> dict:
                     ("id", "USCC, LEI or UK company number (optionally 'scheme:value'); exactly one of id, name"),
                     ("name", "Company name; accepted only above the configured match threshold"),
                     ("country", "ISO 3166-1 alpha-2 country to search first (name look-ups)"))]
+            if path == "/v1/pipeline/cockpit":  # issue 18
+                params += [
+                    {"name": "team", "in": "query", "required": False, "schema": {"type": "string"},
+                     "description": "A team id (managers: one they manage; default their only team); admins: absent = all"},
+                    {"name": "weeks", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 26, "default": 12}},
+                    {"name": "months", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 24, "default": 6}}]
             if path == "/v1/registrations" and method == "POST":
                 params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                                "schema": {"type": "string", "maxLength": 255}})

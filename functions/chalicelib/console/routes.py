@@ -504,3 +504,38 @@ def console_board(ctx: Ctx):
     if not answer.ok:
         return render(ctx, "message.html", 403 if answer.status == 403 else answer.status, message=ctx.t("forbidden"))
     return render(ctx, "board.html", board=answer.body)
+
+
+# --- manager / admin: the cockpit (驾驶舱) ----------------------------------------------------------------------
+
+def _cockpit_answer(ctx: Ctx) -> tuple[apicall.Answer, str | None, int]:
+    q = ctx.request.query_params or {}
+    team = q.get("team") or None
+    weeks = int(q["weeks"]) if (q.get("weeks") or "").isdigit() and 1 <= int(q["weeks"]) <= 26 else 12
+    answer = ctx.api("GET", "/v1/pipeline/cockpit", query={**({"team": team} if team else {}), "weeks": str(weeks)})
+    return answer, team, weeks
+
+
+@bp.route("/console/cockpit", methods=["GET"])
+@page()
+def console_cockpit(ctx: Ctx):
+    from chalicelib.console import cockpit
+
+    answer, team, weeks = _cockpit_answer(ctx)
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("forbidden" if answer.status == 403 else "refused"))
+    return render(ctx, "cockpit.html", team_param=team, weeks=weeks, **cockpit.view(answer.body, ctx.t, ctx.lang))
+
+
+@bp.route("/console/cockpit.csv", methods=["GET"])
+@page()
+def console_cockpit_csv(ctx: Ctx):
+    from chalicelib.console import cockpit
+
+    answer, team, _ = _cockpit_answer(ctx)
+    if not answer.ok:
+        return _response(ctx.t("forbidden" if answer.status == 403 else "refused"), answer.status,
+                         content_type="text/plain; charset=utf-8")
+    name = f"cockpit-{team or 'all'}-{answer.body['today']}.csv"
+    return _response(cockpit.to_csv(answer.body, ctx.lang), content_type="text/csv; charset=utf-8",
+                     headers={"Content-Disposition": f'attachment; filename="{quote(name)}"'})

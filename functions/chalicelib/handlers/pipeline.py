@@ -1,6 +1,8 @@
 """Pipeline API (issue 18): the configured sales stages, the audited stage move and the board.
 
-Trigger: HTTP (bearer API key). ``POST /v1/registrations/{id}/stage`` moves an approved registration to
+Trigger: HTTP (bearer API key). ``GET /v1/pipeline/cockpit`` answers the cockpit (驾驶舱) from the cockpit
+aggregates: a fixed set of key-range queries bounded by the window (weeks, months), whatever the number of
+registrations; same access as the board. ``POST /v1/registrations/{id}/stage`` moves an approved registration to
 another configured stage: the owner, a manager of its team or an admin (else 403; 404 for one the caller
 may not see). ``GET /v1/pipeline/board`` answers the board's columns (count and amount per currency,
 weighted by the stage's probability) from the aggregates the stream keeps: one query, whatever the number of
@@ -66,18 +68,81 @@ def move_registration_stage(reg_id: str):
 @api(responses={200: "Board"},
      summary="Pipeline board: approved registrations per stage, count and amount per currency (query: team)")
 def pipeline_board():
-    from chalicelib.domain.access import Role
     from chalicelib.store import aggregates
     from chalicelib.domain.board import ALL, team_partition
+
+    team = _team_in_view("the board")
+    items = aggregates.partition(team_partition(team) if team else ALL)
+    return json_response(200, board(items, team))
+
+
+def _team_in_view(what: str) -> str | None:
+    """The team whose figures the caller asked for (``?team=``; a manager of one team: that team), or None for
+    all teams (admins only); 403 for anyone else."""
+    from chalicelib.domain.access import Role
 
     principal = bearer_principal(bp.current_request.headers)
     team = (bp.current_request.query_params or {}).get("team")
     if principal.role is Role.MANAGER and team is None and len(principal.managed_team_ids) == 1:
         team = next(iter(principal.managed_team_ids))
     if not (principal.role is Role.ADMIN or (team is not None and team in principal.managed_team_ids)):
-        raise HttpError(403, "forbidden", "the board is for managers of the team and admins")
-    items = aggregates.partition(team_partition(team) if team else ALL)
-    return json_response(200, board(items, team))
+        raise HttpError(403, "forbidden", f"{what} is for managers of the team and admins")
+    return team
+
+
+def _int_param(name: str, default: int, high: int) -> int:
+    raw = (bp.current_request.query_params or {}).get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise HttpError(422, "validation_error", f"{name} must be a whole number from 1 to {high}",
+                        errors=[{"loc": f"query.{name}", "type": "value_error",
+                                 "message": f"a whole number from 1 to {high}"}])
+    return int(raw)
+
+
+@bp.route("/v1/pipeline/cockpit", methods=["GET"])
+@api(responses={200: "Cockpit"},
+     summary="Cockpit (驾驶舱): trends, conversion, stage stays, bottleneck, weighted forecast, top partners "
+             "(query: team, weeks, months)")
+def pipeline_cockpit():
+    from chalicelib import clock
+    from chalicelib.domain import cockpit as dom
+    from chalicelib.store import aggregates
+
+    team = _team_in_view("the cockpit")
+    window = dom.Window(today=clock.now().date(), weeks=_int_param("weeks", 12, 26),
+                        months=_int_param("months", 6, 24))
+    part = dom.team_partition(team) if team else dom.ALL
+    items = [i for low, high in window.ranges() for i in aggregates.cells(part, low, high)]
+    return json_response(200, cockpit(items, team, window))
+
+
+def cockpit(items, team, window):
+    """The API model of the cockpit from the aggregate cells read."""
+    from decimal import Decimal
+
+    from chalicelib.domain import cockpit as dom
+    from schemas.pipeline import Cockpit, Money
+
+    stages = rules().stages
+    names = {s.key.value: (s.name_zh, s.name_en) for s in stages}
+    names[dom.REVIEW] = ("审批中", "In review")
+    got = dom.figures([(i.sk, int(i.count or 0), int(i.cents or 0)) for i in items], window,
+                      [(s.key.value, s.probability) for s in stages])
+
+    def money(pairs):
+        return [Money(amount=(Decimal(c) / 100).quantize(Decimal("0.01")), currency=cur) for cur, c in pairs]
+
+    return Cockpit(
+        team=team, today=window.today.isoformat(), days=got["days"], weeks=got["weeks"],
+        conversion=got["conversion"],
+        stages=[{**r, "name_zh": names.get(r["stage"], (r["stage"],) * 2)[0],
+                 "name_en": names.get(r["stage"], (r["stage"],) * 2)[1]} for r in got["stages"]],
+        bottleneck=got["bottleneck"],
+        forecast=[{"month": f["month"], "amounts": money(f["amounts"]), "weighted": money(f["weighted"])}
+                  for f in got["forecast"]],
+        top_partners=got["top_partners"], cells_read=len(items))
 
 
 def board(items, team):
@@ -104,15 +169,25 @@ def board(items, team):
 
 
 def recount(*, now, page_size: int = 500) -> int:
-    """Rebuild the board from the registrations table (approved ones, by the status index); returns the
-    number of registrations counted. Run while nothing writes, or run it twice."""
-    from chalicelib.domain.board import sums
+    """Rebuild the board and the cockpit from the registrations table (one scan; the board counts the
+    approved ones); returns the number of registrations read. Run while nothing writes, or run it twice."""
+    from chalicelib.domain import board, cockpit as dom
     from chalicelib.store import aggregates
     from chalicelib.store.models import RegistrationItem
     from chalicelib.store.registrations import from_item
-    from schemas.registration import RegistrationStatus
 
-    regs = [from_item(i) for i in RegistrationItem.by_status.query(RegistrationStatus.APPROVED.value,
-                                                                   page_size=page_size)]
-    aggregates.overwrite(sums(regs), now=now)
+    regs = [from_item(i) for i in RegistrationItem.scan(page_size=page_size)]
+    figures = {**sums(regs, board.contribution), **sums(regs, dom.contribution)}
+    aggregates.overwrite(figures, now=now, prefixes=("board#", "cockpit#"))
     return len(regs)
+
+
+def sums(regs, contribution) -> dict[tuple[str, str], list[int]]:
+    """Every (partition, cell) figure ``contribution`` gives a set of registrations."""
+    total: dict[tuple[str, str], list[int]] = {}
+    for reg in regs:
+        for part, key, count, cents in contribution(reg):
+            cell = total.setdefault((part, key), [0, 0])
+            cell[0] += count
+            cell[1] += cents
+    return total

@@ -120,6 +120,14 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (zh-CN, en)
     "st_expired": ("已过期", "expired"),
     "st_reclaimed": ("已回收（公海）", "reclaimed (pool)"),
     "forbidden": ("您的角色无权进行此操作。", "Your role may not do this."),
+    "stage_closed_won": ("赢单关闭", "Closed won"),
+    "stage_closed_lost": ("丢单关闭", "Closed lost"),
+    # board cards
+    "days_in_stage": ("本阶段天数", "Days in stage"),
+    "protection_days_left": ("保护期剩余天数", "Protection days left"),
+    "partner": ("伙伴", "Partner"),
+    "cards_truncated": ("只显示前若干张卡片；请用筛选缩小范围。", "Only the first cards are shown; narrow them with the filters."),
+    "move": ("移动", "Move"),
     # cockpit (驾驶舱)
     "nav_cockpit": ("驾驶舱", "Cockpit"),
     "ck_window": ("统计周期（周）", "Weeks shown"),

@@ -363,13 +363,23 @@ def console_registration(ctx: Ctx, reg_id: str):
     reg = answer.body
     verdict = ctx.api("GET", "/v1/registrations/{reg_id}/verdict", params=params)
     ownership = ctx.api("GET", "/v1/registrations/{reg_id}/ownership", params=params)
-    stages = ctx.api("GET", "/v1/pipeline/stages") if reg["status"] == "approved" else None
+    stages = ctx.api("GET", "/v1/pipeline/stages")
+    configured = stages.body["stages"] if stages.ok else []
     return render(ctx, "registration.html", reg=reg, escalates=_escalates(reg), verdict=verdict.body if verdict.ok else None,
-                  stages=stages.body["stages"] if stages is not None and stages.ok else [],
+                  stages=configured if reg["status"] == "approved" else [],
+                  stage_name=_stage_name(ctx, configured, reg.get("sales_stage")),
                   verdict_status=verdict.status, ownership=ownership.body if ownership.ok else None,
                   left=_left(ownership.body.get("due_at")) if ownership.ok else None,
                   followup_types=forms.options("FollowUpType"), waiting_hours=_age(_waiting_since(reg)),
                   is_submitter=reg["submitter"]["id"] == ctx.principal.id)
+
+
+def _stage_name(ctx: Ctx, configured: list[dict], key: str | None) -> str:
+    """A sales stage by its configured name in the page's language (closed stages by the console's words)."""
+    for st in configured:
+        if st["key"] == key:
+            return st["name_zh"] if ctx.lang == "zh-CN" else st["name_en"]
+    return ctx.t(f"stage_{key}") if key else ""
 
 
 def _left(due_at: str | None) -> str | None:
@@ -401,7 +411,7 @@ def console_act(ctx: Ctx, form: dict[str, str], reg_id: str):
         return render(ctx, "message.html", 400, message=ctx.t("refused"))
     route, build = ACTIONS[op]
     answer = ctx.api("POST", route, params={"reg_id": reg_id}, body=build(form))
-    back = form.get("back") if form.get("back") in ("pool", "queue") else None
+    back = form.get("back") if form.get("back") in ("pool", "queue", "board") else None
     target = ctx.url(f"/{back}") if back else ctx.url(f"/registrations/{quote(reg_id)}")
     if answer.ok:
         return redirect(ctx, target + ("&" if "?" in target else "?") + urlencode({"m": "done"}))
@@ -496,14 +506,43 @@ def console_pool(ctx: Ctx):
 
 # --- manager: the pipeline board ------------------------------------------------------------------------------
 
+BOARD_CARD_PAGES = 2  # up to 200 approved registrations are read for the cards
+
+
 @bp.route("/console/board", methods=["GET"])
 @page()
 def console_board(ctx: Ctx):
-    team = (ctx.request.query_params or {}).get("team")
+    from chalicelib import clock
+    from chalicelib.console import board as cards_of
+
+    q = ctx.request.query_params or {}
+    filters = {k: (q.get(k) or "").strip()[:100] for k in cards_of.FILTERS}
+    team = filters["team"] or None
     answer = ctx.api("GET", "/v1/pipeline/board", query={"team": team} if team else None)
     if not answer.ok:
         return render(ctx, "message.html", 403 if answer.status == 403 else answer.status, message=ctx.t("forbidden"))
-    return render(ctx, "board.html", board=answer.body)
+    items: list[dict] = []
+    cursor = None
+    for _ in range(BOARD_CARD_PAGES):
+        listed = ctx.api("GET", "/v1/registrations", query={"status": "approved", "limit": "100",
+                                                              **({"team": team} if team else {}),
+                                                              **({"cursor": cursor} if cursor else {})})
+        if not listed.ok:
+            break
+        items += listed.body["items"]
+        cursor = listed.body.get("next_cursor")
+        if not cursor:
+            break
+    now = clock.now()
+    rows = cards_of.cards(items, filters, now)
+    for row in rows:  # the protection countdown: the holding as the API shows it to this caller
+        own = ctx.api("GET", "/v1/registrations/{reg_id}/ownership", params={"reg_id": row["id"]})
+        row["protection_left"] = cards_of.protection_left(own.body.get("due_at"), now) if own.ok else None
+    by_stage: dict[str, list[dict]] = {}
+    for row in rows:
+        by_stage.setdefault(row["stage"], []).append(row)
+    return render(ctx, "board.html", board=answer.body, cards=by_stage, filters=filters,
+                  truncated=bool(cursor) or len(rows) >= cards_of.MAX_CARDS)
 
 
 # --- manager / admin: the cockpit (驾驶舱) ----------------------------------------------------------------------

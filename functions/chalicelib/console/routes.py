@@ -578,3 +578,44 @@ def console_cockpit_csv(ctx: Ctx):
     name = f"cockpit-{team or 'all'}-{answer.body['today']}.csv"
     return _response(cockpit.to_csv(answer.body, ctx.lang), content_type="text/csv; charset=utf-8",
                      headers={"Content-Disposition": f'attachment; filename="{quote(name)}"'})
+
+
+# --- admin: directory, parked notifications, rules --------------------------------------------------------------
+
+@bp.route("/console/admin", methods=["GET"])
+@page()
+def console_admin(ctx: Ctx):
+    answer = ctx.api("GET", "/v1/admin/directory")
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
+    return render(ctx, "admin.html", d=answer.body)
+
+
+@bp.route("/console/admin/parked", methods=["GET"])
+@page()
+def console_admin_parked(ctx: Ctx):
+    answer = ctx.api("GET", "/v1/admin/notifications/parked")
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
+    return render(ctx, "admin_parked.html", items=answer.body["items"])
+
+
+@bp.route("/console/admin/parked/{delivery_id}/replay", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_admin_replay(ctx: Ctx, form: dict[str, str], delivery_id: str):
+    answer = ctx.api("POST", "/v1/admin/notifications/{delivery_id}/replay", params={"delivery_id": delivery_id})
+    if answer.ok:
+        return redirect(ctx, ctx.url("/admin/parked", m="done"))
+    if answer.status == 403:
+        return render(ctx, "message.html", 403, message=ctx.t("forbidden"))
+    return redirect(ctx, ctx.url("/admin/parked", e="refused", d=((answer.body or {}).get("message") or "")[:200]))
+
+
+@bp.route("/console/admin/rules", methods=["GET"])
+@page()
+def console_admin_rules(ctx: Ctx):
+    answer = ctx.api("GET", "/v1/admin/rules")
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
+    docs = [{**d, "text": json.dumps(d["document"], ensure_ascii=False, indent=2)} for d in answer.body["rules"]]
+    return render(ctx, "admin_rules.html", docs=docs)

@@ -619,3 +619,83 @@ def console_admin_rules(ctx: Ctx):
         return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
     docs = [{**d, "text": json.dumps(d["document"], ensure_ascii=False, indent=2)} for d in answer.body["rules"]]
     return render(ctx, "admin_rules.html", docs=docs)
+
+
+# --- rep: tender inbox and subscriptions (招标) -----------------------------------------------------------------
+
+@bp.route("/console/tenders", methods=["GET"])
+@page()
+def console_tenders(ctx: Ctx):
+    q = ctx.request.query_params or {}
+    text = (q.get("q") or "").strip()[:100]
+    answer = ctx.api("GET", "/v1/tenders", query={"days": "30", "limit": "50", **({"q": text} if text else {})})
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status,
+                      message=ctx.t("forbidden" if answer.status == 403 else "refused"))
+    return render(ctx, "tenders.html", items=answer.body["items"], q=text)
+
+
+def _tender_page(ctx: Ctx, tender_id: str, *, values: dict | None = None, errors: dict | None = None,
+                 status: int = 200) -> Response:
+    answer = ctx.api("GET", "/v1/tenders/{tender_id}", params={"tender_id": tender_id})
+    if not answer.ok:
+        return render(ctx, "message.html", 404 if answer.status in (403, 404) else answer.status,
+                      message=ctx.t("not_found"))
+    return render(ctx, "tender.html", status, rec=answer.body, values=values or {}, errors=errors or {},
+                  roles=forms.options("ContactRole"))
+
+
+@bp.route("/console/tenders/{tender_id}", methods=["GET"])
+@page()
+def console_tender(ctx: Ctx, tender_id: str):
+    return _tender_page(ctx, tender_id)
+
+
+@bp.route("/console/tenders/{tender_id}/register", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_tender_register(ctx: Ctx, form: dict[str, str], tender_id: str):
+    from chalicelib.console import tenders
+
+    answer = ctx.api("POST", "/v1/tenders/{tender_id}/register", params={"tender_id": tender_id},
+                     body=tenders.register_body(form))
+    if answer.ok:
+        return redirect(ctx, ctx.url(f"/registrations/{quote(answer.body['id'])}", m="registered"))
+    errors = tenders.error_map(answer.errors) or {"_": (answer.body or {}).get("message", "")}
+    return _tender_page(ctx, tender_id, values=form, errors=errors, status=answer.status)
+
+
+def _subscriptions_page(ctx: Ctx, *, values: dict | None = None, errors: dict | None = None,
+                        status: int = 200) -> Response:
+    answer = ctx.api("GET", "/v1/subscriptions")
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status,
+                      message=ctx.t("forbidden" if answer.status == 403 else "refused"))
+    return render(ctx, "subscriptions.html", status, items=answer.body["items"], values=values or {},
+                  errors=errors or {}, deliveries=("immediate", "daily_digest"))
+
+
+@bp.route("/console/subscriptions", methods=["GET"])
+@page()
+def console_subscriptions(ctx: Ctx):
+    return _subscriptions_page(ctx)
+
+
+@bp.route("/console/subscriptions", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_subscription_create(ctx: Ctx, form: dict[str, str]):
+    from chalicelib.console import tenders
+
+    answer = ctx.api("POST", "/v1/subscriptions", body=tenders.subscription_body(form))
+    if answer.ok:
+        return redirect(ctx, ctx.url("/subscriptions", m="done"))
+    errors = tenders.error_map(answer.errors) or {"_": (answer.body or {}).get("message", "")}
+    return _subscriptions_page(ctx, values=form, errors=errors, status=answer.status)
+
+
+@bp.route("/console/subscriptions/{sub_id}/delete", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_subscription_delete(ctx: Ctx, form: dict[str, str], sub_id: str):
+    answer = ctx.api("DELETE", "/v1/subscriptions/{sub_id}", params={"sub_id": sub_id})
+    if answer.ok:
+        return redirect(ctx, ctx.url("/subscriptions", m="done"))
+    return redirect(ctx, ctx.url("/subscriptions", e="forbidden" if answer.status == 403 else "refused"))

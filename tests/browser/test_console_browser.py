@@ -9,6 +9,7 @@ import pytest
 
 from tests.browser.conftest import SHOTS
 from tests.functional.helpers import make_user
+from tests.functional.test_tender_register import demo  # noqa: F401  (the demo tender feeds fixture)
 
 PHONE = {"width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": True}
 
@@ -294,3 +295,25 @@ def test_admin_pages(suite, world, browser):
     c.login(world["boss"])
     c.go("/console/admin")
     assert "/console/admin" in c.d.current_url and not c.all("#users")
+
+
+def test_rep_tender_inbox_and_subscriptions(suite, demo, browser):  # noqa: F811
+    from tests.functional.test_tender_register import _tender_id
+
+    c = Console(browser, suite.api.base)
+    c.login(make_user("wang", "rep", team="east"))
+    c.go("/console/tenders")
+    cloud = _tender_id("示例市政务云平台扩容")
+    assert c.css(f'#tenders li[data-id="{cloud}"]')
+    c.shoot("tenders")
+    c.go(f"/console/tenders/{cloud}")
+    c.shoot("tender")
+    c.fill("contact.name", "张伟")
+    c.submit("#btn-tender-register")
+    assert "/console/registrations/reg_" in c.d.current_url
+    c.go("/console/subscriptions")
+    c.fill("name", "云平台")
+    c.fill("keywords.include", "云平台，数据中台")
+    c.submit("#btn-subscribe")
+    assert len(c.all("#subscriptions li")) == 1
+    c.shoot("subscriptions")

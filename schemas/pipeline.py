@@ -91,9 +91,9 @@ class CockpitConversion(Strict):
     approved: int = Field(ge=0)
     won: int = Field(ge=0)
     lost: int = Field(ge=0)
-    approval_rate: Decimal | None = Field(description="approved / submitted")
-    won_of_approved: Decimal | None = Field(description="won / approved")
-    win_rate: Decimal | None = Field(description="won / (won + lost)")
+    approval_rate: Decimal | None = Field(default=None, description="approved / submitted")
+    won_of_approved: Decimal | None = Field(default=None, description="won / approved")
+    win_rate: Decimal | None = Field(default=None, description="won / (won + lost)")
 
 
 class CockpitStage(Strict):
@@ -101,8 +101,8 @@ class CockpitStage(Strict):
     name_zh: str
     name_en: str
     stays: int = Field(ge=0, description="Completed stays in the stage")
-    avg_days: Decimal | None = Field(description="Average days of a completed stay")
-    p90_days: Decimal | None = Field(description="90th percentile in days, as the upper bound of its bucket "
+    avg_days: Decimal | None = Field(default=None, description="Average days of a completed stay")
+    p90_days: Decimal | None = Field(default=None, description="90th percentile in days, as the upper bound of its bucket "
                                      "(1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 365)")
 
 
@@ -128,7 +128,7 @@ class Cockpit(Strict):
     weeks: list[CockpitWeek]
     conversion: CockpitConversion
     stages: list[CockpitStage] = Field(description="`review` first, then the configured stages in order")
-    bottleneck: str | None = Field(description="The stage with the longest average stay (停留时间)")
+    bottleneck: str | None = Field(default=None, description="The stage with the longest average stay (停留时间)")
     forecast: list[CockpitForecastMonth]
     top_partners: list[CockpitPartner] = Field(description="Partners with the most registrations (all time)")
     cells_read: int = Field(description="Aggregate items read to answer; bounded by the window, not by the "

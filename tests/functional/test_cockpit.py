@@ -87,7 +87,8 @@ def test_cockpit_access_and_bad_input(suite, history):
     olga = make_user("olga", "manager", "other")
     assert api.get("/v1/pipeline/cockpit?team=channel", olga).status == 403
     bad = api.get("/v1/pipeline/cockpit?weeks=0", history["admin"])
-    assert bad.status == 422 and bad.json()["errors"][0]["loc"] == "query.weeks"
+    assert bad.status == 422 and bad.json()["errors"] == [{"loc": "query.weeks", "type": "greater_than_equal"}]
+    assert api.get("/v1/pipeline/cockpit?weeks=x", history["admin"]).json()["errors"][0]["type"] == "int_parsing"
     assert api.get("/v1/pipeline/cockpit?months=25", history["admin"]).status == 422
     assert api.get("/v1/pipeline/cockpit").status == 401
 

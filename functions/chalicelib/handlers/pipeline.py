@@ -94,10 +94,13 @@ def _int_param(name: str, default: int, high: int) -> int:
     raw = (bp.current_request.query_params or {}).get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
-        raise HttpError(422, "validation_error", f"{name} must be a whole number from 1 to {high}",
-                        errors=[{"loc": f"query.{name}", "type": "value_error",
-                                 "message": f"a whole number from 1 to {high}"}])
+    if not raw.isdigit():
+        raise HttpError(422, "validation_failed", f"{name} must be a whole number from 1 to {high}",
+                        errors=[{"loc": f"query.{name}", "type": "int_parsing"}])
+    if not 1 <= int(raw) <= high:
+        raise HttpError(422, "validation_failed", f"{name} must be a whole number from 1 to {high}",
+                        errors=[{"loc": f"query.{name}", "type": "less_than_equal" if int(raw) > high
+                                 else "greater_than_equal"}])
     return int(raw)
 
 

@@ -18,6 +18,7 @@ from chalicelib import http
 from chalicelib.handlers import pool
 from chalicelib.handlers import scoring
 from chalicelib.handlers import pipeline
+from chalicelib.handlers import admin  # issue 18: the console's admin pages
 from chalicelib.console import routes as console  # issue 18: the web console at /console
 
 app = Chalice(app_name="dealreg")
@@ -43,6 +44,7 @@ app.register_blueprint(review.bp)
 app.register_blueprint(pool.bp)
 app.register_blueprint(scoring.bp)
 app.register_blueprint(pipeline.bp)
+app.register_blueprint(admin.bp)
 app.register_blueprint(console.bp)
 
 

@@ -124,6 +124,9 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                "dynamodb:Query"), tables=("subscriptions",)),
         Grant(("dynamodb:Query",), tables=("deliveries",)),  # GET /v1/dev/inbox (the inbox lane index)
+        # admin (issue 18): parked deliveries (the lane index, above) and their replay (conditional update)
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("deliveries",)),
+        Grant(("dynamodb:Scan",), tables=("directory",)),  # admin directory listing (read-only; rare)
         # partner + registry keys; the console's cookie-signing key (issue 18)
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "registries/*", "console/*")),
         # console sessions (issue 18): issued at login, revoked at logout, read on every console request

@@ -39,7 +39,8 @@ from schemas.workflow import (
     ResubmitRequest,
     WithdrawRequest,
 )
-from schemas.pipeline import Board, PipelineRules, StageMoveRequest, StageMoveResult
+from schemas.admin import AdminDirectory, AdminRules, ParkedPage, Replayed
+from schemas.pipeline import Board, Cockpit, PipelineRules, StageMoveRequest, StageMoveResult
 from schemas.ownership import (
     AssignRequest,
     BulkAssignRequest,
@@ -97,6 +98,11 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "StageMoveRequest": StageMoveRequest,
     "StageMoveResult": StageMoveResult,
     "Board": Board,
+    "Cockpit": Cockpit,
+    "AdminDirectory": AdminDirectory,
+    "ParkedPage": ParkedPage,
+    "Replayed": Replayed,
+    "AdminRules": AdminRules,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -142,6 +148,11 @@ FILE_NAMES = {
     "StageMoveRequest": "stage_move_request.v1.json",
     "StageMoveResult": "stage_move_result.v1.json",
     "Board": "board.v1.json",
+    "Cockpit": "cockpit.v1.json",
+    "AdminDirectory": "admin_directory.v1.json",
+    "ParkedPage": "parked_page.v1.json",
+    "Replayed": "replayed.v1.json",
+    "AdminRules": "admin_rules.v1.json",
 }
 # Deployment configuration documents (not API payloads): file name -> "module:Model", imported when generating.
 CONFIG_DOCUMENTS: dict[str, str] = {

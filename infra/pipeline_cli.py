@@ -7,16 +7,16 @@ from typing import Any, Callable
 
 def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: Any,
                 storage_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    pipeline = sub.add_parser("pipeline", help="pipeline board aggregates").add_subparsers(dest="action",
+    pipeline = sub.add_parser("pipeline", help="pipeline board and cockpit aggregates").add_subparsers(dest="action",
                                                                                              required=True)
-    rc = pipeline.add_parser("recount", help="rebuild the board from the approved registrations")
+    rc = pipeline.add_parser("recount", help="rebuild the board and cockpit aggregates from the registrations table")
     storage_flags(rc)
 
     def run(args: argparse.Namespace) -> int:
         storage(args)
         from chalicelib.services.pipeline import recount
 
-        print(f"recounted {recount(now=now())} approved registrations")
+        print(f"recounted the board and cockpit from {recount(now=now())} registrations")
         return 0
 
     rc.set_defaults(func=run)

@@ -9,6 +9,7 @@ import pytest
 
 from tests.browser.conftest import SHOTS
 from tests.functional.helpers import make_user
+from tests.functional.test_tender_register import demo  # noqa: F401  (the demo tender feeds fixture)
 
 PHONE = {"width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": True}
 
@@ -160,7 +161,41 @@ def test_partner_registers_on_a_phone_manager_approves_partner_sees_approved(sui
     shown = {e.get_attribute("data-stage"): int(e.get_attribute("data-count")) for e in c.all("#board .column")}
     api = {col["stage"]: col["count"] for col in suite.api.get("/v1/pipeline/board", world["boss"]).json()["columns"]}
     assert shown == api and shown["qualification"] == 1  # the form's default stage
+    # its card moves stage by the button (the API's audited stage move); the columns follow after the stream
+    card = f'#board li.deal[data-id="{reg_id}"]'
+    assert c.css(card).get_attribute("data-stage") == "qualification"
+    assert c.css(f"{card} [data-k=days_in_stage]").text == "0" and c.css(f"{card} [data-k=protection_left]").text.isdigit()
+    from selenium.webdriver.support.ui import Select
+
+    Select(c.css(f"#mv-{reg_id}")).select_by_value("proposal")
+    c.submit(f"{card} .btn-move")
+    assert "m=done" in c.d.current_url
+    suite.runner.pump()
+    c.go("/console/board")
+    assert c.css(card).get_attribute("data-stage") == "proposal"
+    shown = {e.get_attribute("data-stage"): int(e.get_attribute("data-count")) for e in c.all("#board .column")}
+    api = {col["stage"]: col["count"] for col in suite.api.get("/v1/pipeline/board", world["boss"]).json()["columns"]}
+    assert shown == api and shown["proposal"] == 1 and shown["qualification"] == 0
     c.shoot("board")
+    # the cockpit's numbers are the API's; charts are inline SVG; usable at phone width
+    c.go("/console/cockpit")
+    ck = suite.api.get("/v1/pipeline/cockpit", world["boss"]).json()
+    assert c.css('[data-kpi="submitted"]').text == str(ck["conversion"]["submitted"]) == "1"
+    assert ck["conversion"]["approved"] == 1 and c.css('[data-kpi="approval_rate"]').text == "100.0%"
+    week = ck["weeks"][-1]
+    row = f'#weeks-table tr[data-week="{week["week"]}"]'
+    assert c.css(f"{row} [data-k=new]").get_attribute("textContent") == str(week["new"]) == "1"
+    review = next(s for s in ck["stages"] if s["stage"] == "review")
+    assert c.css('#stages tr[data-stage="review"] [data-k=stays]').text == str(review["stays"]) == "1"
+    assert len(c.all("svg.chart")) >= 5
+    c.shoot("cockpit")
+    c.phone(True)
+    c.go("/console/cockpit")
+    assert c.no_horizontal_scroll()
+    c.d.save_screenshot(str(SHOTS / "cockpit-phone-zh-CN.png"))
+    c.phone(False)
+    c.go(f"/console/registrations/{reg_id}")
+    assert c.css("#sales-stage").text in ("Proposal", "方案报价")
 
     # The partner sees approved
     c.login(world["acme"])
@@ -229,3 +264,56 @@ def test_login_and_logout_work_from_the_keyboard(suite, world, browser):
     assert urlparse(c.d.current_url).path == "/console/login"
     c.go("/console/registrations")  # the session is gone
     assert urlparse(c.d.current_url).path == "/console/login"
+
+
+def test_admin_pages(suite, world, browser):
+    from chalicelib.clock import now
+    from chalicelib.domain.notifications import Delivery, Message, delivery_id
+    from chalicelib.store import notifications
+
+    d = Delivery(id=delivery_id("reg_demo:4", "partner:acme", "webhook"), event_id="reg_demo:4",
+                 event_type="registration.approved", recipient="partner:acme", channel="webhook", locale="zh-CN",
+                 due_at=now(), message=Message("报备已批准：甲公司", "…"))
+    item = notifications.create([d], {"id": "evt"}, now=now())[0]
+    assert notifications.park(item, now=now(), reason="http_500")
+    c = Console(browser, suite.api.base)
+    c.login(make_user("root", "admin"))
+    c.go("/console/admin")
+    assert c.css('#users tr[data-id="rita"]').get_attribute("data-active") == "true"
+    assert c.css('#partners tr[data-id="acme"]')
+    c.shoot("admin-directory")
+    c.go("/console/admin/rules")
+    assert c.css("#rules-pipeline pre").text.strip().startswith("{")
+    c.shoot("admin-rules")
+    c.go("/console/admin/parked")
+    assert c.css(f'#parked li[data-id="{item.id}"]')
+    c.shoot("admin-parked")
+    c.submit(f'#parked li[data-id="{item.id}"] .btn-replay')
+    assert "m=done" in c.d.current_url and not c.all(f'#parked li[data-id="{item.id}"]')
+    assert notifications.get(item.id).state == "pending"
+    # a manager is refused the admin pages
+    c.login(world["boss"])
+    c.go("/console/admin")
+    assert "/console/admin" in c.d.current_url and not c.all("#users")
+
+
+def test_rep_tender_inbox_and_subscriptions(suite, demo, browser):  # noqa: F811
+    from tests.functional.test_tender_register import _tender_id
+
+    c = Console(browser, suite.api.base)
+    c.login(make_user("wang", "rep", team="east"))
+    c.go("/console/tenders")
+    cloud = _tender_id("示例市政务云平台扩容")
+    assert c.css(f'#tenders li[data-id="{cloud}"]')
+    c.shoot("tenders")
+    c.go(f"/console/tenders/{cloud}")
+    c.shoot("tender")
+    c.fill("contact.name", "张伟")
+    c.submit("#btn-tender-register")
+    assert "/console/registrations/reg_" in c.d.current_url
+    c.go("/console/subscriptions")
+    c.fill("name", "云平台")
+    c.fill("keywords.include", "云平台，数据中台")
+    c.submit("#btn-subscribe")
+    assert len(c.all("#subscriptions li")) == 1
+    c.shoot("subscriptions")

@@ -86,3 +86,41 @@ def test_console_board_shows_the_api_numbers(suite, team):
     rep = ConsoleClient(suite.api.base)
     rep.login(team["rita"])
     assert rep.get("/console/board")[0] == 403
+
+
+def test_console_board_cards_move_by_button_and_filter(suite, team):
+    from tests.functional.console_client import ConsoleClient
+
+    c = ConsoleClient(suite.api.base)
+    c.login(team["boss"])
+    status, _, page = c.get("/console/board")
+    assert status == 200
+    cards = re.findall(r'<li class="card deal" data-id="(reg_\w+)" data-stage="(\w+)">', page)
+    assert sorted(cards) == sorted((i, "proposal") for i in team["ids"])
+    assert page.count('data-k="days_in_stage">0<') == 3  # approved just now
+    left = re.findall(r'data-k="protection_left">(\d+|-)<', page)
+    assert len(left) == 3 and all(x.isdigit() and int(x) > 0 for x in left)  # protection runs for days
+    # move one card by its button: the stage moves (audited, through the API) and the column follows
+    reg_id = team["ids"][1]
+    status, headers, _ = c.post(f"/console/registrations/{reg_id}/act",
+                                {"csrf": c.csrf(page), "op": "stage", "stage": "negotiation", "back": "board"})
+    assert status == 303 and "/console/board" in headers["location"] and "m=done" in headers["location"]
+    assert suite.api.get(f"/v1/registrations/{reg_id}", team["rita"]).json()["sales_stage"] == "negotiation"
+    suite.runner.pump()
+    page = c.get("/console/board")[2]
+    assert (reg_id, "negotiation") in re.findall(r'data-id="(reg_\w+)" data-stage="(\w+)">', page)
+    assert 'data-stage="negotiation" data-count="1"' in page
+    # filters: owner, industry (substring), partner, team (a team the manager does not manage is refused)
+    assert len(re.findall(r'class="card deal"', c.get("/console/board?owner=rita")[2])) == 3
+    assert len(re.findall(r'class="card deal"', c.get("/console/board?owner=nobody")[2])) == 0
+    assert len(re.findall(r'class="card deal"', c.get("/console/board?partner=acme")[2])) == 0
+    industry = suite.api.get(f"/v1/registrations/{reg_id}", team["rita"]).json()["customer"].get("industry") or ""
+    if industry:
+        assert len(re.findall(r'class="card deal"', c.get(f"/console/board?industry={industry[:2]}")[2])) == 3
+    assert c.get("/console/board?team=other")[0] == 403
+    # the registration page names the stage by its configured name, in the page's language
+    page = c.get(f"/console/registrations/{reg_id}")[2]
+    assert re.search(r'id="sales-stage" data-stage="negotiation">Negotiation<', page)
+    zh = ConsoleClient(suite.api.base, lang="zh-CN")
+    zh.login(team["boss"])
+    assert re.search(r'id="sales-stage" data-stage="negotiation">谈判审核<', zh.get(f"/console/registrations/{reg_id}")[2])

@@ -235,8 +235,9 @@ def test_api_handler_can_run_the_registration_transaction_and_read_partner_secre
     assert "dynamodb:UpdateItem" in on("CustomersTable")
     # the claims are read in one BatchGetItem before the transaction (issue 14: missing, every create 500ed)
     assert {"dynamodb:PutItem", "dynamodb:BatchGetItem"} <= on("ClaimsTable")
-    # API keys and roles are written by operators only; the tender feeds' own state is the poller's
-    assert on("DirectoryTable") == {"dynamodb:GetItem"}
+    # API keys and roles are written by operators only (the API reads: key look-ups, the admin listing's scan);
+    # the tender feeds' own state is the poller's
+    assert on("DirectoryTable") == {"dynamodb:GetItem", "dynamodb:Scan"}
     assert on("TenderFeedsTable") == on("TenderRefsTable") == on("TenderAlertsTable") == set()
     assert "dynamodb:Query" in granted[json.dumps({"Fn::Sub": "${RegistrationsTable.Arn}/index/*"})]
     partners = json.dumps({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"

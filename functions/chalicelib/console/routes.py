@@ -363,13 +363,23 @@ def console_registration(ctx: Ctx, reg_id: str):
     reg = answer.body
     verdict = ctx.api("GET", "/v1/registrations/{reg_id}/verdict", params=params)
     ownership = ctx.api("GET", "/v1/registrations/{reg_id}/ownership", params=params)
-    stages = ctx.api("GET", "/v1/pipeline/stages") if reg["status"] == "approved" else None
+    stages = ctx.api("GET", "/v1/pipeline/stages")
+    configured = stages.body["stages"] if stages.ok else []
     return render(ctx, "registration.html", reg=reg, escalates=_escalates(reg), verdict=verdict.body if verdict.ok else None,
-                  stages=stages.body["stages"] if stages is not None and stages.ok else [],
+                  stages=configured if reg["status"] == "approved" else [],
+                  stage_name=_stage_name(ctx, configured, reg.get("sales_stage")),
                   verdict_status=verdict.status, ownership=ownership.body if ownership.ok else None,
                   left=_left(ownership.body.get("due_at")) if ownership.ok else None,
                   followup_types=forms.options("FollowUpType"), waiting_hours=_age(_waiting_since(reg)),
                   is_submitter=reg["submitter"]["id"] == ctx.principal.id)
+
+
+def _stage_name(ctx: Ctx, configured: list[dict], key: str | None) -> str:
+    """A sales stage by its configured name in the page's language (closed stages by the console's words)."""
+    for st in configured:
+        if st["key"] == key:
+            return st["name_zh"] if ctx.lang == "zh-CN" else st["name_en"]
+    return ctx.t(f"stage_{key}") if key else ""
 
 
 def _left(due_at: str | None) -> str | None:
@@ -401,7 +411,7 @@ def console_act(ctx: Ctx, form: dict[str, str], reg_id: str):
         return render(ctx, "message.html", 400, message=ctx.t("refused"))
     route, build = ACTIONS[op]
     answer = ctx.api("POST", route, params={"reg_id": reg_id}, body=build(form))
-    back = form.get("back") if form.get("back") in ("pool", "queue") else None
+    back = form.get("back") if form.get("back") in ("pool", "queue", "board") else None
     target = ctx.url(f"/{back}") if back else ctx.url(f"/registrations/{quote(reg_id)}")
     if answer.ok:
         return redirect(ctx, target + ("&" if "?" in target else "?") + urlencode({"m": "done"}))
@@ -496,11 +506,196 @@ def console_pool(ctx: Ctx):
 
 # --- manager: the pipeline board ------------------------------------------------------------------------------
 
+BOARD_CARD_PAGES = 2  # up to 200 approved registrations are read for the cards
+
+
 @bp.route("/console/board", methods=["GET"])
 @page()
 def console_board(ctx: Ctx):
-    team = (ctx.request.query_params or {}).get("team")
+    from chalicelib import clock
+    from chalicelib.console import board as cards_of
+
+    q = ctx.request.query_params or {}
+    filters = {k: (q.get(k) or "").strip()[:100] for k in cards_of.FILTERS}
+    team = filters["team"] or None
     answer = ctx.api("GET", "/v1/pipeline/board", query={"team": team} if team else None)
     if not answer.ok:
         return render(ctx, "message.html", 403 if answer.status == 403 else answer.status, message=ctx.t("forbidden"))
-    return render(ctx, "board.html", board=answer.body)
+    items: list[dict] = []
+    cursor = None
+    for _ in range(BOARD_CARD_PAGES):
+        listed = ctx.api("GET", "/v1/registrations", query={"status": "approved", "limit": "100",
+                                                              **({"team": team} if team else {}),
+                                                              **({"cursor": cursor} if cursor else {})})
+        if not listed.ok:
+            break
+        items += listed.body["items"]
+        cursor = listed.body.get("next_cursor")
+        if not cursor:
+            break
+    now = clock.now()
+    rows = cards_of.cards(items, filters, now)
+    for row in rows:  # the protection countdown: the holding as the API shows it to this caller
+        own = ctx.api("GET", "/v1/registrations/{reg_id}/ownership", params={"reg_id": row["id"]})
+        row["protection_left"] = cards_of.protection_left(own.body.get("due_at"), now) if own.ok else None
+    by_stage: dict[str, list[dict]] = {}
+    for row in rows:
+        by_stage.setdefault(row["stage"], []).append(row)
+    return render(ctx, "board.html", board=answer.body, cards=by_stage, filters=filters,
+                  truncated=bool(cursor) or len(rows) >= cards_of.MAX_CARDS)
+
+
+# --- manager / admin: the cockpit (驾驶舱) ----------------------------------------------------------------------
+
+def _cockpit_answer(ctx: Ctx) -> tuple[apicall.Answer, str | None, int]:
+    q = ctx.request.query_params or {}
+    team = q.get("team") or None
+    weeks = int(q["weeks"]) if (q.get("weeks") or "").isdigit() and 1 <= int(q["weeks"]) <= 26 else 12
+    answer = ctx.api("GET", "/v1/pipeline/cockpit", query={**({"team": team} if team else {}), "weeks": str(weeks)})
+    return answer, team, weeks
+
+
+@bp.route("/console/cockpit", methods=["GET"])
+@page()
+def console_cockpit(ctx: Ctx):
+    from chalicelib.console import cockpit
+
+    answer, team, weeks = _cockpit_answer(ctx)
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("forbidden" if answer.status == 403 else "refused"))
+    return render(ctx, "cockpit.html", team_param=team, weeks=weeks, **cockpit.view(answer.body, ctx.t, ctx.lang))
+
+
+@bp.route("/console/cockpit.csv", methods=["GET"])
+@page()
+def console_cockpit_csv(ctx: Ctx):
+    from chalicelib.console import cockpit
+
+    answer, team, _ = _cockpit_answer(ctx)
+    if not answer.ok:
+        return _response(ctx.t("forbidden" if answer.status == 403 else "refused"), answer.status,
+                         content_type="text/plain; charset=utf-8")
+    name = f"cockpit-{team or 'all'}-{answer.body['today']}.csv"
+    return _response(cockpit.to_csv(answer.body, ctx.lang), content_type="text/csv; charset=utf-8",
+                     headers={"Content-Disposition": f'attachment; filename="{quote(name)}"'})
+
+
+# --- admin: directory, parked notifications, rules --------------------------------------------------------------
+
+@bp.route("/console/admin", methods=["GET"])
+@page()
+def console_admin(ctx: Ctx):
+    answer = ctx.api("GET", "/v1/admin/directory")
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
+    return render(ctx, "admin.html", d=answer.body)
+
+
+@bp.route("/console/admin/parked", methods=["GET"])
+@page()
+def console_admin_parked(ctx: Ctx):
+    answer = ctx.api("GET", "/v1/admin/notifications/parked")
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
+    return render(ctx, "admin_parked.html", items=answer.body["items"])
+
+
+@bp.route("/console/admin/parked/{delivery_id}/replay", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_admin_replay(ctx: Ctx, form: dict[str, str], delivery_id: str):
+    answer = ctx.api("POST", "/v1/admin/notifications/{delivery_id}/replay", params={"delivery_id": delivery_id})
+    if answer.ok:
+        return redirect(ctx, ctx.url("/admin/parked", m="done"))
+    if answer.status == 403:
+        return render(ctx, "message.html", 403, message=ctx.t("forbidden"))
+    return redirect(ctx, ctx.url("/admin/parked", e="refused", d=((answer.body or {}).get("message") or "")[:200]))
+
+
+@bp.route("/console/admin/rules", methods=["GET"])
+@page()
+def console_admin_rules(ctx: Ctx):
+    answer = ctx.api("GET", "/v1/admin/rules")
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
+    docs = [{**d, "text": json.dumps(d["document"], ensure_ascii=False, indent=2)} for d in answer.body["rules"]]
+    return render(ctx, "admin_rules.html", docs=docs)
+
+
+# --- rep: tender inbox and subscriptions (招标) -----------------------------------------------------------------
+
+@bp.route("/console/tenders", methods=["GET"])
+@page()
+def console_tenders(ctx: Ctx):
+    q = ctx.request.query_params or {}
+    text = (q.get("q") or "").strip()[:100]
+    answer = ctx.api("GET", "/v1/tenders", query={"days": "30", "limit": "50", **({"q": text} if text else {})})
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status,
+                      message=ctx.t("forbidden" if answer.status == 403 else "refused"))
+    return render(ctx, "tenders.html", items=answer.body["items"], q=text)
+
+
+def _tender_page(ctx: Ctx, tender_id: str, *, values: dict | None = None, errors: dict | None = None,
+                 status: int = 200) -> Response:
+    answer = ctx.api("GET", "/v1/tenders/{tender_id}", params={"tender_id": tender_id})
+    if not answer.ok:
+        return render(ctx, "message.html", 404 if answer.status in (403, 404) else answer.status,
+                      message=ctx.t("not_found"))
+    return render(ctx, "tender.html", status, rec=answer.body, values=values or {}, errors=errors or {},
+                  roles=forms.options("ContactRole"))
+
+
+@bp.route("/console/tenders/{tender_id}", methods=["GET"])
+@page()
+def console_tender(ctx: Ctx, tender_id: str):
+    return _tender_page(ctx, tender_id)
+
+
+@bp.route("/console/tenders/{tender_id}/register", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_tender_register(ctx: Ctx, form: dict[str, str], tender_id: str):
+    from chalicelib.console import tenders
+
+    answer = ctx.api("POST", "/v1/tenders/{tender_id}/register", params={"tender_id": tender_id},
+                     body=tenders.register_body(form))
+    if answer.ok:
+        return redirect(ctx, ctx.url(f"/registrations/{quote(answer.body['id'])}", m="registered"))
+    errors = tenders.error_map(answer.errors) or {"_": (answer.body or {}).get("message", "")}
+    return _tender_page(ctx, tender_id, values=form, errors=errors, status=answer.status)
+
+
+def _subscriptions_page(ctx: Ctx, *, values: dict | None = None, errors: dict | None = None,
+                        status: int = 200) -> Response:
+    answer = ctx.api("GET", "/v1/subscriptions")
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status,
+                      message=ctx.t("forbidden" if answer.status == 403 else "refused"))
+    return render(ctx, "subscriptions.html", status, items=answer.body["items"], values=values or {},
+                  errors=errors or {}, deliveries=("immediate", "daily_digest"))
+
+
+@bp.route("/console/subscriptions", methods=["GET"])
+@page()
+def console_subscriptions(ctx: Ctx):
+    return _subscriptions_page(ctx)
+
+
+@bp.route("/console/subscriptions", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_subscription_create(ctx: Ctx, form: dict[str, str]):
+    from chalicelib.console import tenders
+
+    answer = ctx.api("POST", "/v1/subscriptions", body=tenders.subscription_body(form))
+    if answer.ok:
+        return redirect(ctx, ctx.url("/subscriptions", m="done"))
+    errors = tenders.error_map(answer.errors) or {"_": (answer.body or {}).get("message", "")}
+    return _subscriptions_page(ctx, values=form, errors=errors, status=answer.status)
+
+
+@bp.route("/console/subscriptions/{sub_id}/delete", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_subscription_delete(ctx: Ctx, form: dict[str, str], sub_id: str):
+    answer = ctx.api("DELETE", "/v1/subscriptions/{sub_id}", params={"sub_id": sub_id})
+    if answer.ok:
+        return redirect(ctx, ctx.url("/subscriptions", m="done"))
+    return redirect(ctx, ctx.url("/subscriptions", e="forbidden" if answer.status == 403 else "refused"))

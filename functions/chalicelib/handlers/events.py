@@ -2,7 +2,7 @@
 
 Trigger: the registrations table's DynamoDB stream (NEW_AND_OLD_IMAGES). Input: stream records.
 Side effects: one SNS message per new audit entry, with a ``type`` attribute that queue subscriptions
-filter on; the pipeline board's aggregates move by the change's difference (once per stream record). Failures: a record that fails is reported as a batch item failure (the deployment template turns
+filter on; the pipeline board's and cockpit's aggregates move by the change's difference (once per stream record). Failures: a record that fails is reported as a batch item failure (the deployment template turns
 on ReportBatchItemFailures, bisect-on-error, a retry limit and an on-failure queue), so one poison record
 cannot block the shard.
 """
@@ -60,11 +60,12 @@ def _published_model():
 
 
 def _count_on_board(record, old, new) -> None:
-    """Keep the pipeline board's aggregates (issue 18): the change's difference, applied once per record."""
+    """Keep the pipeline board's and the cockpit's aggregates (issue 18): the change's difference, applied once
+    per record (one transaction)."""
     from chalicelib import clock
-    from chalicelib.domain.board import deltas
+    from chalicelib.domain import board, cockpit
     from chalicelib.store import aggregates
 
-    change = deltas(old, new)
+    change = board.deltas(old, new) + cockpit.deltas(old, new)
     if change:
         aggregates.apply(record.event_id, change, now=clock.now())

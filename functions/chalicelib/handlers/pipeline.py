@@ -1,6 +1,8 @@
 """Pipeline API (issue 18): the configured sales stages, the audited stage move and the board.
 
-Trigger: HTTP (bearer API key). ``POST /v1/registrations/{id}/stage`` moves an approved registration to
+Trigger: HTTP (bearer API key). ``GET /v1/pipeline/cockpit`` answers the cockpit (驾驶舱) from the cockpit
+aggregates: a fixed set of key-range queries bounded by the window (weeks, months), whatever the number of
+registrations; same access as the board. ``POST /v1/registrations/{id}/stage`` moves an approved registration to
 another configured stage: the owner, a manager of its team or an admin (else 403; 404 for one the caller
 may not see). ``GET /v1/pipeline/board`` answers the board's columns (count and amount per currency,
 weighted by the stage's probability) from the aggregates the stream keeps: one query, whatever the number of
@@ -12,7 +14,8 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import settings
-from chalicelib.http import HttpError, api, bearer_principal, check_size, json_response, parse_body
+from chalicelib.http import (HttpError, api, bearer_principal, check_size, json_response, parse_body,
+                             parse_query)
 from chalicelib.rules import pipeline_rules
 
 bp = Blueprint(__name__)
@@ -53,26 +56,18 @@ def move_registration_stage(reg_id: str):
 
 
 @bp.route("/v1/pipeline/board", methods=["GET"])
-@api(responses={200: "Board"},
+@api(responses={200: "Board"}, query="schemas.pipeline:BoardQuery",
      summary="Pipeline board: approved registrations per stage, count and amount per currency (query: team; "
              "weighting=stage|model: the forecast by the stage's or the model's win probability)")
 def pipeline_board():
-    from chalicelib.domain.access import Role
-    from chalicelib.store import aggregates
     from chalicelib.domain.board import ALL, team_partition
+    from chalicelib.store import aggregates
+    from schemas.pipeline import BoardQuery
 
-    principal = bearer_principal(bp.current_request.headers)
-    team = (bp.current_request.query_params or {}).get("team")
-    if principal.role is Role.MANAGER and team is None and len(principal.managed_team_ids) == 1:
-        team = next(iter(principal.managed_team_ids))
-    if not (principal.role is Role.ADMIN or (team is not None and team in principal.managed_team_ids)):
-        raise HttpError(403, "forbidden", "the board is for managers of the team and admins")
-    weighting = (bp.current_request.query_params or {}).get("weighting", "stage")
-    if weighting not in ("stage", "model"):
-        raise HttpError(422, "validation_failed", "weighting must be stage or model",
-                        errors=[{"loc": "query.weighting", "type": "enum"}])
+    q = parse_query(BoardQuery, bp.current_request.query_params)
+    team = _team_in_view("the board")
     by_model = None
-    if weighting == "model":  # issue 19: each approved registration's amount x the model's win probability
+    if q.weighting == "model":  # issue 19: each approved registration's amount x the model's win probability
         from chalicelib.store import scoring
 
         by_model = scoring.model_forecast(team)
@@ -80,6 +75,65 @@ def pipeline_board():
             raise HttpError(409, "no_model", "no scoring model is published: use weighting=stage")
     items = aggregates.partition(team_partition(team) if team else ALL)
     return json_response(200, board(items, team, by_model))
+
+
+def _team_in_view(what: str) -> str | None:
+    """The team whose figures the caller asked for (``?team=``; a manager of one team: that team), or None for
+    all teams (admins only); 403 for anyone else."""
+    from chalicelib.domain.access import Role
+
+    principal = bearer_principal(bp.current_request.headers)
+    team = (bp.current_request.query_params or {}).get("team")
+    if principal.role is Role.MANAGER and team is None and len(principal.managed_team_ids) == 1:
+        team = next(iter(principal.managed_team_ids))
+    if not (principal.role is Role.ADMIN or (team is not None and team in principal.managed_team_ids)):
+        raise HttpError(403, "forbidden", f"{what} is for managers of the team and admins")
+    return team
+
+
+@bp.route("/v1/pipeline/cockpit", methods=["GET"])
+@api(responses={200: "Cockpit"}, query="schemas.pipeline:CockpitQuery",
+     summary="Cockpit (驾驶舱): trends, conversion, stage stays, bottleneck, weighted forecast, top partners "
+             "(query: team, weeks, months)")
+def pipeline_cockpit():
+    from chalicelib import clock
+    from chalicelib.domain import cockpit as dom
+    from chalicelib.store import aggregates
+    from schemas.pipeline import CockpitQuery
+
+    q = parse_query(CockpitQuery, bp.current_request.query_params)
+    team = _team_in_view("the cockpit")
+    window = dom.Window(today=clock.now().date(), weeks=q.weeks, months=q.months)
+    part = dom.team_partition(team) if team else dom.ALL
+    items = [i for low, high in window.ranges() for i in aggregates.cells(part, low, high)]
+    return json_response(200, cockpit(items, team, window))
+
+
+def cockpit(items, team, window):
+    """The API model of the cockpit from the aggregate cells read."""
+    from decimal import Decimal
+
+    from chalicelib.domain import cockpit as dom
+    from schemas.pipeline import Cockpit, Money
+
+    stages = pipeline_rules().stages
+    names = {s.key.value: (s.name_zh, s.name_en) for s in stages}
+    names[dom.REVIEW] = ("审批中", "In review")
+    got = dom.figures([(i.sk, int(i.count or 0), int(i.cents or 0)) for i in items], window,
+                      [(s.key.value, s.probability) for s in stages])
+
+    def money(pairs):
+        return [Money(amount=(Decimal(c) / 100).quantize(Decimal("0.01")), currency=cur) for cur, c in pairs]
+
+    return Cockpit(
+        team=team, today=window.today.isoformat(), days=got["days"], weeks=got["weeks"],
+        conversion=got["conversion"],
+        stages=[{**r, "name_zh": names.get(r["stage"], (r["stage"],) * 2)[0],
+                 "name_en": names.get(r["stage"], (r["stage"],) * 2)[1]} for r in got["stages"]],
+        bottleneck=got["bottleneck"],
+        forecast=[{"month": f["month"], "amounts": money(f["amounts"]), "weighted": money(f["weighted"])}
+                  for f in got["forecast"]],
+        top_partners=got["top_partners"], cells_read=len(items))
 
 
 def board(items, team, by_model=None):

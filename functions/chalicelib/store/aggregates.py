@@ -1,5 +1,5 @@
-"""Pipeline board aggregates (issue 18): applied from the registrations stream exactly once, read by
-partition, rebuilt by a recount."""
+"""Pipeline board and cockpit aggregates (issue 18): applied from the registrations stream exactly once,
+read by partition or by sort-key range, rebuilt by a recount."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -37,9 +37,19 @@ def partition(part: str) -> list[AggregateItem]:
     return list(AggregateItem.query(part))
 
 
-def overwrite(figures: dict[tuple[str, str], list[int]], *, now: datetime) -> int:
-    """Make the board cells exactly ``figures`` (a recount): set each, delete cells no longer present."""
-    parts = {p for p, _ in figures} | {i.pk for i in AggregateItem.scan(AggregateItem.pk.startswith("board#"))}
+def cells(part: str, low: str, high: str) -> list[AggregateItem]:
+    """The cells of ``part`` whose sort key is between ``low`` and ``high`` (inclusive): one query."""
+    return list(AggregateItem.query(part, AggregateItem.sk.between(low, high)))
+
+
+def overwrite(figures: dict[tuple[str, str], list[int]], *, now: datetime,
+              prefixes: tuple[str, ...] = ("board#",)) -> int:
+    """Make the cells of the partitions starting with ``prefixes`` exactly ``figures`` (a recount): set each,
+    delete cells no longer present."""
+    known = set()
+    for prefix in prefixes:
+        known |= {i.pk for i in AggregateItem.scan(AggregateItem.pk.startswith(prefix))}
+    parts = {p for p, _ in figures} | known
     written = 0
     with AggregateItem.batch_write() as batch:
         for part in parts:

@@ -71,24 +71,13 @@ def admin_rules():
     from schemas.admin import AdminRules, RulesDocument
 
     _admin()
+    from chalicelib import rules
+
     s = settings.get()
     out = []
-    for name, setting, raw, schema_file, load in _documents(s):
-        out.append(RulesDocument(name=name, setting=setting, configured=bool(raw.strip()), schema_file=schema_file,
-                                 document=load().model_dump(mode="json")))
+    for kind, (attr, _, schema_file) in rules.KINDS.items():
+        raw = getattr(s, attr) or ""
+        out.append(RulesDocument(name=kind, setting="DEALREG_" + attr.removesuffix("_json").upper(),
+                                 configured=bool(raw.strip()), schema_file=schema_file,
+                                 document=rules.load(kind).model_dump(mode="json")))
     return json_response(200, AdminRules(rules=out))
-
-
-def _documents(s):
-    from chalicelib.domain.dedup_rules import load_rules as dedup_rules
-    from chalicelib.handlers import pipeline, workflow
-    from chalicelib.store import ownership, routing
-
-    return (
-        ("ownership", "DEALREG_OWNERSHIP_RULES", s.ownership_rules_json, None, ownership.rules),
-        ("dedup", "DEALREG_DEDUP_RULES", s.dedup_rules_json, None,
-         lambda: dedup_rules(s.dedup_rules_json)),
-        ("routing", "DEALREG_ROUTING_RULES", s.routing_rules_json, "routing_rules.v1.json", routing.rules),
-        ("workflow", "DEALREG_WORKFLOW_RULES", s.workflow_rules_json, "workflow_rules.v1.json", workflow.rules),
-        ("pipeline", "DEALREG_PIPELINE_STAGES", s.pipeline_stages_json, "pipeline_rules.v1.json", pipeline.rules),
-    )

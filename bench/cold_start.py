@@ -16,6 +16,7 @@ Two zips can be compared (e.g. main's and this branch's): samples alternate per 
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --runs 5
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --imports-only --runs 9  # the old figure
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --clients --runs 9  # clients alone
+    .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --steps --runs 5    # where CPU goes
 """
 from __future__ import annotations
 
@@ -80,6 +81,31 @@ aws.client("secretsmanager")
 c1 = time.process_time()
 with open(out_path, "w") as f:
     json.dump({"import_cpu_ms": 0, "cpu_ms": (c1 - c0) * 1000, "wall_ms": 0, "status": None, "failures": None}, f)
+"""
+
+# --steps: where a cold API container's CPU goes, step by step (each step's modules only; no AWS call is sent).
+STEPS_PROBE = """
+import sys, time, json
+root, out_path = sys.argv[1], sys.argv[4]
+sys.path.insert(0, root)
+steps = {}
+c = time.process_time()
+def mark(name):
+    global c
+    n = time.process_time(); steps[name] = (n - c) * 1000; c = n
+import app; mark("import app")
+import urllib3; mark("import urllib3")
+import botocore.session, botocore.client; mark("import botocore session + client")
+from chalicelib.store import aws, models; mark("import store.aws + store.models (PynamoDB)")
+aws.client("secretsmanager"); mark("first client (secretsmanager)")
+models.RegistrationItem._get_connection().connection.client; mark("DynamoDB client")
+import pydantic; mark("import pydantic")
+import schemas.registration, schemas.webhook; mark("import schemas.registration + webhook")
+from chalicelib.domain import dedup_keys, dedup_match; mark("import dedup_keys + dedup_match")
+dedup_keys.han_syllables("深圳市腾讯计算机"); mark("first romanisation")
+from chalicelib.domain import names; names.name_key("深圳市腾讯计算机系统有限公司"); mark("first name key")
+with open(out_path, "w") as f:
+    json.dump(steps, f)
 """
 
 # Customer names for the rounds (written for this bench): one new customer per round and zip.
@@ -233,12 +259,30 @@ def clients_only(roots: dict[str, str], runs: int) -> dict[str, dict[str, list[d
     return got
 
 
+def steps(roots: dict[str, str], runs: int) -> None:
+    env = {"AWS_LAMBDA_FUNCTION_NAME": "bench", "DEALREG_PREFIX": "dealreg-dev", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "")}
+    got: dict[str, list[dict]] = {z: [] for z in roots}
+    for _ in range(runs):
+        for z, root in roots.items():
+            got[z].append(_run(root, "-", {}, env, STEPS_PROBE))
+    print(f"steps of a cold API container, CPU ms median of {runs}, python -I -S "
+          f"(load {os.getloadavg()[0]:.1f})")
+    print("| step | " + " | ".join(Path(z).name for z in got) + " |")
+    print("|---|" + "---|" * len(got))
+    for name in next(iter(got.values()))[0]:
+        print(f"| {name} | " + " | ".join(f"{statistics.median(r[name] for r in rows):.0f}" for rows in got.values())
+              + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("zips", nargs="+", type=Path)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--imports-only", action="store_true", help="only `import app` (the former figure)")
     parser.add_argument("--clients", action="store_true", help="only the AWS clients a first webhook creates")
+    parser.add_argument("--steps", action="store_true", help="CPU per step of a cold API container")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         roots = {}
@@ -247,6 +291,9 @@ def main() -> None:
             with zipfile.ZipFile(z) as zf:
                 zf.extractall(root)
             roots[str(z)] = str(root)
+        if args.steps:
+            steps(roots, args.runs)
+            return
         load0 = os.getloadavg()[0]
         got = (imports_only if args.imports_only else clients_only if args.clients else first_calls)(roots, args.runs)
         load1 = os.getloadavg()[0]

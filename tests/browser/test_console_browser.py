@@ -192,7 +192,7 @@ def test_partner_registers_on_a_phone_manager_approves_partner_sees_approved(sui
     c.phone(True)
     c.go("/console/cockpit")
     assert c.no_horizontal_scroll()
-    c.d.save_screenshot(str(SHOTS / "cockpit-phone-zh-CN.png"))
+    c.d.save_screenshot(str(SHOTS / "cockpit-phone-en.png"))
     c.phone(False)
     c.go(f"/console/registrations/{reg_id}")
     assert c.css("#sales-stage").text in ("Proposal", "方案报价")

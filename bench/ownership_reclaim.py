@@ -165,11 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             env = local_environment(server.url, "dealreg-bench", "us-east-1",
                                     provision(server.url, "dealreg-bench", "us-east-1"))
             configure_process(env)
-            from chalicelib.store import ownership_ops
-
             # moto copies every table for each TransactWriteItems (its rollback), so a write takes seconds
             # on a big table; give the client room instead of timing out and retrying.
-            from chalicelib.store import models
+            from chalicelib.store import models, ownership_ops
 
             models._Meta.read_timeout_seconds = 600
             models.bind()

@@ -184,6 +184,7 @@ def _ted_buyer(form: Element | None) -> dict[str, Any]:
     """Name, national id and country of the contracting body (R2.0.9 ``ADDRESS_CONTRACTING_BODY``; R2.0.8
     defence forms ``CA_CE_CONCESSIONAIRE_PROFILE/ORGANISATION``)."""
     body = first(form, "CONTRACTING_BODY/ADDRESS_CONTRACTING_BODY")
+    org: Element | None
     if body is not None:
         org = body
     else:
@@ -253,8 +254,8 @@ def _ted_award_value(form: Element | None, notice: Element | None) -> tuple[Any,
     if total is not None:
         return total, currency
     for holder in path(form, "//COSTS_RANGE_AND_CURRENCY") + path(form, "//COSTS_RANGE_AND_CURRENCY_WITH_VAT_RATE"):
-        el = first(holder, "VALUE_COST")
-        amount = parse_amount(el.get("FMTVAL") or text_of(el), decimal=",") if el is not None else None
+        cost = first(holder, "VALUE_COST")
+        amount = parse_amount(cost.get("FMTVAL") or text_of(cost), decimal=",") if cost is not None else None
         if amount is not None and holder.get("CURRENCY"):
             return amount, holder.get("CURRENCY")
     for el in path(notice, "VALUES/VALUE"):

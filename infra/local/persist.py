@@ -42,7 +42,7 @@ def watch_writes(server: Any, on_write: Callable[[], None]) -> None:
     server.app = app
 
 
-def durable_answers(app: Any, saver: "Autosaver", *, methods: frozenset[str] = frozenset(
+def durable_answers(app: Any, saver: Autosaver, *, methods: frozenset[str] = frozenset(
         {"POST", "PUT", "PATCH", "DELETE"})) -> None:
     """Make the local API answer a write only once what it wrote is on disk: a 202 is never lost, even to a
     SIGKILL right after it. ``app`` is the Chalice app served by ``chalice.local`` (its class is swapped, as

@@ -9,8 +9,8 @@ deployment template — and the tables and secrets can be saved to and restored 
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -327,7 +327,7 @@ def save_snapshot(endpoint: str, prefix: str, region: str, path: Path) -> dict[s
     ddb = _client("dynamodb", endpoint, region)
     sm = _client("secretsmanager", endpoint, region)
     data: dict[str, Any] = {"tables": {}, "secrets": {}}
-    for logical, res in resources(prefix).items():
+    for res in resources(prefix).values():
         if res["Type"] != "AWS::DynamoDB::Table":
             continue
         name = res["Properties"]["TableName"]

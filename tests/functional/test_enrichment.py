@@ -154,8 +154,8 @@ def test_enrichment_is_parked_after_the_last_attempt(suite, registries):
 
 
 def test_customer_without_id_is_matched_by_name_only_above_the_threshold(suite, registries):
-    from chalicelib.store import companies
     from chalicelib.domain.registration import customer_key
+    from chalicelib.store import companies
     from schemas.registration import Customer
 
     secret, _ = make_partner("acme")

@@ -2,8 +2,9 @@
 published model; see ``scoring_model`` (model), ``scoring_rules`` (attribute, behaviour)."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from chalicelib.domain import scoring_model, scoring_rules
 

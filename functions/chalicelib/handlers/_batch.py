@@ -8,7 +8,8 @@ as a batch item failure and SQS redelivers it, moving it to the DLQ after maxRec
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib import settings
 
@@ -36,9 +37,8 @@ def process_sqs(event: Any, queue: str, handle: Callable[[Any], None]) -> dict:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
     from pydantic import ValidationError
 
-    from schemas.events import EVENT_ADAPTER
-
     from chalicelib import observability
+    from schemas.events import EVENT_ADAPTER
 
     def one(record: Any) -> None:
         observability.count("records")

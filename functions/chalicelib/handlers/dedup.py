@@ -86,8 +86,7 @@ def _parties(reg) -> list[str]:
 
 def _dedup_one(evt) -> None:
     from chalicelib import clock
-    from chalicelib.store import dedup as store
-    from chalicelib.store import registrations
+    from chalicelib.store import dedup as store, registrations
     from schemas.dedup import DedupVerdict
 
     if evt.type not in SUBSCRIBES_TO:
@@ -202,8 +201,7 @@ def _answer(verdict_outcome: str) -> str:
      summary="The duplicate/conflict verdict on a registration (partners: the closed answer only)")
 def get_registration_verdict(reg_id: str):
     from chalicelib.domain.access import can_read
-    from chalicelib.store import dedup as store
-    from chalicelib.store import registrations
+    from chalicelib.store import dedup as store, registrations
     from schemas.dedup import DedupVerdict
 
     principal = bearer_principal(bp.current_request.headers)

@@ -38,8 +38,7 @@ def move_registration_stage(reg_id: str):
     from chalicelib.domain.access import can_read
     from chalicelib.domain.ownership import holder_of, manages
     from chalicelib.domain.pipeline import StageMoveError, move_line
-    from chalicelib.store import ownership as ownership_store
-    from chalicelib.store import registrations
+    from chalicelib.store import ownership as ownership_store, registrations
     from schemas.pipeline import StageMoveRequest, StageMoveResult
 
     request = bp.current_request
@@ -67,8 +66,8 @@ def move_registration_stage(reg_id: str):
      summary="Pipeline board: approved registrations per stage, count and amount per currency (query: team)")
 def pipeline_board():
     from chalicelib.domain.access import Role
-    from chalicelib.store import aggregates
     from chalicelib.domain.board import ALL, team_partition
+    from chalicelib.store import aggregates
 
     principal = bearer_principal(bp.current_request.headers)
     team = (bp.current_request.query_params or {}).get("team")

@@ -17,8 +17,17 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import settings
-from chalicelib.http import (HttpError, api, bearer_principal, check_size, header, json_response, parse_body,
-                             parse_json, validate)
+from chalicelib.http import (
+    HttpError,
+    api,
+    bearer_principal,
+    check_size,
+    header,
+    json_response,
+    parse_body,
+    parse_json,
+    validate,
+)
 
 bp = Blueprint(__name__)
 
@@ -70,8 +79,7 @@ def _body(model, *, optional: bool = False):
 
 def _decision(reg_id: str, principal=None):
     from chalicelib.domain import routing, visibility
-    from chalicelib.store import registrations
-    from chalicelib.store import routing as routing_store
+    from chalicelib.store import registrations, routing as routing_store
     from schemas.registration import RegistrationStatus
     from schemas.workflow import Decision
 
@@ -303,8 +311,7 @@ def _close(reg_id: str, target, parse, principal):
     from chalicelib import clock
     from chalicelib.domain.ownership import holder_of, manages
     from chalicelib.domain.workflow import IllegalTransitionError
-    from chalicelib.store import ownership as ownership_store
-    from chalicelib.store import ownership_ops
+    from chalicelib.store import ownership as ownership_store, ownership_ops
     from schemas.registration import RegistrationStatus
 
     _read(reg_id, principal)

@@ -43,8 +43,7 @@ def get_registration_scores(reg_id: str):
     from chalicelib.domain.access import can_read
     from chalicelib.domain.scoring import scores_for
     from chalicelib.domain.scoring_rules import load_attribute_rules, load_behaviour_rules
-    from chalicelib.store import ownership, registrations
-    from chalicelib.store import scoring as store
+    from chalicelib.store import ownership, registrations, scoring as store
     from schemas.scoring import RegistrationScores
 
     principal = bearer_principal(bp.current_request.headers)

@@ -66,9 +66,8 @@ def configured_sources() -> list[Any]:
 
 
 def http_client() -> Any:
-    from connectors.http import HttpClient
-
     from chalicelib import settings
+    from connectors.http import HttpClient
 
     # Sources are operator configuration, but a feed can redirect anywhere: keep the SSRF guard on.
     return HttpClient(ssrf_guard=True, allow_loopback_http=settings.get().tender_allow_loopback)
@@ -135,12 +134,11 @@ def poll_source(src: Any, now: datetime, *, http: Any, run: _Run | None = None,
 
     ``progress(done, total, stats)`` is called after each stored tender (``total``: tenders parsed so far).
     """
+    from chalicelib.domain.tenders import next_due
+    from chalicelib.store import tenders as store
     from connectors import REGISTRY
     from connectors.base import FetchRequest, split_parsed
     from connectors.errors import ConnectorError, RetryableError
-
-    from chalicelib.domain.tenders import next_due
-    from chalicelib.store import tenders as store
 
     run = run or _Run()
     state = store.feed_state(src.name)
@@ -232,14 +230,10 @@ def alert(tender_id: str, tender: Any, now: datetime, run: _Run) -> int:
     A rep with any matching ``immediate`` subscription is told at once; otherwise the event says
     ``daily_digest`` and the notification outbox keeps it for that rep's daily digest.
     """
+    from chalicelib.domain.tender_matching import alertable, prepare
+    from chalicelib.store import publisher, tenders as store
     from schemas.common import Actor, PrincipalKind
     from schemas.events import TenderAlert, TenderSummary
-
-    from chalicelib.domain.tender_matching import prepare
-    from chalicelib.store import publisher
-    from chalicelib.store import tenders as store
-
-    from chalicelib.domain.tender_matching import alertable
 
     index = run.index()
     if not len(index) or not alertable(tender):
@@ -389,9 +383,8 @@ def delete_subscription(sub_id: str):
 
 
 def _record(item: Any) -> Any:
-    from schemas.tender import TenderRecord
-
     from chalicelib.store import tenders as store
+    from schemas.tender import TenderRecord
 
     return TenderRecord(id=item.tender_id, cancelled=item.cancelled == "yes", sources=list(item.sources),
                         first_seen=datetime.fromisoformat(item.seen_at), tender=store.tender_of(item))
@@ -459,8 +452,7 @@ def register_tender(tender_id: str):
     from chalicelib.domain.registration import new_id, new_registration
     from chalicelib.domain.tenders import registration_from_tender, registration_ref
     from chalicelib.http import check_size, parse_body
-    from chalicelib.store import registrations
-    from chalicelib.store import tenders as store
+    from chalicelib.store import registrations, tenders as store
     from schemas.registration import Source
     from schemas.tender import TenderRegistrationRequest
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Iterator
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -21,9 +21,9 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import settings as settings_mod
 from chalicelib.domain.ownership import (
     Change,
-    Holding,
     HolderProfile,
     HolderRef,
+    Holding,
     LimitExceededError,
     LostRaceError,
     OwnershipRules,

@@ -39,6 +39,16 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 PREFIX = f"dealreg-test-{WORKER}" if WORKER else "dealreg-test"
 
 
+# `make test-fast` (-m "not slow") leaves these out: a browser, the contract fuzz, a subprocess stack per test.
+SLOW = ("tests/browser/", "tests/fuzz/", "tests/functional/test_local_persistence.py")
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
+
 def load_fixture(relative: str) -> bytes:
     return (FIXTURES / relative).read_bytes()
 

@@ -74,3 +74,21 @@ def test_no_denied_call_leaves_the_run_alone(monkeypatch):
     conftest.pytest_sessionfinish(controller, 0)
     assert controller.exitstatus == 0
 
+
+
+def test_the_slow_marker_lands_on_the_slow_directories_only():
+    from types import SimpleNamespace
+
+    marks: dict[str, list] = {}
+
+    def item(nodeid: str) -> SimpleNamespace:
+        marks[nodeid] = []
+        return SimpleNamespace(nodeid=nodeid, add_marker=marks[nodeid].append)
+
+    items = [item("tests/browser/test_console_browser.py::test_x"), item("tests/fuzz/test_contract_fuzz.py::t"),
+             item("tests/functional/test_local_persistence.py::t"), item("tests/functional/test_intake.py::t"),
+             item("tests/unit/test_progress.py::t")]
+    conftest.pytest_collection_modifyitems(None, items)
+    slow = {nodeid for nodeid, added in marks.items() if any(m.name == "slow" for m in added)}
+    assert slow == {"tests/browser/test_console_browser.py::test_x", "tests/fuzz/test_contract_fuzz.py::t",
+                    "tests/functional/test_local_persistence.py::t"}

@@ -10,7 +10,7 @@ LINT_VENV  := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed-stamp
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test unit fuzz package lint-template checkov deploy status schemas bench clean
+.PHONY: install run test test-fast lint unit fuzz package lint-template checkov deploy status schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,14 +24,30 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/dealreg local $(if $(RESET),--reset)
 
-## Run every test, then build the deployment package and lint its template.
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
-	PYTHONPATH=functions:. $(BIN)/lint-imports --no-cache
+## pytest-xdist workers for `make test` / `make test-fast`: one per core by default; WORKERS=0 runs in-process.
+WORKERS ?= auto
+XDIST   := $(if $(filter 0,$(WORKERS)),-p no:xdist,-n $(WORKERS) --dist loadgroup)
+
+## Run the gates and every test (xdist: one moto stand-in and stage prefix per worker), then build the
+## deployment package and lint its template.
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q $(XDIST)
 	$(MAKE) --no-print-directory package lint-template
 
+## The inner loop: everything but the tests marked slow (browser, fuzz, subprocess stacks, model training).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q $(XDIST) -m "not slow"
+
+## Pure tests only (no stand-in, no HTTP): seconds.
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest -q tests/unit $(XDIST)
+
+## ruff (rules in pyproject.toml), mypy (schemas/, connectors/) and the import-linter layering contracts
+## ([tool.importlinter] in pyproject.toml) — 0 findings.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	PYTHONPATH=functions:. $(BIN)/lint-imports --no-cache
 
 ## The OpenAPI contract against the app for every role (schemathesis, derandomised, bounded; part of `make test`).
 ## DEALREG_FUZZ_EXAMPLES=20 make fuzz generates more examples per operation and role.

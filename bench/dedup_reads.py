@@ -104,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         from chalicelib.domain.dedup_keys import exact_keys, name_forms
         from chalicelib.domain.dedup_match import score_candidates
         from chalicelib.domain.dedup_rules import default_rules
-        from chalicelib.store import dedup as store
-        from chalicelib.store import models
+        from chalicelib.store import dedup as store, models
 
         names_ = synthetic(args.customers)
         # The index is loaded with store.dedup.load_empty_index: BatchWriteItem of exactly the items

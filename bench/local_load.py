@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     state = Path(tempfile.mkdtemp(prefix="dealreg-load-"))
     port, moto_port = free_port(), free_port()
-    log = open(state / "suite.log", "wb")
+    log = open(state / "suite.log", "wb")  # noqa: SIM115 - the suite's log for the whole run, closed at the end
     proc = start_suite(state, port, moto_port, log)
     demo = json.loads((state / "demo.json").read_text())
     base = f"http://127.0.0.1:{port}"
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                "rss_peak_mb": round(peak), "rss_final_mb": round(final_rss), "buckets": rows,
                "pipeline_progress": progress}
     print(f"answers {statuses}; posted in {posted_at:.0f} s; pipeline drained at "
-          f"{'%.0f s' % drained_at if drained_at else 'not within the timeout'}; RSS peak {peak:.0f} MiB, "
+          f"{f'{drained_at:.0f} s' if drained_at else 'not within the timeout'}; RSS peak {peak:.0f} MiB, "
           f"final {final_rss:.0f} MiB")
     if args.json:
         Path(args.json).write_text(json.dumps({**summary, "rss_samples": samples}, indent=1))

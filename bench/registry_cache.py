@@ -119,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=180)
     args = parser.parse_args(argv)
 
+    import logging
+
     from infra.local.stack import MotoServer, local_environment, provision
     from infra.local.stack_session import configure_process
-
-    import logging
 
     logging.disable(logging.WARNING)  # moto and werkzeug chatter would dominate the output
     moto = MotoServer(port=0).start()

@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def main() -> None:
     example = json.loads((ROOT / "examples" / "opportunity.json").read_text())["data"]
     rng = random.Random(1)
     regs = []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for i in range(args.registrations):
         data = copy.deepcopy(example)
         data["customer"]["region"] = rng.choice(["Midwest", "Pacific", "Northwest", "广东省深圳市"])

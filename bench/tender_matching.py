@@ -60,9 +60,8 @@ def make_subscriptions(n: int, tenders: list[Any], seed: int = 6, hit_share: flo
     """``n`` subscriptions; each term comes from the corpus with probability ``hit_share``, else it is a
     term absent from the corpus (other sectors, buyers, regions), as most of a real subscription base
     has no interest in any one day's tenders."""
-    from schemas.tender import Subscription
-
     from chalicelib.domain.tender_matching import _WORD, _is_cjk, fold
+    from schemas.tender import Subscription
 
     rng = random.Random(seed)
     words: list[str] = []

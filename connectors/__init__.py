@@ -13,7 +13,7 @@ from connectors._version import __version__
 if TYPE_CHECKING:
     from connectors.base import Connector
 
-    REGISTRY: dict[str, type[Connector]]  # type: ignore[type-arg]
+    REGISTRY: dict[str, type[Connector]]
 
 __all__ = ["REGISTRY", "__version__"]
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from connectors import standard_webhooks
 from connectors.errors import ConfigInvalidError, PermanentError, RecordRejectedError, loc_type_errors
@@ -216,6 +216,11 @@ def _http_url(value: str) -> str:
     return value
 
 
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+"""A config URL: an absolute http(s) URL with a host, kept as given (pydantic's ``HttpUrl`` would
+normalise it, e.g. add a trailing slash, and is not a ``str``)."""
+
+
 # -- feeds -------------------------------------------------------------------------------------------
 
 
@@ -224,14 +229,9 @@ class FeedConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    feed_url: str
+    feed_url: HttpUrl
     max_bytes: int | None = Field(default=None, ge=1024, le=64 * 1024 * 1024,
                                   description="Body size cap; None = the HTTP client's default")
-
-    @field_validator("feed_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        return _http_url(value)
 
 
 class FeedConnector(Connector[ConfigT, Fetched]):
@@ -269,12 +269,7 @@ class RegistryConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    base_url: str
-
-    @field_validator("base_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        return _http_url(value)
+    base_url: HttpUrl
 
 
 class RegistryConnector(Connector[ConfigT, Fetched]):

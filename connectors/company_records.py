@@ -41,7 +41,7 @@ def valid_ids(pairs: Iterable[tuple[str, str | None]]) -> list[RegistryId]:
         if not value:
             continue
         try:
-            rid = RegistryId(scheme=scheme, value=value)
+            rid = RegistryId.model_validate({"scheme": scheme, "value": value})
         except ValidationError:
             continue
         if rid not in out:

@@ -11,7 +11,7 @@ from connectors.cn_enterprise.connector import QccConnector
 from connectors.companies_house.connector import CompaniesHouseConnector
 from connectors.gleif.connector import GleifConnector
 
-REGISTRY: dict[str, type[Connector]] = {}  # type: ignore[type-arg]
+REGISTRY: dict[str, type[Connector]] = {}
 # Company registries (issue 7).
 REGISTRY[GleifConnector.name] = GleifConnector
 REGISTRY[CompaniesHouseConnector.name] = CompaniesHouseConnector

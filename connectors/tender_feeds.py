@@ -16,17 +16,16 @@ GETs the detail pages the list links to. ``parse`` is pure and delegates to ``co
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
+from urllib.parse import urljoin
 
 from pydantic import BaseModel, Field, field_validator
 
 from connectors.base import FeedConfig, FeedConnector, Fetched, FetchRequest, Parsed
 from connectors.errors import PermanentError
-from connectors.formats import html as html_format
-from connectors.formats import codice, ocds, rss, ted
+from connectors.formats import codice, html as html_format, ocds, rss, ted
 
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,62}$")
 

@@ -35,6 +35,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from infra.progress import Bar
+
 COLUMNS = ("name", "registry_ids", "website", "country", "region", "industry", "owner_id")
 _CUSTOMER_FIELDS = ("name", "website", "country", "region", "industry")
 _ID_SEPARATOR = ";"
@@ -173,8 +175,7 @@ def import_file(path: Path, *, state_dir: Path, now: datetime,
     """
     from chalicelib.domain import dedup_keys
     from chalicelib.domain.registration import customer_key
-    from chalicelib.store import companies
-    from chalicelib.store import dedup as dedup_store
+    from chalicelib.store import companies, dedup as dedup_store
 
     file_hash = file_sha256(path)
     ckpt = checkpoint_path(state_dir, file_hash, _retrying(lambda: target_of(now)))
@@ -193,9 +194,10 @@ def import_file(path: Path, *, state_dir: Path, now: datetime,
             key = customer_key(customer)
             ids = [(r.scheme.value, r.value) for r in customer.registry_ids]
             exact = dedup_keys.exact_keys(customer.name, ids, customer.website)
-            _retrying(lambda: companies.import_customer(key, customer, owner_id=owner, now=now))
-            _retrying(lambda: dedup_store.index_customer(key, customer.name, dedup_keys.name_forms(customer.name),
-                                                         exact, now=now))
+            _retrying(lambda key=key, customer=customer, owner=owner:
+                      companies.import_customer(key, customer, owner_id=owner, now=now))
+            _retrying(lambda key=key, customer=customer, exact=exact: dedup_store.index_customer(
+                key, customer.name, dedup_keys.name_forms(customer.name), exact, now=now))
             report.imported += 1
         state = {"row": number, "imported": report.imported, "errors": report.errors}
         _write_checkpoint(ckpt, state)
@@ -226,13 +228,6 @@ def write_export(out: TextIO) -> int:
     return count
 
 
-def _progress_bar(done: int, total: int, errors: int) -> None:
-    width = 30
-    filled = width * done // total if total else width
-    print(f"\rimport [{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows, {errors} errors",
-          end="", file=sys.stderr, flush=True)
-
-
 def cmd_import(args: argparse.Namespace, storage: Callable[[argparse.Namespace], None], now: Any) -> int:
     storage(args)
     path = Path(args.file)
@@ -240,8 +235,8 @@ def cmd_import(args: argparse.Namespace, storage: Callable[[argparse.Namespace],
         print(f"refused: no such file {path}", file=sys.stderr)
         return 2
     try:
-        report = import_file(path, state_dir=Path(args.state_dir), now=now(),
-                             progress=None if args.quiet else _progress_bar)
+        with Bar("import", unit="row", postfix=lambda errors: f"{errors} errors", quiet=args.quiet) as bar:
+            report = import_file(path, state_dir=Path(args.state_dir), now=now(), progress=bar)
     except ValueError as exc:  # a file without the required header
         print(f"refused: {exc}", file=sys.stderr)
         return 2
@@ -249,8 +244,6 @@ def cmd_import(args: argparse.Namespace, storage: Callable[[argparse.Namespace],
         print("\ninterrupted: run the same command again to continue after the last finished row",
               file=sys.stderr)
         return 130
-    if not args.quiet:
-        print(file=sys.stderr)
     for err in report.errors:
         print(f"row {err['row']}: {err['field']}: {err['error']}", file=sys.stderr)
     print(json.dumps(report.as_json()))

@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from infra.progress import Bar
+
 LOCAL_SOURCES = Path(".dealreg") / "tender_sources.json"
 CHANGED = ("amended", "cancelled", "linked")
 
@@ -45,14 +47,11 @@ def _source(name: str) -> Any | None:
     return found
 
 
-def progress_bar(label: str, width: int = 24) -> Callable[[int, int, dict[str, Any]], None]:
-    """A one-line progress bar on stderr: ``label [#####-----] done/total  new N  updated M``."""
-    def show(done: int, total: int, stats: dict[str, Any]) -> None:
-        filled = width * done // total if total else width
-        updated = sum(int(stats.get(k, 0)) for k in CHANGED)
-        print(f"\r{label} [{'#' * filled}{'-' * (width - filled)}] {done}/{total}  new {stats.get('new', 0)}"
-              f"  updated {updated}", end="", file=sys.stderr, flush=True)
-    return show
+def progress_bar(label: str) -> Bar:
+    """A progress bar on stderr (tqdm; silent off a terminal): ``label 40%|####  | 4/10  new N, updated M``."""
+    def changes(stats: dict[str, Any]) -> str:
+        return f"new {stats.get('new', 0)}, updated {sum(int(stats.get(k, 0)) for k in CHANGED)}"
+    return Bar(label, unit="tender", postfix=changes)
 
 
 def summary(name: str, stats: dict[str, Any]) -> dict[str, Any]:
@@ -79,8 +78,8 @@ def cmd_poll(args: argparse.Namespace, storage: Callable[[argparse.Namespace], N
 
     if _source(args.source) is None:
         return 2
-    results = poll_due(now(), only=args.source, force=True, progress=progress_bar(f"poll {args.source}"))
-    print(file=sys.stderr)
+    with progress_bar(f"poll {args.source}") as bar:
+        results = poll_due(now(), only=args.source, force=True, progress=bar)
     out = summary(args.source, results.get(args.source, {}))
     print(json.dumps(out, ensure_ascii=False))
     return 1 if out["error"] else 0
@@ -107,9 +106,9 @@ def cmd_backfill(args: argparse.Namespace, storage: Callable[[argparse.Namespace
     src = _source(args.source)
     if src is None:
         return 2
-    stats = backfill_source(src, now(), http=http_client(), urls=args.url or None, pages=args.pages,
-                            since=args.since, alerts=args.alerts, progress=progress_bar(f"backfill {args.source}"))
-    print(file=sys.stderr)
+    with progress_bar(f"backfill {args.source}") as bar:
+        stats = backfill_source(src, now(), http=http_client(), urls=args.url or None, pages=args.pages,
+                                since=args.since, alerts=args.alerts, progress=bar)
     out = summary(args.source, stats)
     print(json.dumps(out, ensure_ascii=False))
     return 1 if out["error"] else 0

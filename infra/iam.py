@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.settings import TABLES
-
 from infra.resources import TABLE_KEYS, queue_logical_id, table_logical_id
 
 EVENTS_TOPIC = "EventsTopic"

@@ -299,8 +299,7 @@ class RoleChecker:
     """
 
     def __init__(self, app: Any, prefix: str, region: str, grants: Mapping[str, Any] | None = None) -> None:
-        from infra import iam
-        from infra import package as pkg
+        from infra import iam, package as pkg
 
         shape = app if isinstance(app, pkg.AppShape) else pkg.shape_of(app)
         saved = iam.GRANTS
@@ -345,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("usage", help="JSON lines [function, action, resource, ...] from a test run")
     parser.add_argument("--prefix", default="dealreg-test")
     args = parser.parse_args(argv)
-    rows = [json.loads(line) for line in open(args.usage)]
+    with open(args.usage) as f:
+        rows = [json.loads(line) for line in f]
     requests = list(dict.fromkeys(Request(r[0], r[1], r[2], r[1].split(":")[1], args.prefix) for r in rows))
     checker = RoleChecker(pkg.describe_app({"DEALREG_PREFIX": args.prefix}), args.prefix, "us-east-1")
     denied = checker.denied(requests)

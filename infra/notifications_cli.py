@@ -18,48 +18,44 @@ def _refuse(message: str) -> int:
     return 2
 
 
-def cmd_set(args: argparse.Namespace, storage: Callable[[argparse.Namespace], None], now: Any) -> int:
-    storage(args)
+def _set_refusal(args: argparse.Namespace, channels: list[str] | None, urls: dict[str, str | None]) -> str | None:
+    """Why ``set`` refuses these arguments, or None when they are acceptable."""
     from chalicelib import settings
     from chalicelib.domain.notifications import CHANNELS, DIGEST_MODES, LOCALES
     from chalicelib.services.notification_channels import check_channel_url
-    from chalicelib.store import directory, notifications as store
-    from chalicelib.store.models import PartnerItem
     from connectors.errors import ConnectorError
 
-    ref = f"{args.kind}:{args.id}"
-    exists = directory.get_user(args.id) if args.kind == "user" else directory.get_partner(args.id)
-    if exists is None:
-        return _refuse(f"no {args.kind} {args.id!r}")
-    channels = [c.strip() for c in args.channels.split(",") if c.strip()] if args.channels is not None else None
     if channels is not None and (bad := [c for c in channels if c not in CHANNELS]):
-        return _refuse(f"unknown channel(s) {', '.join(bad)}; known: {', '.join(CHANNELS)}")
+        return f"unknown channel(s) {', '.join(bad)}; known: {', '.join(CHANNELS)}"
     if channels and args.kind == "user" and "webhook" in channels:
-        return _refuse("the webhook channel is a partner system's callback")
+        return "the webhook channel is a partner system's callback"
     if args.locale is not None and args.locale not in LOCALES:
-        return _refuse(f"locale must be one of {', '.join(LOCALES)}")
+        return f"locale must be one of {', '.join(LOCALES)}"
     if args.digest is not None and args.digest not in DIGEST_MODES:
-        return _refuse(f"digest must be one of {', '.join(DIGEST_MODES)}")
+        return f"digest must be one of {', '.join(DIGEST_MODES)}"
     if args.sns_topic_arn:
         # The delivery functions may publish only to "<prefix>-notify-*" topics (infra/iam.py NOTIFY_SEND).
         topic = args.sns_topic_arn.rsplit(":", 1)[-1]
         wanted = f"{settings.get().prefix}-notify-"
         if not (args.sns_topic_arn.startswith("arn:") and topic.startswith(wanted)):
-            return _refuse(f"SNS topic must be an ARN of a topic named {wanted}* (the delivery functions "
-                           "may publish only there)")
+            return (f"SNS topic must be an ARN of a topic named {wanted}* (the delivery functions "
+                    "may publish only there)")
     if args.callback_url is not None and args.kind != "partner":
-        return _refuse("only partners have a callback URL")
+        return "only partners have a callback URL"
     local = settings.get().local
-    urls = {"webhook": args.callback_url, "wecom": args.wecom_url, "dingtalk": args.dingtalk_url,
-            "feishu": args.feishu_url, "slack": args.slack_url}
     for channel, url in urls.items():
         if url:
             try:
                 check_channel_url(channel, url, local=local, resolve=True)
             except ConnectorError as exc:
-                return _refuse(f"{channel} URL ({exc.reason})")
-    if args.callback_url is not None:
-        PartnerItem(f"partner#{args.id}").update(actions=[PartnerItem.callback_url.set(args.callback_url or None)])
+                return f"{channel} URL ({exc.reason})"
+    return None
+
+
+def _save_bots(ref: str, args: argparse.Namespace, urls: dict[str, str | None]) -> None:
+    """Store (or, for an empty URL, remove) each chat bot's URL and signing secret."""
+    from chalicelib.store import notifications as store
+
     secrets = {"dingtalk": args.dingtalk_secret, "feishu": args.feishu_secret}
     for channel in ("wecom", "dingtalk", "feishu", "slack"):
         url = urls[channel]
@@ -70,6 +66,26 @@ def cmd_set(args: argparse.Namespace, storage: Callable[[argparse.Namespace], No
             if secrets.get(channel):
                 entry["secret"] = secrets[channel]
             store.put_bot_credentials(ref, channel, entry)
+
+
+def cmd_set(args: argparse.Namespace, storage: Callable[[argparse.Namespace], None], now: Any) -> int:
+    storage(args)
+    from chalicelib.store import directory, notifications as store
+    from chalicelib.store.models import PartnerItem
+
+    ref = f"{args.kind}:{args.id}"
+    exists = directory.get_user(args.id) if args.kind == "user" else directory.get_partner(args.id)
+    if exists is None:
+        return _refuse(f"no {args.kind} {args.id!r}")
+    channels = [c.strip() for c in args.channels.split(",") if c.strip()] if args.channels is not None else None
+    urls = {"webhook": args.callback_url, "wecom": args.wecom_url, "dingtalk": args.dingtalk_url,
+            "feishu": args.feishu_url, "slack": args.slack_url}
+    refusal = _set_refusal(args, channels, urls)
+    if refusal is not None:
+        return _refuse(refusal)
+    if args.callback_url is not None:
+        PartnerItem(f"partner#{args.id}").update(actions=[PartnerItem.callback_url.set(args.callback_url or None)])
+    _save_bots(ref, args, urls)
     store.save_settings(ref, now=now(), channels=channels, locale=args.locale, digest=args.digest,
                         timezone=args.timezone, email=args.email, sns_topic_arn=args.sns_topic_arn)
     return cmd_show(args, lambda _a: None, now)

@@ -12,20 +12,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from schemas.events import EVENT_ADAPTER
-from schemas.registration import (
-    ErrorResponse,
-    Registration,
-    RegistrationAccepted,
-    RegistrationCreate,
-    RegistrationPage,
-    RegistrationStatus,
-)
-from schemas.webhook import OpportunityRegistered
 from schemas.company import Company, CompanyLookupResponse
 from schemas.dedup import DedupAnswer, DedupVerdict, DuplicateCheckRequest
-from schemas.tender import Subscription, SubscriptionCreate, SubscriptionPage, TenderPage, TenderRecord
-from schemas.tender import TenderRegistrationRequest
+from schemas.events import EVENT_ADAPTER
 from schemas.notifications import InboxPage
 from schemas.scoring import PoolRanking, RankedPage, RegistrationScores
 from schemas.workflow import (
@@ -51,6 +40,36 @@ from schemas.ownership import (
     Ownership,
     ReleaseRequest,
     TransferRequest,
+)
+from schemas.pipeline import Board, PipelineRules, StageMoveRequest, StageMoveResult
+from schemas.registration import (
+    ErrorResponse,
+    Registration,
+    RegistrationAccepted,
+    RegistrationCreate,
+    RegistrationPage,
+    RegistrationStatus,
+)
+from schemas.scoring import PoolRanking, RankedPage, RegistrationScores
+from schemas.tender import (
+    Subscription,
+    SubscriptionCreate,
+    SubscriptionPage,
+    TenderPage,
+    TenderRecord,
+    TenderRegistrationRequest,
+)
+from schemas.webhook import OpportunityRegistered
+from schemas.workflow import (
+    ApproveRequest,
+    CloseLostRequest,
+    CloseWonRequest,
+    Decision,
+    OpportunityUpdated,
+    RegistrationPatch,
+    RejectRequest,
+    ResubmitRequest,
+    WithdrawRequest,
 )
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: Any,

@@ -18,8 +18,9 @@ import io
 import json
 import sys
 import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 CLOSED = ("won", "lost")
 
@@ -68,7 +69,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
     u = doc["metrics"]["holdout_uncalibrated"]
     t = doc["training"]
     lines = [
-        f"| rows (train / holdout) | won in holdout | trees | ROC AUC | log loss | Brier | ECE |",
+        "| rows (train / holdout) | won in holdout | trees | ROC AUC | log loss | Brier | ECE |",
         "|---|---|---|---|---|---|---|",
         f"| {t['fit_rows'] + t['calibration_rows']} / {h['rows']} | {h['won']} | {t['trees']} | {h['auc']} "
         f"| {h['log_loss']} | {h['brier']} | {h['ece']} |",

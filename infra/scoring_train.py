@@ -15,9 +15,10 @@ holdout metrics.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from chalicelib.domain import scoring_model as sm
 
@@ -108,7 +109,7 @@ def train(records: Sequence[Mapping[str, Any]], labels: Sequence[int], groups: S
         raise TrainingError("records, labels and groups differ in length")
     if len(set(labels)) < 2:
         raise TrainingError("training needs both won and lost registrations")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     train_idx, test_idx = sm.grouped_split(groups, labels, test_share=0.2, seed=seed)
     fit_rel, cal_rel = sm.grouped_split([groups[i] for i in train_idx], [labels[i] for i in train_idx],
                                         test_share=0.1, seed=seed + 1)
@@ -148,7 +149,7 @@ def train(records: Sequence[Mapping[str, Any]], labels: Sequence[int], groups: S
     x_test, y_test = data(test_idx)
     theirs = booster.predict(x_test, num_iteration=best, raw_score=True)
     ours = [plain.raw(rows[i]) for i in test_idx]
-    diff = max((abs(o - t) for o, t in zip(ours, theirs)), default=0.0)
+    diff = max((abs(o - t) for o, t in zip(ours, theirs, strict=True)), default=0.0)
     if not diff <= PARITY_TOLERANCE:
         raise TrainingError(f"pure-Python scoring differs from LightGBM by {diff}")
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 WINDOW = timedelta(hours=24)
 
 
 def _queues(prefix: str) -> list[dict[str, Any]]:
+    from chalicelib.settings import QUEUES
     from chalicelib.store import aws
     from infra.resources import DLQ_ONLY
-
-    from chalicelib.settings import QUEUES
 
     sqs = aws.client("sqs")
 
@@ -103,7 +102,7 @@ def _schedules(prefix: str, now: datetime) -> list[dict[str, Any]]:
             points[metric] = {p["Timestamp"]: p["Sum"] for p in answer["Datapoints"]}
         runs = sorted(t for t, v in points["Invocations"].items() if v > 0)
         last = runs[-1] if runs else None
-        out.append({"schedule": name, "last_run": last.astimezone(timezone.utc).isoformat() if last else None,
+        out.append({"schedule": name, "last_run": last.astimezone(UTC).isoformat() if last else None,
                     "outcome": None if last is None else ("failed" if points["Errors"].get(last, 0) > 0 else "ok"),
                     "runs_24h": int(sum(points["Invocations"].values())),
                     "errors_24h": int(sum(points["Errors"].values()))})
@@ -114,7 +113,7 @@ def collect(now: datetime | None = None) -> dict[str, Any]:
     """Everything the screen shows, as data (``--json``)."""
     from chalicelib import settings
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     prefix = settings.get().prefix
     return {"prefix": prefix, "at": now.isoformat(), "queues": _queues(prefix), "parked_deliveries": _parked(),
             "schedules": _schedules(prefix, now), "tender_sources": _tender_sources()}

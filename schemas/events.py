@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
@@ -267,32 +267,7 @@ class TenderAlert(EventBase):
 
 
 DomainEvent = Annotated[
-    Union[
-        RegistrationSubmitted,
-        RegistrationUpdated,
-        RegistrationReviewRequested,
-        RegistrationApproved,
-        RegistrationRejected,
-        RegistrationWithdrawn,
-        RegistrationWon,
-        RegistrationLost,
-        RegistrationExpired,
-        RegistrationReclaimed,
-        RegistrationClaimed,
-        RegistrationAssigned,
-        RegistrationTransferred,
-        RegistrationExtended,
-        OwnershipReclaimed,
-        OwnershipWarning,
-        OwnershipOverLimit,
-        CustomerReviewFlagged,
-        RegistrationConflictDetected,
-        TenderAlert,
-        RegistrationReviewOverdue,
-        RegistrationEscalated,
-        RegistrationDedupChecked,
-        RegistrationStageChanged,
-    ],
+    RegistrationSubmitted | RegistrationUpdated | RegistrationReviewRequested | RegistrationApproved | RegistrationRejected | RegistrationWithdrawn | RegistrationWon | RegistrationLost | RegistrationExpired | RegistrationReclaimed | RegistrationClaimed | RegistrationAssigned | RegistrationTransferred | RegistrationExtended | OwnershipReclaimed | OwnershipWarning | OwnershipOverLimit | CustomerReviewFlagged | RegistrationConflictDetected | TenderAlert | RegistrationReviewOverdue | RegistrationEscalated | RegistrationDedupChecked | RegistrationStageChanged,
     Field(discriminator="type"),
 ]
 """Any domain event; parse with ``EVENT_ADAPTER.validate_json(body)``."""

@@ -8,8 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from schemas.common import LongText, ShortText, Strict, Timestamp
-from schemas.registration import ErrorDetail
-from schemas.registration import RegistrationStatus
+from schemas.registration import ErrorDetail, RegistrationStatus
 
 HolderId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 

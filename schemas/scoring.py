@@ -83,6 +83,10 @@ class AttributeRules(BaseModel):
         return self
 
 
+def _points(points: dict[str, float]) -> dict[str, float]:
+    return points
+
+
 class BehaviourRules(BaseModel):
     """行为积分: points per thing that happens to a registration, decaying with age (half-life), clamped to
     0–100 (``DEALREG_BEHAVIOUR_RULES``; JSON Schema ``schemas/json/behaviour_rules.v1.json``)."""
@@ -92,16 +96,16 @@ class BehaviourRules(BaseModel):
     version: Literal[1] = 1
     half_life_days: float = Field(30.0, gt=0, le=3650)
     follow_ups: dict[str, float] = Field(
-        default_factory=lambda: {"call": 3, "email": 1, "visit": 8, "meeting": 6, "demo": 10, "proposal": 12,
-                                 "other": 1},
+        default_factory=lambda: _points({"call": 3, "email": 1, "visit": 8, "meeting": 6, "demo": 10, "proposal": 12,
+                                         "other": 1}),
         description="points per logged follow-up, by type (call, visit, meeting, email, demo, proposal, other)")
     audit_actions: dict[str, float] = Field(
-        default_factory=lambda: {"updated": 2, "approval_recorded": 3, "claimed": 5, "extended": 2,
-                                 "assigned": 2, "transferred": 0},
+        default_factory=lambda: _points({"updated": 2, "approval_recorded": 3, "claimed": 5, "extended": 2,
+                                         "assigned": 2, "transferred": 0}),
         description="points per audit-trail action (a partner update is 'updated')")
     to_status: dict[str, float] = Field(
-        default_factory=lambda: {"approved": 10, "rejected": -20, "withdrawn": -30, "reclaimed": -15,
-                                 "expired": -20, "pending_review": 2},
+        default_factory=lambda: _points({"approved": 10, "rejected": -20, "withdrawn": -30, "reclaimed": -15,
+                                         "expired": -20, "pending_review": 2}),
         description="points when the registration moves to a status")
     stage_forward: float = Field(6.0, description="points per sales-stage step forward (a pipeline stage move, "
                                                   "POST /v1/registrations/{id}/stage)")

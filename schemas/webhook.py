@@ -1,7 +1,6 @@
 """Inbound partner webhook bodies (Standard Webhooks envelope: type, timestamp, data)."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from schemas.common import Strict, Timestamp

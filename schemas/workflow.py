@@ -1,7 +1,6 @@
 """Approval workflow (issue 5): the auto-check configuration and the decision/edit request bodies."""
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 

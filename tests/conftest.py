@@ -33,6 +33,21 @@ os.environ.pop("AWS_PROFILE", None)
 iam_check.install()
 _IAM: dict[str, Any] = {}  # "checker": the session's RoleChecker; "checked": recorder mark already checked
 
+# Under pytest-xdist (`make test` runs `-n auto`) every worker is its own process with its own moto server
+# (a free loopback port) and its own stage prefix; without xdist the prefix is plain "dealreg-test".
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PREFIX = f"dealreg-test-{WORKER}" if WORKER else "dealreg-test"
+
+
+# `make test-fast` (-m "not slow") leaves these out: a browser, the contract fuzz, a subprocess stack per test.
+SLOW = ("tests/browser/", "tests/fuzz/", "tests/functional/test_local_persistence.py")
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
 
 def load_fixture(relative: str) -> bytes:
     return (FIXTURES / relative).read_bytes()
@@ -110,16 +125,14 @@ class Api:
 def _app_server(moto_server):
     """Chalice's local HTTP server for the app, started once; the suite fixture repoints its storage."""
     from infra.local.http_server import create_server
+    from infra.local.stack import local_environment, provision
     from infra.local.stack_session import configure_process, import_app
 
-    from infra.local.stack import local_environment, provision
-
     moto_server.reset()
-    env = local_environment(moto_server.url, "dealreg-test", "us-east-1",
-                            provision(moto_server.url, "dealreg-test", "us-east-1"))
+    env = local_environment(moto_server.url, PREFIX, "us-east-1", provision(moto_server.url, PREFIX, "us-east-1"))
     configure_process(env)
     app = import_app()
-    _IAM["checker"] = iam_check.RoleChecker(app, "dealreg-test", "us-east-1")
+    _IAM["checker"] = iam_check.RoleChecker(app, PREFIX, "us-east-1")
     server = create_server(app, "127.0.0.1", 0)  # make run's server: product-shaped 404, query values unlogged
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -153,7 +166,7 @@ def suite(moto_server, _app_server):
 
     app, api = _app_server
     moto_server.reset()
-    prefix = "dealreg-test"
+    prefix = PREFIX
     env = local_environment(moto_server.url, prefix, "us-east-1", provision(moto_server.url, prefix, "us-east-1"))
     configure_process(env)
     clock.set_clock(clock.SystemClock())
@@ -174,12 +187,36 @@ def suite(moto_server, _app_server):
         pytest.fail(iam_check.report(denied), pytrace=False)
 
 
-def pytest_sessionfinish(session, exitstatus):
-    """Calls made outside a `suite` test (other fixtures, threads still running) are checked at the end."""
+def _unchecked_denials() -> str:
+    """The report of denied calls made outside a `suite` test since the last check ("" when none)."""
     checker = _IAM.get("checker")
     if checker is None:
-        return
+        return ""
     denied = checker.denied(iam_check.RECORDER.since(_IAM.get("checked", 0)))
-    if denied:
-        session.config.get_terminal_writer().line("\nIAM: " + iam_check.report(denied), red=True)
-        session.exitstatus = 1
+    return iam_check.report(denied) if denied else ""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # noqa: ARG001
+    """xdist controller: collect what each worker's session-end IAM check found (see pytest_sessionfinish)."""
+    report = getattr(node, "workeroutput", {}).get("dealreg_iam_denied")
+    if report:
+        _IAM.setdefault("worker_reports", []).append(f"[{node.gateway.id}] {report}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Calls made outside a `suite` test (other fixtures, threads still running) are checked at the end.
+
+    Each process checks its own recorder; an xdist worker hands its finding to the controller (a worker's
+    exit status is not the run's), which reports every worker's and fails the run.
+    """
+    reports = [r for r in [_unchecked_denials()] if r] + _IAM.pop("worker_reports", [])
+    if not reports:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports it
+        workeroutput["dealreg_iam_denied"] = "\n".join(reports)
+        return
+    for report in reports:
+        session.config.get_terminal_writer().line("\nIAM: " + report, red=True)
+    session.exitstatus = 1

@@ -13,9 +13,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from connectors.base import ConfigT, Fetched, FetchRequest, Parsed, RegistryConnector, _http_url
+from connectors.base import ConfigT, Fetched, FetchRequest, HttpUrl, Parsed, RegistryConnector
 from connectors.cn_enterprise.mapping import FieldMap, to_company
 from connectors.company_records import dig, json_body, text
 from connectors.errors import PermanentError, RecordRejectedError, loc_type_errors
@@ -92,14 +92,9 @@ class QccConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    base_url: str = "https://api.qichacha.com/"
+    base_url: HttpUrl = "https://api.qichacha.com/"
     app_key: SecretStr
     secret_key: SecretStr
-
-    @field_validator("base_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        return _http_url(value)
 
 
 QCC_FIELDS = FieldMap(

@@ -11,9 +11,9 @@ import base64
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from connectors.base import Fetched, FetchRequest, Parsed, RegistryConnector, _http_url
+from connectors.base import Fetched, FetchRequest, HttpUrl, Parsed, RegistryConnector
 from connectors.company_records import iso_date, json_body, text, valid_ids
 from connectors.errors import RecordRejectedError, loc_type_errors
 from schemas.company import Company, CompanyStatus
@@ -42,13 +42,8 @@ class CompaniesHouseConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    base_url: str = "https://api.company-information.service.gov.uk/"
+    base_url: HttpUrl = "https://api.company-information.service.gov.uk/"
     api_key: SecretStr
-
-    @field_validator("base_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        return _http_url(value)
 
 
 def _address(addr: Any) -> str | None:
@@ -112,7 +107,8 @@ class CompaniesHouseConnector(RegistryConnector[CompaniesHouseConfig]):
                 established_on=iso_date(doc.get("date_of_creation")),
             )
         except (ValueError, AttributeError) as exc:
-            errors = loc_type_errors(exc) if hasattr(exc, "errors") else [{"loc": "", "type": "model_type"}]
+            errors = (loc_type_errors(exc) if isinstance(exc, ValidationError)
+                      else [{"loc": "", "type": "model_type"}])
             prefix = f"{loc}." if loc else ""
             return RecordRejectedError(source_id=number, errors=[{"loc": prefix + e["loc"], "type": e["type"]}
                                                                  for e in errors])

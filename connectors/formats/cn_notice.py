@@ -20,8 +20,8 @@ found; nothing is guessed from unlabelled prose.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from connectors.formats.common import clean, parse_amount, zone

@@ -149,7 +149,7 @@ def _status(folder: Element | None) -> str:
 
 def _value(folder: Element | None, project: Element | None, status: str) -> tuple[Any, str | None]:
     """Awarded: the sum of the awarded amounts before tax (one per result); else the budget before tax."""
-    candidates: list[list[Element]] = []
+    candidates: list[list[Element | None]] = []
     if status == "award":
         candidates.append([first(r, "AwardedTenderedProject/LegalMonetaryTotal/TaxExclusiveAmount")
                            for r in path(folder, "TenderResult")])

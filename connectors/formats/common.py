@@ -107,7 +107,7 @@ def parse_datetime(value: Any, *, tz: str | None = None, end_of_day: bool = Fals
         dt, date_only = datetime.combine(value, time()), True
     elif hasattr(value, "tm_year"):  # time.struct_time from feedparser, always UTC
         try:
-            return datetime(*value[:6], tzinfo=UTC)
+            return datetime(*value[:6]).replace(tzinfo=UTC)
         except (TypeError, ValueError):
             return None
     else:
@@ -177,7 +177,7 @@ def combine(day: str | None, clock: str | None, *, tz: str | None = None, end_of
     if local_day is None:
         return d
     if off:
-        offset = timezone.utc if off == "Z" else _fixed(off)
+        offset = UTC if off == "Z" else _fixed(off)
         naive = datetime.strptime(day.strip()[:10], "%Y-%m-%d").replace(
             hour=int(hh), minute=int(mm), second=int(ss or 0), tzinfo=offset
         )
@@ -194,8 +194,7 @@ def _fixed(offset: str) -> timezone:
 
 # Languages whose notices write amounts with a decimal comma (``1.234,56``); ISO 639-1, lower case.
 DECIMAL_COMMA_LANGUAGES = frozenset(
-    "bg cs da de el es et fi fr hr hu id it lt lv nl no nb nn pl pt ro ru sk sl sr sv tr uk vi ca eu gl is "
-    "az be ka kk mk sq hy mn".split()
+    ["bg", "cs", "da", "de", "el", "es", "et", "fi", "fr", "hr", "hu", "id", "it", "lt", "lv", "nl", "no", "nb", "nn", "pl", "pt", "ro", "ru", "sk", "sl", "sr", "sv", "tr", "uk", "vi", "ca", "eu", "gl", "is", "az", "be", "ka", "kk", "mk", "sq", "hy", "mn"]
 )
 _SEPARATORS = re.compile(r"[\s\u00a0\u202f\u2009']")
 _NUMBER = re.compile(r"\d(?:[\d\s\u00a0\u202f\u2009',.]*\d)?")
@@ -248,9 +247,10 @@ def parse_amount(value: Any, *, decimal: str | None = None) -> Decimal | None:
     elif isinstance(value, float):
         amount = Decimal(str(value))
     else:
-        amount = _amount_text(unicodedata.normalize("NFKC", str(value)).strip(), decimal)
-        if amount is None:
+        parsed = _amount_text(unicodedata.normalize("NFKC", str(value)).strip(), decimal)
+        if parsed is None:
             return None
+        amount = parsed
     if not amount.is_finite() or amount < 0:
         return None
     return amount

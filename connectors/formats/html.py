@@ -30,7 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.errors import PermanentError, RecordRejectedError
 from connectors.formats import cn_notice
-from connectors.formats.common import build_tender, clean, decimal_mark, parse_amount, parse_datetime, zone_for
+from connectors.formats.common import (
+    build_tender,
+    clean,
+    decimal_mark,
+    parse_amount,
+    parse_datetime,
+    zone_for,
+)
 from connectors.formats.sanitize import collapse, sanitize_html
 
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_\-]+)", re.IGNORECASE)
@@ -219,7 +226,7 @@ def build_tenders(
         code = re.match(r"\s*([0-9A-Za-z][0-9A-Za-z.]*)", merged.get("category") or "")
         currency = defaults.get("currency")
         value = parse_amount(merged.get("value"), decimal=decimal)
-        fields = {
+        fields: dict[str, Any] = {
             "source": source,
             "source_id": source_id,
             "title": merged.get("title"),

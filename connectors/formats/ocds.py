@@ -163,8 +163,7 @@ def _releases(doc: Any) -> Iterator[Any]:
     if not isinstance(doc, dict):
         raise PermanentError("not an OCDS document", reason="not_ocds")
     if isinstance(doc.get("releases"), list) and "compiledRelease" not in doc and "records" not in doc:
-        for rel in doc["releases"]:
-            yield rel
+        yield from doc["releases"]
         return
     if isinstance(doc.get("records"), list):
         for rec in doc["records"]:
@@ -210,7 +209,7 @@ def _status(release: dict[str, Any]) -> str:
     """
     tags = release.get("tag")
     tag_set = {tags} if isinstance(tags, str) else {t for t in tags or [] if isinstance(t, str)}
-    tender = release.get("tender") if isinstance(release.get("tender"), dict) else {}
+    tender = _obj(release, "tender")
     tender_status = str(tender.get("status") or "").strip().lower()
     if tender_status in ("cancelled", "withdrawn") or "tenderCancellation" in tag_set:
         return "cancellation"
@@ -231,6 +230,12 @@ def _status(release: dict[str, Any]) -> str:
     return "tender"
 
 
+def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """``parent[key]`` when it is a JSON object, else an empty one (OCDS publishers omit or null them)."""
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _buyer(release: dict[str, Any], tender: dict[str, Any]) -> dict[str, Any] | None:
     candidates: list[Any] = [release.get("buyer")]
     for party in release.get("parties") or []:
@@ -240,7 +245,7 @@ def _buyer(release: dict[str, Any], tender: dict[str, Any]) -> dict[str, Any] | 
     for cand in candidates:
         if not isinstance(cand, dict):
             continue
-        ident = cand.get("identifier") if isinstance(cand.get("identifier"), dict) else {}
+        ident = _obj(cand, "identifier")
         name = clean(cand.get("name")) or clean(ident.get("legalName")) or clean(cand.get("legalName"))
         if name:
             return {
@@ -255,9 +260,9 @@ def _address(release: dict[str, Any], tender: dict[str, Any]) -> tuple[str | Non
     """(country name or code, region) from the buyer's address or the delivery address."""
     for party in release.get("parties") or []:
         if isinstance(party, dict) and "buyer" in (party.get("roles") or []):
-            addr = party.get("address") if isinstance(party.get("address"), dict) else {}
+            addr = _obj(party, "address")
             return clean(addr.get("countryName"), 100), clean(addr.get("region"), 200) or clean(addr.get("locality"), 200)
-    delivery = tender.get("deliveryAddress") if isinstance(tender.get("deliveryAddress"), dict) else {}
+    delivery = _obj(tender, "deliveryAddress")
     for addr in delivery.get("addresses") or []:
         if isinstance(addr, dict) and clean(addr.get("region")):
             return None, clean(addr.get("region"), 200)
@@ -306,9 +311,9 @@ def _value(release: dict[str, Any], tender: dict[str, Any], status: str) -> tupl
             total = _total([awards.get("totalAwardValue")])
             if total[0] is not None:
                 return total
-    planning = release.get("planning") if isinstance(release.get("planning"), dict) else {}
-    budget = planning.get("budget") if isinstance(planning.get("budget"), dict) else {}
-    tender_budget = tender.get("budget") if isinstance(tender.get("budget"), dict) else {}
+    planning = _obj(release, "planning")
+    budget = _obj(planning, "budget")
+    tender_budget = _obj(tender, "budget")
     for cand in (tender.get("value"), tender_budget.get("value"), budget.get("amount")):
         total = _total([cand])
         if total[0] is not None:
@@ -360,25 +365,26 @@ def _one(release: Any, *, source: str, default_country: str | None) -> Any:
                                    reason="invalid_tender")
     ocid = clean(release.get("ocid"), 200)
     rel_id = clean(release.get("id"), 300) or ocid
-    tender = release.get("tender") if isinstance(release.get("tender"), dict) else {}
-    planning = release.get("planning") if isinstance(release.get("planning"), dict) else {}
+    tender = _obj(release, "tender")
+    planning = _obj(release, "planning")
     status = _status(release)
     title = (
         _title(tender.get("title"))
         or clean(release.get("name"), 1000)  # Taiwan
-        or clean((planning.get("budget") or {}).get("project") if isinstance(planning.get("budget"), dict) else None, 1000)
+        or clean(_obj(planning, "budget").get("project"), 1000)
         or clean(tender.get("description"), 200)
         or _stage_title(release)
         or ocid  # nothing names the process: its id does (shown as such; a placeholder like "." is no title)
     )
-    descr = tender.get("description") if isinstance(tender.get("description"), str) else ""
+    descr = tender.get("description")
+    descr = descr if isinstance(descr, str) else ""
     value, currency = _value(release, tender, status)
     country_name, region = _address(release, tender)
     prefix = (ocid or "")[:11].lower()
     country = OCID_PREFIX_COUNTRY.get(prefix) or default_country
     if country is None and country_name:
         country = country_code(country_name)
-    period = tender.get("tenderPeriod") if isinstance(tender.get("tenderPeriod"), dict) else {}
+    period = _obj(tender, "tenderPeriod")
     method = clean(tender.get("procurementMethod"), 100)
     details = clean(tender.get("procurementMethodDetails") or tender.get("processMethod"), 100)
     url = None

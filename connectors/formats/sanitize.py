@@ -23,13 +23,12 @@ from __future__ import annotations
 import re
 
 ALLOWED_TAGS = frozenset(
-    "a abbr b blockquote br caption code dd del dl dt em h1 h2 h3 h4 h5 h6 hr i img ins li ol p pre q s "
-    "small span strike strong sub sup table tbody td tfoot th thead tr u ul".split()
+    ["a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "li", "ol", "p", "pre", "q", "s", "small", "span", "strike", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul"]
 )
 # Removed together with everything inside: their content is code, styling, metadata or foreign markup.
 # Other disallowed elements (object, iframe, embed, form...) are unwrapped instead: their children are
 # fallback content meant for display, and are themselves sanitised.
-DROPPED_WITH_CONTENT = frozenset("script style template head title xml svg math".split())
+DROPPED_WITH_CONTENT = frozenset(["script", "style", "template", "head", "title", "xml", "svg", "math"])
 ALLOWED_ATTRS: dict[str, frozenset[str]] = {
     "a": frozenset({"href", "title"}),
     "img": frozenset({"src", "alt", "title", "width", "height"}),

@@ -184,6 +184,7 @@ def _ted_buyer(form: Element | None) -> dict[str, Any]:
     """Name, national id and country of the contracting body (R2.0.9 ``ADDRESS_CONTRACTING_BODY``; R2.0.8
     defence forms ``CA_CE_CONCESSIONAIRE_PROFILE/ORGANISATION``)."""
     body = first(form, "CONTRACTING_BODY/ADDRESS_CONTRACTING_BODY")
+    org: Element | None
     if body is not None:
         org = body
     else:
@@ -253,8 +254,8 @@ def _ted_award_value(form: Element | None, notice: Element | None) -> tuple[Any,
     if total is not None:
         return total, currency
     for holder in path(form, "//COSTS_RANGE_AND_CURRENCY") + path(form, "//COSTS_RANGE_AND_CURRENCY_WITH_VAT_RATE"):
-        el = first(holder, "VALUE_COST")
-        amount = parse_amount(el.get("FMTVAL") or text_of(el), decimal=",") if el is not None else None
+        cost = first(holder, "VALUE_COST")
+        amount = parse_amount(cost.get("FMTVAL") or text_of(cost), decimal=",") if cost is not None else None
         if amount is not None and holder.get("CURRENCY"):
             return amount, holder.get("CURRENCY")
     for el in path(notice, "VALUES/VALUE"):
@@ -267,20 +268,14 @@ def _ted_award_value(form: Element | None, notice: Element | None) -> tuple[Any,
 # -- eForms -------------------------------------------------------------------------------------------
 
 
-def _eforms(root: Element, *, source: str) -> Any:
-    kind = xmlsafe.local(root.tag)
-    notice_id = clean(next((text_of(e) for e in children(root, "ID") if e.get("schemeName") == "notice-id"), None), 100)
-    version = clean(text_of(first(root, "VersionID")), 10)
-    folder = clean(text_of(first(root, "ContractFolderID")), 100)
+def _eforms_status_refs(root: Element, ext: Element | None, notice_id: str | None,
+                        version: str | None) -> tuple[str, list[str]]:
+    """The notice's status (a change notice: cancellation or amendment) and its procedure/notice refs."""
     notice_type = clean(text_of(first(root, "NoticeTypeCode")), 40) or ""
-    status = _EFORMS_ROOT_STATUS.get(kind, "tender")
-    if notice_type == "veat":
-        status = "award"
-    ext = first(root, "UBLExtensions")
+    status = "award" if notice_type == "veat" else _EFORMS_ROOT_STATUS.get(xmlsafe.local(root.tag), "tender")
+    folder = clean(text_of(first(root, "ContractFolderID")), 100)
+    refs = [f"eforms-procedure:{folder}"] if folder else []
     changes = path(ext, "//Changes")
-    refs: list[str] = []
-    if folder:
-        refs.append(f"eforms-procedure:{folder}")
     if changes:
         reasons = {text_of(e) for c in changes for e in path(c, "//ReasonCode")}
         status = "cancellation" if "cancel" in reasons else "amendment"
@@ -290,6 +285,38 @@ def _eforms(root: Element, *, source: str) -> Any:
                 refs.append(f"eforms-notice:{changed}")
     if notice_id:
         refs.append(f"eforms-notice:{notice_id}-{version or '01'}")
+    return status, refs
+
+
+def _eforms_value(root: Element, ext: Element | None, project: Element | None,
+                  status: str) -> tuple[Any, str | None]:
+    """An award notice's value is what was awarded (the notice result's total); otherwise the estimate."""
+    awarded = [t for r in path(ext, "//NoticeResult") for t in children(r, "TotalAmount")]
+    estimated = path(project, "RequestedTenderTotal/EstimatedOverallContractAmount") + [
+        e for lot in children(root, "ProcurementProjectLot")
+        for e in path(lot, "ProcurementProject/RequestedTenderTotal/EstimatedOverallContractAmount")]
+    for el in (awarded + estimated) if status == "award" else (estimated + awarded):
+        amount = parse_amount(text_of(el))
+        if amount is not None and el.get("currencyID"):
+            return amount, el.get("currencyID")
+    return None, None
+
+
+def _eforms_deadline(root: Element, tz: Any) -> tuple[Any, str | None]:
+    """(deadline, kind): the tender deadline, else the date to request participation by."""
+    deadline = _period_end(first(root, "//TenderSubmissionDeadlinePeriod"), tz)
+    if deadline is not None:
+        return deadline, "tender"
+    # Restricted and negotiated procedures first take requests to participate; that is the date to act by.
+    deadline = _period_end(first(root, "//ParticipationRequestReceptionPeriod"), tz)
+    return deadline, "participation" if deadline is not None else None
+
+
+def _eforms(root: Element, *, source: str) -> Any:
+    notice_id = clean(next((text_of(e) for e in children(root, "ID") if e.get("schemeName") == "notice-id"), None), 100)
+    version = clean(text_of(first(root, "VersionID")), 10)
+    ext = first(root, "UBLExtensions")
+    status, refs = _eforms_status_refs(root, ext, notice_id, version)
 
     project = first(root, "ProcurementProject")
     title = clean(text_of(first(project, "Name")), 1000)
@@ -307,25 +334,8 @@ def _eforms(root: Element, *, source: str) -> Any:
 
     buyer_country = org.get("country") or place_country
     tz = zone_for(buyer_country, org.get("nuts")) or BRUSSELS
-    value, currency = None, None
-    awarded = [t for r in path(ext, "//NoticeResult") for t in children(r, "TotalAmount")]
-    estimated = path(project, "RequestedTenderTotal/EstimatedOverallContractAmount") + [
-        e for lot in children(root, "ProcurementProjectLot")
-        for e in path(lot, "ProcurementProject/RequestedTenderTotal/EstimatedOverallContractAmount")]
-    # An award notice's value is what was awarded (the notice result's total); otherwise the estimate.
-    for el in (awarded + estimated) if status == "award" else (estimated + awarded):
-        amount = parse_amount(text_of(el))
-        if amount is not None and el.get("currencyID"):
-            value, currency = amount, el.get("currencyID")
-            break
-    deadline_kind = None
-    deadline = _period_end(first(root, "//TenderSubmissionDeadlinePeriod"), tz)
-    if deadline is not None:
-        deadline_kind = "tender"
-    else:
-        # Restricted and negotiated procedures first take requests to participate; that is the date to act by.
-        deadline = _period_end(first(root, "//ParticipationRequestReceptionPeriod"), tz)
-        deadline_kind = "participation" if deadline is not None else None
+    value, currency = _eforms_value(root, ext, project, status)
+    deadline, deadline_kind = _eforms_deadline(root, tz)
     published = combine(text_of(first(root, "IssueDate")), text_of(first(root, "IssueTime")), tz=BRUSSELS)
     procedure = clean(text_of(first(root, "TenderingProcess/ProcedureCode")), 200)
     url = None

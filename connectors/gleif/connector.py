@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from connectors.base import Fetched, FetchRequest, Parsed, RegistryConnector, _http_url
+from connectors.base import Fetched, FetchRequest, HttpUrl, Parsed, RegistryConnector
 from connectors.company_records import dig, iso_date, json_body, text, valid_ids
 from connectors.errors import RecordRejectedError, loc_type_errors
 from schemas.company import Company, CompanyStatus
@@ -29,12 +29,7 @@ class GleifConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    base_url: str = "https://api.gleif.org/api/v1/"
-
-    @field_validator("base_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
-        return _http_url(value)
+    base_url: HttpUrl = "https://api.gleif.org/api/v1/"
 
 
 def gleif_status(registration: str | None, entity: str | None) -> CompanyStatus:
@@ -108,7 +103,7 @@ class GleifConnector(RegistryConnector[GleifConfig]):
         ent_status = text(dig(entity, "status"))
         registered_as = text(dig(entity, "registeredAs"))
         scheme = _RA_SCHEMES.get(text(dig(entity, "registeredAt.id")) or "")
-        lines = [text(x) for x in (dig(legal, "addressLines") or []) if text(x)]
+        lines = [t for x in (dig(legal, "addressLines") or []) if (t := text(x))]
         address = ", ".join([*lines, *(v for v in (text(legal.get("city")), text(legal.get("postalCode"))) if v)])
         try:
             return Company(
@@ -123,6 +118,7 @@ class GleifConnector(RegistryConnector[GleifConfig]):
                 established_on=iso_date(dig(entity, "creationDate")),
             )
         except ValueError as exc:
-            errors = loc_type_errors(exc) if hasattr(exc, "errors") else [{"loc": "", "type": "value_error"}]
+            errors = (loc_type_errors(exc) if isinstance(exc, ValidationError)
+                      else [{"loc": "", "type": "value_error"}])
             return RecordRejectedError(source_id=lei, errors=[{"loc": f"data.{index}.{e['loc']}", "type": e["type"]}
                                                               for e in errors])

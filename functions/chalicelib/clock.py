@@ -31,7 +31,7 @@ class ScaledClock:
         return {"scale": self.scale, "start": self._origin.isoformat(), "started_wall": self._started_wall}
 
     @classmethod
-    def from_state(cls, state: dict) -> "ScaledClock":
+    def from_state(cls, state: dict) -> ScaledClock:
         return cls(float(state["scale"]), datetime.fromisoformat(state["start"]),
                    started_wall=float(state["started_wall"]))
 

@@ -10,7 +10,8 @@ import functools
 import json
 import logging
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice import Response
 
@@ -88,7 +89,7 @@ class JsonNumber(float):
 
     text: str
 
-    def __new__(cls, text: str) -> "JsonNumber":
+    def __new__(cls, text: str) -> JsonNumber:
         obj = super().__new__(cls, float(text))
         obj.text = text
         return obj
@@ -246,10 +247,10 @@ def _is_unavailable(exc: BaseException) -> bool:
             return code in {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
                             "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
                             "TransactionInProgressException"}
-        if isinstance(exc, TransactWriteError):
-            if any(r is not None and r.code in {"TransactionConflict", "ThrottlingError"}
-                   for r in (exc.cancellation_reasons or [])):
-                return True
+        if isinstance(exc, TransactWriteError) and any(
+                r is not None and r.code in {"TransactionConflict", "ThrottlingError"}
+                for r in (exc.cancellation_reasons or [])):
+            return True
         if isinstance(exc, PynamoDBException) and exc.cause is not None:
             exc = exc.cause
             continue

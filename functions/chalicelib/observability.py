@@ -17,8 +17,8 @@ The template's alarms (``infra/operations.py``) read ``parked`` of ``deliver_not
 from __future__ import annotations
 
 import logging
-import sys
 import os
+import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any

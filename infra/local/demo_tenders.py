@@ -73,8 +73,7 @@ def configure(base_url: str, state_dir: Path) -> Path:
 def ensure_subscriber(now: Any) -> str | None:
     """The demo rep and its subscription, created once (kept in the snapshot). Returns a new API key or None."""
     from chalicelib.domain.access import Role
-    from chalicelib.store import directory
-    from chalicelib.store import tenders as store
+    from chalicelib.store import directory, tenders as store
     from schemas.tender import Subscription
 
     key = None

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -67,8 +67,18 @@ def _fix_cancelled_transaction_streams() -> None:
     registration that was never stored), and the restored table has a *new* shard object, which readers
     holding shard iterators never see, so every later change goes unannounced. This wraps the method to
     drop the cancelled records and put the original shard back on the restored table. Idempotent.
+
+    Raises:
+        RuntimeError: moto is not the version this was written against (``_PATCHED_MOTO``): without the fix
+            the stand-in would announce phantom changes and lose real ones, so it refuses to start.
     """
+    import moto
     from moto.dynamodb.models import DynamoDBBackend
+
+    if moto.__version__ != _PATCHED_MOTO:
+        raise RuntimeError(f"moto {moto.__version__} is not {_PATCHED_MOTO}, the version whose cancelled-transaction "
+                           "stream fault infra/local/stack.py patches: re-check the fault (tests/functional/"
+                           "test_stand_in.py) and update _PATCHED_MOTO, or install the pinned moto")
 
     original = DynamoDBBackend.transact_write_items
     if getattr(original, "_dealreg_fixed", False):
@@ -404,7 +414,7 @@ def save_snapshot(endpoint: str, prefix: str, region: str, path: Path) -> dict[s
     ddb = _client("dynamodb", endpoint, region)
     sm = _client("secretsmanager", endpoint, region)
     data: dict[str, Any] = {"tables": {}, "secrets": {}}
-    for logical, res in resources(prefix).items():
+    for res in resources(prefix).values():
         if res["Type"] != "AWS::DynamoDB::Table":
             continue
         name = res["Properties"]["TableName"]

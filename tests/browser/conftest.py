@@ -27,23 +27,24 @@ def _binaries() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
-_skipped = False
-
-
 def pytest_collection_modifyitems(config, items):
-    global _skipped
+    here = str(Path(__file__).parent)
+    mine = [item for item in items if str(item.fspath).startswith(here)]
+    for item in mine:
+        # one xdist worker runs them all, so `make test -n auto` starts one browser (`--dist loadgroup`)
+        item.add_marker(pytest.mark.xdist_group("browser"))
     if _binaries() is None:
-        here = str(Path(__file__).parent)
-        marker = pytest.mark.skip(reason=HOW)
-        for item in items:
-            if str(item.fspath).startswith(here):
-                item.add_marker(marker)
-                _skipped = True
+        for item in mine:
+            item.add_marker(pytest.mark.skip(reason=HOW))
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _skipped:
-        terminalreporter.write_line(HOW, yellow=True)
+    # from the reports, not a flag: under xdist collection happens in the workers, the summary in the controller
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple) and len(longrepr) == 3 and longrepr[2].removeprefix("Skipped: ") == HOW:
+            terminalreporter.write_line(HOW, yellow=True)
+            return
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 
 import pytest
 
-from infra import cli
-from infra import customers_cli
+from infra import cli, customers_cli
 
 ROWS = [
     ["name", "registry_ids", "website", "country", "region", "industry", "owner_id", "crm_note"],
@@ -41,19 +41,21 @@ def _check(suite, name, key):
     return suite.api.post("/v1/duplicates/check", {"customer": {"name": name}}, key)
 
 
-def test_import_writes_customers_and_index_reports_bad_rows_and_dedup_sees_them(suite, tmp_path, _cli_storage, capsys):
+def test_import_writes_customers_and_index_reports_bad_rows_and_dedup_sees_them(suite, tmp_path, _cli_storage, capsys,
+                                                                                 monkeypatch):
     from chalicelib.store.models import CustomerItem
     from tests.functional.helpers import make_user
 
     staff = make_user("rep1", "rep", team="south")
     path = _write(tmp_path)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # the bar draws on a terminal only
     code = cli.main(["customers", "import", str(path), "--state-dir", str(tmp_path / "state")])
     out, err = capsys.readouterr()
     assert code == 1  # some rows failed
     summary = json.loads(out)
     assert summary["rows"] == 6 and summary["imported"] == 3 and summary["errors"] == 3  # a blank line is no row
     assert "row 4: registry_ids:" in err and "row 6: name:" in err and "row 7: country:" in err
-    assert "import [" in err and "6/6 rows" in err  # the progress bar, on stderr
+    assert "import: 100%" in err and "6/6" in err and "3 errors" in err  # the progress bar, on stderr
     huawei = CustomerItem.get("uscc:914403001922038216")
     assert huawei.name == "华为技术有限公司" and huawei.owner_id == "li" and huawei.website == "https://www.huawei.com"
     assert CustomerItem.get("name:acmewidgets").country == "GB"

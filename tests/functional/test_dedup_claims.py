@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import urllib.error
+from datetime import UTC
 
 from tests.functional.helpers import example, make_user
 
@@ -90,10 +91,11 @@ def test_sixteen_racers_for_one_customer_yield_exactly_one_first(suite):
             seen.add(reg_id)
         assert reg_id == firsts[0]
     # AND the name key, shared by all, is held by the first
-    from chalicelib.store.registrations import read_claim
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    holder = read_claim("customer#name:腾讯计算机系统@深圳", now=datetime.now(timezone.utc))
+    from chalicelib.store.registrations import read_claim
+
+    holder = read_claim("customer#name:腾讯计算机系统@深圳", now=datetime.now(UTC))
     assert holder is not None and holder.registration_id == firsts[0]
     # AND the read API shows the mark
     shown = {i: suite.api.get(f"/v1/registrations/{i}", admin).json()["first_claim"] for i in ids}

@@ -125,8 +125,9 @@ def test_intake_keeps_working_with_the_registry_down(suite, registries):
 
 
 def test_enrichment_is_parked_after_the_last_attempt(suite, registries):
-    from chalicelib.handlers.enrichment import handle_record
+    from chalicelib.handlers.enrichment import handle_event
     from chalicelib.store import companies
+    from schemas.events import EVENT_ADAPTER
 
     registries.qcc.responder = lambda seen: Reply(500, b"down")
     secret, _ = make_partner("acme")
@@ -144,7 +145,7 @@ def test_enrichment_is_parked_after_the_last_attempt(suite, registries):
     record = SimpleNamespace(body=body, message_id="m-5", receipt_handle="r-5",
                              attributes=SimpleNamespace(approximate_receive_count="5"))
     # WHEN it fails again, THEN it is acknowledged (no exception), marked parked and sent to the DLQ
-    handle_record(record)
+    handle_event(EVENT_ADAPTER.validate_json(body), record)
     item = companies.get_enrichment(f"uscc:{REVOKED_USCC}")
     assert (item.state, item.attempts) == ("parked", 5)
     sqs = suite.client("sqs")
@@ -155,8 +156,8 @@ def test_enrichment_is_parked_after_the_last_attempt(suite, registries):
 
 
 def test_customer_without_id_is_matched_by_name_only_above_the_threshold(suite, registries):
-    from chalicelib.store import companies
     from chalicelib.domain.registration import customer_key
+    from chalicelib.store import companies
     from schemas.registration import Customer
 
     secret, _ = make_partner("acme")

@@ -6,10 +6,6 @@ import json
 from tests.functional.helpers import drain, example, make_partner, post_webhook, tap_events
 
 
-
-
-
-
 def test_each_audit_entry_is_one_domain_event_with_a_stable_id(suite):
     from schemas.events import EVENT_ADAPTER
 

@@ -123,7 +123,7 @@ def test_unknown_route_405_and_415_have_the_error_shape_and_echo_no_credential(s
         suite.api.request("POST", "/v1/registrations", b"<x/>",
                           headers={"Authorization": f"Bearer {key}", "Content-Type": "application/xml"}),
     ]
-    for answer, status in zip(answers, (404, 404, 405, 415)):
+    for answer, status in zip(answers, (404, 404, 405, 415), strict=True):
         _shape(answer, status)
         assert key.encode() not in answer.body and b"secretive" not in answer.body
         assert not any(key in v or "secretive" in v for v in answer.headers.values())

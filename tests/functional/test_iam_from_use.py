@@ -5,7 +5,7 @@ from __future__ import annotations
 from infra import iam, iam_check
 from tests.functional.helpers import example, make_partner, post_webhook
 
-CLAIMS = "arn:aws:dynamodb:us-east-1:123456789012:table/dealreg-test-claims"
+TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/{prefix}-{name}"
 
 
 def _without(function: str, action: str, table: str) -> dict:
@@ -29,13 +29,14 @@ def _without(function: str, action: str, table: str) -> dict:
 
 def test_a_registration_is_allowed_end_to_end_and_a_missing_grant_is_named(suite):
     secret, _ = make_partner("acme")
+    claims = TABLE.format(prefix=suite.prefix, name="claims")
     mark = iam_check.RECORDER.mark()
     # WHEN a partner registers and every event is delivered
     assert post_webhook(suite.api, "acme", secret, example()).status == 202
     suite.runner.pump()
     made = iam_check.RECORDER.since(mark)
     # THEN the API function checked the claims in one BatchGetItem (issue 14: denied before the fix)...
-    assert any(r.function == "api_handler" and r.action == "dynamodb:BatchGetItem" and r.resource == CLAIMS
+    assert any(r.function == "api_handler" and r.action == "dynamodb:BatchGetItem" and r.resource == claims
                for r in made)
     # ...which its role allows, like everything else the functions did
     real = iam_check.RoleChecker(suite.app, suite.prefix, "us-east-1")
@@ -45,14 +46,14 @@ def test_a_registration_is_allowed_end_to_end_and_a_missing_grant_is_named(suite
                                    grants=_without("api_handler", "dynamodb:BatchGetItem", "claims"))
     denied = broken.denied(made)
     assert {(r.function, r.action, r.resource) for r in denied} == {
-        ("api_handler", "dynamodb:BatchGetItem", CLAIMS)}
-    assert "api_handler: dynamodb:BatchGetItem on " + CLAIMS in iam_check.report(denied)
+        ("api_handler", "dynamodb:BatchGetItem", claims)}
+    assert "api_handler: dynamodb:BatchGetItem on " + claims in iam_check.report(denied)
 
 
 def test_the_directory_is_read_only_for_the_api_function(suite):
     # The directory holds API-key hashes and roles: only operators (the CLI) write it.
     real = iam_check.RoleChecker(suite.app, suite.prefix, "us-east-1")
-    directory = "arn:aws:dynamodb:us-east-1:123456789012:table/dealreg-test-directory"
+    directory = TABLE.format(prefix=suite.prefix, name="directory")
     for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
         req = iam_check.Request("api_handler", action, directory, action.split(":")[1], suite.prefix)
         assert real.denied([req]) == [req], action

@@ -171,8 +171,8 @@ def test_rep_registers_directly_with_idempotency_key(suite):
 
 
 def test_storage_outage_is_503_with_retry_after(suite, monkeypatch):
-    from chalicelib.store import aws, models
     from chalicelib import settings
+    from chalicelib.store import aws, models
 
     secret, _ = make_partner("acme")
     from chalicelib.store import directory

@@ -1,16 +1,14 @@
 """Ownership over HTTP and the scheduled jobs, on the local stack (moto over HTTP, the app over real HTTP)."""
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.functional.helpers import drain
 from tests.functional.ownership_world import granted, held, make_world, pending, publish_stream, set_rules
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-from tests.functional.helpers import drain
 
 
 @pytest.fixture

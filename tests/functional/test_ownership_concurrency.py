@@ -5,7 +5,6 @@ conditional transaction, so these tests fail if a check were done by reading fir
 """
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from datetime import UTC, datetime
@@ -13,7 +12,14 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.functional.helpers import make_user
-from tests.functional.ownership_world import granted, held, make_world, post_retrying as _post, race as _race, set_rules
+from tests.functional.ownership_world import (
+    granted,
+    held,
+    make_world,
+    post_retrying as _post,
+    race as _race,
+    set_rules,
+)
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 
@@ -74,7 +80,7 @@ def test_rep_with_limit_five_racing_a_hundred_claims_gets_exactly_five(suite, wo
     refusals = {a.json()["code"] for a in answers if a.status == 409}
     assert refusals == {"limit_exceeded"}
     assert held("user:li") == 5 and _owned_count("li") == 5
-    won = {r for r, a in zip(ids, answers) if a.status == 200}
+    won = {r for r, a in zip(ids, answers, strict=True) if a.status == 200}
     assert all(world.ownership(r).get("owner") == "user:li" for r in won)
 
 
@@ -103,7 +109,7 @@ def test_claims_racing_a_reclaim_run_leave_a_consistent_state(suite, world):
     answers = _race(calls)[1:]
     assert held("user:wang") == 0 and _owned_count("wang") == 0
     owners = Counter()
-    for reg_id, answer in zip(ids, answers):
+    for reg_id, answer in zip(ids, answers, strict=True):
         view = world.ownership(reg_id)
         assert view["status"] in ("approved", "reclaimed")
         if view["status"] == "approved":
@@ -153,7 +159,7 @@ def test_follow_ups_racing_a_reclaim_run_either_keep_the_deal_or_lose_cleanly(su
                          for r in ids]
     answers = _race(calls)[1:]
     kept = 0
-    for reg_id, answer in zip(ids, answers):
+    for reg_id, answer in zip(ids, answers, strict=True):
         view = world.ownership(reg_id)
         if answer.status == 201 and answer.json()["counted"]:
             # the follow-up committed while wang held it, so the reclaim's conditional write lost

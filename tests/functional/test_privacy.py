@@ -164,7 +164,7 @@ def _walk_every_route(suite, keys, *, beta_reg: str, holder_reg: str) -> list[tu
                               {"reg_id": holder_reg, "partner_id": "acmehold"}):
                 url = path
                 for p in params:
-                    url = url.replace("{%s}" % p, value_set.get(p, holder_reg))
+                    url = url.replace(f"{{{p}}}", value_set.get(p, holder_reg))
                 for body in (bodies if method in ("POST", "PUT", "PATCH") else [None]):
                     if path == "/v1/partners/{partner_id}/opportunities":
                         raw = json.dumps({**example(external_ref="BETA-WALK"),

@@ -104,9 +104,9 @@ def test_snapshot_round_trip_keeps_items_and_secrets(suite, tmp_path):
     counts = save_snapshot(suite.moto_url, suite.prefix, "us-east-1", path)
     assert counts[f"{suite.prefix}-registrations"] == 1
     # A restart: every resource dropped, created again from the template, then restored.
-    from chalicelib.store import aws, directory, registrations
-
     import urllib.request
+
+    from chalicelib.store import aws, directory, registrations
 
     urllib.request.urlopen(urllib.request.Request(f"{suite.moto_url}/moto-api/reset", method="POST"), timeout=5)
     provision(suite.moto_url, suite.prefix, "us-east-1")

@@ -52,8 +52,7 @@ def slack():
 
 def test_daily_digest_reaches_the_rep_once_a_day_as_one_message(suite, feeds, slack):
     from chalicelib.clock import now
-    from chalicelib.store import notifications
-    from chalicelib.store import tenders as store
+    from chalicelib.store import notifications, tenders as store
 
     _at(2026, 11, 26, 2, 0)  # 10:00 in Shanghai: just after today's digest hour
     wang = make_user("wang", "rep")

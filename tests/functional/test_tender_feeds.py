@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -276,8 +275,7 @@ def test_a_poll_that_dies_before_publishing_its_alerts_alerts_on_the_next_poll(s
     """Nothing is lost: the tender is stored "alerts pending" in the same write, and the source's validators
     do not advance past a failed run, so the next poll sees the notice again and finishes the alerts."""
     from chalicelib import clock
-    from chalicelib.store import publisher
-    from chalicelib.store import tenders as store
+    from chalicelib.store import publisher, tenders as store
     from tests.functional.helpers import drain, tap_events
 
     clock.set_clock(clock.FrozenClock(datetime(2024, 5, 6, 8, 0, tzinfo=UTC)))

@@ -7,6 +7,7 @@ by ``links.next`` (relative and absolute); the releases come from the shared cor
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +92,10 @@ def cli(suite, monkeypatch, tmp_path, capsys):
     with feeds.server:
         sources.write_text(json.dumps(feeds.sources()))
 
-        def run(*argv: str) -> tuple[int, dict[str, Any] | None, str]:
+        def run(*argv: str, terminal: bool = True) -> tuple[int, dict[str, Any] | None, str]:
             capsys.readouterr()
+            # the progress bar draws on a terminal only (tqdm); capsys's stderr stands in for one
+            monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal, raising=False)
             code = main([*argv, "--sources", str(sources)])
             out, err = capsys.readouterr()
             lines = [line for line in out.splitlines() if line.strip()]
@@ -117,7 +120,7 @@ def test_backfill_follows_ocds_links_next_and_stops_at_since(cli):
     assert code == 0 and out is not None
     assert (out["pages"], out["new"], out["older_than_since"], out["error"]) == (3, 4, 2, None)
     assert len(_titles()) == 4 and "Tender Ref 16/03822 Bulletin 1" not in _titles()
-    assert "backfill moldova [" in err and "4/4" in err  # the progress bar on stderr
+    assert "backfill moldova: 100%" in err and "4/4" in err  # the progress bar on stderr
     # WHEN limited to one page THEN it is read again and nothing is duplicated
     code, out, _ = cli("feeds", "backfill", "moldova", "--pages", "1")
     assert (out["pages"], out["new"], out["unchanged"]) == (1, 0, 2)
@@ -153,7 +156,10 @@ def test_poll_one_source_by_hand(cli):
 
     code, out, err = cli("feeds", "poll", "demo_cn_rss")
     assert code == 0 and (out["new"], out["updated"], out["error"]) == (5, 0, None)
-    assert "poll demo_cn_rss [########################] 5/5  new 5" in err
+    assert "poll demo_cn_rss: 100%" in err and "5/5" in err and "new 5, updated 0" in err
+    # in a pipe or a log: the summary only, no bar
+    code, out, err = cli("feeds", "poll", "demo_cn_rss", terminal=False)
+    assert code == 0 and out["error"] is None and "poll demo_cn_rss" not in err
     assert store.feed_state("demo_cn_rss").etag is not None  # the same state the schedule keeps
     # WHEN polled again THEN the conditional GET answers 304 and nothing is stored twice
     code, out, _ = cli("feeds", "poll", "demo_cn_rss")

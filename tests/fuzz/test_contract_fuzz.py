@@ -23,7 +23,7 @@ ROLES = ("partner", "rep", "manager", "admin")
 
 @pytest.fixture
 def principals(suite):
-    from tests.functional.helpers import make_partner, make_user, post_webhook, example
+    from tests.functional.helpers import example, make_partner, make_user, post_webhook
 
     secret, partner_key = make_partner("fuzzp")
     keys = {"partner": partner_key, "rep": make_user("fuzz-rep", "rep", "fuzzteam"),

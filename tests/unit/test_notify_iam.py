@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
-from infra import iam
-from infra import package as pkg
+from infra import iam, package as pkg
 
 PREFIX = "dealreg-dev"
 SES_IDENTITIES = {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}
@@ -56,7 +54,6 @@ def test_arn_patterns_fill_the_prefix_and_leave_pseudo_parameters_to_cloudformat
 
 def test_merged_template_carries_the_send_grants():
     shape = pkg.AppShape(functions=("deliver_notifications", "remind_overdue_reviews"), event_sources=())
-    logs: dict[str, Any] = {"Version": "2012-10-17", "Statement": []}
     merged = pkg.merge_template(shape, PREFIX)
     policies = merged["Resources"][pkg.role_logical_id("deliver_notifications")]["Properties"]["Policies"]
     statements = policies[1]["PolicyDocument"]["Statement"]

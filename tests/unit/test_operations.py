@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra import operations as ops
-from infra import package as pkg
+from infra import operations as ops, package as pkg
 from infra.resources import resources
 
 PREFIX = "dealreg-dev"

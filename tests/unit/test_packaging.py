@@ -20,8 +20,7 @@ from chalice.package import TemplateDeepMerger
 from chalice.utils import OSUtils
 from packaging.requirements import Requirement
 
-from infra import iam
-from infra import package as pkg
+from infra import iam, package as pkg
 from infra.resources import resources
 
 ROOT = Path(__file__).resolve().parents[2]

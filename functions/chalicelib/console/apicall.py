@@ -40,7 +40,7 @@ def call(app: Any, method: str, route: str, *, key: str | None, params: dict[str
             **{k.lower(): v for k, v in (headers or {}).items()}}
     path = route
     for name, value in params.items():
-        path = path.replace("{%s}" % name, quote(value, safe=""))
+        path = path.replace(f"{{{name}}}", quote(value, safe=""))
     event = {
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "headers": hdrs,

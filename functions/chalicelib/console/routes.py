@@ -288,9 +288,9 @@ def _partner_submit(ctx: Ctx, data: dict, nonce: str) -> apicall.Answer:
     """A partner user registers through the partner intake route itself: the console signs the envelope
     with the partner's current signing secret, exactly as the partner's own system would (same contract,
     same validation, same idempotency by ``webhook-id``)."""
-    from connectors.standard_webhooks import sign
     from chalicelib import clock
     from chalicelib.store.directory import partner_secrets
+    from connectors.standard_webhooks import sign
 
     secrets_ = partner_secrets(ctx.principal.id) or []
     if not secrets_:

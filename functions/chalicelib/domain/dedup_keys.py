@@ -319,7 +319,7 @@ def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
     keys.extend(f"t:{latin[i:i + _TRIGRAM]}" for i in range(len(latin) - _TRIGRAM + 1))
     words = [w for w in latin_parts if len(w) >= _MIN_ACRONYM and w not in _ACRONYM_SKIP]
     keys.extend(f"w:{w}" for w in words)
-    keys.extend(f"p:{a} {b}" for a, b in zip(words[:_PAIR_WORDS - 1], words[1:_PAIR_WORDS]))
+    keys.extend(f"p:{a} {b}" for a, b in zip(words[:_PAIR_WORDS - 1], words[1:_PAIR_WORDS], strict=False))
     if forms.acronym:
         # A name written as initials ("IBM") is stored under "i:ibm", a long name under its initials
         # "a:ibm". A long query reads both (its fellow long names, and the rare names written as its

@@ -159,7 +159,6 @@ def load_rules(document: str | None) -> MatchRules:
 
 def name_score(a: NameForms, b: NameForms) -> float:
     """Similarity of two normalised names, 0-100 (see the module docstring). Blank names score 0."""
-    from rapidfuzz import fuzz
 
     if not a.compact or not b.compact:
         return 0.0

@@ -27,9 +27,10 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 FORMAT = "dealreg.gbdt.v1"
 NUMERIC = "numeric"
@@ -181,7 +182,7 @@ def encode(spec: Sequence[Mapping[str, Any]], record: Mapping[str, Any],
     """One row of floats in spec order; a missing value or an unseen category is NaN."""
     codes = codes if codes is not None else _codes(spec)
     row = []
-    for f, table in zip(spec, codes):
+    for f, table in zip(spec, codes, strict=True):
         value = record.get(f["name"])
         if value is None or value == "":
             row.append(math.nan)
@@ -245,7 +246,7 @@ class Model:
                 if how == _CAT:
                     go_left = x == x and int(x) in thr
                 elif x != x:  # NaN: missing ("nan"), or read as 0.0 which "zero" counts as missing
-                    go_left = (how & 1) == 1 if how >= 2 else 0.0 <= thr
+                    go_left = (how & 1) == 1 if how >= 2 else thr >= 0.0
                 elif 2 <= how < 4 and x == 0.0:  # "zero": 0 is missing
                     go_left = (how & 1) == 1
                 else:
@@ -272,7 +273,7 @@ class Model:
         if self._compiled is False:
             return self.leaves(row)
         leaf_ids = self._compiled(row)
-        return [paths[i] for (_, paths), i in zip(self.trees, leaf_ids)]
+        return [paths[i] for (_, paths), i in zip(self.trees, leaf_ids, strict=True)]
 
     def probability(self, row: Sequence[float]) -> float:
         return sigmoid(self.cal_a * self.raw(row) + self.cal_b)
@@ -329,7 +330,7 @@ def _compile(model: Model):
         return f"z{f} <= {lit}"
 
     for k, (nodes, _) in enumerate(model.trees):
-        def emit(i: int, depth: int) -> None:
+        def emit(i: int, depth: int, nodes: Any = nodes, k: int = k) -> None:
             if depth > _MAX_DEPTH:
                 raise RecursionError
             node = nodes[i]
@@ -463,7 +464,7 @@ def grouped_split(groups: Sequence[str], labels: Sequence[int], *, test_share: f
 
 def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
     """Area under the ROC curve (Mann–Whitney, ties counted half)."""
-    pairs = sorted(zip(scores, labels))
+    pairs = sorted(zip(scores, labels, strict=True))
     pos = sum(labels)
     neg = len(labels) - pos
     if pos == 0 or neg == 0:
@@ -482,11 +483,11 @@ def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
 def log_loss(labels: Sequence[int], probs: Sequence[float]) -> float:
     eps = 1e-15
     return -sum(math.log(min(max(p, eps), 1 - eps)) if y else math.log(1 - min(max(p, eps), 1 - eps))
-                for y, p in zip(labels, probs)) / len(labels)
+                for y, p in zip(labels, probs, strict=True)) / len(labels)
 
 
 def brier(labels: Sequence[int], probs: Sequence[float]) -> float:
-    return sum((p - y) ** 2 for y, p in zip(labels, probs)) / len(labels)
+    return sum((p - y) ** 2 for y, p in zip(labels, probs, strict=True)) / len(labels)
 
 
 def reliability(labels: Sequence[int], probs: Sequence[float], bins: int = 10) -> list[dict[str, Any]]:
@@ -494,7 +495,7 @@ def reliability(labels: Sequence[int], probs: Sequence[float], bins: int = 10) -
     table = []
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins
-        rows = [(y, p) for y, p in zip(labels, probs) if lo <= p < hi or (b == bins - 1 and p == 1.0)]
+        rows = [(y, p) for y, p in zip(labels, probs, strict=True) if lo <= p < hi or (b == bins - 1 and p == 1.0)]
         if rows:
             table.append({"bin": f"{lo:.1f}–{hi:.1f}", "rows": len(rows),
                           "predicted": round(sum(p for _, p in rows) / len(rows), 4),
@@ -529,7 +530,7 @@ def fit_platt(raw: Sequence[float], labels: Sequence[int], iterations: int = 50)
     a, b = 1.0, 0.0
     for _ in range(iterations):
         g_a = g_b = h_aa = h_ab = h_bb = 0.0
-        for x, t in zip(raw, targets):
+        for x, t in zip(raw, targets, strict=True):
             p = sigmoid(a * x + b)
             w = max(p * (1 - p), 1e-12)
             g_a += (p - t) * x

@@ -8,11 +8,13 @@ customers whose wins are in the same currency (a customer's currency is that of 
 """
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 _WON_AT = re.compile(r"^won at (\d+(?:\.\d+)?) ([A-Z]{3})")
 
@@ -34,10 +36,8 @@ def win_of(reg: Any) -> Win:
             at = entry.at
             m = _WON_AT.match(entry.reason or "")
             if m:
-                try:
+                with contextlib.suppress(InvalidOperation):
                     amount, currency = Decimal(m.group(1)), m.group(2)
-                except InvalidOperation:
-                    pass
     return Win(reg.customer_key, at, Decimal(amount), currency)
 
 

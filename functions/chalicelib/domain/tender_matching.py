@@ -34,9 +34,9 @@ subscription write) differs from the one the cached index was built at.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -153,9 +153,8 @@ class Prepared:
 
 def prepare(tender: Any) -> Prepared:
     """Reduce a ``schemas.tender.Tender`` for matching."""
-    from connectors.formats.sanitize import html_to_text
-
     from chalicelib.domain.names import normalise
+    from connectors.formats.sanitize import html_to_text
 
     body = html_to_text(tender.text)[:MATCH_TEXT_CHARS] if tender.text else ""
     text = fold(f"{tender.title}\n{body}")
@@ -221,9 +220,9 @@ def matches(c: Criteria, p: Prepared, hits: set[str] | frozenset[str] | None = N
         return False
     if c.regions and p.place_set.isdisjoint(c.regions):
         return False
-    if c.buyers:
-        if p.buyer_core is None or not any(buyer_score(b, p.buyer_core) >= BUYER_MIN_SCORE for b in c.buyers):
-            return False
+    if c.buyers and (p.buyer_core is None
+                     or not any(buyer_score(b, p.buyer_core) >= BUYER_MIN_SCORE for b in c.buyers)):
+        return False
     if (c.value_min is not None or c.value_max is not None) and p.value is not None:
         if p.currency != c.currency:
             return False

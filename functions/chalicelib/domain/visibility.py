@@ -49,12 +49,12 @@ class Viewer:
         return f"{self.kind}:{self.id}"
 
     @classmethod
-    def of(cls, principal: Any) -> "Viewer":
+    def of(cls, principal: Any) -> Viewer:
         kind = getattr(principal.kind, "value", principal.kind)
         return cls(str(kind), principal.id)
 
     @classmethod
-    def from_ref(cls, ref: str) -> "Viewer":
+    def from_ref(cls, ref: str) -> Viewer:
         kind, _, ident = ref.partition(":")
         return cls(kind, ident)
 

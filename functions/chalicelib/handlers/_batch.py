@@ -8,7 +8,8 @@ as a batch item failure and SQS redelivers it, moving it to the DLQ after maxRec
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib import settings
 
@@ -31,14 +32,17 @@ class PermanentMessageError(Exception):
     """This message can never be processed; park it."""
 
 
-def process_sqs(event: Any, queue: str, handle: Callable[[Any], None]) -> dict:
-    """Run ``handle(domain_event)`` for each SQS record of ``event``; return the partial-batch response."""
+def process_sqs(event: Any, queue: str, handle: Callable[..., None], *, with_record: bool = False) -> dict:
+    """Run ``handle(domain_event)`` for each SQS record of ``event``; return the partial-batch response.
+
+    ``with_record``: call ``handle(domain_event, record)`` instead, for a handler that needs the powertools
+    ``SQSRecord`` itself (its receive count, receipt handle and ``queue_url``: enrichment's back-off).
+    """
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
     from pydantic import ValidationError
 
-    from schemas.events import EVENT_ADAPTER
-
     from chalicelib import observability
+    from schemas.events import EVENT_ADAPTER
 
     def one(record: Any) -> None:
         observability.count("records")
@@ -51,7 +55,10 @@ def process_sqs(event: Any, queue: str, handle: Callable[[Any], None]) -> dict:
         observability.append_keys(message_id=record.message_id, event_type=getattr(domain_event, "type", None),
                                   subject=getattr(domain_event, "subject", None))
         try:
-            handle(domain_event)
+            if with_record:
+                handle(domain_event, record)
+            else:
+                handle(domain_event)
         except PermanentMessageError as exc:
             park(queue, record, str(exc))
 

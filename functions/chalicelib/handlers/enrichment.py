@@ -26,25 +26,16 @@ SUBSCRIBES_TO = settings.QUEUES[QUEUE]
 
 @bp.on_sqs_message(queue=settings.get().queue(QUEUE), batch_size=10)
 def enrich_customers(event):
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from chalicelib.handlers._batch import process_sqs
 
-    processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event.to_dict(), record_handler=handle_record, processor=processor)
+    return process_sqs(event, QUEUE, handle_event, with_record=True)
 
 
-def handle_record(record) -> None:
-    """One SQS record (a powertools ``SQSRecord``): parse, enrich, and on an outage back off or park."""
-    from pydantic import ValidationError
-
+def handle_event(evt, record) -> None:
+    """One parsed event and its SQS record (a powertools ``SQSRecord``): enrich; on an outage back off or park."""
     from chalicelib.handlers._batch import park
     from connectors.errors import PermanentError, RetryableError
-    from schemas.events import EVENT_ADAPTER
 
-    try:
-        evt = EVENT_ADAPTER.validate_json(record.body)
-    except ValidationError as exc:
-        park(QUEUE, record, f"unparseable event: {exc.error_count()} errors")
-        return
     if evt.type not in SUBSCRIBES_TO:
         return
     from chalicelib.services.enrichment import enrich_registration, record_failure
@@ -68,10 +59,9 @@ def _back_off(record, attempt: int, retry_after: float | None) -> None:
     from chalicelib.domain.enrichment import backoff_seconds
     from chalicelib.store import aws
 
-    sqs = aws.client("sqs")
-    url = sqs.get_queue_url(QueueName=settings.get().queue(QUEUE))["QueueUrl"]
     try:
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=record.receipt_handle,
-                                      VisibilityTimeout=backoff_seconds(attempt, retry_after))
+        # the record's own queue URL (from its eventSourceARN): no GetQueueUrl call per message
+        aws.client("sqs").change_message_visibility(QueueUrl=record.queue_url, ReceiptHandle=record.receipt_handle,
+                                                    VisibilityTimeout=backoff_seconds(attempt, retry_after))
     except Exception:  # noqa: BLE001 - the queue's own visibility timeout still applies
         logger.warning("could not set the backoff for %s", record.message_id)

@@ -16,8 +16,18 @@ from datetime import timedelta
 from chalice import Blueprint
 
 from chalicelib import clock, settings
-from chalicelib.http import (MAX_SIGNATURE_HEADER_CHARS, HttpError, api, bearer_principal, check_size, header,
-                             json_response, parse_body, parse_json, validate)
+from chalicelib.http import (
+    MAX_SIGNATURE_HEADER_CHARS,
+    HttpError,
+    api,
+    bearer_principal,
+    check_size,
+    header,
+    json_response,
+    parse_body,
+    parse_json,
+    validate,
+)
 
 bp = Blueprint(__name__)
 ENVELOPE_MAX_AGE = timedelta(days=366)
@@ -55,9 +65,9 @@ def _schemas():
 @api(request="OpportunityRegistered", responses={202: "RegistrationAccepted"}, auth="standard-webhooks",
      summary="Register an opportunity from a partner system (Standard Webhooks signed)")
 def receive_partner_opportunity(partner_id: str):
+    from chalicelib.domain.registration import new_id, new_registration
     from connectors.errors import SignatureInvalidError
     from connectors.standard_webhooks import verify
-    from chalicelib.domain.registration import new_id, new_registration
     from schemas.common import Actor, PrincipalKind
 
     request = bp.current_request

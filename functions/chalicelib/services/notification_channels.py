@@ -155,7 +155,7 @@ def wecom_payload(msg: Message) -> dict:
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
     """钉钉 加签: base64(HMAC-SHA256(key=secret, msg="{timestamp}\\n{secret}")), before URL encoding."""
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -175,7 +175,7 @@ def dingtalk_payload(msg: Message) -> dict:
 
 def feishu_sign(secret: str, timestamp: int) -> str:
     """飞书 签名校验: base64(HMAC-SHA256(key="{timestamp}\\n{secret}", msg=b"")) — the key is the string."""
-    digest = hmac.new(f"{timestamp}\n{secret}".encode("utf-8"), b"", hashlib.sha256).digest()
+    digest = hmac.new(f"{timestamp}\n{secret}".encode(), b"", hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
 

@@ -139,7 +139,7 @@ def replay(ids: Sequence[str] | None, *, now: datetime) -> tuple[list[str], list
 
     items = store.parked(limit=1000) if ids is None else [store.get(i) for i in ids]
     done, missed = [], []
-    for wanted, item in zip(ids or [i.id for i in items], items):
+    for wanted, item in zip(ids or [i.id for i in items], items, strict=True):
         if item is not None and store.replay(item, now=now):
             done.append(item.id)
         else:

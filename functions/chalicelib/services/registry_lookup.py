@@ -55,9 +55,9 @@ def _secret_fields(model: Any) -> list[str]:
 def _credentials(name: str, s: settings_mod.Settings) -> dict[str, Any]:
     raw = os.environ.get(f"DEALREG_REGISTRY_{name.upper()}_SECRET")
     if raw is None:
-        from chalicelib.store import aws
-
         from botocore.exceptions import BotoCoreError, ClientError
+
+        from chalicelib.store import aws
 
         try:
             raw = aws.client("secretsmanager").get_secret_value(SecretId=s.registry_secret_name(name))["SecretString"]

@@ -20,9 +20,9 @@ from chalicelib import settings as settings_mod
 from chalicelib.domain.access import Principal, Role
 from chalicelib.store import aws
 from chalicelib.store.models import ApiKeyItem, PartnerItem, SessionKeyItem, TeamItem, UserItem
+from schemas.common import PrincipalKind
 
 SESSION_KEY_PREFIX = "drs_"  # console session keys (issue 18); API keys never start with it
-from schemas.common import PrincipalKind
 
 
 class DirectoryError(Exception):

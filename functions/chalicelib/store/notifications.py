@@ -9,7 +9,6 @@ through the sparse ``ByLaneIndex`` (never a scan).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any

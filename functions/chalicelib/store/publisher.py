@@ -7,7 +7,7 @@ deduplicate on, so at-least-once delivery is safe.
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from chalicelib import settings
 from chalicelib.store import aws

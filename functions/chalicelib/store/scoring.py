@@ -12,8 +12,9 @@ import hashlib
 import json
 import time
 import zlib
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from pynamodb.exceptions import PutError
 

@@ -14,9 +14,8 @@ import hmac
 import json
 import subprocess
 import sys
-from pathlib import Path
-
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 

@@ -10,7 +10,6 @@ stored text must be exactly that sanitised HTML.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup

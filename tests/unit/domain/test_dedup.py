@@ -282,7 +282,13 @@ def test_projects_overlap():
 ])
 def test_names_differing_in_region_are_related_never_the_same(a, b):
     # Issue 12 item 7: these shared one exact claim key and the second was blocked.
-    from chalicelib.domain.dedup_rules import REGION_CONFLICT_CAP, default_rules, evaluate, name_score, same_name
+    from chalicelib.domain.dedup_rules import (
+        REGION_CONFLICT_CAP,
+        default_rules,
+        evaluate,
+        name_score,
+        same_name,
+    )
     from infra.dedup_eval import judge_pair
 
     predicted, score, rule = judge_pair(a, b, default_rules())

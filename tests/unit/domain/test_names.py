@@ -31,9 +31,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from chalicelib.domain import names
 from chalicelib.domain.names import NormalisedName, name_key, normalise
-
 from tests.corpora import corpora_root, params
 
 NM = ("name_matching",)
@@ -543,7 +543,7 @@ def test_pair_accounting() -> None:
     same = [p for p in PAIRS if p["Targets"] == "1"]
     assert (len(PAIRS), len(same)) == (127, 71)
     assert len(PAIRS_BEYOND_NORMALISATION) == 35
-    assert PAIRS_BEYOND_NORMALISATION <= {(p["Name_x"], p["Name_y"]) for p in same}
+    assert {(p["Name_x"], p["Name_y"]) for p in same} >= PAIRS_BEYOND_NORMALISATION
 
 
 @upstream

@@ -50,7 +50,7 @@ def test_dingtalk_sign_matches_the_documented_python_example():
     secret, ts = ex["secret"], ex["timestamp_ms"]
     # the docs' algorithm, step by step
     secret_enc = secret.encode("utf-8")
-    string_to_sign_enc = f"{ts}\n{secret}".encode("utf-8")
+    string_to_sign_enc = f"{ts}\n{secret}".encode()
     hmac_code = hmac.new(secret_enc, string_to_sign_enc, digestmod=hashlib.sha256).digest()
     expected = urllib.parse.quote_plus(base64.b64encode(hmac_code))
     url = ch.dingtalk_signed_url("https://oapi.dingtalk.com/robot/send?access_token=XXXXXX", secret, ts)
@@ -69,7 +69,7 @@ def test_feishu_sign_matches_the_documented_gen_sign_example():
     ex = EXAMPLES["feishu_signed_text"]["body"]
     timestamp, secret = int(ex["timestamp"]), "demo-secret"
     # the docs' gen_sign: key = "{timestamp}\n{secret}", message empty
-    hmac_code = hmac.new(f"{timestamp}\n{secret}".encode("utf-8"), digestmod=hashlib.sha256).digest()
+    hmac_code = hmac.new(f"{timestamp}\n{secret}".encode(), digestmod=hashlib.sha256).digest()
     assert ch.feishu_sign(secret, timestamp) == base64.b64encode(hmac_code).decode("utf-8")
     ours = ch.feishu_payload(MSG, "zh-CN", secret, timestamp)
     assert ours["timestamp"] == ex["timestamp"] and ours["sign"] == ch.feishu_sign(secret, timestamp)

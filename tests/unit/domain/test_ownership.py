@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.domain import ownership as dom
 from chalicelib.domain.access import Principal, Role
-from chalicelib.domain.ownership import Holding, HolderProfile, HolderRef, OwnershipRules, Timers
+from chalicelib.domain.ownership import HolderProfile, HolderRef, Holding, OwnershipRules, Timers
 from chalicelib.domain.workflow import ALLOWED
 from schemas.common import Actor, PrincipalKind
 from schemas.registration import RegistrationStatus as S

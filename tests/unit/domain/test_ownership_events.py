@@ -1,7 +1,7 @@
 """Ownership moves become their own domain events (issue 4), derived from the audit lines like every other."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,14 +10,14 @@ from schemas.common import Actor, PrincipalKind
 from schemas.registration import AuditEntry, Registration, RegistrationStatus as S
 from tests.unit.domain.test_workflow_events_access import _reg
 
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MGR = Actor(kind=PrincipalKind.USER, id="mgr-1")
 
 
 def _held(owner: str, seq_after: int = 0) -> Registration:
     reg = _reg()
     audit = list(reg.audit)
-    for i in range(seq_after):
+    for _ in range(seq_after):
         audit.append(AuditEntry(seq=len(audit) + 1, at=NOW, actor=MGR, action="noted"))
     return reg.model_copy(update={"status": S.APPROVED, "owner_id": owner, "team_id": "south", "audit": audit})
 

@@ -15,6 +15,7 @@ from schemas.registration import AuditEntry, Registration, RegistrationStatus as
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 SYSTEM = Actor(kind=PrincipalKind.SYSTEM, id="workflow")
+REP1 = Actor(kind=PrincipalKind.USER, id="rep1")
 
 
 def user(uid: str, role: Role = Role.MANAGER) -> Principal:
@@ -22,7 +23,7 @@ def user(uid: str, role: Role = Role.MANAGER) -> Principal:
 
 
 def reg(*, region: str | None = "广东省深圳市", industry: str | None = "制造业", amount: str = "100000",
-        currency: str = "CNY", submitter: Actor = Actor(kind=PrincipalKind.USER, id="rep1"),
+        currency: str = "CNY", submitter: Actor = REP1,
         audit: list[AuditEntry] | None = None, country: str | None = "CN") -> Registration:
     return Registration.model_validate({
         "id": "reg_1", "status": "pending_review", "source": "rep", "submitter": submitter.model_dump(),

@@ -1,13 +1,13 @@
 """RFM for customers (issue 19): values from won registrations, quintile scores 1–5."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace as NS
 
 from chalicelib.domain import scoring_rfm as rfm
 
-NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def test_win_of_reads_the_contracted_amount_of_the_won_line():

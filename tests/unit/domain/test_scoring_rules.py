@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace as NS
 
 import pytest
@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from chalicelib.domain import scoring_rules as sr
 from schemas.scoring import AttributeRules, BehaviourRules
 
-NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 RULES = AttributeRules.model_validate({"base": 10, "rules": [
     {"id": "dm", "points": 30, "when": [{"field": "contacts.decision_roles", "min": 1}],
      "label": {"zh-CN": "有决策人", "en": "decision maker"}},

@@ -5,8 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from schemas.tender import Buyer, Subscription, Tender
-
 from chalicelib.domain.tender_matching import (
     BuyerBlocker,
     Criteria,
@@ -16,6 +14,7 @@ from chalicelib.domain.tender_matching import (
     naive_match,
     prepare,
 )
+from schemas.tender import Buyer, Subscription, Tender
 
 
 def sub(**data) -> Criteria:
@@ -103,7 +102,6 @@ def test_subscription_must_name_something() -> None:
 
 def test_buyer_blocker_finds_exactly_the_keys_over_the_cutoff() -> None:
     from bench.tender_matching import corpus_tenders
-
     from chalicelib.domain.names import normalise
 
     keys = sorted({normalise(t.buyer.name).core for t in corpus_tenders() if t.buyer} - {""})
@@ -175,7 +173,6 @@ def test_buyer_blocker_is_exact_on_near_misses() -> None:
     import random
 
     from bench.tender_matching import corpus_tenders
-
     from chalicelib.domain.names import normalise
 
     rng = random.Random(6)

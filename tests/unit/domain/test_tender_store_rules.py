@@ -4,9 +4,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from schemas.tender import Tender
-
 from chalicelib.domain.tenders import Change, link_keys, load_sources, merge, next_due, tender_id_for
+from schemas.tender import Tender
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -90,9 +89,8 @@ def test_registration_is_prefilled_from_the_tender() -> None:
 
 
 def test_buyer_ids_unknown_schemes_kept_invalid_ones_dropped() -> None:
-    from schemas.tender import Buyer
-
     from chalicelib.domain.tenders import buyer_registry_id
+    from schemas.tender import Buyer
 
     assert buyer_registry_id(Buyer(name="x", id="3.76.48.97.88")).value == "3.76.48.97.88"
     other = buyer_registry_id(Buyer(name="x", id="12345", scheme="MD-IDNO"))

@@ -29,7 +29,6 @@ from schemas.identifiers import (
     validate_tw_ubn,
     validate_uscc,
 )
-
 from tests.corpora import corpora_root, files, params
 
 IDS = ("company_ids",)

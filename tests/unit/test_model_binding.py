@@ -1,0 +1,49 @@
+"""chalicelib.store.models.bind() and the PynamoDB internals it relies on (issue 17 item 11).
+
+bind() points every model at the stage's tables and endpoint by setting ``Meta`` and dropping PynamoDB's
+cached per-model connection (``Model._connection``, a private attribute of pynamodb 6.1.0, pinned in
+pyproject). PynamoDB itself only rebuilds that cache when the table *name* changes, so a moved endpoint
+(another moto port, a test's stand-in) would be ignored without the reset. These tests fail if PynamoDB
+renames or stops honouring the attribute, which is the moment to revisit bind().
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import pynamodb
+import pytest
+
+from chalicelib import settings as settings_mod
+from chalicelib.store import models
+
+
+@pytest.fixture
+def restore_binding():
+    yield
+    models.bind()  # back to the process's own settings
+
+
+def _settings(prefix: str, endpoint: str) -> settings_mod.Settings:
+    base = settings_mod.from_env({"DEALREG_PREFIX": prefix, "AWS_REGION": "eu-west-1"})
+    return dataclasses.replace(base, endpoint_url=endpoint)
+
+
+def test_the_pinned_pynamodb_is_the_one_bind_was_checked_against():
+    assert pynamodb.__version__ == "6.1.0"
+
+
+def test_a_moved_endpoint_with_the_same_table_names_gets_a_new_connection(restore_binding):
+    models.bind(_settings("dealreg-bindtest", "http://127.0.0.1:1"))
+    first = models.RegistrationItem._get_connection()
+    assert first.table_name == "dealreg-bindtest-registrations" and first.connection.host == "http://127.0.0.1:1"
+    models.bind(_settings("dealreg-bindtest", "http://127.0.0.1:2"))
+    again = models.RegistrationItem._get_connection()
+    assert again.table_name == "dealreg-bindtest-registrations"
+    assert again.connection.host == "http://127.0.0.1:2" and again.connection.region == "eu-west-1"
+
+
+def test_every_model_follows_the_prefix(restore_binding):
+    models.bind(_settings("dealreg-other", "http://127.0.0.1:3"))
+    for logical, model in models.MODELS.items():
+        conn = model._get_connection()
+        assert conn.table_name == f"dealreg-other-{logical}" and conn.connection.host == "http://127.0.0.1:3"

@@ -19,7 +19,6 @@ from schemas.registration import (
     RegistrationAccepted,
     RegistrationCreate,
     RegistrationPage,
-    RegistrationStatus,
 )
 from schemas.webhook import OpportunityRegistered
 from schemas.company import Company, CompanyLookupResponse
@@ -195,10 +194,20 @@ def query_parameters(target: str) -> list[dict]:
 
     module, _, name = target.partition(":")
     schema = getattr(importlib.import_module(module), name).model_json_schema()
+    defs = schema.get("$defs", {})
     required = set(schema.get("required", []))
     out = []
+
+    def inline(part: dict) -> dict:  # a parameter's schema stands alone: no $defs to point into
+        if "$ref" in part:
+            target = {k: v for k, v in defs[part["$ref"].rsplit("/", 1)[1]].items() if k not in ("title", "description")}
+            return {**target, **{k: v for k, v in part.items() if k != "$ref"}}
+        return part
+
     for name, prop in schema.get("properties", {}).items():
-        prop = dict(prop)
+        prop = inline(dict(prop))
+        if "anyOf" in prop:
+            prop["anyOf"] = [inline(p) for p in prop["anyOf"]]
         description = prop.pop("description", None)
         prop.pop("title", None)
         if "anyOf" in prop:  # "X | None": the parameter is optional; document X
@@ -238,16 +247,6 @@ def openapi(app: Any) -> dict:
                            for h in ("webhook-id", "webhook-timestamp", "webhook-signature")]
             else:
                 op["security"] = [{"ApiKey": []}]
-            if path == "/v1/registrations" and method == "GET":
-                params.append({"name": "status", "in": "query", "required": False,
-                               "schema": {"type": "string", "enum": [s.value for s in RegistrationStatus]}})
-                params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                           for n in ("owner", "team")]
-                params.append({"name": "cursor", "in": "query", "required": False,
-                               "schema": {"type": "string", "maxLength": 1024},
-                               "description": "next_cursor of the previous page, as it was returned"})
-                params.append({"name": "limit", "in": "query", "required": False,
-                               "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}})
             if path == "/v1/companies/lookup":
                 params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},
                             "description": d} for n, d in (

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http import HttpError, api, bearer_principal, json_response, page_args
+from chalicelib.http import HttpError, api, bearer_principal, json_response, parse_query
 
 bp = Blueprint(__name__)
 
@@ -25,22 +25,25 @@ def get_registration(reg_id: str):
 
 @bp.route("/v1/registrations", methods=["GET"])
 @api(responses={200: "RegistrationPage"},
+     query="schemas.registration:RegistrationListQuery",
      summary="List registrations visible to the caller (query: status, owner, team, limit, cursor)")
 def list_registrations():
     from chalicelib.domain.access import list_plan
     from chalicelib.store import registrations
-    from schemas.registration import RegistrationPage, RegistrationStatus
+    from schemas.registration import RegistrationListQuery, RegistrationPage
 
     request = bp.current_request
     principal = bearer_principal(request.headers)
-    q = request.query_params or {}
-    status = q.get("status")
-    if status is not None and status not in RegistrationStatus.__members__.values():
-        raise HttpError(422, "validation_failed", "unknown status", errors=[{"loc": "query.status", "type": "enum"}])
-    limit, cursor = page_args(q, registrations.decode_cursor)
-    plan = list_plan(principal, owner=q.get("owner"), status=status, team=q.get("team"))
+    q = parse_query(RegistrationListQuery, request.query_params)
+    status = q.status.value if q.status is not None else None
     try:
-        items, last_key = registrations.list_page(plan.index, plan.key, status=status, limit=limit, cursor=cursor)
+        cursor = registrations.decode_cursor(q.cursor)
+    except ValueError:
+        raise HttpError(422, "validation_failed", "bad cursor",
+                        errors=[{"loc": "query.cursor", "type": "value_error"}]) from None
+    plan = list_plan(principal, owner=q.owner, status=status, team=q.team)
+    try:
+        items, last_key = registrations.list_page(plan.index, plan.key, status=status, limit=q.limit, cursor=cursor)
     except ValueError:
         raise HttpError(422, "validation_failed", "bad cursor",
                         errors=[{"loc": "query.cursor", "type": "value_error"}]) from None

@@ -247,17 +247,12 @@ def openapi(app: Any) -> dict:
                            for h in ("webhook-id", "webhook-timestamp", "webhook-signature")]
             else:
                 op["security"] = [{"ApiKey": []}]
-            if path == "/v1/companies/lookup":
-                params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},
-                            "description": d} for n, d in (
-                    ("id", "USCC, LEI or UK company number (optionally 'scheme:value'); exactly one of id, name"),
-                    ("name", "Company name; accepted only above the configured match threshold"),
-                    ("country", "ISO 3166-1 alpha-2 country to search first (name look-ups)"))]
             if meta.get("query") is not None:
                 params += query_parameters(meta["query"])
-            if path == "/v1/registrations" and method == "POST":
-                params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                               "schema": {"type": "string", "maxLength": 255}})
+            for name, schema in meta.get("headers", {}).items():  # optional request headers the route reads
+                schema = dict(schema)
+                described = {"description": schema.pop("description")} if "description" in schema else {}
+                params.append({"name": name, "in": "header", "required": False, "schema": schema, **described})
             if params:
                 op["parameters"] = params
             if meta["request"]:

@@ -12,6 +12,15 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from schemas.events import EVENT_ADAPTER
+from schemas.registration import (
+    ErrorResponse,
+    Registration,
+    RegistrationAccepted,
+    RegistrationCreate,
+    RegistrationPage,
+)
+from schemas.webhook import OpportunityRegistered
 from schemas.company import Company, CompanyLookupResponse
 from schemas.dedup import DedupAnswer, DedupVerdict, DuplicateCheckRequest
 from schemas.events import EVENT_ADAPTER
@@ -225,10 +234,20 @@ def query_parameters(target: str) -> list[dict]:
 
     module, _, name = target.partition(":")
     schema = getattr(importlib.import_module(module), name).model_json_schema()
+    defs = schema.get("$defs", {})
     required = set(schema.get("required", []))
     out = []
+
+    def inline(part: dict) -> dict:  # a parameter's schema stands alone: no $defs to point into
+        if "$ref" in part:
+            target = {k: v for k, v in defs[part["$ref"].rsplit("/", 1)[1]].items() if k not in ("title", "description")}
+            return {**target, **{k: v for k, v in part.items() if k != "$ref"}}
+        return part
+
     for name, prop in schema.get("properties", {}).items():
-        prop = dict(prop)
+        prop = inline(dict(prop))
+        if "anyOf" in prop:
+            prop["anyOf"] = [inline(p) for p in prop["anyOf"]]
         description = prop.pop("description", None)
         prop.pop("title", None)
         if "anyOf" in prop:  # "X | None": the parameter is optional; document X
@@ -268,36 +287,18 @@ def openapi(app: Any) -> dict:
                            for h in ("webhook-id", "webhook-timestamp", "webhook-signature")]
             else:
                 op["security"] = [{"ApiKey": []}]
-            if path == "/v1/registrations" and method == "GET":
-                params.append({"name": "status", "in": "query", "required": False,
-                               "schema": {"type": "string", "enum": [s.value for s in RegistrationStatus]}})
-                params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                           for n in ("owner", "team")]
-                params.append({"name": "cursor", "in": "query", "required": False,
-                               "schema": {"type": "string", "maxLength": 1024},
-                               "description": "next_cursor of the previous page, as it was returned"})
-                params.append({"name": "limit", "in": "query", "required": False,
-                               "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}})
-            if path in ("/v1/registrations", "/v1/pool") and method == "GET":  # issue 19 (staff only)
+            if path == "/v1/pool" and method == "GET":  # issue 19 (staff only); its filters: handlers/pool.py
                 params.append({"name": "sort", "in": "query", "required": False,
                                "schema": {"type": "string", "enum": ["newest", "score"], "default": "newest"},
                                "description": "score: the newest 500 ranked, highest score first, one page"})
                 params.append({"name": "min_score", "in": "query", "required": False,
                                "schema": {"type": "integer", "minimum": 0, "maximum": 100}})
-            if path == "/v1/pipeline/board":  # issue 19: the forecast by stage or by model probability
-                params.append({"name": "weighting", "in": "query", "required": False,
-                               "schema": {"type": "string", "enum": ["stage", "model"], "default": "stage"}})
-            if path == "/v1/companies/lookup":
-                params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},
-                            "description": d} for n, d in (
-                    ("id", "USCC, LEI or UK company number (optionally 'scheme:value'); exactly one of id, name"),
-                    ("name", "Company name; accepted only above the configured match threshold"),
-                    ("country", "ISO 3166-1 alpha-2 country to search first (name look-ups)"))]
             if meta.get("query") is not None:
                 params += query_parameters(meta["query"])
-            if path == "/v1/registrations" and method == "POST":
-                params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                               "schema": {"type": "string", "maxLength": 255}})
+            for name, schema in meta.get("headers", {}).items():  # optional request headers the route reads
+                schema = dict(schema)
+                described = {"description": schema.pop("description")} if "description" in schema else {}
+                params.append({"name": name, "in": "header", "required": False, "schema": schema, **described})
             if params:
                 op["parameters"] = params
             if meta["request"]:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.common import CountryCode, RegistryId, Strict
 
@@ -84,3 +84,18 @@ class CompanyLookupResponse(Strict):
     score: float | None = Field(default=None, description="Name-match score 0-100 of `company` (name look-ups)")
     cached: bool = False
     checked_at: datetime
+
+
+class CompanyLookupQuery(BaseModel):
+    """``GET /v1/companies/lookup`` query parameters: exactly one of ``id`` and ``name`` (checked by the route)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = Field(default=None, max_length=100,
+                           description="USCC, LEI or UK company number (optionally 'scheme:value'); "
+                                       "exactly one of id, name")
+    name: str | None = Field(default=None, max_length=200,
+                             description="Company name; accepted only above the configured match threshold")
+    country: str | None = Field(default=None, max_length=8,
+                                description="ISO 3166-1 alpha-2 country to search first (name look-ups)")
+

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from schemas.common import Actor, CountryCode, Day, LongText, Money, Ref, RegistryId, ShortText, Strict
 from schemas.scoring import ScoreSummary
@@ -195,3 +195,20 @@ class ErrorResponse(Strict):
     code: str
     message: str
     errors: list[ErrorDetail] = Field(default_factory=list)
+
+
+class RegistrationListQuery(BaseModel):
+    """``GET /v1/registrations`` query parameters (the caller's role picks the index: domain/access.py)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: RegistrationStatus | None = None
+    owner: str | None = Field(default=None, max_length=256, description="Only this owner's (a user id)")
+    team: str | None = Field(default=None, max_length=256, description="Only this team's (managers, admins)")
+    cursor: str | None = Field(default=None, max_length=1024,
+                               description="next_cursor of the previous page, as it was returned")
+    limit: int = Field(default=25, ge=1, le=100)
+    sort: Literal["newest", "score"] = Field(default="newest", description="Staff: score ranks the newest 500, "
+                                             "highest score first, and answers one page (no cursor)")
+    min_score: int | None = Field(default=None, ge=0, le=100, description="Staff: only items scoring at least this")
+

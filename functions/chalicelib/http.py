@@ -259,8 +259,11 @@ def _is_unavailable(exc: BaseException) -> bool:
 
 
 def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary: str = "",
-        auth: str = "bearer", request_optional: bool = False, query: Any = None) -> Callable:
-    """Wrap a route: render any ``DealregError`` (the one error root), map storage outages to 503 + Retry-After, and record OpenAPI facts."""
+        auth: str = "bearer", request_optional: bool = False, query: Any = None,
+        headers: dict[str, dict] | None = None) -> Callable:
+    """Wrap a route: render any ``DealregError`` (the one error root), map storage outages to 503 +
+    Retry-After, and record OpenAPI facts (``query``: the query model as "module:Model"; ``headers``: the
+    optional request headers it reads, name -> JSON Schema)."""
 
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
@@ -282,7 +285,8 @@ def api(*, request: Any = None, responses: dict[int, Any] | None = None, summary
                 raise
 
         wrapper.__openapi__ = {"request": request, "responses": responses or {}, "summary": summary,
-                               "auth": auth, "request_optional": request_optional, "query": query}
+                               "auth": auth, "request_optional": request_optional, "query": query,
+                               "headers": headers or {}}
         return wrapper
 
     return decorate

@@ -31,3 +31,40 @@ def test_the_openapi_documents_the_query_models_of_tenders_and_the_dev_inbox():
     assert tenders["q"]["schema"] == {"type": "string", "maxLength": 200} and not tenders["q"]["required"]
     inbox = [p for p in doc["paths"]["/v1/dev/inbox"]["get"]["parameters"] if p["in"] == "query"]
     assert [p["name"] for p in inbox] == ["limit"]
+
+
+def test_the_registration_list_is_documented_from_its_model_not_a_special_case():
+    from pathlib import Path
+
+    import app
+    from infra import openapi as oa
+    from schemas.registration import RegistrationStatus
+
+    params = {p["name"]: p for p in oa.openapi(app.app)["paths"]["/v1/registrations"]["get"]["parameters"]}
+    assert set(params) == {"status", "owner", "team", "cursor", "limit"}
+    assert params["status"]["schema"] == {"type": "string", "enum": [s.value for s in RegistrationStatus]}
+    assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}
+    source = Path(oa.__file__).read_text(encoding="utf-8")
+    assert 'if path == "/v1/registrations" and method == "GET"' not in source
+    assert 'if path == "/v1/companies/lookup"' not in source
+    lookup = {p["name"] for p in oa.openapi(app.app)["paths"]["/v1/companies/lookup"]["get"]["parameters"]}
+    assert lookup == {"id", "name", "country"}
+
+
+def test_an_unknown_status_is_refused_with_its_field_path():
+    from schemas.registration import RegistrationListQuery
+
+    with pytest.raises(http.HttpError) as refused:
+        http.parse_query(RegistrationListQuery, {"status": "bogus"})
+    assert [(e["loc"], e["type"]) for e in refused.value.errors] == [("query.status", "enum")]
+
+
+def test_the_headers_a_route_reads_are_documented_where_it_declares_them():
+    import app
+    from infra import openapi as oa
+
+    doc = oa.openapi(app.app)
+    patch = {p["name"]: p for p in doc["paths"]["/v1/registrations/{reg_id}"]["patch"]["parameters"]}
+    assert patch["If-Match"]["in"] == "header" and not patch["If-Match"]["required"]
+    post = {p["name"]: p for p in doc["paths"]["/v1/registrations"]["post"]["parameters"]}
+    assert post["Idempotency-Key"]["schema"] == {"type": "string", "maxLength": 255}

@@ -11,32 +11,28 @@ import math
 
 from chalice import Blueprint
 
-from chalicelib.http import HttpError, api, bearer_principal, json_response
+from chalicelib.http import HttpError, api, bearer_principal, json_response, parse_query
 
 bp = Blueprint(__name__)
-MAX_NAME = 200
 
 
 @bp.route("/v1/companies/lookup", methods=["GET"])
-@api(responses={200: "CompanyLookupResponse"},
+@api(responses={200: "CompanyLookupResponse"}, query="schemas.company:CompanyLookupQuery",
      summary="Look a company up in the business registries by id (USCC, LEI, UK company number) or name")
 def lookup_company():
     from chalicelib import clock
     from chalicelib.domain.enrichment import detect_scheme
     from chalicelib.services import registry_lookup
     from connectors.errors import PermanentError, RetryableError
-    from schemas.company import CompanyLookupResponse
+    from schemas.company import CompanyLookupQuery, CompanyLookupResponse
     from schemas.identifiers import InvalidIdentifierError
 
     bearer_principal(bp.current_request.headers)
-    q = bp.current_request.query_params or {}
-    ident, name = (q.get("id") or "").strip(), (q.get("name") or "").strip()
+    q = parse_query(CompanyLookupQuery, bp.current_request.query_params)
+    ident, name = (q.id or "").strip(), (q.name or "").strip()
     if bool(ident) == bool(name):
         raise HttpError(422, "validation_failed", "give exactly one of id or name",
                         errors=[{"loc": "query", "type": "missing" if not (ident or name) else "extra_forbidden"}])
-    if len(name) > MAX_NAME:
-        raise HttpError(422, "validation_failed", f"name is longer than {MAX_NAME} characters",
-                        errors=[{"loc": "query.name", "type": "string_too_long"}])
     now = clock.now()
     try:
         if ident:
@@ -51,7 +47,7 @@ def lookup_company():
             result = registry_lookup.lookup_id(scheme, value, now=now)
             query = f"{scheme}:{value}"
         else:
-            result = registry_lookup.search_name(name, now=now, country=q.get("country"))
+            result = registry_lookup.search_name(name, now=now, country=q.country)
             query = name
     except RetryableError as exc:
         wait = str(max(1, math.ceil(exc.retry_after or 5)))

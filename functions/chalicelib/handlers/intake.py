@@ -111,6 +111,7 @@ def receive_partner_opportunity(partner_id: str):
 
 @bp.route("/v1/registrations", methods=["POST"], content_types=["application/json"])
 @api(request="RegistrationCreate", responses={202: "RegistrationAccepted"},
+     headers={"Idempotency-Key": {"type": "string", "maxLength": 255}},
      summary="Register an opportunity as a rep (optional Idempotency-Key header)")
 def register_opportunity():
     from chalicelib.domain.access import Role

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http import HttpError, api, bearer_principal, json_response, page_args
+from chalicelib.http import HttpError, api, bearer_principal, json_response, parse_query
 
 bp = Blueprint(__name__)
 
@@ -56,22 +56,20 @@ def scored(items, sums):
 
 @bp.route("/v1/registrations", methods=["GET"])
 @api(responses={200: "RegistrationPage"},
+     query="schemas.registration:RegistrationListQuery",
      summary="List registrations visible to the caller (query: status, owner, team, limit, cursor; staff: "
              "sort=newest|score, min_score 0–100 — sort=score ranks the newest 500 and answers one page)")
 def list_registrations():
     from chalicelib.domain.access import list_plan
     from chalicelib.store import registrations
-    from schemas.registration import RegistrationPage, RegistrationStatus
+    from schemas.registration import RegistrationListQuery, RegistrationPage
 
     request = bp.current_request
     principal = bearer_principal(request.headers)
-    q = request.query_params or {}
-    status = q.get("status")
-    if status is not None and status not in RegistrationStatus.__members__.values():
-        raise HttpError(422, "validation_failed", "unknown status", errors=[{"loc": "query.status", "type": "enum"}])
-    limit, cursor = page_args(q, registrations.decode_cursor)
-    sort, min_score = score_args(q, principal)
-    plan = list_plan(principal, owner=q.get("owner"), status=status, team=q.get("team"))
+    q = parse_query(RegistrationListQuery, request.query_params)
+    status = q.status.value if q.status is not None else None
+    sort, min_score = score_args(request.query_params or {}, principal)
+    plan = list_plan(principal, owner=q.owner, status=status, team=q.team)
     from chalicelib.domain import visibility
 
     viewer = visibility.Viewer.of(principal)
@@ -79,10 +77,15 @@ def list_registrations():
         from chalicelib.store import scoring
 
         ranked, sums, truncated = scoring.ranked_window(plan.index, plan.key, status=status,
-                                                        min_score=min_score or 0, limit=limit)
+                                                        min_score=min_score or 0, limit=q.limit)
         return json_response(200, RegistrationPage(items=scored(ranked, sums), truncated=truncated))
     try:
-        items, last_key = registrations.list_page(plan.index, plan.key, status=status, limit=limit, cursor=cursor)
+        cursor = registrations.decode_cursor(q.cursor)
+    except ValueError:
+        raise HttpError(422, "validation_failed", "bad cursor",
+                        errors=[{"loc": "query.cursor", "type": "value_error"}]) from None
+    try:
+        items, last_key = registrations.list_page(plan.index, plan.key, status=status, limit=q.limit, cursor=cursor)
     except ValueError:
         raise HttpError(422, "validation_failed", "bad cursor",
                         errors=[{"loc": "query.cursor", "type": "value_error"}]) from None

@@ -189,6 +189,7 @@ def _if_match(value: str | None) -> int | None:
 @bp.route("/v1/registrations/{reg_id}", methods=["PATCH"],
           content_types=["application/json", "application/merge-patch+json"])
 @api(request="RegistrationPatch", responses={200: "Registration"},
+     headers={"If-Match": {"type": "string", "maxLength": 64, "description": 'the version read, e.g. "3"'}},
      summary="Edit your registration while it awaits a decision (JSON merge patch; optional If-Match: version)")
 def patch_registration(reg_id: str):
     from pydantic import ValidationError

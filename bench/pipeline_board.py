@@ -39,7 +39,13 @@ def _registrations(n: int, now):
     from chalicelib.domain.cockpit import CONFLICT_MARK
     from chalicelib.domain.registration import new_registration
     from schemas.common import Actor, PrincipalKind
-    from schemas.registration import AuditEntry, RegistrationCreate, RegistrationStatus as S, SalesStage, Source
+    from schemas.registration import (
+        AuditEntry,
+        RegistrationCreate,
+        RegistrationStatus as S,
+        SalesStage,
+        Source,
+    )
 
     rng = random.Random(18)
     rep, system = Actor(kind=PrincipalKind.USER, id="rep"), Actor(kind=PrincipalKind.SYSTEM, id="system")
@@ -57,7 +63,7 @@ def _registrations(n: int, now):
                                submitter=Actor(kind=PrincipalKind.USER, id="rep"), team_id=TEAMS[i % 3], now=created)
         audit = list(reg.audit)
 
-        def line(action, at, frm=None, to=None, reason=None, actor=system):
+        def line(action, at, frm=None, to=None, reason=None, actor=system, audit=audit):
             audit.append(AuditEntry(seq=len(audit) + 1, at=at, actor=actor, action=action, from_status=frm,
                                     to_status=to, reason=reason))
 

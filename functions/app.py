@@ -5,21 +5,27 @@ import os
 
 from chalice import Chalice
 
-from chalicelib import observability
-from chalicelib.handlers import events, intake, registrations, workflow
-from chalicelib.handlers import ownership, reclaim
-from chalicelib.handlers import companies, enrichment
-from chalicelib.handlers import duplicates
-from chalicelib.handlers import tender_feeds
-from chalicelib.handlers import notifications
-from chalicelib.handlers import review_sla
-from chalicelib.handlers import review
-from chalicelib import http
-from chalicelib.handlers import pool
-from chalicelib.handlers import scoring
-from chalicelib.handlers import pipeline
-from chalicelib.handlers import admin  # issue 18: the console's admin pages
+from chalicelib import http, observability
 from chalicelib.console import routes as console  # issue 18: the web console at /console
+from chalicelib.handlers import (
+    admin,  # issue 18: the console's admin pages
+    companies,
+    duplicates,
+    enrichment,
+    events,
+    intake,
+    notifications,
+    ownership,
+    pipeline,
+    pool,
+    reclaim,
+    registrations,
+    review,
+    review_sla,
+    scoring,
+    tender_feeds,
+    workflow,
+)
 
 app = Chalice(app_name="dealreg")
 # Chalice sets its app logger ("dealreg", stdout, not propagating) to ERROR unless debug, which would silence

@@ -12,33 +12,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from schemas.events import EVENT_ADAPTER
-from schemas.registration import (
-    ErrorResponse,
-    Registration,
-    RegistrationAccepted,
-    RegistrationCreate,
-    RegistrationPage,
-)
-from schemas.webhook import OpportunityRegistered
+from schemas.admin import AdminDirectory, AdminRules, ParkedPage, Replayed
 from schemas.company import Company, CompanyLookupResponse
 from schemas.dedup import DedupAnswer, DedupVerdict, DuplicateCheckRequest
 from schemas.events import EVENT_ADAPTER
 from schemas.notifications import InboxPage
-from schemas.scoring import PoolRanking, RankedPage, RegistrationScores
-from schemas.workflow import (
-    ApproveRequest,
-    CloseLostRequest,
-    CloseWonRequest,
-    Decision,
-    OpportunityUpdated,
-    RegistrationPatch,
-    RejectRequest,
-    ResubmitRequest,
-    WithdrawRequest,
-)
-from schemas.admin import AdminDirectory, AdminRules, ParkedPage, Replayed
-from schemas.pipeline import Board, Cockpit, PipelineRules, StageMoveRequest, StageMoveResult
 from schemas.ownership import (
     AssignRequest,
     BulkAssignRequest,
@@ -50,14 +28,13 @@ from schemas.ownership import (
     ReleaseRequest,
     TransferRequest,
 )
-from schemas.pipeline import Board, PipelineRules, StageMoveRequest, StageMoveResult
+from schemas.pipeline import Board, Cockpit, PipelineRules, StageMoveRequest, StageMoveResult
 from schemas.registration import (
     ErrorResponse,
     Registration,
     RegistrationAccepted,
     RegistrationCreate,
     RegistrationPage,
-    RegistrationStatus,
 )
 from schemas.scoring import PoolRanking, RankedPage, RegistrationScores
 from schemas.tender import (

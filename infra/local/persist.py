@@ -23,6 +23,7 @@ at the first fold.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -85,10 +86,8 @@ def _wire(value: Any) -> dict:
 def _key_part(value: dict) -> dict:
     (kind, raw), = value.items()
     if kind == "N":  # 1, 1.0 and 1e0 are one key
-        try:
+        with contextlib.suppress(InvalidOperation, TypeError):
             raw = str(Decimal(raw).normalize())
-        except (InvalidOperation, TypeError):
-            pass
     return {kind: raw}
 
 

@@ -66,7 +66,7 @@ def configure_process(env: dict[str, str]) -> None:
     """Point this process's settings, models and clients at ``env`` (the stand-in's endpoint)."""
     os.environ.update(env)
     from chalicelib import settings
-    from chalicelib.store import aws, models
+    from chalicelib.store import aws, directory, models
 
     settings.reset()
     models.bind()

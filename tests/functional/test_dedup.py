@@ -1,8 +1,6 @@
 """The dedup handler, the verdict read and the live pre-check, end to end over HTTP and the event runner."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.functional.helpers import drain, example, make_partner, make_user, post_webhook, tap_events
@@ -138,11 +136,10 @@ def test_redelivery_keeps_one_verdict_and_index_counts(suite):
     secret, _ = make_partner("acme")
     reg = post_webhook(suite.api, "acme", secret, _body("小米科技有限责任公司", ref="a1")).json()["id"]
     suite.runner.pump()
-    from chalicelib.services import dedup as service
-    from chalicelib.store import dedup as store
-    from chalicelib.store import registrations
-    from schemas.events import RegistrationSubmitted
     from chalicelib.domain.events import snapshot
+    from chalicelib.services import dedup as service
+    from chalicelib.store import dedup as store, registrations
+    from schemas.events import RegistrationSubmitted
 
     first = store.get_verdict(reg)
     counter = DedupIndexItem.get("#n|g:小米", "#").n

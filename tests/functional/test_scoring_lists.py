@@ -203,9 +203,8 @@ def test_the_board_forecast_can_be_weighted_by_the_model(suite):
 def test_the_daily_check_says_when_training_is_due(suite):
     from chalicelib.clock import now
     from chalicelib.store import scoring as store
-    from tests.unit.domain.test_scoring_summary import TINY_MODEL
-
     from tests.functional.test_scoring import _closed  # skips without LightGBM (its module needs it)
+    from tests.unit.domain.test_scoring_summary import TINY_MODEL
 
     _closed(120)
     suite.runner.run_schedule("check_scoring_model")

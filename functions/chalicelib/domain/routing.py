@@ -15,10 +15,11 @@ Levels are counted from the audit trail: a round starts at the entry that moved 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -26,6 +27,7 @@ from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.workflow import APPROVAL_RECORDED, UPDATED
 from schemas.common import PrincipalKind
 from schemas.registration import AuditEntry, Registration, RegistrationStatus
+
 DECIDING_ROLES = (Role.MANAGER.value, Role.REP.value, Role.ADMIN.value)
 
 

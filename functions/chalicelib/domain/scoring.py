@@ -2,9 +2,10 @@
 published model; see ``scoring_model`` (model), ``scoring_rules`` (attribute, behaviour)."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from chalicelib.domain import scoring_model, scoring_rules
 
@@ -74,7 +75,7 @@ def retrain_check(labels: Sequence[int], probs: Sequence[float | None], *, train
     from chalicelib.domain.scoring_model import metrics
 
     closed, reasons = len(labels), []
-    live_pairs = [(y, p) for y, p in zip(labels, probs) if p is not None]
+    live_pairs = [(y, p) for y, p in zip(labels, probs, strict=True) if p is not None]
     live = None
     if len(live_pairs) >= min_live_rows and len({y for y, _ in live_pairs}) == 2:
         live = metrics([y for y, _ in live_pairs], [p for _, p in live_pairs])

@@ -14,8 +14,15 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import settings
-from chalicelib.http import (HttpError, api, bearer_principal, check_size, json_response, parse_body,
-                             parse_query)
+from chalicelib.http import (
+    HttpError,
+    api,
+    bearer_principal,
+    check_size,
+    json_response,
+    parse_body,
+    parse_query,
+)
 from chalicelib.rules import pipeline_rules
 
 bp = Blueprint(__name__)
@@ -36,8 +43,7 @@ def move_registration_stage(reg_id: str):
     from chalicelib.domain.ownership import holder_of, manages
     from chalicelib.domain.pipeline import move_line
     from chalicelib.services.registrations import readable
-    from chalicelib.store import ownership as ownership_store
-    from chalicelib.store import registrations
+    from chalicelib.store import ownership as ownership_store, registrations
     from schemas.pipeline import StageMoveRequest, StageMoveResult
 
     request = bp.current_request

@@ -17,8 +17,17 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import settings
-from chalicelib.http import (HttpError, api, bearer_principal, check_size, header, json_response, parse_json,
-                             request_body, validate)
+from chalicelib.http import (
+    HttpError,
+    api,
+    bearer_principal,
+    check_size,
+    header,
+    json_response,
+    parse_json,
+    request_body,
+    validate,
+)
 from chalicelib.rules import workflow_rules
 
 bp = Blueprint(__name__)
@@ -42,8 +51,7 @@ def _body(model, *, optional: bool = False):
 
 def _decision(reg_id: str, principal=None):
     from chalicelib.domain import routing, visibility
-    from chalicelib.store import registrations
-    from chalicelib.store import routing as routing_store
+    from chalicelib.store import registrations, routing as routing_store
     from schemas.registration import RegistrationStatus
     from schemas.workflow import Decision
 

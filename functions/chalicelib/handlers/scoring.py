@@ -66,8 +66,7 @@ def get_registration_scores(reg_id: str):
     from chalicelib.domain.scoring import scores_for
     from chalicelib.domain.scoring_rules import load_attribute_rules, load_behaviour_rules
     from chalicelib.services.registrations import readable
-    from chalicelib.store import ownership
-    from chalicelib.store import scoring as store
+    from chalicelib.store import ownership, scoring as store
     from schemas.scoring import RegistrationScores
 
     principal = bearer_principal(bp.current_request.headers)

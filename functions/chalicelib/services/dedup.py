@@ -65,8 +65,7 @@ def judge(evt) -> None:
     """Judge the registration a ``registration.submitted``/``.updated`` event names, store the verdict, index
     its customer, and announce ``conflict_detected`` (on a conflict) and ``dedup_checked``."""
     from chalicelib import clock
-    from chalicelib.store import dedup as store
-    from chalicelib.store import registrations
+    from chalicelib.store import dedup as store, registrations
     from schemas.dedup import DedupVerdict
 
     reg = registrations.get(evt.subject)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib.domain import ownership as dom
-from chalicelib.domain.ownership import Change, Holding, HolderProfile, HolderRef, Timers
+from chalicelib.domain.ownership import Change, HolderProfile, HolderRef, Holding, Timers
 from chalicelib.rules import ownership_rules
-from chalicelib.store import holders
-from chalicelib.store import ownership as store
+from chalicelib.store import holders, ownership as store
 from schemas.common import Actor, PrincipalKind
 from schemas.registration import Registration
 

@@ -49,9 +49,8 @@ def configured_sources() -> list[Any]:
 
 
 def http_client() -> Any:
-    from connectors.http import HttpClient
-
     from chalicelib import settings
+    from connectors.http import HttpClient
 
     # Sources are operator configuration, but a feed can redirect anywhere: keep the SSRF guard on.
     return HttpClient(ssrf_guard=True, allow_loopback_http=settings.get().tender_allow_loopback)
@@ -118,12 +117,11 @@ def poll_source(src: Any, now: datetime, *, http: Any, run: _Run | None = None,
 
     ``progress(done, total, stats)`` is called after each stored tender (``total``: tenders parsed so far).
     """
+    from chalicelib.domain.tenders import next_due
+    from chalicelib.store import tenders as store
     from connectors import REGISTRY
     from connectors.base import FetchRequest, split_parsed
     from connectors.errors import ConnectorError, RetryableError
-
-    from chalicelib.domain.tenders import next_due
-    from chalicelib.store import tenders as store
 
     run = run or _Run()
     state = store.feed_state(src.name)
@@ -215,14 +213,10 @@ def alert(tender_id: str, tender: Any, now: datetime, run: _Run) -> int:
     A rep with any matching ``immediate`` subscription is told at once; otherwise the event says
     ``daily_digest`` and the notification outbox keeps it for that rep's daily digest.
     """
+    from chalicelib.domain.tender_matching import alertable, prepare
+    from chalicelib.store import publisher, tenders as store
     from schemas.common import Actor, PrincipalKind
     from schemas.events import TenderAlert, TenderSummary
-
-    from chalicelib.domain.tender_matching import prepare
-    from chalicelib.store import publisher
-    from chalicelib.store import tenders as store
-
-    from chalicelib.domain.tender_matching import alertable
 
     index = run.index()
     if not len(index) or not alertable(tender):
@@ -343,9 +337,8 @@ def recent_tenders(now: datetime, *, days: int, limit: int, status: str | None =
 
 def record(item: Any) -> Any:
     """A stored tender item as the API's ``TenderRecord``."""
-    from schemas.tender import TenderRecord
-
     from chalicelib.store import tenders as store
+    from schemas.tender import TenderRecord
 
     return TenderRecord(id=item.tender_id, cancelled=item.cancelled == "yes", sources=list(item.sources),
                         first_seen=datetime.fromisoformat(item.seen_at), tender=store.tender_of(item))
@@ -359,14 +352,12 @@ def register_tender(principal: Any, tender_id: str, extra: Any, now: datetime) -
     Raises ``NotFoundError`` (no such tender), ``DealregError`` ``tender_cancelled``, ``ValidationFailedError``
     (fields the tender lacks), ``PendingCapError``.
     """
-    from schemas.registration import Source
-
     from chalicelib import settings
     from chalicelib.domain.errors import DealregError, NotFoundError, ValidationFailedError
     from chalicelib.domain.registration import new_id, new_registration
     from chalicelib.domain.tenders import registration_from_tender, registration_ref
-    from chalicelib.store import registrations
-    from chalicelib.store import tenders as store
+    from chalicelib.store import registrations, tenders as store
+    from schemas.registration import Source
 
     made = registrations.by_external_ref(principal.id, registration_ref(tender_id), now=now)
     if made is not None:

@@ -4,9 +4,8 @@ an edit of a registration's payload by its submitter (``apply_edit``, from ``PAT
 and from a partner's ``opportunity.updated`` webhook)."""
 from __future__ import annotations
 
-from typing import Any
-
 import logging
+from typing import Any
 
 from chalicelib import settings
 from chalicelib.domain.errors import DealregError
@@ -84,7 +83,10 @@ def check(reg: Any, verdict: Any) -> str | None:
     rules = workflow_rules()
     score = model_score = None
     if rules.flag_attribute_score_below is not None or rules.flag_model_score_below is not None:
-        from chalicelib.store.scoring import customer_facts, summarizer  # issue 19 (model read only when asked)
+        from chalicelib.store.scoring import (  # issue 19 (model read only when asked)
+            customer_facts,
+            summarizer,
+        )
 
         summary = summarizer(with_model=rules.flag_model_score_below is not None)(
             reg, customer_facts(reg.customer_key))

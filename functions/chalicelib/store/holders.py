@@ -15,7 +15,7 @@ from datetime import datetime
 from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.ownership import PENDING, Change, Holding, HolderRef
+from chalicelib.domain.ownership import PENDING, Change, HolderRef, Holding
 from chalicelib.store.models import HolderItem
 from schemas.common import Actor
 

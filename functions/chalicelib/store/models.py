@@ -92,7 +92,7 @@ class AuditEntryMap(MapAttribute):
     evidence = UnicodeAttribute(null=True)  # staff-only check evidence (domain.visibility)
 
     @classmethod
-    def from_entry(cls, entry: Any) -> "AuditEntryMap":
+    def from_entry(cls, entry: Any) -> AuditEntryMap:
         """The stored form of a ``schemas.registration.AuditEntry``."""
         return cls(seq=entry.seq, at=entry.at, actor_kind=entry.actor.kind.value, actor_id=entry.actor.id,
                    action=entry.action, from_status=entry.from_status, to_status=entry.to_status,

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.ownership import (
     Change,
-    Holding,
     HolderProfile,
     HolderRef,
+    Holding,
     LimitExceededError,
     LostRaceError,
     Timers,

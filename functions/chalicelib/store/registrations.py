@@ -19,7 +19,6 @@ from schemas.common import Actor
 from schemas.registration import AuditEntry, Registration, RegistrationCreate, RegistrationStatus, SalesStage
 
 
-
 @dataclass(frozen=True)
 class CreateOutcome:
     """``created`` is False when a claim already existed; ``answer`` is then the stored first answer."""

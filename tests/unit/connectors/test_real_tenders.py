@@ -59,8 +59,7 @@ class _Index:
 
 def test_no_alert_is_ever_raised_for_a_closed_awarded_or_cancelled_process(root, monkeypatch) -> None:
     from chalicelib.services import tenders as handler
-    from chalicelib.store import publisher
-    from chalicelib.store import tenders as store
+    from chalicelib.store import publisher, tenders as store
     from schemas.tender import ALERTABLE_STATUSES
 
     published: list[Any] = []

@@ -88,7 +88,7 @@ def test_deltas_of_each_step_add_up_to_the_final_contribution():
     steps.append(_line(steps[-1], "status_changed", T0 + timedelta(days=30), frm=S.APPROVED, to=S.WON)
                  .model_copy(update={"sales_stage": SalesStage.CLOSED_WON}))
     total: dict = defaultdict(lambda: [0, 0])
-    for old, new in zip([None, *steps], steps):
+    for old, new in zip([None, *steps], steps, strict=False):
         for part, cell, count, cents in cockpit.deltas(old, new):
             total[(part, cell)][0] += count
             total[(part, cell)][1] += cents

@@ -424,7 +424,7 @@ def test_abbreviations_are_reached_through_the_index():
     from chalicelib.domain.dedup_rules import default_rules
 
     index = BlockingIndex()
-    for i, filler in enumerate(["西部发展股份有限公司", "西安发电设备有限公司", "鸿翔发展有限公司", "瀚海航运有限公司"]):
+    for filler in ["西部发展股份有限公司", "西安发电设备有限公司", "鸿翔发展有限公司", "瀚海航运有限公司"]:
         index.add(filler, exact_keys(filler))
     full = index.add("瀚峰海运物流股份有限公司", exact_keys("瀚峰海运物流股份有限公司"))
     short = "ST瀚运"

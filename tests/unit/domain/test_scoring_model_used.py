@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from chalicelib.domain import routing as dom
-from chalicelib.domain import scoring_model
+from chalicelib.domain import routing as dom, scoring_model
 from chalicelib.domain.routing import RoutingRules
 from tests.unit.domain.test_routing import reg
 from tests.unit.domain.test_scoring_summary import TINY_MODEL, WITH_DM, no_dm

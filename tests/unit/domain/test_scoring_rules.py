@@ -85,7 +85,7 @@ def test_pipeline_stage_moves_in_the_audit_trail_earn_behaviour_points():
     moved = r.model_copy(update={"audit": [*r.audit, *(
         e.model_copy(update={"seq": e.seq + 10, "at": NOW, "action": "stage_changed", "to_status": None,
                              "from_status": None, "reason": why})
-        for e, why in zip(r.audit[:2], ("qualification -> negotiation: 谈判", "negotiation -> proposal")))]})
+        for e, why in zip(r.audit[:2], ("qualification -> negotiation: 谈判", "negotiation -> proposal"), strict=True))]})
     after = scores_for(moved, [], now=NOW, attribute_rules=sr.load_attribute_rules(), behaviour_rules=BehaviourRules(),
                        model=None)
     assert after["behaviour_points"] == pytest.approx(base["behaviour_points"] + 3 * 6 - 1 * 8)

@@ -44,7 +44,8 @@ def _registrations(n: int, now):
             "sales_stage": STAGES[i % len(STAGES)]})
         reg = new_registration(payload, reg_id=f"reg_bench{i:08d}", source=Source.REP,
                                submitter=Actor(kind=PrincipalKind.USER, id="rep"), team_id=TEAMS[i % 3], now=now)
-        yield reg.model_copy(update={"status": RegistrationStatus.APPROVED, "owner_id": "rep"})
+        yield reg.model_copy(update={"status": RegistrationStatus.APPROVED,
+                                     "owner": Actor(kind=PrincipalKind.USER, id="rep")})
 
 
 def main(argv: list[str] | None = None) -> int:

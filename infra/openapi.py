@@ -150,6 +150,20 @@ CONFIG_DOCUMENTS: dict[str, str] = {
     "attribute_rules.v1.json": "schemas.scoring:AttributeRules",
     "behaviour_rules.v1.json": "schemas.scoring:BehaviourRules",
 }
+# GET /v1/companies/lookup takes exactly one of ``id`` and ``name`` (and optionally ``country``): one
+# form-exploded query object (``?id=…&country=…``), so the rule is the schema's ``oneOf``, as the server checks it.
+_TEXT = {"type": "string", "pattern": r"\S"}  # the server trims; blank is missing
+LOOKUP_QUERY = {
+    "name": "lookup", "in": "query", "required": True, "style": "form", "explode": True,
+    "description": "Exactly one of id (USCC, LEI or UK company number, optionally 'scheme:value') and name "
+                   "(accepted only above the configured match threshold); country (ISO 3166-1 alpha-2) is searched "
+                   "first for names",
+    "schema": {"type": "object", "additionalProperties": False,
+               "properties": {"id": {**_TEXT, "maxLength": 200}, "name": {**_TEXT, "maxLength": 200},
+                              "country": {"type": "string"}},
+               "oneOf": [{"required": ["id"], "not": {"required": ["name"]}},
+                         {"required": ["name"], "not": {"required": ["id"]}}]},
+}
 _ERRORS = {
     400: "Malformed request (body is not JSON, bad header)",
     401: "Missing/invalid API key or webhook signature",
@@ -222,11 +236,7 @@ def openapi(app: Any) -> dict:
                 params.append({"name": "limit", "in": "query", "required": False,
                                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}})
             if path == "/v1/companies/lookup":
-                params += [{"name": n, "in": "query", "required": False, "schema": {"type": "string"},
-                            "description": d} for n, d in (
-                    ("id", "USCC, LEI or UK company number (optionally 'scheme:value'); exactly one of id, name"),
-                    ("name", "Company name; accepted only above the configured match threshold"),
-                    ("country", "ISO 3166-1 alpha-2 country to search first (name look-ups)"))]
+                params.append(LOOKUP_QUERY)
             if path == "/v1/registrations" and method == "POST":
                 params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                                "schema": {"type": "string", "maxLength": 255}})

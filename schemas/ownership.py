@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.common import LongText, ShortText, Strict, Timestamp
+from schemas.common import Actor, LongText, ShortText, Strict, Timestamp
 from schemas.registration import ErrorDetail
 from schemas.registration import RegistrationStatus
 
@@ -100,22 +100,23 @@ class FollowUp(Strict):
     type: FollowUpType
     note: str | None = None
     at: datetime
-    author: str = Field(description="'<kind>:<id>' of the author")
+    author: Actor
     counted: bool = Field(description="True when it moved the activity clock (the author held the registration)")
 
 
 class Ownership(Strict):
     """Who holds a registration and until when."""
 
-    registration_id: str
+    id: str = Field(description="The registration's id")
     status: RegistrationStatus
     version: int
-    owner: str | None = Field(default=None, description="'<kind>:<id>' of the holder; null in the pool")
+    owner: Actor | None = Field(default=None, description="The holder; absent in the pool")
     in_pool: bool
     granted_at: datetime | None = None
     extension_days: int = 0
     last_activity_at: datetime | None = None
     due_at: datetime | None = Field(default=None, description="When the holding is reclaimed unless followed up")
     due_reason: Literal["protection_expired", "inactivity"] | None = None
-    previous_owner: str | None = None
+    previous_owner: Actor | None = Field(default=None, description="Who held it before (for the claim "
+                                         "cooldown)")
     cooldown_until: datetime | None = None

@@ -1,11 +1,10 @@
 """Pipeline (销售阶段) payloads: the configured stages and a stage move (issue 18)."""
 from __future__ import annotations
 
-from decimal import Decimal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from schemas.common import Money, ShortText, Strict
+from schemas.common import Money, Number, ShortText, Strict
 from schemas.registration import SalesStage
 
 
@@ -15,7 +14,7 @@ class Stage(Strict):
     key: SalesStage
     name_zh: str = Field(min_length=1, max_length=40)
     name_en: str = Field(min_length=1, max_length=40)
-    probability: Decimal = Field(ge=0, le=1, description="Win probability, for the weighted forecast")
+    probability: Number = Field(ge=0, le=1, description="Win probability, for the weighted forecast")
     checklist: tuple[str, ...] = Field(default=(), max_length=20, description="标准化阶段任务 for this stage")
 
 
@@ -55,7 +54,7 @@ class BoardColumn(Strict):
     stage: SalesStage
     name_zh: str
     name_en: str
-    probability: Decimal
+    probability: Number
     count: int = Field(ge=0)
     amounts: list[Money] = Field(description="Sum of expected amounts, one per currency")
     weighted: list[Money] = Field(description="amounts x the stage's win probability (forecast)")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, field_validator
 
@@ -135,6 +136,8 @@ class AuditEntry(Strict):
     reason: str | None = None
     evidence: str | None = Field(default=None, description="Staff only: what an automatic check found about "
                                  "other parties (e.g. who holds the customer); never shown to partners")
+    shared: bool | None = Field(default=None, description="True when staff marked the reason for the partner to "
+                                "read (share_reason); a partner sees staff reasons only then")
 
 
 class Registration(RegistrationCreate):
@@ -145,9 +148,8 @@ class Registration(RegistrationCreate):
     source: Source
     submitter: Actor
     partner_id: str | None = None
-    owner_id: str | None = None
-    owner_kind: str | None = Field(default=None, description="user | partner: with owner_id, the holder (the "
-                                   "same flat pair as the assign/approve bodies' owner_id/owner_kind)")
+    owner: Actor | None = Field(default=None, description="The holder ({kind: user|partner, id}); absent while "
+                                "nobody holds it")
     team_id: str | None = None
     customer_key: str
     created_at: datetime
@@ -164,6 +166,21 @@ class Registration(RegistrationCreate):
                     "before it (a possible duplicate: see GET /v1/registrations/{id}/verdict); null for "
                     "registrations stored before the check existed.",
     )
+
+    @property
+    def owner_id(self) -> str | None:
+        """The holder's id (for code; JSON has ``owner``)."""
+        return self.owner.id if self.owner else None
+
+    @property
+    def owner_kind(self) -> str | None:
+        return self.owner.kind.value if self.owner else None
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Registration:
+        # owner_id/owner_kind are read-only views of ``owner``: an update naming them would be silently lost
+        if update and {"owner_id", "owner_kind"} & set(update):
+            raise TypeError("set owner (an Actor), not owner_id/owner_kind")
+        return super().model_copy(update=update, deep=deep)
 
 
 class RegistrationAccepted(Strict):

@@ -34,10 +34,10 @@ def test_pooled_are_assigned_fresh_and_held_are_transferred_with_their_timers(su
     assert [by_id[r]["outcome"] for r in pooled] == ["assigned", "assigned"]
     assert by_id[kept]["outcome"] == "transferred"
     # The transferred one keeps its due time; the assigned ones start a fresh 90-day protection today.
-    assert world.ownership(kept)["due_at"] == due_before and world.ownership(kept)["owner"] == "user:li"
+    assert world.ownership(kept)["due_at"] == due_before and world.ownership(kept)["owner"] == {"kind": "user", "id": "li"}
     for r in pooled:
         view = world.ownership(r)
-        assert view["owner"] == "user:li" and view["granted_at"].startswith("2026-01-15")
+        assert view["owner"] == {"kind": "user", "id": "li"} and view["granted_at"].startswith("2026-01-15")
         assert view["due_at"] == by_id[r]["ownership"]["due_at"]
     assert (held("user:li"), held("user:wang")) == (3, 0)
 

@@ -53,7 +53,7 @@ def test_the_daily_limit_job_reports_then_reclaims_per_the_rule(suite, world, mo
     [report] = [e for e in drain(suite, tap) if e["type"] == "ownership.over_limit"]
     assert report["reclaimed"] == [ids[0]] and held("user:wang") == 2
     view = world.ownership(ids[0])
-    assert view["in_pool"] and view.get("owner") is None and view["previous_owner"] == "user:wang"
+    assert view["in_pool"] and view.get("owner") is None and view["previous_owner"] == {"kind": "user", "id": "wang"}
     suite.runner.run_schedule("enforce_holding_limits")  # at the limit now: nothing to report or take
     assert [e for e in drain(suite, tap) if e["type"] == "ownership.over_limit"] == []
 

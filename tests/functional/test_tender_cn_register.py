@@ -100,7 +100,7 @@ def test_chinese_rss_tenders_alert_only_when_open_and_register_end_to_end(suite,
     assert first.status == 202, first.body
     reg = suite.api.get(f"/v1/registrations/{first.json()['id']}", rep).json()
     assert reg["customer"]["name"] == "示例省人民医院" and reg["customer"]["country"] == "CN"
-    assert reg["project"]["expected_amount"] == {"amount": "4800000.00", "currency": "CNY"}
+    assert reg["project"]["expected_amount"] == {"amount": 4800000, "currency": "CNY"}
     assert reg["project"]["expected_close_date"] == "2026-12-15"
     assert "SHCG-2026-GK-0318" in reg["project"]["background"]
 
@@ -114,7 +114,7 @@ def test_chinese_rss_tenders_alert_only_when_open_and_register_end_to_end(suite,
     assert made.status == 202, made.body
     reg2 = suite.api.get(f"/v1/registrations/{made.json()['id']}", rep).json()
     assert reg2["customer"]["name"] == "示例县教育局" and reg2["customer"]["country"] == "CN"
-    assert reg2["project"]["expected_amount"] == {"amount": "880000.00", "currency": "CNY"}
+    assert reg2["project"]["expected_amount"] == {"amount": 880000, "currency": "CNY"}
     assert reg2["project"]["title"] == "示例县智慧校园云平台运维服务项目竞争性磋商公告"
     # AND it goes through the normal checks like any registration
     suite.runner.pump()

@@ -80,6 +80,6 @@ def events_for_change(old: Registration | None, new: Registration) -> list:
         out.append(EVENT_TYPES[etype](
             id=f"{new.id}:{entry.seq}", occurred_at=entry.at, subject=new.id, actor=entry.actor,
             registration=snapshot(new), from_status=entry.from_status, to_status=entry.to_status,
-            reason=entry.reason, **extra,
+            reason=entry.reason, reason_shared=entry.shared, **extra,
         ))
     return out

@@ -177,6 +177,11 @@ class LimitExceededError(OwnershipError):
 class PendingCapError(OwnershipError):
     code = "pending_cap"
 
+    @property
+    def errors(self) -> list[dict]:
+        """The limit, named as every limit refusal names it (``errors[].loc``)."""
+        return [{"loc": "limit.pending_cap", "type": "limit_exceeded"}]
+
 
 class WrongStatusError(OwnershipError):
     code = "wrong_status"

@@ -38,7 +38,7 @@ def _store(reg, idempotency_key: str | None, raw: bytes | None = None):
                                        idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds),
                                        fingerprint=registrations.body_fingerprint(raw) if idempotency_key else None)
     except registrations.PendingCapReached as exc:
-        raise HttpError(409, "pending_cap", str(exc)) from None
+        raise HttpError(409, "pending_cap", str(exc), errors=exc.errors) from None
     if outcome.conflict == "idempotency_key_reused":
         header = "webhook-id" if idempotency_key.startswith("webhook#") else "idempotency-key"
         raise HttpError(422, *REUSED, errors=[{"loc": f"header.{header}", "type": "idempotency_key_reused"}])

@@ -17,9 +17,9 @@ bp = Blueprint(__name__)
 
 def _refusal(exc, principal) -> HttpError:
     from chalicelib.domain import visibility
-    from chalicelib.domain.ownership import LimitExceededError
+    from chalicelib.domain.ownership import LimitExceededError, PendingCapError
 
-    errors = exc.errors if isinstance(exc, LimitExceededError) else []
+    errors = exc.errors if isinstance(exc, (LimitExceededError, PendingCapError)) else []  # names the limit
     return HttpError(exc.status, exc.code, visibility.refusal(visibility.Viewer.of(principal), exc.code, str(exc)),
                      errors=errors)
 
@@ -39,14 +39,15 @@ def _read(reg_id: str):
 def _view(h, principal) -> dict:
     from chalicelib.domain import visibility
     from chalicelib.domain.ownership import POOL
+    from schemas.common import Actor
     from schemas.ownership import Ownership
 
     t = h.timers
     return visibility.ownership(visibility.Viewer.of(principal), Ownership(
-        registration_id=h.reg_id, status=h.status, version=h.version, owner=h.owner.key if h.owner else None,
+        id=h.reg_id, status=h.status, version=h.version, owner=Actor.from_ref(h.owner.key) if h.owner else None,
         in_pool=h.status is POOL and h.owner is None, granted_at=t.granted_at, extension_days=t.extension_days,
         last_activity_at=t.last_activity_at, due_at=t.due_at, due_reason=t.due_reason,
-        previous_owner=t.previous_owner, cooldown_until=t.cooldown_until))
+        previous_owner=Actor.from_ref(t.previous_owner), cooldown_until=t.cooldown_until))
 
 
 def _operate(reg_id: str, op: str, decide) -> object:
@@ -235,6 +236,7 @@ def add_follow_up(reg_id: str):
     from chalicelib.domain.access import can_read
     from chalicelib.domain.registration import new_id
     from chalicelib.store import ownership as store
+    from schemas.common import Actor
     from schemas.ownership import FollowUp, FollowUpCreate
 
     principal = bearer_principal(bp.current_request.headers)
@@ -254,4 +256,4 @@ def add_follow_up(reg_id: str):
     except dom.OwnershipError as exc:
         raise _refusal(exc, principal) from None
     return json_response(201, FollowUp(id=rec.id, registration_id=reg_id, type=body.type, note=body.note,
-                                       at=rec.at, author=author.key, counted=rec.counted))
+                                       at=rec.at, author=Actor.from_ref(author.key), counted=rec.counted))

@@ -30,10 +30,11 @@ def _refusal(exc) -> HttpError:
     if isinstance(exc, ReasonRequiredError):
         return HttpError(422, "validation_failed", str(exc), errors=[{"loc": "body.reason", "type": "missing"}])
     if isinstance(exc, PendingCapReached):
-        return HttpError(409, "pending_cap", str(exc))
-    from chalicelib.domain.ownership import LimitExceededError
+        return HttpError(409, "pending_cap", str(exc), errors=exc.errors)
+    from chalicelib.domain.ownership import LimitExceededError, PendingCapError
 
-    errors = exc.errors if isinstance(exc, LimitExceededError) else None  # names the limit, as everywhere
+    # a limit refusal names its limit, as everywhere
+    errors = exc.errors if isinstance(exc, (LimitExceededError, PendingCapError)) else None
     return HttpError(getattr(exc, "status", 409), getattr(exc, "code", "conflict"), str(exc), errors=errors)
 
 
@@ -78,7 +79,7 @@ def _decision(reg_id: str, principal=None):
     reg = registrations.get(reg_id)
     review = reg.status is RegistrationStatus.PENDING_REVIEW
     answer = Decision(
-        id=reg.id, status=reg.status, version=reg.version, owner_id=reg.owner_id, owner_kind=reg.owner_kind,
+        id=reg.id, status=reg.status, version=reg.version, owner=reg.owner,
         levels_required=routing.levels_required(routing_store.rules(), reg) if review else None,
         levels_done=len(routing.round_approvals(reg.audit)) if review else None)
     return json_response(200, visibility.decision(visibility.Viewer.of(principal), answer) if principal else answer)
@@ -178,7 +179,8 @@ def reject_registration(reg_id: str):
     principal = bearer_principal(bp.current_request.headers)
     r = _Review(reg_id, RegistrationStatus.REJECTED, principal)
     body = _body(RejectRequest)
-    return _move(r.reg, lambda now: reject(r.reg, r.principal.actor, now=now, reason=body.reason))
+    return _move(r.reg, lambda now: reject(r.reg, r.principal.actor, now=now, reason=body.reason,
+                                                  shared=body.share_reason))
 
 
 # --- the submitter's moves ---------------------------------------------------------------------------------------

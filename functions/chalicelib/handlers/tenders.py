@@ -488,7 +488,7 @@ def register_tender(tender_id: str):
         outcome = registrations.create(reg, now=now, idempotency_key=None,
                                        idempotency_ttl=timedelta(seconds=settings.get().idempotency_ttl_seconds))
     except registrations.PendingCapReached as exc:
-        raise HttpError(409, "pending_cap", str(exc)) from None
+        raise HttpError(409, "pending_cap", str(exc), errors=exc.errors) from None
     # A concurrent call for the same tender won the external_ref claim: answer with its registration.
     return json_response(202 if outcome.created else 200, outcome.answer)
 

@@ -62,6 +62,7 @@ class AuditEntryMap(MapAttribute):
     to_status = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     evidence = UnicodeAttribute(null=True)  # staff-only check evidence (domain.visibility)
+    shared = BooleanAttribute(null=True)  # staff marked the reason for the partner (domain.visibility)
 
 
 class RegistrationItem(Model):

@@ -26,6 +26,11 @@ class PendingCapReached(Exception):
                          f"(pending_cap = {cap})")
         self.cap = cap
 
+    @property
+    def errors(self) -> list[dict]:
+        """The limit, named as every limit refusal names it (``errors[].loc``)."""
+        return [{"loc": "limit.pending_cap", "type": "limit_exceeded"}]
+
 
 @dataclass(frozen=True)
 class CreateOutcome:
@@ -46,7 +51,7 @@ def _audit_map(entry: AuditEntry) -> AuditEntryMap:
     return AuditEntryMap(
         seq=entry.seq, at=entry.at, actor_kind=entry.actor.kind.value, actor_id=entry.actor.id,
         action=entry.action, from_status=entry.from_status, to_status=entry.to_status, reason=entry.reason,
-        evidence=entry.evidence,
+        evidence=entry.evidence, shared=entry.shared,
     )
 
 
@@ -68,14 +73,14 @@ def from_item(item: RegistrationItem) -> Registration:
         **item.data,
         id=item.id, status=item.status, source=item.source,
         submitter=Actor(kind=item.submitter_kind, id=item.submitter_id),
-        partner_id=item.partner_id, owner_id=item.owner_id, team_id=item.team_id, customer_key=item.customer_key,
-        owner_kind=(item.owner_kind or "user") if item.owner_id else None,
+        partner_id=item.partner_id, team_id=item.team_id, customer_key=item.customer_key,
+        owner=Actor(kind=item.owner_kind or "user", id=item.owner_id) if item.owner_id else None,
         created_at=item.created_at, updated_at=item.updated_at, version=item.version or 1,
         first_claim=item.first_claim, won_amount=item.won_amount, review_flag=item.review_flag,
         audit=[
             AuditEntry(seq=a.seq, at=a.at, actor=Actor(kind=a.actor_kind, id=a.actor_id), action=a.action,
                        from_status=a.from_status, to_status=a.to_status, reason=a.reason,
-                       evidence=a.evidence)
+                       evidence=a.evidence, shared=a.shared)
             for a in item.audit
         ],
     )

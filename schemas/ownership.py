@@ -19,19 +19,24 @@ class HolderKind(StrEnum):
     PARTNER = "partner"
 
 
+class Holder(Strict):
+    """Who is to hold a registration, as in every answer (``{"kind", "id"}``); ``kind`` defaults to ``user``."""
+
+    kind: HolderKind = HolderKind.USER
+    id: HolderId
+
+
 class AssignRequest(Strict):
     """A manager gives a pooled or archived registration to a holder (a fresh protection period)."""
 
-    owner_id: HolderId
-    owner_kind: HolderKind = HolderKind.USER
+    owner: Holder
     reason: ShortText | None = None
 
 
 class TransferRequest(Strict):
     """A manager moves a held registration to another holder; its timers carry over unchanged."""
 
-    to_owner_id: HolderId
-    to_owner_kind: HolderKind = HolderKind.USER
+    owner: Holder = Field(description="The new holder")
     reason: ShortText
 
 
@@ -43,8 +48,7 @@ class BulkAssignRequest(Strict):
     """
 
     registration_ids: list[HolderId] = Field(min_length=1, max_length=100)
-    owner_id: HolderId
-    owner_kind: HolderKind = HolderKind.USER
+    owner: Holder
     reason: ShortText
 
 

@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints
 
 from schemas.common import Actor, CurrencyCode, Money, Number, ShortText, Strict, Timestamp
 from schemas.dedup import DedupOutcome
-from schemas.ownership import HolderId, HolderKind
+from schemas.ownership import Holder
 from schemas.registration import RegistrationCreate, RegistrationStatus, SalesStage
 
 FieldPath = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z_]+(\.[a-z_]+)*$")]
@@ -70,8 +70,7 @@ class ApproveRequest(Strict):
     partner for partner submissions); name another holder to give it to them instead."""
 
     reason: ShortText | None = None
-    owner_id: HolderId | None = None
-    owner_kind: HolderKind = HolderKind.USER
+    owner: Holder | None = None
 
 
 class RejectRequest(Strict):

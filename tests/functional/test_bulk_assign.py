@@ -18,7 +18,7 @@ def world(suite, monkeypatch):
 
 def _bulk(world, who: str, ids: list[str], owner: str = "li"):
     return world.post("/v1/registrations/bulk-assign", who,
-                      {"registration_ids": ids, "owner_id": owner, "reason": "territory change"})
+                      {"registration_ids": ids, "owner": {"id": owner}, "reason": "territory change"})
 
 
 def test_pooled_are_assigned_fresh_and_held_are_transferred_with_their_timers(suite, world):
@@ -59,7 +59,7 @@ def test_only_managers_of_the_team_may_bulk_assign(suite, world):
     body = _bulk(world, "wang", ids).json()
     assert (body["done"], body["results"][0]["code"]) == (0, "forbidden")
     assert world.ownership(ids[0])["in_pool"]
-    invalid = world.post("/v1/registrations/bulk-assign", "boss", {"registration_ids": [], "owner_id": "li",
+    invalid = world.post("/v1/registrations/bulk-assign", "boss", {"registration_ids": [], "owner": {"id": "li"},
                                                                    "reason": "x"})
     assert invalid.status == 422 and invalid.json()["errors"][0]["loc"] == "body.registration_ids"
 

@@ -107,16 +107,16 @@ def test_release_returns_to_pool_with_cooldown_for_the_previous_owner(suite, wor
 def test_assign_by_manager_only_and_limit_409_names_the_limit(suite, world, rules):
     rules(role_limits={"rep": 1, "manager": 5})
     first, second = granted(world, suite, None, n=2)
-    assert world.post(f"/v1/registrations/{first}/assign", "wang", {"owner_id": "li"}).status == 403
-    ok = world.post(f"/v1/registrations/{first}/assign", "boss", {"owner_id": "li"})
+    assert world.post(f"/v1/registrations/{first}/assign", "wang", {"owner": {"id": "li"}}).status == 403
+    ok = world.post(f"/v1/registrations/{first}/assign", "boss", {"owner": {"id": "li"}})
     assert ok.status == 200 and ok.json()["owner"] == {"kind": "user", "id": "li"}
     before = world.ownership(second)
-    full = world.post(f"/v1/registrations/{second}/assign", "boss", {"owner_id": "li"})
+    full = world.post(f"/v1/registrations/{second}/assign", "boss", {"owner": {"id": "li"}})
     assert full.status == 409 and full.json()["code"] == "limit_exceeded"
     assert "role:rep = 1" in full.json()["message"]
     assert full.json()["errors"] == [{"loc": "limit.role:rep", "type": "limit_exceeded"}]
     assert world.ownership(second) == before and held("user:li") == 1
-    unknown = world.post(f"/v1/registrations/{second}/assign", "boss", {"owner_id": "nobody"})
+    unknown = world.post(f"/v1/registrations/{second}/assign", "boss", {"owner": {"id": "nobody"}})
     assert unknown.status == 422 and unknown.json()["code"] == "unknown_holder"
 
 
@@ -124,7 +124,7 @@ def test_transfer_keeps_the_timers_and_extension_is_capped(suite, world, clock_a
     [reg_id] = granted(world, suite, "wang")
     due = world.ownership(reg_id)["due_at"]
     clock_at.advance(days=10)
-    moved = world.post(f"/v1/registrations/{reg_id}/transfer", "boss", {"to_owner_id": "li", "reason": "territory"})
+    moved = world.post(f"/v1/registrations/{reg_id}/transfer", "boss", {"owner": {"id": "li"}, "reason": "territory"})
     assert moved.status == 200 and moved.json()["owner"] == {"kind": "user", "id": "li"} and moved.json()["due_at"] == due
     assert (held("user:wang"), held("user:li")) == (0, 1)
     assert world.post(f"/v1/registrations/{reg_id}/extend", "li", {"days": 10, "reason": "x"}).status == 403
@@ -161,7 +161,7 @@ def test_scheduled_reclaim_takes_back_only_due_items_once_and_announces_it(suite
     [moved] = granted(world, suite, "li")
     clock_at.advance(days=10)
     assert world.post(f"/v1/registrations/{moved}/transfer", "boss",
-                      {"to_owner_id": "wang", "reason": "x"}).status == 200
+                      {"owner": {"id": "wang"}, "reason": "x"}).status == 200
     clock_at.advance(days=10)
     assert world.post(f"/v1/registrations/{busy}/followups", "wang", {"type": "call"}).status == 201
     publish_stream(suite)
@@ -197,7 +197,7 @@ def test_reclaim_archives_when_configured(suite, world, clock_at, rules):
     assert view["status"] == "expired" and view.get("owner") is None and not view["in_pool"]
     assert world.post(f"/v1/registrations/{reg_id}/claim", "li").status == 404  # archived: not in li's sight
     assert world.post(f"/v1/registrations/{reg_id}/claim", "wang").json()["code"] == "wrong_status"
-    assert world.post(f"/v1/registrations/{reg_id}/assign", "boss", {"owner_id": "li"}).status == 200
+    assert world.post(f"/v1/registrations/{reg_id}/assign", "boss", {"owner": {"id": "li"}}).status == 200
 
 
 def test_rule_changes_restamp_and_reclaim_never_acts_on_a_stale_due_time(suite, world, clock_at, rules):

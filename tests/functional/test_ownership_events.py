@@ -21,7 +21,7 @@ def test_transfer_and_extension_are_announced_with_who_held_it(suite, world):
     publish_stream(suite)
     tap = tap_events(suite)
     assert world.post(f"/v1/registrations/{reg_id}/transfer", "boss",
-                      {"to_owner_id": "li", "reason": "territory"}).status == 200
+                      {"owner": {"id": "li"}, "reason": "territory"}).status == 200
     assert world.post(f"/v1/registrations/{reg_id}/extend", "boss", {"days": 10, "reason": "tender delayed"}).status == 200
     publish_stream(suite)
     events = [e for e in drain(suite, tap) if e["subject"] == reg_id]

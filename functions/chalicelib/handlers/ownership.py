@@ -116,7 +116,7 @@ def assign_registration(reg_id: str):
 
     def decide(p, h, now, rules):
         body = _body(AssignRequest)  # parsed once the caller is known to be allowed
-        owner = _profile(dom.HolderRef(body.owner_kind.value, body.owner_id))
+        owner = _profile(dom.HolderRef(body.owner.kind.value, body.owner.id))
         return dom.assign(h, owner, actor=p.actor, now=now, rules=rules, reason=body.reason)
 
     return _operate(reg_id, "assign", decide)
@@ -145,7 +145,7 @@ def transfer_registration(reg_id: str):
 
     def decide(p, h, now, rules):
         body = _body(TransferRequest)
-        to = _profile(dom.HolderRef(body.to_owner_kind.value, body.to_owner_id))
+        to = _profile(dom.HolderRef(body.owner.kind.value, body.owner.id))
         return dom.transfer(h, to, actor=p.actor, now=now, rules=rules, reason=body.reason)
 
     return _operate(reg_id, "transfer", decide)
@@ -180,7 +180,7 @@ def bulk_assign_registrations():
     principal = bearer_principal(bp.current_request.headers)
     body = _body(BulkAssignRequest)
     try:  # the holder is the same for every item: resolved once (an unknown one refuses the request, 422)
-        profile = _profile(dom.HolderRef(body.owner_kind.value, body.owner_id))
+        profile = _profile(dom.HolderRef(body.owner.kind.value, body.owner.id))
     except dom.OwnershipError as exc:
         raise _refusal(exc, principal) from None
     results = []

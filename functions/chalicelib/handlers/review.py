@@ -161,7 +161,7 @@ def approve_registration(reg_id: str):
             if not registrations.append_audit(r.reg, entry, now=now):
                 raise _lost()
         else:
-            owner = HolderRef(body.owner_kind.value, body.owner_id) if body.owner_id else _default_owner(r.reg)
+            owner = HolderRef(body.owner.kind.value, body.owner.id) if body.owner else _default_owner(r.reg)
             ownership_ops.grant(r.reg, owner, r.principal.actor, now=now, reason=body.reason)
     except _refusals() as exc:
         raise _refusal(exc) from None

@@ -75,7 +75,7 @@ def json_number(value: Decimal) -> int | float:
     return float(value)
 
 
-Number = Annotated[Decimal, PlainSerializer(json_number, return_type=float, when_used="json")]
+Number = Annotated[Decimal, PlainSerializer(json_number, return_type=int | float, when_used="json")]
 """A decimal that is written to JSON as a number. Use it (not bare ``Decimal``) in every public model."""
 
 # --- amounts: one plain decimal syntax --------------------------------------------------------------------------
@@ -96,8 +96,14 @@ def _plain_amount(value: object) -> object:
     return text if text is not None else value
 
 
+def _cents(value: Decimal) -> Decimal:
+    # One scale in Python and in texts built from it ("500.00 CNY"), whether it came as 500, "500" or "500.00"
+    # (a stored amount reads back from its JSON number without trailing zeros).
+    return value.quantize(Decimal("0.01"))
+
+
 Amount = Annotated[
-    Number, BeforeValidator(_plain_amount), Field(ge=0, max_digits=15, decimal_places=2),
+    Number, BeforeValidator(_plain_amount), Field(ge=0, max_digits=15, decimal_places=2), AfterValidator(_cents),
     WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 9999999999999.99},
                               {"type": "string", "pattern": AMOUNT_PATTERN}],
                     "description": "A plain decimal, at most 13 digits before the point and 2 after; "

@@ -82,7 +82,7 @@ def test_chinese_rss_tenders_alert_only_when_open_and_register_end_to_end(suite,
     open_one = tenders["GK-001"].data
     assert open_one["buyer"]["name"] == "示例省人民医院" and open_one["agent"] == "示例建设项目管理有限公司"
     assert open_one["project_code"] == "SHCG-2026-GK-0318"
-    assert (open_one["value"], open_one["currency"]) == ("4800000", "CNY")
+    assert (open_one["value"], open_one["currency"]) == (4800000, "CNY")  # a JSON number (issue 12 item 16)
     assert open_one["deadline"] == "2026-12-15T01:30:00Z" and open_one["deadline_kind"] == "tender"
     assert tenders["ZB-003"].data["status"] == "award" and tenders["GZ-004"].data["status"] == "amendment"
     assert tenders["GZ-004"].data["deadline"] == "2026-12-07T01:30:00Z"  # the corrected deadline

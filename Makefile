@@ -49,8 +49,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	PYTHONPATH=functions:. $(BIN)/lint-imports --no-cache
 
-## The OpenAPI contract against the app for every role (schemathesis, derandomised, bounded; part of `make test`).
-## DEALREG_FUZZ_EXAMPLES=20 make fuzz generates more examples per operation and role.
+## The OpenAPI contract against the app for every role (schemathesis, derandomised, bounded; part of `make test`):
+## valid requests answered as documented, and schema-breaking ones (negative mode) refused with the error shape.
+## DEALREG_FUZZ_EXAMPLES=20 / DEALREG_FUZZ_NEGATIVE_EXAMPLES=10 make fuzz generate more examples per operation and role.
 fuzz: $(STAMP)
 	$(BIN)/python -m pytest tests/fuzz -q -s
 

@@ -89,7 +89,7 @@ def _registrations(n: int, now):
                 line("reclaimed" if fate == 8 else "status_changed", end, S.APPROVED, status, None, rep)
                 if fate in (6, 7):
                     sales = SalesStage.CLOSED_WON if fate == 6 else SalesStage.CLOSED_LOST
-        yield reg.model_copy(update={"status": status, "owner_id": "rep" if status is S.APPROVED else None,
+        yield reg.model_copy(update={"status": status, "owner": Actor(kind=PrincipalKind.USER, id="rep") if status is S.APPROVED else None,
                                      "partner_id": f"partner{i % 40:02d}" if i % 4 == 0 else None,
                                      "sales_stage": sales, "audit": audit, "version": len(audit)})
 

@@ -168,6 +168,8 @@ CONFIG_DOCUMENTS: dict[str, str] = {
     "attribute_rules.v1.json": "schemas.scoring:AttributeRules",
     "behaviour_rules.v1.json": "schemas.scoring:BehaviourRules",
 }
+# GET /v1/companies/lookup takes exactly one of ``id`` and ``name`` (and optionally ``country``): one
+# form-exploded query object (``?id=…&country=…``), so the rule is the schema's ``oneOf``, as the server checks it.
 _ERRORS = {
     400: "Malformed request (body is not JSON, bad header)",
     401: "Missing/invalid API key or webhook signature",
@@ -210,8 +212,10 @@ def query_parameters(target: str) -> list[dict]:
     import importlib
 
     module, _, name = target.partition(":")
-    schema = getattr(importlib.import_module(module), name).model_json_schema()
+    model = getattr(importlib.import_module(module), name)
+    schema = model.model_json_schema()
     defs = schema.get("$defs", {})
+    props: dict[str, dict] = {}
     required = set(schema.get("required", []))
     out = []
 
@@ -232,10 +236,16 @@ def query_parameters(target: str) -> list[dict]:
             prop = {**(kinds[0] if len(kinds) == 1 else {"anyOf": kinds}), **prop}
             if prop.get("default", 0) is None:
                 del prop["default"]  # absent means "no filter"; null is not a value of the type
+        props[name] = {**prop, **({"description": description} if description else {})}
         param = {"name": name, "in": "query", "required": name in required, "schema": prop}
         if description:
             param["description"] = description
         out.append(param)
+    rule = {k: schema[k] for k in ("oneOf", "anyOf", "allOf") if k in schema}
+    if rule:  # a rule across parameters (exactly one of id, name): one form-exploded object carries it
+        return [{"name": model.__name__, "in": "query", "required": True, "style": "form", "explode": True,
+                 "description": (model.__doc__ or "").strip().split("\n")[0],
+                 "schema": {"type": "object", "additionalProperties": False, "properties": props, **rule}}]
     return out
 
 

@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
     WithJsonSchema,
     model_validator,
@@ -69,11 +70,28 @@ ShortText = Annotated[str, BeforeValidator(_clean_line),
 LongText = Annotated[str, BeforeValidator(_clean_lines), StringConstraints(strip_whitespace=True, max_length=4000)]
 Ref = Annotated[str, BeforeValidator(_clean_line), StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
+# --- numbers are numbers --------------------------------------------------------------------------------------
+# Every decimal in an outward JSON body (amounts, tender values, probabilities) is a JSON number, never a string
+# (pydantic writes a Decimal as text by default). Python code keeps the exact Decimal; JSON gets an integer when
+# the value is whole, else the shortest float that reads back as the same decimal. Amounts accepted from callers
+# have at most 15 significant digits (13 before the point, 2 after), so that conversion is exact for them.
+
+
+def json_number(value: Decimal) -> int | float:
+    """A Decimal as the JSON number it denotes (exact for up to 15 significant digits)."""
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+Number = Annotated[Decimal, PlainSerializer(json_number, return_type=int | float, when_used="json")]
+"""A decimal that is written to JSON as a number. Use it (not bare ``Decimal``) in every public model."""
+
 # --- amounts: one plain decimal syntax --------------------------------------------------------------------------
 # A JSON number, or a string of ASCII digits with at most two decimals: "1200", "1200.50". Refused: full-width
 # or other scripts' digits ("１００", "١٠٠"), "1_000", "1e3", "-0", "+5", " 5", and a JSON number written with an
 # exponent or more than two decimals (1e-400 would otherwise read as 0).
-AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,15})(\.[0-9]{1,2})?$"
+AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$"
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 
 
@@ -87,11 +105,18 @@ def _plain_amount(value: object) -> object:
     return text if text is not None else value
 
 
+def _cents(value: Decimal) -> Decimal:
+    # One scale in Python and in texts built from it ("500.00 CNY"), whether it came as 500, "500" or "500.00"
+    # (a stored amount reads back from its JSON number without trailing zeros).
+    return value.quantize(Decimal("0.01"))
+
+
 Amount = Annotated[
-    Decimal, BeforeValidator(_plain_amount), Field(ge=0, max_digits=18, decimal_places=2),
-    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 9999999999999999.99},
+    Number, BeforeValidator(_plain_amount), Field(ge=0, max_digits=15, decimal_places=2), AfterValidator(_cents),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 9999999999999.99},
                               {"type": "string", "pattern": AMOUNT_PATTERN}],
-                    "description": "A plain decimal, at most 16 digits before the point and 2 after"}),
+                    "description": "A plain decimal, at most 13 digits before the point and 2 after; "
+                                   "answers always write it as a JSON number"}),
 ]
 
 # --- dates and times: ISO 8601 text only, within a sane range ------------------------------------------------------
@@ -163,7 +188,17 @@ class PrincipalKind(StrEnum):
 
 
 class Actor(Strict):
-    """Who did something: a partner system, a person, or the system itself (a scheduled job, a handler)."""
+    """Who did something, or holds something: a partner system, a person, or the system itself (a scheduled
+    job, a handler). Every party in an answer (owner, previous owner, author, recipient, actor, submitter) has
+    this one shape, ``{"kind", "id"}``; the ``"<kind>:<id>"`` keys the store uses never reach a caller."""
 
     kind: PrincipalKind
     id: str
+
+    @classmethod
+    def from_ref(cls, ref: str | None) -> Actor | None:
+        """``"user:wang"`` (the store's key) as ``{"kind": "user", "id": "wang"}``; None stays None."""
+        if not ref:
+            return None
+        kind, _, ident = ref.partition(":")
+        return cls(kind=PrincipalKind(kind), id=ident)

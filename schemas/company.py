@@ -89,7 +89,9 @@ class CompanyLookupResponse(Strict):
 class CompanyLookupQuery(BaseModel):
     """``GET /v1/companies/lookup`` query parameters: exactly one of ``id`` and ``name`` (checked by the route)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra={
+        "oneOf": [{"required": ["id"], "not": {"required": ["name"]}},
+                  {"required": ["name"], "not": {"required": ["id"]}}]})
 
     id: str | None = Field(default=None, max_length=100,
                            description="USCC, LEI or UK company number (optionally 'scheme:value'); "

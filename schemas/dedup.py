@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from schemas.common import Strict
+from schemas.common import Actor, Strict
 from schemas.registration import Customer, Email, Phone
 
 
@@ -50,11 +50,20 @@ class DedupVerdict(Strict):
     rule: str | None = None
     duplicate_of: str | None = None
     conflict_with: list[str] = Field(default_factory=list)
-    holder_id: str | None = None
+    holder: Actor | None = Field(default=None, description="Who holds the conflicting registration (staff only)")
     earlier: list[str] = Field(default_factory=list, description="Earlier active registrations nobody holds yet")
     first_claim: bool | None = None
     candidates: list[DuplicateCandidate] = Field(default_factory=list)
     computed_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_before_holder(cls, data: Any) -> Any:
+        # Verdicts stored before the holder became {kind, id} carry a bare ``holder_id`` whose kind is unknown:
+        # it is dropped rather than guessed (``conflict_with`` still names the registrations).
+        if isinstance(data, dict) and "holder_id" in data:
+            data = {k: v for k, v in data.items() if k != "holder_id"}
+        return data
 
 
 class DuplicateCheckRequest(Strict):

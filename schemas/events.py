@@ -8,12 +8,11 @@ stream record produces the same event id and consumers can deduplicate on it.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
-from schemas.common import Actor, Strict
+from schemas.common import Actor, Number, Strict
 from schemas.company import Company
 from schemas.registration import RegistrationStatus, SalesStage, Source
 
@@ -31,7 +30,7 @@ class RegistrationSnapshot(Strict):
     customer_key: str
     customer_name: str
     project_title: str
-    expected_amount: Decimal
+    expected_amount: Number
     currency: str
     version: int
     attribute_score: int | None = Field(None, ge=0, le=100, description="the attribute score (属性评分, issue 19) "
@@ -58,6 +57,7 @@ class _RegistrationEvent(EventBase):
     from_status: RegistrationStatus | None = None
     to_status: RegistrationStatus | None = None
     reason: str | None = None
+    reason_shared: bool | None = Field(default=None, description="Staff marked the reason for the partner")
 
 
 class RegistrationSubmitted(_RegistrationEvent):
@@ -249,7 +249,7 @@ class TenderSummary(Strict):
     url: str | None = None
     published: datetime | None = None
     deadline: datetime | None = None
-    value: Decimal | None = None
+    value: Number | None = None
     currency: str | None = None
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import Strict
+from schemas.common import Actor, Strict
 
 
 class InboxEntry(Strict):
@@ -18,7 +18,7 @@ class InboxEntry(Strict):
     id: str = Field(description="The delivery id (stable per event, recipient and channel)")
     event_id: str
     event_type: str
-    recipient: str = Field(description="'user:<id>' or 'partner:<id>'")
+    recipient: Actor
     locale: str
     title: str
     text: str

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.common import LongText, ShortText, Strict, Timestamp
+from schemas.common import Actor, LongText, ShortText, Strict, Timestamp
 from schemas.registration import ErrorDetail, RegistrationStatus
 
 HolderId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -18,19 +18,24 @@ class HolderKind(StrEnum):
     PARTNER = "partner"
 
 
+class Holder(Strict):
+    """Who is to hold a registration, as in every answer (``{"kind", "id"}``); ``kind`` defaults to ``user``."""
+
+    kind: HolderKind = HolderKind.USER
+    id: HolderId
+
+
 class AssignRequest(Strict):
     """A manager gives a pooled or archived registration to a holder (a fresh protection period)."""
 
-    owner_id: HolderId
-    owner_kind: HolderKind = HolderKind.USER
+    owner: Holder
     reason: ShortText | None = None
 
 
 class TransferRequest(Strict):
     """A manager moves a held registration to another holder; its timers carry over unchanged."""
 
-    to_owner_id: HolderId
-    to_owner_kind: HolderKind = HolderKind.USER
+    owner: Holder = Field(description="The new holder")
     reason: ShortText
 
 
@@ -42,8 +47,7 @@ class BulkAssignRequest(Strict):
     """
 
     registration_ids: list[HolderId] = Field(min_length=1, max_length=100)
-    owner_id: HolderId
-    owner_kind: HolderKind = HolderKind.USER
+    owner: Holder
     reason: ShortText
 
 
@@ -99,22 +103,23 @@ class FollowUp(Strict):
     type: FollowUpType
     note: str | None = None
     at: datetime
-    author: str = Field(description="'<kind>:<id>' of the author")
+    author: Actor
     counted: bool = Field(description="True when it moved the activity clock (the author held the registration)")
 
 
 class Ownership(Strict):
     """Who holds a registration and until when."""
 
-    registration_id: str
+    id: str = Field(description="The registration's id")
     status: RegistrationStatus
     version: int
-    owner: str | None = Field(default=None, description="'<kind>:<id>' of the holder; null in the pool")
+    owner: Actor | None = Field(default=None, description="The holder; absent in the pool")
     in_pool: bool
     granted_at: datetime | None = None
     extension_days: int = 0
     last_activity_at: datetime | None = None
     due_at: datetime | None = Field(default=None, description="When the holding is reclaimed unless followed up")
     due_reason: Literal["protection_expired", "inactivity"] | None = None
-    previous_owner: str | None = None
+    previous_owner: Actor | None = Field(default=None, description="Who held it before (for the claim "
+                                         "cooldown)")
     cooldown_until: datetime | None = None

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from schemas.common import Money, ShortText, Strict
+from schemas.common import Money, Number, ShortText, Strict
 from schemas.registration import SalesStage
 
 
@@ -16,7 +16,7 @@ class Stage(Strict):
     key: SalesStage
     name_zh: str = Field(min_length=1, max_length=40)
     name_en: str = Field(min_length=1, max_length=40)
-    probability: Decimal = Field(ge=0, le=1, description="Win probability, for the weighted forecast")
+    probability: Number = Field(ge=0, le=1, description="Win probability, for the weighted forecast")
     checklist: tuple[str, ...] = Field(default=(), max_length=20, description="标准化阶段任务 for this stage")
 
 
@@ -56,7 +56,7 @@ class BoardColumn(Strict):
     stage: SalesStage
     name_zh: str
     name_en: str
-    probability: Decimal
+    probability: Number
     count: int = Field(ge=0)
     amounts: list[Money] = Field(description="Sum of expected amounts, one per currency")
     weighted: list[Money] = Field(description="the forecast: amounts x the stage's win probability, or with "

@@ -1,9 +1,10 @@
 """The registration (商机报备) and its parts, as partners and reps send it and as the API returns it."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -136,6 +137,8 @@ class AuditEntry(Strict):
     reason: str | None = None
     evidence: str | None = Field(default=None, description="Staff only: what an automatic check found about "
                                  "other parties (e.g. who holds the customer); never shown to partners")
+    shared: bool | None = Field(default=None, description="True when staff marked the reason for the partner to "
+                                "read (share_reason); a partner sees staff reasons only then")
 
 
 class Registration(RegistrationCreate):
@@ -146,9 +149,8 @@ class Registration(RegistrationCreate):
     source: Source
     submitter: Actor
     partner_id: str | None = None
-    owner_id: str | None = None
-    owner_kind: str | None = Field(default=None, description="user | partner: with owner_id, the holder (the "
-                                   "same flat pair as the assign/approve bodies' owner_id/owner_kind)")
+    owner: Actor | None = Field(default=None, description="The holder ({kind: user|partner, id}); absent while "
+                                "nobody holds it")
     team_id: str | None = None
     customer_key: str
     created_at: datetime
@@ -168,6 +170,21 @@ class Registration(RegistrationCreate):
     score: ScoreSummary | None = Field(
         default=None, description="Issue 19, in list answers (GET /v1/registrations, GET /v1/pool) for staff: the "
                                   "attribute score and the model's win probability; null elsewhere and for partners")
+
+    @property
+    def owner_id(self) -> str | None:
+        """The holder's id (for code; JSON has ``owner``)."""
+        return self.owner.id if self.owner else None
+
+    @property
+    def owner_kind(self) -> str | None:
+        return self.owner.kind.value if self.owner else None
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Registration:
+        # owner_id/owner_kind are read-only views of ``owner``: an update naming them would be silently lost
+        if update and {"owner_id", "owner_kind"} & set(update):
+            raise TypeError("set owner (an Actor), not owner_id/owner_kind")
+        return super().model_copy(update=update, deep=deep)
 
 
 class RegistrationAccepted(Strict):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.common import Strict
+from schemas.common import Number, Strict
 
 # Fields an attribute rule may test (the scoring record of a registration, chalicelib.domain.scoring_model).
 AttributeField = Literal[
@@ -137,14 +137,14 @@ class CustomerRfm(Strict):
     segment: str = Field(description="'RFM' digits, e.g. '545'")
     recency_days: int
     frequency: int
-    monetary: str = Field(description="decimal as text")
+    monetary: Number = Field(description="the won amount in ``currency``")
     currency: str
 
 
 class RegistrationScores(Strict):
     """Every score of one registration, each with why ("factors", zh-CN and en)."""
 
-    registration_id: str
+    id: str = Field(description="The registration's id")
     attribute: int = Field(ge=0, le=100)
     attribute_factors: list[ScoreFactor]
     behaviour: int = Field(ge=0, le=100)
@@ -172,7 +172,7 @@ class RankedRegistration(Strict):
     status: str
     customer_name: str
     project_title: str
-    expected_amount: str = Field(description="decimal as text")
+    expected_amount: Number
     currency: str
     score: int = Field(ge=0, le=100, description="model win probability × 100 when a model is published, "
                                                  "else the attribute score")

@@ -7,13 +7,12 @@ one ``Tender``. Fields a source does not publish stay ``None`` / empty; nothing 
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from schemas.common import Money
+from schemas.common import Money, Number
 from schemas.registration import Contact, Customer, SalesStage
 
 TITLE_MAX = 1000
@@ -83,7 +82,8 @@ class Tender(BaseModel):
     categories: list[Code] = Field(
         default_factory=list, description="'<scheme>:<code>' in lower-case scheme, e.g. 'cpv:72230000', 'cpc:32'"
     )
-    value: Annotated[Decimal, Field(ge=0, max_digits=24)] | None = None
+    value: Annotated[Number, Field(ge=0, max_digits=24)] | None = Field(
+        default=None, description="As published; a JSON number (exact up to 15 significant digits)")
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     published: datetime | None = None
     deadline: datetime | None = None
@@ -122,14 +122,31 @@ class KeywordRules(BaseModel):
     exclude: list[Keyword] = Field(default_factory=list, max_length=50)
 
 
+def _given(name: str, nested: str | None = None) -> dict:
+    """JSON Schema: ``name`` (or ``name.nested``) is present and a non-empty list."""
+    inner = {"type": "array", "minItems": 1}
+    if nested:
+        inner = {"type": "object", "required": [nested], "properties": {nested: inner}}
+    return {"required": [name], "properties": {name: inner}}
+
+
+def _needs_currency(name: str) -> dict:
+    return {"if": {"required": [name], "properties": {name: {"not": {"type": "null"}}}},
+            "then": {"required": ["currency"], "properties": {"currency": {"type": "string"}}}}
+
+
 class SubscriptionCreate(BaseModel):
     """What a rep subscribes to. Every criterion given must hold; within one criterion any value may.
 
     At least one of ``keywords.include``, ``buyers``, ``regions`` or ``categories`` is required, so a
-    subscription never means "everything".
+    subscription never means "everything"; a value range needs a currency. Both rules are in the JSON Schema
+    too (``anyOf``, ``if``/``then``), so the published contract and the server agree.
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={
+        "anyOf": [_given("keywords", "include"), _given("buyers"), _given("regions"), _given("categories")],
+        "allOf": [_needs_currency("value_min"), _needs_currency("value_max")],
+    })
 
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     keywords: KeywordRules = Field(default_factory=KeywordRules)
@@ -140,8 +157,8 @@ class SubscriptionCreate(BaseModel):
     categories: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]] = Field(
         default_factory=list, max_length=50,
         description="Code prefixes, with or without scheme: 'cpv:72', '722', 'unspsc:4321'")
-    value_min: Annotated[Decimal, Field(ge=0, max_digits=24)] | None = None
-    value_max: Annotated[Decimal, Field(ge=0, max_digits=24)] | None = None
+    value_min: Annotated[Number, Field(ge=0, max_digits=15)] | None = None
+    value_max: Annotated[Number, Field(ge=0, max_digits=15)] | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
     delivery: DeliveryMode = DeliveryMode.IMMEDIATE
 

@@ -1,14 +1,13 @@
 """Approval workflow (issue 5): the auto-check configuration and the decision/edit request bodies."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from schemas.common import CurrencyCode, Money, ShortText, Strict, Timestamp
+from schemas.common import Actor, CurrencyCode, Money, Number, ShortText, Strict, Timestamp
 from schemas.dedup import DedupOutcome
-from schemas.ownership import HolderId, HolderKind
+from schemas.ownership import Holder
 from schemas.registration import RegistrationCreate, RegistrationStatus, SalesStage
 
 FieldPath = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z_]+(\.[a-z_]+)*$")]
@@ -17,7 +16,7 @@ FieldPath = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[
 class EligibilityRules(Strict):
     """Who may register at all. Every field left blank means "no restriction"."""
 
-    min_expected_amount: dict[CurrencyCode, Annotated[Decimal, Field(ge=0)]] = Field(
+    min_expected_amount: dict[CurrencyCode, Annotated[Number, Field(ge=0)]] = Field(
         default_factory=dict, description='Smallest expected amount per currency, e.g. {"CNY": "100000"}; '
                                           "a currency not listed is not restricted")
     max_close_months: int | None = Field(
@@ -73,12 +72,13 @@ class ApproveRequest(Strict):
     partner for partner submissions); name another holder to give it to them instead."""
 
     reason: ShortText | None = None
-    owner_id: HolderId | None = None
-    owner_kind: HolderKind = HolderKind.USER
+    owner: Holder | None = None
 
 
 class RejectRequest(Strict):
-    reason: ShortText = Field(description="Why; the submitter sees it")
+    reason: ShortText = Field(description="Why; staff always see it, a partner submitter only when shared")
+    share_reason: bool = Field(default=False, description="Let a partner submitter read the reason. Off by "
+                               "default: a reason may name another party (who holds the customer)")
 
 
 class WithdrawRequest(Strict):
@@ -129,7 +129,6 @@ class Decision(Strict):
     id: str
     status: RegistrationStatus
     version: int
-    owner_id: str | None = None
-    owner_kind: str | None = None
+    owner: Actor | None = Field(default=None, description="The holder ({kind, id}), once approved")
     levels_required: int | None = Field(default=None, description="Approval levels this registration needs")
     levels_done: int | None = Field(default=None, description="Approval levels recorded so far")

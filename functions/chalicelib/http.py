@@ -198,7 +198,8 @@ def page_args(query: Any, decode_cursor: Callable[[str | None], Any], *, default
 
 def check_size(raw: bytes | None, limit: int) -> None:
     if raw is not None and len(raw) > limit:
-        raise HttpError(413, "payload_too_large", f"the body exceeds {limit} bytes")
+        raise HttpError(413, "payload_too_large", f"the body exceeds {limit} bytes",
+                        errors=[{"loc": "limit.max_body_bytes", "type": "limit_exceeded"}])
 
 
 def request_body(request: Any, model: Any, *, optional: bool = False) -> Any:

@@ -235,7 +235,7 @@ def test_rep_claims_from_the_pool(suite, world, browser):
     assert "flash ok" in c.d.page_source
     assert not c.all(f'#pool li[data-id="{reg_id}"]')
     owner = api.get(f"/v1/registrations/{reg_id}/ownership", world["ralph"]).json()["owner"]
-    assert owner == "user:ralph"
+    assert owner == {"kind": "user", "id": "ralph"}
     c.go(f"/console/registrations/{reg_id}")
     assert c.css("#protection-left").text  # the protection countdown is shown to the new holder
     # the new holder moves its sales stage (an audited move through the API)

@@ -18,7 +18,7 @@ def world(suite, monkeypatch):
 
 def _bulk(world, who: str, ids: list[str], owner: str = "li"):
     return world.post("/v1/registrations/bulk-assign", who,
-                      {"registration_ids": ids, "owner_id": owner, "reason": "territory change"})
+                      {"registration_ids": ids, "owner": {"id": owner}, "reason": "territory change"})
 
 
 def test_pooled_are_assigned_fresh_and_held_are_transferred_with_their_timers(suite, world):
@@ -34,10 +34,10 @@ def test_pooled_are_assigned_fresh_and_held_are_transferred_with_their_timers(su
     assert [by_id[r]["outcome"] for r in pooled] == ["assigned", "assigned"]
     assert by_id[kept]["outcome"] == "transferred"
     # The transferred one keeps its due time; the assigned ones start a fresh 90-day protection today.
-    assert world.ownership(kept)["due_at"] == due_before and world.ownership(kept)["owner"] == "user:li"
+    assert world.ownership(kept)["due_at"] == due_before and world.ownership(kept)["owner"] == {"kind": "user", "id": "li"}
     for r in pooled:
         view = world.ownership(r)
-        assert view["owner"] == "user:li" and view["granted_at"].startswith("2026-01-15")
+        assert view["owner"] == {"kind": "user", "id": "li"} and view["granted_at"].startswith("2026-01-15")
         assert view["due_at"] == by_id[r]["ownership"]["due_at"]
     assert (held("user:li"), held("user:wang")) == (3, 0)
 
@@ -59,7 +59,7 @@ def test_only_managers_of_the_team_may_bulk_assign(suite, world):
     body = _bulk(world, "wang", ids).json()
     assert (body["done"], body["results"][0]["code"]) == (0, "forbidden")
     assert world.ownership(ids[0])["in_pool"]
-    invalid = world.post("/v1/registrations/bulk-assign", "boss", {"registration_ids": [], "owner_id": "li",
+    invalid = world.post("/v1/registrations/bulk-assign", "boss", {"registration_ids": [], "owner": {"id": "li"},
                                                                    "reason": "x"})
     assert invalid.status == 422 and invalid.json()["errors"][0]["loc"] == "body.registration_ids"
 

@@ -69,7 +69,7 @@ def test_registration_of_a_customer_held_by_another_partner_is_a_conflict_and_th
     verdict = got.json()["verdict"]
     assert got.json()["answer"] == "protected"
     assert verdict["outcome"] == "conflict" and verdict["conflict"] and verdict["duplicate"]
-    assert verdict["conflict_with"] == [held] and verdict["holder_id"] == "li"
+    assert verdict["conflict_with"] == [held] and verdict["holder"] == {"kind": "user", "id": "li"}
     assert verdict["rule"] == "same_name" and verdict["action"] == "block"
     top = verdict["candidates"][0]
     assert top["customer_key"] == "uscc:91440300708461136T" and top["score"] == 100 and held in top["registration_ids"]

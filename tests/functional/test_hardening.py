@@ -167,7 +167,7 @@ def test_only_the_teams_reps_and_managers_claim_its_pooled_registration(suite, w
     assert world.ownership(reg_id)["in_pool"] is True
     answer = world.post(f"/v1/registrations/{reg_id}/claim", "boss")  # the team's own manager may
     assert answer.status == 200, answer.body
-    assert world.ownership(reg_id)["owner"] == "user:boss"
+    assert world.ownership(reg_id)["owner"] == {"kind": "user", "id": "boss"}
 
 
 def test_claiming_what_a_teammate_just_claimed_is_409(suite, world):

@@ -381,7 +381,7 @@ def test_dev_inbox_shows_the_local_channel_in_local_mode_only(suite, frozen, mon
     suite.runner.pump()
     page = suite.api.get("/v1/dev/inbox", admin).json()
     assert [(i["event_type"], i["recipient"]) for i in page["items"]] == [
-        ("registration.review_requested", "user:lin")]
+        ("registration.review_requested", {"kind": "user", "id": "lin"})]
     assert page["items"][0]["title"].startswith("待审批：深圳市腾讯计算机系统有限公司")
     assert suite.api.get("/v1/dev/inbox", wang).json()["items"] == []
     assert suite.api.get("/v1/dev/inbox").status == 401

@@ -55,12 +55,12 @@ def _events_queue(suite) -> str:
 def test_grant_sets_owner_protection_and_counter(suite, world):
     [reg_id] = granted(world, suite, "wang")
     view = world.ownership(reg_id)
-    assert view["owner"] == "user:wang" and view["status"] == "approved" and not view["in_pool"]
+    assert view["owner"] == {"kind": "user", "id": "wang"} and view["status"] == "approved" and not view["in_pool"]
     assert view["due_at"].startswith((T0 + timedelta(days=30)).date().isoformat())
     assert view["due_reason"] == "inactivity"
     assert held("user:wang") == 1
     reg = _reg(suite, reg_id, "wang", world)
-    assert reg["owner_id"] == "wang" and reg["audit"][-1]["action"] == "granted"
+    assert reg["owner"]["id"] == "wang" and reg["audit"][-1]["action"] == "granted"
 
 
 def test_grant_over_the_limit_is_refused_and_changes_nothing(suite, world, rules):
@@ -84,7 +84,7 @@ def test_claim_from_pool_once_and_only_by_team_reps(suite, world):
     assert world.post(f"/v1/registrations/{reg_id}/claim", "zhao").status == 403  # another team
     answer = world.post(f"/v1/registrations/{reg_id}/claim", "li")
     assert answer.status == 200, answer.body
-    assert answer.json()["owner"] == "user:li"
+    assert answer.json()["owner"] == {"kind": "user", "id": "li"}
     again = world.post(f"/v1/registrations/{reg_id}/claim", "wang")
     assert again.status == 409 and again.json()["code"] == "wrong_status"
     assert (held("user:li"), held("user:wang")) == (1, 0)
@@ -95,7 +95,7 @@ def test_release_returns_to_pool_with_cooldown_for_the_previous_owner(suite, wor
     assert world.post(f"/v1/registrations/{reg_id}/release", "li").status == 404  # not visible to li
     answer = world.post(f"/v1/registrations/{reg_id}/release", "wang", {"reason": "customer paused"})
     assert answer.status == 200 and answer.json()["in_pool"] is True
-    assert answer.json()["previous_owner"] == "user:wang" and held("user:wang") == 0
+    assert answer.json()["previous_owner"] == {"kind": "user", "id": "wang"} and held("user:wang") == 0
     refused = world.post(f"/v1/registrations/{reg_id}/claim", "wang")
     assert refused.status == 409 and refused.json()["code"] == "cooldown"
     clock_at.advance(days=14)
@@ -105,16 +105,16 @@ def test_release_returns_to_pool_with_cooldown_for_the_previous_owner(suite, wor
 def test_assign_by_manager_only_and_limit_409_names_the_limit(suite, world, rules):
     rules(role_limits={"rep": 1, "manager": 5})
     first, second = granted(world, suite, None, n=2)
-    assert world.post(f"/v1/registrations/{first}/assign", "wang", {"owner_id": "li"}).status == 403
-    ok = world.post(f"/v1/registrations/{first}/assign", "boss", {"owner_id": "li"})
-    assert ok.status == 200 and ok.json()["owner"] == "user:li"
+    assert world.post(f"/v1/registrations/{first}/assign", "wang", {"owner": {"id": "li"}}).status == 403
+    ok = world.post(f"/v1/registrations/{first}/assign", "boss", {"owner": {"id": "li"}})
+    assert ok.status == 200 and ok.json()["owner"] == {"kind": "user", "id": "li"}
     before = world.ownership(second)
-    full = world.post(f"/v1/registrations/{second}/assign", "boss", {"owner_id": "li"})
+    full = world.post(f"/v1/registrations/{second}/assign", "boss", {"owner": {"id": "li"}})
     assert full.status == 409 and full.json()["code"] == "limit_exceeded"
     assert "role:rep = 1" in full.json()["message"]
     assert full.json()["errors"] == [{"loc": "limit.role:rep", "type": "limit_exceeded"}]
     assert world.ownership(second) == before and held("user:li") == 1
-    unknown = world.post(f"/v1/registrations/{second}/assign", "boss", {"owner_id": "nobody"})
+    unknown = world.post(f"/v1/registrations/{second}/assign", "boss", {"owner": {"id": "nobody"}})
     assert unknown.status == 422 and unknown.json()["code"] == "unknown_holder"
 
 
@@ -122,8 +122,8 @@ def test_transfer_keeps_the_timers_and_extension_is_capped(suite, world, clock_a
     [reg_id] = granted(world, suite, "wang")
     due = world.ownership(reg_id)["due_at"]
     clock_at.advance(days=10)
-    moved = world.post(f"/v1/registrations/{reg_id}/transfer", "boss", {"to_owner_id": "li", "reason": "territory"})
-    assert moved.status == 200 and moved.json()["owner"] == "user:li" and moved.json()["due_at"] == due
+    moved = world.post(f"/v1/registrations/{reg_id}/transfer", "boss", {"owner": {"id": "li"}, "reason": "territory"})
+    assert moved.status == 200 and moved.json()["owner"] == {"kind": "user", "id": "li"} and moved.json()["due_at"] == due
     assert (held("user:wang"), held("user:li")) == (0, 1)
     assert world.post(f"/v1/registrations/{reg_id}/extend", "li", {"days": 10, "reason": "x"}).status == 403
     # follow up late in the protection so the protection (not inactivity) is what is due
@@ -159,7 +159,7 @@ def test_scheduled_reclaim_takes_back_only_due_items_once_and_announces_it(suite
     [moved] = granted(world, suite, "li")
     clock_at.advance(days=10)
     assert world.post(f"/v1/registrations/{moved}/transfer", "boss",
-                      {"to_owner_id": "wang", "reason": "x"}).status == 200
+                      {"owner": {"id": "wang"}, "reason": "x"}).status == 200
     clock_at.advance(days=10)
     assert world.post(f"/v1/registrations/{busy}/followups", "wang", {"type": "call"}).status == 201
     publish_stream(suite)
@@ -167,7 +167,7 @@ def test_scheduled_reclaim_takes_back_only_due_items_once_and_announces_it(suite
     clock_at.advance(days=10, seconds=1)  # day 30: idle and the transferred one are due, busy is not
     suite.runner.run_schedule("reclaim_due_registrations")
     assert world.ownership(idle)["in_pool"] and world.ownership(moved)["in_pool"]
-    assert world.ownership(busy)["owner"] == "user:wang"
+    assert world.ownership(busy)["owner"] == {"kind": "user", "id": "wang"}
     assert (held("user:wang"), held("user:li")) == (1, 0)
     audit = _reg(suite, idle, "admin", world)["audit"][-1]
     assert (audit["action"], audit["to_status"], audit["reason"], audit["actor"]) == (
@@ -195,7 +195,7 @@ def test_reclaim_archives_when_configured(suite, world, clock_at, rules):
     assert view["status"] == "expired" and view.get("owner") is None and not view["in_pool"]
     assert world.post(f"/v1/registrations/{reg_id}/claim", "li").status == 404  # archived: not in li's sight
     assert world.post(f"/v1/registrations/{reg_id}/claim", "wang").json()["code"] == "wrong_status"
-    assert world.post(f"/v1/registrations/{reg_id}/assign", "boss", {"owner_id": "li"}).status == 200
+    assert world.post(f"/v1/registrations/{reg_id}/assign", "boss", {"owner": {"id": "li"}}).status == 200
 
 
 def test_rule_changes_restamp_and_reclaim_never_acts_on_a_stale_due_time(suite, world, clock_at, rules):
@@ -208,7 +208,7 @@ def test_rule_changes_restamp_and_reclaim_never_acts_on_a_stale_due_time(suite, 
     clock_at.advance(days=31)
     suite.runner.run_schedule("reclaim_due_registrations")
     view = world.ownership(a)
-    assert view["owner"] == "user:wang" and view["due_at"] > old_due
+    assert view["owner"] == {"kind": "user", "id": "wang"} and view["due_at"] > old_due
     # shorter protection: the re-stamp job brings due times forward, and the reclaim then acts on them
     rules(protection_days=20, inactivity_days=60)
     assert cli.main(["ownership", "restamp"]) == 0
@@ -271,7 +271,7 @@ def test_offboarding_moves_everything_keeps_timers_and_resumes_after_a_full_succ
     assert (held("user:wang"), held("user:li")) == (0, 3)
     for r in ids:
         view = world.ownership(r)
-        assert view["owner"] == "user:li" and view["due_at"] == dues[r]
+        assert view["owner"] == {"kind": "user", "id": "li"} and view["due_at"] == dues[r]
     assert cli.main(["holders", "offboard", "li", "--to-pool"]) == 0
     assert all(world.ownership(r)["in_pool"] for r in ids) and held("user:li") == 0
 
@@ -326,7 +326,7 @@ def test_a_retried_commit_is_recognised_as_our_own_write_not_a_lost_race(suite, 
     monkeypatch.setattr(ownership.models.connection(), "transact_write_items", send_twice)
     ownership.commit(h, change, now=T0)  # THEN it is recognised as our own write, not a lost race
     monkeypatch.undo()
-    assert calls and held("user:li") == 1 and world.ownership(reg_id)["owner"] == "user:li"
+    assert calls and held("user:li") == 1 and world.ownership(reg_id)["owner"] == {"kind": "user", "id": "li"}
     # but the very same decision made by a second request (same user, same instant) lost the race
     with pytest.raises(dom.LostRaceError):
         ownership.commit(h, change, now=T0)

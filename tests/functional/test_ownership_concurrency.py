@@ -81,7 +81,7 @@ def test_rep_with_limit_five_racing_a_hundred_claims_gets_exactly_five(suite, wo
     assert refusals == {"limit_exceeded"}
     assert held("user:li") == 5 and _owned_count("li") == 5
     won = {r for r, a in zip(ids, answers, strict=True) if a.status == 200}
-    assert all(world.ownership(r).get("owner") == "user:li" for r in won)
+    assert all(world.ownership(r).get("owner") == {"kind": "user", "id": "li"} for r in won)
 
 
 def test_claims_racing_a_reclaim_run_leave_a_consistent_state(suite, world):
@@ -113,7 +113,7 @@ def test_claims_racing_a_reclaim_run_leave_a_consistent_state(suite, world):
         view = world.ownership(reg_id)
         assert view["status"] in ("approved", "reclaimed")
         if view["status"] == "approved":
-            owners[view["owner"]] += 1
+            owners[f"{view['owner']['kind']}:{view['owner']['id']}"] += 1
             assert answer.status == 200 and answer.json()["owner"] == view["owner"]
         else:
             assert view["in_pool"] and answer.status != 200
@@ -141,7 +141,7 @@ def test_follow_up_landing_during_a_reclaim_run_keeps_the_deal(suite, world, mon
     monkeypatch.setattr(ownership, "due_page", due_page_then_follow_up)
     suite.runner.run_schedule("reclaim_due_registrations")
     assert posted[0].status == 201 and posted[0].json()["counted"] is True
-    assert world.ownership(kept)["owner"] == "user:wang"
+    assert world.ownership(kept)["owner"] == {"kind": "user", "id": "wang"}
     assert world.ownership(gone)["in_pool"]
     assert held("user:wang") == 1
 
@@ -163,7 +163,7 @@ def test_follow_ups_racing_a_reclaim_run_either_keep_the_deal_or_lose_cleanly(su
         view = world.ownership(reg_id)
         if answer.status == 201 and answer.json()["counted"]:
             # the follow-up committed while wang held it, so the reclaim's conditional write lost
-            assert view["owner"] == "user:wang"
+            assert view["owner"] == {"kind": "user", "id": "wang"}
             kept += 1
         else:
             # the reclaim won: the follow-up was recorded without effect, or lost its race (409)

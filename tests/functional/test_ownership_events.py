@@ -21,7 +21,7 @@ def test_transfer_and_extension_are_announced_with_who_held_it(suite, world):
     publish_stream(suite)
     tap = tap_events(suite)
     assert world.post(f"/v1/registrations/{reg_id}/transfer", "boss",
-                      {"to_owner_id": "li", "reason": "territory"}).status == 200
+                      {"owner": {"id": "li"}, "reason": "territory"}).status == 200
     assert world.post(f"/v1/registrations/{reg_id}/extend", "boss", {"days": 10, "reason": "tender delayed"}).status == 200
     publish_stream(suite)
     events = [e for e in drain(suite, tap) if e["subject"] == reg_id]
@@ -53,7 +53,7 @@ def test_the_daily_limit_job_reports_then_reclaims_per_the_rule(suite, world, mo
     [report] = [e for e in drain(suite, tap) if e["type"] == "ownership.over_limit"]
     assert report["reclaimed"] == [ids[0]] and held("user:wang") == 2
     view = world.ownership(ids[0])
-    assert view["in_pool"] and view.get("owner") is None and view["previous_owner"] == "user:wang"
+    assert view["in_pool"] and view.get("owner") is None and view["previous_owner"] == {"kind": "user", "id": "wang"}
     suite.runner.run_schedule("enforce_holding_limits")  # at the limit now: nothing to report or take
     assert [e for e in drain(suite, tap) if e["type"] == "ownership.over_limit"] == []
 

@@ -23,4 +23,4 @@ def test_a_partner_registration_is_reviewed_by_its_channel_teams_managers(suite)
     # Another team's manager neither sees nor decides it; the channel manager approves it to the partner.
     assert suite.api.post(f"/v1/registrations/{reg_id}/approve", {"reason": "ok"}, other_key).status in (403, 404)
     approved = suite.api.post(f"/v1/registrations/{reg_id}/approve", {"reason": "ok"}, cm_key)
-    assert approved.status == 200 and approved.json()["owner_id"] == "acme"
+    assert approved.status == 200 and approved.json()["owner"]["id"] == "acme"

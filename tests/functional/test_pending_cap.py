@@ -56,6 +56,7 @@ def test_the_submission_beyond_the_cap_is_refused_with_409_naming_it_and_nothing
     answer = world.api.post("/v1/registrations", world.body(), world.keys["wang"])
     assert answer.status == 409, answer.body
     assert answer.json()["code"] == "pending_cap" and "pending_cap = 3" in answer.json()["message"]
+    assert answer.json()["errors"] == [{"loc": "limit.pending_cap", "type": "limit_exceeded"}]  # names the limit
     assert len(_submitted_by("wang")) == 3 and _pending("wang") == 3
     # The cap is per submitter: another rep is not affected.
     world.submit("li")

@@ -108,9 +108,10 @@ def test_a_partner_learns_nothing_about_who_holds_its_customer(suite, holder_kin
 
         # ... and beta sees only "protected"
         assert suite.api.get(f"/v1/registrations/{beta_reg}/verdict", keys["beta"]).json() == {"answer": "protected"}
-        # a manager's decision reaches beta too (rejected, with the manager's own words)
-        got = suite.api.post(f"/v1/registrations/{beta_reg}/reject", {"reason": "customer already protected"},
-                             keys["chief"])
+        # a manager's decision reaches beta too (rejected); the manager's own words name the holder, and are not
+        # shared, so they must not reach beta anywhere (domain.visibility.reason_for)
+        got = suite.api.post(f"/v1/registrations/{beta_reg}/reject",
+                             {"reason": f"customer already protected by {holder_ids[1]}"}, keys["chief"])
         assert got.status == 200, got.body
         suite.runner.pump()
         # beta walks every route (twice: the first walk resubmits, edits and withdraws, the second reads after)
@@ -134,6 +135,7 @@ def test_a_partner_learns_nothing_about_who_holds_its_customer(suite, holder_kin
                 assert secret not in text, f"{secret!r} leaked to partner beta by {what}: {text[:400]}"
             # no owner kind of anyone but beta itself
             assert '"owner":"user:' not in text and '"owner":"partner:acmehold' not in text
+            assert '"owner":{"kind":"user"' not in text.replace(" ", "")
 
         # AND the holder is told (item 5): a partner holder through its callback, without beta's identity
         conflicts = [d for d in DeliveryItem.scan() if d.event_type == "registration.conflict_detected"]

@@ -64,7 +64,7 @@ def _submit(suite, key: str) -> str:
 
 def _inbox(suite, admin: str, event_type: str) -> list[str]:
     items = suite.api.get("/v1/dev/inbox?limit=200", admin).json()["items"]
-    return sorted(i["recipient"] for i in items if i["event_type"] == event_type)
+    return sorted(f"{i['recipient']['kind']}:{i['recipient']['id']}" for i in items if i["event_type"] == event_type)
 
 
 def _overdue_events(events: list[dict]) -> list[dict]:

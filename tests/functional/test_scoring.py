@@ -142,7 +142,7 @@ def test_a_win_recounts_the_customers_rfm_through_the_event_handler(suite):
         data["customer"].update(name=f"{customer}公司", registry_ids=[], website=None)
         data["external_ref"] = f"W-{i}"
         at = t - timedelta(days=days_ago)
-        reg = Registration(**data, id=f"reg_w{i:04d}", status="won", source="rep", submitter=actor, owner_id="rep1",
+        reg = Registration(**data, id=f"reg_w{i:04d}", status="won", source="rep", submitter=actor, owner=actor,
                            customer_key=f"name:{customer}", created_at=at, updated_at=at, version=2, audit=[
                                AuditEntry(seq=1, at=at, actor=actor, action="submitted", to_status="submitted"),
                                AuditEntry(seq=2, at=at, actor=actor, action="status_changed", from_status="approved",
@@ -160,7 +160,7 @@ def test_a_win_recounts_the_customers_rfm_through_the_event_handler(suite):
                             rep).json()["id"]
     scores = suite.api.get(f"/v1/registrations/{reg_id}/scores", rep).json()
     assert scores["rfm"] == {"r": 5, "f": 5, "m": 5, "segment": "555", "recency_days": 2, "frequency": 2,
-                             "monetary": "10000000.00", "currency": "CNY"}
+                             "monetary": 10000000, "currency": "CNY"}
     other = suite.api.post("/v1/registrations", example(external_ref="n", customer={
         **EXAMPLE["data"]["customer"], "name": "新客户公司", "registry_ids": [], "website": None})["data"], rep)
     assert suite.api.get(f"/v1/registrations/{other.json()['id']}/scores", rep).json()["rfm"] is None
@@ -186,7 +186,8 @@ def test_the_pool_ranks_by_score(suite):
             data["project"]["expected_amount"]["amount"] = "5000.00"
             data["sales_stage"], data["competitors"] = "lead", []
         reg = Registration(**data, id=f"reg_p{i:04d}", status="reclaimed", source="rep", submitter=actor,
-                           owner_id=owner, customer_key=f"name:p{i}", created_at=t + timedelta(seconds=i),
+                           owner=Actor(kind="user", id=owner) if owner else None, customer_key=f"name:p{i}",
+                           created_at=t + timedelta(seconds=i),
                            updated_at=t, version=3,
                            audit=[AuditEntry(seq=1, at=t, actor=actor, action="submitted", to_status="submitted")])
         to_item(reg).save()

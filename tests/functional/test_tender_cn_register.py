@@ -82,7 +82,7 @@ def test_chinese_rss_tenders_alert_only_when_open_and_register_end_to_end(suite,
     open_one = tenders["GK-001"].data
     assert open_one["buyer"]["name"] == "示例省人民医院" and open_one["agent"] == "示例建设项目管理有限公司"
     assert open_one["project_code"] == "SHCG-2026-GK-0318"
-    assert (open_one["value"], open_one["currency"]) == ("4800000", "CNY")
+    assert (open_one["value"], open_one["currency"]) == (4800000, "CNY")  # a JSON number (issue 12 item 16)
     assert open_one["deadline"] == "2026-12-15T01:30:00Z" and open_one["deadline_kind"] == "tender"
     assert tenders["ZB-003"].data["status"] == "award" and tenders["GZ-004"].data["status"] == "amendment"
     assert tenders["GZ-004"].data["deadline"] == "2026-12-07T01:30:00Z"  # the corrected deadline
@@ -100,7 +100,7 @@ def test_chinese_rss_tenders_alert_only_when_open_and_register_end_to_end(suite,
     assert first.status == 202, first.body
     reg = suite.api.get(f"/v1/registrations/{first.json()['id']}", rep).json()
     assert reg["customer"]["name"] == "示例省人民医院" and reg["customer"]["country"] == "CN"
-    assert reg["project"]["expected_amount"] == {"amount": "4800000.00", "currency": "CNY"}
+    assert reg["project"]["expected_amount"] == {"amount": 4800000, "currency": "CNY"}
     assert reg["project"]["expected_close_date"] == "2026-12-15"
     assert "SHCG-2026-GK-0318" in reg["project"]["background"]
 
@@ -114,7 +114,7 @@ def test_chinese_rss_tenders_alert_only_when_open_and_register_end_to_end(suite,
     assert made.status == 202, made.body
     reg2 = suite.api.get(f"/v1/registrations/{made.json()['id']}", rep).json()
     assert reg2["customer"]["name"] == "示例县教育局" and reg2["customer"]["country"] == "CN"
-    assert reg2["project"]["expected_amount"] == {"amount": "880000.00", "currency": "CNY"}
+    assert reg2["project"]["expected_amount"] == {"amount": 880000, "currency": "CNY"}
     assert reg2["project"]["title"] == "示例县智慧校园云平台运维服务项目竞争性磋商公告"
     # AND it goes through the normal checks like any registration
     suite.runner.pump()

@@ -87,7 +87,7 @@ def test_register_a_tender_prefills_and_is_idempotent_per_rep(suite, demo):
     reg = suite.api.get(f"/v1/registrations/{reg_id}", rep).json()
     assert reg["customer"]["name"] == "Northfield Borough Council" and reg["customer"]["country"] == "GB"
     assert reg["project"]["title"] == "Award: Riverside cycle lane extension to Greenway Paths"
-    assert reg["project"]["expected_amount"] == {"amount": "745500.00", "currency": "GBP"}  # the award's value
+    assert reg["project"]["expected_amount"] == {"amount": 745500, "currency": "GBP"}  # the award's value
     assert reg["project"]["expected_close_date"] == "2026-11-30"  # the amended deadline
     assert reg["project"]["products"] == ["交通信号系统"]
     assert tender_id in reg["project"]["background"]

@@ -141,7 +141,7 @@ def dedup_finding(verdict: DedupVerdict | None, rules: WorkflowRules) -> Finding
         return Finding("dedup", "reject", public + rule,
                        evidence=f"{outcome.value} of {ref or 'an earlier registration'}{rule}")
     if outcome is DedupOutcome.CONFLICT:
-        holder = f" held by {verdict.holder_id}" if verdict.holder_id else ""
+        holder = f" held by {verdict.holder.id}" if verdict.holder else ""
         return Finding("dedup", "review", protected + rule,
                        evidence=f"conflict{holder} in {', '.join(verdict.conflict_with)}{rule}")
     if outcome is DedupOutcome.DUPLICATE:

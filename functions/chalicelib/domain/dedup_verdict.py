@@ -61,6 +61,7 @@ class Holding:
     partner_id: str | None
     submitter_id: str
     products: tuple[str, ...] = ()
+    owner_kind: str | None = None  # user | partner, with owner_id
 
     @property
     def held(self) -> bool:

@@ -60,3 +60,8 @@ class PendingCapError(DealregError):
                        f"(pending_cap = {cap})")
         super().__init__(message, **kw)
         self.cap = cap
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        """The limit, named as every limit refusal names it (``errors[].loc``)."""
+        return [{"loc": "limit.pending_cap", "type": "limit_exceeded"}]

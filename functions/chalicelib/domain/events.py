@@ -88,6 +88,6 @@ def events_for_change(old: Registration | None, new: Registration, *, model=None
         out.append(EVENT_TYPES[etype](
             id=f"{new.id}:{entry.seq}", occurred_at=entry.at, subject=new.id, actor=entry.actor,
             registration=snapshot(new, model), from_status=entry.from_status, to_status=entry.to_status,
-            reason=entry.reason, **extra,
+            reason=entry.reason, reason_shared=entry.shared, **extra,
         ))
     return out

@@ -400,7 +400,7 @@ def _fields(evt: Mapping[str, Any], locale: str) -> dict[str, str]:
         "type": evt.get("type"), "subject": evt.get("subject"),
         "registration_id": reg.get("id") or evt.get("registration_id") or evt.get("subject"),
         "customer": reg.get("customer_name"), "project": reg.get("project_title"),
-        "amount": reg.get("expected_amount"), "currency": reg.get("currency"),
+        "amount": _cents_text(reg.get("expected_amount")), "currency": reg.get("currency"),
         "reason": evt.get("reason"), "status": labels.get(str(status), status) if status else None,
         "days_left": evt.get("days_left"), "due_at": str(evt.get("due_at") or "")[:10] or None,
         "conflicts": ", ".join(evt.get("conflict_with") or []) or None,
@@ -486,3 +486,15 @@ def dedupe(refs: Iterable[str]) -> list[str]:
         if ref not in out:
             out.append(ref)
     return out
+
+
+def _cents_text(value: Any) -> Any:
+    """An event amount (a JSON number, or text in events stored before) as message text: ``3800000.00``."""
+    from decimal import Decimal, InvalidOperation
+
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        return f"{Decimal(str(value)):.2f}"
+    except InvalidOperation:
+        return value

@@ -23,7 +23,7 @@ def scores_for(reg: Any, follow_ups: Iterable[Any], *, now: datetime, attribute_
         model_score = {**{k: scored[k] for k in ("probability", "score", "model_version")},
                        "factors": [{"source": "model", "key": f["feature"], "effect": f["effect"],
                                     "zh-CN": f["zh-CN"], "en": f["en"]} for f in scored["factors"]]}
-    return {"registration_id": reg.id, "attribute": attribute, "attribute_factors": attribute_factors,
+    return {"id": reg.id, "attribute": attribute, "attribute_factors": attribute_factors,
             "behaviour": behaviour, "behaviour_points": points, "behaviour_factors": behaviour_factors,
             "model": model_score, "computed_at": now}
 

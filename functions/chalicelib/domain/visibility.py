@@ -13,6 +13,12 @@ Every outward view is built here:
 - :func:`ownership` — the holding view;
 - :func:`event` — each notification and partner callback, per recipient (``domain.notifications``);
 - :func:`refusal` — error messages that could name a holder.
+
+Free text written by staff (a reject reason, an approval note, a lost reason, an extension reason) is the one
+thing this module cannot check: a manager may write the competitor's name in it. So the rule is by author, not
+by content: a partner reads a reason only when it wrote it itself, when the system wrote it (our own texts, which
+name nobody), or when staff marked it for the partner (``share_reason`` on a rejection: the audit line's
+``shared``, the event's ``reason_shared``). Every other reason is withheld (``null``) from partners.
 """
 from __future__ import annotations
 
@@ -64,6 +70,19 @@ def _is_self_or_system(viewer: Viewer, kind: Any, ident: Any) -> bool:
     return kind == "system" or (kind == viewer.kind and ident == viewer.id)
 
 
+def _is_viewer(viewer: Viewer, party: Any) -> bool:
+    """``party`` (schemas.common.Actor or None) is the viewer itself."""
+    return party is not None and getattr(party.kind, "value", party.kind) == viewer.kind and party.id == viewer.id
+
+
+def reason_for(viewer: Viewer, actor_kind: Any, actor_id: Any, reason: Any, *, shared: Any) -> Any:
+    """A free-text reason as ``viewer`` may read it: staff always; a partner its own, the system's, and those
+    staff marked shared; else None."""
+    if reason is None or not viewer.is_partner or shared or _is_self_or_system(viewer, actor_kind, actor_id):
+        return reason
+    return None
+
+
 def opaque(value: str) -> str:
     """A stable stand-in for an id the viewer may not see (so receivers can still deduplicate on it)."""
     return "ref_" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:24]
@@ -86,14 +105,11 @@ def registration(viewer: Viewer, reg: Any) -> Any:
         audit.append(line.model_copy(update={
             "evidence": None,
             "actor": Actor(kind=PrincipalKind.USER, id=REDACTED) if hide_actor else line.actor,
-            "reason": None if move else line.reason,
+            "reason": None if move else reason_for(viewer, line.actor.kind, line.actor.id, line.reason,
+                                                   shared=line.shared),
         }))
     own = reg.owner_id == viewer.id and reg.owner_kind in (None, "partner")
-    return reg.model_copy(update={
-        "owner_id": reg.owner_id if own else None,
-        "owner_kind": reg.owner_kind if own else None,
-        "audit": audit,
-    })
+    return reg.model_copy(update={"owner": reg.owner if own else None, "audit": audit})
 
 
 def pooled(reg: Any) -> Any:
@@ -103,8 +119,7 @@ def pooled(reg: Any) -> Any:
 
     project = reg.project.model_copy(update={"background": None})
     return reg.model_copy(update={
-        "contacts": [], "competitors": [], "external_ref": None, "partner_id": None, "owner_id": None,
-        "owner_kind": None,
+        "contacts": [], "competitors": [], "external_ref": None, "partner_id": None, "owner": None,
         "submitter": Actor(kind=PrincipalKind.USER, id=REDACTED), "project": project, "audit": [],
         "first_claim": None,
     })
@@ -112,8 +127,8 @@ def pooled(reg: Any) -> Any:
 
 def decision(viewer: Viewer, answer: Any) -> Any:
     """A workflow route's answer (schemas.workflow.Decision)."""
-    if viewer.is_partner and answer.owner_id not in (None, viewer.id):
-        return answer.model_copy(update={"owner_id": None, "owner_kind": None})
+    if viewer.is_partner and answer.owner is not None and not _is_viewer(viewer, answer.owner):
+        return answer.model_copy(update={"owner": None})
     return answer
 
 
@@ -139,14 +154,14 @@ def verdict(viewer: Viewer, verdict_model: Any) -> Any:
 def ownership(viewer: Viewer, view: Any) -> Any:
     """schemas.ownership.Ownership: a partner sees its own holding in full; someone else's only as held or
     pooled, without who, since when or until when."""
-    if not viewer.is_partner or view.owner == viewer.ref:
-        if viewer.is_partner and view.previous_owner not in (None, viewer.ref):
+    if not viewer.is_partner or _is_viewer(viewer, view.owner):
+        if viewer.is_partner and view.previous_owner is not None and not _is_viewer(viewer, view.previous_owner):
             return view.model_copy(update={"previous_owner": None})
         return view
     return view.model_copy(update={
         "owner": None, "granted_at": None, "extension_days": 0, "last_activity_at": None, "due_at": None,
         "due_reason": None, "cooldown_until": None,
-        "previous_owner": view.previous_owner if view.previous_owner == viewer.ref else None,
+        "previous_owner": view.previous_owner if _is_viewer(viewer, view.previous_owner) else None,
     })
 
 
@@ -169,7 +184,8 @@ def event(viewer: Viewer, evt: Mapping[str, Any]) -> dict[str, Any]:
         holder = isinstance(reg, Mapping) and actor.get("id") == reg.get("owner_id")
         if move or foreign or holder:
             out["actor"] = {"kind": "user", "id": REDACTED}
-        if move:
+        if move or reason_for(viewer, actor.get("kind"), actor.get("id"), out.get("reason"),
+                              shared=out.get("reason_shared")) is None:
             out.pop("reason", None)
     if isinstance(reg, Mapping):
         reg = dict(reg)

@@ -152,11 +152,13 @@ def auto_decide(reg: Registration, report: CheckReport, *, now: datetime) -> Aud
     return AuditEntry(seq=next_seq(reg.audit), at=now, actor=SYSTEM, action=CHECKED, reason=reason, **evidence)
 
 
-def reject(reg: Registration, actor: Actor, *, now: datetime, reason: str) -> AuditEntry:
-    """A reviewer's rejection: only from pending review (a submitted one has not been checked yet)."""
+def reject(reg: Registration, actor: Actor, *, now: datetime, reason: str, shared: bool = False) -> AuditEntry:
+    """A reviewer's rejection: only from pending review (a submitted one has not been checked yet).
+    ``shared``: the reviewer lets a partner submitter read the reason (domain.visibility)."""
     if reg.status is not S.PENDING_REVIEW:
         raise IllegalTransitionError(reg.status, S.REJECTED)
-    return transition(reg.audit, reg.status, S.REJECTED, actor=actor, now=now, reason=reason)
+    line = transition(reg.audit, reg.status, S.REJECTED, actor=actor, now=now, reason=reason)
+    return line.model_copy(update={"shared": True}) if shared else line
 
 
 def check_decidable(reg: Registration, decider: Principal, target: S) -> None:

@@ -66,6 +66,7 @@ def deliver_notifications(event):
 def dev_inbox():
     from chalicelib.domain.access import Role
     from chalicelib.store import notifications as store
+    from schemas.common import Actor
     from schemas.notifications import InboxEntry, InboxPage, InboxQuery
 
     if not settings.get().local:
@@ -76,5 +77,5 @@ def dev_inbox():
     items = [i for i in store.inbox(limit=limit if principal.role is Role.ADMIN else 200)
              if principal.role is Role.ADMIN or i.recipient == me][:limit]
     return json_response(200, InboxPage(items=[InboxEntry(
-        id=i.id, event_id=i.event_id, event_type=i.event_type, recipient=i.recipient, locale=i.locale,
+        id=i.id, event_id=i.event_id, event_type=i.event_type, recipient=Actor.from_ref(i.recipient), locale=i.locale,
         title=i.title, text=i.text, link=i.link, sent_at=i.sent_at) for i in items]))

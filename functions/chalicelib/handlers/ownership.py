@@ -27,14 +27,15 @@ def _read(reg_id: str):
 def _view(h, principal) -> dict:
     from chalicelib.domain import visibility
     from chalicelib.domain.ownership import POOL
+    from schemas.common import Actor
     from schemas.ownership import Ownership
 
     t = h.timers
     return visibility.ownership(visibility.Viewer.of(principal), Ownership(
-        registration_id=h.reg_id, status=h.status, version=h.version, owner=h.owner.key if h.owner else None,
+        id=h.reg_id, status=h.status, version=h.version, owner=Actor.from_ref(h.owner.key) if h.owner else None,
         in_pool=h.status is POOL and h.owner is None, granted_at=t.granted_at, extension_days=t.extension_days,
         last_activity_at=t.last_activity_at, due_at=t.due_at, due_reason=t.due_reason,
-        previous_owner=t.previous_owner, cooldown_until=t.cooldown_until))
+        previous_owner=Actor.from_ref(t.previous_owner), cooldown_until=t.cooldown_until))
 
 
 def _operate(reg_id: str, op: str, decide) -> object:
@@ -98,7 +99,7 @@ def assign_registration(reg_id: str):
 
     def decide(p, h, now, rules):
         body = _body(AssignRequest)  # parsed once the caller is known to be allowed
-        owner = _profile(dom.HolderRef(body.owner_kind.value, body.owner_id))
+        owner = _profile(dom.HolderRef(body.owner.kind.value, body.owner.id))
         return dom.assign(h, owner, actor=p.actor, now=now, rules=rules, reason=body.reason)
 
     return _operate(reg_id, "assign", decide)
@@ -127,7 +128,7 @@ def transfer_registration(reg_id: str):
 
     def decide(p, h, now, rules):
         body = _body(TransferRequest)
-        to = _profile(dom.HolderRef(body.to_owner_kind.value, body.to_owner_id))
+        to = _profile(dom.HolderRef(body.owner.kind.value, body.owner.id))
         return dom.transfer(h, to, actor=p.actor, now=now, rules=rules, reason=body.reason)
 
     return _operate(reg_id, "transfer", decide)
@@ -161,7 +162,7 @@ def bulk_assign_registrations():
     principal = bearer_principal(bp.current_request.headers)
     body = _body(BulkAssignRequest)
     # the holder is the same for every item: resolved once (an unknown one refuses the request, 422)
-    profile = _profile(dom.HolderRef(body.owner_kind.value, body.owner_id))
+    profile = _profile(dom.HolderRef(body.owner.kind.value, body.owner.id))
     results = []
     rules = ownership_rules()
     for reg_id in dict.fromkeys(body.registration_ids):
@@ -205,6 +206,7 @@ def add_follow_up(reg_id: str):
     from chalicelib.domain import ownership as dom
     from chalicelib.domain.registration import new_id
     from chalicelib.store import ownership as store
+    from schemas.common import Actor
     from schemas.ownership import FollowUp, FollowUpCreate
 
     principal = bearer_principal(bp.current_request.headers)
@@ -219,4 +221,4 @@ def add_follow_up(reg_id: str):
                                type=body.type.value, note=body.note, author=author, counted=change is not None)
     store.add_follow_up(h, rec, change, now=now)
     return json_response(201, FollowUp(id=rec.id, registration_id=reg_id, type=body.type, note=body.note,
-                                       at=rec.at, author=author.key, counted=rec.counted))
+                                       at=rec.at, author=Actor.from_ref(author.key), counted=rec.counted))

@@ -58,7 +58,7 @@ def _decision(reg_id: str, principal=None):
     reg = registrations.get(reg_id)
     review = reg.status is RegistrationStatus.PENDING_REVIEW
     answer = Decision(
-        id=reg.id, status=reg.status, version=reg.version, owner_id=reg.owner_id, owner_kind=reg.owner_kind,
+        id=reg.id, status=reg.status, version=reg.version, owner=reg.owner,
         levels_required=routing.levels_required(routing_store.rules(), reg) if review else None,
         levels_done=len(routing.round_approvals(reg.audit)) if review else None)
     return json_response(200, visibility.decision(visibility.Viewer.of(principal), answer) if principal else answer)
@@ -134,7 +134,7 @@ def approve_registration(reg_id: str):
         if not registrations.append_audit(r.reg, entry, now=now):
             raise _lost()
     else:
-        owner = HolderRef(body.owner_kind.value, body.owner_id) if body.owner_id else _default_owner(r.reg)
+        owner = HolderRef(body.owner.kind.value, body.owner.id) if body.owner else _default_owner(r.reg)
         ownership_ops.grant(r.reg, owner, r.principal.actor, now=now, reason=body.reason)
     return _decision(reg_id)
 
@@ -150,7 +150,8 @@ def reject_registration(reg_id: str):
     principal = bearer_principal(bp.current_request.headers)
     r = _Review(reg_id, RegistrationStatus.REJECTED, principal)
     body = _body(RejectRequest)
-    return _move(r.reg, lambda now: reject(r.reg, r.principal.actor, now=now, reason=body.reason))
+    return _move(r.reg, lambda now: reject(r.reg, r.principal.actor, now=now, reason=body.reason,
+                                                  shared=body.share_reason))
 
 
 # --- the submitter's moves ---------------------------------------------------------------------------------------

@@ -53,8 +53,19 @@ def verdict_model(verdict, held, *, registration_id=None, first_claim=None, now=
         registration_id=registration_id, outcome=verdict.outcome.value,
         duplicate=verdict.outcome.value in ("duplicate", "conflict"), conflict=verdict.outcome.value == "conflict",
         action=verdict.action.value if verdict.action else None, rule=verdict.rule,
-        duplicate_of=verdict.duplicate_of, conflict_with=list(verdict.conflict_with), holder_id=verdict.holder_id,
+        duplicate_of=verdict.duplicate_of, conflict_with=list(verdict.conflict_with), holder=_holder(verdict, held),
         earlier=list(verdict.earlier), first_claim=first_claim, candidates=candidates, computed_at=now)
+
+
+def _holder(verdict, held):
+    """The verdict's holder as {kind, id} (the kind from the holding that made it a conflict)."""
+    from schemas.common import Actor
+
+    if not verdict.holder_id:
+        return None
+    kinds = [h.owner_kind for hs in held.values() for h in hs
+             if h.id in verdict.conflict_with and h.owner_id == verdict.holder_id and h.owner_kind]
+    return Actor(kind=kinds[0] if kinds else "user", id=verdict.holder_id)
 
 
 def _parties(reg) -> list[str]:
@@ -142,16 +153,17 @@ def _announce_conflict(reg, verdict, now) -> None:
         team = directory.get_team(team_id) if team_id else None
         return list(team.manager_ids or ()) if team else []
 
-    if verdict.holder_id:
-        user = directory.get_user(verdict.holder_id)
-        partner = directory.get_partner(verdict.holder_id) if user is None else None
+    holder = verdict.holder
+    if holder is not None:
+        user = directory.get_user(holder.id) if holder.kind.value == "user" else None
+        partner = directory.get_partner(holder.id) if holder.kind.value == "partner" else None
         if user is not None:
-            notify.append(verdict.holder_id)
+            notify.append(holder.id)
             if user.manager_id:
                 notify.append(user.manager_id)
             notify.extend(team_managers(user.team_id))
         elif partner is not None:  # a partner holds it: its callback and its channel team's managers
-            recipients.append(f"partner:{verdict.holder_id}")
+            recipients.append(f"partner:{holder.id}")
             notify.extend(team_managers(partner.team_id))
     # ... and the new submitter's manager (a rep's manager, or a partner's channel team managers)
     submitter = directory.get_user(reg.submitter.id) if reg.submitter.kind.value == "user" else None
@@ -162,7 +174,7 @@ def _announce_conflict(reg, verdict, now) -> None:
     publish([RegistrationConflictDetected(
         id=f"{reg.id}:conflict", occurred_at=verdict.computed_at or now, subject=reg.id,
         actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID), registration=snapshot(reg),
-        conflict_with=verdict.conflict_with, holder_id=verdict.holder_id, notify=list(dict.fromkeys(notify)),
+        conflict_with=verdict.conflict_with, holder_id=holder.id if holder else None, notify=list(dict.fromkeys(notify)),
         recipients=recipients, rule=verdict.rule,
     )])
 

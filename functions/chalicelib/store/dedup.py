@@ -148,7 +148,8 @@ def holdings(customer_keys: Iterable[str]) -> dict[str, list[Holding]]:
         items = RegistrationItem.by_customer.query(key, scan_index_forward=False, limit=HOLDINGS_PER_CUSTOMER)
         out[key] = [
             Holding(id=i.id, customer_key=key, status=i.status, owner_id=i.owner_id, partner_id=i.partner_id,
-                    submitter_id=i.submitter_id, products=tuple((i.data or {}).get("project", {}).get("products", ())))
+                    submitter_id=i.submitter_id, products=tuple((i.data or {}).get("project", {}).get("products", ())),
+                    owner_kind=(i.owner_kind or "user") if i.owner_id else None)
             for i in items
         ]
     return out

@@ -90,13 +90,14 @@ class AuditEntryMap(MapAttribute):
     to_status = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     evidence = UnicodeAttribute(null=True)  # staff-only check evidence (domain.visibility)
+    shared = BooleanAttribute(null=True)  # staff marked the reason for the partner (domain.visibility)
 
     @classmethod
     def from_entry(cls, entry: Any) -> AuditEntryMap:
         """The stored form of a ``schemas.registration.AuditEntry``."""
         return cls(seq=entry.seq, at=entry.at, actor_kind=entry.actor.kind.value, actor_id=entry.actor.id,
                    action=entry.action, from_status=entry.from_status, to_status=entry.to_status,
-                   reason=entry.reason, evidence=entry.evidence)
+                   reason=entry.reason, evidence=entry.evidence, shared=entry.shared)
 
 
 class RegistrationItem(_Model):

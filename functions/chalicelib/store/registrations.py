@@ -57,14 +57,14 @@ def from_item(item: RegistrationItem) -> Registration:
         **item.data,
         id=item.id, status=item.status, source=item.source,
         submitter=Actor(kind=item.submitter_kind, id=item.submitter_id),
-        partner_id=item.partner_id, owner_id=item.owner_id, team_id=item.team_id, customer_key=item.customer_key,
-        owner_kind=(item.owner_kind or "user") if item.owner_id else None,
+        partner_id=item.partner_id, team_id=item.team_id, customer_key=item.customer_key,
+        owner=Actor(kind=item.owner_kind or "user", id=item.owner_id) if item.owner_id else None,
         created_at=item.created_at, updated_at=item.updated_at, version=item.version or 1,
         first_claim=item.first_claim, won_amount=item.won_amount, review_flag=item.review_flag,
         audit=[
             AuditEntry(seq=a.seq, at=a.at, actor=Actor(kind=a.actor_kind, id=a.actor_id), action=a.action,
                        from_status=a.from_status, to_status=a.to_status, reason=a.reason,
-                       evidence=a.evidence)
+                       evidence=a.evidence, shared=a.shared)
             for a in item.audit
         ],
     )

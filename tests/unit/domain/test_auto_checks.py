@@ -113,7 +113,7 @@ def test_dedup_block_rejects_your_duplicate_but_a_conflict_goes_to_review():
     dup = dedup_finding(_verdict("duplicate", "block", rule="same_registry_id", duplicate_of="reg_a"), rules)
     assert (dup.outcome, dup.detail) == ("reject", "duplicate of reg_a (rule same_registry_id)")
     conflict = dedup_finding(_verdict("conflict", "block", rule="same_registry_id", conflict_with=["reg_b"],
-                                      holder_id="wang"), rules)
+                                      holder={"kind": "user", "id": "wang"}), rules)
     # the evidence (who holds it, where) is staff-only; the detail the submitter reads names nobody
     assert (conflict.outcome, conflict.evidence) == ("review", "conflict held by wang in reg_b (rule same_registry_id)")
     assert "wang" not in conflict.detail and "reg_b" not in conflict.detail and "protected" in conflict.detail

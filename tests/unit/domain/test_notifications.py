@@ -179,3 +179,10 @@ def test_every_channel_has_an_implementation():
 def test_due_times_move_forward_only():
     later = next_digest_at(NOW + timedelta(hours=7), "daily", "UTC")
     assert later == datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
+
+
+def test_an_amount_reads_with_cents_in_a_message_whether_the_event_wrote_a_number_or_text():
+    from chalicelib.domain.notifications import _cents_text
+
+    assert [_cents_text(v) for v in (3800000, 1200.5, "3800000.00", None)] == ["3800000.00", "1200.50",
+                                                                              "3800000.00", None]

@@ -19,7 +19,7 @@ def _held(owner: str, seq_after: int = 0) -> Registration:
     audit = list(reg.audit)
     for _ in range(seq_after):
         audit.append(AuditEntry(seq=len(audit) + 1, at=NOW, actor=MGR, action="noted"))
-    return reg.model_copy(update={"status": S.APPROVED, "owner_id": owner, "team_id": "south", "audit": audit})
+    return reg.model_copy(update={"status": S.APPROVED, "owner": Actor(kind=PrincipalKind.USER, id=owner), "team_id": "south", "audit": audit})
 
 
 def _append(reg: Registration, **entry) -> Registration:
@@ -44,7 +44,7 @@ def test_each_ownership_line_maps_to_one_event_type(entry, expected):
 
 def test_a_transfer_event_names_the_previous_owner_and_reaches_both_owners_and_the_team():
     old = _held("wang")
-    new = _append(old, action="transferred", reason="user:wang -> user:li").model_copy(update={"owner_id": "li"})
+    new = _append(old, action="transferred", reason="user:wang -> user:li").model_copy(update={"owner": Actor(kind=PrincipalKind.USER, id="li")})
     [evt] = events.events_for_change(old, new)
     assert (evt.type, evt.previous_owner_id, evt.registration.owner_id) == ("registration.transferred", "wang", "li")
     assert evt.id == f"{new.id}:{new.audit[-1].seq}"

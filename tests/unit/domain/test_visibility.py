@@ -55,3 +55,48 @@ def test_an_admin_without_filters_lists_everything():
     assert access.list_plan(admin, owner=None, status=None, team=None) == access.ListPlan("all", "")
     assert access.list_plan(admin, owner=None, status="approved", team=None) == access.ListPlan("by_status",
                                                                                                  "approved")
+
+
+# --- staff free text (issue 12, weak point): a reason reaches a partner only when staff share it -------------
+
+def _rejected(reason: str, *, shared: bool | None) -> object:
+    from datetime import UTC, datetime
+
+    from schemas.common import Actor
+    from schemas.registration import AuditEntry
+    from tests.unit.domain.test_workflow_events_access import _reg
+
+    reg = _reg()  # submitted by partner acme
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    lines = [*reg.audit,
+             AuditEntry(seq=len(reg.audit) + 1, at=at, actor=Actor(kind="partner", id="acme"), action="noted",
+                        reason="our own note"),
+             AuditEntry(seq=len(reg.audit) + 2, at=at, actor=Actor(kind="system", id="checks"), action="checked",
+                        reason="customer protected"),
+             AuditEntry(seq=len(reg.audit) + 3, at=at, actor=Actor(kind="user", id="boss"),
+                        action="status_changed", from_status="pending_review", to_status="rejected",
+                        reason=reason, shared=shared)]
+    return reg.model_copy(update={"audit": lines})
+
+
+def test_a_partner_reads_a_managers_reason_only_when_it_was_shared():
+    acme = Viewer("partner", "acme")
+    secret = "已由华为渠道商 Acme Holdings 报备"
+    withheld = visibility.registration(acme, _rejected(secret, shared=None))
+    assert secret not in repr(withheld) and withheld.audit[-1].reason is None
+    # its own text and the system's (ours, naming nobody) stay readable
+    assert [a.reason for a in withheld.audit[-3:-1]] == ["our own note", "customer protected"]
+    shared = visibility.registration(acme, _rejected("客户资料不全，请补充联系人", shared=True))
+    assert shared.audit[-1].reason == "客户资料不全，请补充联系人"
+    # staff read every reason
+    assert visibility.registration(STAFF, _rejected(secret, shared=None)).audit[-1].reason == secret
+
+
+def test_a_partner_event_carries_a_managers_reason_only_when_it_was_shared():
+    evt = {**_conflict_event(), "id": "reg_beta1:7", "type": "registration.rejected",
+           "actor": {"kind": "user", "id": "chief"}, "reason": "Acme already has this customer"}
+    assert "reason" not in visibility.event(BETA, evt)
+    assert visibility.event(BETA, {**evt, "reason_shared": True})["reason"] == "Acme already has this customer"
+    assert visibility.event(STAFF, evt)["reason"] == "Acme already has this customer"
+    own = {**evt, "actor": {"kind": "partner", "id": "beta"}, "type": "registration.withdrawn", "reason": "mine"}
+    assert visibility.event(BETA, own)["reason"] == "mine"

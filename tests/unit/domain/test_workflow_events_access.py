@@ -79,7 +79,7 @@ def test_read_visibility_by_role():
     assert access.can_read(ACME, partner_reg) and not access.can_read(GLOBEX, partner_reg)
     assert access.can_read(MANAGER, partner_reg) and access.can_read(ADMIN, partner_reg)
     assert not access.can_read(REP, partner_reg)
-    owned = partner_reg.model_copy(update={"owner_id": "rep-1"})
+    owned = partner_reg.model_copy(update={"owner": Actor(kind="user", id="rep-1")})
     assert access.can_read(REP, owned)
 
 

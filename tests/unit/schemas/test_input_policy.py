@@ -79,9 +79,10 @@ def test_amount_numbers_with_an_exponent_are_refused_not_rounded_to_zero():
     assert err.value.errors[0]["type"] == "decimal_syntax"
 
 
-@pytest.mark.parametrize("amount, expected", [("0", "0"), ("1200", "1200"), ("1200.5", "1200.5"),
-                                              ("0.01", "0.01"), (1200, "1200"), (12.5, "12.5")])
+@pytest.mark.parametrize("amount, expected", [("0", "0.00"), ("1200", "1200.00"), ("1200.5", "1200.50"),
+                                              ("0.01", "0.01"), (1200, "1200.00"), (12.5, "12.50")])
 def test_plain_decimals_are_read_exactly(amount, expected):
+    # exactly, at one scale (cents), however they were written
     assert str(_submit(_amount(amount)).project.expected_amount.amount) == expected
 
 

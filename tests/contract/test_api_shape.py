@@ -31,6 +31,10 @@ REFERENCES = {
     ("InboxEntry", "event_id"): "the domain event delivered (the entry's own id is id)",
     ("Subscription", "rep_id"): "the rep who subscribed",
     ("Tender", "source_id"): "the notice's key at its publisher",
+    ("AdminPartner", "team_id"): "the partner's channel team",
+    ("AdminUser", "team_id"): "the user's team",
+    ("AdminUser", "manager_id"): "the user's manager (another user)",
+    ("CockpitPartner", "partner_id"): "the partner the figures are about (the row has no id)",
     ("Company", "source_id"): "the company's key in its registry",
 }
 PARTY_NAMES = {"owner", "previous_owner", "holder", "author", "recipient", "actor", "submitter"}

@@ -89,7 +89,7 @@ def test_the_pool_list_sorts_by_score(suite):
             data["project"]["expected_amount"]["amount"] = "5000.00"
             data["sales_stage"], data["competitors"] = "lead", []
         reg = Registration(**data, id=f"reg_p{i:04d}", status="reclaimed", source="rep", submitter=actor,
-                           owner_id=owner, customer_key=f"name:p{i}", created_at=t + timedelta(seconds=i),
+                           owner=Actor(kind="user", id=owner) if owner else None, customer_key=f"name:p{i}", created_at=t + timedelta(seconds=i),
                            updated_at=t, version=3,
                            audit=[AuditEntry(seq=1, at=t, actor=actor, action="submitted", to_status="submitted")])
         to_item(reg).save()
@@ -193,7 +193,7 @@ def test_the_board_forecast_can_be_weighted_by_the_model(suite):
     proposal = next(c for c in body["columns"] if c["stage"] == "proposal")
     cny = (Decimal("100.00") * Decimal(str(WITH_DM)) + Decimal("250.50") * Decimal(str(WITHOUT_DM)))
     assert {m["currency"]: m["amount"] for m in proposal["weighted"]} == {
-        "CNY": str(cny.quantize(Decimal("0.01"))), "GBP": str((Decimal("70.00") * Decimal(str(WITH_DM))).quantize(
+        "CNY": float(cny.quantize(Decimal("0.01"))), "GBP": float((Decimal("70.00") * Decimal(str(WITH_DM))).quantize(
             Decimal("0.01")))}
     # the counts and amounts are the board's own (the stream-kept aggregates), whatever the weighting
     assert proposal["count"] == 3 and proposal["amounts"] == next(

@@ -41,14 +41,16 @@ def test_the_registration_list_is_documented_from_its_model_not_a_special_case()
     from schemas.registration import RegistrationStatus
 
     params = {p["name"]: p for p in oa.openapi(app.app)["paths"]["/v1/registrations"]["get"]["parameters"]}
-    assert set(params) == {"status", "owner", "team", "cursor", "limit"}
+    assert set(params) == {"status", "owner", "team", "cursor", "limit", "sort", "min_score"}
     assert params["status"]["schema"] == {"type": "string", "enum": [s.value for s in RegistrationStatus]}
     assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}
     source = Path(oa.__file__).read_text(encoding="utf-8")
     assert 'if path == "/v1/registrations" and method == "GET"' not in source
     assert 'if path == "/v1/companies/lookup"' not in source
-    lookup = {p["name"] for p in oa.openapi(app.app)["paths"]["/v1/companies/lookup"]["get"]["parameters"]}
-    assert lookup == {"id", "name", "country"}
+    lookup = [p for p in oa.openapi(app.app)["paths"]["/v1/companies/lookup"]["get"]["parameters"] if p["in"] == "query"]
+    # exactly one of id, name: one form-exploded object (the same query string) carries the rule
+    assert [(p["name"], p["style"], p["explode"]) for p in lookup] == [("CompanyLookupQuery", "form", True)]
+    assert set(lookup[0]["schema"]["properties"]) == {"id", "name", "country"} and "oneOf" in lookup[0]["schema"]
 
 
 def test_an_unknown_status_is_refused_with_its_field_path():

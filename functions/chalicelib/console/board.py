@@ -32,7 +32,7 @@ def matches(reg: dict, filters: dict[str, str]) -> bool:
     c = reg.get("customer") or {}
     if filters.get("partner") and reg.get("partner_id") != filters["partner"]:
         return False
-    if filters.get("owner") and reg.get("owner_id") != filters["owner"]:
+    if filters.get("owner") and (reg.get("owner") or {}).get("id") != filters["owner"]:
         return False
     for key in ("region", "industry"):
         wanted = (filters.get(key) or "").strip().casefold()
@@ -50,7 +50,7 @@ def cards(items: list[dict], filters: dict[str, str], now: datetime) -> list[dic
         money = (reg.get("project") or {}).get("expected_amount") or {}
         out.append({"id": reg["id"], "customer": (reg.get("customer") or {}).get("name"),
                     "amount": f"{money.get('amount', '')} {money.get('currency', '')}".strip(),
-                    "owner": reg.get("owner_id"), "stage": reg.get("sales_stage"),
+                    "owner": (reg.get("owner") or {}).get("id"), "stage": reg.get("sales_stage"),
                     "days_in_stage": _days_since(stage_since(reg), now), "partner": reg.get("partner_id")})
     out.sort(key=lambda r: -(r["days_in_stage"] or 0))
     return out[:MAX_CARDS]

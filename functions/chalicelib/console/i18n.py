@@ -68,6 +68,7 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (zh-CN, en)
     "actor": ("操作人", "By"),
     "action": ("操作", "Action"),
     "reason": ("原因", "Reason"),
+    "share_reason": ("让合作伙伴看到原因", "Show the reason to the partner"),
     "withdraw": ("撤回", "Withdraw"),
     "edit": ("编辑", "Edit"),
     "resubmit": ("重新提交", "Resubmit"),

@@ -392,7 +392,9 @@ def _left(due_at: str | None) -> str | None:
 # op -> (API route, body builder from the form)
 ACTIONS: dict[str, tuple[str, Any]] = {
     "approve": ("/v1/registrations/{reg_id}/approve", lambda f: {"reason": f["reason"]} if f.get("reason") else {}),
-    "reject": ("/v1/registrations/{reg_id}/reject", lambda f: {"reason": f["reason"]} if f.get("reason") else {}),
+    "reject": ("/v1/registrations/{reg_id}/reject",
+               lambda f: {**({"reason": f["reason"]} if f.get("reason") else {}),
+                          **({"share_reason": True} if f.get("share_reason") == "yes" else {})}),
     "withdraw": ("/v1/registrations/{reg_id}/withdraw", lambda f: {"reason": f["reason"]} if f.get("reason") else {}),
     "resubmit": ("/v1/registrations/{reg_id}/resubmit", lambda f: {"reason": f["reason"]} if f.get("reason") else {}),
     "claim": ("/v1/registrations/{reg_id}/claim", lambda f: None),

@@ -8,6 +8,7 @@ by additions alone, and a recount is the sum of all contributions.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 
 from schemas.registration import Registration, RegistrationStatus
@@ -34,7 +35,14 @@ def contribution(reg: Registration | None) -> list[tuple[str, str, int, int]]:
 
 
 def deltas(old: Registration | None, new: Registration | None) -> list[tuple[str, str, int, int]]:
-    """What to add to each (partition, cell) for a change from ``old`` to ``new``; empty when nothing moves."""
+    """What to add to each board (partition, cell) for a change from ``old`` to ``new``."""
+    return deltas_of(contribution, old, new)
+
+
+def deltas_of(contribution: Callable[[Registration | None], list[tuple[str, str, int, int]]],
+              old: Registration | None, new: Registration | None) -> list[tuple[str, str, int, int]]:
+    """What to add to each (partition, cell) of the figures ``contribution`` gives a registration, for a change
+    from ``old`` to ``new`` (the board's and the cockpit's); empty when nothing moves."""
     total: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for sign, reg in ((-1, old), (1, new)):
         for part, key, count, cents in contribution(reg):

@@ -126,13 +126,10 @@ def contribution(reg: Registration | None) -> list[tuple[str, str, int, int]]:
 
 
 def deltas(old: Registration | None, new: Registration | None) -> list[tuple[str, str, int, int]]:
-    """What to add to each (partition, cell) for a change from ``old`` to ``new``; empty when nothing moves."""
-    total: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for sign, reg in ((-1, old), (1, new)):
-        for part, key, count, cents in contribution(reg):
-            total[(part, key)][0] += sign * count
-            total[(part, key)][1] += sign * cents
-    return [(p, k, c, m) for (p, k), (c, m) in sorted(total.items()) if c or m]
+    """What to add to each cockpit (partition, cell) for a change from ``old`` to ``new``."""
+    from chalicelib.domain.board import deltas_of
+
+    return deltas_of(contribution, old, new)
 
 
 # --- reading the figures back --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from schemas.common import Strict
+from schemas.common import Actor, Strict
 
 
 class AdminTeam(Strict):
@@ -45,7 +45,7 @@ class AdminDirectory(Strict):
 class ParkedDelivery(Strict):
     id: str
     event_type: str
-    recipient: str = Field(description="user:<id> | partner:<id>")
+    recipient: Actor = Field(description="Who the delivery is for")
     channel: str
     attempts: int
     last_error: str | None = Field(default=None, description="A reason code, never a payload or a secret")

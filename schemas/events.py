@@ -1,9 +1,14 @@
-"""The domain event catalogue: one pydantic model per event type.
+"""The domain event catalogue: one pydantic model per event type (``schemas/json/domain_event.v2.json``).
 
 Events are derived from the registration's audit trail by the stream consumer (one event per new audit
 entry), published to one SNS topic with a ``type`` message attribute, and fanned out to one SQS queue per
 downstream handler through subscription filters. ``id`` is stable for a given audit entry, so a replayed
 stream record produces the same event id and consumers can deduplicate on it.
+
+Version 2 (issue 12 item 16) follows the API's one shape: every party (``owner``, ``previous_owner``,
+``holder``, ``recipients``, ``actor``, ``submitter``) is ``schemas.common.Actor`` ``{"kind", "id"}``; an
+object's own id is ``id``; a ``<noun>_id`` is a reference to another object. Version 1 had ``owner_id``,
+``previous_owner_id``, ``holder_id`` and ``"<kind>:<id>"`` strings.
 """
 from __future__ import annotations
 
@@ -24,8 +29,8 @@ class RegistrationSnapshot(Strict):
     status: RegistrationStatus
     source: Source
     submitter: Actor
-    partner_id: str | None = None
-    owner_id: str | None = None
+    partner_id: str | None = Field(default=None, description="The partner the registration came through")
+    owner: Actor | None = Field(default=None, description="Who holds it (null while nobody does)")
     team_id: str | None = None
     customer_key: str
     customer_name: str
@@ -109,13 +114,13 @@ class RegistrationStageChanged(_RegistrationEvent):
 
 
 class RegistrationClaimed(_RegistrationEvent):
-    """A rep took the registration from the pool (公海); ``registration.owner_id`` is the new owner."""
+    """A rep took the registration from the pool (公海); ``registration.owner`` is the new owner."""
 
     type: Literal["registration.claimed"] = "registration.claimed"
 
 
 class RegistrationAssigned(_RegistrationEvent):
-    """A manager gave a pooled or archived registration to ``registration.owner_id``."""
+    """A manager gave a pooled or archived registration to ``registration.owner``."""
 
     type: Literal["registration.assigned"] = "registration.assigned"
 
@@ -124,7 +129,7 @@ class RegistrationTransferred(_RegistrationEvent):
     """A manager (or offboarding, 离职交接) moved a held registration to another holder; the timers carry over."""
 
     type: Literal["registration.transferred"] = "registration.transferred"
-    previous_owner_id: str | None = Field(default=None, description="Who held it before the transfer")
+    previous_owner: Actor | None = Field(default=None, description="Who held it before the transfer")
 
 
 class RegistrationExtended(_RegistrationEvent):
@@ -155,7 +160,7 @@ class RegistrationDedupChecked(EventBase):
 class _OwnershipNotice(EventBase):
     """An ownership timer fact for the holder and their managers (issue 4). ``subject`` is the registration."""
 
-    owner: str = Field(description="The holder, as '<kind>:<id>' (user:wang, partner:acme)")
+    owner: Actor = Field(description="The holder")
     team_id: str | None = None
     notify: list[str] = Field(default_factory=list, description="User ids to tell: the owner (if a user) "
                               "and the managers of the registration's team")
@@ -179,12 +184,13 @@ class OwnershipWarning(_OwnershipNotice):
 
 
 class OwnershipOverLimit(EventBase):
-    """A holder holds more than their limit allows (after the limit was lowered). ``subject`` and ``owner`` are
-    the holder ('<kind>:<id>'); ``id`` is 'over_limit:<holder>:<day>', so the daily job reports once a day.
+    """A holder holds more than their limit allows (after the limit was lowered). ``owner`` is the holder;
+    ``subject`` is the holder's counter key ('user:wang'); ``id`` is 'over_limit:<that key>:<day>', so the
+    daily job reports once a day.
     With ``over_limit = "reclaim"`` the least recently active excess holdings were taken back (``reclaimed``)."""
 
     type: Literal["ownership.over_limit"] = "ownership.over_limit"
-    owner: str
+    owner: Actor = Field(description="The holder above its limit")
     limit: str = Field(description="The limit's name, e.g. 'role:rep' or 'holder:user:wang'")
     value: int = Field(description="The limit")
     held: int
@@ -214,11 +220,11 @@ class RegistrationConflictDetected(EventBase):
     type: Literal["registration.conflict_detected"] = "registration.conflict_detected"
     registration: RegistrationSnapshot
     conflict_with: list[str] = Field(description="Ids of the holder's overlapping approved registrations")
-    holder_id: str | None = Field(default=None, description="The holder (owner_id of the first of them)")
+    holder: Actor | None = Field(default=None, description="The holder (the owner of the first of them)")
     notify: list[str] = Field(default_factory=list, description="The holder (a user) and their managers, the "
                               "holder partner's channel team managers, the new submitter's managers (user ids)")
-    recipients: list[str] = Field(default_factory=list, description="'partner:<id>' when a partner holds it "
-                                  "(its callback gets a redacted copy: domain.visibility)")
+    recipients: list[Actor] = Field(default_factory=list, description="The holder partner, when a partner "
+                                    "holds it (its callback gets a redacted copy: domain.visibility)")
     rule: str | None = Field(default=None, description="The matching rule that tied the customers")
 
 

@@ -41,9 +41,10 @@ def admin_directory():
 def admin_parked():
     from chalicelib.store import notifications
     from schemas.admin import ParkedDelivery, ParkedPage
+    from schemas.common import Actor
 
     _admin()
-    items = [ParkedDelivery(id=i.id, event_type=i.event_type, recipient=i.recipient, channel=i.channel,
+    items = [ParkedDelivery(id=i.id, event_type=i.event_type, recipient=Actor.from_ref(i.recipient), channel=i.channel,
                             attempts=int(i.attempts or 0), last_error=i.last_error, parked_at=i.parked_at,
                             title=i.title) for i in notifications.parked(limit=100)]
     return json_response(200, ParkedPage(items=items))

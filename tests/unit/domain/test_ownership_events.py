@@ -46,7 +46,11 @@ def test_a_transfer_event_names_the_previous_owner_and_reaches_both_owners_and_t
     old = _held("wang")
     new = _append(old, action="transferred", reason="user:wang -> user:li").model_copy(update={"owner": Actor(kind=PrincipalKind.USER, id="li")})
     [evt] = events.events_for_change(old, new)
-    assert (evt.type, evt.previous_owner_id, evt.registration.owner_id) == ("registration.transferred", "wang", "li")
+    assert (evt.type, evt.previous_owner, evt.registration.owner) == (
+        "registration.transferred", Actor(kind=PrincipalKind.USER, id="wang"), Actor(kind=PrincipalKind.USER, id="li"))
+    data = evt.model_dump(mode="json")
+    assert data["previous_owner"] == {"kind": "user", "id": "wang"} and "previous_owner_id" not in data
+    assert data["registration"]["owner"] == {"kind": "user", "id": "li"} and "owner_id" not in data["registration"]
     assert evt.id == f"{new.id}:{new.audit[-1].seq}"
     refs = notifications.audience(evt.model_dump(mode="json"))
     assert refs == ["user:li", "user:wang", "team:south"]

@@ -15,15 +15,41 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, model_validator
 
 from schemas.common import Actor, Number, Strict
 from schemas.company import Company
 from schemas.registration import RegistrationStatus, SalesStage, Source
 
 
+def _v1_party(ident: object, *, partner_id: object = None) -> object:
+    """A version 1 flat owner id as ``{kind, id}``: v1 consumers read a partner owner as the registration's own
+    partner (a partner holds its own registration under its id), everyone else as a user."""
+    if not isinstance(ident, str) or not ident:
+        return None
+    return {"kind": "partner" if ident == partner_id else "user", "id": ident}
+
+
+def _v1_ref(ref: object) -> object:
+    """A version 1 ``"<kind>:<id>"`` string as ``{kind, id}``; anything else is left to validation."""
+    if isinstance(ref, str) and ":" in ref:
+        kind, _, ident = ref.partition(":")
+        return {"kind": kind, "id": ident}
+    return ref
+
+
 class RegistrationSnapshot(Strict):
     """What most consumers need to know about the registration without reading it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_v1(cls, data: object) -> object:
+        # A message published before version 2 (in a queue or a DLQ during a deploy) still reads.
+        if isinstance(data, dict) and "owner_id" in data:
+            owner = _v1_party(data["owner_id"], partner_id=data.get("partner_id"))
+            data = {k: v for k, v in data.items() if k != "owner_id"}
+            data.setdefault("owner", owner)
+        return data
 
     id: str
     status: RegistrationStatus
@@ -48,6 +74,31 @@ class RegistrationSnapshot(Strict):
 
 class EventBase(Strict):
     """What every domain event carries. ``id`` is stable for one fact, so consumers can deduplicate."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_v1(cls, data: object) -> object:
+        # Version 1 messages still in a queue (or parked in a DLQ) at a deploy read as version 2: the
+        # "<kind>:<id>" strings and the flat previous_owner_id / holder_id become {kind, id}.
+        if not isinstance(data, dict) or not {"owner", "recipients", "previous_owner_id", "holder_id"} & set(data):
+            return data
+        data = dict(data)
+        if isinstance(data.get("owner"), str):
+            data["owner"] = _v1_ref(data["owner"])
+        if isinstance(data.get("recipients"), list):
+            data["recipients"] = [_v1_ref(r) for r in data["recipients"]]
+        partner_id = (data.get("registration") or {}).get("partner_id") if isinstance(
+            data.get("registration"), dict) else None
+        if "previous_owner_id" in data:
+            data.setdefault("previous_owner", _v1_party(data.pop("previous_owner_id"), partner_id=partner_id))
+        if "holder_id" in data:
+            holder = data.pop("holder_id")
+            # v1 told a partner holder through ``recipients``; a user holder was never among them
+            partners = {r.get("id") for r in data.get("recipients") or [] if isinstance(r, dict)
+                        and r.get("kind") == "partner"}
+            data.setdefault("holder", {"kind": "partner" if holder in partners else "user", "id": holder}
+                            if holder else None)
+        return data
 
     id: str
     occurred_at: datetime

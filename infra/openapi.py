@@ -159,6 +159,8 @@ FILE_NAMES = {
     "Replayed": "replayed.v1.json",
     "AdminRules": "admin_rules.v1.json",
 }
+EVENT_SCHEMA_FILE = "domain_event.v2.json"
+"""The domain events' JSON Schema (partner callbacks carry one of these events as ``data``)."""
 # Deployment configuration documents (not API payloads): file name -> "module:Model", imported when generating.
 CONFIG_DOCUMENTS: dict[str, str] = {
     "routing_rules.v1.json": "chalicelib.domain.routing:RoutingRules",
@@ -189,10 +191,12 @@ def json_schemas() -> dict[str, dict]:
         schema = model.model_json_schema()
         schema["$id"] = f"https://dealreg.dev/schemas/{FILE_NAMES[name]}"
         out[FILE_NAMES[name]] = schema
-    events = EVENT_ADAPTER.json_schema()
-    events["$id"] = "https://dealreg.dev/schemas/domain_event.v1.json"
+    # What receivers get (events are only ever written by us): the serialisation schema, numbers as numbers.
+    # v2 (issue 12 item 16): parties are {kind, id}; v1 had owner_id / holder_id / "<kind>:<id>" strings.
+    events = EVENT_ADAPTER.json_schema(mode="serialization")
+    events["$id"] = f"https://dealreg.dev/schemas/{EVENT_SCHEMA_FILE}"
     events["title"] = "DomainEvent"
-    out["domain_event.v1.json"] = events
+    out[EVENT_SCHEMA_FILE] = events
     for file_name, target in CONFIG_DOCUMENTS.items():
         import importlib
 

@@ -45,7 +45,7 @@ class AdminDirectory(Strict):
 class ParkedDelivery(Strict):
     id: str
     event_type: str
-    recipient: Actor = Field(description="Who the delivery is for (a user or a partner)")
+    recipient: Actor = Field(description="Who the delivery is for")
     channel: str
     attempts: int
     last_error: str | None = Field(default=None, description="A reason code, never a payload or a secret")

@@ -1,31 +1,62 @@
-"""The domain event catalogue: one pydantic model per event type.
+"""The domain event catalogue: one pydantic model per event type (``schemas/json/domain_event.v2.json``).
 
 Events are derived from the registration's audit trail by the stream consumer (one event per new audit
 entry), published to one SNS topic with a ``type`` message attribute, and fanned out to one SQS queue per
 downstream handler through subscription filters. ``id`` is stable for a given audit entry, so a replayed
 stream record produces the same event id and consumers can deduplicate on it.
+
+Version 2 (issue 12 item 16) follows the API's one shape: every party (``owner``, ``previous_owner``,
+``holder``, ``recipients``, ``actor``, ``submitter``) is ``schemas.common.Actor`` ``{"kind", "id"}``; an
+object's own id is ``id``; a ``<noun>_id`` is a reference to another object. Version 1 had ``owner_id``,
+``previous_owner_id``, ``holder_id`` and ``"<kind>:<id>"`` strings.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, model_validator
 
 from schemas.common import Actor, Number, Strict
 from schemas.company import Company
 from schemas.registration import RegistrationStatus, SalesStage, Source
 
 
+def _v1_party(ident: object, *, partner_id: object = None) -> object:
+    """A version 1 flat owner id as ``{kind, id}``: v1 consumers read a partner owner as the registration's own
+    partner (a partner holds its own registration under its id), everyone else as a user."""
+    if not isinstance(ident, str) or not ident:
+        return None
+    return {"kind": "partner" if ident == partner_id else "user", "id": ident}
+
+
+def _v1_ref(ref: object) -> object:
+    """A version 1 ``"<kind>:<id>"`` string as ``{kind, id}``; anything else is left to validation."""
+    if isinstance(ref, str) and ":" in ref:
+        kind, _, ident = ref.partition(":")
+        return {"kind": kind, "id": ident}
+    return ref
+
+
 class RegistrationSnapshot(Strict):
     """What most consumers need to know about the registration without reading it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_v1(cls, data: object) -> object:
+        # A message published before version 2 (in a queue or a DLQ during a deploy) still reads.
+        if isinstance(data, dict) and "owner_id" in data:
+            owner = _v1_party(data["owner_id"], partner_id=data.get("partner_id"))
+            data = {k: v for k, v in data.items() if k != "owner_id"}
+            data.setdefault("owner", owner)
+        return data
 
     id: str
     status: RegistrationStatus
     source: Source
     submitter: Actor
-    partner_id: str | None = None
-    owner_id: str | None = None
+    partner_id: str | None = Field(default=None, description="The partner the registration came through")
+    owner: Actor | None = Field(default=None, description="Who holds it (null while nobody does)")
     team_id: str | None = None
     customer_key: str
     customer_name: str
@@ -43,6 +74,31 @@ class RegistrationSnapshot(Strict):
 
 class EventBase(Strict):
     """What every domain event carries. ``id`` is stable for one fact, so consumers can deduplicate."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_v1(cls, data: object) -> object:
+        # Version 1 messages still in a queue (or parked in a DLQ) at a deploy read as version 2: the
+        # "<kind>:<id>" strings and the flat previous_owner_id / holder_id become {kind, id}.
+        if not isinstance(data, dict) or not {"owner", "recipients", "previous_owner_id", "holder_id"} & set(data):
+            return data
+        data = dict(data)
+        if isinstance(data.get("owner"), str):
+            data["owner"] = _v1_ref(data["owner"])
+        if isinstance(data.get("recipients"), list):
+            data["recipients"] = [_v1_ref(r) for r in data["recipients"]]
+        partner_id = (data.get("registration") or {}).get("partner_id") if isinstance(
+            data.get("registration"), dict) else None
+        if "previous_owner_id" in data:
+            data.setdefault("previous_owner", _v1_party(data.pop("previous_owner_id"), partner_id=partner_id))
+        if "holder_id" in data:
+            holder = data.pop("holder_id")
+            # v1 told a partner holder through ``recipients``; a user holder was never among them
+            partners = {r.get("id") for r in data.get("recipients") or [] if isinstance(r, dict)
+                        and r.get("kind") == "partner"}
+            data.setdefault("holder", {"kind": "partner" if holder in partners else "user", "id": holder}
+                            if holder else None)
+        return data
 
     id: str
     occurred_at: datetime
@@ -109,13 +165,13 @@ class RegistrationStageChanged(_RegistrationEvent):
 
 
 class RegistrationClaimed(_RegistrationEvent):
-    """A rep took the registration from the pool (公海); ``registration.owner_id`` is the new owner."""
+    """A rep took the registration from the pool (公海); ``registration.owner`` is the new owner."""
 
     type: Literal["registration.claimed"] = "registration.claimed"
 
 
 class RegistrationAssigned(_RegistrationEvent):
-    """A manager gave a pooled or archived registration to ``registration.owner_id``."""
+    """A manager gave a pooled or archived registration to ``registration.owner``."""
 
     type: Literal["registration.assigned"] = "registration.assigned"
 
@@ -124,7 +180,7 @@ class RegistrationTransferred(_RegistrationEvent):
     """A manager (or offboarding, 离职交接) moved a held registration to another holder; the timers carry over."""
 
     type: Literal["registration.transferred"] = "registration.transferred"
-    previous_owner_id: str | None = Field(default=None, description="Who held it before the transfer")
+    previous_owner: Actor | None = Field(default=None, description="Who held it before the transfer")
 
 
 class RegistrationExtended(_RegistrationEvent):
@@ -155,7 +211,7 @@ class RegistrationDedupChecked(EventBase):
 class _OwnershipNotice(EventBase):
     """An ownership timer fact for the holder and their managers (issue 4). ``subject`` is the registration."""
 
-    owner: str = Field(description="The holder, as '<kind>:<id>' (user:wang, partner:acme)")
+    owner: Actor = Field(description="The holder")
     team_id: str | None = None
     notify: list[str] = Field(default_factory=list, description="User ids to tell: the owner (if a user) "
                               "and the managers of the registration's team")
@@ -179,12 +235,13 @@ class OwnershipWarning(_OwnershipNotice):
 
 
 class OwnershipOverLimit(EventBase):
-    """A holder holds more than their limit allows (after the limit was lowered). ``subject`` and ``owner`` are
-    the holder ('<kind>:<id>'); ``id`` is 'over_limit:<holder>:<day>', so the daily job reports once a day.
+    """A holder holds more than their limit allows (after the limit was lowered). ``owner`` is the holder;
+    ``subject`` is the holder's counter key ('user:wang'); ``id`` is 'over_limit:<that key>:<day>', so the
+    daily job reports once a day.
     With ``over_limit = "reclaim"`` the least recently active excess holdings were taken back (``reclaimed``)."""
 
     type: Literal["ownership.over_limit"] = "ownership.over_limit"
-    owner: str
+    owner: Actor = Field(description="The holder above its limit")
     limit: str = Field(description="The limit's name, e.g. 'role:rep' or 'holder:user:wang'")
     value: int = Field(description="The limit")
     held: int
@@ -214,11 +271,11 @@ class RegistrationConflictDetected(EventBase):
     type: Literal["registration.conflict_detected"] = "registration.conflict_detected"
     registration: RegistrationSnapshot
     conflict_with: list[str] = Field(description="Ids of the holder's overlapping approved registrations")
-    holder_id: str | None = Field(default=None, description="The holder (owner_id of the first of them)")
+    holder: Actor | None = Field(default=None, description="The holder (the owner of the first of them)")
     notify: list[str] = Field(default_factory=list, description="The holder (a user) and their managers, the "
                               "holder partner's channel team managers, the new submitter's managers (user ids)")
-    recipients: list[str] = Field(default_factory=list, description="'partner:<id>' when a partner holds it "
-                                  "(its callback gets a redacted copy: domain.visibility)")
+    recipients: list[Actor] = Field(default_factory=list, description="The holder partner, when a partner "
+                                    "holds it (its callback gets a redacted copy: domain.visibility)")
     rule: str | None = Field(default=None, description="The matching rule that tied the customers")
 
 

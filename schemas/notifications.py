@@ -1,7 +1,7 @@
 """Notification outbox payloads: the local development inbox (``GET /v1/dev/inbox``).
 
 Partners receive domain events at their callback as Standard Webhooks deliveries whose body is
-``{"type", "timestamp", "data"}`` with ``data`` one of the ``domain_event.v1.json`` events.
+``{"type", "timestamp", "data"}`` with ``data`` one of the ``domain_event.v2.json`` events.
 """
 from __future__ import annotations
 

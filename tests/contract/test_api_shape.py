@@ -8,8 +8,9 @@
 - Every error answer is ``{"code", "message", "errors"}``, including 404 for an unknown route, 405 and 415,
   and a refusal because of a limit names the limit in ``errors[].loc`` (``limit.<name>``).
 
-The first tests walk ``schemas/openapi.json`` (the published contract) and the response models; the last ones
-ask the running app.
+The first tests walk ``schemas/openapi.json`` (the published contract) and the response models, then the
+domain events' JSON Schema (``schemas/json/domain_event.v2.json``: every event type, as notifications and partner
+callbacks carry them) with the same rules; the last ones ask the running app.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = json.loads((ROOT / "schemas" / "openapi.json").read_text(encoding="utf-8"))
 COMPONENTS = OPENAPI["components"]["schemas"]
+EVENTS = json.loads((ROOT / "schemas" / "json" / "domain_event.v2.json").read_text(encoding="utf-8"))
+EVENT_DEFS = EVENTS["$defs"]
 
 # (schema, property) -> what the reference points to. Each is another object than the one it sits in.
 REFERENCES = {
@@ -31,13 +34,22 @@ REFERENCES = {
     ("InboxEntry", "event_id"): "the domain event delivered (the entry's own id is id)",
     ("Subscription", "rep_id"): "the rep who subscribed",
     ("Tender", "source_id"): "the notice's key at its publisher",
-    ("AdminPartner", "team_id"): "the partner's channel team",
+    ("Company", "source_id"): "the company's key in its registry",
     ("AdminUser", "team_id"): "the user's team",
     ("AdminUser", "manager_id"): "the user's manager (another user)",
-    ("CockpitPartner", "partner_id"): "the partner the figures are about (the row has no id)",
-    ("Company", "source_id"): "the company's key in its registry",
+    ("AdminPartner", "team_id"): "the partner's channel team",
+    ("CockpitPartner", "partner_id"): "the partner a cockpit row counts (the row has no id of its own)",
+    # domain events (an event's own id is ``id``; the registration it carries is identified by its ``id``)
+    ("RegistrationSnapshot", "partner_id"): "the partner the registration came through",
+    ("RegistrationSnapshot", "team_id"): "the team that reviews it",
+    ("OwnershipWarning", "team_id"): "the holding's team (its managers are told)",
+    ("OwnershipReclaimed", "team_id"): "the holding's team (its managers are told)",
+    ("CustomerReviewFlagged", "registration_id"): "the registration whose enrichment found the flag "
+                                                  "(the event's subject is the customer key)",
+    ("TenderAlert", "rep_id"): "the rep the alert is for",
 }
 PARTY_NAMES = {"owner", "previous_owner", "holder", "author", "recipient", "actor", "submitter"}
+PARTY_LISTS = {"recipients"}  # lists of parties: each item is {kind, id}
 KIND_ID_TEXT = re.compile(r"<kind>:<id>|'(user|partner):<id>'|\"kind:id\"", re.I)
 NUMBER_NAMES = {"amount", "value_min", "value_max", "expected_amount", "monetary", "probability"}
 
@@ -83,16 +95,35 @@ def test_the_walk_sees_the_whole_contract():
             "Actor", "Subscription", "Tender", "ErrorResponse", "InboxEntry"} <= names
 
 
-def test_ids_are_id_and_every_other_id_is_a_declared_reference():
+def _id_problems(defs: dict, names) -> list[str]:
     problems = []
-    for name in sorted(response_schemas()):
-        props = COMPONENTS[name].get("properties", {})
+    for name in sorted(names):
+        props = defs[name].get("properties", {})
         for prop in props:
             if prop.endswith("_id") and (name, prop) not in REFERENCES:
                 problems.append(f"{name}.{prop}: its own id is `id`; a reference must be declared in REFERENCES")
             party = prop.removesuffix("_kind")
             if prop.endswith("_kind") and (f"{party}_id" in props or party in PARTY_NAMES):
                 problems.append(f"{name}.{prop}: a party is one {{kind, id}} object, not a flat pair")
+    return problems
+
+
+def _party_problems(defs: dict, names) -> list[str]:
+    problems = []
+    for name in sorted(names):
+        for prop, spec in defs[name].get("properties", {}).items():
+            if prop in PARTY_NAMES and not _allows(spec, ref="Actor"):
+                problems.append(f"{name}.{prop} is not an Actor ({{kind, id}})")
+            if prop in PARTY_LISTS and not (spec.get("type") == "array"
+                                            and spec.get("items", {}).get("$ref", "").endswith("/Actor")):
+                problems.append(f"{name}.{prop} is not a list of Actors ({{kind, id}})")
+            if KIND_ID_TEXT.search(json.dumps(spec)):
+                problems.append(f"{name}.{prop} is described as a '<kind>:<id>' string")
+    return problems
+
+
+def test_ids_are_id_and_every_other_id_is_a_declared_reference():
+    problems = _id_problems(COMPONENTS, response_schemas())
     # the views of a registration (holding, scores, decision) are identified by the registration's id
     for name in ("Ownership", "RegistrationScores", "Decision", "Registration"):
         if "id" not in COMPONENTS[name].get("properties", {}):
@@ -101,24 +132,15 @@ def test_ids_are_id_and_every_other_id_is_a_declared_reference():
 
 
 def test_every_party_is_a_kind_and_id_object():
-    problems = []
-    for name in sorted(response_schemas()):
-        for prop, spec in COMPONENTS[name].get("properties", {}).items():
-            if prop in PARTY_NAMES and not _allows(spec, ref="Actor"):
-                problems.append(f"{name}.{prop} is not an Actor ({{kind, id}})")
-            if KIND_ID_TEXT.search(json.dumps(spec)):
-                problems.append(f"{name}.{prop} is described as a '<kind>:<id>' string")
+    problems = _party_problems(COMPONENTS, response_schemas())
     assert not problems, "\n".join(problems)
     actor = COMPONENTS["Actor"]
     assert set(actor["properties"]) == {"kind", "id"} and set(actor["required"]) == {"kind", "id"}
 
 
-def test_every_decimal_in_a_response_serialises_as_a_number():
-    """The models' serialisation schemas: a bare Decimal would show as a string with pydantic's decimal
-    pattern; named amount-like fields must be numbers."""
-    from infra.openapi import PUBLIC_MODELS
-
-    problems = []
+def _number_problems(schema: dict, where: str) -> list[str]:
+    """A bare Decimal shows as a string with pydantic's decimal pattern; amount-like fields must be numbers."""
+    problems: list[str] = []
 
     def walk(node, where):
         if isinstance(node, dict):
@@ -135,8 +157,18 @@ def test_every_decimal_in_a_response_serialises_as_a_number():
             for i, value in enumerate(node):
                 walk(value, f"{where}[{i}]")
 
+    walk(schema, where)
+    return problems
+
+
+def test_every_decimal_in_a_response_serialises_as_a_number():
+    """The models' serialisation schemas: a bare Decimal would show as a string with pydantic's decimal
+    pattern; named amount-like fields must be numbers."""
+    from infra.openapi import PUBLIC_MODELS
+
+    problems = []
     for name, model in PUBLIC_MODELS.items():
-        walk(model.model_json_schema(mode="serialization"), name)
+        problems += _number_problems(model.model_json_schema(mode="serialization"), name)
     tender = PUBLIC_MODELS["TenderRecord"].model_json_schema(mode="serialization")["$defs"]["Tender"]
     if not _allows(tender["properties"]["value"], type_="number"):
         problems.append("Tender.value: not a number")
@@ -157,6 +189,76 @@ def test_decimals_are_json_numbers_on_the_wire():
     assert Decimal(repr(json.loads(top.model_dump_json())["amount"])) == Decimal("9999999999999.99")
     sub = SubscriptionCreate(regions=["GB"], value_min="1000.5", currency="GBP")
     assert json.loads(sub.model_dump_json())["value_min"] == 1000.5
+
+
+# --- domain events (notifications, partner callbacks) -----------------------------------------------------------
+
+def test_the_event_walk_sees_every_event_type_of_the_current_models():
+    from infra.openapi import EVENT_SCHEMA_FILE, json_schemas
+    from schemas.events import EVENT_TYPES
+
+    # the published file is what the models generate (so the walk below checks what is really sent) ...
+    assert EVENT_SCHEMA_FILE == "domain_event.v2.json"
+    assert json_schemas()[EVENT_SCHEMA_FILE] == EVENTS, "run `make schemas`"
+    # ... and its union names every event type of the catalogue
+    listed = {option["$ref"].rsplit("/", 1)[-1] for option in EVENTS["oneOf"]}
+    assert listed == {model.__name__ for model in EVENT_TYPES.values()}
+    assert {EVENT_DEFS[name]["properties"]["type"]["const"] for name in listed} == set(EVENT_TYPES)
+    assert {"RegistrationSnapshot", "Actor", "TenderSummary", "Company"} <= set(EVENT_DEFS)
+
+
+def test_events_name_every_party_as_kind_and_id_and_own_ids_as_id():
+    names = [name for name, spec in EVENT_DEFS.items() if "properties" in spec]
+    problems = _id_problems(EVENT_DEFS, names) + _party_problems(EVENT_DEFS, names)
+    for name in [*names]:
+        props = EVENT_DEFS[name]["properties"]
+        if "type" in props and "id" not in props:
+            problems.append(f"{name} has no `id`")
+    if "id" not in EVENT_DEFS["RegistrationSnapshot"]["properties"]:
+        problems.append("RegistrationSnapshot has no `id`")
+    assert not problems, "\n".join(problems)
+    # the parties the issue named are objects now
+    assert _allows(EVENT_DEFS["RegistrationSnapshot"]["properties"]["owner"], ref="Actor")
+    assert _allows(EVENT_DEFS["RegistrationTransferred"]["properties"]["previous_owner"], ref="Actor")
+    assert _allows(EVENT_DEFS["RegistrationConflictDetected"]["properties"]["holder"], ref="Actor")
+    for name in ("OwnershipWarning", "OwnershipReclaimed", "OwnershipOverLimit"):
+        assert _allows(EVENT_DEFS[name]["properties"]["owner"], ref="Actor"), name
+
+
+def test_event_numbers_are_numbers():
+    from schemas.events import EVENT_ADAPTER
+
+    problems = _number_problems(EVENT_ADAPTER.json_schema(mode="serialization"), "DomainEvent")
+    for where, spec in (("RegistrationSnapshot.expected_amount",
+                         EVENT_DEFS["RegistrationSnapshot"]["properties"]["expected_amount"]),
+                        ("TenderSummary.value", EVENT_DEFS["TenderSummary"]["properties"]["value"])):
+        if not _allows(spec, type_="number"):
+            problems.append(f"{where}: not a number")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_walks_fail_on_the_old_shapes():
+    """The checks above can fail: the version 1 event shapes are each reported."""
+    old = {
+        "RegistrationSnapshot": {"properties": {"id": {"type": "string"},
+                                                "owner_id": {"anyOf": [{"type": "string"}, {"type": "null"}]}}},
+        "RegistrationTransferred": {"properties": {"previous_owner_id": {"type": "string"}}},
+        "RegistrationConflictDetected": {"properties": {
+            "holder_id": {"type": "string"},
+            "recipients": {"type": "array", "items": {"type": "string"},
+                           "description": "'partner:<id>' when a partner holds it"}}},
+        "OwnershipWarning": {"properties": {"owner": {"type": "string",
+                                                      "description": "The holder, as '<kind>:<id>'"}}},
+        "Flat": {"properties": {"owner_kind": {"type": "string"}, "owner_id": {"type": "string"}}},
+    }
+    problems = "\n".join(_id_problems(old, old) + _party_problems(old, old))
+    for expected in ("RegistrationSnapshot.owner_id", "RegistrationTransferred.previous_owner_id",
+                     "RegistrationConflictDetected.holder_id", "RegistrationConflictDetected.recipients is not",
+                     "RegistrationConflictDetected.recipients is described", "OwnershipWarning.owner is not",
+                     "OwnershipWarning.owner is described", "Flat.owner_kind"):
+        assert expected in problems, expected
+    assert _number_problems({"properties": {"expected_amount": {"type": "string", "pattern": r"^(?!^[-+.]*$)[+-]?0*\d*\.?\d*$"}}},
+                            "old") != []
 
 
 def test_every_documented_error_is_the_error_shape():

@@ -50,6 +50,7 @@ def test_replay_puts_a_parked_delivery_back_once(suite, parked):
     admin = make_user("root", "admin")
     listed = suite.api.get("/v1/admin/notifications/parked", admin).json()["items"]
     assert [(i["id"], i["last_error"], i["attempts"]) for i in listed] == [(parked, "smtp_refused", 1)]
+    assert listed[0]["recipient"] == {"kind": "user", "id": "rita"}  # a party is {kind, id} (issue 12 item 16)
     assert suite.api.post(f"/v1/admin/notifications/{parked}/replay", {}, admin).status == 200
     item = notifications.get(parked)
     assert item.state == "pending" and item.attempts == 0 and item.lane.startswith("due#")

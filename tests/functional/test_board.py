@@ -38,7 +38,7 @@ def test_board_counts_approved_registrations_and_follows_stage_moves(suite, team
     api = suite.api
     board = api.get("/v1/pipeline/board", team["boss"])
     assert board.status == 200, board.body
-    assert _columns(board) == {"proposal": (3, {"CNY": 350.5, "GBP": 70})}  # JSON numbers
+    assert _columns(board) == {"proposal": (3, {"CNY": 350.5, "GBP": 70})}  # numbers are numbers
     assert board.json()["cells_read"] == 2  # proposal#CNY, proposal#GBP: one query of the team's cells
     weighted = {m["currency"]: m["amount"] for m in board.json()["columns"][3]["weighted"]}
     assert weighted == {"CNY": 210.3, "GBP": 42}  # x 0.6

@@ -21,7 +21,7 @@ def test_each_audit_entry_is_one_domain_event_with_a_stable_id(suite):
     submitted = events[0]
     assert submitted.subject == reg_id and submitted.actor.id == "acme"
     assert submitted.registration.customer_name == "深圳市腾讯计算机系统有限公司"
-    assert submitted.registration.expected_amount == Decimal("3800000")
+    assert submitted.registration.expected_amount == Decimal("3800000")  # a JSON number on the wire
 
 
 def test_a_write_that_appends_no_audit_entry_triggers_nothing(suite):

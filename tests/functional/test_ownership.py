@@ -177,7 +177,7 @@ def test_scheduled_reclaim_takes_back_only_due_items_once_and_announces_it(suite
     reclaimed = sorted(e["subject"] for e in events if e["type"] == "ownership.reclaimed")
     assert reclaimed == sorted([idle, moved])
     notice = next(e for e in events if e["type"] == "ownership.reclaimed")
-    assert notice["notify"] == ["wang", "boss"] and notice["owner"] == "user:wang"
+    assert notice["notify"] == ["wang", "boss"] and notice["owner"] == {"kind": "user", "id": "wang"}
     assert sorted(e["subject"] for e in events if e["type"] == "registration.reclaimed") == sorted([idle, moved])
     # a second run reclaims nothing twice
     suite.runner.run_schedule("reclaim_due_registrations")

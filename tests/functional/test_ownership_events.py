@@ -27,8 +27,10 @@ def test_transfer_and_extension_are_announced_with_who_held_it(suite, world):
     events = [e for e in drain(suite, tap) if e["subject"] == reg_id]
     assert [e["type"] for e in events] == ["registration.transferred", "registration.extended"]
     moved, extended = events
-    assert (moved["previous_owner_id"], moved["registration"]["owner_id"], moved["reason"]) == ("wang", "li", "territory")
-    assert (extended["registration"]["owner_id"], extended["actor"]["id"], extended["reason"]) == ("li", "boss", "tender delayed")
+    wang, li = {"kind": "user", "id": "wang"}, {"kind": "user", "id": "li"}
+    assert (moved["previous_owner"], moved["registration"]["owner"], moved["reason"]) == (wang, li, "territory")
+    assert (extended["registration"]["owner"], extended["actor"]["id"], extended["reason"]) == (li, "boss", "tender delayed")
+    assert not {"owner_id", "previous_owner_id"} & {*moved, *moved["registration"]}  # events v2 (issue 12 item 16)
 
 
 def test_the_daily_limit_job_reports_then_reclaims_per_the_rule(suite, world, monkeypatch):
@@ -74,5 +76,5 @@ def test_a_partner_over_its_limit_is_reported_to_its_channel_managers(suite, wor
     set_rules(monkeypatch, holder_limits={"partner:acme": 1})
     suite.runner.run_schedule("enforce_holding_limits")
     [report] = [e for e in drain(suite, tap) if e["type"] == "ownership.over_limit"]
-    assert (report["owner"], report["held"], report["notify"]) == ("partner:acme", 2, ["boss"])
+    assert (report["owner"], report["held"], report["notify"]) == ({"kind": "partner", "id": "acme"}, 2, ["boss"])
 

@@ -129,13 +129,20 @@ def test_a_partner_learns_nothing_about_who_holds_its_customer(suite, holder_kin
                 {"title": d.title, "text": d.text, "payload": d.payload}, ensure_ascii=False, default=str)))
         assert rx_beta.requests, "beta's callback received nothing"
         seen += [("callback", r.body.decode()) for r in rx_beta.requests]
+        # the callbacks are domain events v2: the registration's submitter is beta as {kind, id}
+        callbacks = [r.json() for r in rx_beta.requests]
+        assert any((c["data"].get("registration") or {}).get("submitter") == {"kind": "partner", "id": "beta"}
+                   for c in callbacks)
 
         for what, text in seen:
             for secret in secrets:
                 assert secret not in text, f"{secret!r} leaked to partner beta by {what}: {text[:400]}"
-            # no owner kind of anyone but beta itself
-            assert '"owner":"user:' not in text and '"owner":"partner:acmehold' not in text
-            assert '"owner":{"kind":"user"' not in text.replace(" ", "")
+            # no party but beta itself (events v2 name every party {kind, id}; v1's flat ids are gone)
+            compact = text.replace(" ", "")
+            parties = re.findall(r'"(?:owner|previous_owner|holder|recipients?)":\[?\{"kind":"(\w+)","id":"([^"]*)"',
+                                 compact)
+            assert set(parties) <= {("partner", "beta")}, f"{what} names {parties}"
+            assert not re.search(r'"(owner|previous_owner|holder)_id"|"(user|partner):[^"]*"', compact), what
 
         # AND the holder is told (item 5): a partner holder through its callback, without beta's identity
         conflicts = [d for d in DeliveryItem.scan() if d.event_type == "registration.conflict_detected"]

@@ -27,12 +27,18 @@ def _days_since(at: str | None, now: datetime) -> int | None:
     return max(int((now - datetime.fromisoformat(at.replace("Z", "+00:00"))).total_seconds() // 86400), 0)
 
 
+def _owner(reg: dict) -> str | None:
+    """The owner's id: API answers name the owner as ``{kind, id}`` (issue 12 item 16)."""
+    owner = reg.get("owner")
+    return owner.get("id") if isinstance(owner, dict) else None
+
+
 def matches(reg: dict, filters: dict[str, str]) -> bool:
     """True when ``reg`` passes the partner/owner/region/industry filters (exact id; substring for places)."""
     c = reg.get("customer") or {}
     if filters.get("partner") and reg.get("partner_id") != filters["partner"]:
         return False
-    if filters.get("owner") and (reg.get("owner") or {}).get("id") != filters["owner"]:
+    if filters.get("owner") and _owner(reg) != filters["owner"]:
         return False
     for key in ("region", "industry"):
         wanted = (filters.get(key) or "").strip().casefold()
@@ -50,7 +56,7 @@ def cards(items: list[dict], filters: dict[str, str], now: datetime) -> list[dic
         money = (reg.get("project") or {}).get("expected_amount") or {}
         out.append({"id": reg["id"], "customer": (reg.get("customer") or {}).get("name"),
                     "amount": f"{money.get('amount', '')} {money.get('currency', '')}".strip(),
-                    "owner": (reg.get("owner") or {}).get("id"), "stage": reg.get("sales_stage"),
+                    "owner": _owner(reg), "stage": reg.get("sales_stage"),
                     "days_in_stage": _days_since(stage_since(reg), now), "partner": reg.get("partner_id")})
     out.sort(key=lambda r: -(r["days_in_stage"] or 0))
     return out[:MAX_CARDS]

@@ -54,7 +54,7 @@ def snapshot(reg: Registration, model=None) -> RegistrationSnapshot:
         probability = round(model.probability(encode(model.spec, record_of(reg), model.codes)), 4)
     return RegistrationSnapshot(
         id=reg.id, status=reg.status, source=reg.source, submitter=reg.submitter, partner_id=reg.partner_id,
-        owner_id=reg.owner_id, team_id=reg.team_id, customer_key=reg.customer_key,
+        owner=reg.owner, team_id=reg.team_id, customer_key=reg.customer_key,
         customer_name=reg.customer.name, project_title=reg.project.title,
         expected_amount=reg.project.expected_amount.amount, currency=reg.project.expected_amount.currency,
         version=reg.version, attribute_score=_attribute_score(reg), model_probability=probability,
@@ -82,7 +82,7 @@ def events_for_change(old: Registration | None, new: Registration, *, model=None
         etype = event_type(entry)
         if etype is None:
             continue
-        extra = {"previous_owner_id": old.owner_id if old else None} if etype == "registration.transferred" else {}
+        extra = {"previous_owner": old.owner if old else None} if etype == "registration.transferred" else {}
         if etype == "registration.stage_changed":
             extra = {"from_stage": old.sales_stage if old else new.sales_stage, "to_stage": new.sales_stage}
         out.append(EVENT_TYPES[etype](

@@ -53,20 +53,11 @@ def _submitter(evt: Mapping[str, Any]) -> list[str]:
 
 
 def _owner(evt: Mapping[str, Any]) -> list[str]:
-    reg = evt.get("registration") or {}
-    owner = reg.get("owner_id")
-    if not owner:
-        return []
-    # The snapshot names the owner without a kind: a partner holds its own registration under its own id.
-    return [f"partner:{owner}" if owner == reg.get("partner_id") else f"user:{owner}"]
+    return _actor_ref((evt.get("registration") or {}).get("owner"))
 
 
 def _previous_owner(evt: Mapping[str, Any]) -> list[str]:
-    reg = evt.get("registration") or {}
-    prev = evt.get("previous_owner_id")
-    if not prev:
-        return []
-    return [f"partner:{prev}" if prev == reg.get("partner_id") else f"user:{prev}"]
+    return _actor_ref(evt.get("previous_owner"))
 
 
 def _team(evt: Mapping[str, Any]) -> list[str]:
@@ -86,8 +77,8 @@ def _review_level(level: int | None) -> Policy:
 
 
 def _holder(evt: Mapping[str, Any]) -> list[str]:
-    owner = evt.get("owner") or ""
-    return [owner] if owner.startswith(("user:", "partner:")) else []
+    """The ``owner`` of an ownership notice, or the ``holder`` of a conflict."""
+    return _actor_ref(evt.get("owner") or evt.get("holder"))
 
 
 def _rep(evt: Mapping[str, Any]) -> list[str]:
@@ -137,14 +128,14 @@ def audience(evt: Mapping[str, Any]) -> list[str]:
         evt: The event as a JSON-like dict (``model_dump(mode="json")``).
 
     Returns:
-        The refs from the event type's policy and from the generic fields ``recipients`` ("kind:id"),
-        ``notify`` and ``approvers`` (user ids). An event type without a policy entry reaches nobody.
+        The refs from the event type's policy and from the generic fields ``recipients`` (``{kind, id}``
+        parties), ``notify`` and ``approvers`` (user ids). An event type without a policy entry reaches nobody.
     """
     policy = RECIPIENT_POLICY.get(str(evt.get("type")))
     if policy is None:
         return []
     refs = list(policy(evt))
-    refs += [r for r in evt.get("recipients") or [] if isinstance(r, str) and ":" in r]
+    refs += [ref for party in evt.get("recipients") or [] if isinstance(party, Mapping) for ref in _actor_ref(party)]
     refs += [f"user:{u}" for u in [*(evt.get("notify") or []), *(evt.get("approvers") or [])] if u]
     return dedupe(refs)
 
@@ -408,7 +399,7 @@ def _fields(evt: Mapping[str, Any], locale: str) -> dict[str, str]:
         "deadline": str(tender.get("deadline") or "")[:10] or None,
         "tender_value": f"{value} {tender.get('currency') or ''}".strip() if value is not None else None,
         "level": evt.get("level"),
-        "owner": evt.get("owner"), "held": evt.get("held"), "limit": evt.get("limit"),
+        "owner": (evt.get("owner") or {}).get("id"), "held": evt.get("held"), "limit": evt.get("limit"),
         "limit_value": evt.get("value"),
         "reclaimed": ", ".join(evt.get("reclaimed") or []) or None,
         "waiting_since": str(evt.get("waiting_since") or "").replace("T", " ")[:16] or None,

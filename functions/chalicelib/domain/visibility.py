@@ -34,7 +34,7 @@ REDACTED = "redacted"
 OWNERSHIP_ACTIONS = frozenset({"claimed", "assigned", "transferred", "offboarded", "extended", "released",
                                "reclaimed"})
 # Event fields that only ever name staff or other parties.
-_STAFF_ONLY_EVENT_FIELDS = ("notify", "approvers", "recipients", "evidence", "previous_owner_id")
+_STAFF_ONLY_EVENT_FIELDS = ("notify", "approvers", "recipients", "evidence", "previous_owner")
 # The vendor's model of a deal's chances (issue 19) is the vendor's own assessment, not the partner's.
 _STAFF_ONLY_SCORES = ("model_probability", "model_version")
 
@@ -73,6 +73,11 @@ def _is_self_or_system(viewer: Viewer, kind: Any, ident: Any) -> bool:
 def _is_viewer(viewer: Viewer, party: Any) -> bool:
     """``party`` (schemas.common.Actor or None) is the viewer itself."""
     return party is not None and getattr(party.kind, "value", party.kind) == viewer.kind and party.id == viewer.id
+
+
+def _is_viewer_party(viewer: Viewer, party: Any) -> bool:
+    """``party`` (an event's ``{kind, id}`` dict) is the viewer itself."""
+    return isinstance(party, Mapping) and party.get("kind") == viewer.kind and party.get("id") == viewer.id
 
 
 def reason_for(viewer: Viewer, actor_kind: Any, actor_id: Any, reason: Any, *, shared: Any) -> Any:
@@ -181,7 +186,8 @@ def event(viewer: Viewer, evt: Mapping[str, Any]) -> dict[str, Any]:
     if not _is_self_or_system(viewer, actor.get("kind"), actor.get("id")):
         move = str(out.get("type", "")).split(".")[-1] in OWNERSHIP_ACTIONS
         foreign = not isinstance(reg, Mapping) or reg.get("partner_id") != viewer.id
-        holder = isinstance(reg, Mapping) and actor.get("id") == reg.get("owner_id")
+        holder = isinstance(reg, Mapping) and isinstance(reg.get("owner"), Mapping) and (
+            (actor.get("kind"), actor.get("id")) == (reg["owner"].get("kind"), reg["owner"].get("id")))
         if move or foreign or holder:
             out["actor"] = {"kind": "user", "id": REDACTED}
         if move or reason_for(viewer, actor.get("kind"), actor.get("id"), out.get("reason"),
@@ -194,7 +200,7 @@ def event(viewer: Viewer, evt: Mapping[str, Any]) -> dict[str, Any]:
         if reg.get("partner_id") != viewer.id:
             # someone else's registration (e.g. a conflict with this partner's holding)
             hidden = str(reg.get("id") or "")
-            for name in ("submitter", "partner_id", "owner_id", "team_id", "customer_key", "version",
+            for name in ("submitter", "partner_id", "owner", "team_id", "customer_key", "version",
                          "project_title", "expected_amount", "currency"):
                 reg.pop(name, None)
             reg["id"] = opaque(hidden) if hidden else REDACTED
@@ -204,15 +210,13 @@ def event(viewer: Viewer, evt: Mapping[str, Any]) -> dict[str, Any]:
             if hidden and hidden in str(out.get("id", "")):
                 out["id"] = opaque(str(out["id"]))
             reg = {k: v for k, v in reg.items() if v is not None}
-        elif reg.get("owner_id") not in (None, viewer.id):
-            reg.pop("owner_id", None)
+        elif reg.get("owner") is not None and not _is_viewer_party(viewer, reg.get("owner")):
+            reg.pop("owner", None)
         out["registration"] = reg
-    holder = out.get("holder_id")
-    if holder is not None and holder != viewer.id:
-        out.pop("holder_id", None)
+    if out.get("holder") is not None and not _is_viewer_party(viewer, out.get("holder")):
+        out.pop("holder", None)
         out.pop("conflict_with", None)
-    owner = out.get("owner")
-    if isinstance(owner, str) and owner != viewer.ref:
+    if out.get("owner") is not None and not _is_viewer_party(viewer, out.get("owner")):
         out.pop("owner", None)
     return out
 

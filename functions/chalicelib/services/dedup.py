@@ -147,7 +147,7 @@ def _announce_conflict(reg, verdict, now) -> None:
     from schemas.events import RegistrationConflictDetected
 
     notify: list[str] = []
-    recipients: list[str] = []
+    recipients: list[Actor] = []
 
     def team_managers(team_id):
         team = directory.get_team(team_id) if team_id else None
@@ -163,7 +163,7 @@ def _announce_conflict(reg, verdict, now) -> None:
                 notify.append(user.manager_id)
             notify.extend(team_managers(user.team_id))
         elif partner is not None:  # a partner holds it: its callback and its channel team's managers
-            recipients.append(f"partner:{holder.id}")
+            recipients.append(holder)
             notify.extend(team_managers(partner.team_id))
     # ... and the new submitter's manager (a rep's manager, or a partner's channel team managers)
     submitter = directory.get_user(reg.submitter.id) if reg.submitter.kind.value == "user" else None
@@ -174,7 +174,7 @@ def _announce_conflict(reg, verdict, now) -> None:
     publish([RegistrationConflictDetected(
         id=f"{reg.id}:conflict", occurred_at=verdict.computed_at or now, subject=reg.id,
         actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID), registration=snapshot(reg),
-        conflict_with=verdict.conflict_with, holder_id=holder.id if holder else None, notify=list(dict.fromkeys(notify)),
+        conflict_with=verdict.conflict_with, holder=holder, notify=list(dict.fromkeys(notify)),
         recipients=recipients, rule=verdict.rule,
     )])
 

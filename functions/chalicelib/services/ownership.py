@@ -124,6 +124,11 @@ def _managers_cache() -> Callable[[str | None], list[str]]:
     return get
 
 
+def _party(ref: HolderRef | None) -> Actor | None:
+    """A holder as events name every party: ``{kind, id}`` (the store's 'kind:id' key stays internal)."""
+    return Actor.from_ref(ref.key) if ref is not None else None
+
+
 def _publish(events: list) -> None:
     from chalicelib.store import publisher
 
@@ -169,7 +174,7 @@ def reclaim_run(*, now: datetime, dry_run: bool = False, time_left: Callable[[],
             report.reclaimed.append(line)
             _publish([OwnershipReclaimed(
                 id=f"{h.reg_id}:{decision.audit[0].seq}:reclaimed", occurred_at=now, subject=h.reg_id,
-                actor=RECLAIMER, owner=line["owner"], team_id=h.team_id, notify=_notify(h, managers),
+                actor=RECLAIMER, owner=_party(h.owner), team_id=h.team_id, notify=_notify(h, managers),
                 due_at=h.timers.due_at or now, reason=line["reason"], to_status=decision.to_status)])
         if start is None:
             break
@@ -203,7 +208,7 @@ def warning_run(*, now: datetime, time_left: Callable[[], bool] | None = None) -
             due = h.timers.due_at
             _publish([OwnershipWarning(
                 id=f"{h.reg_id}:warn:{due.isoformat()}:{stage}", occurred_at=now, subject=h.reg_id,
-                actor=RECLAIMER, owner=h.owner.key, team_id=h.team_id, notify=_notify(h, managers), due_at=due,
+                actor=RECLAIMER, owner=_party(h.owner), team_id=h.team_id, notify=_notify(h, managers), due_at=due,
                 reason=h.timers.due_reason or "protection_expired", days_left=stage)])
             if store.stamp_warning(h, dom.warned_stamp(due, stage)):
                 sent += 1
@@ -349,7 +354,7 @@ def over_limit(*, now: datetime, reclaim: bool, announce: bool = False) -> list[
                 taken.append(h.reg_id)
                 _publish([OwnershipReclaimed(
                     id=f"{h.reg_id}:{change.audit[0].seq}:reclaimed", occurred_at=now, subject=h.reg_id,
-                    actor=RECLAIMER, owner=key, team_id=h.team_id,
+                    actor=RECLAIMER, owner=_party(ref), team_id=h.team_id,
                     notify=_notify(h, _managers_cache()), due_at=h.timers.due_at or now, reason="over_limit",
                     to_status=change.to_status)])
         row = {"holder": key, "limit": limit.name, "value": limit.value, "held": len(held),
@@ -374,5 +379,5 @@ def _over_limit_event(ref: HolderRef, row: dict, now: datetime):
         notify = store.team_managers(partner.team_id if partner else None)
     return OwnershipOverLimit(
         id=f"over_limit:{ref.key}:{now.date().isoformat()}", occurred_at=now, subject=ref.key, actor=RECLAIMER,
-        owner=ref.key, limit=row["limit"], value=row["value"], held=row["held"], excess=row["excess"],
+        owner=_party(ref), limit=row["limit"], value=row["value"], held=row["held"], excess=row["excess"],
         reclaimed=row["reclaimed"], notify=list(dict.fromkeys(notify)))

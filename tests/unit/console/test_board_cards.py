@@ -10,7 +10,8 @@ NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 def _reg(i, **kw):
     audit = kw.pop("audit", [{"action": "status_changed", "to_status": "approved", "at": "2026-12-01T12:00:00Z"}])
-    return {"id": f"reg_{i}", "status": "approved", "sales_stage": "proposal", "owner_id": "rita",
+    return {"id": f"reg_{i}", "status": "approved", "sales_stage": "proposal",
+            "owner": {"kind": "user", "id": "rita"},
             "customer": {"name": f"客户{i}", "region": "广东省深圳市", "industry": "制造业"},
             "project": {"expected_amount": {"amount": "10.00", "currency": "CNY"}}, "audit": audit, **kw}
 
@@ -24,9 +25,10 @@ def test_days_in_stage_count_from_the_last_move_else_the_approval():
 
 
 def test_filters_partner_owner_exact_region_industry_substring():
-    regs = [_reg(1), _reg(2, owner_id="ralph", partner_id="acme"), _reg(3, customer={"name": "x", "region": "北京市"})]
+    regs = [_reg(1), _reg(2, owner={"kind": "user", "id": "ralph"}, partner_id="acme"), _reg(3, customer={"name": "x", "region": "北京市"})]
     ids = lambda f: [r["id"] for r in board.cards(regs, f, NOW)]  # noqa: E731
     assert ids({"owner": "ralph"}) == ["reg_2"]
+    assert [r["owner"] for r in board.cards(regs, {}, NOW)][:2] == ["rita", "ralph"]
     assert ids({"partner": "acme"}) == ["reg_2"]
     assert ids({"region": "深圳"}) == ["reg_1", "reg_2"]
     assert ids({"industry": "制造"}) == ["reg_1", "reg_2"]

@@ -32,7 +32,7 @@ def reg_event(type_: str, **extra) -> dict:
            "actor": {"kind": "user", "id": "boss"},
            "registration": {"id": "reg_1", "status": "approved", "source": "partner",
                             "submitter": {"kind": "partner", "id": "acme"}, "partner_id": "acme",
-                            "owner_id": "wang", "team_id": "south", "customer_key": "uscc:x",
+                            "owner": {"kind": "user", "id": "wang"}, "team_id": "south", "customer_key": "uscc:x",
                             "customer_name": "深圳市腾讯计算机系统有限公司", "project_title": "云平台",
                             "expected_amount": "3800000.00", "currency": "CNY", "version": 3}}
     evt.update(extra)
@@ -56,7 +56,8 @@ def test_every_policy_event_type_has_chinese_and_english_templates():
     ("registration.reclaimed", {}, ["partner:acme", "user:wang", "team:south"]),
     # the approval issue's routing can name approvers on its events; they are added generically
     ("registration.review_requested", {"approvers": ["lin", "zhao"]}, ["review:reg_1:1", "user:lin", "user:zhao"]),
-    ("registration.withdrawn", {"recipients": ["partner:acme", "bogus"]}, ["team:south", "partner:acme"]),
+    ("registration.withdrawn", {"recipients": [{"kind": "partner", "id": "acme"}, "partner:bogus",
+                                                                {"kind": "system", "id": "x"}]}, ["team:south", "partner:acme"]),
     # a flagged customer (issue 12 item 13): the submitter, the owner and the team's managers
     ("customer.review_flagged", {}, ["partner:acme", "user:wang", "team:south"]),
     ("tender.unknown_type", {}, []),  # no policy entry: nobody
@@ -67,16 +68,34 @@ def test_audience_of_registration_events(type_, extra, expected):
 
 def test_a_partner_owner_is_addressed_as_the_partner():
     evt = reg_event("registration.approved")
-    evt["registration"]["owner_id"] = "acme"
+    evt["registration"]["owner"] = {"kind": "partner", "id": "acme"}
     assert audience(evt) == ["partner:acme"]
 
 
+def test_the_owners_kind_comes_from_the_event_not_from_a_guess():
+    """Version 1 named the owner by id only and guessed the kind (partner when it equalled partner_id): a
+    user whose id happens to equal the partner's was addressed as the partner. The kind is in the event now."""
+    evt = reg_event("registration.approved")
+    evt["registration"]["owner"] = {"kind": "user", "id": "acme"}
+    assert audience(evt) == ["partner:acme", "user:acme"]  # the submitting partner, then the owning user
+    moved = reg_event("registration.transferred", previous_owner={"kind": "user", "id": "acme"})
+    assert audience(moved) == ["user:wang", "user:acme", "team:south"]
+
+
 def test_audience_of_conflict_ownership_and_tender_events():
-    conflict = {"id": "reg_2:conflict", "type": "registration.conflict_detected", "holder_id": "wang",
-                "notify": ["wang", "lin"], "owner": None}
+    conflict = {"id": "reg_2:conflict", "type": "registration.conflict_detected",
+                "holder": {"kind": "user", "id": "wang"}, "notify": ["wang", "lin"]}
     assert audience(conflict) == ["user:wang", "user:lin"]
-    warning = {"id": "w", "type": "ownership.warning", "owner": "partner:acme", "notify": ["lin"]}
+    by_partner = {"id": "reg_3:conflict", "type": "registration.conflict_detected",
+                  "holder": {"kind": "partner", "id": "acme"}, "recipients": [{"kind": "partner", "id": "acme"}],
+                  "notify": ["lin"]}
+    assert audience(by_partner) == ["partner:acme", "user:lin"]
+    warning = {"id": "w", "type": "ownership.warning", "owner": {"kind": "partner", "id": "acme"}, "notify": ["lin"]}
     assert audience(warning) == ["partner:acme", "user:lin"]
+    over = {"id": "o", "type": "ownership.over_limit", "owner": {"kind": "user", "id": "wang"}, "held": 3,
+            "limit": "role:rep", "value": 2, "notify": ["lin"]}
+    assert audience(over) == ["user:wang", "user:lin"]
+    assert render(over, "en").title == "Over the holding limit: wang"
     assert audience({"id": "t", "type": "tender.alert", "rep_id": "wang"}) == ["user:wang"]
 
 

@@ -14,10 +14,11 @@ def _conflict_event() -> dict:
             "occurred_at": "2026-12-01T00:00:00Z", "actor": {"kind": "system", "id": "dedup"},
             "registration": {"id": "reg_beta1", "status": "submitted", "source": "partner",
                              "submitter": {"kind": "partner", "id": "beta"}, "partner_id": "beta",
-                             "owner_id": None, "team_id": "channel", "customer_key": "k", "customer_name": "腾讯",
+                             "owner": None, "team_id": "channel", "customer_key": "k", "customer_name": "腾讯",
                              "project_title": "beta's project", "expected_amount": "1", "currency": "CNY",
                              "version": 1},
-            "conflict_with": ["reg_acme1"], "holder_id": "acme", "notify": ["northboss"], "recipients": [],
+            "conflict_with": ["reg_acme1"], "holder": {"kind": "partner", "id": "acme"},
+            "notify": ["northboss"], "recipients": [{"kind": "partner", "id": "acme"}],
             "rule": "same_name"}
 
 
@@ -35,7 +36,8 @@ def test_staff_see_events_whole_and_a_partner_never_sees_staff_lists_or_other_ow
     assert visibility.event(STAFF, evt) == evt
     transfer = {"id": "reg_beta1:9", "type": "registration.transferred", "subject": "reg_beta1",
                 "actor": {"kind": "user", "id": "chief"}, "reason": "to lihold",
-                "registration": {**evt["registration"], "owner_id": "lihold"}, "previous_owner_id": "beta",
+                "registration": {**evt["registration"], "owner": {"kind": "user", "id": "lihold"}},
+                "previous_owner": {"kind": "partner", "id": "beta"},
                 "notify": ["chief"]}
     seen = visibility.event(BETA, transfer)
     assert "lihold" not in repr(seen) and "chief" not in repr(seen)
@@ -100,3 +102,21 @@ def test_a_partner_event_carries_a_managers_reason_only_when_it_was_shared():
     assert visibility.event(STAFF, evt)["reason"] == "Acme already has this customer"
     own = {**evt, "actor": {"kind": "partner", "id": "beta"}, "type": "registration.withdrawn", "reason": "mine"}
     assert visibility.event(BETA, own)["reason"] == "mine"
+
+
+def test_a_partner_keeps_its_own_party_objects_and_loses_everyone_elses():
+    """Events name parties as {kind, id} (issue 12 item 16); redaction compares kind and id."""
+    warning = {"id": "reg_beta1:warn:x:7", "type": "ownership.warning", "subject": "reg_beta1",
+               "actor": {"kind": "system", "id": "reclaimer"}, "owner": {"kind": "partner", "id": "beta"},
+               "team_id": "channel", "notify": ["northboss"], "due_at": "2026-12-08T00:00:00Z",
+               "reason": "protection_expired", "days_left": 7}
+    assert visibility.event(BETA, warning)["owner"] == {"kind": "partner", "id": "beta"}
+    assert "owner" not in visibility.event(Viewer("partner", "acme"), warning)
+    # a user who happens to have the partner's id is not the partner
+    as_user = {**warning, "owner": {"kind": "user", "id": "beta"}}
+    assert "owner" not in visibility.event(BETA, as_user)
+    own = {**_conflict_event(), "type": "registration.approved", "id": "reg_beta1:3"}
+    own["registration"] = {**own["registration"], "owner": {"kind": "partner", "id": "beta"}}
+    assert visibility.event(BETA, own)["registration"]["owner"] == {"kind": "partner", "id": "beta"}
+    held_by_rep = {**own, "registration": {**own["registration"], "owner": {"kind": "user", "id": "lihold"}}}
+    assert "owner" not in visibility.event(BETA, held_by_rep)["registration"]

@@ -41,7 +41,7 @@ def test_the_registration_list_is_documented_from_its_model_not_a_special_case()
     from schemas.registration import RegistrationStatus
 
     params = {p["name"]: p for p in oa.openapi(app.app)["paths"]["/v1/registrations"]["get"]["parameters"]}
-    assert set(params) == {"status", "owner", "team", "cursor", "limit"}
+    assert set(params) == {"status", "owner", "team", "cursor", "limit", "sort", "min_score"}  # scoring in lists
     assert params["status"]["schema"] == {"type": "string", "enum": [s.value for s in RegistrationStatus]}
     assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}
     source = Path(oa.__file__).read_text(encoding="utf-8")

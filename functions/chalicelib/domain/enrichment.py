@@ -60,9 +60,9 @@ def detect_scheme(value: str) -> tuple[str, str]:
         except InvalidIdentifierError as exc:
             errors[candidate] = exc
     # Prefer an error that is not about length: it is the scheme the value was meant to be.
-    for exc in errors.values():
-        if exc.reason not in ("length", "empty"):
-            raise exc
+    for refusal in errors.values():
+        if refusal.reason not in ("length", "empty"):
+            raise refusal
     raise errors[DETECTABLE[0]]
 
 

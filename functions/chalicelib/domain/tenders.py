@@ -161,14 +161,14 @@ def buyer_registry_id(buyer: Any) -> Any | None:
     """
     from pydantic import ValidationError
 
-    from schemas.common import RegistryId
+    from schemas.common import RegistryId, RegistryScheme
 
     if buyer is None or not buyer.id:
         return None
     scheme = _REGISTRY_SCHEMES.get((buyer.scheme or "").strip().lower())
     value = buyer.id if scheme else f"{buyer.scheme}:{buyer.id}" if buyer.scheme else buyer.id
     try:
-        return RegistryId(scheme=scheme or "other", value=value[:64])
+        return RegistryId(scheme=RegistryScheme(scheme or "other"), value=value[:64])
     except ValidationError:
         return None
 

@@ -249,19 +249,13 @@ def query_parameters(target: str) -> list[dict]:
     return out
 
 
-def _parameters(path: str, method: str, entry: Any, meta: dict) -> list[dict]:
+def _parameters(entry: Any, meta: dict) -> list[dict]:
     """A route's parameters: its path arguments, the signature headers or nothing, its query model's fields,
     the optional request headers it reads."""
     params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in entry.view_args]
     if meta["auth"] == "standard-webhooks":
         params += [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
                    for h in ("webhook-id", "webhook-timestamp", "webhook-signature")]
-    if path == "/v1/pool" and method == "GET":  # issue 19 (staff only); its filters: handlers/pool.py
-        params.append({"name": "sort", "in": "query", "required": False,
-                       "schema": {"type": "string", "enum": ["newest", "score"], "default": "newest"},
-                       "description": "score: the newest 500 ranked, highest score first, one page"})
-        params.append({"name": "min_score", "in": "query", "required": False,
-                       "schema": {"type": "integer", "minimum": 0, "maximum": 100}})
     if meta.get("query") is not None:
         params += query_parameters(meta["query"])
     for name, schema in meta.get("headers", {}).items():  # optional request headers the route reads
@@ -301,7 +295,7 @@ def _operation(path: str, method: str, entry: Any) -> dict[str, Any]:
         raise ValueError(f"route {method} {path} has no @api metadata")
     op: dict[str, Any] = {"operationId": entry.view_name, "summary": meta["summary"], "responses": {}}
     op["security"] = [{"StandardWebhooks": []}] if meta["auth"] == "standard-webhooks" else [{"ApiKey": []}]
-    params = _parameters(path, method, entry, meta)
+    params = _parameters(entry, meta)
     if params:
         op["parameters"] = params
     if meta["request"]:

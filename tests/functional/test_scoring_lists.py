@@ -89,7 +89,7 @@ def test_the_pool_list_sorts_by_score(suite):
             data["project"]["expected_amount"]["amount"] = "5000.00"
             data["sales_stage"], data["competitors"] = "lead", []
         reg = Registration(**data, id=f"reg_p{i:04d}", status="reclaimed", source="rep", submitter=actor,
-                           owner_id=owner, customer_key=f"name:p{i}", created_at=t + timedelta(seconds=i),
+                           owner=Actor(kind="user", id=owner) if owner else None, customer_key=f"name:p{i}", created_at=t + timedelta(seconds=i),
                            updated_at=t, version=3,
                            audit=[AuditEntry(seq=1, at=t, actor=actor, action="submitted", to_status="submitted")])
         to_item(reg).save()

@@ -71,3 +71,40 @@ def test_the_headers_a_route_reads_are_documented_where_it_declares_them():
     assert patch["If-Match"]["in"] == "header" and not patch["If-Match"]["required"]
     post = {p["name"]: p for p in doc["paths"]["/v1/registrations"]["post"]["parameters"]}
     assert post["Idempotency-Key"]["schema"] == {"type": "string", "maxLength": 255}
+
+
+def test_the_pool_documents_its_filters_from_its_model_not_a_special_case():
+    from pathlib import Path
+
+    import app
+    from infra import openapi as oa
+
+    params = {p["name"]: p for p in oa.openapi(app.app)["paths"]["/v1/pool"]["get"]["parameters"]
+              if p["in"] == "query"}
+    assert set(params) == {"region", "industry", "min_amount", "max_amount", "currency", "since", "team",
+                           "cursor", "limit", "sort", "min_score"}
+    assert params["since"]["schema"] == {"type": "string", "format": "date-time"}
+    assert params["min_score"]["schema"] == {"type": "integer", "minimum": 0, "maximum": 100}
+    assert params["region"]["description"]
+    assert 'if path == "/v1/pool"' not in Path(oa.__file__).read_text(encoding="utf-8")
+
+
+def test_a_bad_pool_filter_is_refused_with_its_field_paths():
+    from schemas.registration import PoolQuery
+
+    with pytest.raises(http.HttpError) as refused:
+        http.parse_query(PoolQuery, {"min_amount": "abc", "since": "yesterday", "limit": "0"})
+    assert sorted(e["loc"] for e in refused.value.errors) == ["query.limit", "query.min_amount", "query.since"]
+    q = http.parse_query(PoolQuery, {"min_amount": "100.50", "since": "2026-01-01T08:00:00+08:00"})
+    assert (str(q.min_amount), q.since.utcoffset().total_seconds(), q.limit, q.sort) == ("100.50", 8 * 3600, 25,
+                                                                                       "newest")
+
+
+def test_a_pool_since_without_a_zone_is_utc():
+    from datetime import UTC, datetime
+
+    from chalicelib.handlers.pool import _filter
+    from schemas.registration import PoolQuery
+
+    flt = _filter(http.parse_query(PoolQuery, {"since": "2026-03-01T10:00:00", "region": "广东"}))
+    assert (flt.since, flt.region) == (datetime(2026, 3, 1, 10, tzinfo=UTC), "广东")

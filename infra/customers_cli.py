@@ -28,6 +28,7 @@ import argparse
 import csv
 import hashlib
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from chalicelib.domain.backoff import backoff_seconds
 from infra.progress import Bar
 
 COLUMNS = ("name", "registry_ids", "website", "country", "region", "industry", "owner_id")
@@ -98,7 +100,7 @@ def _retrying(write: Callable[[], Any], *, sleep: Callable[[float], None] | None
         except Exception as exc:
             if attempt == RETRY_ATTEMPTS - 1 or not _is_unavailable(exc):
                 raise
-            (sleep or time.sleep)(RETRY_BASE_SECONDS * 2 ** attempt)
+            (sleep or time.sleep)(backoff_seconds(attempt + 1, base=RETRY_BASE_SECONDS, cap=math.inf))
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:

@@ -248,7 +248,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("registry_cache", "enrichments")),
         Grant(("sns:Publish",), events_topic=True),
         Grant(("secretsmanager:GetSecretValue",), secrets=("registries/*",)),  # registry API keys
-        Grant(("sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"), queues=("enrichment",)),  # backoff
+        # backoff on the record's own queue URL (no GetQueueUrl: the record carries it, handlers/enrichment.py)
+        Grant(("sqs:ChangeMessageVisibility",), queues=("enrichment",)),
     ),
 }
 

@@ -253,6 +253,63 @@ def query_parameters(target: str) -> list[dict]:
     return out
 
 
+def _parameters(entry: Any, meta: dict) -> list[dict]:
+    """A route's parameters: its path arguments, the signature headers or nothing, its query model's fields,
+    the optional request headers it reads."""
+    params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in entry.view_args]
+    if meta["auth"] == "standard-webhooks":
+        params += [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                   for h in ("webhook-id", "webhook-timestamp", "webhook-signature")]
+    if meta.get("query") is not None:
+        params += query_parameters(meta["query"])
+    for name, schema in meta.get("headers", {}).items():  # optional request headers the route reads
+        schema = dict(schema)
+        described = {"description": schema.pop("description")} if "description" in schema else {}
+        params.append({"name": name, "in": "header", "required": False, "schema": schema, **described})
+    return params
+
+
+def _responses(path: str, method: str, meta: dict) -> dict[str, dict]:
+    """A route's answers: its success bodies (or 204), then every refusal the edge can give it."""
+    out: dict[str, dict] = {}
+    for status, model in meta["responses"].items():
+        out[str(status)] = {"description": model, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{model}"}}}}
+    if not meta["responses"]:  # a route that names no success body answers 204 No Content
+        out["204"] = {"description": "Done; no content"}
+    # Every refusal the edge can give (chalicelib.http): 400 malformed JSON/header, 401 no/bad key or a
+    # key in the query string, 403, 404 for an id the caller may not see, 422 field paths, 503 retry.
+    codes = [400, 401, 403, 422, 503]
+    if "{" in path:
+        codes.append(404)
+    if method != "GET":
+        codes += [409, 413, 415]
+    elif path == "/v1/pipeline/board":
+        codes.append(409)  # weighting=model before a model is published (issue 19)
+    for code in sorted(codes):
+        out[str(code)] = {"description": _ERRORS[code], "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+    return out
+
+
+def _operation(path: str, method: str, entry: Any) -> dict[str, Any]:
+    """One route's OpenAPI operation, from its ``@api`` metadata."""
+    meta = getattr(entry.view_function, "__openapi__", None)
+    if meta is None:
+        raise ValueError(f"route {method} {path} has no @api metadata")
+    op: dict[str, Any] = {"operationId": entry.view_name, "summary": meta["summary"], "responses": {}}
+    op["security"] = [{"StandardWebhooks": []}] if meta["auth"] == "standard-webhooks" else [{"ApiKey": []}]
+    params = _parameters(entry, meta)
+    if params:
+        op["parameters"] = params
+    if meta["request"]:
+        op["requestBody"] = {"required": not meta.get("request_optional", False),
+                             "content": {"application/json": {
+                                 "schema": {"$ref": f"#/components/schemas/{meta['request']}"}}}}
+    op["responses"] = _responses(path, method, meta)
+    return op
+
+
 def openapi(app: Any) -> dict:
     _, defs = models_json_schema([(m, "validation") for m in PUBLIC_MODELS.values()],
                                  ref_template="#/components/schemas/{model}")
@@ -262,58 +319,7 @@ def openapi(app: Any) -> dict:
         if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
             continue  # the HTML console (chalicelib.console) is pages over this API, not part of it
         for method, entry in sorted(methods.items()):
-            meta = getattr(entry.view_function, "__openapi__", None)
-            if meta is None:
-                raise ValueError(f"route {method} {path} has no @api metadata")
-            op: dict[str, Any] = {
-                "operationId": entry.view_name,
-                "summary": meta["summary"],
-                "responses": {},
-            }
-            params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-                      for n in entry.view_args]
-            if meta["auth"] == "standard-webhooks":
-                op["security"] = [{"StandardWebhooks": []}]
-                params += [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
-                           for h in ("webhook-id", "webhook-timestamp", "webhook-signature")]
-            else:
-                op["security"] = [{"ApiKey": []}]
-            if path == "/v1/pool" and method == "GET":  # issue 19 (staff only); its filters: handlers/pool.py
-                params.append({"name": "sort", "in": "query", "required": False,
-                               "schema": {"type": "string", "enum": ["newest", "score"], "default": "newest"},
-                               "description": "score: the newest 500 ranked, highest score first, one page"})
-                params.append({"name": "min_score", "in": "query", "required": False,
-                               "schema": {"type": "integer", "minimum": 0, "maximum": 100}})
-            if meta.get("query") is not None:
-                params += query_parameters(meta["query"])
-            for name, schema in meta.get("headers", {}).items():  # optional request headers the route reads
-                schema = dict(schema)
-                described = {"description": schema.pop("description")} if "description" in schema else {}
-                params.append({"name": name, "in": "header", "required": False, "schema": schema, **described})
-            if params:
-                op["parameters"] = params
-            if meta["request"]:
-                op["requestBody"] = {"required": not meta.get("request_optional", False),
-                                     "content": {"application/json": {
-                                         "schema": {"$ref": f"#/components/schemas/{meta['request']}"}}}}
-            for status, model in meta["responses"].items():
-                op["responses"][str(status)] = {"description": model, "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{model}"}}}}
-            if not meta["responses"]:  # a route that names no success body answers 204 No Content
-                op["responses"]["204"] = {"description": "Done; no content"}
-            # Every refusal the edge can give (chalicelib.http): 400 malformed JSON/header, 401 no/bad key or a
-            # key in the query string, 403, 404 for an id the caller may not see, 422 field paths, 503 retry.
-            codes = [400, 401, 403, 422, 503]
-            if "{" in path:
-                codes.append(404)
-            if method != "GET":
-                codes += [409, 413, 415]
-            elif path == "/v1/pipeline/board":
-                codes.append(409)  # weighting=model before a model is published (issue 19)
-            for code in sorted(codes):
-                op["responses"][str(code)] = {"description": _ERRORS[code], "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
-            paths.setdefault(path, {})[method.lower()] = op
+            paths.setdefault(path, {})[method.lower()] = _operation(path, method, entry)
     return {
         "openapi": "3.1.0",
         "info": {"title": "dealreg API", "version": "1.0.0",

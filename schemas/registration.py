@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -214,6 +215,15 @@ class ErrorResponse(Strict):
     errors: list[ErrorDetail] = Field(default_factory=list)
 
 
+# The paging and scoring parameters every registration list shares (``/v1/registrations``, ``/v1/pool``).
+PageCursor = Annotated[str | None, Field(max_length=1024,
+                                         description="next_cursor of the previous page, as it was returned")]
+PageLimit = Annotated[int, Field(ge=1, le=100)]
+ListSort = Annotated[Literal["newest", "score"], Field(description="Staff: score ranks the newest 500, highest "
+                                                                   "score first, and answers one page (no cursor)")]
+MinScore = Annotated[int | None, Field(ge=0, le=100, description="Staff: only items scoring at least this")]
+
+
 class RegistrationListQuery(BaseModel):
     """``GET /v1/registrations`` query parameters (the caller's role picks the index: domain/access.py)."""
 
@@ -222,10 +232,31 @@ class RegistrationListQuery(BaseModel):
     status: RegistrationStatus | None = None
     owner: str | None = Field(default=None, max_length=256, description="Only this owner's (a user id)")
     team: str | None = Field(default=None, max_length=256, description="Only this team's (managers, admins)")
-    cursor: str | None = Field(default=None, max_length=1024,
-                               description="next_cursor of the previous page, as it was returned")
-    limit: int = Field(default=25, ge=1, le=100)
-    sort: Literal["newest", "score"] = Field(default="newest", description="Staff: score ranks the newest 500, "
-                                             "highest score first, and answers one page (no cursor)")
-    min_score: int | None = Field(default=None, ge=0, le=100, description="Staff: only items scoring at least this")
+    cursor: PageCursor = None
+    limit: PageLimit = 25
+    sort: ListSort = "newest"
+    min_score: MinScore = None
+
+
+class PoolQuery(BaseModel):
+    """``GET /v1/pool`` query parameters: filters on the pooled registration's customer and project, newest
+    first (a rep sees its team's pool; staff may narrow by ``team``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    region: str | None = Field(default=None, max_length=64,
+                               description="A prefix of the customer's region (广东 matches 广东省深圳市) "
+                                           "or its country code")
+    industry: str | None = Field(default=None, max_length=100, description="Customer industry (any case)")
+    min_amount: Decimal | None = Field(default=None, description="Expected amount at least this (inclusive)")
+    max_amount: Decimal | None = Field(default=None, description="Expected amount at most this (inclusive)")
+    currency: str | None = Field(default=None, max_length=8, description="With an amount range: the range's "
+                                 "currency (an amount in another currency never matches)")
+    since: datetime | None = Field(default=None, description="In the pool since then (its last change); ISO "
+                                   "8601, UTC when it has no zone")
+    team: str | None = Field(default=None, max_length=256, description="Only this team's pool (managers, admins)")
+    cursor: PageCursor = None
+    limit: PageLimit = 25
+    sort: ListSort = "newest"
+    min_score: MinScore = None
 

@@ -102,22 +102,13 @@ def parse_notice(body: bytes, *, source: str, fallback_id: str) -> Iterator[Any]
 
 
 def _ted_export(root: Element, *, source: str, fallback_id: str) -> Any:
+    """A TED_EXPORT document (R2.0.8/R2.0.9) as a ``Tender``, read from its original-language form."""
     doc_id = root.get("DOC_ID") or fallback_id
     coded = first(root, "CODED_DATA_SECTION")
     notice = first(coded, "NOTICE_DATA")
     codif = first(coded, "CODIF_DATA")
-    forms = path(root, "FORM_SECTION")
-    form_list = [f for s in forms for f in s if isinstance(f.tag, str)]
-    original = next((f for f in form_list if f.get("CATEGORY") == "ORIGINAL"), form_list[0] if form_list else None)
+    original = _original_form(root)
     form_lang = original.get("LG") if original is not None else None
-
-    doc_type = first(codif, "TD_DOCUMENT_TYPE")
-    status = _TED_STATUS.get(doc_type.get("CODE", "") if doc_type is not None else "", "tender")
-    form_name = xmlsafe.local(original.tag) if original is not None else ""
-    if form_name.startswith("F14"):
-        status = "amendment"  # F14 is the corrigendum form
-    elif form_name.startswith("F20"):
-        status = "award"  # F20 modifies a contract already awarded: the process is past its award
 
     buyer = _ted_buyer(original)
     iso = first(notice, "ISO_COUNTRY")
@@ -126,58 +117,88 @@ def _ted_export(root: Element, *, source: str, fallback_id: str) -> Any:
     # Forms say "Local time": the buyer's, from its country (and NUTS region where a country spans zones).
     tz = zone_for(buyer.get("country") or country, ca_nuts[0] if ca_nuts else None) or BRUSSELS
 
-    title = clean(text_of(first(original, "OBJECT_CONTRACT/TITLE")), 1000) or clean(
-        text_of(first(original, "//TITLE_CONTRACT")), 1000)  # R2.0.8 (defence forms F16-F18)
-    if title is None:
-        # Some forms (F14 corrigenda) have no object title; the OJ title block names the subject, in the
-        # form's own language (the block lists every EU language, Bulgarian first).
-        title = _translated_title(root, form_lang)
-    descr = text_of(first(original, "OBJECT_CONTRACT/SHORT_DESCR")) or text_of(
-        first(original, "OBJECT_CONTRACT/OBJECT_DESCR/SHORT_DESCR")
-    ) or text_of(first(original, "//SHORT_CONTRACT_DESCRIPTION"))
-
     cpvs = [f"cpv:{e.get('CODE')}" for e in path(notice, "ORIGINAL_CPV") if e.get("CODE")]
     perf_nuts = [e.get("CODE") for e in path(first(original, "OBJECT_CONTRACT"), "//NUTS") if e.get("CODE")]
-
     value, currency = _ted_value(first(original, "OBJECT_CONTRACT"))
     if value is None:
         value, currency = _ted_award_value(original, notice)
-    deadline_el = first(codif, "DT_DATE_FOR_SUBMISSION")
-    deadline = parse_datetime(text_of(deadline_el), tz=tz, end_of_day=True)
-    if deadline is None:
-        proc = first(original, "PROCEDURE")
-        deadline = combine(text_of(first(proc, "DATE_RECEIPT_TENDERS")), text_of(first(proc, "TIME_RECEIPT_TENDERS")),
-                           tz=tz, end_of_day=True)
-    if deadline is None:
-        deadline = _r208_date(first(original, "//RECEIPT_LIMIT_DATE"), tz=tz)
-    published = parse_datetime(text_of(first(coded, "REF_OJS/DATE_PUB")), tz=BRUSSELS)
     uris = path(notice, "URI_LIST/URI_DOC")
     url = next((text_of(u) for u in uris if u.get("LG") == "EN"), None) or (text_of(uris[0]) if uris else None)
-    oj = clean(text_of(first(notice, "NO_DOC_OJS")), 100)
-    refs = [f"ted:{doc_id}"] + ([f"ted-oj:{oj}"] if oj else [])
-    changed = clean(text_of(first(original, "//NOTICE_NUMBER_OJ")), 100)
-    if changed:
-        refs.append(f"ted-oj:{changed}")
-    proc_type = first(codif, "PR_PROC")
     return build_tender({
         "source": source,
         "source_id": doc_id,
-        "title": title,
-        "status": status,
+        "title": _ted_title(root, original, form_lang),
+        "status": _ted_status(codif, original),
         "buyer": {"name": buyer["name"], "id": buyer_id(buyer.get("id"))} if buyer.get("name") else None,
         "country": country,
         "region": (perf_nuts or ca_nuts or [None])[0],
         "categories": cpvs,
         "value": value,
         "currency": currency,
-        "published": published,
-        "deadline": deadline,
-        "procedure": clean(text_of(proc_type), 200),
+        "published": parse_datetime(text_of(first(coded, "REF_OJS/DATE_PUB")), tz=BRUSSELS),
+        "deadline": _ted_deadline(codif, original, tz),
+        "procedure": clean(text_of(first(codif, "PR_PROC")), 200),
         "url": url,
-        "text": text_to_html(descr or ""),
+        "text": text_to_html(_ted_description(original) or ""),
         "language": form_lang,
-        "refs": refs,
+        "refs": _ted_refs(doc_id, notice, original),
     })
+
+
+def _original_form(root: Element) -> Element | None:
+    """The form in the notice's original language (``CATEGORY="ORIGINAL"``), else the first form."""
+    form_list = [f for s in path(root, "FORM_SECTION") for f in s if isinstance(f.tag, str)]
+    return next((f for f in form_list if f.get("CATEGORY") == "ORIGINAL"), form_list[0] if form_list else None)
+
+
+def _ted_status(codif: Element | None, original: Element | None) -> str:
+    """The process status from the document type, overridden by the corrigendum and modification forms."""
+    doc_type = first(codif, "TD_DOCUMENT_TYPE")
+    status = _TED_STATUS.get(doc_type.get("CODE", "") if doc_type is not None else "", "tender")
+    form_name = xmlsafe.local(original.tag) if original is not None else ""
+    if form_name.startswith("F14"):
+        return "amendment"  # F14 is the corrigendum form
+    if form_name.startswith("F20"):
+        return "award"  # F20 modifies a contract already awarded: the process is past its award
+    return status
+
+
+def _ted_title(root: Element, original: Element | None, form_lang: str | None) -> str | None:
+    title = clean(text_of(first(original, "OBJECT_CONTRACT/TITLE")), 1000) or clean(
+        text_of(first(original, "//TITLE_CONTRACT")), 1000)  # R2.0.8 (defence forms F16-F18)
+    if title is None:
+        # Some forms (F14 corrigenda) have no object title; the OJ title block names the subject, in the
+        # form's own language (the block lists every EU language, Bulgarian first).
+        title = _translated_title(root, form_lang)
+    return title
+
+
+def _ted_description(original: Element | None) -> str | None:
+    return text_of(first(original, "OBJECT_CONTRACT/SHORT_DESCR")) or text_of(
+        first(original, "OBJECT_CONTRACT/OBJECT_DESCR/SHORT_DESCR")
+    ) or text_of(first(original, "//SHORT_CONTRACT_DESCRIPTION"))
+
+
+def _ted_deadline(codif: Element | None, original: Element | None, tz: Any) -> Any:
+    """The submission deadline: the coded one, else the procedure's date and time, else R2.0.8's limit date."""
+    deadline = parse_datetime(text_of(first(codif, "DT_DATE_FOR_SUBMISSION")), tz=tz, end_of_day=True)
+    if deadline is None:
+        proc = first(original, "PROCEDURE")
+        deadline = combine(text_of(first(proc, "DATE_RECEIPT_TENDERS")), text_of(first(proc, "TIME_RECEIPT_TENDERS")),
+                           tz=tz, end_of_day=True)
+    if deadline is None:
+        deadline = _r208_date(first(original, "//RECEIPT_LIMIT_DATE"), tz=tz)
+    return deadline
+
+
+def _ted_refs(doc_id: str, notice: Element | None, original: Element | None) -> list[str]:
+    """Ids this notice is known by: its TED id, its OJ number, and the OJ number of the notice it changes."""
+    oj = clean(text_of(first(notice, "NO_DOC_OJS")), 100)
+    refs = [f"ted:{doc_id}"] + ([f"ted-oj:{oj}"] if oj else [])
+    changed = clean(text_of(first(original, "//NOTICE_NUMBER_OJ")), 100)
+    if changed:
+        refs.append(f"ted-oj:{changed}")
+    return refs
 
 
 def _ted_buyer(form: Element | None) -> dict[str, Any]:

@@ -168,25 +168,7 @@ class Journal:
         ddb, secrets = self._backends()
         if operation in SECRET_WRITES:
             return [["S", all_secrets(secrets, self._prefix)]]
-        named: list[tuple[str, dict]] = []  # (table, attributes holding the key)
-        if operation == "PutItem":
-            named.append((body["TableName"], body["Item"]))
-        elif operation in ("UpdateItem", "DeleteItem"):
-            named.append((body["TableName"], body["Key"]))
-        elif operation == "BatchWriteItem":
-            for table, requests in (body.get("RequestItems") or {}).items():
-                for request in requests:
-                    if "PutRequest" in request:
-                        named.append((table, request["PutRequest"]["Item"]))
-                    elif "DeleteRequest" in request:
-                        named.append((table, request["DeleteRequest"]["Key"]))
-        elif operation == "TransactWriteItems":
-            for entry in body.get("TransactItems") or []:
-                kind, op = next(iter(entry.items()))
-                if kind == "Put":
-                    named.append((op["TableName"], op["Item"]))
-                elif kind in ("Update", "Delete"):
-                    named.append((op["TableName"], op["Key"]))
+        named = _written_keys(operation, body)
         out = []
         for table_name, attrs in named:
             table = ddb.tables.get(table_name)
@@ -290,6 +272,31 @@ class Journal:
         if last.exists() and last.stat().st_size == 0:
             last.unlink()  # opened by the last rotation and never written
         return counts
+
+
+def _written_keys(operation: str, body: dict) -> list[tuple[str, dict]]:
+    """(table, attributes holding the key) of every item a DynamoDB write request names, one branch per
+    write shape (PutItem, UpdateItem/DeleteItem, BatchWriteItem, TransactWriteItems)."""
+    named: list[tuple[str, dict]] = []
+    if operation == "PutItem":
+        named.append((body["TableName"], body["Item"]))
+    elif operation in ("UpdateItem", "DeleteItem"):
+        named.append((body["TableName"], body["Key"]))
+    elif operation == "BatchWriteItem":
+        for table, requests in (body.get("RequestItems") or {}).items():
+            for request in requests:
+                if "PutRequest" in request:
+                    named.append((table, request["PutRequest"]["Item"]))
+                elif "DeleteRequest" in request:
+                    named.append((table, request["DeleteRequest"]["Key"]))
+    elif operation == "TransactWriteItems":
+        for entry in body.get("TransactItems") or []:
+            kind, op = next(iter(entry.items()))
+            if kind == "Put":
+                named.append((op["TableName"], op["Item"]))
+            elif kind in ("Update", "Delete"):
+                named.append((op["TableName"], op["Key"]))
+    return named
 
 
 def key_names(table: Any) -> tuple[str, ...]:

@@ -326,25 +326,35 @@ class Provisioned(dict):
 
 def provision(endpoint: str, prefix: str, region: str) -> Provisioned:
     """Create every table, stream, topic, queue and subscription of ``infra.resources`` on ``endpoint``."""
-    ddb = _client("dynamodb", endpoint, region)
-    sqs = _client("sqs", endpoint, region)
-    sns = _client("sns", endpoint, region)
-    template = resources(prefix)
     out = Provisioned()
-
-    def resolve(value: Any) -> Any:
-        if isinstance(value, dict) and "Ref" in value:
-            return out[f"arn:{value['Ref']}"]
-        if isinstance(value, dict) and "Fn::GetAtt" in value:
-            logical, attr = value["Fn::GetAtt"]
-            return out[f"{attr.lower()}:{logical}"]
-        return value
-
     by_type: dict[str, list[tuple[str, dict]]] = {}
-    for logical, res in template.items():
+    for logical, res in resources(prefix).items():
         by_type.setdefault(res["Type"], []).append((logical, res.get("Properties", {})))
+    _create_tables(_client("dynamodb", endpoint, region), by_type.get("AWS::DynamoDB::Table", []), out)
+    sns = _client("sns", endpoint, region)
+    for logical, p in by_type.get("AWS::SNS::Topic", []):
+        out[f"arn:{logical}"] = sns.create_topic(Name=p["TopicName"])["TopicArn"]
+    _create_queues(_client("sqs", endpoint, region), by_type.get("AWS::SQS::Queue", []), out)
+    _subscribe(sns, by_type.get("AWS::SNS::Subscription", []), out)
+    # Secrets the template generates at deploy time (the console's cookie key), generated here the same way.
+    if by_type.get("AWS::SecretsManager::Secret"):
+        _create_secrets(_client("secretsmanager", endpoint, region), by_type["AWS::SecretsManager::Secret"])
+    return out
 
-    for logical, p in by_type.get("AWS::DynamoDB::Table", []):
+
+def _resolve(out: Provisioned, value: Any) -> Any:
+    """A template value with its ``Ref`` / ``Fn::GetAtt`` replaced by what was provisioned."""
+    if isinstance(value, dict) and "Ref" in value:
+        return out[f"arn:{value['Ref']}"]
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical, attr = value["Fn::GetAtt"]
+        return out[f"{attr.lower()}:{logical}"]
+    return value
+
+
+def _create_tables(ddb: Any, tables: list[tuple[str, dict]], out: Provisioned) -> None:
+    """The tables, their streams and TTL; records each table's ARN and stream ARN in ``out``."""
+    for logical, p in tables:
         args = {k: p[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in p}
         if "GlobalSecondaryIndexes" in p:
             args["GlobalSecondaryIndexes"] = p["GlobalSecondaryIndexes"]
@@ -357,42 +367,43 @@ def provision(endpoint: str, prefix: str, region: str) -> Provisioned:
         if "TimeToLiveSpecification" in p:
             ddb.update_time_to_live(TableName=p["TableName"], TimeToLiveSpecification=p["TimeToLiveSpecification"])
 
-    for logical, p in by_type.get("AWS::SNS::Topic", []):
-        out[f"arn:{logical}"] = sns.create_topic(Name=p["TopicName"])["TopicArn"]
 
-    queues = sorted(by_type.get("AWS::SQS::Queue", []), key=lambda lp: "RedrivePolicy" in lp[1])  # DLQs first
-    for logical, p in queues:
+def _create_queues(sqs: Any, queues: list[tuple[str, dict]], out: Provisioned) -> None:
+    """The queues, dead-letter queues first (a redrive policy names its DLQ's ARN); records URL and ARN."""
+    for logical, p in sorted(queues, key=lambda lp: "RedrivePolicy" in lp[1]):
         attrs = {"VisibilityTimeout": str(LOCAL_VISIBILITY_SECONDS)}
         if "MessageRetentionPeriod" in p:
             attrs["MessageRetentionPeriod"] = str(p["MessageRetentionPeriod"])
         if "RedrivePolicy" in p:
             rp = p["RedrivePolicy"]
-            attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": resolve(rp["deadLetterTargetArn"]),
+            attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": _resolve(out, rp["deadLetterTargetArn"]),
                                                  "maxReceiveCount": str(rp["maxReceiveCount"])})
         url = sqs.create_queue(QueueName=p["QueueName"], Attributes=attrs)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         out[f"url:{logical}"] = url
         out[f"arn:{logical}"] = arn
 
-    for _logical, p in by_type.get("AWS::SNS::Subscription", []):
+
+def _subscribe(sns: Any, subscriptions: list[tuple[str, dict]], out: Provisioned) -> None:
+    """The SNS subscriptions, with their raw delivery and filter policy."""
+    for _logical, p in subscriptions:
         attrs = {"RawMessageDelivery": "true" if p.get("RawMessageDelivery") else "false",
                  "FilterPolicyScope": p.get("FilterPolicyScope", "MessageAttributes"),
                  "FilterPolicy": json.dumps(p["FilterPolicy"])}
-        sns.subscribe(TopicArn=resolve(p["TopicArn"]), Protocol=p["Protocol"], Endpoint=resolve(p["Endpoint"]),
-                      Attributes=attrs)
+        sns.subscribe(TopicArn=_resolve(out, p["TopicArn"]), Protocol=p["Protocol"],
+                      Endpoint=_resolve(out, p["Endpoint"]), Attributes=attrs)
 
-    # Secrets the template generates at deploy time (the console's cookie key), generated here the same way.
-    if by_type.get("AWS::SecretsManager::Secret"):
-        import secrets as _secrets
 
-        sm = _client("secretsmanager", endpoint, region)
-        for _logical, p in by_type["AWS::SecretsManager::Secret"]:
-            gen = p.get("GenerateSecretString") or {}
-            value = json.loads(gen.get("SecretStringTemplate", "{}"))
-            if gen.get("GenerateStringKey"):
-                value[gen["GenerateStringKey"]] = _secrets.token_urlsafe(gen.get("PasswordLength", 64))
-            sm.create_secret(Name=p["Name"], SecretString=json.dumps(value))
-    return out
+def _create_secrets(sm: Any, secrets: list[tuple[str, dict]]) -> None:
+    """Secrets Manager secrets, their generated key filled as CloudFormation's GenerateSecretString would."""
+    import secrets as _secrets
+
+    for _logical, p in secrets:
+        gen = p.get("GenerateSecretString") or {}
+        value = json.loads(gen.get("SecretStringTemplate", "{}"))
+        if gen.get("GenerateStringKey"):
+            value[gen["GenerateStringKey"]] = _secrets.token_urlsafe(gen.get("PasswordLength", 64))
+        sm.create_secret(Name=p["Name"], SecretString=json.dumps(value))
 
 
 def local_environment(endpoint: str, prefix: str, region: str, provisioned: Provisioned) -> dict[str, str]:

@@ -111,7 +111,8 @@ def eligibility_problems(payload: RegistrationCreate, rules: WorkflowRules, toda
         if not customer.industry or customer.industry.casefold() not in allowed:
             out.append(f"industry {customer.industry or '(none)'} is not among the allowed industries")
     if e.allowed_regions:
-        region_ok = bool(customer.region) and any(customer.region.startswith(r) for r in e.allowed_regions)
+        region = customer.region or ""
+        region_ok = bool(region) and any(region.startswith(r) for r in e.allowed_regions)
         country_ok = bool(customer.country) and customer.country in e.allowed_regions
         if not (region_ok or country_ok):
             out.append(f"region {customer.region or customer.country or '(none)'} is not among the allowed regions")
@@ -168,7 +169,7 @@ def run_checks(payload: RegistrationCreate, verdict: DedupVerdict | None, rules:
         model_score: the model's win probability × 100 (checked when ``flag_model_score_below`` is set; None
             while no model is published).
     """
-    bad = "reject" if rules.on_ineligible == "reject" else "review"
+    bad: Outcome = "reject" if rules.on_ineligible == "reject" else "review"
     findings = []
     missing = missing_fields(payload, rules.required_fields)
     findings.append(Finding("required", bad, "missing " + ", ".join(missing)) if missing

@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from schemas.registration import AuditEntry, Registration, RegistrationStatus as S
 
@@ -227,11 +228,12 @@ def figures(cells: list[tuple[str, int, int]], window: Window, stages: list[tupl
         elif kind == "partner":
             pid, _, what = rest.rpartition("#")
             partners[pid][what] += count
-    weeks = [{"week": w, **{k: by_week[w].get(k, 0) for k in
-                            ("new", "approved", "won", "lost", "conflict", "reclaimed")}} for w in window.week_starts]
+    weeks: list[dict[str, Any]] = [{"week": w, **{k: by_week[w].get(k, 0) for k in
+                                                  ("new", "approved", "won", "lost", "conflict", "reclaimed")}}
+                                   for w in window.week_starts]
     submitted = sum(w["new"] for w in weeks)
     approved, won, lost = (sum(w[k] for w in weeks) for k in ("approved", "won", "lost"))
-    stage_rows = []
+    stage_rows: list[dict[str, Any]] = []
     for key in [REVIEW] + [k for k, _ in stages]:
         got = dwell.get(key, {})
         n = sum(c for c, _ in got.values())

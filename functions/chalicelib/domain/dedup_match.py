@@ -201,9 +201,9 @@ class BlockingIndex:
         chosen = choose_keys(keys, self.counts, max_postings=self.max_postings)
         lists = {k: self.postings[k] for k in chosen}
         read += sum(len(v) for v in lists.values())
-        refs = {r for v in lists.values() for r in v}
+        candidates = {r for v in lists.values() for r in v}
         ranked = rank({k: map(str, v) for k, v in lists.items()}, self.counts, limit, query=forms.compact,
-                      compacts={str(r): self.forms[r].compact for r in refs})
+                      compacts={str(r): self.forms[r].compact for r in candidates})
         return [int(r) for r in ranked], read
 
     def search(self, name: str, rules: MatchRules, exact_keys: Iterable[str] = ()) -> list[Match]:

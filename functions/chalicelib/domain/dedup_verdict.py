@@ -110,19 +110,20 @@ def judge(*, parties: Iterable[str], products: Sequence[str], matches: Sequence[
         matches = [m for m in matches if not _only_itself(holdings.get(m.ref, ()), self_id)]
     best = strongest(m.hit for m in matches)
     same = [m for m in matches if m.hit is not None and is_duplicate_action(m.hit.action)]
-    base = {"action": best.action if best else None, "rule": best.rule if best else None, "matches": tuple(matches)}
+    action, rule = (best.action, best.rule) if best else (None, None)
+    found = tuple(matches)
     if not same:
-        return Verdict(Outcome.CLEAR, **base)
+        return Verdict(Outcome.CLEAR, action, rule, found)
     active = [h for m in same for h in holdings.get(m.ref, ())
               if h.id != self_id and h.status in ACTIVE_STATUSES and projects_overlap(products, h.products)]
     conflicts = [h for h in active if h.held and not (h.parties & parties)]
     if conflicts:
-        return Verdict(Outcome.CONFLICT, conflict_with=tuple(h.id for h in conflicts), holder_id=conflicts[0].owner_id,
-                       **base)
+        return Verdict(Outcome.CONFLICT, action, rule, found, conflict_with=tuple(h.id for h in conflicts),
+                       holder_id=conflicts[0].owner_id)
     mine = [h for h in active if h.parties & parties]
     if mine:
-        return Verdict(Outcome.DUPLICATE, duplicate_of=mine[0].id, **base)
-    return Verdict(Outcome.MAY_CLAIM, earlier=tuple(h.id for h in active), **base)
+        return Verdict(Outcome.DUPLICATE, action, rule, found, duplicate_of=mine[0].id)
+    return Verdict(Outcome.MAY_CLAIM, action, rule, found, earlier=tuple(h.id for h in active))
 
 
 def _only_itself(registrations: Sequence[Holding], self_id: str) -> bool:

@@ -5,10 +5,12 @@ Pure functions (no AWS, no HTTP); the handler (``handlers/enrichment.py``) and t
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from chalicelib.domain import names
+from chalicelib.domain.backoff import backoff_seconds as backoff
 from schemas.common import RegistryId
 from schemas.company import Company, CompanyStatus
 from schemas.identifiers import InvalidIdentifierError, validate
@@ -60,9 +62,9 @@ def detect_scheme(value: str) -> tuple[str, str]:
         except InvalidIdentifierError as exc:
             errors[candidate] = exc
     # Prefer an error that is not about length: it is the scheme the value was meant to be.
-    for exc in errors.values():
-        if exc.reason not in ("length", "empty"):
-            raise exc
+    for refusal in errors.values():
+        if refusal.reason not in ("length", "empty"):
+            raise refusal
     raise errors[DETECTABLE[0]]
 
 
@@ -129,10 +131,8 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> int:
         attempt: 1 for the first delivery.
         retry_after: Seconds the provider asked for, if any.
     """
-    delay = MIN_BACKOFF_SECONDS * 2 ** max(0, attempt - 1)
-    if retry_after:
-        delay = max(delay, int(retry_after + 0.999))
-    return int(min(delay, MAX_BACKOFF_SECONDS))
+    wait = backoff(attempt, base=MIN_BACKOFF_SECONDS, cap=MAX_BACKOFF_SECONDS, retry_after=retry_after)
+    return min(math.ceil(wait), MAX_BACKOFF_SECONDS)  # whole seconds (VisibilityTimeout), never shorter
 
 
 def cache_key_for_id(provider: str, scheme: str, value: str) -> str:

@@ -28,7 +28,7 @@ class DealregError(Exception):
             self.errors = errors
         self.headers: dict[str, str] = dict(headers or {})
 
-    # ``errors`` may be overridden by a property in a subclass (e.g. the limit a refusal names).
+    # field-level details (``errors[].loc``), e.g. the limit a refusal names
     errors: list[dict[str, Any]] = []
 
     def body(self) -> dict[str, Any]:

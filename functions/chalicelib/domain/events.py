@@ -85,7 +85,9 @@ def events_for_change(old: Registration | None, new: Registration, *, model=None
         extra = {"previous_owner": old.owner if old else None} if etype == "registration.transferred" else {}
         if etype == "registration.stage_changed":
             extra = {"from_stage": old.sales_stage if old else new.sales_stage, "to_stage": new.sales_stage}
-        out.append(EVENT_TYPES[etype](
+        # EVENT_TYPES is typed by EventBase; an audit entry's type is always a registration event's, which has
+        # these fields (the dedup event is not an audit entry's type)
+        out.append(EVENT_TYPES[etype](  # type: ignore[call-arg]
             id=f"{new.id}:{entry.seq}", occurred_at=entry.at, subject=new.id, actor=entry.actor,
             registration=snapshot(new, model), from_status=entry.from_status, to_status=entry.to_status,
             reason=entry.reason, reason_shared=entry.shared, **extra,

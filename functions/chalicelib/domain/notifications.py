@@ -26,6 +26,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from chalicelib.domain.backoff import backoff_seconds
+
 # Every channel the outbox knows. ``webhook`` is the partner's Standard Webhooks callback (machine-readable,
 # never digested); ``local`` is the development inbox (GET /v1/dev/inbox), added to everyone in local mode.
 CHANNELS = ("webhook", "email", "sns", "wecom", "dingtalk", "feishu", "slack", "local")
@@ -458,11 +460,8 @@ def retry_delay(failures: int, rng: random.Random, policy: RetryPolicy = RetryPo
     """
     if failures >= policy.max_attempts:
         return None
-    ceiling = min(policy.cap_seconds, policy.base_seconds * (2 ** max(0, failures - 1)))
-    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
-    if retry_after is not None:
-        delay = max(delay, min(float(retry_after), policy.cap_seconds))
-    return delay
+    return backoff_seconds(failures, base=policy.base_seconds, cap=policy.cap_seconds, retry_after=retry_after,
+                           jitter=rng)
 
 
 def retry_rng(delivery: str, failures: int) -> random.Random:

@@ -165,14 +165,11 @@ class LimitExceededError(OwnershipError):
     def __init__(self, limit: Limit, held: int | None = None, holder: str | None = None) -> None:
         who = f"{holder} " if holder else ""
         count = f" ({held} held)" if held is not None else ""
-        super().__init__(f"{who}is at the holding limit {limit.name} = {limit.value}{count}")
+        # The limit, named where every answer carrying ``limit_exceeded`` puts it (``errors[].loc``).
+        super().__init__(f"{who}is at the holding limit {limit.name} = {limit.value}{count}",
+                         errors=[{"loc": f"limit.{limit.name}", "type": "limit_exceeded"}])
         self.limit = limit
         self.held = held
-
-    @property
-    def errors(self) -> list[dict]:
-        """The limit, named where every answer carrying ``limit_exceeded`` puts it (``errors[].loc``)."""
-        return [{"loc": f"limit.{self.limit.name}", "type": "limit_exceeded"}]
 
 
 class WrongStatusError(OwnershipError):

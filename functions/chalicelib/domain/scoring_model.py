@@ -127,7 +127,7 @@ def record_of(registration: Any, *, customer_facts: Mapping[str, Any] | None = N
         "project.amount": float(project.expected_amount.amount),
         "project.currency": project.expected_amount.currency,
         "close_horizon_days": float((close - start).days) if close else None,
-        "source": source.value if hasattr(source, "value") else source,
+        "source": getattr(source, "value", source),
         "partner_id": getattr(registration, "partner_id", None),
         "team_id": getattr(registration, "team_id", None),
         "sales_stage": stage.value if hasattr(stage, "value") else stage,
@@ -217,7 +217,8 @@ class Model:
         self.bias = 0.0
         self.trees = []
         for t in doc["trees"]:
-            nodes = []
+            # (feature, how, threshold: a float, or the frozenset of codes sent left, left, right, leaf index)
+            nodes: list[tuple[int, int, Any, int, int, int]] = []
             for i, f in enumerate(t["f"]):
                 thr = t["t"][i]
                 if f < 0:

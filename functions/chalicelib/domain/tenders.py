@@ -20,6 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chalicelib.domain.backoff import backoff_seconds
+
 MAX_BACKOFF = timedelta(hours=24)
 
 
@@ -84,12 +86,14 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def next_due(now: datetime, every_minutes: int, failures: int, retry_after: float | None = None) -> datetime:
-    """When to poll a source next: its period, doubled per consecutive failure (at most a day)."""
-    base = timedelta(minutes=every_minutes)
-    delay = min(base * (2 ** min(failures, 10)), max(MAX_BACKOFF, base)) if failures else base
-    if retry_after:
-        delay = max(delay, timedelta(seconds=min(retry_after, MAX_BACKOFF.total_seconds())))
-    return now + delay
+    """When to poll a source next: its period, doubled per consecutive failure (at most ten doublings and at
+    most a day, unless the period itself is longer); a ``Retry-After`` is honoured up to a day."""
+    base = every_minutes * 60.0
+    cap = max(MAX_BACKOFF.total_seconds(), base)
+    # n = failures + 1: the first failure already doubles the period (the period itself is wait number 1)
+    delay = backoff_seconds(min(failures, 10) + 1, base=base, cap=cap,
+                            retry_after=min(retry_after, MAX_BACKOFF.total_seconds()) if retry_after else None)
+    return now + timedelta(seconds=delay)
 
 
 class TenderSource(BaseModel):
@@ -161,14 +165,14 @@ def buyer_registry_id(buyer: Any) -> Any | None:
     """
     from pydantic import ValidationError
 
-    from schemas.common import RegistryId
+    from schemas.common import RegistryId, RegistryScheme
 
     if buyer is None or not buyer.id:
         return None
     scheme = _REGISTRY_SCHEMES.get((buyer.scheme or "").strip().lower())
     value = buyer.id if scheme else f"{buyer.scheme}:{buyer.id}" if buyer.scheme else buyer.id
     try:
-        return RegistryId(scheme=scheme or "other", value=value[:64])
+        return RegistryId(scheme=RegistryScheme(scheme or "other"), value=value[:64])
     except ValidationError:
         return None
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 REDACTED = "redacted"
 # Audit actions that move a holding between others; a partner who is not the new holder sees the move
@@ -139,9 +139,13 @@ def decision(viewer: Viewer, answer: Any) -> Any:
 
 # --- dedup ---------------------------------------------------------------------------------------------------
 
-def closed_answer(outcome: str) -> str:
+ClosedAnswer = Literal["free", "yours", "protected"]
+_CLOSED: dict[str, ClosedAnswer] = {"conflict": "protected", "duplicate": "yours"}
+
+
+def closed_answer(outcome: str) -> ClosedAnswer:
     """The only dedup fact a partner learns."""
-    return {"conflict": "protected", "duplicate": "yours"}.get(outcome, "free")
+    return _CLOSED.get(outcome, "free")
 
 
 def verdict(viewer: Viewer, verdict_model: Any) -> Any:

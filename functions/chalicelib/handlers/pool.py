@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.http import HttpError, api, bearer_principal, json_response, page_args
+from chalicelib.http import HttpError, api, bearer_principal, json_response, parse_query
 
 bp = Blueprint(__name__)
 SCAN_BUDGET = 500  # most pool items examined per page, so sparse filters answer with a cursor, not a timeout
@@ -31,32 +31,19 @@ def _visible_team(principal, reg) -> bool:
     return principal.role is not Role.REP or reg.team_id is None or reg.team_id == principal.team_id
 
 
-def _filter(q: dict):
-    from datetime import UTC, datetime
-    from decimal import Decimal, InvalidOperation
+def _filter(q):
+    """The listing's filters (``domain.pool.PoolFilter``) from its query (``schemas.registration.PoolQuery``)."""
+    from datetime import UTC
 
     from chalicelib.domain.pool import PoolFilter
 
-    errors, values = [], {}
-    for name in ("min_amount", "max_amount"):
-        if q.get(name) is not None:
-            try:
-                values[name] = Decimal(q[name])
-            except InvalidOperation:
-                errors.append({"loc": f"query.{name}", "type": "decimal_parsing"})
-    if q.get("since"):
-        try:
-            since = datetime.fromisoformat(q["since"].replace("Z", "+00:00"))
-            values["since"] = since if since.tzinfo else since.replace(tzinfo=UTC)
-        except ValueError:
-            errors.append({"loc": "query.since", "type": "datetime_parsing"})
-    if errors:
-        raise HttpError(422, "validation_failed", "bad pool filter", errors=errors)
-    return PoolFilter(region=q.get("region"), industry=q.get("industry"), currency=q.get("currency"), **values)
+    since = q.since.replace(tzinfo=UTC) if q.since is not None and q.since.tzinfo is None else q.since
+    return PoolFilter(region=q.region, industry=q.industry, currency=q.currency, min_amount=q.min_amount,
+                      max_amount=q.max_amount, since=since)
 
 
 @bp.route("/v1/pool", methods=["GET"])
-@api(responses={200: "RegistrationPage"},
+@api(responses={200: "RegistrationPage"}, query="schemas.registration:PoolQuery",
      summary="List claimable pool registrations (query: region, industry, min_amount, max_amount, currency, since, "
              "team, limit, cursor, sort=newest|score, min_score 0–100 — sort=score ranks the newest 500, one page)")
 def list_pool():
@@ -66,16 +53,21 @@ def list_pool():
     from chalicelib.domain.pool import matches
     from chalicelib.handlers.registrations import score_args, scored
     from chalicelib.store import registrations, scoring
-    from schemas.registration import RegistrationPage
+    from schemas.registration import PoolQuery, RegistrationPage
 
     request = bp.current_request
     principal = bearer_principal(request.headers)
     _may_browse(principal)
-    q = request.query_params or {}
+    q = parse_query(PoolQuery, request.query_params)
     flt = _filter(q)
-    limit, cursor = page_args(q, registrations.decode_cursor)
-    sort, min_score = score_args(q, principal)
-    team = q.get("team") if principal.role is not Role.REP else principal.team_id
+    sort, min_score = score_args(request.query_params or {}, principal)  # who may ask for scores
+    limit = q.limit
+    try:
+        cursor = registrations.decode_cursor(q.cursor)
+    except ValueError:
+        raise HttpError(422, "validation_failed", "bad cursor",
+                        errors=[{"loc": "query.cursor", "type": "value_error"}]) from None
+    team = q.team if principal.role is not Role.REP else principal.team_id
     index, key = ("by_team", team) if team else ("by_status", POOL.value)
     if sort == "score":  # issue 19: the newest SCAN_BUDGET examined, the matching ones ranked, one page
         ranked, sums, truncated = scoring.ranked_window(

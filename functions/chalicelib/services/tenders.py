@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,9 +120,7 @@ def poll_source(src: Any, now: datetime, *, http: Any, run: _Run | None = None,
     """
     from chalicelib.domain.tenders import next_due
     from chalicelib.store import tenders as store
-    from connectors import REGISTRY
-    from connectors.base import FetchRequest, split_parsed
-    from connectors.errors import ConnectorError, RetryableError
+    from connectors.base import FetchRequest
 
     run = run or _Run()
     state = store.feed_state(src.name)
@@ -130,35 +129,16 @@ def poll_source(src: Any, now: datetime, *, http: Any, run: _Run | None = None,
     retry_after: float | None = None
     validators: tuple[str | None, str | None] | None = None
     try:
-        cls = REGISTRY.get(src.connector)
-        if cls is None:
-            raise ConnectorError(f"unknown connector {src.connector}", reason="unknown_connector")
-        connector = cls(src.config, http)
+        connector = _connector(src, http)
         request = FetchRequest(etag=state.etag, last_modified=state.last_modified, cursor=state.cursor)
         fetched_any = False
-        for raw in connector.fetch(request):
+        for raw, _tenders in fetch_and_ingest(src, connector, request, now, run=run, stats=stats, progress=progress):
             fetched_any = True
-            tenders, rejected = split_parsed(connector.parse(raw))
-            stats["rejected"] += len(rejected)
-            for rej in rejected:
-                logger.info("source %s: entry %s rejected (%s)", src.name, rej.source_id, rej.reason)
-            total = stats["tenders"] + len(tenders)
-            for tender in tenders:
-                stats[ingest(tender, now, run)] += 1
-                stats["tenders"] += 1
-                if progress is not None:
-                    progress(stats["tenders"], total, stats)
             validators = (raw.etag, raw.last_modified)
         if not fetched_any:
             stats["not_modified"] = 1
-    except ConnectorError as exc:
-        error = exc.reason
-        retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
-    except RecursionError:
-        error = "too_deep"
     except Exception as exc:  # noqa: BLE001 - storage or a bug: recorded on the source, run goes on
-        logger.exception("tender source %s failed", src.name)
-        error = f"internal_error:{type(exc).__name__}"
+        error, retry_after = _failure(exc, src.name)
 
     state.last_run_at = now
     if error is None:
@@ -179,6 +159,60 @@ def poll_source(src: Any, now: datetime, *, http: Any, run: _Run | None = None,
     if error:
         result["error"] = error
     return result
+
+
+def _connector(src: Any, http: Any) -> Any:
+    """The source's connector, configured; an unknown one is the source's failure (``unknown_connector``)."""
+    from connectors import REGISTRY
+    from connectors.errors import ConnectorError
+
+    cls = REGISTRY.get(src.connector)
+    if cls is None:
+        raise ConnectorError(f"unknown connector {src.connector}", reason="unknown_connector")
+    return cls(src.config, http)
+
+
+def _failure(exc: Exception, source: str) -> tuple[str, float | None]:
+    """A failed poll or backfill as (reason recorded on the source or reported, the source's Retry-After)."""
+    from connectors.errors import ConnectorError, RetryableError
+
+    if isinstance(exc, ConnectorError):
+        return exc.reason, exc.retry_after if isinstance(exc, RetryableError) else None
+    if isinstance(exc, RecursionError):
+        return "too_deep", None
+    logger.exception("tender source %s failed", source)  # storage or a bug
+    return f"internal_error:{type(exc).__name__}", None
+
+
+def fetch_and_ingest(src: Any, connector: Any, request: Any, now: datetime, *, run: _Run | None,
+                     stats: dict[str, Any], progress: Any = None,
+                     since: datetime | None = None) -> Iterator[tuple[Any, list[Any]]]:
+    """The one fetch → parse → ingest loop of polling and backfill: each page the connector fetches for
+    ``request`` is parsed, its tenders (those published since ``since``, when given) stored through ``ingest``,
+    and then yielded with them, so the caller can follow its next-page link or keep its validators.
+
+    ``stats`` counts pages, rejected entries, tenders and each ``ingest`` outcome; ``progress(done, total,
+    stats)`` is called after each stored tender (``total``: tenders parsed so far).
+    """
+    from connectors.base import split_parsed
+
+    for raw in connector.fetch(request):
+        stats["pages"] += 1
+        tenders, rejected = split_parsed(connector.parse(raw))
+        stats["rejected"] += len(rejected)
+        for rej in rejected:
+            logger.info("source %s: entry %s rejected (%s)", src.name, rej.source_id, rej.reason)
+        fresh = tenders
+        if since is not None:
+            fresh = [t for t in tenders if t.published is None or t.published >= since]
+            stats["older_than_since"] += len(tenders) - len(fresh)
+        total = stats["tenders"] + len(fresh)
+        for tender in fresh:
+            stats[ingest(tender, now, run)] += 1
+            stats["tenders"] += 1
+            if progress is not None:
+                progress(stats["tenders"], total, stats)
+        yield raw, tenders
 
 
 def ingest(tender: Any, now: datetime, run: _Run | None) -> str:
@@ -265,9 +299,7 @@ def backfill_source(src: Any, now: datetime, *, http: Any, urls: list[str] | Non
     pages. Notices published before ``since`` are skipped. History raises no alerts unless ``alerts``.
     The source's polling state (validators, schedule) is left alone. Never raises for source problems.
     """
-    from connectors import REGISTRY
-    from connectors.base import FetchRequest, split_parsed
-    from connectors.errors import ConnectorError
+    from connectors.base import FetchRequest
 
     stats: dict[str, Any] = defaultdict(int)
     run = _Run() if alerts else None
@@ -275,38 +307,20 @@ def backfill_source(src: Any, now: datetime, *, http: Any, urls: list[str] | Non
     limit = pages or (len(queue) if urls else DEFAULT_BACKFILL_PAGES)
     seen: set[str | None] = set()
     try:
-        cls = REGISTRY.get(src.connector)
-        if cls is None:
-            raise ConnectorError(f"unknown connector {src.connector}", reason="unknown_connector")
-        connector = cls(src.config, http)
+        connector = _connector(src, http)
         while queue and stats["pages"] < limit:
             url = queue.pop(0)
             if url in seen:
                 continue  # a page linking back to itself or to an earlier page
             seen.add(url)
-            for raw in connector.fetch(FetchRequest(cursor=url)):
-                stats["pages"] += 1
-                tenders, rejected = split_parsed(connector.parse(raw))
-                stats["rejected"] += len(rejected)
+            for raw, tenders in fetch_and_ingest(src, connector, FetchRequest(cursor=url), now, run=run,
+                                                 stats=stats, progress=progress, since=since):
                 dated = [t.published for t in tenders if t.published is not None]
-                fresh = [t for t in tenders if since is None or t.published is None or t.published >= since]
-                stats["older_than_since"] += len(tenders) - len(fresh)
-                total = stats["tenders"] + len(fresh)
-                for tender in fresh:
-                    stats[ingest(tender, now, run)] += 1
-                    stats["tenders"] += 1
-                    if progress is not None:
-                        progress(stats["tenders"], total, stats)
                 nxt = None if urls else connector.next_page(raw)
                 if nxt and not (since is not None and dated and max(dated) < since):
                     queue.append(nxt)
-    except ConnectorError as exc:
-        stats["error"] = exc.reason
-    except RecursionError:
-        stats["error"] = "too_deep"
     except Exception as exc:  # noqa: BLE001 - reported to the operator; what was stored stays stored
-        logger.exception("backfill of %s failed", src.name)
-        stats["error"] = f"internal_error:{type(exc).__name__}"
+        stats["error"], _ = _failure(exc, src.name)
     return dict(stats)
 
 

@@ -106,14 +106,13 @@ def _pending_cap() -> int:
 def body_fingerprint(raw: bytes | str | None) -> str:
     """A request body's identity for idempotency: SHA-256 of its canonical JSON (key order and whitespace
     do not matter), or of the raw bytes when it is not JSON."""
+    import contextlib
     import hashlib
     import json
 
     data = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
-    try:
+    with contextlib.suppress(ValueError, UnicodeDecodeError):  # not JSON: the raw bytes are the identity
         data = json.dumps(json.loads(data), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
-        pass
     return hashlib.sha256(data).hexdigest()
 
 
@@ -152,21 +151,13 @@ def create(
     """
     cap = _pending_cap()
     answer = {"id": reg.id, "status": reg.status.value}
-    claims: list[tuple[str, ClaimItem]] = []
-    if idempotency_key:
-        claims.append(("webhook", ClaimItem(idempotency_key, registration_id=reg.id, response=answer,
-                                            fingerprint=fingerprint, created_at=now,
-                                            expires_at=now + idempotency_ttl)))
-    if reg.external_ref:
-        ext_key = f"extref#{reg.submitter.id}#{reg.external_ref}"
-        claims.append(("external_ref", ClaimItem(ext_key, registration_id=reg.id, response=answer,
-                                                 created_at=now)))
+    claims = _request_claims(reg, answer, now=now, idempotency_key=idempotency_key,
+                             idempotency_ttl=idempotency_ttl, fingerprint=fingerprint)
     customer_keys = customer_claim_keys(reg)
     # Customer claim key -> registration id of its holder, as last read. Read first (one consistent
     # BatchGetItem) so that only a true race makes the transaction fail and retry.
     held: dict[str, str] = {c.key: c.registration_id for c in ClaimItem.batch_get(customer_keys, consistent_read=True)
                             if c.registration_id != reg.id} if customer_keys else {}
-    customer = reg.customer
     for attempt in range(_CLAIM_ATTEMPTS):
         duplicate_of = next((held[k] for k in customer_keys if k in held), None)
         item = to_item(reg)
@@ -177,21 +168,7 @@ def create(
             with TransactWrite(connection=models.connection(),
                                client_request_token=request_token("create", reg.id, attempt)) as tx:
                 tx.save(item, condition=RegistrationItem.id.does_not_exist())
-                tx.update(
-                    CustomerItem(reg.customer_key),
-                    actions=[
-                        CustomerItem.name.set(CustomerItem.name | customer.name),
-                        CustomerItem.created_at.set(CustomerItem.created_at | now),
-                        CustomerItem.updated_at.set(now),
-                        CustomerItem.registration_count.add(1),
-                        *([CustomerItem.registry_ids.set([r.model_dump(mode="json") for r in customer.registry_ids])]
-                          if customer.registry_ids else []),
-                        *([CustomerItem.website.set(customer.website)] if customer.website else []),
-                        *([CustomerItem.country.set(customer.country)] if customer.country else []),
-                        *([CustomerItem.region.set(customer.region)] if customer.region else []),
-                        *([CustomerItem.industry.set(customer.industry)] if customer.industry else []),
-                    ],
-                )
+                tx.update(CustomerItem(reg.customer_key), actions=_customer_upsert(reg, now=now))
                 for _, claim in claims:
                     tx.save(claim, condition=_claim_is_live(now))
                 for key in customer_keys:
@@ -210,13 +187,9 @@ def create(
                 # SDK retried it after a timeout (the retry then fails every condition). It is stored: say so.
                 return CreateOutcome(created=True, answer=answer, first_claim=bool(mine.first_claim),
                                      duplicate_of=mine.duplicate_of)
-            for kind, claim in claims:
-                stored = read_claim(claim.key, now=now)
-                if stored is not None and stored.registration_id != reg.id:
-                    if (kind == "webhook" and fingerprint and stored.fingerprint
-                            and stored.fingerprint != fingerprint):
-                        return CreateOutcome(created=False, answer=stored.response, conflict="idempotency_key_reused")
-                    return CreateOutcome(created=False, answer=stored.response, conflict=kind)
+            first = _first_answer(claims, reg.id, fingerprint, now=now)
+            if first is not None:
+                return first
             # The pending counter's condition may have failed on a count that a decision has lowered since
             # (a race, not the cap): try again rather than fail the request.
             pending_moved = False
@@ -224,18 +197,72 @@ def create(
                 if holders.pending_count(reg.submitter) >= cap:
                     raise PendingCapError(submitter=reg.submitter.id, cap=cap) from None
                 pending_moved = True
-            newly_held = False
-            for key in customer_keys:
-                stored = read_claim(key, now=now) if key not in held else None
-                if stored is not None and stored.registration_id != reg.id:
-                    held[key] = stored.registration_id
-                    newly_held = True
+            newly_held = _reread_customer_claims(customer_keys, held, reg.id, now=now)
             if not (newly_held or pending_moved):
                 raise
             continue
         return CreateOutcome(created=True, answer=answer, first_claim=duplicate_of is None,
                              duplicate_of=duplicate_of)
     raise RuntimeError(f"customer claims of {reg.id} kept changing; gave up after {_CLAIM_ATTEMPTS} attempts")
+
+
+def _request_claims(reg: Registration, answer: dict, *, now: datetime, idempotency_key: str | None,
+                    idempotency_ttl: timedelta, fingerprint: str | None) -> list[tuple[str, ClaimItem]]:
+    """The request's own claims, each with the first answer: the idempotency key (expiring) and the
+    submitter's external reference (permanent)."""
+    claims: list[tuple[str, ClaimItem]] = []
+    if idempotency_key:
+        claims.append(("webhook", ClaimItem(idempotency_key, registration_id=reg.id, response=answer,
+                                            fingerprint=fingerprint, created_at=now,
+                                            expires_at=now + idempotency_ttl)))
+    if reg.external_ref:
+        ext_key = f"extref#{reg.submitter.id}#{reg.external_ref}"
+        claims.append(("external_ref", ClaimItem(ext_key, registration_id=reg.id, response=answer,
+                                                 created_at=now)))
+    return claims
+
+
+def _customer_upsert(reg: Registration, *, now: datetime) -> list:
+    """The customer row's update: the first name and creation time kept, one more registration counted, the
+    facts this registration names written over."""
+    customer = reg.customer
+    return [
+        CustomerItem.name.set(CustomerItem.name | customer.name),
+        CustomerItem.created_at.set(CustomerItem.created_at | now),
+        CustomerItem.updated_at.set(now),
+        CustomerItem.registration_count.add(1),
+        *([CustomerItem.registry_ids.set([r.model_dump(mode="json") for r in customer.registry_ids])]
+          if customer.registry_ids else []),
+        *([CustomerItem.website.set(customer.website)] if customer.website else []),
+        *([CustomerItem.country.set(customer.country)] if customer.country else []),
+        *([CustomerItem.region.set(customer.region)] if customer.region else []),
+        *([CustomerItem.industry.set(customer.industry)] if customer.industry else []),
+    ]
+
+
+def _first_answer(claims: list[tuple[str, ClaimItem]], reg_id: str, fingerprint: str | None, *,
+                  now: datetime) -> CreateOutcome | None:
+    """When another request holds one of this request's claims: its answer (a key reused for another body
+    is refused as ``idempotency_key_reused``); else None."""
+    for kind, claim in claims:
+        stored = read_claim(claim.key, now=now)
+        if stored is not None and stored.registration_id != reg_id:
+            if kind == "webhook" and fingerprint and stored.fingerprint and stored.fingerprint != fingerprint:
+                return CreateOutcome(created=False, answer=stored.response, conflict="idempotency_key_reused")
+            return CreateOutcome(created=False, answer=stored.response, conflict=kind)
+    return None
+
+
+def _reread_customer_claims(customer_keys: list[str], held: dict[str, str], reg_id: str, *, now: datetime) -> bool:
+    """Re-read the customer keys not known to be held; record the newly held ones in ``held``. True when any
+    was taken since the last read (the lost race a retry resolves)."""
+    newly_held = False
+    for key in customer_keys:
+        stored = read_claim(key, now=now) if key not in held else None
+        if stored is not None and stored.registration_id != reg_id:
+            held[key] = stored.registration_id
+            newly_held = True
+    return newly_held
 
 
 def _stored(reg_id: str) -> RegistrationItem | None:

@@ -82,7 +82,8 @@ def events_for_change(old: Registration | None, new: Registration, *, model=None
         etype = event_type(entry)
         if etype is None:
             continue
-        extra = {"previous_owner": old.owner if old else None} if etype == "registration.transferred" else {}
+        extra: dict[str, object] = (
+            {"previous_owner": old.owner if old else None} if etype == "registration.transferred" else {})
         if etype == "registration.stage_changed":
             extra = {"from_stage": old.sales_stage if old else new.sales_stage, "to_stage": new.sales_stage}
         # EVENT_TYPES is typed by EventBase; an audit entry's type is always a registration event's, which has

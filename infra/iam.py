@@ -178,10 +178,14 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem",), tables=("enrichments",)),
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), tables=("scores",)),
     ),
-    # Daily model check (issue 19): closed registrations from ByStatusIndex, the model, the monitor item.
+    # Daily model check (issue 19): closed registrations from ByStatusIndex, the model, the monitor item; when
+    # training is due: their training records (BatchGetItem), the new version's chunks and the pointer (PutItem),
+    # the admins from the directory (Scan), and the scoring.model_training event on the topic.
     "check_scoring_model": (
         Grant(("dynamodb:Query",), tables=("registrations",)),
-        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("scores",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"), tables=("scores",)),
+        Grant(("dynamodb:Scan",), tables=("directory",)),
+        Grant(("sns:Publish",), events_topic=True),
     ),
     # Review SLA reminders (issue 5): pending reviews from ByStatusIndex, the conditional reminder stamp,
     # teams and users (approvers, their managers) from the directory, registration.review_overdue events.

@@ -103,60 +103,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def closed_records(customer_facts: Callable[[Any], Mapping[str, Any]] | None = None
-                   ) -> tuple[list[dict[str, Any]], list[int], list[str]]:
-    """Every won/lost registration as (record, label, group = customer key: one customer's deals stay on one
-    side of the split, so the holdout measures new customers as well as known ones)."""
-    from chalicelib.domain.scoring_model import before_outcome, record_of
-    from chalicelib.store.models import RegistrationItem
-    from chalicelib.store.registrations import from_item
-    from chalicelib.store.scoring import training_records
+def closed_records(customer_facts=None):
+    """``services.scoring.closed_records`` (kept here for callers of the CLI module)."""
+    from chalicelib.services.scoring import closed_records as read
 
-    regs, labels = [], []
-    for status in CLOSED:
-        for item in RegistrationItem.by_status.query(status):
-            regs.append(from_item(item))
-            labels.append(1 if status == "won" else 0)
-    kept = training_records([r.id for r in regs])  # as it was while open (issue 19)
-    records = [kept[r.id] if r.id in kept else
-               before_outcome(record_of(r, customer_facts=customer_facts(r) if customer_facts else None))
-               for r in regs]
-    return records, labels, [r.customer_key for r in regs]
+    return read(customer_facts)
 
 
 def train_and_publish(*, features: list[str], now, seed: int = 19, force: bool = False, dry_run: bool = False,
                       min_rows: int = 100) -> dict[str, Any]:
-    """The product's training run (CLI and any scheduled runner): train, compare, publish if better."""
-    from chalicelib.store import scoring as store
+    """The operator's training run: LightGBM through the product's one train-compare-publish path
+    (``services.scoring.train_and_publish``; the daily job runs the same path with the pure-Python trainer)."""
+    from chalicelib.services import scoring
     from infra import scoring_train
 
-    records, labels, groups = closed_records()
-    if len(records) < min_rows or len(set(labels)) < 2:
-        return {"published": False, "reason": f"{len(records)} closed registrations (need {min_rows}, won and lost)"}
-    result = scoring_train.train(records, labels, groups, features, seed=seed, now=now)
-    new = result.doc["metrics"]["holdout"]
-    cur = store.current()
-    old = None
-    if cur.get("version"):
-        doc = store.load_version(cur["version"])
-        holdout = result.test_index
-        old = scoring_train.evaluate(doc, [records[i] for i in holdout], [labels[i] for i in holdout])
-    from chalicelib.domain.scoring_model import beats
+    def lightgbm(records, labels, groups, features, *, seed, now):
+        return scoring_train.train(records, labels, groups, features, seed=seed, now=now)
 
-    better = beats(new, old)
-    out: dict[str, Any] = {"version": result.doc["version"], "rows": len(records),
-                           "new": {k: new[k] for k in ("auc", "log_loss", "brier", "ece")},
-                           "current": cur.get("version"),
-                           "current_on_same_holdout": {k: old[k] for k in ("auc", "log_loss", "brier", "ece")}
-                           if old else None, "beats_current": better}
-    if dry_run or not (better or force):
-        out["published"] = False
-        out["reason"] = "dry run" if dry_run else "does not beat the current model on the same holdout"
-        return out
-    store.save_version(result.doc, now=now)
-    store.publish(result.doc["version"], expected=cur, now=now, reason="forced" if force and not better else "better")
-    out["published"] = True
-    return out
+    return scoring.train_and_publish(features=features, now=now, trainer=lightgbm, seed=seed, force=force,
+                                     dry_run=dry_run, min_rows=min_rows)
 
 
 def cmd_train(args: argparse.Namespace, storage, now) -> int:

@@ -372,8 +372,8 @@ def closed_at(reg) -> datetime | None:
 def check_model(*, now: datetime, min_rows: int = 100) -> dict[str, Any]:
     """The scheduled check (issue 19): the closed registrations (``ByStatusIndex`` won + lost, at most
     ``MONITOR_READ_LIMIT``) against the published model — is training due? Stored as ``model#monitor``
-    (``dealreg scoring models`` shows it). Scoring is pure Python, so this fits a Lambda; training does not
-    (LightGBM + NumPy + SciPy exceed the zip), the operator runs ``dealreg scoring train``."""
+    (``dealreg scoring models`` shows it). When it is, ``services.scoring.scheduled_training`` trains with the
+    pure-Python trainer (LightGBM + NumPy + SciPy exceed the zip; the operator's ``dealreg scoring train``)."""
     from chalicelib.domain import scoring_model
     from chalicelib.domain.scoring import retrain_check
     from chalicelib.store.models import RegistrationItem
@@ -401,6 +401,14 @@ def check_model(*, now: datetime, min_rows: int = 100) -> dict[str, Any]:
                   truncated=read == MONITOR_READ_LIMIT)
     ScoreItem(pk=MONITOR, data=result, updated_at=now).save()
     return result
+
+
+def record_training(training: Mapping[str, Any], *, now: datetime) -> None:
+    """Add the daily job's training run (published or why not) to ``model#monitor`` (``dealreg scoring models``
+    shows it as ``last_check.training``)."""
+    data = dict(last_check() or {})
+    data["training"] = {**training, "at": now.isoformat()}
+    ScoreItem(pk=MONITOR, data=json.loads(json.dumps(data, default=str)), updated_at=now).save()
 
 
 def last_check() -> dict[str, Any] | None:

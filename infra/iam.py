@@ -210,8 +210,10 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:Scan", "dynamodb:UpdateItem"), tables=("holders",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
-        # Issue 19: the excess is taken lowest score first; the published model is read from the scores table.
+        # Issue 19: the excess is taken lowest score first; the published model is read from the scores table,
+        # the customers' registry facts (company size) from enrichments.
         Grant(("dynamodb:GetItem",), tables=("scores",)),
+        Grant(("dynamodb:BatchGetItem",), tables=("enrichments",)),
     ),
     "warn_due_registrations": (
         Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),

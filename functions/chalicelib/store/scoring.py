@@ -237,8 +237,8 @@ def priority_scorer():
     attribute score / 100 — the score that orders work."""
     of = summarizer()
 
-    def score(reg) -> float:
-        s = of(reg)
+    def score(reg, facts=None) -> float:
+        s = of(reg, facts)
         return s["model_probability"] if s["basis"] == "model" else s["attribute"] / 100
 
     from chalicelib import settings
@@ -246,16 +246,14 @@ def priority_scorer():
 
 
 def priorities(reg_ids: list[str], *, now: datetime) -> dict[str, float]:
-    """Registration id -> its priority score (0–1). Used by the over-limit reclaim (lowest first)."""
+    """Registration id -> its priority score (0–1). Used by the over-limit reclaim (lowest first); the same score
+    as lists and ``/scores`` (``domain.scoring.summary`` with the customer's registry facts: company size)."""
     from chalicelib.store import registrations
 
     _, score = priority_scorer()
-    out = {}
-    for reg_id in reg_ids:
-        reg = registrations.get(reg_id)
-        if reg is not None:
-            out[reg_id] = score(reg)
-    return out
+    regs = [r for r in (registrations.get(reg_id) for reg_id in reg_ids) if r is not None]
+    facts = customer_facts_many({r.customer_key for r in regs})
+    return {r.id: score(r, facts.get(r.customer_key)) for r in regs}
 
 
 POOL_READ_LIMIT = 500

@@ -158,6 +158,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
               tables=("deliveries",)),
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "notify/*")),
         Grant(("dynamodb:GetItem",), tables=("scores",)),  # issue 19: the published model (routes on the model score)
+        Grant(("dynamodb:GetItem",), tables=("enrichments",)),  # issue 19: company size (routes on the attribute score)
     ),
     "deliver_notifications": (
         *NOTIFY_SEND,
@@ -170,6 +171,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         # the pipeline board's aggregates move with each record, in one transaction with its applied marker
         Grant(("dynamodb:PutItem", "dynamodb:UpdateItem"), tables=("aggregates",)),
         Grant(("dynamodb:GetItem",), tables=("scores",)),  # issue 19: events carry the published model's probability
+        Grant(("dynamodb:GetItem",), tables=("enrichments",)),  # issue 19: ... and the attribute score (company size)
     ),
     # Scoring (issue 19): won registrations from ByStatusIndex, RFM items and cut points in the scores table.
     "update_customer_rfm": (
@@ -194,6 +196,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
         Grant(("dynamodb:GetItem",), tables=("scores",)),  # issue 19: the published model (routes on the model score)
+        Grant(("dynamodb:GetItem",), tables=("enrichments",)),  # issue 19: company size (routes on the attribute score)
     ),
     # Ownership timers (issue 4): query ByStatusDueIndex, conditional transactions on the registration and
     # the holder counter, team managers from the directory, events on the topic.
@@ -245,6 +248,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("dedup_verdicts",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
+        Grant(("dynamodb:GetItem",), tables=("enrichments",)),  # issue 19: the snapshot's attribute score (company size)
     ),
     # Customer enrichment (issue 7): read the registration, the registry cache and enrichment items, publish
     # customer.review_flagged, read registry credentials (<prefix>/registries/*) and back off on its own queue.

@@ -85,19 +85,29 @@ def markdown(doc: Mapping[str, Any]) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from infra import scoring_train
+    from datetime import UTC, datetime
 
     mapping = json.loads(Path(args.mapping).read_text(encoding="utf-8"))
     records, labels, groups = mapped_records(_rows(Path(args.file)), mapping)
     features = args.features.split(",") if args.features else list(mapping["fields"])
-    result = scoring_train.train(records, labels, groups, features, seed=args.seed, source=Path(args.file).name,
-                                 version=f"eval_{Path(args.file).stem}")
+    result: Any
+    if args.trainer == "pure":  # the daily job's trainer (domain/scoring_fit.py)
+        from chalicelib.domain import scoring_fit
+
+        result = scoring_fit.train(records, labels, groups, features, seed=args.seed, now=datetime.now(UTC),
+                                   source=Path(args.file).name, version=f"eval_{Path(args.file).stem}")
+    else:
+        from infra import scoring_train
+
+        result = scoring_train.train(records, labels, groups, features, seed=args.seed,
+                                     source=Path(args.file).name, version=f"eval_{Path(args.file).stem}")
     if args.out:
         Path(args.out).write_text(json.dumps(result.doc, ensure_ascii=False), encoding="utf-8")
     summary = {"rows": len(records), "won": sum(labels), "features": features,
                "holdout": {k: v for k, v in result.doc["metrics"]["holdout"].items() if k != "reliability"},
                "calibration": result.doc["calibration"]["method"], "trees": result.doc["training"]["trees"],
-               "parity_max_diff": result.parity_max_diff}
+               "parity_max_diff": getattr(result, "parity_max_diff", None),
+               "library": result.doc["training"]["library"]}
     print(json.dumps(summary, ensure_ascii=False))
     print(markdown(result.doc), file=sys.stderr if args.quiet_table else sys.stdout)
     return 0
@@ -176,6 +186,8 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
     ev.add_argument("--mapping", required=True, help="JSON: label column, group column, field -> column")
     ev.add_argument("--features", help="comma-separated subset of the mapped fields")
     ev.add_argument("--seed", type=int, default=19)
+    ev.add_argument("--trainer", choices=("lightgbm", "pure"), default="lightgbm",
+                    help="lightgbm (dealreg scoring train) or pure (the daily job's pure-Python trainer)")
     ev.add_argument("--out", help="write the model document here")
     ev.add_argument("--quiet-table", action="store_true", help="print the Markdown table on stderr")
     ev.set_defaults(func=cmd_eval)

@@ -201,6 +201,13 @@ def summarizer(*, with_model: bool = True):
     return lambda reg, facts=None: summary(reg, attribute_rules=rules, model=model, customer_facts=facts)
 
 
+def attribute_scorer():
+    """f(registration) -> its attribute score under the rules in force with its customer's registry facts
+    (company size): the score lists and ``/scores`` show, for routing's ``min_attribute_score``."""
+    of = summarizer(with_model=False)
+    return lambda reg: of(reg, customer_facts(reg.customer_key))["attribute"]
+
+
 def summaries(regs) -> dict[str, dict[str, Any]]:
     """Registration id -> ``ScoreSummary`` dict for registrations already read (a list page): one batch read of
     their customers' registry facts (company size) beyond the cached model."""

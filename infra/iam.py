@@ -158,6 +158,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
               tables=("deliveries",)),
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "notify/*")),
         Grant(("dynamodb:GetItem",), tables=("scores",)),  # issue 19: the published model (routes on the model score)
+        Grant(("dynamodb:GetItem",), tables=("enrichments",)),  # issue 19: company size (routes on the attribute score)
     ),
     "deliver_notifications": (
         *NOTIFY_SEND,
@@ -170,6 +171,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         # the pipeline board's aggregates move with each record, in one transaction with its applied marker
         Grant(("dynamodb:PutItem", "dynamodb:UpdateItem"), tables=("aggregates",)),
         Grant(("dynamodb:GetItem",), tables=("scores",)),  # issue 19: events carry the published model's probability
+        Grant(("dynamodb:GetItem",), tables=("enrichments",)),  # issue 19: ... and the attribute score (company size)
     ),
     # Scoring (issue 19): won registrations from ByStatusIndex, RFM items and cut points in the scores table.
     "update_customer_rfm": (
@@ -178,10 +180,14 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem",), tables=("enrichments",)),
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), tables=("scores",)),
     ),
-    # Daily model check (issue 19): closed registrations from ByStatusIndex, the model, the monitor item.
+    # Daily model check (issue 19): closed registrations from ByStatusIndex, the model, the monitor item; when
+    # training is due: their training records (BatchGetItem), the new version's chunks and the pointer (PutItem),
+    # the admins from the directory (Scan), and the scoring.model_training event on the topic.
     "check_scoring_model": (
         Grant(("dynamodb:Query",), tables=("registrations",)),
-        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("scores",)),
+        Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"), tables=("scores",)),
+        Grant(("dynamodb:Scan",), tables=("directory",)),
+        Grant(("sns:Publish",), events_topic=True),
     ),
     # Review SLA reminders (issue 5): pending reviews from ByStatusIndex, the conditional reminder stamp,
     # teams and users (approvers, their managers) from the directory, registration.review_overdue events.
@@ -190,6 +196,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
         Grant(("dynamodb:GetItem",), tables=("scores",)),  # issue 19: the published model (routes on the model score)
+        Grant(("dynamodb:GetItem",), tables=("enrichments",)),  # issue 19: company size (routes on the attribute score)
     ),
     # Ownership timers (issue 4): query ByStatusDueIndex, conditional transactions on the registration and
     # the holder counter, team managers from the directory, events on the topic.
@@ -206,8 +213,10 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:Scan", "dynamodb:UpdateItem"), tables=("holders",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
-        # Issue 19: the excess is taken lowest score first; the published model is read from the scores table.
+        # Issue 19: the excess is taken lowest score first; the published model is read from the scores table,
+        # the customers' registry facts (company size) from enrichments.
         Grant(("dynamodb:GetItem",), tables=("scores",)),
+        Grant(("dynamodb:BatchGetItem",), tables=("enrichments",)),
     ),
     "warn_due_registrations": (
         Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
@@ -239,6 +248,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("dedup_verdicts",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
+        Grant(("dynamodb:GetItem",), tables=("enrichments",)),  # issue 19: the snapshot's attribute score (company size)
     ),
     # Customer enrichment (issue 7): read the registration, the registry cache and enrichment items, publish
     # customer.review_flagged, read registry credentials (<prefix>/registries/*) and back off on its own queue.

@@ -85,78 +85,53 @@ def markdown(doc: Mapping[str, Any]) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from infra import scoring_train
+    from datetime import UTC, datetime
 
     mapping = json.loads(Path(args.mapping).read_text(encoding="utf-8"))
     records, labels, groups = mapped_records(_rows(Path(args.file)), mapping)
     features = args.features.split(",") if args.features else list(mapping["fields"])
-    result = scoring_train.train(records, labels, groups, features, seed=args.seed, source=Path(args.file).name,
-                                 version=f"eval_{Path(args.file).stem}")
+    result: Any
+    if args.trainer == "pure":  # the daily job's trainer (domain/scoring_fit.py)
+        from chalicelib.domain import scoring_fit
+
+        result = scoring_fit.train(records, labels, groups, features, seed=args.seed, now=datetime.now(UTC),
+                                   source=Path(args.file).name, version=f"eval_{Path(args.file).stem}")
+    else:
+        from infra import scoring_train
+
+        result = scoring_train.train(records, labels, groups, features, seed=args.seed,
+                                     source=Path(args.file).name, version=f"eval_{Path(args.file).stem}")
     if args.out:
         Path(args.out).write_text(json.dumps(result.doc, ensure_ascii=False), encoding="utf-8")
     summary = {"rows": len(records), "won": sum(labels), "features": features,
                "holdout": {k: v for k, v in result.doc["metrics"]["holdout"].items() if k != "reliability"},
                "calibration": result.doc["calibration"]["method"], "trees": result.doc["training"]["trees"],
-               "parity_max_diff": result.parity_max_diff}
+               "parity_max_diff": getattr(result, "parity_max_diff", None),
+               "library": result.doc["training"]["library"]}
     print(json.dumps(summary, ensure_ascii=False))
     print(markdown(result.doc), file=sys.stderr if args.quiet_table else sys.stdout)
     return 0
 
 
-def closed_records(customer_facts: Callable[[Any], Mapping[str, Any]] | None = None
-                   ) -> tuple[list[dict[str, Any]], list[int], list[str]]:
-    """Every won/lost registration as (record, label, group = customer key: one customer's deals stay on one
-    side of the split, so the holdout measures new customers as well as known ones)."""
-    from chalicelib.domain.scoring_model import before_outcome, record_of
-    from chalicelib.store.models import RegistrationItem
-    from chalicelib.store.registrations import from_item
-    from chalicelib.store.scoring import training_records
+def closed_records(customer_facts=None):
+    """``services.scoring.closed_records`` (kept here for callers of the CLI module)."""
+    from chalicelib.services.scoring import closed_records as read
 
-    regs, labels = [], []
-    for status in CLOSED:
-        for item in RegistrationItem.by_status.query(status):
-            regs.append(from_item(item))
-            labels.append(1 if status == "won" else 0)
-    kept = training_records([r.id for r in regs])  # as it was while open (issue 19)
-    records = [kept[r.id] if r.id in kept else
-               before_outcome(record_of(r, customer_facts=customer_facts(r) if customer_facts else None))
-               for r in regs]
-    return records, labels, [r.customer_key for r in regs]
+    return read(customer_facts)
 
 
 def train_and_publish(*, features: list[str], now, seed: int = 19, force: bool = False, dry_run: bool = False,
                       min_rows: int = 100) -> dict[str, Any]:
-    """The product's training run (CLI and any scheduled runner): train, compare, publish if better."""
-    from chalicelib.store import scoring as store
+    """The operator's training run: LightGBM through the product's one train-compare-publish path
+    (``services.scoring.train_and_publish``; the daily job runs the same path with the pure-Python trainer)."""
+    from chalicelib.services import scoring
     from infra import scoring_train
 
-    records, labels, groups = closed_records()
-    if len(records) < min_rows or len(set(labels)) < 2:
-        return {"published": False, "reason": f"{len(records)} closed registrations (need {min_rows}, won and lost)"}
-    result = scoring_train.train(records, labels, groups, features, seed=seed, now=now)
-    new = result.doc["metrics"]["holdout"]
-    cur = store.current()
-    old = None
-    if cur.get("version"):
-        doc = store.load_version(cur["version"])
-        holdout = result.test_index
-        old = scoring_train.evaluate(doc, [records[i] for i in holdout], [labels[i] for i in holdout])
-    from chalicelib.domain.scoring_model import beats
+    def lightgbm(records, labels, groups, features, *, seed, now):
+        return scoring_train.train(records, labels, groups, features, seed=seed, now=now)
 
-    better = beats(new, old)
-    out: dict[str, Any] = {"version": result.doc["version"], "rows": len(records),
-                           "new": {k: new[k] for k in ("auc", "log_loss", "brier", "ece")},
-                           "current": cur.get("version"),
-                           "current_on_same_holdout": {k: old[k] for k in ("auc", "log_loss", "brier", "ece")}
-                           if old else None, "beats_current": better}
-    if dry_run or not (better or force):
-        out["published"] = False
-        out["reason"] = "dry run" if dry_run else "does not beat the current model on the same holdout"
-        return out
-    store.save_version(result.doc, now=now)
-    store.publish(result.doc["version"], expected=cur, now=now, reason="forced" if force and not better else "better")
-    out["published"] = True
-    return out
+    return scoring.train_and_publish(features=features, now=now, trainer=lightgbm, seed=seed, force=force,
+                                     dry_run=dry_run, min_rows=min_rows)
 
 
 def cmd_train(args: argparse.Namespace, storage, now) -> int:
@@ -211,6 +186,8 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
     ev.add_argument("--mapping", required=True, help="JSON: label column, group column, field -> column")
     ev.add_argument("--features", help="comma-separated subset of the mapped fields")
     ev.add_argument("--seed", type=int, default=19)
+    ev.add_argument("--trainer", choices=("lightgbm", "pure"), default="lightgbm",
+                    help="lightgbm (dealreg scoring train) or pure (the daily job's pure-Python trainer)")
     ev.add_argument("--out", help="write the model document here")
     ev.add_argument("--quiet-table", action="store_true", help="print the Markdown table on stderr")
     ev.set_defaults(func=cmd_eval)

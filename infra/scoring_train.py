@@ -176,7 +176,5 @@ def train(records: Sequence[Mapping[str, Any]], labels: Sequence[int], groups: S
 
 
 def evaluate(doc: Mapping[str, Any], records: Sequence[Mapping[str, Any]], labels: Sequence[int]) -> dict[str, Any]:
-    """Metrics of an existing model on given rows (the "beats the current model on the same holdout" check)."""
-    model = sm.Model(doc)
-    probs = [model.probability(sm.encode(model.spec, r, model.codes)) for r in records]
-    return sm.metrics(list(labels), probs)
+    """Metrics of an existing model on given rows (``scoring_model.evaluate``)."""
+    return sm.evaluate(doc, records, labels)

@@ -310,6 +310,24 @@ class TenderSummary(Strict):
     currency: str | None = None
 
 
+class ScoringModelTraining(EventBase):
+    """The daily model check (issue 19) found training due and, when it could, trained with the pure-Python
+    trainer: ``outcome`` is ``due`` (not trained), ``published`` (the new version beat the current one on the
+    same holdout) or ``refused`` (it did not, or too few closed registrations: ``detail``). For the active admins
+    (``notify``); ``id`` is 'scoring:model_training:<day>', so the job reports once a day."""
+
+    type: Literal["scoring.model_training"] = "scoring.model_training"
+    outcome: Literal["due", "published", "refused"]
+    reasons: list[str] = Field(description="Why training was due")
+    version: str | None = Field(default=None, description="The version trained by this run")
+    current: str | None = Field(default=None, description="The version published before this run")
+    detail: str | None = Field(default=None, description="Why the new version was not published")
+    auc: float | None = Field(default=None, description="The new version's holdout ROC AUC")
+    brier: float | None = Field(default=None, description="The new version's holdout Brier score")
+    current_auc: float | None = Field(default=None, description="The current version's ROC AUC on that holdout")
+    notify: list[str] = Field(default_factory=list, description="The active admins (user ids)")
+
+
 class TenderAlert(EventBase):
     """A new tender matched a rep's subscriptions. ``id`` is '<rep id>#<tender id>': one per rep per tender.
 
@@ -324,7 +342,7 @@ class TenderAlert(EventBase):
 
 
 DomainEvent = Annotated[
-    RegistrationSubmitted | RegistrationUpdated | RegistrationReviewRequested | RegistrationApproved | RegistrationRejected | RegistrationWithdrawn | RegistrationWon | RegistrationLost | RegistrationExpired | RegistrationReclaimed | RegistrationClaimed | RegistrationAssigned | RegistrationTransferred | RegistrationExtended | OwnershipReclaimed | OwnershipWarning | OwnershipOverLimit | CustomerReviewFlagged | RegistrationConflictDetected | TenderAlert | RegistrationReviewOverdue | RegistrationEscalated | RegistrationDedupChecked | RegistrationStageChanged,
+    RegistrationSubmitted | RegistrationUpdated | RegistrationReviewRequested | RegistrationApproved | RegistrationRejected | RegistrationWithdrawn | RegistrationWon | RegistrationLost | RegistrationExpired | RegistrationReclaimed | RegistrationClaimed | RegistrationAssigned | RegistrationTransferred | RegistrationExtended | OwnershipReclaimed | OwnershipWarning | OwnershipOverLimit | CustomerReviewFlagged | RegistrationConflictDetected | TenderAlert | RegistrationReviewOverdue | RegistrationEscalated | RegistrationDedupChecked | RegistrationStageChanged | ScoringModelTraining,
     Field(discriminator="type"),
 ]
 """Any domain event; parse with ``EVENT_ADAPTER.validate_json(body)``."""

@@ -26,7 +26,7 @@ QUEUES: dict[str, tuple[str, ...]] = {
                       "ownership.reclaimed", "tender.alert", "registration.review_overdue",
                       "registration.claimed", "registration.assigned", "registration.transferred",
                       "registration.extended", "ownership.over_limit",
-                      "registration.escalated", "customer.review_flagged"),
+                      "registration.escalated", "customer.review_flagged", "scoring.model_training"),
     # Scoring (issue 19): a customer's RFM is recounted when one of its registrations is won or lost; while it is
     # open, each submission, edit and stage move keeps its training record (fields known before the outcome).
     "scoring": ("registration.won", "registration.lost", "registration.submitted", "registration.updated",

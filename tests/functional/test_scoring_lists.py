@@ -89,7 +89,8 @@ def test_the_pool_list_sorts_by_score(suite):
             data["project"]["expected_amount"]["amount"] = "5000.00"
             data["sales_stage"], data["competitors"] = "lead", []
         reg = Registration(**data, id=f"reg_p{i:04d}", status="reclaimed", source="rep", submitter=actor,
-                           owner=Actor(kind="user", id=owner) if owner else None, customer_key=f"name:p{i}", created_at=t + timedelta(seconds=i),
+                           owner=Actor(kind="user", id=owner) if owner else None, customer_key=f"name:p{i}",
+                           created_at=t + timedelta(seconds=i),
                            updated_at=t, version=3,
                            audit=[AuditEntry(seq=1, at=t, actor=actor, action="submitted", to_status="submitted")])
         to_item(reg).save()
@@ -192,9 +193,9 @@ def test_the_board_forecast_can_be_weighted_by_the_model(suite):
     assert body["registrations_read"] == 3 and body["truncated"] is False
     proposal = next(c for c in body["columns"] if c["stage"] == "proposal")
     cny = (Decimal("100.00") * Decimal(str(WITH_DM)) + Decimal("250.50") * Decimal(str(WITHOUT_DM)))
-    assert {m["currency"]: m["amount"] for m in proposal["weighted"]} == {
-        "CNY": float(cny.quantize(Decimal("0.01"))), "GBP": float((Decimal("70.00") * Decimal(str(WITH_DM))).quantize(
-            Decimal("0.01")))}
+    assert {m["currency"]: Decimal(str(m["amount"])) for m in proposal["weighted"]} == {  # JSON numbers
+        "CNY": cny.quantize(Decimal("0.01")), "GBP": (Decimal("70.00") * Decimal(str(WITH_DM))).quantize(
+            Decimal("0.01"))}
     # the counts and amounts are the board's own (the stream-kept aggregates), whatever the weighting
     assert proposal["count"] == 3 and proposal["amounts"] == next(
         c for c in by_stage["columns"] if c["stage"] == "proposal")["amounts"]
@@ -251,6 +252,16 @@ def test_company_size_from_registry_enrichment_counts_in_list_and_scores_answers
         assert newest == {big: 50, small: 10}
         scores = suite.api.get(f"/v1/registrations/{big}/scores", rep).json()
         assert scores["attribute"] == 50 and scores["attribute_factors"][0]["key"] == "large"
+        # events, routing and the reclaim order use the same score (store.scoring.attribute_scorer, priorities)
+        from chalicelib.domain.events import events_for_change
+        from chalicelib.handlers.events import _attribute_of
+        from chalicelib.store import registrations, scoring as store
+
+        big_reg, small_reg = registrations.get(big), registrations.get(small)
+        assert [e.registration.attribute_score for e in events_for_change(None, big_reg, attribute_of=_attribute_of)
+                ][-1] == 50
+        assert store.attribute_scorer()(small_reg) == 10
+        assert store.priorities([big, small], now=now()) == {big: 0.5, small: 0.1}
     finally:
         monkeypatch.delenv("DEALREG_ATTRIBUTE_RULES")
         settings.reset()

@@ -46,3 +46,28 @@ def test_the_limit_job_reclaims_the_lowest_score_first(suite, world, monkeypatch
     suite.runner.run_schedule("enforce_holding_limits")
     [report] = [e for e in drain(suite, tap) if e["type"] == "ownership.over_limit"]
     assert report["reclaimed"] == [ids[1]] and held("user:wang") == 2  # activity alone would take ids[0]
+
+
+def test_company_size_from_registry_enrichment_counts_in_the_reclaim_order(suite, world, monkeypatch):
+    from chalicelib import settings
+    from chalicelib.store import companies, registrations
+
+    monkeypatch.setenv("DEALREG_ATTRIBUTE_RULES", json.dumps({"base": 10, "rules": [
+        {"id": "large", "points": 50, "when": [{"field": "customer.capital_band", "min": 4}],
+         "label": {"zh-CN": "注册资本过亿", "en": "registered capital over 100 million"}}]}))
+    settings.reset()
+    ids = granted(world, suite, "wang", n=3)
+    world.clock.advance(hours=1)
+    assert world.post(f"/v1/registrations/{ids[1]}/followups", "wang", {"type": "call"}).status == 201
+    world.clock.advance(hours=1)
+    assert world.post(f"/v1/registrations/{ids[2]}/followups", "wang", {"type": "call"}).status == 201
+    big = registrations.get(ids[0])  # the least recently active, but a large company (60 against 10)
+    companies.save_answer(big.customer_key, state="enriched", company={"registered_capital": "185000万元"},
+                          match="id", score=100.0, review_flag=None, registration_id=ids[0], now=world.clock.now(),
+                          previous=None)
+    publish_stream(suite)
+    tap = tap_events(suite)
+    set_rules(monkeypatch, holder_limits={"user:wang": 2}, over_limit="reclaim")
+    suite.runner.run_schedule("enforce_holding_limits")
+    [report] = [e for e in drain(suite, tap) if e["type"] == "ownership.over_limit"]
+    assert report["reclaimed"] == [ids[1]] and held("user:wang") == 2  # without the company size: ids[0]

@@ -45,8 +45,10 @@ def event_type(entry: AuditEntry) -> str | None:
     return _WITHOUT_STATUS.get(entry.action)
 
 
-def snapshot(reg: Registration, model=None) -> RegistrationSnapshot:
-    """The registration as events carry it; with ``model`` (``scoring_model.Model``), its win probability."""
+def snapshot(reg: Registration, model=None, attribute_of=None) -> RegistrationSnapshot:
+    """The registration as events carry it; with ``model`` (``scoring_model.Model``), its win probability; with
+    ``attribute_of`` (reg -> its attribute score: ``store.scoring.attribute_scorer``, the score lists show, with
+    the customer's company size), its attribute score (issue 19). The domain reads no setting: both come in."""
     probability = None
     if model is not None:
         from chalicelib.domain.scoring_model import encode, record_of
@@ -57,21 +59,13 @@ def snapshot(reg: Registration, model=None) -> RegistrationSnapshot:
         owner=reg.owner, team_id=reg.team_id, customer_key=reg.customer_key,
         customer_name=reg.customer.name, project_title=reg.project.title,
         expected_amount=reg.project.expected_amount.amount, currency=reg.project.expected_amount.currency,
-        version=reg.version, attribute_score=_attribute_score(reg), model_probability=probability,
+        version=reg.version, attribute_score=attribute_of(reg) if attribute_of is not None else None,
+        model_probability=probability,
         model_version=model.version if model is not None else None,
     )
 
 
-def _attribute_score(reg: Registration) -> int:
-    """Issue 19: events carry the attribute score, so notifications and consumers can show and use it."""
-    from chalicelib import settings
-    from chalicelib.domain.scoring_model import record_of
-    from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
-
-    return attribute_score(record_of(reg), load_attribute_rules(settings.get().attribute_rules_json))[0]
-
-
-def events_for_change(old: Registration | None, new: Registration, *, model=None) -> list:
+def events_for_change(old: Registration | None, new: Registration, *, model=None, attribute_of=None) -> list:
     """Domain events for the audit entries ``new`` has beyond ``old``; ``model`` (the published one, if any)
     puts its win probability in each snapshot (issue 19)."""
     seen = old.audit[-1].seq if old and old.audit else 0
@@ -90,7 +84,7 @@ def events_for_change(old: Registration | None, new: Registration, *, model=None
         # these fields (the dedup event is not an audit entry's type)
         out.append(EVENT_TYPES[etype](  # type: ignore[call-arg]
             id=f"{new.id}:{entry.seq}", occurred_at=entry.at, subject=new.id, actor=entry.actor,
-            registration=snapshot(new, model), from_status=entry.from_status, to_status=entry.to_status,
+            registration=snapshot(new, model, attribute_of), from_status=entry.from_status, to_status=entry.to_status,
             reason=entry.reason, reason_shared=entry.shared, **extra,
         ))
     return out

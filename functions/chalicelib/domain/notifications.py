@@ -118,6 +118,8 @@ RECIPIENT_POLICY: dict[str, Policy] = {
     "registration.escalated": _review_level(2),
     # A registry says the customer is dissolved/revoked (issue 12 item 13): the submitter, owner and managers.
     "customer.review_flagged": _union(_submitter, _owner, _team),
+    # The daily model check found training due / trained (issue 19): the admins in ``notify`` (generic below).
+    "scoring.model_training": lambda evt: [],
 }
 """Event type -> who is told (besides the generic fields). Another issue adds one line for its event type and
 the same type to ``settings.QUEUES["notifications"]`` (a unit test checks the two agree)."""
@@ -363,6 +365,14 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "The business registry lists this customer as {reason} (registration {registration_id}); "
                "review it before following it up."),
     },
+    "scoring.model_training": {
+        "zh-CN": ("智能评分模型训练：{training_outcome}",
+                  "原因：{training_reasons}。新版本 {model_new}（留出集 AUC {model_auc}，Brier {model_brier}）；"
+                  "当前版本 {model_current}（同一留出集 AUC {model_current_auc}）。{training_detail}"),
+        "en": ("Scoring model training: {training_outcome}",
+               "Why: {training_reasons}. New version {model_new} (holdout AUC {model_auc}, Brier {model_brier}); "
+               "current version {model_current} (AUC {model_current_auc} on that holdout). {training_detail}"),
+    },
     "tender.alert": {
         "zh-CN": ("新标讯：{tender_title}", "采购人：{buyer}；截止：{deadline}；预算：{tender_value}。"),
         "en": ("New tender: {tender_title}", "Buyer: {buyer}; deadline: {deadline}; value: {tender_value}."),
@@ -371,6 +381,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
 FALLBACK_TEMPLATE = {
     "zh-CN": ("通知：{type}", "{type}：{subject}"),
     "en": ("Notice: {type}", "{type}: {subject}"),
+}
+TRAINING_OUTCOMES = {
+    "zh-CN": {"due": "需要训练（未训练）", "published": "新版本已发布", "refused": "新版本未发布"},
+    "en": {"due": "due (not trained)", "published": "new version published", "refused": "new version not published"},
 }
 SCORED_TYPES = frozenset({"registration.submitted", "registration.review_requested", "registration.escalated"})
 SCORE_NOTE = {"zh-CN": "属性评分 {score}/100。", "en": " Attribute score {score}/100."}
@@ -405,6 +419,12 @@ def _fields(evt: Mapping[str, Any], locale: str) -> dict[str, str]:
         "limit_value": evt.get("value"),
         "reclaimed": ", ".join(evt.get("reclaimed") or []) or None,
         "waiting_since": str(evt.get("waiting_since") or "").replace("T", " ")[:16] or None,
+        "training_outcome": TRAINING_OUTCOMES[locale].get(str(evt.get("outcome"))) if evt.get("type") ==
+        "scoring.model_training" else None,
+        "training_reasons": "; ".join(evt.get("reasons") or []) or None,
+        "model_new": evt.get("version"), "model_auc": evt.get("auc"), "model_brier": evt.get("brier"),
+        "model_current": evt.get("current"), "model_current_auc": evt.get("current_auc"),
+        "training_detail": evt.get("detail"),
         "overdue_hours": (int(evt["period"]) * int(evt["sla_hours"])
                           if evt.get("period") and evt.get("sla_hours") else None),
     }

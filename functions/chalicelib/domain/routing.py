@@ -15,7 +15,7 @@ Levels are counted from the audit trail: a round starts at the entry that moved 
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -95,6 +95,7 @@ class RoutingRules(BaseModel):
     fallback_notify: tuple[str, ...] = Field(
         (), description="user ids told of a review when the approvers name nobody to notify (only roles)")
     _model: Any = PrivateAttr(default=None)  # the published scoring model, bound by store.routing.rules()
+    _attribute_of: Any = PrivateAttr(default=None)  # reg -> attribute score, bound by store.routing.rules()
     review_sla_hours: int = Field(48, ge=1, le=24 * 90, description="remind when a level waits longer")
     notify_approver_managers: bool = Field(True, description="SLA reminders also go to the approvers' managers")
 
@@ -110,10 +111,14 @@ def _amount_in(bounds: dict[str, Decimal], reg: Registration) -> Decimal | None:
     return bounds.get(reg.project.expected_amount.currency)
 
 
-def with_model(rules: RoutingRules, model: Any) -> RoutingRules:
-    """A copy of ``rules`` whose ``min_model_score`` conditions read ``model`` (``scoring_model.Model``)."""
+def with_model(rules: RoutingRules, model: Any, attribute_of: Callable[[Registration], int] | None = None
+               ) -> RoutingRules:
+    """A copy of ``rules`` whose ``min_model_score`` conditions read ``model`` (``scoring_model.Model``) and whose
+    ``min_attribute_score`` conditions read ``attribute_of(reg)`` (the attribute score under the rules in force,
+    with the customer's registry facts: ``store.scoring.attribute_scorer``, the same score lists show)."""
     bound = rules.model_copy()
     bound._model = model
+    bound._attribute_of = attribute_of
     return bound
 
 
@@ -125,7 +130,8 @@ def _model_score(reg: Registration, model: Any) -> int | None:
     return round(100 * model.probability(encode(model.spec, record_of(reg), model.codes)))
 
 
-def _route_matches(route: Route, reg: Registration, model: Any = None) -> bool:
+def _route_matches(route: Route, reg: Registration, model: Any = None,
+                   attribute_of: Callable[[Registration], int] | None = None) -> bool:
     c = reg.customer
     if route.countries and (c.country or "") not in route.countries:
         return False
@@ -140,8 +146,11 @@ def _route_matches(route: Route, reg: Registration, model: Any = None) -> bool:
             return False
         if (lo is not None and amount < lo) or (hi is not None and amount >= hi):
             return False
-    if route.min_attribute_score is not None and _attribute_score(reg) < route.min_attribute_score:
-        return False
+    if route.min_attribute_score is not None:
+        if attribute_of is None:
+            raise ValueError("a route on the attribute score needs rules bound by with_model(..., attribute_of)")
+        if attribute_of(reg) < route.min_attribute_score:
+            return False
     if route.min_model_score is not None:
         score = _model_score(reg, model)
         if score is None or score < route.min_model_score:
@@ -149,18 +158,9 @@ def _route_matches(route: Route, reg: Registration, model: Any = None) -> bool:
     return True
 
 
-def _attribute_score(reg: Registration) -> int:
-    """The attribute score under the rules document in force (``DEALREG_ATTRIBUTE_RULES``, issue 19)."""
-    from chalicelib import settings
-    from chalicelib.domain.scoring_model import record_of
-    from chalicelib.domain.scoring_rules import attribute_score, load_attribute_rules
-
-    return attribute_score(record_of(reg), load_attribute_rules(settings.get().attribute_rules_json))[0]
-
-
 def matching_route(rules: RoutingRules, reg: Registration) -> Route | None:
     """The first route matching ``reg``, or None (the defaults apply)."""
-    return next((r for r in rules.routes if _route_matches(r, reg, rules._model)), None)
+    return next((r for r in rules.routes if _route_matches(r, reg, rules._model, rules._attribute_of)), None)
 
 
 def _second_level(rules: RoutingRules, reg: Registration) -> SecondLevel | None:

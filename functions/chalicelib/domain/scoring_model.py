@@ -550,3 +550,10 @@ def fit_platt(raw: Sequence[float], labels: Sequence[int], iterations: int = 50)
     return a, b
 
 
+
+
+def evaluate(doc: Mapping[str, Any], records: Sequence[Mapping[str, Any]], labels: Sequence[int]) -> dict[str, Any]:
+    """Metrics of an existing model document on given rows (the "beats the current model on the same holdout"
+    check of every trainer)."""
+    model = Model(doc)
+    return metrics(list(labels), [model.probability(encode(model.spec, r, model.codes)) for r in records])

@@ -40,8 +40,22 @@ def _publish_record(record) -> None:
     if new is None:  # a delete: registrations are never deleted by the app; nothing to announce
         return
     old = _image(ddb.raw_event.get("OldImage"))
-    publisher.publish(events_for_change(old, new, model=_published_model()))
+    publisher.publish(events_for_change(old, new, model=_published_model(), attribute_of=_attribute_of))
     _count_on_board(record, old, new)
+
+
+def _attribute_of(reg):
+    """The attribute score with the customer's registry facts (``store.scoring.attribute_scorer``); an unreadable
+    enrichment never holds events back: they go out without the score (logged)."""
+    from chalicelib.store import scoring
+
+    try:
+        return scoring.attribute_scorer()(reg)
+    except Exception:  # noqa: BLE001 — a scoring outage must not stop the event stream
+        import logging
+
+        logging.getLogger(__name__).warning("attribute score unavailable; event goes out without it", exc_info=True)
+        return None
 
 
 def _published_model():

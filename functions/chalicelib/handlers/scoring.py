@@ -45,17 +45,17 @@ def _rfm_one(evt) -> None:
 @bp.schedule("rate(1 day)")
 def check_scoring_model(event):
     """Daily: is training the model due (no model yet, 20 % more closed registrations, or a worse Brier score on
-    those closed since training)? Writes ``model#monitor``; training itself is the operator's
-    ``dealreg scoring train`` (LightGBM does not fit the Lambda package, see README "Scores")."""
-    import logging
-
+    those closed since training)? Writes ``model#monitor``; when due, trains with the pure-Python trainer within
+    the invocation's time, publishes only if it beats the current model (an operator's LightGBM model stays
+    unless beaten) and tells the admins (``services.scoring.scheduled_training``)."""
     from chalicelib import clock
-    from chalicelib.store import scoring as store
+    from chalicelib.handlers._batch import time_left
+    from chalicelib.services import scoring
 
-    result = store.check_model(now=clock.now())
-    logging.getLogger(__name__).log(logging.WARNING if result["due"] else logging.INFO,
-                                    "scoring model check: due=%s %s", result["due"], "; ".join(result["reasons"]))
-    return {"due": result["due"], "reasons": result["reasons"]}
+    result = scoring.scheduled_training(now=clock.now(), time_left=time_left(event))
+    training = result["training"] or {}
+    return {"due": result["due"], "reasons": result["reasons"], "published": bool(training.get("published")),
+            "version": training.get("version")}
 
 
 @bp.route("/v1/registrations/{reg_id}/scores", methods=["GET"])

@@ -129,12 +129,13 @@ def _announce_checked(reg, verdict, now) -> None:
     this. The id is stable per registration version, so a redelivery re-sends the same event."""
     from chalicelib.domain.events import snapshot
     from chalicelib.store.publisher import publish
+    from chalicelib.store.scoring import attribute_scorer
     from schemas.common import Actor, PrincipalKind
     from schemas.events import RegistrationDedupChecked
 
     publish([RegistrationDedupChecked(
         id=f"{reg.id}:dedup:{reg.version}", occurred_at=verdict.computed_at or now, subject=reg.id,
-        actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID), registration=snapshot(reg),
+        actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID), registration=snapshot(reg, attribute_of=attribute_scorer()),
         outcome=verdict.outcome.value, action=verdict.action.value if verdict.action else None, rule=verdict.rule,
     )])
 
@@ -143,6 +144,7 @@ def _announce_conflict(reg, verdict, now) -> None:
     from chalicelib.domain.events import snapshot
     from chalicelib.store import directory
     from chalicelib.store.publisher import publish
+    from chalicelib.store.scoring import attribute_scorer
     from schemas.common import Actor, PrincipalKind
     from schemas.events import RegistrationConflictDetected
 
@@ -173,7 +175,8 @@ def _announce_conflict(reg, verdict, now) -> None:
         notify.extend(team_managers(reg.team_id))
     publish([RegistrationConflictDetected(
         id=f"{reg.id}:conflict", occurred_at=verdict.computed_at or now, subject=reg.id,
-        actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID), registration=snapshot(reg),
+        actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID),
+        registration=snapshot(reg, attribute_of=attribute_scorer()),
         conflict_with=verdict.conflict_with, holder=holder, notify=list(dict.fromkeys(notify)),
         recipients=recipients, rule=verdict.rule,
     )])

@@ -60,11 +60,12 @@ def enrich_registration(registration_id: str) -> str | None:
         # Published after the write it announces; the id is stable, so a retry after a failed publish
         # sends the same event again and consumers deduplicate.
         from chalicelib.domain.events import snapshot
+        from chalicelib.store.scoring import attribute_scorer
 
         publisher.publish([CustomerReviewFlagged(
             id=review_event_id(reg.customer_key, company), occurred_at=now, subject=reg.customer_key,
             actor=Actor(kind=PrincipalKind.SYSTEM, id="enrichment"), registration_id=reg.id,
-            registration=snapshot(reg), company=company, reason=flag.value,
+            registration=snapshot(reg, attribute_of=attribute_scorer()), company=company, reason=flag.value,
         )])
     return state
 

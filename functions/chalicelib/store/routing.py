@@ -28,12 +28,15 @@ def rules() -> RoutingRules:
     from chalicelib import settings
 
     parsed = routing_rules()
-    if not any(r.min_model_score is not None for r in parsed.routes):
+    on_model = any(r.min_model_score is not None for r in parsed.routes)
+    on_attribute = any(r.min_attribute_score is not None for r in parsed.routes)
+    if not (on_model or on_attribute):
         return parsed
     from chalicelib.domain.routing import with_model
-    from chalicelib.store.scoring import current_model
+    from chalicelib.store.scoring import attribute_scorer, current_model
 
-    return with_model(parsed, current_model(settings.get().model_cache_seconds))
+    return with_model(parsed, current_model(settings.get().model_cache_seconds) if on_model else None,
+                      attribute_scorer() if on_attribute else None)
 
 
 def team_manager_ids(team_id: str | None) -> list[str]:
@@ -111,6 +114,7 @@ def remind_overdue(*, now: datetime, time_left: Callable[[], bool] | None = None
     from chalicelib.domain.routing import reminders_due, review_wait
     from chalicelib.store import publisher
     from chalicelib.store.registrations import from_item
+    from chalicelib.store.scoring import attribute_scorer
     from schemas.common import Actor, PrincipalKind
     from schemas.events import RegistrationReviewOverdue
 
@@ -127,7 +131,7 @@ def remind_overdue(*, now: datetime, time_left: Callable[[], bool] | None = None
             told = recipients(reg, reminder.level)
             publisher.publish([RegistrationReviewOverdue(
                 id=reminder.event_id, occurred_at=now, subject=reg.id,
-                actor=Actor(kind=PrincipalKind.SYSTEM, id="review_sla"), registration=snapshot(reg),
+                actor=Actor(kind=PrincipalKind.SYSTEM, id="review_sla"), registration=snapshot(reg, attribute_of=attribute_scorer()),
                 level=reminder.level, waiting_since=waiting.since, period=reminder.period,
                 sla_hours=r.review_sla_hours, approvers=told,
                 notify=managers_of(told) if r.notify_approver_managers else [])])

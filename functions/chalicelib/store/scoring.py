@@ -201,6 +201,13 @@ def summarizer(*, with_model: bool = True):
     return lambda reg, facts=None: summary(reg, attribute_rules=rules, model=model, customer_facts=facts)
 
 
+def attribute_scorer():
+    """f(registration) -> its attribute score under the rules in force with its customer's registry facts
+    (company size): the score lists and ``/scores`` show, for routing's ``min_attribute_score``."""
+    of = summarizer(with_model=False)
+    return lambda reg: of(reg, customer_facts(reg.customer_key))["attribute"]
+
+
 def summaries(regs) -> dict[str, dict[str, Any]]:
     """Registration id -> ``ScoreSummary`` dict for registrations already read (a list page): one batch read of
     their customers' registry facts (company size) beyond the cached model."""
@@ -237,8 +244,8 @@ def priority_scorer():
     attribute score / 100 — the score that orders work."""
     of = summarizer()
 
-    def score(reg) -> float:
-        s = of(reg)
+    def score(reg, facts=None) -> float:
+        s = of(reg, facts)
         return s["model_probability"] if s["basis"] == "model" else s["attribute"] / 100
 
     from chalicelib import settings
@@ -246,16 +253,14 @@ def priority_scorer():
 
 
 def priorities(reg_ids: list[str], *, now: datetime) -> dict[str, float]:
-    """Registration id -> its priority score (0–1). Used by the over-limit reclaim (lowest first)."""
+    """Registration id -> its priority score (0–1). Used by the over-limit reclaim (lowest first); the same score
+    as lists and ``/scores`` (``domain.scoring.summary`` with the customer's registry facts: company size)."""
     from chalicelib.store import registrations
 
     _, score = priority_scorer()
-    out = {}
-    for reg_id in reg_ids:
-        reg = registrations.get(reg_id)
-        if reg is not None:
-            out[reg_id] = score(reg)
-    return out
+    regs = [r for r in (registrations.get(reg_id) for reg_id in reg_ids) if r is not None]
+    facts = customer_facts_many({r.customer_key for r in regs})
+    return {r.id: score(r, facts.get(r.customer_key)) for r in regs}
 
 
 POOL_READ_LIMIT = 500
@@ -372,8 +377,8 @@ def closed_at(reg) -> datetime | None:
 def check_model(*, now: datetime, min_rows: int = 100) -> dict[str, Any]:
     """The scheduled check (issue 19): the closed registrations (``ByStatusIndex`` won + lost, at most
     ``MONITOR_READ_LIMIT``) against the published model — is training due? Stored as ``model#monitor``
-    (``dealreg scoring models`` shows it). Scoring is pure Python, so this fits a Lambda; training does not
-    (LightGBM + NumPy + SciPy exceed the zip), the operator runs ``dealreg scoring train``."""
+    (``dealreg scoring models`` shows it). When it is, ``services.scoring.scheduled_training`` trains with the
+    pure-Python trainer (LightGBM + NumPy + SciPy exceed the zip; the operator's ``dealreg scoring train``)."""
     from chalicelib.domain import scoring_model
     from chalicelib.domain.scoring import retrain_check
     from chalicelib.store.models import RegistrationItem
@@ -401,6 +406,14 @@ def check_model(*, now: datetime, min_rows: int = 100) -> dict[str, Any]:
                   truncated=read == MONITOR_READ_LIMIT)
     ScoreItem(pk=MONITOR, data=result, updated_at=now).save()
     return result
+
+
+def record_training(training: Mapping[str, Any], *, now: datetime) -> None:
+    """Add the daily job's training run (published or why not) to ``model#monitor`` (``dealreg scoring models``
+    shows it as ``last_check.training``)."""
+    data = dict(last_check() or {})
+    data["training"] = {**training, "at": now.isoformat()}
+    ScoreItem(pk=MONITOR, data=json.loads(json.dumps(data, default=str)), updated_at=now).save()
 
 
 def last_check() -> dict[str, Any] | None:

@@ -105,19 +105,9 @@ def train(records: Sequence[Mapping[str, Any]], labels: Sequence[int], groups: S
     10 % -> Platt calibration on that 10 % -> the model document, checked to score every holdout row exactly
     as LightGBM does, with metrics on the holdout it never saw."""
     lgb, np = _require_lightgbm()
-    if len(records) != len(labels) or len(records) != len(groups):
-        raise TrainingError("records, labels and groups differ in length")
-    if len(set(labels)) < 2:
-        raise TrainingError("training needs both won and lost registrations")
     now = now or datetime.now(UTC)
-    train_idx, test_idx = sm.grouped_split(groups, labels, test_share=0.2, seed=seed)
-    fit_rel, cal_rel = sm.grouped_split([groups[i] for i in train_idx], [labels[i] for i in train_idx],
-                                        test_share=0.1, seed=seed + 1)
-    fit_idx = [train_idx[i] for i in fit_rel]
-    cal_idx = [train_idx[i] for i in cal_rel]
-    spec = sm.feature_spec(features, [records[i] for i in fit_idx])
-    codes = sm._codes(spec)
-    rows = [sm.encode(spec, r, codes) for r in records]
+    split = sm.training_split(records, labels, groups, features, seed=seed)  # ModelError on unusable input
+    spec, rows, fit_idx, cal_idx, test_idx = split.spec, split.rows, split.fit, split.calibration, split.holdout
     cats = [i for i, f in enumerate(spec) if f["kind"] == sm.CATEGORICAL]
 
     def data(idx):

@@ -199,18 +199,8 @@ def train(records: Sequence[Mapping[str, Any]], labels: Sequence[int], groups: S
     """Split (grouped, stratified, seeded 80/20, as the LightGBM trainer) -> fit on 90 % of train -> Platt
     calibration on the other 10 % (kept only if it lowers their log loss) -> the model document with its
     holdout metrics. Pure: the caller reads the records and says how long it may take."""
-    if len(records) != len(labels) or len(records) != len(groups):
-        raise sm.ModelError("records, labels and groups differ in length")
-    if len(set(labels)) < 2:
-        raise sm.ModelError("training needs both won and lost registrations")
-    train_idx, test_idx = sm.grouped_split(groups, labels, test_share=0.2, seed=seed)
-    fit_rel, cal_rel = sm.grouped_split([groups[i] for i in train_idx], [labels[i] for i in train_idx],
-                                        test_share=0.1, seed=seed + 1)
-    fit_idx = [train_idx[i] for i in fit_rel]
-    cal_idx = [train_idx[i] for i in cal_rel]
-    spec = sm.feature_spec(features, [records[i] for i in fit_idx])
-    codes = sm._codes(spec)
-    rows = [sm.encode(spec, r, codes) for r in records]
+    split = sm.training_split(records, labels, groups, features, seed=seed)
+    spec, rows, fit_idx, cal_idx, test_idx = split.spec, split.rows, split.fit, split.calibration, split.holdout
     binner = _Binner(spec, [rows[i] for i in fit_idx], bins)
     binned_fit = [binner.bins(rows[i]) for i in fit_idx]
     y_fit = [labels[i] for i in fit_idx]

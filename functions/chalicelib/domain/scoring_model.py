@@ -463,6 +463,36 @@ def grouped_split(groups: Sequence[str], labels: Sequence[int], *, test_share: f
     return train, sorted(test)
 
 
+@dataclass(frozen=True)
+class TrainingSplit:
+    """What every trainer starts from: the feature spec learnt on the fit rows, every record encoded, and the
+    fit / calibration / holdout row indexes (whole groups on one side)."""
+
+    spec: list[dict[str, Any]]
+    rows: list[list[float]]
+    fit: list[int]
+    calibration: list[int]
+    holdout: list[int]
+
+
+def training_split(records: Sequence[Mapping[str, Any]], labels: Sequence[int], groups: Sequence[str],
+                   features: Sequence[str], *, seed: int) -> TrainingSplit:
+    """80/20 grouped split stratified by outcome (seed ``seed``), then 90/10 of the 80 for fitting and
+    calibration (seed + 1); the spec comes from the fit rows only. Raises ModelError on unusable input."""
+    if len(records) != len(labels) or len(records) != len(groups):
+        raise ModelError("records, labels and groups differ in length")
+    if len(set(labels)) < 2:
+        raise ModelError("training needs both won and lost registrations")
+    train_idx, test_idx = grouped_split(groups, labels, test_share=0.2, seed=seed)
+    fit_rel, cal_rel = grouped_split([groups[i] for i in train_idx], [labels[i] for i in train_idx],
+                                     test_share=0.1, seed=seed + 1)
+    fit_idx = [train_idx[i] for i in fit_rel]
+    spec = feature_spec(features, [records[i] for i in fit_idx])
+    codes = _codes(spec)
+    return TrainingSplit(spec=spec, rows=[encode(spec, r, codes) for r in records], fit=fit_idx,
+                         calibration=[train_idx[i] for i in cal_rel], holdout=test_idx)
+
+
 def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
     """Area under the ROC curve (Mann–Whitney, ties counted half)."""
     pairs = sorted(zip(scores, labels, strict=True))

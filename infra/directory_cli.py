@@ -34,24 +34,24 @@ def _no_team(team: str) -> int:
 def teams_create(args, d, now) -> int:
     team_id = args.id or _slug(args.name)
     d.create_team(team_id, args.name, now=now(), territory=args.territory)
-    print(json.dumps({"team_id": team_id}))
+    print(json.dumps({"id": team_id}))
     return 0
 
 
 def teams_update(args, d, now) -> int:
     team = d.update_team(args.id, name=args.name, territory=args.territory)
-    return _out({"team_id": args.id, "updated": bool(args.name or args.territory is not None),
+    return _out({"id": args.id, "updated": bool(args.name or args.territory is not None),
                  "name": args.name or team.name})
 
 
 def teams_add_manager(args, d, now) -> int:
     team = d.add_team_manager(args.id, args.user)
-    return _out({"team_id": args.id, "manager_ids": list(team.manager_ids or [])})
+    return _out({"id": args.id, "manager_ids": list(team.manager_ids or [])})
 
 
 def teams_remove_manager(args, d, now) -> int:
     team = d.remove_team_manager(args.id, args.user)
-    return _out({"team_id": args.id, "manager_ids": list(team.manager_ids or [])})
+    return _out({"id": args.id, "manager_ids": list(team.manager_ids or [])})
 
 
 def teams_list(args, d, now) -> int:
@@ -68,19 +68,19 @@ def users_create(args, d, now) -> int:
         return _no_team(args.team)
     key = d.create_user(user_id, args.name, Role(args.role), now=now(), team_id=args.team, email=args.email,
                         manager_id=args.manager)
-    _out({"user_id": user_id, "role": args.role, "api_key": key})
+    _out({"id": user_id, "role": args.role, "api_key": key})
     print("Store the key now: it is not shown again.", file=sys.stderr)
     return 0
 
 
 def users_deactivate(args, d, now) -> int:
     d.deactivate_user(args.id)
-    return _out({"user_id": args.id, "active": False})
+    return _out({"id": args.id, "active": False})
 
 
 def users_rotate_key(args, d, now) -> int:
     key = d.rotate_user_key(args.id, now=now())
-    _out({"user_id": args.id, "api_key": key})
+    _out({"id": args.id, "api_key": key})
     print("Every previous key of this user is revoked. Store the new key now: it is not shown again.",
           file=sys.stderr)
     return 0
@@ -108,7 +108,7 @@ def partners_create(args, d, now) -> int:
             return 2
     secret, key = d.create_partner(partner_id, args.name, now=now(), tier=args.tier,
                                    callback_url=args.callback_url, team_id=args.team)
-    _out({"partner_id": partner_id, "webhook_secret": secret, "api_key": key})
+    _out({"id": partner_id, "webhook_secret": secret, "api_key": key})
     print("Store the secret and key now: they are not shown again.", file=sys.stderr)
     return 0
 
@@ -117,7 +117,7 @@ def partners_rotate_secret(args, d, now) -> int:
     t = now()
     grace = timedelta(hours=args.grace_hours)
     fresh = d.rotate_partner_secret(args.id, keep_previous=args.grace_hours > 0, grace=grace, now=t)
-    _out({"partner_id": args.id, "webhook_secret": fresh,
+    _out({"id": args.id, "webhook_secret": fresh,
           "previous_valid_until": (t + grace).isoformat() if args.grace_hours > 0 else None})
     print("Both secrets are accepted until then; the partner signs with the new one (several signatures "
           "per header are allowed).", file=sys.stderr)
@@ -126,7 +126,7 @@ def partners_rotate_secret(args, d, now) -> int:
 
 def partners_deactivate(args, d, now) -> int:
     d.deactivate_partner(args.id)
-    return _out({"partner_id": args.id, "active": False})
+    return _out({"id": args.id, "active": False})
 
 
 def partners_list(args, d, now) -> int:

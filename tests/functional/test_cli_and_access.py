@@ -12,7 +12,7 @@ def test_cli_creates_a_partner_whose_secret_signs_a_webhook_that_the_cli_sends(s
 
     assert main(["partners", "create", "Acme Systems 上海", "--id", "acme-cli", "--tier", "gold"]) == 0
     created = json.loads(capsys.readouterr().out)
-    assert created["partner_id"] == "acme-cli" and created["webhook_secret"].startswith("whsec_")
+    assert created["id"] == "acme-cli" and created["webhook_secret"].startswith("whsec_")
     body = tmp_path / "opp.json"
     body.write_text(json.dumps(example()))
     assert main(["webhook", "send", str(body), "--partner", "acme-cli", "--secret", created["webhook_secret"],

@@ -127,34 +127,21 @@ def train(records: Sequence[Mapping[str, Any]], labels: Sequence[int], groups: S
     plain = sm.Model(uncalibrated)
     cal_raw = [plain.raw(rows[i]) for i in cal_idx]
     cal_y = [labels[i] for i in cal_idx]
-    a, b = sm.fit_platt(cal_raw, cal_y)
-    # Keep Platt scaling only if it lowers the log loss on the calibration rows (boosted trees trained on
-    # log loss are often calibrated already; then the identity is kept and said so).
-    platt_better = (sm.log_loss(cal_y, [sm.sigmoid(a * r + b) for r in cal_raw])
-                    < sm.log_loss(cal_y, [sm.sigmoid(r) for r in cal_raw]))
-    if not platt_better:
-        a, b = 1.0, 0.0
 
     # Parity: our walk must give LightGBM's own raw scores on every holdout row.
-    x_test, y_test = data(test_idx)
+    x_test, _ = data(test_idx)
     theirs = booster.predict(x_test, num_iteration=best, raw_score=True)
     ours = [plain.raw(rows[i]) for i in test_idx]
     diff = max((abs(o - t) for o, t in zip(ours, theirs, strict=True)), default=0.0)
     if not diff <= PARITY_TOLERANCE:
         raise TrainingError(f"pure-Python scoring differs from LightGBM by {diff}")
 
-    probs = [sm.sigmoid(a * r + b) for r in ours]
-    y_list = [labels[i] for i in test_idx]
-    holdout = sm.metrics(y_list, probs)
-    holdout_raw = sm.metrics(y_list, [sm.sigmoid(r) for r in ours])
+    calibration, probs, measured = sm.calibrated_holdout(cal_raw, cal_y, ours, [labels[i] for i in test_idx])
     version = version or "m_" + now.strftime("%Y%m%dT%H%M%S")
     doc = {
         "format": sm.FORMAT, "version": version, "trained_at": now.isoformat(),
         "features": spec, "trees": trees,
-        "calibration": {"method": "platt" if platt_better else "none", "a": a, "b": b,
-                        "fitted_on_rows": len(cal_idx)},
-        "metrics": {"holdout": holdout, "holdout_uncalibrated": {k: holdout_raw[k] for k in
-                                                                 ("auc", "log_loss", "brier", "ece")}},
+        "calibration": calibration, "metrics": measured,
         "training": {"source": source, "rows": len(records), "won": int(sum(labels)), "fit_rows": len(fit_idx),
                      "calibration_rows": len(cal_idx), "holdout_rows": len(test_idx), "seed": seed,
                      "split": "grouped stratified 80/20 (holdout), 90/10 within train (early stop + calibration)",

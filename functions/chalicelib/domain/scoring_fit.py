@@ -209,22 +209,11 @@ def train(records: Sequence[Mapping[str, Any]], labels: Sequence[int], groups: S
     plain = sm.Model(_document(spec, binner, bias, weights, means))
     cal_raw = [plain.raw(rows[i]) for i in cal_idx]
     cal_y = [labels[i] for i in cal_idx]
-    a, b = sm.fit_platt(cal_raw, cal_y) if len(set(cal_y)) == 2 else (1.0, 0.0)
-    platt_better = (len(set(cal_y)) == 2 and sm.log_loss(cal_y, [sm.sigmoid(a * r + b) for r in cal_raw])
-                    < sm.log_loss(cal_y, [sm.sigmoid(r) for r in cal_raw]))
-    if not platt_better:
-        a, b = 1.0, 0.0
     raw_test = [plain.raw(rows[i]) for i in test_idx]
-    probs = [sm.sigmoid(a * r + b) for r in raw_test]
-    y_test = [labels[i] for i in test_idx]
-    holdout = sm.metrics(y_test, probs)
-    holdout_raw = sm.metrics(y_test, [sm.sigmoid(r) for r in raw_test])
+    calibration, probs, measured = sm.calibrated_holdout(cal_raw, cal_y, raw_test, [labels[i] for i in test_idx])
     doc = {
         **plain.doc, "version": version or "m_" + now.strftime("%Y%m%dT%H%M%S"), "trained_at": now.isoformat(),
-        "calibration": {"method": "platt" if platt_better else "none", "a": a, "b": b,
-                        "fitted_on_rows": len(cal_idx)},
-        "metrics": {"holdout": holdout, "holdout_uncalibrated": {k: holdout_raw[k] for k in
-                                                                 ("auc", "log_loss", "brier", "ece")}},
+        "calibration": calibration, "metrics": measured,
         "training": {"source": source, "rows": len(records), "won": int(sum(labels)), "fit_rows": len(fit_idx),
                      "calibration_rows": len(cal_idx), "holdout_rows": len(test_idx), "seed": seed,
                      "split": "grouped stratified 80/20 (holdout), 90/10 within train (calibration)",

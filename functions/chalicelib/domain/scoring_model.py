@@ -493,6 +493,24 @@ def training_split(records: Sequence[Mapping[str, Any]], labels: Sequence[int], 
                          calibration=[train_idx[i] for i in cal_rel], holdout=test_idx)
 
 
+def calibrated_holdout(cal_raw: Sequence[float], cal_y: Sequence[int], test_raw: Sequence[float],
+                       test_y: Sequence[int]) -> tuple[dict[str, Any], list[float], dict[str, Any]]:
+    """Platt scaling fitted on the calibration rows, kept only if it lowers their log loss (trees trained on
+    log loss are often calibrated already; then the identity is kept and said so), applied to the holdout.
+    Returns (the document's ``calibration``, the holdout probabilities, the document's ``metrics``)."""
+    two = len(set(cal_y)) == 2
+    a, b = fit_platt(cal_raw, cal_y) if two else (1.0, 0.0)
+    platt_better = two and (log_loss(cal_y, [sigmoid(a * r + b) for r in cal_raw])
+                            < log_loss(cal_y, [sigmoid(r) for r in cal_raw]))
+    if not platt_better:
+        a, b = 1.0, 0.0
+    probs = [sigmoid(a * r + b) for r in test_raw]
+    raw = metrics(test_y, [sigmoid(r) for r in test_raw])
+    calibration = {"method": "platt" if platt_better else "none", "a": a, "b": b, "fitted_on_rows": len(cal_y)}
+    return calibration, probs, {"holdout": metrics(test_y, probs),
+                                "holdout_uncalibrated": {k: raw[k] for k in ("auc", "log_loss", "brier", "ece")}}
+
+
 def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
     """Area under the ROC curve (Mann–Whitney, ties counted half)."""
     pairs = sorted(zip(scores, labels, strict=True))

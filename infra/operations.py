@@ -17,6 +17,13 @@ API_FUNCTION = "api_handler"
 API_TIMEOUT_SECONDS = 28
 # Queue consumers and jobs: SQS visibility (infra.resources) is six times this, as AWS recommends.
 WORKER_TIMEOUT_SECONDS = QUEUE_VISIBILITY_SECONDS // 6
+# Functions that need more than the defaults (Chalice's config.json applies ``lambda_functions`` only inside a
+# stage, and these settings are the template's, whatever the stage). Only a schedule-only function may run longer
+# than WORKER_TIMEOUT_SECONDS: a queue consumer's timeout must stay a sixth of the visibility timeout.
+FUNCTION_SIZES: dict[str, dict[str, int]] = {
+    # trains the in-Lambda model on up to 50,000 closed registrations; passes bounded by the remaining time
+    "check_scoring_model": {"Timeout": 900, "MemorySize": 1024},
+}
 METRICS_NAMESPACE = "dealreg"  # EMF metrics of chalicelib.observability; dimension "service" = the prefix
 ALARM_TOPIC = "AlarmTopic"
 API_LOGICAL_ID = "RestAPI"  # Chalice's name for the API
@@ -162,6 +169,10 @@ def function_overrides(function: str, function_logical: str, kinds: set[str], pr
         "LoggingConfig": {"LogGroup": {"Ref": log_group_logical_id(function_logical)}},
         "Tracing": {"Ref": "Tracing"},
     }
+    sizes = FUNCTION_SIZES.get(function, {})
+    if sizes and (api or kinds != {"ScheduledEventConfig"}):
+        raise ValueError(f"{function}: only a schedule-only function may have its own timeout and memory")
+    props.update(sizes)
     if "ScheduledEventConfig" in kinds:
         # EventBridge invokes asynchronously: Lambda retries a failed run twice, then the event goes to the
         # schedules DLQ (the job is a sweep: the next run redoes its work, the DLQ message says one failed).

@@ -32,8 +32,29 @@ def test_api_times_out_before_api_gateway_and_workers_fit_the_queue_visibility(s
     assert _fn(merged, "api_handler")["Timeout"] <= 28
     visibility = {r["Properties"]["VisibilityTimeout"] for r in resources(PREFIX).values()
                   if r["Type"] == "AWS::SQS::Queue" and "VisibilityTimeout" in r["Properties"]}
-    for function in shape.functions:
+    consumers = {s.function for s in shape.event_sources if s.kind == "sqs"}
+    assert consumers
+    for function in consumers:
         assert all(_fn(merged, function)["Timeout"] * 6 <= v for v in visibility)
+    for function in shape.functions:
+        assert _fn(merged, function)["Timeout"] <= 900  # Lambda's maximum
+
+
+def test_functions_with_their_own_size_get_it_in_the_template_and_only_schedules_may(shape, merged):
+    # config.json's top-level lambda_functions is ignored by Chalice (only a stage's is read): the template is
+    # where the scheduled training's 900 s / 1024 MB must arrive
+    assert ops.FUNCTION_SIZES["check_scoring_model"] == {"Timeout": 900, "MemorySize": 1024}
+    for function, sizes in ops.FUNCTION_SIZES.items():
+        assert {k: _fn(merged, function)[k] for k in sizes} == sizes
+    others = [f for f in shape.functions if f not in ops.FUNCTION_SIZES]
+    assert others and all(_fn(merged, f)["Timeout"] in (ops.API_TIMEOUT_SECONDS, ops.WORKER_TIMEOUT_SECONDS)
+                          for f in others)
+    with pytest.raises(ValueError, match="schedule-only"):
+        ops.FUNCTION_SIZES["detect_duplicates"] = {"Timeout": 900}
+        try:
+            ops.function_overrides("detect_duplicates", "DetectDuplicates", {"sqs"}, PREFIX)
+        finally:
+            del ops.FUNCTION_SIZES["detect_duplicates"]
 
 
 def test_concurrency_is_bounded_by_parameters(shape, merged):

@@ -54,7 +54,7 @@ def history(suite):
     won = suite.api.post(f"/v1/registrations/{ids[0]}/won", {"amount": {"amount": "100.00", "currency": "CNY"}}, rita)
     assert won.status == 200, won.body
     suite.runner.pump()
-    return {"boss": boss, "rita": rita, "admin": admin, "ids": ids, "partner_reg": answer.json()["id"]}
+    return {"boss": boss, "rita": rita, "admin": admin, "ids": ids, "partner_reg": answer.json()["id"], "clock": frozen}
 
 
 def test_cockpit_figures_follow_the_registrations(suite, history):
@@ -78,6 +78,27 @@ def test_cockpit_figures_follow_the_registrations(suite, history):
     assert [(m["currency"], float(m["amount"])) for m in month["weighted"]] == [("CNY", 156.3)]
     assert [(p["partner_id"], p["submitted"], p["approved"]) for p in c["top_partners"]] == [("acme", 1, 1)]
     assert c["cells_read"] > 0
+
+
+def test_a_close_without_a_stage_move_ends_that_stages_stay(suite, history):
+    """乙公司 was approved at proposal and never moved: closing it as lost 3 days later is a proposal stay."""
+    from chalicelib import clock
+    from chalicelib.services.pipeline import recount
+
+    history["clock"].advance(days=3)
+    lost = suite.api.post(f"/v1/registrations/{history['ids'][1]}/lost", {"reason": "budget cut"}, history["rita"])
+    assert lost.status == 200, lost.body
+    suite.runner.pump()
+
+    def proposal():
+        body = suite.api.get("/v1/pipeline/cockpit?weeks=4", history["admin"]).json()
+        return next(s for s in body["stages"] if s["stage"] == "proposal")
+
+    streamed = proposal()
+    # before: 1 stay (ids[0], 4 days); now also ids[1]: approved on day 2, closed on day 2+4+10+3
+    assert streamed["stays"] == 2 and float(streamed["avg_days"]) == (4 + 17) / 2
+    recount(now=clock.now())
+    assert proposal() == streamed
 
 
 def test_cockpit_access_and_bad_input(suite, history):

@@ -13,7 +13,8 @@ contributions. Cells of one partition (``cockpit#all`` / ``cockpit#team#<id>``),
 * ``reclaimed#<week>``                  reclaims (回收到公海) in that week
 * ``dwell#<stage>#<bucket>``            completed stays in a stage (count; ``cents`` holds the summed seconds):
                                          ``review`` is pending_review → decision; a sales stage's stay runs from
-                                         approval or the move into it to the move out of it or the close
+                                         approval or the move into it to the move out of it or the close (the
+                                         close line names the stage it ends, so a deal never moved has one too)
 * ``forecast#<month>#<stage>#<cur>``    open (approved) registrations by month of expected close, stage and
                                          currency (count, cents): the weighted forecast applies the stage's
                                          probability when read, so changing the configured stages needs no recount
@@ -90,8 +91,11 @@ def stays(audit: list[AuditEntry]) -> list[tuple[str, float]]:
             approved, stage_since = True, e.at  # the stage it is approved at is known from its next move
             stage = None
         elif approved:
-            if e.to_status in (S.WON, S.LOST) and stage is not None and stage_since is not None:
-                out.append((stage, (e.at - stage_since).total_seconds()))
+            # The close line names the stage it ended (``domain.ownership.close``): a deal closed in the stage
+            # it was approved at, never moved, has its stay too. Lines written before they named it: the moves.
+            closed_in = e.stage or stage
+            if e.to_status in (S.WON, S.LOST) and closed_in is not None and stage_since is not None:
+                out.append((closed_in, (e.at - stage_since).total_seconds()))
             approved, stage, stage_since = False, None, None
     return out
 

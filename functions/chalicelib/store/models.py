@@ -91,13 +91,16 @@ class AuditEntryMap(MapAttribute):
     reason = UnicodeAttribute(null=True)
     evidence = UnicodeAttribute(null=True)  # staff-only check evidence (domain.visibility)
     shared = BooleanAttribute(null=True)  # staff marked the reason for the partner (domain.visibility)
+    stage = UnicodeAttribute(null=True)  # close lines: the sales stage left (domain.cockpit stays)
+    level = NumberAttribute(null=True)  # escalated lines: the approver level referred to (domain.routing)
 
     @classmethod
     def from_entry(cls, entry: Any) -> AuditEntryMap:
         """The stored form of a ``schemas.registration.AuditEntry``."""
         return cls(seq=entry.seq, at=entry.at, actor_kind=entry.actor.kind.value, actor_id=entry.actor.id,
                    action=entry.action, from_status=entry.from_status, to_status=entry.to_status,
-                   reason=entry.reason, evidence=entry.evidence, shared=entry.shared)
+                   reason=entry.reason, evidence=entry.evidence, shared=entry.shared,
+                   stage=entry.stage, level=entry.level)
 
 
 class RegistrationItem(_Model):

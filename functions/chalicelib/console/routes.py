@@ -718,3 +718,24 @@ def console_subscription_delete(ctx: Ctx, form: dict[str, str], sub_id: str):
     if answer.ok:
         return redirect(ctx, ctx.url("/subscriptions", m="done"))
     return redirect(ctx, ctx.url("/subscriptions", e="forbidden" if answer.status == 403 else "refused"))
+
+
+# --- everyone: my notifications ----------------------------------------------------------------------------------
+
+@bp.route("/console/notifications", methods=["GET"])
+@page()
+def console_notifications(ctx: Ctx):
+    """The caller's notifications (``GET /v1/notifications``, as the API redacts them), newest first."""
+    cursor = ((ctx.request.query_params or {}).get("cursor") or "")[:1024]
+    answer = ctx.api("GET", "/v1/notifications", query={"limit": "25", **({"cursor": cursor} if cursor else {})})
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("refused"))
+    return render(ctx, "notifications.html", items=answer.body["items"], next_cursor=answer.body.get("next_cursor"))
+
+
+@bp.route("/console/notifications/read", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_notification_read(ctx: Ctx, form: dict[str, str]):
+    answer = ctx.api("POST", "/v1/notifications/{notification_id}/read",
+                     params={"notification_id": form.get("id", "")[:64]}, body=None)
+    return redirect(ctx, ctx.url("/notifications") + "?" + urlencode({"m": "done"} if answer.ok else {"e": "refused"}))

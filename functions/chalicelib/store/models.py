@@ -516,8 +516,14 @@ class DeliveryItem(_Model):
     created_at = UTCDateTimeAttribute()
     sent_at = UTCDateTimeAttribute(null=True)
     parked_at = UTCDateTimeAttribute(null=True)
+    # Sparse ``ByInboxIndex``: set on one delivery per (event, recipient) (domain.notifications ``inbox``), the
+    # recipient's notifications newest first (``GET /v1/notifications``); ``read_at`` once they mark it read.
+    inbox_of = UnicodeAttribute(null=True)  # user:<id> | partner:<id>
+    inbox_at = UnicodeAttribute(null=True)  # fixed-width ISO UTC creation time + "#" + id: sorts, unique
+    read_at = UTCDateTimeAttribute(null=True)
 
     by_lane = _index("ByLaneIndex", "lane", "lane_at")()
+    by_inbox = _index("ByInboxIndex", "inbox_of", "inbox_at")()
 
 
 class ScoreItem(_Model):

@@ -141,7 +141,7 @@ def test_figures_read_back_over_the_window():
     assert stages["review"]["stays"] == 10 and stages["review"]["p90_days"] == 1.0  # 9 of 10 within a day
     assert stages["proposal"]["avg_days"] == Decimal("12.0") and stages["proposal"]["p90_days"] == 14.0
     assert got["bottleneck"] == "proposal"
-    assert got["forecast"][0] == {"month": "2026-11", "amounts": [], "weighted": []}
+    assert got["forecast"][0] == {"month": "2026-11", "overdue": False, "amounts": [], "weighted": []}
     assert got["forecast"][1]["amounts"] == [("CNY", 110000)]
     assert got["forecast"][1]["weighted"] == [("CNY", 60000 + 500)]  # 1000 x 0.6 + 100 x 0.05
     assert [p["partner_id"] for p in got["top_partners"]] == ["beta", "acme"]
@@ -152,3 +152,22 @@ def test_the_read_ranges_do_not_depend_on_the_data():
     ranges = window.ranges()
     assert len(ranges) == 7 and all(lo <= hi for lo, hi in ranges)
     assert window.month_keys[-1] == "2027-05"
+
+
+def test_the_forecast_shows_past_months_of_open_deals_as_overdue():
+    window = cockpit.Window(today=date(2027, 1, 10), weeks=1, months=2, past_months=3)
+    assert window.month_keys == ["2026-10", "2026-11", "2026-12", "2027-01", "2027-02"]  # across the year
+    assert window.ranges()[5] == ("forecast#2026-10", "forecast#2027-02#~")
+    cells = [("forecast#2026-09#proposal#CNY", 1, 500),  # before the window: not read back
+             ("forecast#2026-11#proposal#CNY", 2, 100000), ("forecast#2027-01#lead#USD", 1, 20000)]
+    got = cockpit.figures(cells, window, [(s.key.value, s.probability) for s in DEFAULT.stages])
+    assert [(f["month"], f["overdue"]) for f in got["forecast"]] == [
+        ("2026-10", True), ("2026-11", True), ("2026-12", True), ("2027-01", False), ("2027-02", False)]
+    assert got["forecast"][1]["amounts"] == [("CNY", 100000)] and got["forecast"][1]["weighted"] == [("CNY", 60000)]
+    assert got["forecast"][3]["amounts"] == [("USD", 20000)]
+    assert all(not f["amounts"] for f in got["forecast"] if f["month"] == "2026-09")
+    # an approved deal whose expected close is in a past month is counted in that month: open, so overdue
+    reg = _reg(close="2026-11-20")
+    reg = _line(reg, "status_changed", T0, frm=S.SUBMITTED, to=S.PENDING_REVIEW)
+    reg = _line(reg, "status_changed", T0 + timedelta(hours=1), frm=S.PENDING_REVIEW, to=S.APPROVED)
+    assert _cells(reg)["forecast#2026-11#proposal#CNY"] == (1, 100000)

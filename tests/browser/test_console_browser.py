@@ -95,9 +95,9 @@ def world(suite):
 
     aws.forget_secrets()
     boss = make_user("boss", "manager", "channel")
-    _, acme = directory.create_partner("acme", "Acme 渠道", now=now(), team_id="channel")
+    acme_secret, acme = directory.create_partner("acme", "Acme 渠道", now=now(), team_id="channel")
     _, other = directory.create_partner("other", "Other Partner", now=now(), team_id="channel")
-    return {"boss": boss, "acme": acme, "other": other,
+    return {"boss": boss, "acme": acme, "acme_secret": acme_secret, "other": other,
             "rita": make_user("rita", "rep", "channel"), "ralph": make_user("ralph", "rep", "channel")}
 
 
@@ -320,10 +320,10 @@ def test_rep_tender_inbox_and_subscriptions(suite, demo, browser):  # noqa: F811
 
 
 def test_manager_escalates_and_the_partner_reads_its_notifications(suite, world, browser):
-    from tests.functional.helpers import EXAMPLE
+    from tests.functional.helpers import example, post_webhook
 
-    data = {**EXAMPLE["data"], "customer": {**EXAMPLE["data"]["customer"], "name": "杭州升级测试科技有限公司"}}
-    answer = suite.api.post("/v1/registrations", data, world["acme"])
+    body = example(external_ref="ESC-1", customer={"name": "杭州升级测试科技有限公司"})
+    answer = post_webhook(suite.api, "acme", world["acme_secret"], body)
     assert answer.status == 202, answer.body
     reg_id = answer.json()["id"]
     suite.runner.pump()
@@ -353,12 +353,12 @@ def test_manager_escalates_and_the_partner_reads_its_notifications(suite, world,
     notes = c.all("#notifications li.note")
     assert notes and notes[0].get_attribute("class").split()[-1] == "unread"
     assert reg_id in notes[0].text
+    first = notes[0].get_attribute("data-id")
     c.shoot("notifications")
     c.phone(True)
     assert c.no_horizontal_scroll()
     c.d.save_screenshot(str(SHOTS / "notifications-phone-en.png"))
     c.phone(False)
-    first = notes[0].get_attribute("data-id")
     c.submit("#read-1")
     assert "m=done" in c.d.current_url
     assert c.css(f'#notifications li[data-id="{first}"]').get_attribute("class").split()[-1] == "read"

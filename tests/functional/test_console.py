@@ -240,6 +240,8 @@ def test_manager_escalates_from_the_decision_page_with_a_reason(suite, channel):
     assert "m=done" in _act(boss, reg_id, "escalate", reason="请区域总监定夺")
     _, _, page = admin.get(f"/console/registrations/{reg_id}")
     assert "escalated from level 1 to level 2: 请区域总监定夺" in page
+    _, _, partner_page = acme.get(f"/console/registrations/{reg_id}")
+    assert "请区域总监定夺" not in partner_page  # staff's words are withheld from the partner (domain.visibility)
     assert 'id="btn-escalate"' not in page and 'id="btn-approve"' in page  # level 2 is the top
     assert "e=forbidden" in _act(boss, reg_id, "approve")  # the escalator decides no later level
     assert "m=done" in _act(admin, reg_id, "approve")

@@ -16,7 +16,7 @@ from schemas.admin import AdminDirectory, AdminRules, ParkedPage, Replayed
 from schemas.company import Company, CompanyLookupResponse
 from schemas.dedup import DedupAnswer, DedupVerdict, DuplicateCheckRequest
 from schemas.events import EVENT_ADAPTER
-from schemas.notifications import InboxPage
+from schemas.notifications import InboxPage, Notification, NotificationPage
 from schemas.ownership import (
     AssignRequest,
     BulkAssignRequest,
@@ -51,6 +51,7 @@ from schemas.workflow import (
     CloseLostRequest,
     CloseWonRequest,
     Decision,
+    EscalateRequest,
     OpportunityUpdated,
     RegistrationPatch,
     RejectRequest,
@@ -87,8 +88,11 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "TenderPage": TenderPage,
     "TenderRegistrationRequest": TenderRegistrationRequest,
     "InboxPage": InboxPage,
+    "Notification": Notification,
+    "NotificationPage": NotificationPage,
     "ApproveRequest": ApproveRequest,
     "RejectRequest": RejectRequest,
+    "EscalateRequest": EscalateRequest,
     "WithdrawRequest": WithdrawRequest,
     "ResubmitRequest": ResubmitRequest,
     "CloseWonRequest": CloseWonRequest,
@@ -137,8 +141,11 @@ FILE_NAMES = {
     "TenderPage": "tender_page.v1.json",
     "TenderRegistrationRequest": "tender_registration_request.v1.json",
     "InboxPage": "inbox_page.v1.json",
+    "Notification": "notification.v1.json",
+    "NotificationPage": "notification_page.v1.json",
     "ApproveRequest": "approve_request.v1.json",
     "RejectRequest": "reject_request.v1.json",
+    "EscalateRequest": "escalate_request.v1.json",
     "WithdrawRequest": "withdraw_request.v1.json",
     "ResubmitRequest": "resubmit_request.v1.json",
     "CloseWonRequest": "close_won_request.v1.json",

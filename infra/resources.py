@@ -57,7 +57,9 @@ TABLE_KEYS: dict[str, dict[str, Any]] = {
     "tender_feeds": {"hash": "source", "gsis": []},
     "subscriptions": {"hash": "id", "gsis": [("ByRepIndex", "rep_id", "created_at")]},
     "tender_alerts": {"hash": "key", "gsis": [("ByDigestIndex", "digest_day", "key")]},
-    "deliveries": {"hash": "id", "gsis": [("ByLaneIndex", "lane", "lane_at")]},
+    "deliveries": {"hash": "id", "gsis": [("ByLaneIndex", "lane", "lane_at"),
+                                          # one delivery per (event, recipient): the caller's notifications
+                                          ("ByInboxIndex", "inbox_of", "inbox_at")]},
     "scores": {"hash": "pk", "gsis": []},
     # Pipeline board aggregates (issue 18): per partition (team, all) and stage#currency; applied markers.
     "aggregates": {"hash": "pk", "range": "sk", "gsis": [], "ttl": "expires_at"},

@@ -116,6 +116,8 @@ class CockpitStage(Strict):
 
 class CockpitForecastMonth(Strict):
     month: str = Field(description="Month of expected close, YYYY-MM")
+    overdue: bool = Field(default=False, description="The month is before the current one (UTC): these deals are "
+                          "still open (approved) although their expected close has passed — overdue, not forecast")
     amounts: list[Money] = Field(description="Expected amounts of open (approved) registrations, per currency")
     weighted: list[Money] = Field(description="Each amount x its stage's win probability, per currency")
 
@@ -137,7 +139,8 @@ class Cockpit(Strict):
     conversion: CockpitConversion
     stages: list[CockpitStage] = Field(description="`review` first, then the configured stages in order")
     bottleneck: str | None = Field(default=None, description="The stage with the longest average stay (停留时间)")
-    forecast: list[CockpitForecastMonth]
+    forecast: list[CockpitForecastMonth] = Field(description="By month of expected close, oldest first: "
+                                                 "past_months overdue months, then months from the current one")
     top_partners: list[CockpitPartner] = Field(description="Partners with the most registrations (all time)")
     cells_read: int = Field(description="Aggregate items read to answer; bounded by the window, not by the "
                             "number of registrations")
@@ -162,4 +165,7 @@ class CockpitQuery(BaseModel):
     team: str | None = Field(default=None, description="A team id (managers: one they manage; default their only "
                              "team); admins: absent = all teams")
     weeks: int = Field(default=12, ge=1, le=26, description="Weeks of trend (new, conversion, conflicts, reclaims)")
-    months: int = Field(default=6, ge=1, le=24, description="Months of weighted forecast by expected close")
+    months: int = Field(default=6, ge=1, le=24, description="Months of weighted forecast by expected close, from "
+                        "the current month")
+    past_months: int = Field(default=3, ge=0, le=24, description="Months before the current one shown first in the "
+                             "forecast: open deals whose expected close month has passed, marked overdue")

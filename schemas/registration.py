@@ -140,6 +140,10 @@ class AuditEntry(Strict):
                                  "other parties (e.g. who holds the customer); never shown to partners")
     shared: bool | None = Field(default=None, description="True when staff marked the reason for the partner to "
                                 "read (share_reason); a partner sees staff reasons only then")
+    stage: str | None = Field(default=None, description="On a close (won/lost) line: the sales stage the deal "
+                              "was in when it closed (the close then sets closed_won/closed_lost)")
+    level: int | None = Field(default=None, ge=1, description="On an ``escalated`` line: the approver level the "
+                              "review was referred to")
 
 
 class Registration(RegistrationCreate):

@@ -81,6 +81,14 @@ class RejectRequest(Strict):
                                "default: a reason may name another party (who holds the customer)")
 
 
+class EscalateRequest(Strict):
+    """``POST /v1/registrations/{id}/escalate``: refer the waiting review level up instead of deciding it."""
+
+    reason: ShortText = Field(description="Why the decision goes up (the higher level's approvers read it)")
+    level: int | None = Field(default=None, ge=2, le=2, description="The approver level to refer to; the "
+                              "workflow defines two levels, so only 2 (the default: the next level)")
+
+
 class WithdrawRequest(Strict):
     reason: ShortText | None = None
 

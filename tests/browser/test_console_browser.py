@@ -95,9 +95,9 @@ def world(suite):
 
     aws.forget_secrets()
     boss = make_user("boss", "manager", "channel")
-    _, acme = directory.create_partner("acme", "Acme 渠道", now=now(), team_id="channel")
+    acme_secret, acme = directory.create_partner("acme", "Acme 渠道", now=now(), team_id="channel")
     _, other = directory.create_partner("other", "Other Partner", now=now(), team_id="channel")
-    return {"boss": boss, "acme": acme, "other": other,
+    return {"boss": boss, "acme": acme, "acme_secret": acme_secret, "other": other,
             "rita": make_user("rita", "rep", "channel"), "ralph": make_user("ralph", "rep", "channel")}
 
 
@@ -317,3 +317,48 @@ def test_rep_tender_inbox_and_subscriptions(suite, demo, browser):  # noqa: F811
     c.submit("#btn-subscribe")
     assert len(c.all("#subscriptions li")) == 1
     c.shoot("subscriptions")
+
+
+def test_manager_escalates_and_the_partner_reads_its_notifications(suite, world, browser):
+    from tests.functional.helpers import example, post_webhook
+
+    body = example(external_ref="ESC-1", customer={"name": "杭州升级测试科技有限公司"})
+    answer = post_webhook(suite.api, "acme", world["acme_secret"], body)
+    assert answer.status == 202, answer.body
+    reg_id = answer.json()["id"]
+    suite.runner.pump()
+
+    # The manager escalates from the decision page, at phone width too: a reason is required
+    c = Console(browser, suite.api.base)
+    c.login(world["boss"])
+    c.go(f"/console/registrations/{reg_id}")
+    assert c.css("#btn-escalate").is_displayed() and c.css("#reason-escalate").get_attribute("required")
+    c.shoot("escalate")
+    c.phone(True)
+    assert c.no_horizontal_scroll() and c.css("#btn-escalate").is_displayed()
+    c.phone(False)
+    c.css("#reason-escalate").send_keys("金额较大，请总监审批")
+    c.submit("#btn-escalate")
+    assert "m=done" in c.d.current_url
+    assert c.css("#status").get_attribute("data-status") == "pending_review"
+    assert "escalated from level 1 to level 2" in c.d.page_source and not c.all("#btn-escalate")
+    c.shoot("escalated")
+    # an admin (the second level under the default rules) approves; the partner is told
+    assert suite.api.post(f"/v1/registrations/{reg_id}/approve", {}, make_user("root", "admin")).status == 200
+    suite.runner.pump()
+
+    # The partner's notifications page lists it (newest first) and marks it read
+    c.login(world["acme"])
+    c.go("/console/notifications")
+    notes = c.all("#notifications li.note")
+    assert notes and notes[0].get_attribute("class").split()[-1] == "unread"
+    assert reg_id in notes[0].text
+    first = notes[0].get_attribute("data-id")
+    c.shoot("notifications")
+    c.phone(True)
+    assert c.no_horizontal_scroll()
+    c.d.save_screenshot(str(SHOTS / "notifications-phone-en.png"))
+    c.phone(False)
+    c.submit("#read-1")
+    assert "m=done" in c.d.current_url
+    assert c.css(f'#notifications li[data-id="{first}"]').get_attribute("class").split()[-1] == "read"

@@ -32,6 +32,7 @@ REFERENCES = {
     ("BulkAssignOutcome", "registration_id"): "one registration of the bulk request (the outcome has no id)",
     ("DedupVerdict", "registration_id"): "the registration judged (null for a pre-check)",
     ("InboxEntry", "event_id"): "the domain event delivered (the entry's own id is id)",
+    ("Notification", "event_id"): "the domain event the caller was told of (the notification's own id is id)",
     ("Subscription", "rep_id"): "the rep who subscribed",
     ("Tender", "source_id"): "the notice's key at its publisher",
     ("Company", "source_id"): "the company's key in its registry",

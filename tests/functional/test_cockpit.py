@@ -54,7 +54,7 @@ def history(suite):
     won = suite.api.post(f"/v1/registrations/{ids[0]}/won", {"amount": {"amount": "100.00", "currency": "CNY"}}, rita)
     assert won.status == 200, won.body
     suite.runner.pump()
-    return {"boss": boss, "rita": rita, "admin": admin, "ids": ids, "partner_reg": answer.json()["id"]}
+    return {"boss": boss, "rita": rita, "admin": admin, "ids": ids, "partner_reg": answer.json()["id"], "clock": frozen}
 
 
 def test_cockpit_figures_follow_the_registrations(suite, history):
@@ -78,6 +78,54 @@ def test_cockpit_figures_follow_the_registrations(suite, history):
     assert [(m["currency"], float(m["amount"])) for m in month["weighted"]] == [("CNY", 156.3)]
     assert [(p["partner_id"], p["submitted"], p["approved"]) for p in c["top_partners"]] == [("acme", 1, 1)]
     assert c["cells_read"] > 0
+
+
+def test_a_close_without_a_stage_move_ends_that_stages_stay(suite, history):
+    """乙公司 was approved at proposal and never moved: closing it as lost 3 days later is a proposal stay."""
+    from chalicelib import clock
+    from chalicelib.services.pipeline import recount
+
+    history["clock"].advance(days=3)
+    lost = suite.api.post(f"/v1/registrations/{history['ids'][1]}/lost", {"reason": "budget cut"}, history["rita"])
+    assert lost.status == 200, lost.body
+    suite.runner.pump()
+
+    def proposal():
+        body = suite.api.get("/v1/pipeline/cockpit?weeks=4", history["admin"]).json()
+        return next(s for s in body["stages"] if s["stage"] == "proposal")
+
+    streamed = proposal()
+    # before: 1 stay (ids[0], 4 days); now also ids[1]: approved on day 2, closed on day 2+4+10+3
+    assert streamed["stays"] == 2 and float(streamed["avg_days"]) == (4 + 17) / 2
+    recount(now=clock.now())
+    assert proposal() == streamed
+
+
+def test_open_deals_past_their_expected_close_month_show_as_overdue(suite, history):
+    """乙公司 and 丁公司 (260.50 CNY, closing next January) are still open in March: overdue, in API, page, CSV."""
+    from tests.functional.console_client import ConsoleClient
+
+    frozen = history["clock"]
+    frozen.advance(days=(datetime(frozen.now().year + 1, 3, 10, tzinfo=UTC) - frozen.now()).days)
+    c = suite.api.get("/v1/pipeline/cockpit?past_months=3&months=2", history["admin"]).json()
+    assert [(f["month"][5:], f.get("overdue", False)) for f in c["forecast"]] == [
+        ("12", True), ("01", True), ("02", True), ("03", False), ("04", False)]
+    january = c["forecast"][1]
+    assert [(m["currency"], float(m["amount"])) for m in january["amounts"]] == [("CNY", 260.5)]
+    default = suite.api.get("/v1/pipeline/cockpit", history["admin"]).json()["forecast"]
+    assert len(default) == 3 + 6 and default[1] == january  # the default shows 3 past months
+    assert suite.api.get("/v1/pipeline/cockpit?past_months=25", history["admin"]).json()["errors"] == [
+        {"loc": "query.past_months", "type": "less_than_equal"}]
+    console = ConsoleClient(suite.api.base)
+    console.login(history["boss"])
+    _, _, page = console.get("/console/cockpit")
+    row = re.search(rf'<tr data-month="{january["month"]}" data-overdue="(\w+)"[^>]*>.*?data-k="amount-CNY">([^<]*)<',
+                    page, re.S)
+    assert row and row.groups() == ("yes", "260.5")
+    _, _, text = console.get("/console/cockpit.csv")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert ["forecast", january["month"], "overdue", "yes"] in rows
+    assert ["forecast", january["month"], "amounts CNY", "260.5"] in rows
 
 
 def test_cockpit_access_and_bad_input(suite, history):

@@ -224,6 +224,29 @@ def test_decision_page_says_approval_escalates_only_when_a_second_level_waits(su
         settings.reset()
 
 
+def test_manager_escalates_from_the_decision_page_with_a_reason(suite, channel):
+    acme, boss = _client(suite), _client(suite, "zh-CN")
+    acme.login(channel["acme"])
+    boss.login(channel["boss"])
+    admin = _client(suite)
+    admin.login(make_user("root", "admin"))
+    reg_id = _reg_id(_register(acme)[1])
+    suite.runner.pump()
+    _, _, page = boss.get(f"/console/registrations/{reg_id}")
+    assert 'id="btn-escalate"' in page and "升级审批" in page and 'id="reason-escalate" name="reason" type="text" required' in page
+    _, _, partner_page = acme.get(f"/console/registrations/{reg_id}")
+    assert 'id="btn-escalate"' not in partner_page  # the partner has no decision buttons
+    assert "e=refused" in _act(boss, reg_id, "escalate")  # no reason: the API's 422, nothing written
+    assert "m=done" in _act(boss, reg_id, "escalate", reason="请区域总监定夺")
+    _, _, page = admin.get(f"/console/registrations/{reg_id}")
+    assert "escalated from level 1 to level 2: 请区域总监定夺" in page
+    _, _, partner_page = acme.get(f"/console/registrations/{reg_id}")
+    assert "请区域总监定夺" not in partner_page  # staff's words are withheld from the partner (domain.visibility)
+    assert 'id="btn-escalate"' not in page and 'id="btn-approve"' in page  # level 2 is the top
+    assert "e=forbidden" in _act(boss, reg_id, "approve")  # the escalator decides no later level
+    assert "m=done" in _act(admin, reg_id, "approve")
+
+
 def test_partner_edits_withdraws_and_resubmits_after_a_reasoned_reject(suite, channel):
     acme, boss = _client(suite), _client(suite)
     acme.login(channel["acme"])

@@ -5,7 +5,8 @@ team) or the vendor's rep ``li``. Then every route of the app is called with bet
 key; its signing secret for the webhook route), with every path parameter set to beta's and to the
 holder's ids, and every event, notification and partner callback that reaches beta is collected. None of
 the holder's identifiers may appear anywhere: ids, names, its registration id, its external ref and project,
-its managers, the time of its approval.
+its managers, the time of its approval. Beta's own notifications (``GET /v1/notifications``, the console's
+notifications page) are walked too, and the holder's notification ids are tried against beta's credentials.
 """
 from __future__ import annotations
 
@@ -115,10 +116,28 @@ def test_a_partner_learns_nothing_about_who_holds_its_customer(suite, holder_kin
         assert got.status == 200, got.body
         suite.runner.pump()
         # beta walks every route (twice: the first walk resubmits, edits and withdraws, the second reads after)
-        seen = _walk_every_route(suite, keys, beta_reg=beta_reg, holder_reg=holder_reg)
+        notes = _notification_ids(holder_kind)
+        seen = _walk_every_route(suite, keys, beta_reg=beta_reg, holder_reg=holder_reg, notes=notes)
         suite.runner.pump()
-        seen += _walk_every_route(suite, keys, beta_reg=beta_reg, holder_reg=holder_reg)
+        notes = _notification_ids(holder_kind)
+        seen += _walk_every_route(suite, keys, beta_reg=beta_reg, holder_reg=holder_reg, notes=notes)
         suite.runner.pump()
+        # beta's notifications: its own (the rejection among them), each redacted; the holder's ids are not beta's
+        mine = suite.api.get("/v1/notifications?limit=100", keys["beta"])
+        assert mine.status == 200 and "registration.rejected" in {n["event_type"] for n in mine.json()["items"]}
+        seen.append(("GET /v1/notifications", mine.body.decode()))
+        assert notes["holder"], "the holder's side was told nothing: the check below would prove nothing"
+        for other in notes["holder"]:
+            got = suite.api.post(f"/v1/notifications/{other}/read", {}, keys["beta"])
+            assert got.status == 404, got.body
+        from tests.functional.console_client import ConsoleClient
+
+        for lang in ("zh-CN", "en"):
+            console = ConsoleClient(suite.api.base, lang)
+            console.login(keys["beta"])
+            status, _, page = console.get("/console/notifications")
+            assert status == 200 and 'class="card note' in page
+            seen.append((f"console notifications {lang}", page))
 
         # every notification and callback beta received (all channels: callback payload, inbox words)
         deliveries = [d for d in DeliveryItem.scan() if d.recipient == "partner:beta"]
@@ -161,7 +180,18 @@ def test_a_partner_learns_nothing_about_who_holds_its_customer(suite, holder_kin
         rx_acme.close()
 
 
-def _walk_every_route(suite, keys, *, beta_reg: str, holder_reg: str) -> list[tuple[str, str]]:
+def _notification_ids(holder_kind: str) -> dict[str, list[str]]:
+    """Notification ids (the inbox deliveries) of beta and of the holder's side."""
+    from chalicelib.store.models import DeliveryItem
+
+    holders = {"partner:acmehold", "user:northboss"} if holder_kind == "partner" else {"user:lihold", "user:wangmgr"}
+    items = [d for d in DeliveryItem.scan() if d.inbox_of]
+    return {"beta": [d.id for d in items if d.inbox_of == "partner:beta"],
+            "holder": [d.id for d in items if d.inbox_of in holders]}
+
+
+def _walk_every_route(suite, keys, *, beta_reg: str, holder_reg: str,
+                      notes: dict[str, list[str]]) -> list[tuple[str, str]]:
     """Call every route the app has with beta's credentials; return (what was called, the answer's body)."""
     out: list[tuple[str, str]] = []
     bodies = [b"{}", json.dumps({"customer": {"name": CUSTOMER}}, ensure_ascii=False).encode(),
@@ -169,8 +199,9 @@ def _walk_every_route(suite, keys, *, beta_reg: str, holder_reg: str) -> list[tu
     for path, methods in sorted(suite.app.routes.items()):
         for method in sorted(methods):
             params = re.findall(r"{(\w+)}", path)
-            for value_set in ({"reg_id": beta_reg, "partner_id": "beta"},
-                              {"reg_id": holder_reg, "partner_id": "acmehold"}):
+            for value_set in ({"reg_id": beta_reg, "partner_id": "beta", "notification_id": next(iter(notes["beta"]), "-")},
+                              {"reg_id": holder_reg, "partner_id": "acmehold",
+                               "notification_id": next(iter(notes["holder"]), "-")}):
                 url = path
                 for p in params:
                     url = url.replace(f"{{{p}}}", value_set.get(p, holder_reg))

@@ -156,3 +156,35 @@ def test_escalation_reaches_the_second_level_and_the_decision_reaches_the_submit
     assert suite.api.post(f"/v1/registrations/{reg_id}/approve", {}, vp).json()["status"] == "approved"
     suite.runner.pump()
     assert "user:wang" in _inbox(suite, admin, "registration.approved")
+
+
+def test_a_manual_escalation_below_the_threshold_asks_the_configured_second_level_and_restarts_the_wait(
+        suite, frozen, routing_env):
+    keys = _people()
+    wang, admin, lin, vp = keys["wang"], keys["root"], keys["lin"], keys["vp"]
+    currency = example()["data"]["project"]["expected_amount"]["currency"]
+    routing_env({"review_sla_hours": 24, "default_second_level": {  # the amount is far below: one level needed
+        "min_amount": {currency: "999999999"}, "approvers": {"team_manager": False, "roles": [], "users": ["vp"]}}})
+    reg_id = _submit(suite, wang)
+    frozen.advance(hours=20)
+    # WHEN the team manager escalates instead of deciding
+    answer = suite.api.post(f"/v1/registrations/{reg_id}/escalate", {"reason": "金额接近大单门槛，请 VP 定夺"}, lin)
+    assert answer.status == 200, answer.body
+    assert (answer.json()["status"], answer.json()["levels_required"]) == ("pending_review", 2)
+    suite.runner.pump()
+    # THEN the configured second-level approver is asked, with the reason
+    assert _inbox(suite, admin, "registration.escalated") == ["user:vp"]
+    [told] = [i for i in suite.api.get("/v1/dev/inbox", vp).json()["items"] if i["event_type"] == "registration.escalated"]
+    assert "金额接近大单门槛" in told["text"]
+    # AND the SLA wait restarted at the escalation: 20 h + 10 h is not overdue, 20 h + 25 h is (level 2)
+    from chalicelib.store import routing
+
+    frozen.advance(hours=10)
+    assert routing.remind_overdue(now=frozen.now()) == 0
+    frozen.advance(hours=15)
+    assert routing.remind_overdue(now=frozen.now()) == 1
+    suite.runner.pump()
+    assert _inbox(suite, admin, "registration.review_overdue") == ["user:vp"]
+    # AND the escalator may not decide the level they referred up; the vp does
+    assert suite.api.post(f"/v1/registrations/{reg_id}/approve", {}, lin).status == 403
+    assert suite.api.post(f"/v1/registrations/{reg_id}/approve", {}, vp).json()["status"] == "approved"

@@ -255,6 +255,92 @@ def test_two_levels_above_the_threshold_escalate_then_approve(suite, keys, monke
     assert answer.status == 200 and answer.json()["status"] == "approved"
 
 
+def test_a_reviewer_escalates_and_only_a_second_level_approver_decides(suite, keys):
+    url = tap_events(suite)
+    reg_id = _submit(suite, keys["wang"])
+    drain(suite, url)
+    # WHEN the team manager escalates (no second level configured: admins decide it)
+    answer = _post(suite, reg_id, "escalate", keys["boss"], {"reason": "客户与北区有交叉，请上级裁决"})
+    assert answer.status == 200, answer.body
+    assert (answer.json()["status"], answer.json()["levels_required"], answer.json()["levels_done"]) == (
+        "pending_review", 2, 0)
+    reg = _get(suite, reg_id, keys["admin"])
+    line = reg["audit"][-1]
+    assert (line["action"], line["level"], line["actor"]) == ("escalated", 2, {"kind": "user", "id": "boss"})
+    assert line["reason"] == "escalated from level 1 to level 2: 客户与北区有交叉，请上级裁决"
+    suite.runner.pump()
+    [event] = [e for e in drain(suite, url) if e["type"] == "registration.escalated"]
+    assert event["reason"] == line["reason"] and event["actor"] == {"kind": "user", "id": "boss"}
+    # THEN the escalator decides nothing more of it, the top level cannot go higher, an admin decides it
+    assert _post(suite, reg_id, "approve", keys["boss"]).status == 403
+    assert _post(suite, reg_id, "escalate", keys["boss"], {"reason": "again"}).status == 403
+    top = _post(suite, reg_id, "escalate", keys["admin"], {"reason": "higher"})
+    assert top.status == 409 and top.json()["code"] == "no_higher_level"
+    answer = _post(suite, reg_id, "approve", keys["admin"])
+    assert answer.status == 200 and answer.json()["status"] == "approved"
+    assert _post(suite, reg_id, "escalate", keys["admin"], {"reason": "late"}).status == 409  # decided
+
+
+def test_escalate_needs_a_reason_a_valid_level_and_a_reviewer(suite, keys):
+    reg_id = _submit(suite, keys["wang"])
+    before = _get(suite, reg_id, keys["admin"])
+    for body, loc, kind in (({}, "body.reason", "missing"), ({"reason": "  "}, "body.reason", "too_short"),
+                            ({"reason": "x", "level": 3}, "body.level", "less_than_equal"),
+                            ({"reason": "x", "level": "two"}, "body.level", "int_parsing"),
+                            ({"reason": "x", "extra": 1}, "body.extra", "extra_forbidden")):
+        answer = _post(suite, reg_id, "escalate", keys["boss"], body)
+        assert answer.status == 422, (body, answer.body)
+        assert {"loc": loc, "type": kind} in answer.json()["errors"], answer.json()
+        assert set(answer.json()) == {"code", "message", "errors"}
+    # the submitter, a rep of the team, another team's manager: refused before the body is read
+    for who in ("wang", "li", "nboss"):
+        assert _post(suite, reg_id, "escalate", keys[who], {"reason": "x"}).status in (403, 404), who
+    assert suite.api.post(f"/v1/registrations/{reg_id}/escalate", {"reason": "x"}).status == 401
+    assert _get(suite, reg_id, keys["admin"]) == before
+
+
+def test_escalate_racing_a_decision_loses_nothing(suite, keys, monkeypatch):
+    """Both orders, made deterministic: the other writer lands between this request's read and its write."""
+    from chalicelib import clock
+    from chalicelib.domain import workflow
+    from chalicelib.domain.ownership import HolderRef
+    from chalicelib.services import ownership
+    from chalicelib.store import registrations
+    from schemas.common import Actor, PrincipalKind
+
+    admin = Actor(kind=PrincipalKind.USER, id="admin")
+    # 1. an approval lands first: the escalation answers 409 and writes nothing
+    first = _submit(suite, keys["wang"])
+    write = registrations.append_audit
+
+    def approve_first(reg, entry, *, now):
+        ownership.grant(reg.id, HolderRef("user", "wang"), admin, now=clock.now())
+        return write(reg, entry, now=now)
+
+    monkeypatch.setattr(registrations, "append_audit", approve_first)
+    answer = _post(suite, first, "escalate", keys["boss"], {"reason": "x"})
+    monkeypatch.setattr(registrations, "append_audit", write)
+    assert answer.status == 409 and answer.json()["code"] == "conflict"
+    reg = _get(suite, first, keys["admin"])
+    assert reg["status"] == "approved" and "escalated" not in [a["action"] for a in reg["audit"]]
+    # 2. an escalation lands first: the approval answers 409 and the escalation stands
+    second = _submit(suite, keys["wang"])
+    grant = ownership.grant
+
+    def escalate_first(reg, owner, actor, *, now, reason=None):
+        current = registrations.get(reg.id)
+        assert write(current, workflow.escalate(current, admin, now=now, reason="y", level=1), now=now)
+        return grant(reg, owner, actor, now=now, reason=reason)
+
+    monkeypatch.setattr(ownership, "grant", escalate_first)
+    answer = _post(suite, second, "approve", keys["boss"])
+    monkeypatch.setattr(ownership, "grant", grant)
+    assert answer.status == 409, answer.body
+    reg = _get(suite, second, keys["admin"])
+    assert reg["status"] == "pending_review" and [a["action"] for a in reg["audit"]][-1] == "escalated"
+    assert _held("user:wang") == 1  # only the first one's approval holds
+
+
 # --- the submitter's moves -----------------------------------------------------------------------------------------
 
 def test_the_submitter_withdraws_before_a_decision(suite, keys):

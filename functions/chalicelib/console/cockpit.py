@@ -52,7 +52,7 @@ def view(body: dict, t: Callable[[str], str], lang: str) -> dict:
                                [(t("ck_avg_days"), [s["avg_days"] for s in stages]),
                                 (t("ck_p90_days"), [s["p90_days"] for s in stages])],
                                mark=next((i for i, s in enumerate(stages) if s["stage"] == body["bottleneck"]), None)),
-        "forecast": [(cur, charts.bars(f"{t('ck_forecast')} ({cur})", [f["month"] for f in body["forecast"]],
+        "forecast": [(cur, charts.bars(f"{t('ck_forecast')} ({cur})", [_month_label(f, t) for f in body["forecast"]],
                                        [(t("amount"), [_amount(f["amounts"], cur) for f in body["forecast"]]),
                                         (t("weighted"), [_amount(f["weighted"], cur) for f in body["forecast"]])]))
                      for cur in currencies(body)],
@@ -60,6 +60,11 @@ def view(body: dict, t: Callable[[str], str], lang: str) -> dict:
     bottleneck = next((stage_name(s, lang) for s in stages if s["stage"] == body["bottleneck"]), None)
     return {"c": body, "svg": svg, "pct": _pct, "bottleneck_name": bottleneck, "currencies": currencies(body),
             "amount_of": _amount_text, "stage_name": lambda s: stage_name(s, lang)}
+
+
+def _month_label(f: dict, t: Callable[[str], str]) -> str:
+    """A forecast month on the chart's axis; an overdue one (open deals past their expected close) says so."""
+    return f"{f['month'][2:]} {t('ck_overdue')}" if f.get("overdue") else f["month"]
 
 
 def _amount(monies: list[dict], currency: str) -> float:
@@ -89,6 +94,7 @@ def to_csv(body: dict, lang: str) -> str:
             w.writerow(["stage", f"{s['stage']} ({stage_name(s, lang)})", k, "" if s[k] is None else s[k]])
     w.writerow(["bottleneck", body["bottleneck"] or "", "stage", body["bottleneck"] or ""])
     for f in body["forecast"]:
+        w.writerow(["forecast", f["month"], "overdue", "yes" if f.get("overdue") else "no"])
         for kind in ("amounts", "weighted"):
             for m in f[kind]:
                 w.writerow(["forecast", f["month"], f"{kind} {m['currency']}", m["amount"]])

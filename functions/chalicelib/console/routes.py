@@ -325,8 +325,9 @@ def console_precheck(ctx: Ctx, form: dict[str, str]):
 
 
 def _waiting_since(reg: dict) -> str | None:
+    """When the waiting review level started: the move into review, or a later approval level or escalation."""
     for line in reversed(reg.get("audit") or []):
-        if line.get("to_status") == "pending_review":
+        if line.get("to_status") == "pending_review" or line.get("action") in ("approval_recorded", "escalated"):
             return line["at"]
     return None
 
@@ -340,16 +341,30 @@ def _age(since: str | None) -> float | None:
     return (clock.now() - at).total_seconds() / 3600
 
 
-def _escalates(reg: dict) -> bool:
-    """True when approving now records one level and passes the registration on (the routing rules ask for more)."""
+def _levels(reg: dict) -> tuple[int, int] | None:
+    """(level waiting, levels required) of a registration in review, by the routing rules; None otherwise."""
     if reg.get("status") != "pending_review" or not reg.get("audit"):
-        return False
+        return None
     from chalicelib.domain import routing
     from chalicelib.store.routing import rules as routing_rules
     from schemas.registration import Registration
 
     model = Registration.model_validate(reg)
-    return routing.current_level(model) < routing.levels_required(routing_rules(), model)
+    return routing.current_level(model), routing.levels_required(routing_rules(), model)
+
+
+def _escalates(reg: dict) -> bool:
+    """True when approving now records one level and passes the registration on (the routing rules ask for more)."""
+    levels = _levels(reg)
+    return levels is not None and levels[0] < levels[1]
+
+
+def _can_escalate(reg: dict) -> bool:
+    """True while a higher level exists to refer the waiting one to (the API still checks who may)."""
+    from chalicelib.domain.workflow import TOP_LEVEL
+
+    levels = _levels(reg)
+    return levels is not None and min(levels) < TOP_LEVEL
 
 
 @bp.route("/console/registrations/{reg_id}", methods=["GET"])
@@ -365,7 +380,8 @@ def console_registration(ctx: Ctx, reg_id: str):
     ownership = ctx.api("GET", "/v1/registrations/{reg_id}/ownership", params=params)
     stages = ctx.api("GET", "/v1/pipeline/stages")
     configured = stages.body["stages"] if stages.ok else []
-    return render(ctx, "registration.html", reg=reg, escalates=_escalates(reg), verdict=verdict.body if verdict.ok else None,
+    return render(ctx, "registration.html", reg=reg, escalates=_escalates(reg), can_escalate=_can_escalate(reg),
+                  verdict=verdict.body if verdict.ok else None,
                   stages=configured if reg["status"] == "approved" else [],
                   stage_name=_stage_name(ctx, configured, reg.get("sales_stage")),
                   verdict_status=verdict.status, ownership=ownership.body if ownership.ok else None,
@@ -395,6 +411,7 @@ ACTIONS: dict[str, tuple[str, Any]] = {
     "reject": ("/v1/registrations/{reg_id}/reject",
                lambda f: {**({"reason": f["reason"]} if f.get("reason") else {}),
                           **({"share_reason": True} if f.get("share_reason") == "yes" else {})}),
+    "escalate": ("/v1/registrations/{reg_id}/escalate", lambda f: {"reason": f.get("reason", "")}),
     "withdraw": ("/v1/registrations/{reg_id}/withdraw", lambda f: {"reason": f["reason"]} if f.get("reason") else {}),
     "resubmit": ("/v1/registrations/{reg_id}/resubmit", lambda f: {"reason": f["reason"]} if f.get("reason") else {}),
     "claim": ("/v1/registrations/{reg_id}/claim", lambda f: None),
@@ -701,3 +718,24 @@ def console_subscription_delete(ctx: Ctx, form: dict[str, str], sub_id: str):
     if answer.ok:
         return redirect(ctx, ctx.url("/subscriptions", m="done"))
     return redirect(ctx, ctx.url("/subscriptions", e="forbidden" if answer.status == 403 else "refused"))
+
+
+# --- everyone: my notifications ----------------------------------------------------------------------------------
+
+@bp.route("/console/notifications", methods=["GET"])
+@page()
+def console_notifications(ctx: Ctx):
+    """The caller's notifications (``GET /v1/notifications``, as the API redacts them), newest first."""
+    cursor = ((ctx.request.query_params or {}).get("cursor") or "")[:1024]
+    answer = ctx.api("GET", "/v1/notifications", query={"limit": "25", **({"cursor": cursor} if cursor else {})})
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("refused"))
+    return render(ctx, "notifications.html", items=answer.body["items"], next_cursor=answer.body.get("next_cursor"))
+
+
+@bp.route("/console/notifications/read", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_notification_read(ctx: Ctx, form: dict[str, str]):
+    answer = ctx.api("POST", "/v1/notifications/{notification_id}/read",
+                     params={"notification_id": form.get("id", "")[:64]}, body=None)
+    return redirect(ctx, ctx.url("/notifications") + "?" + urlencode({"m": "done"} if answer.ok else {"e": "refused"}))

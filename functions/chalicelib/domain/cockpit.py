@@ -13,10 +13,12 @@ contributions. Cells of one partition (``cockpit#all`` / ``cockpit#team#<id>``),
 * ``reclaimed#<week>``                  reclaims (回收到公海) in that week
 * ``dwell#<stage>#<bucket>``            completed stays in a stage (count; ``cents`` holds the summed seconds):
                                          ``review`` is pending_review → decision; a sales stage's stay runs from
-                                         approval or the move into it to the move out of it or the close
+                                         approval or the move into it to the move out of it or the close (the
+                                         close line names the stage it ends, so a deal never moved has one too)
 * ``forecast#<month>#<stage>#<cur>``    open (approved) registrations by month of expected close, stage and
                                          currency (count, cents): the weighted forecast applies the stage's
-                                         probability when read, so changing the configured stages needs no recount
+                                         probability when read, so changing the configured stages needs no recount;
+                                         a month before the current one is read back as overdue (still open)
 * ``partner#<partner id>#<submitted|approved|won>``  a partner's registrations (top partners)
 """
 from __future__ import annotations
@@ -90,8 +92,11 @@ def stays(audit: list[AuditEntry]) -> list[tuple[str, float]]:
             approved, stage_since = True, e.at  # the stage it is approved at is known from its next move
             stage = None
         elif approved:
-            if e.to_status in (S.WON, S.LOST) and stage is not None and stage_since is not None:
-                out.append((stage, (e.at - stage_since).total_seconds()))
+            # The close line names the stage it ended (``domain.ownership.close``): a deal closed in the stage
+            # it was approved at, never moved, has its stay too. Lines written before they named it: the moves.
+            closed_in = e.stage or stage
+            if e.to_status in (S.WON, S.LOST) and closed_in is not None and stage_since is not None:
+                out.append((closed_in, (e.at - stage_since).total_seconds()))
             approved, stage, stage_since = False, None, None
     return out
 
@@ -138,11 +143,13 @@ def deltas(old: Registration | None, new: Registration | None) -> list[tuple[str
 @dataclass(frozen=True)
 class Window:
     """What a cockpit read covers: ``weeks`` ISO weeks ending with the one of ``today`` (days too), and
-    ``months`` months of expected close from the month of ``today``."""
+    ``months`` months of expected close from the month of ``today``, after ``past_months`` months before it
+    (deals still open whose expected close month has passed: overdue)."""
 
     today: date
     weeks: int
     months: int
+    past_months: int = 0
 
     @property
     def week_starts(self) -> list[str]:
@@ -155,13 +162,14 @@ class Window:
         return [(first + timedelta(days=i)).isoformat() for i in range((self.today - first).days + 1)]
 
     @property
+    def current_month(self) -> str:
+        return f"{self.today.year:04d}-{self.today.month:02d}"
+
+    @property
     def month_keys(self) -> list[str]:
-        y, m = self.today.year, self.today.month
-        out = []
-        for _ in range(self.months):
-            out.append(f"{y:04d}-{m:02d}")
-            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-        return out
+        """``past_months`` months before the month of ``today``, then ``months`` months from it, in order."""
+        index = self.today.year * 12 + self.today.month - 1 - self.past_months
+        return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index, index + self.past_months + self.months)]
 
     def ranges(self) -> list[tuple[str, str]]:
         """The sort-key ranges (inclusive) one cockpit read queries: each bounded by the window, not by the
@@ -251,7 +259,9 @@ def figures(cells: list[tuple[str, int, int]], window: Window, stages: list[tupl
                        "approval_rate": rate(approved, submitted), "won_of_approved": rate(won, approved),
                        "win_rate": rate(won, won + lost)},
         "stages": stage_rows, "bottleneck": bottleneck,
-        "forecast": [{"month": m, "amounts": [(cur, v[0]) for cur, v in sorted(forecast[m].items())],
+        # a month before the current one still holding open deals: their expected close has passed (overdue)
+        "forecast": [{"month": m, "overdue": m < window.current_month,
+                      "amounts": [(cur, v[0]) for cur, v in sorted(forecast[m].items())],
                       "weighted": [(cur, v[1]) for cur, v in sorted(forecast[m].items())]} for m in window.month_keys],
         "top_partners": [{"partner_id": pid, "submitted": v.get("submitted", 0), "approved": v.get("approved", 0),
                           "won": v.get("won", 0)} for pid, v in ranked[:top]],

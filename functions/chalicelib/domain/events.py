@@ -29,6 +29,8 @@ _BY_ACTION = {
     "extended": "registration.extended",
     # Approval workflow: an approval below the required level count; the next level's approvers decide.
     "approval_recorded": "registration.escalated",
+    # ... or a reviewer referred the waiting level up (``POST .../escalate``): the higher level decides.
+    "escalated": "registration.escalated",
     # Pipeline (issue 18): a stage move of an approved registration.
     "stage_changed": "registration.stage_changed",
 }

@@ -114,7 +114,8 @@ RECIPIENT_POLICY: dict[str, Policy] = {
     # Review SLA (issue 5): the event names the waiting level's approvers and their managers
     # (``approvers``/``notify``, generic below), chosen by handlers/review_sla.py through the routing rules.
     "registration.review_overdue": lambda evt: [],
-    # Level 1 of two approved (audit "approval_recorded"): the second level's approvers decide next.
+    # Level 1 of two approved (audit "approval_recorded") or escalated by a reviewer ("escalated"): the second
+    # level's approvers decide next.
     "registration.escalated": _review_level(2),
     # A registry says the customer is dissolved/revoked (issue 12 item 13): the submitter, owner and managers.
     "customer.review_flagged": _union(_submitter, _owner, _team),
@@ -189,6 +190,7 @@ class Delivery:
     digest: str = "off"
     message: Message = field(default_factory=lambda: Message("", ""))
     payload: Mapping[str, Any] | None = None  # the event as this recipient may see it (domain.visibility)
+    inbox: bool = False  # this delivery stands for the event in the recipient's notifications (one each)
 
 
 def _digest_text(text: str) -> bytes:
@@ -231,6 +233,8 @@ def plan_deliveries(evt: Mapping[str, Any], prefs: Sequence[ChannelPrefs], *, no
     channel, which keeps a partner system in sync with everything about its registrations. Human channels
     follow the recipient's digest mode; a tender alert from a ``daily_digest`` subscription is digested daily.
     Each recipient gets the event as it may see it (``domain.visibility.event``): words and payload alike.
+    The first delivery of each recipient about someone else's action is marked ``inbox``: the one that lists
+    the event among the recipient's notifications (``GET /v1/notifications``).
     """
     from chalicelib.domain.visibility import Viewer, event as visible_event
 
@@ -240,9 +244,11 @@ def plan_deliveries(evt: Mapping[str, Any], prefs: Sequence[ChannelPrefs], *, no
         locale = p.locale if p.locale in LOCALES else DEFAULT_LOCALE
         seen = visible_event(Viewer.from_ref(p.recipient), evt)
         message = render(seen, locale)
+        listed = p.recipient in actor  # one's own action is not a notification
         for channel in p.channels:
             if channel not in CHANNELS or (p.recipient in actor and channel != "webhook"):
                 continue
+            inbox, listed = not listed, True
             mode = "off" if channel == "webhook" else p.digest
             if channel != "webhook" and evt.get("delivery") == "daily_digest":
                 mode = "daily"
@@ -251,7 +257,7 @@ def plan_deliveries(evt: Mapping[str, Any], prefs: Sequence[ChannelPrefs], *, no
             out.append(Delivery(id=delivery_id(str(evt["id"]), p.recipient, channel), event_id=str(evt["id"]),
                                 event_type=str(evt.get("type")), recipient=p.recipient, channel=channel,
                                 locale=locale, due_at=due, digest=mode,
-                                message=message, payload=seen))
+                                message=message, payload=seen, inbox=inbox))
     return out
 
 
@@ -341,10 +347,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "registration.escalated": {
         "zh-CN": ("待二级审批：{customer}",
-                  "商机报备 {registration_id}（项目「{project}」，{amount} {currency}）已通过一级审批，等待您的二级审批。"),
+                  "商机报备 {registration_id}（项目「{project}」，{amount} {currency}）已升至二级审批（{reason}），等待您审批。"),
         "en": ("Second approval needed: {customer}",
-               "Registration {registration_id} (\"{project}\", {amount} {currency}) passed its first review level "
-               "and is waiting for your second-level approval."),
+               "Registration {registration_id} (\"{project}\", {amount} {currency}) went up to the second review "
+               "level ({reason}) and is waiting for your approval."),
     },
     "registration.review_overdue": {
         "zh-CN": ("审批超时提醒：{customer}",

@@ -130,6 +130,7 @@ class Holding:
     timers: Timers = field(default_factory=Timers)
     warned: str | None = None  # "<due_at iso>|<days>" of the last warning sent
     submitter: HolderRef | None = None  # whose pending counter a decision on a pending registration releases
+    sales_stage: str | None = None  # the pipeline stage (a close records the one it ends: domain.cockpit)
 
 
 @dataclass(frozen=True)
@@ -400,11 +401,12 @@ def offboard(h: Holding, leaver: HolderRef, successor: HolderProfile | None, *, 
 def close(h: Holding, target: S, *, actor: Actor, now: datetime, reason: str | None = None) -> Change:
     """Won or lost (approval workflow): the holding ends. The owner's counter is released and the timers
     cleared (nothing is due any more); the owner stays on the registration as a matter of record, so
-    ``from_owner == to_owner`` and the store releases the counter explicitly (store.ownership_ops.close)."""
+    ``from_owner == to_owner`` and the store releases the counter explicitly (store.ownership_ops.close). The
+    line records the sales stage the deal closed in (``stage``): the close ends that stage's stay."""
     if target not in (S.WON, S.LOST):
         raise ValueError(f"close moves to won or lost, not {target}")
     owner = _require_held(h)
-    entry = _entry(h, target.value, actor, now, reason, target)
+    entry = _entry(h, target.value, actor, now, reason, target).model_copy(update={"stage": h.sales_stage})
     return Change(target.value, h.status, target, owner, owner, Timers(), (entry,))
 
 

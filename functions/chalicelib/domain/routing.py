@@ -11,7 +11,11 @@ systems), the submitter never decides their own registration, and a person who r
 current review round may not decide a later level of it.
 
 Levels are counted from the audit trail: a round starts at the entry that moved the registration into
-``pending_review``; each ``approval_recorded`` entry after it completes one level.
+``pending_review``; each ``approval_recorded`` entry after it completes one level. An ``escalated`` entry
+(a reviewer referred the decision up, ``domain.workflow.escalate``) makes its level the one waiting and
+required, whatever the amount; a second level reached only by escalation is decided by the second-level
+approvers the matching route (or the defaults) configure, else by :data:`ESCALATION_APPROVERS` (admins).
+Nobody who approved or escalated in the current round decides a later level of it.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from chalicelib.domain.access import Principal, Role
-from chalicelib.domain.workflow import APPROVAL_RECORDED, UPDATED
+from chalicelib.domain.workflow import APPROVAL_RECORDED, ESCALATED, UPDATED
 from schemas.common import PrincipalKind
 from schemas.registration import AuditEntry, Registration, RegistrationStatus
 
@@ -175,8 +179,12 @@ def _second_level(rules: RoutingRules, reg: Registration) -> SecondLevel | None:
 
 
 def levels_required(rules: RoutingRules, reg: Registration) -> int:
-    """1, or 2 when the matching route's second level applies to this amount."""
-    return 2 if _second_level(rules, reg) is not None else 1
+    """1, or 2 when the matching route's second level applies to this amount or the review was escalated to it."""
+    return max(2 if _second_level(rules, reg) is not None else 1, escalated_to(reg.audit))
+
+
+# Who decides a second level that only an escalation asked for, when no second level is configured at all.
+ESCALATION_APPROVERS = ApproverSet(team_manager=False, roles=("admin",))
 
 
 def approver_set(rules: RoutingRules, reg: Registration, level: int) -> ApproverSet | None:
@@ -186,7 +194,12 @@ def approver_set(rules: RoutingRules, reg: Registration, level: int) -> Approver
         return route.approvers if route is not None else rules.default
     if level == 2:
         second = _second_level(rules, reg)
-        return second.approvers if second is not None else None
+        if second is not None:
+            return second.approvers
+        if escalated_to(reg.audit) >= 2:  # escalated below the amount threshold: the configured second level
+            route = matching_route(rules, reg)
+            configured = route.second_level if route is not None else rules.default_second_level
+            return configured.approvers if configured is not None else ESCALATION_APPROVERS
     return None
 
 
@@ -212,19 +225,33 @@ def round_approvals(audit: Sequence[AuditEntry]) -> list[AuditEntry]:
     return [e for e in audit[start + 1:] if e.action == APPROVAL_RECORDED]
 
 
+def round_steps(audit: Sequence[AuditEntry]) -> list[AuditEntry]:
+    """The ``approval_recorded`` and ``escalated`` entries of the current review round, oldest first."""
+    start = _round_start(audit)
+    if start is None:
+        return []
+    return [e for e in audit[start + 1:] if e.action in (APPROVAL_RECORDED, ESCALATED)]
+
+
+def escalated_to(audit: Sequence[AuditEntry]) -> int:
+    """The highest level this round was escalated to; 0 when it was not."""
+    return max((e.level or 0 for e in round_steps(audit) if e.action == ESCALATED), default=0)
+
+
 def current_level(reg: Registration) -> int:
-    """The level now waiting for a decision: 1 + approvals recorded in this round."""
-    return 1 + len(round_approvals(reg.audit))
+    """The level now waiting for a decision: 1 + approvals recorded in this round, or the level it was
+    escalated to if that is higher."""
+    return max(1 + len(round_approvals(reg.audit)), escalated_to(reg.audit))
 
 
 def waiting_since(audit: Sequence[AuditEntry]) -> tuple[int, datetime] | None:
     """(seq, time) of the entry the current level has waited since: the move into pending_review or the
-    latest approval of this round. None if the trail never entered pending_review."""
+    latest approval or escalation of this round. None if the trail never entered pending_review."""
     start = _round_start(audit)
     if start is None:
         return None
-    approvals = [e for e in audit[start + 1:] if e.action == APPROVAL_RECORDED]
-    entry = approvals[-1] if approvals else audit[start]
+    steps = round_steps(audit)
+    entry = steps[-1] if steps else audit[start]
     return entry.seq, entry.at
 
 
@@ -241,7 +268,7 @@ def may_decide(rules: RoutingRules, principal: Principal, reg: Registration, lev
         return False
     if reg.submitter.kind is PrincipalKind.USER and reg.submitter.id == principal.id:
         return False
-    if any(e.actor.id == principal.id and e.actor.kind is PrincipalKind.USER for e in round_approvals(reg.audit)):
+    if any(e.actor.id == principal.id and e.actor.kind is PrincipalKind.USER for e in round_steps(reg.audit)):
         return False
     allowed = approver_set(rules, reg, level)
     if allowed is None:
@@ -263,7 +290,7 @@ def approvers(rules: RoutingRules, reg: Registration, level: int, *,
     allowed = approver_set(rules, reg, level)
     if allowed is None:
         return []
-    excluded = {e.actor.id for e in round_approvals(reg.audit)}
+    excluded = {e.actor.id for e in round_steps(reg.audit)}
     if reg.submitter.kind is PrincipalKind.USER:
         excluded.add(reg.submitter.id)
     named = [*allowed.users, *(team_manager_ids if allowed.team_manager else ())]

@@ -12,7 +12,9 @@ nothing. Ownership moves (grant, reclaim, close) build their entries through :fu
 Edits (``PATCH``, the partner's ``opportunity.updated``) are allowed while submitted, pending review or
 rejected; they append an ``updated`` audit line (no status move) and, except when rejected, re-run the
 checks; no decision is taken until the re-check has run. An approval below the level count the routing
-rules require (``chalicelib.domain.routing``) appends ``approval_recorded`` (no status move).
+rules require (``chalicelib.domain.routing``) appends ``approval_recorded`` (no status move). A reviewer who
+may decide the waiting level may instead escalate it (``escalated``, no status move): the review then waits
+for a higher level's approvers (at most :data:`TOP_LEVEL`), and the escalator decides no later level of it.
 """
 from __future__ import annotations
 
@@ -89,6 +91,8 @@ SYSTEM = Actor(kind=PrincipalKind.SYSTEM, id="workflow")
 EDITABLE: frozenset[S] = frozenset({S.SUBMITTED, S.PENDING_REVIEW, S.REJECTED})
 RECHECKED: frozenset[S] = frozenset({S.SUBMITTED, S.PENDING_REVIEW})  # an edit re-runs the checks here
 APPROVAL_RECORDED = "approval_recorded"
+ESCALATED = "escalated"
+TOP_LEVEL = 2  # the routing rules define at most two approver levels (domain.routing)
 UPDATED = "updated"
 CHECKED = "checked"
 
@@ -177,6 +181,36 @@ def record_approval(reg: Registration, actor: Actor, *, now: datetime, level: in
     counted by ``chalicelib.domain.routing`` from these lines (one per level, in the current review round)."""
     note = f"level {level} of {required} approved" + (f": {reason}" if reason else "")
     return AuditEntry(seq=next_seq(reg.audit), at=now, actor=actor, action=APPROVAL_RECORDED, reason=note)
+
+
+class NoHigherLevelError(WorkflowError):
+    code = "no_higher_level"
+
+
+class EscalationLevelError(WorkflowError):
+    status = 422
+    code = "validation_failed"
+    errors = [{"loc": "body.level", "type": "escalation_level"}]
+
+
+def escalate(reg: Registration, actor: Actor, *, now: datetime, reason: str, level: int,
+             to_level: int | None = None) -> AuditEntry:
+    """A reviewer of the waiting ``level`` refers the decision up to ``to_level`` (default: the next one).
+
+    The caller has checked that ``actor`` may decide ``level`` (``check_decidable`` and the routing rules).
+    Raises ``ReasonRequiredError`` without a reason, ``NoHigherLevelError`` at the top level, and
+    ``EscalationLevelError`` for a target not above ``level`` or above :data:`TOP_LEVEL`."""
+    if reg.status is not S.PENDING_REVIEW:
+        raise IllegalTransitionError(reg.status, S.PENDING_REVIEW)
+    if not (reason and reason.strip()):
+        raise ReasonRequiredError("a reason is required to escalate")
+    if level >= TOP_LEVEL:
+        raise NoHigherLevelError(f"level {level} is the highest review level; approve or reject it")
+    target = level + 1 if to_level is None else to_level
+    if not level < target <= TOP_LEVEL:
+        raise EscalationLevelError(f"escalate to a level above {level}, at most {TOP_LEVEL}")
+    return AuditEntry(seq=next_seq(reg.audit), at=now, actor=actor, action=ESCALATED, level=target,
+                      reason=f"escalated from level {level} to level {target}: {reason.strip()}")
 
 
 def withdraw(reg: Registration, p: Principal, *, now: datetime, reason: str | None = None) -> AuditEntry:

@@ -100,7 +100,7 @@ def _team_in_view(what: str) -> str | None:
 @bp.route("/v1/pipeline/cockpit", methods=["GET"])
 @api(responses={200: "Cockpit"}, query="schemas.pipeline:CockpitQuery",
      summary="Cockpit (驾驶舱): trends, conversion, stage stays, bottleneck, weighted forecast, top partners "
-             "(query: team, weeks, months)")
+             "(query: team, weeks, months, past_months: overdue open deals)")
 def pipeline_cockpit():
     from chalicelib import clock
     from chalicelib.domain import cockpit as dom
@@ -109,7 +109,7 @@ def pipeline_cockpit():
 
     q = parse_query(CockpitQuery, bp.current_request.query_params)
     team = _team_in_view("the cockpit")
-    window = dom.Window(today=clock.now().date(), weeks=q.weeks, months=q.months)
+    window = dom.Window(today=clock.now().date(), weeks=q.weeks, months=q.months, past_months=q.past_months)
     part = dom.team_partition(team) if team else dom.ALL
     items = [i for low, high in window.ranges() for i in aggregates.cells(part, low, high)]
     return json_response(200, cockpit(items, team, window))
@@ -137,8 +137,8 @@ def cockpit(items, team, window):
         stages=[{**r, "name_zh": names.get(r["stage"], (r["stage"],) * 2)[0],
                  "name_en": names.get(r["stage"], (r["stage"],) * 2)[1]} for r in got["stages"]],
         bottleneck=got["bottleneck"],
-        forecast=[{"month": f["month"], "amounts": money(f["amounts"]), "weighted": money(f["weighted"])}
-                  for f in got["forecast"]],
+        forecast=[{"month": f["month"], "overdue": f["overdue"], "amounts": money(f["amounts"]),
+                   "weighted": money(f["weighted"])} for f in got["forecast"]],
         top_partners=got["top_partners"], cells_read=len(items))
 
 

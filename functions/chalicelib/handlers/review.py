@@ -8,6 +8,8 @@ version read: an illegal move or a lost race answers 409 and changes nothing.
   else 403. Below the required level count an approval is recorded (``approval_recorded``, announced as
   ``registration.escalated``); the last level grants ownership (store.ownership_ops.grant) to the submitter
   or the holder the body names. A reject needs a reason (422 without).
+- escalate: whoever may decide the waiting level refers it up, with a reason (``escalated``, announced as
+  ``registration.escalated`` to the higher level's approvers); conditioned on the version read like a decision.
 - withdraw (before a decision), resubmit (a rejected one, bounded), ``PATCH`` (edit while submitted,
   pending review or rejected; re-runs the checks): the submitter only.
 - won/lost: the owner, a manager of the registration's team or an admin; the holder's counter is released.
@@ -152,6 +154,27 @@ def reject_registration(reg_id: str):
     body = _body(RejectRequest)
     return _move(r.reg, lambda now: reject(r.reg, r.principal.actor, now=now, reason=body.reason,
                                                   shared=body.share_reason))
+
+
+@bp.route("/v1/registrations/{reg_id}/escalate", methods=["POST"])
+@api(request="EscalateRequest", responses={200: "Decision"},
+     summary="Refer a registration pending review to a higher approver level, with a reason (those who may "
+             "decide the waiting level)")
+def escalate_registration(reg_id: str):
+    from chalicelib import clock
+    from chalicelib.domain.workflow import escalate
+    from chalicelib.store import registrations
+    from schemas.registration import RegistrationStatus
+    from schemas.workflow import EscalateRequest
+
+    principal = bearer_principal(bp.current_request.headers)
+    r = _Review(reg_id, RegistrationStatus.PENDING_REVIEW, principal)
+    body = _body(EscalateRequest)
+    now = clock.now()
+    entry = escalate(r.reg, r.principal.actor, now=now, reason=body.reason, level=r.level, to_level=body.level)
+    if not registrations.append_audit(r.reg, entry, now=now):  # conditioned on the version read
+        raise _lost()
+    return _decision(reg_id)
 
 
 # --- the submitter's moves ---------------------------------------------------------------------------------------

@@ -91,13 +91,16 @@ class AuditEntryMap(MapAttribute):
     reason = UnicodeAttribute(null=True)
     evidence = UnicodeAttribute(null=True)  # staff-only check evidence (domain.visibility)
     shared = BooleanAttribute(null=True)  # staff marked the reason for the partner (domain.visibility)
+    stage = UnicodeAttribute(null=True)  # close lines: the sales stage left (domain.cockpit stays)
+    level = NumberAttribute(null=True)  # escalated lines: the approver level referred to (domain.routing)
 
     @classmethod
     def from_entry(cls, entry: Any) -> AuditEntryMap:
         """The stored form of a ``schemas.registration.AuditEntry``."""
         return cls(seq=entry.seq, at=entry.at, actor_kind=entry.actor.kind.value, actor_id=entry.actor.id,
                    action=entry.action, from_status=entry.from_status, to_status=entry.to_status,
-                   reason=entry.reason, evidence=entry.evidence, shared=entry.shared)
+                   reason=entry.reason, evidence=entry.evidence, shared=entry.shared,
+                   stage=entry.stage, level=entry.level)
 
 
 class RegistrationItem(_Model):
@@ -513,8 +516,14 @@ class DeliveryItem(_Model):
     created_at = UTCDateTimeAttribute()
     sent_at = UTCDateTimeAttribute(null=True)
     parked_at = UTCDateTimeAttribute(null=True)
+    # Sparse ``ByInboxIndex``: set on one delivery per (event, recipient) (domain.notifications ``inbox``), the
+    # recipient's notifications newest first (``GET /v1/notifications``); ``read_at`` once they mark it read.
+    inbox_of = UnicodeAttribute(null=True)  # user:<id> | partner:<id>
+    inbox_at = UnicodeAttribute(null=True)  # fixed-width ISO UTC creation time + "#" + id: sorts, unique
+    read_at = UTCDateTimeAttribute(null=True)
 
     by_lane = _index("ByLaneIndex", "lane", "lane_at")()
+    by_inbox = _index("ByInboxIndex", "inbox_of", "inbox_at")()
 
 
 class ScoreItem(_Model):

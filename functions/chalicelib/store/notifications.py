@@ -55,9 +55,10 @@ def create(planned: Sequence[Delivery], evt: dict, *, now: datetime) -> list[Del
             d.id, event_id=d.event_id, event_type=d.event_type, recipient=d.recipient, channel=d.channel,
             locale=d.locale, digest=d.digest, state="pending", attempts=0, title=d.message.title,
             text=d.message.text, link=d.message.link,
-            payload=dict(d.payload if d.payload is not None else evt) if d.channel == "webhook" else None,
+            payload=dict(d.payload if d.payload is not None else evt) if d.channel == "webhook" or d.inbox else None,
             webhook_id=webhook_id(d.event_id, d.recipient) if d.channel == "webhook" else None,
-            lane=due_lane(d.id), lane_at=lane_time(d.due_at), created_at=now)
+            lane=due_lane(d.id), lane_at=lane_time(d.due_at), created_at=now,
+            inbox_of=d.recipient if d.inbox else None, inbox_at=f"{lane_time(now)}#{d.id}" if d.inbox else None)
         try:
             item.save(condition=DeliveryItem.id.does_not_exist())
         except PutError as exc:
@@ -150,6 +151,34 @@ def replay(item: DeliveryItem, *, now: datetime) -> bool:
 def inbox(*, limit: int = 50) -> list[DeliveryItem]:
     """What the local channel delivered, newest first."""
     return list(DeliveryItem.by_lane.query(INBOX, scan_index_forward=False, limit=limit))
+
+
+# --- the caller's notifications (GET /v1/notifications) ----------------------------------------------------
+
+def notifications(recipient: str, *, limit: int, cursor: dict | None) -> tuple[list[DeliveryItem], dict | None]:
+    """One page of ``recipient``'s notifications, newest first (``ByInboxIndex``: one Query, ``limit`` items),
+    and the key to continue from (None on the last page)."""
+    result = DeliveryItem.by_inbox.query(recipient, scan_index_forward=False, limit=limit,
+                                         last_evaluated_key=cursor)
+    items = list(result)
+    return items, result.last_evaluated_key
+
+
+def mark_read(delivery_id: str, recipient: str, *, now: datetime) -> DeliveryItem | None:
+    """Mark ``recipient``'s notification read (the first time only; a repeat changes nothing). None when no
+    notification of ``recipient`` has that id (someone else's reads as absent)."""
+    item = get(delivery_id)
+    if item is None or item.inbox_of != recipient:
+        return None
+    if item.read_at is None:
+        try:
+            item.update(actions=[DeliveryItem.read_at.set(now)],
+                        condition=(DeliveryItem.inbox_of == recipient) & DeliveryItem.read_at.does_not_exist())
+        except UpdateError as exc:
+            if not _conditional_failed(exc):
+                raise
+            item.refresh(consistent_read=True)  # read meanwhile by another request: keep that time
+    return item
 
 
 def message_of(item: DeliveryItem) -> Message:

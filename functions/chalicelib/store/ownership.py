@@ -48,6 +48,7 @@ def holding_from_item(item: RegistrationItem) -> Holding:
         ),
         warned=item.warned,
         submitter=HolderRef.of(item.submitter_kind, item.submitter_id),
+        sales_stage=(item.data or {}).get("sales_stage"),
     )
 
 

@@ -64,7 +64,8 @@ def from_item(item: RegistrationItem) -> Registration:
         audit=[
             AuditEntry(seq=a.seq, at=a.at, actor=Actor(kind=a.actor_kind, id=a.actor_id), action=a.action,
                        from_status=a.from_status, to_status=a.to_status, reason=a.reason,
-                       evidence=a.evidence, shared=a.shared)
+                       evidence=a.evidence, shared=a.shared, stage=a.stage,
+                       level=int(a.level) if a.level is not None else None)
             for a in item.audit
         ],
     )

@@ -30,7 +30,9 @@ BODY = {"today": "2026-12-06", "team": "north",
         "stages": [{"stage": "review", "name_zh": "审批中", "name_en": "In review", "stays": 1, "avg_days": "2.0",
                     "p90_days": "2"}, {"stage": "lead", "name_zh": "线索", "name_en": "Lead", "stays": 0}],
         "bottleneck": "review",
-        "forecast": [{"month": "2027-01", "amounts": [{"amount": "10.00", "currency": "CNY"}],
+        "forecast": [{"month": "2026-11", "overdue": True, "amounts": [{"amount": "4.00", "currency": "CNY"}],
+                      "weighted": [{"amount": "2.40", "currency": "CNY"}]},
+                     {"month": "2027-01", "amounts": [{"amount": "10.00", "currency": "CNY"}],
                       "weighted": [{"amount": "6.00", "currency": "CNY"}]}],
         "top_partners": [{"partner_id": "acme", "submitted": 2, "approved": 1, "won": 0}], "cells_read": 9}
 
@@ -43,6 +45,8 @@ def test_csv_has_every_section_and_null_as_empty():
     assert ["conversion", "window", "win_rate", ""] in rows  # left out by the API: null
     assert ["stage", "lead (线索)", "avg_days", ""] in rows
     assert ["forecast", "2027-01", "weighted CNY", "6.00"] in rows
+    assert ["forecast", "2026-11", "overdue", "yes"] in rows and ["forecast", "2027-01", "overdue", "no"] in rows
+    assert ["forecast", "2026-11", "amounts CNY", "4.00"] in rows
     assert ["partner", "acme", "submitted", "2"] in rows and ["week", "2026-11-30", "conflict", "1"] in rows
 
 
@@ -51,3 +55,4 @@ def test_view_names_the_bottleneck_in_the_page_language():
     assert v["bottleneck_name"] == "In review" and v["currencies"] == ["CNY"]
     assert v["pct"]("0.5") == "50.0%" and v["pct"](None) == "-"
     assert len(v["svg"]["forecast"]) == 1 and v["svg"]["stages"].count('class="label mark"') == 1
+    assert "26-11 ck_overdue" in v["svg"]["forecast"][0][1] and ">2027-01<" in v["svg"]["forecast"][0][1]

@@ -6,7 +6,8 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from chalicelib.domain import cockpit
+from chalicelib.domain import cockpit, ownership
+from chalicelib.domain.ownership import HolderRef, Holding
 from chalicelib.domain.pipeline import DEFAULT
 from chalicelib.domain.registration import new_registration
 from schemas.common import Actor, PrincipalKind
@@ -53,15 +54,35 @@ def test_stays_review_then_stages_by_their_moves_and_the_close():
     assert not any(c.startswith("forecast#") for c in cells)  # won: no longer open
 
 
-def test_a_close_without_a_stage_move_records_no_stage_stay_and_the_open_one_is_forecast():
+def test_a_close_without_a_stage_move_ends_the_stay_of_the_stage_it_closed_in():
     reg = _reg(close="2027-01-20", amount="250.50", stage="negotiation")
     reg = _line(reg, "status_changed", T0, frm=S.SUBMITTED, to=S.PENDING_REVIEW)
     reg = _line(reg, "status_changed", T0 + timedelta(hours=5), frm=S.PENDING_REVIEW, to=S.APPROVED)
     cells = _cells(reg)
     assert cells["forecast#2027-01#negotiation#CNY"] == (1, 25050)
     assert cells["new#2026-11-02"] == (1, 0)
-    lost = _line(reg, "status_changed", T0 + timedelta(days=3), frm=S.APPROVED, to=S.LOST)
-    assert [s for s, _ in cockpit.stays(lost.audit)] == ["review"]  # the stage it left is not in the audit
+    # The close line as domain.ownership.close writes it: it names the stage the deal closed in.
+    h = Holding(reg_id=reg.id, status=S.APPROVED, version=3, last_seq=reg.audit[-1].seq,
+                owner=HolderRef("user", "rita"), sales_stage="negotiation")
+    line = ownership.close(h, S.LOST, actor=REP, now=T0 + timedelta(days=3, hours=5), reason="budget cut").audit[0]
+    assert line.stage == "negotiation"
+    lost = reg.model_copy(update={"audit": [*reg.audit, line], "status": S.LOST,
+                                  "sales_stage": SalesStage.CLOSED_LOST})  # the close overwrites the stage
+    assert cockpit.stays(lost.audit) == [("review", 5 * 3600), ("negotiation", 3 * 86400)]
+    cells = _cells(lost)
+    assert cells["dwell#negotiation#2"] == (1, 3 * 86400)  # <= 3 days
+    assert not any(c.startswith("forecast#") for c in cells)
+
+
+def test_a_close_after_moves_ends_the_last_stage_once_and_old_close_lines_still_count_by_the_moves():
+    reg = _reg()
+    reg = _line(reg, "status_changed", T0, frm=S.SUBMITTED, to=S.PENDING_REVIEW)
+    reg = _line(reg, "status_changed", T0 + timedelta(days=1), frm=S.PENDING_REVIEW, to=S.APPROVED)
+    reg = _line(reg, "stage_changed", T0 + timedelta(days=2), reason="proposal -> negotiation")
+    closed = _line(reg, "won", T0 + timedelta(days=4), frm=S.APPROVED, to=S.WON)
+    named = closed.audit[-1].model_copy(update={"stage": "negotiation"})
+    for audit in (closed.audit, [*closed.audit[:-1], named]):  # a line before the fix names no stage
+        assert cockpit.stays(audit) == [("review", 86400), ("proposal", 86400), ("negotiation", 2 * 86400)]
 
 
 def test_conflict_reclaim_and_partner_cells_in_team_and_all_partitions():
@@ -120,7 +141,7 @@ def test_figures_read_back_over_the_window():
     assert stages["review"]["stays"] == 10 and stages["review"]["p90_days"] == 1.0  # 9 of 10 within a day
     assert stages["proposal"]["avg_days"] == Decimal("12.0") and stages["proposal"]["p90_days"] == 14.0
     assert got["bottleneck"] == "proposal"
-    assert got["forecast"][0] == {"month": "2026-11", "amounts": [], "weighted": []}
+    assert got["forecast"][0] == {"month": "2026-11", "overdue": False, "amounts": [], "weighted": []}
     assert got["forecast"][1]["amounts"] == [("CNY", 110000)]
     assert got["forecast"][1]["weighted"] == [("CNY", 60000 + 500)]  # 1000 x 0.6 + 100 x 0.05
     assert [p["partner_id"] for p in got["top_partners"]] == ["beta", "acme"]
@@ -131,3 +152,22 @@ def test_the_read_ranges_do_not_depend_on_the_data():
     ranges = window.ranges()
     assert len(ranges) == 7 and all(lo <= hi for lo, hi in ranges)
     assert window.month_keys[-1] == "2027-05"
+
+
+def test_the_forecast_shows_past_months_of_open_deals_as_overdue():
+    window = cockpit.Window(today=date(2027, 1, 10), weeks=1, months=2, past_months=3)
+    assert window.month_keys == ["2026-10", "2026-11", "2026-12", "2027-01", "2027-02"]  # across the year
+    assert window.ranges()[5] == ("forecast#2026-10", "forecast#2027-02#~")
+    cells = [("forecast#2026-09#proposal#CNY", 1, 500),  # before the window: not read back
+             ("forecast#2026-11#proposal#CNY", 2, 100000), ("forecast#2027-01#lead#USD", 1, 20000)]
+    got = cockpit.figures(cells, window, [(s.key.value, s.probability) for s in DEFAULT.stages])
+    assert [(f["month"], f["overdue"]) for f in got["forecast"]] == [
+        ("2026-10", True), ("2026-11", True), ("2026-12", True), ("2027-01", False), ("2027-02", False)]
+    assert got["forecast"][1]["amounts"] == [("CNY", 100000)] and got["forecast"][1]["weighted"] == [("CNY", 60000)]
+    assert got["forecast"][3]["amounts"] == [("USD", 20000)]
+    assert all(not f["amounts"] for f in got["forecast"] if f["month"] == "2026-09")
+    # an approved deal whose expected close is in a past month is counted in that month: open, so overdue
+    reg = _reg(close="2026-11-20")
+    reg = _line(reg, "status_changed", T0, frm=S.SUBMITTED, to=S.PENDING_REVIEW)
+    reg = _line(reg, "status_changed", T0 + timedelta(hours=1), frm=S.PENDING_REVIEW, to=S.APPROVED)
+    assert _cells(reg)["forecast#2026-11#proposal#CNY"] == (1, 100000)

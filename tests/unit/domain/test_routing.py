@@ -272,3 +272,54 @@ def test_which_pending_registrations_get_a_reminder_now():
     assert [r.event_id for r in dom.reminders_due([w2], T0 + timedelta(hours=9 + 24), RULES)] == ["reg_1:overdue:3:1"]
     # the same registration under rules without a second level is capped back to level 1
     assert dom.review_wait(sla, escalated).level == 1
+
+
+# --- escalation (issue 18): a reviewer refers the waiting level up ------------------------------------------------
+
+def _escalated(r: Registration, by: str, at: datetime, *, level: int = 1) -> Registration:
+    from chalicelib.domain.workflow import escalate
+
+    line = escalate(r, Actor(kind=PrincipalKind.USER, id=by), now=at, reason="请上级定夺", level=level)
+    return r.model_copy(update={"audit": [*r.audit, line]})
+
+
+def test_an_escalation_makes_level_2_wait_below_the_threshold_decided_by_the_configured_second_level():
+    small = reg(amount="2000000")  # big-south, below its 5,000,000 second level: one level by amount
+    assert dom.levels_required(RULES, small) == 1 and dom.approver_set(RULES, small, 2) is None
+    up = _escalated(small, "director_s", T0 + timedelta(hours=3))
+    assert up.audit[-1].level == 2 and up.audit[-1].reason == "escalated from level 1 to level 2: 请上级定夺"
+    assert (dom.current_level(up), dom.levels_required(RULES, up), dom.escalated_to(up.audit)) == (2, 2, 2)
+    assert dom.approver_set(RULES, up, 2).users == ("vp",)  # the route's second level, whatever the amount
+    assert dom.may_decide(RULES, user("vp"), up, 2, team_manager_ids=[])
+    assert not dom.may_decide(RULES, user("director_s"), up, 2, team_manager_ids=[])  # the escalator
+    assert dom.approvers(RULES, up, 2, team_manager_ids=[]) == ["vp"]
+    # the wait restarts at the escalation (SLA reminders measure from it)
+    assert dom.waiting_since(up.audit) == (3, T0 + timedelta(hours=3))
+    assert dom.review_wait(RULES, up).level == 2
+
+
+def test_without_a_configured_second_level_admins_decide_an_escalation_and_an_edit_starts_a_new_round():
+    plain = reg(region="浙江省杭州市", amount="100")  # no route matches
+    up = _escalated(plain, "boss", T0 + timedelta(hours=1))
+    assert dom.approver_set(RULES, up, 2).users == ("cfo",)  # the default second level, whatever the amount
+    defaults = dom.load_routing("")  # no second level configured anywhere: admins
+    assert dom.approver_set(defaults, up, 2) == dom.ESCALATION_APPROVERS
+    assert dom.may_decide(defaults, user("root", Role.ADMIN), up, 2, team_manager_ids=["boss"])
+    assert not dom.may_decide(defaults, user("boss"), up, 2, team_manager_ids=["boss"])
+    edited = up.model_copy(update={"audit": [*up.audit, entry(4, "updated", actor=REP1, at=T0 + timedelta(hours=2))]})
+    assert (dom.current_level(edited), dom.levels_required(defaults, edited)) == (1, 1)
+
+
+def test_escalate_refuses_without_a_reason_at_the_top_level_and_for_a_level_not_above():
+    from chalicelib.domain import workflow as wf
+
+    boss = Actor(kind=PrincipalKind.USER, id="boss")
+    with pytest.raises(wf.ReasonRequiredError):
+        wf.escalate(reg(), boss, now=T0, reason="  ", level=1)
+    with pytest.raises(wf.NoHigherLevelError):
+        wf.escalate(reg(), boss, now=T0, reason="x", level=2)
+    with pytest.raises(wf.EscalationLevelError):
+        wf.escalate(reg(), boss, now=T0, reason="x", level=1, to_level=1)
+    decided = reg().model_copy(update={"status": S.APPROVED})
+    with pytest.raises(wf.IllegalTransitionError):
+        wf.escalate(decided, boss, now=T0, reason="x", level=1)

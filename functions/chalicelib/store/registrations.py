@@ -107,13 +107,18 @@ def body_fingerprint(raw: bytes | str | None) -> str:
     """A request body's identity for idempotency: SHA-256 of its canonical JSON (key order and whitespace
     do not matter), or of the raw bytes when it is not JSON."""
     import contextlib
-    import hashlib
-    import json
 
     data = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
     with contextlib.suppress(ValueError, UnicodeDecodeError):  # not JSON: the raw bytes are the identity
-        data = json.dumps(json.loads(data), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+        return json_fingerprint(json.loads(data))
     return hashlib.sha256(data).hexdigest()
+
+
+def json_fingerprint(body: object) -> str:
+    """``body_fingerprint`` of a body already parsed (``http.parse_json``): the same digest, without parsing the
+    body a second time (issue 15 item 2)."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def idempotency_state(key: str, fingerprint: str | None, *, now: datetime) -> ClaimItem | str | None:

@@ -185,8 +185,8 @@ def create(
     """
     cap = _pending_cap()
     answer = {"id": reg.id, "status": reg.status.value}
-    claims = _request_claims(reg, answer, now=now, idempotency_key=idempotency_key,
-                             idempotency_ttl=idempotency_ttl, fingerprint=fingerprint)
+    times = _ClaimTimes.at(now, idempotency_ttl)
+    claims = _request_claims(reg, answer, times, idempotency_key=idempotency_key, fingerprint=fingerprint)
     customer_keys = customer_claim_keys(reg)
     # Customer claim key -> registration id of its holder, as last read. Read first (one consistent
     # BatchGetItem) so that only a true race makes the transaction fail and retry.
@@ -207,7 +207,7 @@ def create(
                     tx.put(put)
                 for key in customer_keys:
                     if key not in held:
-                        tx.put(_claim_put(key, reg.id, now))
+                        tx.put(_claim_put(key, reg.id, times))
                 holders.count_pending(tx, reg.submitter, 1 if reg.status in PENDING else 0, now=now, cap=cap)
         except TransactWriteError as exc:
             # PynamoDB regroups the operations (puts before updates), so the reasons' order says little:
@@ -239,18 +239,17 @@ def create(
     raise RuntimeError(f"customer claims of {reg.id} kept changing; gave up after {_CLAIM_ATTEMPTS} attempts")
 
 
-def _request_claims(reg: Registration, answer: dict, *, now: datetime, idempotency_key: str | None,
-                    idempotency_ttl: timedelta, fingerprint: str | None) -> list[tuple[str, str, dict]]:
+def _request_claims(reg: Registration, answer: dict, times: _ClaimTimes, *, idempotency_key: str | None,
+                    fingerprint: str | None) -> list[tuple[str, str, dict]]:
     """The request's own claims, each with the first answer: the idempotency key (expiring) and the
     submitter's external reference (permanent). ``(kind, claim key, its Put)``."""
     claims: list[tuple[str, str, dict]] = []
     if idempotency_key:
-        claims.append(("webhook", idempotency_key, _claim_put(
-            idempotency_key, reg.id, now, response=answer, fingerprint=fingerprint, expires_at=now + idempotency_ttl,
-            unless_live=True)))
+        claims.append(("webhook", idempotency_key, _claim_put(idempotency_key, reg.id, times, response=answer,
+                                                              fingerprint=fingerprint, expires=True, unless_live=True)))
     if reg.external_ref:
         ext_key = f"extref#{reg.submitter.id}#{reg.external_ref}"
-        claims.append(("external_ref", ext_key, _claim_put(ext_key, reg.id, now, response=answer, unless_live=True)))
+        claims.append(("external_ref", ext_key, _claim_put(ext_key, reg.id, times, response=answer, unless_live=True)))
     return claims
 
 
@@ -276,23 +275,37 @@ def _registration_put(reg_item: dict, duplicate_of: str | None) -> dict:
             "ExpressionAttributeNames": {"#0": "id", "#1": "version"}}
 
 
-def _claim_put(key: str, reg_id: str, now: datetime, *, response: dict | None = None, fingerprint: str | None = None,
-               expires_at: datetime | None = None, unless_live: bool = False) -> dict:
+@dataclass(frozen=True)
+class _ClaimTimes:
+    """``now`` as the claims store it, serialised once per create by ClaimItem's own attributes: ``created_at``,
+    the TTL epoch a live claim is compared with, and the request claims' expiry epoch."""
+
+    created_at: str
+    now_epoch: str
+    expires_epoch: str
+
+    @classmethod
+    def at(cls, now: datetime, ttl: timedelta) -> _ClaimTimes:
+        return cls(ClaimItem.created_at.serialize(now), ClaimItem.expires_at.serialize(now),
+                   ClaimItem.expires_at.serialize(now + ttl))
+
+
+def _claim_put(key: str, reg_id: str, times: _ClaimTimes, *, response: dict | None = None,
+               fingerprint: str | None = None, expires: bool = False, unless_live: bool = False) -> dict:
     """A claim's Put: ``unless_live`` (a request's claims) replaces an expired claim (``_claim_is_live``); else
-    the key must not exist (a customer's claims are permanent)."""
-    item = {"key": {"S": key}, "registration_id": {"S": reg_id},
-            "created_at": {"S": ClaimItem.created_at.serialize(now)}}
+    the key must not exist (a customer's claims are permanent). ``expires``: the claim expires (idempotency)."""
+    item = {"key": {"S": key}, "registration_id": {"S": reg_id}, "created_at": {"S": times.created_at}}
     if response is not None:
         item["response"] = {"S": ClaimItem.response.serialize(response)}
     if fingerprint is not None:
         item["fingerprint"] = {"S": fingerprint}
-    if expires_at is not None:
-        item["expires_at"] = {"N": ClaimItem.expires_at.serialize(expires_at)}
+    if expires:
+        item["expires_at"] = {"N": times.expires_epoch}
     put = {"TableName": ClaimItem.Meta.table_name, "Item": item}
     if not unless_live:
         return {**put, "ConditionExpression": _NEW_CLAIM, "ExpressionAttributeNames": {"#0": "key"}}
     return {**put, "ConditionExpression": _LIVE_CLAIM, "ExpressionAttributeNames": {"#0": "key", "#1": "expires_at"},
-            "ExpressionAttributeValues": {":0": {"N": ClaimItem.expires_at.serialize(now)}}}
+            "ExpressionAttributeValues": {":0": {"N": times.now_epoch}}}
 
 
 def _customer_update(reg: Registration, *, now: datetime) -> dict:

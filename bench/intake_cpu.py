@@ -25,7 +25,7 @@ The reference, measured in the same rounds: Standard Webhooks verify + ``json.lo
 Rounds interleave the three (stubbed entries, loopback entries, reference) so machine load falls on all; each
 figure is the median per call of one round, reported as the min and the median over rounds.
 
-    .venv/bin/python -m bench.intake_cpu --rounds 5 --n 200 [--profile stub|http]
+    .venv/bin/python -m bench.intake_cpu --rounds 5 --n 200 [--steps] [--profile stub|http]
 """
 from __future__ import annotations
 
@@ -154,6 +154,50 @@ class Harness:
         OpportunityRegistered.model_validate(json.loads(self.raw))
         return time.thread_time() - t0
 
+    def steps(self, n: int) -> None:
+        """Thread CPU per call of each step before the first AWS call (wrapped where the handler calls it), over
+        n stubbed entries; the rest of (a) is Chalice, the middleware and the glue between the steps."""
+        import functools
+
+        import connectors.standard_webhooks as webhooks
+        from chalicelib import http
+        from chalicelib.domain import registration
+        from chalicelib.store import directory, registrations
+        from schemas.webhook import OpportunityRegistered
+
+        spent: dict[str, float] = {}
+
+        def timed(name: str, original):
+            @functools.wraps(original)
+            def run(*args, **kwargs):
+                start = time.thread_time()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    spent[name] = spent.get(name, 0.0) + time.thread_time() - start
+
+            return run
+
+        # Wrapped where they are looked up at call time (benchmarks never import handlers).
+        for module, names in ((webhooks, ("verify",)), (http, ("json_depth",)),
+                              (registration, ("new_registration", "new_id")),
+                              (directory, ("partner_secrets", "cached_partner")),
+                              (registrations, ("customer_claim_keys", "_request_claims", "json_fingerprint",
+                                               "_pending_cap"))):
+            for name in names:
+                setattr(module, name, timed(name, getattr(module, name)))
+        decoder = http._DECODER
+        http._DECODER = type("TimedDecoder", (), {"decode": staticmethod(timed("json decode", decoder.decode))})()
+        validate = OpportunityRegistered.model_validate
+        OpportunityRegistered.model_validate = timed("OpportunityRegistered.model_validate", validate)  # type: ignore[method-assign]
+        before = [self.entry_call("stub")[0] for _ in range(n)]
+        print(f"\n(a) steps, µs per call over {n} stubbed entries (median (a) {statistics.median(before) * 1e6:.0f})")
+        print("| step | µs |")
+        print("|---|---|")
+        for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+            print(f"| {name} | {seconds / n * 1e6:.0f} |")
+        print(f"| rest of (a): Chalice, middleware, glue (mean) | {(sum(before) - sum(spent.values())) / n * 1e6:.0f} |")
+
     def profile(self, way: str, n: int) -> None:
         import cProfile
         import pstats
@@ -186,6 +230,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--n", type=int, default=200, help="webhooks per round and way")
     parser.add_argument("--profile", choices=("stub", "http"), help="then cProfile N entry calls answered so")
+    parser.add_argument("--steps", action="store_true", help="then the CPU of each step before the first AWS call")
     args = parser.parse_args()
     sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -208,6 +253,8 @@ def main() -> None:
     print("|---|---|---|")
     for key, label in LABELS.items():
         print(f"| {label} | {min(rows[key]) * 1e6:.0f} | {statistics.median(rows[key]) * 1e6:.0f} |")
+    if args.steps:
+        harness.steps(args.n)
     if args.profile:
         harness.profile(args.profile, args.n)
     harness.suite.moto.stop()

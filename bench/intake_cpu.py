@@ -1,56 +1,263 @@
-"""CPU of the intake steps before the first AWS call, per webhook payload (issue 15 item 2; partly done).
+"""CPU of one partner webhook in the API function, warm (issue 15 item 2).
 
-In-process, warm, ``examples/opportunity.json``: the payload validation, building the registration, and
-``store.registrations.to_item`` — with the stored payload computed as main did (validated again, then dumped)
-and as now (dumped). Minimum of 5 repeats of N calls each, so a loaded machine inflates it the least.
+In one process: the AWS stand-in (moto server on 127.0.0.1, its own thread), the app, one partner. Every call is
+the whole Lambda entry: an API Gateway proxy event for ``POST /v1/partners/{id}/opportunities`` carrying
+``examples/opportunity.json`` exactly as the file is (signed per Standard Webhooks, a new ``webhook-id`` each
+time) goes through ``app(event, context)`` → Chalice → our handler → botocore → 202. CPU is the calling thread's
+(``time.thread_time``): ours, never the stand-in's (another thread).
 
-    .venv/bin/python -m bench.intake_cpu --n 2000
+The DynamoDB calls (BatchGetItem of the customer's claims, then TransactWriteItems) are answered two ways:
+
+* **stubbed**: botocore's ``Stubber`` on the shared DynamoDB client answers "no claim held" and "committed".
+  botocore still builds and serialises each request and resolves its endpoint; it skips signing, HTTP and
+  parsing the answer. Nothing is stored, so every call takes the same full path.
+* **loopback HTTP**: the real botocore path (SigV4, urllib3, parsing) to the moto server on 127.0.0.1. Between
+  calls (not timed) the example's claims and the submitter's pending counter are reset, so every call takes the
+  full path too: a new registration of a customer nobody holds yet (8 transaction writes).
+
+Per call: **before the first AWS call** (the event to the first ``BaseClient._make_api_call``; warm, the partner
+and its secrets are cached, so that is the create path's BatchGetItem), the **whole entry** (the event to the
+answer), and of the entry the part inside botocore calls.
+
+The reference, measured in the same rounds: Standard Webhooks verify + ``json.loads`` + one pydantic validation
+(``OpportunityRegistered.model_validate``) of the same signed body.
+
+Rounds interleave the three (stubbed entries, loopback entries, reference) so machine load falls on all; each
+figure is the median per call of one round, reported as the min and the median over rounds.
+
+    .venv/bin/python -m bench.intake_cpu --rounds 5 --n 200 [--steps] [--profile stub|http]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
+import statistics
 import sys
-import timeit
-from datetime import UTC, datetime
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PARTNER = "benchcpu"
+
+
+def _event(converter, partner: str, headers: dict[str, str], raw: bytes) -> dict:
+    return converter.create_lambda_event("POST", f"/v1/partners/{partner}/opportunities",
+                                         {"content-type": "application/json", **headers}, raw)
+
+
+class Harness:
+    """The app with one partner, its signed events, and the two ways of answering DynamoDB."""
+
+    def __init__(self) -> None:
+        from infra.local import stack_session
+
+        self.suite = stack_session.start(prefix="dealreg-intakecpu")
+        import botocore.client
+        from botocore.stub import Stubber
+        from chalice.local import LambdaContext, LambdaEventConverter, RouteMatcher
+
+        from chalicelib.clock import now
+        from chalicelib.domain.registration import new_registration
+        from chalicelib.store import directory, models
+        from chalicelib.store.holders import submitter_counter
+        from chalicelib.store.models import ClaimItem
+        from chalicelib.store.registrations import customer_claim_keys
+        from schemas.common import Actor
+        from schemas.registration import RegistrationCreate
+
+        self.app = self.suite.app
+        self.raw = (ROOT / "examples" / "opportunity.json").read_bytes()
+        body = json.loads(self.raw)
+        self.secret, _ = directory.create_partner(PARTNER, "Bench partner", now=now())
+        self.secrets = directory.partner_secrets(PARTNER, now=now())
+        self.converter = LambdaEventConverter(RouteMatcher(list(self.app.routes)))
+        self.context = LambdaContext("dealreg-api", 512)
+        self.stubber = Stubber(models.connection().client)  # the one DynamoDB client every model shares
+        self.claims_table = ClaimItem.Meta.table_name
+        self.seq = 0
+        # What a stored call leaves behind that would change the next one's path: the example's customer and
+        # external_ref claims (a second registration would be a duplicate / a 409) and the pending counter (cap).
+        probe = new_registration(RegistrationCreate.model_validate(body["data"]), reg_id="reg_probe",
+                                 source="partner", submitter=Actor(kind="partner", id=PARTNER), now=now(),
+                                 partner_id=PARTNER)
+        self.reset_keys = [*customer_claim_keys(probe), f"extref#{PARTNER}#{body['data']['external_ref']}"]
+        self.counter = submitter_counter(probe.submitter)
+        # The first AWS call of each entry, and the CPU spent inside botocore calls.
+        self.armed, self.first, self.in_aws = False, None, 0.0
+        make_api_call = botocore.client.BaseClient._make_api_call
+        harness = self
+
+        def timed_api_call(client, operation_name, api_params):
+            if not harness.armed:
+                return make_api_call(client, operation_name, api_params)
+            start = time.thread_time()
+            if harness.first is None:
+                harness.first = start
+            try:
+                return make_api_call(client, operation_name, api_params)
+            finally:
+                harness.in_aws += time.thread_time() - start
+
+        botocore.client.BaseClient._make_api_call = timed_api_call
+
+    def signed_headers(self, prefix: str) -> dict[str, str]:
+        from connectors.standard_webhooks import sign
+
+        self.seq += 1
+        msg_id, ts = f"msg_{prefix}_{self.seq}", int(time.time())
+        return {"webhook-id": msg_id, "webhook-timestamp": str(ts),
+                "webhook-signature": sign(self.secret, msg_id, ts, self.raw)}
+
+    def prepare(self, way: str) -> dict:
+        """A new signed event; DynamoDB made ready to answer it (``way``: stub or http)."""
+        from chalicelib.store.models import ClaimItem, HolderItem
+
+        event = _event(self.converter, PARTNER, self.signed_headers(way), self.raw)
+        if way == "stub":
+            self.stubber.add_response("batch_get_item", {"Responses": {self.claims_table: []}, "UnprocessedKeys": {}})
+            self.stubber.add_response("transact_write_items", {})
+            self.stubber.activate()
+        else:
+            for key in self.reset_keys:
+                ClaimItem(key).delete()
+            if self.counter is not None:
+                HolderItem(self.counter).update(actions=[HolderItem.pending.set(0)])
+        return event
+
+    def finish(self, way: str) -> None:
+        if way == "stub":
+            self.stubber.assert_no_pending_responses()
+            self.stubber.deactivate()
+
+    def entry_call(self, way: str) -> tuple[float, float, float]:
+        """(before the first AWS call, whole entry, inside botocore), thread CPU seconds."""
+        event = self.prepare(way)
+        self.armed, self.first, self.in_aws = True, None, 0.0
+        t0 = time.thread_time()
+        answer = self.app(event, self.context)
+        t1 = time.thread_time()
+        self.armed = False
+        self.finish(way)
+        assert answer["statusCode"] == 202, answer
+        return (self.first or t1) - t0, t1 - t0, self.in_aws
+
+    def reference_call(self) -> float:
+        from connectors.standard_webhooks import verify
+        from schemas.webhook import OpportunityRegistered
+
+        headers = self.signed_headers("ref")
+        t0 = time.thread_time()
+        verify(self.secrets, headers, self.raw, now=int(time.time()))
+        OpportunityRegistered.model_validate(json.loads(self.raw))
+        return time.thread_time() - t0
+
+    def steps(self, n: int) -> None:
+        """Thread CPU per call of each step before the first AWS call (wrapped where the handler calls it), over
+        n stubbed entries; the rest of (a) is Chalice, the middleware and the glue between the steps."""
+        import functools
+
+        import connectors.standard_webhooks as webhooks
+        from chalicelib import http
+        from chalicelib.domain import registration
+        from chalicelib.store import directory, registrations
+        from schemas.webhook import OpportunityRegistered
+
+        spent: dict[str, float] = {}
+
+        def timed(name: str, original):
+            @functools.wraps(original)
+            def run(*args, **kwargs):
+                start = time.thread_time()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    spent[name] = spent.get(name, 0.0) + time.thread_time() - start
+
+            return run
+
+        # Wrapped where they are looked up at call time (benchmarks never import handlers).
+        for module, names in ((webhooks, ("verify",)), (http, ("json_depth",)),
+                              (registration, ("new_registration", "new_id")),
+                              (directory, ("partner_secrets", "cached_partner")),
+                              (registrations, ("customer_claim_keys", "_request_claims", "json_fingerprint",
+                                               "_pending_cap"))):
+            for name in names:
+                setattr(module, name, timed(name, getattr(module, name)))
+        decoder = http._DECODER
+        http._DECODER = type("TimedDecoder", (), {"decode": staticmethod(timed("json decode", decoder.decode))})()
+        validate = OpportunityRegistered.model_validate
+        OpportunityRegistered.model_validate = timed("OpportunityRegistered.model_validate", validate)  # type: ignore[method-assign]
+        before = [self.entry_call("stub")[0] for _ in range(n)]
+        print(f"\n(a) steps, µs per call over {n} stubbed entries (median (a) {statistics.median(before) * 1e6:.0f})")
+        print("| step | µs |")
+        print("|---|---|")
+        for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+            print(f"| {name} | {seconds / n * 1e6:.0f} |")
+        print(f"| rest of (a): Chalice, middleware, glue (mean) | {(sum(before) - sum(spent.values())) / n * 1e6:.0f} |")
+
+    def profile(self, way: str, n: int) -> None:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile(time.thread_time)
+        for _ in range(n):
+            event = self.prepare(way)
+            profiler.enable()
+            self.app(event, self.context)
+            profiler.disable()
+            self.finish(way)
+        stats = pstats.Stats(profiler).strip_dirs()
+        stats.sort_stats("cumulative").print_stats(70)
+        stats.sort_stats("tottime").print_stats(40)
+
+
+LABELS = {
+    "reference": "reference: verify + json.loads + one OpportunityRegistered validation",
+    "stub before": "(a) entry → first AWS call",
+    "stub entry": "(b) whole entry, DynamoDB answered by botocore's Stubber",
+    "stub in_aws": "    of which inside botocore calls",
+    "http entry": "(b') whole entry, DynamoDB over HTTP to the loopback moto server",
+    "http in_aws": "    of which inside botocore calls",
+    "http before": "(a') entry → first AWS call (loopback run)",
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--n", type=int, default=200, help="webhooks per round and way")
+    parser.add_argument("--profile", choices=("stub", "http"), help="then cProfile N entry calls answered so")
+    parser.add_argument("--steps", action="store_true", help="then the CPU of each step before the first AWS call")
     args = parser.parse_args()
     sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
-    from chalicelib.domain.registration import new_registration
-    from chalicelib.store import registrations
-    from schemas.common import Actor
-    from schemas.registration import RegistrationCreate
-
-    body = json.loads((ROOT / "examples" / "opportunity.json").read_text())["data"]
-    payload = RegistrationCreate.model_validate(body)
-    now, actor = datetime.now(UTC), Actor(kind="partner", id="acme")
-    reg = new_registration(payload, reg_id="reg_bench", source="partner", submitter=actor, now=now, partner_id="acme")
-    fields = set(RegistrationCreate.model_fields)
-    steps = {
-        "validate the payload (RegistrationCreate)": lambda: RegistrationCreate.model_validate(body),
-        "new_registration (Registration built, customer key)": lambda: new_registration(
-            payload, reg_id="reg_bench", source="partner", submitter=actor, now=now, partner_id="acme"),
-        "stored payload as main: validate again + dump": lambda: RegistrationCreate.model_validate(
-            reg.model_dump(include=fields)).model_dump(mode="json"),
-        "stored payload now: dump": lambda: reg.model_dump(mode="json", include=fields),
-        "to_item now (whole PynamoDB item)": lambda: registrations.to_item(reg),
-    }
-    assert steps["stored payload as main: validate again + dump"]() == registrations.to_item(reg).data
-    print(f"intake steps, µs per call, min of 5 × {args.n} ({platform.python_version()}, load "
-          f"{os.getloadavg()[0]:.1f})")
-    print("| step | µs |")
-    print("|---|---|")
-    for name, fn in steps.items():
-        print(f"| {name} | {min(timeit.repeat(fn, number=args.n, repeat=5)) / args.n * 1e6:.0f} |")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    os.environ.setdefault("DEALREG_LOG_LEVEL", "WARNING")  # the entry's own INFO lines would be printed here
+    harness = Harness()
+    for _ in range(20):  # warm: caches (the partner, its secrets), connections, lazy imports
+        harness.entry_call("http")
+        harness.entry_call("stub")
+        harness.reference_call()
+    rows: dict[str, list[float]] = {}
+    for _ in range(args.rounds):
+        for way in ("stub", "http"):
+            per = [harness.entry_call(way) for _ in range(args.n)]
+            for i, what in enumerate(("before", "entry", "in_aws")):
+                rows.setdefault(f"{way} {what}", []).append(statistics.median(p[i] for p in per))
+        rows.setdefault("reference", []).append(statistics.median(harness.reference_call() for _ in range(args.n)))
+    print(f"intake CPU per webhook, µs (thread CPU), {args.rounds} rounds × {args.n} webhooks per way; "
+          f"Python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at the end")
+    print("| figure | min of round medians | median of round medians |")
+    print("|---|---|---|")
+    for key, label in LABELS.items():
+        print(f"| {label} | {min(rows[key]) * 1e6:.0f} | {statistics.median(rows[key]) * 1e6:.0f} |")
+    if args.steps:
+        harness.steps(args.n)
+    if args.profile:
+        harness.profile(args.profile, args.n)
+    harness.suite.moto.stop()
 
 
 if __name__ == "__main__":

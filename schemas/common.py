@@ -46,6 +46,11 @@ def clean_text(value: object, *, multiline: bool = False) -> object:
     """Apply the text policy to one submitted string (other types pass to the type's own validation)."""
     if not isinstance(value, str):
         return value
+    if value.isprintable():
+        # C speed for the usual text (issue 15 item 2): printable means no control (Cc), surrogate (Cs) or
+        # format character (Cf: every bidi control, invisible character and joiner above) and no whitespace
+        # but " ", so nothing below could refuse, strip or drop a character.
+        return value
     for ch in value:
         if ch in _BIDI_CONTROLS:
             raise PydanticCustomError("bidi_control", "text contains a bidirectional control character")

@@ -71,6 +71,7 @@ _CJK_RANGES = (
     (0x20000, 0x3134F),
 )
 _FIRST_CJK = chr(_CJK_RANGES[0][0])
+_FIRST_HAN, _LAST_HAN = "\u4e00", "\u9fff"  # the main Han block, one of the ranges above: every character CJK
 _CJK_BOUNDS = tuple(bound for start, end in _CJK_RANGES for bound in (start, end + 1))
 # Innermost bracket group; NFKC has already turned （）［］ into ()[].
 _BRACKET_GROUP = r"[(\[【〔〖]([^()\[\]【】〔〕〖〗]*)[)\]】〕〗]"
@@ -221,6 +222,8 @@ def name_key(name: str) -> str:
 
 def _display(name: str) -> str:
     text = unicodedata.normalize("NFKC", name)
+    if text.isprintable():  # no controls, no format characters, no whitespace but " ": nothing to drop or map
+        return _join_words(text)
     # Controls and format characters (zero-width space, BOM, bidi marks) are invisible in a name but
     # would make two identical-looking names differ; whitespace controls become spaces.
     return _join_words(
@@ -233,6 +236,8 @@ def _join_words(chars: Iterable[str], cjk_boundary: bool = False) -> str:
     space between a CJK character and a non-CJK one (so that CJK runs are tokens of their own)."""
     if isinstance(chars, str) and (not chars or max(chars) < _FIRST_CJK):  # no CJK: C-speed path
         return " ".join(chars.split())
+    if isinstance(chars, str) and min(chars) >= _FIRST_HAN and max(chars) <= _LAST_HAN:
+        return chars  # one run of Han characters (most Chinese names): no space to drop or add
     out: list[str] = []
     pending_space = False
     previous_cjk: bool | None = None  # None: nothing written yet
@@ -471,6 +476,10 @@ def _region_label(place: str, tables: _Tables) -> str:
 
 
 def _script(display: str) -> str:
+    if display.isascii():
+        return "latin"
+    if min(display) >= _FIRST_HAN and max(display) <= _LAST_HAN:
+        return "cjk"
     has_cjk = any(_is_cjk(ch) for ch in display)
     has_other = any(ch.isalpha() and not _is_cjk(ch) for ch in display)
     if has_cjk:

@@ -24,7 +24,6 @@ from chalicelib.http import (
     check_size,
     header,
     json_response,
-    parse_body,
     parse_json,
     validate,
 )
@@ -39,13 +38,14 @@ REUSED = ("idempotency_key_reused", "this idempotency key (webhook-id / Idempote
           "body; use a new key for a new request")
 
 
-def _store(reg, idempotency_key: str | None, raw: bytes | None = None):
+def _store(reg, idempotency_key: str | None, body: object = None):
+    """Store the registration; ``body`` is the request's parsed JSON (its fingerprint keys the idempotency claim)."""
     from chalicelib.store import registrations
 
     s = settings.get()
     outcome = registrations.create(reg, now=reg.created_at, idempotency_key=idempotency_key,
                                    idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds),
-                                   fingerprint=registrations.body_fingerprint(raw) if idempotency_key else None)
+                                   fingerprint=registrations.json_fingerprint(body) if idempotency_key else None)
     if outcome.conflict == "idempotency_key_reused":
         header = "webhook-id" if idempotency_key.startswith("webhook#") else "idempotency-key"
         raise HttpError(422, *REUSED, errors=[{"loc": f"header.{header}", "type": "idempotency_key_reused"}])
@@ -97,7 +97,7 @@ def receive_partner_opportunity(partner_id: str):
         raise HttpError(401, "unauthorized", UNAUTHORIZED)
     body = parse_json(raw)  # parsed once, only after the signature proved who sent it
     if isinstance(body, dict) and body.get("type") == "opportunity.updated":
-        return _partner_update(partner_id, body, raw, webhook_id)
+        return _partner_update(partner_id, body, webhook_id)
     registration, webhook = _schemas()
     envelope = validate(webhook.OpportunityRegistered, body)
     _check_envelope_time(envelope.timestamp, now)
@@ -106,7 +106,7 @@ def receive_partner_opportunity(partner_id: str):
         submitter=Actor(kind=PrincipalKind.PARTNER, id=partner_id), partner_id=partner_id, now=now,
         team_id=partner.team_id,  # its channel team reviews it
     )
-    return _store(reg, f"webhook#{partner_id}#{webhook_id}", raw)
+    return _store(reg, f"webhook#{partner_id}#{webhook_id}", body)
 
 
 @bp.route("/v1/registrations", methods=["POST"], content_types=["application/json"])
@@ -129,11 +129,12 @@ def register_opportunity():
         raise HttpError(400, "idempotency_key_invalid", "Idempotency-Key must be 1-255 characters",
                         errors=[{"loc": "header.idempotency-key", "type": "string_too_short"}])
     registration, _ = _schemas()
-    payload = parse_body(registration.RegistrationCreate, raw)
+    body = parse_json(raw)  # parsed once: validated below, fingerprinted for the idempotency claim
+    payload = validate(registration.RegistrationCreate, body)
     now = clock.now()
     reg = new_registration(payload, reg_id=new_id("reg", now), source=registration.Source.REP,
                            submitter=principal.actor, team_id=principal.team_id, now=now)
-    return _store(reg, f"idem#{principal.id}#{key}" if key else None, raw)
+    return _store(reg, f"idem#{principal.id}#{key}" if key else None, body)
 
 
 # --- opportunity.updated (approval workflow, issue 5) -----------------------------------------------------------
@@ -154,7 +155,7 @@ def _check_envelope_time(stamp, now) -> None:
                         errors=[{"loc": "body.timestamp", "type": "stale_timestamp"}])
 
 
-def _partner_update(partner_id: str, body, raw: bytes, webhook_id: str):
+def _partner_update(partner_id: str, body, webhook_id: str):
     """The partner's opportunity as it now is, found by its ``external_ref``: an edit by the submitter
     (chalicelib.services.workflow.apply_edit). 404 for an unknown reference; 409 once decided. A replayed
     webhook id, or an update that changes nothing, writes nothing and gets the same answer."""
@@ -176,6 +177,6 @@ def _partner_update(partner_id: str, body, raw: bytes, webhook_id: str):
         raise HttpError(404, "not_found", "no registration with this external_ref")
     partner = Principal(kind=PrincipalKind.PARTNER, id=partner_id, role=Role.PARTNER)
     apply_edit(reg, envelope.data, partner, idempotency_key=f"webhook#{partner_id}#{webhook_id}",
-               fingerprint=registrations.body_fingerprint(raw))
+               fingerprint=registrations.json_fingerprint(body))
     current = registrations.get(reg.id)
     return json_response(202, {"id": current.id, "status": current.status.value})

@@ -16,7 +16,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.ownership import PENDING, Change, HolderRef, Holding
-from chalicelib.store.models import HolderItem
+from chalicelib.store.models import HolderItem, Transaction
 from schemas.common import Actor
 
 
@@ -37,15 +37,31 @@ def held_count(ref: HolderRef) -> int:
         return 0
 
 
-def count_pending(tx: TransactWrite, submitter: Actor, delta: int, *, now: datetime, cap: int) -> None:
+def count_pending(tx: Transaction, submitter: Actor, delta: int, *, now: datetime, cap: int) -> None:
     """Move the submitter's pending counter in ``tx``; an increase is refused at ``cap`` (0 = no cap).
     A decrease has no floor: drift is repaired by ``dealreg holders recount``, never by refusing a decision."""
+    operation = pending_update(submitter, delta, now=now, cap=cap)
+    if operation is not None:
+        tx.update_op(operation)
+
+
+def pending_update(submitter: Actor, delta: int, *, now: datetime, cap: int) -> dict | None:
+    """The pending counter's Update, serialised as PynamoDB renders ``HolderItem.pending.add(delta)``,
+    ``updated_at.set(now)`` and (an increase under a cap) ``pending.does_not_exist() | (pending < cap)``; built
+    directly, as it is on every intake (issue 15 item 2). None when there is nothing to count."""
     key = submitter_counter(submitter)
     if key is None or delta == 0:
-        return
-    guarded = delta > 0 and cap > 0
-    tx.update(HolderItem(key), actions=[HolderItem.pending.add(delta), HolderItem.updated_at.set(now)],
-              condition=(HolderItem.pending.does_not_exist() | (HolderItem.pending < cap)) if guarded else None)
+        return None
+    table, stamp, by = HolderItem.Meta.table_name, HolderItem.updated_at.serialize(now), HolderItem.pending.serialize(delta)
+    if delta > 0 and cap > 0:
+        return {"TableName": table, "Key": {"pk": {"S": key}},
+                "ConditionExpression": "(attribute_not_exists (#0) OR #0 < :0)", "UpdateExpression": "SET #1 = :1 ADD #0 :2",
+                "ExpressionAttributeNames": {"#0": "pending", "#1": "updated_at"},
+                "ExpressionAttributeValues": {":0": {"N": HolderItem.pending.serialize(cap)}, ":1": {"S": stamp},
+                                              ":2": {"N": by}}}
+    return {"TableName": table, "Key": {"pk": {"S": key}}, "UpdateExpression": "SET #0 = :0 ADD #1 :1",
+            "ExpressionAttributeNames": {"#0": "updated_at", "#1": "pending"},
+            "ExpressionAttributeValues": {":0": {"S": stamp}, ":1": {"N": by}}}
 
 
 def pending_count(submitter: Actor) -> int:

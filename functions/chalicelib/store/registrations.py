@@ -37,19 +37,48 @@ class CreateOutcome:
 _PAYLOAD_FIELDS = frozenset(RegistrationCreate.model_fields)
 
 
+def item_attributes(reg: Registration) -> dict[str, dict]:
+    """The registration's stored item, as DynamoDB attribute values: the one mapping of a ``Registration`` to a
+    ``RegistrationItem`` (``to_item`` is this, as a model). Built directly, values serialised by the model's own
+    attributes, because PynamoDB's attribute descriptors cost more CPU than the rest of the intake (issue 15
+    item 2); tests/unit/test_create_transaction.py pins it to what PynamoDB serialised. The submitted payload is
+    a Registration's validated RegistrationCreate part: dumped, not validated a second time."""
+    stamp = RegistrationItem.created_at.serialize
+    money = reg.project.expected_amount
+    item = {
+        "id": {"S": reg.id}, "status": {"S": reg.status.value}, "source": {"S": reg.source.value},
+        "submitter_kind": {"S": reg.submitter.kind.value}, "submitter_id": {"S": reg.submitter.id},
+        "customer_key": {"S": reg.customer_key}, "customer_name": {"S": reg.customer.name},
+        "project_title": {"S": reg.project.title}, "expected_amount": {"S": str(money.amount)},
+        "currency": {"S": money.currency},
+        "data": {"S": RegistrationItem.data.serialize(reg.model_dump(mode="json", include=set(_PAYLOAD_FIELDS)))},
+        "audit": {"L": [{"M": _audit_attributes(entry)} for entry in reg.audit]},
+        "created_at": {"S": stamp(reg.created_at)}, "updated_at": {"S": stamp(reg.updated_at)},
+    }
+    for name, value in (("partner_id", reg.partner_id), ("owner_id", reg.owner_id), ("team_id", reg.team_id),
+                        ("external_ref", reg.external_ref)):
+        if value is not None:
+            item[name] = {"S": value}
+    return item
+
+
+def _audit_attributes(entry: AuditEntry) -> dict[str, dict]:
+    """``AuditEntryMap.from_entry(entry)`` serialised."""
+    item: dict[str, dict] = {
+        "seq": {"N": AuditEntryMap.seq.serialize(entry.seq)}, "at": {"S": AuditEntryMap.at.serialize(entry.at)},
+        "actor_kind": {"S": entry.actor.kind.value}, "actor_id": {"S": entry.actor.id}, "action": {"S": entry.action},
+    }
+    for name, value in (("from_status", entry.from_status), ("to_status", entry.to_status),
+                        ("reason", entry.reason), ("evidence", entry.evidence)):
+        if value is not None:
+            item[name] = {"S": str(value.value if isinstance(value, RegistrationStatus) else value)}
+    if entry.shared is not None:
+        item["shared"] = {"BOOL": entry.shared}
+    return item
+
+
 def to_item(reg: Registration) -> RegistrationItem:
-    # The submitted payload as JSON: a Registration is a validated RegistrationCreate, so it is dumped, not
-    # validated a second time (issue 15 item 2).
-    payload = reg.model_dump(mode="json", include=set(_PAYLOAD_FIELDS))
-    return RegistrationItem(
-        reg.id,
-        status=reg.status.value, source=reg.source.value, submitter_kind=reg.submitter.kind.value,
-        submitter_id=reg.submitter.id, partner_id=reg.partner_id, owner_id=reg.owner_id, team_id=reg.team_id,
-        customer_key=reg.customer_key, customer_name=reg.customer.name, project_title=reg.project.title,
-        expected_amount=str(reg.project.expected_amount.amount), currency=reg.project.expected_amount.currency,
-        external_ref=reg.external_ref, data=payload,
-        audit=[AuditEntryMap.from_entry(a) for a in reg.audit], created_at=reg.created_at, updated_at=reg.updated_at,
-    )
+    return RegistrationItem.from_raw_data(item_attributes(reg))
 
 
 def from_item(item: RegistrationItem) -> Registration:
@@ -108,13 +137,18 @@ def body_fingerprint(raw: bytes | str | None) -> str:
     """A request body's identity for idempotency: SHA-256 of its canonical JSON (key order and whitespace
     do not matter), or of the raw bytes when it is not JSON."""
     import contextlib
-    import hashlib
-    import json
 
     data = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
     with contextlib.suppress(ValueError, UnicodeDecodeError):  # not JSON: the raw bytes are the identity
-        data = json.dumps(json.loads(data), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+        return json_fingerprint(json.loads(data))
     return hashlib.sha256(data).hexdigest()
+
+
+def json_fingerprint(body: object) -> str:
+    """``body_fingerprint`` of a body already parsed (``http.parse_json``): the same digest, without parsing the
+    body a second time (issue 15 item 2)."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def idempotency_state(key: str, fingerprint: str | None, *, now: datetime) -> ClaimItem | str | None:
@@ -152,30 +186,29 @@ def create(
     """
     cap = _pending_cap()
     answer = {"id": reg.id, "status": reg.status.value}
-    claims = _request_claims(reg, answer, now=now, idempotency_key=idempotency_key,
-                             idempotency_ttl=idempotency_ttl, fingerprint=fingerprint)
+    times = _ClaimTimes.at(now, idempotency_ttl)
+    claims = _request_claims(reg, answer, times, idempotency_key=idempotency_key, fingerprint=fingerprint)
     customer_keys = customer_claim_keys(reg)
     # Customer claim key -> registration id of its holder, as last read. Read first (one consistent
     # BatchGetItem) so that only a true race makes the transaction fail and retry.
     held: dict[str, str] = {c.key: c.registration_id for c in ClaimItem.batch_get(customer_keys, consistent_read=True)
                             if c.registration_id != reg.id} if customer_keys else {}
+    # Serialised once (issue 15 item 2): the registration item, without the claim fields a retry changes.
+    reg_item = item_attributes(reg)
+    customer_update = _customer_update(reg, now=now)
     for attempt in range(_CLAIM_ATTEMPTS):
         duplicate_of = next((held[k] for k in customer_keys if k in held), None)
-        item = to_item(reg)
-        item.first_claim = duplicate_of is None
-        item.duplicate_of = duplicate_of
         try:
             # The registration id is new per request; each attempt writes other claims, so it has its own token.
-            with TransactWrite(connection=models.connection(),
-                               client_request_token=request_token("create", reg.id, attempt)) as tx:
-                tx.save(item, condition=RegistrationItem.id.does_not_exist())
-                tx.update(CustomerItem(reg.customer_key), actions=_customer_upsert(reg, now=now))
-                for _, claim in claims:
-                    tx.save(claim, condition=_claim_is_live(now))
+            with models.Transaction(connection=models.connection(),
+                                    client_request_token=request_token("create", reg.id, attempt)) as tx:
+                tx.put(_registration_put(reg_item, duplicate_of))
+                tx.update_op(customer_update)
+                for _, _, put in claims:
+                    tx.put(put)
                 for key in customer_keys:
                     if key not in held:
-                        tx.save(ClaimItem(key, registration_id=reg.id, created_at=now),
-                                condition=ClaimItem.key.does_not_exist())
+                        tx.put(_claim_put(key, reg.id, times))
                 holders.count_pending(tx, reg.submitter, 1 if reg.status in PENDING else 0, now=now, cap=cap)
         except TransactWriteError as exc:
             # PynamoDB regroups the operations (puts before updates), so the reasons' order says little:
@@ -207,46 +240,103 @@ def create(
     raise RuntimeError(f"customer claims of {reg.id} kept changing; gave up after {_CLAIM_ATTEMPTS} attempts")
 
 
-def _request_claims(reg: Registration, answer: dict, *, now: datetime, idempotency_key: str | None,
-                    idempotency_ttl: timedelta, fingerprint: str | None) -> list[tuple[str, ClaimItem]]:
+def _request_claims(reg: Registration, answer: dict, times: _ClaimTimes, *, idempotency_key: str | None,
+                    fingerprint: str | None) -> list[tuple[str, str, dict]]:
     """The request's own claims, each with the first answer: the idempotency key (expiring) and the
-    submitter's external reference (permanent)."""
-    claims: list[tuple[str, ClaimItem]] = []
+    submitter's external reference (permanent). ``(kind, claim key, its Put)``."""
+    claims: list[tuple[str, str, dict]] = []
     if idempotency_key:
-        claims.append(("webhook", ClaimItem(idempotency_key, registration_id=reg.id, response=answer,
-                                            fingerprint=fingerprint, created_at=now,
-                                            expires_at=now + idempotency_ttl)))
+        claims.append(("webhook", idempotency_key, _claim_put(idempotency_key, reg.id, times, response=answer,
+                                                              fingerprint=fingerprint, expires=True, unless_live=True)))
     if reg.external_ref:
         ext_key = f"extref#{reg.submitter.id}#{reg.external_ref}"
-        claims.append(("external_ref", ClaimItem(ext_key, registration_id=reg.id, response=answer,
-                                                 created_at=now)))
+        claims.append(("external_ref", ext_key, _claim_put(ext_key, reg.id, times, response=answer, unless_live=True)))
     return claims
 
 
-def _customer_upsert(reg: Registration, *, now: datetime) -> list:
-    """The customer row's update: the first name and creation time kept, one more registration counted, the
-    facts this registration names written over."""
+# --- the create transaction's operations, serialised once (issue 15 item 2) ---------------------------------------
+# PynamoDB's TransactWrite.save/update build a model instance per item, serialise it through its attribute
+# descriptors and render conditions and update expressions each time: most of the intake's CPU outside botocore.
+# The operations below (and ``item_attributes``, ``holders.pending_update``) are the same DynamoDB requests, pinned
+# byte for byte by tests/functional/test_intake_golden.py and, against PynamoDB's own rendering for every shape a
+# create takes, by tests/unit/test_create_transaction.py: values serialised by the models' own attributes,
+# expressions as PynamoDB renders them.
+
+_NEW_REGISTRATION = "(attribute_not_exists (#0) AND attribute_not_exists (#1))"  # id.does_not_exist() + version's
+_NEW_CLAIM = "attribute_not_exists (#0)"  # ClaimItem.key.does_not_exist()
+_LIVE_CLAIM = "(attribute_not_exists (#0) OR #1 < :0)"  # _claim_is_live(now)
+
+
+def _registration_put(reg_item: dict, duplicate_of: str | None) -> dict:
+    """``tx.save(item, condition=RegistrationItem.id.does_not_exist())`` of the new registration (version 1)."""
+    item = {**reg_item, "first_claim": {"BOOL": duplicate_of is None}, "version": {"N": "1"}}
+    if duplicate_of is not None:
+        item["duplicate_of"] = {"S": duplicate_of}
+    return {"TableName": RegistrationItem.Meta.table_name, "Item": item, "ConditionExpression": _NEW_REGISTRATION,
+            "ExpressionAttributeNames": {"#0": "id", "#1": "version"}}
+
+
+@dataclass(frozen=True)
+class _ClaimTimes:
+    """``now`` as the claims store it, serialised once per create by ClaimItem's own attributes: ``created_at``,
+    the TTL epoch a live claim is compared with, and the request claims' expiry epoch."""
+
+    created_at: str
+    now_epoch: str
+    expires_epoch: str
+
+    @classmethod
+    def at(cls, now: datetime, ttl: timedelta) -> _ClaimTimes:
+        return cls(ClaimItem.created_at.serialize(now), ClaimItem.expires_at.serialize(now),
+                   ClaimItem.expires_at.serialize(now + ttl))
+
+
+def _claim_put(key: str, reg_id: str, times: _ClaimTimes, *, response: dict | None = None,
+               fingerprint: str | None = None, expires: bool = False, unless_live: bool = False) -> dict:
+    """A claim's Put: ``unless_live`` (a request's claims) replaces an expired claim (``_claim_is_live``); else
+    the key must not exist (a customer's claims are permanent). ``expires``: the claim expires (idempotency)."""
+    item = {"key": {"S": key}, "registration_id": {"S": reg_id}, "created_at": {"S": times.created_at}}
+    if response is not None:
+        item["response"] = {"S": ClaimItem.response.serialize(response)}
+    if fingerprint is not None:
+        item["fingerprint"] = {"S": fingerprint}
+    if expires:
+        item["expires_at"] = {"N": times.expires_epoch}
+    put = {"TableName": ClaimItem.Meta.table_name, "Item": item}
+    if not unless_live:
+        return {**put, "ConditionExpression": _NEW_CLAIM, "ExpressionAttributeNames": {"#0": "key"}}
+    return {**put, "ConditionExpression": _LIVE_CLAIM, "ExpressionAttributeNames": {"#0": "key", "#1": "expires_at"},
+            "ExpressionAttributeValues": {":0": {"N": times.now_epoch}}}
+
+
+def _customer_update(reg: Registration, *, now: datetime) -> dict:
+    """The customer row's Update: the first name and creation time kept, one more registration counted, the
+    facts this registration names written over. As PynamoDB renders ``CustomerItem.name.set(CustomerItem.name |
+    name), created_at.set(created_at | now), updated_at.set(now), registration_count.add(1)`` and a ``set`` of
+    each fact given (SET clauses in that order, then ADD)."""
     customer = reg.customer
-    return [
-        CustomerItem.name.set(CustomerItem.name | customer.name),
-        CustomerItem.created_at.set(CustomerItem.created_at | now),
-        CustomerItem.updated_at.set(now),
-        CustomerItem.registration_count.add(1),
-        *([CustomerItem.registry_ids.set([r.model_dump(mode="json") for r in customer.registry_ids])]
-          if customer.registry_ids else []),
-        *([CustomerItem.website.set(customer.website)] if customer.website else []),
-        *([CustomerItem.country.set(customer.country)] if customer.country else []),
-        *([CustomerItem.region.set(customer.region)] if customer.region else []),
-        *([CustomerItem.industry.set(customer.industry)] if customer.industry else []),
-    ]
+    stamp = CustomerItem.created_at.serialize(now)
+    facts = [("registry_ids", CustomerItem.registry_ids.serialize([r.model_dump(mode="json") for r in customer.registry_ids])
+              if customer.registry_ids else None),
+             ("website", customer.website), ("country", customer.country), ("region", customer.region),
+             ("industry", customer.industry)]
+    names = ["name", "created_at", "updated_at", *(name for name, value in facts if value), "registration_count"]
+    values = [{"S": customer.name}, {"S": stamp}, {"S": stamp}, *({"S": value} for _, value in facts if value),
+              {"N": "1"}]
+    last = len(names) - 1
+    sets = [f"#{i} = if_not_exists (#{i}, :{i})" if i < 2 else f"#{i} = :{i}" for i in range(last)]
+    return {"TableName": CustomerItem.Meta.table_name, "Key": {"customer_key": {"S": reg.customer_key}},
+            "UpdateExpression": f"SET {', '.join(sets)} ADD #{last} :{last}",
+            "ExpressionAttributeNames": {f"#{i}": name for i, name in enumerate(names)},
+            "ExpressionAttributeValues": {f":{i}": value for i, value in enumerate(values)}}
 
 
-def _first_answer(claims: list[tuple[str, ClaimItem]], reg_id: str, fingerprint: str | None, *,
+def _first_answer(claims: list[tuple[str, str, dict]], reg_id: str, fingerprint: str | None, *,
                   now: datetime) -> CreateOutcome | None:
     """When another request holds one of this request's claims: its answer (a key reused for another body
     is refused as ``idempotency_key_reused``); else None."""
-    for kind, claim in claims:
-        stored = read_claim(claim.key, now=now)
+    for kind, key, _ in claims:
+        stored = read_claim(key, now=now)
         if stored is not None and stored.registration_id != reg_id:
             if kind == "webhook" and fingerprint and stored.fingerprint and stored.fingerprint != fingerprint:
                 return CreateOutcome(created=False, answer=stored.response, conflict="idempotency_key_reused")
@@ -376,8 +466,8 @@ def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> 
     cap = _pending_cap()
     try:
         # Two callers may race from the same version: the token is per call, not per (id, version).
-        with TransactWrite(connection=models.connection(),
-                           client_request_token=request_token("transition", reg.id, uuid.uuid4())) as tx:
+        with models.Transaction(connection=models.connection(),
+                                client_request_token=request_token("transition", reg.id, uuid.uuid4())) as tx:
             tx.update(RegistrationItem(reg.id, version=reg.version), actions=actions, condition=condition)
             holders.count_pending(tx, reg.submitter, delta, now=now, cap=cap)
     except TransactWriteError as exc:

@@ -110,11 +110,16 @@ def test_duplicate_keys_at_any_depth_are_refused():
 
 
 def test_nesting_is_bounded_and_brackets_inside_strings_do_not_count():
-    assert json_depth('{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "b": [1, {"c": "\\"]"}]}') == 3
+    assert json_depth(parse_json('{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "b": [1, {"c": "\\"]"}]}')) == 3
+    assert (json_depth(1), json_depth([]), json_depth({"a": [[], {}]})) == (0, 1, 3)
     with pytest.raises(HttpError) as err:
         parse_json("[" * 33 + "]" * 33)
     assert err.value.code == "json_too_deep"
     assert parse_json("[" * 32 + "]" * 32) is not None
+    for deep in ("[" * 5000 + "]" * 5000, '{"a": ' * 5000 + "1" + "}" * 5000, "[" * 5000):  # the parser gives up
+        with pytest.raises(HttpError) as err:
+            parse_json(deep)
+        assert err.value.code == "json_too_deep"
 
 
 def test_nan_and_infinity_are_not_json():

@@ -1,0 +1,40 @@
+"""The C-speed shortcuts in ``domain.names`` (issue 15 item 2: the intake computes a name key per webhook) give
+what the per-character loops give: a string that is all Han, or printable, is passed through unchanged."""
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from chalicelib.domain import names
+
+SAMPLES = ["深圳市腾讯计算机系统有限公司", "中国平安保险（集团）股份有限公司", "腾讯 Tencent 科技", "华为技术 有限公司",
+           "株式会社トヨタ", "삼성전자 주식회사", "Nestlé S.A.", "ACME Holdings, Inc.", "ＡＢＣ有限公司", "𠀀𠀁公司",
+           "龍華科技", "北京\u3000银行", "\t华为\n技术", "ACME\u200bLtd", "a\u00adb", "一", "", " ", "鿿丂", "〇公司"]
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+@pytest.mark.parametrize("cjk_boundary", [False, True])
+def test_join_words_shortcuts_match_the_loop(text, cjk_boundary):
+    loop = names._join_words(iter(text), cjk_boundary=cjk_boundary)  # an iterator always takes the loop
+    assert names._join_words(text, cjk_boundary=cjk_boundary) == loop
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_display_and_script_shortcuts_match_the_loops(text):
+    nfkc = unicodedata.normalize("NFKC", text)
+    loop = names._join_words(" " if ch.isspace() else ch for ch in nfkc
+                             if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    assert names._display(text) == loop
+    display = names._display(text)
+    has_cjk = any(names.is_cjk(ch) for ch in display)
+    has_other = any(ch.isalpha() and not names.is_cjk(ch) for ch in display)
+    assert names._script(display) == (("mixed" if has_other else "cjk") if has_cjk else "latin")
+
+
+def test_an_all_han_name_is_not_walked_character_by_character(monkeypatch):
+    calls = []
+    monkeypatch.setattr(names, "_is_cjk", lambda ch: calls.append(ch) or True)
+    assert names._join_words("腾讯计算机系统", cjk_boundary=True) == "腾讯计算机系统"
+    assert names._script("腾讯计算机系统") == "cjk"
+    assert calls == []

@@ -1,0 +1,60 @@
+"""``new_registration`` builds the registration from the validated payload without validating it again, and the
+result is the registration validating it again gave (issue 15 item 2)."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from chalicelib.domain.registration import new_registration
+from schemas.common import Actor
+from schemas.registration import AuditEntry, Registration, RegistrationCreate, RegistrationStatus, Source
+
+EXAMPLE = json.loads((Path(__file__).resolve().parents[3] / "examples" / "opportunity.json").read_text())["data"]
+NOW = datetime(2026, 12, 6, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+def _variants():
+    yield EXAMPLE
+    yield {"customer": {"name": "Acme GmbH"}, "contacts": EXAMPLE["contacts"][1:], "project": EXAMPLE["project"]}
+    yield {**EXAMPLE, "competitors": [], "external_ref": None,
+           "customer": {**EXAMPLE["customer"], "name": "  ACME Holdings, Inc. ", "website": "https://www.acme.example/",
+                        "registry_ids": [{"scheme": "uscc", "value": " 91440300708461136t "}]},
+           "project": {**EXAMPLE["project"], "expected_amount": {"amount": 1200.5, "currency": "EUR"}}}
+
+
+def _as_main_built_it(payload: RegistrationCreate, submitter: Actor, source: Source, **kw) -> Registration:
+    """What main did: dump the payload and validate the whole registration again."""
+    from chalicelib.domain.registration import customer_key
+
+    first = AuditEntry(seq=1, at=NOW, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
+    return Registration(**payload.model_dump(), id="reg_t", status=RegistrationStatus.SUBMITTED, source=source,
+                        submitter=submitter, customer_key=customer_key(payload.customer), created_at=NOW,
+                        updated_at=NOW, version=1, audit=[first], **kw)
+
+
+@pytest.mark.parametrize("body", list(_variants()))
+def test_the_registration_is_what_validating_again_gave_and_is_not_validated_again(body, monkeypatch):
+    payload = RegistrationCreate.model_validate(body)
+    submitter = Actor(kind="partner", id="acme")
+    expected = _as_main_built_it(payload, submitter, Source.PARTNER, partner_id="acme", team_id="channel")
+    validated: list[object] = []
+    original = Registration.__init__
+    monkeypatch.setattr(Registration, "__init__", lambda self, **kw: validated.append(kw) or original(self, **kw))
+    reg = new_registration(payload, reg_id="reg_t", source=Source.PARTNER, submitter=submitter, now=NOW,
+                           partner_id="acme", team_id="channel")
+    assert validated == []  # built, not validated a second time
+    assert reg == expected
+    assert reg.model_fields_set == expected.model_fields_set
+    assert reg.model_dump(mode="json") == expected.model_dump(mode="json")
+    assert reg.model_dump_json() == expected.model_dump_json()
+    assert Registration.model_validate(reg.model_dump()) == reg  # and it reads back as it is
+
+
+def test_the_source_is_its_enum_even_when_given_as_text():
+    reg = new_registration(RegistrationCreate.model_validate(EXAMPLE), reg_id="reg_t", source="rep",  # type: ignore[arg-type]
+                           submitter=Actor(kind="user", id="wang"), now=NOW)
+    assert reg.source is Source.REP
+    assert reg.customer_key == "uscc:91440300708461136T"

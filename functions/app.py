@@ -5,7 +5,7 @@ import os
 
 from chalicelib import observability
 
-observability.cold_start_gc()  # before the imports below (they are most of a cold start's heap)
+observability.prepare_cold_start()  # before the imports below (they are most of a cold start's heap)
 
 from chalice import Chalice  # noqa: E402
 

@@ -20,7 +20,7 @@ HEAVY = ("pydantic", "pydantic_core", "pynamodb", "urllib3", "boto3", "s3transfe
 
 
 def _python(code: str, lambda_env: bool = True) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_NAME"}
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_LAMBDA_FUNCTION_NAME", "PYDANTIC_DISABLE_PLUGINS")}
     env.update({"PYTHONPATH": f"{ROOT / 'functions'}{os.pathsep}{ROOT}", "DEALREG_PREFIX": "dealreg-dev",
                 "AWS_DEFAULT_REGION": "us-east-1", "DEALREG_LOG_FORMAT": "text"})
     if lambda_env:
@@ -41,7 +41,7 @@ def test_import_app_loads_no_heavy_library():
 
 
 _FIRST_EVENT = """
-import gc, json, app
+import gc, json, os, app
 from chalicelib import observability
 cold = list(gc.get_threshold())
 headers = {"accept": "application/json", "host": "x.execute-api.us-east-1.amazonaws.com"}
@@ -57,7 +57,7 @@ class Ctx:
 status = app.app(event, Ctx())["statusCode"]
 after = list(gc.get_threshold()); frozen = gc.get_freeze_count()
 app.app(event, Ctx())
-print(json.dumps({"cold": cold, "status": status, "after": after, "frozen": frozen,
+print(json.dumps({"cold": cold, "status": status, "plugins": os.environ.get("PYDANTIC_DISABLE_PLUGINS"), "after": after, "frozen": frozen,
                   "second": list(gc.get_threshold()), "cold_setting": list(observability.COLD_START_GC_THRESHOLD)}))
 """
 
@@ -70,8 +70,22 @@ def test_a_cold_container_collects_rarely_until_its_first_event_is_answered():
     # THEN after it the defaults again, with everything built so far frozen (never traversed again)
     assert got["after"] == got["second"] == [700, 10, 10]
     assert got["frozen"] > 10_000
+    # and pydantic does not search the installed distributions for plugins (the functions use none)
+    assert got["plugins"] == "__all__"
 
 
 def test_outside_lambda_the_collector_is_left_alone():
     got = _python(_FIRST_EVENT, lambda_env=False)
-    assert got["cold"] == got["after"] == [700, 10, 10] and got["frozen"] == 0
+    assert got["cold"] == got["after"] == [700, 10, 10] and got["frozen"] == 0 and got["plugins"] is None
+
+
+def test_request_models_are_built_when_first_used_not_at_import():
+    got = _python("""
+import json
+from schemas import registration, webhook
+imported = [m.__pydantic_complete__ for m in (registration.RegistrationCreate, registration.AuditEntry)]
+webhook.OpportunityRegistered.model_validate_json(open("../examples/opportunity.json", "rb").read())
+print(json.dumps({"imported": imported, "used": webhook.OpportunityRegistered.__pydantic_complete__,
+                  "unused": registration.AuditEntry.__pydantic_complete__}))
+""", lambda_env=False)
+    assert got == {"imported": [False, False], "used": True, "unused": False}

@@ -101,6 +101,8 @@ aws.client("secretsmanager"); mark("first client (secretsmanager)")
 models.RegistrationItem._get_connection().connection.client; mark("DynamoDB client")
 import pydantic; mark("import pydantic")
 import schemas.registration, schemas.webhook; mark("import schemas.registration + webhook")
+with open(sys.argv[3]) as f:
+    schemas.webhook.OpportunityRegistered.model_validate(json.load(f)); mark("first validation of a webhook payload")
 from chalicelib.domain import dedup_keys, dedup_match; mark("import dedup_keys + dedup_match")
 dedup_keys.han_syllables("深圳市腾讯计算机"); mark("first romanisation")
 from chalicelib.domain import names; names.name_key("深圳市腾讯计算机系统有限公司"); mark("first name key")
@@ -264,9 +266,10 @@ def steps(roots: dict[str, str], runs: int) -> None:
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "")}
     got: dict[str, list[dict]] = {z: [] for z in roots}
+    payload = json.loads((Path(__file__).resolve().parents[1] / "examples" / "opportunity.json").read_text())
     for _ in range(runs):
         for z, root in roots.items():
-            got[z].append(_run(root, "-", {}, env, STEPS_PROBE))
+            got[z].append(_run(root, "-", payload, env, STEPS_PROBE))
     print(f"steps of a cold API container, CPU ms median of {runs}, python -I -S "
           f"(load {os.getloadavg()[0]:.1f})")
     print("| step | " + " | ".join(Path(z).name for z in got) + " |")

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import os
 
-from chalice import Chalice
+from chalicelib import observability
 
-from chalicelib import http, observability
-from chalicelib.console import routes as console  # issue 18: the web console at /console
-from chalicelib.handlers import (
+observability.prepare_cold_start()  # before the imports below (they are most of a cold start's heap)
+
+from chalice import Chalice  # noqa: E402
+
+from chalicelib import http  # noqa: E402
+from chalicelib.console import routes as console  # noqa: E402 - issue 18: the web console at /console
+from chalicelib.handlers import (  # noqa: E402
     admin,  # issue 18: the console's admin pages
     companies,
     duplicates,

@@ -498,12 +498,65 @@ def botocore_services() -> set[str]:
 # companynameparser (chalicelib.domain.names reads its word lists by file) requires jieba, 42 MB installed,
 # which nothing imports. Dropping it from the zip keeps the bundle what it was before the name data came
 # from packages (issue 11); tests/unit/domain/test_names.py proves the packages are never imported.
-NEVER_IMPORTED_PACKAGES = frozenset({"jieba"})
+# tqdm is a runtime dependency of the operator CLI only (infra/progress.py); no function imports it
+# (tests/unit/test_packaging.py proves it for every function's imports).
+NEVER_IMPORTED_PACKAGES = frozenset({"jieba", "tqdm"})
+
+
+def _without_documentation(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_documentation(v) for k, v in node.items() if k != "documentation"}
+    if isinstance(node, list):
+        return [_without_documentation(v) for v in node]
+    return node
+
+
+def botocore_data(name: str, data: bytes, endpoint_prefixes: set[str]) -> tuple[str, bytes] | None:
+    """The cheapest form for botocore to load of one kept ``botocore/data`` file (None: drop it).
+
+    A cold function parses every model it makes a client of, and ``endpoints.json`` (1.2 MB, every AWS service
+    in every partition) for the first client of a session; the first parse of that file alone cost ~30 ms CPU.
+    So: ``endpoints.json`` keeps only the services the zip keeps (``endpoint_prefixes``; every partition, its
+    regions and defaults as they were); ``service-2`` models lose their ``documentation`` strings (about 3/4 of
+    their size; botocore reads them only for docstrings, with ``''`` as default) and are stored as plain JSON,
+    which the loader tries before ``.json.gz``; ``examples-1.json`` (read only by the docs generator) is dropped.
+    """
+    import gzip
+
+    if name == "botocore/data/endpoints.json":
+        endpoints = json.loads(data)
+        for partition in endpoints["partitions"]:
+            partition["services"] = {k: v for k, v in partition["services"].items() if k in endpoint_prefixes}
+        return name, json.dumps(endpoints, separators=(",", ":")).encode()
+    base = name.rpartition("/")[2]
+    if base == "examples-1.json":
+        return None
+    if base in ("service-2.json", "service-2.json.gz"):
+        model = json.loads(gzip.decompress(data) if base.endswith(".gz") else data)
+        out = name.removesuffix(".gz")
+        return out, json.dumps(_without_documentation(model), separators=(",", ":")).encode()
+    return name, data
+
+
+def _endpoint_prefixes(src: zipfile.ZipFile, keep_services: set[str]) -> set[str]:
+    """The ``endpoints.json`` keys of the kept services (their models' ``endpointPrefix``: ``streams.dynamodb``
+    for dynamodbstreams, ``email`` for ses/sesv2), read from the models in the zip."""
+    import gzip
+
+    out: set[str] = set()
+    for name in src.namelist():
+        parts = name.split("/")
+        if (len(parts) == 5 and parts[:2] == ["botocore", "data"] and parts[2] in keep_services
+                and parts[4] in ("service-2.json", "service-2.json.gz")):
+            data = src.read(name)
+            out.add(json.loads(gzip.decompress(data) if name.endswith(".gz") else data)["metadata"]["endpointPrefix"])
+    return out
 
 
 def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
     """Rewrite the Lambda zip: drop botocore models of other services and packages nothing imports
-    (:data:`NEVER_IMPORTED_PACKAGES`), add ``.pyc`` for every module.
+    (:data:`NEVER_IMPORTED_PACKAGES`), store the kept botocore data in its cheapest form (:func:`botocore_data`),
+    add ``.pyc`` for every module.
 
     The bytecode is compiled here (this Python is the runtime's version: Chalice takes the runtime from it) as
     unchecked-hash pycs, so the read-only Lambda file system never recompiles at cold start.
@@ -516,6 +569,7 @@ def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
     dropped = compiled = unused = 0
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
         names = set(src.namelist())
+        endpoint_prefixes = _endpoint_prefixes(src, keep_services)
         for info in src.infolist():
             parts = info.filename.split("/")
             if parts[:2] == ["botocore", "data"] and len(parts) > 3 and parts[2] not in keep_services:
@@ -525,6 +579,15 @@ def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
                 unused += 1
                 continue
             data = src.read(info)
+            if parts[:2] == ["botocore", "data"] and info.filename.endswith((".json", ".json.gz")):
+                slimmed = botocore_data(info.filename, data, endpoint_prefixes)
+                if slimmed is None:
+                    dropped += 1
+                    continue
+                if slimmed[0] != info.filename:
+                    info = zipfile.ZipInfo(slimmed[0], date_time=info.date_time)
+                    info.external_attr, info.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
+                data = slimmed[1]
             dst.writestr(info, data)
             if info.filename.endswith(".py") and "__pycache__" not in parts:
                 folder, _, name = info.filename.rpartition("/")

@@ -149,9 +149,12 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 
 class Strict(BaseModel):
-    """Base for public payloads: unknown fields are refused so typos surface as 422, not silent loss."""
+    """Base for public payloads: unknown fields are refused so typos surface as 422, not silent loss.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    ``defer_build``: a model's validator is built when it is first used, not when its module is imported, so a
+    cold function builds only the models of the request it answers (issue 15)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class Money(Strict):

@@ -16,6 +16,7 @@ The template's alarms (``infra/operations.py``) read ``parked`` of ``deliver_not
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -33,6 +34,36 @@ _metrics: Any = None
 
 def in_lambda() -> bool:
     return "AWS_LAMBDA_FUNCTION_NAME" in os.environ
+
+
+# Cold start (issue 15): the imports and the first event build a heap of long-lived objects (modules, classes,
+# botocore models, pydantic validators). With CPython's default thresholds (700, 10, 10) the cyclic collector
+# runs full collections over that growing heap again and again meanwhile: ~35 ms CPU of a ~300 ms first webhook
+# (bench/RESULTS.md). So, in Lambda, collections are rare until the first event is answered (gen 0 still runs
+# every 100,000 allocations, so a first event's garbage stays bounded); then that heap is frozen into the
+# permanent generation (never traversed again, as after ``gc.freeze`` before a fork) and the thresholds are
+# restored. app.py calls this before its imports.
+COLD_START_GC_THRESHOLD = (100_000, 100, 100)
+_gc_thresholds: tuple[int, int, int] | None = None
+
+
+def prepare_cold_start() -> None:
+    """In Lambda: rare cyclic collections until the first event is answered (see above), and no search for
+    pydantic plugins (it reads every installed distribution's entry points when the first model is built:
+    ~6 ms CPU; the functions use none)."""
+    global _gc_thresholds
+    if in_lambda() and _gc_thresholds is None:
+        _gc_thresholds = gc.get_threshold()
+        gc.set_threshold(*COLD_START_GC_THRESHOLD)
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+
+def _end_cold_start_gc() -> None:
+    global _gc_thresholds
+    if _gc_thresholds is not None:
+        gc.freeze()
+        gc.set_threshold(*_gc_thresholds)
+        _gc_thresholds = None
 
 
 def count(name: str, value: float = 1) -> None:
@@ -159,3 +190,5 @@ def install(app: Any) -> None:
                 _flush(function, service, counts)
             except Exception:  # noqa: BLE001 - a metric must never fail the invocation
                 logging.getLogger("dealreg.observability").exception("metrics not written")
+            if cold:
+                _end_cold_start_gc()

@@ -470,13 +470,15 @@ def test_compiled_sources_reads_archives_and_directories(tmp_path):
 
 
 def test_slim_zip_drops_unused_botocore_models_and_adds_unchecked_pycs(tmp_path):
+    import gzip
     import importlib.util
     import marshal
 
     path = tmp_path / "deployment.zip"
+    model = gzip.compress(json.dumps({"metadata": {"endpointPrefix": "dynamodb"}, "operations": {}}).encode())
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("botocore/data/endpoints.json", "{}")
-        zf.writestr("botocore/data/dynamodb/2012-08-10/service-2.json.gz", b"x")
+        zf.writestr("botocore/data/endpoints.json", json.dumps({"partitions": [], "version": 3}))
+        zf.writestr("botocore/data/dynamodb/2012-08-10/service-2.json.gz", model)
         zf.writestr("botocore/data/s3/2006-03-01/service-2.json.gz", b"x")
         zf.writestr("app.py", "X = 41 + 1\n")
         zf.writestr("chalicelib/mod.py", "Y = 'y'\n")
@@ -486,13 +488,89 @@ def test_slim_zip_drops_unused_botocore_models_and_adds_unchecked_pycs(tmp_path)
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
         assert "botocore/data/s3/2006-03-01/service-2.json.gz" not in names
-        assert {"botocore/data/endpoints.json", "botocore/data/dynamodb/2012-08-10/service-2.json.gz"} <= names
+        assert {"botocore/data/endpoints.json", "botocore/data/dynamodb/2012-08-10/service-2.json"} <= names
         pyc = zf.read(f"chalicelib/__pycache__/mod.{sys.implementation.cache_tag}.pyc")
     assert report["models_dropped"] == 1 and report["pyc_added"] == 2
     assert pyc[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(pyc[4:8], "little") == 0b01  # unchecked hash
     namespace: dict = {}
     exec(marshal.loads(pyc[16:]), namespace)
     assert namespace["Y"] == "y"
+
+
+def _slimmed_botocore_data(tmp_path: Path, services: set[str]) -> Path:
+    """The installed botocore's data of ``services``, through :func:`pkg.botocore_data` as ``make package`` does."""
+    import botocore
+
+    src = Path(botocore.__file__).parent / "data"
+    wanted = [p for p in src.rglob("*") if p.is_file() and (p.parent == src or p.relative_to(src).parts[0] in services)]
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as zf:
+        for p in wanted:
+            zf.write(p, "botocore/data/" + p.relative_to(src).as_posix())
+    with zipfile.ZipFile(tmp_path / "in.zip") as zf:
+        prefixes = pkg._endpoint_prefixes(zf, services)
+    out = tmp_path / "slim"
+    for p in wanted:
+        slimmed = pkg.botocore_data("botocore/data/" + p.relative_to(src).as_posix(), p.read_bytes(), prefixes)
+        if slimmed is not None:
+            target = out / slimmed[0]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(slimmed[1])
+    return out / "botocore" / "data"
+
+
+def test_slimmed_botocore_data_makes_the_same_clients(tmp_path):
+    # GIVEN the kept services' data in the form the zip stores it (trimmed endpoints, no docs, plain JSON)
+    import botocore.session
+    from botocore.loaders import Loader
+
+    services = {"dynamodb", "dynamodbstreams", "secretsmanager", "ses", "sesv2", "sqs", "sts"}
+    slim = _slimmed_botocore_data(tmp_path, services)
+    endpoints = json.loads((slim / "endpoints.json").read_text())
+    assert set(endpoints["partitions"][0]["services"]) == {"dynamodb", "streams.dynamodb", "secretsmanager",
+                                                            "email", "sqs", "sts"}
+    assert not list(slim.rglob("service-2.json.gz")) and not list(slim.rglob("examples-1.json"))
+    assert b'"documentation"' not in (slim / "dynamodb/2012-08-10/service-2.json").read_bytes()
+    assert not (slim / "dynamodb/2012-08-10/service-2.json.gz").exists()
+
+    def client(service: str, region: str, data: Path | None):
+        session = botocore.session.get_session()
+        if data is not None:
+            session.register_component("data_loader", Loader(extra_search_paths=[str(data)],
+                                                              include_default_search_paths=False))
+        return session.create_client(service, region_name=region, aws_access_key_id="a",
+                                     aws_secret_access_key="b")
+
+    # THEN every client is what the full data makes: same endpoint in several partitions, same operations,
+    # same input and output shapes (so requests serialise and answers parse alike)
+    for service in sorted(services):
+        for region in ("us-east-1", "cn-north-1", "eu-central-1"):
+            full, slimmed = client(service, region, None), client(service, region, slim)
+            assert slimmed.meta.endpoint_url == full.meta.endpoint_url, (service, region)
+        full_model, slim_model = full.meta.service_model, slimmed.meta.service_model
+        assert slim_model.operation_names == full_model.operation_names
+        assert slim_model.metadata == full_model.metadata
+        for op in full_model.operation_names:
+            a, b = full_model.operation_model(op), slim_model.operation_model(op)
+            for shape_a, shape_b in ((a.input_shape, b.input_shape), (a.output_shape, b.output_shape)):
+                assert (shape_a and shape_a.members.keys()) == (shape_b and shape_b.members.keys()), (service, op)
+            assert b.documentation == ""
+
+
+def test_tqdm_is_dropped_from_the_zip_and_no_function_imports_it():
+    # tqdm is the operator CLI's (infra/progress.py); a function importing it would fail in Lambda
+    assert "tqdm" in pkg.NEVER_IMPORTED_PACKAGES
+    import ast
+
+    functions = Path(pkg.FUNCTIONS_DIR)
+    sources = [p for p in functions.rglob("*.py") if p.relative_to(functions).parts[0] != "vendor"]
+    sources += [p for d in pkg.VENDORED for p in (pkg.ROOT / d).rglob("*.py")]
+    assert len(sources) > 100
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                assert all(a.name.split(".")[0] != "tqdm" for a in node.names), source
+            elif isinstance(node, ast.ImportFrom):
+                assert (node.module or "").split(".")[0] != "tqdm", source
 
 
 def test_slim_zip_drops_packages_nothing_imports_but_keeps_the_data_we_read(tmp_path):
@@ -503,9 +581,10 @@ def test_slim_zip_drops_packages_nothing_imports_but_keeps_the_data_we_read(tmp_
         zf.writestr("companynameparser/__init__.py", "import jieba\n")
         zf.writestr("companynameparser/data/suffix.txt", "有限公司\n")
         zf.writestr("jiebax/keep.py", "Z = 1\n")  # only the exact top-level package name is dropped
+        zf.writestr("tqdm/__init__.py", "from .std import tqdm\n")  # the operator CLI's progress bars
     report = pkg.slim_zip(path, pkg.botocore_services())
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
-    assert not any(n.startswith("jieba/") for n in names)
+    assert not any(n.startswith(("jieba/", "tqdm/")) for n in names)
     assert {"companynameparser/data/suffix.txt", "jiebax/keep.py"} <= names
-    assert report["unused_package_files_dropped"] == 2
+    assert report["unused_package_files_dropped"] == 3

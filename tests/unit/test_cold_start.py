@@ -1,0 +1,91 @@
+"""Cold start (issue 15 item 1): what a fresh Lambda container does before and during its first event.
+
+The figures are in bench/RESULTS.md (``bench/cold_start.py``); these tests guard the structure behind them
+without timing: what ``import app`` loads, and the collector setting of a cold container.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Imported by some function's work, never needed to register the routes and event functions: each loads
+# lazily, in the code that uses it.
+HEAVY = ("pydantic", "pydantic_core", "pynamodb", "urllib3", "boto3", "s3transfer", "bs4", "feedparser",
+         "rapidfuzz", "pypinyin", "ahocorasick", "nh3", "tqdm", "jinja2", "schemas", "connectors")
+
+
+def _python(code: str, lambda_env: bool = True) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_LAMBDA_FUNCTION_NAME", "PYDANTIC_DISABLE_PLUGINS")}
+    env.update({"PYTHONPATH": f"{ROOT / 'functions'}{os.pathsep}{ROOT}", "DEALREG_PREFIX": "dealreg-dev",
+                "AWS_DEFAULT_REGION": "us-east-1", "DEALREG_LOG_FORMAT": "text"})
+    if lambda_env:
+        env.update({"AWS_LAMBDA_FUNCTION_NAME": "dealreg-dev", "DEALREG_FUNCTION": "api_handler"})
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "functions", env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_import_app_loads_no_heavy_library():
+    got = _python("import json, sys, app; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    assert "chalice" in got and "chalicelib" in got
+    assert sorted(set(HEAVY) & set(got)) == []
+    # botocore's package only (Powertools checks it is there); no session, client or model is built at import
+    got = _python("import json, sys, app; print(json.dumps(sorted(m for m in sys.modules if 'botocore' in m)))")
+    assert got in ([], ["botocore"])
+
+
+_FIRST_EVENT = """
+import gc, json, os, app
+from chalicelib import observability
+cold = list(gc.get_threshold())
+headers = {"accept": "application/json", "host": "x.execute-api.us-east-1.amazonaws.com"}
+event = {"resource": "/v1/registrations", "path": "/v1/registrations", "httpMethod": "GET", "headers": headers,
+         "multiValueHeaders": {k: [v] for k, v in headers.items()}, "queryStringParameters": None,
+         "multiValueQueryStringParameters": None, "pathParameters": None, "stageVariables": None, "body": None,
+         "isBase64Encoded": False, "requestContext": {"resourcePath": "/v1/registrations", "httpMethod": "GET",
+                                                      "path": "/api/v1/registrations", "stage": "api",
+                                                      "requestId": "r1", "identity": {"sourceIp": "127.0.0.1"}}}
+class Ctx:
+    function_name = "dealreg-dev"; aws_request_id = "r1"; memory_limit_in_mb = 512
+    def get_remaining_time_in_millis(self): return 1000
+status = app.app(event, Ctx())["statusCode"]
+after = list(gc.get_threshold()); frozen = gc.get_freeze_count()
+app.app(event, Ctx())
+print(json.dumps({"cold": cold, "status": status, "plugins": os.environ.get("PYDANTIC_DISABLE_PLUGINS"), "after": after, "frozen": frozen,
+                  "second": list(gc.get_threshold()), "cold_setting": list(observability.COLD_START_GC_THRESHOLD)}))
+"""
+
+
+def test_a_cold_container_collects_rarely_until_its_first_event_is_answered():
+    got = _python(_FIRST_EVENT)
+    assert got["status"] == 401  # no credentials: answered without any AWS call
+    # GIVEN a Lambda container: from before the imports up to the first answer, the cold-start thresholds
+    assert got["cold"] == got["cold_setting"] != [700, 10, 10]
+    # THEN after it the defaults again, with everything built so far frozen (never traversed again)
+    assert got["after"] == got["second"] == [700, 10, 10]
+    assert got["frozen"] > 10_000
+    # and pydantic does not search the installed distributions for plugins (the functions use none)
+    assert got["plugins"] == "__all__"
+
+
+def test_outside_lambda_the_collector_is_left_alone():
+    got = _python(_FIRST_EVENT, lambda_env=False)
+    assert got["cold"] == got["after"] == [700, 10, 10] and got["frozen"] == 0 and got["plugins"] is None
+
+
+def test_request_models_are_built_when_first_used_not_at_import():
+    got = _python("""
+import json
+from schemas import registration, webhook
+imported = [m.__pydantic_complete__ for m in (registration.RegistrationCreate, registration.AuditEntry)]
+webhook.OpportunityRegistered.model_validate_json(open("../examples/opportunity.json", "rb").read())
+print(json.dumps({"imported": imported, "used": webhook.OpportunityRegistered.__pydantic_complete__,
+                  "unused": registration.AuditEntry.__pydantic_complete__}))
+""", lambda_env=False)
+    assert got == {"imported": [False, False], "used": True, "unused": False}

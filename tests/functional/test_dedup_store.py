@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.dedup_writes import item_size
 from chalicelib.domain.dedup_keys import exact_keys, name_forms
 from chalicelib.domain.dedup_match import EXACT_LIMIT, MAX_QUERY_KEYS, POSTING_BUDGET
 
@@ -99,15 +100,6 @@ def test_a_check_reads_a_bounded_number_of_items_and_never_scans(suite, reads):
     assert "华为技术有限公司" in [c.name for c in store.candidates(name_forms("Huawei"), [])]
 
 
-def _size(attrs: dict) -> int:
-    """An item's DynamoDB size in bytes (attribute names plus values; numbers counted as their digits)."""
-    total = 0
-    for name, value in attrs.items():
-        (kind, v), = value.items()
-        total += len(name.encode()) + (len(str(v).encode()) if kind in ("S", "N") else 1)
-    return total
-
-
 class _Writes:
     """Write units of every write request made (counted from the requests, not timing): a put costs one
     unit per KB of its item, an update one (heads stay under 1 KB: checked by the tests), each item of a
@@ -121,13 +113,13 @@ class _Writes:
     def before(self, params, model, **_):
         name = model.name
         if name == "PutItem":
-            self.add(name, -(-_size(params["Item"]) // 1024), params["Item"]["pk"]["S"])
+            self.add(name, -(-item_size(params["Item"]) // 1024), params["Item"]["pk"]["S"])
         elif name in ("UpdateItem", "DeleteItem"):
             self.add(name, 1, params["Key"]["pk"]["S"])
         elif name == "BatchWriteItem":
             for requests in params["RequestItems"].values():
                 for r in requests:
-                    self.add(name, -(-_size(r["PutRequest"]["Item"]) // 1024), r["PutRequest"]["Item"]["pk"]["S"])
+                    self.add(name, -(-item_size(r["PutRequest"]["Item"]) // 1024), r["PutRequest"]["Item"]["pk"]["S"])
         elif name == "TransactWriteItems":
             self.add(name, 2 * len(params["TransactItems"]), "")
 
@@ -193,7 +185,7 @@ def test_a_new_customer_costs_one_write_unit_per_key_and_a_redelivery_none(suite
     assert writes.units == len(new) + len(known) + len(raised) + 1
     assert "TransactWriteItems" not in writes.operations
     assert writes.operations.count("BatchWriteItem") == len(known)
-    assert all(len(DedupIndexItem.get(k, "#").to_simple_dict()) and _head_size(k) < 1024 for k in keys)
+    assert all(len(DedupIndexItem.get(k, "#").to_simple_dict()) and _headitem_size(k) < 1024 for k in keys)
     # the old layout wrote 2 units per item of one transaction: the marker, a counter and a posting per key
     assert writes.units < (2 * (1 + 2 * len(keys))) / 3
     writes.reset()
@@ -201,10 +193,10 @@ def test_a_new_customer_costs_one_write_unit_per_key_and_a_redelivery_none(suite
     assert writes.units == 0 and _view()[0] == after
 
 
-def _head_size(key):
+def _headitem_size(key):
     from chalicelib.store.models import DedupIndexItem
 
-    return _size(DedupIndexItem.get(key, "#").serialize())
+    return item_size(DedupIndexItem.get(key, "#").serialize())
 
 
 def test_a_full_key_gets_no_more_writes_and_is_never_read(suite, writes, reads):
@@ -251,7 +243,7 @@ def _old_layout(entries, at):
             batch.save(DedupIndexItem(f"#n|{k}", "#", n=n))
 
 
-def test_an_index_in_the_old_layout_is_migrated_to_what_a_fresh_build_reads(suite):
+def test_an_index_in_the_old_layout_is_migrated_to_what_a_fresh_build_reads(suite, capsys):
     from chalicelib.clock import now
     from chalicelib.domain.dedup_match import FULL, MAX_POSTINGS
     from chalicelib.store import dedup as store
@@ -265,7 +257,10 @@ def test_an_index_in_the_old_layout_is_migrated_to_what_a_fresh_build_reads(suit
     for item in DedupIndexItem.scan():
         item.delete()
     _old_layout(entries, now())
-    assert store.migrate_counters() > 0
+    from infra.cli import main
+
+    assert main(["dedup", "migrate-index"]) == 0
+    assert "converted" in capsys.readouterr().out
     assert not [i for i in DedupIndexItem.scan() if i.pk.startswith("#n|")]
     assert _view() == fresh
     assert [[c.ref for c in store.candidates(name_forms(q), [])] for q in queries] == expected

@@ -9,10 +9,10 @@ the evaluation CLI and the benchmark), so what the benchmark measures is what pr
    their frequency marks read (one head item per key: ``count_mark``, 1 for up to three customers, then
    the power of two at or below the count, ``FULL`` past the cap — so a key's mark changes 7 times in
    its life, not once per customer), and posting lists are read rarest first while the postings actually
-   read stay within ``POSTING_BUDGET`` (``read_plan``): the cap on a key is what the rarer keys left of the budget, so a
-   query made only of fairly common words still reads its rarest one, and a name with rare keys does
-   not spend its budget on common ones. A key held by more customers than the whole budget does not
-   discriminate and is never read (its postings are not even stored beyond ``MAX_POSTINGS``).
+   read stay within ``POSTING_BUDGET`` (``read_plan``): the cap on a key is what the rarer keys left of
+   the budget, so a query made only of fairly common words still reads its rarest one, and a name with
+   rare keys does not spend its budget on common ones. A key held by more customers than the whole
+   budget does not discriminate and is never read (it is marked ``FULL`` and gets no more postings).
 3. Customers are ranked by the keys they share with the query, each key weighted by its rarity, ties
    broken by a cheap string similarity of the comparison forms (rapidfuzz ``ratio``), and the best
    ``TOP_CANDIDATES`` are scored with rapidfuzz (``dedup_rules.name_score``).

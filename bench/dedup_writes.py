@@ -6,8 +6,8 @@ through ``store.dedup.index_customer`` (what the dedup consumer does), each with
 write units of every write request it makes (botocore hooks, from the requests themselves, not timing):
 a put costs one unit per KB of its item (BatchWriteItem: per item), an update or delete one, each item of a
 ``TransactWriteItems`` two (DynamoDB's transactional price). Failed conditional writes are counted (DynamoDB
-charges them). Also: requests by operation, transaction cancellations, and a redelivery of each customer
-(must write nothing).
+charges them). Also: items the indexing reads (Query items scanned, BatchGetItem/GetItem items returned),
+requests by operation, transaction cancellations, and a redelivery of each customer (must write nothing).
 
 Run: ``.venv/bin/python -m bench.dedup_writes --preload 2000 --customers 200``. It imports ``store.dedup`` from
 the tree it lives in, so the same file copied into an older checkout measures that checkout's code.
@@ -52,6 +52,7 @@ class WriteCounter:
         self.operations: Counter[str] = Counter()
         self.cancelled = 0
         self.conditional_failures = 0
+        self.items_read = 0
 
     def before(self, params, model, **_) -> None:
         name = model.name
@@ -69,6 +70,12 @@ class WriteCounter:
         self.operations[name] += 1
 
     def after(self, parsed, model, **_) -> None:
+        if model.name == "Query":
+            self.items_read += parsed.get("ScannedCount", 0)
+        elif model.name == "BatchGetItem":
+            self.items_read += sum(len(v) for v in parsed.get("Responses", {}).values())
+        elif model.name == "GetItem":
+            self.items_read += 1 if parsed.get("Item") else 0
         code = parsed.get("Error", {}).get("Code", "")
         if code == "TransactionCanceledException":
             self.cancelled += 1
@@ -151,11 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         counter = WriteCounter()
         counter.register(models.DedupIndexItem._get_connection().connection.client)
         units: dict[str, list[int]] = {"all": [], "chinese": [], "latin": []}
+        reads: list[int] = []
         redelivered = 0
         for key, name, forms, exact in entries[args.preload:]:
-            before = counter.units
+            before, read_before = counter.units, counter.items_read
             store.index_customer(key, name, forms, exact, now=now)
             spent = counter.units - before
+            reads.append(counter.items_read - read_before)
             units["all"].append(spent)
             units["chinese" if forms.script == "cjk" else "latin"].append(spent)
             before = counter.units
@@ -163,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             redelivered += counter.units - before
         print({"preload": args.preload, "customers": args.customers,
                **{f"write_units_{k}": _figures(v) for k, v in units.items() if v},
-               "redelivery_write_units_total": redelivered, "requests": dict(counter.operations),
+               "items_read_while_indexing": _figures(reads), "redelivery_write_units_total": redelivered, "requests": dict(counter.operations),
                "transactions_cancelled": counter.cancelled, "conditional_failures": counter.conditional_failures},
               flush=True)
     finally:

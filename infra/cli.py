@@ -380,6 +380,15 @@ def cmd_dedup_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dedup_migrate_index(args: argparse.Namespace) -> int:
+    """Convert a blocking index written before issue 15 item 5 (a counter item per key) to heads with marks."""
+    _storage(args)
+    from chalicelib.store import dedup as dedup_store
+
+    print(f"converted {dedup_store.migrate_counters()} counters to heads")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dealreg", description="dealreg operator commands")
     sub = p.add_subparsers(dest="command", required=True)
@@ -412,6 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("pairs", nargs="+", help="CSV with a header; columns name,name,label(1 same/0 different)")
     de.add_argument("--rules", help="a rules JSON document (default: DEALREG_DEDUP_RULES, else the shipped rules)")
     de.set_defaults(func=cmd_dedup_eval)
+    dm = dedup.add_parser("migrate-index", help="convert the blocking index's old per-key counters to heads "
+                                                "(once, after deploying issue 15 item 5; safe to rerun)")
+    storage_flags(dm)
+    dm.set_defaults(func=cmd_dedup_migrate_index)
 
     sc = sub.add_parser("schemas", help="regenerate schemas/json/*.json and schemas/openapi.json")
     sc.add_argument("--check", action="store_true", help="exit 1 if the checked-in files are stale")

@@ -239,12 +239,14 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem",), tables=("scores", "enrichments")),  # issue 19: flag low scores (if configured)
     ),
     # Dedup (issue 3): read the registration and its customers' registrations (ByCustomerIndex), read and
-    # write the blocking index (BatchGetItem counters, Query by blocking key on the table, one transaction per customer name)
+    # write the blocking index (BatchGetItem heads, Query by blocking key on the table; per customer name a
+    # conditional PutItem per new key's head, BatchWriteItem of the postings of known keys — idempotent puts,
+    # no transaction, issue 15 item 5 — UpdateItem of a key's mark when it changes, PutItem of the marker)
     # and the verdict, find the holder's managers, announce conflicts.
     "detect_duplicates": (
         Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("registrations",)),
-        Grant(("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"),
-              tables=("dedup_index",)),
+        Grant(("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+               "dynamodb:BatchWriteItem"), tables=("dedup_index",)),
         Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("dedup_verdicts",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),

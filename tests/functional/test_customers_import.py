@@ -103,7 +103,7 @@ def test_an_interrupted_import_resumes_after_the_last_finished_row(suite, tmp_pa
     # a third run of the finished file writes nothing and counts each key once
     assert cli.main(["customers", "import", str(path), "--state-dir", str(state), "--quiet"]) == 1
     assert calls == ["小米科技有限责任公司"]
-    assert DedupIndexItem.get("#n|g:小米", "#").n == 1
+    assert DedupIndexItem.get("g:小米", "#").n == 1
 
 
 def test_the_same_rows_in_a_changed_file_start_over_but_write_nothing_twice(suite, tmp_path, _cli_storage, capsys):
@@ -115,7 +115,7 @@ def test_the_same_rows_in_a_changed_file_start_over_but_write_nothing_twice(suit
     assert cli.main(["customers", "import", str(changed), "--state-dir", str(state), "--quiet"]) == 1
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["resumed_after_row"] == 0 and summary["imported"] == 4
-    assert DedupIndexItem.get("#n|g:小米", "#").n == 1 and DedupIndexItem.get("#n|g:腾讯", "#").n == 1
+    assert DedupIndexItem.get("g:小米", "#").n == 1 and DedupIndexItem.get("g:腾讯", "#").n == 1
 
 
 def test_export_writes_the_import_columns_and_imports_back_unchanged(suite, tmp_path, _cli_storage, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.dedup_writes import item_size
 from chalicelib.domain.dedup_keys import exact_keys, name_forms
 from chalicelib.domain.dedup_match import EXACT_LIMIT, MAX_QUERY_KEYS, POSTING_BUDGET
 
@@ -20,14 +21,14 @@ def _entries(names):
 def _table():
     from chalicelib.store.models import DedupIndexItem
 
-    return {(i.pk, i.sk): (i.name, i.core, i.keys, i.n) for i in DedupIndexItem.scan()}
+    return {(i.pk, i.sk): (i.name, i.core, i.keys, i.n, i.ref) for i in DedupIndexItem.scan()}
 
 
 class _Reads:
     """Items returned by Query/GetItem and keys requested by BatchGetItem; a Scan fails the test."""
 
     def __init__(self, client):
-        self.items, self.operations = 0, []
+        self.items, self.operations, self.queried = 0, [], []
         client.meta.events.register("before-parameter-build.dynamodb", self.before)
         client.meta.events.register("after-call.dynamodb", self.after)
         self.client = client
@@ -37,6 +38,8 @@ class _Reads:
         self.operations.append(model.name)
         if model.name == "BatchGetItem":
             self.items += sum(len(t["Keys"]) for t in params["RequestItems"].values())
+        elif model.name == "Query":
+            self.queried.extend(v.get("S") for v in params.get("ExpressionAttributeValues", {}).values())
 
     def after(self, parsed, model, **_):
         if model.name == "Query":
@@ -63,8 +66,8 @@ def test_bulk_load_writes_the_same_items_as_indexing_one_customer_at_a_time(suit
     from chalicelib.store import dedup as store
     from chalicelib.store.models import DedupIndexItem
 
-    # few names: moto copies the whole table for every item of a transaction
-    names = ["华为技术有限公司", "华为终端有限公司", "Kelsun Robotics GmbH", "Kelsun Foods Ltd"]
+    names = ["华为技术有限公司", "华为终端有限公司", "华为云计算技术有限公司", "Kelsun Robotics GmbH", "Kelsun Foods Ltd",
+             "Kelsun Food Systems"]
     at = now()
     for key, name, forms, exact in _entries(names):
         assert store.index_customer(key, name, forms, exact, now=at)
@@ -86,11 +89,219 @@ def test_a_check_reads_a_bounded_number_of_items_and_never_scans(suite, reads):
     assert found[0].name == "Kelsun Robotics GmbH"
     assert 0 < reads.items <= MAX_QUERY_KEYS + POSTING_BUDGET
     assert set(reads.operations) <= {"BatchGetItem", "Query"}
-    # exact: the name key is known, so only its counter and its postings are read
+    # exact: the name key is known, so only its head (which carries its one posting) and the rest of its
+    # postings (none) are read
     reads.items, reads.operations = 0, []
     forms = name_forms("华为技术有限公司")
     found = store.candidates(forms, exact_keys("华为技术有限公司"))
     assert [c.name for c in found] == ["华为技术有限公司"]
-    assert reads.items <= 1 + EXACT_LIMIT and reads.operations == ["BatchGetItem", "Query"]
+    assert reads.items == 1 and reads.operations == ["BatchGetItem", "Query"]
     # cross-script: the Latin spelling finds the Chinese name through its pinyin key
     assert "华为技术有限公司" in [c.name for c in store.candidates(name_forms("Huawei"), [])]
+
+
+class _Writes:
+    """Write units of every write request made (counted from the requests, not timing): a put costs one
+    unit per KB of its item, an update one (heads stay under 1 KB: checked by the tests), each item of a
+    transaction two. Failed conditional writes are counted too: DynamoDB charges them."""
+
+    def __init__(self, client):
+        self.units, self.operations, self.keys = 0, [], []
+        client.meta.events.register("before-parameter-build.dynamodb", self.before)
+        self.client = client
+
+    def before(self, params, model, **_):
+        name = model.name
+        if name == "PutItem":
+            self.add(name, -(-item_size(params["Item"]) // 1024), params["Item"]["pk"]["S"])
+        elif name in ("UpdateItem", "DeleteItem"):
+            self.add(name, 1, params["Key"]["pk"]["S"])
+        elif name == "BatchWriteItem":
+            for requests in params["RequestItems"].values():
+                for r in requests:
+                    self.add(name, -(-item_size(r["PutRequest"]["Item"]) // 1024), r["PutRequest"]["Item"]["pk"]["S"])
+        elif name == "TransactWriteItems":
+            self.add(name, 2 * len(params["TransactItems"]), "")
+
+    def add(self, operation, units, pk):
+        self.units += units
+        self.operations.append(operation)
+        self.keys.append(pk)
+
+    def reset(self):
+        self.units, self.operations, self.keys = 0, [], []
+
+    def close(self):
+        self.client.meta.events.unregister("before-parameter-build.dynamodb", self.before)
+
+
+@pytest.fixture
+def writes(suite):
+    from chalicelib.store.models import DedupIndexItem
+
+    counter = _Writes(DedupIndexItem._get_connection().connection.client)
+    yield counter
+    counter.close()
+
+
+def _view():
+    """The index as a reader sees it: per key its mark and the customers it carries; the indexed names."""
+    from chalicelib.store.models import DedupIndexItem
+
+    keys: dict[str, tuple[int, set]] = {}
+    markers = set()
+    for i in DedupIndexItem.scan():
+        if i.pk.startswith("#doc|"):
+            markers.add(i.pk)
+            continue
+        mark, refs = keys.get(i.pk, (0, set()))
+        if i.sk == "#":
+            mark = int(i.n or 0)
+        ref = i.ref if i.sk == "#" else i.sk
+        keys[i.pk] = (mark, refs | ({ref} if ref else set()))
+    return keys, markers
+
+
+def test_a_new_customer_costs_one_write_unit_per_key_and_a_redelivery_none(suite, writes):
+    from chalicelib.clock import now
+    from chalicelib.domain.dedup_match import count_mark, stored_keys
+    from chalicelib.store import dedup as store
+    from chalicelib.store.models import DedupIndexItem
+
+    store.load_empty_index(_entries(NAMES), now=now())
+    name = "华为数字能源技术有限公司"
+    key, name, forms, exact = _entries([name])[0]
+    keys = stored_keys(forms, exact)
+    before, _ = _view()
+    writes.reset()
+    assert store.index_customer(key, name, forms, exact, now=now())
+    after, _ = _view()
+    new = [k for k in keys if k not in before]
+    known = [k for k in keys if k in before]
+    raised = [k for k in known if after[k][0] != before[k][0]]
+    assert after["x:name:华为数字能源技术"] == (1, {key}) and len(new) > 1 and known
+    assert all(after[k][0] == count_mark(len(after[k][1])) for k in keys)
+    # one head put per new key, one posting per known key, one mark per changed count, the marker: no transaction
+    assert writes.units == len(new) + len(known) + len(raised) + 1
+    assert "TransactWriteItems" not in writes.operations
+    assert writes.operations.count("BatchWriteItem") == len(known)
+    assert all(len(DedupIndexItem.get(k, "#").to_simple_dict()) and _headitem_size(k) < 1024 for k in keys)
+    # the old layout wrote 2 units per item of one transaction: the marker, a counter and a posting per key
+    assert writes.units < (2 * (1 + 2 * len(keys))) / 3
+    writes.reset()
+    assert not store.index_customer(key, name, forms, exact, now=now())  # a redelivery
+    assert writes.units == 0 and _view()[0] == after
+
+
+def _headitem_size(key):
+    from chalicelib.store.models import DedupIndexItem
+
+    return item_size(DedupIndexItem.get(key, "#").serialize())
+
+
+def test_a_full_key_gets_no_more_writes_and_is_never_read(suite, writes, reads):
+    from chalicelib.clock import now
+    from chalicelib.domain.dedup_match import FULL, MAX_POSTINGS
+    from chalicelib.store import dedup as store
+    from chalicelib.store.models import DedupIndexItem
+
+    many = [f"Kelsun {chr(97 + i % 26)}{chr(97 + i // 26)}x Trading" for i in range(MAX_POSTINGS + 1)]
+    store.load_empty_index(_entries(many), now=now())
+    assert DedupIndexItem.get("w:kelsun", "#").n == FULL
+    writes.reset()
+    key, name, forms, exact = _entries(["Kelsun Qqz Trading"])[0]
+    assert store.index_customer(key, name, forms, exact, now=now())
+    assert "w:kelsun" not in writes.keys and "w:trading" not in writes.keys  # no counter past the cap
+    reads.items, reads.operations = 0, []
+    store.candidates(name_forms("Kelsun Trading"), [])
+    assert reads.operations[0] == "BatchGetItem"
+    assert "w:kelsun" not in reads.queried and "w:trading" not in reads.queried  # full: only their heads are read
+    # a known exact key carried by many customers is read up to EXACT_LIMIT postings
+    shared = [(f"uscc:{i:018d}", f"Norpra{chr(97 + i)} Trading", name_forms(f"Norpra{chr(97 + i)} Trading"),
+               ["domain:norpra.example"]) for i in range(EXACT_LIMIT + 3)]
+    store.load_empty_index(shared, now=now())
+    reads.items = 0
+    found = store.candidates(name_forms("whatever"), ["domain:norpra.example"])
+    assert len(found) == EXACT_LIMIT and reads.items == EXACT_LIMIT
+
+
+def _old_layout(entries, at):
+    """The index as the code before issue 15 item 5 left it: postings, a counter ``#n|key`` per key
+    (counting past the cap), a marker per customer name; no heads."""
+    from chalicelib.domain.dedup_match import MAX_POSTINGS, stored_keys
+    from chalicelib.store.models import DedupIndexItem
+
+    counts: dict[str, int] = {}
+    with DedupIndexItem.batch_write() as batch:
+        for key, name, forms, exact in entries:
+            batch.save(DedupIndexItem(f"#doc|{key}|{forms.compact}", "#", created_at=at))
+            for k in stored_keys(forms, exact):
+                counts[k] = counts.get(k, 0) + 1
+                if counts[k] <= MAX_POSTINGS:
+                    batch.save(DedupIndexItem(k, key, name=name, core=forms.compact, keys=list(exact), created_at=at))
+        for k, n in counts.items():
+            batch.save(DedupIndexItem(f"#n|{k}", "#", n=n))
+
+
+def test_an_index_in_the_old_layout_is_migrated_to_what_a_fresh_build_reads(suite, capsys):
+    from chalicelib.clock import now
+    from chalicelib.domain.dedup_match import FULL, MAX_POSTINGS
+    from chalicelib.store import dedup as store
+    from chalicelib.store.models import DedupIndexItem
+
+    entries = _entries(NAMES)
+    store.load_empty_index(entries, now=now())
+    fresh = _view()
+    queries = ["Kelsnu Robotics", "华为", "Kelsun Foods", "Norpra Trading"]
+    expected = [[c.ref for c in store.candidates(name_forms(q), [])] for q in queries]
+    for item in DedupIndexItem.scan():
+        item.delete()
+    _old_layout(entries, now())
+    from infra.cli import main
+
+    assert main(["dedup", "migrate-index"]) == 0
+    assert "converted" in capsys.readouterr().out
+    assert not [i for i in DedupIndexItem.scan() if i.pk.startswith("#n|")]
+    assert _view() == fresh
+    assert [[c.ref for c in store.candidates(name_forms(q), [])] for q in queries] == expected
+    assert store.migrate_counters() == 0  # rerun: nothing left to convert
+    # the old counter kept counting past the cap while the postings stopped: such a key becomes full
+    DedupIndexItem("#n|w:norpra", "#", n=MAX_POSTINGS + 40).save()
+    assert store.migrate_counters() == 1 and DedupIndexItem.get("w:norpra", "#").n == FULL
+
+
+def test_concurrent_consumers_never_cancel_each_other_and_build_the_sequential_index(suite, writes):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from chalicelib.clock import now
+    from chalicelib.domain.dedup_match import count_mark
+    from chalicelib.store import dedup as store
+    from chalicelib.store.models import DedupIndexItem
+
+    # the same names under different customer keys race on every head; the others share words with them
+    same = [(f"uscc:91{i:016d}", "Kelsun Robotics GmbH", name_forms("Kelsun Robotics GmbH"),
+             exact_keys("Kelsun Robotics GmbH")) for i in range(4)]
+    entries = same + _entries(NAMES + ["华为数字能源技术有限公司", "Kelsun Robotic Systems", "Kelsun Food Systems"])
+    at = now()
+    consumers = 4
+    barrier = Barrier(consumers)
+
+    def consume(part):
+        barrier.wait()
+        return [store.index_customer(key, name, forms, exact, now=at) for key, name, forms, exact in part]
+
+    writes.reset()
+    with ThreadPoolExecutor(consumers) as pool:
+        results = list(pool.map(consume, [entries[i::consumers] for i in range(consumers)]))
+    assert all(ok for part in results for ok in part)  # every customer indexed, none failed
+    assert "TransactWriteItems" not in writes.operations  # nothing to cancel
+    concurrent = _view()
+    keys, _ = concurrent
+    assert all(mark == count_mark(len(refs)) for mark, refs in keys.values())
+    assert keys["w:kelsun"][1] >= {key for key, *_ in same}
+    for item in DedupIndexItem.scan():
+        item.delete()
+    for key, name, forms, exact in entries:
+        assert store.index_customer(key, name, forms, exact, now=at)
+    assert _view() == concurrent

@@ -6,11 +6,13 @@ the evaluation CLI and the benchmark), so what the benchmark measures is what pr
 1. Exact keys (registry id, name key, website domain, contact email/phone) are looked up first. If any
    is known, its customers are the candidates and nothing fuzzy is read (the short-circuit).
 2. Otherwise the query's blocking keys (``dedup_keys.blocking_keys``, at most ``MAX_QUERY_KEYS``) have
-   their frequencies read (one counter per key), and posting lists are read rarest first while the total
-   stays within ``POSTING_BUDGET``: the cap on a key is what the rarer keys left of the budget, so a
-   query made only of fairly common words still reads its rarest one, and a name with rare keys does
-   not spend its budget on common ones. A key held by more customers than the whole budget does not
-   discriminate and is never read (its postings are not even stored beyond ``MAX_POSTINGS``).
+   their frequency marks read (one head item per key: ``count_mark``, 1 for up to three customers, then
+   the power of two at or below the count, ``FULL`` past the cap — so a key's mark changes 7 times in
+   its life, not once per customer), and posting lists are read rarest first while the postings actually
+   read stay within ``POSTING_BUDGET`` (``read_plan``): the cap on a key is what the rarer keys left of
+   the budget, so a query made only of fairly common words still reads its rarest one, and a name with
+   rare keys does not spend its budget on common ones. A key held by more customers than the whole
+   budget does not discriminate and is never read (it is marked ``FULL`` and gets no more postings).
 3. Customers are ranked by the keys they share with the query, each key weighted by its rarity, ties
    broken by a cheap string similarity of the comparison forms (rapidfuzz ``ratio``), and the best
    ``TOP_CANDIDATES`` are scored with rapidfuzz (``dedup_rules.name_score``).
@@ -21,15 +23,16 @@ Reads per check are therefore bounded by ``MAX_QUERY_KEYS + POSTING_BUDGET`` (pl
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chalicelib.domain.dedup_keys import NameForms, blocking_keys, name_forms
 from chalicelib.domain.dedup_rules import MatchRules, RuleHit, evaluate, name_score, same_name
 
 __all__ = [
-    "EXACT_LIMIT", "MAX_POSTINGS", "MAX_QUERY_KEYS", "POSTING_BUDGET", "STORED_KEY_LIMIT", "TOP_CANDIDATES",
-    "BlockingIndex", "Match", "choose_keys", "index_keys", "query_keys", "rank", "score_candidates", "stored_keys",
+    "EXACT_LIMIT", "FULL", "MAX_POSTINGS", "MAX_QUERY_KEYS", "POSTING_BUDGET", "STORED_KEY_LIMIT", "TOP_CANDIDATES",
+    "BlockingIndex", "Match", "count_mark", "index_keys", "mark_bound", "query_keys", "rank",
+    "read_plan", "score_candidates", "stored_keys",
 ]
 
 POSTING_BUDGET = 150
@@ -38,9 +41,59 @@ MAX_QUERY_KEYS = 40
 TOP_CANDIDATES = 30
 EXACT_LIMIT = 10
 INDEX_KEY_LIMIT = MAX_QUERY_KEYS  # blocking keys stored per customer: the same selection a query reads
-# All keys of one customer name: one DynamoDB transaction (at most 100 items) holds a posting and a
-# counter per key plus the idempotency marker.
+# All keys of one customer name (each is one posting write when the key is not full).
 STORED_KEY_LIMIT = 49
+_FIRST_MARK = 4  # marks: 1 (one to three customers), 4, 8, … 128, FULL
+FULL = MAX_POSTINGS + 1  # the mark of a key carried by more customers than MAX_POSTINGS: never read, never written
+
+
+def count_mark(n: int) -> int:
+    """The frequency mark a key's head records for ``n`` customers: 1 for one to three, then the power of
+    two at or below ``n``, ``FULL`` past ``MAX_POSTINGS``. Coarse on purpose: the mark is rewritten only
+    when it changes (at 4, 8 … 128 and past the cap: 7 writes in a key's life, not one per customer);
+    the postings read give the exact count of a list (``read_plan``)."""
+    if n > MAX_POSTINGS:
+        return FULL
+    if n < _FIRST_MARK:
+        return min(max(n, 0), 1)
+    return 1 << (n.bit_length() - 1)
+
+
+def mark_bound(mark: int) -> int:
+    """The most customers a key with this mark can carry (``FULL`` for a full key)."""
+    if mark >= FULL:
+        return FULL
+    if mark <= 1:
+        return max(mark, 0) * (_FIRST_MARK - 1)
+    return min(2 * mark - 1, MAX_POSTINGS)
+
+
+def read_plan(keys: Sequence[str], marks: Mapping[str, int], fetch: Callable[[str, int], list[str]],
+              *, budget: int = POSTING_BUDGET) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Read posting lists rarest first (by mark), the postings read staying within ``budget``.
+
+    A key whose mark alone exceeds what is left of the budget is skipped (it carries at least that many);
+    otherwise ``fetch(key, limit)`` reads at most ``limit`` postings: the mark's bound, or what is left of
+    the budget. A list that filled a limit below its bound may be longer: it is dropped, as the plan skips
+    a key that does not fit, but its reads count.
+
+    Returns:
+        The whole lists read (key -> refs) and their exact lengths (for ``rank``).
+    """
+    lists: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    spent = 0
+    for mark, key in sorted((marks.get(k, 0), k) for k in dict.fromkeys(keys) if 0 < marks.get(k, 0) < FULL):
+        room = budget - spent
+        if mark > room:
+            continue
+        limit = min(mark_bound(mark), room)
+        refs = fetch(key, limit)
+        spent += len(refs)
+        if refs and (len(refs) < limit or limit == mark_bound(mark)):
+            lists[key] = refs
+            counts[key] = len(refs)
+    return lists, counts
 
 
 def query_keys(forms: NameForms, limit: int = MAX_QUERY_KEYS, *, stored: bool = False) -> list[str]:
@@ -70,30 +123,6 @@ def stored_keys(forms: NameForms, exact: Iterable[str]) -> list[str]:
     """Every key one customer name is stored under: its exact keys (``x:``) first, then its blocking keys,
     at most ``STORED_KEY_LIMIT``. The DynamoDB index and the in-process index both use this."""
     return list(dict.fromkeys([f"x:{k}" for k in exact] + index_keys(forms)))[:STORED_KEY_LIMIT]
-
-
-def choose_keys(keys: Sequence[str], counts: Mapping[str, int], *, budget: int = POSTING_BUDGET,
-                max_postings: int = MAX_POSTINGS) -> list[str]:
-    """Which posting lists to read: rarest first, skipping absent and too-common keys, within ``budget``.
-
-    Args:
-        keys: the query's blocking keys.
-        counts: how many customers carry each key (absent = 0).
-        budget: the most postings to read in total.
-        max_postings: keys more frequent than this are skipped.
-
-    Returns:
-        The keys to read, rarest first.
-    """
-    usable = sorted((counts.get(k, 0), k) for k in keys if 0 < counts.get(k, 0) <= max_postings)
-    chosen: list[str] = []
-    spent = 0
-    for count, key in usable:
-        if spent + count > budget:
-            continue  # a smaller key later in the list cannot exist (sorted), but keep the loop simple
-        chosen.append(key)
-        spent += count
-    return chosen
 
 
 def rank(postings: Mapping[str, Iterable[str]], counts: Mapping[str, int], limit: int = TOP_CANDIDATES, *,
@@ -164,7 +193,6 @@ class BlockingIndex:
     are those numbers as strings.
     """
 
-    max_postings: int = MAX_POSTINGS
     names: list[str] = field(default_factory=list)
     forms: list[NameForms] = field(default_factory=list)
     exact: list[tuple[str, ...]] = field(default_factory=list)
@@ -182,28 +210,39 @@ class BlockingIndex:
         for key in stored_keys(forms, exact):
             count = self.counts.get(key, 0) + 1
             self.counts[key] = count
-            if count <= self.max_postings:
+            if count <= MAX_POSTINGS:
                 self.postings.setdefault(key, []).append(ref)
         return ref
 
+    def _fetch(self, key: str, limit: int) -> list[str]:
+        return [str(r) for r in self.postings.get(key, [])[:limit]]
+
     def candidates(self, forms: NameForms, exact_keys: Iterable[str] = (),
                    limit: int = TOP_CANDIDATES) -> tuple[list[int], int]:
-        """Candidate numbers for a query, and how many index items the plan read."""
+        """Candidate numbers for a query, and how many index items the plan reads in DynamoDB (a head per
+        key asked for, which carries its first posting, and the other postings read)."""
         exact = [f"x:{k}" for k in exact_keys]
         read = len(exact)
         found = {k: self.postings.get(k, [])[:EXACT_LIMIT] for k in exact if self.counts.get(k)}
         if found:
-            read += sum(len(v) for v in found.values())
+            read += sum(len(v) - 1 for v in found.values())
             refs = list(dict.fromkeys(r for v in found.values() for r in v))
             return refs[:limit], read
         keys = query_keys(forms)
         read += len(keys)
-        chosen = choose_keys(keys, self.counts, max_postings=self.max_postings)
-        lists = {k: self.postings[k] for k in chosen}
-        read += sum(len(v) for v in lists.values())
+        marks = {k: count_mark(self.counts[k]) for k in keys if k in self.counts}
+        fetched: list[int] = []
+
+        def fetch(key: str, limit: int) -> list[str]:
+            refs = self._fetch(key, limit)
+            fetched.append(len(refs))
+            return refs
+
+        lists, counts = read_plan(keys, marks, fetch)
+        read += sum(max(0, n - 1) for n in fetched)
         candidates = {r for v in lists.values() for r in v}
-        ranked = rank({k: map(str, v) for k, v in lists.items()}, self.counts, limit, query=forms.compact,
-                      compacts={str(r): self.forms[r].compact for r in candidates})
+        ranked = rank(lists, counts, limit, query=forms.compact,
+                      compacts={r: self.forms[int(r)].compact for r in candidates})
         return [int(r) for r in ranked], read
 
     def search(self, name: str, rules: MatchRules, exact_keys: Iterable[str] = ()) -> list[Match]:

@@ -346,10 +346,15 @@ class DedupIndexItem(_Model):
     One table keyed ``(pk, sk)``, three kinds of item, so every read is a key lookup or a Query of one
     partition of the base table (no GSI: a GSI would cost a second write per posting):
 
+    - a head ``pk = "<blocking key>"``, ``sk = "#"`` with ``n``, the key's frequency mark
+      (``dedup_match.count_mark``), and the posting of the first customer that carried the key (``ref`` =
+      its customer key, ``name``, ``core``, ``keys``);
     - a posting ``pk = "<blocking key>"``, ``sk = "<customer key>"`` with the customer's ``name`` and exact
-      ``keys`` (so a check scores without more reads); a posting list is one partition;
-    - a counter ``pk = "#n|<blocking key>"``, ``sk = "#"`` with ``n``, how many customers carry the key;
+      ``keys`` (so a check scores without more reads); a posting list is one partition, head first;
     - a marker ``pk = "#doc|<customer key>|<name key>"``, ``sk = "#"``: this customer name is indexed.
+
+    (Before issue 15 item 5, a counter ``pk = "#n|<blocking key>"`` took the head's place: see
+    ``store.dedup.migrate_counters``.)
     """
 
     class Meta(_Meta):
@@ -361,6 +366,7 @@ class DedupIndexItem(_Model):
     core = UnicodeAttribute(null=True)  # the name's compact comparison form (ranking ties, no re-normalising)
     keys = JSONAttribute(null=True)
     n = NumberAttribute(null=True)
+    ref = UnicodeAttribute(null=True)  # a head's own posting: the customer key
     created_at = UTCDateTimeAttribute(null=True)
 
 

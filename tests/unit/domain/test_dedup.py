@@ -16,14 +16,18 @@ from chalicelib.domain.dedup_keys import (
     website_domain,
 )
 from chalicelib.domain.dedup_match import (
+    FULL,
+    MAX_POSTINGS,
     MAX_QUERY_KEYS,
     POSTING_BUDGET,
     STORED_KEY_LIMIT,
     BlockingIndex,
     Match,
-    choose_keys,
+    count_mark,
+    mark_bound,
     query_keys,
     rank,
+    read_plan,
     stored_keys,
 )
 from chalicelib.domain.dedup_rules import (
@@ -175,9 +179,32 @@ def test_name_score_on_hard_pairs(a, b, low, high):
 
 # --- candidate plan ------------------------------------------------------------------------------------------
 
-def test_choose_keys_reads_rarest_first_within_budget_and_skips_common_keys():
-    counts = {"a": 5, "b": 1, "c": 500, "d": 60, "e": 60}
-    assert choose_keys(["a", "b", "c", "d", "e", "z"], counts, budget=100, max_postings=120) == ["b", "a", "d"]
+def test_count_marks_change_only_at_powers_of_two_and_past_the_cap():
+    marks = [count_mark(n) for n in range(MAX_POSTINGS + 3)]
+    assert marks[:9] == [0, 1, 1, 1, 4, 4, 4, 4, 8]
+    assert marks[MAX_POSTINGS] == 128 and marks[MAX_POSTINGS + 1] == marks[MAX_POSTINGS + 2] == FULL
+    changes = [n for n in range(1, MAX_POSTINGS + 3) if marks[n] != marks[n - 1]]
+    assert changes == [1, 4, 8, 16, 32, 64, 128, MAX_POSTINGS + 1]  # the head's put, then 7 mark writes in all
+    for n in range(1, MAX_POSTINGS + 2):  # the bound a reader derives from a mark always covers the count
+        assert count_mark(n) <= n <= mark_bound(count_mark(n))
+
+
+def test_read_plan_reads_rarest_first_within_budget_and_skips_full_keys():
+    lists = {"a": [f"a{i}" for i in range(5)], "b": ["b0"], "d": [f"d{i}" for i in range(60)],
+             "e": [f"e{i}" for i in range(60)], "c": [f"c{i}" for i in range(500)]}
+    asked, read = [], []
+
+    def fetch(key, limit):
+        asked.append((key, limit))
+        read.append(len(lists[key][:limit]))
+        return lists[key][:limit]
+
+    marks = {k: count_mark(len(v)) for k, v in lists.items()}
+    got, counts = read_plan(["a", "b", "c", "d", "e", "z"], marks, fetch, budget=100)
+    assert list(got) == ["b", "a", "d"] and counts == {"b": 1, "a": 5, "d": 60}
+    # e's mark (32) still fits the 34 left, its 60 postings do not: read up to the budget, then dropped
+    assert asked == [("b", 3), ("a", 7), ("d", 63), ("e", 34)]
+    assert sum(read) == 100  # postings read never exceed the budget
 
 
 def test_query_keys_are_bounded_and_keep_words():
@@ -201,7 +228,7 @@ def test_in_process_index_finds_variants_and_short_circuits_on_exact_keys():
     found = {m.ref: m for m in index.search("京东方", rules)}
     assert found[str(boe)].hit.action is Action.FLAG
     refs, read = index.candidates(name_forms("whatever"), ["name:京东世纪贸易"])
-    assert refs == [jd] and read == 2
+    assert refs == [jd] and read == 1  # the key's head carries its first posting
     _, read = index.candidates(name_forms("京东方科技"))
     assert read <= MAX_QUERY_KEYS + POSTING_BUDGET
 

@@ -486,7 +486,7 @@ class SubscriptionIndex:
                     for c in held:
                         found[c.id] = c
                 else:
-                    found[held.id] = held  # type: ignore[union-attr]
+                    found[held.id] = held  # type: ignore[union-attr,assignment]
 
         take(postings["keywords"], self.keyword_hits(p) if hits is None else hits)
         if postings["codes"]:

@@ -126,15 +126,23 @@ def current_index() -> Any:
     return _INDEX
 
 
-def _apply(index: Any, changes: list[dict[str, Any]], version: int) -> None:
+def _compiled(changes: list[dict[str, Any]]) -> list[Any]:
+    """Log entries as the index applies them: a put's ``Criteria``, a delete's id."""
     from chalicelib.domain.tender_matching import Criteria
 
-    index.apply([Criteria.from_row(c["row"]) if c["op"] == "put" else c["id"] for c in changes], version)
+    return [Criteria.from_row(c["row"]) if c["op"] == "put" else c["id"] for c in changes]
+
+
+def _apply(index: Any, changes: list[dict[str, Any]], version: int) -> None:
+    index.apply(_compiled(changes), version)
 
 
 def _load(state: Any) -> Any:
     """A fresh index: the snapshot and the log after it (``store.SnapshotGone``: a compaction replaced them
     meanwhile, read the state again)."""
+    import gc
+    from itertools import chain
+
     from chalicelib.domain.tender_matching import SNAPSHOT_FORMAT, SubscriptionIndex, decode_chunk
     from chalicelib.store import tenders as store
 
@@ -142,16 +150,16 @@ def _load(state: Any) -> Any:
         try:
             if state.snap_id is not None and state.snap_format != SNAPSHOT_FORMAT:
                 return _bootstrap(state, f"snapshot format {state.snap_format} is not {SNAPSHOT_FORMAT}")
-            index = SubscriptionIndex(version=state.snap_version, epoch=state.epoch)
-            if state.snap_id is not None:
-                for blob in store.snapshot_chunks(state):
-                    index.apply(decode_chunk(blob), state.snap_version)
             changes = store.changes(state.snap_version + 1, state.version) if state.version > state.snap_version else []
             if changes is None:
                 if state.snap_id is None:  # a table written before the change log
                     return _bootstrap(state, "no change log from version 1")
                 raise store.SnapshotGone(state.snap_id)
-            _apply(index, changes, state.version)
+            chunks = store.snapshot_chunks(state) if state.snap_id is not None else ()
+            # One pass: the snapshot's rows as their chunks arrive, then the log (the automata are built once).
+            index = SubscriptionIndex(chain(chain.from_iterable(map(decode_chunk, chunks)), _compiled(changes)),
+                                      version=state.version, epoch=state.epoch)
+            gc.freeze()  # the index lives as long as the container: keep it out of the collector's walks
             logger.info("subscriptions index loaded: %d subscriptions at version %d (snapshot %d + %d changes)",
                         len(index), state.version, state.snap_version, len(changes))
             _compact_if_due(index, state)

@@ -247,3 +247,23 @@ def test_two_compactors_one_snapshot_wins_and_the_other_leaves_nothing(suite):
     service._INDEX = None
     assert sorted(c.regions for c in service.current_index()) == [("r0",), ("r1",), ("r2",)]
     service._INDEX = None
+
+
+def test_a_reps_alerts_are_a_query_not_a_scan(suite):
+    from chalicelib.store import tenders as store
+    from chalicelib.store.models import TenderAlertItem
+
+    for rep, tender in [("wang", "tnd_1"), ("li", "tnd_1"), ("wang", "tnd_2")]:
+        assert store.create_alert(rep, tender, ["sub_x"], "immediate", T0)
+    seen: list[str] = []
+
+    def record(**kw: Any) -> None:
+        seen.append(kw["model"].name)
+
+    events = TenderAlertItem._get_connection().connection.client.meta.events
+    events.register("before-call.dynamodb", record)
+    try:
+        assert sorted(a.tender_id for a in store.alerts_for("wang")) == ["tnd_1", "tnd_2"]
+    finally:
+        events.unregister("before-call.dynamodb", record)
+    assert seen == ["Query"]

@@ -27,9 +27,10 @@ range excludes a tender only when the tender states a value: in another currency
 Only opportunities alert: ``alertable`` is true for planning and open notices and false for awards,
 corrections, closed and cancelled processes (``schemas.tender.ALERTABLE_STATUSES``), whatever matches.
 
-Where the index lives: in the memory of the function that polls (``services/tenders.py``), rebuilt from
-the subscriptions table when the table's version counter (bumped in the same transaction as every
-subscription write) differs from the one the cached index was built at.
+Where the index lives: in the memory of the function that polls (``services/tenders.py``), loaded from a
+persisted snapshot plus the change log after it and kept current by applying the log's changes in place
+(``SubscriptionIndex.apply``); subscriptions reach it already compiled (``Criteria.to_row``, written by the
+API with each change), so loading neither validates nor normalises anything. See docs/ARCHITECTURE.md.
 """
 from __future__ import annotations
 

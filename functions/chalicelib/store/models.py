@@ -468,6 +468,9 @@ class TenderAlertItem(_Model):
     created_at = UTCDateTimeAttribute()
 
     by_digest = _index("ByDigestIndex", "digest_day", "key")()
+    # A rep's alerts, newest last (issue 15: was a Scan). Every alert has both attributes, so DynamoDB's
+    # own backfill of a new index covers the alerts written before it; no backfill command is needed.
+    by_rep = _index("ByRepIndex", "rep_id", "created_at")()
 
 # -- notification outbox (issue 5) ---------------------------------------------------------------------------
 

@@ -182,12 +182,6 @@ def index_state() -> IndexState:
                       snap_chunks=int(item.snap_chunks or 0), snap_format=item.snap_format)
 
 
-def subscriptions_stamp() -> tuple[str, int]:
-    """(epoch, counter) of the subscriptions table."""
-    state = index_state()
-    return state.epoch, state.version
-
-
 def subscriptions_version() -> int:
     return index_state().version
 
@@ -351,5 +345,5 @@ def create_alert(rep_id: str, tender_id: str, subscription_ids: list[str], deliv
 
 
 def alerts_for(rep_id: str) -> list[TenderAlertItem]:
-    """A rep's alerts (a scan with a filter; for tests and the CLI, not a hot path)."""
-    return list(TenderAlertItem.scan(TenderAlertItem.rep_id == rep_id))
+    """A rep's alerts, oldest first (a Query of ``ByRepIndex``)."""
+    return list(TenderAlertItem.by_rep.query(rep_id))

@@ -267,3 +267,17 @@ def test_a_reps_alerts_are_a_query_not_a_scan(suite):
     finally:
         events.unregister("before-call.dynamodb", record)
     assert seen == ["Query"]
+
+
+def test_a_writer_that_keeps_losing_the_version_gets_a_503_and_nothing_is_stored(suite, monkeypatch):
+    from chalicelib.store import tenders as store
+
+    key = make_user("wang", "rep")
+    _subscribe(suite, key, {"regions": ["GB"]})
+    real = store.index_state
+    monkeypatch.setattr(store, "index_state", lambda: store.IndexState(epoch=real().epoch, version=0))  # always stale
+    monkeypatch.setattr(store.time, "sleep", lambda _s: None)
+    answer = suite.api.post("/v1/subscriptions", {"regions": ["FR"]}, key)
+    assert answer.status == 503 and answer.json()["code"] == "busy"
+    monkeypatch.setattr(store, "index_state", real)
+    assert store.index_state().version == 1 and [s.regions for s in store.subscriptions_of("wang")] == [["GB"]]

@@ -18,6 +18,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
+from chalicelib.domain.backoff import backoff_seconds
 from chalicelib.domain.errors import DealregError
 from chalicelib.store.models import (
     SubscriptionItem,
@@ -147,6 +148,7 @@ LOG_PREFIX = "log#"
 CHUNK_PREFIX = "idx#"
 WRITE_ATTEMPTS = 8  # versioned writes lost to concurrent writers before giving up (503, safe to retry)
 _BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
+_JITTER = random.Random()
 _CHUNKS_PER_GET = 16  # snapshot chunks per BatchGetItem: ≤ 16 x 350 KB, under the 16 MB response cap
 
 
@@ -221,7 +223,7 @@ def _versioned_write(subject: Callable[[Any], None], change: dict[str, Any]) -> 
             if not any(reasons[1:]):
                 raise
             logger.info("subscriptions version %d taken by another writer; retrying", version)
-            time.sleep(random.uniform(0, 0.01 * 2 ** attempt))
+            time.sleep(backoff_seconds(attempt + 1, base=0.01, cap=1.0, jitter=_JITTER))
     raise SubscriptionsBusy("subscriptions are being changed by others; retry", code="busy", status=503)
 
 

@@ -154,6 +154,9 @@ def _load(state: Any) -> Any:
             if changes is None:
                 if state.snap_id is None:  # a table written before the change log
                     return _bootstrap(state, "no change log from version 1")
+                fresh = store.index_state()
+                if fresh.snap_id == state.snap_id:  # not compacted meanwhile: a hole (a write by older code)
+                    return _bootstrap(fresh, "the change log has a gap after the snapshot")
                 raise store.SnapshotGone(state.snap_id)
             chunks = store.snapshot_chunks(state) if state.snap_id is not None else ()
             # One pass: the snapshot's rows as their chunks arrive, then the log (the automata are built once).
@@ -170,7 +173,8 @@ def _load(state: Any) -> Any:
 
 
 def _bootstrap(state: Any, why: str) -> Any:
-    """Once per table (or snapshot format): a Scan of the subscriptions, written as the first snapshot.
+    """Once per table (or snapshot format, or a hole in the log): a Scan of the subscriptions, written as the
+    snapshot.
 
     The state was read before the Scan, so the snapshot is marked at that version and the log entries
     after it are replayed on top (a replay is idempotent: a put replaces, a delete of an absent id is

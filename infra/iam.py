@@ -134,7 +134,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:BatchGetItem",), tables=("enrichments",)),  # list scores: the page's company sizes
     ),
     # Tender feeds (issue 6): link refs (BatchGetItem + conditional puts), tenders and feed state (get,
-    # conditional put), subscriptions (version GetItem, Scan to rebuild the index), alerts (conditional
+    # conditional put), subscriptions (the persisted matching index, below), alerts (conditional
     # put), tender.alert on the topic.
     "poll_tender_feeds": (
         Grant(("dynamodb:BatchGetItem", "dynamodb:PutItem"), tables=("tender_refs",)),
@@ -142,7 +142,12 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         # tenders: conditional put, then UpdateItem clears alert_state once the alerts are out (issue 14: was
         # missing, so the first poll of a configured source failed and alerts stayed pending)
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"), tables=("tenders",)),
-        Grant(("dynamodb:GetItem", "dynamodb:Scan"), tables=("subscriptions",)),
+        # subscriptions (issue 15): the index state (GetItem), the change log and snapshot chunks
+        # (BatchGetItem), a new snapshot's chunks and the retired ones (BatchWriteItem: puts, deletes), the
+        # snapshot swap (conditional UpdateItem of meta#version); Scan only for the one-time bootstrap of a
+        # table written before the change log (or a snapshot of another format), never on a regular poll
+        Grant(("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem",
+               "dynamodb:Scan"), tables=("subscriptions",)),
         Grant(("dynamodb:PutItem",), tables=("tender_alerts",)),
         Grant(("sns:Publish",), events_topic=True),
     ),

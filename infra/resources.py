@@ -56,7 +56,7 @@ TABLE_KEYS: dict[str, dict[str, Any]] = {
     "tender_refs": {"hash": "ref", "gsis": []},
     "tender_feeds": {"hash": "source", "gsis": []},
     "subscriptions": {"hash": "id", "gsis": [("ByRepIndex", "rep_id", "created_at")]},
-    "tender_alerts": {"hash": "key", "gsis": [("ByDigestIndex", "digest_day", "key")]},
+    "tender_alerts": {"hash": "key", "gsis": [("ByDigestIndex", "digest_day", "key"), ("ByRepIndex", "rep_id", "created_at")]},
     "deliveries": {"hash": "id", "gsis": [("ByLaneIndex", "lane", "lane_at"),
                                           # one delivery per (event, recipient): the caller's notifications
                                           ("ByInboxIndex", "inbox_of", "inbox_at")]},

@@ -27,21 +27,24 @@ range excludes a tender only when the tender states a value: in another currency
 Only opportunities alert: ``alertable`` is true for planning and open notices and false for awards,
 corrections, closed and cancelled processes (``schemas.tender.ALERTABLE_STATUSES``), whatever matches.
 
-Where the index lives: in the memory of the function that polls (``services/tenders.py``), rebuilt from
-the subscriptions table when the table's version counter (bumped in the same transaction as every
-subscription write) differs from the one the cached index was built at.
+Where the index lives: in the memory of the function that polls (``services/tenders.py``), loaded from a
+persisted snapshot plus the change log after it and kept current by applying the log's changes in place
+(``SubscriptionIndex.apply``); subscriptions reach it already compiled (``Criteria.to_row``, written by the
+API with each change), so loading neither validates nor normalises anything. See docs/ARCHITECTURE.md.
 """
 from __future__ import annotations
 
+import marshal
 import math
 import re
+import sys
 import unicodedata
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 MATCH_TEXT_CHARS = 4000
 BUYER_MIN_SCORE = 90.0
@@ -80,47 +83,79 @@ class Keyword:
         return cls(text=text, cjk=False, words=words, pattern=f" {' '.join(words)} ") if words else None
 
 
-@dataclass(frozen=True)
-class Criteria:
-    """A subscription compiled for matching."""
+ROW_FORMAT = 1  # the layout of ``Criteria.to_row`` (stored in the change log and the index snapshot)
+
+
+def _intern_all(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sys.intern(v) for v in values)
+
+
+class Criteria(NamedTuple):
+    """A subscription compiled for matching: only what the predicate reads, already folded and normalised.
+
+    A plain tuple (no per-object dict): 1M of them fit in a poller's memory. Keywords are kept as their
+    patterns (``Keyword.pattern``): CJK text, or `` w1 w2 `` for a word phrase (the leading space tells
+    which). ``to_row`` / ``from_row`` are the stored form (JSON), so loading an index never revalidates nor
+    renormalises a subscription.
+    """
 
     id: str
     rep_id: str
-    include: tuple[Keyword, ...] = ()
-    exclude: tuple[Keyword, ...] = ()
-    buyers: tuple[str, ...] = ()  # normalised cores
-    regions: tuple[str, ...] = ()  # folded
+    delivery: str = "immediate"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()  # folded prefixes, with or without scheme
+    regions: tuple[str, ...] = ()  # folded
+    buyers: tuple[str, ...] = ()  # normalised cores
     value_min: Decimal | None = None
     value_max: Decimal | None = None
     currency: str | None = None
-    delivery: str = "immediate"
-    # Derived once, so the index tests keyword hits with one set operation per subscription.
-    include_patterns: frozenset[str] = field(init=False, repr=False, compare=False)
-    exclude_patterns: frozenset[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "include_patterns", frozenset(k.pattern for k in self.include))
-        object.__setattr__(self, "exclude_patterns", frozenset(k.pattern for k in self.exclude))
 
     @classmethod
     def from_subscription(cls, sub: Any) -> Criteria:
         """Compile a ``schemas.tender.Subscription``."""
         from chalicelib.domain.names import normalise
 
+        def patterns(raw: Iterable[str]) -> tuple[str, ...]:
+            return _intern_all(dict.fromkeys(k.pattern for k in (Keyword.compile(w) for w in raw) if k))
+
         return cls(
             id=sub.id,
-            rep_id=sub.rep_id,
-            include=tuple(k for k in (Keyword.compile(w) for w in sub.keywords.include) if k),
-            exclude=tuple(k for k in (Keyword.compile(w) for w in sub.keywords.exclude) if k),
-            buyers=tuple(dict.fromkeys(c for c in (normalise(b).core for b in sub.buyers) if c)),
-            regions=tuple(dict.fromkeys(fold(r) for r in sub.regions)),
-            categories=tuple(dict.fromkeys(fold(c).replace(" ", "") for c in sub.categories)),
+            rep_id=sys.intern(sub.rep_id),
+            delivery=sys.intern(str(sub.delivery)),
+            include=patterns(sub.keywords.include),
+            exclude=patterns(sub.keywords.exclude),
+            categories=_intern_all(dict.fromkeys(fold(c).replace(" ", "") for c in sub.categories)),
+            regions=_intern_all(dict.fromkeys(fold(r) for r in sub.regions)),
+            buyers=_intern_all(dict.fromkeys(c for c in (normalise(b).core for b in sub.buyers) if c)),
             value_min=sub.value_min,
             value_max=sub.value_max,
             currency=sub.currency,
-            delivery=str(sub.delivery),
         )
+
+    def to_row(self) -> list[Any]:
+        """The stored form: a JSON array in field order, decimals as strings."""
+        return [*self[:8], *(None if v is None else str(v) for v in self[8:10]), self.currency]
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Criteria:
+        """Inverse of ``to_row``; repeated strings (patterns, reps, regions...) are interned, once in memory."""
+        i, rep, delivery, inc, exc, cats, regions, buyers, vmin, vmax, cur = row
+        return cls(i, sys.intern(rep), sys.intern(delivery), _intern_all(inc), _intern_all(exc), _intern_all(cats),
+                   _intern_all(regions), _intern_all(buyers), None if vmin is None else Decimal(vmin),
+                   None if vmax is None else Decimal(vmax), None if cur is None else sys.intern(cur))
+
+    def anchors(self) -> tuple[str, tuple[str, ...]]:
+        """The criterion the index files this subscription under (see the module docstring)."""
+        if self.include:
+            return "keywords", self.include
+        if self.categories:
+            return "codes", self.categories
+        if self.buyers:
+            return "buyers", self.buyers
+        if self.regions:
+            return "places", self.regions
+        return "always", ("",)
 
 
 @dataclass
@@ -179,8 +214,9 @@ def prepare(tender: Any) -> Prepared:
     )
 
 
-def _keyword_hit(k: Keyword, p: Prepared) -> bool:
-    return k.text in p.text if k.cjk else p.has_phrase(k.words)
+def _keyword_hit(pattern: str, p: Prepared) -> bool:
+    """A keyword given as its pattern: a word phrase starts with a space, anything else is CJK text."""
+    return p.has_phrase(tuple(pattern.split())) if pattern[:1] == " " else pattern in p.text
 
 
 def buyer_score(a: str, b: str) -> float:
@@ -212,9 +248,9 @@ def matches(c: Criteria, p: Prepared, hits: set[str] | frozenset[str] | None = N
         if c.exclude and any(_keyword_hit(k, p) for k in c.exclude):
             return False
     else:
-        if c.include and hits.isdisjoint(c.include_patterns):
+        if c.include and hits.isdisjoint(c.include):
             return False
-        if c.exclude and not hits.isdisjoint(c.exclude_patterns):
+        if c.exclude and not hits.isdisjoint(c.exclude):
             return False
     if c.categories and p.code_prefixes.isdisjoint(c.categories):
         return False
@@ -264,14 +300,28 @@ class BuyerBlocker:
 
     MIN_WINDOW, MAX_WINDOW = 2, 4
 
-    def __init__(self, keys: Iterable[str]) -> None:
+    def __init__(self, keys: Iterable[str] = ()) -> None:
         self._windows: dict[str, list[str]] = defaultdict(list)
         self._by_len: dict[int, list[str]] = defaultdict(list)
-        sizes = range(self.MIN_WINDOW, self.MAX_WINDOW + 1)
-        for key in sorted(dict.fromkeys(keys), key=len):  # shortest first: every posting sorted by length
+        self._known: set[str] = set()
+        self.add(keys)
+
+    def add(self, keys: Iterable[str]) -> None:
+        """Index more keys (postings stay sorted by key length). Keys are never removed: a key nobody
+        subscribes to any more only costs a look-up that finds no subscription."""
+        new = sorted(set(keys) - self._known, key=len)  # shortest first: mostly appends
+        if not new:
+            return
+        longest = max((len(k) for k in self._known), default=0)
+        self._known.update(new)
+        windows, sizes = self._windows, range(self.MIN_WINDOW, self.MAX_WINDOW + 1)
+        for key in new:
             self._by_len[len(key)].append(key)
             for window in {key[i:i + size] for size in sizes for i in range(len(key) - size + 1)}:
-                self._windows[window].append(key)
+                if len(key) >= longest:
+                    windows[window].append(key)
+                else:  # a key shorter than ones already indexed (a change after the build)
+                    insort(windows[window], key, key=len)
 
     def near(self, query: str) -> list[str]:
         """Keys scoring at least ``BUYER_MIN_SCORE`` against ``query`` (exactly those)."""
@@ -311,103 +361,186 @@ class BuyerBlocker:
 class SubscriptionIndex:
     """Keyword automata and inverted lists over the subscriptions' anchor criteria; see the module docstring.
 
+    Built once from compiled subscriptions, then kept up to date in place by ``apply`` (the change log's
+    puts and deletes), so a warm poller never rebuilds it. Postings hold the ``Criteria`` tuples themselves
+    (one tuple when a single subscription has the anchor, else a list): no per-subscription dict or object.
+
     Args:
         subscriptions: compiled subscriptions.
-        version: the subscriptions-table version it was built at (for the cache check).
+        version: the subscriptions-table version it holds (for the cache check).
+        epoch: the table's epoch (``store.tenders.IndexState``), so a recreated table is never mistaken.
     """
 
-    def __init__(self, subscriptions: Iterable[Criteria], version: int = 0) -> None:
-        import gc
-
-        # The build makes about a million small objects and no reference cycles: cyclic collections
-        # triggered meanwhile would walk them all again and again (measured: build time x2.5 at 100k).
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            self._build(subscriptions, version)
-        finally:
-            if enabled:
-                gc.enable()
-
-    def _build(self, subscriptions: Iterable[Criteria], version: int) -> None:
+    def __init__(self, subscriptions: Iterable[Criteria] = (), version: int = 0, epoch: str = "") -> None:
         import ahocorasick
 
         self.version = version
+        self.epoch = epoch
         self.by_id: dict[str, Criteria] = {}
-        # Each anchor maps to {subscription id: criteria}: candidates are merged with dict.update (in C).
-        self._keywords: dict[str, dict[str, Criteria]] = defaultdict(dict)
-        self._codes: dict[str, dict[str, Criteria]] = defaultdict(dict)
-        self._buyers: dict[str, dict[str, Criteria]] = defaultdict(dict)
-        self._places: dict[str, dict[str, Criteria]] = defaultdict(dict)
-        self._always: dict[str, Criteria] = {}
-        cjk, words = ahocorasick.Automaton(), ahocorasick.Automaton()
-        patterns: set[str] = set()
-        for c in subscriptions:
-            self.by_id[c.id] = c
-            for k in (*c.include, *c.exclude):
-                if k.pattern not in patterns:
-                    patterns.add(k.pattern)
-                    if k.cjk:
-                        cjk.add_word(_as_bytes(k.pattern), k.pattern)
-                    else:
-                        words.add_word(k.pattern, k.pattern)
-            if c.include:
-                for pattern in c.include_patterns:
-                    self._keywords[pattern][c.id] = c
-            elif c.categories:
-                for pre in c.categories:
-                    self._codes[pre][c.id] = c
-            elif c.buyers:
-                for b in c.buyers:
-                    self._buyers[b][c.id] = c
-            elif c.regions:
-                for r in c.regions:
-                    self._places[r][c.id] = c
-            else:
-                self._always[c.id] = c  # not creatable through the API; kept correct anyway
-        self._cjk = self._words = None
-        if len(cjk):
-            cjk.make_automaton()
-            self._cjk = cjk
-        if len(words):
-            words.make_automaton()
-            self._words = words
-        self._buyer_block = BuyerBlocker(self._buyers)
+        self._postings: dict[str, dict[str, Criteria | list[Criteria]]] = {
+            "keywords": {}, "codes": {}, "buyers": {}, "places": {}, "always": {}}
+        self._cjk: Any = ahocorasick.Automaton()
+        self._words: Any = ahocorasick.Automaton()
+        self._buyer_block = BuyerBlocker()
+        self.apply(subscriptions, version)
 
     def __len__(self) -> int:
         return len(self.by_id)
 
+    def __iter__(self) -> Iterator[Criteria]:
+        return iter(self.by_id.values())
+
+    def apply(self, changes: Iterable[Criteria | str], version: int) -> None:
+        """Apply changes in order — a ``Criteria`` adds or replaces that subscription, a ``str`` removes that id
+        (an absent one is ignored) — and mark the index at ``version``.
+
+        Idempotent: replaying a change the index already holds leaves it as it is, so a snapshot taken while
+        writes went on is brought up to date by replaying the log from the snapshot's version.
+        """
+        import gc
+
+        import ahocorasick
+
+        # Building makes many small objects and no reference cycles: cyclic collections triggered meanwhile
+        # would walk them all again and again (measured: build time x2.5 at 100k).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            buyers: set[str] = set()
+            for change in changes:
+                if type(change) is str:
+                    self._remove(change)
+                else:
+                    self._add(change, buyers)  # type: ignore[arg-type]
+            self._buyer_block.add(buyers)
+            for automaton in (self._cjk, self._words):
+                # Adding a word turns a built automaton back into a trie: build it again, once per batch.
+                if len(automaton) and automaton.kind != ahocorasick.AHOCORASICK:
+                    automaton.make_automaton()
+            self.version = version
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _add(self, c: Criteria, buyers: set[str]) -> None:
+        if c.id in self.by_id:
+            self._remove(c.id)
+        self.by_id[c.id] = c
+        for patterns in (c.include, c.exclude):
+            for pattern in patterns:
+                if pattern[:1] == " ":
+                    if pattern not in self._words:
+                        self._words.add_word(pattern, pattern)
+                else:
+                    key = _as_bytes(pattern)
+                    if key not in self._cjk:
+                        self._cjk.add_word(key, pattern)
+        kind, keys = c.anchors()
+        postings = self._postings[kind]
+        for key in keys:
+            held = postings.get(key)
+            if held is None:
+                postings[key] = c
+            elif type(held) is list:
+                held.append(c)
+            else:
+                postings[key] = [held, c]  # type: ignore[list-item]
+        if kind == "buyers":
+            buyers.update(keys)
+
+    def _remove(self, sub_id: str) -> None:
+        c = self.by_id.pop(sub_id, None)
+        if c is None:
+            return
+        kind, keys = c.anchors()
+        postings = self._postings[kind]
+        for key in keys:
+            held = postings.get(key)
+            if type(held) is list:
+                held[:] = [x for x in held if x.id != sub_id]
+                if len(held) == 1:
+                    postings[key] = held[0]
+            elif held is not None and held.id == sub_id:  # type: ignore[union-attr]
+                del postings[key]
+        # Its keywords stay in the automata: a pattern nobody holds any more is found and ignored.
+
     def keyword_hits(self, p: Prepared) -> set[str]:
         """Patterns of every indexed keyword the tender contains (one pass of each automaton)."""
         hits: set[str] = set()
-        if self._cjk is not None:
+        if len(self._cjk):
             hits.update(pattern for _end, pattern in self._cjk.iter(_as_bytes(p.text)))
-        if self._words is not None:
+        if len(self._words):
             hits.update(pattern for _end, pattern in self._words.iter(f" {' '.join(p.word_list)} "))
         return hits
 
     def candidates(self, p: Prepared, hits: set[str] | None = None) -> dict[str, Criteria]:
         """Subscriptions whose anchor criterion the tender satisfies (a superset of the matches)."""
         found: dict[str, Criteria] = {}
-        keywords, codes, places, buyers = self._keywords, self._codes, self._places, self._buyers
-        for pattern in self.keyword_hits(p) if hits is None else hits:
-            if pattern in keywords:
-                found.update(keywords[pattern])
-        if codes:
-            for pre in p.code_prefixes:
-                if pre in codes:
-                    found.update(codes[pre])
-        if places:
-            for place in p.places:
-                if place in places:
-                    found.update(places[place])
-        if p.buyer_core and buyers:
-            for key in self._buyer_block.near(p.buyer_core):
-                found.update(buyers[key])
-        found.update(self._always)
+        postings = self._postings
+
+        def take(table: dict[str, Criteria | list[Criteria]], keys: Iterable[str]) -> None:
+            for key in keys:
+                held = table.get(key)
+                if held is None:
+                    continue
+                if type(held) is list:
+                    for c in held:
+                        found[c.id] = c
+                else:
+                    found[held.id] = held  # type: ignore[union-attr,assignment]
+
+        take(postings["keywords"], self.keyword_hits(p) if hits is None else hits)
+        if postings["codes"]:
+            take(postings["codes"], p.code_prefixes)
+        if postings["places"]:
+            take(postings["places"], p.places)
+        if p.buyer_core and postings["buyers"]:
+            take(postings["buyers"], self._buyer_block.near(p.buyer_core))
+        if postings["always"]:
+            take(postings["always"], ("",))
         return found
 
     def match(self, p: Prepared) -> set[str]:
         """Ids of the subscriptions the tender matches."""
         hits = self.keyword_hits(p)
         return {cid for cid, c in self.candidates(p, hits).items() if matches(c, p, hits)}
+
+
+# -- the persisted snapshot (issue 15) -------------------------------------------------------------------
+
+# Chunks of ``marshal``-ed row tuples (``Criteria.to_row`` as a tuple), zlib-compressed. marshal loads plain
+# tuples and strings in C (measured at 100k: 0.08 s, JSON 0.11 s plus 0.35 s to turn lists into tuples) and
+# keeps one copy of a string repeated in a chunk; its format belongs to the Python version, which is why it
+# is in the name: a snapshot of another format is not read but rebuilt (``services.tenders``).
+SNAPSHOT_FORMAT = f"rows{ROW_FORMAT}-marshal{marshal.version}-py{sys.version_info[0]}.{sys.version_info[1]}-zlib"
+CHUNK_BYTES = 350_000  # compressed bytes per chunk: a DynamoDB item holds 400 KB
+_CHUNK_ROWS = 8192
+
+
+def encode_snapshot(subscriptions: Iterable[Criteria]) -> list[bytes]:
+    """The snapshot chunks of these subscriptions (each at most ``CHUNK_BYTES``)."""
+    import zlib
+
+    def plain(c: Criteria) -> tuple[Any, ...]:
+        return tuple(sys.intern(v) if type(v) is str else v for v in c.to_row())  # shared once per chunk
+
+    def encode(part: list[tuple[Any, ...]]) -> list[bytes]:
+        blob = zlib.compress(marshal.dumps(part), 6)
+        if len(blob) <= CHUNK_BYTES or len(part) == 1:
+            return [blob]
+        return encode(part[:len(part) // 2]) + encode(part[len(part) // 2:])
+
+    rows = [plain(c) for c in subscriptions]
+    out: list[bytes] = []
+    for i in range(0, len(rows), _CHUNK_ROWS):
+        out += encode(rows[i:i + _CHUNK_ROWS])
+    return out
+
+
+def decode_chunk(blob: bytes) -> list[Criteria]:
+    """The subscriptions of one chunk."""
+    import zlib
+
+    make, from_row = Criteria._make, Criteria.from_row
+    return [make(r) if r[8] is None and r[9] is None else from_row(r) for r in marshal.loads(zlib.decompress(blob))]
+

@@ -30,7 +30,7 @@ from typing import Any
 logger = logging.getLogger("dealreg.tenders")
 BUNDLED_SOURCES = Path(__file__).resolve().parents[1] / "tender_sources.json"
 _INDEX: Any = None  # the subscriptions index of this warm container (see domain/tender_matching.py)
-_INDEX_EPOCH = ""  # the subscriptions table's epoch it was built at (see store.tenders.subscriptions_stamp)
+COMPACT_AFTER = 100  # log entries past the snapshot before the poller writes a new snapshot
 
 
 # -- polling --------------------------------------------------------------------------------------------
@@ -98,18 +98,112 @@ class _Run:
 
 
 def current_index() -> Any:
-    """The subscriptions index, rebuilt when the table's version counter (or epoch) moved since it was built."""
-    global _INDEX, _INDEX_EPOCH
+    """The subscriptions index at the table's current version (issue 15: no Scan on this path).
+
+    One consistent GetItem of the state; then, by what this container holds: the same version — nothing
+    more; an older one of the same epoch — the log entries since (BatchGetItem), applied in place; nothing
+    (a cold container), another epoch, or log entries already compacted away — the snapshot's chunks and the
+    log after it. When the log past the snapshot reaches ``COMPACT_AFTER`` entries, a new snapshot is written.
+    """
+    global _INDEX
+    from chalicelib.store import tenders as store
+
+    state = store.index_state()
+    index = _INDEX
+    if index is not None and index.epoch == state.epoch:
+        if index.version == state.version:
+            return index
+        if index.version < state.version:
+            changes = store.changes(index.version + 1, state.version)
+            if changes is not None:
+                _INDEX = None  # not trusted while it changes
+                _apply(index, changes, state.version)
+                _INDEX = index
+                _compact_if_due(index, state)
+                return index
+    _INDEX = None
+    _INDEX = _load(state)
+    return _INDEX
+
+
+def _compiled(changes: list[dict[str, Any]]) -> list[Any]:
+    """Log entries as the index applies them: a put's ``Criteria``, a delete's id."""
+    from chalicelib.domain.tender_matching import Criteria
+
+    return [Criteria.from_row(c["row"]) if c["op"] == "put" else c["id"] for c in changes]
+
+
+def _apply(index: Any, changes: list[dict[str, Any]], version: int) -> None:
+    index.apply(_compiled(changes), version)
+
+
+def _load(state: Any) -> Any:
+    """A fresh index: the snapshot and the log after it (``store.SnapshotGone``: a compaction replaced them
+    meanwhile, read the state again)."""
+    import gc
+    from itertools import chain
+
+    from chalicelib.domain.tender_matching import SNAPSHOT_FORMAT, SubscriptionIndex, decode_chunk
+    from chalicelib.store import tenders as store
+
+    for _attempt in range(3):
+        try:
+            if state.snap_id is not None and state.snap_format != SNAPSHOT_FORMAT:
+                return _bootstrap(state, f"snapshot format {state.snap_format} is not {SNAPSHOT_FORMAT}")
+            changes = store.changes(state.snap_version + 1, state.version) if state.version > state.snap_version else []
+            if changes is None:
+                if state.snap_id is None:  # a table written before the change log
+                    return _bootstrap(state, "no change log from version 1")
+                fresh = store.index_state()
+                if fresh.snap_id == state.snap_id:  # not compacted meanwhile: a hole (a write by older code)
+                    return _bootstrap(fresh, "the change log has a gap after the snapshot")
+                raise store.SnapshotGone(state.snap_id)
+            chunks = store.snapshot_chunks(state) if state.snap_id is not None else ()
+            # One pass: the snapshot's rows as their chunks arrive, then the log (the automata are built once).
+            index = SubscriptionIndex(chain(chain.from_iterable(map(decode_chunk, chunks)), _compiled(changes)),
+                                      version=state.version, epoch=state.epoch)
+            gc.freeze()  # the index lives as long as the container: keep it out of the collector's walks
+            logger.info("subscriptions index loaded: %d subscriptions at version %d (snapshot %d + %d changes)",
+                        len(index), state.version, state.snap_version, len(changes))
+            _compact_if_due(index, state)
+            return index
+        except store.SnapshotGone:
+            state = store.index_state()
+    raise RuntimeError("subscriptions index snapshot replaced three times while loading")
+
+
+def _bootstrap(state: Any, why: str) -> Any:
+    """Once per table (or snapshot format, or a hole in the log): a Scan of the subscriptions, written as the
+    snapshot.
+
+    The state was read before the Scan, so the snapshot is marked at that version and the log entries
+    after it are replayed on top (a replay is idempotent: a put replaces, a delete of an absent id is
+    nothing), whatever the Scan saw of the writes made meanwhile.
+    """
     from chalicelib.domain.tender_matching import Criteria, SubscriptionIndex
     from chalicelib.store import tenders as store
 
-    epoch, version = store.subscriptions_stamp()
-    if _INDEX is None or (_INDEX_EPOCH, _INDEX.version) != (epoch, version):
-        subs = store.all_subscriptions()
-        _INDEX = SubscriptionIndex([Criteria.from_subscription(s) for s in subs], version=version)
-        _INDEX_EPOCH = epoch
-        logger.info("subscriptions index rebuilt: %d subscriptions at version %d", len(_INDEX), version)
-    return _INDEX
+    logger.warning("subscriptions index bootstrapped from a Scan (%s)", why)
+    index = SubscriptionIndex((Criteria.from_subscription(s) for s in store.all_subscriptions()),
+                              version=state.version, epoch=state.epoch)
+    _compact_if_due(index, state, force=True)
+    return index
+
+
+def _compact_if_due(index: Any, state: Any, *, force: bool = False) -> None:
+    """Write the index as the new snapshot when the log past the current one is long (or ``force``). A failure
+    here never fails the poll: the next one tries again."""
+    from chalicelib.domain.tender_matching import SNAPSHOT_FORMAT, encode_snapshot
+    from chalicelib.store import tenders as store
+
+    if not force and index.version - state.snap_version < COMPACT_AFTER:
+        return
+    try:
+        written = store.write_snapshot(encode_snapshot(index), index.version, SNAPSHOT_FORMAT, state)
+        logger.info("subscriptions index snapshot at version %d %s", index.version,
+                    "written" if written else "not written: another poller wrote one first")
+    except Exception:  # noqa: BLE001 - compaction is an optimisation; the log still holds every change
+        logger.exception("subscriptions index snapshot failed")
 
 
 def poll_source(src: Any, now: datetime, *, http: Any, run: _Run | None = None,

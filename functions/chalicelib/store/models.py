@@ -440,8 +440,11 @@ class TenderFeedItem(_Model):
 
 
 class SubscriptionItem(_Model):
-    """A rep's subscription (``data`` = schemas.tender.Subscription); ``id = "meta#version"`` holds the
-    table's change counter, bumped in the same transaction as every subscription write."""
+    """A rep's subscription (``id = sub_…``, ``data`` = schemas.tender.Subscription), and the matching index's
+    persisted state (``store/tenders.py``, issue 15): ``meta#version`` holds the change counter (``counter``),
+    the table's epoch (``created_at``) and the current snapshot (``snap_*``); ``log#<version>`` is the change
+    written in the same transaction as the counter moved to that version (``data``: the compiled row or the
+    deleted id); ``idx#<snapshot id>#<n>`` is chunk ``n`` of a snapshot (``blob``)."""
 
     class Meta(_Meta):
         table_name = "subscriptions"
@@ -451,6 +454,11 @@ class SubscriptionItem(_Model):
     data = JSONAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
     counter = NumberAttribute(null=True)
+    snap_version = NumberAttribute(null=True)
+    snap_id = UnicodeAttribute(null=True)
+    snap_chunks = NumberAttribute(null=True)
+    snap_format = UnicodeAttribute(null=True)
+    blob = BinaryAttribute(null=True, legacy_encoding=False)
 
     by_rep = _index("ByRepIndex", "rep_id", "created_at")()
 
@@ -470,6 +478,9 @@ class TenderAlertItem(_Model):
     created_at = UTCDateTimeAttribute()
 
     by_digest = _index("ByDigestIndex", "digest_day", "key")()
+    # A rep's alerts, newest last (issue 15: was a Scan). Every alert has both attributes, so DynamoDB's
+    # own backfill of a new index covers the alerts written before it; no backfill command is needed.
+    by_rep = _index("ByRepIndex", "rep_id", "created_at")()
 
 # -- notification outbox (issue 5) ---------------------------------------------------------------------------
 

@@ -6,13 +6,20 @@ A lost race is re-read once and otherwise left to the next poll (which is idempo
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import random
 import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
+from chalicelib.domain.backoff import backoff_seconds
+from chalicelib.domain.errors import DealregError
 from chalicelib.store.models import (
     SubscriptionItem,
     TenderAlertItem,
@@ -128,61 +135,115 @@ def save_feed_state(state: TenderFeedItem) -> bool:
     return True
 
 
-# -- subscriptions --------------------------------------------------------------------------------------
+# -- subscriptions and the persisted matching index (issue 15) --------------------------------------------
+#
+# Every subscription write moves the table's version by one in one transaction with the subscription item
+# and ``log#<version>`` (the compiled change), conditional on the version read: two writers never take the
+# same version, and a change is never stored without its log entry. The poller keeps its index from a
+# snapshot (``idx#<id>#<n>`` chunks, named by ``meta#version``) plus the log entries after it, and writes a
+# new snapshot when the log has grown (``services.tenders``); no Scan except the one-time bootstrap of a
+# table written before the log existed.
+
+LOG_PREFIX = "log#"
+CHUNK_PREFIX = "idx#"
+WRITE_ATTEMPTS = 8  # versioned writes lost to concurrent writers before giving up (503, safe to retry)
+_BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
+_JITTER = random.Random()
+_CHUNKS_PER_GET = 16  # snapshot chunks per BatchGetItem: ≤ 16 x 350 KB, under the 16 MB response cap
 
 
-def subscriptions_stamp() -> tuple[str, int]:
-    """(epoch, counter) of the subscriptions table, for the matching index's cache check.
+class SnapshotGone(Exception):
+    """A snapshot chunk or log entry vanished under a reader (a compaction replaced it): read the state again."""
 
-    The counter is bumped with every subscription write; the epoch is a random token set the first time
-    the counter item is written, so a table that was recreated or restored (its counter back at an earlier
-    value) never matches an index cached from before.
-    """
+
+class SubscriptionsBusy(DealregError):
+    status = 503
+    code = "busy"
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """The ``meta#version`` item: where the subscriptions and their persisted index stand."""
+
+    epoch: str = ""  # random token set with the first write: a recreated table never looks like an old one
+    version: int = 0  # the change counter; log#<v> exists for each v after ``snap_version``
+    snap_version: int = 0  # the version the snapshot holds (0: no snapshot)
+    snap_id: str | None = None
+    snap_chunks: int = 0
+    snap_format: str | None = None
+
+
+def index_state() -> IndexState:
+    """A strongly consistent read of the state (one GetItem)."""
     try:
-        item = SubscriptionItem.get(META_VERSION)
+        item = SubscriptionItem.get(META_VERSION, consistent_read=True)
     except DoesNotExist:
-        return "", 0
-    return item.created_at or "", int(item.counter or 0)
+        return IndexState()
+    return IndexState(epoch=item.created_at or "", version=int(item.counter or 0),
+                      snap_version=int(item.snap_version or 0), snap_id=item.snap_id,
+                      snap_chunks=int(item.snap_chunks or 0), snap_format=item.snap_format)
 
 
 def subscriptions_version() -> int:
-    return subscriptions_stamp()[1]
-
-
-def _bump_version() -> list[Any]:
-    # ``created_at`` of the counter item holds the epoch (set if absent); see ``subscriptions_stamp``.
-    return [SubscriptionItem.counter.add(1),
-            SubscriptionItem.created_at.set(SubscriptionItem.created_at | f"epoch-{secrets.token_hex(8)}")]
+    return index_state().version
 
 
 def new_subscription_id() -> str:
     return "sub_" + secrets.token_hex(10)
 
 
-def create_subscription(sub: Any) -> None:
-    """Store ``sub`` (schemas.tender.Subscription) and bump the version counter in one transaction."""
+def _versioned_write(subject: Callable[[Any], None], change: dict[str, Any]) -> bool:
+    """Write ``subject``'s item and ``change`` as the next version, in one transaction conditional on the
+    version read. Returns False when ``subject``'s own condition failed; retried when another writer took
+    the version first; ``SubscriptionsBusy`` after ``WRITE_ATTEMPTS`` such losses."""
     from pynamodb.transactions import TransactWrite
+
+    for attempt in range(WRITE_ATTEMPTS):
+        version = index_state().version + 1
+        counter = SubscriptionItem.counter
+        # the version read is still the current one (the counter item is created by the first write)
+        moved = counter.does_not_exist() | (counter == 0) if version == 1 else counter == version - 1
+        # The same token for a botocore retry of this very request: DynamoDB answers it as done, not as a
+        # failed condition (issue 15 item 3).
+        token = hashlib.sha256(f"{change['op']}#{change['id']}#{version}".encode()).hexdigest()[:36]
+        try:
+            with TransactWrite(connection=connection(), client_request_token=token) as tx:
+                subject(tx)
+                tx.save(SubscriptionItem(id=f"{LOG_PREFIX}{version}", data=change),
+                        condition=SubscriptionItem.id.does_not_exist())
+                tx.update(SubscriptionItem(id=META_VERSION), condition=moved, actions=[
+                    counter.set(version),
+                    # the epoch, set with the first write (see ``IndexState.epoch``)
+                    SubscriptionItem.created_at.set(SubscriptionItem.created_at | f"epoch-{secrets.token_hex(8)}")])
+            return True
+        except TransactWriteError as exc:
+            reasons = [r is not None and r.code == "ConditionalCheckFailed" for r in (exc.cancellation_reasons or [])]
+            if reasons and reasons[0]:
+                return False
+            if not any(reasons[1:]):
+                raise
+            logger.info("subscriptions version %d taken by another writer; retrying", version)
+            time.sleep(backoff_seconds(attempt + 1, base=0.01, cap=1.0, jitter=_JITTER))
+    raise SubscriptionsBusy("subscriptions are being changed by others; retry", code="busy", status=503)
+
+
+def create_subscription(sub: Any) -> None:
+    """Store ``sub`` (schemas.tender.Subscription) as the next version, its compiled row in the log."""
+    from chalicelib.domain.tender_matching import Criteria
 
     item = SubscriptionItem(id=sub.id, rep_id=sub.rep_id, data=sub.model_dump(mode="json"),
                             created_at=sub.created_at.isoformat())
-    with TransactWrite(connection=connection()) as tx:
-        tx.save(item, condition=SubscriptionItem.id.does_not_exist())
-        tx.update(SubscriptionItem(id=META_VERSION), actions=_bump_version())
+    row = Criteria.from_subscription(sub).to_row()
+    if not _versioned_write(lambda tx: tx.save(item, condition=SubscriptionItem.id.does_not_exist()),
+                            {"op": "put", "id": sub.id, "row": row}):
+        raise DealregError("subscription id taken; retry")  # 80 random bits: not expected to happen
 
 
 def delete_subscription(sub_id: str, rep_id: str) -> bool:
     """Delete the rep's own subscription; False if there is none (or it is someone else's)."""
-    from pynamodb.transactions import TransactWrite
-
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.delete(SubscriptionItem(id=sub_id), condition=SubscriptionItem.rep_id == rep_id)
-            tx.update(SubscriptionItem(id=META_VERSION), actions=_bump_version())
-    except TransactWriteError as exc:
-        if any(r is not None and r.code == "ConditionalCheckFailed" for r in (exc.cancellation_reasons or [])):
-            return False
-        raise
-    return True
+    return _versioned_write(
+        lambda tx: tx.delete(SubscriptionItem(id=sub_id), condition=SubscriptionItem.rep_id == rep_id),
+        {"op": "delete", "id": sub_id})
 
 
 def subscriptions_of(rep_id: str) -> list[Any]:
@@ -192,10 +253,72 @@ def subscriptions_of(rep_id: str) -> list[Any]:
 
 
 def all_subscriptions() -> list[Any]:
-    """Every subscription (a scan: used to rebuild the in-memory matching index)."""
+    """Every subscription: a Scan, only for the one-time bootstrap of a table written before the change log
+    (``services.tenders``), never on the polling path."""
     from schemas.tender import Subscription
 
-    return [Subscription.model_validate(i.data) for i in SubscriptionItem.scan() if i.id != META_VERSION and i.data]
+    return [Subscription.model_validate(i.data) for i in SubscriptionItem.scan(SubscriptionItem.rep_id.exists())]
+
+
+def _groups(keys: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(keys), size):
+        yield keys[i:i + size]
+
+
+def changes(first: int, last: int) -> list[dict[str, Any]] | None:
+    """The log entries of versions ``first..last`` in order; None when any is gone (compacted into a newer
+    snapshot: load that instead)."""
+    ids = [f"{LOG_PREFIX}{v}" for v in range(first, last + 1)]
+    found: dict[str, Any] = {}
+    for group in _groups(ids, _BATCH_GET_KEYS):
+        for item in SubscriptionItem.batch_get(group, consistent_read=True, attributes_to_get=["id", "data"]):
+            found[item.id] = item.data
+    if len(found) != len(ids):
+        return None
+    return [found[i] for i in ids]
+
+
+def snapshot_chunks(state: IndexState) -> Iterator[bytes]:
+    """The chunks of the state's snapshot, a few per request (any order); ``SnapshotGone`` if one is missing."""
+    ids = [f"{CHUNK_PREFIX}{state.snap_id}#{n}" for n in range(state.snap_chunks)]
+    for group in _groups(ids, _CHUNKS_PER_GET):
+        items = list(SubscriptionItem.batch_get(group, consistent_read=True, attributes_to_get=["id", "blob"]))
+        if len(items) != len(group):
+            raise SnapshotGone(state.snap_id)
+        for item in items:
+            yield item.blob
+
+
+def write_snapshot(chunks: list[bytes], version: int, fmt: str, state: IndexState) -> bool:
+    """Store a snapshot of the index at ``version`` and make it current, if the current one is still the one
+    in ``state`` (conditional): False when another poller replaced it first (this one's chunks are removed).
+    Then the replaced snapshot's chunks and the log entries it now holds are deleted."""
+    snap_id = secrets.token_hex(8)
+    ids = [f"{CHUNK_PREFIX}{snap_id}#{n}" for n in range(len(chunks))]
+    with SubscriptionItem.batch_write() as batch:
+        for key, blob in zip(ids, chunks, strict=True):
+            batch.save(SubscriptionItem(id=key, blob=blob))
+    current = SubscriptionItem.snap_id
+    try:
+        SubscriptionItem(id=META_VERSION).update(
+            actions=[SubscriptionItem.snap_version.set(version), current.set(snap_id),
+                     SubscriptionItem.snap_chunks.set(len(chunks)), SubscriptionItem.snap_format.set(fmt)],
+            condition=(SubscriptionItem.created_at == state.epoch)
+            & (current.does_not_exist() if state.snap_id is None else current == state.snap_id))
+    except UpdateError as exc:
+        if not _conditional_failed(exc):
+            raise
+        _delete(ids)
+        return False
+    old = [f"{CHUNK_PREFIX}{state.snap_id}#{n}" for n in range(state.snap_chunks)] if state.snap_id else []
+    _delete(old + [f"{LOG_PREFIX}{v}" for v in range(state.snap_version + 1, version + 1)])
+    return True
+
+
+def _delete(ids: list[str]) -> None:
+    with SubscriptionItem.batch_write() as batch:
+        for key in ids:
+            batch.delete(SubscriptionItem(id=key))
 
 
 # -- alerts ---------------------------------------------------------------------------------------------
@@ -224,5 +347,5 @@ def create_alert(rep_id: str, tender_id: str, subscription_ids: list[str], deliv
 
 
 def alerts_for(rep_id: str) -> list[TenderAlertItem]:
-    """A rep's alerts (a scan with a filter; for tests and the CLI, not a hot path)."""
-    return list(TenderAlertItem.scan(TenderAlertItem.rep_id == rep_id))
+    """A rep's alerts, oldest first (a Query of ``ByRepIndex``)."""
+    return list(TenderAlertItem.by_rep.query(rep_id))

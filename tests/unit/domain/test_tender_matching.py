@@ -199,3 +199,74 @@ def test_buyer_blocker_is_exact_on_near_misses() -> None:
         assert sorted(blocker.near(query)) == expected, query
         near_misses += len([k for k in expected if k != query])
     assert near_misses > 50  # the fuzzy side was exercised, not only equal names
+
+
+# -- the persisted index (issue 15): rows, snapshot chunks, changes applied in place -----------------------
+
+
+def test_a_row_round_trips_through_json_and_the_snapshot() -> None:
+    import json
+
+    from chalicelib.domain.tender_matching import decode_chunk, encode_snapshot
+
+    c = sub(id="s9", keywords={"include": ["Cloud Hosting", "云平台"], "exclude": ["training"]},
+            buyers=["Manchester City Council"], regions=["GB"], categories=["cpv:72 2"], currency="GBP",
+            value_min=Decimal("1000.50"), value_max=Decimal("20000"), delivery="daily_digest")
+    assert c.include == (" cloud hosting ", "云平台") and c.categories == ("cpv:722",)
+    assert Criteria.from_row(json.loads(json.dumps(c.to_row()))) == c
+    plain = sub(id="s10", regions=["FR"])
+    chunks = encode_snapshot([c, plain])
+    assert len(chunks) == 1 and [x for blob in chunks for x in decode_chunk(blob)] == [c, plain]
+    assert all(type(x) is Criteria for x in decode_chunk(chunks[0]))
+
+
+def test_snapshot_chunks_stay_under_the_item_size(monkeypatch) -> None:
+    from chalicelib.domain import tender_matching as tm
+
+    monkeypatch.setattr(tm, "CHUNK_BYTES", 2_000)
+    subs = [sub(id=f"s{i}", keywords={"include": [f"term{i} x{i * 7919 % 10007}"]}) for i in range(600)]
+    chunks = tm.encode_snapshot(subs)
+    assert len(chunks) > 3 and all(len(b) <= 2_000 for b in chunks)
+    assert [x for b in chunks for x in tm.decode_chunk(b)] == subs
+
+
+def _tenders_for_changes() -> list[Tender]:
+    return [tender(title=t, buyer={"name": b} if b else None, region=r, categories=cats) for t, b, r, cats in [
+        ("Cloud hosting services", None, None, []), ("某市政务云平台扩容采购项目", "广州市人民医院", "广东", []),
+        ("Road resurfacing", "Manchester City Council", "UKD", ["cpv:45233"]), ("Cloud training", None, "GB", []),
+    ]]
+
+
+def test_changes_applied_in_place_equal_a_fresh_build() -> None:
+    """Puts, replacements and deletes applied to a built index (new keywords and buyers included) match
+    exactly what an index built from the final set matches; replaying the same changes changes nothing."""
+    before = [sub(id="a", keywords={"include": ["cloud"]}), sub(id="b", buyers=["Manchester City Council"]),
+              sub(id="c", categories=["cpv:452"]), sub(id="d", regions=["广东"]),
+              sub(id="h", keywords={"include": ["cloud", "hosting"]})]  # "cloud" holds a list: a, h
+    changes: list[Criteria | str] = [
+        "b",  # delete
+        "h",  # delete from a shared posting
+        sub(id="e", keywords={"include": ["云平台"]}),  # a keyword the automata did not hold
+        sub(id="a", keywords={"include": ["cloud"], "exclude": ["training"]}),  # replaced
+        sub(id="f", buyers=["广州市人民医院"]),  # a buyer the blocker did not hold
+        "missing",  # a delete of an absent id is nothing
+        sub(id="g", regions=["GB"]),
+        "g",  # created then deleted in the same batch: order is kept
+    ]
+    index = SubscriptionIndex(before, version=4)
+    index.apply(changes, 11)
+    final = {c.id: c for c in before}
+    for ch in changes:
+        if isinstance(ch, str):
+            final.pop(ch, None)
+        else:
+            final[ch.id] = ch
+    fresh = SubscriptionIndex(final.values(), version=11)
+    assert index.version == 11 and sorted(c.id for c in index) == sorted(final) == ["a", "c", "d", "e", "f"]
+    for t in _tenders_for_changes():
+        p = prepare(t)
+        assert index.match(p) == fresh.match(p) == naive_match(final.values(), p), t.title
+    assert index.match(prepare(_tenders_for_changes()[1])) == {"d", "e", "f"}
+    index.apply(changes, 11)  # a replay (a snapshot taken while these writes went on)
+    for t in _tenders_for_changes():
+        assert index.match(prepare(t)) == fresh.match(prepare(t))

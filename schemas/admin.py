@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
-from schemas.common import Actor, Strict
+from schemas.common import Actor, Ref, ShortText, Strict, _clean_line
 
 
 class AdminTeam(Strict):
@@ -84,15 +84,16 @@ class AdminRules(Strict):
 
 DirectoryId = Field(default=None, min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$",
                     description="Lower-case letters, digits, '-' and '_'; made from the name when absent")
-Name = Field(min_length=1, max_length=200)
+Url = Annotated[str, BeforeValidator(_clean_line), StringConstraints(strip_whitespace=True, min_length=1,
+                                                                     max_length=2048)]
 
 
 class TeamCreate(Strict):
     """``POST /v1/admin/teams``."""
 
     id: str | None = DirectoryId
-    name: str = Name
-    territory: str | None = Field(default=None, max_length=200)
+    name: ShortText
+    territory: ShortText | None = None
 
 
 class UserCreate(Strict):
@@ -100,12 +101,12 @@ class UserCreate(Strict):
     (role ``partner`` with ``partner_id``: answered with a one-time code to set a console password)."""
 
     id: str | None = DirectoryId
-    name: str = Name
+    name: ShortText
     role: Literal["rep", "manager", "admin", "partner"]
-    team_id: str | None = Field(default=None, max_length=64, description="Staff: their team (must exist)")
-    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
-    manager_id: str | None = Field(default=None, max_length=64, description="Staff: their manager (a user id)")
-    partner_id: str | None = Field(default=None, max_length=64, description="Partner users: their partner")
+    team_id: Ref | None = Field(default=None, description="Staff: their team (must exist)")
+    email: Ref | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    manager_id: Ref | None = Field(default=None, description="Staff: their manager (a user id)")
+    partner_id: Ref | None = Field(default=None, description="Partner users: their partner")
 
     @model_validator(mode="after")
     def _partner_fields(self) -> UserCreate:
@@ -122,10 +123,10 @@ class PartnerCreate(Strict):
     """``POST /v1/admin/partners``: answered with its ``whsec_`` signing secret and API key once."""
 
     id: str | None = DirectoryId
-    name: str = Name
-    tier: str = Field(default="registered", min_length=1, max_length=40)
-    team_id: str | None = Field(default=None, max_length=64, description="Its channel team (must exist)")
-    callback_url: str | None = Field(default=None, max_length=2048, description="https; checked like any channel URL")
+    name: ShortText
+    tier: Ref = "registered"
+    team_id: Ref | None = Field(default=None, description="Its channel team (must exist)")
+    callback_url: Url | None = Field(default=None, description="https; checked like any channel URL")
 
 
 class SecretRotate(Strict):

@@ -1,9 +1,10 @@
 """Partners, users, teams and API keys; partner signing secrets in Secrets Manager.
 
-The admin operations (create, update, deactivate, rotate, list) are plain functions here so the CLI
-(``dealreg teams|users|partners …``) and any admin API call the same code. Creating never overwrites: an
-existing id raises :class:`AlreadyExistsError`; an unknown one :class:`NotFoundError` (both
-:class:`DirectoryError`, with a ``code`` for the HTTP edge).
+The storage of the admin operations (create, update, deactivate, rotate, list): conditional transactions
+that ``services.directory`` (the admin API, the console and the CLI) calls with its audit entry and
+idempotency claim; tests and the local demo call the create functions directly. Creating never overwrites:
+an existing id raises :class:`AlreadyExistsError`; an unknown one :class:`NotFoundError`; a write on a stale
+read :class:`ConflictError` (all :class:`DirectoryError`, a ``DealregError`` the HTTP edge renders).
 """
 from __future__ import annotations
 

@@ -268,8 +268,8 @@ class ApiKeyItem(_DirectoryItem):
 
 class SessionKeyItem(_Model):
     """Console sessions (chalicelib.console.session): ``pk = session#<sha256 of the key>``, a short-lived
-    bearer key refused from ``expires_at`` on (and removed by TTL). Kept out of the directory so that the API
-    function, which issues sessions, never writes the directory (API-key hashes, roles)."""
+    bearer key refused from ``expires_at`` on (and removed by TTL). Kept out of the directory: sessions are
+    written per login, the directory only by admin changes (issue 18)."""
 
     class Meta(_Meta):
         table_name = "sessions"

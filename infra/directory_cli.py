@@ -70,6 +70,8 @@ def users_create(args, d, now) -> int:
     out = _svc().create_user(_svc().CLI_ACTOR, UserCreate(
         id=args.id, name=args.name, role=args.role, team_id=args.team, email=args.email, manager_id=args.manager,
         partner_id=args.partner), now=now())
+    if "login_code_expires_at" in out:
+        out["login_code_expires_at"] = out["login_code_expires_at"].isoformat()
     _out({k: out[k] for k in ("id", "role", "api_key", "login_code", "login_code_expires_at") if k in out})
     print("Store the key (or login code) now: it is not shown again.", file=sys.stderr)
     return 0

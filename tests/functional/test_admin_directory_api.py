@@ -368,3 +368,26 @@ def test_partner_user_sets_a_password_logs_in_and_sees_only_their_partners_data(
     assert suite.api.post("/v1/admin/users/li/deactivate", {}, admin).status == 200
     assert c.get("/console/registrations")[0] == 303
     assert post_webhook(suite.api, "acme", secret, example(external_ref="PU-AFTER")).status == 202
+
+
+def test_the_cli_uses_the_same_service_and_is_audited(suite, capsys):
+    from chalicelib.store import directory
+    from infra.cli import main
+
+    make_partner("acme")
+    assert main(["users", "create", "Li Na", "--role", "partner", "--partner", "acme", "--id", "li"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["id"] == "li" and out["login_code"].startswith("drc_") and "api_key" not in out
+    assert main(["users", "create", "Bad", "--role", "partner"]) == 2  # a partner user needs --partner
+    assert "partner_id" in capsys.readouterr().err
+    assert main(["users", "deactivate", "li"]) == 0 and directory.get_user("li").active == "no"
+    assert main(["users", "reactivate", "li"]) == 0 and directory.get_user("li").active == "yes"
+    capsys.readouterr()
+    assert main(["users", "login-code", "li"]) == 0
+    assert json.loads(capsys.readouterr().out)["login_code"].startswith("drc_")
+    assert main(["partners", "deactivate", "acme"]) == 0 and main(["partners", "reactivate", "acme"]) == 0
+    trail = [(e["actor"], e["action"], e["target"]) for e in directory.audit_trail()]
+    assert ("system:cli", "user.created", "user:li") in trail
+    assert ("system:cli", "user.deactivated", "user:li") in trail and ("system:cli", "partner.reactivated",
+                                                                       "partner:acme") in trail
+    assert "drc_" not in json.dumps(directory.audit_trail(), default=str)

@@ -324,7 +324,11 @@ def test_console_admin_forms_create_rotate_deactivate_and_show_secrets_once(suit
     status, _, shown = c.post("/console/admin/dir/partners/acme/rotate-secret", {"csrf": c.csrf(page),
                                                                                 "grace_hours": "2"})
     assert status == 200 and re.search(r'id="new-webhook-secret">whsec_', shown)
-    status, headers, _ = c.post("/console/admin/dir/partners/acme/deactivate", {"csrf": c.csrf(page)})
+    # deactivating takes the ticked confirmation
+    status, _, unconfirmed = c.post("/console/admin/dir/partners/acme/deactivate", {"csrf": c.csrf(page)})
+    assert status == 400 and 'data-id="acme" data-active="true"' in unconfirmed
+    status, headers, _ = c.post("/console/admin/dir/partners/acme/deactivate", {"csrf": c.csrf(page),
+                                                                               "confirm": "yes"})
     assert status == 303 and "m=done" in headers["location"]
     assert 'data-id="acme" data-active="false"' in c.get("/console/admin")[2]
     assert post_webhook(suite.api, "acme", secret, example(external_ref="CONSOLE-2")).status == 401
@@ -332,7 +336,8 @@ def test_console_admin_forms_create_rotate_deactivate_and_show_secrets_once(suit
     rep = ConsoleClient(suite.api.base)
     rep.login(make_user("rita", "rep", "channel"))
     rep_page = rep.get("/console/registrations")[2]
-    assert rep.post("/console/admin/dir/users/root/deactivate", {"csrf": rep.csrf(rep_page)})[0] == 403
+    assert rep.post("/console/admin/dir/users/root/deactivate", {"csrf": rep.csrf(rep_page),
+                                                                 "confirm": "yes"})[0] == 403
     from chalicelib.store import directory
 
     assert directory.get_user("root").active == "yes"

@@ -153,6 +153,8 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (zh-CN, en)
     "admin_rotate_secret": ("轮换签名密钥", "Rotate signing secret"),
     "admin_login_code": ("生成登录码", "Issue login code"),
     "admin_actions": ("操作", "Actions"),
+    "admin_confirm": ("确认", "Confirm"),
+    "admin_confirm_needed": ("请先勾选“确认”：此操作会立即停用账号或吊销密钥。", "Tick “Confirm” first: this deactivates the account or revokes the key at once."),
     "admin_password_set": ("已设密码", "Password set"),
     "admin_secret_title": ("请立即保存：只显示这一次", "Store it now: it is shown only this once"),
     "admin_secret_help": ("只保存了其哈希值；离开本页后无法再次查看。丢失后请重新轮换。", "Only its hash is stored; it cannot be shown again after you leave this page. If lost, rotate again."),

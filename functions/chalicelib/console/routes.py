@@ -694,6 +694,8 @@ def console_admin_action(ctx: Ctx, form: dict[str, str], kind: str, ident: str, 
     route = ADMIN_ACTIONS.get((kind, action))
     if route is None:
         return render(ctx, "message.html", 404, message=ctx.t("refused"))
+    if action in ("deactivate", "rotate-key") and form.get("confirm") != "yes":  # the form's checkbox (required)
+        return _admin_page(ctx, 400, message=ctx.t("admin_confirm_needed"))
     param = "user_id" if kind == "users" else "partner_id"
     body = None
     if action == "rotate-secret" and form.get("grace_hours", "").strip():

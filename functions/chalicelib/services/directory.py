@@ -166,7 +166,7 @@ def check_callback_url(url: str, *, loc: str) -> None:
     try:
         check_channel_url("webhook", url, local=settings.get().local, resolve=True)
     except ConnectorError as exc:
-        raise _field(loc, "url_refused", f"webhook URL refused ({exc.reason})") from None
+        raise _field(loc, "url_refused", f"refused: webhook URL ({exc.reason})") from None
 
 
 def set_active(actor: str, kind: str, ident: str, active: bool, *, now: datetime) -> dict:

@@ -7,16 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import sys
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
-
-
-def _slug(name: str) -> str:
-    base = "".join(c if c.isascii() and c.isalnum() else "-" for c in name.lower()).strip("-")
-    return (base[:24] or "p") + "-" + secrets.token_hex(3)
 
 
 def _out(value: Any) -> int:
@@ -29,12 +22,15 @@ def _no_team(team: str) -> int:
     return 2
 
 
-# --- teams ---------------------------------------------------------------------------------------------------
+# Creating, deactivating and rotating go through chalicelib.services.directory (the admin API's code): the same
+# checks, conditional writes and audit entries (actor system:cli). Updates of a team stay store calls.
 
 def teams_create(args, d, now) -> int:
-    team_id = args.id or _slug(args.name)
-    d.create_team(team_id, args.name, now=now(), territory=args.territory)
-    print(json.dumps({"id": team_id}))
+    from schemas.admin import TeamCreate
+
+    out = _svc().create_team(_svc().CLI_ACTOR, TeamCreate(id=args.id, name=args.name, territory=args.territory),
+                             now=now())
+    print(json.dumps({"id": out["id"]}))
     return 0
 
 
@@ -58,32 +54,50 @@ def teams_list(args, d, now) -> int:
     return _out(d.list_teams())
 
 
+def _svc():
+    from chalicelib.services import directory
+
+    return directory
+
+
 # --- users ---------------------------------------------------------------------------------------------------
 
 def users_create(args, d, now) -> int:
-    from chalicelib.domain.access import Role
+    from schemas.admin import UserCreate
 
-    user_id = args.id or _slug(args.name)
     if args.team and d.get_team(args.team) is None:
         return _no_team(args.team)
-    key = d.create_user(user_id, args.name, Role(args.role), now=now(), team_id=args.team, email=args.email,
-                        manager_id=args.manager)
-    _out({"id": user_id, "role": args.role, "api_key": key})
-    print("Store the key now: it is not shown again.", file=sys.stderr)
+    out = _svc().create_user(_svc().CLI_ACTOR, UserCreate(
+        id=args.id, name=args.name, role=args.role, team_id=args.team, email=args.email, manager_id=args.manager,
+        partner_id=args.partner), now=now())
+    if "login_code_expires_at" in out:
+        out["login_code_expires_at"] = out["login_code_expires_at"].isoformat()
+    _out({k: out[k] for k in ("id", "role", "api_key", "login_code", "login_code_expires_at") if k in out})
+    print("Store the key (or login code) now: it is not shown again.", file=sys.stderr)
     return 0
 
 
 def users_deactivate(args, d, now) -> int:
-    d.deactivate_user(args.id)
-    return _out({"id": args.id, "active": False})
+    out = _svc().set_active(_svc().CLI_ACTOR, "user", args.id, False, now=now())
+    return _out({"id": args.id, "active": out["active"]})
+
+
+def users_reactivate(args, d, now) -> int:
+    out = _svc().set_active(_svc().CLI_ACTOR, "user", args.id, True, now=now())
+    return _out({"id": args.id, "active": out["active"]})
 
 
 def users_rotate_key(args, d, now) -> int:
-    key = d.rotate_user_key(args.id, now=now())
-    _out({"id": args.id, "api_key": key})
+    out = _svc().rotate_user_key(_svc().CLI_ACTOR, args.id, now=now())
+    _out({"id": args.id, "api_key": out["api_key"]})
     print("Every previous key of this user is revoked. Store the new key now: it is not shown again.",
           file=sys.stderr)
     return 0
+
+
+def users_login_code(args, d, now) -> int:
+    out = _svc().issue_login_code(_svc().CLI_ACTOR, args.id, now=now())
+    return _out({"id": args.id, "login_code": out["login_code"], "expires_at": out["expires_at"].isoformat()})
 
 
 def users_list(args, d, now) -> int:
@@ -93,40 +107,38 @@ def users_list(args, d, now) -> int:
 # --- partners ------------------------------------------------------------------------------------------------
 
 def partners_create(args, d, now) -> int:
-    partner_id = args.id or _slug(args.name)
+    from schemas.admin import PartnerCreate
+
     if args.team and d.get_team(args.team) is None:
         return _no_team(args.team)
-    if args.callback_url:  # checked as `notifications set --callback-url` checks it (https, SSRF guard)
-        from chalicelib import settings
-        from chalicelib.services.notification_channels import check_channel_url
-        from connectors.errors import ConnectorError
-
-        try:
-            check_channel_url("webhook", args.callback_url, local=settings.get().local, resolve=True)
-        except ConnectorError as exc:
-            print(f"refused: webhook URL ({exc.reason})", file=sys.stderr)
-            return 2
-    secret, key = d.create_partner(partner_id, args.name, now=now(), tier=args.tier,
-                                   callback_url=args.callback_url, team_id=args.team)
-    _out({"id": partner_id, "webhook_secret": secret, "api_key": key})
+    out = _svc().create_partner(_svc().CLI_ACTOR, PartnerCreate(
+        id=args.id, name=args.name, tier=args.tier, callback_url=args.callback_url, team_id=args.team), now=now())
+    _out({"id": out["id"], "webhook_secret": out["webhook_secret"], "api_key": out["api_key"]})
     print("Store the secret and key now: they are not shown again.", file=sys.stderr)
     return 0
 
 
 def partners_rotate_secret(args, d, now) -> int:
-    t = now()
-    grace = timedelta(hours=args.grace_hours)
-    fresh = d.rotate_partner_secret(args.id, keep_previous=args.grace_hours > 0, grace=grace, now=t)
-    _out({"id": args.id, "webhook_secret": fresh,
-          "previous_valid_until": (t + grace).isoformat() if args.grace_hours > 0 else None})
+    if not 0 <= args.grace_hours <= 720:
+        print("--grace-hours must be 0..720", file=sys.stderr)
+        return 2
+    out = _svc().rotate_partner_secret(_svc().CLI_ACTOR, args.id, grace_hours=args.grace_hours, now=now())
+    until = out["previous_valid_until"]
+    _out({"id": args.id, "webhook_secret": out["webhook_secret"],
+          "previous_valid_until": until.isoformat() if until else None})
     print("Both secrets are accepted until then; the partner signs with the new one (several signatures "
           "per header are allowed).", file=sys.stderr)
     return 0
 
 
 def partners_deactivate(args, d, now) -> int:
-    d.deactivate_partner(args.id)
-    return _out({"id": args.id, "active": False})
+    out = _svc().set_active(_svc().CLI_ACTOR, "partner", args.id, False, now=now())
+    return _out({"id": args.id, "active": out["active"]})
+
+
+def partners_reactivate(args, d, now) -> int:
+    out = _svc().set_active(_svc().CLI_ACTOR, "partner", args.id, True, now=now())
+    return _out({"id": args.id, "active": out["active"]})
 
 
 def partners_list(args, d, now) -> int:
@@ -144,12 +156,20 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
 
         def run(args: argparse.Namespace) -> int:
             storage(args)
+            from pydantic import ValidationError
+
+            from chalicelib.domain.errors import DealregError
             from chalicelib.store import directory
 
             try:
                 return func(args, directory, now)
-            except directory.DirectoryError as exc:
-                print(f"{exc.code}: {exc}", file=sys.stderr)
+            except DealregError as exc:
+                where = ", ".join(e["loc"] for e in exc.errors)
+                print(f"{exc.code}: {exc}" + (f" ({where})" if where else ""), file=sys.stderr)
+                return 2
+            except ValidationError as exc:
+                print("refused: " + "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}"
+                                              for e in exc.errors(include_url=False)), file=sys.stderr)
                 return 2
 
         p.set_defaults(func=run)
@@ -177,9 +197,11 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
     bind(teams.add_parser("list", help="every team with its managers (JSON)"), teams_list)
 
     users = sub.add_parser("users", help="reps, managers and admins").add_subparsers(dest="action", required=True)
-    p = users.add_parser("create", help="create a rep, manager or admin; prints the API key once")
+    p = users.add_parser("create", help="create a rep, manager or admin (prints the API key once) or a partner user "
+                                        "(--role partner --partner ID: prints a one-time login code)")
     p.add_argument("name")
-    p.add_argument("--role", choices=["rep", "manager", "admin"], required=True)
+    p.add_argument("--role", choices=["rep", "manager", "admin", "partner"], required=True)
+    p.add_argument("--partner", help="a partner user's partner")
     p.add_argument("--id")
     p.add_argument("--team")
     p.add_argument("--email")
@@ -188,9 +210,15 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
     p = users.add_parser("deactivate", help="the user's API keys stop working at once")
     p.add_argument("id")
     bind(p, users_deactivate)
+    p = users.add_parser("reactivate", help="the user's key works again (console sessions from before do not)")
+    p.add_argument("id")
+    bind(p, users_reactivate)
     p = users.add_parser("rotate-key", help="revoke the user's keys and print a new one once")
     p.add_argument("id")
     bind(p, users_rotate_key)
+    p = users.add_parser("login-code", help="a partner user's one-time code to set a console password")
+    p.add_argument("id")
+    bind(p, users_login_code)
     p = users.add_parser("list", help="every user (JSON); --team to filter")
     p.add_argument("--team")
     bind(p, users_list)
@@ -211,4 +239,7 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
     p = partners.add_parser("deactivate", help="refuse the partner's webhooks and API key from now on")
     p.add_argument("id")
     bind(p, partners_deactivate)
+    p = partners.add_parser("reactivate", help="accept the partner's webhooks and API key again")
+    p.add_argument("id")
+    bind(p, partners_reactivate)
     bind(partners.add_parser("list", help="every partner (JSON; secrets never shown)"), partners_list)

@@ -98,8 +98,8 @@ NOTIFY_SEND = (
 # What each function's code touches, by Chalice function name (app.py routes all share "api_handler").
 GRANTS: dict[str, tuple[Grant, ...]] = {
     # The API function, table by table, from what its routes do (tests/conftest.py checks every call the
-    # functional tests make against this). It may only read the directory (API-key hashes, roles, partners:
-    # written by operators through the CLI) and never touches the tender feeds' own state.
+    # functional tests make against this). It writes the directory only through the admin routes and the
+    # partner users' console login (issue 18) and never touches the tender feeds' own state.
     "api_handler": (
         # registrations: create/edit/decide/claim in conditional transactions, reads and every list index
         Grant(TABLE_READ_WRITE, tables=("registrations",)),
@@ -124,7 +124,13 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:Query",), tables=("deliveries",)),  # GET /v1/dev/inbox (the inbox lane index)
         # admin (issue 18): parked deliveries (the lane index, above) and their replay (conditional update)
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("deliveries",)),
-        Grant(("dynamodb:Scan",), tables=("directory",)),  # admin directory listing (read-only; rare)
+        Grant(("dynamodb:Scan",), tables=("directory",)),  # admin listing, a user's keys at rotation, the audit
+        # admin directory writes (issue 18, services/directory.py): users/teams/partners/API keys/audit entries in
+        # conditional transactions (Put for new items, Update for deactivate/rotate/version); a partner user's
+        # password, login code and failed-attempt counter (Update)
+        Grant(("dynamodb:PutItem", "dynamodb:UpdateItem"), tables=("directory",)),
+        # a new partner's signing secret (CreateSecret) and its rotation (PutSecretValue), partners' only
+        Grant(("secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"), secrets=("partners/*",)),
         # partner + registry keys; the console's cookie-signing key (issue 18)
         Grant(("secretsmanager:GetSecretValue",), secrets=("partners/*", "registries/*", "console/*")),
         # console sessions (issue 18): issued at login, revoked at logout, read on every console request

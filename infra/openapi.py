@@ -12,7 +12,24 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from schemas.admin import AdminDirectory, AdminRules, ParkedPage, Replayed
+from schemas.admin import (
+    ActiveState,
+    AdminDirectory,
+    AdminRules,
+    DirectoryAudit,
+    KeyRotated,
+    LoginCode,
+    ParkedPage,
+    PartnerCreate,
+    PartnerCreated,
+    Replayed,
+    SecretRotate,
+    SecretRotated,
+    TeamCreate,
+    TeamCreated,
+    UserCreate,
+    UserCreated,
+)
 from schemas.company import Company, CompanyLookupResponse
 from schemas.dedup import DedupAnswer, DedupVerdict, DuplicateCheckRequest
 from schemas.events import EVENT_ADAPTER
@@ -112,6 +129,18 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "ParkedPage": ParkedPage,
     "Replayed": Replayed,
     "AdminRules": AdminRules,
+    "TeamCreate": TeamCreate,
+    "UserCreate": UserCreate,
+    "PartnerCreate": PartnerCreate,
+    "SecretRotate": SecretRotate,
+    "TeamCreated": TeamCreated,
+    "UserCreated": UserCreated,
+    "PartnerCreated": PartnerCreated,
+    "ActiveState": ActiveState,
+    "KeyRotated": KeyRotated,
+    "SecretRotated": SecretRotated,
+    "LoginCode": LoginCode,
+    "DirectoryAudit": DirectoryAudit,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -165,6 +194,18 @@ FILE_NAMES = {
     "ParkedPage": "parked_page.v1.json",
     "Replayed": "replayed.v1.json",
     "AdminRules": "admin_rules.v1.json",
+    "TeamCreate": "admin_team_create.v1.json",
+    "UserCreate": "admin_user_create.v1.json",
+    "PartnerCreate": "admin_partner_create.v1.json",
+    "SecretRotate": "admin_secret_rotate.v1.json",
+    "TeamCreated": "admin_team_created.v1.json",
+    "UserCreated": "admin_user_created.v1.json",
+    "PartnerCreated": "admin_partner_created.v1.json",
+    "ActiveState": "admin_active_state.v1.json",
+    "KeyRotated": "admin_key_rotated.v1.json",
+    "SecretRotated": "admin_secret_rotated.v1.json",
+    "LoginCode": "admin_login_code.v1.json",
+    "DirectoryAudit": "admin_directory_audit.v1.json",
 }
 EVENT_SCHEMA_FILE = "domain_event.v2.json"
 """The domain events' JSON Schema (partner callbacks carry one of these events as ``data``)."""

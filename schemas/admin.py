@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
-from schemas.common import Actor, Strict
+from schemas.common import Actor, Ref, ShortText, Strict, _clean_line
 
 
 class AdminTeam(Strict):
@@ -22,7 +22,9 @@ class AdminUser(Strict):
     role: str
     team_id: str | None = None
     manager_id: str | None = None
+    partner_id: str | None = Field(default=None, description="A partner user's partner (role partner)")
     active: bool
+    has_password: bool = Field(default=False, description="A partner user has set their console password")
 
 
 class AdminPartner(Strict):
@@ -76,3 +78,125 @@ class AdminRules(Strict):
     """``GET /v1/admin/rules``: every rules document in force, read-only."""
 
     rules: list[RulesDocument]
+
+
+# --- directory writes (issue 18) ------------------------------------------------------------------------------
+
+DirectoryId = Field(default=None, min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+                    description="Lower-case letters, digits, '-' and '_'; made from the name when absent")
+Url = Annotated[str, BeforeValidator(_clean_line), StringConstraints(strip_whitespace=True, min_length=1,
+                                                                     max_length=2048)]
+
+
+class TeamCreate(Strict):
+    """``POST /v1/admin/teams``."""
+
+    id: str | None = DirectoryId
+    name: ShortText
+    territory: ShortText | None = None
+
+
+class UserCreate(Strict):
+    """``POST /v1/admin/users``: a rep, manager or admin (answered with an API key once), or a partner user
+    (role ``partner`` with ``partner_id``: answered with a one-time code to set a console password)."""
+
+    id: str | None = DirectoryId
+    name: ShortText
+    role: Literal["rep", "manager", "admin", "partner"]
+    team_id: Ref | None = Field(default=None, description="Staff: their team (must exist)")
+    email: Ref | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    manager_id: Ref | None = Field(default=None, description="Staff: their manager (a user id)")
+    partner_id: Ref | None = Field(default=None, description="Partner users: their partner")
+
+    @model_validator(mode="after")
+    def _partner_fields(self) -> UserCreate:
+        if self.role == "partner" and not self.partner_id:
+            raise ValueError("a partner user needs partner_id")
+        if self.role != "partner" and self.partner_id:
+            raise ValueError("partner_id is only for role partner")
+        if self.role == "partner" and (self.team_id or self.manager_id):
+            raise ValueError("a partner user has no team or manager")
+        return self
+
+
+class PartnerCreate(Strict):
+    """``POST /v1/admin/partners``: answered with its ``whsec_`` signing secret and API key once."""
+
+    id: str | None = DirectoryId
+    name: ShortText
+    tier: Ref = "registered"
+    team_id: Ref | None = Field(default=None, description="Its channel team (must exist)")
+    callback_url: Url | None = Field(default=None, description="https; checked like any channel URL")
+
+
+class SecretRotate(Strict):
+    """``POST /v1/admin/partners/{partner_id}/rotate-secret``."""
+
+    grace_hours: float = Field(default=168.0, ge=0, le=720,
+                               description="How long the previous secret stays valid (0: refused at once)")
+
+
+class TeamCreated(Strict):
+    id: str
+    replayed: bool = Field(default=False, description="True when an Idempotency-Key retry found it already made")
+
+
+class UserCreated(Strict):
+    id: str
+    role: str
+    replayed: bool = Field(default=False, description="True for an Idempotency-Key retry: the key or code is "
+                                                      "not shown again (rotate it, or issue a new code)")
+    api_key: str | None = Field(default=None, description="Staff: shown once, only its hash is stored")
+    login_code: str | None = Field(default=None, description="Partner users: one-time code to set a password")
+    login_code_expires_at: datetime | None = None
+
+
+class PartnerCreated(Strict):
+    id: str
+    replayed: bool = False
+    webhook_secret: str | None = Field(default=None, description="Shown once (absent on a replay)")
+    api_key: str | None = Field(default=None, description="Shown once (absent on a replay)")
+
+
+class ActiveState(Strict):
+    id: str
+    active: bool
+    changed: bool = Field(description="False when it already was so (nothing written)")
+
+
+class KeyRotated(Strict):
+    id: str
+    api_key: str = Field(description="Shown once; every earlier key of the user is revoked")
+
+
+class SecretRotated(Strict):
+    id: str
+    webhook_secret: str = Field(description="Shown once")
+    previous_valid_until: datetime | None = Field(default=None, description="The previous secret is accepted "
+                                                                            "until then (null: not at all)")
+
+
+class LoginCode(Strict):
+    id: str
+    login_code: str = Field(description="Shown once; the partner user sets a password with it at "
+                                        "/console/password")
+    expires_at: datetime
+
+
+class DirectoryObject(Strict):
+    kind: Literal["user", "partner", "team"]
+    id: str
+
+
+class AuditEntry(Strict):
+    at: datetime
+    actor: Actor
+    action: str
+    object: DirectoryObject
+    detail: dict[str, Any] = Field(default_factory=dict, description="What changed (never a key or secret)")
+
+
+class DirectoryAudit(Strict):
+    """``GET /v1/admin/audit``: the newest directory changes first (up to 100)."""
+
+    items: list[AuditEntry]

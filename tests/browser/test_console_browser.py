@@ -362,3 +362,65 @@ def test_manager_escalates_and_the_partner_reads_its_notifications(suite, world,
     c.submit("#read-1")
     assert "m=done" in c.d.current_url
     assert c.css(f'#notifications li[data-id="{first}"]').get_attribute("class").split()[-1] == "read"
+
+
+def test_admin_creates_and_rotates_and_a_partner_user_logs_in_with_a_password(suite, world, browser):
+    """Issue 18: the admin directory forms (create a partner and a partner user, rotate the secret: each new
+    secret shown once), then the partner user sets a password with the one-time code and logs in."""
+    import re
+
+    from tests.functional.helpers import example, post_webhook
+
+    c = Console(browser, suite.api.base)
+    c.login(make_user("root", "admin"))
+    secrets_seen = {}
+    for lang, pid in (("zh-CN", "zhpartner"), ("en", "enpartner")):
+        c.go(f"/console/lang/{lang}?next=/console/admin")
+        c.css("#partners details summary").click()
+        c.css("#partners-id").send_keys(pid)
+        c.css("#partners-name").send_keys(f"伙伴 {pid}")
+        c.submit("#create-partner button[type=submit]")
+        assert c.css("html").get_attribute("lang") == lang
+        secret = c.css("#new-webhook-secret").text
+        assert secret.startswith("whsec_") and c.css("#new-api-key").text.startswith("drk_")
+        c.d.save_screenshot(str(SHOTS / f"admin-partner-created-{lang}.png"))
+        c.go("/console/admin")
+        assert secret not in c.d.page_source  # shown once, never on the directory page
+        c.submit(f'#partners tr[data-id="{pid}"] .btn-rotate-secret')
+        rotated = c.css("#new-webhook-secret").text
+        assert rotated.startswith("whsec_") and rotated != secret
+        c.d.save_screenshot(str(SHOTS / f"admin-secret-rotated-{lang}.png"))
+        secrets_seen[pid] = (secret, rotated)
+    for pid, (old, new) in secrets_seen.items():  # both work during the grace period
+        assert post_webhook(suite.api, pid, old, example(external_ref=f"BR-OLD-{pid}")).status == 202
+        assert post_webhook(suite.api, pid, new, example(external_ref=f"BR-NEW-{pid}")).status == 202
+    # a partner user of acme, with a one-time login code
+    c.go("/console/lang/en?next=/console/admin")
+    c.css("#users details summary").click()
+    c.css("#users-id").send_keys("li")
+    c.css("#users-name").send_keys("李娜")
+    from selenium.webdriver.support.ui import Select
+
+    Select(c.css("#users-role")).select_by_value("partner")
+    c.css("#users-partner_id").send_keys("acme")
+    c.submit("#create-user button[type=submit]")
+    code = c.css("#new-login-code").text
+    assert re.fullmatch(r"drc_[A-Za-z0-9_-]+", code)
+    c.d.save_screenshot(str(SHOTS / "admin-login-code-en.png"))
+    c.submit("form.logout button")
+    # the partner user sets the password (the code is typed, never in a URL) and logs in
+    c.go("/console/password")
+    c.shoot("set-password")
+    c.go("/console/lang/en?next=/console/password")
+    for name, value in (("user_id", "li"), ("code", code), ("password", "correct horse battery"),
+                        ("password2", "correct horse battery")):
+        c.fill(name, value)
+    c.submit("#set-password button[type=submit]")
+    assert "m=password_set" in c.d.current_url and code not in c.d.current_url
+    c.shoot("login-partner-user")
+    c.css("#pw_user_id").send_keys("li")
+    c.css("#pw_password").send_keys("correct horse battery")
+    c.submit("#login-password button[type=submit]")
+    assert urlparse(c.d.current_url).path == "/console/registrations"
+    assert "acme" in c.css("header .who").text and not c.all('a[href$="/console/admin"]')
+    c.shoot("partner-user-registrations")

@@ -38,6 +38,7 @@ REFERENCES = {
     ("Company", "source_id"): "the company's key in its registry",
     ("AdminUser", "team_id"): "the user's team",
     ("AdminUser", "manager_id"): "the user's manager (another user)",
+    ("AdminUser", "partner_id"): "a partner user's partner",
     ("AdminPartner", "team_id"): "the partner's channel team",
     ("CockpitPartner", "partner_id"): "the partner a cockpit row counts (the row has no id of its own)",
     # domain events (an event's own id is ``id``; the registration it carries is identified by its ``id``)

@@ -50,12 +50,23 @@ def test_a_registration_is_allowed_end_to_end_and_a_missing_grant_is_named(suite
     assert "api_handler: dynamodb:BatchGetItem on " + claims in iam_check.report(denied)
 
 
-def test_the_directory_is_read_only_for_the_api_function(suite):
-    # The directory holds API-key hashes and roles: only operators (the CLI) write it.
+def test_the_api_function_writes_the_directory_only_as_the_admin_routes_need(suite):
+    # Issue 18: the admin routes create and change directory items (conditional Put/Update in transactions);
+    # nothing deletes or batch-writes the directory, and only partner signing secrets may be written.
     real = iam_check.RoleChecker(suite.app, suite.prefix, "us-east-1")
     directory = TABLE.format(prefix=suite.prefix, name="directory")
-    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
+    for action in ("dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
         req = iam_check.Request("api_handler", action, directory, action.split(":")[1], suite.prefix)
         assert real.denied([req]) == [req], action
-    read = iam_check.Request("api_handler", "dynamodb:GetItem", directory, "GetItem", suite.prefix)
-    assert real.denied([read]) == []
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"):
+        req = iam_check.Request("api_handler", action, directory, action.split(":")[1], suite.prefix)
+        assert real.denied([req]) == [], action
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:{prefix}/{name}-AbCdEf"
+    partner = iam_check.Request("api_handler", "secretsmanager:PutSecretValue",
+                                arn.format(prefix=suite.prefix, name="partners/acme/webhook"), "PutSecretValue",
+                                suite.prefix)
+    assert real.denied([partner]) == []
+    for name in ("console/session", "registries/qcc", "notify/bot"):
+        other = iam_check.Request("api_handler", "secretsmanager:PutSecretValue", arn.format(prefix=suite.prefix,
+                                  name=name), "PutSecretValue", suite.prefix)
+        assert real.denied([other]) == [other], name

@@ -234,14 +234,19 @@ def test_api_handler_can_run_the_registration_transaction_and_read_partner_secre
     assert "dynamodb:UpdateItem" in on("CustomersTable")
     # the claims are read in one BatchGetItem before the transaction (issue 14: missing, every create 500ed)
     assert {"dynamodb:PutItem", "dynamodb:BatchGetItem"} <= on("ClaimsTable")
-    # API keys and roles are written by operators only (the API reads: key look-ups, the admin listing's scan);
-    # the tender feeds' own state is the poller's
-    assert on("DirectoryTable") == {"dynamodb:GetItem", "dynamodb:Scan"}
+    # the directory: key look-ups, the admin listing's scan, and the admin routes' conditional Put/Update
+    # (issue 18; never Delete or BatchWrite); the tender feeds' own state is the poller's
+    assert on("DirectoryTable") == {"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     assert on("TenderFeedsTable") == on("TenderRefsTable") == on("TenderAlertsTable") == set()
     assert "dynamodb:Query" in granted[json.dumps({"Fn::Sub": "${RegistrationsTable.Arn}/index/*"})]
     partners = json.dumps({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"
                                       "secret:dealreg-dev/partners/*"})
-    assert granted[partners] == {"secretsmanager:GetSecretValue"}
+    # partner secrets: read by intake; created and rotated by the admin routes (issue 18)
+    assert granted[partners] == {"secretsmanager:GetSecretValue", "secretsmanager:CreateSecret",
+                                 "secretsmanager:PutSecretValue"}
+    console = json.dumps({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"
+                                     "secret:dealreg-dev/console/*"})
+    assert granted[console] == {"secretsmanager:GetSecretValue"}  # the cookie key is never written by the API
 
 
 def test_secrets_are_scoped_to_the_stage_prefix(declared, merged):

@@ -195,10 +195,61 @@ def console_login(ctx: Ctx, form: dict[str, str]):
     started = session.start(form.get("api_key", "")) if form.get("api_key") else None
     if started is None:
         return _login_page(ctx, 401, error=ctx.t("login_failed"))
-    s, _ = started
+    return _signed_in(ctx, started[0])
+
+
+def _signed_in(ctx: Ctx, s: session.Session) -> Response:
     return redirect(ctx, ctx.url("/registrations"), cookies=[
         session.set_cookie(session.COOKIE, session.cookie_value(s), path=ctx.url(), max_age=session.SESSION_SECONDS),
         session.set_cookie(session.PRE_COOKIE, "", path=ctx.url(), max_age=0)])
+
+
+@bp.route("/console/login/password", methods=["POST"], content_types=FORM)
+@page(login_required=False, post=True)
+def console_login_password(ctx: Ctx, form: dict[str, str]):
+    """A partner user's login (issue 18): user id + password, rate-limited in services.directory."""
+    started = (session.start_password(form.get("user_id", "").strip(), form.get("password", ""))
+               if form.get("user_id") and form.get("password") else None)
+    if started is None:
+        return _login_page(ctx, 401, error=ctx.t("login_failed_password"))
+    return _signed_in(ctx, started[0])
+
+
+def _password_page(ctx: Ctx, status: int = 200, error: str | None = None, user_id: str = "") -> Response:
+    pre = ctx.cookies.get(session.PRE_COOKIE) or session.new_pre()
+    ctx.set_cookies.append(session.set_cookie(session.PRE_COOKIE, pre, path=ctx.url(), max_age=3600))
+    return render(ctx, "password.html", status, login_csrf=session.pre_token(pre), error=error, user_id=user_id)
+
+
+@bp.route("/console/password", methods=["GET"])
+@page(login_required=False)
+def console_password_form(ctx: Ctx):
+    return _password_page(ctx)
+
+
+@bp.route("/console/password", methods=["POST"], content_types=FORM)
+@page(login_required=False, post=True)
+def console_password(ctx: Ctx, form: dict[str, str]):
+    """Set a partner user's password with the one-time code (the code is typed, never in a URL)."""
+    from chalicelib.domain.errors import DealregError
+    from chalicelib.services import directory as admin
+
+    user_id, password = form.get("user_id", "").strip(), form.get("password", "")
+    if password != form.get("password2", ""):
+        return _password_page(ctx, 422, ctx.t("password_mismatch"), user_id)
+    try:
+        ok = admin.set_password(user_id, form.get("code", "").strip(), password, now=clock_now())
+    except DealregError as err:
+        return _password_page(ctx, 422, ctx.t(err.errors[0]["type"]) if err.errors else err.message, user_id)
+    if not ok:
+        return _password_page(ctx, 401, ctx.t("password_failed"), user_id)
+    return redirect(ctx, ctx.url("/login", m="password_set"))
+
+
+def clock_now():
+    from chalicelib import clock
+
+    return clock.now()
 
 
 @bp.route("/console/logout", methods=["POST"], content_types=FORM)
@@ -604,10 +655,87 @@ def console_cockpit_csv(ctx: Ctx):
 @bp.route("/console/admin", methods=["GET"])
 @page()
 def console_admin(ctx: Ctx):
+    return _admin_page(ctx)
+
+
+# Directory writes (issue 18): each form is a call of the admin API; a new key, secret or login code is shown on
+# the answer page once (never in a URL: the POST answers the page itself, no-store) and is not kept anywhere.
+ADMIN_CREATE = {  # kind -> (API route, form fields)
+    "teams": ("/v1/admin/teams", ("id", "name", "territory")),
+    "users": ("/v1/admin/users", ("id", "name", "role", "team_id", "email", "manager_id", "partner_id")),
+    "partners": ("/v1/admin/partners", ("id", "name", "tier", "team_id", "callback_url")),
+}
+ADMIN_ACTIONS = {  # (kind, action) -> API route
+    ("users", "deactivate"): "/v1/admin/users/{user_id}/deactivate",
+    ("users", "reactivate"): "/v1/admin/users/{user_id}/reactivate",
+    ("users", "rotate-key"): "/v1/admin/users/{user_id}/rotate-key",
+    ("users", "login-code"): "/v1/admin/users/{user_id}/login-code",
+    ("partners", "deactivate"): "/v1/admin/partners/{partner_id}/deactivate",
+    ("partners", "reactivate"): "/v1/admin/partners/{partner_id}/reactivate",
+    ("partners", "rotate-secret"): "/v1/admin/partners/{partner_id}/rotate-secret",
+}
+
+
+def _admin_page(ctx: Ctx, status: int = 200, *, kind: str | None = None, values: dict | None = None,
+                errors: list[dict] | None = None, message: str | None = None) -> Response:
     answer = ctx.api("GET", "/v1/admin/directory")
     if not answer.ok:
         return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
-    return render(ctx, "admin.html", d=answer.body)
+    import secrets as _secrets
+
+    field_errors: dict[str, list[dict]] = {}
+    for e in errors or []:
+        field_errors.setdefault(e.get("loc", "").removeprefix("body.") or "body", []).append(e)
+    return render(ctx, "admin.html", status, d=answer.body, form_kind=kind, values=values or {},
+                  field_errors=field_errors, error_message=message, nonce=_secrets.token_urlsafe(12))
+
+
+@bp.route("/console/admin/dir/{kind}/create", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_admin_create(ctx: Ctx, form: dict[str, str], kind: str):
+    if kind not in ADMIN_CREATE:
+        return render(ctx, "message.html", 404, message=ctx.t("refused"))
+    route, fields = ADMIN_CREATE[kind]
+    body = {f: form[f].strip() for f in fields if form.get(f, "").strip()}
+    nonce = form.get("nonce", "")[:64]
+    answer = ctx.api("POST", route, body=body, headers={"Idempotency-Key": f"console-{nonce}"} if nonce else None)
+    if not answer.ok:
+        return _admin_page(ctx, answer.status, kind=kind, values=body, errors=answer.errors,
+                           message=(answer.body or {}).get("message") if isinstance(answer.body, dict) else None)
+    return render(ctx, "admin_secret.html", 201 if answer.status == 201 else 200, kind=kind, a=answer.body)
+
+
+@bp.route("/console/admin/dir/{kind}/{ident}/{action}", methods=["POST"], content_types=FORM)
+@page(post=True)
+def console_admin_action(ctx: Ctx, form: dict[str, str], kind: str, ident: str, action: str):
+    route = ADMIN_ACTIONS.get((kind, action))
+    if route is None:
+        return render(ctx, "message.html", 404, message=ctx.t("refused"))
+    if action in ("deactivate", "rotate-key") and form.get("confirm") != "yes":  # the form's checkbox (required)
+        return _admin_page(ctx, 400, message=ctx.t("admin_confirm_needed"))
+    param = "user_id" if kind == "users" else "partner_id"
+    body = None
+    if action == "rotate-secret" and form.get("grace_hours", "").strip():
+        try:
+            body = {"grace_hours": float(form["grace_hours"])}
+        except ValueError:
+            body = {"grace_hours": form["grace_hours"]}  # the API names the field
+    answer = ctx.api("POST", route, params={param: ident}, body=body)
+    if not answer.ok:
+        return _admin_page(ctx, answer.status, errors=answer.errors,
+                           message=(answer.body or {}).get("message") if isinstance(answer.body, dict) else None)
+    if action in ("rotate-key", "rotate-secret", "login-code"):
+        return render(ctx, "admin_secret.html", kind=kind, a=answer.body)
+    return redirect(ctx, ctx.url("/admin", m="done"))
+
+
+@bp.route("/console/admin/audit", methods=["GET"])
+@page()
+def console_admin_audit(ctx: Ctx):
+    answer = ctx.api("GET", "/v1/admin/audit")
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
+    return render(ctx, "admin_audit.html", items=answer.body["items"])
 
 
 @bp.route("/console/admin/parked", methods=["GET"])

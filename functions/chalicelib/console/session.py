@@ -69,6 +69,22 @@ def start(api_key: str) -> tuple[Session, object] | None:
     return Session(key, int(expires_at.timestamp())), principal
 
 
+def start_password(user_id: str, password: str) -> tuple[Session, object] | None:
+    """A partner user's password login (issue 18): the same session, for their partner, tied to the person
+    (deactivating either ends it). None for a wrong password, a locked, unknown or inactive login."""
+    from chalicelib.services import directory as admin
+    from chalicelib.store import directory
+
+    now = clock.now()
+    found = admin.password_login(user_id, password, now=now)
+    if found is None:
+        return None
+    principal, person = found
+    expires_at = now + timedelta(seconds=SESSION_SECONDS)
+    key = directory.issue_session_key(principal, now=now, expires_at=expires_at, user_id=person)
+    return Session(key, int(expires_at.timestamp())), principal
+
+
 def cookie_value(s: Session) -> str:
     return f"{s.key}.{s.expires}.{_mac('session', s.key, str(s.expires))}"
 

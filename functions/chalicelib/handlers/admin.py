@@ -1,17 +1,19 @@
-"""Admin API (issue 18): the directory (teams, users, partners) read-only, parked notification deliveries
+"""Admin API (issue 18): the directory (teams, users, partners: list, create, deactivate, reactivate, rotate
+keys and secrets, partner users' login codes, the audit of those changes), parked notification deliveries
 with replay, and the rules in force (read-only). The console's admin pages are calls of these.
 
-Trigger: HTTP (bearer API key of an admin; anyone else 403). The API function only reads the directory
-(creating, deactivating and rotating stay with operators: ``dealreg users|partners|teams ...``). Side
-effect: replaying a parked delivery puts it back in the due lane with a fresh attempt count (a conditional
-write: a delivery no longer parked answers 409 and is not touched). Keys and secrets are never in an answer.
+Trigger: HTTP (bearer API key of an admin; anyone else 403). Directory writes go through
+``services.directory`` (the CLI's code too): conditional, audited, creates idempotent by ``Idempotency-Key``.
+A new API key, signing secret or login code is in the one answer that made it and never again. Replaying a
+parked delivery puts it back in the due lane with a fresh attempt count (a conditional write: a delivery no
+longer parked answers 409 and is not touched).
 """
 from __future__ import annotations
 
 from chalice import Blueprint
 
 from chalicelib import settings
-from chalicelib.http import HttpError, api, bearer_principal, json_response
+from chalicelib.http import HttpError, api, bearer_principal, header, json_response, request_body
 
 bp = Blueprint(__name__)
 
@@ -82,3 +84,153 @@ def admin_rules():
                                  configured=bool(raw.strip()), schema_file=schema_file,
                                  document=rules.load(kind).model_dump(mode="json")))
     return json_response(200, AdminRules(rules=out))
+
+
+# --- directory writes (issue 18) ------------------------------------------------------------------------------
+
+IDEMPOTENCY = {"Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 255}}
+
+
+def _actor(principal) -> str:
+    return f"{principal.kind.value}:{principal.id}"
+
+
+def _idem():
+    from chalicelib.services.directory import Idem
+    from chalicelib.store.registrations import body_fingerprint
+
+    request = bp.current_request
+    key = header(request.headers, "idempotency-key", max_chars=255)
+    if key is None:
+        return None
+    if not key.strip():
+        raise HttpError(400, "idempotency_key_invalid", "Idempotency-Key must be 1-255 characters",
+                        errors=[{"loc": "header.idempotency-key", "type": "string_too_short"}])
+    return Idem(key, body_fingerprint(request.raw_body))
+
+
+def _created(model, out: dict):
+    return json_response(200 if out.get("replayed") else 201, model(**out))
+
+
+@bp.route("/v1/admin/teams", methods=["POST"])
+@api(request="TeamCreate", responses={201: "TeamCreated", 200: "TeamCreated"}, headers=IDEMPOTENCY,
+     summary="Create a team (admins; an existing id is refused; optional Idempotency-Key)")
+def admin_create_team():
+    from chalicelib import clock
+    from chalicelib.services import directory
+    from schemas.admin import TeamCreate, TeamCreated
+
+    principal = _admin()
+    body = request_body(bp.current_request, TeamCreate)
+    return _created(TeamCreated, directory.create_team(_actor(principal), body, now=clock.now(), idem=_idem()))
+
+
+@bp.route("/v1/admin/users", methods=["POST"])
+@api(request="UserCreate", responses={201: "UserCreated", 200: "UserCreated"}, headers=IDEMPOTENCY,
+     summary="Create a rep, manager, admin (API key answered once) or partner user (one-time login code; admins)")
+def admin_create_user():
+    from chalicelib import clock
+    from chalicelib.services import directory
+    from schemas.admin import UserCreate, UserCreated
+
+    principal = _admin()
+    body = request_body(bp.current_request, UserCreate)
+    return _created(UserCreated, directory.create_user(_actor(principal), body, now=clock.now(), idem=_idem()))
+
+
+@bp.route("/v1/admin/partners", methods=["POST"])
+@api(request="PartnerCreate", responses={201: "PartnerCreated", 200: "PartnerCreated"}, headers=IDEMPOTENCY,
+     summary="Create a partner (signing secret and API key answered once; admins)")
+def admin_create_partner():
+    from chalicelib import clock
+    from chalicelib.services import directory
+    from schemas.admin import PartnerCreate, PartnerCreated
+
+    principal = _admin()
+    body = request_body(bp.current_request, PartnerCreate)
+    return _created(PartnerCreated, directory.create_partner(_actor(principal), body, now=clock.now(), idem=_idem()))
+
+
+def _set_active(kind: str, ident: str, active: bool):
+    from chalicelib import clock
+    from chalicelib.services import directory
+    from schemas.admin import ActiveState
+
+    principal = _admin()
+    if kind == "user" and ident == principal.id and not active:
+        raise HttpError(409, "self_deactivation", "an admin cannot deactivate themselves")
+    return json_response(200, ActiveState(**directory.set_active(_actor(principal), kind, ident, active,
+                                                                 now=clock.now())))
+
+
+@bp.route("/v1/admin/users/{user_id}/deactivate", methods=["POST"])
+@api(responses={200: "ActiveState"}, summary="Deactivate a user: their API key and console sessions stop at once")
+def admin_deactivate_user(user_id: str):
+    return _set_active("user", user_id, False)
+
+
+@bp.route("/v1/admin/users/{user_id}/reactivate", methods=["POST"])
+@api(responses={200: "ActiveState"}, summary="Reactivate a user (sessions from before stay ended)")
+def admin_reactivate_user(user_id: str):
+    return _set_active("user", user_id, True)
+
+
+@bp.route("/v1/admin/partners/{partner_id}/deactivate", methods=["POST"])
+@api(responses={200: "ActiveState"},
+     summary="Deactivate a partner: its webhooks, API key and users' sessions are refused")
+def admin_deactivate_partner(partner_id: str):
+    return _set_active("partner", partner_id, False)
+
+
+@bp.route("/v1/admin/partners/{partner_id}/reactivate", methods=["POST"])
+@api(responses={200: "ActiveState"}, summary="Reactivate a partner")
+def admin_reactivate_partner(partner_id: str):
+    return _set_active("partner", partner_id, True)
+
+
+@bp.route("/v1/admin/users/{user_id}/rotate-key", methods=["POST"])
+@api(responses={200: "KeyRotated"}, summary="New API key for a user (answered once); every earlier key stops")
+def admin_rotate_key(user_id: str):
+    from chalicelib import clock
+    from chalicelib.services import directory
+    from schemas.admin import KeyRotated
+
+    principal = _admin()
+    return json_response(200, KeyRotated(**directory.rotate_user_key(_actor(principal), user_id, now=clock.now())))
+
+
+@bp.route("/v1/admin/users/{user_id}/login-code", methods=["POST"])
+@api(responses={200: "LoginCode"},
+     summary="One-time code with which a partner user sets their console password (answered once)")
+def admin_login_code(user_id: str):
+    from chalicelib import clock
+    from chalicelib.services import directory
+    from schemas.admin import LoginCode
+
+    principal = _admin()
+    return json_response(200, LoginCode(**directory.issue_login_code(_actor(principal), user_id, now=clock.now())))
+
+
+@bp.route("/v1/admin/partners/{partner_id}/rotate-secret", methods=["POST"])
+@api(request="SecretRotate", request_optional=True, responses={200: "SecretRotated"},
+     summary="New webhook signing secret (answered once); the previous one is accepted for grace_hours")
+def admin_rotate_secret(partner_id: str):
+    from chalicelib import clock
+    from chalicelib.services import directory
+    from schemas.admin import SecretRotate, SecretRotated
+
+    principal = _admin()
+    body = request_body(bp.current_request, SecretRotate, optional=True)
+    return json_response(200, SecretRotated(**directory.rotate_partner_secret(
+        _actor(principal), partner_id, grace_hours=body.grace_hours, now=clock.now())))
+
+
+@bp.route("/v1/admin/audit", methods=["GET"])
+@api(responses={200: "DirectoryAudit"}, summary="The newest directory changes: who, when, what (admins)")
+def admin_audit():
+    from chalicelib.services import directory
+    from schemas.admin import DirectoryAudit
+
+    _admin()
+    return json_response(200, DirectoryAudit(items=directory.audit()))

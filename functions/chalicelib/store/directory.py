@@ -1,9 +1,10 @@
 """Partners, users, teams and API keys; partner signing secrets in Secrets Manager.
 
-The admin operations (create, update, deactivate, rotate, list) are plain functions here so the CLI
-(``dealreg teams|users|partners …``) and any admin API call the same code. Creating never overwrites: an
-existing id raises :class:`AlreadyExistsError`; an unknown one :class:`NotFoundError` (both
-:class:`DirectoryError`, with a ``code`` for the HTTP edge).
+The storage of the admin operations (create, update, deactivate, rotate, list): conditional transactions
+that ``services.directory`` (the admin API, the console and the CLI) calls with its audit entry and
+idempotency claim; tests and the local demo call the create functions directly. Creating never overwrites:
+an existing id raises :class:`AlreadyExistsError`; an unknown one :class:`NotFoundError`; a write on a stale
+read :class:`ConflictError` (all :class:`DirectoryError`, a ``DealregError`` the HTTP edge renders).
 """
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from pynamodb.exceptions import PutError
 
 from chalicelib import settings as settings_mod
 from chalicelib.domain.access import Principal, Role
+from chalicelib.domain.errors import DealregError
 from chalicelib.store import aws
 from chalicelib.store.models import ApiKeyItem, PartnerItem, SessionKeyItem, TeamItem, UserItem
 from schemas.common import PrincipalKind
@@ -25,7 +29,7 @@ from schemas.common import PrincipalKind
 SESSION_KEY_PREFIX = "drs_"  # console session keys (issue 18); API keys never start with it
 
 
-class DirectoryError(Exception):
+class DirectoryError(DealregError):
     code = "directory_error"
     status = 409
 
@@ -38,6 +42,13 @@ class AlreadyExistsError(DirectoryError):
 class NotFoundError(DirectoryError):
     code = "not_found"
     status = 404
+
+
+class ConflictError(DirectoryError):
+    """Someone changed the same object between our read and our write (nothing written: read and retry)."""
+
+    code = "conflict"
+    status = 409
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -74,20 +85,28 @@ def _key_record(key: str) -> ApiKeyItem | SessionKeyItem | None:
 
 def principal_for_key(key: str) -> Principal | None:
     """The caller behind a bearer API key (or console session key), or None for an unknown, revoked,
-    expired or inactive one."""
+    expired or inactive one. A console session started before its user's or partner's last deactivation
+    (``not_before``) stays refused after a reactivation."""
     rec = _key_record(key)
     if rec is None:
         return None
+    since = rec.created_at if isinstance(rec, SessionKeyItem) else None
     if rec.principal_kind == PrincipalKind.PARTNER:
         partner = cached_partner(rec.principal_id)
-        if partner is None or partner.active != "yes":
+        if partner is None or partner.active != "yes" or _before(since, partner.not_before):
             return None
+        person = getattr(rec, "user_id", None)
+        if person is not None:  # a partner user's session (issue 18): the person must be active too
+            user = get_user(person)
+            if (user is None or user.active != "yes" or user.partner_id != rec.principal_id
+                    or _before(since, user.not_before)):
+                return None
         return Principal(kind=PrincipalKind.PARTNER, id=rec.principal_id, role=Role.PARTNER)
     try:
         user = UserItem.get(f"user#{rec.principal_id}")
     except UserItem.DoesNotExist:
         return None
-    if user.active != "yes":
+    if user.active != "yes" or user.role == Role.PARTNER or _before(since, user.not_before):
         return None
     managed: frozenset[str] = frozenset()
     if user.role == Role.MANAGER and user.team_id:
@@ -97,6 +116,10 @@ def principal_for_key(key: str) -> Principal | None:
             managed = frozenset({user.team_id})
     return Principal(kind=PrincipalKind.USER, id=rec.principal_id, role=Role(user.role), team_id=user.team_id,
                      managed_team_ids=managed)
+
+
+def _before(since: datetime | None, not_before: datetime | None) -> bool:
+    return since is not None and not_before is not None and since < not_before
 
 
 def get_partner(partner_id: str) -> PartnerItem | None:
@@ -150,74 +173,284 @@ def get_user(user_id: str) -> UserItem | None:
         return None
 
 
-def _issue_key(kind: PrincipalKind, principal_id: str, now: datetime) -> str:
+# --- writes ------------------------------------------------------------------------------------------------------
+# Every create and change is one DynamoDB transaction: the object (conditioned on its absence, or on the
+# ``version`` read), its API key items, and what the caller adds in ``also`` (the audit entry and an
+# idempotency claim, each a put conditioned on its own absence). Either all of it is written or nothing.
+
+Also = Sequence[Any]  # model instances to put in the same transaction, each only if its key is new
+
+
+def _version_is(model: Any, version: int) -> Any:
+    return model.version == version if version else (model.version.does_not_exist() | (model.version == 0))
+
+
+def _transact(ops: list[tuple[str, Any, Any, Any]], also: Also) -> None:
+    """Run ``ops`` (``("put", item, condition, what)`` or ``("update", item, (actions, condition), what)``)
+    plus ``also`` in one transaction. A failed condition raises ``AlreadyExistsError`` (a put of a new object),
+    ``ConflictError`` (an update on a stale read) or :class:`ClaimTaken` (an ``also`` item exists)."""
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    from chalicelib.store import models
+
+    plan = list(ops) + [("put", item, item.__class__._hash_key_attribute().does_not_exist(), ("claim", item))
+                        for item in also]
+    try:
+        with TransactWrite(connection=models.connection()) as tx:
+            for op, item, arg, _ in plan:
+                if op == "put":
+                    tx.save(item, condition=arg)
+                else:
+                    actions, condition = arg
+                    tx.update(item, actions=actions, condition=condition)
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        failed = [(step, r) for step, r in zip(plan, reasons, strict=False)
+                  if r is not None and r.code == "ConditionalCheckFailed"]
+        # a taken claim first: a retried create finds both its claim and its object there
+        failed.sort(key=lambda pair: not isinstance(pair[0][3], tuple))
+        for (op, _item, _, what), _reason in failed:
+            if isinstance(what, tuple):
+                raise ClaimTaken(what[1]) from None
+            if op == "put":
+                raise AlreadyExistsError(f"{what} exists") from None
+            raise ConflictError(f"{what} changed or is missing; read it again and retry") from None
+        raise
+
+
+class ClaimTaken(DirectoryError):
+    """An ``also`` item (an idempotency claim) is already there: the same request was made before."""
+
+    def __init__(self, item: Any) -> None:
+        super().__init__("already done")
+        self.item = item
+
+
+def _key_op(kind: PrincipalKind, principal_id: str, now: datetime) -> tuple[str, tuple]:
     key = new_api_key()
-    ApiKeyItem(f"apikey#{hash_api_key(key)}", principal_kind=kind.value, principal_id=principal_id,
-               created_at=now).save(condition=ApiKeyItem.pk.does_not_exist())
-    return key
+    item = ApiKeyItem(f"apikey#{hash_api_key(key)}", principal_kind=kind.value, principal_id=principal_id,
+                      created_at=now)
+    return key, ("put", item, ApiKeyItem.pk.does_not_exist(), "api key")
 
 
 def create_partner(partner_id: str, name: str, *, now: datetime, tier: str = "registered",
                    callback_url: str | None = None, secret: str | None = None,
-                   team_id: str | None = None) -> tuple[str, str]:
+                   team_id: str | None = None, also: Also = ()) -> tuple[str, str]:
     """Create a partner with a signing secret and an API key. Returns ``(whsec_ secret, api key)``, shown once.
 
     ``team_id`` is its channel team: that team's managers review its registrations.
-    Raises :class:`AlreadyExistsError` if the partner id is taken.
+    Raises :class:`AlreadyExistsError` if the partner id is taken. The secret is written after the
+    transaction; should that fail, ``rotate_partner_secret`` makes one (it creates a missing secret).
     """
     from connectors.standard_webhooks import generate_secret
 
-    try:
-        PartnerItem(f"partner#{partner_id}", name=name, tier=tier, callback_url=callback_url, team_id=team_id,
-                    created_at=now).save(condition=PartnerItem.pk.does_not_exist())
-    except PutError as exc:
-        if _conditional_failed(exc):
-            raise AlreadyExistsError(f"partner {partner_id!r} exists") from None
-        raise
+    item = PartnerItem(f"partner#{partner_id}", name=name, tier=tier, callback_url=callback_url, team_id=team_id,
+                       created_at=now, version=1)
+    key, key_op = _key_op(PrincipalKind.PARTNER, partner_id, now)
+    _transact([("put", item, PartnerItem.pk.does_not_exist(), f"partner {partner_id!r}"), key_op], also)
     forget_partners()  # a record of an earlier partner with this id (deleted since) must not be served
     signing = secret or generate_secret()
-    aws.client("secretsmanager").create_secret(
-        Name=settings_mod.get().partner_secret_name(partner_id),
-        SecretString=json.dumps({"secrets": [signing]}),
-    )
-    return signing, _issue_key(PrincipalKind.PARTNER, partner_id, now)
+    _put_secret(partner_id, {"secrets": [signing]}, create=True)
+    return signing, key
+
+
+def _put_secret(partner_id: str, value: dict, *, create: bool = False) -> None:
+    sm = aws.client("secretsmanager")
+    name = settings_mod.get().partner_secret_name(partner_id)
+    text = json.dumps(value)
+    if create:
+        try:
+            sm.create_secret(Name=name, SecretString=text)
+            return
+        except sm.exceptions.ResourceExistsException:
+            pass  # left by an earlier partner of this id, or a half-done create: replace its value
+    sm.put_secret_value(SecretId=name, SecretString=text)
 
 
 def create_team(team_id: str, name: str, *, now: datetime, manager_ids: list[str] | None = None,
-                territory: str | None = None) -> None:
+                territory: str | None = None, also: Also = ()) -> None:
     """Create a team; an existing id raises :class:`AlreadyExistsError` (nothing is overwritten)."""
+    item = TeamItem(f"team#{team_id}", name=name, manager_ids=manager_ids or [], territory=territory, created_at=now)
     try:
-        TeamItem(f"team#{team_id}", name=name, manager_ids=manager_ids or [], territory=territory,
-                 created_at=now).save(condition=TeamItem.pk.does_not_exist())
-    except PutError as exc:
-        if _conditional_failed(exc):
-            raise AlreadyExistsError(f"team {team_id!r} exists; change it with: dealreg teams update") from None
-        raise
+        _transact([("put", item, TeamItem.pk.does_not_exist(), f"team {team_id!r}")], also)
+    except AlreadyExistsError:
+        raise AlreadyExistsError(f"team {team_id!r} exists; change it with: dealreg teams update") from None
 
 
 def create_user(user_id: str, name: str, role: Role, *, now: datetime, team_id: str | None = None,
-                email: str | None = None, manager_id: str | None = None) -> str:
-    """Create a user and return their API key (shown once). Managers are added to their team's managers."""
-    try:
-        UserItem(f"user#{user_id}", name=name, role=role.value, team_id=team_id, email=email,
-                 manager_id=manager_id, created_at=now).save(condition=UserItem.pk.does_not_exist())
-    except PutError as exc:
-        if _conditional_failed(exc):
-            raise AlreadyExistsError(f"user {user_id!r} exists") from None
-        raise
+                email: str | None = None, manager_id: str | None = None, partner_id: str | None = None,
+                login_code_hash: str | None = None, login_code_expires: datetime | None = None,
+                also: Also = ()) -> str | None:
+    """Create a user and return their API key (shown once); a partner user (role partner, of ``partner_id``)
+    gets no API key: they sign in to the console with a password set from a one-time code. Managers are added
+    to their team's managers in the same transaction (the team must exist)."""
+    item = UserItem(f"user#{user_id}", name=name, role=role.value, team_id=team_id, email=email,
+                    manager_id=manager_id, partner_id=partner_id, created_at=now, version=1,
+                    login_code_hash=login_code_hash, login_code_expires=login_code_expires)
+    ops: list[tuple[str, Any, Any, Any]] = [("put", item, UserItem.pk.does_not_exist(), f"user {user_id!r}")]
+    key = None
+    if role is not Role.PARTNER:
+        key, key_op = _key_op(PrincipalKind.USER, user_id, now)
+        ops.append(key_op)
     if role is Role.MANAGER and team_id:
-        TeamItem(f"team#{team_id}").update(actions=[TeamItem.manager_ids.set(
-            TeamItem.manager_ids.append([user_id]))])
-    return _issue_key(PrincipalKind.USER, user_id, now)
+        ops.append(("update", TeamItem(f"team#{team_id}"),
+                    ([TeamItem.manager_ids.set(TeamItem.manager_ids.append([user_id]))], TeamItem.pk.exists()),
+                    f"team {team_id!r}"))
+    _transact(ops, also)
+    return key
 
 
-def issue_session_key(principal: Principal, *, now: datetime, expires_at: datetime) -> str:
+def set_active(kind: str, ident: str, active: bool, *, now: datetime, also: Also = ()) -> bool:
+    """Deactivate or reactivate a user or partner (``kind`` user | partner), conditioned on the version read.
+    Deactivation also sets ``not_before``: their console sessions end for good. Returns False (nothing
+    written) when it already was so. Raises :class:`NotFoundError`, :class:`ConflictError` (a concurrent change)."""
+    model: Any = UserItem if kind == "user" else PartnerItem
+    item = _require(get_user(ident) if kind == "user" else get_partner(ident), kind, ident)
+    if (item.active == "yes") == active:
+        return False
+    version = int(item.version or 0)
+    actions = [model.active.set("yes" if active else "no"), model.version.set(version + 1)]
+    if not active:
+        actions.append(model.not_before.set(now))
+    _transact([("update", item, (actions, _version_is(model, version)), f"{kind} {ident!r}")], also)
+    if kind == "partner":
+        forget_partners()
+    return True
+
+
+def rotate_user_key(user_id: str, *, now: datetime, also: Also = ()) -> str:
+    """Revoke every key of the user and issue a new one (shown once), in one transaction conditioned on the
+    user's version (a concurrent rotation or deactivation answers :class:`ConflictError`)."""
+    user = _require(get_user(user_id), "user", user_id)
+    if user.role == Role.PARTNER:
+        raise DirectoryError("a partner user signs in with a password: issue a login code instead",
+                             code="no_api_key", status=409)
+    version = int(user.version or 0)
+    key, key_op = _key_op(PrincipalKind.USER, user_id, now)
+    ops: list[tuple[str, Any, Any, Any]] = [
+        ("update", user, ([UserItem.version.set(version + 1)], _version_is(UserItem, version)), f"user {user_id!r}"),
+        key_op]
+    ops += [("update", rec, ([ApiKeyItem.revoked.set("yes")], ApiKeyItem.pk.exists()), "api key")
+            for rec in _keys_of(PrincipalKind.USER, user_id) if rec.revoked == "no"]
+    _transact(ops, also)
+    return key
+
+
+ROTATION_LEASE = timedelta(seconds=60)
+
+
+def rotate_partner_secret(partner_id: str, *, keep_previous: bool = True, grace: timedelta = timedelta(days=7),
+                          now: datetime | None = None, also: Also = ()) -> str:
+    """Add a new signing secret. The current one keeps working for ``grace`` (so the partner can switch; a
+    Standard Webhooks sender may sign with both), then it is refused; secrets whose grace has passed are
+    dropped from the store at the next rotation.
+
+    Secrets Manager has no conditional write, so a rotation first takes a lease on the partner item (a
+    conditional update: ``rotating_until`` absent or past, on the version read), rewrites the secret, then
+    releases the lease with the audit entry in one transaction. A concurrent rotation answers
+    :class:`ConflictError` instead of overwriting the other's new secret."""
+    from chalicelib import clock
+    from connectors.standard_webhooks import generate_secret
+
+    now = now or clock.now()
+    partner = _require(get_partner(partner_id), "partner", partner_id)
+    version = int(partner.version or 0)
+    free = PartnerItem.rotating_until.does_not_exist() | (PartnerItem.rotating_until < now)
+    _transact([("update", partner, ([PartnerItem.rotating_until.set(now + ROTATION_LEASE),
+                                     PartnerItem.version.set(version + 1)], _version_is(PartnerItem, version) & free),
+                f"partner {partner_id!r}")], ())
+    sm = aws.client("secretsmanager")
+    name = settings_mod.get().partner_secret_name(partner_id)
+    try:
+        value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    except sm.exceptions.ResourceNotFoundException:
+        value = {"secrets": []}  # a create that failed before its secret was written
+    current = _in_force(value, now)
+    retire = {k: v for k, v in (value.get("retire_at") or {}).items() if k in current}
+    fresh = generate_secret()
+    kept = current[:1] if keep_previous else []
+    for old in kept:
+        retire[old] = min(retire.get(old, (now + grace).isoformat()), (now + grace).isoformat())
+    # older ones (already retiring) keep their own deadline
+    kept += [s for s in current[1:] if keep_previous and s in retire]
+    _put_secret(partner_id, {"secrets": [fresh, *kept], "retire_at": {k: retire[k] for k in kept}},
+                create=not value["secrets"])
+    aws.forget_secrets()
+    done = PartnerItem(f"partner#{partner_id}")
+    _transact([("update", done, ([PartnerItem.rotating_until.remove(), PartnerItem.version.set(version + 2)],
+                                 PartnerItem.version == version + 1), f"partner {partner_id!r}")], also)
+    return fresh
+
+
+# --- partner users' console passwords (issue 18) ------------------------------------------------------------------
+
+def set_login_code(user_id: str, code_hash: str, expires: datetime, *, version: int, also: Also = ()) -> None:
+    """Store a one-time set-password code's hash (a new code replaces any earlier one)."""
+    user = UserItem(f"user#{user_id}")
+    _transact([("update", user, ([UserItem.login_code_hash.set(code_hash), UserItem.login_code_expires.set(expires),
+                                  UserItem.version.set(version + 1)], _version_is(UserItem, version)),
+                f"user {user_id!r}")], also)
+
+
+def set_password(user_id: str, password_hash: str, salt: str, *, version: int, code_hash: str,
+                 also: Also = ()) -> None:
+    """Store the password and spend the code: conditioned on the code still being the one checked, so a
+    code is used once even by two concurrent requests."""
+    user = UserItem(f"user#{user_id}")
+    _transact([("update", user, ([UserItem.password_hash.set(password_hash), UserItem.password_salt.set(salt),
+                                  UserItem.login_code_hash.remove(), UserItem.login_code_expires.remove(),
+                                  UserItem.failed_logins.set(0), UserItem.locked_until.remove(),
+                                  UserItem.version.set(version + 1)],
+                                 _version_is(UserItem, version) & (UserItem.login_code_hash == code_hash)),
+                f"user {user_id!r}")], also)
+
+
+def record_login_failure(user_id: str, *, lock_after: int, lock_until: datetime) -> None:
+    """Count a failed password login (an atomic ADD); the ``lock_after``-th failure locks until ``lock_until``."""
+    from pynamodb.exceptions import UpdateError
+
+    user = UserItem(f"user#{user_id}")
+    try:
+        user.update(actions=[UserItem.failed_logins.add(1)], condition=UserItem.pk.exists())
+    except UpdateError as exc:
+        if not _conditional_failed(exc):
+            raise
+        return
+    if int(user.failed_logins or 0) >= lock_after:
+        user.update(actions=[UserItem.locked_until.set(lock_until), UserItem.failed_logins.set(0)])
+
+
+def record_login_success(user_id: str) -> None:
+    UserItem(f"user#{user_id}").update(actions=[UserItem.failed_logins.set(0)])
+
+
+def audit_entry(actor: str, action: str, target: str, *, now: datetime, detail: dict | None = None) -> Any:
+    """A directory audit item for ``also`` (who, what, which object, when; never a secret)."""
+    from chalicelib.store.models import DirectoryAuditItem
+
+    return DirectoryAuditItem(f"audit#{now.isoformat()}#{secrets.token_hex(4)}", actor=actor, action=action,
+                              target=target, detail=detail or None, created_at=now)
+
+
+def audit_trail(limit: int = 100) -> list[dict]:
+    """The newest directory audit entries (a scan: an admin read, rare)."""
+    from chalicelib.store.models import DirectoryAuditItem
+
+    items = sorted(DirectoryAuditItem.scan(DirectoryAuditItem.pk.startswith("audit#")), key=lambda i: i.pk,
+                   reverse=True)[:limit]
+    return [{"at": i.created_at, "actor": i.actor, "action": i.action, "target": i.target,
+             "detail": i.detail or {}} for i in items]
+
+
+def issue_session_key(principal: Principal, *, now: datetime, expires_at: datetime,
+                      user_id: str | None = None) -> str:
     """A short-lived key for ``principal`` (a console session), kept in the sessions table; every request
     made with it resolves through :func:`principal_for_key` like any API call (a deactivated user's or
     partner's sessions stop with their keys)."""
     key = SESSION_KEY_PREFIX + secrets.token_urlsafe(32)
     SessionKeyItem(f"session#{hash_api_key(key)}", principal_kind=principal.kind.value,
-                   principal_id=principal.id, created_at=now,
+                   principal_id=principal.id, created_at=now, user_id=user_id,
                    expires_at=expires_at).save(condition=SessionKeyItem.pk.does_not_exist())
     return key
 
@@ -250,33 +483,6 @@ def partner_secrets(partner_id: str, *, now: datetime | None = None) -> list[str
 def _in_force(value: dict, now: datetime) -> list[str]:
     retire = value.get("retire_at") or {}
     return [s for s in value.get("secrets", []) if s not in retire or datetime.fromisoformat(retire[s]) > now]
-
-
-def rotate_partner_secret(partner_id: str, *, keep_previous: bool = True, grace: timedelta = timedelta(days=7),
-                          now: datetime | None = None) -> str:
-    """Add a new signing secret. The current one keeps working for ``grace`` (so the partner can switch),
-    then it is refused; secrets whose grace has passed are dropped from the store at the next rotation."""
-    from chalicelib import clock
-    from connectors.standard_webhooks import generate_secret
-
-    now = now or clock.now()
-    if get_partner(partner_id) is None:
-        raise NotFoundError(f"no partner {partner_id!r}")
-    sm = aws.client("secretsmanager")
-    name = settings_mod.get().partner_secret_name(partner_id)
-    value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
-    current = _in_force(value, now)
-    retire = {k: v for k, v in (value.get("retire_at") or {}).items() if k in current}
-    fresh = generate_secret()
-    kept = current[:1] if keep_previous else []
-    for old in kept:
-        retire[old] = min(retire.get(old, (now + grace).isoformat()), (now + grace).isoformat())
-    # older ones (already retiring) keep their own deadline
-    kept += [s for s in current[1:] if keep_previous and s in retire]
-    sm.put_secret_value(SecretId=name, SecretString=json.dumps(
-        {"secrets": [fresh, *kept], "retire_at": {k: retire[k] for k in kept}}))
-    aws.forget_secrets()
-    return fresh
 
 
 def stack_id(*, now: datetime) -> str:
@@ -342,26 +548,19 @@ def _keys_of(kind: PrincipalKind, principal_id: str) -> list[ApiKeyItem]:
 
 
 def deactivate_user(user_id: str) -> None:
-    """The user's keys stop working at once (every request reads ``active``); their holdings stay until
-    handed over (``dealreg holders offboard``)."""
-    user = _require(get_user(user_id), "user", user_id)
-    user.update(actions=[UserItem.active.set("no")])
+    """The user's keys and console sessions stop working at once (every request reads ``active``); their
+    holdings stay until handed over (``dealreg holders offboard``)."""
+    from chalicelib import clock
 
-
-def rotate_user_key(user_id: str, *, now: datetime) -> str:
-    """Revoke every key of the user and issue a new one (shown once)."""
-    _require(get_user(user_id), "user", user_id)
-    for rec in _keys_of(PrincipalKind.USER, user_id):
-        rec.update(actions=[ApiKeyItem.revoked.set("yes")])
-    return _issue_key(PrincipalKind.USER, user_id, now)
+    set_active("user", user_id, False, now=clock.now())
 
 
 def deactivate_partner(partner_id: str) -> None:
-    """Its signed webhooks and its API key are refused from now on (intake and ``principal_for_key`` read
-    ``active`` on every call)."""
-    partner = _require(get_partner(partner_id), "partner", partner_id)
-    partner.update(actions=[PartnerItem.active.set("no")])
-    forget_partners()
+    """Its signed webhooks, its API key and its users' sessions are refused from now on (intake and
+    ``principal_for_key`` read ``active``; other warm processes within ``partner_cache_seconds``)."""
+    from chalicelib import clock
+
+    set_active("partner", partner_id, False, now=clock.now())
 
 
 def _scan(model, prefix: str) -> list:
@@ -375,7 +574,8 @@ def list_teams() -> list[dict]:
 
 def list_users(team_id: str | None = None) -> list[dict]:
     return [{"id": u.pk.split("#", 1)[1], "name": u.name, "role": u.role, "team_id": u.team_id,
-             "manager_id": u.manager_id, "active": u.active == "yes"}
+             "manager_id": u.manager_id, "partner_id": u.partner_id, "active": u.active == "yes",
+             "has_password": bool(u.password_hash)}
             for u in _scan(UserItem, "user#") if team_id is None or u.team_id == team_id]
 
 

@@ -193,10 +193,16 @@ class PartnerItem(_DirectoryItem):
     active = UnicodeAttribute(default="yes")
     # The channel team whose managers review (and may read) this partner's registrations.
     team_id = UnicodeAttribute(null=True)
+    # Admin writes (issue 18): every change conditions on ``version`` (absent on older items = 0); a console
+    # session started before ``not_before`` (the last deactivation) is refused; ``rotating_until`` is the
+    # lease one secret rotation holds while it rewrites the Secrets Manager value.
+    version = NumberAttribute(null=True)
+    not_before = UTCDateTimeAttribute(null=True)
+    rotating_until = UTCDateTimeAttribute(null=True)
 
 
 class UserItem(_DirectoryItem):
-    """``pk = user#<id>``; role is rep, manager or admin."""
+    """``pk = user#<id>``; role is rep, manager, admin or partner (a person of ``partner_id``, issue 18)."""
 
     class Meta(_DirectoryItem.Meta):
         pass
@@ -207,6 +213,29 @@ class UserItem(_DirectoryItem):
     team_id = UnicodeAttribute(null=True)
     manager_id = UnicodeAttribute(null=True)
     active = UnicodeAttribute(default="yes")
+    partner_id = UnicodeAttribute(null=True)  # role partner: whose data the person sees
+    version = NumberAttribute(null=True)  # admin writes condition on it (absent on older items = 0)
+    not_before = UTCDateTimeAttribute(null=True)  # console sessions started before it are refused
+    # console password of a partner user (issue 18): scrypt with a per-user salt, set with a one-time code
+    password_hash = UnicodeAttribute(null=True)
+    password_salt = UnicodeAttribute(null=True)
+    login_code_hash = UnicodeAttribute(null=True)
+    login_code_expires = UTCDateTimeAttribute(null=True)
+    failed_logins = NumberAttribute(null=True)
+    locked_until = UTCDateTimeAttribute(null=True)
+
+
+class DirectoryAuditItem(_DirectoryItem):
+    """``pk = audit#<ISO time>#<random>``: one admin change of the directory (who, what, which object; never a
+    key, secret, password or code)."""
+
+    class Meta(_DirectoryItem.Meta):
+        pass
+
+    actor = UnicodeAttribute()  # "<kind>:<id>" (user:root, or cli:<os user> for the operator CLI)
+    action = UnicodeAttribute()  # e.g. user.created, partner.secret_rotated
+    target = UnicodeAttribute()  # "<kind>:<id>"
+    detail = JSONAttribute(null=True)
 
 
 class TeamItem(_DirectoryItem):
@@ -243,8 +272,8 @@ class ApiKeyItem(_DirectoryItem):
 
 class SessionKeyItem(_Model):
     """Console sessions (chalicelib.console.session): ``pk = session#<sha256 of the key>``, a short-lived
-    bearer key refused from ``expires_at`` on (and removed by TTL). Kept out of the directory so that the API
-    function, which issues sessions, never writes the directory (API-key hashes, roles)."""
+    bearer key refused from ``expires_at`` on (and removed by TTL). Kept out of the directory: sessions are
+    written per login, the directory only by admin changes (issue 18)."""
 
     class Meta(_Meta):
         table_name = "sessions"
@@ -255,6 +284,7 @@ class SessionKeyItem(_Model):
     revoked = UnicodeAttribute(default="no")
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()
+    user_id = UnicodeAttribute(null=True)  # a partner user's session: that person must stay active too
 
 
 class ClaimItem(_Model):

@@ -197,3 +197,49 @@ def iterate(index: str, status: str, range_condition: Any = None, *, forward: bo
                    filter_condition=filter_condition)
     while (item := merge.take()) is not None:
         yield item
+
+
+# --- backfill (``dealreg status-shards backfill``): stamp the shard attributes on items written before them ----
+
+def backfill_page(table: str, start: dict | None, limit: int = 200) -> tuple[dict[str, int], dict | None]:
+    """Stamp one scanned page of ``table`` ("registrations": ``status_shard``; "holders": ``load_shard``):
+    counts (read, stamped, raced) and the key to resume after. Each stamp is conditional on the item being as
+    read (same status or count present, same old stamp), so it never overwrites what a concurrent writer
+    stamped; an item already right is not written (idempotent). An operator job: it scans, on purpose."""
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.store.models import HolderItem, RegistrationItem
+
+    counts = {"read": 0, "stamped": 0, "raced": 0}
+    if table == "registrations":
+        model: Any = RegistrationItem
+        result = RegistrationItem.scan(limit=limit, last_evaluated_key=start,
+                                       attributes_to_get=["id", "status", "status_shard"])
+    elif table == "holders":
+        model = HolderItem
+        result = HolderItem.scan(HolderItem.pk.startswith("holder#") & HolderItem.active.exists(), limit=limit,
+                                 last_evaluated_key=start, attributes_to_get=["pk", "active", "load_shard"])
+    else:
+        raise ValueError(f"no shard attribute on {table}")
+    conn = model._get_connection()
+    for item in result:
+        counts["read"] += 1
+        if table == "registrations":
+            key, want, have = item.id, shard_key(item.status, item.id), item.status_shard
+            attr, same = RegistrationItem.status_shard, RegistrationItem.status == item.status
+        else:
+            key, want, have = item.pk, f"active#{shard_of(item.pk)}", item.load_shard
+            attr, same = HolderItem.load_shard, HolderItem.active.exists()
+        if have == want:
+            continue
+        unchanged = same & (attr.does_not_exist() if have is None else attr == have)
+        try:
+            # The table connection's update_item: no version bump, so no optimistic writer loses its race to us.
+            conn.update_item(key, actions=[attr.set(want)], condition=unchanged)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            counts["raced"] += 1  # moved meanwhile: its writer stamped it (a rerun checks again)
+            continue
+        counts["stamped"] += 1
+    return counts, result.last_evaluated_key

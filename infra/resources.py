@@ -74,6 +74,22 @@ TABLE_KEYS: dict[str, dict[str, Any]] = {
 # Key attributes that are numbers (every other key attribute is a string).
 NUMBER_KEYS = {("holders", "active"): "N"}
 
+# GSIs a template parameter can leave out: CloudFormation (DynamoDB's UpdateTable) creates one GSI per table
+# per stack update, so a deployed stack gains ByStatusShardIndex in one update (parameter false) and this one
+# in the next (default true). README "Sharded status indexes". Index name -> template condition.
+CONDITIONAL_GSIS = {"ByStatusShardDueIndex": "HasStatusShardDueIndex"}
+
+
+def table_gsis(props: dict[str, Any]) -> list[dict[str, Any]]:
+    """A table resource's GSIs as created with the template's defaults (the conditional ones included)."""
+    return [g["Fn::If"][1] if "Fn::If" in g else g for g in props.get("GlobalSecondaryIndexes", [])]
+
+
+def _table_gsi(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
+    if name in CONDITIONAL_GSIS:
+        return {"Fn::If": [CONDITIONAL_GSIS[name], _gsi(name, hash_key, range_key), {"Ref": "AWS::NoValue"}]}
+    return _gsi(name, hash_key, range_key)
+
 
 def table_logical_id(logical: str) -> str:
     return f"{_logical(logical)}Table"
@@ -107,7 +123,7 @@ def table_resource(prefix: str, logical: str) -> dict[str, Any]:
         "SSESpecification": {"SSEEnabled": True},
     }
     if spec["gsis"]:
-        props["GlobalSecondaryIndexes"] = [_gsi(*g) for g in spec["gsis"]]
+        props["GlobalSecondaryIndexes"] = [_table_gsi(*g) for g in spec["gsis"]]
     if "stream" in spec:
         props["StreamSpecification"] = {"StreamViewType": spec["stream"]}
     if "ttl" in spec:

@@ -239,3 +239,35 @@ def test_a_stamp_never_overwrites_a_concurrent_status_move(suite, world, clock_a
     counts, _ = status_index.backfill_page("registrations", None)
     assert counts["raced"] == 1 and counts["stamped"] == 0
     assert RegistrationItem.get(reg_id).status_shard == status_index.shard_key("reclaimed", reg_id)
+
+
+def test_the_upgrade_path_reads_the_single_key_indexes_until_the_backfill_then_the_shards(
+        suite, world, clock_at, monkeypatch):
+    """README "Sharded status indexes": items written before the release (no shard attributes) stay visible
+    while DEALREG_STATUS_INDEX=single; after the backfill the sharded reads answer the same."""
+    from chalicelib import settings
+    from chalicelib.services import ownership as ownership_ops
+    from chalicelib.services import status_shards
+    from chalicelib.store import holders
+
+    due = _spread(suite, world, clock_at, 7, "wang")
+    _unstamp()  # as written by the previous release
+    monkeypatch.setenv("DEALREG_STATUS_INDEX", "single")
+    settings.reset()
+    clock_at.advance(days=31)
+
+    def answers() -> tuple:
+        listed, _ = _pages(suite, "/v1/registrations?status=approved", world.keys["admin"], 3)
+        reclaim = sorted(r["id"] for r in ownership_ops.reclaim_run(now=clock_at.now(), dry_run=True).reclaimed)
+        return listed, reclaim, holders.above(1)
+
+    single = answers()
+    assert single[0] == [r["id"] for r in _stored("approved")] and single[1] == sorted(due)
+    assert single[2] == [("user:wang", 7)]
+    _, cursor = ownership_ops.store.due_page(until=clock_at.now(), limit=2)
+    assert status_shards.backfill(now=clock_at.now())["done"]
+    monkeypatch.delenv("DEALREG_STATUS_INDEX")
+    settings.reset()
+    assert answers() == single
+    with pytest.raises(ValueError, match="another listing"):  # a single-mode cursor means nothing now
+        ownership_ops.store.due_page(until=clock_at.now(), limit=2, start=cursor)

@@ -13,6 +13,10 @@ It is a flat ``{name: {"S": text}}`` map like a DynamoDB key, so ``registrations
 ``status_shards`` (``DEALREG_STATUS_SHARDS``, default 8) must be the same for every function. Raising it
 is safe (items keep their shard, which is still queried); lowering it needs ``dealreg status-shards backfill``
 to re-stamp items whose shard is now out of range.
+
+``DEALREG_STATUS_INDEX=single`` reads the old single-key indexes instead (one "shard" keyed by ``status``):
+the upgrade of a deployed stack reads them until the new indexes exist and the backfill has stamped every
+item (README "Sharded status indexes"); writes stamp ``status_shard`` in both modes.
 """
 from __future__ import annotations
 
@@ -29,6 +33,11 @@ DONE = "."  # a cursor's mark for a shard with nothing left
 
 def shard_count() -> int:
     return settings_mod.get().status_shards
+
+
+def sharded() -> bool:
+    """Reads go to the sharded indexes (the default), not the single-key ones (``DEALREG_STATUS_INDEX=single``)."""
+    return settings_mod.get().status_index != "single"
 
 
 def shard_of(key: str, count: int | None = None) -> int:
@@ -52,7 +61,16 @@ def stamp(reg_id: str, status: str) -> list:
 def _index(name: str) -> Any:
     from chalicelib.store.models import RegistrationItem
 
+    if not sharded():
+        return {"created": RegistrationItem.by_status, "due": RegistrationItem.by_status_due}[name]
     return {"created": RegistrationItem.by_status_shard, "due": RegistrationItem.by_status_shard_due}[name]
+
+
+def _layout(status: str) -> tuple[str, str, list[str]]:
+    """(cursor tag prefix, hash attribute, hash values to query) of the indexes reads use now."""
+    if not sharded():
+        return "single-", "status", [status]
+    return "", "status_shard", [f"{status}#{n}" for n in range(shard_count())]
 
 
 def _range_attr(name: str) -> str:
@@ -80,10 +98,10 @@ class _Merge:
         self.index, self.status, self.forward, self.chunk = index, status, forward, chunk
         self.range_condition, self.filter_condition = range_condition, filter_condition
         self.range_attr = _range_attr(index)
-        count = shard_count()
-        positions = _decode(cursor, index, status, count)
-        self.streams = [_Stream(n, f"{status}#{n}", positions.get(n), positions.get(n, "") == DONE)
-                        for n in range(count)]
+        self.tag, self.hash_attr, values = _layout(status)
+        positions = _decode(cursor, index, status)
+        self.streams = [_Stream(n, value, positions.get(n), positions.get(n, "") == DONE)
+                        for n, value in enumerate(values)]
         for s in self.streams:
             if s.start == DONE:
                 s.start = s.resume = None
@@ -93,7 +111,7 @@ class _Merge:
 
         value = getattr(item, self.range_attr)
         attr = getattr(RegistrationItem, self.range_attr)
-        return {"id": {"S": item.id}, "status_shard": {"S": s.hash_value}, self.range_attr: {"S": attr.serialize(value)}}
+        return {"id": {"S": item.id}, self.hash_attr: {"S": s.hash_value}, self.range_attr: {"S": attr.serialize(value)}}
 
     def _head(self, s: _Stream) -> tuple[str, Any] | None:
         while not s.buffer and not s.exhausted:
@@ -127,7 +145,7 @@ class _Merge:
 
     def cursor(self) -> dict | None:
         """Where each shard stands: after its last handed-out item, or done; None when every shard is done."""
-        out: dict[str, dict[str, str]] = {"x": {"S": f"{self.index}|{self.status}"}}
+        out: dict[str, dict[str, str]] = {"x": {"S": f"{self.tag}{self.index}|{self.status}"}}
         finished = True
         for s in self.streams:
             if not s.buffer and s.exhausted:
@@ -144,11 +162,14 @@ class _Merge:
         return sum(s.reads for s in self.streams)
 
 
-def _decode(cursor: dict | None, index: str, status: str, count: int) -> dict[int, Any]:
-    """Per-shard start keys of a cursor from :meth:`_Merge.cursor`; ValueError for any other map."""
+def _decode(cursor: dict | None, index: str, status: str) -> dict[int, Any]:
+    """Per-shard start keys of a cursor from :meth:`_Merge.cursor`; ValueError for any other map (a cursor of
+    the other read mode too: its positions mean nothing in this one)."""
     if not cursor:
         return {}
-    if cursor.get("x", {}).get("S") != f"{index}|{status}":
+    tag, hash_attr, values = _layout(status)
+    count = len(values)
+    if cursor.get("x", {}).get("S") != f"{tag}{index}|{status}":
         raise ValueError("cursor from another listing")
     out: dict[int, Any] = {}
     range_attr = _range_attr(index)
@@ -164,14 +185,14 @@ def _decode(cursor: dict | None, index: str, status: str, count: int) -> dict[in
         at, sep, reg_id = text.partition("|")
         if not (sep and at and reg_id):
             raise ValueError("not a cursor")
-        out[int(name)] = {"id": {"S": reg_id}, "status_shard": {"S": f"{status}#{name}"}, range_attr: {"S": at}}
+        out[int(name)] = {"id": {"S": reg_id}, hash_attr: {"S": values[int(name)]}, range_attr: {"S": at}}
     return out
 
 
 def _chunk(limit: int) -> int:
     """Items fetched per shard call: an even share of the page and one more, so a page of ``limit`` over
     ``n`` shards usually costs one call per shard and reads less than ``limit + n * chunk`` items."""
-    return max(2, -(-limit // shard_count()) + 1)
+    return max(2, -(-limit // (shard_count() if sharded() else 1)) + 1)
 
 
 def page(index: str, status: str, range_condition: Any = None, *, forward: bool, limit: int,

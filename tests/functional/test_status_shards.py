@@ -246,8 +246,7 @@ def test_the_upgrade_path_reads_the_single_key_indexes_until_the_backfill_then_t
     """README "Sharded status indexes": items written before the release (no shard attributes) stay visible
     while DEALREG_STATUS_INDEX=single; after the backfill the sharded reads answer the same."""
     from chalicelib import settings
-    from chalicelib.services import ownership as ownership_ops
-    from chalicelib.services import status_shards
+    from chalicelib.services import ownership as ownership_ops, status_shards
     from chalicelib.store import holders
 
     due = _spread(suite, world, clock_at, 7, "wang")

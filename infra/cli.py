@@ -370,6 +370,20 @@ def cmd_ownership_restamp(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status_shards_backfill(args: argparse.Namespace) -> int:
+    """Stamp the shard attributes of the sharded status indexes (issue 15); resumable, idempotent."""
+    _storage(args)
+    from chalicelib.services import status_shards
+
+    state = status_shards.backfill(now=_now(), again=args.again, page_size=args.page_size,
+                                   progress=lambda s: print(f"\r{s['table']}: read {s['read']}, stamped "
+                                                            f"{s['stamped']}, raced {s['raced']}", end="",
+                                                            file=sys.stderr))
+    print(file=sys.stderr)
+    print(json.dumps(state))
+    return 0
+
+
 # --- dedup eval (issue 3) -------------------------------------------------------------------------------------
 
 def cmd_dedup_eval(args: argparse.Namespace) -> int:
@@ -467,6 +481,14 @@ def build_parser() -> argparse.ArgumentParser:
     orr = ownership.add_parser("restamp", help="recompute due times after a rules change (resumable)")
     storage_flags(orr)
     orr.set_defaults(func=cmd_ownership_restamp)
+
+    shards = sub.add_parser("status-shards").add_subparsers(dest="action", required=True)
+    sb = shards.add_parser("backfill", help="stamp status_shard / load_shard on items written before them "
+                                            "(resumable; rerun with --again after a shard-count change)")
+    sb.add_argument("--again", action="store_true", help="start over instead of resuming a finished run")
+    sb.add_argument("--page-size", type=int, default=200)
+    storage_flags(sb)
+    sb.set_defaults(func=cmd_status_shards_backfill)
 
     from infra.notifications_cli import add_parsers as add_notification_parsers  # issue 5
 

@@ -184,14 +184,14 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem",), tables=("scores",)),  # issue 19: events carry the published model's probability
         Grant(("dynamodb:GetItem",), tables=("enrichments",)),  # issue 19: ... and the attribute score (company size)
     ),
-    # Scoring (issue 19): won registrations from ByStatusIndex, RFM items and cut points in the scores table.
+    # Scoring (issue 19): won registrations from ByStatusShardIndex, RFM items and cut points in the scores table.
     "update_customer_rfm": (
         # issue 19: reads an open registration (and its registry facts) to keep its training record
         Grant(("dynamodb:Query", "dynamodb:GetItem"), tables=("registrations",)),
         Grant(("dynamodb:GetItem",), tables=("enrichments",)),
         Grant(("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"), tables=("scores",)),
     ),
-    # Daily model check (issue 19): closed registrations from ByStatusIndex, the model, the monitor item; when
+    # Daily model check (issue 19): closed registrations from ByStatusShardIndex, the model, the monitor item; when
     # training is due: their training records (BatchGetItem), the new version's chunks and the pointer (PutItem),
     # the admins from the directory (Scan), and the scoring.model_training event on the topic.
     "check_scoring_model": (
@@ -200,7 +200,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:Scan",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
     ),
-    # Review SLA reminders (issue 5): pending reviews from ByStatusIndex, the conditional reminder stamp,
+    # Review SLA reminders (issue 5): pending reviews from ByStatusShardIndex, the conditional reminder stamp,
     # teams and users (approvers, their managers) from the directory, registration.review_overdue events.
     "remind_overdue_reviews": (
         Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
@@ -209,7 +209,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem",), tables=("scores",)),  # issue 19: the published model (routes on the model score)
         Grant(("dynamodb:GetItem",), tables=("enrichments",)),  # issue 19: company size (routes on the attribute score)
     ),
-    # Ownership timers (issue 4): query ByStatusDueIndex, conditional transactions on the registration and
+    # Ownership timers (issue 4): query ByStatusShardDueIndex (issue 15: per shard), conditional transactions on the registration and
     # the holder counter, team managers from the directory, events on the topic.
     "reclaim_due_registrations": (
         Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
@@ -217,11 +217,12 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
     ),
-    # Holding limits (issue 4): scan the small holders table for counters, the holder's registrations
-    # (ByOwnerIndex), per excess item one conditional transaction (registration + counter), events.
+    # Holding limits (issue 4): holders above the smallest limit (Query on the holders' ByActiveIndex, issue 15:
+    # no scan), the holder's registrations (ByOwnerIndex), per excess item one conditional transaction
+    # (registration + counter), events.
     "enforce_holding_limits": (
         Grant(("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"), tables=("registrations",)),
-        Grant(("dynamodb:Scan", "dynamodb:UpdateItem"), tables=("holders",)),
+        Grant(("dynamodb:Query", "dynamodb:UpdateItem"), tables=("holders",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
         # Issue 19: the excess is taken lowest score first; the published model is read from the scores table,
@@ -236,7 +237,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     ),
     # Approval workflow (issue 5): the auto-checks read the registration and its dedup verdict and write one
     # conditional move (with the submitter's pending counter in the holders table, in one transaction); the
-    # sweep also queries ByStatusIndex for submissions stalled without a verdict.
+    # sweep also queries ByStatusShardIndex for submissions stalled without a verdict.
     "review_submissions": (
         Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), tables=("registrations",)),
         Grant(("dynamodb:GetItem",), tables=("dedup_verdicts",)),

@@ -58,6 +58,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                 "Description": "X-Ray tracing of every function (Active turns it on)"},
     "TableDeletionProtection": {"Type": "String", "Default": "true", "AllowedValues": ["true", "false"],
                                 "Description": "DynamoDB deletion protection on every table"},
+    "StatusShardDueIndex": {"Type": "String", "Default": "true", "AllowedValues": ["true", "false"],
+                            "Description": "create ByStatusShardDueIndex (false only for the first of the two "
+                                           "upgrade deploys: one new GSI per table per stack update)"},
 }
 
 CONDITIONS: dict[str, Any] = {
@@ -66,6 +69,7 @@ CONDITIONS: dict[str, Any] = {
     "ReserveWorkers": {"Fn::Not": [{"Fn::Equals": [{"Ref": "WorkerReservedConcurrency"}, -1]}]},
     "DeletionProtection": {"Fn::Equals": [{"Ref": "TableDeletionProtection"}, "true"]},
     "TracingActive": {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]},
+    "HasStatusShardDueIndex": {"Fn::Equals": [{"Ref": "StatusShardDueIndex"}, "true"]},
 }
 
 

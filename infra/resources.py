@@ -40,13 +40,18 @@ TABLE_KEYS: dict[str, dict[str, Any]] = {
             ("ByStatusIndex", "status", "created_at"),
             ("ByStatusDueIndex", "status", "due_at"),
             ("ByCustomerIndex", "customer_key", "created_at"),
+            # Issue 15: the status indexes sharded (status_shard = "<status>#<n>"); the two above are kept for
+            # deployed stacks until a later release drops them (README "Sharded status indexes").
+            ("ByStatusShardIndex", "status_shard", "created_at"),
+            ("ByStatusShardDueIndex", "status_shard", "due_at"),
         ],
         "stream": "NEW_AND_OLD_IMAGES",
     },
     "customers": {"hash": "customer_key", "gsis": []},
     "directory": {"hash": "pk", "gsis": []},
     "claims": {"hash": "key", "gsis": [], "ttl": "expires_at"},
-    "holders": {"hash": "pk", "gsis": []},
+    # ByActiveIndex (issue 15): holders by load shard and active count, for the over-limit job (no scan).
+    "holders": {"hash": "pk", "gsis": [("ByActiveIndex", "load_shard", "active")]},
     "followups": {"hash": "id", "gsis": [("ByRegistrationIndex", "registration_id", "at")]},
     "registry_cache": {"hash": "key", "gsis": [], "ttl": "expires_at"},
     "enrichments": {"hash": "customer_key", "gsis": []},
@@ -66,6 +71,26 @@ TABLE_KEYS: dict[str, dict[str, Any]] = {
     # Console sessions (issue 18): short-lived bearer keys, apart from the directory; TTL removes them.
     "sessions": {"hash": "pk", "gsis": [], "ttl": "expires_at"},
 }
+
+
+# Key attributes that are numbers (every other key attribute is a string).
+NUMBER_KEYS = {("holders", "active"): "N"}
+
+# GSIs a template parameter can leave out: CloudFormation (DynamoDB's UpdateTable) creates one GSI per table
+# per stack update, so a deployed stack gains ByStatusShardIndex in one update (parameter false) and this one
+# in the next (default true). README "Sharded status indexes". Index name -> template condition.
+CONDITIONAL_GSIS = {"ByStatusShardDueIndex": "HasStatusShardDueIndex"}
+
+
+def table_gsis(props: dict[str, Any]) -> list[dict[str, Any]]:
+    """A table resource's GSIs as created with the template's defaults (the conditional ones included)."""
+    return [g["Fn::If"][1] if "Fn::If" in g else g for g in props.get("GlobalSecondaryIndexes", [])]
+
+
+def _table_gsi(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
+    if name in CONDITIONAL_GSIS:
+        return {"Fn::If": [CONDITIONAL_GSIS[name], _gsi(name, hash_key, range_key), {"Ref": "AWS::NoValue"}]}
+    return _gsi(name, hash_key, range_key)
 
 
 def table_logical_id(logical: str) -> str:
@@ -90,7 +115,8 @@ def table_resource(prefix: str, logical: str) -> dict[str, Any]:
     props: dict[str, Any] = {
         "TableName": f"{prefix}-{logical}",
         "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)],
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": NUMBER_KEYS.get((logical, a), "S")}
+                                 for a in sorted(attrs)],
         "KeySchema": [{"AttributeName": spec["hash"], "KeyType": "HASH"}]
         + ([{"AttributeName": spec["range"], "KeyType": "RANGE"}] if "range" in spec else []),
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
@@ -99,7 +125,7 @@ def table_resource(prefix: str, logical: str) -> dict[str, Any]:
         "SSESpecification": {"SSEEnabled": True},
     }
     if spec["gsis"]:
-        props["GlobalSecondaryIndexes"] = [_gsi(*g) for g in spec["gsis"]]
+        props["GlobalSecondaryIndexes"] = [_table_gsi(*g) for g in spec["gsis"]]
     if "stream" in spec:
         props["StreamSpecification"] = {"StreamViewType": spec["stream"]}
     if "ttl" in spec:

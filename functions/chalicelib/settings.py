@@ -48,6 +48,11 @@ class Settings:
     local: bool
     # How long a warm process trusts a partner record it read (issue 15: one read per burst, like secrets).
     partner_cache_seconds: int = 60
+    # Partitions per status in the sharded status indexes (issue 15, store/status_index.py): every function
+    # must use the same value; raise it freely, lower it only with `dealreg status-shards backfill` after.
+    status_shards: int = 8
+    # "sharded" (default) or "single": read the old single-key status indexes during an upgrade (README).
+    status_index: str = "sharded"
     # Ownership rules as a JSON object (chalicelib.domain.ownership.OwnershipRules); "" = the defaults.
     ownership_rules_json: str = ""
     # Business registries (issue 7): which connectors are enabled, base-URL overrides, cache and retry policy.
@@ -124,6 +129,8 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         idempotency_ttl_seconds=int(env.get("DEALREG_IDEMPOTENCY_TTL_SECONDS", 7 * 24 * 3600)),
         secret_cache_seconds=int(env.get("DEALREG_SECRET_CACHE_SECONDS", 60)),
         partner_cache_seconds=int(env.get("DEALREG_PARTNER_CACHE_SECONDS", 60)),
+        status_shards=max(1, int(env.get("DEALREG_STATUS_SHARDS", 8))),
+        status_index=env.get("DEALREG_STATUS_INDEX", "sharded"),
         local=env.get("DEALREG_LOCAL", "") == "1",
         ownership_rules_json=env.get("DEALREG_OWNERSHIP_RULES", ""),
         # The local stand-in (and so every test) enables no registry unless told to: it must not call the

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from infra.resources import STREAM_DLQ, resources
+from infra.resources import STREAM_DLQ, resources, table_gsis
 
 logger = logging.getLogger("dealreg.local")
 
@@ -357,7 +357,7 @@ def _create_tables(ddb: Any, tables: list[tuple[str, dict]], out: Provisioned) -
     for logical, p in tables:
         args = {k: p[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in p}
         if "GlobalSecondaryIndexes" in p:
-            args["GlobalSecondaryIndexes"] = p["GlobalSecondaryIndexes"]
+            args["GlobalSecondaryIndexes"] = table_gsis(p)  # the template's defaults
         if "StreamSpecification" in p:
             args["StreamSpecification"] = {"StreamEnabled": True, **p["StreamSpecification"]}
         desc = ddb.create_table(**args)["TableDescription"]

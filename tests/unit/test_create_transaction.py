@@ -15,7 +15,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.ownership import PENDING
 from chalicelib.domain.registration import new_registration
-from chalicelib.store import holders, models, registrations
+from chalicelib.store import holders, models, registrations, status_index
 from chalicelib.store.models import AuditEntryMap, ClaimItem, CustomerItem, HolderItem, RegistrationItem
 from schemas.common import Actor
 from schemas.registration import AuditEntry, RegistrationCreate, RegistrationStatus, Source
@@ -29,7 +29,8 @@ def _main_to_item(reg) -> RegistrationItem:
     payload = reg.model_dump(mode="json", include=set(RegistrationCreate.model_fields))
     return RegistrationItem(
         reg.id,
-        status=reg.status.value, source=reg.source.value, submitter_kind=reg.submitter.kind.value,
+        status=reg.status.value, status_shard=status_index.shard_key(reg.status.value, reg.id),
+        source=reg.source.value, submitter_kind=reg.submitter.kind.value,
         submitter_id=reg.submitter.id, partner_id=reg.partner_id, owner_id=reg.owner_id, team_id=reg.team_id,
         customer_key=reg.customer_key, customer_name=reg.customer.name, project_title=reg.project.title,
         expected_amount=str(reg.project.expected_amount.amount), currency=reg.project.expected_amount.currency,
@@ -135,6 +136,11 @@ def _registrations():
     yield base.model_copy(update={"owner": Actor(kind="user", id="wang"), "team_id": "t1", "external_ref": None,
                                   "status": RegistrationStatus.APPROVED, "audit": [*base.audit, decided],
                                   "updated_at": NOW + timedelta(days=1)})
+    escalated = AuditEntry(seq=3, at=NOW + timedelta(hours=2), actor=Actor(kind="user", id="boss"), action="escalated",
+                           reason="big deal", level=2)
+    closed = AuditEntry(seq=4, at=NOW + timedelta(days=2), actor=Actor(kind="user", id="wang"), action="closed_won",
+                        from_status=RegistrationStatus.APPROVED, to_status=RegistrationStatus.WON, stage="negotiation")
+    yield base.model_copy(update={"audit": [*base.audit, escalated, closed], "status": RegistrationStatus.WON})
     note = AuditEntry(seq=3, at=NOW, actor=Actor(kind="system", id="sla"), action="noted", shared=False)
     yield base.model_copy(update={"audit": [note], "partner_id": None})
 

@@ -14,7 +14,7 @@ from pynamodb.models import Model
 from chalicelib.settings import QUEUES, TABLES
 from chalicelib.store import models
 from infra import package as pkg
-from infra.resources import resources, table_logical_id
+from infra.resources import resources, table_gsis, table_logical_id
 
 PREFIX = "dealreg-dev"
 
@@ -61,7 +61,7 @@ def test_table_keys_indexes_and_types_match_the_model(template, logical):
         # GIVEN the model's key schema, GSIs and attribute definitions
         assert _keys(props["KeySchema"]) == _keys(schema["key_schema"]), model.__name__
         template_gsis = {g["IndexName"]: (_keys(g["KeySchema"]), g["Projection"])
-                         for g in props.get("GlobalSecondaryIndexes", [])}
+                         for g in table_gsis(props)}
         model_gsis = {g["index_name"]: (_keys(g["key_schema"]), g["projection"])
                       for g in schema.get("global_secondary_indexes", [])}
         assert template_gsis == model_gsis, model.__name__
@@ -75,7 +75,7 @@ def test_table_keys_indexes_and_types_match_the_model(template, logical):
 def test_every_attribute_definition_is_used_by_a_key(template, logical):
     props = _table_props(template, logical)
     used = {k["AttributeName"] for k in props["KeySchema"]}
-    for gsi in props.get("GlobalSecondaryIndexes", []):
+    for gsi in table_gsis(props):
         used |= {k["AttributeName"] for k in gsi["KeySchema"]}
     # CloudFormation rejects definitions that no key uses, and a missing one fails the table.
     assert {d["AttributeName"] for d in props["AttributeDefinitions"]} == used
@@ -130,3 +130,19 @@ def test_every_queue_handler_has_a_queue_with_a_dlq_and_a_filtered_subscription(
         policies = [r["Properties"] for r in template.values() if r["Type"] == "AWS::SQS::QueuePolicy"
                     and {"Ref": binding.reads} in r["Properties"]["Queues"]]
         assert len(policies) == 1
+
+
+def test_the_sharded_due_index_can_be_left_out_for_the_first_upgrade_deploy(template):
+    """Issue 15: CloudFormation creates one GSI per table per stack update, so the upgrade adds
+    ByStatusShardIndex with StatusShardDueIndex=false, then ByStatusShardDueIndex with the default."""
+    from infra import operations
+
+    gsis = _table_props(template, "registrations")["GlobalSecondaryIndexes"]
+    [conditional] = [g for g in gsis if "Fn::If" in g]
+    condition, index, absent = conditional["Fn::If"]
+    assert index["IndexName"] == "ByStatusShardDueIndex" and absent == {"Ref": "AWS::NoValue"}
+    assert operations.CONDITIONS[condition] == {"Fn::Equals": [{"Ref": "StatusShardDueIndex"}, "true"]}
+    assert operations.PARAMETERS["StatusShardDueIndex"]["Default"] == "true"
+    # without it, the table still has the indexes that deployed stacks have, plus ByStatusShardIndex
+    plain = {g["IndexName"] for g in gsis if "Fn::If" not in g}
+    assert {"ByStatusIndex", "ByStatusDueIndex", "ByStatusShardIndex"} <= plain

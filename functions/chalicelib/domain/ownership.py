@@ -229,6 +229,13 @@ def holding_limit(rules: OwnershipRules, profile: HolderProfile) -> Limit:
     return Limit(f"role:{role}", rules.role_limits.get(role, rules.default_limit))
 
 
+def smallest_limit(rules: OwnershipRules) -> int:
+    """The lowest stock cap :func:`holding_limit` can give anyone under ``rules``: a holder at or below it is
+    within its own limit, so the over-limit job reads only holders above it (issue 15)."""
+    return min([rules.default_limit, *rules.role_limits.values(), *rules.tier_limits.values(),
+                *rules.holder_limits.values()])
+
+
 def check_room(limit: Limit, held: int, holder: str | None = None) -> None:
     """Refuse early when the holder is already full (the store's condition is the authority)."""
     if held + 1 > limit.value:

@@ -2,7 +2,7 @@
 enforce holding limits (daily, ``enforce_holding_limits``).
 
 Trigger: EventBridge schedules. Input: none (time comes from chalicelib.clock). Reads: only approved
-registrations within the due/warning window, through the sparse ByStatusDueIndex (never a scan).
+registrations within the due/warning window, through the sparse, sharded ByStatusShardDueIndex (never a scan).
 Side effects: per due item one conditional transaction (registration -> pool or archive, holder counter
 -1, audit line) and an ``ownership.reclaimed`` event; per warning an ``ownership.warning`` event and a
 stamp on the registration. Idempotent and resumable: a run stops before the Lambda timeout or after

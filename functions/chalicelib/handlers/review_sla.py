@@ -1,7 +1,7 @@
 """Review SLA reminders: tell approvers (and their managers) when a review waits longer than the SLA.
 
 Trigger: EventBridge schedule, every 15 minutes. Input: none (time from chalicelib.clock). Reads: only
-``pending_review`` registrations created at least one SLA ago, through ``ByStatusIndex`` (never a scan).
+``pending_review`` registrations created at least one SLA ago, through the sharded ``ByStatusShardIndex`` (never a scan).
 Side effects: per overdue wait and whole SLA period one ``registration.review_overdue`` event (stable id
 ``<registration>:overdue:<seq>:<period>``) and a conditional stamp on the registration, so a rerun sends
 nothing twice. Failures: a storage or publish error fails the invocation (EventBridge retries); reminders

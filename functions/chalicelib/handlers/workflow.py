@@ -8,7 +8,7 @@ Triggers:
   submitted -> pending_review or rejected, or, re-checked in review, rejected or a ``checked`` line. The
   check report is the line's reason. A redelivery finds a newer version and changes nothing.
 - Schedule, every 15 minutes -> ``advance_stalled_submissions``: registrations still ``submitted``
-  ``dedup_wait_minutes`` after their last change (ByStatusIndex, never a scan) are checked with whatever
+  ``dedup_wait_minutes`` after their last change (the sharded ByStatusShardIndex, never a scan) are checked with whatever
   verdict is stored for their current input, or marked "dedup verdict unavailable" and put to review.
 
 Failures: storage errors -> batch item failure (retried, then the DLQ); unparseable messages are parked.

@@ -138,7 +138,7 @@ def _publish(events: list) -> None:
 
 def reclaim_run(*, now: datetime, dry_run: bool = False, time_left: Callable[[], bool] | None = None,
                 page_size: int = 100) -> RunReport:
-    """Reclaim every approved registration whose due time has passed (ByStatusDueIndex, never a scan).
+    """Reclaim every approved registration whose due time has passed (ByStatusShardDueIndex, never a scan).
 
     Each item is re-checked against the current rules (a stale due time is re-stamped instead) and
     reclaimed with its own conditional write; a concurrent follow-up, transfer or approval wins. With
@@ -327,7 +327,8 @@ def over_limit(*, now: datetime, reclaim: bool, announce: bool = False) -> list[
 
     rules = ownership_rules()
     out = []
-    for key, count in sorted(holders.holder_counts().items()):
+    # Only holders above the smallest limit any holder can have can be over theirs: ByActiveIndex, no scan.
+    for key, count in holders.above(dom.smallest_limit(rules)):
         ref = HolderRef.parse(key)
         limit = dom.holding_limit(rules, store.profile(ref) or HolderProfile(ref))
         if count <= limit.value:

@@ -26,13 +26,13 @@ def closed_records(customer_facts: Callable[[Any], Mapping[str, Any]] | None = N
     """Won/lost registrations (the newest ``limit`` of them, by creation) as (record, label, group = customer
     key: one customer's deals stay on one side of the split, so the holdout measures new customers too)."""
     from chalicelib.domain.scoring_model import before_outcome, record_of
-    from chalicelib.store.models import RegistrationItem
+    from chalicelib.store import status_index
     from chalicelib.store.registrations import from_item
     from chalicelib.store.scoring import training_records
 
     rows = []
     for status in CLOSED:
-        for n, item in enumerate(RegistrationItem.by_status.query(status, scan_index_forward=False, page_size=500)):
+        for n, item in enumerate(status_index.iterate("created", status, forward=False, page_size=100)):
             if limit is not None and n == limit:
                 break
             rows.append((from_item(item), 1 if status == "won" else 0))

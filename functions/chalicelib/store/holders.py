@@ -11,6 +11,7 @@ never disagree with the registrations; drift from outside (a restore, a bug) is 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
@@ -22,6 +23,14 @@ from schemas.common import Actor
 
 def holder_pk(ref: HolderRef) -> str:
     return f"holder#{ref.key}"
+
+
+def _load(pk: str) -> Any:
+    """The action stamping a holder item's ``load_shard`` (``active#<n>``, ByActiveIndex): with every move of
+    ``active``, so the over-limit job finds the holder by its count, whichever partition its key lands in."""
+    from chalicelib.store.status_index import shard_of
+
+    return HolderItem.load_shard.set(f"active#{shard_of(pk)}")
 
 
 def submitter_counter(submitter: Actor) -> str | None:
@@ -83,9 +92,11 @@ def holder_moves(tx: TransactWrite, h: Holding, change: Change, now: datetime) -
     if change.moves_holder and change.from_owner is not None:
         # No floor condition: a drifted counter must not block a reclaim; `dealreg holders recount` repairs it.
         moves.setdefault(change.from_owner, []).append(HolderItem.active.add(-1))
+        moves[change.from_owner].append(_load(holder_pk(change.from_owner)))
     if change.moves_holder and change.to_owner is not None:
         limit = change.limit.value if change.limit else 0
         moves.setdefault(change.to_owner, []).append(HolderItem.active.add(1))
+        moves[change.to_owner].append(_load(holder_pk(change.to_owner)))
         conditions[change.to_owner] = HolderItem.active.does_not_exist() | (HolderItem.active < limit)
     if h.submitter is not None and change.from_status in PENDING and change.to_status not in PENDING:
         moves.setdefault(h.submitter, []).append(HolderItem.pending.add(-1))
@@ -96,7 +107,8 @@ def holder_moves(tx: TransactWrite, h: Holding, change: Change, now: datetime) -
 
 def release_active(tx: TransactWrite, ref: HolderRef, *, now: datetime) -> None:
     """The owner's ``active`` counter -1 in ``tx`` (no floor: a drifted counter never blocks a close)."""
-    tx.update(HolderItem(holder_pk(ref)), actions=[HolderItem.active.add(-1), HolderItem.updated_at.set(now)])
+    tx.update(HolderItem(holder_pk(ref)), actions=[HolderItem.active.add(-1), _load(holder_pk(ref)),
+                                                   HolderItem.updated_at.set(now)])
 
 
 def holder_counts(counter: str = "active") -> dict[str, int]:
@@ -107,13 +119,30 @@ def holder_counts(counter: str = "active") -> dict[str, int]:
             for item in HolderItem.scan(HolderItem.pk.startswith("holder#") & attr.exists())}
 
 
+def above(floor: int) -> list[tuple[str, int]]:
+    """Holders whose ``active`` count exceeds ``floor`` (holder key, count), from ByActiveIndex: one query per
+    load shard with ``active > floor`` as the key condition, so the read is bounded by the holders above
+    ``floor``, not by all holders (issue 15: the over-limit job used to scan the table)."""
+    from chalicelib.store.status_index import shard_count, sharded
+
+    if not sharded():  # during an upgrade, until the backfill has stamped every holder (README)
+        return sorted((k, v) for k, v in holder_counts().items() if v > floor)
+    out = []
+    for n in range(shard_count()):
+        for item in HolderItem.by_active.query(f"active#{n}", HolderItem.active > floor):
+            out.append((item.pk.removeprefix("holder#"), int(item.active)))
+    return sorted(out)
+
+
 def set_count(ref: HolderRef, expected: int | None, value: int, *, now: datetime, counter: str = "active") -> bool:
     """Repair a counter, only if it still holds ``expected`` (None: absent); False if it moved meanwhile."""
     attr = getattr(HolderItem, counter)
     cond = attr.does_not_exist() if expected is None else (attr == expected)
+    actions = [attr.set(value), HolderItem.updated_at.set(now)]
+    if counter == "active":
+        actions.append(_load(holder_pk(ref)))
     try:
-        HolderItem(holder_pk(ref)).update(actions=[attr.set(value), HolderItem.updated_at.set(now)],
-                                          condition=cond)
+        HolderItem(holder_pk(ref)).update(actions=actions, condition=cond)
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             return False

@@ -4,7 +4,7 @@ Each :func:`commit` updates the registration (status, owner, the whole recompute
 on the condition that status, owner and version are as read, and in the same transaction moves the
 holder counters (``holder#<kind>:<id>`` in the holders table): the new holder's ``active`` must stay
 below its limit. Either all of it happens or nothing does. Reads of due work go through the sparse
-``ByStatusDueIndex`` (status, due_at), never a scan.
+``ByStatusShardDueIndex`` (status shard, due_at; store/status_index.py), never a scan.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from chalicelib.domain.ownership import (
     LostRaceError,
     Timers,
 )
-from chalicelib.store import holders, models
+from chalicelib.store import holders, models, status_index
 from chalicelib.store.models import AuditEntryMap, FollowUpItem, RegistrationItem
 from schemas.registration import RegistrationStatus
 
@@ -95,7 +95,7 @@ def _as_read(h: Holding):
 
 
 def _registration_update(tx: TransactWrite, h: Holding, change: Change, now: datetime, token: str) -> None:
-    actions = [RegistrationItem.status.set(change.to_status.value), RegistrationItem.updated_at.set(now),
+    actions = [*status_index.stamp(h.reg_id, change.to_status.value), RegistrationItem.updated_at.set(now),
                RegistrationItem.write_token.set(token), *_timer_actions(change.timers)]
     if change.to_owner is not None:
         actions += [RegistrationItem.owner_id.set(change.to_owner.id),
@@ -155,7 +155,7 @@ def commit_close(h: Holding, change: Change, *, now: datetime, won_amount: Any =
     stage = [RegistrationItem.data.set(data)]
     if won_amount is not None:
         stage.append(RegistrationItem.won_amount.set(won_amount.model_dump(mode="json")))
-    actions = [RegistrationItem.status.set(change.to_status.value), RegistrationItem.updated_at.set(now), *stage,
+    actions = [*status_index.stamp(h.reg_id, change.to_status.value), RegistrationItem.updated_at.set(now), *stage,
                *_timer_actions(change.timers), RegistrationItem.warned.remove(),
                RegistrationItem.audit.set(RegistrationItem.audit.append([AuditEntryMap.from_entry(e)
                                                                         for e in change.audit]))]
@@ -255,9 +255,8 @@ def due_page(*, until: datetime, after: datetime | None = None, limit: int = 100
              start: dict | None = None) -> tuple[list[Holding], dict | None]:
     """One page of approved registrations with ``after < due_at <= until``, earliest first (index only)."""
     cond = RegistrationItem.due_at <= until if after is None else RegistrationItem.due_at.between(after, until)
-    result = RegistrationItem.by_status_due.query(APPROVED, cond, limit=limit, last_evaluated_key=start)
-    items = [holding_from_item(i) for i in result]
-    return items, result.last_evaluated_key
+    found, cursor = status_index.page("due", APPROVED, cond, forward=True, limit=limit, cursor=start)
+    return [holding_from_item(i) for i in found], cursor
 
 
 def held_by(ref: HolderRef, *, start: dict | None = None, limit: int = 100) -> tuple[list[Holding], dict | None]:
@@ -268,24 +267,21 @@ def held_by(ref: HolderRef, *, start: dict | None = None, limit: int = 100) -> t
 
 
 def approved_pages(start: dict | None = None, limit: int = 200) -> Iterator[tuple[list[Holding], dict | None]]:
-    """Every approved registration, page by page with the key to resume after each (ByStatusIndex)."""
+    """Every approved registration, page by page with the key to resume after each (sharded status index)."""
     while True:
-        result = RegistrationItem.by_status.query(APPROVED, limit=limit, last_evaluated_key=start)
-        items = [holding_from_item(i) for i in result]
-        start = result.last_evaluated_key
+        found, start = status_index.page("created", APPROVED, forward=True, limit=limit, cursor=start)
+        items = [holding_from_item(i) for i in found]
         yield items, start
         if start is None:
             return
 
 
 def pending_pages(start: dict | None = None, limit: int = 200) -> Iterator[tuple[list[RegistrationItem], dict | None]]:
-    """Every registration awaiting a decision (submitted, pending_review), page by page (ByStatusIndex)."""
+    """Every registration awaiting a decision (submitted, pending_review), page by page (sharded status index)."""
     for status in (RegistrationStatus.SUBMITTED.value, RegistrationStatus.PENDING_REVIEW.value):
         start = None
         while True:
-            result = RegistrationItem.by_status.query(status, limit=limit, last_evaluated_key=start)
-            items = list(result)
-            start = result.last_evaluated_key
+            items, start = status_index.page("created", status, forward=True, limit=limit, cursor=start)
             yield items, start
             if start is None:
                 break

@@ -13,7 +13,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import PendingCapError
 from chalicelib.domain.ownership import PENDING
-from chalicelib.store import holders, models
+from chalicelib.store import holders, models, status_index
 from chalicelib.store.models import AuditEntryMap, ClaimItem, CustomerItem, RegistrationItem
 from schemas.common import Actor
 from schemas.registration import AuditEntry, Registration, RegistrationCreate, RegistrationStatus, SalesStage
@@ -46,7 +46,8 @@ def item_attributes(reg: Registration) -> dict[str, dict]:
     stamp = RegistrationItem.created_at.serialize
     money = reg.project.expected_amount
     item = {
-        "id": {"S": reg.id}, "status": {"S": reg.status.value}, "source": {"S": reg.source.value},
+        "id": {"S": reg.id}, "status": {"S": reg.status.value},
+        "status_shard": {"S": status_index.shard_key(reg.status.value, reg.id)}, "source": {"S": reg.source.value},
         "submitter_kind": {"S": reg.submitter.kind.value}, "submitter_id": {"S": reg.submitter.id},
         "customer_key": {"S": reg.customer_key}, "customer_name": {"S": reg.customer.name},
         "project_title": {"S": reg.project.title}, "expected_amount": {"S": str(money.amount)},
@@ -74,6 +75,10 @@ def _audit_attributes(entry: AuditEntry) -> dict[str, dict]:
             item[name] = {"S": str(value.value if isinstance(value, RegistrationStatus) else value)}
     if entry.shared is not None:
         item["shared"] = {"BOOL": entry.shared}
+    if entry.stage is not None:
+        item["stage"] = {"S": entry.stage}
+    if entry.level is not None:
+        item["level"] = {"N": AuditEntryMap.level.serialize(entry.level)}
     return item
 
 
@@ -385,7 +390,6 @@ _INDEXES = {
     "by_submitter": RegistrationItem.by_submitter,
     "by_owner": RegistrationItem.by_owner,
     "by_team": RegistrationItem.by_team,
-    "by_status": RegistrationItem.by_status,
 }
 
 
@@ -393,7 +397,7 @@ def encode_cursor(key: dict | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode() if key else None
 
 
-MAX_CURSOR_CHARS = 1024  # three key attributes of at most a few hundred bytes each
+MAX_CURSOR_CHARS = 4096  # three key attributes, or one position per status shard (status_index)
 
 
 def decode_cursor(cursor: str | None) -> dict | None:
@@ -423,6 +427,9 @@ def list_page(
         result = RegistrationItem.scan(limit=limit, last_evaluated_key=cursor)
         items = [from_item(i) for i in result]
         return items, result.last_evaluated_key
+    if index == "by_status":  # merged across the status shards (issue 15); its cursor has a position per shard
+        found, next_cursor = status_index.page("created", key, forward=False, limit=limit, cursor=cursor)
+        return [from_item(i) for i in found], next_cursor
     idx = _INDEXES[index]
     hash_attr = idx._hash_key_attribute().attr_name
     if cursor is not None and cursor.get(hash_attr, {}).get("S") != key:
@@ -431,7 +438,7 @@ def list_page(
     expected = {RegistrationItem._hash_key_attribute().attr_name, hash_attr, *([range_attr] if range_attr else [])}
     if cursor is not None and set(cursor) != expected:
         raise ValueError("cursor with other keys")  # DynamoDB refuses a start key that is not the index's key
-    condition = RegistrationItem.status == status if status and index != "by_status" else None
+    condition = RegistrationItem.status == status if status else None
     result = idx.query(key, filter_condition=condition, scan_index_forward=False, limit=limit,
                        last_evaluated_key=cursor)
     items = [from_item(i) for i in result]
@@ -449,7 +456,7 @@ def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> 
     """
     source = entry.from_status or RegistrationStatus.SUBMITTED
     actions = [
-        RegistrationItem.status.set(entry.to_status.value),
+        *status_index.stamp(reg.id, entry.to_status.value),
         RegistrationItem.updated_at.set(now),
         RegistrationItem.audit.set(RegistrationItem.audit.append([AuditEntryMap.from_entry(entry)])),
     ]
@@ -575,15 +582,13 @@ def stalled_submissions(before: datetime, *, limit: int = 100,
                         start: dict | None = None) -> tuple[list[Registration], dict | None]:
     """One page of registrations still ``submitted`` and unchanged since ``before``, oldest first.
 
-    ``ByStatusIndex`` with ``created_at < before`` as the key condition (a registration unchanged since
+    The sharded status index with ``created_at < before`` as the key condition (a registration unchanged since
     ``before`` was created before it), so the read is bounded to old submissions; never a scan.
     """
-    result = RegistrationItem.by_status.query(
-        RegistrationStatus.SUBMITTED.value, RegistrationItem.created_at < before,
-        filter_condition=RegistrationItem.updated_at < before, scan_index_forward=True, limit=limit,
-        last_evaluated_key=start)
-    items = [from_item(i) for i in result]
-    return items, result.last_evaluated_key
+    found, cursor = status_index.page(
+        "created", RegistrationStatus.SUBMITTED.value, RegistrationItem.created_at < before, forward=True,
+        limit=limit, cursor=start, filter_condition=RegistrationItem.updated_at < before)
+    return [from_item(i) for i in found], cursor
 
 
 # --- pipeline (issue 18): the audited stage move ----------------------------------------------------------------

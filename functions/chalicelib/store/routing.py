@@ -1,6 +1,6 @@
 """Review routing reads: the rules in force, team managers, approvers' managers, and pending reviews.
 
-Pending reviews are read through ``ByStatusIndex`` (status, created_at), never a scan. The reminder stamp
+Pending reviews are read through the sharded status index (store/status_index.py), never a scan. The reminder stamp
 (``review_reminded`` = ``<since seq>:<period>``) is written conditionally and without a version bump, so a
 reminder never makes a concurrent decision lose its race.
 """
@@ -104,7 +104,7 @@ def remind_overdue(*, now: datetime, time_left: Callable[[], bool] | None = None
     """Publish one ``registration.review_overdue`` per pending wait and overrun SLA period; return how many.
 
     Reads only ``pending_review`` registrations created before ``now - SLA`` (a wait cannot start before
-    its registration was created), oldest first, through ``ByStatusIndex``. The event goes out before the
+    its registration was created), oldest first, through the sharded status index. The event goes out before the
     stamp, with an id stable per (registration, wait, period): an interrupted run re-sends at most the same
     id, which the outbox deduplicates; a completed one is remembered by the stamp and never repeated.
     """
@@ -121,8 +121,10 @@ def remind_overdue(*, now: datetime, time_left: Callable[[], bool] | None = None
     r = rules()
     cutoff = now - timedelta(hours=r.review_sla_hours)
     sent = 0
-    for item in RegistrationItem.by_status.query(PENDING, RegistrationItem.created_at <= cutoff,
-                                                 scan_index_forward=True, page_size=100):
+    from chalicelib.store import status_index
+
+    for item in status_index.iterate("created", PENDING, RegistrationItem.created_at <= cutoff, forward=True,
+                                     page_size=100):
         reg = from_item(item)
         waiting = review_wait(r, reg, item.review_reminded)
         if waiting is None:

@@ -147,12 +147,12 @@ RFM_CUTS = "rfm#cutpoints"
 
 
 def won_wins() -> list:
-    """Every won registration's win (ByStatusIndex, status won)."""
+    """Every won registration's win (the sharded status index, status won)."""
     from chalicelib.domain.scoring_rfm import win_of
-    from chalicelib.store.models import RegistrationItem
+    from chalicelib.store import status_index
     from chalicelib.store.registrations import from_item
 
-    return [win_of(from_item(i)) for i in RegistrationItem.by_status.query("won")]
+    return [win_of(from_item(i)) for i in status_index.iterate("created", "won", forward=True, page_size=500)]
 
 
 def recompute_rfm(customer_key: str, *, now: datetime) -> dict[str, Any]:
@@ -268,12 +268,13 @@ POOL_READ_LIMIT = 500
 
 def ranked_pool(limit: int) -> dict:
     """The newest ``POOL_READ_LIMIT`` pooled registrations (reclaimed, no owner), highest priority first."""
-    from chalicelib.store.models import RegistrationItem
     from chalicelib.store.registrations import from_item
 
     basis, score = priority_scorer()
     rows = []
-    result = RegistrationItem.by_status.query("reclaimed", scan_index_forward=False, page_size=100)
+    from chalicelib.store import status_index
+
+    result = status_index.iterate("created", "reclaimed", forward=False, page_size=100)
     truncated = False
     for item in result:
         if item.owner_id:
@@ -375,13 +376,13 @@ def closed_at(reg) -> datetime | None:
 
 
 def check_model(*, now: datetime, min_rows: int = 100) -> dict[str, Any]:
-    """The scheduled check (issue 19): the closed registrations (``ByStatusIndex`` won + lost, at most
+    """The scheduled check (issue 19): the closed registrations (the sharded status index, won + lost, at most
     ``MONITOR_READ_LIMIT``) against the published model — is training due? Stored as ``model#monitor``
     (``dealreg scoring models`` shows it). When it is, ``services.scoring.scheduled_training`` trains with the
     pure-Python trainer (LightGBM + NumPy + SciPy exceed the zip; the operator's ``dealreg scoring train``)."""
     from chalicelib.domain import scoring_model
     from chalicelib.domain.scoring import retrain_check
-    from chalicelib.store.models import RegistrationItem
+    from chalicelib.store import status_index
     from chalicelib.store.registrations import from_item
 
     forget_cached_model()
@@ -390,7 +391,7 @@ def check_model(*, now: datetime, min_rows: int = 100) -> dict[str, Any]:
     trained_at = datetime.fromisoformat(summ["trained_at"]) if summ and summ.get("trained_at") else None
     labels, probs, read = [], [], 0
     for status in ("won", "lost"):
-        for item in RegistrationItem.by_status.query(status, page_size=500):
+        for item in status_index.iterate("created", status, forward=True, page_size=100):
             if read == MONITOR_READ_LIMIT:
                 break
             read += 1

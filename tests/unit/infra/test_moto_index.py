@@ -219,3 +219,74 @@ def test_another_moto_version_is_refused_loudly(monkeypatch):
     monkeypatch.setattr(moto, "__version__", "5.2.6")
     with pytest.raises(moto_index.MotoVersionError, match="5.2.6"):
         moto_index.install()
+
+
+def test_the_sharded_status_indexes_and_the_holders_active_index_are_kept_by_the_patch(monkeypatch):
+    """Issue 15: ByStatusShardIndex / ByStatusShardDueIndex (string keys, sparse on due_at) and the holders'
+    ByActiveIndex (number range key) answer through the patch exactly what moto's own walk answers, while
+    status moves carry items between shards and counters move."""
+    from infra.local.stack import _fix_cancelled_transaction_streams, _snapshot_only_touched_items
+    from infra.resources import table_gsis, table_resource
+
+    moto_index.install()
+    _snapshot_only_touched_items()
+    _fix_cancelled_transaction_streams()
+    rng = random.Random(15)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        for logical in ("registrations", "holders"):
+            p = table_resource("t", logical)["Properties"]
+            client.create_table(TableName=p["TableName"], BillingMode="PAY_PER_REQUEST", KeySchema=p["KeySchema"],
+                                AttributeDefinitions=p["AttributeDefinitions"], GlobalSecondaryIndexes=table_gsis(p))
+        statuses = ("approved", "reclaimed", "pending_review")
+        for round_ in range(30):
+            for _ in range(6):
+                reg = f"reg_{rng.randrange(40)}"
+                status = rng.choice(statuses)
+                values = {":s": {"S": status}, ":h": {"S": f"{status}#{rng.randrange(3)}"},
+                          ":c": {"S": f"2026-01-{rng.randrange(1, 28):02d}"}}
+                if status == "approved":
+                    values[":d"] = {"S": f"2026-02-{rng.randrange(1, 28):02d}"}
+                    expr = "SET #s = :s, status_shard = :h, created_at = if_not_exists(created_at, :c), due_at = :d"
+                else:
+                    expr = "SET #s = :s, status_shard = :h, created_at = if_not_exists(created_at, :c) REMOVE due_at"
+                client.update_item(TableName="t-registrations", Key={"id": {"S": reg}}, UpdateExpression=expr,
+                                   ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues=values)
+                holder = f"holder#user:u{rng.randrange(12)}"
+                client.update_item(TableName="t-holders", Key={"pk": {"S": holder}},
+                                   UpdateExpression="ADD active :one SET load_shard = :l",
+                                   ExpressionAttributeValues={":one": {"N": str(rng.choice((1, 1, -1)))},
+                                                              ":l": {"S": f"active#{rng.randrange(3)}"}})
+            queries = [
+                *({"TableName": "t-registrations", "IndexName": index, "KeyConditionExpression": "status_shard = :h",
+                   "ExpressionAttributeValues": {":h": {"S": f"{s}#{n}"}}, "ScanIndexForward": forward}
+                  for index in ("ByStatusShardIndex", "ByStatusShardDueIndex") for s in statuses for n in range(3)
+                  for forward in (True, False)),
+                {"TableName": "t-registrations", "IndexName": "ByStatusShardDueIndex", "Limit": 2,
+                 "KeyConditionExpression": "status_shard = :h AND due_at <= :d",
+                 "ExpressionAttributeValues": {":h": {"S": "approved#1"}, ":d": {"S": "2026-02-15"}}},
+                *({"TableName": "t-holders", "IndexName": "ByActiveIndex",
+                   "KeyConditionExpression": "load_shard = :l AND active > :n",
+                   "ExpressionAttributeValues": {":l": {"S": f"active#{n}"}, ":n": {"N": str(floor)}}}
+                  for n in range(3) for floor in (0, 2)),
+            ]
+            for query in queries:
+                patched = _answer_any(client, **query)
+                with monkeypatch.context() as m:
+                    m.setattr(moto_index, "_query_candidates", lambda *a, **k: None)
+                    assert patched == _answer_any(client, **query), (round_, query)
+        answered = _answer_any(client, TableName="t-registrations", IndexName="ByStatusShardDueIndex",
+                               KeyConditionExpression="status_shard = :h",
+                               ExpressionAttributeValues={":h": {"S": "reclaimed#0"}})
+        assert all(not page["Items"] for page in answered)  # sparse: no due time, not in the due index
+
+
+def _answer_any(client, **kwargs) -> list[dict]:
+    pages, start = [], None
+    while True:
+        page = client.query(**kwargs, **({"ExclusiveStartKey": start} if start else {}))
+        page.pop("ResponseMetadata", None)
+        pages.append(page)
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return pages

@@ -12,10 +12,11 @@ object's own id is ``id``; a ``<noun>_id`` is a reference to another object. Ver
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, TypeAdapter, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
 from schemas.common import Actor, Number, Strict
 from schemas.company import Company
@@ -345,9 +346,11 @@ DomainEvent = Annotated[
     RegistrationSubmitted | RegistrationUpdated | RegistrationReviewRequested | RegistrationApproved | RegistrationRejected | RegistrationWithdrawn | RegistrationWon | RegistrationLost | RegistrationExpired | RegistrationReclaimed | RegistrationClaimed | RegistrationAssigned | RegistrationTransferred | RegistrationExtended | OwnershipReclaimed | OwnershipWarning | OwnershipOverLimit | CustomerReviewFlagged | RegistrationConflictDetected | TenderAlert | RegistrationReviewOverdue | RegistrationEscalated | RegistrationDedupChecked | RegistrationStageChanged | ScoringModelTraining,
     Field(discriminator="type"),
 ]
-"""Any domain event; parse with ``EVENT_ADAPTER.validate_json(body)``."""
+"""Any domain event; parse a message body with :func:`parse_event` (or ``EVENT_ADAPTER.validate_json(body)``)."""
 
-EVENT_ADAPTER: TypeAdapter[DomainEvent] = TypeAdapter(DomainEvent)
+# Built on first use (issue 15): building the union builds every event model (~15-25 ms CPU in a cold function)
+EVENT_ADAPTER: TypeAdapter[DomainEvent] = TypeAdapter(DomainEvent, config=ConfigDict(defer_build=True))
+
 
 def _concrete(cls: type[EventBase]) -> list[type[EventBase]]:
     out = []
@@ -361,3 +364,16 @@ def _concrete(cls: type[EventBase]) -> list[type[EventBase]]:
 EVENT_TYPES: dict[str, type[EventBase]] = {model.model_fields["type"].default: model for model in _concrete(EventBase)}
 """Every event type of the catalogue. A new event: subclass EventBase with a ``type`` Literal and add it
 to the ``DomainEvent`` union above."""
+
+
+def parse_event(body: str | bytes) -> EventBase:
+    """The event in a message body, validated by its own type's model only, so a cold queue function builds the
+    models of the events it receives rather than the whole catalogue (issue 15). Same result as
+    ``EVENT_ADAPTER.validate_json(body)``; raises ``ValueError`` (pydantic's ``ValidationError`` is one) when the
+    body is not JSON, names no known ``type`` or does not fit that type's model."""
+    data = json.loads(body)
+    kind = data.get("type") if isinstance(data, dict) else None
+    model = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise ValueError(f"no known event type: {kind!r}")
+    return model.model_validate_json(body)

@@ -35,9 +35,8 @@ def test_the_runner_hands_handlers_events_that_powertools_models_accept(suite, m
 
 
 def test_enrichment_back_off_uses_the_records_queue_url_without_looking_it_up(suite, monkeypatch, caplog):
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
     from chalicelib.handlers import enrichment
+    from chalicelib.handlers._batch import QueueMessage
     from chalicelib.store import aws
 
     sqs = suite.client("sqs")
@@ -45,7 +44,7 @@ def test_enrichment_back_off_uses_the_records_queue_url_without_looking_it_up(su
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sqs.send_message(QueueUrl=url, MessageBody="{}")
     [msg] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=1)["Messages"]
-    record = SQSRecord({"messageId": msg["MessageId"], "receiptHandle": msg["ReceiptHandle"], "body": msg["Body"],
+    record = QueueMessage.from_record({"messageId": msg["MessageId"], "receiptHandle": msg["ReceiptHandle"], "body": msg["Body"],
                         "attributes": {"ApproximateReceiveCount": "2"}, "messageAttributes": {},
                         "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1"})
     calls: list[str] = []

@@ -105,7 +105,7 @@ def test_poison_stream_record_is_retried_then_sent_to_the_failure_queue(suite, m
     calls = []
 
     def poison(record):
-        calls.append(record.dynamodb.sequence_number)
+        calls.append(record.sequence_number)
         raise ValueError("cannot publish this record")
 
     monkeypatch.setattr(events_handler, "_publish_record", poison)

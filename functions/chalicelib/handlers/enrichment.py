@@ -32,7 +32,7 @@ def enrich_customers(event):
 
 
 def handle_event(evt, record) -> None:
-    """One parsed event and its SQS record (a powertools ``SQSRecord``): enrich; on an outage back off or park."""
+    """One parsed event and its SQS record (``handlers._batch.QueueMessage``): enrich; on an outage back off or park."""
     from chalicelib.handlers._batch import park
     from connectors.errors import PermanentError, RetryableError
 

@@ -8,9 +8,14 @@ cannot block the shard.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice import Blueprint
 
 from chalicelib import settings
+
+if TYPE_CHECKING:
+    from chalicelib.handlers._batch import StreamRecord
 
 bp = Blueprint(__name__)
 
@@ -18,10 +23,9 @@ bp = Blueprint(__name__)
 @bp.on_dynamodb_record(stream_arn=settings.get().registrations_stream_arn, batch_size=100,
                        starting_position="TRIM_HORIZON")
 def publish_domain_events(event):
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from chalicelib.handlers._batch import process_stream
 
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    return process_partial_response(event=event.to_dict(), record_handler=_publish_record, processor=processor)
+    return process_stream(event, _publish_record)
 
 
 def _image(raw: dict | None):
@@ -31,15 +35,14 @@ def _image(raw: dict | None):
     return from_item(RegistrationItem.from_raw_data(raw)) if raw else None
 
 
-def _publish_record(record) -> None:
+def _publish_record(record: StreamRecord) -> None:
     from chalicelib.domain.events import events_for_change
     from chalicelib.store import publisher
 
-    ddb = record.dynamodb
-    new = _image(ddb.raw_event.get("NewImage") if ddb else None)
+    new = _image(record.new_image)
     if new is None:  # a delete: registrations are never deleted by the app; nothing to announce
         return
-    old = _image(ddb.raw_event.get("OldImage"))
+    old = _image(record.old_image)
     publisher.publish(events_for_change(old, new, model=_published_model(), attribute_of=_attribute_of))
     _count_on_board(record, old, new)
 
@@ -73,7 +76,7 @@ def _published_model():
         return None
 
 
-def _count_on_board(record, old, new) -> None:
+def _count_on_board(record: StreamRecord, old, new) -> None:
     """Keep the pipeline board's and the cockpit's aggregates (issue 18): the change's difference, applied once
     per record (one transaction)."""
     from chalicelib import clock

@@ -459,3 +459,35 @@ def test_the_cli_uses_the_same_service_and_is_audited(suite, capsys):
     assert ("system:cli", "user.deactivated", "user:li") in trail and ("system:cli", "partner.reactivated",
                                                                        "partner:acme") in trail
     assert "drc_" not in json.dumps(directory.audit_trail(), default=str)
+
+
+def _readme_admin_example() -> tuple[dict[str, str], str, str, dict]:
+    """The curl command and answer of README's "Managing the directory" section, as written there."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    text = Path(__file__).resolve().parents[2].joinpath("README.md").read_text(encoding="utf-8")
+    section = text.split("### Managing the directory", 1)[1]
+    block = section.split("```console", 1)[1].split("```", 1)[0]
+    command, answer = block.strip().split("\n{", 1)
+    argv = shlex.split(command.replace("\\\n", " ").removeprefix("$ "))
+    headers = dict(argv[i + 1].split(": ", 1) for i, a in enumerate(argv) if a == "-H")
+    body = argv[argv.index("-d") + 1]
+    url = next(a for a in argv if a.startswith("http://"))
+    assert re.match(r"http://127\.0\.0\.1:8000/", url)
+    return headers, body, url.removeprefix("http://127.0.0.1:8000"), json.loads("{" + answer)
+
+
+def test_the_readme_admin_curl_example_works_as_written(suite, admin):
+    headers, body, path, shown = _readme_admin_example()
+    suite.api.post("/v1/admin/teams", {"id": "channel", "name": "Channel"}, admin)
+    # curl -d sends application/x-www-form-urlencoded unless the command sets a Content-Type
+    sent = {"Content-Type": "application/x-www-form-urlencoded", **headers,
+            "Authorization": f"Bearer {admin}"}
+    r = suite.api.request("POST", path, body, headers=sent)
+    assert r.status == 201, r.body
+    assert list(r.json()) == list(shown) and r.json()["id"] == shown["id"] and r.json()["replayed"] is False
+    assert r.json()["webhook_secret"].startswith("whsec_") and r.json()["api_key"].startswith("drk_")
+    again = suite.api.request("POST", path, body, headers=sent)
+    assert again.status == 200 and again.json() == {"id": shown["id"], "replayed": True}

@@ -129,6 +129,9 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         # conditional transactions (Put for new items, Update for deactivate/rotate/version); a partner user's
         # password, login code and failed-attempt counter (Update)
         Grant(("dynamodb:PutItem", "dynamodb:UpdateItem"), tables=("directory",)),
+        # a secret rotation with Idempotency-Key: its claim (put with the lease) is marked done with the lease's
+        # release, in that transaction (conditional on the claim existing)
+        Grant(("dynamodb:UpdateItem",), tables=("claims",)),
         # a new partner's signing secret (CreateSecret) and its rotation (PutSecretValue), partners' only
         Grant(("secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"), secrets=("partners/*",)),
         # partner + registry keys; the console's cookie-signing key (issue 18)

@@ -121,6 +121,19 @@ def cmd_list_parked(args: argparse.Namespace, storage: Callable[[argparse.Namesp
     return 0
 
 
+def cmd_list_skipped(args: argparse.Namespace, storage: Callable[[argparse.Namespace], None], now: Any) -> int:
+    storage(args)
+    from chalicelib.store import notifications as store
+
+    rows = store.skipped(limit=args.limit)
+    for d in rows:
+        print(json.dumps({"id": d.id, "event_id": d.event_id, "event_type": d.event_type, "recipient": d.recipient,
+                          "channel": d.channel, "reason": d.last_error, "skipped_at": d.lane_at},
+                         ensure_ascii=False))
+    print(f"{len(rows)} skipped", file=sys.stderr)
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace, storage: Callable[[argparse.Namespace], None], now: Any) -> int:
     if bool(args.ids) == bool(args.all):
         return _refuse("name delivery ids, or use --all")
@@ -138,7 +151,7 @@ def cmd_replay(args: argparse.Namespace, storage: Callable[[argparse.Namespace],
 
 def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: Any,
                 storage_flags: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add ``notifications set|show|list-parked|replay`` to the ``dealreg`` parser."""
+    """Add ``notifications set|show|list-parked|list-skipped|replay`` to the ``dealreg`` parser."""
     notif = sub.add_parser("notifications", help="notification channels, parked deliveries, replay").add_subparsers(
         dest="action", required=True)
 
@@ -170,6 +183,9 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
     lp = notif.add_parser("list-parked", help="deliveries that exhausted their retries (JSON lines)")
     lp.add_argument("--limit", type=int, default=100)
     bind(lp, cmd_list_parked)
+    ls = notif.add_parser("list-skipped", help="deliveries not sent because the recipient was deactivated")
+    ls.add_argument("--limit", type=int, default=100)
+    bind(ls, cmd_list_skipped)
     rp = notif.add_parser("replay", help="send parked deliveries again (fresh retries, same webhook-id)")
     rp.add_argument("ids", nargs="*")
     rp.add_argument("--all", action="store_true")

@@ -166,12 +166,15 @@ class ActiveState(Strict):
 
 class KeyRotated(Strict):
     id: str
-    api_key: str = Field(description="Shown once; every earlier key of the user is revoked")
+    replayed: bool = Field(default=False, description="True: a retry with the same Idempotency-Key; nothing issued")
+    api_key: str | None = Field(default=None, description="Shown once; every earlier key of the user is revoked "
+                                                           "(absent on a replay)")
 
 
 class SecretRotated(Strict):
     id: str
-    webhook_secret: str = Field(description="Shown once")
+    replayed: bool = Field(default=False, description="True: a retry with the same Idempotency-Key; nothing issued")
+    webhook_secret: str | None = Field(default=None, description="Shown once (absent on a replay)")
     previous_valid_until: datetime | None = Field(default=None, description="The previous secret is accepted "
                                                                             "until then (null: not at all)")
 

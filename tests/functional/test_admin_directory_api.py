@@ -162,6 +162,69 @@ def test_rotating_a_secret_keeps_the_old_one_for_the_grace_period(suite, admin):
     assert post_webhook(suite.api, "acme", newest, example(external_ref="ROT-NEWEST")).status == 202
 
 
+def test_a_retried_key_rotation_with_the_same_idempotency_key_issues_no_second_key(suite, admin):
+    from chalicelib.store.models import ApiKeyItem
+
+    make_user("rita", "rep", "channel")
+    make_user("ivan", "rep", "channel")
+    path, idem = "/v1/admin/users/rita/rotate-key", {"Idempotency-Key": "rot-1"}
+    first = suite.api.post(path, {}, admin, headers=idem)
+    assert first.status == 200 and first.json()["replayed"] is False
+    key = first.json()["api_key"]
+    # WHEN the same request is retried THEN the same outcome, no key shown, nothing issued: the first key works
+    retry = suite.api.post(path, {}, admin, headers=idem)
+    assert retry.status == 200 and retry.json() == {"id": "rita", "replayed": True}
+    assert suite.api.get("/v1/registrations", key).status == 200
+    live = [k for k in ApiKeyItem.scan() if k.principal_id == "rita" and k.revoked == "no"]
+    assert len(live) == 1
+    # AND the same key with another body, or for another user, is refused
+    other = suite.api.post(path, {"x": 1}, admin, headers=idem)
+    assert other.status == 422 and other.json()["code"] == "idempotency_key_reused"
+    assert other.json()["errors"][0]["loc"] == "header.idempotency-key"
+    elsewhere = suite.api.post("/v1/admin/users/ivan/rotate-key", {}, admin, headers=idem)
+    assert elsewhere.status == 422 and elsewhere.json()["code"] == "idempotency_key_reused"
+    # AND without the header every call rotates (as before)
+    assert suite.api.post(path, {}, admin).json()["api_key"] != key
+    assert suite.api.get("/v1/registrations", key).status == 401
+
+
+def test_a_retried_secret_rotation_with_the_same_idempotency_key_issues_no_second_secret(suite, admin):
+    from chalicelib.store import aws, directory
+
+    old, _ = make_partner("acme")
+    make_partner("beta")
+    path, idem = "/v1/admin/partners/acme/rotate-secret", {"Idempotency-Key": "sec-1"}
+    first = suite.api.post(path, {"grace_hours": 24}, admin, headers=idem)
+    assert first.status == 200 and first.json()["replayed"] is False, first.body
+    new = first.json()["webhook_secret"]
+    retry = suite.api.post(path, {"grace_hours": 24}, admin, headers=idem)
+    assert retry.status == 200
+    assert retry.json() == {"id": "acme", "replayed": True,
+                            "previous_valid_until": first.json()["previous_valid_until"]}
+    aws.forget_secrets()
+    assert directory.partner_secrets("acme") == [new, old]  # no third secret, the first answer's is in force
+    other = suite.api.post(path, {"grace_hours": 0}, admin, headers=idem)
+    assert other.status == 422 and other.json()["code"] == "idempotency_key_reused"
+    elsewhere = suite.api.post("/v1/admin/partners/beta/rotate-secret", {"grace_hours": 24}, admin, headers=idem)
+    assert elsewhere.status == 422 and elsewhere.json()["code"] == "idempotency_key_reused"
+    assert len([e for e in directory.audit_trail() if e["action"] == "partner.secret_rotated"]) == 1
+
+
+def test_a_retry_while_the_first_secret_rotation_is_unfinished_is_409_not_a_second_secret(suite, admin):
+    from chalicelib.store.models import ClaimItem
+
+    make_partner("acme")
+    # GIVEN the first request took its claim and lease and then stopped before finishing (made so by hand)
+    r = suite.api.post("/v1/admin/partners/acme/rotate-secret", {}, admin, headers={"Idempotency-Key": "k"})
+    [claim] = [c for c in ClaimItem.scan() if c.key.endswith("#k")]
+    claim.update(actions=[ClaimItem.response.set({**claim.response, "done": False})])
+    # WHEN it is retried THEN 409 (nothing issued), and a new key rotates
+    retry = suite.api.post("/v1/admin/partners/acme/rotate-secret", {}, admin, headers={"Idempotency-Key": "k"})
+    assert r.status == 200 and retry.status == 409 and "webhook_secret" not in retry.json()
+    again = suite.api.post("/v1/admin/partners/acme/rotate-secret", {}, admin, headers={"Idempotency-Key": "k2"})
+    assert again.status == 200 and again.json()["replayed"] is False and again.json()["webhook_secret"]
+
+
 def test_a_rotation_in_progress_refuses_a_concurrent_one(suite, admin):
     """Secrets Manager has no conditional write: the lease on the partner item makes the second rotation 409
     instead of overwriting the first one's new secret."""
@@ -396,3 +459,35 @@ def test_the_cli_uses_the_same_service_and_is_audited(suite, capsys):
     assert ("system:cli", "user.deactivated", "user:li") in trail and ("system:cli", "partner.reactivated",
                                                                        "partner:acme") in trail
     assert "drc_" not in json.dumps(directory.audit_trail(), default=str)
+
+
+def _readme_admin_example() -> tuple[dict[str, str], str, str, dict]:
+    """The curl command and answer of README's "Managing the directory" section, as written there."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    text = Path(__file__).resolve().parents[2].joinpath("README.md").read_text(encoding="utf-8")
+    section = text.split("### Managing the directory", 1)[1]
+    block = section.split("```console", 1)[1].split("```", 1)[0]
+    command, answer = block.strip().split("\n{", 1)
+    argv = shlex.split(command.replace("\\\n", " ").removeprefix("$ "))
+    headers = dict(argv[i + 1].split(": ", 1) for i, a in enumerate(argv) if a == "-H")
+    body = argv[argv.index("-d") + 1]
+    url = next(a for a in argv if a.startswith("http://"))
+    assert re.match(r"http://127\.0\.0\.1:8000/", url)
+    return headers, body, url.removeprefix("http://127.0.0.1:8000"), json.loads("{" + answer)
+
+
+def test_the_readme_admin_curl_example_works_as_written(suite, admin):
+    headers, body, path, shown = _readme_admin_example()
+    suite.api.post("/v1/admin/teams", {"id": "channel", "name": "Channel"}, admin)
+    # curl -d sends application/x-www-form-urlencoded unless the command sets a Content-Type
+    sent = {"Content-Type": "application/x-www-form-urlencoded", **headers,
+            "Authorization": f"Bearer {admin}"}
+    r = suite.api.request("POST", path, body, headers=sent)
+    assert r.status == 201, r.body
+    assert list(r.json()) == list(shown) and r.json()["id"] == shown["id"] and r.json()["replayed"] is False
+    assert r.json()["webhook_secret"].startswith("whsec_") and r.json()["api_key"].startswith("drk_")
+    again = suite.api.request("POST", path, body, headers=sent)
+    assert again.status == 200 and again.json() == {"id": shown["id"], "replayed": True}

@@ -392,3 +392,37 @@ def test_dev_inbox_shows_the_local_channel_in_local_mode_only(suite, frozen, mon
     finally:
         monkeypatch.setenv("DEALREG_LOCAL", "1")
         settings.reset()
+
+
+def test_a_deactivated_partner_receives_nothing_and_the_skips_are_visible(suite, frozen, receivers, capsys):
+    from infra.cli import main
+
+    admin = make_user("root", "admin")
+    rx = receivers(statuses=[503])
+    secret, _ = _partner("acme", rx.url + "/hook")
+    post_webhook(suite.api, "acme", secret, example())
+    suite.runner.pump()  # the first attempt fails: a retry is pending
+    assert len(rx.requests) == 1
+    event = rx.requests[0].json()["data"]
+    # WHEN the admin deactivates the partner
+    assert suite.api.post("/v1/admin/partners/acme/deactivate", {}, admin).status == 200
+    # THEN the pending retry is not sent but recorded skipped (final: later schedule runs send nothing)
+    for _ in range(3):
+        _run_schedule(suite, frozen)
+    # AND a new event about its registration reaches no receiver either
+    _send_event(suite, {**event, "id": event["id"].replace(":1", ":7")})
+    _run_schedule(suite, frozen)
+    assert len(rx.requests) == 1
+    hooks = _deliveries(channel="webhook")
+    assert len(hooks) == 2 and {(d.state, d.last_error) for d in hooks} == {("skipped", "partner_inactive")}
+    assert not _deliveries(state="parked") and not _deliveries(state="pending")
+    # AND the operator sees the skips with their reason
+    capsys.readouterr()
+    assert main(["notifications", "list-skipped"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert {(x["id"], x["reason"]) for x in listed if x["channel"] == "webhook"} == {
+        (d.id, "partner_inactive") for d in hooks}
+    # WHEN it is reactivated THEN the next event is delivered again (the skipped ones stay skipped)
+    assert suite.api.post("/v1/admin/partners/acme/reactivate", {}, admin).status == 200
+    _send_event(suite, {**event, "id": event["id"].replace(":1", ":8")})
+    assert len(rx.requests) == 2 and rx.requests[1].json()["data"]["id"].endswith(":8")

@@ -190,14 +190,16 @@ def admin_reactivate_partner(partner_id: str):
 
 
 @bp.route("/v1/admin/users/{user_id}/rotate-key", methods=["POST"])
-@api(responses={200: "KeyRotated"}, summary="New API key for a user (answered once); every earlier key stops")
+@api(responses={200: "KeyRotated"}, headers=IDEMPOTENCY,
+     summary="New API key for a user (answered once); every earlier key stops (optional Idempotency-Key)")
 def admin_rotate_key(user_id: str):
     from chalicelib import clock
     from chalicelib.services import directory
     from schemas.admin import KeyRotated
 
     principal = _admin()
-    return json_response(200, KeyRotated(**directory.rotate_user_key(_actor(principal), user_id, now=clock.now())))
+    return json_response(200, KeyRotated(**directory.rotate_user_key(_actor(principal), user_id, now=clock.now(),
+                                                                     idem=_idem())))
 
 
 @bp.route("/v1/admin/users/{user_id}/login-code", methods=["POST"])
@@ -213,8 +215,9 @@ def admin_login_code(user_id: str):
 
 
 @bp.route("/v1/admin/partners/{partner_id}/rotate-secret", methods=["POST"])
-@api(request="SecretRotate", request_optional=True, responses={200: "SecretRotated"},
-     summary="New webhook signing secret (answered once); the previous one is accepted for grace_hours")
+@api(request="SecretRotate", request_optional=True, responses={200: "SecretRotated"}, headers=IDEMPOTENCY,
+     summary="New webhook signing secret (answered once); the previous one is accepted for grace_hours "
+             "(optional Idempotency-Key)")
 def admin_rotate_secret(partner_id: str):
     from chalicelib import clock
     from chalicelib.services import directory
@@ -223,7 +226,7 @@ def admin_rotate_secret(partner_id: str):
     principal = _admin()
     body = request_body(bp.current_request, SecretRotate, optional=True)
     return json_response(200, SecretRotated(**directory.rotate_partner_secret(
-        _actor(principal), partner_id, grace_hours=body.grace_hours, now=clock.now())))
+        _actor(principal), partner_id, grace_hours=body.grace_hours, now=clock.now(), idem=_idem())))
 
 
 @bp.route("/v1/admin/audit", methods=["GET"])

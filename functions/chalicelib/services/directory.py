@@ -6,6 +6,7 @@ Every change is one transaction (``store.directory``): the object, conditioned o
 version read, plus an audit entry (who, when, what; never a key, secret, password or code) and, for a create
 with an ``Idempotency-Key``, a claim. A retry with the same key and body answers the first object again
 (``replayed``) without its key or secret, which exist only in the first answer (only their hashes are kept).
+Rotations honour the key the same way: a retry issues no second key or secret.
 
 Partner users (role ``partner``) sign in to the console with a password: the admin issues a one-time code
 (answered once, stored as a SHA-256 hash, 72 hours), the person sets a password with it (scrypt, per-user salt),
@@ -58,8 +59,9 @@ def _claim_key(actor: str, idem: Idem) -> str:
     return f"admin#{actor}#{idem.key}"
 
 
-def _replay(actor: str, idem: Idem | None, kind: str) -> str | None:
-    """The id a previous request with this key created, or None; 422 when the key came with another body."""
+def _claim(actor: str, idem: Idem | None, kind: str, ident: str | None = None) -> Any:
+    """The claim a previous request with this key left, or None; 422 when the key came with another request
+    (another body, another kind of change, or — for a rotation — another user or partner)."""
     if idem is None:
         return None
     from chalicelib.store.models import ClaimItem
@@ -68,21 +70,32 @@ def _replay(actor: str, idem: Idem | None, kind: str) -> str | None:
         claim = ClaimItem.get(_claim_key(actor, idem))
     except ClaimItem.DoesNotExist:
         return None
-    if claim.fingerprint != idem.fingerprint or (claim.response or {}).get("kind") != kind:
+    if (claim.fingerprint != idem.fingerprint or (claim.response or {}).get("kind") != kind
+            or (ident is not None and claim.registration_id != ident)):
         raise DealregError("this Idempotency-Key was used for a different request", code="idempotency_key_reused",
                            status=422, errors=[{"loc": "header.idempotency-key", "type": "idempotency_key_reused"}])
-    return claim.registration_id
+    return claim
+
+
+def _replay(actor: str, idem: Idem | None, kind: str) -> str | None:
+    """The id a previous request with this key created, or None; 422 when the key came with another body."""
+    claim = _claim(actor, idem, kind)
+    return None if claim is None else claim.registration_id
+
+
+def _claim_item(actor: str, idem: Idem, kind: str, ident: str, now: datetime, **response: Any) -> Any:
+    from chalicelib.store.models import ClaimItem
+
+    ttl = timedelta(seconds=settings.get().idempotency_ttl_seconds)
+    return ClaimItem(_claim_key(actor, idem), registration_id=ident, fingerprint=idem.fingerprint,
+                     response={"kind": kind, "id": ident, **response}, created_at=now, expires_at=now + ttl)
 
 
 def _also(actor: str, idem: Idem | None, kind: str, ident: str, action: str, now: datetime,
           detail: dict | None = None) -> list:
     items = [store.audit_entry(actor, action, f"{kind}:{ident}", now=now, detail=detail)]
     if idem is not None:
-        from chalicelib.store.models import ClaimItem
-
-        ttl = timedelta(seconds=settings.get().idempotency_ttl_seconds)
-        items.append(ClaimItem(_claim_key(actor, idem), registration_id=ident, fingerprint=idem.fingerprint,
-                               response={"kind": kind, "id": ident}, created_at=now, expires_at=now + ttl))
+        items.append(_claim_item(actor, idem, kind, ident, now))
     return items
 
 
@@ -180,19 +193,56 @@ def set_active(actor: str, kind: str, ident: str, active: bool, *, now: datetime
     return {"id": ident, "active": active, "changed": changed}
 
 
-def rotate_user_key(actor: str, user_id: str, *, now: datetime) -> dict:
-    key = store.rotate_user_key(user_id, now=now, also=[store.audit_entry(actor, "user.key_rotated",
-                                                                          f"user:{user_id}", now=now)])
-    return {"id": user_id, "api_key": key}
+def rotate_user_key(actor: str, user_id: str, *, now: datetime, idem: Idem | None = None) -> dict:
+    """A new API key, every earlier one revoked. With ``idem`` the claim is written in the same transaction:
+    a retry answers ``replayed`` (no key: it is shown once) and issues nothing."""
+    kind = "user.rotate_key"
+    also = [store.audit_entry(actor, "user.key_rotated", f"user:{user_id}", now=now)]
+    if _claim(actor, idem, kind, user_id) is not None:
+        return {"id": user_id, "replayed": True}
+    if idem is not None:
+        also.append(_claim_item(actor, idem, kind, user_id, now, done=True))
+    try:
+        key = store.rotate_user_key(user_id, now=now, also=also)
+    except store.ClaimTaken:  # the same request finished concurrently
+        _claim(actor, idem, kind, user_id)  # 422 if it was another request after all
+        return {"id": user_id, "replayed": True}
+    return {"id": user_id, "api_key": key, "replayed": False}
 
 
-def rotate_partner_secret(actor: str, partner_id: str, *, grace_hours: float, now: datetime) -> dict:
+def rotate_partner_secret(actor: str, partner_id: str, *, grace_hours: float, now: datetime,
+                          idem: Idem | None = None) -> dict:
+    """A new signing secret (see ``store.rotate_partner_secret``). With ``idem`` the claim is written with the
+    rotation's lease, before a secret is made, so a retry can never issue a second one; it is marked done with
+    the lease's release. A retry answers ``replayed`` (no secret) once done, 409 while the first is running or
+    if it stopped midway (then rotate with a new key)."""
+    kind = "partner.rotate_secret"
+    until = now + timedelta(hours=grace_hours) if grace_hours > 0 else None
+    claim = _claim(actor, idem, kind, partner_id)
+    if claim is None:
+        new = None if idem is None else _claim_item(actor, idem, kind, partner_id, now, done=False,
+                                                     previous_valid_until=until.isoformat() if until else None)
+        try:
+            fresh = _rotate_secret(actor, partner_id, grace_hours, now, new)
+            return {"id": partner_id, "webhook_secret": fresh, "previous_valid_until": until, "replayed": False}
+        except store.ClaimTaken:  # the same key, concurrently
+            claim = _claim(actor, idem, kind, partner_id)
+    answer = (claim.response or {}) if claim is not None else {}
+    if not answer.get("done"):
+        raise store.ConflictError("the first request with this Idempotency-Key has not finished; retry later "
+                                  "(if it stopped midway, rotate with a new key)")
+    first_until = answer.get("previous_valid_until")
+    return {"id": partner_id, "replayed": True,
+            "previous_valid_until": datetime.fromisoformat(first_until) if first_until else None}
+
+
+def _rotate_secret(actor: str, partner_id: str, grace_hours: float, now: datetime, claim: Any) -> str:
     grace = timedelta(hours=grace_hours)
     until = now + grace if grace_hours > 0 else None
-    fresh = store.rotate_partner_secret(partner_id, keep_previous=grace_hours > 0, grace=grace, now=now, also=[
-        store.audit_entry(actor, "partner.secret_rotated", f"partner:{partner_id}", now=now,
-                          detail={"previous_valid_until": until.isoformat() if until else None})])
-    return {"id": partner_id, "webhook_secret": fresh, "previous_valid_until": until}
+    return store.rotate_partner_secret(partner_id, keep_previous=grace_hours > 0, grace=grace, now=now, claim=claim,
+                                       also=[store.audit_entry(
+                                           actor, "partner.secret_rotated", f"partner:{partner_id}", now=now,
+                                           detail={"previous_valid_until": until.isoformat() if until else None})])
 
 
 def audit(limit: int = 100) -> list[dict]:

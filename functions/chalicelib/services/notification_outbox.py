@@ -2,7 +2,8 @@
 
 ``fan_out`` turns one domain event into stored delivery records (domain rules + conditional puts);
 ``deliver`` sends deliveries through their channels: claim (lease) -> send -> mark sent, or reschedule with
-backoff, or park. Digest deliveries of one recipient and channel that are due together go out as one message.
+backoff, or park; a delivery to a deactivated partner is not sent but recorded ``skipped`` (checked at each
+attempt, so a pending retry or digest stops too; reactivation resumes future deliveries). Digest deliveries of one recipient and channel that are due together go out as one message.
 """
 from __future__ import annotations
 
@@ -87,6 +88,14 @@ def _deliver_group(group: list[Any], *, now: datetime, report: DeliveryReport) -
     if not claimed:
         return
     first = claimed[0]
+    inactive = store.inactive_reason(first.recipient)  # a group has one recipient
+    if inactive is not None:
+        for item in claimed:  # recorded as skipped: final, not parked, not retried, not sent
+            store.skip(item, now=now, reason=inactive)
+            report.skipped += 1
+            report.outcomes[item.id] = "skipped"
+            logger.info("delivery %s skipped via %s to %s (%s)", item.id, item.channel, item.recipient, inactive)
+        return
     message = render_digest([store.message_of(i) for i in claimed], first.locale)
     out = Outbound(message=message, locale=first.locale, event_type=first.event_type, webhook_id=first.webhook_id,
                    payload=first.payload, occurred_at=(first.payload or {}).get("occurred_at"))

@@ -341,7 +341,7 @@ ROTATION_LEASE = timedelta(seconds=60)
 
 
 def rotate_partner_secret(partner_id: str, *, keep_previous: bool = True, grace: timedelta = timedelta(days=7),
-                          now: datetime | None = None, also: Also = ()) -> str:
+                          now: datetime | None = None, also: Also = (), claim: Any = None) -> str:
     """Add a new signing secret. The current one keeps working for ``grace`` (so the partner can switch; a
     Standard Webhooks sender may sign with both), then it is refused; secrets whose grace has passed are
     dropped from the store at the next rotation.
@@ -349,7 +349,9 @@ def rotate_partner_secret(partner_id: str, *, keep_previous: bool = True, grace:
     Secrets Manager has no conditional write, so a rotation first takes a lease on the partner item (a
     conditional update: ``rotating_until`` absent or past, on the version read), rewrites the secret, then
     releases the lease with the audit entry in one transaction. A concurrent rotation answers
-    :class:`ConflictError` instead of overwriting the other's new secret."""
+    :class:`ConflictError` instead of overwriting the other's new secret. An idempotency ``claim`` (a new
+    ClaimItem with ``response.done`` false) is put with the lease (:class:`ClaimTaken` if it exists: nothing is
+    issued) and marked done with the release."""
     from chalicelib import clock
     from connectors.standard_webhooks import generate_secret
 
@@ -359,7 +361,7 @@ def rotate_partner_secret(partner_id: str, *, keep_previous: bool = True, grace:
     free = PartnerItem.rotating_until.does_not_exist() | (PartnerItem.rotating_until < now)
     _transact([("update", partner, ([PartnerItem.rotating_until.set(now + ROTATION_LEASE),
                                      PartnerItem.version.set(version + 1)], _version_is(PartnerItem, version) & free),
-                f"partner {partner_id!r}")], ())
+                f"partner {partner_id!r}")], [claim] if claim is not None else ())
     sm = aws.client("secretsmanager")
     name = settings_mod.get().partner_secret_name(partner_id)
     try:
@@ -378,8 +380,15 @@ def rotate_partner_secret(partner_id: str, *, keep_previous: bool = True, grace:
                 create=not value["secrets"])
     aws.forget_secrets()
     done = PartnerItem(f"partner#{partner_id}")
-    _transact([("update", done, ([PartnerItem.rotating_until.remove(), PartnerItem.version.set(version + 2)],
-                                 PartnerItem.version == version + 1), f"partner {partner_id!r}")], also)
+    ops: list[tuple[str, Any, Any, Any]] = [
+        ("update", done, ([PartnerItem.rotating_until.remove(), PartnerItem.version.set(version + 2)],
+                          PartnerItem.version == version + 1), f"partner {partner_id!r}")]
+    if claim is not None:
+        from chalicelib.store.models import ClaimItem
+
+        ops.append(("update", claim, ([ClaimItem.response.set({**claim.response, "done": True})],
+                                      ClaimItem.key.exists()), "idempotency claim"))
+    _transact(ops, also)
     return fresh
 
 

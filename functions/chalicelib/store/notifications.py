@@ -29,6 +29,7 @@ DUE_SHARDS = 4
 LEASE_SECONDS = 120  # longer than a send can take (timeouts are a few seconds), short enough to recover fast
 PARKED = "parked"
 INBOX = "inbox"
+SKIPPED = "skipped"
 
 
 def lane_time(at: datetime) -> str:
@@ -133,6 +134,37 @@ def park(item: DeliveryItem, *, now: datetime, reason: str, count_attempt: bool 
         DeliveryItem.last_error.set(reason[:200]), DeliveryItem.parked_at.set(now),
         DeliveryItem.lane.set(PARKED), DeliveryItem.lane_at.set(lane_time(now)),
         DeliveryItem.lease_until.remove()], _pending_at(item))
+
+
+def skip(item: DeliveryItem, *, now: datetime, reason: str) -> bool:
+    """Record a delivery that must not be sent (its recipient is deactivated): final, never retried, and
+    listed by ``dealreg notifications list-skipped`` with ``reason`` in ``last_error``."""
+    return _update(item, [
+        DeliveryItem.state.set(SKIPPED), DeliveryItem.last_error.set(reason[:200]),
+        DeliveryItem.lane.set(SKIPPED), DeliveryItem.lane_at.set(lane_time(now)),
+        DeliveryItem.lease_until.remove()], _pending_at(item))
+
+
+def skipped(*, limit: int = 100) -> list[DeliveryItem]:
+    """Skipped deliveries, newest first."""
+    return list(DeliveryItem.by_lane.query(SKIPPED, scan_index_forward=False, limit=limit))
+
+
+def inactive_reason(ref: str) -> str | None:
+    """Why nothing may be sent to ``ref`` now (``partner_inactive``, ``partner_unknown``), or None.
+
+    Read at delivery time from the table (``directory.get_partner``, not the per-process partner cache), so a
+    deactivation stops the very next delivery attempt in every process, and a reactivation resumes the next.
+    """
+    from chalicelib.store import directory
+
+    kind, ident = split_ref(ref)
+    if kind != "partner":
+        return None
+    partner = directory.get_partner(ident)
+    if partner is None:
+        return "partner_unknown"
+    return None if partner.active == "yes" else "partner_inactive"
 
 
 def parked(*, limit: int = 100) -> list[DeliveryItem]:
@@ -240,7 +272,9 @@ def expand(refs: Iterable[str]) -> list[str]:
 
 
 def prefs_for(ref: str) -> ChannelPrefs | None:
-    """A recipient's channels and locale with the defaults filled in; None for an unknown or inactive one.
+    """A recipient's channels and locale with the defaults filled in; None for an unknown one or an inactive
+    user. An inactive partner keeps its channels: its deliveries are planned and then recorded ``skipped`` by
+    the outbox at delivery time (:func:`inactive_reason`), so an operator sees what it did not receive.
 
     Defaults: a user is emailed when the directory has an address; a partner gets its Standard Webhooks
     callback when one is set. In local mode everyone also gets the ``local`` inbox channel.
@@ -257,7 +291,7 @@ def prefs_for(ref: str) -> ChannelPrefs | None:
         default = ["email"] if (user.email or (conf and conf.email)) else []
     elif kind == "partner":
         partner = directory.get_partner(ident)
-        if partner is None or partner.active != "yes":
+        if partner is None:
             return None
         default = ["webhook"] if partner.callback_url else []
     else:

@@ -18,6 +18,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,6 +116,7 @@ def digest(values: list[str], fn) -> dict[str, object]:  # type: ignore[no-untyp
     return {"count": len(values), "sha256": h.hexdigest()}
 
 
+@lru_cache(maxsize=1)
 def corpus_digests(root: Path) -> dict[str, dict[str, object]]:
     tender_names, tender_html = corpus_tender_texts()
     return {

@@ -180,6 +180,17 @@ def normalise(name: str) -> NormalisedName:
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be str, not {type(name).__name__}")
+    if type(name) is not str:  # a str subclass may compare equal to a str yet be another object: not cached
+        return _normalise(name)
+    return _normalise_cached(name)
+
+
+# Real inputs repeat (a feed publishes many notices per buyer; a partner registers the same customers), and
+# the result is pure and immutable: recent names are answered from a bounded cache (issue 15 items 2, 4).
+_NAME_CACHE_SIZE = 8192
+
+
+def _normalise(name: str) -> NormalisedName:
     tables = _tables()
     display = _display(name)
     text, bracket_region, bracket_forms = _resolve_brackets(display, tables)
@@ -196,6 +207,9 @@ def normalise(name: str) -> NormalisedName:
         branch=branch,
         script=_script(display),
     )
+
+
+_normalise_cached = lru_cache(maxsize=_NAME_CACHE_SIZE)(_normalise)
 
 
 def name_key(name: str) -> str:

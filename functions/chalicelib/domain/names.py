@@ -252,6 +252,13 @@ def _join_words(chars: Iterable[str], cjk_boundary: bool = False) -> str:
         return " ".join(chars.split())
     if isinstance(chars, str) and min(chars) >= _FIRST_HAN and max(chars) <= _LAST_HAN:
         return chars  # one run of Han characters (most Chinese names): no space to drop or add
+    if isinstance(chars, str):
+        # The loop below, as three regex passes (issue 15 items 2, 4: the loop was most of a mixed name's
+        # cost). Spaces: only " " counts as one, as in the loop.
+        joined, between_cjk, boundary = _join_patterns()
+        text = joined.sub(" ", chars).strip(" ")
+        text = between_cjk.sub("", text)
+        return boundary.sub(" ", text) if cjk_boundary else text
     out: list[str] = []
     pending_space = False
     previous_cjk: bool | None = None  # None: nothing written yet
@@ -565,6 +572,16 @@ _CNP_SUFFIX = ("companynameparser", "data/suffix.txt")
 _CNP_TRADE = ("companynameparser", "data/trade.txt")
 _CNP_PLACE = ("companynameparser", "data/china_place.txt")
 _CLEANCO_TERMDATA = ("cleanco", "termdata.py")
+
+
+@lru_cache(maxsize=1)
+def _join_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    cjk = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in _CJK_RANGES)
+    return (
+        re.compile(" +"),
+        re.compile(f"(?<=[{cjk}]) (?=[{cjk}])"),
+        re.compile(f"(?<=[{cjk}])(?=[^{cjk} ])|(?<=[^{cjk} ])(?=[{cjk}])"),
+    )
 
 
 @lru_cache(maxsize=1)

@@ -313,6 +313,8 @@ def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     if text.isascii():  # most legal terms and many names: no per-character work needed
         return " ".join(text.translate(_ASCII_FOLD).split())
+    if min(text) >= _FIRST_HAN and max(text) <= _LAST_HAN:
+        return text  # all Han letters (most Chinese names): each folds to itself, no space to drop or add
     out: list[str] = []
     previous = ""
     for ch in text:

@@ -38,3 +38,10 @@ def test_an_all_han_name_is_not_walked_character_by_character(monkeypatch):
     assert names._join_words("腾讯计算机系统", cjk_boundary=True) == "腾讯计算机系统"
     assert names._script("腾讯计算机系统") == "cjk"
     assert calls == []
+
+
+def test_every_main_block_han_character_folds_to_itself():
+    """``_fold`` returns an all-Han string unchanged without walking it: proven for every code point it covers."""
+    for code in range(ord(names._FIRST_HAN), ord(names._LAST_HAN) + 1):
+        assert names._fold_char(chr(code)) == chr(code)
+    assert names._fold("深圳市腾讯计算机系统有限公司") == "深圳市腾讯计算机系统有限公司"

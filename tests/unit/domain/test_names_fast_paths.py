@@ -45,3 +45,23 @@ def test_every_main_block_han_character_folds_to_itself():
     for code in range(ord(names._FIRST_HAN), ord(names._LAST_HAN) + 1):
         assert names._fold_char(chr(code)) == chr(code)
     assert names._fold("深圳市腾讯计算机系统有限公司") == "深圳市腾讯计算机系统有限公司"
+
+
+def test_a_repeated_name_is_answered_from_the_cache():
+    names._normalise_cached.cache_clear()
+    first = names.normalise("深圳市腾讯计算机系统有限公司")
+    assert names.normalise("深圳市腾讯计算机系统有限公司") is first  # the same object: not recomputed
+    assert names._normalise_cached.cache_info().hits == 1
+    assert names._normalise_cached.cache_info().maxsize == names._NAME_CACHE_SIZE  # bounded
+
+
+def test_a_str_subclass_is_normalised_but_not_cached():
+    class Name(str):
+        pass
+
+    names._normalise_cached.cache_clear()
+    assert names.normalise(Name("ACME Ltd")) == names._normalise("ACME Ltd").__class__(
+        **{**names._normalise("ACME Ltd").__dict__, "original": Name("ACME Ltd")})
+    assert names._normalise_cached.cache_info().currsize == 0
+    with pytest.raises(TypeError):
+        names.normalise(b"ACME")  # type: ignore[arg-type]

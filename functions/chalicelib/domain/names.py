@@ -180,6 +180,17 @@ def normalise(name: str) -> NormalisedName:
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be str, not {type(name).__name__}")
+    if type(name) is not str:  # a str subclass may compare equal to a str yet be another object: not cached
+        return _normalise(name)
+    return _normalise_cached(name)
+
+
+# Real inputs repeat (a feed publishes many notices per buyer; a partner registers the same customers), and
+# the result is pure and immutable: recent names are answered from a bounded cache (issue 15 items 2, 4).
+_NAME_CACHE_SIZE = 8192
+
+
+def _normalise(name: str) -> NormalisedName:
     tables = _tables()
     display = _display(name)
     text, bracket_region, bracket_forms = _resolve_brackets(display, tables)
@@ -196,6 +207,9 @@ def normalise(name: str) -> NormalisedName:
         branch=branch,
         script=_script(display),
     )
+
+
+_normalise_cached = lru_cache(maxsize=_NAME_CACHE_SIZE)(_normalise)
 
 
 def name_key(name: str) -> str:
@@ -238,6 +252,13 @@ def _join_words(chars: Iterable[str], cjk_boundary: bool = False) -> str:
         return " ".join(chars.split())
     if isinstance(chars, str) and min(chars) >= _FIRST_HAN and max(chars) <= _LAST_HAN:
         return chars  # one run of Han characters (most Chinese names): no space to drop or add
+    if isinstance(chars, str):
+        # The loop below, as three regex passes (issue 15 items 2, 4: the loop was most of a mixed name's
+        # cost). Spaces: only " " counts as one, as in the loop.
+        joined, between_cjk, boundary = _join_patterns()
+        text = joined.sub(" ", chars).strip(" ")
+        text = between_cjk.sub("", text)
+        return boundary.sub(" ", text) if cjk_boundary else text
     out: list[str] = []
     pending_space = False
     previous_cjk: bool | None = None  # None: nothing written yet
@@ -292,6 +313,8 @@ def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     if text.isascii():  # most legal terms and many names: no per-character work needed
         return " ".join(text.translate(_ASCII_FOLD).split())
+    if min(text) >= _FIRST_HAN and max(text) <= _LAST_HAN:
+        return text  # all Han letters (most Chinese names): each folds to itself, no space to drop or add
     out: list[str] = []
     previous = ""
     for ch in text:
@@ -551,6 +574,16 @@ _CNP_SUFFIX = ("companynameparser", "data/suffix.txt")
 _CNP_TRADE = ("companynameparser", "data/trade.txt")
 _CNP_PLACE = ("companynameparser", "data/china_place.txt")
 _CLEANCO_TERMDATA = ("cleanco", "termdata.py")
+
+
+@lru_cache(maxsize=1)
+def _join_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    cjk = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in _CJK_RANGES)
+    return (
+        re.compile(" +"),
+        re.compile(f"(?<=[{cjk}]) (?=[{cjk}])"),
+        re.compile(f"(?<=[{cjk}])(?=[^{cjk} ])|(?<=[^{cjk} ])(?=[{cjk}])"),
+    )
 
 
 @lru_cache(maxsize=1)

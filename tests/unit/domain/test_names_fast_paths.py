@@ -38,3 +38,30 @@ def test_an_all_han_name_is_not_walked_character_by_character(monkeypatch):
     assert names._join_words("腾讯计算机系统", cjk_boundary=True) == "腾讯计算机系统"
     assert names._script("腾讯计算机系统") == "cjk"
     assert calls == []
+
+
+def test_every_main_block_han_character_folds_to_itself():
+    """``_fold`` returns an all-Han string unchanged without walking it: proven for every code point it covers."""
+    for code in range(ord(names._FIRST_HAN), ord(names._LAST_HAN) + 1):
+        assert names._fold_char(chr(code)) == chr(code)
+    assert names._fold("深圳市腾讯计算机系统有限公司") == "深圳市腾讯计算机系统有限公司"
+
+
+def test_a_repeated_name_is_answered_from_the_cache():
+    names._normalise_cached.cache_clear()
+    first = names.normalise("深圳市腾讯计算机系统有限公司")
+    assert names.normalise("深圳市腾讯计算机系统有限公司") is first  # the same object: not recomputed
+    assert names._normalise_cached.cache_info().hits == 1
+    assert names._normalise_cached.cache_info().maxsize == names._NAME_CACHE_SIZE  # bounded
+
+
+def test_a_str_subclass_is_normalised_but_not_cached():
+    class Name(str):
+        pass
+
+    names._normalise_cached.cache_clear()
+    assert names.normalise(Name("ACME Ltd")) == names._normalise("ACME Ltd").__class__(
+        **{**names._normalise("ACME Ltd").__dict__, "original": Name("ACME Ltd")})
+    assert names._normalise_cached.cache_info().currsize == 0
+    with pytest.raises(TypeError):
+        names.normalise(b"ACME")  # type: ignore[arg-type]

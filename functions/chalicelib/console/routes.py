@@ -177,10 +177,16 @@ def console_home(ctx: Ctx):
     return redirect(ctx, ctx.url("/registrations"))
 
 
-def _login_page(ctx: Ctx, status: int = 200, error: str | None = None) -> Response:
+def _pre_session_form(ctx: Ctx, template: str, status: int, **values) -> Response:
+    """A form shown before a session exists (login, set password): its CSRF token is bound to a pre-session
+    cookie set here."""
     pre = ctx.cookies.get(session.PRE_COOKIE) or session.new_pre()
     ctx.set_cookies.append(session.set_cookie(session.PRE_COOKIE, pre, path=ctx.url(), max_age=3600))
-    return render(ctx, "login.html", status, login_csrf=session.pre_token(pre), error=error)
+    return render(ctx, template, status, login_csrf=session.pre_token(pre), **values)
+
+
+def _login_page(ctx: Ctx, status: int = 200, error: str | None = None) -> Response:
+    return _pre_session_form(ctx, "login.html", status, error=error)
 
 
 @bp.route("/console/login", methods=["GET"])
@@ -216,9 +222,7 @@ def console_login_password(ctx: Ctx, form: dict[str, str]):
 
 
 def _password_page(ctx: Ctx, status: int = 200, error: str | None = None, user_id: str = "") -> Response:
-    pre = ctx.cookies.get(session.PRE_COOKIE) or session.new_pre()
-    ctx.set_cookies.append(session.set_cookie(session.PRE_COOKIE, pre, path=ctx.url(), max_age=3600))
-    return render(ctx, "password.html", status, login_csrf=session.pre_token(pre), error=error, user_id=user_id)
+    return _pre_session_form(ctx, "password.html", status, error=error, user_id=user_id)
 
 
 @bp.route("/console/password", methods=["GET"])

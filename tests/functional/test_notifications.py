@@ -426,3 +426,25 @@ def test_a_deactivated_partner_receives_nothing_and_the_skips_are_visible(suite,
     assert suite.api.post("/v1/admin/partners/acme/reactivate", {}, admin).status == 200
     _send_event(suite, {**event, "id": event["id"].replace(":1", ":8")})
     assert len(rx.requests) == 2 and rx.requests[1].json()["data"]["id"].endswith(":8")
+
+
+def test_a_pending_delivery_to_a_deactivated_user_is_skipped_not_sent(suite, frozen, receivers):
+    from chalicelib.store import notifications as store
+
+    admin = make_user("root", "admin")
+    make_user("wang", "rep", team="south")
+    slack = receivers(statuses=[503], reply=b"ok")
+    store.put_bot_credentials("user:wang", "slack", {"url": slack.url + "/services/T0/B0/XXXX"})
+    store.save_settings("user:wang", now=frozen.now(), channels=["slack"])
+    _send_event(suite, _tender_alert("wang", 3, frozen.now()))  # the first attempt fails: a retry is pending
+    assert len(slack.requests) == 1
+    [pending] = [d for d in _deliveries(recipient="user:wang", channel="slack")]
+    assert pending.state == "pending"
+    # WHEN the admin deactivates the rep (left the company) THEN the retry is not sent but recorded skipped
+    assert suite.api.post("/v1/admin/users/wang/deactivate", {}, admin).status == 200
+    for _ in range(3):
+        _run_schedule(suite, frozen)
+    assert len(slack.requests) == 1
+    [skipped] = _deliveries(recipient="user:wang", channel="slack")
+    assert (skipped.state, skipped.last_error) == ("skipped", "user_inactive")
+

@@ -151,14 +151,19 @@ def skipped(*, limit: int = 100) -> list[DeliveryItem]:
 
 
 def inactive_reason(ref: str) -> str | None:
-    """Why nothing may be sent to ``ref`` now (``partner_inactive``, ``partner_unknown``), or None.
+    """Why nothing may be sent to ``ref`` now (``partner_inactive``, ``partner_unknown``, ``user_inactive``), or
+    None.
 
-    Read at delivery time from the table (``directory.get_partner``, not the per-process partner cache), so a
-    deactivation stops the very next delivery attempt in every process, and a reactivation resumes the next.
+    Read at delivery time from the table (``directory.get_partner`` / ``get_user``, not the per-process partner
+    cache), so a deactivation stops the very next delivery attempt in every process, and a reactivation resumes
+    the next. A user the directory does not know is not refused here (fan-out already plans only known people).
     """
     from chalicelib.store import directory
 
     kind, ident = split_ref(ref)
+    if kind == "user":
+        user = directory.get_user(ident)
+        return "user_inactive" if user is not None and user.active != "yes" else None
     if kind != "partner":
         return None
     partner = directory.get_partner(ident)

@@ -166,6 +166,19 @@ def header(headers: Any, name: str, *, max_chars: int = MAX_HEADER_CHARS) -> str
     return value
 
 
+IDEMPOTENCY_HEADER = {"Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 255}}  # for ``api(headers=)``
+
+
+def idempotency_key(headers: Any) -> str | None:
+    """The optional ``Idempotency-Key`` header of a creating route: None when absent; 400 when blank or longer
+    than 255 characters."""
+    key = header(headers, "idempotency-key", max_chars=255)
+    if key is not None and not key.strip():
+        raise HttpError(400, "idempotency_key_invalid", "Idempotency-Key must be 1-255 characters",
+                        errors=[{"loc": "header.idempotency-key", "type": "string_too_short"}])
+    return key
+
+
 def parse_body(model: Any, raw: bytes | str | None, *, prefix: str = "body") -> Any:
     """Validate a JSON body into ``model``; 400 for JSON that doesn't parse, 422 with field paths otherwise."""
     return validate(model, parse_json(raw, loc=prefix), prefix=prefix)

@@ -70,7 +70,7 @@ def test_the_headers_a_route_reads_are_documented_where_it_declares_them():
     patch = {p["name"]: p for p in doc["paths"]["/v1/registrations/{reg_id}"]["patch"]["parameters"]}
     assert patch["If-Match"]["in"] == "header" and not patch["If-Match"]["required"]
     post = {p["name"]: p for p in doc["paths"]["/v1/registrations"]["post"]["parameters"]}
-    assert post["Idempotency-Key"]["schema"] == {"type": "string", "maxLength": 255}
+    assert post["Idempotency-Key"]["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}  # blank: 400
 
 
 def test_the_pool_documents_its_filters_from_its_model_not_a_special_case():

@@ -13,7 +13,15 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib import settings
-from chalicelib.http import HttpError, api, bearer_principal, header, json_response, request_body
+from chalicelib.http import (
+    IDEMPOTENCY_HEADER,
+    HttpError,
+    api,
+    bearer_principal,
+    idempotency_key,
+    json_response,
+    request_body,
+)
 
 bp = Blueprint(__name__)
 
@@ -88,9 +96,6 @@ def admin_rules():
 
 # --- directory writes (issue 18) ------------------------------------------------------------------------------
 
-IDEMPOTENCY = {"Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 255}}
-
-
 def _actor(principal) -> str:
     return f"{principal.kind.value}:{principal.id}"
 
@@ -100,13 +105,8 @@ def _idem():
     from chalicelib.store.registrations import body_fingerprint
 
     request = bp.current_request
-    key = header(request.headers, "idempotency-key", max_chars=255)
-    if key is None:
-        return None
-    if not key.strip():
-        raise HttpError(400, "idempotency_key_invalid", "Idempotency-Key must be 1-255 characters",
-                        errors=[{"loc": "header.idempotency-key", "type": "string_too_short"}])
-    return Idem(key, body_fingerprint(request.raw_body))
+    key = idempotency_key(request.headers)
+    return None if key is None else Idem(key, body_fingerprint(request.raw_body))
 
 
 def _created(model, out: dict):
@@ -114,7 +114,7 @@ def _created(model, out: dict):
 
 
 @bp.route("/v1/admin/teams", methods=["POST"])
-@api(request="TeamCreate", responses={201: "TeamCreated", 200: "TeamCreated"}, headers=IDEMPOTENCY,
+@api(request="TeamCreate", responses={201: "TeamCreated", 200: "TeamCreated"}, headers=IDEMPOTENCY_HEADER,
      summary="Create a team (admins; an existing id is refused; optional Idempotency-Key)")
 def admin_create_team():
     from chalicelib import clock
@@ -127,7 +127,7 @@ def admin_create_team():
 
 
 @bp.route("/v1/admin/users", methods=["POST"])
-@api(request="UserCreate", responses={201: "UserCreated", 200: "UserCreated"}, headers=IDEMPOTENCY,
+@api(request="UserCreate", responses={201: "UserCreated", 200: "UserCreated"}, headers=IDEMPOTENCY_HEADER,
      summary="Create a rep, manager, admin (API key answered once) or partner user (one-time login code; admins)")
 def admin_create_user():
     from chalicelib import clock
@@ -140,7 +140,7 @@ def admin_create_user():
 
 
 @bp.route("/v1/admin/partners", methods=["POST"])
-@api(request="PartnerCreate", responses={201: "PartnerCreated", 200: "PartnerCreated"}, headers=IDEMPOTENCY,
+@api(request="PartnerCreate", responses={201: "PartnerCreated", 200: "PartnerCreated"}, headers=IDEMPOTENCY_HEADER,
      summary="Create a partner (signing secret and API key answered once; admins)")
 def admin_create_partner():
     from chalicelib import clock
@@ -190,7 +190,7 @@ def admin_reactivate_partner(partner_id: str):
 
 
 @bp.route("/v1/admin/users/{user_id}/rotate-key", methods=["POST"])
-@api(responses={200: "KeyRotated"}, headers=IDEMPOTENCY,
+@api(responses={200: "KeyRotated"}, headers=IDEMPOTENCY_HEADER,
      summary="New API key for a user (answered once); every earlier key stops (optional Idempotency-Key)")
 def admin_rotate_key(user_id: str):
     from chalicelib import clock
@@ -215,7 +215,7 @@ def admin_login_code(user_id: str):
 
 
 @bp.route("/v1/admin/partners/{partner_id}/rotate-secret", methods=["POST"])
-@api(request="SecretRotate", request_optional=True, responses={200: "SecretRotated"}, headers=IDEMPOTENCY,
+@api(request="SecretRotate", request_optional=True, responses={200: "SecretRotated"}, headers=IDEMPOTENCY_HEADER,
      summary="New webhook signing secret (answered once); the previous one is accepted for grace_hours "
              "(optional Idempotency-Key)")
 def admin_rotate_secret(partner_id: str):

@@ -17,12 +17,14 @@ from chalice import Blueprint
 
 from chalicelib import clock, settings
 from chalicelib.http import (
+    IDEMPOTENCY_HEADER,
     MAX_SIGNATURE_HEADER_CHARS,
     HttpError,
     api,
     bearer_principal,
     check_size,
     header,
+    idempotency_key,
     json_response,
     parse_json,
     validate,
@@ -111,7 +113,7 @@ def receive_partner_opportunity(partner_id: str):
 
 @bp.route("/v1/registrations", methods=["POST"], content_types=["application/json"])
 @api(request="RegistrationCreate", responses={202: "RegistrationAccepted"},
-     headers={"Idempotency-Key": {"type": "string", "maxLength": 255}},
+     headers=IDEMPOTENCY_HEADER,
      summary="Register an opportunity as a rep (optional Idempotency-Key header)")
 def register_opportunity():
     from chalicelib.domain.access import Role
@@ -124,10 +126,7 @@ def register_opportunity():
     principal = bearer_principal(request.headers)
     if principal.role is Role.PARTNER:
         raise HttpError(403, "forbidden", "partners register through the signed webhook")
-    key = header(request.headers, "idempotency-key", max_chars=255)
-    if key is not None and not key:
-        raise HttpError(400, "idempotency_key_invalid", "Idempotency-Key must be 1-255 characters",
-                        errors=[{"loc": "header.idempotency-key", "type": "string_too_short"}])
+    key = idempotency_key(request.headers)
     registration, _ = _schemas()
     body = parse_json(raw)  # parsed once: validated below, fingerprinted for the idempotency claim
     payload = validate(registration.RegistrationCreate, body)

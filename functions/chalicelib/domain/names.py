@@ -52,6 +52,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, NamedTuple
 
 __all__ = ["NormalisedName", "is_cjk", "name_key", "normalise"]
 
@@ -87,9 +88,22 @@ _ASCII_FOLD = {
     for i, c in ((i, chr(i)) for i in range(128))
 }
 _MARK = "\x00"  # _fold_char's answer for a combining mark: kept or dropped depending on its base
-# Per-character fold results; capped so that arbitrary input cannot grow it without bound.
-_FOLD_CACHE: dict[str, str] = {}
 _FOLD_CACHE_LIMIT = 8192
+
+
+class _FoldTable(dict[int, str]):
+    """Per-character fold results by code point (``_fold_char``), filled on first sight, for
+    ``str.translate``; capped so that arbitrary input cannot grow it without bound (past the cap a
+    character is folded each time, not stored)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if len(self) < _FOLD_CACHE_LIMIT:
+            self[code] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
 
 # Roles given to entries of companynameparser's suffix.txt. The list mixes legal forms (有限公司) with
 # business types (银行, 医院, 超市) that are part of the name, so which entries play which role is our
@@ -248,7 +262,7 @@ def _display(name: str) -> str:
 def _join_words(chars: Iterable[str], cjk_boundary: bool = False) -> str:
     """Collapse whitespace; drop spaces between two CJK characters; with ``cjk_boundary``, also put one
     space between a CJK character and a non-CJK one (so that CJK runs are tokens of their own)."""
-    if isinstance(chars, str) and (not chars or max(chars) < _FIRST_CJK):  # no CJK: C-speed path
+    if isinstance(chars, str) and (chars.isascii() or max(chars) < _FIRST_CJK):  # no CJK: C-speed path
         return " ".join(chars.split())
     if isinstance(chars, str) and min(chars) >= _FIRST_HAN and max(chars) <= _LAST_HAN:
         return chars  # one run of Han characters (most Chinese names): no space to drop or add
@@ -290,6 +304,9 @@ def _resolve_brackets(text: str, tables: _Tables) -> tuple[str, str | None, tupl
     region: str | None = None
     forms: list[str] = []
     while True:
+        # Most names hold no bracket (the group's opening characters): no regex search (issue 15 item 4).
+        if "(" not in text and "[" not in text and "【" not in text and "〔" not in text and "〖" not in text:
+            return text, region, tuple(forms)
         match = _bracket_group().search(text)
         if match is None:
             return text, region, tuple(forms)
@@ -315,14 +332,15 @@ def _fold(text: str) -> str:
         return " ".join(text.translate(_ASCII_FOLD).split())
     if min(text) >= _FIRST_HAN and max(text) <= _LAST_HAN:
         return text  # all Han letters (most Chinese names): each folds to itself, no space to drop or add
+    # Each character folded by one table look-up in C (issue 15 item 4: the loop below was a fifth of a new
+    # name's cost). Only a combining mark NFKC left alone needs its neighbour: then the loop decides.
+    translated = text.translate(_FOLD_TABLE)
+    if _MARK not in translated:
+        return _join_words(translated, cjk_boundary=True)
     out: list[str] = []
     previous = ""
     for ch in text:
-        folded = _FOLD_CACHE.get(ch)
-        if folded is None:
-            folded = _fold_char(ch)
-            if len(_FOLD_CACHE) < _FOLD_CACHE_LIMIT:
-                _FOLD_CACHE[ch] = folded
+        folded = _FOLD_TABLE[ord(ch)]
         if folded == _MARK:
             # A combining mark NFKC could not compose: drop it on Latin/Greek/Cyrillic (the diacritic
             # rule), keep it elsewhere (Devanagari vowel signs, Thai tone marks are letters in effect).
@@ -419,10 +437,11 @@ def _legal_form_at_end(tokens: list[str], tables: _Tables) -> tuple[list[str], s
             if form is not None:
                 return tokens[:-1] + ([last[:-length]] if length < len(last) else []), form
         return None
-    for count in range(min(tables.latin_max_tokens, len(tokens)), 0, -1):
-        form = tables.latin_suffix_forms.get(tuple(tokens[-count:]))
-        if form is not None:
-            return tokens[:-count], form
+    if last in _edges(tables).latin_suffix_last:  # else no form ends with this token: none to try
+        for count in range(min(tables.latin_max_tokens, len(tokens)), 0, -1):
+            form = tables.latin_suffix_forms.get(tuple(tokens[-count:]))
+            if form is not None:
+                return tokens[:-count], form
     # Spaced initials: "S. A." folds to "s a", "S. p. A." to "s p a"; try them joined ("sa", "spa").
     letters = 0
     while letters < len(tokens) and len(tokens[-1 - letters]) == 1 and tokens[-1 - letters].isalpha():
@@ -441,6 +460,8 @@ def _legal_form_at_start(tokens: list[str], tables: _Tables) -> tuple[list[str],
             form = tables.cjk_prefix_forms.get(first[:length])
             if form is not None:
                 return ([first[length:]] if length < len(first) else []) + tokens[1:], form
+        return None
+    if first not in _edges(tables).latin_prefix_first:  # no form starts with this token
         return None
     for count in range(min(tables.latin_max_tokens, len(tokens)), 0, -1):
         form = tables.latin_prefix_forms.get(tuple(tokens[:count]))
@@ -462,6 +483,8 @@ def _strip_region_prefix(text: str, tables: _Tables) -> tuple[str, str | None]:
 
 
 def _leading_region(text: str, tables: _Tables) -> str | None:
+    if text[:1] not in _edges(tables).region_first:  # no region starts with this character (any Latin name)
+        return None
     for length in range(min(tables.place_max_len, len(text)), 1, -1):
         place = text[:length]
         if place not in tables.region_prefixes or place in _NATIONAL_PREFIXES:
@@ -503,6 +526,8 @@ def _script(display: str) -> str:
         return "latin"
     if min(display) >= _FIRST_HAN and max(display) <= _LAST_HAN:
         return "cjk"
+    if max(display) < _FIRST_CJK:  # accented Latin, Cyrillic...: nothing CJK, without a look per character
+        return "latin"
     has_cjk = any(_is_cjk(ch) for ch in display)
     has_other = any(ch.isalpha() and not _is_cjk(ch) for ch in display)
     if has_cjk:
@@ -574,6 +599,28 @@ _CNP_SUFFIX = ("companynameparser", "data/suffix.txt")
 _CNP_TRADE = ("companynameparser", "data/trade.txt")
 _CNP_PLACE = ("companynameparser", "data/china_place.txt")
 _CLEANCO_TERMDATA = ("cleanco", "termdata.py")
+
+
+class _Edges(NamedTuple):
+    """Derived from ``_Tables``, for skipping look-ups that cannot succeed (issue 15 item 4: a new name's
+    legal-form and region loops tried every length and found nothing for most names)."""
+
+    latin_suffix_last: frozenset[str]  # the last token of every Latin suffix form
+    latin_prefix_first: frozenset[str]  # the first token of every Latin prefix form
+    region_first: frozenset[str]  # the first character of every region prefix
+
+
+_EDGES: list[Any] = [None, None]  # [the tables, their edges]: one pair, recomputed if the tables change
+
+
+def _edges(tables: _Tables) -> _Edges:
+    if _EDGES[0] is not tables:
+        _EDGES[:] = [tables, _Edges(
+            latin_suffix_last=frozenset(form[-1] for form in tables.latin_suffix_forms if form),
+            latin_prefix_first=frozenset(form[0] for form in tables.latin_prefix_forms if form),
+            region_first=frozenset(place[0] for place in tables.region_prefixes if place),
+        )]
+    return _EDGES[1]  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=1)

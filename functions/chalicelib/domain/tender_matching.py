@@ -44,6 +44,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 MATCH_TEXT_CHARS = 4000
@@ -232,18 +233,25 @@ def prepare(tender: Any) -> Prepared:
     if tender.region:
         region = fold(tender.region)
         places += [region[:i] for i in range(1, len(region) + 1)]
-    codes = tuple(fold(c).replace(" ", "") for c in tender.categories)
-    prefixes: set[str] = set()
-    for code in codes:
-        bare = code.split(":", 1)[-1]
-        prefixes.update(code[:i] for i in range(1, len(code) + 1))
-        prefixes.update(bare[:i] for i in range(1, len(bare) + 1))
+    folded = [_code_prefixes(c) for c in tender.categories]
     buyer_core = normalise(tender.buyer.name).core if tender.buyer is not None else None
     return Prepared(
         text=text, words=frozenset(word_list), word_list=word_list, buyer_core=buyer_core or None,
-        places=tuple(dict.fromkeys(places)), place_set=frozenset(places), codes=codes, code_prefixes=frozenset(prefixes),
+        places=tuple(dict.fromkeys(places)), place_set=frozenset(places), codes=tuple([code for code, _ in folded]),
+        code_prefixes=frozenset().union(*[prefixes for _, prefixes in folded]),
         value=tender.value, currency=tender.currency,
     )
+
+
+@lru_cache(maxsize=2048)
+def _code_prefixes(category: str) -> tuple[str, frozenset[str]]:
+    """A category folded (``scheme:code``, no spaces) and every prefix of it and of its bare code. Codes come
+    from classifications (CPV, UNSPSC...) and repeat across a feed's tenders: the prefixes of a recent one are
+    not cut again (issue 15 item 4: cutting them was a tenth of ``prepare``)."""
+    code = fold(category).replace(" ", "")
+    end = len(code)
+    bare = code.find(":") + 1  # where the bare code starts (0: no scheme, the code is its own bare code)
+    return code, frozenset([code[:i] for i in range(1, end + 1)] + [code[bare:i] for i in range(bare + 1, end + 1)])
 
 
 def _keyword_hit(pattern: str, p: Prepared) -> bool:

@@ -620,7 +620,7 @@ def _edges(tables: _Tables) -> _Edges:
             latin_prefix_first=frozenset(form[0] for form in tables.latin_prefix_forms if form),
             region_first=frozenset(place[0] for place in tables.region_prefixes if place),
         )]
-    return _EDGES[1]  # type: ignore[no-any-return]
+    return _EDGES[1]
 
 
 @lru_cache(maxsize=1)

@@ -227,20 +227,26 @@ def prepare(tender: Any) -> Prepared:
         body = collapsed_head(body, MATCH_TEXT_CHARS)
     text = fold(f"{tender.title}\n{body}")
     word_list = words(text)
-    places: list[str] = []
-    if tender.country:
-        places.append(fold(tender.country))
-    if tender.region:
-        region = fold(tender.region)
-        places += [region[:i] for i in range(1, len(region) + 1)]
+    places, place_set = _places(tender.country or None, tender.region or None)
     folded = [_code_prefixes(c) for c in tender.categories]
     buyer_core = normalise(tender.buyer.name).core if tender.buyer is not None else None
     return Prepared(
         text=text, words=frozenset(word_list), word_list=word_list, buyer_core=buyer_core or None,
-        places=tuple(dict.fromkeys(places)), place_set=frozenset(places), codes=tuple([code for code, _ in folded]),
+        places=places, place_set=place_set, codes=tuple([code for code, _ in folded]),
         code_prefixes=frozenset().union(*[prefixes for _, prefixes in folded]),
         value=tender.value, currency=tender.currency,
     )
+
+
+@lru_cache(maxsize=1024)
+def _places(country: str | None, region: str | None) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The folded country and every prefix of the folded region (``Prepared.places`` and ``place_set``);
+    like categories, a feed's places repeat, so a recent pair is not folded and cut again."""
+    places = [fold(country)] if country else []
+    if region:
+        folded = fold(region)
+        places += [folded[:i] for i in range(1, len(folded) + 1)]
+    return tuple(dict.fromkeys(places)), frozenset(places)
 
 
 @lru_cache(maxsize=2048)

@@ -81,6 +81,8 @@ class _Text:
         self.min_length, self.max_length, self.multiline = min_length, max_length, multiline
 
     def _clean(self, value: object) -> object:
+        if type(value) is str and value.isprintable():
+            return value  # clean_text's own first answer, without the call
         return clean_text(value, multiline=self.multiline)
 
     def _bounds(self, value: str) -> str:

@@ -19,13 +19,18 @@ Per call: **before the first AWS call** (the event to the first ``BaseClient._ma
 and its secrets are cached, so that is the create path's BatchGetItem), the **whole entry** (the event to the
 answer), and of the entry the part inside botocore calls.
 
+``--fresh-names``: every call (entries and reference) carries the same file with the customer's name replaced by
+one never sent before (a Han company name made from the call's number), so the name key (``names.normalise``,
+cached per process) is computed as for a new customer; without it every call after the first reuses the cached
+key, which is what a repeat customer costs.
+
 The reference, measured in the same rounds: Standard Webhooks verify + ``json.loads`` + one pydantic validation
 (``OpportunityRegistered.model_validate``) of the same signed body.
 
 Rounds interleave the three (stubbed entries, loopback entries, reference) so machine load falls on all; each
 figure is the median per call of one round, reported as the min and the median over rounds.
 
-    .venv/bin/python -m bench.intake_cpu --rounds 5 --n 200 [--steps] [--profile stub|http]
+    .venv/bin/python -m bench.intake_cpu --rounds 5 --n 200 [--fresh-names] [--steps] [--profile stub|http]
 """
 from __future__ import annotations
 
@@ -41,6 +46,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTNER = "benchcpu"
+EXAMPLE_NAME = "深圳市腾讯计算机系统有限公司"
+# Characters of real company names; a call's number written in base 20 with them makes a name never sent before.
+_NAME_DIGITS = "华兴达源创新信宏泰安康盛通明德远恒嘉瑞丰"
+
+
+def fresh_name(n: int) -> str:
+    """A company name no earlier call used: "深圳市" + the number in ``_NAME_DIGITS`` + "科技有限公司"."""
+    digits = ""
+    while True:
+        n, d = divmod(n, len(_NAME_DIGITS))
+        digits = _NAME_DIGITS[d] + digits
+        if not n:
+            break
+    return f"深圳市{digits}科技有限公司"
 
 
 def _event(converter, partner: str, headers: dict[str, str], raw: bytes) -> dict:
@@ -51,7 +70,7 @@ def _event(converter, partner: str, headers: dict[str, str], raw: bytes) -> dict
 class Harness:
     """The app with one partner, its signed events, and the two ways of answering DynamoDB."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fresh_names: bool = False) -> None:
         from infra.local import stack_session
 
         self.suite = stack_session.start(prefix="dealreg-intakecpu")
@@ -69,7 +88,9 @@ class Harness:
         from schemas.registration import RegistrationCreate
 
         self.app = self.suite.app
-        self.raw = (ROOT / "examples" / "opportunity.json").read_bytes()
+        self.example = self.raw = (ROOT / "examples" / "opportunity.json").read_bytes()
+        assert EXAMPLE_NAME.encode() in self.example
+        self.fresh_names, self.names_sent = fresh_names, 0
         body = json.loads(self.raw)
         self.secret, _ = directory.create_partner(PARTNER, "Bench partner", now=now())
         self.secrets = directory.partner_secrets(PARTNER, now=now())
@@ -104,8 +125,12 @@ class Harness:
         botocore.client.BaseClient._make_api_call = timed_api_call
 
     def signed_headers(self, prefix: str) -> dict[str, str]:
+        """Signed headers of the next call's body (with ``--fresh-names``, the body gets a new customer name)."""
         from connectors.standard_webhooks import sign
 
+        if self.fresh_names:
+            self.names_sent += 1
+            self.raw = self.example.replace(EXAMPLE_NAME.encode(), fresh_name(self.names_sent).encode())
         self.seq += 1
         msg_id, ts = f"msg_{prefix}_{self.seq}", int(time.time())
         return {"webhook-id": msg_id, "webhook-timestamp": str(ts),
@@ -231,11 +256,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="webhooks per round and way")
     parser.add_argument("--profile", choices=("stub", "http"), help="then cProfile N entry calls answered so")
     parser.add_argument("--steps", action="store_true", help="then the CPU of each step before the first AWS call")
+    parser.add_argument("--fresh-names", action="store_true",
+                        help="a customer name never sent before on every call (a new customer's name key)")
     args = parser.parse_args()
     sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.setdefault("DEALREG_LOG_LEVEL", "WARNING")  # the entry's own INFO lines would be printed here
-    harness = Harness()
+    harness = Harness(fresh_names=args.fresh_names)
     for _ in range(20):  # warm: caches (the partner, its secrets), connections, lazy imports
         harness.entry_call("http")
         harness.entry_call("stub")
@@ -248,7 +275,8 @@ def main() -> None:
                 rows.setdefault(f"{way} {what}", []).append(statistics.median(p[i] for p in per))
         rows.setdefault("reference", []).append(statistics.median(harness.reference_call() for _ in range(args.n)))
     print(f"intake CPU per webhook, µs (thread CPU), {args.rounds} rounds × {args.n} webhooks per way; "
-          f"Python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at the end")
+          f"Python {platform.python_version()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at the end"
+          + (f"; a new customer name on every call ({harness.names_sent} names)" if args.fresh_names else ""))
     print("| figure | min of round medians | median of round medians |")
     print("|---|---|---|")
     for key, label in LABELS.items():

@@ -147,7 +147,9 @@ def parse_json(raw: bytes | str | None, *, loc: str = "body") -> Any:
     except ValueError:
         raise HttpError(400, "json_invalid", "the body is not valid JSON",
                         errors=[{"loc": loc, "type": "json_invalid"}]) from None
-    if json_depth(value) > MAX_JSON_DEPTH:
+    # Each level of nesting opens with its own "{" or "[", so a text with at most MAX_JSON_DEPTH of them (in
+    # strings or not) cannot nest deeper: the walk is needed only above that (issue 15 item 2).
+    if text.count("{") + text.count("[") > MAX_JSON_DEPTH and json_depth(value) > MAX_JSON_DEPTH:
         raise _too_deep(loc)
     return value
 

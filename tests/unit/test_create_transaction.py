@@ -106,8 +106,7 @@ def test_the_operations_are_what_pynamodb_rendered(label, body, submitter, key, 
                            partner_id="acme" if submitter.kind == "partner" else None, team_id="t1")
     held = {k: "reg_earlier" for k in registrations.customer_claim_keys(reg)} if keys_held else {}
     sent: list[dict] = []
-    monkeypatch.setattr(ClaimItem, "batch_get", classmethod(
-        lambda cls, keys, consistent_read=False: [ClaimItem(k, registration_id=v) for k, v in held.items()]))
+    monkeypatch.setattr(registrations, "held_claims", lambda keys, reg_id: dict(held))
     monkeypatch.setattr(models.connection(), "transact_write_items", lambda **kw: sent.append(kw) or {})
     monkeypatch.setattr(registrations, "_pending_cap", lambda: cap)
     rendered: list[object] = []  # operations rendered through PynamoDB's model machinery while creating

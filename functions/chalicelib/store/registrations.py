@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import base64
+import calendar
+import functools
 import hashlib
 import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.constants import BATCH_GET_ITEM
+from pynamodb.exceptions import GetError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import PendingCapError
@@ -37,13 +40,29 @@ class CreateOutcome:
 _PAYLOAD_FIELDS = frozenset(RegistrationCreate.model_fields)
 
 
+@functools.lru_cache(maxsize=64)
+def utc_stamp(at: datetime) -> str:
+    """A ``UTCDateTimeAttribute``'s stored text of ``at`` (every model's timestamps use that one attribute type).
+    A create stores its ``now`` five times (the registration's created/updated, its audit line, the customer,
+    the claims): serialised once (issue 15 item 2). Equal datetimes are the same instant, hence the same text."""
+    return RegistrationItem.created_at.serialize(at)
+
+
+def ttl_epoch(at: datetime) -> str:
+    """``TTLAttribute.serialize(at)`` (``ClaimItem.expires_at``) of an aware datetime: its Unix seconds, as PynamoDB
+    computes them (``calendar.timegm`` of the UTC time tuple), without its round trip through ``fromtimestamp``."""
+    if at.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    return str(calendar.timegm(at.utctimetuple()))
+
+
 def item_attributes(reg: Registration) -> dict[str, dict]:
     """The registration's stored item, as DynamoDB attribute values: the one mapping of a ``Registration`` to a
     ``RegistrationItem`` (``to_item`` is this, as a model). Built directly, values serialised by the model's own
     attributes, because PynamoDB's attribute descriptors cost more CPU than the rest of the intake (issue 15
     item 2); tests/unit/test_create_transaction.py pins it to what PynamoDB serialised. The submitted payload is
     a Registration's validated RegistrationCreate part: dumped, not validated a second time."""
-    stamp = RegistrationItem.created_at.serialize
+    stamp = utc_stamp
     money = reg.project.expected_amount
     item = {
         "id": {"S": reg.id}, "status": {"S": reg.status.value},
@@ -66,7 +85,7 @@ def item_attributes(reg: Registration) -> dict[str, dict]:
 def _audit_attributes(entry: AuditEntry) -> dict[str, dict]:
     """``AuditEntryMap.from_entry(entry)`` serialised."""
     item: dict[str, dict] = {
-        "seq": {"N": AuditEntryMap.seq.serialize(entry.seq)}, "at": {"S": AuditEntryMap.at.serialize(entry.at)},
+        "seq": {"N": AuditEntryMap.seq.serialize(entry.seq)}, "at": {"S": utc_stamp(entry.at)},
         "actor_kind": {"S": entry.actor.kind.value}, "actor_id": {"S": entry.actor.id}, "action": {"S": entry.action},
     }
     for name, value in (("from_status", entry.from_status), ("to_status", entry.to_status),
@@ -149,11 +168,16 @@ def body_fingerprint(raw: bytes | str | None) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# ``json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))``, the canonical form every stored
+# fingerprint was taken of, made once: json.dumps builds an encoder per call with these options. Without the
+# circular-reference bookkeeping, which parsed JSON never needs (it cannot refer to itself); the text is the same.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
 def json_fingerprint(body: object) -> str:
     """``body_fingerprint`` of a body already parsed (``http.parse_json``): the same digest, without parsing the
     body a second time (issue 15 item 2)."""
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(body).encode()).hexdigest()
 
 
 def idempotency_state(key: str, fingerprint: str | None, *, now: datetime) -> ClaimItem | str | None:
@@ -196,8 +220,7 @@ def create(
     customer_keys = customer_claim_keys(reg)
     # Customer claim key -> registration id of its holder, as last read. Read first (one consistent
     # BatchGetItem) so that only a true race makes the transaction fail and retry.
-    held: dict[str, str] = {c.key: c.registration_id for c in ClaimItem.batch_get(customer_keys, consistent_read=True)
-                            if c.registration_id != reg.id} if customer_keys else {}
+    held = held_claims(customer_keys, reg.id) if customer_keys else {}
     # Serialised once (issue 15 item 2): the registration item, without the claim fields a retry changes.
     reg_item = item_attributes(reg)
     customer_update = _customer_update(reg, now=now)
@@ -245,17 +268,46 @@ def create(
     raise RuntimeError(f"customer claims of {reg.id} kept changing; gave up after {_CLAIM_ATTEMPTS} attempts")
 
 
+def held_claims(keys: list[str], reg_id: str) -> dict[str, str]:
+    """Of the claims ``keys``, those held by another registration than ``reg_id``: key -> its registration id.
+
+    One consistent BatchGetItem, the request ``ClaimItem.batch_get(keys, consistent_read=True)`` sends, through
+    the same connection (PynamoDB's dispatch and errors: ``GetError``), but reading the two attributes it needs
+    from the answer instead of building a model per key (issue 15 item 2). Keys DynamoDB leaves unprocessed are
+    asked again, as PynamoDB does. At most 7 keys (``dedup_keys.exact_keys``): one page of up to 100."""
+    from pynamodb.connection.base import BOTOCORE_EXCEPTIONS
+
+    table = ClaimItem.Meta.table_name
+    connection = ClaimItem._get_connection().connection  # noqa: SLF001 - the models' own connection
+    pending = [{"key": {"S": key}} for key in dict.fromkeys(keys)]
+    held: dict[str, str] = {}
+    while pending:
+        request = {"RequestItems": {table: {"ConsistentRead": True, "Keys": pending}}}
+        try:
+            data = connection.dispatch(BATCH_GET_ITEM, request)
+        except BOTOCORE_EXCEPTIONS as exc:
+            raise GetError(f"Failed to batch get items: {exc}", exc) from exc
+        for item in data["Responses"].get(table, ()):
+            holder = item["registration_id"]["S"]
+            if holder != reg_id:
+                held[item["key"]["S"]] = holder
+        pending = data.get("UnprocessedKeys", {}).get(table, {}).get("Keys") or []
+    return held
+
+
 def _request_claims(reg: Registration, answer: dict, times: _ClaimTimes, *, idempotency_key: str | None,
                     fingerprint: str | None) -> list[tuple[str, str, dict]]:
     """The request's own claims, each with the first answer: the idempotency key (expiring) and the
     submitter's external reference (permanent). ``(kind, claim key, its Put)``."""
     claims: list[tuple[str, str, dict]] = []
+    response = ClaimItem.response.serialize(answer)  # the same first answer on both claims: serialised once
     if idempotency_key:
-        claims.append(("webhook", idempotency_key, _claim_put(idempotency_key, reg.id, times, response=answer,
+        claims.append(("webhook", idempotency_key, _claim_put(idempotency_key, reg.id, times, response=response,
                                                               fingerprint=fingerprint, expires=True, unless_live=True)))
     if reg.external_ref:
         ext_key = f"extref#{reg.submitter.id}#{reg.external_ref}"
-        claims.append(("external_ref", ext_key, _claim_put(ext_key, reg.id, times, response=answer, unless_live=True)))
+        claims.append(("external_ref", ext_key, _claim_put(ext_key, reg.id, times, response=response,
+                                                           unless_live=True)))
     return claims
 
 
@@ -292,17 +344,17 @@ class _ClaimTimes:
 
     @classmethod
     def at(cls, now: datetime, ttl: timedelta) -> _ClaimTimes:
-        return cls(ClaimItem.created_at.serialize(now), ClaimItem.expires_at.serialize(now),
-                   ClaimItem.expires_at.serialize(now + ttl))
+        return cls(utc_stamp(now), ttl_epoch(now), ttl_epoch(now + ttl))
 
 
-def _claim_put(key: str, reg_id: str, times: _ClaimTimes, *, response: dict | None = None,
+def _claim_put(key: str, reg_id: str, times: _ClaimTimes, *, response: str | None = None,
                fingerprint: str | None = None, expires: bool = False, unless_live: bool = False) -> dict:
     """A claim's Put: ``unless_live`` (a request's claims) replaces an expired claim (``_claim_is_live``); else
-    the key must not exist (a customer's claims are permanent). ``expires``: the claim expires (idempotency)."""
+    the key must not exist (a customer's claims are permanent). ``expires``: the claim expires (idempotency).
+    ``response``: the first answer as ``ClaimItem.response`` stores it (serialised)."""
     item = {"key": {"S": key}, "registration_id": {"S": reg_id}, "created_at": {"S": times.created_at}}
     if response is not None:
-        item["response"] = {"S": ClaimItem.response.serialize(response)}
+        item["response"] = {"S": response}
     if fingerprint is not None:
         item["fingerprint"] = {"S": fingerprint}
     if expires:
@@ -320,7 +372,7 @@ def _customer_update(reg: Registration, *, now: datetime) -> dict:
     name), created_at.set(created_at | now), updated_at.set(now), registration_count.add(1)`` and a ``set`` of
     each fact given (SET clauses in that order, then ADD)."""
     customer = reg.customer
-    stamp = CustomerItem.created_at.serialize(now)
+    stamp = utc_stamp(now)
     facts = [("registry_ids", CustomerItem.registry_ids.serialize([r.model_dump(mode="json") for r in customer.registry_ids])
               if customer.registry_ids else None),
              ("website", customer.website), ("country", customer.country), ("region", customer.region),

@@ -431,7 +431,7 @@ def test_module_imports_only_the_standard_library() -> None:
     source = Path(identifiers.__file__).read_text(encoding="utf-8")
     imported = {line.split()[1].split(".")[0] for line in source.splitlines()
                 if line.startswith(("import ", "from "))}
-    assert imported <= {"__future__", "string", "unicodedata", "collections", "typing"}
+    assert imported <= {"__future__", "operator", "string", "unicodedata", "collections", "typing"}
 
 
 # --- through the pydantic model --------------------------------------------------------------------
@@ -552,3 +552,65 @@ def test_lei_generated_with_stdnum_validates_and_a_swap_is_caught(lei: str) -> N
     broken = lei[:-1] + str((int(lei[-1]) + 1) % 10)
     assert not stdnum_lei.is_valid(broken)
     assert _reason(validate_lei, broken) == "check_digit"
+
+
+# --- the fast paths (issue 15 item 2): the same answers as the general code ---------------------------------------
+
+def _normalise_general(value: str) -> str:
+    """normalise_identifier without its ASCII shortcut (the code before session 6)."""
+    import unicodedata
+
+    from schemas.identifiers import _ASCII_UPPER, _SEPARATORS
+
+    text = unicodedata.normalize("NFKC", value)
+    return "".join(c for c in text if not (c.isspace() or c in _SEPARATORS)).translate(_ASCII_UPPER)
+
+
+def test_the_ascii_shortcut_normalises_like_the_general_code() -> None:
+    import random
+
+    rng = random.Random(15)
+    alphabet = [chr(c) for c in range(128)] + list("９１ａＢ－．\u00a0\u3000ßıİ\u2010\u2212é٣")
+    samples = ["91440300708461136T", "91440300708461136t", "5493001KJTIIGC8Y1R12", "SC592231", "0", ""]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24))) for _ in range(20_000)]
+    for value in samples:
+        assert normalise_identifier(value) == _normalise_general(value), repr(value)
+
+
+def test_the_check_characters_are_the_weighted_sums() -> None:
+    import random
+
+    from schemas.identifiers import (
+        _ALNUM_VALUE,
+        _ORG_CODE_WEIGHTS,
+        _USCC_ALPHABET,
+        _USCC_VALUE,
+        _USCC_WEIGHTS,
+        _org_code_check_char,
+        _uscc_check_char,
+    )
+
+    rng = random.Random(15)
+    for _ in range(5_000):
+        first17 = "".join(rng.choice(_USCC_ALPHABET) for _ in range(17))
+        total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+        assert _uscc_check_char(first17) == _USCC_ALPHABET[-total % 31]
+        body8 = "".join(rng.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(8))
+        check = 11 - sum(_ALNUM_VALUE[c] * w for c, w in zip(body8, _ORG_CODE_WEIGHTS, strict=True)) % 11
+        assert _org_code_check_char(body8) == {10: "X", 11: "0"}.get(check, str(check))
+    with pytest.raises(ValueError):
+        _uscc_check_char("1" * 16)  # as zip(strict=True) refused a wrong length
+    with pytest.raises(KeyError):
+        _uscc_check_char("I" * 17)  # not in the alphabet
+
+
+def test_the_usual_uscc_skips_the_unicode_normalisation(monkeypatch) -> None:
+    import schemas.identifiers as ids
+
+    class NoNormalisation:
+        @staticmethod
+        def normalize(form, value):
+            raise AssertionError("NFKC of an ASCII letters-and-digits code")
+
+    monkeypatch.setattr(ids, "unicodedata", NoNormalisation)  # this module's reference only
+    assert ids.validate_uscc("91440300708461136t") == "91440300708461136T"

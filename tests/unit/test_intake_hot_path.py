@@ -1,0 +1,219 @@
+"""The intake's per-request work made cheaper in session 6 (issue 15 item 2), each pinned to what it replaced:
+the same values, the same DynamoDB request, and the work it no longer does. No network: botocore's Stubber
+answers the claims read (and checks its parameters)."""
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import random
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from botocore.stub import Stubber
+from pynamodb.attributes import TTLAttribute, UTCDateTimeAttribute
+from pynamodb.exceptions import GetError
+
+from chalicelib import http
+from chalicelib.http import HttpError, parse_json
+from chalicelib.store import registrations
+from chalicelib.store.models import ClaimItem, RegistrationItem
+
+EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "opportunity.json").read_bytes()
+
+
+# --- parse_json: the nesting walk only when the text could nest too deep ----------------------------------------
+
+def test_a_body_with_few_brackets_is_not_walked(monkeypatch):
+    def walked(value):
+        raise AssertionError("json_depth walked a body that cannot nest deeper than the bound")
+
+    monkeypatch.setattr(http, "json_depth", walked)
+    assert parse_json(EXAMPLE) == json.loads(EXAMPLE)  # 6 objects + 3 arrays: at most 9 levels
+    assert parse_json("[" * 16 + "{" * 0 + "]" * 16) is not None
+    with pytest.raises(AssertionError):  # 33 brackets: the walk decides
+        parse_json("[" * 33 + "]" * 33)
+
+
+def test_brackets_in_strings_only_make_the_walk_run_and_the_bound_holds():
+    shallow = json.dumps({"a": "[" * 40, "b": "{" * 40, "c": [1, {"d": []}]})
+    assert parse_json(shallow) == json.loads(shallow)
+    for deep in ("[" * 33 + "]" * 33, '{"a": ' * 33 + "1" + "}" * 33, "[" * 20 + '{"x": ' * 13 + "1" + "}" * 13 + "]" * 20):
+        with pytest.raises(HttpError) as err:
+            parse_json(deep)
+        assert err.value.code == "json_too_deep"
+    assert parse_json("[" * 20 + '{"x": ' * 12 + "1" + "}" * 12 + "]" * 20) is not None  # exactly 32 levels
+
+
+# --- the idempotency fingerprint: one prebuilt encoder, the historic canonical text -------------------------------
+
+BODIES = [
+    EXAMPLE,
+    b'{"b": 1, "a": [1.10, 1e5, -0.0, 2E-3, 3.141592653589793, 12345678901234567890, true, null, "x\\u00e9\\n"]}',
+    '{"名称":"深圳市腾讯计算机系统有限公司","amount":3800000.00,"nested":{"z":{},"y":[],"a":{"k":"\\u2028"}}}'.encode(),
+    b'[1, 2.5, "\\ud83d\\ude00", {"\\u00e9": 1, "e": 2, "E": 3}]',
+]
+
+
+@pytest.mark.parametrize("raw", BODIES)
+def test_the_fingerprint_is_the_sha256_of_the_historic_canonical_json(raw):
+    body = parse_json(raw)
+    historic = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert registrations.json_fingerprint(body) == hashlib.sha256(historic.encode()).hexdigest()
+
+
+def test_the_fingerprint_builds_no_encoder_per_call(monkeypatch):
+    body = parse_json(EXAMPLE)
+    want = registrations.json_fingerprint(body)
+
+    def no_dumps(*args, **kwargs):
+        raise AssertionError("json.dumps builds an encoder per call")
+
+    monkeypatch.setattr(json, "dumps", no_dumps)
+    assert registrations.json_fingerprint(body) == want
+
+
+# --- timestamps: serialised once per value, as PynamoDB's attributes do -------------------------------------------
+
+def _datetimes():
+    rng = random.Random(15)
+    zones = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30))]
+    yield datetime(2026, 12, 6, 10, 0, 0, 123456, tzinfo=UTC)
+    yield datetime(2028, 2, 29, 23, 59, 59, 999999, tzinfo=zones[1])
+    yield datetime(1970, 1, 1, tzinfo=UTC)
+    for _ in range(300):
+        yield datetime.fromtimestamp(rng.uniform(0, 4_102_444_800), tz=rng.choice(zones))
+
+
+@pytest.mark.parametrize("at", list(_datetimes()))
+def test_the_stamps_are_what_the_attributes_serialise(at):
+    assert registrations.utc_stamp(at) == UTCDateTimeAttribute().serialize(at)
+    assert registrations.ttl_epoch(at) == TTLAttribute().serialize(at) == ClaimItem.expires_at.serialize(at)
+    assert registrations.ttl_epoch(at) == str(calendar.timegm(at.utctimetuple()))
+
+
+def test_a_naive_datetime_has_no_ttl_epoch_like_pynamodb():
+    naive = datetime(2026, 12, 6, 10, 0)
+    with pytest.raises(ValueError):
+        TTLAttribute().serialize(naive)
+    with pytest.raises(ValueError):
+        registrations.ttl_epoch(naive)
+
+
+def test_a_create_serialises_its_now_once(monkeypatch):
+    from chalicelib.domain.registration import new_registration
+    from chalicelib.store import models
+    from schemas.common import Actor
+    from schemas.registration import RegistrationCreate, Source
+
+    now = datetime(2031, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)  # a value no other test serialised (the cache is shared)
+    reg = new_registration(RegistrationCreate.model_validate(json.loads(EXAMPLE)["data"]), reg_id="reg_stamps",
+                           source=Source.PARTNER, submitter=Actor(kind="partner", id="acme"), now=now,
+                           partner_id="acme")
+    calls = {"utc": 0, "ttl": 0}
+    utc, ttl = UTCDateTimeAttribute.serialize, TTLAttribute.serialize
+    monkeypatch.setattr(UTCDateTimeAttribute, "serialize",
+                        lambda self, v: calls.__setitem__("utc", calls["utc"] + 1) or utc(self, v))
+    monkeypatch.setattr(TTLAttribute, "serialize", lambda self, v: calls.__setitem__("ttl", calls["ttl"] + 1) or ttl(self, v))
+    monkeypatch.setattr(registrations, "held_claims", lambda keys, reg_id: {})
+    monkeypatch.setattr(registrations, "_pending_cap", lambda: 20)
+    sent: list[dict] = []
+    monkeypatch.setattr(models.connection(), "transact_write_items", lambda **kw: sent.append(kw) or {})
+    registrations.create(reg, now=now, idempotency_key="webhook#acme#m1", idempotency_ttl=timedelta(days=1),
+                         fingerprint="f" * 64)
+    (call,) = sent
+    # was 6 and 2: the registration's created/updated, its audit line, the customer, the claims, the pending
+    # counter (store.holders, left as it is); the claims' two epochs
+    assert calls == {"utc": 2, "ttl": 0}
+    stamp = utc(UTCDateTimeAttribute(), now)
+    reg_put = call["put_items"][0]["Item"]
+    assert reg_put["created_at"] == reg_put["updated_at"] == reg_put["audit"]["L"][0]["M"]["at"] == {"S": stamp}
+    webhook_claim = next(p["Item"] for p in call["put_items"] if p["Item"].get("key") == {"S": "webhook#acme#m1"})
+    assert webhook_claim["expires_at"] == {"N": ttl(ClaimItem.expires_at, now + timedelta(days=1))}
+    assert webhook_claim["response"] == {"S": ClaimItem.response.serialize({"id": "reg_stamps", "status": "submitted"})}
+
+
+# --- the claims read: the request PynamoDB's batch_get sends, without a model per answer --------------------------
+
+KEYS = ["customer#uscc:91440300708461136T", "customer#name:腾讯计算机系统@深圳", "customer#domain:tencent.com"]
+
+
+def _keys(keys):
+    return [{"key": {"S": k}} for k in keys]
+
+
+def _claim(key, reg_id):
+    return {"key": {"S": key}, "registration_id": {"S": reg_id}, "created_at": {"S": "2026-12-06T10:00:00.000000+0000"}}
+
+
+@pytest.fixture
+def stubbed():
+    client = ClaimItem._get_connection().connection.client  # noqa: SLF001 - the models' shared client
+    with Stubber(client) as stub:
+        yield stub
+        stub.assert_no_pending_responses()
+
+
+def _request(keys):
+    return {"RequestItems": {ClaimItem.Meta.table_name: {"ConsistentRead": True, "Keys": _keys(keys)}},
+            "ReturnConsumedCapacity": "TOTAL"}
+
+
+def test_the_claims_read_is_pynamodbs_batch_get_request(stubbed):
+    table = ClaimItem.Meta.table_name
+    answer = {"Responses": {table: [_claim(KEYS[0], "reg_other"), _claim(KEYS[2], "reg_me")]}, "UnprocessedKeys": {}}
+    # what PynamoDB sends for ClaimItem.batch_get(keys, consistent_read=True) (it batches from a set: any order)
+    sent: list[dict] = []
+    client = ClaimItem._get_connection().connection.client  # noqa: SLF001
+    client.meta.events.register("before-parameter-build.dynamodb.BatchGetItem",
+                                lambda params, **_: sent.append(json.loads(json.dumps(params))), unique_id="t-batch")
+    try:
+        stubbed.add_response("batch_get_item", answer)
+        via_pynamodb = {c.key: c.registration_id for c in ClaimItem.batch_get(KEYS, consistent_read=True)}
+        stubbed.add_response("batch_get_item", answer, _request(KEYS))
+        held = registrations.held_claims(KEYS, "reg_me")
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.BatchGetItem", unique_id="t-batch")
+    assert held == {k: v for k, v in via_pynamodb.items() if v != "reg_me"} == {KEYS[0]: "reg_other"}
+    pynamodb_request, ours = sent
+    pynamodb_request["RequestItems"][table]["Keys"].sort(key=json.dumps)
+    ours["RequestItems"][table]["Keys"].sort(key=json.dumps)
+    assert ours == pynamodb_request
+
+
+def test_unprocessed_keys_are_asked_again_and_no_model_is_built(stubbed, monkeypatch):
+    table = ClaimItem.Meta.table_name
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a ClaimItem was built for an answer")
+
+    monkeypatch.setattr(ClaimItem, "from_raw_data", classmethod(no_model))
+    stubbed.add_response("batch_get_item", {"Responses": {table: [_claim(KEYS[1], "reg_a")]},
+                                            "UnprocessedKeys": {table: {"Keys": _keys([KEYS[2]])}}}, _request(KEYS))
+    stubbed.add_response("batch_get_item", {"Responses": {table: [_claim(KEYS[2], "reg_b")]}, "UnprocessedKeys": {}},
+                         _request([KEYS[2]]))
+    assert registrations.held_claims([*KEYS, KEYS[0]], "reg_me") == {KEYS[1]: "reg_a", KEYS[2]: "reg_b"}
+
+
+def test_a_failed_claims_read_is_pynamodbs_get_error(stubbed):
+    stubbed.add_client_error("batch_get_item", service_error_code="ProvisionedThroughputExceededException",
+                             http_status_code=400)
+    with pytest.raises(GetError) as err:
+        registrations.held_claims(KEYS, "reg_me")
+    assert err.value.cause_response_code == "ProvisionedThroughputExceededException"
+    assert http._is_unavailable(err.value)  # still a 503 + Retry-After at the edge
+
+
+def test_the_stored_item_uses_the_stamp_of_each_value():
+    from chalicelib.domain.registration import new_registration
+    from schemas.common import Actor
+    from schemas.registration import RegistrationCreate, Source
+
+    now = datetime(2026, 12, 6, 10, 0, 0, 5, tzinfo=UTC)
+    reg = new_registration(RegistrationCreate.model_validate(json.loads(EXAMPLE)["data"]), reg_id="reg_x",
+                           source=Source.PARTNER, submitter=Actor(kind="partner", id="acme"), now=now)
+    later = reg.model_copy(update={"updated_at": now + timedelta(microseconds=1)})
+    item = registrations.item_attributes(later)
+    assert item["created_at"] == {"S": RegistrationItem.created_at.serialize(now)}
+    assert item["updated_at"] == {"S": RegistrationItem.updated_at.serialize(now + timedelta(microseconds=1))}

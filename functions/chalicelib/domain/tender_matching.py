@@ -51,6 +51,7 @@ from typing import Any, NamedTuple
 MATCH_TEXT_CHARS = 4000
 BUYER_MIN_SCORE = 90.0
 _WORD = re.compile(r"[^\W_]+")
+_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")  # ``_is_cjk``
 _SPACE = re.compile(r"\s+")
 
 
@@ -362,8 +363,9 @@ class BuyerBlocker:
     def _near(self, query: str) -> list[str]:
         lb = len(query)
         lo, hi = math.floor(lb * 9 / 11), math.ceil(lb * 11 / 9)
-        # One edit more than the cut-off allows, so float rounding at exactly 90 cannot lose a key.
-        pieces = math.floor(0.1 * (lb + hi)) + 2
+        # At most ``edits`` (+ 0.01: a cut-off of exactly 90 computed as 89.999... loses no key), so
+        # ``edits + 1`` pieces leave one whole.
+        pieces = math.floor(0.1 * (lb + hi) + 0.01) + 1
         pool: set[str] = set()
         if lb < pieces * self.MIN_WINDOW:
             for length in range(lo, hi + 1):
@@ -529,7 +531,8 @@ class SubscriptionIndex:
     def keyword_hits(self, p: Prepared) -> set[str]:
         """Patterns of every indexed keyword the tender contains (one pass of each automaton)."""
         hits: set[str] = set()
-        if len(self._cjk):
+        # A CJK keyword holds a CJK character (``Keyword.compile``): a text without one holds none of them.
+        if len(self._cjk) and _CJK_CHAR.search(p.text):
             hits.update(map(_PATTERN, self._cjk.iter(_as_bytes(p.text))))
         if self._single:
             single = self._single
@@ -589,9 +592,9 @@ class SubscriptionIndex:
 
     def to_payload(self) -> tuple[Any, ...]:
         """The index as plain tuples, lists, dicts and strings (``marshal``-able), what ``from_payload`` takes
-        back without building anything: the rows (``Criteria.to_row``), the postings (sure ones as ids,
-        checked ones as row numbers), the automata's patterns and the buyer blocker's windows. Strings
-        repeated across them are the same objects, stored once."""
+        back building nothing but the two automata: the rows (``Criteria.to_row``), the postings (sure ones
+        as ids, checked ones as row numbers), the automata's patterns, the one-word keywords' dict and the
+        buyer blocker's windows. Strings repeated across them are the same objects, stored once."""
         crits = list(self.by_id.values())
         # ``Criteria.to_row`` as a tuple. Its strings are the very objects the postings and the other rows
         # hold (an id in its row and in the sure postings, a pattern in every row that has it and in the
@@ -608,10 +611,16 @@ class SubscriptionIndex:
             return [slot[x.id] for x in held] if type(held) is list else slot[held.id]
 
         cjk: dict[str, None] = {}
-        words: dict[str, None] = {}  # phrases and single words (``from_payload`` tells them apart)
+        phrases: dict[str, None] = {}
+        single: dict[str, str] = {}
         for c in crits:  # only the patterns someone holds (the live automata may keep removed ones)
             for pattern in (*c.include, *c.exclude):
-                (words if pattern[:1] == " " else cjk)[pattern] = None
+                if pattern[:1] != " ":
+                    cjk[pattern] = None
+                elif pattern.find(" ", 1) == len(pattern) - 1:
+                    single[pattern[1:-1]] = pattern
+                else:
+                    phrases[pattern] = None
         windows, by_len = self._buyer_block.state()
         # The automata are built again from their patterns at load. Their pickled form (pyahocorasick's
         # ``__reduce__``) loads in 0.1 s instead of 0.28 s at 100k, but is 9 MB more to read: measured through
@@ -619,7 +628,7 @@ class SubscriptionIndex:
         return (INDEX_FORMAT, rows,
                 {kind: {k: sure(v) for k, v in table.items()} for kind, table in self._sure.items()},
                 {kind: {k: check(v) for k, v in table.items()} for kind, table in self._check.items()},
-                list(cjk), list(words), windows, by_len)
+                list(cjk), list(phrases), single, windows, by_len)
 
     @classmethod
     def from_payload(cls, payload: tuple[Any, ...], version: int = 0, epoch: str = "") -> SubscriptionIndex:
@@ -627,7 +636,7 @@ class SubscriptionIndex:
         pointed at them, the automata built from their patterns; postings and windows used as they are."""
         import ahocorasick
 
-        fmt, rows, sure, check, cjk, words, windows, by_len = payload
+        fmt, rows, sure, check, cjk, phrases, single, windows, by_len = payload
         if fmt != INDEX_FORMAT:
             raise ValueError(f"index payload format {fmt} is not {INDEX_FORMAT}")
         make = Criteria._make
@@ -646,8 +655,7 @@ class SubscriptionIndex:
         index._sure = sure
         index._check = {kind: {k: [crits[i] for i in v] if type(v) is list else crits[v] for k, v in table.items()}
                         for kind, table in check.items()}
-        index._single = {w[1:-1]: w for w in words if w.find(" ", 1) == len(w) - 1}
-        phrases = [w for w in words if w.find(" ", 1) != len(w) - 1]
+        index._single = single
         for name, patterns, key in (("_cjk", cjk, _as_bytes), ("_words", phrases, None)):
             automaton = ahocorasick.Automaton()
             add = automaton.add_word

@@ -385,3 +385,10 @@ def test_changes_applied_in_place_equal_a_fresh_build() -> None:
     index.apply(changes, 11)  # a replay (a snapshot taken while these writes went on)
     for t in _tenders_for_changes():
         assert index.match(prepare(t)) == fresh.match(prepare(t))
+
+
+def test_the_cjk_character_test_that_skips_the_cjk_automaton_is_is_cjk() -> None:
+    """A text without a CJK character skips the CJK automaton: the regex must agree with ``_is_cjk``."""
+    from chalicelib.domain.tender_matching import _CJK_CHAR, _is_cjk
+
+    assert all(bool(_CJK_CHAR.search(chr(o))) == _is_cjk(chr(o)) for o in range(0x32000))

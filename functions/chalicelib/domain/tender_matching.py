@@ -548,24 +548,13 @@ class SubscriptionIndex:
         return (("keywords", hits), ("codes", p.code_prefixes), ("places", p.places), ("buyers", near),
                 ("always", _ALWAYS))
 
-    def candidates(self, p: Prepared, hits: set[str] | None = None) -> dict[str, Criteria]:
-        """Subscriptions whose anchor criterion the tender satisfies (a superset of the matches)."""
-        found: dict[str, Criteria] = {}
-        by_id = self.by_id
-        for kind, keys in self._anchor_keys(p, self.keyword_hits(p) if hits is None else hits):
-            for table in (self._sure[kind], self._check[kind]):
-                for held in filter(None, map(table.get, keys)):
-                    for x in (held if type(held) is list else (held,)):
-                        c = by_id[x] if type(x) is str else x
-                        found[c.id] = c
-        return found
-
     def match(self, p: Prepared) -> set[str]:
-        """Ids of the subscriptions the tender matches: ``{c.id for c in candidates if matches(c, p)}``, with
-        the subscriptions their anchor decides alone taken without a check and the rest checked in line."""
+        """Ids of the subscriptions the tender matches: ``matches(c, p)`` for the subscriptions whose anchor the
+        tender satisfies (the candidates, a superset of the matches), with those their anchor decides alone
+        taken without a check and the rest checked in line."""
         hits = self.keyword_hits(p)
         out: set[str] = set()
-        checks: list[Criteria] = []
+        checks: list[Any] = []  # Criteria
         add, update, append, extend = out.add, out.update, checks.append, checks.extend
         sure, check = self._sure, self._check
         for kind, keys in self._anchor_keys(p, hits):

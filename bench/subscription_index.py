@@ -11,7 +11,8 @@ compaction writes). Each sample is a fresh interpreter (a cold container):
 - after: import the poller's service module, ``services.tenders.current_index()`` (one GetItem of the state,
   BatchGetItem of the snapshot chunks through botocore from moto, decode: the snapshot holds the index as it
   was), then the first match; then prepare + match over the corpus tenders (CPU rate; the buyer look-ups the
-  index remembers are dropped before each pass, so every pass pays them), the loaded index checked against
+  index remembers are dropped before each pass, so every pass pays them; then three passes that keep them,
+  a warm poller whose feeds repeat buyers), the loaded index checked against
   the naive loop on its first tenders (8, or 2 at 1M; the run fails on any difference), and one change
   applied in place (a warm poller seeing a new subscription with a keyword the automata lack).
 - before (``--baseline DIR``, a checkout of the code before): its rebuild minus the DynamoDB Scan (so a

@@ -304,3 +304,44 @@ def test_a_write_without_its_log_entry_is_healed_by_one_scan(suite, monkeypatch)
     assert sorted(c.id for c in index) == ["sub_new", "sub_oldcode"] and index.version == 2
     assert store.index_state().snap_version == 2  # healed: the next loads read this snapshot
     service._INDEX = None
+
+
+def test_a_snapshot_of_the_previous_format_is_read_without_a_scan_and_replaced(suite):
+    """An upgraded stack holds a snapshot in the previous release's format (marshalled rows): the first cold
+    poller reads it (no Scan), applies the log after it and writes a snapshot of the current format; the next
+    cold poller reads that one."""
+    import marshal
+    import zlib
+
+    from chalicelib.domain.tender_matching import ROWS_FORMAT, SNAPSHOT_FORMAT, Criteria
+    from chalicelib.services import tenders as service
+    from chalicelib.store import tenders as store
+    from chalicelib.store.models import SubscriptionItem
+    from schemas.tender import Subscription
+
+    subs = [Subscription(id=f"sub_{i}", rep_id="wang", created_at=T0, regions=[f"R{i}"]) for i in range(3)]
+    for s in subs[:2]:
+        store.create_subscription(s)
+    old_chunks = [zlib.compress(marshal.dumps([tuple(Criteria.from_subscription(s).to_row())]), 6) for s in subs[:2]]
+    assert store.write_snapshot(old_chunks, 2, ROWS_FORMAT, store.index_state())
+    store.create_subscription(subs[2])  # a change after the old snapshot
+    calls: list[str] = []
+
+    def scans(**kw: Any) -> None:
+        calls.append(kw["model"].name)
+
+    client = SubscriptionItem._get_connection().connection.client
+    client.meta.events.register("before-call.dynamodb.Scan", scans)
+    try:
+        service._INDEX = None
+        first = service.current_index()
+        assert sorted(c.regions for c in first) == [("r0",), ("r1",), ("r2",)] and first.version == 3
+        state = store.index_state()
+        assert state.snap_format == SNAPSHOT_FORMAT and state.snap_version == 3  # replaced at once
+        service._INDEX = None
+        again = service.current_index()
+        assert sorted(c.regions for c in again) == [("r0",), ("r1",), ("r2",)] and again.version == 3
+        assert calls == []
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.Scan", scans)
+        service._INDEX = None

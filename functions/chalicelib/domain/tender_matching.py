@@ -7,16 +7,18 @@ under one *anchor* criterion that every match must satisfy:
 
 - include keywords (first choice): under each keyword's pattern. Two Aho-Corasick automata (pyahocorasick)
   hold every keyword of every subscription, so a tender's text is scanned once, not once per keyword: CJK
-  keywords are searched in the folded text (a substring, no segmentation), word keywords as
-  `` w1 w2 `` in the tender's words joined by single spaces (a whole-word phrase). The set of keywords
-  found then answers include and exclude for every candidate without scanning again;
+  keywords are searched in the folded text (a substring, no segmentation), phrases of two words or more as
+  `` w1 w2 `` in the tender's words joined by single spaces (a whole-word phrase); one-word keywords are
+  looked up by the tender's words in a dict. The set of keywords found then answers include and exclude
+  for every candidate without scanning again;
 - else category prefixes: under the prefix; a tender looks up every prefix of each of its codes;
 - else buyers: under the normalised buyer core; a tender finds the cores within the fuzzy cut-off through
   ``BuyerBlocker`` (a pigeonhole filter, then the same rapidfuzz scorer), so fuzzy scoring touches only
   the few plausible names;
 - else regions: under the region text; a tender looks up its country and every prefix of its region.
 
-Value range, region and buyer filters that are not a subscription's anchor run only on its candidates.
+Value range, region and buyer filters that are not a subscription's anchor run only on its candidates;
+a subscription whose anchor is its only criterion (most) is a match as soon as it is found, unchecked.
 
 Matching rules (case-insensitive, NFKC-folded): keywords are matched in the title and the first
 ``MATCH_TEXT_CHARS`` characters of the text; a keyword with any CJK character is a substring (no word
@@ -40,16 +42,17 @@ import re
 import sys
 import unicodedata
 from bisect import bisect_left, bisect_right, insort
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 MATCH_TEXT_CHARS = 4000
 BUYER_MIN_SCORE = 90.0
 _WORD = re.compile(r"[^\W_]+")
+_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")  # ``_is_cjk``
 
 
 def _is_cjk(ch: str) -> bool:
@@ -342,15 +345,35 @@ class BuyerBlocker:
     window, and scores only the keys of a compatible length found (same scorer and cut-off as the
     predicate); postings are sorted by key length, so that range is two bisections, not a filter. Queries
     too short to cut into pieces of two characters score every key of a compatible length (few are short).
+
+    A feed's buyers repeat (the same council, the same hospital): the answer for a query is kept (the last
+    ``MEMO_SIZE`` queries) until keys are added, since an answer changes only then.
     """
 
     MIN_WINDOW, MAX_WINDOW = 2, 4
+    MEMO_SIZE = 4096
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
-        self._windows: dict[str, list[str]] = defaultdict(list)
-        self._by_len: dict[int, list[str]] = defaultdict(list)
+        self._windows: dict[str, list[str]] = {}
+        self._by_len: dict[int, list[str]] = {}
         self._known: set[str] = set()
+        self._memo: dict[str, list[str]] = {}
         self.add(keys)
+
+    def forget(self) -> None:
+        """Drop the remembered answers (benchmarks: every query pays its first look-up again)."""
+        self._memo.clear()
+
+    def state(self) -> tuple[dict[str, list[str]], dict[int, list[str]]]:
+        """What ``from_state`` takes back (plain dicts, lists and strings: the snapshot stores them as they are)."""
+        return self._windows, self._by_len
+
+    @classmethod
+    def from_state(cls, windows: dict[str, list[str]], by_len: dict[int, list[str]]) -> BuyerBlocker:
+        blocker = cls()
+        blocker._windows, blocker._by_len = windows, by_len
+        blocker._known = set().union(*by_len.values())
+        return blocker
 
     def add(self, keys: Iterable[str]) -> None:
         """Index more keys (postings stay sorted by key length). Keys are never removed: a key nobody
@@ -358,23 +381,37 @@ class BuyerBlocker:
         new = sorted(set(keys) - self._known, key=len)  # shortest first: mostly appends
         if not new:
             return
+        self._memo.clear()  # an answer may now hold one of the new keys
         longest = max((len(k) for k in self._known), default=0)
         self._known.update(new)
-        windows, sizes = self._windows, range(self.MIN_WINDOW, self.MAX_WINDOW + 1)
+        windows, by_len, sizes = self._windows, self._by_len, range(self.MIN_WINDOW, self.MAX_WINDOW + 1)
         for key in new:
-            self._by_len[len(key)].append(key)
+            by_len.setdefault(len(key), []).append(key)
             for window in {key[i:i + size] for size in sizes for i in range(len(key) - size + 1)}:
-                if len(key) >= longest:
-                    windows[window].append(key)
+                held = windows.get(window)
+                if held is None:
+                    windows[window] = [key]
+                elif len(key) >= longest:
+                    held.append(key)
                 else:  # a key shorter than ones already indexed (a change after the build)
-                    insort(windows[window], key, key=len)
+                    insort(held, key, key=len)
 
     def near(self, query: str) -> list[str]:
         """Keys scoring at least ``BUYER_MIN_SCORE`` against ``query`` (exactly those)."""
+        memo = self._memo
+        found = memo.get(query)
+        if found is None:
+            if len(memo) >= self.MEMO_SIZE:
+                del memo[next(iter(memo))]  # the oldest
+            found = memo[query] = self._near(query)
+        return found
+
+    def _near(self, query: str) -> list[str]:
         lb = len(query)
         lo, hi = math.floor(lb * 9 / 11), math.ceil(lb * 11 / 9)
-        # One edit more than the cut-off allows, so float rounding at exactly 90 cannot lose a key.
-        pieces = math.floor(0.1 * (lb + hi)) + 2
+        # At most ``edits`` (+ 0.01: a cut-off of exactly 90 computed as 89.999... loses no key), so
+        # ``edits + 1`` pieces leave one whole.
+        pieces = math.floor(0.1 * (lb + hi) + 0.01) + 1
         pool: set[str] = set()
         if lb < pieces * self.MIN_WINDOW:
             for length in range(lo, hi + 1):
@@ -404,12 +441,28 @@ class BuyerBlocker:
                                                         score_cutoff=BUYER_MIN_SCORE, limit=None)]
 
 
+_KINDS = ("keywords", "codes", "buyers", "places", "always")
+_ALWAYS = ("",)
+_PATTERN = itemgetter(1)
+
+
+def decides_alone(c: Criteria) -> bool:
+    """Whether the subscription's anchor criterion is its only criterion (no exclude, no value range, no
+    second filter): then the tender satisfying the anchor is a match, and the index checks nothing else."""
+    return (not c.exclude and c.value_min is None and c.value_max is None
+            and (bool(c.include) + bool(c.categories) + bool(c.buyers) + bool(c.regions)) <= 1)
+
+
 class SubscriptionIndex:
     """Keyword automata and inverted lists over the subscriptions' anchor criteria; see the module docstring.
 
-    Built once from compiled subscriptions, then kept up to date in place by ``apply`` (the change log's
-    puts and deletes), so a warm poller never rebuilds it. Postings hold the ``Criteria`` tuples themselves
-    (one tuple when a single subscription has the anchor, else a list): no per-subscription dict or object.
+    Built once from compiled subscriptions (or loaded as it is from a snapshot, ``decode_snapshot``), then kept
+    up to date in place by ``apply`` (the change log's puts and deletes), so a warm poller never rebuilds it.
+
+    Each anchor key has two postings (one value when a single subscription has it, else a list; no
+    per-subscription object): ``_sure`` holds the *ids* of the subscriptions the anchor decides alone
+    (``decides_alone``: most of them), added to the result as they are found, with no check at all;
+    ``_check`` holds the ``Criteria`` of the others, which the rest of the predicate is run on.
 
     Args:
         subscriptions: compiled subscriptions.
@@ -423,10 +476,11 @@ class SubscriptionIndex:
         self.version = version
         self.epoch = epoch
         self.by_id: dict[str, Criteria] = {}
-        self._postings: dict[str, dict[str, Criteria | list[Criteria]]] = {
-            "keywords": {}, "codes": {}, "buyers": {}, "places": {}, "always": {}}
+        self._sure: dict[str, dict[str, str | list[str]]] = {kind: {} for kind in _KINDS}
+        self._check: dict[str, dict[str, Criteria | list[Criteria]]] = {kind: {} for kind in _KINDS}
         self._cjk: Any = ahocorasick.Automaton()
-        self._words: Any = ahocorasick.Automaton()
+        self._words: Any = ahocorasick.Automaton()  # phrases of two words or more
+        self._single: dict[str, str] = {}  # one-word keywords: the word -> its pattern
         self._buyer_block = BuyerBlocker()
         self.apply(subscriptions, version)
 
@@ -435,6 +489,11 @@ class SubscriptionIndex:
 
     def __iter__(self) -> Iterator[Criteria]:
         return iter(self.by_id.values())
+
+    def forget(self) -> None:
+        """Drop what matching remembers between tenders (``BuyerBlocker.near``'s answers): benchmarks call
+        it so that each pass pays every look-up once again."""
+        self._buyer_block.forget()
 
     def apply(self, changes: Iterable[Criteria | str], version: int) -> None:
         """Apply changes in order — a ``Criteria`` adds or replaces that subscription, a ``str`` removes that id
@@ -475,22 +534,26 @@ class SubscriptionIndex:
         for patterns in (c.include, c.exclude):
             for pattern in patterns:
                 if pattern[:1] == " ":
-                    if pattern not in self._words:
+                    if pattern.find(" ", 1) == len(pattern) - 1:  # one word: a set look-up, no automaton
+                        self._single[pattern[1:-1]] = pattern
+                    elif pattern not in self._words:
                         self._words.add_word(pattern, pattern)
                 else:
                     key = _as_bytes(pattern)
                     if key not in self._cjk:
                         self._cjk.add_word(key, pattern)
         kind, keys = c.anchors()
-        postings = self._postings[kind]
+        alone = decides_alone(c)
+        postings: dict[str, Any] = (self._sure if alone else self._check)[kind]
+        value = c.id if alone else c
         for key in keys:
             held = postings.get(key)
             if held is None:
-                postings[key] = c
+                postings[key] = value
             elif type(held) is list:
-                held.append(c)
+                held.append(value)
             else:
-                postings[key] = [held, c]  # type: ignore[list-item]
+                postings[key] = [held, value]
         if kind == "buyers":
             buyers.update(keys)
 
@@ -499,94 +562,237 @@ class SubscriptionIndex:
         if c is None:
             return
         kind, keys = c.anchors()
-        postings = self._postings[kind]
+        alone = decides_alone(c)
+        postings: dict[str, Any] = (self._sure if alone else self._check)[kind]
         for key in keys:
             held = postings.get(key)
             if type(held) is list:
-                held[:] = [x for x in held if x.id != sub_id]
+                held[:] = [x for x in held if (x if alone else x.id) != sub_id]
                 if len(held) == 1:
                     postings[key] = held[0]
-            elif held is not None and held.id == sub_id:  # type: ignore[union-attr]
+            elif held is not None and (held if alone else held.id) == sub_id:
                 del postings[key]
         # Its keywords stay in the automata: a pattern nobody holds any more is found and ignored.
 
     def keyword_hits(self, p: Prepared) -> set[str]:
         """Patterns of every indexed keyword the tender contains (one pass of each automaton)."""
         hits: set[str] = set()
-        if len(self._cjk):
-            hits.update(pattern for _end, pattern in self._cjk.iter(_as_bytes(p.text)))
+        # A CJK keyword holds a CJK character (``Keyword.compile``): a text without one holds none of them.
+        if len(self._cjk) and _CJK_CHAR.search(p.text):
+            hits.update(map(_PATTERN, self._cjk.iter(_as_bytes(p.text))))
+        if self._single:
+            single = self._single
+            hits.update(map(single.__getitem__, single.keys() & p.words))  # iterates the tender's words
         if len(self._words):
-            hits.update(pattern for _end, pattern in self._words.iter(f" {' '.join(p.word_list)} "))
+            hits.update(map(_PATTERN, self._words.iter(f" {' '.join(p.word_list)} ")))
         return hits
 
-    def candidates(self, p: Prepared, hits: set[str] | None = None) -> dict[str, Criteria]:
-        """Subscriptions whose anchor criterion the tender satisfies (a superset of the matches)."""
-        found: dict[str, Criteria] = {}
-        postings = self._postings
-
-        def take(table: dict[str, Criteria | list[Criteria]], keys: Iterable[str]) -> None:
-            for key in keys:
-                held = table.get(key)
-                if held is None:
-                    continue
-                if type(held) is list:
-                    for c in held:
-                        found[c.id] = c
-                else:
-                    found[held.id] = held  # type: ignore[union-attr,assignment]
-
-        take(postings["keywords"], self.keyword_hits(p) if hits is None else hits)
-        if postings["codes"]:
-            take(postings["codes"], p.code_prefixes)
-        if postings["places"]:
-            take(postings["places"], p.places)
-        if p.buyer_core and postings["buyers"]:
-            take(postings["buyers"], self._buyer_block.near(p.buyer_core))
-        if postings["always"]:
-            take(postings["always"], ("",))
-        return found
+    def _anchor_keys(self, p: Prepared, hits: set[str]) -> tuple[tuple[str, Iterable[str]], ...]:
+        """Per kind of anchor, the keys the tender satisfies."""
+        buyers = self._sure["buyers"] or self._check["buyers"]
+        near = self._buyer_block.near(p.buyer_core) if p.buyer_core and buyers else ()
+        return (("keywords", hits), ("codes", p.code_prefixes), ("places", p.places), ("buyers", near),
+                ("always", _ALWAYS))
 
     def match(self, p: Prepared) -> set[str]:
-        """Ids of the subscriptions the tender matches."""
+        """Ids of the subscriptions the tender matches: ``matches(c, p)`` for the subscriptions whose anchor the
+        tender satisfies (the candidates, a superset of the matches), with those their anchor decides alone
+        taken without a check and the rest checked in line."""
         hits = self.keyword_hits(p)
-        return {cid for cid, c in self.candidates(p, hits).items() if matches(c, p, hits)}
+        out: set[str] = set()
+        checks: list[Any] = []  # Criteria
+        add, update, append, extend = out.add, out.update, checks.append, checks.extend
+        sure, check = self._sure, self._check
+        for kind, keys in self._anchor_keys(p, hits):
+            table: dict[str, Any] = sure[kind]
+            if table:
+                for held in filter(None, map(table.get, keys)):
+                    if type(held) is str:
+                        add(held)
+                    else:
+                        update(held)
+            table = check[kind]
+            if table:
+                for held in filter(None, map(table.get, keys)):
+                    if type(held) is list:
+                        extend(held)
+                    else:
+                        append(held)
+        if checks:
+            _check_all(checks, p, hits, add)
+        return out
+
+    # -- the persisted form ----------------------------------------------------------------------------
+
+    def to_payload(self) -> tuple[Any, ...]:
+        """The index as plain tuples, lists, dicts and strings (``marshal``-able), what ``from_payload`` takes
+        back building nothing but the two automata: the rows (``Criteria.to_row``), the postings (sure ones
+        as ids, checked ones as row numbers), the automata's patterns, the one-word keywords' dict and the
+        buyer blocker's windows. Strings repeated across them are the same objects, stored once."""
+        crits = list(self.by_id.values())
+        # ``Criteria.to_row`` as a tuple. Its strings are the very objects the postings and the other rows
+        # hold (an id in its row and in the sure postings, a pattern in every row that has it and in the
+        # automata): marshal stores each once.
+        rows = [tuple(c) if c.value_min is None and c.value_max is None
+                else (*c[:8], None if c.value_min is None else str(c.value_min),
+                      None if c.value_max is None else str(c.value_max), c.currency) for c in crits]
+        slot = {c.id: i for i, c in enumerate(crits)}
+
+        def sure(held: Any) -> Any:
+            return held if type(held) is str else list(held)
+
+        def check(held: Any) -> Any:
+            return [slot[x.id] for x in held] if type(held) is list else slot[held.id]
+
+        cjk: dict[str, None] = {}
+        phrases: dict[str, None] = {}
+        single: dict[str, str] = {}
+        for c in crits:  # only the patterns someone holds (the live automata may keep removed ones)
+            for pattern in (*c.include, *c.exclude):
+                if pattern[:1] != " ":
+                    cjk[pattern] = None
+                elif pattern.find(" ", 1) == len(pattern) - 1:
+                    single[pattern[1:-1]] = pattern
+                else:
+                    phrases[pattern] = None
+        windows, by_len = self._buyer_block.state()
+        # The automata are built again from their patterns at load. Their pickled form (pyahocorasick's
+        # ``__reduce__``) loads in 0.1 s instead of 0.28 s at 100k, but is 9 MB more to read: measured through
+        # botocore, the read cost more CPU than the build saves (bench/RESULTS.md, session 6).
+        return (INDEX_FORMAT, rows,
+                {kind: {k: sure(v) for k, v in table.items()} for kind, table in self._sure.items()},
+                {kind: {k: check(v) for k, v in table.items()} for kind, table in self._check.items()},
+                list(cjk), list(phrases), single, windows, by_len)
+
+    @classmethod
+    def from_payload(cls, payload: list[Any], version: int = 0, epoch: str = "") -> SubscriptionIndex:
+        """The index ``to_payload`` describes (given as a list, which this empties): rows turned into
+        ``Criteria`` (decimals parsed), checked postings pointed at them, the automata built from their
+        patterns; postings and windows used as they are.
+
+        Rows become ``Criteria`` and row numbers become ``Criteria`` in place, one at a time: each object
+        replaced is freed before the next is made, in memory of the same size, so loading holds no second
+        copy of the subscriptions (at 100k: 15 MB less RSS than converting into new lists)."""
+        import ahocorasick
+
+        fmt, crits, sure, check, cjk, phrases, single, windows, by_len = payload
+        payload.clear()
+        if fmt != INDEX_FORMAT:
+            raise ValueError(f"index payload format {fmt} is not {INDEX_FORMAT}")
+        make = Criteria._make
+        for i, r in enumerate(crits):
+            if r[8] is None and r[9] is None:
+                crits[i] = make(r)
+            else:
+                crits[i] = make((*r[:8], None if r[8] is None else Decimal(r[8]),
+                                 None if r[9] is None else Decimal(r[9]), r[10]))
+        index = cls.__new__(cls)
+        index.version, index.epoch = version, epoch
+        index.by_id = {c.id: c for c in crits}
+        index._sure = sure
+        for table in check.values():
+            for key, held in table.items():
+                if type(held) is list:
+                    for j, row in enumerate(held):
+                        held[j] = crits[row]
+                else:
+                    table[key] = crits[held]
+        del crits
+        index._check = check
+        index._single = single
+        for name, patterns, key in (("_cjk", cjk, _as_bytes), ("_words", phrases, None)):
+            automaton = ahocorasick.Automaton()
+            add = automaton.add_word
+            for pattern in patterns:
+                add(pattern if key is None else key(pattern), pattern)
+            if len(automaton):
+                automaton.make_automaton()
+            setattr(index, name, automaton)
+        index._buyer_block = BuyerBlocker.from_state(windows, by_len)
+        return index
+
+
+def _check_all(checks: list[Criteria], p: Prepared, hits: set[str], add: Any) -> None:
+    """``add(c.id)`` for each of ``checks`` that matches: ``matches(c, p, hits)`` in line (one call per tender,
+    not per subscription; tests/unit/domain/test_tender_matching.py checks the results are the same)."""
+    prefixes, places, core, value, currency = p.code_prefixes, p.place_set, p.buyer_core, p.value, p.currency
+    for c in checks:
+        if c.include and hits.isdisjoint(c.include):
+            continue
+        if c.exclude and not hits.isdisjoint(c.exclude):
+            continue
+        if c.categories and prefixes.isdisjoint(c.categories):
+            continue
+        if c.regions and places.isdisjoint(c.regions):
+            continue
+        if c.buyers and (core is None or not any(buyer_score(b, core) >= BUYER_MIN_SCORE for b in c.buyers)):
+            continue
+        if value is not None and (c.value_min is not None or c.value_max is not None):
+            if currency != c.currency:
+                continue
+            if c.value_min is not None and value < c.value_min:
+                continue
+            if c.value_max is not None and value > c.value_max:
+                continue
+        add(c.id)
 
 
 # -- the persisted snapshot (issue 15) -------------------------------------------------------------------
 
-# Chunks of ``marshal``-ed row tuples (``Criteria.to_row`` as a tuple), zlib-compressed. marshal loads plain
-# tuples and strings in C (measured at 100k: 0.08 s, JSON 0.11 s plus 0.35 s to turn lists into tuples) and
-# keeps one copy of a string repeated in a chunk; its format belongs to the Python version, which is why it
-# is in the name: a snapshot of another format is not read but rebuilt (``services.tenders``).
-SNAPSHOT_FORMAT = f"rows{ROW_FORMAT}-marshal{marshal.version}-py{sys.version_info[0]}.{sys.version_info[1]}-zlib"
+# The index itself (``SubscriptionIndex.to_payload``) as one ``marshal`` blob, zlib-compressed and cut into
+# chunks of at most ``CHUNK_BYTES`` (a DynamoDB item holds 400 KB), read back in order: marshal loads plain
+# tuples, lists, dicts and strings in C and keeps one copy of a string however often it is referenced, so a
+# cold poller loads the postings and the buyer blocker as they were, instead of building them. marshal's
+# format belongs to the Python version, which is why it is in the name: a snapshot of an unknown format is
+# not read but rebuilt from a Scan (``services.tenders``). The format before this one (``ROWS_FORMAT``: the
+# rows alone, in independent chunks) is still read (``decode_chunk``), and replaced by a snapshot of this one.
+INDEX_FORMAT = 2  # the layout of ``SubscriptionIndex.to_payload``
+_PY = f"marshal{marshal.version}-py{sys.version_info[0]}.{sys.version_info[1]}-zlib"
+SNAPSHOT_FORMAT = f"index{INDEX_FORMAT}-rows{ROW_FORMAT}-{_PY}"
+ROWS_FORMAT = f"rows{ROW_FORMAT}-{_PY}"
+READABLE_FORMATS = (SNAPSHOT_FORMAT, ROWS_FORMAT)
 CHUNK_BYTES = 350_000  # compressed bytes per chunk: a DynamoDB item holds 400 KB
-_CHUNK_ROWS = 8192
 
 
-def encode_snapshot(subscriptions: Iterable[Criteria]) -> list[bytes]:
-    """The snapshot chunks of these subscriptions (each at most ``CHUNK_BYTES``)."""
+def encode_snapshot(subscriptions: SubscriptionIndex | Iterable[Criteria]) -> list[bytes]:
+    """The snapshot chunks of this index (or of an index of these subscriptions), each at most ``CHUNK_BYTES``,
+    to be read back in order (``decode_snapshot``)."""
     import zlib
 
-    def plain(c: Criteria) -> tuple[Any, ...]:
-        return tuple(sys.intern(v) if type(v) is str else v for v in c.to_row())  # shared once per chunk
+    index = subscriptions if isinstance(subscriptions, SubscriptionIndex) else SubscriptionIndex(subscriptions)
+    blob = zlib.compress(marshal.dumps(index.to_payload()), 6)  # read at every cold start: small beats fast
+    return [blob[i:i + CHUNK_BYTES] for i in range(0, len(blob), CHUNK_BYTES)] or [blob]
 
-    def encode(part: list[tuple[Any, ...]]) -> list[bytes]:
-        blob = zlib.compress(marshal.dumps(part), 6)
-        if len(blob) <= CHUNK_BYTES or len(part) == 1:
-            return [blob]
-        return encode(part[:len(part) // 2]) + encode(part[len(part) // 2:])
 
-    rows = [plain(c) for c in subscriptions]
-    out: list[bytes] = []
-    for i in range(0, len(rows), _CHUNK_ROWS):
-        out += encode(rows[i:i + _CHUNK_ROWS])
-    return out
+def decode_snapshot(chunks: Iterable[bytes], fmt: str = SNAPSHOT_FORMAT, version: int = 0,
+                    epoch: str = "") -> SubscriptionIndex:
+    """The index a snapshot of a readable format holds (its chunks in order), at ``version``."""
+    import gc
+    import zlib
+
+    enabled = gc.isenabled()
+    gc.disable()  # many objects, no cycles (see ``SubscriptionIndex.apply``)
+    try:
+        if fmt == ROWS_FORMAT:
+            return SubscriptionIndex((c for blob in chunks for c in decode_chunk(blob)), version=version, epoch=epoch)
+        if fmt != SNAPSHOT_FORMAT:
+            raise ValueError(f"snapshot format {fmt} is not readable (readable: {', '.join(READABLE_FORMATS)})")
+        inflate = zlib.decompressobj()
+        data = bytearray()
+        for blob in chunks:
+            data += inflate.decompress(blob)
+        data += inflate.flush()
+        payload = list(marshal.loads(data))
+        del data
+        return SubscriptionIndex.from_payload(payload, version=version, epoch=epoch)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def decode_chunk(blob: bytes) -> list[Criteria]:
-    """The subscriptions of one chunk."""
+    """The subscriptions of one chunk of a ``ROWS_FORMAT`` snapshot (the format before ``SNAPSHOT_FORMAT``)."""
     import zlib
 
     make, from_row = Criteria._make, Criteria.from_row
     return [make(r) if r[8] is None and r[9] is None else from_row(r) for r in marshal.loads(zlib.decompress(blob))]
-

@@ -141,14 +141,18 @@ def _load(state: Any) -> Any:
     """A fresh index: the snapshot and the log after it (``store.SnapshotGone``: a compaction replaced them
     meanwhile, read the state again)."""
     import gc
-    from itertools import chain
 
-    from chalicelib.domain.tender_matching import SNAPSHOT_FORMAT, SubscriptionIndex, decode_chunk
+    from chalicelib.domain.tender_matching import (
+        READABLE_FORMATS,
+        SNAPSHOT_FORMAT,
+        SubscriptionIndex,
+        decode_snapshot,
+    )
     from chalicelib.store import tenders as store
 
     for _attempt in range(3):
         try:
-            if state.snap_id is not None and state.snap_format != SNAPSHOT_FORMAT:
+            if state.snap_id is not None and state.snap_format not in READABLE_FORMATS:
                 return _bootstrap(state, f"snapshot format {state.snap_format} is not {SNAPSHOT_FORMAT}")
             changes = store.changes(state.snap_version + 1, state.version) if state.version > state.snap_version else []
             if changes is None:
@@ -158,14 +162,19 @@ def _load(state: Any) -> Any:
                 if fresh.snap_id == state.snap_id:  # not compacted meanwhile: a hole (a write by older code)
                     return _bootstrap(fresh, "the change log has a gap after the snapshot")
                 raise store.SnapshotGone(state.snap_id)
-            chunks = store.snapshot_chunks(state) if state.snap_id is not None else ()
-            # One pass: the snapshot's rows as their chunks arrive, then the log (the automata are built once).
-            index = SubscriptionIndex(chain(chain.from_iterable(map(decode_chunk, chunks)), _compiled(changes)),
-                                      version=state.version, epoch=state.epoch)
+            if state.snap_id is None:
+                index = SubscriptionIndex(_compiled(changes), version=state.version, epoch=state.epoch)
+            else:
+                # The snapshot is the index as it was (postings, buyer blocker, automata): nothing to build
+                # but the log's changes after it, applied in place.
+                index = decode_snapshot(store.snapshot_chunks(state), state.snap_format, version=state.snap_version,
+                                        epoch=state.epoch)
+                index.apply(_compiled(changes), state.version)
             gc.freeze()  # the index lives as long as the container: keep it out of the collector's walks
             logger.info("subscriptions index loaded: %d subscriptions at version %d (snapshot %d + %d changes)",
                         len(index), state.version, state.snap_version, len(changes))
-            _compact_if_due(index, state)
+            # A snapshot of the format before is replaced by one of this format at once (upgrade).
+            _compact_if_due(index, state, force=state.snap_id is not None and state.snap_format != SNAPSHOT_FORMAT)
             return index
         except store.SnapshotGone:
             state = store.index_state()

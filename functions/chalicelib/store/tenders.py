@@ -279,14 +279,16 @@ def changes(first: int, last: int) -> list[dict[str, Any]] | None:
 
 
 def snapshot_chunks(state: IndexState) -> Iterator[bytes]:
-    """The chunks of the state's snapshot, a few per request (any order); ``SnapshotGone`` if one is missing."""
+    """The chunks of the state's snapshot in order, a few per request; ``SnapshotGone`` if one is missing."""
     ids = [f"{CHUNK_PREFIX}{state.snap_id}#{n}" for n in range(state.snap_chunks)]
     for group in _groups(ids, _CHUNKS_PER_GET):
-        items = list(SubscriptionItem.batch_get(group, consistent_read=True, attributes_to_get=["id", "blob"]))
-        if len(items) != len(group):
+        # BatchGetItem answers in any order: put them back in the snapshot's.
+        blobs = {item.id: item.blob for item in
+                 SubscriptionItem.batch_get(group, consistent_read=True, attributes_to_get=["id", "blob"])}
+        if len(blobs) != len(group):
             raise SnapshotGone(state.snap_id)
-        for item in items:
-            yield item.blob
+        for key in group:
+            yield blobs[key]
 
 
 def write_snapshot(chunks: list[bytes], version: int, fmt: str, state: IndexState) -> bool:

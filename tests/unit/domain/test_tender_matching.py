@@ -207,7 +207,7 @@ def test_buyer_blocker_is_exact_on_near_misses() -> None:
 def test_a_row_round_trips_through_json_and_the_snapshot() -> None:
     import json
 
-    from chalicelib.domain.tender_matching import decode_chunk, encode_snapshot
+    from chalicelib.domain.tender_matching import decode_snapshot, encode_snapshot
 
     c = sub(id="s9", keywords={"include": ["Cloud Hosting", "云平台"], "exclude": ["training"]},
             buyers=["Manchester City Council"], regions=["GB"], categories=["cpv:72 2"], currency="GBP",
@@ -216,18 +216,133 @@ def test_a_row_round_trips_through_json_and_the_snapshot() -> None:
     assert Criteria.from_row(json.loads(json.dumps(c.to_row()))) == c
     plain = sub(id="s10", regions=["FR"])
     chunks = encode_snapshot([c, plain])
-    assert len(chunks) == 1 and [x for blob in chunks for x in decode_chunk(blob)] == [c, plain]
-    assert all(type(x) is Criteria for x in decode_chunk(chunks[0]))
+    back = decode_snapshot(chunks, version=7, epoch="e1")
+    assert len(chunks) == 1 and list(back) == [c, plain] and (back.version, back.epoch) == (7, "e1")
+    assert all(type(x) is Criteria for x in back) and type(back.by_id["s9"].value_min) is Decimal
 
 
-def test_snapshot_chunks_stay_under_the_item_size(monkeypatch) -> None:
+def test_snapshot_chunks_stay_under_the_item_size_and_are_read_in_order(monkeypatch) -> None:
     from chalicelib.domain import tender_matching as tm
 
     monkeypatch.setattr(tm, "CHUNK_BYTES", 2_000)
     subs = [sub(id=f"s{i}", keywords={"include": [f"term{i} x{i * 7919 % 10007}"]}) for i in range(600)]
     chunks = tm.encode_snapshot(subs)
     assert len(chunks) > 3 and all(len(b) <= 2_000 for b in chunks)
-    assert [x for b in chunks for x in tm.decode_chunk(b)] == subs
+    assert list(tm.decode_snapshot(chunks)) == subs
+    with pytest.raises(Exception):  # noqa: B017 - out of order is not a snapshot (zlib or marshal refuses it)
+        tm.decode_snapshot(chunks[1:] + chunks[:1])
+
+
+def _bench_index(n: int = 10_000):
+    from bench.tender_matching import corpus_tenders, make_subscriptions
+
+    tenders = corpus_tenders()
+    subs = [Criteria.from_subscription(s) for s in make_subscriptions(n, tenders)]
+    return tenders, subs, SubscriptionIndex(subs)
+
+
+def test_a_snapshot_loads_the_index_that_matches_exactly_what_was_saved() -> None:
+    """The bench's mix at 10k: the loaded index (postings and buyer blocker as stored, automata built from the
+    stored patterns) matches what the built one and the naive loop match, and takes changes in place like a
+    built one."""
+    from chalicelib.domain import tender_matching as tm
+
+    tenders, subs, index = _bench_index()
+    chunks = tm.encode_snapshot(index)
+    loaded = tm.decode_snapshot(chunks, version=3)
+    assert sorted(loaded.by_id) == sorted(index.by_id) and loaded.version == 3
+    total = 0
+    for t in tenders[::3]:
+        p = prepare(t)
+        expected = naive_match(subs, p)
+        assert loaded.match(p) == index.match(p) == expected, t.source_id
+        total += len(expected)
+    assert total > 100
+    changes: list[Criteria | str] = [subs[0].id, subs[5].id, sub(id="new1", keywords={"include": ["全新关键词", "brand new"]}),
+                                     sub(id=subs[7].id, buyers=["London Borough of Barnet"]),
+                                     sub(id="new2", buyers=["London Borough of Barnett"], regions=["GB"])]
+    for target in (loaded, index):
+        target.apply(changes, 4)
+    final = list(index)
+    for t in [*tenders[::7], tender(title="全新关键词 and a brand new thing", buyer={"name": "London Borough of Barnet"},
+                                    country="GB")]:
+        p = prepare(t)
+        assert loaded.match(p) == index.match(p) == naive_match(final, p), t.title
+    assert {"new1", "new2", subs[7].id} <= loaded.match(prepare(tender(
+        title="全新关键词", buyer={"name": "London Borough of Barnet"}, country="GB")))
+
+
+def test_a_snapshot_of_the_format_before_is_still_read() -> None:
+    """A deployed stack's snapshot of the previous format (independent chunks of marshalled rows) loads into
+    the same index; ``services.tenders`` then replaces it with one of the current format."""
+    import marshal
+    import zlib
+
+    from chalicelib.domain.tender_matching import (
+        READABLE_FORMATS,
+        ROWS_FORMAT,
+        SNAPSHOT_FORMAT,
+        decode_snapshot,
+    )
+
+    tenders, subs, index = _bench_index(3_000)
+    # written the way the previous release wrote them: row tuples, 1,000 per chunk, in any order
+    old = [zlib.compress(marshal.dumps([tuple(c.to_row()) for c in subs[i:i + 1000]]), 6) for i in range(0, 3000, 1000)]
+    assert ROWS_FORMAT in READABLE_FORMATS and ROWS_FORMAT != SNAPSHOT_FORMAT
+    loaded = decode_snapshot(old[::-1], ROWS_FORMAT, version=9)
+    assert sorted(loaded.by_id) == sorted(c.id for c in subs) and loaded.by_id[subs[1].id] == subs[1]
+    for t in tenders[::5]:
+        p = prepare(t)
+        assert loaded.match(p) == index.match(p) == naive_match(subs, p)
+    with pytest.raises(ValueError, match="not readable"):
+        decode_snapshot(old, "rows0-marshal4-py3.9-zlib")
+
+
+def test_subscriptions_their_anchor_decides_alone_and_the_others_agree_with_the_predicate() -> None:
+    """Every mix of criteria on top of each anchor (the checked path) and each anchor alone (taken without a
+    check): the index matches what the predicate matches, on tenders that meet some and miss others."""
+    from itertools import product
+
+    from chalicelib.domain.tender_matching import decides_alone
+
+    anchors = [{"keywords": {"include": ["cloud"]}}, {"categories": ["cpv:722"]}, {"buyers": ["Manchester City Council"]},
+               {"regions": ["UKD"]}]
+    extras = [{}, {"keywords": {"exclude": ["training"]}}, {"regions": ["GB"]}, {"buyers": ["Manchester Council"]},
+              {"value_min": 1000, "value_max": 50_000, "currency": "GBP"}, {"categories": ["72"]}]
+    subs = []
+    for i, (anchor, extra) in enumerate(product(anchors, extras)):
+        data = {**anchor, **{k: v for k, v in extra.items() if k not in anchor}}
+        subs.append(sub(id=f"s{i}", **data))
+    alone = [c for c in subs if decides_alone(c)]
+    assert 0 < len(alone) < len(subs)
+    index = SubscriptionIndex(subs)
+    tenders = [tender(title=title, buyer={"name": buyer} if buyer else None, country=country, region=region,
+                      categories=cats, value=value, currency=currency)
+               for title, buyer, country, region, cats, value, currency in product(
+                   ["Cloud hosting", "Cloud training", "Road works"], ["Manchester City Council", None],
+                   ["GB", "FR"], ["UKD1", None], [["cpv:72212"], []], [Decimal(5000), Decimal(90_000), None],
+                   ["GBP", "EUR"])]
+    matched = 0
+    for t in tenders:
+        p = prepare(t)
+        expected = naive_match(subs, p)
+        assert index.match(p) == expected, t
+        matched += len(expected)
+    assert matched > 500
+
+
+def test_the_remembered_buyer_answers_are_dropped_when_a_buyer_is_added() -> None:
+    """``BuyerBlocker.near`` remembers its answers; a key added afterwards must still be found."""
+    index = SubscriptionIndex([sub(id="a", buyers=["Manchester City Council"])])
+    p = prepare(tender(buyer={"name": "Manchester City Council"}))
+    assert index.match(p) == {"a"}
+    assert index.match(p) == {"a"}  # answered from memory
+    index.apply([sub(id="b", buyers=["Manchester City Councils"])], 2)  # fuzzy: ratio >= 90
+    assert index.match(p) == {"a", "b"}
+    blocker = BuyerBlocker(["northwind trading", "contoso"])
+    assert blocker.near("northwind trading") == ["northwind trading"]
+    blocker.add(["northwind tradings"])
+    assert sorted(blocker.near("northwind trading")) == ["northwind trading", "northwind tradings"]
 
 
 def _tenders_for_changes() -> list[Tender]:
@@ -270,3 +385,10 @@ def test_changes_applied_in_place_equal_a_fresh_build() -> None:
     index.apply(changes, 11)  # a replay (a snapshot taken while these writes went on)
     for t in _tenders_for_changes():
         assert index.match(prepare(t)) == fresh.match(prepare(t))
+
+
+def test_the_cjk_character_test_that_skips_the_cjk_automaton_is_is_cjk() -> None:
+    """A text without a CJK character skips the CJK automaton: the regex must agree with ``_is_cjk``."""
+    from chalicelib.domain.tender_matching import _CJK_CHAR, _is_cjk
+
+    assert all(bool(_CJK_CHAR.search(chr(o))) == _is_cjk(chr(o)) for o in range(0x32000))

@@ -91,6 +91,22 @@ print(json.dumps({"imported": imported, "used": webhook.OpportunityRegistered.__
     assert got == {"imported": [False, False], "used": True, "unused": False}
 
 
+def test_importing_the_intake_schemas_builds_no_model():
+    # A model built at import (no ``defer_build``) costs its validator in every cold API container, whether the
+    # request uses it or not: the scoring rules documents and the list queries were (issue 15 item 1).
+    got = _python("""
+import json, pydantic
+from schemas import common, registration, scoring, webhook
+built = sorted(f"{m.__name__}.{name}" for m in (common, registration, scoring, webhook)
+               for name, v in vars(m).items() if isinstance(v, type) and issubclass(v, pydantic.BaseModel)
+               and v.__module__ == m.__name__ and v.__pydantic_complete__)
+print(json.dumps({"built": built, "scoring_models": sum(1 for v in vars(scoring).values() if isinstance(v, type)
+                                                      and issubclass(v, pydantic.BaseModel))}))
+""", lambda_env=False)
+    assert got["scoring_models"] > 5  # the check sees the models
+    assert got["built"] == []
+
+
 def test_a_queue_function_builds_only_the_event_models_it_receives():
     got = _python("""
 import json

@@ -17,6 +17,13 @@ Two zips can be compared (e.g. main's and this branch's): samples alternate per 
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --imports-only --runs 9  # the old figure
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --clients --runs 9  # clients alone
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --steps --runs 5    # where CPU goes
+    .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --only api_handler --runs 7  # the API only
+    .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --only api_handler --valgrind --runs 1
+
+CPU time on a shared machine moves ±50 ms between runs of the same zip. ``--valgrind`` runs every sample under
+valgrind's cachegrind (``--cache-sim=no``) and reports the instructions the process executed (Ir, millions)
+instead: the same zip gives the same count within ~0.1 % whatever the load, so a change of a few ms shows
+(on this machine ~5 M instructions per ms of CPU; samples take ~20 s each).
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -196,19 +204,33 @@ class World:
         return self.captured[-1][1]
 
 
+VALGRIND = False  # --valgrind: count instructions (cachegrind) instead of reading the CPU clock
+_IR = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
 def _run(root: str, function: str, event: dict, env: dict[str, str], probe: str = PROBE) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         ev, out = Path(tmp) / "event.json", Path(tmp) / "out.json"
         ev.write_text(json.dumps(event, default=str))
-        proc = subprocess.run([sys.executable, "-I", "-S", "-c", probe, root, function, str(ev), str(out)],
-                              cwd=root, env={**env, "DEALREG_FUNCTION": function.split(":")[0]},
+        command = [sys.executable, "-I", "-S", "-c", probe, root, function, str(ev), str(out)]
+        if VALGRIND:
+            command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={tmp}/cg.out",
+                       *command]
+        proc = subprocess.run(command, cwd=root, env={**env, "DEALREG_FUNCTION": function.split(":")[0]},
                               capture_output=True, text=True)
         if proc.returncode != 0 or not out.exists():
             raise RuntimeError(f"{function} failed:\n{proc.stderr[-3000:]}")
-        return json.loads(out.read_text())
+        got = json.loads(out.read_text())
+        if VALGRIND:
+            found = _IR.search(proc.stderr)
+            if found is None:
+                raise RuntimeError(f"{function}: no instruction count from valgrind:\n{proc.stderr[-3000:]}")
+            got["ir_m"] = int(found.group(1).replace(",", "")) / 1e6
+        return got
 
 
-def first_calls(roots: dict[str, str], runs: int) -> dict[str, dict[str, list[dict]]]:
+def first_calls(roots: dict[str, str], runs: int, only: tuple[str, ...] = ()) -> dict[str, dict[str, list[dict]]]:
+    """``only``: measure just the functions whose name starts with one of these (e.g. ``api_handler``)."""
     world = World()
     env = {**world.suite.env, "AWS_LAMBDA_FUNCTION_NAME": "bench", "PYTHONDONTWRITEBYTECODE": "1",
            "PATH": os.environ.get("PATH", ""), "DEALREG_PREFIX": world.suite.prefix}
@@ -219,10 +241,13 @@ def first_calls(roots: dict[str, str], runs: int) -> dict[str, dict[str, list[di
             n += 1
 
             def record(function: str, event: dict, z: str = z, root: str = root) -> None:
-                got[z].setdefault(function, []).append(_run(root, function, event, env))
+                if not only or function.startswith(only):
+                    got[z].setdefault(function, []).append(_run(root, function, event, env))
 
             record("api_handler:webhook", world.webhook(n))
             record("api_handler:duplicates_check", world.duplicate_check(n))
+            if only and not any(not f.startswith("api_handler") for f in only):
+                continue  # the API only: no queue or schedule function to feed
             done: set[str] = set()
             for _level in range(4):  # events -> queues -> their follow-ups
                 waiting = {f: e for f, e in world.pending().items() if f not in done}
@@ -286,7 +311,15 @@ def main() -> None:
     parser.add_argument("--imports-only", action="store_true", help="only `import app` (the former figure)")
     parser.add_argument("--clients", action="store_true", help="only the AWS clients a first webhook creates")
     parser.add_argument("--steps", action="store_true", help="CPU per step of a cold API container")
+    parser.add_argument("--only", default="", help="comma-separated function name prefixes, e.g. api_handler")
+    parser.add_argument("--valgrind", action="store_true",
+                        help="report instructions executed (valgrind cachegrind, millions): load-independent")
     args = parser.parse_args()
+    global VALGRIND
+    VALGRIND = args.valgrind
+    only = tuple(p for p in args.only.split(",") if p)
+    if VALGRIND and args.steps:
+        parser.error("--valgrind counts a whole process; --steps reads the CPU clock between steps")
     with tempfile.TemporaryDirectory() as tmp:
         roots = {}
         for i, z in enumerate(args.zips):
@@ -298,12 +331,17 @@ def main() -> None:
             steps(roots, args.runs)
             return
         load0 = os.getloadavg()[0]
-        got = (imports_only if args.imports_only else clients_only if args.clients else first_calls)(roots, args.runs)
+        if args.imports_only or args.clients:
+            got = (imports_only if args.imports_only else clients_only)(roots, args.runs)
+        else:
+            got = first_calls(roots, args.runs, only)
         load1 = os.getloadavg()[0]
     what = ("import app" if args.imports_only else "client creation after the imports" if args.clients
             else "first invocation (import + clients + first call)")
+    unit = ("instructions executed (valgrind), millions, median (min) [import part: CPU ms under valgrind]"
+            if VALGRIND else "CPU ms median (min) [import part]")
     print(f"{what} from the "
-          f"unzipped package, python -I -S, {args.runs} runs each, CPU ms median (min) [import part] "
+          f"unzipped package, python -I -S, {args.runs} runs each, {unit} "
           f"({platform.python_version()}, {platform.machine()}, {os.cpu_count()} cpus, load {load0:.1f}-{load1:.1f})")
     functions = sorted({f for per in got.values() for f in per})
     zips = list(got)
@@ -317,7 +355,8 @@ def main() -> None:
             if not rows:
                 cells.append("—")
                 continue
-            cells.append(f"{statistics.median(r['cpu_ms'] for r in rows):.0f} ({min(r['cpu_ms'] for r in rows):.0f})"
+            key = "ir_m" if VALGRIND else "cpu_ms"
+            cells.append(f"{statistics.median(r[key] for r in rows):.0f} ({min(r[key] for r in rows):.0f})"
                          f" [{statistics.median(r['import_cpu_ms'] for r in rows):.0f}]")
             answers |= {str(r["status"] if r["status"] is not None else
                             ("ok" if not r["failures"] else f"{r['failures']} failed")) for r in rows}

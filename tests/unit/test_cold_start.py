@@ -40,6 +40,21 @@ def test_import_app_loads_no_heavy_library():
     assert got in ([], ["botocore"])
 
 
+# Ours that ``import app`` may load besides the route modules (``handlers.*``, ``console.*``): the app's shell and
+# what the route modules need to register. A store, domain or service module beyond these costs every cold
+# function its imports (PynamoDB models, name tables, pydantic rules models, ...): import it in the handler
+# body that uses it.
+APP_SHELL = {"chalicelib", "chalicelib.clock", "chalicelib.domain", "chalicelib.domain.errors", "chalicelib.http",
+             "chalicelib.observability", "chalicelib.rules", "chalicelib.services", "chalicelib.services.registrations",
+             "chalicelib.settings", "chalicelib.handlers", "chalicelib.console"}
+
+
+def test_import_app_loads_no_store_domain_or_service_module():
+    got = _python("import json, sys, app; print(json.dumps(sorted(m for m in sys.modules if m.startswith('chalicelib'))))")
+    assert "chalicelib.handlers.intake" in got and "chalicelib.console.routes" in got  # the check sees the routes
+    assert [m for m in got if m not in APP_SHELL and not m.startswith(("chalicelib.handlers.", "chalicelib.console."))] == []
+
+
 _FIRST_EVENT = """
 import gc, json, os, app
 from chalicelib import observability

@@ -19,6 +19,7 @@ Two zips can be compared (e.g. main's and this branch's): samples alternate per 
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --steps --runs 5    # where CPU goes
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --only api_handler --runs 7  # the API only
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --only api_handler --valgrind --runs 1
+    .venv/bin/python -m bench.cold_start /tmp/after.zip --only api_handler:webhook --floor --runs 5  # libraries alone
 
 CPU time on a shared machine moves ±50 ms between runs of the same zip. ``--valgrind`` runs every sample under
 valgrind's cachegrind (``--cache-sim=no``) and reports the instructions the process executed (Ir, millions)
@@ -71,7 +72,39 @@ status = answer.get("statusCode") if isinstance(answer, dict) else None
 failures = len(answer.get("batchItemFailures", [])) if isinstance(answer, dict) else None
 with open(out_path, "w") as f:
     json.dump({"import_cpu_ms": (c1 - c0) * 1000, "cpu_ms": (c2 - c0) * 1000, "wall_ms": (t2 - t0) * 1000,
-               "status": status, "failures": failures}, f)
+               "status": status, "failures": failures, "modules": list(sys.modules)}, f)
+"""
+
+# --floor: the libraries alone. Every module the zip's first webhook loaded that is not ours (in the order it
+# was loaded), one botocore session with the two clients a webhook makes, a Powertools Logger, and the
+# collector setting of a cold container; no code of dealreg, no AWS call. What is left above it is ours.
+FLOOR_PROBE = """
+import sys, time, json, importlib, gc, os, logging
+root, out_path = sys.argv[1], sys.argv[4]
+with open(sys.argv[3]) as f:
+    modules = json.load(f)
+sys.path.insert(0, root)
+gc.set_threshold(100_000, 100, 100)
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+c0 = time.process_time()
+for name in modules:
+    if name.split(".")[0] not in ("app", "chalicelib", "schemas", "connectors", "__main__") and name not in sys.modules:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+import botocore.config, botocore.session
+session = botocore.session.get_session()
+region, endpoint = os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), os.environ.get("DEALREG_AWS_ENDPOINT_URL")
+session.create_client("secretsmanager", region_name=region, endpoint_url=endpoint)
+session.create_client("dynamodb", region_name=region, endpoint_url=endpoint,
+                      config=botocore.config.Config(parameter_validation=False))
+from aws_lambda_powertools import Logger
+Logger(service="bench", logger_handler=logging.StreamHandler(sys.stdout))
+c1 = time.process_time()
+with open(out_path, "w") as f:
+    json.dump({"import_cpu_ms": (c1 - c0) * 1000, "cpu_ms": (c1 - c0) * 1000, "wall_ms": 0, "status": None,
+               "failures": None}, f)
 """
 
 # --clients: after the imports, the AWS clients a first webhook makes (no call is sent).
@@ -204,6 +237,7 @@ class World:
         return self.captured[-1][1]
 
 
+FLOOR = "libraries alone (webhook's modules, session, 2 clients, Logger)"
 VALGRIND = False  # --valgrind: count instructions (cachegrind) instead of reading the CPU clock
 _IR = re.compile(r"I\s+refs:\s+([\d,]+)")
 
@@ -229,12 +263,19 @@ def _run(root: str, function: str, event: dict, env: dict[str, str], probe: str 
         return got
 
 
-def first_calls(roots: dict[str, str], runs: int, only: tuple[str, ...] = ()) -> dict[str, dict[str, list[dict]]]:
-    """``only``: measure just the functions whose name starts with one of these (e.g. ``api_handler``)."""
+def first_calls(roots: dict[str, str], runs: int, only: tuple[str, ...] = (),
+                floor: bool = False) -> dict[str, dict[str, list[dict]]]:
+    """``only``: measure just the functions whose name starts with one of these (e.g. ``api_handler``);
+    ``floor``: after each webhook, the libraries it loaded alone (``FLOOR_PROBE``)."""
     world = World()
     env = {**world.suite.env, "AWS_LAMBDA_FUNCTION_NAME": "bench", "PYTHONDONTWRITEBYTECODE": "1",
            "PATH": os.environ.get("PATH", ""), "DEALREG_PREFIX": world.suite.prefix}
     got: dict[str, dict[str, list[dict]]] = {z: {} for z in roots}
+    # Warm the stand-in, not the function: the very first calls to moto's backends can be slow enough under load
+    # for botocore to time out and retry (seen with --valgrind: one sample 460 M instructions above the others).
+    warm = next(iter(roots.values()))
+    _run(warm, "api_handler:webhook", world.webhook(0), env)
+    _run(warm, "api_handler:duplicates_check", world.duplicate_check(0), env)
     n = 0
     for _ in range(runs):
         for z, root in roots.items():
@@ -245,6 +286,9 @@ def first_calls(roots: dict[str, str], runs: int, only: tuple[str, ...] = ()) ->
                     got[z].setdefault(function, []).append(_run(root, function, event, env))
 
             record("api_handler:webhook", world.webhook(n))
+            if floor and "api_handler:webhook" in got[z]:
+                modules = got[z]["api_handler:webhook"][-1]["modules"]
+                got[z].setdefault(FLOOR, []).append(_run(root, FLOOR, modules, env, FLOOR_PROBE))
             record("api_handler:duplicates_check", world.duplicate_check(n))
             if only and not any(not f.startswith("api_handler") for f in only):
                 continue  # the API only: no queue or schedule function to feed
@@ -312,6 +356,8 @@ def main() -> None:
     parser.add_argument("--clients", action="store_true", help="only the AWS clients a first webhook creates")
     parser.add_argument("--steps", action="store_true", help="CPU per step of a cold API container")
     parser.add_argument("--only", default="", help="comma-separated function name prefixes, e.g. api_handler")
+    parser.add_argument("--floor", action="store_true",
+                        help="also the libraries a first webhook loads, alone (no dealreg code, no AWS call)")
     parser.add_argument("--valgrind", action="store_true",
                         help="report instructions executed (valgrind cachegrind, millions): load-independent")
     args = parser.parse_args()
@@ -334,18 +380,19 @@ def main() -> None:
         if args.imports_only or args.clients:
             got = (imports_only if args.imports_only else clients_only)(roots, args.runs)
         else:
-            got = first_calls(roots, args.runs, only)
+            got = first_calls(roots, args.runs, only, floor=args.floor)
         load1 = os.getloadavg()[0]
     what = ("import app" if args.imports_only else "client creation after the imports" if args.clients
             else "first invocation (import + clients + first call)")
-    unit = ("instructions executed (valgrind), millions, median (min) [import part: CPU ms under valgrind]"
-            if VALGRIND else "CPU ms median (min) [import part]")
+    unit = ("instructions executed (valgrind), millions, median (min–max)" if VALGRIND
+            else "CPU ms median (min) [import part]")
     print(f"{what} from the "
           f"unzipped package, python -I -S, {args.runs} runs each, {unit} "
           f"({platform.python_version()}, {platform.machine()}, {os.cpu_count()} cpus, load {load0:.1f}-{load1:.1f})")
     functions = sorted({f for per in got.values() for f in per})
     zips = list(got)
-    print("| function | " + " | ".join(f"{Path(z).name} CPU ms" for z in zips) + " | answer |")
+    print("| function | " + " | ".join(f"{Path(z).name} {'M instructions' if VALGRIND else 'CPU ms'}" for z in zips)
+          + " | answer |")
     print("|---|" + "---|" * len(zips) + "---|")
     for f in functions:
         cells = []
@@ -355,9 +402,12 @@ def main() -> None:
             if not rows:
                 cells.append("—")
                 continue
-            key = "ir_m" if VALGRIND else "cpu_ms"
-            cells.append(f"{statistics.median(r[key] for r in rows):.0f} ({min(r[key] for r in rows):.0f})"
-                         f" [{statistics.median(r['import_cpu_ms'] for r in rows):.0f}]")
+            if VALGRIND:  # deterministic: the spread says whether a sample did other work (a retry, ...)
+                irs = [r["ir_m"] for r in rows]
+                cells.append(f"{statistics.median(irs):.0f} ({min(irs):.0f}–{max(irs):.0f})")
+            else:
+                cells.append(f"{statistics.median(r['cpu_ms'] for r in rows):.0f} ({min(r['cpu_ms'] for r in rows):.0f})"
+                             f" [{statistics.median(r['import_cpu_ms'] for r in rows):.0f}]")
             answers |= {str(r["status"] if r["status"] is not None else
                             ("ok" if not r["failures"] else f"{r['failures']} failed")) for r in rows}
         print(f"| {f} | " + " | ".join(cells) + f" | {', '.join(sorted(answers))} |")

@@ -104,7 +104,7 @@ Logger(service="bench", logger_handler=logging.StreamHandler(sys.stdout))
 c1 = time.process_time()
 with open(out_path, "w") as f:
     json.dump({"import_cpu_ms": (c1 - c0) * 1000, "cpu_ms": (c1 - c0) * 1000, "wall_ms": 0, "status": None,
-               "failures": None}, f)
+               "failures": None, "modules": list(sys.modules)}, f)
 """
 
 # --clients: after the imports, the AWS clients a first webhook makes (no call is sent).

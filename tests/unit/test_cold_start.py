@@ -137,3 +137,24 @@ print(json.dumps({"used": events.CustomerReviewFlagged.__pydantic_complete__,
                   "adapter": events.EVENT_ADAPTER.pydantic_complete}))
 """, lambda_env=False)
     assert got == {"used": True, "unused": False, "adapter": False}
+
+
+def test_the_benchs_library_floor_runs_no_code_of_ours(tmp_path):
+    # bench.cold_start --floor: what a first webhook's libraries cost alone. Fed the modules a webhook loaded, the
+    # probe imports the libraries among them and makes the clients, and never a module of dealreg.
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.cold_start import FLOOR_PROBE
+    finally:
+        sys.path.remove(str(ROOT))
+    listed = ["app", "chalicelib.store.models", "schemas.registration", "connectors.standard_webhooks", "pydantic",
+              "pynamodb.models", "chalice"]
+    (tmp_path / "modules.json").write_text(json.dumps(listed))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEALREG_", "AWS_LAMBDA"))}
+    env.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"})
+    done = subprocess.run([sys.executable, "-c", FLOOR_PROBE, str(ROOT / "functions"), "-", str(tmp_path / "modules.json"),
+                           str(tmp_path / "out.json")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads((tmp_path / "out.json").read_text())["modules"]
+    assert {"pydantic", "pynamodb.models", "chalice", "botocore.client", "aws_lambda_powertools"} <= set(loaded)
+    assert [m for m in loaded if m.split(".")[0] in ("app", "chalicelib", "schemas", "connectors")] == []

@@ -173,6 +173,10 @@ def _api_event(method: str, resource: str, path: str, params: dict[str, str], he
     }
 
 
+# A new bench partner after this many webhooks: the ownership rules' default pending cap is 20 per submitter.
+PENDING_PER_PARTNER = 19
+
+
 class World:
     """moto + the provisioned resources + a partner; hands out real events for the functions."""
 
@@ -189,6 +193,7 @@ class World:
         from chalicelib.store import directory
 
         self.secret, self.key = directory.create_partner("bench", "Bench partner", now=now())
+        self.partner, self.sent = "bench", 0
         self.captured: list[tuple[str, dict]] = []
         self.suite.runner.invoke = self._capture  # deliver nothing here: record the events for the probes
         self.schedules = [s.name for s in self.suite.runner.schedules]
@@ -200,7 +205,15 @@ class World:
         return set()  # "succeeded": the queue message is deleted, the stream moves on, as after a real call
 
     def webhook(self, n: int) -> dict:
+        from chalicelib.clock import now
+        from chalicelib.store import directory
         from connectors.standard_webhooks import sign
+
+        self.sent += 1
+        if self.sent % PENDING_PER_PARTNER == 0:
+            # Nothing reviews the bench's registrations: a partner at the pending cap would be answered 409.
+            self.partner = f"bench{self.sent}"
+            self.secret, _ = directory.create_partner(self.partner, "Bench partner", now=now())
 
         body = json.loads((Path(__file__).resolve().parents[1] / "examples" / "opportunity.json").read_text())
         customer = body["data"]["customer"]
@@ -212,8 +225,8 @@ class World:
         msg_id, ts = f"msg_bench_{n}_{time.time_ns()}", int(time.time())
         headers = {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": sign(self.secret, msg_id,
                                                                                                  ts, raw)}
-        return _api_event("POST", "/v1/partners/{partner_id}/opportunities", "/v1/partners/bench/opportunities",
-                          {"partner_id": "bench"}, headers, raw)
+        return _api_event("POST", "/v1/partners/{partner_id}/opportunities",
+                          f"/v1/partners/{self.partner}/opportunities", {"partner_id": self.partner}, headers, raw)
 
     def duplicate_check(self, n: int) -> dict:
         raw = json.dumps({"customer": {"name": _customer(n + 100_000)}}, ensure_ascii=False).encode()

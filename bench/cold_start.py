@@ -284,8 +284,7 @@ def first_calls(roots: dict[str, str], runs: int, only: tuple[str, ...] = (),
     env = {**world.suite.env, "AWS_LAMBDA_FUNCTION_NAME": "bench", "PYTHONDONTWRITEBYTECODE": "1",
            "PATH": os.environ.get("PATH", ""), "DEALREG_PREFIX": world.suite.prefix}
     got: dict[str, dict[str, list[dict]]] = {z: {} for z in roots}
-    # Warm the stand-in, not the function: the very first calls to moto's backends can be slow enough under load
-    # for botocore to time out and retry (seen with --valgrind: one sample 460 M instructions above the others).
+    # Warm the stand-in, not the function: moto's own first calls (backend set-up) fall on no measured sample.
     warm = next(iter(roots.values()))
     _run(warm, "api_handler:webhook", world.webhook(0), env)
     _run(warm, "api_handler:duplicates_check", world.duplicate_check(0), env)

@@ -40,6 +40,21 @@ def test_import_app_loads_no_heavy_library():
     assert got in ([], ["botocore"])
 
 
+# Ours that ``import app`` may load besides the route modules (``handlers.*``, ``console.*``): the app's shell and
+# what the route modules need to register. A store, domain or service module beyond these costs every cold
+# function its imports (PynamoDB models, name tables, pydantic rules models, ...): import it in the handler
+# body that uses it.
+APP_SHELL = {"chalicelib", "chalicelib.clock", "chalicelib.domain", "chalicelib.domain.errors", "chalicelib.http",
+             "chalicelib.observability", "chalicelib.rules", "chalicelib.services", "chalicelib.services.registrations",
+             "chalicelib.settings", "chalicelib.handlers", "chalicelib.console"}
+
+
+def test_import_app_loads_no_store_domain_or_service_module():
+    got = _python("import json, sys, app; print(json.dumps(sorted(m for m in sys.modules if m.startswith('chalicelib'))))")
+    assert "chalicelib.handlers.intake" in got and "chalicelib.console.routes" in got  # the check sees the routes
+    assert [m for m in got if m not in APP_SHELL and not m.startswith(("chalicelib.handlers.", "chalicelib.console."))] == []
+
+
 _FIRST_EVENT = """
 import gc, json, os, app
 from chalicelib import observability
@@ -91,6 +106,22 @@ print(json.dumps({"imported": imported, "used": webhook.OpportunityRegistered.__
     assert got == {"imported": [False, False], "used": True, "unused": False}
 
 
+def test_importing_the_intake_schemas_builds_no_model():
+    # A model built at import (no ``defer_build``) costs its validator in every cold API container, whether the
+    # request uses it or not: the scoring rules documents and the list queries were (issue 15 item 1).
+    got = _python("""
+import json, pydantic
+from schemas import common, registration, scoring, webhook
+built = sorted(f"{m.__name__}.{name}" for m in (common, registration, scoring, webhook)
+               for name, v in vars(m).items() if isinstance(v, type) and issubclass(v, pydantic.BaseModel)
+               and v.__module__ == m.__name__ and v.__pydantic_complete__)
+print(json.dumps({"built": built, "scoring_models": sum(1 for v in vars(scoring).values() if isinstance(v, type)
+                                                      and issubclass(v, pydantic.BaseModel))}))
+""", lambda_env=False)
+    assert got["scoring_models"] > 5  # the check sees the models
+    assert got["built"] == []
+
+
 def test_a_queue_function_builds_only_the_event_models_it_receives():
     got = _python("""
 import json
@@ -106,3 +137,24 @@ print(json.dumps({"used": events.CustomerReviewFlagged.__pydantic_complete__,
                   "adapter": events.EVENT_ADAPTER.pydantic_complete}))
 """, lambda_env=False)
     assert got == {"used": True, "unused": False, "adapter": False}
+
+
+def test_the_benchs_library_floor_runs_no_code_of_ours(tmp_path):
+    # bench.cold_start --floor: what a first webhook's libraries cost alone. Fed the modules a webhook loaded, the
+    # probe imports the libraries among them and makes the clients, and never a module of dealreg.
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.cold_start import FLOOR_PROBE
+    finally:
+        sys.path.remove(str(ROOT))
+    listed = ["app", "chalicelib.store.models", "schemas.registration", "connectors.standard_webhooks", "pydantic",
+              "pynamodb.models", "chalice"]
+    (tmp_path / "modules.json").write_text(json.dumps(listed))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEALREG_", "AWS_LAMBDA"))}
+    env.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"})
+    done = subprocess.run([sys.executable, "-c", FLOOR_PROBE, str(ROOT / "functions"), "-", str(tmp_path / "modules.json"),
+                           str(tmp_path / "out.json")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads((tmp_path / "out.json").read_text())["modules"]
+    assert {"pydantic", "pynamodb.models", "chalice", "botocore.client", "aws_lambda_powertools"} <= set(loaded)
+    assert [m for m in loaded if m.split(".")[0] in ("app", "chalicelib", "schemas", "connectors")] == []

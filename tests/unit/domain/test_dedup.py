@@ -538,3 +538,18 @@ def test_every_stored_key_of_a_name_is_read_by_a_check_of_the_same_name(path):
         forms = name_forms(name)
         # (a name written as initials is stored under i:, which only a long name's check reads: by design)
         assert {k for k in stored_keys(forms, ()) if not k.startswith("i:")} <= set(query_keys(forms)), name
+
+
+def test_checks_meet_names_stored_under_the_smaller_key_set():
+    """Each key a customer is no longer stored under is read in the namespace that holds it now."""
+    index = BlockingIndex()
+    refs = {name: index.add(name, exact_keys(name)) for name in (
+        "Huawei Technologies Co., Ltd.", "Kelsun Robotics GmbH", "阿里巴巴集团控股有限公司", "劲旅环境科技股份有限公司",
+        "Dalquawen Consulting plc", "PepsiCo Inc.")}
+    for query, name in [("华为技术有限公司", "Huawei Technologies Co., Ltd."),  # d:huawei, not w:huawei
+                        ("Global Kelsun Robotics", "Kelsun Robotics GmbH"),  # e:kelsun robotics, not p:
+                        ("Alibaba", "阿里巴巴集团控股有限公司"), ("Jinglv Environment", "劲旅环境科技股份有限公司"),
+                        ("Dalquawen Consultnig", "Dalquawen Consulting plc"),  # typo in the second word: d:dalquawen
+                        ("Dalquawne Consulting", "Dalquawen Consulting plc"),  # typo past the sixth letter: d: keys
+                        ("Pepsi Co", "PepsiCo Inc.")]:  # t:pep
+        assert refs[name] in index.candidates(name_forms(query))[0], query

@@ -58,6 +58,7 @@ _PINYIN_MIN_LETTERS = 4
 # A customer is stored under the first two spellings of its leading characters (a Chinese brand is two or
 # three characters: "huawei", "huaweiji" for 华为技术; "aliba", "alibaba" for 阿里巴巴, "ali" being too short).
 _PINYIN_STORED_SPELLINGS = 2
+_STORED_CJK_TRIGRAMS = 4  # a CJK name is stored under the trigrams of its first six characters only
 _STORED_TRIGRAMS = 1  # a customer's Latin part is stored under its first trigram only
 _STORED_PAIRED_DELETIONS = 6  # e: keys stored for deletions in the first six letters (and the word itself)
 _PHRASE_MAX = 4
@@ -305,6 +306,9 @@ def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
         * ``w:`` spellings of its first two or three Han characters only, with "u" for ü (a check reads
           up to five characters and both spellings): a Latin name writes the brand as one word ("Huawei",
           "Zhongxing"); the longer runs spill into trade words that a Latin name translates;
+        * ``h:`` the trigrams of its first six characters only (a check reads all): trigrams keep a name
+          rare where its bigrams are common, and the brand leads the name; later trigrams lie in the trade
+          words (电子器材, 出租汽车), common everywhere;
         * ``t:`` the first trigram of its Latin part only (a check reads all of its own): it is what
           reaches an acronym-like or re-spaced form ("AMEX", "CAT", "Pepsi Co"); later trigrams are
           covered by the word, pair and deletion keys, and in a large index they are full anyway;
@@ -339,7 +343,7 @@ def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
         keys.extend(f"d:{s}" for s in spellings if _MIN_DELETION_WORD <= len(s) <= _MAX_DELETION_WORD)
     else:
         keys.extend(f"w:{s}" for s in romanised_prefixes(forms, _not_brands(), most=_PINYIN_STORED_SPELLINGS))
-    keys.extend(trigrams_cjk)
+    keys.extend(trigrams_cjk if query else trigrams_cjk[:_STORED_CJK_TRIGRAMS])
     # Abbreviations keep a name's first character and then characters of it in order (西发 for 西藏发展):
     # the first character paired with each of the next few meets the abbreviation's first two characters.
     if forms.script == "cjk":

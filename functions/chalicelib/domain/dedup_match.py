@@ -40,7 +40,7 @@ MAX_POSTINGS = POSTING_BUDGET  # a key carried by more customers than the budget
 MAX_QUERY_KEYS = 40
 TOP_CANDIDATES = 30
 EXACT_LIMIT = 10
-INDEX_KEY_LIMIT = MAX_QUERY_KEYS  # blocking keys stored per customer: the same selection a query reads
+INDEX_KEY_LIMIT = MAX_QUERY_KEYS  # blocking keys stored per customer (fewer than a check of the name reads)
 # All keys of one customer name (each is one posting write when the key is not full).
 STORED_KEY_LIMIT = 49
 _FIRST_MARK = 4  # marks: 1 (one to three customers), 4, 8, … 128, FULL
@@ -119,7 +119,7 @@ def query_keys(forms: NameForms, limit: int = MAX_QUERY_KEYS, *, stored: bool = 
 
 
 def index_keys(forms: NameForms) -> list[str]:
-    """The blocking keys a customer name is indexed under (the same selection a query reads)."""
+    """The blocking keys a customer name is indexed under (each one a check of the same name reads too)."""
     return query_keys(forms, INDEX_KEY_LIMIT, stored=True)
 
 

@@ -103,6 +103,7 @@ def model(preload: int, customers: int) -> dict:
     counts: dict[str, int] = {}
     old: dict[str, list[int]] = {"all": [], "chinese": [], "latin": []}
     new: dict[str, list[int]] = {"all": [], "chinese": [], "latin": []}
+    kinds: dict[str, dict[str, int]] = {"chinese": {}, "latin": {}}
     for i, name in enumerate(synthetic(preload + customers)):
         forms = name_forms(name)
         keys = stored_keys(forms, exact_keys(name))
@@ -113,13 +114,21 @@ def model(preload: int, customers: int) -> dict:
             continue
         script = "chinese" if forms.script == "cjk" else "latin"
         units_old = 2 * (1 + len(keys) + sum(c < MAX_POSTINGS for c in before))
-        units_new = 1 + sum(1 if c == 0 else (1 + (count_mark(c + 1) != count_mark(c))) if count_mark(c) < FULL else 0
-                            for c in before)
+        per_key = [1 if c == 0 else (1 + (count_mark(c + 1) != count_mark(c))) if count_mark(c) < FULL else 0
+                   for c in before]
+        units_new = 1 + sum(per_key)
         for bucket in ("all", script):
             old[bucket].append(units_old)
             new[bucket].append(units_new)
+        for key, units in zip(keys, per_key, strict=True):
+            kinds[script][key[:2]] = kinds[script].get(key[:2], 0) + units
+        kinds[script]["marker"] = kinds[script].get("marker", 0) + 1
+    # where the units go: mean units per new customer by key kind (x: exact keys, g: CJK bigrams, …)
+    by_kind = {script: {k: round(v / max(1, len(new[script])), 2) for k, v in sorted(per.items())}
+               for script, per in kinds.items()}
     return {"preload": preload, "customers": customers,
-            **{f"old_{k}": _figures(v) for k, v in old.items()}, **{f"new_{k}": _figures(v) for k, v in new.items()}}
+            **{f"old_{k}": _figures(v) for k, v in old.items()}, **{f"new_{k}": _figures(v) for k, v in new.items()},
+            "new_units_by_key_kind": by_kind}
 
 
 def main(argv: list[str] | None = None) -> int:

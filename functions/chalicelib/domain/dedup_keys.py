@@ -55,6 +55,12 @@ _PAIR_WORDS = 4  # word pairs from the first four words (three pairs)
 _PINYIN_MIN_CHARS = 2
 _PINYIN_MAX_CHARS = 5
 _PINYIN_MIN_LETTERS = 4
+# A customer is stored under the first two spellings of its leading characters (a Chinese brand is two or
+# three characters: "huawei", "huaweiji" for 华为技术; "aliba", "alibaba" for 阿里巴巴, "ali" being too short).
+_PINYIN_STORED_SPELLINGS = 2
+_STORED_CJK_TRIGRAMS = 4  # a CJK name is stored under the trigrams of its first six characters only
+_STORED_TRIGRAMS = 1  # a customer's Latin part is stored under its first trigram only
+_STORED_PAIRED_DELETIONS = 6  # e: keys stored for deletions in the first six letters (and the word itself)
 _PHRASE_MAX = 4
 # Skip pairs ("s:") of an all-Chinese name: its first character with each of the next seven.
 _SKIP_SPAN = 8
@@ -277,10 +283,14 @@ def exact_keys(name: str, registry_ids: Iterable[tuple[str, str]] = (), website:
 def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
     """Blocking keys of a normalised name, without repeats, in a stable order.
 
+    A customer is stored under fewer keys than a check reads (issue 15 item 5: every stored key is a write
+    per new customer). Where two stored keys would reach the same customers for every check, only one is
+    stored and a check reads both namespaces; the keys a check reads are a superset of those it read before,
+    so customers indexed under the older, larger key set are still found (no migration).
+
     Args:
         forms: from :func:`name_forms`.
-        query: the keys a check reads rather than the keys a customer is stored under (they differ only
-            in the initials keys, see below).
+        query: the keys a check reads rather than the keys a customer is stored under.
 
     Returns:
         Most telling first (``query_keys`` cuts from the end): ``g:`` CJK bigrams (a lone CJK character as
@@ -288,8 +298,28 @@ def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
         character of an all-Chinese name with each of its next seven (abbreviations), ``t:`` trigrams of
         the spaceless Latin part (a Latin part of one or two letters as itself), ``w:`` Latin words of two
         letters or more, ``p:`` pairs of neighbouring words among the first four, ``a:``/``i:`` the
-        initials, if any, ``d:`` the first two Latin words of 4-12 letters and their one-letter deletions, ``e:`` those
-        of the first word followed by the second word. Empty for an empty core.
+        initials, if any, ``d:`` one-letter deletions of a leading Latin word of 4-12 letters (the word
+        itself included), ``e:`` those of the first word followed by the second word. Empty for an empty core.
+
+        Stored (``query=False``), a customer carries:
+
+        * ``w:`` spellings of its first two or three Han characters only, with "u" for ü (a check reads
+          up to five characters and both spellings): a Latin name writes the brand as one word ("Huawei",
+          "Zhongxing"); the longer runs spill into trade words that a Latin name translates;
+        * ``h:`` the trigrams of its first six characters only (a check reads all): trigrams keep a name
+          rare where its bigrams are common, and the brand leads the name; later trigrams lie in the trade
+          words (电子器材, 出租汽车), common everywhere;
+        * ``t:`` the first trigram of its Latin part only (a check reads all of its own): it is what
+          reaches an acronym-like or re-spaced form ("AMEX", "CAT", "Pepsi Co"); later trigrams are
+          covered by the word, pair and deletion keys, and in a large index they are full anyway;
+        * ``d:`` the neighbourhood of one word, the first of its first two Latin words with 4-12 letters
+          (a check reads those of both): the leading word is the brand;
+        * ``e:`` keys for deletions in the first six letters of the first word (and the word itself; a
+          check reads all): ``e:`` keys exist for brands that are common words ("general"), and those are
+          short; a longer brand is rare, so its ``d:`` keys reach a typo anywhere in it;
+        * no ``w:`` key of that word (its ``d:`` key holds it; a check reads ``d:`` of its own leading
+          words and of its pinyin spellings) and no ``p:`` key of its first pair when it has ``e:`` keys
+          (their identity ``e:first second`` holds it; a check reads ``e:`` of each of its pairs).
     """
     keys: list[str] = []
     trigrams_cjk: list[str] = []
@@ -306,8 +336,14 @@ def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
             latin_parts.append(token)
     # Cross-script: a Chinese name meets the Latin spelling of its brand as a word ("w:huawei"). Before
     # the trigrams, so a long name that is cut to MAX_QUERY_KEYS keeps it.
-    keys.extend(f"w:{spelling}" for spelling in romanised_prefixes(forms, _not_brands()))
-    keys.extend(trigrams_cjk)
+    if query:
+        spellings = romanised_prefixes(forms, _not_brands())
+        keys.extend(f"w:{spelling}" for spelling in spellings)
+        # a Latin brand's leading word is stored under its d: key only (see above)
+        keys.extend(f"d:{s}" for s in spellings if _MIN_DELETION_WORD <= len(s) <= _MAX_DELETION_WORD)
+    else:
+        keys.extend(f"w:{s}" for s in romanised_prefixes(forms, _not_brands(), most=_PINYIN_STORED_SPELLINGS))
+    keys.extend(trigrams_cjk if query else trigrams_cjk[:_STORED_CJK_TRIGRAMS])
     # Abbreviations keep a name's first character and then characters of it in order (西发 for 西藏发展):
     # the first character paired with each of the next few meets the abbreviation's first two characters.
     if forms.script == "cjk":
@@ -316,10 +352,18 @@ def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
     latin = "".join(latin_parts)
     if 0 < len(latin) < _TRIGRAM:
         keys.append(f"t:{latin}")
-    keys.extend(f"t:{latin[i:i + _TRIGRAM]}" for i in range(len(latin) - _TRIGRAM + 1))
+    trigrams = [f"t:{latin[i:i + _TRIGRAM]}" for i in range(len(latin) - _TRIGRAM + 1)]
+    keys.extend(trigrams if query else trigrams[:_STORED_TRIGRAMS])
     words = [w for w in latin_parts if len(w) >= _MIN_ACRONYM and w not in _ACRONYM_SKIP]
-    keys.extend(f"w:{w}" for w in words)
-    keys.extend(f"p:{a} {b}" for a, b in zip(words[:_PAIR_WORDS - 1], words[1:_PAIR_WORDS], strict=False))
+    deletion_words = [w for w in latin_parts[:_DELETION_WORDS] if _MIN_DELETION_WORD <= len(w) <= _MAX_DELETION_WORD]
+    if not query:
+        deletion_words = deletion_words[:1]
+    paired = len(words) > 1 and words[0] == latin_parts[0] and _MIN_DELETION_WORD <= len(words[0]) <= _MAX_DELETION_WORD
+    keys.extend(f"w:{w}" for w in words if query or w not in deletion_words)
+    pairs = [f"{a} {b}" for a, b in zip(words[:_PAIR_WORDS - 1], words[1:_PAIR_WORDS], strict=False)]
+    keys.extend(f"p:{pair}" for i, pair in enumerate(pairs) if query or i or not paired)
+    if query:
+        keys.extend(f"e:{pair}" for pair in pairs)
     if forms.acronym:
         # A name written as initials ("IBM") is stored under "i:ibm", a long name under its initials
         # "a:ibm". A long query reads both (its fellow long names, and the rare names written as its
@@ -336,14 +380,14 @@ def blocking_keys(forms: NameForms, *, query: bool = False) -> list[str]:
     # trigrams of a short word would all be lost or common.
     # The word itself is in its own neighbourhood, so a dropped or added letter meets too ("genral" is a
     # deletion of "general").
-    for word in latin_parts[:_DELETION_WORDS]:
-        if _MIN_DELETION_WORD <= len(word) <= _MAX_DELETION_WORD:
-            keys.extend(f"d:{word[:i]}{word[i + 1:]}" for i in range(len(word) + 1))
+    for word in deletion_words:
+        keys.extend(f"d:{word[:i]}{word[i + 1:]}" for i in range(len(word) + 1))
     # The same neighbourhood of the first word, paired with the next word: stays rare when the brand is
     # a common word.
-    if len(words) > 1 and words[0] == latin_parts[0] and _MIN_DELETION_WORD <= len(words[0]) <= _MAX_DELETION_WORD:
+    if paired:
         first, second = words[0], words[1]
-        keys.extend(f"e:{first[:i]}{first[i + 1:]} {second}" for i in range(len(first) + 1))
+        positions = range(len(first) + 1) if query else [*range(min(len(first), _STORED_PAIRED_DELETIONS)), len(first)]
+        keys.extend(f"e:{first[:i]}{first[i + 1:]} {second}" for i in positions)
     return list(dict.fromkeys(keys))
 
 
@@ -447,7 +491,7 @@ def han_syllables(text: str, limit: int = _PINYIN_MAX_CHARS, umlaut: str = "u") 
     return tuple(out)
 
 
-def romanised_prefixes(forms: NameForms, skip: frozenset[str] = frozenset()) -> tuple[str, ...]:
+def romanised_prefixes(forms: NameForms, skip: frozenset[str] = frozenset(), *, most: int = 0) -> tuple[str, ...]:
     """Pinyin spellings of the leading 2-5 characters of an all-Chinese name, written as one word the way
     Chinese brands are in Latin script ("华为技术" -> "huawei", "huaweiji", ...).
 
@@ -455,6 +499,7 @@ def romanised_prefixes(forms: NameForms, skip: frozenset[str] = frozenset()) -> 
         forms: the name's forms; other scripts give nothing.
         skip: leading character runs that are not a brand (places, trade words): no spelling for them,
             so "上海银行" is not "shanghai" and cannot meet "Shanghai Electric".
+        most: with a positive value, at most this many spellings (the shortest) with each way of writing ü.
 
     Returns:
         Spellings of at least four letters, shortest first; a name with ü has them with "u", then with
@@ -464,12 +509,16 @@ def romanised_prefixes(forms: NameForms, skip: frozenset[str] = frozenset()) -> 
         return ()
     out = []
     for syllables in dict.fromkeys((han_syllables(forms.compact), han_syllables(forms.compact, umlaut="v"))):
+        spelled = 0
         for k in range(_PINYIN_MIN_CHARS, len(syllables) + 1):
             if forms.compact[:k] in skip:
                 continue
             spelling = "".join(syllables[:k])
             if len(spelling) >= _PINYIN_MIN_LETTERS:
                 out.append(spelling)
+                spelled += 1
+                if spelled == most:
+                    break
     return tuple(dict.fromkeys(out))
 
 

@@ -40,7 +40,7 @@ MAX_POSTINGS = POSTING_BUDGET  # a key carried by more customers than the budget
 MAX_QUERY_KEYS = 40
 TOP_CANDIDATES = 30
 EXACT_LIMIT = 10
-INDEX_KEY_LIMIT = MAX_QUERY_KEYS  # blocking keys stored per customer: the same selection a query reads
+INDEX_KEY_LIMIT = MAX_QUERY_KEYS  # blocking keys stored per customer (fewer than a check of the name reads)
 # All keys of one customer name (each is one posting write when the key is not full).
 STORED_KEY_LIMIT = 49
 _FIRST_MARK = 4  # marks: 1 (one to three customers), 4, 8, … 128, FULL
@@ -97,25 +97,29 @@ def read_plan(keys: Sequence[str], marks: Mapping[str, int], fetch: Callable[[st
 
 
 def query_keys(forms: NameForms, limit: int = MAX_QUERY_KEYS, *, stored: bool = False) -> list[str]:
-    """The blocking keys a check reads counters for (with ``stored``, the keys a customer is indexed
-    under): words, deletions, acronym and CJK bigrams first, then trigrams spread evenly over the name
-    when there are more than ``limit``."""
+    """The blocking keys a check reads marks for (with ``stored``, the keys a customer is indexed under).
+
+    When there are more than ``limit``, a check keeps the keys the same name is stored under first (so a
+    check always reads every key its own name is stored under), then the other non-trigram keys, then
+    trigrams spread evenly over the name; in the order ``blocking_keys`` gives them."""
     keys = blocking_keys(forms, query=not stored)
     if len(keys) <= limit:
         return keys
-    strong = [k for k in keys if not k.startswith("t:")]
-    trigrams = [k for k in keys if k.startswith("t:")]
-    room = max(0, limit - len(strong))
-    if room and trigrams:
+    own = set(keys) if stored else set(blocking_keys(forms))
+    first = [k for k in keys if k in own]
+    strong = [k for k in keys if k not in own and not k.startswith("t:")]
+    trigrams = [k for k in keys if k not in own and k.startswith("t:")]
+    chosen = (first + strong)[:limit]
+    room = limit - len(chosen)
+    if room > 0 and trigrams:
         step = len(trigrams) / room
-        trigrams = [trigrams[int(i * step)] for i in range(min(room, len(trigrams)))]
-    else:
-        trigrams = []
-    return (strong + trigrams)[:limit]
+        chosen += [trigrams[int(i * step)] for i in range(min(room, len(trigrams)))]
+    keep = set(chosen)
+    return [k for k in keys if k in keep]
 
 
 def index_keys(forms: NameForms) -> list[str]:
-    """The blocking keys a customer name is indexed under (the same selection a query reads)."""
+    """The blocking keys a customer name is indexed under (each one a check of the same name reads too)."""
     return query_keys(forms, INDEX_KEY_LIMIT, stored=True)
 
 

@@ -69,7 +69,9 @@ def test_contact_keys_normalise_phone_formats_and_emails():
 def test_blocking_keys_cover_cjk_bigrams_latin_trigrams_words_and_initials():
     keys = blocking_keys(name_forms("京东方科技集团股份有限公司"))
     assert keys[:6] == ["g:京东", "g:东方", "g:方科", "g:科技", "g:技集", "g:集团"]
-    assert [k for k in keys if k.startswith("h:")] == ["h:京东方", "h:东方科", "h:方科技", "h:科技集", "h:技集团"]
+    # stored: the trigrams of the first six characters; a check reads them all
+    assert [k for k in keys if k.startswith("h:")] == ["h:京东方", "h:东方科", "h:方科技", "h:科技集"]
+    assert "h:技集团" in blocking_keys(name_forms("京东方科技集团股份有限公司"), query=True)
     # the first character with each of the next seven, last: an abbreviation (京科) meets its long form
     assert keys[-6:] == ["s:京东", "s:京方", "s:京科", "s:京技", "s:京集", "s:京团"]
     assert "w:jingdong" in keys and "w:jingdongfang" in keys  # pinyin of the leading characters
@@ -86,10 +88,19 @@ def test_blocking_keys_cover_cjk_bigrams_latin_trigrams_words_and_initials():
 
 def test_conjunctive_keys_pair_common_words_and_survive_a_typo_in_the_brand():
     gm, gm_typo = blocking_keys(name_forms("General Motors Company")), blocking_keys(name_forms("Genral Motors"))
-    assert "p:general motors" in gm and "p:general mills" in blocking_keys(name_forms("General Mills Inc."))
+    # the first pair is stored as the identity of its e: keys; a check reads it under both
+    assert "e:general motors" in gm and "p:general motors" not in gm
+    assert {"p:general mills", "e:general mills"} <= set(blocking_keys(name_forms("General Mills Inc."), query=True))
+    assert "p:kelsun robotics" in blocking_keys(name_forms("Global Kelsun Robotics"))  # not the first pair: p:
     # a one-letter slip in the first word still shares a deletion of it paired with the next word
     assert {k for k in gm if k.startswith("e:")} & {k for k in gm_typo if k.startswith("e:")} == {"e:genral motors"}
     assert "d:genral" in gm and "d:genral" in gm_typo
+    # stored: e: keys for deletions in the first six letters and the word itself; a check reads them all
+    long_brand = blocking_keys(name_forms("Xaroslum Cora Motors Ltd"))
+    assert [k for k in long_brand if k.startswith("e:")] == [
+        "e:aroslum cora", "e:xroslum cora", "e:xaoslum cora", "e:xarslum cora", "e:xarolum cora", "e:xarosum cora",
+        "e:xaroslum cora"]
+    assert {"e:xaroslm cora", "e:xaroslu cora"} <= set(blocking_keys(name_forms("Xaroslum Cora Motors Ltd"), query=True))
     assert not [k for k in blocking_keys(name_forms("Sony")) if k[:2] in ("p:", "e:")]
 
 
@@ -209,8 +220,11 @@ def test_read_plan_reads_rarest_first_within_budget_and_skips_full_keys():
 
 def test_query_keys_are_bounded_and_keep_words():
     forms = name_forms("The Very Long International Consolidated Amalgamated Holdings Name Of Something Else Ltd")
-    keys = query_keys(forms, limit=20)
-    assert len(keys) == 20 and all(f"w:{w}" in keys for w in ("very", "long", "something"))
+    keys = query_keys(forms)
+    assert len(keys) == MAX_QUERY_KEYS and all(f"w:{w}" in keys for w in ("very", "long", "something"))
+    assert set(stored_keys(forms, ())) <= set(keys)  # a check reads every key its own name is stored under
+    # cut harder, it keeps keys the name is stored under first
+    assert len(query_keys(forms, limit=20)) == 20 and set(query_keys(forms, limit=20)) <= set(stored_keys(forms, ()))
 
 
 def test_rank_weights_rare_keys():
@@ -489,3 +503,55 @@ def test_a_conventional_place_spelling_is_still_a_region():
 
     assert name_forms("Harbin Tianxiang Machinery Co., Ltd.").region == "haerbin"
     assert judge_pair("Harbin Tianxiang Machinery Co., Ltd.", "长春天祥机械有限公司", default_rules())[0] == 0
+
+
+# Stored under fewer keys than a check reads (issue 15 item 5): each stored key is a write per new customer.
+def test_a_latin_customer_is_stored_under_one_deletion_neighbourhood_and_its_first_trigram():
+    forms = name_forms("Dalquawen Consulting plc")
+    stored, query = blocking_keys(forms), blocking_keys(forms, query=True)
+    assert [k for k in stored if k.startswith("t:")] == ["t:dal"]
+    assert len([k for k in query if k.startswith("t:")]) == len("dalquawenconsulting") - 2
+    # the leading word's neighbourhood (its word key is its d: identity); not the second word's
+    assert "d:dalquawen" in stored and "w:dalquawen" not in stored and not any(k.startswith("d:consult") for k in stored)
+    assert {"w:dalquawen", "d:dalquawen", "d:consulting", "d:onsulting"} <= set(query)
+    assert len(stored_keys(forms, exact_keys("Dalquawen Consulting plc"))) <= 22
+    # the same name: old 41 keys
+
+
+def test_a_chinese_customer_is_stored_under_its_first_two_pinyin_spellings_and_checks_read_more():
+    forms = name_forms("阿里巴巴集团控股有限公司")
+    assert [k for k in blocking_keys(forms) if k.startswith("w:")] == ["w:aliba", "w:alibaba"]
+    query = blocking_keys(forms, query=True)
+    assert {"w:aliba", "w:alibaba", "w:alibabaji", "d:alibaba"} <= set(query)
+    lv = name_forms("劲旅环境科技股份有限公司")  # ü both ways
+    assert {"w:jinglu", "w:jinglv"} <= set(blocking_keys(lv)) and "w:jingluhuan" in blocking_keys(lv)
+    # a Latin name's brand word is stored as d:, which a Chinese check reads
+    assert "d:huawei" in blocking_keys(name_forms("华为技术有限公司"), query=True)
+    assert "d:huawei" in blocking_keys(name_forms("Huawei Technologies Co., Ltd."))
+
+
+@pytest.mark.parametrize("path", ["tests/fixtures/dedup/labelled_pairs.csv"])
+def test_every_stored_key_of_a_name_is_read_by_a_check_of_the_same_name(path):
+    from infra.dedup_eval import read_labelled
+
+    names_ = {n for a, b, _, _ in read_labelled(path) for n in (a, b)}
+    assert len(names_) > 300
+    for name in names_:
+        forms = name_forms(name)
+        # (a name written as initials is stored under i:, which only a long name's check reads: by design)
+        assert {k for k in stored_keys(forms, ()) if not k.startswith("i:")} <= set(query_keys(forms)), name
+
+
+def test_checks_meet_names_stored_under_the_smaller_key_set():
+    """Each key a customer is no longer stored under is read in the namespace that holds it now."""
+    index = BlockingIndex()
+    refs = {name: index.add(name, exact_keys(name)) for name in (
+        "Huawei Technologies Co., Ltd.", "Kelsun Robotics GmbH", "阿里巴巴集团控股有限公司", "劲旅环境科技股份有限公司",
+        "Dalquawen Consulting plc", "PepsiCo Inc.")}
+    for query, name in [("华为技术有限公司", "Huawei Technologies Co., Ltd."),  # d:huawei, not w:huawei
+                        ("Global Kelsun Robotics", "Kelsun Robotics GmbH"),  # e:kelsun robotics, not p:
+                        ("Alibaba", "阿里巴巴集团控股有限公司"), ("Jinglv Environment", "劲旅环境科技股份有限公司"),
+                        ("Dalquawen Consultnig", "Dalquawen Consulting plc"),  # typo in the second word: d:dalquawen
+                        ("Dalquawne Consulting", "Dalquawen Consulting plc"),  # typo past the sixth letter: d: keys
+                        ("Pepsi Co", "PepsiCo Inc.")]:  # t:pep
+        assert refs[name] in index.candidates(name_forms(query))[0], query

@@ -415,25 +415,6 @@ def set_password(user_id: str, password_hash: str, salt: str, *, version: int, c
                 f"user {user_id!r}")], also)
 
 
-def record_login_failure(user_id: str, *, lock_after: int, lock_until: datetime) -> None:
-    """Count a failed password login (an atomic ADD); the ``lock_after``-th failure locks until ``lock_until``."""
-    from pynamodb.exceptions import UpdateError
-
-    user = UserItem(f"user#{user_id}")
-    try:
-        user.update(actions=[UserItem.failed_logins.add(1)], condition=UserItem.pk.exists())
-    except UpdateError as exc:
-        if not _conditional_failed(exc):
-            raise
-        return
-    if int(user.failed_logins or 0) >= lock_after:
-        user.update(actions=[UserItem.locked_until.set(lock_until), UserItem.failed_logins.set(0)])
-
-
-def record_login_success(user_id: str) -> None:
-    UserItem(f"user#{user_id}").update(actions=[UserItem.failed_logins.set(0)])
-
-
 def audit_entry(actor: str, action: str, target: str, *, now: datetime, detail: dict | None = None) -> Any:
     """A directory audit item for ``also`` (who, what, which object, when; never a secret)."""
     from chalicelib.store.models import DirectoryAuditItem

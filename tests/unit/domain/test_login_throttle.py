@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.domain.login_throttle import Allowance, Count, live, retry_after, starts_throttling, take, wait_after
+from chalicelib.domain.login_throttle import (
+    Allowance,
+    Count,
+    live,
+    retry_after,
+    starts_throttling,
+    take,
+    wait_after,
+)
 
 A = Allowance(free=3, base_seconds=2, cap_seconds=60, reset_seconds=3600)
 T0 = datetime(2026, 12, 6, 14, 0, tzinfo=UTC)

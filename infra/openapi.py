@@ -25,8 +25,10 @@ from schemas.admin import (
     Replayed,
     SecretRotate,
     SecretRotated,
+    AdminTeam,
     TeamCreate,
     TeamCreated,
+    TeamUpdate,
     UserCreate,
     UserCreated,
 )
@@ -141,6 +143,8 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "SecretRotated": SecretRotated,
     "LoginCode": LoginCode,
     "DirectoryAudit": DirectoryAudit,
+    "TeamUpdate": TeamUpdate,
+    "AdminTeam": AdminTeam,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -206,6 +210,8 @@ FILE_NAMES = {
     "SecretRotated": "admin_secret_rotated.v1.json",
     "LoginCode": "admin_login_code.v1.json",
     "DirectoryAudit": "admin_directory_audit.v1.json",
+    "TeamUpdate": "admin_team_update.v1.json",
+    "AdminTeam": "admin_team.v1.json",
 }
 EVENT_SCHEMA_FILE = "domain_event.v2.json"
 """The domain events' JSON Schema (partner callbacks carry one of these events as ``data``)."""

@@ -696,6 +696,8 @@ ADMIN_CREATE = {  # kind -> (API route, form fields)
     "partners": ("/v1/admin/partners", ("id", "name", "tier", "team_id", "callback_url")),
 }
 ADMIN_ACTIONS = {  # (kind, action) -> API route
+    ("teams", "deactivate"): "/v1/admin/teams/{team_id}/deactivate",
+    ("teams", "reactivate"): "/v1/admin/teams/{team_id}/reactivate",
     ("users", "deactivate"): "/v1/admin/users/{user_id}/deactivate",
     ("users", "reactivate"): "/v1/admin/users/{user_id}/reactivate",
     ("users", "rotate-key"): "/v1/admin/users/{user_id}/rotate-key",
@@ -743,7 +745,7 @@ def console_admin_action(ctx: Ctx, form: dict[str, str], kind: str, ident: str, 
         return render(ctx, "message.html", 404, message=ctx.t("refused"))
     if action in ("deactivate", "rotate-key") and form.get("confirm") != "yes":  # the form's checkbox (required)
         return _admin_page(ctx, 400, message=ctx.t("admin_confirm_needed"))
-    param = "user_id" if kind == "users" else "partner_id"
+    param = {"users": "user_id", "partners": "partner_id", "teams": "team_id"}[kind]
     body = None
     if action == "rotate-secret" and form.get("grace_hours", "").strip():
         try:

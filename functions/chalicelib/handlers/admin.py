@@ -1,4 +1,4 @@
-"""Admin API (issue 18): the directory (teams, users, partners: list, create, deactivate, reactivate, rotate
+"""Admin API (issue 18): the directory (teams, users, partners: list, create, update teams, deactivate, reactivate, rotate
 keys and secrets, partner users' login codes, the audit of those changes), parked notification deliveries
 with replay, and the rules in force (read-only). The console's admin pages are calls of these.
 
@@ -187,6 +187,32 @@ def admin_deactivate_partner(partner_id: str):
 @api(responses={200: "ActiveState"}, summary="Reactivate a partner")
 def admin_reactivate_partner(partner_id: str):
     return _set_active("partner", partner_id, True)
+
+
+@bp.route("/v1/admin/teams/{team_id}/deactivate", methods=["POST"])
+@api(responses={200: "ActiveState"},
+     summary="Deactivate a team: no new members, holdings or reviews for it; its members keep what they hold")
+def admin_deactivate_team(team_id: str):
+    return _set_active("team", team_id, False)
+
+
+@bp.route("/v1/admin/teams/{team_id}/reactivate", methods=["POST"])
+@api(responses={200: "ActiveState"}, summary="Reactivate a team")
+def admin_reactivate_team(team_id: str):
+    return _set_active("team", team_id, True)
+
+
+@bp.route("/v1/admin/teams/{team_id}", methods=["PATCH"])
+@api(request="TeamUpdate", responses={200: "AdminTeam"},
+     summary="Rename a team, change its territory, add or remove a manager (admins; audited)")
+def admin_update_team(team_id: str):
+    from chalicelib import clock
+    from chalicelib.services import directory
+    from schemas.admin import AdminTeam, TeamUpdate
+
+    principal = _admin()
+    body = request_body(bp.current_request, TeamUpdate)
+    return json_response(200, AdminTeam(**directory.update_team(_actor(principal), team_id, body, now=clock.now())))
 
 
 @bp.route("/v1/admin/users/{user_id}/rotate-key", methods=["POST"])

@@ -122,11 +122,21 @@ def create_team(actor: str, body: Any, *, now: datetime, idem: Idem | None = Non
     return {"id": replayed or team_id, "replayed": replayed is not None}
 
 
+def _open_team(team_id: str | None) -> None:
+    """A new member's team must exist and be active (422 on ``body.team_id``)."""
+    if not team_id:
+        return
+    team = store.get_team(team_id)
+    if team is None:
+        raise _field("body.team_id", "not_found", f"no team {team_id!r}")
+    if team.active == "no":
+        raise _field("body.team_id", "team_inactive", f"team {team_id!r} is deactivated")
+
+
 def create_user(actor: str, body: Any, *, now: datetime, idem: Idem | None = None) -> dict:
     """A rep, manager or admin with an API key (answered once), or a partner user with a one-time login code."""
     role = Role(body.role)
-    if body.team_id and store.get_team(body.team_id) is None:
-        raise _field("body.team_id", "not_found", f"no team {body.team_id!r}")
+    _open_team(body.team_id)
     if body.manager_id and store.get_user(body.manager_id) is None:
         raise _field("body.manager_id", "not_found", f"no user {body.manager_id!r}")
     if body.partner_id and store.get_partner(body.partner_id) is None:
@@ -155,8 +165,7 @@ def create_user(actor: str, body: Any, *, now: datetime, idem: Idem | None = Non
 
 
 def create_partner(actor: str, body: Any, *, now: datetime, idem: Idem | None = None) -> dict:
-    if body.team_id and store.get_team(body.team_id) is None:
-        raise _field("body.team_id", "not_found", f"no team {body.team_id!r}")
+    _open_team(body.team_id)
     if body.callback_url:
         check_callback_url(body.callback_url, loc="body.callback_url")
     partner_id = body.id or slug(body.name)
@@ -182,14 +191,35 @@ def check_callback_url(url: str, *, loc: str) -> None:
 
 
 def set_active(actor: str, kind: str, ident: str, active: bool, *, now: datetime) -> dict:
-    """Deactivate or reactivate a user or partner. A deactivated user's API key and console sessions stop at
-    once; a deactivated partner's webhooks, API key and its users' sessions too (other warm API processes
+    """Deactivate or reactivate a user, partner or team. A deactivated user's API key and console sessions stop
+    at once; a deactivated partner's webhooks, API key and its users' sessions too (other warm API processes
     within ``DEALREG_PARTNER_CACHE_SECONDS``). Sessions started before a deactivation stay ended after a
-    reactivation."""
+    reactivation. A deactivated team takes no new members (users, partners), its members and partners can
+    be given no new holdings (claim, assign, transfer: ``services.ownership.resolve``), and its managers are no
+    longer asked to review (``store.routing.team_manager_ids``: the route's other approvers or its fallback
+    decide); its members stay active and keep what they hold."""
     action = f"{kind}.{'reactivated' if active else 'deactivated'}"
     changed = store.set_active(kind, ident, active, now=now, also=[store.audit_entry(actor, action, f"{kind}:{ident}",
                                                                                       now=now)])
     return {"id": ident, "active": active, "changed": changed}
+
+
+def update_team(actor: str, team_id: str, body: Any, *, now: datetime) -> dict:
+    """Rename a team, change its territory, add or remove a manager (``schemas.admin.TeamUpdate``): one write
+    conditioned on the version read, audited (``team.updated`` with the changed fields)."""
+    detail = {k: v for k, v in body.model_dump().items() if v is not None}
+    if body.add_manager is not None and store.get_user(body.add_manager) is None:
+        raise _field("body.add_manager", "not_found", f"no user {body.add_manager!r}")
+    team = store.get_team(team_id)
+    if team is None:
+        raise store.NotFoundError(f"no team {team_id!r}")
+    if body.remove_manager is not None and body.remove_manager not in (team.manager_ids or []):
+        raise _field("body.remove_manager", "not_a_manager", f"{body.remove_manager!r} does not manage {team_id!r}")
+    team = store.update_team(team_id, name=body.name, territory=body.territory, add_manager=body.add_manager,
+                             remove_manager=body.remove_manager,
+                             also=[store.audit_entry(actor, "team.updated", f"team:{team_id}", now=now, detail=detail)])
+    return {"id": team_id, "name": team.name, "territory": team.territory,
+            "manager_ids": list(team.manager_ids or []), "active": team.active != "no"}
 
 
 def rotate_user_key(actor: str, user_id: str, *, now: datetime, idem: Idem | None = None) -> dict:

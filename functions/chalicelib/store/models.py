@@ -256,6 +256,9 @@ class TeamItem(_DirectoryItem):
     name = UnicodeAttribute()
     territory = UnicodeAttribute(null=True)
     manager_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    # a deactivated team takes no new members, holdings or reviews (services.directory.set_active)
+    active = UnicodeAttribute(default="yes")
+    version = NumberAttribute(null=True)  # admin writes condition on it (absent on older items = 0)
 
 
 class StackItem(_DirectoryItem):

@@ -16,6 +16,7 @@ from schemas.admin import (
     ActiveState,
     AdminDirectory,
     AdminRules,
+    AdminTeam,
     DirectoryAudit,
     KeyRotated,
     LoginCode,
@@ -25,7 +26,7 @@ from schemas.admin import (
     Replayed,
     SecretRotate,
     SecretRotated,
-    AdminTeam,
+    SkippedPage,
     TeamCreate,
     TeamCreated,
     TeamUpdate,
@@ -145,6 +146,7 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "DirectoryAudit": DirectoryAudit,
     "TeamUpdate": TeamUpdate,
     "AdminTeam": AdminTeam,
+    "SkippedPage": SkippedPage,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -212,6 +214,7 @@ FILE_NAMES = {
     "DirectoryAudit": "admin_directory_audit.v1.json",
     "TeamUpdate": "admin_team_update.v1.json",
     "AdminTeam": "admin_team.v1.json",
+    "SkippedPage": "admin_skipped_page.v1.json",
 }
 EVENT_SCHEMA_FILE = "domain_event.v2.json"
 """The domain events' JSON Schema (partner callbacks carry one of these events as ``data``)."""

@@ -62,6 +62,24 @@ class ParkedPage(Strict):
     items: list[ParkedDelivery]
 
 
+class SkippedDelivery(Strict):
+    id: str
+    event_type: str
+    recipient: Actor = Field(description="Who the delivery was for")
+    channel: str
+    reason: str | None = Field(default=None, description="partner_inactive | partner_unknown | user_inactive")
+    skipped_at: datetime | None = None
+    title: str
+
+
+class SkippedPage(Strict):
+    """``GET /v1/admin/notifications/skipped``: deliveries not sent because their recipient was deactivated,
+    newest first (up to 100). Final: never retried and not replayable (after a reactivation, new events are
+    delivered again)."""
+
+    items: list[SkippedDelivery]
+
+
 class Replayed(Strict):
     id: str
     state: str = "pending"

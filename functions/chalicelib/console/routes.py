@@ -779,6 +779,17 @@ def console_admin_parked(ctx: Ctx):
     return render(ctx, "admin_parked.html", items=answer.body["items"])
 
 
+@bp.route("/console/admin/skipped", methods=["GET"])
+@page()
+def console_admin_skipped(ctx: Ctx):
+    """Deliveries not sent because their recipient was deactivated (``GET /v1/admin/notifications/skipped``):
+    final, so no replay button (the CLI cannot replay them either)."""
+    answer = ctx.api("GET", "/v1/admin/notifications/skipped")
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
+    return render(ctx, "admin_skipped.html", items=answer.body["items"])
+
+
 @bp.route("/console/admin/parked/{delivery_id}/replay", methods=["POST"], content_types=FORM)
 @page(post=True)
 def console_admin_replay(ctx: Ctx, form: dict[str, str], delivery_id: str):

@@ -1,6 +1,6 @@
 """Admin API (issue 18): the directory (teams, users, partners: list, create, update teams, deactivate, reactivate, rotate
 keys and secrets, partner users' login codes, the audit of those changes), parked notification deliveries
-with replay, and the rules in force (read-only). The console's admin pages are calls of these.
+with replay, skipped ones (read-only), and the rules in force (read-only). The console's admin pages are calls of these.
 
 Trigger: HTTP (bearer API key of an admin; anyone else 403). Directory writes go through
 ``services.directory`` (the CLI's code too): conditional, audited, creates idempotent by ``Idempotency-Key``.
@@ -58,6 +58,24 @@ def admin_parked():
                             attempts=int(i.attempts or 0), last_error=i.last_error, parked_at=i.parked_at,
                             title=i.title) for i in notifications.parked(limit=100)]
     return json_response(200, ParkedPage(items=items))
+
+
+@bp.route("/v1/admin/notifications/skipped", methods=["GET"])
+@api(responses={200: "SkippedPage"},
+     summary="Deliveries not sent because the recipient was deactivated, newest first (admins; final, no replay)")
+def admin_skipped():
+    from datetime import datetime
+
+    from chalicelib.store import notifications
+    from schemas.admin import SkippedDelivery, SkippedPage
+    from schemas.common import Actor
+
+    _admin()
+    items = [SkippedDelivery(id=i.id, event_type=i.event_type, recipient=Actor.from_ref(i.recipient), channel=i.channel,
+                             reason=i.last_error, title=i.title,
+                             skipped_at=datetime.fromisoformat(i.lane_at.replace("Z", "+00:00")) if i.lane_at else None)
+             for i in notifications.skipped(limit=100)]
+    return json_response(200, SkippedPage(items=items))
 
 
 @bp.route("/v1/admin/notifications/{delivery_id}/replay", methods=["POST"])

@@ -489,3 +489,33 @@ def test_the_readme_admin_curl_example_works_as_written(suite, admin):
     assert r.json()["webhook_secret"].startswith("whsec_") and r.json()["api_key"].startswith("drk_")
     again = suite.api.request("POST", path, body, headers=sent)
     assert again.status == 200 and again.json() == {"id": shown["id"], "replayed": True}
+
+
+def test_admin_bodies_are_parsed_once_and_fingerprinted_as_the_intake_path_does(suite, admin, monkeypatch):
+    """The admin creates and the secret rotation fingerprint the body they already parsed
+    (``json_fingerprint``, as intake does) instead of parsing the raw text again; the stored fingerprint is
+    the very digest the raw-text path made, so claims stored before still match."""
+    from chalicelib.store import registrations
+    from chalicelib.store.models import ClaimItem
+
+    raw_fingerprint = registrations.body_fingerprint
+
+    def no_second_parse(raw):
+        raise AssertionError("the admin path parsed the raw body a second time")
+
+    monkeypatch.setattr(registrations, "body_fingerprint", no_second_parse)
+    body = {"id": "south", "name": "华南区", "territory": "广东"}
+    spaced = b'{ "territory": "\\u5e7f\\u4e1c",  "name": "\xe5\x8d\x8e\xe5\x8d\x97\xe5\x8c\xba", "id": "south" }'
+    h = {"Authorization": f"Bearer {admin}", "Idempotency-Key": "team-south"}
+    first = suite.api.request("POST", "/v1/admin/teams", json.dumps(body).encode(), headers=h)
+    assert first.status == 201, first.body
+    retry = suite.api.request("POST", "/v1/admin/teams", spaced, headers=h)  # same JSON, other key order/spacing
+    assert retry.status == 200 and retry.json() == {"id": "south", "replayed": True}
+    make_partner("acme")
+    sec = {"Authorization": f"Bearer {admin}", "Idempotency-Key": "sec-south"}
+    assert suite.api.request("POST", "/v1/admin/partners/acme/rotate-secret", b'{"grace_hours": 1}',
+                             headers=sec).status == 200
+    monkeypatch.undo()
+    stored = {c.key: c.fingerprint for c in ClaimItem.scan() if c.key.startswith("admin#")}
+    assert stored["admin#user:root#team-south"] == registrations.json_fingerprint(body) == raw_fingerprint(spaced)
+    assert stored["admin#user:root#sec-south"] == raw_fingerprint(b'{"grace_hours": 1}')

@@ -18,9 +18,11 @@ from chalicelib.http import (
     HttpError,
     api,
     bearer_principal,
+    check_size,
     idempotency_key,
     json_response,
-    request_body,
+    parse_json,
+    validate,
 )
 
 bp = Blueprint(__name__)
@@ -118,13 +120,32 @@ def _actor(principal) -> str:
     return f"{principal.kind.value}:{principal.id}"
 
 
-def _idem():
+def _body(model, *, optional: bool = False):
+    """The body as ``model`` and its idempotency fingerprint, from one parse (413 above the size limit, 400 /
+    422 with field paths as ``http.request_body``). The fingerprint is the intake path's ``json_fingerprint``
+    of the parsed JSON, the very digest ``body_fingerprint`` makes of the raw text, so claims stored before
+    still match; an empty optional body is fingerprinted as the empty text it is."""
+    from chalicelib.store.registrations import body_fingerprint, json_fingerprint
+
+    raw = bp.current_request.raw_body
+    check_size(raw, settings.get().max_body_bytes)
+    if optional and not raw:
+        return model(), body_fingerprint(raw)
+    data = parse_json(raw)
+    return validate(model, data), json_fingerprint(data)
+
+
+def _idem(fingerprint: str | None = None):
+    """The request's ``Idempotency-Key`` with the body's fingerprint (``_body``'s; a route that takes no body
+    fingerprints the raw text, read only here)."""
     from chalicelib.services.directory import Idem
     from chalicelib.store.registrations import body_fingerprint
 
     request = bp.current_request
     key = idempotency_key(request.headers)
-    return None if key is None else Idem(key, body_fingerprint(request.raw_body))
+    if key is None:
+        return None
+    return Idem(key, fingerprint if fingerprint is not None else body_fingerprint(request.raw_body))
 
 
 def _created(model, out: dict):
@@ -140,8 +161,9 @@ def admin_create_team():
     from schemas.admin import TeamCreate, TeamCreated
 
     principal = _admin()
-    body = request_body(bp.current_request, TeamCreate)
-    return _created(TeamCreated, directory.create_team(_actor(principal), body, now=clock.now(), idem=_idem()))
+    body, fingerprint = _body(TeamCreate)
+    return _created(TeamCreated, directory.create_team(_actor(principal), body, now=clock.now(),
+                                                       idem=_idem(fingerprint)))
 
 
 @bp.route("/v1/admin/users", methods=["POST"])
@@ -153,8 +175,9 @@ def admin_create_user():
     from schemas.admin import UserCreate, UserCreated
 
     principal = _admin()
-    body = request_body(bp.current_request, UserCreate)
-    return _created(UserCreated, directory.create_user(_actor(principal), body, now=clock.now(), idem=_idem()))
+    body, fingerprint = _body(UserCreate)
+    return _created(UserCreated, directory.create_user(_actor(principal), body, now=clock.now(),
+                                                       idem=_idem(fingerprint)))
 
 
 @bp.route("/v1/admin/partners", methods=["POST"])
@@ -166,8 +189,9 @@ def admin_create_partner():
     from schemas.admin import PartnerCreate, PartnerCreated
 
     principal = _admin()
-    body = request_body(bp.current_request, PartnerCreate)
-    return _created(PartnerCreated, directory.create_partner(_actor(principal), body, now=clock.now(), idem=_idem()))
+    body, fingerprint = _body(PartnerCreate)
+    return _created(PartnerCreated, directory.create_partner(_actor(principal), body, now=clock.now(),
+                                                             idem=_idem(fingerprint)))
 
 
 def _set_active(kind: str, ident: str, active: bool):
@@ -229,7 +253,7 @@ def admin_update_team(team_id: str):
     from schemas.admin import AdminTeam, TeamUpdate
 
     principal = _admin()
-    body = request_body(bp.current_request, TeamUpdate)
+    body, _ = _body(TeamUpdate)
     return json_response(200, AdminTeam(**directory.update_team(_actor(principal), team_id, body, now=clock.now())))
 
 
@@ -268,9 +292,9 @@ def admin_rotate_secret(partner_id: str):
     from schemas.admin import SecretRotate, SecretRotated
 
     principal = _admin()
-    body = request_body(bp.current_request, SecretRotate, optional=True)
+    body, fingerprint = _body(SecretRotate, optional=True)
     return json_response(200, SecretRotated(**directory.rotate_partner_secret(
-        _actor(principal), partner_id, grace_hours=body.grace_hours, now=clock.now(), idem=_idem())))
+        _actor(principal), partner_id, grace_hours=body.grace_hours, now=clock.now(), idem=_idem(fingerprint))))
 
 
 @bp.route("/v1/admin/audit", methods=["GET"])

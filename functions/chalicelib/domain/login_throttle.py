@@ -43,10 +43,12 @@ class Count:
 def wait_after(attempts: int, allowance: Allowance) -> float:
     """Seconds to wait after the ``attempts``-th attempt before the next one: 0 before the ``free``-th, then
     ``base``, ``2 × base``, ``4 × base`` … up to ``cap``."""
+    from chalicelib.domain.backoff import backoff_seconds
+
     over = attempts - allowance.free
     if over < 0:
         return 0.0
-    return min(allowance.cap_seconds, allowance.base_seconds * 2 ** min(over, 40))
+    return backoff_seconds(over + 1, base=allowance.base_seconds, cap=allowance.cap_seconds)
 
 
 def live(count: Count, now: datetime, allowance: Allowance) -> Count:

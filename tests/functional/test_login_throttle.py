@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.functional.helpers import make_partner
+from tests.functional.helpers import make_partner, make_user
 
 PASSWORD = "a long enough password"
 USER_IP, ATTACKER_IP = "203.0.113.9", "198.51.100.7"  # documentation addresses: strings in a request, never dialled
@@ -77,9 +77,13 @@ def test_an_attacker_from_one_address_is_slowed_down_but_the_user_logs_in_from_a
     principal, person = _login(li, PASSWORD, USER_IP, t0 + timedelta(seconds=3))
     assert (principal.id, person) == ("acme", "li")
     # and the moment the attacker's pair started to wait is in the admin audit (once, not per guess)
-    throttled = [e for e in svc.audit() if e["action"] == "login.throttled"]
+    admin = make_user("root", "admin")
+    audit = suite.api.get("/v1/admin/audit", admin)
+    assert audit.status == 200, audit.body
+    throttled = [e for e in audit.json()["items"] if e["action"] == "login.throttled"]
     assert len(throttled) == 1 and throttled[0]["object"] == {"kind": "user", "id": "li"}
-    assert throttled[0]["detail"]["scope"] == "pair" and throttled[0]["detail"]["client_ip"] == ATTACKER_IP
+    assert throttled[0]["actor"] == {"kind": "system", "id": "login-throttle"}
+    assert throttled[0]["detail"] == {"scope": "pair", "client_ip": ATTACKER_IP, "user_id": "li", "wait_seconds": 2.0}
     # the set-password form is throttled the same way (a code cannot be guessed at leisure either)
     with pytest.raises(TooManyAttemptsError):
         svc.set_password(li, "drc_guess", "another long password", now=t0 + timedelta(seconds=3),
@@ -116,6 +120,10 @@ def test_one_address_guessing_many_users_is_throttled_known_or_not(suite, li, li
         _login("someone-else", "wrong password!!", ATTACKER_IP, t0)
     assert refused.value.scope == "ip" and refused.value.retry_after == 2
     assert _login(li, PASSWORD, USER_IP, t0) is not None  # the address, not the users, is slowed down
+    from chalicelib.services import directory as svc
+
+    scopes = [(e["detail"]["scope"], e["detail"]["client_ip"]) for e in svc.audit() if e["action"] == "login.throttled"]
+    assert scopes == [("ip", ATTACKER_IP)]
 
 
 def test_many_addresses_reach_the_per_user_cap_yet_a_browser_that_signed_in_before_gets_in(suite, li, limits):

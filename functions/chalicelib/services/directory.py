@@ -29,6 +29,7 @@ from chalicelib.store import directory as store
 from schemas.common import PrincipalKind
 
 CLI_ACTOR = "system:cli"
+THROTTLE_ACTOR = "system:login-throttle"
 LOGIN_CODE_TTL = timedelta(hours=72)
 PASSWORD_MIN, PASSWORD_MAX = 12, 256
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}  # 16 MiB; median 169 ms per check measured on the busy 2-core dev box
@@ -407,9 +408,9 @@ def _give_back(taken: list[tuple[str, str]]) -> None:
 
 
 def _audit_throttling(scope: str, user_id: str, client_ip: str, now: datetime, wait: float) -> None:
-    """One audit entry when a scope starts making callers wait (once per scope and reset period)."""
-    target = f"ip:{client_ip}" if scope == "ip" else f"user:{user_id}"
-    entry = store.audit_entry(f"client:{client_ip}", "login.throttled", target, now=now,
+    """One audit entry when a scope starts making callers wait (once per scope and reset period): by the system,
+    about the user id being tried (for the address scope, the one tried when the address began to wait)."""
+    entry = store.audit_entry(THROTTLE_ACTOR, "login.throttled", f"user:{user_id}", now=now,
                               detail={"scope": scope, "client_ip": client_ip, "user_id": user_id or None,
                                       "wait_seconds": wait})
     entry.save(condition=entry.__class__.pk.does_not_exist())

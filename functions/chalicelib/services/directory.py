@@ -196,9 +196,9 @@ def set_active(actor: str, kind: str, ident: str, active: bool, *, now: datetime
     at once; a deactivated partner's webhooks, API key and its users' sessions too (other warm API processes
     within ``DEALREG_PARTNER_CACHE_SECONDS``). Sessions started before a deactivation stay ended after a
     reactivation. A deactivated team takes no new members (users, partners), its members and partners can
-    be given no new holdings (claim, assign, transfer: ``services.ownership.resolve``), and its managers are no
-    longer asked to review (``store.routing.team_manager_ids``: the route's other approvers or its fallback
-    decide); its members stay active and keep what they hold."""
+    be given no new holdings (claim, assign, transfer: ``services.ownership.resolve_recipient``), and its
+    managers are no longer asked to review (``store.routing.team_manager_ids``: the route's other approvers or
+    its fallback decide); its members stay active and keep what they hold."""
     action = f"{kind}.{'reactivated' if active else 'deactivated'}"
     changed = store.set_active(kind, ident, active, now=now, also=[store.audit_entry(actor, action, f"{kind}:{ident}",
                                                                                       now=now)])

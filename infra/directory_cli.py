@@ -23,7 +23,7 @@ def _no_team(team: str) -> int:
 
 
 # Creating, deactivating and rotating go through chalicelib.services.directory (the admin API's code): the same
-# checks, conditional writes and audit entries (actor system:cli). Updates of a team stay store calls.
+# checks, conditional writes and audit entries (actor system:cli), team updates and manager changes too.
 
 def teams_create(args, d, now) -> int:
     from schemas.admin import TeamCreate
@@ -34,20 +34,36 @@ def teams_create(args, d, now) -> int:
     return 0
 
 
+def _team_update(args, now, **fields) -> int:
+    from schemas.admin import TeamUpdate
+
+    out = _svc().update_team(_svc().CLI_ACTOR, args.id, TeamUpdate(**fields), now=now())
+    return _out(out)
+
+
 def teams_update(args, d, now) -> int:
-    team = d.update_team(args.id, name=args.name, territory=args.territory)
-    return _out({"id": args.id, "updated": bool(args.name or args.territory is not None),
-                 "name": args.name or team.name})
+    if not args.name and args.territory is None:
+        print("nothing to change: give --name and/or --territory", file=sys.stderr)
+        return 2
+    return _team_update(args, now, name=args.name, territory=args.territory)
 
 
 def teams_add_manager(args, d, now) -> int:
-    team = d.add_team_manager(args.id, args.user)
-    return _out({"id": args.id, "manager_ids": list(team.manager_ids or [])})
+    return _team_update(args, now, add_manager=args.user)
 
 
 def teams_remove_manager(args, d, now) -> int:
-    team = d.remove_team_manager(args.id, args.user)
-    return _out({"id": args.id, "manager_ids": list(team.manager_ids or [])})
+    return _team_update(args, now, remove_manager=args.user)
+
+
+def teams_deactivate(args, d, now) -> int:
+    out = _svc().set_active(_svc().CLI_ACTOR, "team", args.id, False, now=now())
+    return _out({"id": args.id, "active": out["active"]})
+
+
+def teams_reactivate(args, d, now) -> int:
+    out = _svc().set_active(_svc().CLI_ACTOR, "team", args.id, True, now=now())
+    return _out({"id": args.id, "active": out["active"]})
 
 
 def teams_list(args, d, now) -> int:
@@ -164,7 +180,7 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
             try:
                 return func(args, directory, now)
             except DealregError as exc:
-                where = ", ".join(e["loc"] for e in exc.errors)
+                where = ", ".join(f"{e['loc']}: {e['type']}" for e in exc.errors)
                 print(f"{exc.code}: {exc}" + (f" ({where})" if where else ""), file=sys.stderr)
                 return 2
             except ValidationError as exc:
@@ -194,6 +210,12 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
     p.add_argument("id")
     p.add_argument("user")
     bind(p, teams_remove_manager)
+    p = teams.add_parser("deactivate", help="no new members, holdings or reviews for the team; members keep theirs")
+    p.add_argument("id")
+    bind(p, teams_deactivate)
+    p = teams.add_parser("reactivate", help="the team takes members, holdings and reviews again")
+    p.add_argument("id")
+    bind(p, teams_reactivate)
     bind(teams.add_parser("list", help="every team with its managers (JSON)"), teams_list)
 
     users = sub.add_parser("users", help="reps, managers and admins").add_subparsers(dest="action", required=True)

@@ -16,6 +16,7 @@ from schemas.admin import (
     ActiveState,
     AdminDirectory,
     AdminRules,
+    AdminTeam,
     DirectoryAudit,
     KeyRotated,
     LoginCode,
@@ -25,8 +26,10 @@ from schemas.admin import (
     Replayed,
     SecretRotate,
     SecretRotated,
+    SkippedPage,
     TeamCreate,
     TeamCreated,
+    TeamUpdate,
     UserCreate,
     UserCreated,
 )
@@ -141,6 +144,9 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
     "SecretRotated": SecretRotated,
     "LoginCode": LoginCode,
     "DirectoryAudit": DirectoryAudit,
+    "TeamUpdate": TeamUpdate,
+    "AdminTeam": AdminTeam,
+    "SkippedPage": SkippedPage,
 }
 FILE_NAMES = {
     "OpportunityRegistered": "opportunity_registered.v1.json",
@@ -206,6 +212,9 @@ FILE_NAMES = {
     "SecretRotated": "admin_secret_rotated.v1.json",
     "LoginCode": "admin_login_code.v1.json",
     "DirectoryAudit": "admin_directory_audit.v1.json",
+    "TeamUpdate": "admin_team_update.v1.json",
+    "AdminTeam": "admin_team.v1.json",
+    "SkippedPage": "admin_skipped_page.v1.json",
 }
 EVENT_SCHEMA_FILE = "domain_event.v2.json"
 """The domain events' JSON Schema (partner callbacks carry one of these events as ``data``)."""

@@ -14,6 +14,7 @@ class AdminTeam(Strict):
     name: str
     territory: str | None = None
     manager_ids: list[str] = Field(default_factory=list)
+    active: bool = Field(default=True, description="A deactivated team takes no new members, holdings or reviews")
 
 
 class AdminUser(Strict):
@@ -61,6 +62,24 @@ class ParkedPage(Strict):
     items: list[ParkedDelivery]
 
 
+class SkippedDelivery(Strict):
+    id: str
+    event_type: str
+    recipient: Actor = Field(description="Who the delivery was for")
+    channel: str
+    reason: str | None = Field(default=None, description="partner_inactive | partner_unknown | user_inactive")
+    skipped_at: datetime | None = None
+    title: str
+
+
+class SkippedPage(Strict):
+    """``GET /v1/admin/notifications/skipped``: deliveries not sent because their recipient was deactivated,
+    newest first (up to 100). Final: never retried and not replayable (after a reactivation, new events are
+    delivered again)."""
+
+    items: list[SkippedDelivery]
+
+
 class Replayed(Strict):
     id: str
     state: str = "pending"
@@ -94,6 +113,21 @@ class TeamCreate(Strict):
     id: str | None = DirectoryId
     name: ShortText
     territory: ShortText | None = None
+
+
+class TeamUpdate(Strict):
+    """``PATCH /v1/admin/teams/{team_id}``: rename, change the territory, add or remove one manager (at least one)."""
+
+    name: ShortText | None = None
+    territory: ShortText | None = None
+    add_manager: Ref | None = Field(default=None, description="An existing user id to make a manager of the team")
+    remove_manager: Ref | None = Field(default=None, description="A user id no longer to manage the team")
+
+    @model_validator(mode="after")
+    def _something(self) -> TeamUpdate:
+        if self.name is None and self.territory is None and self.add_manager is None and self.remove_manager is None:
+            raise ValueError("name, territory, add_manager or remove_manager is needed")
+        return self
 
 
 class UserCreate(Strict):

@@ -88,6 +88,14 @@ class Settings:
     model_cache_seconds: int = 60
     # Pipeline stages (issue 18, chalicelib.domain.pipeline.PipelineRules) as a JSON object; "" = defaults.
     pipeline_stages_json: str = ""
+    # Console password logins (chalicelib.domain.login_throttle): free attempts per (user, client address), per
+    # address and per user, then waits doubling from the base up to the cap; a scope resets after a quiet period.
+    login_free_per_user_ip: int = 5
+    login_free_per_ip: int = 20
+    login_free_per_user: int = 100
+    login_wait_base_seconds: float = 2.0
+    login_wait_cap_seconds: float = 900.0
+    login_reset_seconds: float = 3600.0
 
     def table(self, logical: str) -> str:
         return f"{self.prefix}-{logical}"
@@ -162,6 +170,12 @@ def from_env(env: dict[str, str] | None = None) -> Settings:
         behaviour_rules_json=env.get("DEALREG_BEHAVIOUR_RULES", ""),
         model_cache_seconds=int(env.get("DEALREG_MODEL_CACHE_SECONDS", 60)),
         pipeline_stages_json=env.get("DEALREG_PIPELINE_STAGES", ""),
+        login_free_per_user_ip=max(1, int(env.get("DEALREG_LOGIN_FREE_PER_USER_IP", 5))),
+        login_free_per_ip=max(1, int(env.get("DEALREG_LOGIN_FREE_PER_IP", 20))),
+        login_free_per_user=max(1, int(env.get("DEALREG_LOGIN_FREE_PER_USER", 100))),
+        login_wait_base_seconds=float(env.get("DEALREG_LOGIN_WAIT_BASE_SECONDS", 2)),
+        login_wait_cap_seconds=float(env.get("DEALREG_LOGIN_WAIT_CAP_SECONDS", 900)),
+        login_reset_seconds=float(env.get("DEALREG_LOGIN_RESET_SECONDS", 3600)),
     )
 
 

@@ -291,6 +291,18 @@ def test_admin_pages(suite, world, browser):
     c.submit(f'#parked li[data-id="{item.id}"] .btn-replay')
     assert "m=done" in c.d.current_url and not c.all(f'#parked li[data-id="{item.id}"]')
     assert notifications.get(item.id).state == "pending"
+    # a delivery skipped because its partner was deactivated: listed with its reason, nothing to replay
+    s = Delivery(id=delivery_id("reg_demo:5", "partner:acme", "webhook"), event_id="reg_demo:5",
+                 event_type="registration.approved", recipient="partner:acme", channel="webhook", locale="zh-CN",
+                 due_at=now(), message=Message("报备已批准：乙公司", "…"))
+    skipped = notifications.create([s], {"id": "evt5"}, now=now())[0]
+    assert notifications.skip(skipped, now=now(), reason="partner_inactive")
+    c.go("/console/admin")
+    c.css('a[href$="/console/admin/skipped"]').click()
+    card = c.css(f'#skipped li[data-id="{skipped.id}"]')
+    assert card.get_attribute("data-reason") == "partner_inactive" and "partner_inactive" in card.text
+    assert not c.all("#skipped .btn-replay")
+    c.shoot("admin-skipped")
     # a manager is refused the admin pages
     c.login(world["boss"])
     c.go("/console/admin")

@@ -81,7 +81,12 @@ def test_team_managers_are_added_and_removed_and_teams_updated(suite, capsys):
     assert _cli(capsys, "teams", "remove-manager", "south", "boss")[0] == 2
     assert _cli(capsys, "teams", "update", "south", "--name", "华南区", "--territory", "广东")[0] == 0
     teams = {t["id"]: t for t in _cli(capsys, "teams", "list")[1]}
-    assert teams["south"] == {"id": "south", "name": "华南区", "territory": "广东", "manager_ids": ["li"]}
+    assert teams["south"] == {"id": "south", "name": "华南区", "territory": "广东", "manager_ids": ["li"], "active": True}
+    from chalicelib.services.directory import audit
+
+    changes = [(e["action"], e["detail"]) for e in audit() if e["object"] == {"kind": "team", "id": "south"}]
+    assert ("team.updated", {"add_manager": "li"}) in changes and ("team.updated", {"remove_manager": "boss"}) in changes
+    assert ("team.updated", {"name": "华南区", "territory": "广东"}) in changes  # every change audited
     users = {u["id"]: u for u in _cli(capsys, "users", "list", "--team", "north")[1]}
     assert set(users) == {"li"} and users["li"]["role"] == "manager"
 

@@ -422,6 +422,25 @@ def test_a_deactivated_partner_receives_nothing_and_the_skips_are_visible(suite,
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert {(x["id"], x["reason"]) for x in listed if x["channel"] == "webhook"} == {
         (d.id, "partner_inactive") for d in hooks}
+    # ... and so does an admin, through the API and on the console's page (both languages; no replay there:
+    # a skip is final, the CLI cannot replay it either), while nobody else may look
+    answer = suite.api.get("/v1/admin/notifications/skipped", admin)
+    assert answer.status == 200, answer.body
+    api_listed = {x["id"]: x for x in answer.json()["items"]}
+    assert {(i, x["reason"], x["recipient"]["id"]) for i, x in api_listed.items() if x["channel"] == "webhook"} == {
+        (d.id, "partner_inactive", "acme") for d in hooks}
+    assert all(x["skipped_at"] for x in api_listed.values())
+    assert suite.api.get("/v1/admin/notifications/skipped", make_user("boss", "manager", "south")).status == 403
+    from tests.functional.console_client import ConsoleClient
+
+    for lang, words in (("zh-CN", "合作伙伴已停用"), ("en", "partner deactivated")):
+        c = ConsoleClient(suite.api.base, lang)
+        c.login(admin)
+        status, _, page = c.get("/console/admin/skipped")
+        assert status == 200 and words in page
+        for d in hooks:
+            assert f'data-id="{d.id}" data-reason="partner_inactive"' in page
+        assert "btn-replay" not in page
     # WHEN it is reactivated THEN the next event is delivered again (the skipped ones stay skipped)
     assert suite.api.post("/v1/admin/partners/acme/reactivate", {}, admin).status == 200
     _send_event(suite, {**event, "id": event["id"].replace(":1", ":8")})

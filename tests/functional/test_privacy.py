@@ -115,6 +115,8 @@ def test_a_partner_learns_nothing_about_who_holds_its_customer(suite, holder_kin
                              {"reason": f"customer already protected by {holder_ids[1]}"}, keys["chief"])
         assert got.status == 200, got.body
         suite.runner.pump()
+        # the holder's side has a skipped and a parked delivery (the admin pages list them): beta must see neither
+        _undelivered_to_holder(holder_kind, holder_reg, holder_ids)
         # beta walks every route (twice: the first walk resubmits, edits and withdraws, the second reads after)
         notes = _notification_ids(holder_kind)
         seen = _walk_every_route(suite, keys, beta_reg=beta_reg, holder_reg=holder_reg, notes=notes)
@@ -138,6 +140,10 @@ def test_a_partner_learns_nothing_about_who_holds_its_customer(suite, holder_kin
             status, _, page = console.get("/console/notifications")
             assert status == 200 and 'class="card note' in page
             seen.append((f"console notifications {lang}", page))
+            for admin_page in ("/console/admin/parked", "/console/admin/skipped"):  # the holder's undelivered ones
+                status, _, page = console.get(admin_page)
+                assert status == 403, (admin_page, status)
+                seen.append((f"console {admin_page} {lang}", page))
 
         # every notification and callback beta received (all channels: callback payload, inbox words)
         deliveries = [d for d in DeliveryItem.scan() if d.recipient == "partner:beta"]
@@ -178,6 +184,22 @@ def test_a_partner_learns_nothing_about_who_holds_its_customer(suite, holder_kin
     finally:
         rx_beta.close()
         rx_acme.close()
+
+
+def _undelivered_to_holder(holder_kind: str, holder_reg: str, holder_ids: list[str]) -> None:
+    from chalicelib.clock import now
+    from chalicelib.domain.notifications import Delivery, Message, delivery_id
+    from chalicelib.store import notifications
+
+    recipient = "partner:acmehold" if holder_kind == "partner" else "user:lihold"
+    for n, (reason, record) in enumerate((("partner_inactive", notifications.skip), ("http_500", notifications.park))):
+        event_id = f"{holder_reg}:{90 + n}"
+        d = Delivery(id=delivery_id(event_id, recipient, "webhook"), event_id=event_id,
+                     event_type="registration.approved", recipient=recipient, channel="webhook", locale="zh-CN",
+                     due_at=now(), message=Message(f"已批准 {holder_ids[0]} {holder_reg}", holder_ids[-1]))
+        item = notifications.create([d], {"id": event_id}, now=now())[0]
+        assert record(item, now=now(), reason=reason)
+    assert notifications.skipped() and notifications.parked()
 
 
 def _notification_ids(holder_kind: str) -> dict[str, list[str]]:

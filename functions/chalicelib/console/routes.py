@@ -204,21 +204,44 @@ def console_login(ctx: Ctx, form: dict[str, str]):
     return _signed_in(ctx, started[0])
 
 
-def _signed_in(ctx: Ctx, s: session.Session) -> Response:
-    return redirect(ctx, ctx.url("/registrations"), cookies=[
+def _signed_in(ctx: Ctx, s: session.Session, device: str | None = None) -> Response:
+    cookies = [
         session.set_cookie(session.COOKIE, session.cookie_value(s), path=ctx.url(), max_age=session.SESSION_SECONDS),
-        session.set_cookie(session.PRE_COOKIE, "", path=ctx.url(), max_age=0)])
+        session.set_cookie(session.PRE_COOKIE, "", path=ctx.url(), max_age=0)]
+    if device is not None:
+        cookies.append(session.set_cookie(session.DEVICE_COOKIE, device, path=ctx.url(),
+                                          max_age=session.DEVICE_SECONDS))
+    return redirect(ctx, ctx.url("/registrations"), cookies=cookies)
+
+
+def _client_ip(ctx: Ctx) -> str:
+    """The caller's address as API Gateway saw it (``identity.sourceIp``; never a client-set header)."""
+    return str(((ctx.request.context or {}).get("identity") or {}).get("sourceIp") or "unknown")[:64]
+
+
+def _throttled(ctx: Ctx, template_page, err) -> Response:
+    answer = template_page(ctx, 429, ctx.t("too_many_attempts").format(seconds=err.retry_after))
+    answer.headers["Retry-After"] = str(err.retry_after)
+    return answer
 
 
 @bp.route("/console/login/password", methods=["POST"], content_types=FORM)
 @page(login_required=False, post=True)
 def console_login_password(ctx: Ctx, form: dict[str, str]):
-    """A partner user's login (issue 18): user id + password, rate-limited in services.directory."""
-    started = (session.start_password(form.get("user_id", "").strip(), form.get("password", ""))
-               if form.get("user_id") and form.get("password") else None)
+    """A partner user's login (issue 18): user id + password, throttled in services.directory (429 +
+    Retry-After when this address or user id must wait; never a lockout)."""
+    from chalicelib.domain.errors import TooManyAttemptsError
+
+    user_id = form.get("user_id", "").strip()
+    try:
+        started = (session.start_password(user_id, form.get("password", ""), client_ip=_client_ip(ctx),
+                                          device=ctx.cookies.get(session.DEVICE_COOKIE))
+                   if user_id and form.get("password") else None)
+    except TooManyAttemptsError as err:
+        return _throttled(ctx, _login_page, err)
     if started is None:
         return _login_page(ctx, 401, error=ctx.t("login_failed_password"))
-    return _signed_in(ctx, started[0])
+    return _signed_in(ctx, started[0], device=session.device_value(user_id))
 
 
 def _password_page(ctx: Ctx, status: int = 200, error: str | None = None, user_id: str = "") -> Response:
@@ -235,14 +258,17 @@ def console_password_form(ctx: Ctx):
 @page(login_required=False, post=True)
 def console_password(ctx: Ctx, form: dict[str, str]):
     """Set a partner user's password with the one-time code (the code is typed, never in a URL)."""
-    from chalicelib.domain.errors import DealregError
+    from chalicelib.domain.errors import DealregError, TooManyAttemptsError
     from chalicelib.services import directory as admin
 
     user_id, password = form.get("user_id", "").strip(), form.get("password", "")
     if password != form.get("password2", ""):
         return _password_page(ctx, 422, ctx.t("password_mismatch"), user_id)
     try:
-        ok = admin.set_password(user_id, form.get("code", "").strip(), password, now=clock_now())
+        ok = admin.set_password(user_id, form.get("code", "").strip(), password, now=clock_now(),
+                                client_ip=_client_ip(ctx))
+    except TooManyAttemptsError as err:
+        return _throttled(ctx, lambda c, st, e: _password_page(c, st, e, user_id), err)
     except DealregError as err:
         return _password_page(ctx, 422, ctx.t(err.errors[0]["type"]) if err.errors else err.message, user_id)
     if not ok:
@@ -670,6 +696,8 @@ ADMIN_CREATE = {  # kind -> (API route, form fields)
     "partners": ("/v1/admin/partners", ("id", "name", "tier", "team_id", "callback_url")),
 }
 ADMIN_ACTIONS = {  # (kind, action) -> API route
+    ("teams", "deactivate"): "/v1/admin/teams/{team_id}/deactivate",
+    ("teams", "reactivate"): "/v1/admin/teams/{team_id}/reactivate",
     ("users", "deactivate"): "/v1/admin/users/{user_id}/deactivate",
     ("users", "reactivate"): "/v1/admin/users/{user_id}/reactivate",
     ("users", "rotate-key"): "/v1/admin/users/{user_id}/rotate-key",
@@ -717,7 +745,7 @@ def console_admin_action(ctx: Ctx, form: dict[str, str], kind: str, ident: str, 
         return render(ctx, "message.html", 404, message=ctx.t("refused"))
     if action in ("deactivate", "rotate-key") and form.get("confirm") != "yes":  # the form's checkbox (required)
         return _admin_page(ctx, 400, message=ctx.t("admin_confirm_needed"))
-    param = "user_id" if kind == "users" else "partner_id"
+    param = {"users": "user_id", "partners": "partner_id", "teams": "team_id"}[kind]
     body = None
     if action == "rotate-secret" and form.get("grace_hours", "").strip():
         try:
@@ -749,6 +777,17 @@ def console_admin_parked(ctx: Ctx):
     if not answer.ok:
         return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
     return render(ctx, "admin_parked.html", items=answer.body["items"])
+
+
+@bp.route("/console/admin/skipped", methods=["GET"])
+@page()
+def console_admin_skipped(ctx: Ctx):
+    """Deliveries not sent because their recipient was deactivated (``GET /v1/admin/notifications/skipped``):
+    final, so no replay button (the CLI cannot replay them either)."""
+    answer = ctx.api("GET", "/v1/admin/notifications/skipped")
+    if not answer.ok:
+        return render(ctx, "message.html", answer.status, message=ctx.t("forbidden"))
+    return render(ctx, "admin_skipped.html", items=answer.body["items"])
 
 
 @bp.route("/console/admin/parked/{delivery_id}/replay", methods=["POST"], content_types=FORM)

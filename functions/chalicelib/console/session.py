@@ -21,7 +21,9 @@ from chalicelib import clock, settings
 COOKIE = "dr_session"
 PRE_COOKIE = "dr_pre"  # before login: the double-submit value the login form's CSRF token is bound to
 LANG_COOKIE = "dr_lang"
+DEVICE_COOKIE = "dr_device"  # "a browser that signed in as this partner user before" (login throttle)
 SESSION_SECONDS = 8 * 3600
+DEVICE_SECONDS = 90 * 24 * 3600
 
 
 class ConsoleNotConfigured(Exception):
@@ -69,20 +71,45 @@ def start(api_key: str) -> tuple[Session, object] | None:
     return Session(key, int(expires_at.timestamp())), principal
 
 
-def start_password(user_id: str, password: str) -> tuple[Session, object] | None:
+def start_password(user_id: str, password: str, *, client_ip: str,
+                   device: str | None = None) -> tuple[Session, object] | None:
     """A partner user's password login (issue 18): the same session, for their partner, tied to the person
-    (deactivating either ends it). None for a wrong password, a locked, unknown or inactive login."""
+    (deactivating either ends it). None for a wrong password, an unknown or inactive login; raises
+    ``TooManyAttemptsError`` when this address or user id must wait. ``device`` is the browser's device
+    cookie: signed for this user, it exempts the login from the per-user throttle scope."""
     from chalicelib.services import directory as admin
     from chalicelib.store import directory
 
     now = clock.now()
-    found = admin.password_login(user_id, password, now=now)
+    found = admin.password_login(user_id, password, now=now, client_ip=client_ip,
+                                 known_device=device_user(device) == user_id)
     if found is None:
         return None
     principal, person = found
     expires_at = now + timedelta(seconds=SESSION_SECONDS)
     key = directory.issue_session_key(principal, now=now, expires_at=expires_at, user_id=person)
     return Session(key, int(expires_at.timestamp())), principal
+
+
+def device_value(user_id: str) -> str:
+    """A device cookie (OWASP's "device cookie" against online guessing): this browser signed in as
+    ``user_id``; ``<user id base64>.<nonce>.<HMAC>``, set after a successful password login."""
+    who = base64.urlsafe_b64encode(user_id.encode()).decode().rstrip("=")
+    nonce = secrets.token_urlsafe(12)
+    return f"{who}.{nonce}.{_mac('device', who, nonce)}"
+
+
+def device_user(value: str | None) -> str | None:
+    """The user id a device cookie was issued for, if its signature holds."""
+    if not value or value.count(".") != 2:
+        return None
+    who, nonce, mac = value.split(".")
+    if not hmac.compare_digest(mac, _mac("device", who, nonce)):
+        return None
+    try:
+        return base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def cookie_value(s: Session) -> str:

@@ -65,3 +65,18 @@ class PendingCapError(DealregError):
     def errors(self) -> list[dict[str, Any]]:  # type: ignore[override]
         """The limit, named as every limit refusal names it (``errors[].loc``)."""
         return [{"loc": "limit.pending_cap", "type": "limit_exceeded"}]
+
+
+class TooManyAttemptsError(DealregError):
+    """Too many login attempts in one scope (``domain.login_throttle``): wait ``retry_after`` seconds. Nothing
+    is locked; the answer is 429 with ``Retry-After``."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: int, scope: str) -> None:
+        super().__init__(f"too many login attempts; retry in {retry_after} s",
+                         errors=[{"loc": f"limit.login_{scope}", "type": "rate_limited"}],
+                         headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+        self.scope = scope

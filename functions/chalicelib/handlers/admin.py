@@ -1,6 +1,6 @@
-"""Admin API (issue 18): the directory (teams, users, partners: list, create, deactivate, reactivate, rotate
+"""Admin API (issue 18): the directory (teams, users, partners: list, create, update teams, deactivate, reactivate, rotate
 keys and secrets, partner users' login codes, the audit of those changes), parked notification deliveries
-with replay, and the rules in force (read-only). The console's admin pages are calls of these.
+with replay, skipped ones (read-only), and the rules in force (read-only). The console's admin pages are calls of these.
 
 Trigger: HTTP (bearer API key of an admin; anyone else 403). Directory writes go through
 ``services.directory`` (the CLI's code too): conditional, audited, creates idempotent by ``Idempotency-Key``.
@@ -18,9 +18,11 @@ from chalicelib.http import (
     HttpError,
     api,
     bearer_principal,
+    check_size,
     idempotency_key,
     json_response,
-    request_body,
+    parse_json,
+    validate,
 )
 
 bp = Blueprint(__name__)
@@ -58,6 +60,24 @@ def admin_parked():
                             attempts=int(i.attempts or 0), last_error=i.last_error, parked_at=i.parked_at,
                             title=i.title) for i in notifications.parked(limit=100)]
     return json_response(200, ParkedPage(items=items))
+
+
+@bp.route("/v1/admin/notifications/skipped", methods=["GET"])
+@api(responses={200: "SkippedPage"},
+     summary="Deliveries not sent because the recipient was deactivated, newest first (admins; final, no replay)")
+def admin_skipped():
+    from datetime import datetime
+
+    from chalicelib.store import notifications
+    from schemas.admin import SkippedDelivery, SkippedPage
+    from schemas.common import Actor
+
+    _admin()
+    items = [SkippedDelivery(id=i.id, event_type=i.event_type, recipient=Actor.from_ref(i.recipient), channel=i.channel,
+                             reason=i.last_error, title=i.title,
+                             skipped_at=datetime.fromisoformat(i.lane_at.replace("Z", "+00:00")) if i.lane_at else None)
+             for i in notifications.skipped(limit=100)]
+    return json_response(200, SkippedPage(items=items))
 
 
 @bp.route("/v1/admin/notifications/{delivery_id}/replay", methods=["POST"])
@@ -100,13 +120,32 @@ def _actor(principal) -> str:
     return f"{principal.kind.value}:{principal.id}"
 
 
-def _idem():
+def _body(model, *, optional: bool = False):
+    """The body as ``model`` and its idempotency fingerprint, from one parse (413 above the size limit, 400 /
+    422 with field paths as ``http.request_body``). The fingerprint is the intake path's ``json_fingerprint``
+    of the parsed JSON, the very digest ``body_fingerprint`` makes of the raw text, so claims stored before
+    still match; an empty optional body is fingerprinted as the empty text it is."""
+    from chalicelib.store.registrations import body_fingerprint, json_fingerprint
+
+    raw = bp.current_request.raw_body
+    check_size(raw, settings.get().max_body_bytes)
+    if optional and not raw:
+        return model(), body_fingerprint(raw)
+    data = parse_json(raw)
+    return validate(model, data), json_fingerprint(data)
+
+
+def _idem(fingerprint: str | None = None):
+    """The request's ``Idempotency-Key`` with the body's fingerprint (``_body``'s; a route that takes no body
+    fingerprints the raw text, read only here)."""
     from chalicelib.services.directory import Idem
     from chalicelib.store.registrations import body_fingerprint
 
     request = bp.current_request
     key = idempotency_key(request.headers)
-    return None if key is None else Idem(key, body_fingerprint(request.raw_body))
+    if key is None:
+        return None
+    return Idem(key, fingerprint if fingerprint is not None else body_fingerprint(request.raw_body))
 
 
 def _created(model, out: dict):
@@ -122,8 +161,9 @@ def admin_create_team():
     from schemas.admin import TeamCreate, TeamCreated
 
     principal = _admin()
-    body = request_body(bp.current_request, TeamCreate)
-    return _created(TeamCreated, directory.create_team(_actor(principal), body, now=clock.now(), idem=_idem()))
+    body, fingerprint = _body(TeamCreate)
+    return _created(TeamCreated, directory.create_team(_actor(principal), body, now=clock.now(),
+                                                       idem=_idem(fingerprint)))
 
 
 @bp.route("/v1/admin/users", methods=["POST"])
@@ -135,8 +175,9 @@ def admin_create_user():
     from schemas.admin import UserCreate, UserCreated
 
     principal = _admin()
-    body = request_body(bp.current_request, UserCreate)
-    return _created(UserCreated, directory.create_user(_actor(principal), body, now=clock.now(), idem=_idem()))
+    body, fingerprint = _body(UserCreate)
+    return _created(UserCreated, directory.create_user(_actor(principal), body, now=clock.now(),
+                                                       idem=_idem(fingerprint)))
 
 
 @bp.route("/v1/admin/partners", methods=["POST"])
@@ -148,8 +189,9 @@ def admin_create_partner():
     from schemas.admin import PartnerCreate, PartnerCreated
 
     principal = _admin()
-    body = request_body(bp.current_request, PartnerCreate)
-    return _created(PartnerCreated, directory.create_partner(_actor(principal), body, now=clock.now(), idem=_idem()))
+    body, fingerprint = _body(PartnerCreate)
+    return _created(PartnerCreated, directory.create_partner(_actor(principal), body, now=clock.now(),
+                                                             idem=_idem(fingerprint)))
 
 
 def _set_active(kind: str, ident: str, active: bool):
@@ -189,6 +231,32 @@ def admin_reactivate_partner(partner_id: str):
     return _set_active("partner", partner_id, True)
 
 
+@bp.route("/v1/admin/teams/{team_id}/deactivate", methods=["POST"])
+@api(responses={200: "ActiveState"},
+     summary="Deactivate a team: no new members, holdings or reviews for it; its members keep what they hold")
+def admin_deactivate_team(team_id: str):
+    return _set_active("team", team_id, False)
+
+
+@bp.route("/v1/admin/teams/{team_id}/reactivate", methods=["POST"])
+@api(responses={200: "ActiveState"}, summary="Reactivate a team")
+def admin_reactivate_team(team_id: str):
+    return _set_active("team", team_id, True)
+
+
+@bp.route("/v1/admin/teams/{team_id}", methods=["PATCH"])
+@api(request="TeamUpdate", responses={200: "AdminTeam"},
+     summary="Rename a team, change its territory, add or remove a manager (admins; audited)")
+def admin_update_team(team_id: str):
+    from chalicelib import clock
+    from chalicelib.services import directory
+    from schemas.admin import AdminTeam, TeamUpdate
+
+    principal = _admin()
+    body, _ = _body(TeamUpdate)
+    return json_response(200, AdminTeam(**directory.update_team(_actor(principal), team_id, body, now=clock.now())))
+
+
 @bp.route("/v1/admin/users/{user_id}/rotate-key", methods=["POST"])
 @api(responses={200: "KeyRotated"}, headers=IDEMPOTENCY_HEADER,
      summary="New API key for a user (answered once); every earlier key stops (optional Idempotency-Key)")
@@ -224,9 +292,9 @@ def admin_rotate_secret(partner_id: str):
     from schemas.admin import SecretRotate, SecretRotated
 
     principal = _admin()
-    body = request_body(bp.current_request, SecretRotate, optional=True)
+    body, fingerprint = _body(SecretRotate, optional=True)
     return json_response(200, SecretRotated(**directory.rotate_partner_secret(
-        _actor(principal), partner_id, grace_hours=body.grace_hours, now=clock.now(), idem=_idem())))
+        _actor(principal), partner_id, grace_hours=body.grace_hours, now=clock.now(), idem=_idem(fingerprint))))
 
 
 @bp.route("/v1/admin/audit", methods=["GET"])

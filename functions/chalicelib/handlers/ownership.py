@@ -73,10 +73,10 @@ def _body(model, *, optional: bool = False):
     return request_body(bp.current_request, model, optional=optional)
 
 
-def _profile(ref):
-    from chalicelib.services.ownership import resolve
+def _profile(ref, loc: str = "body.owner.id"):
+    from chalicelib.services.ownership import resolve_recipient
 
-    return resolve(ref)
+    return resolve_recipient(ref, loc=loc)
 
 
 @bp.route("/v1/registrations/{reg_id}/claim", methods=["POST"])
@@ -85,7 +85,7 @@ def claim_registration(reg_id: str):
     from chalicelib.domain import ownership as dom
 
     def decide(p, h, now, rules):
-        return dom.claim(h, _profile(dom.holder_of(p)), actor=p.actor, now=now, rules=rules)
+        return dom.claim(h, _profile(dom.holder_of(p), loc="principal.team_id"), actor=p.actor, now=now, rules=rules)
 
     return _operate(reg_id, "claim", decide)
 

@@ -9,8 +9,9 @@ with an ``Idempotency-Key``, a claim. A retry with the same key and body answers
 Rotations honour the key the same way: a retry issues no second key or secret.
 
 Partner users (role ``partner``) sign in to the console with a password: the admin issues a one-time code
-(answered once, stored as a SHA-256 hash, 72 hours), the person sets a password with it (scrypt, per-user salt),
-and five wrong attempts lock the login for 15 minutes.
+(answered once, stored as a SHA-256 hash, 72 hours), the person sets a password with it (scrypt, per-user salt).
+Attempts are throttled per (user, client address), per address and per user (``domain.login_throttle``): a
+guesser is made to wait, doubling, but nobody can lock another person's login.
 """
 from __future__ import annotations
 
@@ -28,9 +29,8 @@ from chalicelib.store import directory as store
 from schemas.common import PrincipalKind
 
 CLI_ACTOR = "system:cli"
+THROTTLE_ACTOR = "system:login-throttle"
 LOGIN_CODE_TTL = timedelta(hours=72)
-LOCK_AFTER = 5
-LOCK_FOR = timedelta(minutes=15)
 PASSWORD_MIN, PASSWORD_MAX = 12, 256
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}  # 16 MiB; median 169 ms per check measured on the busy 2-core dev box
 
@@ -123,11 +123,21 @@ def create_team(actor: str, body: Any, *, now: datetime, idem: Idem | None = Non
     return {"id": replayed or team_id, "replayed": replayed is not None}
 
 
+def _open_team(team_id: str | None) -> None:
+    """A new member's team must exist and be active (422 on ``body.team_id``)."""
+    if not team_id:
+        return
+    team = store.get_team(team_id)
+    if team is None:
+        raise _field("body.team_id", "not_found", f"no team {team_id!r}")
+    if team.active == "no":
+        raise _field("body.team_id", "team_inactive", f"team {team_id!r} is deactivated")
+
+
 def create_user(actor: str, body: Any, *, now: datetime, idem: Idem | None = None) -> dict:
     """A rep, manager or admin with an API key (answered once), or a partner user with a one-time login code."""
     role = Role(body.role)
-    if body.team_id and store.get_team(body.team_id) is None:
-        raise _field("body.team_id", "not_found", f"no team {body.team_id!r}")
+    _open_team(body.team_id)
     if body.manager_id and store.get_user(body.manager_id) is None:
         raise _field("body.manager_id", "not_found", f"no user {body.manager_id!r}")
     if body.partner_id and store.get_partner(body.partner_id) is None:
@@ -156,8 +166,7 @@ def create_user(actor: str, body: Any, *, now: datetime, idem: Idem | None = Non
 
 
 def create_partner(actor: str, body: Any, *, now: datetime, idem: Idem | None = None) -> dict:
-    if body.team_id and store.get_team(body.team_id) is None:
-        raise _field("body.team_id", "not_found", f"no team {body.team_id!r}")
+    _open_team(body.team_id)
     if body.callback_url:
         check_callback_url(body.callback_url, loc="body.callback_url")
     partner_id = body.id or slug(body.name)
@@ -183,14 +192,35 @@ def check_callback_url(url: str, *, loc: str) -> None:
 
 
 def set_active(actor: str, kind: str, ident: str, active: bool, *, now: datetime) -> dict:
-    """Deactivate or reactivate a user or partner. A deactivated user's API key and console sessions stop at
-    once; a deactivated partner's webhooks, API key and its users' sessions too (other warm API processes
+    """Deactivate or reactivate a user, partner or team. A deactivated user's API key and console sessions stop
+    at once; a deactivated partner's webhooks, API key and its users' sessions too (other warm API processes
     within ``DEALREG_PARTNER_CACHE_SECONDS``). Sessions started before a deactivation stay ended after a
-    reactivation."""
+    reactivation. A deactivated team takes no new members (users, partners), its members and partners can
+    be given no new holdings (claim, assign, transfer: ``services.ownership.resolve_recipient``), and its
+    managers are no longer asked to review (``store.routing.team_manager_ids``: the route's other approvers or
+    its fallback decide); its members stay active and keep what they hold."""
     action = f"{kind}.{'reactivated' if active else 'deactivated'}"
     changed = store.set_active(kind, ident, active, now=now, also=[store.audit_entry(actor, action, f"{kind}:{ident}",
                                                                                       now=now)])
     return {"id": ident, "active": active, "changed": changed}
+
+
+def update_team(actor: str, team_id: str, body: Any, *, now: datetime) -> dict:
+    """Rename a team, change its territory, add or remove a manager (``schemas.admin.TeamUpdate``): one write
+    conditioned on the version read, audited (``team.updated`` with the changed fields)."""
+    detail = {k: v for k, v in body.model_dump().items() if v is not None}
+    if body.add_manager is not None and store.get_user(body.add_manager) is None:
+        raise _field("body.add_manager", "not_found", f"no user {body.add_manager!r}")
+    team = store.get_team(team_id)
+    if team is None:
+        raise store.NotFoundError(f"no team {team_id!r}")
+    if body.remove_manager is not None and body.remove_manager not in (team.manager_ids or []):
+        raise _field("body.remove_manager", "not_a_manager", f"{body.remove_manager!r} does not manage {team_id!r}")
+    team = store.update_team(team_id, name=body.name, territory=body.territory, add_manager=body.add_manager,
+                             remove_manager=body.remove_manager,
+                             also=[store.audit_entry(actor, "team.updated", f"team:{team_id}", now=now, detail=detail)])
+    return {"id": team_id, "name": team.name, "territory": team.territory,
+            "manager_ids": list(team.manager_ids or []), "active": team.active != "no"}
 
 
 def rotate_user_key(actor: str, user_id: str, *, now: datetime, idem: Idem | None = None) -> dict:
@@ -291,19 +321,21 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-def set_password(user_id: str, code: str, password: str, *, now: datetime) -> bool:
-    """Set a partner user's password with their one-time code; False for a wrong, used or expired code or a
-    locked login (counted as a failed attempt). Raises ``ValidationFailedError`` for a password too short."""
+def set_password(user_id: str, code: str, password: str, *, now: datetime, client_ip: str) -> bool:
+    """Set a partner user's password with their one-time code; False for a wrong, used or expired code.
+    Raises ``ValidationFailedError`` for a password too short, ``TooManyAttemptsError`` (429) when this
+    address or user id must wait (attempts are counted as logins are)."""
     problem = password_problem(password)
     if problem:
         raise _field("form.password", problem, f"the password must be {PASSWORD_MIN}-{PASSWORD_MAX} characters")
-    user = store.get_user(user_id) if 0 < len(user_id) <= 64 else None
-    if user is None or user.role != Role.PARTNER or _locked(user, now):
+    user_id = user_id if 0 < len(user_id) <= 64 else ""
+    taken = _take_attempt(user_id, client_ip, now, known_device=False)
+    user = store.get_user(user_id) if user_id else None
+    if user is None or user.role != Role.PARTNER:
         return False
     given = _hash(code)
     if (not user.login_code_hash or not hmac.compare_digest(user.login_code_hash, given)
             or user.login_code_expires is None or user.login_code_expires <= now):
-        store.record_login_failure(user_id, lock_after=LOCK_AFTER, lock_until=now + LOCK_FOR)
         return False
     salt = secrets.token_bytes(16)
     try:
@@ -312,31 +344,99 @@ def set_password(user_id: str, code: str, password: str, *, now: datetime) -> bo
                                                                     f"user:{user_id}", now=now)])
     except store.ConflictError:
         return False  # the code was spent (or replaced) concurrently
+    _give_back(taken)
     return True
 
 
-def _locked(user: Any, now: datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
+# --- login throttling (domain.login_throttle; counts in store.login_throttle) ----------------------------------
+
+def _allowances() -> dict:
+    from chalicelib.domain.login_throttle import Allowance
+
+    s = settings.get()
+    free = {"pair": s.login_free_per_user_ip, "ip": s.login_free_per_ip, "user": s.login_free_per_user}
+    return {scope: Allowance(n, s.login_wait_base_seconds, s.login_wait_cap_seconds, s.login_reset_seconds)
+            for scope, n in free.items()}
+
+
+def _take_attempt(user_id: str, client_ip: str, now: datetime, *, known_device: bool) -> list[tuple[str, str]]:
+    """Count one login attempt in each scope, or refuse it (``TooManyAttemptsError``, nothing counted) when a
+    scope says wait. A browser known to have signed in as this user (``known_device``) skips the per-user
+    scope. Each count is a write conditioned on the count read; a lost race reads again. Returns the
+    ``(scope, key)`` pairs counted, for :func:`_give_back` after a success."""
+    from chalicelib.domain import login_throttle as rules
+    from chalicelib.domain.errors import TooManyAttemptsError
+    from chalicelib.store import login_throttle as counts
+
+    allowances = _allowances()
+    scopes = [scope for scope in rules.SCOPES if not (scope == "user" and known_device)]
+    keys = {scope: counts.key(scope, user_id=user_id, ip=client_ip) for scope in scopes}
+    read = {scope: counts.read(keys[scope]) for scope in scopes}
+    waits = [(rules.retry_after(read[scope], now, allowances[scope]), scope) for scope in scopes]
+    wait, scope = max(waits)
+    if wait:
+        raise TooManyAttemptsError(wait, scope)  # refused before anything is counted or checked
+    taken = []
+    for scope in scopes:
+        allowance = allowances[scope]
+        keep = timedelta(seconds=allowance.reset_seconds + allowance.cap_seconds)
+        current = read[scope]
+        for _ in range(8):
+            new = rules.take(current, now, allowance)
+            if counts.write(keys[scope], read_count=current, new=new, keep_for=keep):
+                break
+            current = counts.read(keys[scope])  # another attempt counted in between: count after it
+            wait = rules.retry_after(current, now, allowance)
+            if wait:
+                _give_back(taken)
+                raise TooManyAttemptsError(wait, scope)
+        else:
+            _give_back(taken)
+            raise TooManyAttemptsError(1, scope)  # heavily contended: the caller may retry in a second
+        taken.append((scope, keys[scope]))
+        if rules.starts_throttling(new, allowance):
+            _audit_throttling(scope, user_id, client_ip, now, rules.wait_after(new.attempts, allowance))
+    return taken
+
+
+def _give_back(taken: list[tuple[str, str]]) -> None:
+    """After a success: this user's own address starts again; the address and user scopes get the attempt back."""
+    from chalicelib.store import login_throttle as counts
+
+    for scope, pk in taken:
+        counts.give_back(pk, reset=scope == "pair")
+
+
+def _audit_throttling(scope: str, user_id: str, client_ip: str, now: datetime, wait: float) -> None:
+    """One audit entry when a scope starts making callers wait (once per scope and reset period): by the system,
+    about the user id being tried (for the address scope, the one tried when the address began to wait)."""
+    entry = store.audit_entry(THROTTLE_ACTOR, "login.throttled", f"user:{user_id}", now=now,
+                              detail={"scope": scope, "client_ip": client_ip, "user_id": user_id or None,
+                                      "wait_seconds": wait})
+    entry.save(condition=entry.__class__.pk.does_not_exist())
 
 
 _DUMMY_SALT = secrets.token_bytes(16)
 
 
-def password_login(user_id: str, password: str, *, now: datetime) -> tuple[Principal, str] | None:
+def password_login(user_id: str, password: str, *, now: datetime, client_ip: str,
+                   known_device: bool = False) -> tuple[Principal, str] | None:
     """The partner principal a partner user signs in as, with their user id; None for a wrong password, an
-    unknown, inactive or locked user, an inactive partner (all answered alike, at the same scrypt cost)."""
-    user = store.get_user(user_id) if 0 < len(user_id) <= 64 else None
+    unknown or inactive user, an inactive partner (all answered alike, at the same scrypt cost). Raises
+    ``TooManyAttemptsError`` (429, nothing checked) when this address or user id must wait first; a success
+    takes its attempt back and resets the (user, address) count."""
+    user_id = user_id if 0 < len(user_id) <= 64 else ""
+    taken = _take_attempt(user_id, client_ip, now, known_device=known_device)
+    user = store.get_user(user_id) if user_id else None
     usable = (user is not None and user.role == Role.PARTNER and user.active == "yes" and user.password_hash
-              and user.password_salt and not _locked(user, now) and len(password) <= PASSWORD_MAX)
+              and user.password_salt and len(password) <= PASSWORD_MAX)
     if not usable:
         _scrypt(password[:PASSWORD_MAX], _DUMMY_SALT)  # the same cost as a real check
         return None
     assert user is not None
     if not hmac.compare_digest(_scrypt(password, bytes.fromhex(user.password_salt)), user.password_hash):
-        store.record_login_failure(user_id, lock_after=LOCK_AFTER, lock_until=now + LOCK_FOR)
         return None
-    if user.failed_logins:
-        store.record_login_success(user_id)
+    _give_back(taken)
     partner = store.get_partner(user.partner_id or "")
     if partner is None or partner.active != "yes":
         return None

@@ -30,11 +30,31 @@ class UnknownHolderError(dom.OwnershipError):
     code = "unknown_holder"
 
 
+class TeamInactiveError(dom.OwnershipError):
+    status = 422
+    code = "team_inactive"
+
+
 def resolve(ref: HolderRef) -> HolderProfile:
     """The holder's profile; refuses unknown or inactive holders."""
     prof = store.profile(ref)
     if prof is None:
         raise UnknownHolderError(f"no active holder {ref.key}")
+    return prof
+
+
+def resolve_recipient(ref: HolderRef, *, loc: str = "body.owner.id") -> HolderProfile:
+    """:func:`resolve` for a claim, assignment, transfer or hand-over: also refuses a holder whose team is
+    deactivated (``TeamInactiveError`` naming ``loc``). Members of such a team keep what they hold, and a
+    registration they submitted before is still approved to them; they only receive nothing new."""
+    from chalicelib.store import directory
+
+    prof = resolve(ref)
+    holder = directory.get_user(ref.id) if ref.kind == "user" else directory.get_partner(ref.id)
+    team_id = getattr(holder, "team_id", None)
+    if not directory.team_active(team_id):
+        raise TeamInactiveError(f"{ref.key}'s team {team_id} is deactivated",
+                                errors=[{"loc": loc, "type": "team_inactive"}])
     return prof
 
 
@@ -234,7 +254,7 @@ def offboard(leaver: HolderRef, successor: HolderRef | None, actor: Actor, *, no
     If the successor reaches their limit the run stops (or, with ``overflow_to_pool``, pools the rest).
     """
     rules = ownership_rules()
-    succ = resolve(successor) if successor else None
+    succ = resolve_recipient(successor, loc="successor") if successor else None
     report = OffboardReport()
     start: dict | None = None
     while True:

@@ -302,16 +302,18 @@ def create_user(user_id: str, name: str, role: Role, *, now: datetime, team_id: 
 
 
 def set_active(kind: str, ident: str, active: bool, *, now: datetime, also: Also = ()) -> bool:
-    """Deactivate or reactivate a user or partner (``kind`` user | partner), conditioned on the version read.
-    Deactivation also sets ``not_before``: their console sessions end for good. Returns False (nothing
-    written) when it already was so. Raises :class:`NotFoundError`, :class:`ConflictError` (a concurrent change)."""
-    model: Any = UserItem if kind == "user" else PartnerItem
-    item = _require(get_user(ident) if kind == "user" else get_partner(ident), kind, ident)
+    """Deactivate or reactivate a user, partner or team (``kind`` user | partner | team), conditioned on the
+    version read. A user's or partner's deactivation also sets ``not_before``: their console sessions end for
+    good. Returns False (nothing written) when it already was so. Raises :class:`NotFoundError`,
+    :class:`ConflictError` (a concurrent change)."""
+    model: Any = {"user": UserItem, "partner": PartnerItem, "team": TeamItem}[kind]
+    getter = {"user": get_user, "partner": get_partner, "team": get_team}[kind]
+    item = _require(getter(ident), kind, ident)
     if (item.active == "yes") == active:
         return False
     version = int(item.version or 0)
     actions = [model.active.set("yes" if active else "no"), model.version.set(version + 1)]
-    if not active:
+    if not active and kind != "team":
         actions.append(model.not_before.set(now))
     _transact([("update", item, (actions, _version_is(model, version)), f"{kind} {ident!r}")], also)
     if kind == "partner":
@@ -415,25 +417,6 @@ def set_password(user_id: str, password_hash: str, salt: str, *, version: int, c
                 f"user {user_id!r}")], also)
 
 
-def record_login_failure(user_id: str, *, lock_after: int, lock_until: datetime) -> None:
-    """Count a failed password login (an atomic ADD); the ``lock_after``-th failure locks until ``lock_until``."""
-    from pynamodb.exceptions import UpdateError
-
-    user = UserItem(f"user#{user_id}")
-    try:
-        user.update(actions=[UserItem.failed_logins.add(1)], condition=UserItem.pk.exists())
-    except UpdateError as exc:
-        if not _conditional_failed(exc):
-            raise
-        return
-    if int(user.failed_logins or 0) >= lock_after:
-        user.update(actions=[UserItem.locked_until.set(lock_until), UserItem.failed_logins.set(0)])
-
-
-def record_login_success(user_id: str) -> None:
-    UserItem(f"user#{user_id}").update(actions=[UserItem.failed_logins.set(0)])
-
-
 def audit_entry(actor: str, action: str, target: str, *, now: datetime, detail: dict | None = None) -> Any:
     """A directory audit item for ``also`` (who, what, which object, when; never a secret)."""
     from chalicelib.store.models import DirectoryAuditItem
@@ -519,34 +502,40 @@ def _require(item, what: str, ident: str):
     return item
 
 
-def update_team(team_id: str, *, name: str | None = None, territory: str | None = None) -> TeamItem:
-    team = _require(get_team(team_id), "team", team_id)
-    actions = [a for a in (TeamItem.name.set(name) if name else None,
-                           TeamItem.territory.set(territory) if territory is not None else None) if a is not None]
-    if actions:
-        team.update(actions=actions)
-    return team
-
-
-def add_team_manager(team_id: str, user_id: str) -> TeamItem:
-    """Make ``user_id`` (an existing user) a manager of the team; adding twice changes nothing."""
-    team = _require(get_team(team_id), "team", team_id)
-    _require(get_user(user_id), "user", user_id)
-    if user_id not in (team.manager_ids or []):
-        team.update(actions=[TeamItem.manager_ids.set(TeamItem.manager_ids.append([user_id]))],
-                    condition=TeamItem.pk.exists())
-    return get_team(team_id)
-
-
-def remove_team_manager(team_id: str, user_id: str) -> TeamItem:
+def update_team(team_id: str, *, name: str | None = None, territory: str | None = None,
+                add_manager: str | None = None, remove_manager: str | None = None, also: Also = ()) -> TeamItem:
+    """Rename a team, change its territory, add or remove a manager: one transaction conditioned on the
+    version read, with ``also`` (the audit entry). A manager added must be an existing user; adding one twice
+    changes nothing; removing one who does not manage the team is :class:`NotFoundError`."""
     team = _require(get_team(team_id), "team", team_id)
     managers = list(team.manager_ids or [])
-    if user_id not in managers:
-        raise NotFoundError(f"{user_id!r} does not manage team {team_id!r}")
-    index = managers.index(user_id)
-    team.update(actions=[TeamItem.manager_ids[index].remove()],
-                condition=TeamItem.manager_ids[index] == user_id)
-    return get_team(team_id)
+    if add_manager is not None:
+        _require(get_user(add_manager), "user", add_manager)
+        if add_manager not in managers:
+            managers.append(add_manager)
+    if remove_manager is not None:
+        if remove_manager not in managers:
+            raise NotFoundError(f"{remove_manager!r} does not manage team {team_id!r}")
+        managers.remove(remove_manager)
+    actions = [a for a in (TeamItem.name.set(name) if name else None,
+                           TeamItem.territory.set(territory) if territory is not None else None,
+                           TeamItem.manager_ids.set(managers) if managers != list(team.manager_ids or []) else None)
+               if a is not None]
+    if not actions:
+        return team
+    version = int(team.version or 0)
+    _transact([("update", team, (actions + [TeamItem.version.set(version + 1)], _version_is(TeamItem, version)),
+                f"team {team_id!r}")], also)
+    return _require(get_team(team_id), "team", team_id)
+
+
+def add_team_manager(team_id: str, user_id: str, *, also: Also = ()) -> TeamItem:
+    """Make ``user_id`` (an existing user) a manager of the team; adding twice changes nothing."""
+    return update_team(team_id, add_manager=user_id, also=also)
+
+
+def remove_team_manager(team_id: str, user_id: str, *, also: Also = ()) -> TeamItem:
+    return update_team(team_id, remove_manager=user_id, also=also)
 
 
 def _keys_of(kind: PrincipalKind, principal_id: str) -> list[ApiKeyItem]:
@@ -578,7 +567,13 @@ def _scan(model, prefix: str) -> list:
 
 def list_teams() -> list[dict]:
     return [{"id": t.pk.split("#", 1)[1], "name": t.name, "territory": t.territory,
-             "manager_ids": list(t.manager_ids or [])} for t in _scan(TeamItem, "team#")]
+             "manager_ids": list(t.manager_ids or []), "active": t.active != "no"} for t in _scan(TeamItem, "team#")]
+
+
+def team_active(team_id: str | None) -> bool:
+    """False only for a team that exists and is deactivated (no team, or an unknown one, is not "inactive")."""
+    team = get_team(team_id) if team_id else None
+    return team is None or team.active != "no"
 
 
 def list_users(team_id: str | None = None) -> list[dict]:

@@ -228,6 +228,8 @@ class UserItem(_DirectoryItem):
     password_salt = UnicodeAttribute(null=True)
     login_code_hash = UnicodeAttribute(null=True)
     login_code_expires = UTCDateTimeAttribute(null=True)
+    # the lockout of issue 18, replaced by the login throttle (LoginThrottleItem): read no more, cleared when a
+    # password is set
     failed_logins = NumberAttribute(null=True)
     locked_until = UTCDateTimeAttribute(null=True)
 
@@ -254,6 +256,9 @@ class TeamItem(_DirectoryItem):
     name = UnicodeAttribute()
     territory = UnicodeAttribute(null=True)
     manager_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    # a deactivated team takes no new members, holdings or reviews (services.directory.set_active)
+    active = UnicodeAttribute(default="yes")
+    version = NumberAttribute(null=True)  # admin writes condition on it (absent on older items = 0)
 
 
 class StackItem(_DirectoryItem):
@@ -292,6 +297,21 @@ class SessionKeyItem(_Model):
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()
     user_id = UnicodeAttribute(null=True)  # a partner user's session: that person must stay active too
+
+
+class LoginThrottleItem(_Model):
+    """Password-login attempt counts (``domain.login_throttle``) in the sessions table: ``pk =
+    throttle#pair#<client address>#<user id>`` | ``throttle#ip#<address>`` | ``throttle#user#<user id>``; each
+    write is conditioned on the count read (``store.login_throttle``); TTL removes quiet ones."""
+
+    class Meta(_Meta):
+        table_name = "sessions"
+
+    pk = UnicodeAttribute(hash_key=True)
+    attempts = NumberAttribute(default=0)
+    last_at = UTCDateTimeAttribute(null=True)
+    next_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
 
 
 class ClaimItem(_Model):
@@ -640,7 +660,8 @@ _ALL_MODELS = (RegistrationItem, CustomerItem, _DirectoryItem, PartnerItem, User
                HolderItem, FollowUpItem, RegistryCacheItem, CustomerEnrichmentItem,
                DedupIndexItem, DedupVerdictItem,
                TenderItem, TenderRefItem, TenderFeedItem, SubscriptionItem, TenderAlertItem,
-               NotifySettingsItem, DeliveryItem, ScoreItem, AggregateItem, SessionKeyItem)
+               NotifySettingsItem, DeliveryItem, ScoreItem, AggregateItem, SessionKeyItem, LoginThrottleItem)
+_SAME_TABLE_AS = {LoginThrottleItem: SessionKeyItem}  # a second item type in another model's table
 _connection: Connection | None = None
 
 
@@ -650,7 +671,8 @@ def bind(settings: settings_mod.Settings | None = None) -> None:
     s = settings or settings_mod.get()
     for logical, model in MODELS.items():
         for cls in _ALL_MODELS:
-            if cls is model or (model is _DirectoryItem and issubclass(cls, _DirectoryItem)):
+            if (cls is model or _SAME_TABLE_AS.get(cls) is model
+                    or (model is _DirectoryItem and issubclass(cls, _DirectoryItem))):
                 cls.Meta.table_name = s.table(logical)
                 cls.Meta.region = s.region
                 cls.Meta.host = s.endpoint_url

@@ -40,13 +40,14 @@ def rules() -> RoutingRules:
 
 
 def team_manager_ids(team_id: str | None) -> list[str]:
-    """The managers listed on a team; empty for no team or an unknown one."""
+    """The managers listed on a team; empty for no team, an unknown one or a deactivated one (its managers are
+    no longer asked: the route's other approvers, or its fallback, decide)."""
     from chalicelib.store import directory
 
     if not team_id:
         return []
     team = directory.get_team(team_id)
-    return list(team.manager_ids or []) if team is not None else []
+    return list(team.manager_ids or []) if team is not None and team.active != "no" else []
 
 
 def active_user_ids(user_ids: Sequence[str]) -> list[str]:

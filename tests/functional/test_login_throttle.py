@@ -1,0 +1,193 @@
+"""Partner users' password logins: brute force is throttled, yet nobody can lock another person out.
+
+Before, five wrong passwords from anywhere locked a user's login for 15 minutes, so anyone who knew a user id
+could keep that person out. Now attempts are counted per (user, client address), per address and per user
+(a much higher allowance that a browser which signed in as the user before skips); a refusal is 429 with
+Retry-After, counts are conditional writes, and the moment a scope starts to throttle is audited.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from tests.functional.helpers import make_partner, make_user
+
+PASSWORD = "a long enough password"
+USER_IP, ATTACKER_IP = "203.0.113.9", "198.51.100.7"  # documentation addresses: strings in a request, never dialled
+
+
+@pytest.fixture
+def li(suite):
+    """A partner user "li" of partner acme with a password set."""
+    from chalicelib.clock import now
+    from chalicelib.domain.access import Role
+    from chalicelib.services import directory as svc
+    from chalicelib.store import directory
+
+    make_partner("acme")
+    code = svc._new_code()
+    directory.create_user("li", "李娜", Role.PARTNER, now=now(), partner_id="acme", login_code_hash=svc._hash(code),
+                          login_code_expires=now() + timedelta(hours=1))
+    assert svc.set_password("li", code, PASSWORD, now=now(), client_ip=USER_IP)
+    return "li"
+
+
+@pytest.fixture
+def limits(monkeypatch):
+    """Small allowances so a test needs few scrypt checks."""
+    from chalicelib import settings
+
+    def set_(**env):
+        for name, value in env.items():
+            monkeypatch.setenv(f"DEALREG_LOGIN_{name.upper()}", str(value))
+        settings.reset()
+
+    yield set_
+    monkeypatch.undo()
+    settings.reset()
+
+
+def _login(user, password, ip, at, **kw):
+    from chalicelib.services import directory as svc
+
+    return svc.password_login(user, password, now=at, client_ip=ip, **kw)
+
+
+def test_an_attacker_from_one_address_is_slowed_down_but_the_user_logs_in_from_another(suite, li):
+    from chalicelib.clock import now
+    from chalicelib.domain.errors import TooManyAttemptsError
+    from chalicelib.services import directory as svc
+
+    t0 = now()
+    free = 5  # DEALREG_LOGIN_FREE_PER_USER_IP default
+    for _ in range(free):
+        assert _login(li, "wrong password!!", ATTACKER_IP, t0) is None
+    with pytest.raises(TooManyAttemptsError) as refused:
+        _login(li, PASSWORD, ATTACKER_IP, t0)  # even the right password: nothing is checked while waiting
+    assert refused.value.status == 429 and refused.value.retry_after == 2 and refused.value.scope == "pair"
+    assert refused.value.headers == {"Retry-After": "2"}
+    # the waits double: after the wait, one more wrong guess, then 4 s
+    assert _login(li, "wrong password!!", ATTACKER_IP, t0 + timedelta(seconds=2)) is None
+    with pytest.raises(TooManyAttemptsError) as refused:
+        _login(li, "wrong password!!", ATTACKER_IP, t0 + timedelta(seconds=3))
+    assert refused.value.retry_after == 3  # 4 s after the attempt at t0 + 2 s
+    # meanwhile the user, from their own address, is not affected at all
+    principal, person = _login(li, PASSWORD, USER_IP, t0 + timedelta(seconds=3))
+    assert (principal.id, person) == ("acme", "li")
+    # and the moment the attacker's pair started to wait is in the admin audit (once, not per guess)
+    admin = make_user("root", "admin")
+    audit = suite.api.get("/v1/admin/audit", admin)
+    assert audit.status == 200, audit.body
+    throttled = [e for e in audit.json()["items"] if e["action"] == "login.throttled"]
+    assert len(throttled) == 1 and throttled[0]["object"] == {"kind": "user", "id": "li"}
+    assert throttled[0]["actor"] == {"kind": "system", "id": "login-throttle"}
+    assert throttled[0]["detail"] == {"scope": "pair", "client_ip": ATTACKER_IP, "user_id": "li", "wait_seconds": 2.0}
+    # the set-password form is throttled the same way (a code cannot be guessed at leisure either)
+    with pytest.raises(TooManyAttemptsError):
+        svc.set_password(li, "drc_guess", "another long password", now=t0 + timedelta(seconds=3),
+                         client_ip=ATTACKER_IP)
+
+
+def test_a_quiet_period_forgets_the_count_and_a_success_resets_the_users_own_address(suite, li):
+    from chalicelib.clock import now
+    from chalicelib.domain.errors import TooManyAttemptsError
+
+    t0 = now()
+    for _ in range(4):
+        assert _login(li, "wrong password!!", USER_IP, t0) is None  # the user mistypes four times
+    assert _login(li, PASSWORD, USER_IP, t0) is not None  # the fifth attempt: right, and the count starts again
+    for _ in range(4):
+        assert _login(li, "wrong password!!", USER_IP, t0) is None
+    assert _login(li, PASSWORD, USER_IP, t0) is not None
+    for _ in range(5):
+        assert _login(li, "wrong password!!", ATTACKER_IP, t0) is None
+    with pytest.raises(TooManyAttemptsError):
+        _login(li, PASSWORD, ATTACKER_IP, t0 + timedelta(seconds=1))
+    assert _login(li, PASSWORD, ATTACKER_IP, t0 + timedelta(seconds=3601)) is not None  # an hour later: forgotten
+
+
+def test_one_address_guessing_many_users_is_throttled_known_or_not(suite, li, limits):
+    from chalicelib.clock import now
+    from chalicelib.domain.errors import TooManyAttemptsError
+
+    limits(free_per_ip=4)
+    t0 = now()
+    for user in ("li", "nobody", "zhang", "wang"):  # unknown user ids count alike (no enumeration)
+        assert _login(user, "wrong password!!", ATTACKER_IP, t0) is None
+    with pytest.raises(TooManyAttemptsError) as refused:
+        _login("someone-else", "wrong password!!", ATTACKER_IP, t0)
+    assert refused.value.scope == "ip" and refused.value.retry_after == 2
+    assert _login(li, PASSWORD, USER_IP, t0) is not None  # the address, not the users, is slowed down
+    from chalicelib.services import directory as svc
+
+    scopes = [(e["detail"]["scope"], e["detail"]["client_ip"]) for e in svc.audit() if e["action"] == "login.throttled"]
+    assert scopes == [("ip", ATTACKER_IP)]
+
+
+def test_many_addresses_reach_the_per_user_cap_yet_a_browser_that_signed_in_before_gets_in(suite, li, limits):
+    from chalicelib.clock import now
+    from chalicelib.domain.errors import TooManyAttemptsError
+
+    limits(free_per_user=6)
+    t0 = now()
+    for n in range(6):  # a botnet: one guess per address
+        assert _login(li, "wrong password!!", f"198.51.100.{n + 20}", t0) is None
+    with pytest.raises(TooManyAttemptsError) as refused:
+        _login(li, PASSWORD, "192.0.2.44", t0)  # a new place without the device cookie waits
+    assert refused.value.scope == "user"
+    assert _login(li, PASSWORD, USER_IP, t0, known_device=True) is not None  # the user's own browser: unaffected
+
+
+def test_concurrent_guesses_cannot_slip_past_the_count(suite, li):
+    """Sixteen guesses at once from one address: each count is a write conditioned on the count read, so
+    exactly the free five are checked and eleven refused; none is lost."""
+    from chalicelib.clock import now
+    from chalicelib.domain.errors import TooManyAttemptsError
+    from chalicelib.store import login_throttle as counts
+
+    t0 = now()
+    results: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(16)
+
+    def guess() -> None:
+        start.wait()
+        try:
+            outcome = "checked" if _login(li, "wrong password!!", ATTACKER_IP, t0) is None else "in"
+        except TooManyAttemptsError:
+            outcome = "refused"
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=guess) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(results) == ["checked"] * 5 + ["refused"] * 11, results
+    assert counts.read(counts.key("pair", user_id=li, ip=ATTACKER_IP)).attempts == 5
+    assert counts.read(counts.key("ip", user_id=li, ip=ATTACKER_IP)).attempts == 5
+
+
+def test_the_console_answers_429_with_retry_after_in_both_languages(suite, li):
+    import re
+
+    from tests.functional.console_client import ConsoleClient
+
+    def attempt(c: ConsoleClient, password: str):
+        page = c.get("/console/login")[2]
+        return c.post("/console/login/password", {"csrf": c.csrf(page), "user_id": li, "password": password})
+
+    en = ConsoleClient(suite.api.base, lang="en")
+    status, headers, _ = attempt(en, PASSWORD)
+    assert status == 303 and "dr_device" in en.cookies  # signed in: this browser is now known for li
+    for _ in range(5):
+        assert attempt(en, "wrong password!!")[0] == 401
+    status, headers, page = attempt(en, "wrong password!!")
+    assert status == 429 and int(headers["retry-after"]) >= 1
+    assert re.search(r"Too many attempts from here; try again in \d+ seconds\. Your login is not locked\.", page)
+    zh = ConsoleClient(suite.api.base, lang="zh-CN")  # the same address (the local server's 127.0.0.1)
+    status, headers, page = attempt(zh, PASSWORD)
+    assert status == 429 and "此处的尝试次数过多" in page and "您的账号没有被锁定" in page

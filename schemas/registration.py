@@ -231,7 +231,7 @@ MinScore = Annotated[int | None, Field(ge=0, le=100, description="Staff: only it
 class RegistrationListQuery(BaseModel):
     """``GET /v1/registrations`` query parameters (the caller's role picks the index: domain/access.py)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     status: RegistrationStatus | None = None
     owner: str | None = Field(default=None, max_length=256, description="Only this owner's (a user id)")
@@ -246,7 +246,7 @@ class PoolQuery(BaseModel):
     """``GET /v1/pool`` query parameters: filters on the pooled registration's customer and project, newest
     first (a rep sees its team's pool; staff may narrow by ``team``)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     region: str | None = Field(default=None, max_length=64,
                                description="A prefix of the customer's region (广东 matches 广东省深圳市) "

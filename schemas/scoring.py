@@ -20,7 +20,7 @@ NUMERIC_FIELDS = frozenset({"customer.revenue_band", "customer.employee_band", "
 
 
 class Label(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     zh: str = Field(alias="zh-CN", min_length=1, max_length=200)
     en: str = Field(min_length=1, max_length=200)
@@ -29,7 +29,7 @@ class Label(BaseModel):
 class Condition(BaseModel):
     """One test on one field; every test given must hold. ``min`` is inclusive, ``max`` exclusive."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     field: AttributeField
     in_: tuple[str, ...] | None = Field(default=None, alias="in", description="the value is one of these")
@@ -57,7 +57,7 @@ class Condition(BaseModel):
 
 
 class AttributeRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str = Field(pattern=r"^[a-z0-9_.-]{1,64}$")
     points: int = Field(ge=-100, le=100)
@@ -69,7 +69,7 @@ class AttributeRules(BaseModel):
     """属性评分: the score is ``base`` plus the points of every rule that holds, clamped to 0–100
     (``DEALREG_ATTRIBUTE_RULES``; JSON Schema ``schemas/json/attribute_rules.v1.json``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     version: Literal[1] = 1
     base: int = Field(0, ge=0, le=100)
@@ -91,7 +91,7 @@ class BehaviourRules(BaseModel):
     """行为积分: points per thing that happens to a registration, decaying with age (half-life), clamped to
     0–100 (``DEALREG_BEHAVIOUR_RULES``; JSON Schema ``schemas/json/behaviour_rules.v1.json``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     version: Literal[1] = 1
     half_life_days: float = Field(30.0, gt=0, le=3650)

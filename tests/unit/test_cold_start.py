@@ -106,3 +106,24 @@ print(json.dumps({"used": events.CustomerReviewFlagged.__pydantic_complete__,
                   "adapter": events.EVENT_ADAPTER.pydantic_complete}))
 """, lambda_env=False)
     assert got == {"used": True, "unused": False, "adapter": False}
+
+
+def test_no_model_on_a_queue_functions_import_path_is_built_at_import():
+    # issue 15 item 1: the operator-rules and query models (scoring rules, dedup/ownership/routing rules, tender
+    # sources, list queries) are built when first validated, like the payload models; a cold queue function
+    # builds only what its event uses
+    got = _python("""
+import importlib, json, pydantic
+modules = ["schemas.common", "schemas.scoring", "schemas.registration", "schemas.company", "schemas.events",
+           "schemas.dedup", "schemas.workflow", "schemas.ownership", "chalicelib.domain.dedup_rules",
+           "chalicelib.domain.ownership", "chalicelib.domain.routing", "chalicelib.domain.tenders"]
+built = []
+for name in modules:
+    module = importlib.import_module(name)
+    built += [f"{name}.{v.__name__}" for v in vars(module).values() if isinstance(v, type)
+              and issubclass(v, pydantic.BaseModel) and v.__module__ == name and v.__pydantic_complete__]
+from chalicelib.domain import dedup_rules
+dedup_rules.default_rules()  # and they validate when used
+print(json.dumps({"built": built, "used": dedup_rules.MatchRules.__pydantic_complete__}))
+""", lambda_env=False)
+    assert got == {"built": [], "used": True}

@@ -127,3 +127,39 @@ dedup_rules.default_rules()  # and they validate when used
 print(json.dumps({"built": built, "used": dedup_rules.MatchRules.__pydantic_complete__}))
 """, lambda_env=False)
     assert got == {"built": [], "used": True}
+
+
+def _imported_in(path: Path, functions: set[str]) -> list[str]:
+    """The modules named by the import statements inside ``functions`` of a module (its lazy imports)."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef) and node.name in functions:
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom) and inner.module:
+                    out += [inner.module] + [f"{inner.module}.{a.name}" for a in inner.names]
+                elif isinstance(inner, ast.Import):
+                    out += [a.name for a in inner.names]
+    return sorted(set(out))
+
+
+def test_the_workflow_functions_read_verdicts_without_the_dedup_index_domain():
+    # review_submissions and advance_stalled_submissions read the stored verdict: the index's domain (names,
+    # romanisation, keys, rules; ~40 ms of a cold start) is the dedup function's alone
+    lazy = _imported_in(ROOT / "functions" / "chalicelib" / "services" / "workflow.py", {"auto_check", "check", "sweep"})
+    lazy += _imported_in(ROOT / "functions" / "chalicelib" / "handlers" / "workflow.py",
+                         {"review_submissions", "advance_stalled_submissions", "_auto_check"})
+    assert "chalicelib.store.dedup_verdicts" in lazy
+    got = _python(f"""
+import importlib, json, sys
+import app
+for name in {lazy!r}:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass  # "from package import function": the package is imported
+print(json.dumps(sorted(m for m in sys.modules if m in ("chalicelib.store.dedup", "chalicelib.domain.names",
+      "chalicelib.domain.dedup_keys", "chalicelib.domain.dedup_rules", "chalicelib.domain.dedup_match"))))
+""", lambda_env=False)
+    assert got == []

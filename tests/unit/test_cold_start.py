@@ -163,3 +163,24 @@ print(json.dumps(sorted(m for m in sys.modules if m in ("chalicelib.store.dedup"
       "chalicelib.domain.dedup_keys", "chalicelib.domain.dedup_rules", "chalicelib.domain.dedup_match"))))
 """, lambda_env=False)
     assert got == []
+
+
+def test_the_enrichment_function_builds_company_registries_without_the_tender_formats():
+    # issue 15 item 1: the registry look-up reads the company registries only; the tender feed connectors (their
+    # formats: HTML, XML, RSS, OCDS) are imported when the whole REGISTRY is first read (the poller, the CLI)
+    assert "connectors.registry.COMPANY_REGISTRIES" in _imported_in(
+        ROOT / "functions" / "chalicelib" / "services" / "registry_lookup.py", {"connectors"})
+    got = _python("""
+import json, sys
+from chalicelib import settings
+from chalicelib.services import registry_lookup
+built = registry_lookup.connectors(settings.get())
+cold = "connectors.tender_feeds" in sys.modules
+from connectors import REGISTRY
+from connectors.registry import COMPANY_REGISTRIES
+print(json.dumps({"built": sorted(built), "tender formats": cold, "all": sorted(REGISTRY),
+                  "companies": sorted(COMPANY_REGISTRIES)}))
+""", lambda_env=False)
+    assert got["built"] == ["gleif"] and got["tender formats"] is False
+    assert got["companies"] == ["companies_house", "gleif", "qcc"]
+    assert set(got["all"]) > set(got["companies"]) and "tender_rss" in got["all"]

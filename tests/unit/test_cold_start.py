@@ -171,7 +171,8 @@ def test_the_enrichment_function_builds_company_registries_without_the_tender_fo
     assert "connectors.registry.COMPANY_REGISTRIES" in _imported_in(
         ROOT / "functions" / "chalicelib" / "services" / "registry_lookup.py", {"connectors"})
     got = _python("""
-import json, sys
+import json, os, sys
+os.environ["DEALREG_REGISTRY_PROVIDERS"] = "gleif"  # whatever the test process's environment says
 from chalicelib import settings
 from chalicelib.services import registry_lookup
 built = registry_lookup.connectors(settings.get())

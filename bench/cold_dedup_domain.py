@@ -3,7 +3,8 @@
 ``bench/cold_start.py`` measures whole first invocations, where AWS calls and libraries (botocore, pydantic) make
 the figures swing ±50 ms on a shared machine. This isolates what ``detect_duplicates`` adds on its first message:
 importing the dedup domain, loading the name tables and the romanisation table, and the first customer's name
-forms, keys and candidate scoring (a Chinese name with a region, then a Latin one, which reads the pinyin regions).
+forms, keys and candidate scoring (a Chinese name with a region, then a Latin one, which reads the pinyin regions);
+and, for the workflow functions, the imports behind reading a stored verdict and running the auto-checks.
 Each sample is a bare ``python -I -S`` in the unzipped package with Lambda's environment, after ``import app``,
 pydantic, ``schemas.events`` and a first validator (the function has them from parsing its event; not counted);
 zips alternate per round so load hits them alike.
@@ -52,6 +53,26 @@ steps["total"] = sum(steps.values())
 print(json.dumps(steps))
 """
 
+# review_submissions / advance_stalled_submissions: the modules their first message imports to read a stored
+# verdict and run the auto-checks (``services.workflow``), after the same start.
+WORKFLOW_PROBE = """
+import importlib, json, os, sys, time
+sys.path.insert(0, sys.argv[1])
+os.environ.setdefault("DEALREG_PREFIX", "dealreg-bench")
+import app
+import pydantic, schemas.events
+pydantic.TypeAdapter(int).validate_python(1)
+from chalicelib.store import models, registrations
+c = time.process_time()
+from chalicelib.services import workflow
+try:
+    importlib.import_module("chalicelib.store.dedup_verdicts")  # this branch: the verdicts' own module
+except ImportError:
+    importlib.import_module("chalicelib.store.dedup")  # before: the verdicts lived with the blocking index
+from chalicelib.domain import auto_checks
+print(json.dumps({"workflow: verdict + auto-check imports": (time.process_time() - c) * 1000}))
+"""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -71,9 +92,12 @@ def main() -> None:
                "AWS_LAMBDA_FUNCTION_NAME": "bench", "DEALREG_FUNCTION": "detect_duplicates"}  # a Lambda container
         for _ in range(args.runs):
             for z, root in roots.items():
-                done = subprocess.run([sys.executable, "-I", "-S", "-c", PROBE, root], cwd=root, env=env,
-                                      capture_output=True, text=True, check=True)
-                got[z].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                row = {}
+                for probe in (PROBE, WORKFLOW_PROBE):
+                    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe, root], cwd=root, env=env,
+                                          capture_output=True, text=True, check=True)
+                    row.update(json.loads(done.stdout.strip().splitlines()[-1]))
+                got[z].append(row)
         load1 = os.getloadavg()[0]
     print(f"dedup function's pure cold work after `import app` + pydantic + schemas.events, python -I -S in the unzipped package, {args.runs} runs "
           f"each, CPU ms median (min) (load {load0:.1f}-{load1:.1f})")

@@ -614,17 +614,27 @@ def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
 
 
 def add_generated_data(path: Path, project_dir: Path = FUNCTIONS_DIR) -> dict[str, int]:
-    """Add the data files built at package time from pinned dependencies (never kept in git): the
-    romanisation table of ``chalicelib.domain.dedup_keys`` (read at cold start instead of pypinyin's modules)."""
+    """Add the data files built at package time from pinned dependencies (never kept in git), each the cheapest
+    form for a cold function to read and each equal to what the source tree derives at run time (tests prove
+    it): the romanisation table and the pinyin region spellings of ``chalicelib.domain.dedup_keys`` (read
+    instead of pypinyin's modules), and the name tables of ``chalicelib.domain.names``."""
     sys.path.insert(0, str(project_dir))
     try:
-        from chalicelib.domain import dedup_keys
+        from chalicelib.domain import dedup_keys, names
     finally:
         sys.path.remove(str(project_dir))
-    data = ("\n".join(dedup_keys.pinyin_table_lines()) + "\n").encode()
+    table = ("\n".join(dedup_keys.pinyin_table_lines()) + "\n").encode()
+    regions = ("\n".join(sorted(dedup_keys.pinyin_regions())) + "\n").encode()
+    tables = names.tables_blob()
     with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(f"chalicelib/domain/data/{dedup_keys.PINYIN_TABLE}", data)
-    return {"pinyin_table_bytes": len(data)}
+        for name, data in ((dedup_keys.PINYIN_TABLE, table), (dedup_keys.PINYIN_REGIONS, regions),
+                           (names.TABLES_FILE, tables)):
+            # readable by everyone (0644): Lambda runs the code as a user that does not own the files, and a
+            # ZipInfo made from a bare name would be 0600 (an unreadable table fails every romanisation)
+            info = zipfile.ZipInfo(f"chalicelib/domain/data/{name}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr, info.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return {"pinyin_table_bytes": len(table), "pinyin_regions_bytes": len(regions), "name_tables_bytes": len(tables)}
 
 
 # --- the command -------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ class CompanyLookupResponse(Strict):
 class CompanyLookupQuery(BaseModel):
     """``GET /v1/companies/lookup`` query parameters: exactly one of ``id`` and ``name`` (checked by the route)."""
 
-    model_config = ConfigDict(extra="ignore", json_schema_extra={
+    model_config = ConfigDict(extra="ignore", defer_build=True, json_schema_extra={
         "oneOf": [{"required": ["id"], "not": {"required": ["name"]}},
                   {"required": ["name"], "not": {"required": ["id"]}}]})
 

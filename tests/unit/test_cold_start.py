@@ -158,3 +158,82 @@ def test_the_benchs_library_floor_runs_no_code_of_ours(tmp_path):
     loaded = json.loads((tmp_path / "out.json").read_text())["modules"]
     assert {"pydantic", "pynamodb.models", "chalice", "botocore.client", "aws_lambda_powertools"} <= set(loaded)
     assert [m for m in loaded if m.split(".")[0] in ("app", "chalicelib", "schemas", "connectors")] == []
+
+
+def test_no_model_on_a_queue_functions_import_path_is_built_at_import():
+    # issue 15 item 1: the operator-rules and query models (scoring rules, dedup/ownership/routing rules, tender
+    # sources, list queries) are built when first validated, like the payload models; a cold queue function
+    # builds only what its event uses
+    got = _python("""
+import importlib, json, pydantic
+modules = ["schemas.common", "schemas.scoring", "schemas.registration", "schemas.company", "schemas.events",
+           "schemas.dedup", "schemas.workflow", "schemas.ownership", "chalicelib.domain.dedup_rules",
+           "chalicelib.domain.ownership", "chalicelib.domain.routing", "chalicelib.domain.tenders"]
+built = []
+for name in modules:
+    module = importlib.import_module(name)
+    built += [f"{name}.{v.__name__}" for v in vars(module).values() if isinstance(v, type)
+              and issubclass(v, pydantic.BaseModel) and v.__module__ == name and v.__pydantic_complete__]
+from chalicelib.domain import dedup_rules
+dedup_rules.default_rules()  # and they validate when used
+print(json.dumps({"built": built, "used": dedup_rules.MatchRules.__pydantic_complete__}))
+""", lambda_env=False)
+    assert got == {"built": [], "used": True}
+
+
+def _imported_in(path: Path, functions: set[str]) -> list[str]:
+    """The modules named by the import statements inside ``functions`` of a module (its lazy imports)."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef) and node.name in functions:
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom) and inner.module:
+                    out += [inner.module] + [f"{inner.module}.{a.name}" for a in inner.names]
+                elif isinstance(inner, ast.Import):
+                    out += [a.name for a in inner.names]
+    return sorted(set(out))
+
+
+def test_the_workflow_functions_read_verdicts_without_the_dedup_index_domain():
+    # review_submissions and advance_stalled_submissions read the stored verdict: the index's domain (names,
+    # romanisation, keys, rules; ~40 ms of a cold start) is the dedup function's alone
+    lazy = _imported_in(ROOT / "functions" / "chalicelib" / "services" / "workflow.py", {"auto_check", "check", "sweep"})
+    lazy += _imported_in(ROOT / "functions" / "chalicelib" / "handlers" / "workflow.py",
+                         {"review_submissions", "advance_stalled_submissions", "_auto_check"})
+    assert "chalicelib.store.dedup_verdicts" in lazy
+    got = _python(f"""
+import importlib, json, sys
+import app
+for name in {lazy!r}:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass  # "from package import function": the package is imported
+print(json.dumps(sorted(m for m in sys.modules if m in ("chalicelib.store.dedup", "chalicelib.domain.names",
+      "chalicelib.domain.dedup_keys", "chalicelib.domain.dedup_rules", "chalicelib.domain.dedup_match"))))
+""", lambda_env=False)
+    assert got == []
+
+
+def test_the_enrichment_function_builds_company_registries_without_the_tender_formats():
+    # issue 15 item 1: the registry look-up reads the company registries only; the tender feed connectors (their
+    # formats: HTML, XML, RSS, OCDS) are imported when the whole REGISTRY is first read (the poller, the CLI)
+    assert "connectors.registry.COMPANY_REGISTRIES" in _imported_in(
+        ROOT / "functions" / "chalicelib" / "services" / "registry_lookup.py", {"connectors"})
+    got = _python("""
+import json, os, sys
+os.environ["DEALREG_REGISTRY_PROVIDERS"] = "gleif"  # whatever the test process's environment says
+from chalicelib import settings
+from chalicelib.services import registry_lookup
+built = registry_lookup.connectors(settings.get())
+cold = "connectors.tender_feeds" in sys.modules
+from connectors import REGISTRY
+from connectors.registry import COMPANY_REGISTRIES
+print(json.dumps({"built": sorted(built), "tender formats": cold, "all": sorted(REGISTRY),
+                  "companies": sorted(COMPANY_REGISTRIES)}))
+""", lambda_env=False)
+    assert got["built"] == ["gleif"] and got["tender formats"] is False
+    assert got["companies"] == ["companies_house", "gleif", "qcc"]
+    assert set(got["all"]) > set(got["companies"]) and "tender_rss" in got["all"]

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from chalicelib.domain import names
@@ -108,7 +108,8 @@ _WEB_SUFFIX = re.compile(r"(?<=[^\W_])\.(?:com|net|org|cn|io)\b", re.IGNORECASE)
 # Chinese stock-exchange markers written in front of a listed company's short name (ST, *ST, S*ST, SST:
 # special treatment; N: first trading day; C: newly listed; XD/XR/DR: ex-dividend/ex-rights). They are
 # not part of the name ("ST西发", "*ST华通", "N马可波罗").
-_MARKET_MARKER = re.compile(r"^\s*(?:\*?S?\*?ST|XD|XR|DR|N|C)\s*(?=[\u3400-\u9fff])", re.IGNORECASE)
+# Case is ignored for the marker only (a scoped flag): folding case over the Han range cost ~3 ms at import.
+_MARKET_MARKER = re.compile(r"^\s*(?i:\*?S?\*?ST|XD|XR|DR|N|C)\s*(?=[\u3400-\u9fff])")
 # The share class written after the short name of a company that also lists B (or H) shares ("张裕Ａ",
 # "深桑达Ａ", "粤高速B"): capital A/B right after Han characters, at the very end (full width or not).
 _SHARE_CLASS = re.compile(r"(?<=[\u3400-\u9fff])\s*[AB\uff21\uff22]\s*$")
@@ -200,7 +201,17 @@ def _region_key(region: str) -> str:
 
 @lru_cache(maxsize=1)
 def _pinyin_regions() -> frozenset[str]:
-    """Pinyin spellings (one word) of the Chinese provinces and cities a name may start with."""
+    """Pinyin spellings (one word) of the Chinese provinces and cities a name may start with (from the file
+    ``make package`` writes, else derived: see :func:`pinyin_regions`)."""
+    try:
+        return frozenset(_data_file(PINYIN_REGIONS).read_text(encoding="utf-8").split())
+    except FileNotFoundError:
+        return pinyin_regions()
+
+
+def pinyin_regions() -> frozenset[str]:
+    """:func:`_pinyin_regions` derived from the place list and the romanisation table (the package step and
+    the fallback)."""
     tables = names._tables()
     # Province-level regions without 省 (西藏自治区, 广西壮族自治区, 澳门特别行政区) are named by their start.
     regions = tuple(p for p in tables.places if p.endswith(("自治区", "特别行政区")))
@@ -400,10 +411,14 @@ def _not_brands() -> frozenset[str]:
 # The romanisation table: one line per character or phrase of pypinyin's data (MIT), ``text<TAB>syllables``
 # (toneless, space-separated; a character's most common reading, a phrase's reading per character), sorted.
 # Importing pypinyin's dictionaries costs ~380 ms CPU and ~70 MB, so `make package` writes this table into the
-# zip (``infra.package``, from the pinned pypinyin: nothing third-party in git) and a cold function splits
-# ~1.4 MB of text into lines and looks names up by bisection, without building a dict (issue 15). Without the
-# file (the source tree: tests, `make run`) the same lines are built from pypinyin.
+# zip (``infra.package``, from the pinned pypinyin: nothing third-party in git). A cold function reads the file
+# as bytes (~1 ms) and parses only the sections of the characters it romanises (issue 15: decoding and
+# splitting all 89,000 lines cost ~25 ms CPU on every first dedup message). Without the file (the source tree:
+# tests, `make run`) the same lines are built from pypinyin.
 PINYIN_TABLE = "pinyin_table.tsv"
+# The pinyin spellings of the regions a Latin name may start with (``_pinyin_regions``, one per line): derived
+# from the place list and the romanisation table, written at package time too (it romanises ~3,000 places).
+PINYIN_REGIONS = "pinyin_regions.txt"
 
 
 def pinyin_table_lines() -> list[str]:
@@ -420,32 +435,61 @@ def pinyin_table_lines() -> list[str]:
 
 
 class _RomanisationTable:
-    """Sorted ``text<TAB>syllables`` lines, looked up by bisection ("\t" sorts before every Han character,
-    so ``"华\t"`` is found before ``"华为\t"``)."""
+    """The sorted ``text<TAB>syllables`` lines as UTF-8 bytes, read one first character at a time.
 
-    __slots__ = ("_lines",)
+    UTF-8 keeps code point order, so the lines of one character (its own reading, then the phrases it starts:
+    "\t" sorts before every Han character) are one run of the bytes. The first look-up of a character finds
+    its run by bisection over the bytes and parses it into a small dict; every later look-up is two dict reads.
+    """
 
-    def __init__(self, lines: list[str]) -> None:
-        self._lines = lines
+    __slots__ = ("_data", "_sections")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._sections: dict[str, dict[str, str]] = {}
 
     def get(self, text: str) -> str | None:
-        probe = text + "\t"
-        i = bisect_left(self._lines, probe)
-        if i < len(self._lines) and self._lines[i].startswith(probe):
-            return self._lines[i][len(probe):]
-        return None
+        if not text:
+            return None
+        section = self._sections.get(text[0])
+        if section is None:
+            section = self._sections[text[0]] = self._section(text[0])
+        return section.get(text)
+
+    def _first_line_from(self, key: bytes) -> int:
+        """The offset of the first line that is not below ``key`` (``len(data)`` if none)."""
+        data = self._data
+        lo, hi = 0, len(data)  # both always line starts (or the end)
+        while lo < hi:
+            start = data.rfind(b"\n", 0, (lo + hi) // 2) + 1  # the line holding the middle: never before lo
+            end = data.find(b"\n", start)
+            end = len(data) if end < 0 else end
+            if data[start:end] < key:
+                lo = end + 1
+            else:
+                hi = start
+        return lo
+
+    def _section(self, ch: str) -> dict[str, str]:
+        key = ch.encode()
+        start = self._first_line_from(key)
+        end = self._first_line_from(key + b"\xff")  # no UTF-8 byte is 0xff: just past the character's lines
+        if end <= start:
+            return {}
+        return dict(line.split("\t", 1) for line in self._data[start:end].decode().rstrip("\n").split("\n"))
+
+
+def _data_file(name: str) -> Path:
+    return Path(__file__).with_name("data") / name
 
 
 @lru_cache(maxsize=1)
 def _pinyin_table() -> _RomanisationTable:
     """The romanisation table, read once per process (from the package's file, else from pypinyin)."""
-    from pathlib import Path
-
-    path = Path(__file__).with_name("data") / PINYIN_TABLE
     try:
-        return _RomanisationTable(path.read_text(encoding="utf-8").rstrip("\n").split("\n"))
+        return _RomanisationTable(_data_file(PINYIN_TABLE).read_bytes())
     except FileNotFoundError:
-        return _RomanisationTable(pinyin_table_lines())
+        return _RomanisationTable(("\n".join(pinyin_table_lines()) + "\n").encode())
 
 
 def _umlaut(syllable: str, umlaut: str) -> str:

@@ -95,7 +95,7 @@ FIELD_KEY_PREFIXES: dict[Field_, tuple[str, ...]] = {
 class MatchRule(BaseModel):
     """One matching rule: all ``fields`` must match for it to fire."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
     fields: Annotated[tuple[Field_, ...], Field(min_length=1)]
@@ -116,7 +116,7 @@ class MatchRule(BaseModel):
 class MatchRules(BaseModel):
     """The rule set. Order matters only for ties: the first of the strongest fired rules is reported."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     version: Literal[1] = 1
     rules: Annotated[tuple[MatchRule, ...], Field(min_length=1, max_length=32)]

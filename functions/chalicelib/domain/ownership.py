@@ -34,7 +34,7 @@ ARCHIVE = S.EXPIRED
 class OwnershipRules(BaseModel):
     """The configurable rules; defaults are the documented ones (README, "Ownership rules")."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     protection_days: int = Field(90, ge=1, description="protection from approval/claim/assignment")
     max_extension_days: int = Field(90, ge=0, description="hard cap on all extensions of one holding")

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -38,7 +39,7 @@ DECIDING_ROLES = (Role.MANAGER.value, Role.REP.value, Role.ADMIN.value)
 class ApproverSet(BaseModel):
     """Who may decide one level. Anyone matching any of the three entries may decide."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     team_manager: bool = Field(True, description="a manager of the registration's team (the team's manager_ids)")
     roles: tuple[str, ...] = Field(("admin",), description="any active user with one of these roles "
@@ -58,7 +59,7 @@ class ApproverSet(BaseModel):
 class SecondLevel(BaseModel):
     """A second approval above an amount threshold, by other people than the first level's approver."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     min_amount: dict[str, Decimal] = Field(
         description='per currency: a second level is needed at or above this expected amount, e.g. '
@@ -70,7 +71,7 @@ class SecondLevel(BaseModel):
 class Route(BaseModel):
     """One routing rule. Empty condition lists match anything; all given conditions must match."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str = Field(min_length=1, max_length=100)
     countries: tuple[str, ...] = Field((), description="customer.country, ISO 3166-1 alpha-2")
@@ -91,7 +92,7 @@ class Route(BaseModel):
 class RoutingRules(BaseModel):
     """The review routing document; every key is optional (README, "Review routing and SLA")."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     routes: tuple[Route, ...] = Field((), description="tried in order; the first match decides")
     default: ApproverSet = Field(default_factory=ApproverSet, description="level 1 when no route matches")
@@ -184,7 +185,17 @@ def levels_required(rules: RoutingRules, reg: Registration) -> int:
 
 
 # Who decides a second level that only an escalation asked for, when no second level is configured at all.
-ESCALATION_APPROVERS = ApproverSet(team_manager=False, roles=("admin",))
+@lru_cache(maxsize=1)
+def _escalation_approvers() -> ApproverSet:
+    return ApproverSet(team_manager=False, roles=("admin",))
+
+
+def __getattr__(name: str) -> ApproverSet:
+    # ESCALATION_APPROVERS is built on first use: an instance at import would build ApproverSet's validator in
+    # every function that imports this module (issue 15)
+    if name == "ESCALATION_APPROVERS":
+        return _escalation_approvers()
+    raise AttributeError(name)
 
 
 def approver_set(rules: RoutingRules, reg: Registration, level: int) -> ApproverSet | None:
@@ -199,7 +210,7 @@ def approver_set(rules: RoutingRules, reg: Registration, level: int) -> Approver
         if escalated_to(reg.audit) >= 2:  # escalated below the amount threshold: the configured second level
             route = matching_route(rules, reg)
             configured = route.second_level if route is not None else rules.default_second_level
-            return configured.approvers if configured is not None else ESCALATION_APPROVERS
+            return configured.approvers if configured is not None else _escalation_approvers()
     return None
 
 

@@ -99,7 +99,7 @@ def next_due(now: datetime, every_minutes: int, failures: int, retry_after: floa
 class TenderSource(BaseModel):
     """One configured source: which connector, how often, with what config (selectors included)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,62}$")
     connector: str

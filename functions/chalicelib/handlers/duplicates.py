@@ -42,7 +42,7 @@ def _dedup_one(evt) -> None:
 def get_registration_verdict(reg_id: str):
     from chalicelib.domain import visibility
     from chalicelib.services.registrations import readable
-    from chalicelib.store import dedup as store
+    from chalicelib.store import dedup_verdicts as store
     from schemas.dedup import DedupVerdict
 
     principal = bearer_principal(bp.current_request.headers)

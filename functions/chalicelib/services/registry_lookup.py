@@ -92,7 +92,7 @@ def connectors(s: settings_mod.Settings | None = None) -> dict[str, Any]:
     """
     from connectors.errors import ConfigInvalidError
     from connectors.http import HttpClient
-    from connectors.registry import REGISTRY
+    from connectors.registry import COMPANY_REGISTRIES
 
     s = s or settings_mod.get()
     with _lock:
@@ -107,7 +107,7 @@ def connectors(s: settings_mod.Settings | None = None) -> dict[str, Any]:
         urls = dict(s.registry_base_urls)
         out: dict[str, Any] = {}
         for name in s.registry_providers:
-            cls = REGISTRY.get(name)
+            cls = COMPANY_REGISTRIES.get(name)
             if cls is None or not hasattr(cls, "schemes"):
                 logger.warning("registry %r is enabled but is not a company registry connector", name)
                 continue

@@ -61,13 +61,13 @@ def apply_edit(reg: Any, payload: Any, principal: Any, *, idempotency_key: str |
 
 def auto_check(evt: Any) -> None:
     """A ``registration.dedup_checked`` event: check its registration if it is still the version judged."""
-    from chalicelib.store import dedup, registrations
+    from chalicelib.store import dedup_verdicts, registrations
     from schemas.dedup import DedupVerdict
 
     reg = registrations.get(evt.subject)
     if reg is None or reg.version != evt.registration.version:
         return  # changed since dedup judged it: a newer verdict event follows if it needs one
-    stored = dedup.get_verdict(reg.id)
+    stored = dedup_verdicts.get_verdict(reg.id)
     check(reg, DedupVerdict.model_validate(stored) if stored is not None else None)
 
 
@@ -111,7 +111,7 @@ def sweep(*, now: Any, time_left: Any = None) -> int:
     from datetime import timedelta
 
     from chalicelib.domain.workflow import input_at
-    from chalicelib.store import dedup, registrations
+    from chalicelib.store import dedup_verdicts, registrations
     from schemas.dedup import DedupVerdict
 
     cutoff = now - timedelta(minutes=workflow_rules().dedup_wait_minutes)
@@ -120,7 +120,7 @@ def sweep(*, now: Any, time_left: Any = None) -> int:
     while True:
         page, start = registrations.stalled_submissions(cutoff, start=start)
         for reg in page:
-            stored = dedup.get_verdict(reg.id)
+            stored = dedup_verdicts.get_verdict(reg.id)
             verdict = DedupVerdict.model_validate(stored) if stored is not None else None
             # A verdict judged before the latest input (an edit, a resubmission) is not this version's.
             if verdict is not None and (verdict.computed_at is None or verdict.computed_at < input_at(reg)):

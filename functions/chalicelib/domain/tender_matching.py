@@ -647,7 +647,7 @@ class SubscriptionIndex:
         # strings are the very objects the postings and the automata hold (an id in its column and in the
         # sure postings, a pattern in every subscription that has it and in the automata): marshal stores
         # each once. Equal tuples of criteria (the same regions, the same excluded words...) are made one
-        # object too, so the loaded subscriptions share them (at 100k: 139k tuples of which 2 in 3 copies).
+        # object too, so the loaded subscriptions share them (at 100k: 43k of 142k tuples were copies).
         shared: dict[Any, Any] = {(): ()}
         one = shared.setdefault
         columns: list[list[Any]] = [[c[i] for c in crits] for i in range(3)]

@@ -345,6 +345,8 @@ class BuyerBlocker:
     window, and scores only the keys of a compatible length found (same scorer and cut-off as the
     predicate); postings are sorted by key length, so that range is two bisections, not a filter. Queries
     too short to cut into pieces of two characters score every key of a compatible length (few are short).
+    Most windows belong to one key (two thirds at 100k subscriptions): such a window maps to that key itself,
+    not to a list of one (at 100k: 97k lists, ≈ 7 MB, fewer).
 
     A feed's buyers repeat (the same council, the same hospital): the answer for a query is kept (the last
     ``MEMO_SIZE`` queries) until keys are added, since an answer changes only then.
@@ -354,7 +356,7 @@ class BuyerBlocker:
     MEMO_SIZE = 4096
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
-        self._windows: dict[str, list[str]] = {}
+        self._windows: dict[str, str | list[str]] = {}
         self._by_len: dict[int, list[str]] = {}
         self._known: set[str] = set()
         self._memo: dict[str, list[str]] = {}
@@ -364,12 +366,12 @@ class BuyerBlocker:
         """Drop the remembered answers (benchmarks: every query pays its first look-up again)."""
         self._memo.clear()
 
-    def state(self) -> tuple[dict[str, list[str]], dict[int, list[str]]]:
+    def state(self) -> tuple[dict[str, str | list[str]], dict[int, list[str]]]:
         """What ``from_state`` takes back (plain dicts, lists and strings: the snapshot stores them as they are)."""
         return self._windows, self._by_len
 
     @classmethod
-    def from_state(cls, windows: dict[str, list[str]], by_len: dict[int, list[str]]) -> BuyerBlocker:
+    def from_state(cls, windows: dict[str, str | list[str]], by_len: dict[int, list[str]]) -> BuyerBlocker:
         blocker = cls()
         blocker._windows, blocker._by_len = windows, by_len
         blocker._known = set().union(*by_len.values())
@@ -390,7 +392,9 @@ class BuyerBlocker:
             for window in {key[i:i + size] for size in sizes for i in range(len(key) - size + 1)}:
                 held = windows.get(window)
                 if held is None:
-                    windows[window] = [key]
+                    windows[window] = key
+                elif isinstance(held, str):
+                    windows[window] = [held, key] if len(held) <= len(key) else [key, held]
                 elif len(key) >= longest:
                     held.append(key)
                 else:  # a key shorter than ones already indexed (a change after the build)
@@ -421,17 +425,23 @@ class BuyerBlocker:
             for n in range(pieces):
                 piece = query[n * lb // pieces:(n + 1) * lb // pieces]
                 size = min(len(piece), self.MAX_WINDOW)
-                best: list[str] | None = None
+                best: str | list[str] | None = None
                 for i in range(len(piece) - size + 1):
                     found = windows.get(piece[i:i + size])
                     if found is None:
                         best = None
                         break  # no key holds this window: no key keeps this piece whole
+                    if type(found) is str:  # the one key holding it: no rarer window
+                        best = found
+                        break
                     if best is None or len(found) < len(best):
                         best = found
                 else:
                     if best:
                         pool.update(best[bisect_left(best, lo, key=len):bisect_right(best, hi, key=len)])
+                    continue
+                if best is not None and lo <= len(best) <= hi:  # a window held by one key: that key
+                    pool.add(best)
         if not pool:
             return []
         from rapidfuzz import fuzz, process
@@ -626,16 +636,24 @@ class SubscriptionIndex:
 
     def to_payload(self) -> tuple[Any, ...]:
         """The index as plain tuples, lists, dicts and strings (``marshal``-able), what ``from_payload`` takes
-        back building nothing but the two automata: the rows (``Criteria.to_row``), the postings (sure ones
+        back building nothing but the two automata: the subscriptions as columns (one list per field of
+        ``Criteria.to_row``), the postings (sure ones
         as ids, checked ones as row numbers), the automata's patterns, the one-word keywords' dict and the
         buyer blocker's windows. Strings repeated across them are the same objects, stored once."""
         crits = list(self.by_id.values())
-        # ``Criteria.to_row`` as a tuple. Its strings are the very objects the postings and the other rows
-        # hold (an id in its row and in the sure postings, a pattern in every row that has it and in the
-        # automata): marshal stores each once.
-        rows = [tuple(c) if c.value_min is None and c.value_max is None
-                else (*c[:8], None if c.value_min is None else str(c.value_min),
-                      None if c.value_max is None else str(c.value_max), c.currency) for c in crits]
+        # ``Criteria.to_row`` as columns, not rows: a row would be loaded as an 11-tuple then replaced by a
+        # ``Criteria``, one size class larger (a tuple subclass is allocated with one spare slot), so the
+        # freed rows' memory would stay with the allocator, unused (at 1M: ≈ 130 MB of RSS; session 6). The
+        # strings are the very objects the postings and the automata hold (an id in its column and in the
+        # sure postings, a pattern in every subscription that has it and in the automata): marshal stores
+        # each once. Equal tuples of criteria (the same regions, the same excluded words...) are made one
+        # object too, so the loaded subscriptions share them (at 100k: 43k of 142k tuples were copies).
+        shared: dict[Any, Any] = {(): ()}
+        one = shared.setdefault
+        columns: list[list[Any]] = [[c[i] for c in crits] for i in range(3)]
+        columns += [[one(c[i], c[i]) for c in crits] for i in range(3, 8)]
+        columns += [[None if c[i] is None else str(c[i]) for c in crits] for i in (8, 9)]
+        columns.append([c.currency for c in crits])
         slot = {c.id: i for i, c in enumerate(crits)}
 
         def sure(held: Any) -> Any:
@@ -659,33 +677,24 @@ class SubscriptionIndex:
         # The automata are built again from their patterns at load. Their pickled form (pyahocorasick's
         # ``__reduce__``) loads in 0.1 s instead of 0.28 s at 100k, but is 9 MB more to read: measured through
         # botocore, the read cost more CPU than the build saves (bench/RESULTS.md, session 6).
-        return (INDEX_FORMAT, rows,
+        return (INDEX_FORMAT, columns,
                 {kind: {k: sure(v) for k, v in table.items()} for kind, table in self._sure.items()},
                 {kind: {k: check(v) for k, v in table.items()} for kind, table in self._check.items()},
                 list(cjk), list(phrases), single, windows, by_len)
 
     @classmethod
     def from_payload(cls, payload: list[Any], version: int = 0, epoch: str = "") -> SubscriptionIndex:
-        """The index ``to_payload`` describes (given as a list, which this empties): rows turned into
-        ``Criteria`` (decimals parsed), checked postings pointed at them, the automata built from their
-        patterns; postings and windows used as they are.
-
-        Rows become ``Criteria`` and row numbers become ``Criteria`` in place, one at a time: each object
-        replaced is freed before the next is made, in memory of the same size, so loading holds no second
-        copy of the subscriptions (at 100k: 15 MB less RSS than converting into new lists)."""
+        """The index ``to_payload`` describes (given as a list, which this empties): columns zipped into
+        ``Criteria`` (decimals parsed, equal ones shared), checked postings pointed at them, the automata
+        built from their patterns; postings and windows used as they are. Row numbers become ``Criteria``
+        in place. Format 2 (rows, not columns; every buyer window a list) is read too."""
         import ahocorasick
 
         fmt, crits, sure, check, cjk, phrases, single, windows, by_len = payload
         payload.clear()
-        if fmt != INDEX_FORMAT:
+        if fmt not in (INDEX_FORMAT, 2):
             raise ValueError(f"index payload format {fmt} is not {INDEX_FORMAT}")
-        make = Criteria._make
-        for i, r in enumerate(crits):
-            if r[8] is None and r[9] is None:
-                crits[i] = make(r)
-            else:
-                crits[i] = make((*r[:8], None if r[8] is None else Decimal(r[8]),
-                                 None if r[9] is None else Decimal(r[9]), r[10]))
+        crits = _criteria(fmt, crits)
         index = cls.__new__(cls)
         index.version, index.epoch = version, epoch
         index.by_id = {c.id: c for c in crits}
@@ -710,6 +719,35 @@ class SubscriptionIndex:
             setattr(index, name, automaton)
         index._buyer_block = BuyerBlocker.from_state(windows, by_len)
         return index
+
+
+def _criteria(fmt: int, stored: list[Any]) -> list[Criteria]:
+    """The subscriptions of an index payload: format 3's columns zipped (emptied), format 2's rows replaced in
+    place; decimals parsed, equal ones one object."""
+    decimals: dict[str, Decimal] = {}
+
+    def decimal(v: str) -> Decimal:
+        d = decimals.get(v)
+        if d is None:
+            d = decimals[v] = Decimal(v)
+        return d
+
+    make = Criteria._make
+    if fmt == INDEX_FORMAT:
+        for column in stored[8:10]:
+            for i, v in enumerate(column):
+                if v is not None:
+                    column[i] = decimal(v)
+        crits = list(map(make, zip(*stored, strict=True))) if stored[0] else []
+        stored.clear()
+        return crits
+    for i, r in enumerate(stored):
+        if r[8] is None and r[9] is None:
+            stored[i] = make(r)
+        else:
+            stored[i] = make((*r[:8], None if r[8] is None else decimal(r[8]),
+                              None if r[9] is None else decimal(r[9]), r[10]))
+    return stored
 
 
 def _check_all(checks: list[Criteria], p: Prepared, hits: set[str], add: Any) -> None:
@@ -745,12 +783,15 @@ def _check_all(checks: list[Criteria], p: Prepared, hits: set[str], add: Any) ->
 # cold poller loads the postings and the buyer blocker as they were, instead of building them. marshal's
 # format belongs to the Python version, which is why it is in the name: a snapshot of an unknown format is
 # not read but rebuilt from a Scan (``services.tenders``). The format before this one (``ROWS_FORMAT``: the
-# rows alone, in independent chunks) is still read (``decode_chunk``), and replaced by a snapshot of this one.
-INDEX_FORMAT = 2  # the layout of ``SubscriptionIndex.to_payload``
+# rows alone, in independent chunks) is still read (``decode_chunk``), and replaced by a snapshot of this one;
+# so is format 2 (``INDEX2_FORMAT``: every buyer window a list; code that knows only 2 rebuilds from a Scan on
+# a snapshot of 3 instead of misreading it).
+INDEX_FORMAT = 3  # the layout of ``SubscriptionIndex.to_payload``
 _PY = f"marshal{marshal.version}-py{sys.version_info[0]}.{sys.version_info[1]}-zlib"
 SNAPSHOT_FORMAT = f"index{INDEX_FORMAT}-rows{ROW_FORMAT}-{_PY}"
+INDEX2_FORMAT = f"index2-rows{ROW_FORMAT}-{_PY}"
 ROWS_FORMAT = f"rows{ROW_FORMAT}-{_PY}"
-READABLE_FORMATS = (SNAPSHOT_FORMAT, ROWS_FORMAT)
+READABLE_FORMATS = (SNAPSHOT_FORMAT, INDEX2_FORMAT, ROWS_FORMAT)
 CHUNK_BYTES = 350_000  # compressed bytes per chunk: a DynamoDB item holds 400 KB
 
 
@@ -775,7 +816,7 @@ def decode_snapshot(chunks: Iterable[bytes], fmt: str = SNAPSHOT_FORMAT, version
     try:
         if fmt == ROWS_FORMAT:
             return SubscriptionIndex((c for blob in chunks for c in decode_chunk(blob)), version=version, epoch=epoch)
-        if fmt != SNAPSHOT_FORMAT:
+        if fmt not in (SNAPSHOT_FORMAT, INDEX2_FORMAT):
             raise ValueError(f"snapshot format {fmt} is not readable (readable: {', '.join(READABLE_FORMATS)})")
         inflate = zlib.decompressobj()
         data = bytearray()

@@ -201,6 +201,21 @@ def test_buyer_blocker_is_exact_on_near_misses() -> None:
     assert near_misses > 50  # the fuzzy side was exercised, not only equal names
 
 
+
+def test_a_buyer_window_held_by_one_key_is_that_key_and_becomes_a_list_sorted_by_length() -> None:
+    """Most windows belong to one key: stored as the key itself (no list of one). A key added later that shares
+    the window turns it into a list kept sorted by key length (shorter ones included), and ``near`` stays exact."""
+    blocker = BuyerBlocker(["manchester city council", "northumbria healthcare"])
+    windows = blocker.state()[0]
+    assert windows["manc"] == "manchester city council" and windows["heal"] == "northumbria healthcare"
+    assert windows["he"] == ["northumbria healthcare", "manchester city council"]  # both keys, shortest first
+    blocker.add(["manchester council", "manchester city councils"])  # after the build: one shorter, one longer
+    assert windows["manc"] == ["manchester council", "manchester city council", "manchester city councils"]
+    keys = ["manchester city council", "northumbria healthcare", "manchester council", "manchester city councils"]
+    for query in [*keys, "manchester city counci", "manchestr council", "northumbria health care", "zz"]:
+        assert sorted(blocker.near(query)) == sorted(k for k in keys if buyer_score(k, query) >= 90), query
+
+
 # -- the persisted index (issue 15): rows, snapshot chunks, changes applied in place -----------------------
 
 
@@ -392,3 +407,59 @@ def test_the_cjk_character_test_that_skips_the_cjk_automaton_is_is_cjk() -> None
     from chalicelib.domain.tender_matching import _CJK_CHAR, _is_cjk
 
     assert all(bool(_CJK_CHAR.search(chr(o))) == _is_cjk(chr(o)) for o in range(0x32000))
+
+
+def test_a_loaded_index_is_built_from_columns_and_shares_equal_criteria() -> None:
+    """Format 3 stores the subscriptions as columns (no row tuples left behind in the allocator at load, see
+    ``to_payload``); equal criteria tuples and equal decimals are one object in the loaded index."""
+    import marshal
+    import zlib
+
+    from chalicelib.domain.tender_matching import decode_snapshot, encode_snapshot
+
+    tenders, subs, index = _bench_index(3_000)
+    chunks = encode_snapshot(index)
+    payload = marshal.loads(zlib.decompress(b"".join(chunks)))
+    columns = payload[1]
+    assert len(columns) == len(Criteria._fields) and all(len(column) == 3_000 for column in columns)
+    loaded = decode_snapshot(chunks)
+    crits = list(loaded)
+    for field in ("exclude", "regions", "categories"):
+        values = [getattr(c, field) for c in crits]
+        assert len({id(v) for v in values}) == len(set(values)) < len(values), field
+    prices = [c.value_min for c in crits if c.value_min is not None]
+    assert len({id(v) for v in prices}) == len(set(prices)) < len(prices)
+    assert sorted(crits) == sorted(subs)
+    for t in tenders[::5]:
+        p = prepare(t)
+        assert loaded.match(p) == index.match(p) == naive_match(subs, p)
+
+
+def test_a_snapshot_of_index_format_2_is_still_read() -> None:
+    """Format 2 (rows, every buyer window a list) — what the release before wrote — loads into the same index,
+    and changes applied to it afterwards (a new buyer sharing its windows) match like a fresh build."""
+    import marshal
+    import zlib
+
+    from chalicelib.domain.tender_matching import (
+        INDEX2_FORMAT,
+        READABLE_FORMATS,
+        SNAPSHOT_FORMAT,
+        decode_snapshot,
+    )
+
+    tenders, subs, index = _bench_index(3_000)
+    fmt, columns, sure, check, cjk, phrases, single, windows, by_len = index.to_payload()
+    rows = list(zip(*columns, strict=True))
+    windows = {w: [k] if type(k) is str else k for w, k in windows.items()}
+    old = zlib.compress(marshal.dumps((2, rows, sure, check, cjk, phrases, single, windows, by_len)), 6)
+    assert INDEX2_FORMAT in READABLE_FORMATS and INDEX2_FORMAT != SNAPSHOT_FORMAT
+    loaded = decode_snapshot([old[:1000], old[1000:]], INDEX2_FORMAT)
+    assert sorted(loaded) == sorted(subs)
+    extra = Criteria(id="new_buyer", rep_id="r", buyers=("london borough of barnett",))
+    loaded.apply([extra], 1)
+    for t in tenders[::5]:
+        p = prepare(t)
+        assert loaded.match(p) == naive_match([*subs, extra], p)
+    with pytest.raises(ValueError, match="not readable"):
+        decode_snapshot([old], "index1-rows1-marshal4-py3.11-zlib")

@@ -171,6 +171,48 @@ def test_concurrent_guesses_cannot_slip_past_the_count(suite, li):
     assert counts.read(counts.key("ip", user_id=li, ip=ATTACKER_IP)).attempts == 5
 
 
+def test_an_attempt_refused_by_a_later_scope_takes_back_only_its_own_count(suite, li, limits, monkeypatch):
+    """The pair is counted first; when a concurrent attempt wins the address's count and that scope now says
+    wait, the refused attempt undoes just its own +1 on the pair: the (user, address) count and its wait stay.
+    (Before, the roll-back reset the pair to zero, so racing from one address erased its backoff.)"""
+    from chalicelib.clock import now
+    from chalicelib.domain.errors import TooManyAttemptsError
+    from chalicelib.services import directory as svc
+    from chalicelib.store import login_throttle as counts
+
+    limits(free_per_user_ip=5, free_per_ip=6)
+    t0 = now()
+    for _ in range(4):
+        assert _login(li, "wrong password!!", ATTACKER_IP, t0) is None
+    assert _login("zhang", "wrong password!!", ATTACKER_IP, t0) is None
+    pair, ip = (counts.key(scope, user_id=li, ip=ATTACKER_IP) for scope in ("pair", "ip"))
+    assert (counts.read(pair).attempts, counts.read(ip).attempts) == (4, 5)
+
+    real_write, raced = counts.write, []
+
+    def write_losing_the_address_race(pk, **kw):
+        if pk == ip and not raced:  # another request from the same address is counted just before this one
+            raced.append(pk)
+            svc._take_attempt("wang", ATTACKER_IP, t0, known_device=False)
+        return real_write(pk, **kw)
+
+    monkeypatch.setattr(counts, "write", write_losing_the_address_race)
+    with pytest.raises(TooManyAttemptsError) as refused:
+        _login(li, "wrong password!!", ATTACKER_IP, t0)
+    monkeypatch.setattr(counts, "write", real_write)
+    assert raced and refused.value.scope == "ip"
+    after = counts.read(pair)
+    assert after.attempts == 4 and after.last_at is not None  # only the refused attempt's own +1 is undone
+    assert counts.read(ip).attempts == 6  # the racing attempt's count stands
+    # the pair's count still leads to its wait: one more guess from here (after the address's wait) uses the
+    # last free attempt and the next one is refused in the pair scope
+    later = t0 + timedelta(seconds=3)
+    assert _login(li, "wrong password!!", ATTACKER_IP, later) is None
+    with pytest.raises(TooManyAttemptsError) as refused:
+        _login(li, PASSWORD, ATTACKER_IP, later)
+    assert refused.value.scope in ("pair", "ip") and counts.read(pair).attempts == 5
+
+
 def test_the_console_answers_429_with_retry_after_in_both_languages(suite, li):
     import re
 

@@ -213,6 +213,19 @@ def test_an_attempt_refused_by_a_later_scope_takes_back_only_its_own_count(suite
     assert refused.value.scope in ("pair", "ip") and counts.read(pair).attempts == 5
 
 
+def test_an_ipv6_attacker_cannot_escape_the_count_by_moving_within_its_64(suite, li):
+    from chalicelib.clock import now
+    from chalicelib.domain.errors import TooManyAttemptsError
+
+    t0 = now()
+    for n in range(5):  # a new address of the same /64 for each guess
+        assert _login(li, "wrong password!!", f"2001:db8:77:1::{n + 1:x}", t0) is None
+    with pytest.raises(TooManyAttemptsError) as refused:
+        _login(li, PASSWORD, "2001:db8:77:1:abcd::99", t0)
+    assert refused.value.scope == "pair"
+    assert _login(li, PASSWORD, "2001:db8:77:2::1", t0) is not None  # another /64 is another client
+
+
 def test_the_console_answers_429_with_retry_after_in_both_languages(suite, li):
     import re
 

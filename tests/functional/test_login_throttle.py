@@ -246,3 +246,41 @@ def test_the_console_answers_429_with_retry_after_in_both_languages(suite, li):
     zh = ConsoleClient(suite.api.base, lang="zh-CN")  # the same address (the local server's 127.0.0.1)
     status, headers, page = attempt(zh, PASSWORD)
     assert status == 429 and "此处的尝试次数过多" in page and "您的账号没有被锁定" in page
+
+
+def test_only_a_device_cookie_signed_for_this_user_skips_the_per_user_scope_and_garbled_ones_are_no_500(
+        suite, li, limits):
+    """A non-ASCII, a forged and another user's (validly signed) device cookie are simply not trusted: the
+    per-user scope applies (429), never a 500. Garbled session cookies and CSRF fields are refused alike."""
+    import base64
+
+    from chalicelib.clock import now
+    from chalicelib.console import session
+    from tests.functional.console_client import ConsoleClient
+
+    limits(free_per_user=3)
+    for n in range(3):  # many addresses reach li's per-user allowance
+        assert _login(li, "wrong password!!", f"198.51.100.{n + 30}", now()) is None
+    who = base64.urlsafe_b64encode(b"li").decode().rstrip("=")
+
+    def attempt(device: str):
+        c = ConsoleClient(suite.api.base)
+        page = c.get("/console/login")[2]
+        c.cookies[session.DEVICE_COOKIE] = device
+        return c.post("/console/login/password", {"csrf": c.csrf(page), "user_id": li, "password": PASSWORD})
+
+    for device in (f"{who}.nonce.mäc-ünicode", f"{who}.nönce.AAAA", "ä.ö.ü",  # not ASCII
+                   f"{who}.nonce.{'A' * 43}",  # forged: a signature that does not hold
+                   session.device_value("zhang")):  # validly signed, for another user
+        status, headers, page = attempt(device)
+        assert status == 429 and "Your login is not locked" in page, (device, status, page[:300])
+    assert attempt(session.device_value(li))[0] == 303  # li's own browser is exempt
+
+    c = ConsoleClient(suite.api.base)
+    c.cookies[session.COOKIE] = "kéy.9999999999.mäc"  # a garbled session cookie: not signed in
+    status, headers, _ = c.get("/console/registrations")
+    assert status == 303 and "/console/login" in headers["location"]
+    page = c.get("/console/login")[2]
+    assert c.csrf(page)
+    status, _, _ = c.post("/console/login/password", {"csrf": "tökén", "user_id": li, "password": PASSWORD})
+    assert status == 403  # a garbled CSRF field is a CSRF failure

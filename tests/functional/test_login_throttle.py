@@ -171,6 +171,61 @@ def test_concurrent_guesses_cannot_slip_past_the_count(suite, li):
     assert counts.read(counts.key("ip", user_id=li, ip=ATTACKER_IP)).attempts == 5
 
 
+def test_an_attempt_refused_by_a_later_scope_takes_back_only_its_own_count(suite, li, limits, monkeypatch):
+    """The pair is counted first; when a concurrent attempt wins the address's count and that scope now says
+    wait, the refused attempt undoes just its own +1 on the pair: the (user, address) count and its wait stay.
+    (Before, the roll-back reset the pair to zero, so racing from one address erased its backoff.)"""
+    from chalicelib.clock import now
+    from chalicelib.domain.errors import TooManyAttemptsError
+    from chalicelib.services import directory as svc
+    from chalicelib.store import login_throttle as counts
+
+    limits(free_per_user_ip=5, free_per_ip=6)
+    t0 = now()
+    for _ in range(4):
+        assert _login(li, "wrong password!!", ATTACKER_IP, t0) is None
+    assert _login("zhang", "wrong password!!", ATTACKER_IP, t0) is None
+    pair, ip = (counts.key(scope, user_id=li, ip=ATTACKER_IP) for scope in ("pair", "ip"))
+    assert (counts.read(pair).attempts, counts.read(ip).attempts) == (4, 5)
+
+    real_write, raced = counts.write, []
+
+    def write_losing_the_address_race(pk, **kw):
+        if pk == ip and not raced:  # another request from the same address is counted just before this one
+            raced.append(pk)
+            svc._take_attempt("wang", ATTACKER_IP, t0, known_device=False)
+        return real_write(pk, **kw)
+
+    monkeypatch.setattr(counts, "write", write_losing_the_address_race)
+    with pytest.raises(TooManyAttemptsError) as refused:
+        _login(li, "wrong password!!", ATTACKER_IP, t0)
+    monkeypatch.setattr(counts, "write", real_write)
+    assert raced and refused.value.scope == "ip"
+    after = counts.read(pair)
+    assert after.attempts == 4 and after.last_at is not None  # only the refused attempt's own +1 is undone
+    assert counts.read(ip).attempts == 6  # the racing attempt's count stands
+    # the pair's count still leads to its wait: one more guess from here (after the address's wait) uses the
+    # last free attempt and the next one is refused in the pair scope
+    later = t0 + timedelta(seconds=3)
+    assert _login(li, "wrong password!!", ATTACKER_IP, later) is None
+    with pytest.raises(TooManyAttemptsError) as refused:
+        _login(li, PASSWORD, ATTACKER_IP, later)
+    assert refused.value.scope in ("pair", "ip") and counts.read(pair).attempts == 5
+
+
+def test_an_ipv6_attacker_cannot_escape_the_count_by_moving_within_its_64(suite, li):
+    from chalicelib.clock import now
+    from chalicelib.domain.errors import TooManyAttemptsError
+
+    t0 = now()
+    for n in range(5):  # a new address of the same /64 for each guess
+        assert _login(li, "wrong password!!", f"2001:db8:77:1::{n + 1:x}", t0) is None
+    with pytest.raises(TooManyAttemptsError) as refused:
+        _login(li, PASSWORD, "2001:db8:77:1:abcd::99", t0)
+    assert refused.value.scope == "pair"
+    assert _login(li, PASSWORD, "2001:db8:77:2::1", t0) is not None  # another /64 is another client
+
+
 def test_the_console_answers_429_with_retry_after_in_both_languages(suite, li):
     import re
 
@@ -191,3 +246,41 @@ def test_the_console_answers_429_with_retry_after_in_both_languages(suite, li):
     zh = ConsoleClient(suite.api.base, lang="zh-CN")  # the same address (the local server's 127.0.0.1)
     status, headers, page = attempt(zh, PASSWORD)
     assert status == 429 and "此处的尝试次数过多" in page and "您的账号没有被锁定" in page
+
+
+def test_only_a_device_cookie_signed_for_this_user_skips_the_per_user_scope_and_garbled_ones_are_no_500(
+        suite, li, limits):
+    """A non-ASCII, a forged and another user's (validly signed) device cookie are simply not trusted: the
+    per-user scope applies (429), never a 500. Garbled session cookies and CSRF fields are refused alike."""
+    import base64
+
+    from chalicelib.clock import now
+    from chalicelib.console import session
+    from tests.functional.console_client import ConsoleClient
+
+    limits(free_per_user=3)
+    for n in range(3):  # many addresses reach li's per-user allowance
+        assert _login(li, "wrong password!!", f"198.51.100.{n + 30}", now()) is None
+    who = base64.urlsafe_b64encode(b"li").decode().rstrip("=")
+
+    def attempt(device: str):
+        c = ConsoleClient(suite.api.base)
+        page = c.get("/console/login")[2]
+        c.cookies[session.DEVICE_COOKIE] = device
+        return c.post("/console/login/password", {"csrf": c.csrf(page), "user_id": li, "password": PASSWORD})
+
+    for device in (f"{who}.nonce.mäc-ünicode", f"{who}.nönce.AAAA", "ä.ö.ü",  # not ASCII
+                   f"{who}.nonce.{'A' * 43}",  # forged: a signature that does not hold
+                   session.device_value("zhang")):  # validly signed, for another user
+        status, headers, page = attempt(device)
+        assert status == 429 and "Your login is not locked" in page, (device, status, page[:300])
+    assert attempt(session.device_value(li))[0] == 303  # li's own browser is exempt
+
+    c = ConsoleClient(suite.api.base)
+    c.cookies[session.COOKIE] = "kéy.9999999999.mäc"  # a garbled session cookie: not signed in
+    status, headers, _ = c.get("/console/registrations")
+    assert status == 303 and "/console/login" in headers["location"]
+    page = c.get("/console/login")[2]
+    assert c.csrf(page)
+    status, _, _ = c.post("/console/login/password", {"csrf": "tökén", "user_id": li, "password": PASSWORD})
+    assert status == 403  # a garbled CSRF field is a CSRF failure

@@ -65,6 +65,27 @@ def test_a_deactivated_team_takes_nothing_new_and_its_members_keep_what_they_hol
     assert len([a for a in actions if a[0] == "team.deactivated"]) == 1  # the no-op wrote nothing
 
 
+def test_an_approver_cannot_name_a_deactivated_teams_member_as_owner_yet_the_submitter_still_gets_theirs(
+        suite, world):
+    """Approving with an explicit owner is a new holding for that owner: refused (422 at body.owner.id) for a
+    member of a deactivated team. Approving without one still gives a member their own earlier submission."""
+    from tests.functional.ownership_world import pending
+
+    north = pending(world, suite, 1, rep="zhao", team="north")[0]
+    own = pending(world, suite, 1, rep="wang", team="south")[0]
+    assert world.post("/v1/admin/teams/south/deactivate", "admin").status == 200
+    r = world.post(f"/v1/registrations/{north}/approve", "admin", {"owner": {"id": "li"}, "reason": "x"})
+    assert r.status == 422 and r.json()["code"] == "team_inactive", r.body
+    assert r.json()["errors"] == [{"loc": "body.owner.id", "type": "team_inactive"}]
+    assert suite.api.get(f"/v1/registrations/{north}", world.keys["admin"]).json()["status"] == "pending_review"
+    r = world.post(f"/v1/registrations/{north}/approve", "admin", {"owner": {"id": "zhao"}, "reason": "x"})
+    assert r.status == 200, r.body  # an active team's member can be named
+    assert world.ownership(north)["owner"] == {"kind": "user", "id": "zhao"}
+    r = world.post(f"/v1/registrations/{own}/approve", "admin", {"reason": "x"})
+    assert r.status == 200, r.body  # no owner named: the submitter keeps their own registration
+    assert world.ownership(own)["owner"] == {"kind": "user", "id": "wang"}
+
+
 def test_team_updates_are_audited_conditional_api_operations(suite, world, monkeypatch):
     from chalicelib.clock import now
     from chalicelib.store import directory

@@ -48,6 +48,12 @@ def _mac(*parts: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time equality of a MAC we computed and one a client sent. A value that is not ASCII (a garbled
+    or forged cookie or field) is simply not equal (``compare_digest`` raises TypeError for such a str)."""
+    return given.isascii() and hmac.compare_digest(expected.encode("ascii"), given.encode("ascii"))
+
+
 @dataclass(frozen=True)
 class Session:
     key: str  # the session key: a bearer credential for the API, never rendered
@@ -101,10 +107,10 @@ def device_value(user_id: str) -> str:
 
 def device_user(value: str | None) -> str | None:
     """The user id a device cookie was issued for, if its signature holds."""
-    if not value or value.count(".") != 2:
+    if not value or not value.isascii() or value.count(".") != 2:
         return None
     who, nonce, mac = value.split(".")
-    if not hmac.compare_digest(mac, _mac("device", who, nonce)):
+    if not _same(_mac("device", who, nonce), mac):
         return None
     try:
         return base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode()
@@ -119,10 +125,10 @@ def cookie_value(s: Session) -> str:
 def from_cookie(value: str | None, *, now: datetime | None = None) -> Session | None:
     """The session a cookie names, if its signature holds and it has not expired (the key record is
     checked again by the API on every call, so logout and deactivation take effect at once)."""
-    if not value or value.count(".") != 2:
+    if not value or not value.isascii() or value.count(".") != 2:
         return None
     key, expires, mac = value.split(".")
-    if not expires.isdigit() or not hmac.compare_digest(mac, _mac("session", key, expires)):
+    if not expires.isdigit() or not _same(_mac("session", key, expires), mac):
         return None
     if int(expires) <= int((now or clock.now()).timestamp()):
         return None
@@ -144,7 +150,7 @@ def new_pre() -> str:
 
 
 def check_csrf(expected: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(expected, given)
+    return bool(given) and _same(expected, given or "")
 
 
 def set_cookie(name: str, value: str, *, path: str, max_age: int) -> str:

@@ -11,7 +11,8 @@ A login attempt is counted in three *scopes*, each with its own allowance (``set
 
 Attempts are counted before the password is checked (so concurrent guesses cannot slip past the count); a
 successful login takes its attempt back from ``ip`` and ``user``. A scope forgets its count after ``reset``
-seconds without an attempt. Nothing here locks a login: a refusal names the seconds to wait (HTTP 429,
+seconds without an attempt. A client address is counted as :func:`address_key` gives it (IPv6 by its /64).
+Nothing here locks a login: a refusal names the seconds to wait (HTTP 429,
 ``Retry-After``).
 """
 from __future__ import annotations
@@ -38,6 +39,23 @@ class Count:
     attempts: int = 0
     last_at: datetime | None = None
     next_at: datetime | None = None
+
+
+def address_key(client_ip: str) -> str:
+    """The client address as the throttle counts it: an IPv6 client holds a whole /64 (SLAAC, privacy
+    addresses), so IPv6 is counted by its /64 network; an IPv4-mapped IPv6 address (``::ffff:a.b.c.d``) is the
+    plain IPv4 address it carries. Anything unparsable (``unknown``) is kept as it is."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)
 
 
 def wait_after(attempts: int, allowance: Allowance) -> float:

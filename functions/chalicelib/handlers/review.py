@@ -136,8 +136,11 @@ def approve_registration(reg_id: str):
         if not registrations.append_audit(r.reg, entry, now=now):
             raise _lost()
     else:
-        owner = HolderRef(body.owner.kind.value, body.owner.id) if body.owner else _default_owner(r.reg)
-        ownership_ops.grant(r.reg, owner, r.principal.actor, now=now, reason=body.reason)
+        if body.owner:  # named by the approver: a new holding, so not for a deactivated team's member
+            ownership_ops.grant(r.reg, HolderRef(body.owner.kind.value, body.owner.id), r.principal.actor,
+                                now=now, reason=body.reason, named_at="body.owner.id")
+        else:
+            ownership_ops.grant(r.reg, _default_owner(r.reg), r.principal.actor, now=now, reason=body.reason)
     return _decision(reg_id)
 
 

@@ -363,7 +363,8 @@ def _take_attempt(user_id: str, client_ip: str, now: datetime, *, known_device: 
     """Count one login attempt in each scope, or refuse it (``TooManyAttemptsError``, nothing counted) when a
     scope says wait. A browser known to have signed in as this user (``known_device``) skips the per-user
     scope. Each count is a write conditioned on the count read; a lost race reads again. Returns the
-    ``(scope, key)`` pairs counted, for :func:`_give_back` after a success."""
+    ``(scope, key)`` pairs counted, for :func:`_give_back` after a success. When a later scope refuses, the
+    scopes already counted lose exactly this attempt again (:func:`_roll_back`), nothing more."""
     from chalicelib.domain import login_throttle as rules
     from chalicelib.domain.errors import TooManyAttemptsError
     from chalicelib.store import login_throttle as counts
@@ -388,15 +389,25 @@ def _take_attempt(user_id: str, client_ip: str, now: datetime, *, known_device: 
             current = counts.read(keys[scope])  # another attempt counted in between: count after it
             wait = rules.retry_after(current, now, allowance)
             if wait:
-                _give_back(taken)
+                _roll_back(taken)
                 raise TooManyAttemptsError(wait, scope)
         else:
-            _give_back(taken)
+            _roll_back(taken)
             raise TooManyAttemptsError(1, scope)  # heavily contended: the caller may retry in a second
         taken.append((scope, keys[scope]))
         if rules.starts_throttling(new, allowance):
             _audit_throttling(scope, user_id, client_ip, now, rules.wait_after(new.attempts, allowance))
     return taken
+
+
+def _roll_back(taken: list[tuple[str, str]]) -> None:
+    """A refused attempt: undo only its own +1 in each scope it counted (an atomic ADD of -1), the (user, address)
+    scope included. Never a reset: a refusal proves nothing, and racing from one address must not erase that
+    pair's count or its wait."""
+    from chalicelib.store import login_throttle as counts
+
+    for _, pk in taken:
+        counts.give_back(pk, reset=False)
 
 
 def _give_back(taken: list[tuple[str, str]]) -> None:

@@ -83,20 +83,23 @@ def _holding_of(reg: Registration | str) -> Holding:
 
 
 def grant(reg: Registration | str, owner: HolderRef | None, actor: Actor, *, now: datetime,
-          reason: str | None = None) -> Change:
+          reason: str | None = None, named_at: str | None = None) -> Change:
     """Approve a pending registration: owner + protection + holder counter in one transaction.
 
     For the approval workflow. ``reg`` is the registration as read (its version guards the write) or its
-    id; ``owner=None`` approves it into the pool.
+    id; ``owner=None`` approves it into the pool. An owner the approver *named* (``named_at``: the request
+    field) is a new holding for them, so their team must be active (:func:`resolve_recipient`); the default
+    owner, the submitter of their own earlier registration, is approved even on a deactivated team.
 
     Raises:
         LimitExceededError: the owner is at their holding limit (409; nothing changed).
         LostRaceError: the registration changed since it was read.
         WrongStatusError: it is not pending review.
         UnknownHolderError: no such active holder.
+        TeamInactiveError: the named owner's team is deactivated (422 at ``named_at``).
     """
     h = _holding_of(reg)
-    prof = resolve(owner) if owner else None
+    prof = None if owner is None else resolve_recipient(owner, loc=named_at) if named_at else resolve(owner)
     change = dom.grant(h, owner, prof, actor=actor, now=now, rules=ownership_rules(), reason=reason)
     return apply(h, change, now=now)
 

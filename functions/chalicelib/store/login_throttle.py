@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib.domain.login_throttle import Count
+from chalicelib.domain.login_throttle import Count, address_key
 from chalicelib.store.models import LoginThrottleItem
 
 
 def key(scope: str, *, user_id: str, ip: str) -> str:
+    """The item of ``scope``; the address as ``address_key`` counts it (IPv6 by its /64)."""
     # The address goes first: it never contains "#", so a user id containing one cannot forge another key.
+    ip = address_key(ip)
     return {"pair": f"throttle#pair#{ip}#{user_id}", "ip": f"throttle#ip#{ip}", "user": f"throttle#user#{user_id}"}[scope]
 
 

@@ -20,8 +20,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
+
+from bench.cold_start import unzip_all
 
 PROBE = """
 import json, os, sys, time
@@ -81,12 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     got: dict[str, list[dict[str, float]]] = {str(z): [] for z in args.zips}
     with tempfile.TemporaryDirectory() as tmp:
-        roots = {}
-        for i, z in enumerate(args.zips):
-            root = Path(tmp) / str(i)
-            with zipfile.ZipFile(z) as zf:
-                zf.extractall(root)
-            roots[str(z)] = str(root)
+        roots = unzip_all(args.zips, Path(tmp))
         load0 = os.getloadavg()[0]
         env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", "AWS_DEFAULT_REGION": "us-east-1",
                "AWS_LAMBDA_FUNCTION_NAME": "bench", "DEALREG_FUNCTION": "detect_duplicates"}  # a Lambda container

@@ -360,6 +360,17 @@ def steps(roots: dict[str, str], runs: int) -> None:
               + " |")
 
 
+def unzip_all(zips: list[Path], into: Path) -> dict[str, str]:
+    """Each deployment zip unzipped into its own directory under ``into``: {zip path: directory}."""
+    roots = {}
+    for i, z in enumerate(zips):
+        root = into / str(i)
+        with zipfile.ZipFile(z) as zf:
+            zf.extractall(root)
+        roots[str(z)] = str(root)
+    return roots
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("zips", nargs="+", type=Path)
@@ -379,12 +390,7 @@ def main() -> None:
     if VALGRIND and args.steps:
         parser.error("--valgrind counts a whole process; --steps reads the CPU clock between steps")
     with tempfile.TemporaryDirectory() as tmp:
-        roots = {}
-        for i, z in enumerate(args.zips):
-            root = Path(tmp) / str(i)
-            with zipfile.ZipFile(z) as zf:
-                zf.extractall(root)
-            roots[str(z)] = str(root)
+        roots = unzip_all(args.zips, Path(tmp))
         if args.steps:
             steps(roots, args.runs)
             return

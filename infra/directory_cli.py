@@ -56,18 +56,18 @@ def teams_remove_manager(args, d, now) -> int:
     return _team_update(args, now, remove_manager=args.user)
 
 
-def teams_deactivate(args, d, now) -> int:
-    out = _svc().set_active(_svc().CLI_ACTOR, "team", args.id, False, now=now())
-    return _out({"id": args.id, "active": out["active"]})
-
-
-def teams_reactivate(args, d, now) -> int:
-    out = _svc().set_active(_svc().CLI_ACTOR, "team", args.id, True, now=now())
-    return _out({"id": args.id, "active": out["active"]})
-
-
 def teams_list(args, d, now) -> int:
     return _out(d.list_teams())
+
+
+def _set_active(kind: str, active: bool):
+    """``dealreg teams|users|partners deactivate|reactivate ID``: one conditional, audited write through the
+    directory service (as the admin API does)."""
+    def run(args, d, now) -> int:
+        out = _svc().set_active(_svc().CLI_ACTOR, kind, args.id, active, now=now())
+        return _out({"id": args.id, "active": out["active"]})
+
+    return run
 
 
 def _svc():
@@ -91,16 +91,6 @@ def users_create(args, d, now) -> int:
     _out({k: out[k] for k in ("id", "role", "api_key", "login_code", "login_code_expires_at") if k in out})
     print("Store the key (or login code) now: it is not shown again.", file=sys.stderr)
     return 0
-
-
-def users_deactivate(args, d, now) -> int:
-    out = _svc().set_active(_svc().CLI_ACTOR, "user", args.id, False, now=now())
-    return _out({"id": args.id, "active": out["active"]})
-
-
-def users_reactivate(args, d, now) -> int:
-    out = _svc().set_active(_svc().CLI_ACTOR, "user", args.id, True, now=now())
-    return _out({"id": args.id, "active": out["active"]})
 
 
 def users_rotate_key(args, d, now) -> int:
@@ -145,16 +135,6 @@ def partners_rotate_secret(args, d, now) -> int:
     print("Both secrets are accepted until then; the partner signs with the new one (several signatures "
           "per header are allowed).", file=sys.stderr)
     return 0
-
-
-def partners_deactivate(args, d, now) -> int:
-    out = _svc().set_active(_svc().CLI_ACTOR, "partner", args.id, False, now=now())
-    return _out({"id": args.id, "active": out["active"]})
-
-
-def partners_reactivate(args, d, now) -> int:
-    out = _svc().set_active(_svc().CLI_ACTOR, "partner", args.id, True, now=now())
-    return _out({"id": args.id, "active": out["active"]})
 
 
 def partners_list(args, d, now) -> int:
@@ -212,10 +192,10 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
     bind(p, teams_remove_manager)
     p = teams.add_parser("deactivate", help="no new members, holdings or reviews for the team; members keep theirs")
     p.add_argument("id")
-    bind(p, teams_deactivate)
+    bind(p, _set_active("team", False))
     p = teams.add_parser("reactivate", help="the team takes members, holdings and reviews again")
     p.add_argument("id")
-    bind(p, teams_reactivate)
+    bind(p, _set_active("team", True))
     bind(teams.add_parser("list", help="every team with its managers (JSON)"), teams_list)
 
     users = sub.add_parser("users", help="reps, managers and admins").add_subparsers(dest="action", required=True)
@@ -231,10 +211,10 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
     bind(p, users_create)
     p = users.add_parser("deactivate", help="the user's API keys stop working at once")
     p.add_argument("id")
-    bind(p, users_deactivate)
+    bind(p, _set_active("user", False))
     p = users.add_parser("reactivate", help="the user's key works again (console sessions from before do not)")
     p.add_argument("id")
-    bind(p, users_reactivate)
+    bind(p, _set_active("user", True))
     p = users.add_parser("rotate-key", help="revoke the user's keys and print a new one once")
     p.add_argument("id")
     bind(p, users_rotate_key)
@@ -260,8 +240,8 @@ def add_parsers(sub: Any, storage: Callable[[argparse.Namespace], None], now: An
     bind(p, partners_rotate_secret)
     p = partners.add_parser("deactivate", help="refuse the partner's webhooks and API key from now on")
     p.add_argument("id")
-    bind(p, partners_deactivate)
+    bind(p, _set_active("partner", False))
     p = partners.add_parser("reactivate", help="accept the partner's webhooks and API key again")
     p.add_argument("id")
-    bind(p, partners_reactivate)
+    bind(p, _set_active("partner", True))
     bind(partners.add_parser("list", help="every partner (JSON; secrets never shown)"), partners_list)

@@ -323,6 +323,20 @@ def naive_match(subscriptions: Iterable[Criteria], p: Prepared) -> set[str]:
     return {c.id for c in subscriptions if matches(c, p)}
 
 
+_BELOW_E3 = bytes(range(0xE3))  # UTF-8 bytes that cannot start a character from U+3000 up
+
+
+def _may_hold_cjk(text: str) -> bool:
+    """False when ``text`` certainly holds no CJK character (``_CJK_CHAR``), decided in C without a regex pass:
+    every CJK character is at or above U+3040, so its UTF-8 form starts with a byte >= 0xE3; a text that is
+    ASCII, or whose UTF-8 bytes are all below 0xE3 (``bytes.translate`` deleting them leaves nothing), has
+    none. True only means the regex must look. The ``_CJK_CHAR`` scan it spares cost ~30 instructions per
+    character, ~16k per tender (cachegrind at 100k subscriptions, session 6), for most tenders (no CJK)."""
+    if text.isascii():
+        return False
+    return bool(text.encode("utf-8", "surrogatepass").translate(None, _BELOW_E3))
+
+
 def _as_bytes(text: str) -> str:
     """UTF-8 bytes as a latin-1 string, for the CJK automaton.
 
@@ -438,7 +452,10 @@ class BuyerBlocker:
                         best = found
                 else:
                     if best:
-                        pool.update(best[bisect_left(best, lo, key=len):bisect_right(best, hi, key=len)])
+                        if lo <= len(best[0]) and len(best[-1]) <= hi:  # every key of a compatible length
+                            pool.update(best)
+                        else:
+                            pool.update(best[bisect_left(best, lo, key=len):bisect_right(best, hi, key=len)])
                     continue
                 if best is not None and lo <= len(best) <= hi:  # a window held by one key: that key
                     pool.add(best)
@@ -588,8 +605,9 @@ class SubscriptionIndex:
         """Patterns of every indexed keyword the tender contains (one pass of each automaton)."""
         hits: set[str] = set()
         # A CJK keyword holds a CJK character (``Keyword.compile``): a text without one holds none of them.
-        if len(self._cjk) and _CJK_CHAR.search(p.text):
-            hits.update(map(_PATTERN, self._cjk.iter(_as_bytes(p.text))))
+        text = p.text
+        if len(self._cjk) and _may_hold_cjk(text) and _CJK_CHAR.search(text):
+            hits.update(map(_PATTERN, self._cjk.iter(_as_bytes(text))))
         if self._single:
             single = self._single
             hits.update(map(single.__getitem__, single.keys() & p.words))  # iterates the tender's words
@@ -752,27 +770,32 @@ def _criteria(fmt: int, stored: list[Any]) -> list[Criteria]:
 
 def _check_all(checks: list[Criteria], p: Prepared, hits: set[str], add: Any) -> None:
     """``add(c.id)`` for each of ``checks`` that matches: ``matches(c, p, hits)`` in line (one call per tender,
-    not per subscription; tests/unit/domain/test_tender_matching.py checks the results are the same)."""
+    not per subscription; tests/unit/domain/test_tender_matching.py checks the results are the same). Each
+    ``Criteria`` is unpacked in one step (a named field is a descriptor call; at ~24 candidates per tender the
+    field reads were a third of this loop)."""
+    from rapidfuzz.fuzz import ratio
+
     prefixes, places, core, value, currency = p.code_prefixes, p.place_set, p.buyer_core, p.value, p.currency
-    for c in checks:
-        if c.include and hits.isdisjoint(c.include):
+    disjoint = hits.isdisjoint
+    for sub_id, _rep, _delivery, include, exclude, categories, regions, buyers, vmin, vmax, cur in checks:
+        if include and disjoint(include):
             continue
-        if c.exclude and not hits.isdisjoint(c.exclude):
+        if exclude and not disjoint(exclude):
             continue
-        if c.categories and prefixes.isdisjoint(c.categories):
+        if categories and prefixes.isdisjoint(categories):
             continue
-        if c.regions and places.isdisjoint(c.regions):
+        if regions and places.isdisjoint(regions):
             continue
-        if c.buyers and (core is None or not any(buyer_score(b, core) >= BUYER_MIN_SCORE for b in c.buyers)):
+        if buyers and (core is None or not any(ratio(b, core) >= BUYER_MIN_SCORE for b in buyers)):
             continue
-        if value is not None and (c.value_min is not None or c.value_max is not None):
-            if currency != c.currency:
+        if value is not None and (vmin is not None or vmax is not None):
+            if currency != cur:
                 continue
-            if c.value_min is not None and value < c.value_min:
+            if vmin is not None and value < vmin:
                 continue
-            if c.value_max is not None and value > c.value_max:
+            if vmax is not None and value > vmax:
                 continue
-        add(c.id)
+        add(sub_id)
 
 
 # -- the persisted snapshot (issue 15) -------------------------------------------------------------------

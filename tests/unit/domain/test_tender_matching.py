@@ -409,6 +409,31 @@ def test_the_cjk_character_test_that_skips_the_cjk_automaton_is_is_cjk() -> None
     assert all(bool(_CJK_CHAR.search(chr(o))) == _is_cjk(chr(o)) for o in range(0x32000))
 
 
+def test_the_pre_check_before_the_cjk_regex_never_hides_a_cjk_character() -> None:
+    """``_may_hold_cjk`` (which spares the regex pass) is true for every CJK character, alone and after wide
+    non-CJK text (accented, Polish, Cyrillic, a lone surrogate), and false for texts without one."""
+    from chalicelib.domain.tender_matching import _is_cjk, _may_hold_cjk
+
+    prefix = "zamówienie łódź été дорога \ud800 "
+    cjk = [chr(o) for o in range(0x110000) if _is_cjk(chr(o))]
+    assert len(cjk) > 90_000
+    assert all(_may_hold_cjk(ch) and _may_hold_cjk(prefix + ch + " end") for ch in cjk)
+    for text in ("cloud hosting", "été à paris", "zamówienie łódź", "дорога", "ελλάδα", "", "a\u2014b"):
+        assert not _may_hold_cjk(text), text
+
+
+def test_cjk_keywords_are_found_in_texts_that_start_wide_and_not_cjk() -> None:
+    """A CJK keyword after Polish / Cyrillic / accented text (the texts the pre-check lets through to the
+    regex) is found by the index exactly as by the naive loop; the same texts without it match nothing CJK."""
+    subs = [sub(id="zh", keywords={"include": ["云平台"]}), sub(id="ja", keywords={"include": ["クラウド"]}),
+            sub(id="ko", keywords={"include": ["클라우드"]}), sub(id="pl", keywords={"include": ["łódź"]})]
+    index = SubscriptionIndex(subs)
+    for title, expected in [("Łódź: 云平台扩容", {"zh", "pl"}), ("дорога クラウド", {"ja"}), ("été 클라우드", {"ko"}),
+                            ("Łódź — été", {"pl"}), ("Cloud hosting", set())]:
+        p = prepare(tender(title=title))
+        assert index.match(p) == naive_match(subs, p) == expected, title
+
+
 def test_a_loaded_index_is_built_from_columns_and_shares_equal_criteria() -> None:
     """Format 3 stores the subscriptions as columns (no row tuples left behind in the allocator at load, see
     ``to_payload``); equal criteria tuples and equal decimals are one object in the loaded index."""

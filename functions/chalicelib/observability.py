@@ -39,11 +39,15 @@ def in_lambda() -> bool:
 # Cold start (issue 15): the imports and the first event build a heap of long-lived objects (modules, classes,
 # botocore models, pydantic validators). With CPython's default thresholds (700, 10, 10) the cyclic collector
 # runs full collections over that growing heap again and again meanwhile: ~35 ms CPU of a ~300 ms first webhook
-# (bench/RESULTS.md). So, in Lambda, collections are rare until the first event is answered (gen 0 still runs
-# every 100,000 allocations, so a first event's garbage stays bounded); then that heap is frozen into the
-# permanent generation (never traversed again, as after ``gc.freeze`` before a fork) and the thresholds are
-# restored. app.py calls this before its imports.
-COLD_START_GC_THRESHOLD = (100_000, 100, 100)
+# (bench/RESULTS.md). A young-generation collection is no cheaper per object: it traverses every object the heap
+# grew by since the last one, and almost all of them are that long-lived heap (a first dedup message grows it by
+# ~100,000 tracked objects; the one collection at 100,000 took 30-34 ms CPU and found 1,035 garbage objects).
+# So, in Lambda, no collection runs until the first event is answered unless the heap grows by a million tracked
+# objects (gen 0's count is allocations minus deallocations: garbage freed by reference counting does not count,
+# so what this leaves uncollected meanwhile is cyclic garbage only, ~1 % of the growth above); then that heap is
+# frozen into the permanent generation (never traversed again, as after ``gc.freeze`` before a fork) and the
+# thresholds are restored. app.py calls this before its imports.
+COLD_START_GC_THRESHOLD = (1_000_000, 100, 100)
 _gc_thresholds: tuple[int, int, int] | None = None
 
 

@@ -138,7 +138,7 @@ def test_redelivery_keeps_one_verdict_and_index_counts(suite):
     suite.runner.pump()
     from chalicelib.domain.events import snapshot
     from chalicelib.services import dedup as service
-    from chalicelib.store import dedup as store, registrations
+    from chalicelib.store import dedup_verdicts as store, registrations
     from schemas.events import RegistrationSubmitted
 
     first = store.get_verdict(reg)

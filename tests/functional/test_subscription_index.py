@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +35,24 @@ class Feed:
                         for g, t in self.items)
         body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
         return Reply(200, body.encode(), {"Content-Type": "application/rss+xml"})
+
+
+@contextmanager
+def _scans() -> Iterator[list[str]]:
+    """The names of the tables Scanned while the block runs."""
+    from chalicelib.store.models import SubscriptionItem
+
+    calls: list[str] = []
+
+    def scans(**kw: Any) -> None:
+        calls.append(kw["model"].name)
+
+    client = SubscriptionItem._get_connection().connection.client
+    client.meta.events.register("before-call.dynamodb.Scan", scans)
+    try:
+        yield calls
+    finally:
+        client.meta.events.unregister("before-call.dynamodb.Scan", scans)
 
 
 @pytest.fixture
@@ -144,23 +164,14 @@ def test_a_table_written_before_the_change_log_is_bootstrapped_once(suite):
         SubscriptionItem(id=sub.id, rep_id="wang", data=sub.model_dump(mode="json"), created_at=T0.isoformat()).save()
     SubscriptionItem(id=store.META_VERSION, counter=2, created_at="epoch-old").save()
     service._INDEX = None
-    calls: list[str] = []
-
-    def scans(**kw: Any) -> None:
-        calls.append(kw["model"].name)
-
-    client = SubscriptionItem._get_connection().connection.client
-    client.meta.events.register("before-call.dynamodb.Scan", scans)
-    try:
+    with _scans() as calls:
         first = service.current_index()
         assert sorted(c.regions for c in first) == [("fr",), ("gb",)] and len(calls) == 1
         assert store.index_state().snap_version == 2
         service._INDEX = None
         again = service.current_index()
         assert sorted(c.regions for c in again) == [("fr",), ("gb",)] and len(calls) == 1  # no second Scan
-    finally:
-        client.meta.events.unregister("before-call.dynamodb.Scan", scans)
-        service._INDEX = None
+    service._INDEX = None
 
 
 def test_concurrent_writers_never_lose_a_change(suite):
@@ -316,7 +327,6 @@ def test_a_snapshot_of_the_previous_format_is_read_without_a_scan_and_replaced(s
     from chalicelib.domain.tender_matching import ROWS_FORMAT, SNAPSHOT_FORMAT, Criteria
     from chalicelib.services import tenders as service
     from chalicelib.store import tenders as store
-    from chalicelib.store.models import SubscriptionItem
     from schemas.tender import Subscription
 
     subs = [Subscription(id=f"sub_{i}", rep_id="wang", created_at=T0, regions=[f"R{i}"]) for i in range(3)]
@@ -325,14 +335,7 @@ def test_a_snapshot_of_the_previous_format_is_read_without_a_scan_and_replaced(s
     old_chunks = [zlib.compress(marshal.dumps([tuple(Criteria.from_subscription(s).to_row())]), 6) for s in subs[:2]]
     assert store.write_snapshot(old_chunks, 2, ROWS_FORMAT, store.index_state())
     store.create_subscription(subs[2])  # a change after the old snapshot
-    calls: list[str] = []
-
-    def scans(**kw: Any) -> None:
-        calls.append(kw["model"].name)
-
-    client = SubscriptionItem._get_connection().connection.client
-    client.meta.events.register("before-call.dynamodb.Scan", scans)
-    try:
+    with _scans() as calls:
         service._INDEX = None
         first = service.current_index()
         assert sorted(c.regions for c in first) == [("r0",), ("r1",), ("r2",)] and first.version == 3
@@ -342,6 +345,4 @@ def test_a_snapshot_of_the_previous_format_is_read_without_a_scan_and_replaced(s
         again = service.current_index()
         assert sorted(c.regions for c in again) == [("r0",), ("r1",), ("r2",)] and again.version == 3
         assert calls == []
-    finally:
-        client.meta.events.unregister("before-call.dynamodb.Scan", scans)
-        service._INDEX = None
+    service._INDEX = None

@@ -76,7 +76,7 @@ def judge(evt) -> None:
     """Judge the registration a ``registration.submitted``/``.updated`` event names, store the verdict, index
     its customer, and announce ``conflict_detected`` (on a conflict) and ``dedup_checked``."""
     from chalicelib import clock
-    from chalicelib.store import dedup as store, registrations
+    from chalicelib.store import dedup as store, dedup_verdicts, registrations
     from schemas.dedup import DedupVerdict
 
     reg = registrations.get(evt.subject)
@@ -86,7 +86,7 @@ def judge(evt) -> None:
     rejudge = _rejudge(evt)
     if rejudge and reg.status.value not in ("submitted", "pending_review"):
         return  # an edit of a rejected registration is judged when it is resubmitted
-    stored = None if rejudge else store.get_verdict(reg.id)
+    stored = None if rejudge else dedup_verdicts.get_verdict(reg.id)
     customer = reg.customer
     ids = [(r.scheme.value, r.value) for r in customer.registry_ids]
     emails = [c.email for c in reg.contacts]
@@ -96,11 +96,11 @@ def judge(evt) -> None:
                                               reg.project.products, _parties(reg), self_id=reg.id)
         model = verdict_model(verdict, held, registration_id=reg.id, first_claim=reg.first_claim, now=now)
         if rejudge:
-            # A newer judgement replaces an older one (never the reverse: see store.replace_verdict).
-            store.replace_verdict(reg.id, model.outcome.value, model.model_dump(mode="json"), now=now)
-            stored = store.get_verdict(reg.id)
-        elif not store.save_verdict(reg.id, model.outcome.value, model.model_dump(mode="json"), now=now):
-            stored = store.get_verdict(reg.id)  # a concurrent delivery won; announce what it stored
+            # A newer judgement replaces an older one (never the reverse: see dedup_verdicts.replace_verdict).
+            dedup_verdicts.replace_verdict(reg.id, model.outcome.value, model.model_dump(mode="json"), now=now)
+            stored = dedup_verdicts.get_verdict(reg.id)
+        elif not dedup_verdicts.save_verdict(reg.id, model.outcome.value, model.model_dump(mode="json"), now=now):
+            stored = dedup_verdicts.get_verdict(reg.id)  # a concurrent delivery won; announce what it stored
         else:
             stored = model.model_dump(mode="json")
     else:

@@ -1,4 +1,4 @@
-"""The dedup blocking index and verdicts in DynamoDB. Never scans on a request path; every read is bounded.
+"""The dedup blocking index in DynamoDB (the verdicts: ``store.dedup_verdicts``). Never scans on a request path; every read is bounded.
 
 The plan (which keys, which posting lists, how many) is ``chalicelib.domain.dedup_match``'s; this module
 only carries it out against the ``dedup_index`` table (see ``models.DedupIndexItem``). A blocking key's
@@ -244,8 +244,3 @@ def holdings(customer_keys: Iterable[str]) -> dict[str, list[Holding]]:
             for i in items
         ]
     return out
-
-
-# The verdicts are their own table and module (``store.dedup_verdicts``): the workflow functions read them without
-# importing the index's domain (names, keys, rules: ~40 ms of a cold start). Named here too for the dedup service.
-from chalicelib.store.dedup_verdicts import get_verdict, replace_verdict, save_verdict  # noqa: E402,F401

@@ -284,3 +284,33 @@ def test_only_a_device_cookie_signed_for_this_user_skips_the_per_user_scope_and_
     assert c.csrf(page)
     status, _, _ = c.post("/console/login/password", {"csrf": "tökén", "user_id": li, "password": PASSWORD})
     assert status == 403  # a garbled CSRF field is a CSRF failure
+
+
+def test_a_user_stored_with_the_old_lockout_fields_still_reads_lists_and_logs_in(suite):
+    """The lockout's ``failed_logins`` / ``locked_until`` are no attributes of ``UserItem`` any more; an item that
+    still carries them (written by the earlier release) reads, lists, takes a password and logs in as any other,
+    whatever its ``locked_until`` says."""
+    from datetime import UTC, datetime
+
+    from chalicelib.clock import now
+    from chalicelib.services import directory as svc
+    from chalicelib.store import directory, models
+    from chalicelib.store.models import UserItem
+
+    assert not {"failed_logins", "locked_until"} & set(UserItem.get_attributes())
+    make_partner("acme")
+    code = svc._new_code()
+    locked = (now() + timedelta(days=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
+    models.connection().client.put_item(TableName=UserItem.Meta.table_name, Item={
+        "pk": {"S": "user#old"}, "name": {"S": "老用户"}, "role": {"S": "partner"}, "active": {"S": "yes"},
+        "partner_id": {"S": "acme"}, "version": {"N": "3"}, "login_code_hash": {"S": svc._hash(code)},
+        "login_code_expires": {"S": (now() + timedelta(hours=1)).astimezone(UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S.%f+0000")},
+        "failed_logins": {"N": "5"}, "locked_until": {"S": locked}})
+    user = directory.get_user("old")
+    assert user is not None and user.name == "老用户" and int(user.version) == 3
+    assert "old" in {u["id"] for u in directory.list_users()}
+    assert svc.set_password("old", code, PASSWORD, now=now(), client_ip=USER_IP)
+    principal, person = _login("old", PASSWORD, USER_IP, now())
+    assert (principal.id, person) == ("acme", "old")
+    assert datetime.fromisoformat(locked.replace("+0000", "+00:00")) > now()  # the old lock would still hold

@@ -411,7 +411,6 @@ def set_password(user_id: str, password_hash: str, salt: str, *, version: int, c
     user = UserItem(f"user#{user_id}")
     _transact([("update", user, ([UserItem.password_hash.set(password_hash), UserItem.password_salt.set(salt),
                                   UserItem.login_code_hash.remove(), UserItem.login_code_expires.remove(),
-                                  UserItem.failed_logins.set(0), UserItem.locked_until.remove(),
                                   UserItem.version.set(version + 1)],
                                  _version_is(UserItem, version) & (UserItem.login_code_hash == code_hash)),
                 f"user {user_id!r}")], also)

@@ -228,10 +228,8 @@ class UserItem(_DirectoryItem):
     password_salt = UnicodeAttribute(null=True)
     login_code_hash = UnicodeAttribute(null=True)
     login_code_expires = UTCDateTimeAttribute(null=True)
-    # the lockout of issue 18, replaced by the login throttle (LoginThrottleItem): read no more, cleared when a
-    # password is set
-    failed_logins = NumberAttribute(null=True)
-    locked_until = UTCDateTimeAttribute(null=True)
+    # Items stored before the login throttle (LoginThrottleItem) may still carry the old lockout's
+    # ``failed_logins`` / ``locked_until``: not attributes of the model any more, they are ignored when read.
 
 
 class DirectoryAuditItem(_DirectoryItem):

@@ -11,6 +11,8 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (zh-CN, en)
     "api_key": ("API 密钥", "API key"),
     "api_key_help": ("用您的 API 密钥登录；密钥不会保存在浏览器中。", "Log in with your API key; it is not kept in the browser."),
     "login_failed": ("密钥无效、已吊销或账号已停用。", "Unknown, revoked or inactive key."),
+    "team_inactive": ("您所在的团队已停用，不能提交新的报备；已持有的报备不受影响。",
+                      "Your team is deactivated: you cannot submit new registrations; what you hold stays yours."),
     "session_expired": ("会话已过期，请重新登录。", "Your session has ended; please log in again."),
     "csrf_failed": ("请求已失效（CSRF 校验失败），请重试。", "The request was refused (CSRF check failed); try again."),
     "language": ("语言", "Language"),

@@ -4,7 +4,8 @@ Trigger: HTTP. Input: ``OpportunityRegistered`` (Standard Webhooks signed) or ``
 same partner endpoint takes ``OpportunityUpdated`` (``type: opportunity.updated``, an edit, issue 5).
 Side effects: one DynamoDB transaction (registration + customer + claims); the stream consumer announces it.
 Failures: 401 bad signature/key, 413 too large, 400/422 bad body, 409 external ref already registered or
-the submitter at the pending cap (ownership rule ``pending_cap``),
+the submitter at the pending cap (ownership rule ``pending_cap``), 403 ``team_inactive`` when the submitter's team
+(a partner's channel team) is deactivated (``services.registrations.ensure_team_open``),
 503 + Retry-After when storage is unavailable, so the partner retries and nothing is lost. A replayed
 ``webhook-id`` (or ``Idempotency-Key``) returns the first answer and writes nothing.
 """
@@ -42,8 +43,12 @@ REUSED = ("idempotency_key_reused", "this idempotency key (webhook-id / Idempote
 
 def _store(reg, idempotency_key: str | None, body: object = None):
     """Store the registration; ``body`` is the request's parsed JSON (its fingerprint keys the idempotency claim)."""
+    from chalicelib.services.registrations import ensure_team_open
     from chalicelib.store import registrations
 
+    first = ensure_team_open(reg, replay=lambda: _replayed(idempotency_key, body, reg.created_at))
+    if first is not None:
+        return json_response(202, first)
     s = settings.get()
     outcome = registrations.create(reg, now=reg.created_at, idempotency_key=idempotency_key,
                                    idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds),
@@ -55,6 +60,19 @@ def _store(reg, idempotency_key: str | None, body: object = None):
         raise HttpError(409, "external_ref_taken",
                         f"external_ref already registered as {outcome.answer['id']}")
     return json_response(202, outcome.answer)
+
+
+def _replayed(idempotency_key: str | None, body: object, now) -> dict | None:
+    """The first answer given to this idempotency key for this body, if any (422 for another body)."""
+    from chalicelib.store import registrations
+
+    if not idempotency_key:
+        return None
+    state = registrations.idempotency_state(idempotency_key, registrations.json_fingerprint(body), now=now)
+    if state == "reused":
+        header = "webhook-id" if idempotency_key.startswith("webhook#") else "idempotency-key"
+        raise HttpError(422, *REUSED, errors=[{"loc": f"header.{header}", "type": "idempotency_key_reused"}])
+    return None if state is None else dict(state.response)
 
 
 def _schemas():

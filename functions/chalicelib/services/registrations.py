@@ -1,11 +1,12 @@
 """Reading one registration on a caller's behalf: what the caller may not see is answered exactly like what does
-not exist (``NotFoundError``, 404), in one place for every route that names a registration."""
+not exist (``NotFoundError``, 404), in one place for every route that names a registration. And the one check of
+who may open a new one (:func:`ensure_team_open`: not a member of a deactivated team), for every submission path."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.domain.errors import NotFoundError
+from chalicelib.domain.errors import DealregError, NotFoundError
 
 NO_SUCH = "no such registration"
 
@@ -42,3 +43,33 @@ def readable_with_holding(reg_id: str, principal: Any) -> tuple[Any, Any]:
     if not can_read(principal, reg):
         raise NotFoundError(NO_SUCH)
     return reg, h
+
+
+# --- who may open a new registration ------------------------------------------------------------------------------
+
+class TeamInactiveError(DealregError):
+    """The submitter belongs to a deactivated team: it opens no new registrations (as an inactive partner group's
+    users cannot in Salesforce PRM); what its members already hold stays theirs until handed over."""
+
+    status = 403
+    code = "team_inactive"
+    errors = [{"loc": "submitter.team_id", "type": "team_inactive"}]
+
+
+def ensure_team_open(reg: Any, *, replay: Callable[[], dict | None] = lambda: None) -> dict | None:
+    """None when ``reg``'s team (the submitter's, or a partner's channel team) takes new registrations. For a
+    deactivated team: the first answer when this request is a retry of one accepted before (``replay()``: the
+    idempotency key's claim; retries keep their meaning), else ``TeamInactiveError`` (403, nothing stored).
+    One read of the team per warm process and ``partner_cache_seconds`` (``store.directory.cached_team``)."""
+    from chalicelib.store import directory
+
+    if not reg.team_id:
+        return None
+    team = directory.cached_team(reg.team_id)
+    if team is None or team.active != "no":
+        return None
+    first = replay()
+    if first is not None:
+        return first
+    raise TeamInactiveError(f"团队 {reg.team_id} 已停用，其成员不能提交新的报备。 / team {reg.team_id} is deactivated: "
+                            "its members cannot submit new registrations.")

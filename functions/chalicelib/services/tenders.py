@@ -473,6 +473,7 @@ def register_tender(principal: Any, tender_id: str, extra: Any, now: datetime) -
     from chalicelib.domain.errors import DealregError, NotFoundError, ValidationFailedError
     from chalicelib.domain.registration import new_id, new_registration
     from chalicelib.domain.tenders import registration_from_tender, registration_ref
+    from chalicelib.services.registrations import ensure_team_open
     from chalicelib.store import registrations, tenders as store
     from schemas.registration import Source
 
@@ -491,6 +492,7 @@ def register_tender(principal: Any, tender_id: str, extra: Any, now: datetime) -
                                     "give the missing fields in the body", errors=missing)
     reg = new_registration(payload, reg_id=new_id("reg", now), source=Source.TENDER, submitter=principal.actor,
                            team_id=principal.team_id, now=now)
+    ensure_team_open(reg)  # a member of a deactivated team opens nothing new (403 team_inactive)
     outcome = registrations.create(reg, now=now, idempotency_key=None,
                                    idempotency_ttl=timedelta(seconds=settings.get().idempotency_ttl_seconds))
     # A concurrent call for the same tender won the external_ref claim: answer with its registration.

@@ -154,9 +154,29 @@ def cached_partner(partner_id: str) -> PartnerItem | None:
 
 
 def forget_partners() -> None:
-    """Drop cached partner records (a partner was written, or the endpoint changed)."""
+    """Drop cached partner and team records (a partner or team was written, or the endpoint changed)."""
     with _partner_lock:
         _partners.clear()
+        _teams.clear()
+
+
+_teams: dict[str, tuple[float, TeamItem]] = {}
+
+
+def cached_team(team_id: str) -> TeamItem | None:
+    """:func:`get_team` for the submission paths (is the submitter's team open?), cached per warm process for
+    ``partner_cache_seconds`` like a partner's record, so a burst of submissions reads the team once. Writers
+    here drop it (:func:`forget_partners`); a change made elsewhere is seen within the cache time. Read only."""
+    now = time.monotonic()
+    with _partner_lock:
+        hit = _teams.get(team_id)
+    if hit is not None and now - hit[0] < settings_mod.get().partner_cache_seconds:
+        return hit[1]
+    team = get_team(team_id)
+    if team is not None:
+        with _partner_lock:
+            _teams[team_id] = (now, team)
+    return team
 
 
 def get_team(team_id: str) -> TeamItem | None:
@@ -316,7 +336,7 @@ def set_active(kind: str, ident: str, active: bool, *, now: datetime, also: Also
     if not active and kind != "team":
         actions.append(model.not_before.set(now))
     _transact([("update", item, (actions, _version_is(model, version)), f"{kind} {ident!r}")], also)
-    if kind == "partner":
+    if kind in ("partner", "team"):
         forget_partners()
     return True
 

@@ -314,3 +314,101 @@ def test_a_user_stored_with_the_old_lockout_fields_still_reads_lists_and_logs_in
     principal, person = _login("old", PASSWORD, USER_IP, now())
     assert (principal.id, person) == ("acme", "old")
     assert datetime.fromisoformat(locked.replace("+0000", "+00:00")) > now()  # the old lock would still hold
+
+
+@pytest.fixture
+def table_calls(suite):
+    """(operation, table) of every DynamoDB call this process makes while the test runs (a botocore hook on the
+    models' client); the throttle's hints of which scope said wait lately start empty."""
+    from chalicelib.services import directory as svc
+    from chalicelib.store import models
+
+    getattr(svc, "_waiting", {}).clear()  # (absent before the hints existed)
+    calls: list[tuple[str, str]] = []
+
+    def record(model, params, **_):
+        calls.append((model.name, str(params.get("TableName", "")).removeprefix(f"{suite.prefix}-")))
+
+    events = models.connection().client.meta.events
+    events.register("before-parameter-build.dynamodb", record, unique_id="throttle-count-calls")
+    yield calls
+    events.unregister("before-parameter-build.dynamodb", unique_id="throttle-count-calls")
+
+
+def _calls_of(calls, attempt):
+    start = len(calls)
+    try:
+        attempt()
+    finally:
+        made = calls[start:]
+    return made
+
+
+def test_a_throttled_attempt_costs_one_read_whichever_scope_refuses_it(suite, li, limits, table_calls):
+    """Before, a refusal read all three scopes first. Now the scope that said wait lately (in this process) is
+    read first and the first refusal stops: one consistent read, no write, no password, user or key read."""
+    from chalicelib.clock import now
+    from chalicelib.domain.errors import TooManyAttemptsError
+
+    limits(free_per_ip=7, free_per_user=6)
+    t0 = now()
+
+    def refused(user, ip, scope):
+        def attempt():
+            with pytest.raises(TooManyAttemptsError) as err:
+                _login(user, PASSWORD, ip, t0)
+            assert err.value.scope == scope
+        return _calls_of(table_calls, attempt)
+
+    # the (user, address) pair, read first anyway: after its 5 free attempts, a refusal is one read
+    for _ in range(5):
+        assert _login(li, "wrong password!!", ATTACKER_IP, t0) is None
+    assert refused(li, ATTACKER_IP, "pair") == [("GetItem", "sessions")]
+    # one address guessing many users (7 free): the first refusal reads the pair and the address, later ones the
+    # address only
+    for user in ("zhang", "wang"):
+        assert _login(user, "wrong password!!", ATTACKER_IP, t0) is None
+    assert refused("nobody", ATTACKER_IP, "ip") == [("GetItem", "sessions")] * 2
+    for user in ("zhao", "x", "y"):
+        assert refused(user, ATTACKER_IP, "ip") == [("GetItem", "sessions")]
+    # many addresses guessing one user (6 free, 5 spent above): the first refusal reads all three, later ones one
+    assert _login(li, "wrong password!!", "192.0.2.10", t0) is None
+    assert refused(li, "192.0.2.11", "user") == [("GetItem", "sessions")] * 3
+    for n in range(12, 15):
+        assert refused(li, f"192.0.2.{n}", "user") == [("GetItem", "sessions")]
+    # the rules are the same: the user's own browser still gets in, from its own address
+    assert _login(li, PASSWORD, USER_IP, t0, known_device=True) is not None
+
+
+def test_an_api_key_login_is_throttled_per_address_before_the_key_is_looked_up(suite, limits, table_calls):
+    """The console's API-key login counts in the address scope like a password login: free attempts, then 429 +
+    Retry-After in both languages, refused after one read and without looking the key up; a success takes its
+    attempt back, so people who sign in are not held back."""
+    from tests.functional.console_client import ConsoleClient
+
+    limits(free_per_ip=3)
+    key = make_user("root", "admin")
+
+    def attempt(lang: str, api_key: str):
+        c = ConsoleClient(suite.api.base, lang=lang)  # a browser without a session (its cookie would be read)
+        page = c.get("/console/login")[2]
+        return _calls_of(table_calls, lambda: attempt.answers.append(
+            c.post("/console/login", {"csrf": c.csrf(page), "api_key": api_key})))
+
+    attempt.answers = []
+    for _ in range(4):  # successes give their attempt back: four logins within three free attempts
+        attempt("en", key)
+        assert attempt.answers[-1][0] == 303
+    for n in range(3):
+        attempt("en", f"drk_guess{n}")
+        assert attempt.answers[-1][0] == 401
+    made = attempt("en", key)  # even the right key: nothing is looked up while the address waits
+    status, headers, page = attempt.answers[-1]
+    assert status == 429 and int(headers["retry-after"]) >= 1 and "Your login is not locked" in page
+    assert [call for call in made if call[1] in ("sessions", "directory")] == [("GetItem", "sessions")]
+    attempt("zh-CN", "drk_guess_again")
+    status, _, page = attempt.answers[-1]
+    assert status == 429 and "此处的尝试次数过多" in page
+    from chalicelib.services import directory as svc
+
+    assert [e["detail"]["scope"] for e in svc.audit() if e["action"] == "login.throttled"] == ["ip"]

@@ -198,7 +198,13 @@ def console_login_form(ctx: Ctx):
 @bp.route("/console/login", methods=["POST"], content_types=FORM)
 @page(login_required=False, post=True)
 def console_login(ctx: Ctx, form: dict[str, str]):
-    started = session.start(form.get("api_key", "")) if form.get("api_key") else None
+    """An API key's login: throttled per client address like a password login (429 + Retry-After)."""
+    from chalicelib.domain.errors import TooManyAttemptsError
+
+    try:
+        started = session.start(form.get("api_key", ""), client_ip=_client_ip(ctx)) if form.get("api_key") else None
+    except TooManyAttemptsError as err:
+        return _throttled(ctx, _login_page, err)
     if started is None:
         return _login_page(ctx, 401, error=ctx.t("login_failed"))
     return _signed_in(ctx, started[0])

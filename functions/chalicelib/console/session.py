@@ -64,14 +64,19 @@ class Session:
         return _mac("csrf", self.key)
 
 
-def start(api_key: str) -> tuple[Session, object] | None:
-    """Exchange an API key for a session; None when the key is unknown, revoked or its holder inactive."""
+def start(api_key: str, *, client_ip: str) -> tuple[Session, object] | None:
+    """Exchange an API key for a session; None when the key is unknown, revoked or its holder inactive. Raises
+    ``TooManyAttemptsError`` (nothing looked up) while the client address must wait: a key login is counted in the
+    address's throttle scope like a password login, and a success takes its attempt back."""
+    from chalicelib.services import directory as admin
     from chalicelib.store import directory
 
+    now = clock.now()
+    taken = admin.key_login_attempt(client_ip, now=now)
     principal = directory.principal_for_key(api_key)
     if principal is None:
         return None
-    now = clock.now()
+    admin.key_login_succeeded(taken)
     expires_at = now + timedelta(seconds=SESSION_SECONDS)
     key = directory.issue_session_key(principal, now=now, expires_at=expires_at)
     return Session(key, int(expires_at.timestamp())), principal

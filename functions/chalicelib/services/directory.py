@@ -359,24 +359,53 @@ def _allowances() -> dict:
             for scope, n in free.items()}
 
 
-def _take_attempt(user_id: str, client_ip: str, now: datetime, *, known_device: bool) -> list[tuple[str, str]]:
-    """Count one login attempt in each scope, or refuse it (``TooManyAttemptsError``, nothing counted) when a
-    scope says wait. A browser known to have signed in as this user (``known_device``) skips the per-user
-    scope. Each count is a write conditioned on the count read; a lost race reads again. Returns the
-    ``(scope, key)`` pairs counted, for :func:`_give_back` after a success. When a later scope refuses, the
-    scopes already counted lose exactly this attempt again (:func:`_roll_back`), nothing more."""
+# Which throttle items lately said "wait", until when (``time.monotonic()``): only the order in which the scopes are
+# read comes from here, never a decision, so a throttled attempt is usually refused after one read. Per process,
+# bounded (forgotten when full).
+_waiting: dict[str, float] = {}
+_WAITING_MAX = 4096
+
+
+def _remember_wait(pk: str, seconds: int) -> None:
+    import time
+
+    if len(_waiting) >= _WAITING_MAX:
+        _waiting.clear()
+    _waiting[pk] = time.monotonic() + seconds
+
+
+def _throttled_first(scopes: list[str], keys: dict[str, str]) -> list[str]:
+    """``scopes`` with those whose item said wait lately (in this process) first, else in their usual order."""
+    import time
+
+    now = time.monotonic()
+    return sorted(scopes, key=lambda scope: _waiting.get(keys[scope], 0.0) <= now)
+
+
+def _take_attempt(user_id: str, client_ip: str, now: datetime, *, known_device: bool,
+                  only: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """Count one login attempt in each scope (or in the scopes ``only`` names), or refuse it
+    (``TooManyAttemptsError``, nothing counted) when a scope says wait. A browser known to have signed in as this
+    user (``known_device``) skips the per-user scope. The scopes are read one at a time, one that said wait lately
+    first, and the first that says wait refuses the attempt: a refusal usually costs one read (its ``Retry-After`` is
+    that scope's wait; a retry then meets any other scope still waiting, so nothing is ever checked early). Each
+    count is a write conditioned on the count read; a lost race reads again. Returns the ``(scope, key)`` pairs
+    counted, for :func:`_give_back` after a success. When a later scope refuses, the scopes already counted lose
+    exactly this attempt again (:func:`_roll_back`), nothing more."""
     from chalicelib.domain import login_throttle as rules
     from chalicelib.domain.errors import TooManyAttemptsError
     from chalicelib.store import login_throttle as counts
 
     allowances = _allowances()
-    scopes = [scope for scope in rules.SCOPES if not (scope == "user" and known_device)]
+    scopes = [scope for scope in (only or rules.SCOPES) if not (scope == "user" and known_device)]
     keys = {scope: counts.key(scope, user_id=user_id, ip=client_ip) for scope in scopes}
-    read = {scope: counts.read(keys[scope]) for scope in scopes}
-    waits = [(rules.retry_after(read[scope], now, allowances[scope]), scope) for scope in scopes]
-    wait, scope = max(waits)
-    if wait:
-        raise TooManyAttemptsError(wait, scope)  # refused before anything is counted or checked
+    read = {}
+    for scope in _throttled_first(scopes, keys):
+        read[scope] = counts.read(keys[scope])
+        wait = rules.retry_after(read[scope], now, allowances[scope])
+        if wait:
+            _remember_wait(keys[scope], wait)
+            raise TooManyAttemptsError(wait, scope)  # refused before anything is counted or checked
     taken = []
     for scope in scopes:
         allowance = allowances[scope]
@@ -390,6 +419,7 @@ def _take_attempt(user_id: str, client_ip: str, now: datetime, *, known_device: 
             wait = rules.retry_after(current, now, allowance)
             if wait:
                 _roll_back(taken)
+                _remember_wait(keys[scope], wait)
                 raise TooManyAttemptsError(wait, scope)
         else:
             _roll_back(taken)
@@ -398,6 +428,17 @@ def _take_attempt(user_id: str, client_ip: str, now: datetime, *, known_device: 
         if rules.starts_throttling(new, allowance):
             _audit_throttling(scope, user_id, client_ip, now, rules.wait_after(new.attempts, allowance))
     return taken
+
+
+def key_login_attempt(client_ip: str, *, now: datetime) -> list[tuple[str, str]]:
+    """Count a console login with an API key in the client address's scope (the same count and allowance as
+    password logins from that address: a key names no user before it is checked), or refuse it
+    (``TooManyAttemptsError``) before the key is looked up. Give it back (:func:`key_login_succeeded`) on success."""
+    return _take_attempt("", client_ip, now, known_device=True, only=("ip",))
+
+
+def key_login_succeeded(taken: list[tuple[str, str]]) -> None:
+    _give_back(taken)
 
 
 def _roll_back(taken: list[tuple[str, str]]) -> None:

@@ -243,6 +243,7 @@ class OwnershipOverLimit(EventBase):
 
     type: Literal["ownership.over_limit"] = "ownership.over_limit"
     owner: Actor = Field(description="The holder above its limit")
+    team_id: str | None = Field(default=None, description="The holder's team (a partner's channel team)")
     limit: str = Field(description="The limit's name, e.g. 'role:rep' or 'holder:user:wang'")
     value: int = Field(description="The limit")
     held: int

@@ -46,6 +46,7 @@ REFERENCES = {
     ("RegistrationSnapshot", "team_id"): "the team that reviews it",
     ("OwnershipWarning", "team_id"): "the holding's team (its managers are told)",
     ("OwnershipReclaimed", "team_id"): "the holding's team (its managers are told)",
+    ("OwnershipOverLimit", "team_id"): "the holder's team (its managers are told)",
     ("CustomerReviewFlagged", "registration_id"): "the registration whose enrichment found the flag "
                                                   "(the event's subject is the customer key)",
     ("TenderAlert", "rep_id"): "the rep the alert is for",

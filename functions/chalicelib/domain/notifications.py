@@ -125,6 +125,37 @@ RECIPIENT_POLICY: dict[str, Policy] = {
 """Event type -> who is told (besides the generic fields). Another issue adds one line for its event type and
 the same type to ``settings.QUEUES["notifications"]`` (a unit test checks the two agree)."""
 
+# Event types whose ``notify`` names the holder and the managers of ``team_id`` (services.ownership): there, as in a
+# ``team:<id>`` ref, a manager is told *as the team's manager*.
+TEAM_NOTIFY = frozenset({"ownership.reclaimed", "ownership.warning", "ownership.over_limit"})
+
+
+def event_team(evt: Mapping[str, Any]) -> str | None:
+    """The team an event is about: its registration's, else its own ``team_id``."""
+    return (evt.get("registration") or {}).get("team_id") or evt.get("team_id") or None
+
+
+def reaches_team_managers(evt: Mapping[str, Any]) -> bool:
+    """True when :func:`audience` may hold people told only as managers of :func:`event_team`."""
+    policy = RECIPIENT_POLICY.get(str(evt.get("type")))
+    return policy is not None and (str(evt.get("type")) in TEAM_NOTIFY
+                                   or any(ref.startswith("team:") for ref in policy(evt)))
+
+
+def told_in_person(evt: Mapping[str, Any]) -> list[str]:
+    """The refs of :func:`audience` told for their own part in the event (submitter, owner, holder, previous owner,
+    parties, approvers, a ``notify`` that is not the team's managers): everything but the team's managers. A
+    manager of a deactivated team who is none of these is not told (``services.notification_outbox.fan_out``)."""
+    kind = str(evt.get("type"))
+    policy = RECIPIENT_POLICY.get(kind)
+    if policy is None:
+        return []
+    refs = [ref for ref in policy(evt) if not ref.startswith("team:")]
+    refs += [ref for party in evt.get("recipients") or [] if isinstance(party, Mapping) for ref in _actor_ref(party)]
+    notify = [] if kind in TEAM_NOTIFY else list(evt.get("notify") or [])
+    refs += [f"user:{u}" for u in [*notify, *(evt.get("approvers") or [])] if u]
+    return dedupe(refs)
+
 
 def audience(evt: Mapping[str, Any]) -> list[str]:
     """Recipient refs (``user:<id>``, ``partner:<id>``, ``team:<id>``) for one event, de-duplicated, in order.

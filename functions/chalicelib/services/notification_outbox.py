@@ -3,7 +3,9 @@
 ``fan_out`` turns one domain event into stored delivery records (domain rules + conditional puts);
 ``deliver`` sends deliveries through their channels: claim (lease) -> send -> mark sent, or reschedule with
 backoff, or park; a delivery to a deactivated partner is not sent but recorded ``skipped`` (checked at each
-attempt, so a pending retry or digest stops too; reactivation resumes future deliveries). Digest deliveries of one recipient and channel that are due together go out as one message.
+attempt, so a pending retry or digest stops too; reactivation resumes future deliveries). A manager of a
+deactivated team told only as its manager is not sent the event either: ``fan_out`` records it ``skipped``
+(``team_inactive``). Digest deliveries of one recipient and channel that are due together go out as one message.
 """
 from __future__ import annotations
 
@@ -34,9 +36,37 @@ def fan_out(evt: Any, *, now: datetime) -> list[Any]:
 
     data = evt.model_dump(mode="json")
     recipients = store.expand(audience(data))
-    prefs = [p for p in (store.prefs_for(r) for r in recipients) if p is not None]
+    muted = _managers_of_inactive_team(data, recipients)
+    prefs = [p for p in (store.prefs_for(r) for r in recipients if r not in muted) if p is not None]
     planned = plan_deliveries(data, prefs, now=now, digest_hour=settings.get().notify_digest_hour)
-    return store.create(planned, data, now=now)
+    created = store.create(planned, data, now=now)
+    if muted:  # recorded, not sent: listed with the reason among the skipped deliveries (admins, CLI)
+        quiet = [p for p in (store.prefs_for(r) for r in muted) if p is not None]
+        store.record_skipped(plan_deliveries(data, quiet, now=now, digest_hour=settings.get().notify_digest_hour),
+                             reason=TEAM_INACTIVE, now=now)
+    return created
+
+
+TEAM_INACTIVE = "team_inactive"
+
+
+def _managers_of_inactive_team(data: dict, recipients: list[str]) -> list[str]:
+    """Those of ``recipients`` told only as managers of the event's team when that team is deactivated: it no
+    longer asks them to review (``store.routing.team_manager_ids``), nor tells them of its registrations and
+    holdings. Someone told for their own part (owner, holder, submitter, approver …) still is. One team read, only
+    for an event that reaches a team's managers."""
+    from chalicelib.domain.notifications import event_team, reaches_team_managers, told_in_person
+    from chalicelib.store import directory, notifications as store
+
+    team_id = event_team(data)
+    if team_id is None or not reaches_team_managers(data):
+        return []
+    team = directory.get_team(team_id)
+    if team is None or team.active != "no":
+        return []
+    managers = {f"user:{m}" for m in team.manager_ids or []}
+    in_person = set(store.expand(told_in_person(data)))
+    return [r for r in recipients if r in managers and r not in in_person]
 
 
 def _policy() -> Any:

@@ -395,13 +395,16 @@ def _over_limit_event(ref: HolderRef, row: dict, now: datetime):
     from schemas.events import OwnershipOverLimit
 
     notify: list[str] = []
+    team_id = None
     if ref.kind == "user":
         user = directory.get_user(ref.id)
-        notify = [ref.id, *store.team_managers(user.team_id if user else None)]
+        team_id = user.team_id if user else None
+        notify = [ref.id, *store.team_managers(team_id)]
     elif ref.kind == "partner":  # the partner hears it as the owner; its channel team's managers too
         partner = directory.get_partner(ref.id)
-        notify = store.team_managers(partner.team_id if partner else None)
+        team_id = partner.team_id if partner else None
+        notify = store.team_managers(team_id)
     return OwnershipOverLimit(
         id=f"over_limit:{ref.key}:{now.date().isoformat()}", occurred_at=now, subject=ref.key, actor=RECLAIMER,
-        owner=_party(ref), limit=row["limit"], value=row["value"], held=row["held"], excess=row["excess"],
+        owner=_party(ref), team_id=team_id, limit=row["limit"], value=row["value"], held=row["held"], excess=row["excess"],
         reclaimed=row["reclaimed"], notify=list(dict.fromkeys(notify)))

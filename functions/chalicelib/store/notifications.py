@@ -70,6 +70,25 @@ def create(planned: Sequence[Delivery], evt: dict, *, now: datetime) -> list[Del
     return created
 
 
+def record_skipped(planned: Sequence[Delivery], *, reason: str, now: datetime) -> list[DeliveryItem]:
+    """Store planned deliveries as ``skipped`` with ``reason`` at once (never sent, never in an inbox; final), under
+    the ids they would have had, unless they exist; listed with the other skipped deliveries."""
+    created = []
+    for d in planned:
+        item = DeliveryItem(
+            d.id, event_id=d.event_id, event_type=d.event_type, recipient=d.recipient, channel=d.channel,
+            locale=d.locale, digest=d.digest, state=SKIPPED, attempts=0, title=d.message.title, text=d.message.text,
+            link=d.message.link, last_error=reason[:200], lane=SKIPPED, lane_at=lane_time(now), created_at=now)
+        try:
+            item.save(condition=DeliveryItem.id.does_not_exist())
+        except PutError as exc:
+            if _conditional_failed(exc):
+                continue
+            raise
+        created.append(item)
+    return created
+
+
 def get(delivery_id: str) -> DeliveryItem | None:
     try:
         return DeliveryItem.get(delivery_id)

@@ -64,7 +64,8 @@ def admin_parked():
 
 @bp.route("/v1/admin/notifications/skipped", methods=["GET"])
 @api(responses={200: "SkippedPage"},
-     summary="Deliveries not sent because the recipient was deactivated, newest first (admins; final, no replay)")
+     summary="Deliveries not sent because the recipient (or the team they manage) was deactivated, newest first "
+             "(admins; final, no replay)")
 def admin_skipped():
     from datetime import datetime
 

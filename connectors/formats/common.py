@@ -360,12 +360,26 @@ def buyer_id(value: Any) -> str | None:
     return text
 
 
+_WORD = re.compile(r"\S+")  # what str.split() splits off: both use Unicode's whitespace (str.isspace)
+
+
 def clean(value: Any, limit: int = 500) -> str | None:
-    """Strip a text value; ``None`` for empty or non-text. Cut at ``limit`` characters."""
+    """Strip a text value, whitespace runs collapsed to one space; ``None`` for empty or non-text. Cut at ``limit``
+    characters. A long text is collapsed only as far as the cut (the words after it are never split off or
+    joined): the same result as ``" ".join(text.split())[:limit]``, without working through a whole notice body."""
     if value is None or isinstance(value, (dict, list, bool)):
         return None
-    text = " ".join(str(value).split())
-    return text[:limit] or None
+    text = str(value)
+    if limit <= 0 or len(text) <= 2 * limit:
+        return " ".join(text.split())[:limit] or None
+    words: list[str] = []
+    size = -1  # the joined length so far (no space before the first word)
+    for match in _WORD.finditer(text):
+        words.append(match.group())
+        size += 1 + len(words[-1])
+        if size >= limit:
+            break
+    return " ".join(words)[:limit] or None
 
 
 def build_tender(fields: dict[str, Any]) -> Any:

@@ -3,7 +3,8 @@
 As in Salesforce PRM / Partner Center, an inactive partner group's people cannot open new deal registrations;
 what they already hold stays theirs until handed over (test_team_deactivation.py). Every submission path is
 walked: the rep API (``POST /v1/registrations``), the partner's signed webhook (a partner whose channel team is
-deactivated), the console's register form (a rep's and a partner's) and a tender turned into a registration.
+deactivated), the console's register form (a rep's and a partner's), a tender turned into a registration and a
+rejected registration sent back to review (resubmit).
 Each is refused 403 ``team_inactive`` at ``submitter.team_id``, with a zh-CN and an en message, and stores
 nothing; a retry of a request accepted before the deactivation still gets its first answer.
 """
@@ -104,6 +105,19 @@ def test_members_and_channel_partners_of_a_deactivated_team_submit_nothing_by_ap
     assert world.post("/v1/admin/teams/south/reactivate", "admin").status == 200
     assert api.post("/v1/registrations", world.body(), world.keys["wang"]).status == 202
     assert post_webhook(api, "acme", secret, {**envelope, "data": world.body()}).status == 202
+
+
+def test_a_rejected_registration_is_not_resubmitted_from_a_deactivated_team(suite, world):
+    """Sending a rejected registration back to review asks for protection again: refused alike, nothing moves."""
+    reg_id = world.submit("wang")
+    suite.runner.pump()  # the checks move it to review
+    assert world.post(f"/v1/registrations/{reg_id}/reject", "boss", {"reason": "金额有误"}).status == 200
+    assert world.post("/v1/admin/teams/south/deactivate", "admin").status == 200
+    _refused(world.post(f"/v1/registrations/{reg_id}/resubmit", "wang"))
+    assert suite.api.get(f"/v1/registrations/{reg_id}", world.keys["wang"]).json()["status"] == "rejected"
+    assert world.post("/v1/admin/teams/south/reactivate", "admin").status == 200
+    answer = world.post(f"/v1/registrations/{reg_id}/resubmit", "wang")
+    assert answer.status == 200 and answer.json()["status"] == "submitted", answer.body
 
 
 def test_the_console_register_form_shows_the_refusal_in_both_languages(suite, world):

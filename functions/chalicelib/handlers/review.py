@@ -200,11 +200,13 @@ def withdraw_registration(reg_id: str):
      summary="Send your rejected registration through the checks again (bounded; fix it first with PATCH)")
 def resubmit_registration(reg_id: str):
     from chalicelib.domain.workflow import resubmit
+    from chalicelib.services.registrations import ensure_team_open
     from schemas.workflow import ResubmitRequest
 
     principal = bearer_principal(bp.current_request.headers)
     reg = _read(reg_id, principal)
     body = _body(ResubmitRequest, optional=True)
+    ensure_team_open(reg)  # back to review is a new request for protection: not from a deactivated team (403)
     limit = workflow_rules().max_resubmits
     return _move(reg, lambda now: resubmit(reg, principal, now=now, max_resubmits=limit, reason=body.reason),
                  principal)

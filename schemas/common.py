@@ -101,7 +101,10 @@ class _Text:
         text can hold is " ", so no strip changes it (whether the model's config strips before the bounds or not);
         what is left is the bounds. Anything else takes the steps themselves (``steps``), with their errors."""
         if type(value) is str and value.isprintable() and " " not in (value[:1], value[-1:]):
-            return self._bounds(value)
+            size = len(value)
+            if size <= self.max_length and (self.min_length is None or size >= self.min_length):
+                return value
+            return self._bounds(value)  # raises pydantic's error
         return steps(value)
 
     def _steps(self, source: Any, handler: Any) -> Any:

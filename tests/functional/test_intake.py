@@ -196,3 +196,27 @@ def test_storage_outage_is_503_with_retry_after(suite, monkeypatch):
         settings.reset()
         models.bind()
         aws.forget_clients()
+
+
+def test_a_warm_webhook_runs_no_import_statement_in_the_intake_path(suite, monkeypatch):
+    """Issue 15 item 2, session 7: an import statement costs ~8,000 instructions per call even for a loaded module;
+    the intake path looks its lazily imported modules up once (handlers/intake.py, store/registrations.py, http)."""
+    import builtins
+
+    secret, _ = make_partner("acme")
+    assert post_webhook(suite.api, "acme", secret, example(external_ref="warm-1")).status == 202  # first: imports
+    seen: list[str] = []
+    original = builtins.__import__
+
+    def recording(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - __import__'s own names
+        seen.append(f"{(globals or {}).get('__name__')}: {name}")
+        return original(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", recording)
+    answer = post_webhook(suite.api, "acme", secret, example(external_ref="warm-2"))
+    monkeypatch.setattr(builtins, "__import__", original)
+    assert answer.status == 202, answer.body
+    assert seen, "the recorder saw no import at all: it did not observe the request"
+    ours = ("chalicelib.handlers.intake:", "chalicelib.store.registrations:", "chalicelib.http:")
+    # datetime.strftime (C) imports "time" through __import__ with its caller's globals: not an import statement
+    assert [line for line in seen if line.startswith(ours) and not line.endswith(": time")] == []

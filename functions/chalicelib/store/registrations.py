@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pynamodb.connection.base import BOTOCORE_EXCEPTIONS
 from pynamodb.constants import BATCH_GET_ITEM
 from pynamodb.exceptions import GetError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -144,17 +145,26 @@ def request_token(*parts: object) -> str:
 
 def customer_claim_keys(reg: Registration) -> list[str]:
     """The claim keys of the registration's customer: ``customer#<exact key>``, strongest first."""
-    from chalicelib.domain.dedup_keys import exact_keys
-
     customer = reg.customer
     ids = [(r.scheme.value, r.value) for r in customer.registry_ids]
-    return [CUSTOMER_CLAIM_PREFIX + k for k in exact_keys(customer.name, ids, customer.website)]
+    return [CUSTOMER_CLAIM_PREFIX + k for k in _lazy().dedup_keys.exact_keys(customer.name, ids, customer.website)]
 
 
 def _pending_cap() -> int:
-    from chalicelib.rules import ownership_rules
+    return _lazy().rules.ownership_rules().pending_cap
 
-    return ownership_rules().pending_cap
+
+@functools.cache
+def _lazy():
+    """Modules the create path calls, imported on first use rather than with this module (cold start) and looked
+    up once: an import statement costs every call ~8,000 instructions even when the module is loaded (issue 15
+    item 2, session 7). Their functions are read at call time, so patching them still works."""
+    from types import SimpleNamespace
+
+    from chalicelib import rules
+    from chalicelib.domain import dedup_keys
+
+    return SimpleNamespace(dedup_keys=dedup_keys, rules=rules)
 
 
 def body_fingerprint(raw: bytes | str | None) -> str:
@@ -275,8 +285,6 @@ def held_claims(keys: list[str], reg_id: str) -> dict[str, str]:
     the same connection (PynamoDB's dispatch and errors: ``GetError``), but reading the two attributes it needs
     from the answer instead of building a model per key (issue 15 item 2). Keys DynamoDB leaves unprocessed are
     asked again, as PynamoDB does. At most 7 keys (``dedup_keys.exact_keys``): one page of up to 100."""
-    from pynamodb.connection.base import BOTOCORE_EXCEPTIONS
-
     table = ClaimItem.Meta.table_name
     connection = ClaimItem._get_connection().connection  # noqa: SLF001 - the models' own connection
     pending = [{"key": {"S": key}} for key in dict.fromkeys(keys)]

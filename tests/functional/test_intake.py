@@ -220,3 +220,24 @@ def test_a_warm_webhook_runs_no_import_statement_in_the_intake_path(suite, monke
     ours = ("chalicelib.handlers.intake:", "chalicelib.store.registrations:", "chalicelib.http:")
     # datetime.strftime (C) imports "time" through __import__ with its caller's globals: not an import statement
     assert [line for line in seen if line.startswith(ours) and not line.endswith(": time")] == []
+
+
+def test_the_signature_check_reads_three_headers_in_any_case(suite, monkeypatch):
+    """Session 7: the check gets the three Standard Webhooks headers, read once from the case-insensitive request
+    headers, not every header of the request lower-cased; a sender writing them in another case still passes."""
+    import connectors.standard_webhooks as sw
+
+    secret, _ = make_partner("acme")
+    raw = json.dumps(example(external_ref="case-1")).encode()
+    headers = {name.title(): value for name, value in signed_headers(secret, raw).items()}  # Webhook-Id, ...
+    given: list[dict] = []
+    original = sw.verify
+    monkeypatch.setattr(sw, "verify", lambda secrets, hdrs, *a, **k: given.append(dict(hdrs)) or original(
+        secrets, hdrs, *a, **k))
+    answer = suite.api.request("POST", "/v1/partners/acme/opportunities", raw,
+                               headers={**headers, "X-Forwarded-For": "127.0.0.1", "User-Agent": "partner-crm/1.0"})
+    assert answer.status == 202, answer.body
+    assert [sorted(h) for h in given] == [["webhook-id", "webhook-signature", "webhook-timestamp"]]
+    assert given[0]["webhook-id"] == headers["Webhook-Id"]
+    missing = {k: v for k, v in signed_headers(secret, raw).items() if k != "webhook-timestamp"}
+    assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=missing).status == 401

@@ -85,7 +85,12 @@ def receive_partner_opportunity(partner_id: str):
     # Bounded where read: the id keys the replay claim (DynamoDB keys stop at 2 KB); the signature header
     # is bounded so every signature in it can be tried.
     webhook_id = header(request.headers, "webhook-id")
-    header(request.headers, "webhook-signature", max_chars=MAX_SIGNATURE_HEADER_CHARS)
+    signature = header(request.headers, "webhook-signature", max_chars=MAX_SIGNATURE_HEADER_CHARS)
+    # The three headers a signature check reads, read once (the request's headers are case-insensitive): the
+    # check would otherwise lower-case every header of the request (issue 15 item 2, session 7).
+    signed = {name: value for name, value in (("webhook-id", webhook_id), ("webhook-signature", signature),
+                                              ("webhook-timestamp", request.headers.get("webhook-timestamp")))
+              if value is not None}
     now = clock.now()
     # One answer for an unknown partner, a deactivated one and a bad signature, so partner ids cannot be
     # enumerated (the reason is logged, never answered).
@@ -93,7 +98,7 @@ def receive_partner_opportunity(partner_id: str):
     try:
         if not secrets_:
             raise m.errors.SignatureInvalidError("unknown_partner")
-        m.webhooks.verify(secrets_, request.headers, raw, now=clock.wall_seconds(), tolerance=s.webhook_tolerance_seconds)
+        m.webhooks.verify(secrets_, signed, raw, now=clock.wall_seconds(), tolerance=s.webhook_tolerance_seconds)
     except m.errors.SignatureInvalidError as exc:
         logger.info("partner webhook refused: %s", exc.reason)
         raise HttpError(401, "unauthorized", UNAUTHORIZED) from None

@@ -255,7 +255,9 @@ class RegistryId(Strict):
     def _check_value(self) -> RegistryId:
         # Model-level so a bad id is reported at the item's loc (``...registry_ids.N``) as ``value_error``;
         # InvalidIdentifierError is a ValueError whose message starts with the reason.
-        self.value = identifiers.validate(self.scheme, self.value)
+        value = identifiers.validate(self.scheme, self.value)
+        if value != self.value:  # an id already in its normal form (the usual one) needs no assignment (session 7)
+            self.value = value
         return self
 
 

@@ -99,3 +99,19 @@ def test_padded_text_takes_the_steps_where_the_config_decides_the_order():
     assert Plain(v=" ").v == ""
     with pytest.raises(ValidationError):
         Fast(short=" ")
+
+
+def test_a_registry_id_in_normal_form_is_not_assigned_again(monkeypatch):
+    """The normalised id is assigned only when it differs (pydantic's assignment runs in Python); either way the id
+    reads back normalised, as set."""
+    from schemas.common import RegistryId
+
+    assigned: list[str] = []
+    original = Strict.__setattr__
+    monkeypatch.setattr(RegistryId, "__setattr__", lambda self, name, value: assigned.append(name) or original(
+        self, name, value))
+    usual = RegistryId.model_validate({"scheme": "uscc", "value": "91440300708461136T"})
+    assert (usual.value, assigned) == ("91440300708461136T", [])
+    typed = RegistryId.model_validate({"scheme": "uscc", "value": "9144 0300-7084.6113 6t"})
+    assert (typed.value, assigned) == ("91440300708461136T", ["value"])
+    assert typed.model_fields_set == usual.model_fields_set == {"scheme", "value"}

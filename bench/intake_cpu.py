@@ -353,6 +353,8 @@ def main() -> None:
     if args.root is not None:
         ROOT = args.root.resolve()
     if args.valgrind:
+        if args.steps or args.profile:
+            parser.error("--valgrind counts (a) only; --steps and --profile read the CPU clock")
         valgrind(args)
         return
     sys.path[:0] = [str(ROOT), str(ROOT / "functions")]

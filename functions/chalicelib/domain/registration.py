@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
 
 from chalicelib.domain import names
 from schemas.common import Actor, RegistryScheme
@@ -56,10 +55,10 @@ def new_registration(
     builds it (the same ``__dict__``, field order and ``model_fields_set``), without its per-field search for
     aliases and defaults (issue 15 item 2, session 7: two thirds of this function's CPU).
     """
-    first = _AUDIT_LINE(seq=1, at=now, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
+    first = AuditEntry(seq=1, at=now, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
     given = payload.__dict__
-    return _REGISTRATION(
-        **{name: given[name] for name in _PAYLOAD_FIELDS},
+    values = {name: given[name] for name in _PAYLOAD_FIELDS}
+    values.update(
         id=reg_id,
         status=RegistrationStatus.SUBMITTED,
         source=Source(source),
@@ -72,38 +71,26 @@ def new_registration(
         version=1,
         audit=[first],
     )
+    return _construct(values)
 
 
-class _Constructor:
-    """``cls.model_construct(**values)`` for values of exactly the fields ``set_here`` (the rest take their plain
-    defaults): the same ``__dict__`` in field order, ``model_fields_set``, no extra or private state, from a template
-    copied in C instead of model_construct's per-field search for aliases and defaults (issue 15 item 2, session 7).
-    Refuses at import a model it could not build that way (a default factory, a required field left out, ...)."""
-
-    def __init__(self, cls: Any, set_here: frozenset[str]) -> None:
-        fields = cls.model_fields
-        left = [field for name, field in fields.items() if name not in set_here]
-        if (not set(fields) >= set_here or cls.__pydantic_post_init__ or cls.model_config.get("extra") == "allow"
-                or any(field.is_required() or field.default_factory is not None for field in left)):
-            raise RuntimeError(f"{cls.__name__} changed: it can no longer be built as model_construct builds it")
-        self.cls, self.set_here = cls, set_here
-        self.template = {name: None if name in set_here else field.default for name, field in fields.items()}
-
-    def __call__(self, **values: Any) -> Any:
-        built = self.template.copy()  # field order kept: every key is already there
-        built.update(values)
-        if len(values) != len(self.set_here) or len(built) != len(self.template):
-            raise TypeError(f"{self.cls.__name__}: exactly {sorted(self.set_here)} are set here")
-        obj = self.cls.__new__(self.cls)
-        object.__setattr__(obj, "__dict__", built)
-        object.__setattr__(obj, "__pydantic_fields_set__", set(self.set_here))
-        object.__setattr__(obj, "__pydantic_extra__", None)
-        object.__setattr__(obj, "__pydantic_private__", None)
-        return obj
+# What ``new_registration`` sets, and every other field of a Registration with its (plain) default, in field order.
+_SET_HERE = frozenset((*_PAYLOAD_FIELDS, "id", "status", "source", "submitter", "partner_id", "team_id",
+                       "customer_key", "created_at", "updated_at", "version", "audit"))
+_LAYOUT = tuple((name, name in _SET_HERE, field.default) for name, field in Registration.model_fields.items())
+if (not set(Registration.model_fields) >= _SET_HERE or Registration.__pydantic_post_init__
+        or Registration.model_config.get("extra") == "allow"
+        or any(not set_here and (field.is_required() or field.default_factory is not None)
+               for (_, set_here, _), field in zip(_LAYOUT, Registration.model_fields.values(), strict=True))):
+    raise RuntimeError("Registration changed: new_registration's construction no longer matches model_construct")
 
 
-_REGISTRATION = _Constructor(Registration, frozenset((
-    *_PAYLOAD_FIELDS, "id", "status", "source", "submitter", "partner_id", "team_id", "customer_key", "created_at",
-    "updated_at", "version", "audit")))
-# The first audit line, from our own typed values (validating it was a quarter of this function's CPU).
-_AUDIT_LINE = _Constructor(AuditEntry, frozenset(("seq", "at", "actor", "action", "to_status")))
+def _construct(values: dict) -> Registration:
+    """``Registration.model_construct(**values)`` for exactly the fields in ``_SET_HERE``."""
+    reg = Registration.__new__(Registration)
+    object.__setattr__(reg, "__dict__", {name: values[name] if set_here else default
+                                         for name, set_here, default in _LAYOUT})
+    object.__setattr__(reg, "__pydantic_fields_set__", set(_SET_HERE))
+    object.__setattr__(reg, "__pydantic_extra__", None)
+    object.__setattr__(reg, "__pydantic_private__", None)
+    return reg

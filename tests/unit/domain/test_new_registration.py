@@ -86,33 +86,3 @@ def test_the_registration_is_exactly_what_model_construct_builds(body, monkeypat
                                                                   expected.__pydantic_private__)
     assert reg.model_dump_json() == expected.model_dump_json()
     assert reg.model_dump(exclude_unset=True) == expected.model_dump(exclude_unset=True)
-    # the first audit line: what validating it gave, built without validating
-    (line,) = reg.audit
-    assert type(line) is AuditEntry
-    assert list(line.__dict__.items()) == list(first.__dict__.items())
-    assert line.model_fields_set == first.model_fields_set
-    assert (line.__pydantic_extra__, line.__pydantic_private__) == (first.__pydantic_extra__, first.__pydantic_private__)
-    assert line.model_dump_json() == first.model_dump_json()
-
-
-def test_the_constructor_builds_only_what_it_was_made_for():
-    from pydantic import Field
-
-    from chalicelib.domain.registration import _Constructor
-    from schemas.common import Strict
-
-    build = _Constructor(AuditEntry, frozenset(("seq", "at", "actor", "action")))
-    actor = Actor(kind="user", id="wang")
-    with pytest.raises(TypeError):
-        build(seq=1, at=NOW, actor=actor)  # one left out
-    with pytest.raises(TypeError):
-        build(seq=1, at=NOW, actor=actor, action="x", colour="red")  # not a field
-
-    class WithFactory(Strict):
-        a: int
-        tags: list[str] = Field(default_factory=list)
-
-    with pytest.raises(RuntimeError):
-        _Constructor(WithFactory, frozenset(("a",)))
-    with pytest.raises(RuntimeError):
-        _Constructor(WithFactory, frozenset(("tags",)))  # a required field left to a default it has not

@@ -149,10 +149,7 @@ def parse_json(raw: bytes | str | None, *, loc: str = "body") -> Any:
                         errors=[{"loc": loc, "type": "json_invalid"}]) from None
     # Each level of nesting opens with its own "{" or "[", so a text with at most MAX_JSON_DEPTH of them (in
     # strings or not) cannot nest deeper: the walk is needed only above that (issue 15 item 2).
-    # Counted in the bytes when given bytes: valid UTF-8 holds "{" and "[" only as those characters, and a byte
-    # search is a tenth of a search in decoded CJK text (session 7).
-    brackets = raw.count(b"{") + raw.count(b"[") if isinstance(raw, bytes) else text.count("{") + text.count("[")
-    if brackets > MAX_JSON_DEPTH and json_depth(value) > MAX_JSON_DEPTH:
+    if text.count("{") + text.count("[") > MAX_JSON_DEPTH and json_depth(value) > MAX_JSON_DEPTH:
         raise _too_deep(loc)
     return value
 

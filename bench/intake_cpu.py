@@ -31,6 +31,14 @@ Rounds interleave the three (stubbed entries, loopback entries, reference) so ma
 figure is the median per call of one round, reported as the min and the median over rounds.
 
     .venv/bin/python -m bench.intake_cpu --rounds 5 --n 200 [--fresh-names] [--steps] [--profile stub|http]
+
+``--valgrind``: figure (a) as instructions executed (load-independent; CPU time on the shared machine moves by tens
+of µs between runs). The bench re-runs itself under valgrind's callgrind with instrumentation off until the
+warm-up is done; then, per stubbed entry, it counts from the event to the first AWS call only (callgrind's
+client requests, through a two-function C shim compiled with gcc at run time against ``valgrind/callgrind.h``).
+Reported: instructions per entry (the total over ``--n`` entries / n), once per round. Needs valgrind and gcc.
+
+    .venv/bin/python -m bench.intake_cpu --valgrind --rounds 3 --n 50 [--fresh-names] [--root /tmp/before]
 """
 from __future__ import annotations
 
@@ -239,6 +247,84 @@ class Harness:
         stats.sort_stats("tottime").print_stats(40)
 
 
+_SHIM = r"""
+#include <valgrind/callgrind.h>
+void cg_start(void) { CALLGRIND_START_INSTRUMENTATION; }
+void cg_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
+"""
+
+
+def _shim(tmp: str):
+    """The two callgrind client requests as C functions Python can call (ctypes)."""
+    import ctypes
+    import subprocess
+
+    src, lib = Path(tmp) / "cg.c", Path(tmp) / "cg.so"
+    src.write_text(_SHIM)
+    subprocess.run(["gcc", "-O1", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+    return ctypes.CDLL(str(lib))
+
+
+def counted(harness: Harness, n: int, shim_dir: str) -> None:
+    """Inside callgrind (``--valgrind``): collect (a) of ``n`` stubbed entries, nothing else."""
+    import botocore.client
+
+    shim = _shim(shim_dir)
+    inner = botocore.client.BaseClient._make_api_call
+    state = {"on": False}
+
+    def first_call_stops(client, operation_name, api_params):
+        if state["on"]:
+            shim.cg_toggle()
+            state["on"] = False
+        return inner(client, operation_name, api_params)
+
+    botocore.client.BaseClient._make_api_call = first_call_stops
+    shim.cg_start()  # instrumentation on; collection stays off until an entry starts
+    for _ in range(3):  # the instrumented code's first runs, not counted
+        harness.entry_call("stub")
+    for _ in range(n):
+        event = harness.prepare("stub")
+        state["on"] = True
+        shim.cg_toggle()
+        answer = harness.app(event, harness.context)
+        if state["on"]:  # no AWS call at all: counted to the answer
+            shim.cg_toggle()
+            state["on"] = False
+        assert answer["statusCode"] == 202, answer
+        harness.finish("stub")
+
+
+def valgrind(args: argparse.Namespace) -> None:
+    """Re-run this bench under callgrind, one process per round; report instructions per entry."""
+    import re
+    import subprocess
+    import tempfile
+
+    per_entry = []
+    for _ in range(args.rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "cg.out"
+            command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
+                       f"--callgrind-out-file={out}", sys.executable, "-m", "bench.intake_cpu", "--root", str(ROOT),
+                       "--n", str(args.n), "--inside-valgrind", tmp] + (["--fresh-names"] if args.fresh_names else [])
+            proc = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                                  env={**os.environ, "PYTHONHASHSEED": "0"})
+            if proc.returncode != 0 or not out.exists():
+                raise RuntimeError(f"valgrind run failed:\n{proc.stderr[-3000:]}")
+            found = re.search(r"^(?:summary|totals):\s+(\d+)", out.read_text(), re.M)
+            if found is None:
+                raise RuntimeError(f"no instruction count in {out}")
+            per_entry.append(int(found.group(1)) / args.n)
+    print(f"intake (a) entry → first AWS call, instructions per webhook (valgrind callgrind), {args.rounds} runs × "
+          f"{args.n} stubbed entries; tree {ROOT}; Python {platform.python_version()}"
+          + ("; a new customer name on every call" if args.fresh_names else ""))
+    print("| figure | min | median | max |")
+    print("|---|---|---|---|")
+    print(f"| (a) entry → first AWS call, thousand instructions | {min(per_entry) / 1e3:.1f} | "
+          f"{statistics.median(per_entry) / 1e3:.1f} | {max(per_entry) / 1e3:.1f} |")
+
+
 LABELS = {
     "reference": "reference: verify + json.loads + one OpportunityRegistered validation",
     "stub before": "(a) entry → first AWS call",
@@ -258,11 +344,36 @@ def main() -> None:
     parser.add_argument("--steps", action="store_true", help="then the CPU of each step before the first AWS call")
     parser.add_argument("--fresh-names", action="store_true",
                         help="a customer name never sent before on every call (a new customer's name key)")
+    parser.add_argument("--valgrind", action="store_true",
+                        help="(a) as instructions executed under valgrind's callgrind (load-independent)")
+    parser.add_argument("--root", type=Path, help="measure the tree at this path (e.g. an unpacked baseline)")
+    parser.add_argument("--inside-valgrind", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global ROOT
+    if args.root is not None:
+        ROOT = args.root.resolve()
+    if args.valgrind:
+        if args.steps or args.profile:
+            parser.error("--valgrind counts (a) only; --steps and --profile read the CPU clock")
+        valgrind(args)
+        return
     sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.setdefault("DEALREG_LOG_LEVEL", "WARNING")  # the entry's own INFO lines would be printed here
     harness = Harness(fresh_names=args.fresh_names)
+    if args.inside_valgrind:
+        # Under valgrind a run lasts minutes: the partner and its secrets stay cached throughout, as in the timed
+        # runs (their 60 s would expire mid-run and the next entry would read them through the stub).
+        from chalicelib import settings
+
+        os.environ["DEALREG_SECRET_CACHE_SECONDS"] = os.environ["DEALREG_PARTNER_CACHE_SECONDS"] = "86400"
+        settings.reset()
+        for _ in range(20):
+            harness.entry_call("http")
+            harness.entry_call("stub")
+        counted(harness, args.n, args.inside_valgrind)
+        harness.suite.moto.stop()
+        return
     for _ in range(20):  # warm: caches (the partner, its secrets), connections, lazy imports
         harness.entry_call("http")
         harness.entry_call("stub")

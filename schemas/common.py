@@ -95,7 +95,19 @@ class _Text:
                                                   "actual_length": size})
         return value
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+    def _printable(self, value: object, steps: Any) -> object:
+        """The steps below in one Python call for the usual value, a printable ``str`` that neither starts nor ends
+        with " " (issue 15 item 2, session 7): the policy keeps it as it is, and the only whitespace a printable
+        text can hold is " ", so no strip changes it (whether the model's config strips before the bounds or not);
+        what is left is the bounds. Anything else takes the steps themselves (``steps``), with their errors."""
+        if type(value) is str and value.isprintable() and " " not in (value[:1], value[-1:]):
+            size = len(value)
+            if size <= self.max_length and (self.min_length is None or size >= self.min_length):
+                return value
+            return self._bounds(value)  # raises pydantic's error
+        return steps(value)
+
+    def _steps(self, source: Any, handler: Any) -> Any:
         from pydantic_core import core_schema
 
         bounds = {"minLength": self.min_length} if self.min_length is not None else {}
@@ -103,6 +115,11 @@ class _Text:
             self._bounds, core_schema.no_info_before_validator_function(self._clean, handler(source)),
             metadata={"pydantic_js_updates": {**bounds, "maxLength": self.max_length}})
         return core_schema.chain_schema([checked, core_schema.str_schema(strip_whitespace=True)])
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_wrap_validator_function(self._printable, self._steps(source, handler))
 
 
 ShortText = Annotated[str, _Text(min_length=1, max_length=200)]
@@ -150,8 +167,27 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
+class _PlainAmountText:
+    """The steps of ``Amount`` before it in one Python call for the usual value, text the amount syntax accepts
+    (issue 15 item 2, session 7: the steps are seven calls into Python). Such a text is at most 13 digits, a point
+    and 2 decimals, not negative: within ``ge``, ``max_digits`` and ``decimal_places`` as it stands; so the value
+    is ``_cents`` of its Decimal, what the steps return. Anything else takes the steps, with their errors."""
+
+    @staticmethod
+    def _plain(value: object, steps: Any) -> object:
+        if type(value) is str and _AMOUNT.fullmatch(value):
+            return _cents(Decimal(value))
+        return steps(value)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_wrap_validator_function(self._plain, handler(source))
+
+
 Amount = Annotated[
     Number, BeforeValidator(_plain_amount), Field(ge=0, max_digits=15, decimal_places=2), AfterValidator(_cents),
+    _PlainAmountText(),
     WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 9999999999999.99},
                               {"type": "string", "pattern": AMOUNT_PATTERN}],
                     "description": "A plain decimal, at most 13 digits before the point and 2 after; "
@@ -219,7 +255,9 @@ class RegistryId(Strict):
     def _check_value(self) -> RegistryId:
         # Model-level so a bad id is reported at the item's loc (``...registry_ids.N``) as ``value_error``;
         # InvalidIdentifierError is a ValueError whose message starts with the reason.
-        self.value = identifiers.validate(self.scheme, self.value)
+        value = identifiers.validate(self.scheme, self.value)
+        if value != self.value:  # an id already in its normal form (the usual one) needs no assignment (session 7)
+            self.value = value
         return self
 
 

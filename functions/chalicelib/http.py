@@ -194,13 +194,18 @@ def parse_query(model: Any, params: Any) -> Any:
 
 def validate(model: Any, data: Any, *, prefix: str = "body") -> Any:
     """``model`` from already parsed JSON (``parse_json``); 422 with field paths."""
-    from pydantic import ValidationError
-
     try:
         return model.model_validate(data)
-    except ValidationError as exc:
+    except _validation_error() as exc:  # evaluated only when validation raised (issue 15 item 2, session 7)
         raise HttpError(422, "validation_failed", f"the {prefix.split('.')[0]} failed validation",
                         errors=validation_errors(exc, prefix)) from None
+
+
+@functools.cache
+def _validation_error() -> type[Exception]:
+    from pydantic import ValidationError  # lazily: pydantic is not loaded by every function
+
+    return ValidationError
 
 
 MAX_PAGE_LIMIT = 100

@@ -196,3 +196,48 @@ def test_storage_outage_is_503_with_retry_after(suite, monkeypatch):
         settings.reset()
         models.bind()
         aws.forget_clients()
+
+
+def test_a_warm_webhook_runs_no_import_statement_in_the_intake_path(suite, monkeypatch):
+    """Issue 15 item 2, session 7: an import statement costs ~8,000 instructions per call even for a loaded module;
+    the intake path looks its lazily imported modules up once (handlers/intake.py, store/registrations.py, http)."""
+    import builtins
+
+    secret, _ = make_partner("acme")
+    assert post_webhook(suite.api, "acme", secret, example(external_ref="warm-1")).status == 202  # first: imports
+    seen: list[str] = []
+    original = builtins.__import__
+
+    def recording(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - __import__'s own names
+        seen.append(f"{(globals or {}).get('__name__')}: {name}")
+        return original(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", recording)
+    answer = post_webhook(suite.api, "acme", secret, example(external_ref="warm-2"))
+    monkeypatch.setattr(builtins, "__import__", original)
+    assert answer.status == 202, answer.body
+    assert seen, "the recorder saw no import at all: it did not observe the request"
+    ours = ("chalicelib.handlers.intake:", "chalicelib.store.registrations:", "chalicelib.http:")
+    # datetime.strftime (C) imports "time" through __import__ with its caller's globals: not an import statement
+    assert [line for line in seen if line.startswith(ours) and not line.endswith(": time")] == []
+
+
+def test_the_signature_check_reads_three_headers_in_any_case(suite, monkeypatch):
+    """Session 7: the check gets the three Standard Webhooks headers, read once from the case-insensitive request
+    headers, not every header of the request lower-cased; a sender writing them in another case still passes."""
+    import connectors.standard_webhooks as sw
+
+    secret, _ = make_partner("acme")
+    raw = json.dumps(example(external_ref="case-1")).encode()
+    headers = {name.title(): value for name, value in signed_headers(secret, raw).items()}  # Webhook-Id, ...
+    given: list[dict] = []
+    original = sw.verify
+    monkeypatch.setattr(sw, "verify", lambda secrets, hdrs, *a, **k: given.append(dict(hdrs)) or original(
+        secrets, hdrs, *a, **k))
+    answer = suite.api.request("POST", "/v1/partners/acme/opportunities", raw,
+                               headers={**headers, "X-Forwarded-For": "127.0.0.1", "User-Agent": "partner-crm/1.0"})
+    assert answer.status == 202, answer.body
+    assert [sorted(h) for h in given] == [["webhook-id", "webhook-signature", "webhook-timestamp"]]
+    assert given[0]["webhook-id"] == headers["Webhook-Id"]
+    missing = {k: v for k, v in signed_headers(secret, raw).items() if k != "webhook-timestamp"}
+    assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=missing).status == 401

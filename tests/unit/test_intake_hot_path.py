@@ -7,7 +7,7 @@ import calendar
 import hashlib
 import json
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 import pytest
@@ -217,3 +217,48 @@ def test_the_stored_item_uses_the_stamp_of_each_value():
     item = registrations.item_attributes(later)
     assert item["created_at"] == {"S": RegistrationItem.created_at.serialize(now)}
     assert item["updated_at"] == {"S": RegistrationItem.updated_at.serialize(now + timedelta(microseconds=1))}
+
+
+# --- session 7 ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", [
+    {"id": "reg_0123456789abcdef0123456789abcdef", "status": "submitted"},
+    {"id": 'reg_"quoted"\\back\nline', "status": "pending_review"},
+    {"id": "reg_深圳\u2028\x01", "status": "submitted"},
+    {"status": "submitted", "id": "reg_x"},  # another key order: the attribute's own text
+    {"id": "reg_x", "status": "submitted", "extra": 1},
+    {"id": 5, "status": "submitted"},
+])
+def test_the_answer_text_is_what_the_response_attribute_stores(answer):
+    assert registrations.answer_text(answer) == ClaimItem.response.serialize(answer) == json.dumps(answer)
+
+
+def test_the_ttl_epoch_of_a_zone_without_offset_is_the_time_tuples():
+    class NoOffset(tzinfo):
+        def utcoffset(self, dt):
+            return None
+
+        def tzname(self, dt):
+            return None
+
+        def dst(self, dt):
+            return None
+
+    at = datetime(2026, 12, 6, 10, 0, 0, 500000, tzinfo=NoOffset())
+    assert registrations.ttl_epoch(at) == str(calendar.timegm(at.utctimetuple()))
+    before_epoch = datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)
+    assert registrations.ttl_epoch(before_epoch) == str(calendar.timegm(before_epoch.utctimetuple())) == "-1"
+
+
+def test_brackets_are_counted_in_the_bytes_as_in_the_text(monkeypatch):
+    """The walk runs for a bytes body exactly when it runs for the same body as text."""
+    walked: list[str] = []
+    real = http.json_depth
+    monkeypatch.setattr(http, "json_depth", lambda value: walked.append("walk") or real(value))
+    rng = random.Random(7)
+    for _ in range(200):
+        parts = [rng.choice(['"深{圳"', '"[x]"', "[", "{", '"键":', "1", '"\\u005b"']) for _ in range(rng.randint(0, 60))]
+        text = json.dumps({"k": "".join(parts), "l": [[[]]] * rng.randint(0, 12)}, ensure_ascii=False)
+        walked.clear()
+        assert parse_json(text.encode()) == parse_json(text)
+        assert walked in ([], ["walk", "walk"])

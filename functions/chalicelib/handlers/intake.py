@@ -11,8 +11,10 @@ the submitter at the pending cap (ownership rule ``pending_cap``), 403 ``team_in
 """
 from __future__ import annotations
 
+import functools
 import logging
-from datetime import timedelta
+from datetime import UTC, timedelta
+from types import SimpleNamespace
 
 from chalice import Blueprint
 
@@ -41,12 +43,27 @@ REUSED = ("idempotency_key_reused", "this idempotency key (webhook-id / Idempote
           "body; use a new key for a new request")
 
 
+@functools.cache
+def _modules() -> SimpleNamespace:
+    """The modules the intake routes call, imported on the first request rather than with the app (cold start),
+    and looked up once: an import statement costs each call ~8,000 instructions even when the module is loaded
+    (issue 15 item 2, session 7). Functions are read from the modules at call time, so patching them still works."""
+    import connectors.standard_webhooks as webhooks
+    from chalicelib.domain import registration as domain
+    from chalicelib.services import registrations as services
+    from chalicelib.store import directory, registrations
+    from connectors import errors
+    from schemas import common, registration, webhook
+
+    return SimpleNamespace(webhooks=webhooks, domain=domain, directory=directory, registrations=registrations,
+                           services=services, errors=errors, common=common, registration=registration, webhook=webhook)
+
+
 def _store(reg, idempotency_key: str | None, body: object = None):
     """Store the registration; ``body`` is the request's parsed JSON (its fingerprint keys the idempotency claim)."""
-    from chalicelib.services.registrations import ensure_team_open
-    from chalicelib.store import registrations
-
-    first = ensure_team_open(reg, replay=lambda: _replayed(idempotency_key, body, reg.created_at))
+    m = _modules()
+    registrations = m.registrations
+    first = m.services.ensure_team_open(reg, replay=lambda: _replayed(idempotency_key, body, reg.created_at))
     if first is not None:
         return json_response(202, first)
     s = settings.get()
@@ -64,8 +81,7 @@ def _store(reg, idempotency_key: str | None, body: object = None):
 
 def _replayed(idempotency_key: str | None, body: object, now) -> dict | None:
     """The first answer given to this idempotency key for this body, if any (422 for another body)."""
-    from chalicelib.store import registrations
-
+    registrations = _modules().registrations
     if not idempotency_key:
         return None
     state = registrations.idempotency_state(idempotency_key, registrations.json_fingerprint(body), now=now)
@@ -75,21 +91,11 @@ def _replayed(idempotency_key: str | None, body: object, now) -> dict | None:
     return None if state is None else dict(state.response)
 
 
-def _schemas():
-    from schemas import registration, webhook
-
-    return registration, webhook
-
-
 @bp.route("/v1/partners/{partner_id}/opportunities", methods=["POST"], content_types=["application/json"])
 @api(request="OpportunityRegistered", responses={202: "RegistrationAccepted"}, auth="standard-webhooks",
      summary="Register an opportunity from a partner system (Standard Webhooks signed)")
 def receive_partner_opportunity(partner_id: str):
-    from chalicelib.domain.registration import new_id, new_registration
-    from connectors.errors import SignatureInvalidError
-    from connectors.standard_webhooks import verify
-    from schemas.common import Actor, PrincipalKind
-
+    m = _modules()
     request = bp.current_request
     s = settings.get()
     raw = request.raw_body
@@ -97,33 +103,35 @@ def receive_partner_opportunity(partner_id: str):
     # Bounded where read: the id keys the replay claim (DynamoDB keys stop at 2 KB); the signature header
     # is bounded so every signature in it can be tried.
     webhook_id = header(request.headers, "webhook-id")
-    header(request.headers, "webhook-signature", max_chars=MAX_SIGNATURE_HEADER_CHARS)
+    signature = header(request.headers, "webhook-signature", max_chars=MAX_SIGNATURE_HEADER_CHARS)
+    # The three headers a signature check reads, read once (the request's headers are case-insensitive): the
+    # check would otherwise lower-case every header of the request (issue 15 item 2, session 7).
+    signed = {name: value for name, value in (("webhook-id", webhook_id), ("webhook-signature", signature),
+                                              ("webhook-timestamp", request.headers.get("webhook-timestamp")))
+              if value is not None}
     now = clock.now()
-    from chalicelib.store.directory import cached_partner, partner_secrets
-
     # One answer for an unknown partner, a deactivated one and a bad signature, so partner ids cannot be
     # enumerated (the reason is logged, never answered).
-    secrets_ = partner_secrets(partner_id, now=now)
+    secrets_ = m.directory.partner_secrets(partner_id, now=now)
     try:
         if not secrets_:
-            raise SignatureInvalidError("unknown_partner")
-        verify(secrets_, request.headers, raw, now=clock.wall_seconds(), tolerance=s.webhook_tolerance_seconds)
-    except SignatureInvalidError as exc:
+            raise m.errors.SignatureInvalidError("unknown_partner")
+        m.webhooks.verify(secrets_, signed, raw, now=clock.wall_seconds(), tolerance=s.webhook_tolerance_seconds)
+    except m.errors.SignatureInvalidError as exc:
         logger.info("partner webhook refused: %s", exc.reason)
         raise HttpError(401, "unauthorized", UNAUTHORIZED) from None
-    partner = cached_partner(partner_id)
+    partner = m.directory.cached_partner(partner_id)
     if partner is None or partner.active != "yes":
         logger.info("partner webhook refused: inactive partner")
         raise HttpError(401, "unauthorized", UNAUTHORIZED)
     body = parse_json(raw)  # parsed once, only after the signature proved who sent it
     if isinstance(body, dict) and body.get("type") == "opportunity.updated":
         return _partner_update(partner_id, body, webhook_id)
-    registration, webhook = _schemas()
-    envelope = validate(webhook.OpportunityRegistered, body)
+    envelope = validate(m.webhook.OpportunityRegistered, body)
     _check_envelope_time(envelope.timestamp, now)
-    reg = new_registration(
-        envelope.data, reg_id=new_id("reg", now), source=registration.Source.PARTNER,
-        submitter=Actor(kind=PrincipalKind.PARTNER, id=partner_id), partner_id=partner_id, now=now,
+    reg = m.domain.new_registration(
+        envelope.data, reg_id=m.domain.new_id("reg", now), source=m.registration.Source.PARTNER,
+        submitter=m.common.Actor(kind=m.common.PrincipalKind.PARTNER, id=partner_id), partner_id=partner_id, now=now,
         team_id=partner.team_id,  # its channel team reviews it
     )
     return _store(reg, f"webhook#{partner_id}#{webhook_id}", body)
@@ -135,8 +143,8 @@ def receive_partner_opportunity(partner_id: str):
      summary="Register an opportunity as a rep (optional Idempotency-Key header)")
 def register_opportunity():
     from chalicelib.domain.access import Role
-    from chalicelib.domain.registration import new_id, new_registration
 
+    m = _modules()
     request = bp.current_request
     s = settings.get()
     raw = request.raw_body
@@ -145,11 +153,10 @@ def register_opportunity():
     if principal.role is Role.PARTNER:
         raise HttpError(403, "forbidden", "partners register through the signed webhook")
     key = idempotency_key(request.headers)
-    registration, _ = _schemas()
     body = parse_json(raw)  # parsed once: validated below, fingerprinted for the idempotency claim
-    payload = validate(registration.RegistrationCreate, body)
+    payload = validate(m.registration.RegistrationCreate, body)
     now = clock.now()
-    reg = new_registration(payload, reg_id=new_id("reg", now), source=registration.Source.REP,
+    reg = m.domain.new_registration(payload, reg_id=m.domain.new_id("reg", now), source=m.registration.Source.REP,
                            submitter=principal.actor, team_id=principal.team_id, now=now)
     return _store(reg, f"idem#{principal.id}#{key}" if key else None, body)
 
@@ -160,8 +167,6 @@ def _check_envelope_time(stamp, now) -> None:
     """The envelope's ``timestamp`` is when the partner created the event: not ahead of our clock by more
     than the signature tolerance, and not older than ``ENVELOPE_MAX_AGE`` (a year: a partner may sync an old
     opportunity; a date decades off is a bug in its system)."""
-    from datetime import UTC
-
     s = settings.get()
     stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
     if stamp > now + timedelta(seconds=s.webhook_tolerance_seconds):

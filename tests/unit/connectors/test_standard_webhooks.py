@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -417,3 +418,34 @@ def test_we_sign_and_the_reference_verifies(payload: str) -> None:
     assert Webhook(DEFAULT["secret"]).verify(payload, headers) == json.loads(payload)
     with pytest.raises(WebhookVerificationError):
         Webhook(DEFAULT["secret"]).verify(payload + "x", headers, json_parse=False)
+
+
+def test_a_secret_is_decoded_once_and_a_broken_one_fails_every_time(monkeypatch):
+    """Session 7 (issue 15 item 2): the HMAC key of a secret is decoded once per process; a secret that does not
+    decode is never remembered, so every verification with it raises."""
+    import connectors.standard_webhooks as sw
+    from connectors.errors import ConfigInvalidError
+
+    decoded: list[str] = []
+    original = sw.decode_secret
+    monkeypatch.setattr(sw, "_key", functools.lru_cache(maxsize=64)(
+        lambda s: decoded.append(s) or original(s)))
+    secret = sw.generate_secret()
+    body = b'{"a":1}'
+    now = int(datetime.now(UTC).timestamp())
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(now), "webhook-signature": sw.sign(secret, "msg_1", now, body)}
+    for _ in range(3):
+        sw.verify([secret], headers, body, now=now)
+    assert decoded == [secret]
+    for _ in range(2):
+        with pytest.raises(ConfigInvalidError):
+            sw.verify(["whsec_!!notbase64"], headers, body, now=now)
+    assert decoded == [secret, "whsec_!!notbase64", "whsec_!!notbase64"]
+
+
+def test_the_module_caches_decode_secret():
+    import connectors.standard_webhooks as sw
+
+    assert sw._key.__wrapped__ is sw.decode_secret
+    secret = sw.generate_secret()
+    assert sw._key(secret) is sw._key(secret) == sw.decode_secret(secret)

@@ -58,3 +58,31 @@ def test_the_source_is_its_enum_even_when_given_as_text():
                            submitter=Actor(kind="user", id="wang"), now=NOW)
     assert reg.source is Source.REP
     assert reg.customer_key == "uscc:91440300708461136T"
+
+
+@pytest.mark.parametrize("body", list(_variants()))
+def test_the_registration_is_exactly_what_model_construct_builds(body, monkeypatch):
+    """Session 7: built without ``model_construct``'s per-field search, yet the same object it builds: the same
+    ``__dict__`` in the same field order, the same fields set, no extra, no private state; and a new set each."""
+    from chalicelib.domain.registration import customer_key
+
+    payload = RegistrationCreate.model_validate(body)
+    submitter = Actor(kind="partner", id="acme")
+    kw = {"reg_id": "reg_t", "source": Source.PARTNER, "submitter": submitter, "now": NOW, "partner_id": "acme",
+          "team_id": None}
+    first = AuditEntry(seq=1, at=NOW, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
+    expected = Registration.model_construct(
+        **{name: getattr(payload, name) for name in RegistrationCreate.model_fields}, id="reg_t",
+        status=RegistrationStatus.SUBMITTED, source=Source.PARTNER, submitter=submitter, partner_id="acme",
+        team_id=None, customer_key=customer_key(payload.customer), created_at=NOW, updated_at=NOW, version=1,
+        audit=[first])
+    monkeypatch.setattr(Registration, "model_construct", classmethod(lambda cls, **kw: pytest.fail("searched")))
+    reg, again = new_registration(payload, **kw), new_registration(payload, **kw)
+    assert type(reg) is Registration
+    assert list(reg.__dict__.items()) == list(expected.__dict__.items())
+    assert reg.__pydantic_fields_set__ == expected.__pydantic_fields_set__
+    assert reg.__pydantic_fields_set__ is not again.__pydantic_fields_set__
+    assert (reg.__pydantic_extra__, reg.__pydantic_private__) == (expected.__pydantic_extra__,
+                                                                  expected.__pydantic_private__)
+    assert reg.model_dump_json() == expected.model_dump_json()
+    assert reg.model_dump(exclude_unset=True) == expected.model_dump(exclude_unset=True)

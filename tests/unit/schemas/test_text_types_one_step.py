@@ -82,9 +82,11 @@ def _python_steps(schema) -> int:
 
 
 @pytest.mark.parametrize(("new", "old"), PAIRS, ids=["ShortText", "LongText", "Ref"])
-def test_a_value_passes_two_python_functions_not_three_or_four(new, old):
-    # before: clean, min (ShortText, Ref), max, the strip's wrapper
+def test_a_value_passes_one_python_function_or_three_not_four(new, old):
+    # before: clean, min (ShortText, Ref), max, the strip's wrapper; session 7: the fast path (one call for a
+    # printable unpadded text: tests/unit/schemas/test_validation_fast_paths.py), then clean and bounds for others
     assert _python_steps(TypeAdapter(old).core_schema) == (3 if new is LongText else 4)
-    assert _python_steps(TypeAdapter(new).core_schema) == 2  # clean, bounds
+    assert _python_steps(TypeAdapter(new).core_schema) == 3
+    assert TypeAdapter(new).core_schema["type"] == "function-wrap"
     assert isinstance(common._Text(min_length=1, max_length=2).__get_pydantic_core_schema__(
         str, lambda source: core_schema.str_schema()), dict)

@@ -115,3 +115,16 @@ def test_poison_stream_record_is_retried_then_sent_to_the_failure_queue(suite, m
     dlq = sqs.get_queue_url(QueueName=f"{suite.prefix}-stream-failures-dlq")["QueueUrl"]
     parked = sqs.receive_message(QueueUrl=dlq)["Messages"]
     assert json.loads(parked[0]["Body"])["record"]["dynamodb"]["SequenceNumber"] == calls[0]
+
+
+def test_records_written_before_skip_streams_are_never_delivered_and_later_ones_are(suite):
+    secret, _ = make_partner("acme")
+    tap = tap_events(suite, "tap")
+    seeded = post_webhook(suite.api, "acme", secret, example(external_ref="SEED-1")).json()["id"]
+    suite.runner.skip_streams()  # the seeded registration is history: its stream record is not delivered
+    assert suite.runner.pump() == 0
+    assert suite.runner.invocations.get("publish_domain_events") is None
+    later = post_webhook(suite.api, "acme", secret, example(external_ref="LATER-1")).json()["id"]
+    suite.runner.pump()
+    subjects = {e["subject"] for e in drain(suite, tap)}
+    assert later in subjects and seeded not in subjects

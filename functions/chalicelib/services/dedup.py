@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, NamedTuple
 
 from chalicelib.rules import dedup_rules
 
@@ -20,21 +21,35 @@ logger = logging.getLogger("dealreg.dedup")
 SYSTEM_ACTOR_ID = "dedup"
 
 
-def assess(name: str, registry_ids, website, emails, phones, products, parties, self_id=None):
-    """Candidates -> scores and rules -> holdings -> verdict. Returns (verdict, holdings, exact keys, forms)."""
+class Assessment(NamedTuple):
+    verdict: Any
+    held: dict
+    exact: list[str]
+    forms: Any
+    heads: Any = None  # store.dedup.Heads when judging for the index (``index_as``), for index_customer
+
+
+def assess(name: str, registry_ids, website, emails, phones, products, parties, self_id=None,
+           index_as: str | None = None) -> Assessment:
+    """Candidates -> scores and rules -> holdings -> verdict.
+
+    ``index_as``: the customer key this name is indexed under next (``judge``): the index heads the indexing
+    reads are read with the candidates' heads, in one consistent BatchGetItem (``store.dedup.judging_heads``).
+    """
     from chalicelib.domain import dedup_keys, dedup_match, dedup_verdict
     from chalicelib.store import dedup as store
 
     forms = dedup_keys.name_forms(name)
     exact = dedup_keys.exact_keys(name, registry_ids, website) + dedup_keys.contact_keys(emails, phones)
-    found = store.candidates(forms, exact)
+    heads = store.judging_heads(index_as, forms, exact) if index_as is not None else None
+    found = store.candidates(forms, exact, heads=heads)
     rules = dedup_rules()
     matches = dedup_match.score_candidates(forms, exact, ((c.ref, c.name, c.keys, None) for c in found), rules)
     same = [m.ref for m in matches if m.hit is not None and m.hit.action.value in ("block", "flag")]
     held = store.holdings(same)
     verdict = dedup_verdict.judge(parties=parties, products=products, matches=matches, holdings=held,
                                   self_id=self_id)
-    return verdict, held, exact, forms
+    return Assessment(verdict, held, exact, forms, heads)
 
 
 def verdict_model(verdict, held, *, registration_id=None, first_claim=None, now=None):
@@ -92,8 +107,9 @@ def judge(evt) -> None:
     emails = [c.email for c in reg.contacts]
     phones = [c.phone for c in reg.contacts]
     if stored is None:
-        verdict, held, exact, forms = assess(customer.name, ids, customer.website, emails, phones,
-                                              reg.project.products, _parties(reg), self_id=reg.id)
+        verdict, held, exact, forms, heads = assess(customer.name, ids, customer.website, emails, phones,
+                                                     reg.project.products, _parties(reg), self_id=reg.id,
+                                                     index_as=reg.customer_key)
         model = verdict_model(verdict, held, registration_id=reg.id, first_claim=reg.first_claim, now=now)
         if rejudge:
             # A newer judgement replaces an older one (never the reverse: see dedup_verdicts.replace_verdict).
@@ -106,11 +122,12 @@ def judge(evt) -> None:
     else:
         from chalicelib.domain import dedup_keys
 
+        heads = None
         forms = dedup_keys.name_forms(customer.name)
         exact = dedup_keys.exact_keys(customer.name, ids, customer.website) + dedup_keys.contact_keys(emails, phones)
     # Indexed after judging, so the registration's own customer name is a candidate only when an earlier
     # registration indexed it.
-    store.index_customer(reg.customer_key, customer.name, forms, exact, now=now)
+    store.index_customer(reg.customer_key, customer.name, forms, exact, now=now, heads=heads)
     judged = DedupVerdict.model_validate(stored)
     if judged.conflict:
         _announce_conflict(reg, judged, now)

@@ -9,6 +9,11 @@ the requests by operation and the tables they name, the clients created, and the
 A zip from before ``store.aws.session`` existed cannot be counted this way.
 
     .venv/bin/python -m bench.dedup_calls /tmp/before.zip build/deployment.zip --rounds 4
+    .venv/bin/python -m bench.dedup_calls /tmp/before.zip build/deployment.zip --rounds 4 --valgrind
+
+Round 1's event carries two messages (the stand-in's warm-up webhook's and round 1's); every later round one.
+Round *r* is the same customer for every zip, so ``--valgrind`` compares like with like (``bench.cold_start``
+alternates zips over one index, so its samples see different index states).
 """
 from __future__ import annotations
 
@@ -63,11 +68,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("zips", nargs="+", type=Path)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--valgrind", action="store_true",
+                        help="also count the instructions of each measured sample (cachegrind; load-independent)")
     args = parser.parse_args()
     if len(args.zips) > 1:  # one process (one stand-in) per zip: each sees the same customers in the same order
         for z in args.zips:
-            subprocess.run([sys.executable, "-m", "bench.dedup_calls", str(z), "--rounds", str(args.rounds)],
-                           check=True)
+            subprocess.run([sys.executable, "-m", "bench.dedup_calls", str(z), "--rounds", str(args.rounds),
+                            *(["--valgrind"] if args.valgrind else [])], check=True)
         return
     sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
     from bench import cold_start as cs
@@ -85,13 +92,18 @@ def main() -> None:
                 for _level in range(3):
                     waiting = world.pending()
                     if "detect_duplicates" in waiting:
-                        got = cs._run(root, "detect_duplicates", waiting["detect_duplicates"], env, PROBE)
+                        cs.VALGRIND = args.valgrind  # the measured sample only, not the functions feeding it
+                        try:
+                            got = cs._run(root, "detect_duplicates", waiting["detect_duplicates"], env, PROBE)
+                        finally:
+                            cs.VALGRIND = False
                         ops = Counter(f"{service}:{op}" for service, op, _ in got["calls"])
                         reads = [tables for _, op, tables in got["calls"] if op in ("GetItem", "BatchGetItem")]
                         records = len(waiting["detect_duplicates"]["Records"])
                         print(f"round {n}: {records} message(s), {len(got['calls'])} calls {dict(sorted(ops.items()))}; "
                               f"clients {got['clients']}; failed records {got['failures']}; "
-                              f"CPU {got['cpu_ms']:.0f} ms (load {os.getloadavg()[0]:.1f})")
+                              f"CPU {got['cpu_ms']:.0f} ms (load {os.getloadavg()[0]:.1f})"
+                              + (f"; {got['ir_m']:.0f} M instructions" if "ir_m" in got else ""))
                         print(f"  reads: {json.dumps([[t.split('-')[-1] for t in ts] for ts in reads])}")
                         break
                     if "publish_domain_events" in waiting:  # its SNS messages fill the dedup queue

@@ -9,7 +9,8 @@ a put costs one unit per KB of its item (BatchWriteItem: per item), an update or
 charges them). Also: items the indexing reads (Query items scanned, BatchGetItem/GetItem items returned),
 requests by operation, transaction cancellations, and a redelivery of each customer (must write nothing).
 
-Run: ``.venv/bin/python -m bench.dedup_writes --preload 2000 --customers 200``. It imports ``store.dedup`` from
+Run: ``.venv/bin/python -m bench.dedup_writes --preload 2000 --customers 200`` (``--judging-heads``: the heads read
+as ``services.dedup.judge`` reads them, once with the candidates', ``store.dedup.judging_heads``). It imports ``store.dedup`` from
 the tree it lives in, so the same file copied into an older checkout measures that checkout's code.
 
 ``--model`` (no AWS stand-in, any size): the units both layouts spend on the same names, from the key
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preload", type=int, default=2_000, help="names already in the index")
     parser.add_argument("--customers", type=int, default=200, help="new names indexed one at a time")
     parser.add_argument("--model", action="store_true", help="count from the key counts, without AWS")
+    parser.add_argument("--judging-heads", action="store_true",
+                        help="index as a judgement does: the heads read first with the candidates' "
+                             "(store.dedup.judging_heads; its reads count, its single BatchGetItem too)")
     args = parser.parse_args(argv)
     if args.model:
         for key, value in model(args.preload, args.customers).items():
@@ -171,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         redelivered = 0
         for key, name, forms, exact in entries[args.preload:]:
             before, read_before = counter.units, counter.items_read
-            store.index_customer(key, name, forms, exact, now=now)
+            heads = store.judging_heads(key, forms, exact) if args.judging_heads else None
+            store.index_customer(key, name, forms, exact, now=now, heads=heads)
             spent = counter.units - before
             reads.append(counter.items_read - read_before)
             units["all"].append(spent)
@@ -179,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             before = counter.units
             store.index_customer(key, name, forms, exact, now=now)  # an SQS redelivery
             redelivered += counter.units - before
-        print({"preload": args.preload, "customers": args.customers,
+        print({"preload": args.preload, "customers": args.customers, "judging_heads": args.judging_heads,
                **{f"write_units_{k}": _figures(v) for k, v in units.items() if v},
                "items_read_while_indexing": _figures(reads), "redelivery_write_units_total": redelivered, "requests": dict(counter.operations),
                "transactions_cancelled": counter.cancelled, "conditional_failures": counter.conditional_failures},

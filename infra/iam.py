@@ -259,13 +259,15 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     # no transaction, issue 15 item 5 — UpdateItem of a key's mark when it changes, PutItem of the marker)
     # and the verdict, find the holder's managers, announce conflicts.
     "detect_duplicates": (
-        Grant(("dynamodb:GetItem", "dynamodb:Query"), tables=("registrations",)),
+        # the registration, its stored verdict and its customer's enrichment: one BatchGetItem (issue 15 item 1)
+        Grant(("dynamodb:BatchGetItem", "dynamodb:Query"), tables=("registrations",)),
         Grant(("dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
                "dynamodb:BatchWriteItem"), tables=("dedup_index",)),
-        Grant(("dynamodb:GetItem", "dynamodb:PutItem"), tables=("dedup_verdicts",)),
+        Grant(("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"), tables=("dedup_verdicts",)),
         Grant(("dynamodb:GetItem",), tables=("directory",)),
         Grant(("sns:Publish",), events_topic=True),
-        Grant(("dynamodb:GetItem",), tables=("enrichments",)),  # issue 19: the snapshot's attribute score (company size)
+        # issue 19: the snapshot's attribute score (company size); GetItem when the event named another customer
+        Grant(("dynamodb:BatchGetItem", "dynamodb:GetItem"), tables=("enrichments",)),
     ),
     # Customer enrichment (issue 7): read the registration, the registry cache and enrichment items, publish
     # customer.review_flagged, read registry credentials (<prefix>/registries/*) and back off on its own queue.

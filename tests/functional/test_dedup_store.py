@@ -270,7 +270,10 @@ def test_an_index_in_the_old_layout_is_migrated_to_what_a_fresh_build_reads(suit
     assert store.migrate_counters() == 1 and DedupIndexItem.get("w:norpra", "#").n == FULL
 
 
-def test_concurrent_consumers_never_cancel_each_other_and_build_the_sequential_index(suite, writes):
+@pytest.mark.parametrize("judging", [False, True], ids=["heads-read-when-indexing", "heads-read-when-judging"])
+def test_concurrent_consumers_never_cancel_each_other_and_build_the_sequential_index(suite, writes, judging):
+    # judging: each consumer reads the heads of all its names first (store.dedup.judging_heads, as a judgement
+    # reads them before it stores its verdict), then indexes them: every read is as stale as it can get
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
@@ -289,7 +292,9 @@ def test_concurrent_consumers_never_cancel_each_other_and_build_the_sequential_i
 
     def consume(part):
         barrier.wait()
-        return [store.index_customer(key, name, forms, exact, now=at) for key, name, forms, exact in part]
+        heads = [store.judging_heads(key, forms, exact) if judging else None for key, _, forms, exact in part]
+        return [store.index_customer(key, name, forms, exact, now=at, heads=read)
+                for (key, name, forms, exact), read in zip(part, heads, strict=True)]
 
     writes.reset()
     with ThreadPoolExecutor(consumers) as pool:

@@ -109,15 +109,34 @@ _WEB_SUFFIX = re.compile(r"(?<=[^\W_])\.(?:com|net|org|cn|io)\b", re.IGNORECASE)
 # special treatment; N: first trading day; C: newly listed; XD/XR/DR: ex-dividend/ex-rights). They are
 # not part of the name ("ST西发", "*ST华通", "N马可波罗").
 # Case is ignored for the marker only (a scoped flag): folding case over the Han range cost ~3 ms at import.
-_MARKET_MARKER = re.compile(r"^\s*(?i:\*?S?\*?ST|XD|XR|DR|N|C)\s*(?=[\u3400-\u9fff])")
+_MARKET_MARKER = r"^\s*(?i:\*?S?\*?ST|XD|XR|DR|N|C)\s*(?=[\u3400-\u9fff])"
+# Every character the marker can start with after the spaces ("ſ" folds to "s" when case is ignored).
+_MARKET_MARKER_FIRST = frozenset("*SsXxDdNnCc\u017f")
 # The share class written after the short name of a company that also lists B (or H) shares ("张裕Ａ",
 # "深桑达Ａ", "粤高速B"): capital A/B right after Han characters, at the very end (full width or not).
-_SHARE_CLASS = re.compile(r"(?<=[\u3400-\u9fff])\s*[AB\uff21\uff22]\s*$")
+_SHARE_CLASS = r"(?<=[\u3400-\u9fff])\s*[AB\uff21\uff22]\s*$"
+_SHARE_CLASS_LAST = frozenset("AB\uff21\uff22")
 # The one legal form an exchange short name carries ("国安股份"); any other form marks a registered name.
 _SHORT_NAME_FORM = "股份"
 # Latin names of Chinese companies start with their region in pinyin ("Hangzhou Yitong New Materials",
 # "SHENZHEN KTC TECHNOLOGY"): taken off like a Chinese region prefix when a name of two words remains.
 _MIN_WORDS_AFTER_REGION = 1
+
+
+@lru_cache(maxsize=2)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _listing_marks_removed(text: str) -> str:
+    """``text`` without an exchange's market marker in front and share class at the end. Each pattern is
+    compiled on the first name that could carry its mark (~1 ms each: the Han range), so a cold dedup function
+    whose first name starts and ends with Han characters compiles neither (issue 15 item 1)."""
+    if text.lstrip()[:1] in _MARKET_MARKER_FIRST:
+        text = _compiled(_MARKET_MARKER).sub("", text, count=1)
+    if text.rstrip()[-1:] in _SHARE_CLASS_LAST:
+        text = _compiled(_SHARE_CLASS).sub("", text, count=1)
+    return text
 
 
 def name_forms(name: str) -> NameForms:
@@ -130,7 +149,7 @@ def name_forms(name: str) -> NameForms:
         The ``NameForms``.
     """
     text = _WEB_SUFFIX.sub("", name, count=1)
-    unmarked = _SHARE_CLASS.sub("", _MARKET_MARKER.sub("", text, count=1), count=1)
+    unmarked = _listing_marks_removed(text)
     normalised = names.normalise(unmarked)
     registered = any(form != _SHORT_NAME_FORM for form in normalised.legal_forms)
     listing_mark = unmarked != text or (not registered and bool(normalised.legal_forms)

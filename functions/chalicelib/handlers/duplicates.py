@@ -67,7 +67,7 @@ def check_duplicates():
     principal = bearer_principal(request.headers)
     body = parse_body(DuplicateCheckRequest, request.raw_body)
     customer = body.customer
-    verdict, held, _, _ = assess(customer.name, [(r.scheme.value, r.value) for r in customer.registry_ids],
+    verdict, held, *_ = assess(customer.name, [(r.scheme.value, r.value) for r in customer.registry_ids],
                                  customer.website, body.contact_emails, body.contact_phones, body.products,
                                  [principal.id])
     return json_response(200, visibility.verdict(visibility.Viewer.of(principal),

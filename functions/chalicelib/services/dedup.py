@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, NamedTuple
 
 from chalicelib.rules import dedup_rules
 
@@ -20,21 +21,35 @@ logger = logging.getLogger("dealreg.dedup")
 SYSTEM_ACTOR_ID = "dedup"
 
 
-def assess(name: str, registry_ids, website, emails, phones, products, parties, self_id=None):
-    """Candidates -> scores and rules -> holdings -> verdict. Returns (verdict, holdings, exact keys, forms)."""
+class Assessment(NamedTuple):
+    verdict: Any
+    held: dict
+    exact: list[str]
+    forms: Any
+    heads: Any = None  # store.dedup.Heads when judging for the index (``index_as``), for index_customer
+
+
+def assess(name: str, registry_ids, website, emails, phones, products, parties, self_id=None,
+           index_as: str | None = None) -> Assessment:
+    """Candidates -> scores and rules -> holdings -> verdict.
+
+    ``index_as``: the customer key this name is indexed under next (``judge``): the index heads the indexing
+    reads are read with the candidates' heads, in one consistent BatchGetItem (``store.dedup.judging_heads``).
+    """
     from chalicelib.domain import dedup_keys, dedup_match, dedup_verdict
     from chalicelib.store import dedup as store
 
     forms = dedup_keys.name_forms(name)
     exact = dedup_keys.exact_keys(name, registry_ids, website) + dedup_keys.contact_keys(emails, phones)
-    found = store.candidates(forms, exact)
+    heads = store.judging_heads(index_as, forms, exact) if index_as is not None else None
+    found = store.candidates(forms, exact, heads=heads)
     rules = dedup_rules()
     matches = dedup_match.score_candidates(forms, exact, ((c.ref, c.name, c.keys, None) for c in found), rules)
     same = [m.ref for m in matches if m.hit is not None and m.hit.action.value in ("block", "flag")]
     held = store.holdings(same)
     verdict = dedup_verdict.judge(parties=parties, products=products, matches=matches, holdings=held,
                                   self_id=self_id)
-    return verdict, held, exact, forms
+    return Assessment(verdict, held, exact, forms, heads)
 
 
 def verdict_model(verdict, held, *, registration_id=None, first_claim=None, now=None):
@@ -76,45 +91,47 @@ def judge(evt) -> None:
     """Judge the registration a ``registration.submitted``/``.updated`` event names, store the verdict, index
     its customer, and announce ``conflict_detected`` (on a conflict) and ``dedup_checked``."""
     from chalicelib import clock
-    from chalicelib.store import dedup as store, dedup_verdicts, registrations
+    from chalicelib.store import dedup as store, dedup_verdicts
     from schemas.dedup import DedupVerdict
 
-    reg = registrations.get(evt.subject)
+    rejudge = _rejudge(evt)
+    named = getattr(evt, "registration", None)  # the snapshot: its customer's registry facts are read with it
+    reg, stored, facts = dedup_verdicts.read_for_judging(evt.subject, verdict=not rejudge,
+                                                         customer_key=named.customer_key if named else None)
     if reg is None:
         return
     now = clock.now()
-    rejudge = _rejudge(evt)
     if rejudge and reg.status.value not in ("submitted", "pending_review"):
         return  # an edit of a rejected registration is judged when it is resubmitted
-    stored = None if rejudge else dedup_verdicts.get_verdict(reg.id)
     customer = reg.customer
     ids = [(r.scheme.value, r.value) for r in customer.registry_ids]
     emails = [c.email for c in reg.contacts]
     phones = [c.phone for c in reg.contacts]
     if stored is None:
-        verdict, held, exact, forms = assess(customer.name, ids, customer.website, emails, phones,
-                                              reg.project.products, _parties(reg), self_id=reg.id)
+        verdict, held, exact, forms, heads = assess(customer.name, ids, customer.website, emails, phones,
+                                                     reg.project.products, _parties(reg), self_id=reg.id,
+                                                     index_as=reg.customer_key)
         model = verdict_model(verdict, held, registration_id=reg.id, first_claim=reg.first_claim, now=now)
-        if rejudge:
-            # A newer judgement replaces an older one (never the reverse: see dedup_verdicts.replace_verdict).
-            dedup_verdicts.replace_verdict(reg.id, model.outcome.value, model.model_dump(mode="json"), now=now)
-            stored = dedup_verdicts.get_verdict(reg.id)
-        elif not dedup_verdicts.save_verdict(reg.id, model.outcome.value, model.model_dump(mode="json"), now=now):
-            stored = dedup_verdicts.get_verdict(reg.id)  # a concurrent delivery won; announce what it stored
-        else:
-            stored = model.model_dump(mode="json")
+        dumped = model.model_dump(mode="json")
+        # A newer judgement replaces an older one (never the reverse: see dedup_verdicts.replace_verdict); a
+        # first one is stored once. When ours was not stored, announce what was.
+        saved = (dedup_verdicts.replace_verdict if rejudge else dedup_verdicts.save_verdict)(
+            reg.id, model.outcome.value, dumped, now=now)
+        stored, judged = (dumped, model) if saved else (dedup_verdicts.get_verdict(reg.id), None)
     else:
         from chalicelib.domain import dedup_keys
 
+        heads, judged = None, None
         forms = dedup_keys.name_forms(customer.name)
         exact = dedup_keys.exact_keys(customer.name, ids, customer.website) + dedup_keys.contact_keys(emails, phones)
     # Indexed after judging, so the registration's own customer name is a candidate only when an earlier
     # registration indexed it.
-    store.index_customer(reg.customer_key, customer.name, forms, exact, now=now)
-    judged = DedupVerdict.model_validate(stored)
+    store.index_customer(reg.customer_key, customer.name, forms, exact, now=now, heads=heads)
+    if judged is None:
+        judged = DedupVerdict.model_validate(stored)
     if judged.conflict:
-        _announce_conflict(reg, judged, now)
-    _announce_checked(reg, judged, now)
+        _announce_conflict(reg, judged, now, facts)
+    _announce_checked(reg, judged, now, facts)
 
 
 def _rejudge(evt) -> bool:
@@ -124,7 +141,7 @@ def _rejudge(evt) -> bool:
         evt.type == "registration.submitted" and evt.from_status is not None and evt.from_status.value == "rejected")
 
 
-def _announce_checked(reg, verdict, now) -> None:
+def _announce_checked(reg, verdict, now, facts=None) -> None:
     """Tell the workflow that this version of the registration has its verdict; its auto-checks wait for
     this. The id is stable per registration version, so a redelivery re-sends the same event."""
     from chalicelib.domain.events import snapshot
@@ -135,12 +152,12 @@ def _announce_checked(reg, verdict, now) -> None:
 
     publish([RegistrationDedupChecked(
         id=f"{reg.id}:dedup:{reg.version}", occurred_at=verdict.computed_at or now, subject=reg.id,
-        actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID), registration=snapshot(reg, attribute_of=attribute_scorer()),
+        actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID), registration=snapshot(reg, attribute_of=attribute_scorer(facts)),
         outcome=verdict.outcome.value, action=verdict.action.value if verdict.action else None, rule=verdict.rule,
     )])
 
 
-def _announce_conflict(reg, verdict, now) -> None:
+def _announce_conflict(reg, verdict, now, facts=None) -> None:
     from chalicelib.domain.events import snapshot
     from chalicelib.store import directory
     from chalicelib.store.publisher import publish
@@ -176,7 +193,7 @@ def _announce_conflict(reg, verdict, now) -> None:
     publish([RegistrationConflictDetected(
         id=f"{reg.id}:conflict", occurred_at=verdict.computed_at or now, subject=reg.id,
         actor=Actor(kind=PrincipalKind.SYSTEM, id=SYSTEM_ACTOR_ID),
-        registration=snapshot(reg, attribute_of=attribute_scorer()),
+        registration=snapshot(reg, attribute_of=attribute_scorer(facts)),
         conflict_with=verdict.conflict_with, holder=holder, notify=list(dict.fromkeys(notify)),
         recipients=recipients, rule=verdict.rule,
     )])

@@ -55,6 +55,33 @@ def _heads(pks: Sequence[str], *, consistent: bool = False) -> dict[str, DedupIn
                                                                consistent_read=consistent)}
 
 
+@dataclass(frozen=True)
+class Heads:
+    """Heads read once, consistently, for a judgement and the indexing after it (``judging_heads``): the
+    candidates' exact and query keys and the customer's marker and stored keys, so the two read one
+    BatchGetItem instead of one each (issue 15 item 1). A pk outside ``read`` is read when asked for."""
+
+    read: frozenset[str]
+    found: dict[str, DedupIndexItem]
+
+    def get(self, pks: Sequence[str]) -> dict[str, DedupIndexItem]:
+        missing = [pk for pk in pks if pk not in self.read]
+        got = {pk: self.found[pk] for pk in pks if pk in self.found}
+        if missing:
+            got.update(_heads(missing, consistent=True))
+        return got
+
+
+def judging_heads(customer_key: str, forms: NameForms, exact: Sequence[str]) -> Heads:
+    """One consistent BatchGetItem of every head that ``candidates`` and then ``index_customer`` read for this
+    customer name. Reading them before the verdict is stored, instead of just before indexing, changes no
+    race: a key created meanwhile makes the conditional head put fail (its head is read back), postings and
+    the marker are idempotent puts, and marks are counted after posting."""
+    pks = list(dict.fromkeys([_marker_pk(customer_key, forms), *stored_keys(forms, exact),
+                              *(f"x:{k}" for k in exact), *query_keys(forms)]))
+    return Heads(frozenset(pks), _heads(pks, consistent=True))
+
+
 def _marker_pk(customer_key: str, forms: NameForms) -> str:
     return f"{_MARKER}{customer_key}|{forms.compact}"
 
@@ -89,7 +116,8 @@ def _claim_head(key: str, customer_key: str, posting: dict) -> DedupIndexItem | 
     return _heads([key], consistent=True)[key]
 
 
-def index_customer(customer_key: str, name: str, forms: NameForms, exact: Sequence[str], *, now: datetime) -> bool:
+def index_customer(customer_key: str, name: str, forms: NameForms, exact: Sequence[str], *, now: datetime,
+                   heads: Heads | None = None) -> bool:
     """Add one customer name to the index under its exact and blocking keys (``dedup_match.stored_keys``).
 
     Per key: a new key gets its head (a conditional put: of two consumers, one creates it, the other
@@ -98,12 +126,14 @@ def index_customer(customer_key: str, name: str, forms: NameForms, exact: Sequen
     marker is written last, so a redelivery after a crash redoes the idempotent rest, and a redelivery
     after success writes nothing. No transaction, no counter: the counts are the postings' own.
 
+    ``heads``: the heads already read by ``judging_heads`` for this name (else read here, one BatchGetItem).
+
     Returns:
         False when this customer name was already indexed.
     """
     keys = stored_keys(forms, exact)
     marker = _marker_pk(customer_key, forms)
-    heads = _heads([marker, *keys], consistent=True)
+    heads = heads.get([marker, *keys]) if heads is not None else _heads([marker, *keys], consistent=True)
     if marker in heads:
         return False
     posting = {"name": name, "core": forms.compact, "keys": list(exact), "created_at": now}
@@ -201,28 +231,30 @@ def _reader(seen: dict[str, DedupIndexItem], heads: dict[str, DedupIndexItem]):
     return fetch
 
 
-def candidates(forms: NameForms, exact: Sequence[str]) -> list[Candidate]:
+def candidates(forms: NameForms, exact: Sequence[str], *, heads: Heads | None = None) -> list[Candidate]:
     """Candidate customers for a name and its exact keys, by the plan of ``dedup_match``.
 
     Reads: the heads of the exact keys and of at most ``MAX_QUERY_KEYS`` blocking keys (one BatchGetItem
     each; a head carries its key's mark and first posting), then the other postings of the lists chosen
     (one Query of one partition each, none for a key with one customer) — at most ``EXACT_LIMIT`` per known
-    exact key (and then nothing fuzzy), else at most ``POSTING_BUDGET`` postings in total.
+    exact key (and then nothing fuzzy), else at most ``POSTING_BUDGET`` postings in total. ``heads``: the
+    heads ``judging_heads`` read (then no BatchGetItem here).
     """
+    read = heads.get if heads is not None else _heads
     seen: dict[str, DedupIndexItem] = {}
     exact_keys = [f"x:{k}" for k in exact]
     if exact_keys:
-        heads = _heads(exact_keys)
-        fetch = _reader(seen, heads)
+        found = read(exact_keys)
+        fetch = _reader(seen, found)
         for key in exact_keys:
-            if key in heads:
+            if key in found:
                 fetch(key, EXACT_LIMIT)
         if seen:
             return [_candidate(ref, item) for ref, item in list(seen.items())[:TOP_CANDIDATES]]
     keys = query_keys(forms)
-    heads = _heads(keys) if keys else {}
-    marks = {k: int(h.n or 0) for k, h in heads.items()}
-    lists, counts = read_plan(keys, marks, _reader(seen, heads))
+    found = read(keys) if keys else {}
+    marks = {k: int(h.n or 0) for k, h in found.items()}
+    lists, counts = read_plan(keys, marks, _reader(seen, found))
     compacts = {ref: item.core or "" for ref, item in seen.items()}
     return [_candidate(r, seen[r]) for r in rank(lists, counts, query=forms.compact, compacts=compacts)]
 

@@ -17,8 +17,7 @@ from pynamodb.exceptions import GetError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import PendingCapError
-from chalicelib.domain.ownership import PENDING
-from chalicelib.store import holders, models, status_index
+from chalicelib.store import models, status_index
 from chalicelib.store.models import AuditEntryMap, ClaimItem, CustomerItem, RegistrationItem
 from schemas.common import Actor
 from schemas.registration import AuditEntry, Registration, RegistrationCreate, RegistrationStatus, SalesStage
@@ -239,6 +238,10 @@ def create(
     Raises:
         PendingCapError: the submitter is at the pending cap (nothing was written).
     """
+    # Here, not at import: a reader of registrations (the dedup and workflow functions) needs neither (issue 15).
+    from chalicelib.domain.ownership import PENDING
+    from chalicelib.store import holders
+
     cap = _pending_cap()
     answer = {"id": reg.id, "status": reg.status.value}
     times = _ClaimTimes.at(now, idempotency_ttl)
@@ -530,6 +533,9 @@ def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> 
     Raises:
         PendingCapError: a move back into review (resubmission) with the submitter at the pending cap.
     """
+    from chalicelib.domain.ownership import PENDING
+    from chalicelib.store import holders
+
     source = entry.from_status or RegistrationStatus.SUBMITTED
     actions = [
         *status_index.stamp(reg.id, entry.to_status.value),

@@ -201,11 +201,15 @@ def summarizer(*, with_model: bool = True):
     return lambda reg, facts=None: summary(reg, attribute_rules=rules, model=model, customer_facts=facts)
 
 
-def attribute_scorer():
+def attribute_scorer(known: Mapping[str, dict[str, Any]] | None = None):
     """f(registration) -> its attribute score under the rules in force with its customer's registry facts
-    (company size): the score lists and ``/scores`` show, for routing's ``min_attribute_score``."""
+    (company size): the score lists and ``/scores`` show, for routing's ``min_attribute_score``.
+
+    ``known``: registry facts already read (``facts_of``), by customer key; any other customer's are read."""
     of = summarizer(with_model=False)
-    return lambda reg: of(reg, customer_facts(reg.customer_key))["attribute"]
+    known = known or {}
+    return lambda reg: of(reg, known[reg.customer_key] if reg.customer_key in known
+                          else customer_facts(reg.customer_key))["attribute"]
 
 
 def summaries(regs) -> dict[str, dict[str, Any]]:
@@ -216,7 +220,8 @@ def summaries(regs) -> dict[str, dict[str, Any]]:
     return {r.id: of(r, facts.get(r.customer_key)) for r in regs}
 
 
-def _facts(item) -> dict[str, Any]:
+def facts_of(item) -> dict[str, Any]:
+    """The registry facts scoring reads from a customer's enrichment item (None: no facts)."""
     from chalicelib.domain.scoring_model import capital_band
 
     company = item.company or {} if item is not None else {}
@@ -228,7 +233,7 @@ def customer_facts(customer_key: str) -> dict[str, Any]:
     """What registry enrichment says about the customer's size (``scoring_model.record_of``'s facts)."""
     from chalicelib.store.companies import get_enrichment
 
-    return _facts(get_enrichment(customer_key))
+    return facts_of(get_enrichment(customer_key))
 
 
 def customer_facts_many(keys) -> dict[str, dict[str, Any]]:
@@ -236,7 +241,7 @@ def customer_facts_many(keys) -> dict[str, dict[str, Any]]:
     from chalicelib.store.models import CustomerEnrichmentItem
 
     keys = sorted(set(keys))
-    return {item.customer_key: _facts(item) for item in CustomerEnrichmentItem.batch_get(keys)} if keys else {}
+    return {item.customer_key: facts_of(item) for item in CustomerEnrichmentItem.batch_get(keys)} if keys else {}
 
 
 def priority_scorer():

@@ -46,7 +46,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from operator import itemgetter
+from itertools import compress
+from operator import itemgetter, not_
 from typing import Any, NamedTuple
 
 MATCH_TEXT_CHARS = 4000
@@ -81,14 +82,21 @@ def words(text: str) -> list[str]:
     """``_WORD.findall(text)``: the runs of letters and digits (``str.isalnum``), faster.
 
     ASCII punctuation is the common separator: one table lookup per character (``str.translate``, or
-    ``bytes.translate`` over UTF-8 when the text is not ASCII) turns it into spaces, a regex pass turns the
-    rarer separators beyond ASCII (dashes, curly quotes, ideographic full stop...) into spaces, and
-    ``split`` cuts at the spaces (no character is both a space and a letter or digit).
+    ``bytes.translate`` over UTF-8 when the text is not ASCII) turns it into spaces and ``split`` cuts at the
+    spaces (no character is both a space and a letter or digit); the rarer separators beyond ASCII (dashes,
+    curly quotes, ideographic full stop...) are then cut by a regex inside the few parts that hold one.
     """
     if text.isascii():
         return text.translate(_ASCII_NON_WORD).split()
     wide = text.encode("utf-8", "surrogatepass").translate(_BYTE_NON_WORD).decode("utf-8", "surrogatepass")
-    return _WIDE_NON_WORD.sub(" ", wide).split()
+    parts = wide.split()
+    # Each part is now free of ASCII separators and spaces: it is a word unless it holds a separator beyond
+    # ASCII (``str.isalnum`` is false), and only such parts (≈ 2 % of them in the corpus) are cut by the regex,
+    # in place (issue 15 item 4, session 7: the regex pass over the whole text cost ≈ 200 instructions per
+    # character). The same words as the regex over the whole text: a part is a run between spaces.
+    for i in reversed(list(compress(range(len(parts)), map(not_, map(str.isalnum, parts))))):
+        parts[i:i + 1] = _WIDE_NON_WORD.sub(" ", parts[i]).split()
+    return parts
 
 
 @dataclass(frozen=True)
@@ -187,12 +195,16 @@ class Criteria(NamedTuple):
         return "always", ("",)
 
 
-@dataclass
+@dataclass(slots=True)
 class Prepared:
-    """A tender reduced to what matching reads; computed once per tender."""
+    """A tender reduced to what matching reads; computed once per tender.
+
+    ``words`` (the set of ``word_list``) is made on first use: the index never needs it (it looks the tender's
+    words up in its one-word dict straight from ``word_list``), only the naive loop's ``has_phrase`` does
+    (issue 15 item 4, session 7: building it was ≈ a tenth of ``prepare``). Equality compares the fields
+    ``words`` is made from, not the cache."""
 
     text: str
-    words: frozenset[str]
     word_list: list[str]
     buyer_core: str | None
     places: tuple[str, ...]  # folded country and every prefix of the folded region
@@ -201,25 +213,52 @@ class Prepared:
     code_prefixes: frozenset[str]
     value: Decimal | None
     currency: str | None
-    _positions: dict[str, list[int]] = field(default_factory=dict)
+    _words: frozenset[str] | None = field(default=None, compare=False, repr=False)
+    _positions: dict[str, list[int]] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def words(self) -> frozenset[str]:
+        if self._words is None:
+            self._words = frozenset(self.word_list)
+        return self._words
 
     def has_phrase(self, words: tuple[str, ...]) -> bool:
         if words[0] not in self.words:
             return False
         if len(words) == 1:
             return True
-        if not self._positions:
+        if self._positions is None:
+            self._positions = {}
             for i, w in enumerate(self.word_list):
                 self._positions.setdefault(w, []).append(i)
         n = len(words)
         return any(self.word_list[i:i + n] == list(words) for i in self._positions.get(words[0], ()))
 
 
-def prepare(tender: Any) -> Prepared:
-    """Reduce a ``schemas.tender.Tender`` for matching."""
+@lru_cache(maxsize=1)
+def _prepare_steps() -> tuple[Any, Any, Any]:
+    """``names.normalise``, ``sanitize.visible_text`` and ``sanitize.collapsed_head``, imported on first use (a
+    cold API function that only compiles subscriptions never loads them) and then kept: an ``import``
+    statement inside a function costs ≈ 1–2 µs on every call in CPython 3.11 (its ``__spec__._initializing``
+    check raises and formats an AttributeError each time), paid per tender (issue 15 item 4, session 7)."""
     from chalicelib.domain.names import normalise
     from connectors.formats.sanitize import collapsed_head, visible_text
 
+    return normalise, visible_text, collapsed_head
+
+
+@lru_cache(maxsize=1)
+def _rapidfuzz() -> tuple[Any, Any]:
+    """``rapidfuzz.fuzz.ratio`` and ``rapidfuzz.process.extract``, imported on first use and kept (see
+    ``_prepare_steps``: no ``import`` statement per tender)."""
+    from rapidfuzz import fuzz, process
+
+    return fuzz.ratio, process.extract
+
+
+def prepare(tender: Any) -> Prepared:
+    """Reduce a ``schemas.tender.Tender`` for matching."""
+    normalise, visible_text, collapsed_head = _prepare_steps()
     # The text is ``fold(title + "\n" + html_to_text(body)[:MATCH_TEXT_CHARS])``. ``html_to_text`` is
     # ``collapse(visible_text(...))``, and collapsing changes only whitespace runs (none vanishes between two
     # other characters), which ``fold`` collapses to single spaces anyway; it never lengthens the text. So a
@@ -234,9 +273,10 @@ def prepare(tender: Any) -> Prepared:
     folded = [_code_prefixes(c) for c in tender.categories]
     buyer_core = normalise(tender.buyer.name).core if tender.buyer is not None else None
     return Prepared(
-        text=text, words=frozenset(word_list), word_list=word_list, buyer_core=buyer_core or None,
-        places=places, place_set=place_set, codes=tuple([code for code, _ in folded]),
-        code_prefixes=frozenset().union(*[prefixes for _, prefixes in folded]),
+        text=text, word_list=word_list, buyer_core=buyer_core or None, places=places, place_set=place_set,
+        codes=tuple([code for code, _ in folded]),
+        # one category (most tenders): its cached prefixes as they are, not a copy
+        code_prefixes=folded[0][1] if len(folded) == 1 else frozenset().union(*[prefixes for _, prefixes in folded]),
         value=tender.value, currency=tender.currency,
     )
 
@@ -461,11 +501,10 @@ class BuyerBlocker:
                     pool.add(best)
         if not pool:
             return []
-        from rapidfuzz import fuzz, process
-
+        ratio, extract = _rapidfuzz()
         # One C call scores the pool with the same scorer and cut-off as ``buyer_score``.
-        return [k for k, _score, _i in process.extract(query, list(pool), scorer=fuzz.ratio,
-                                                        score_cutoff=BUYER_MIN_SCORE, limit=None)]
+        return [k for k, _score, _i in extract(query, list(pool), scorer=ratio, score_cutoff=BUYER_MIN_SCORE,
+                                               limit=None)]
 
 
 _KINDS = ("keywords", "codes", "buyers", "places", "always")
@@ -610,7 +649,7 @@ class SubscriptionIndex:
             hits.update(map(_PATTERN, self._cjk.iter(_as_bytes(text))))
         if self._single:
             single = self._single
-            hits.update(map(single.__getitem__, single.keys() & p.words))  # iterates the tender's words
+            hits.update(map(single.__getitem__, single.keys() & p.word_list))  # iterates the tender's words
         if len(self._words):
             hits.update(map(_PATTERN, self._words.iter(f" {' '.join(p.word_list)} ")))
         return hits
@@ -773,8 +812,7 @@ def _check_all(checks: list[Criteria], p: Prepared, hits: set[str], add: Any) ->
     not per subscription; tests/unit/domain/test_tender_matching.py checks the results are the same). Each
     ``Criteria`` is unpacked in one step (a named field is a descriptor call; at ~24 candidates per tender the
     field reads were a third of this loop)."""
-    from rapidfuzz.fuzz import ratio
-
+    ratio = _rapidfuzz()[0]
     prefixes, places, core, value, currency = p.code_prefixes, p.place_set, p.buyer_core, p.value, p.currency
     disjoint = hits.isdisjoint
     for sub_id, _rep, _delivery, include, exclude, categories, regions, buyers, vmin, vmax, cur in checks:

@@ -82,6 +82,13 @@ def test_split_splits_where_the_regex_space_class_matches():
     assert spaces == set(EVERY_CHAR) - set("".join(EVERY_CHAR.split()))
 
 
+def test_ascii_is_its_own_nfkc_and_case_folds_as_lower():
+    """What lets ``fold`` take ASCII text through ``bytes.lower`` without NFKC (session 7)."""
+    for i in range(128):
+        c = chr(i)
+        assert unicodedata.normalize("NFKC", c) == c and c.casefold() == c.lower() == bytes([i]).lower().decode()
+
+
 def test_word_characters_are_exactly_the_alphanumerics_and_never_spaces():
     word = set(re.findall(r"[^\W_]", EVERY_CHAR))
     alnum = {c for c in EVERY_CHAR if c.isalnum()}
@@ -105,7 +112,7 @@ def test_whitespace_folds_to_whitespace_and_nothing_else_folds_to_a_lone_space()
 # -- the pieces against the reference ----------------------------------------------------------------------
 
 EDGE_TEXTS = [
-    "", " ", "\n", "\u3000", "a", "_", "a_b", "ÀÉÎ Straße ǅ", "ＡＢＣ１２３ ｶﾀｶﾅ", "中文English混合 text１２",
+    "", " ", "\n", "\u3000", "a", "_", "Single Spaced ASCII, text.", " Lead", "Trail ", "x\x1cy\x1fz\tw", "A\nB", "a_b", "ÀÉÎ Straße ǅ", "ＡＢＣ１２３ ｶﾀｶﾅ", "中文English混合 text１２",
     "深圳市腾讯计算机系统有限公司 — “招标” 公告。第1包、第2包", "x\u00a0y\u2007z\u202fw\u3000v\x85u\x1cq",
     "e\u0301 \u0301x", "¨a ´b ¸c", "² ³ ¼ Ⅻ ⑩ ㈠", "\ud800 lone surrogate \udfff", "Ǆ ß ﬁ İ", "a\r\nb\rc\x0bd\x0ce",
     "tab\tsep  and   spaces", "«début» plain a–b ‘c’ d mot—mot", "—«»— ‘’ “”", "plain words ünïcode then a–b", "𠀀𠀁 astral 𝐀𝐁", "1.5-2,0/3;4:5", "émoji 😀 done", "٣٤ arabic ١٢", "Ελληνικά ΣΊΣΥΦΟΣ",

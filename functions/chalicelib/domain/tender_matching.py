@@ -494,16 +494,16 @@ class BuyerBlocker:
             for length in range(lo, hi + 1):
                 pool.update(self._by_len.get(length, ()))
         else:
-            get = self._windows.get
+            get, width = self._windows.get, self.MAX_WINDOW
             found: list[Any] = []  # per piece, the keys of a compatible length holding its rarest window
             for n in range(pieces):
                 a, b = n * lb // pieces, (n + 1) * lb // pieces
-                if b - a <= self.MAX_WINDOW:  # the piece is its one window
+                if b - a <= width:  # the piece is its one window
                     best = get(query[a:b])
                 else:
                     best = None
-                    for i in range(a, b - self.MAX_WINDOW + 1):
-                        held = get(query[i:i + self.MAX_WINDOW])
+                    for i in range(a, b - width + 1):
+                        held = get(query[i:i + width])
                         if held is None or type(held) is str:  # no key / one key holds it: no rarer window
                             best = held
                             break
@@ -515,13 +515,11 @@ class BuyerBlocker:
                 # A common stretch of the query (" council", "有限公司") is in every piece's postings that
                 # falls in it; any ``pieces`` disjoint windows will do (the pigeonhole needs no more), so look
                 # for windows that avoid it (issue 15 item 4, session 7).
-                for limit in self.RARE_LIMITS:
-                    windows = _rare_windows(get, query, pieces, limit)
-                    if windows is not None:
-                        rare = [_of_length(get(query[a:a + size]), lo, hi) for a, size in windows]
-                        if sum(map(len, rare)) < total:
-                            found = rare
-                        break
+                windows = _rare_windows(get, query, pieces, self.RARE_LIMITS)
+                if windows is not None:
+                    rare = [_of_length(get(query[a:a + size]), lo, hi) for a, size in windows]
+                    if sum(map(len, rare)) < total:
+                        found = rare
             pool = set().union(*found)
         if not pool:
             return []
@@ -542,30 +540,40 @@ def _of_length(held: str | list[str] | None, lo: int, hi: int) -> Any:
     return held[bisect_left(held, lo, key=len):bisect_right(held, hi, key=len)]
 
 
-def _rare_windows(get: Any, query: str, count: int, limit: int) -> list[tuple[int, int]] | None:
-    """``count`` disjoint windows of ``query`` (start, size; 2 to 4 characters) each held by at most ``limit``
-    keys of the window map ``get``, or None when there are not that many.
+def _rare_windows(get: Any, query: str, count: int, limits: tuple[int, ...]) -> list[tuple[int, int]] | None:
+    """``count`` disjoint windows of ``query`` (start, size; 2 to 4 characters), each held by at most ``limit``
+    keys of the window map ``get`` for the first of ``limits`` that allows that many, or None.
 
     Earliest end first (of the windows ending at one place, the one with the fewest keys): the interval
     scheduling greedy, which finds ``count`` disjoint windows whenever that many exist among those allowed.
     Disjoint is all the pigeonhole needs: ``count`` = edits + 1, each edit breaks at most one window."""
     lb = len(query)
-    out: list[tuple[int, int]] = []
-    start, end = 0, BuyerBlocker.MIN_WINDOW
-    while end <= lb:
-        best, fewest = -1, limit + 1
-        for a in range(end - BuyerBlocker.MIN_WINDOW, max(start, end - BuyerBlocker.MAX_WINDOW) - 1, -1):
-            held = get(query[a:end])
-            keys = 0 if held is None else 1 if type(held) is str else len(held)
-            if keys < fewest:
-                best, fewest = a, keys
-        if best < 0:
-            end += 1
-            continue
-        out.append((best, end - best))
-        if len(out) == count:
-            return out
-        start, end = end, end + BuyerBlocker.MIN_WINDOW
+    held = [[0 if h is None else 1 if type(h) is str else len(h) for h in map(get, [query[a:a + size] for a in
+                                                                                   range(lb - size + 1)])]
+            for size in (2, 3, 4)]  # keys per window, by size then start: looked up once for every limit
+    two, three, four = held
+    for limit in limits:
+        out: list[tuple[int, int]] = []
+        start, end = 0, 2
+        while end <= lb:
+            best, fewest = -1, limit + 1
+            a = end - 2
+            if two[a] < fewest:
+                best, fewest = a, two[a]
+            a -= 1
+            if a >= start:
+                if three[a] < fewest:
+                    best, fewest = a, three[a]
+                a -= 1
+                if a >= start and four[a] < fewest:
+                    best, fewest = a, four[a]
+            if best < 0:
+                end += 1
+                continue
+            out.append((best, end - best))
+            if len(out) == count:
+                return out
+            start, end = end, end + 2
     return None
 
 

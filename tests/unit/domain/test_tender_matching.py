@@ -259,7 +259,7 @@ def test_a_buyer_look_up_takes_rare_windows_around_a_common_stretch_and_stays_ex
     assert near_misses > 30
     # Equal pieces brought all keys of a compatible length into most pools (the code before: median 748 of 750).
     assert sorted(pools)[len(pools) // 2] < 200, sorted(pools)  # measured: 94
-    windows = tm._rare_windows(blocker.state()[0].get, "kxqzvbn wplmtr borough council", 7, 32)
+    windows = tm._rare_windows(blocker.state()[0].get, "kxqzvbn wplmtr borough council", 7, (32,))
     assert windows is not None and len(windows) == 7
     ends = [a + size for a, size in windows]
     assert all(2 <= size <= 4 for _a, size in windows)

@@ -728,7 +728,7 @@ class SubscriptionIndex:
         """Per kind of anchor, the keys the tender satisfies."""
         buyers = self._sure["buyers"] or self._check["buyers"]
         near = self._buyer_block.near(p.buyer_core) if p.buyer_core and buyers else ()
-        return (("keywords", hits), ("codes", p.code_prefixes), ("places", p.place_set), ("buyers", near),
+        return (("keywords", hits), ("codes", p.code_prefixes), ("places", p.places), ("buyers", near),
                 ("always", _ALWAYS))
 
     def match(self, p: Prepared) -> set[str]:
@@ -740,20 +740,17 @@ class SubscriptionIndex:
         checks: list[Any] = []  # Criteria
         add, update, append, extend = out.add, out.update, checks.append, checks.extend
         sure, check = self._sure, self._check
-        # ``table.keys() & keys`` finds the keys a table holds in one C call that iterates the smaller side
-        # (most of a tender's ~30 code prefixes are in no table): a ``dict.get`` per key through ``map`` cost
-        # ≈ 300 instructions each (issue 15 item 4, session 7).
         for kind, keys in self._anchor_keys(p, hits):
             table: dict[str, Any] = sure[kind]
             if table:
-                for held in map(table.__getitem__, table.keys() & keys):
+                for held in filter(None, map(table.get, keys)):
                     if type(held) is str:
                         add(held)
                     else:
                         update(held)
             table = check[kind]
             if table:
-                for held in map(table.__getitem__, table.keys() & keys):
+                for held in filter(None, map(table.get, keys)):
                     if type(held) is list:
                         extend(held)
                     else:

@@ -46,7 +46,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from operator import itemgetter
+from itertools import compress
+from operator import itemgetter, not_
 from typing import Any, NamedTuple
 
 MATCH_TEXT_CHARS = 4000
@@ -67,12 +68,23 @@ def fold(text: str) -> str:
     code point), so this is ``re.sub(r"\\s+", " ", ...).strip()`` in one C pass instead of a regex (issue 15
     item 4: the regex was a quarter of ``prepare``).
     """
+    if text.isascii():
+        # NFKC keeps every ASCII character and case folding is ``lower`` there (a test checks all 128). A text
+        # whose whitespace is single spaces once each whitespace character is a space (most bodies are lines
+        # of single-spaced words) is folded by two table passes over its bytes instead of a split into words
+        # and a join (issue 15 item 4, session 7: the split and join were ≈ 40k instructions per tender).
+        spaced = text.encode("ascii").translate(_ASCII_SPACE)
+        if b"  " not in spaced and spaced[:1] != b" " and spaced[-1:] != b" ":
+            return spaced.lower().decode("ascii")
+        return " ".join(text.lower().split())
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+_ASCII_SPACE = bytes(0x20 if chr(b).isspace() else b for b in range(256))  # for ASCII text: whitespace -> " "
 
 
 # ``words``: every byte of an ASCII character that is not a letter or a digit becomes a space; bytes of
 # other characters (always >= 0x80 in UTF-8) stay.
-_ASCII_NON_WORD = str.maketrans({i: " " for i in range(128) if not chr(i).isalnum()})
 _BYTE_NON_WORD = bytes(b if b >= 0x80 or chr(b).isalnum() else 0x20 for b in range(256))
 _WIDE_NON_WORD = re.compile(r"[^\x00-\x7f\w]+")  # a character beyond ASCII that is not a letter or digit
 
@@ -81,14 +93,21 @@ def words(text: str) -> list[str]:
     """``_WORD.findall(text)``: the runs of letters and digits (``str.isalnum``), faster.
 
     ASCII punctuation is the common separator: one table lookup per character (``str.translate``, or
-    ``bytes.translate`` over UTF-8 when the text is not ASCII) turns it into spaces, a regex pass turns the
-    rarer separators beyond ASCII (dashes, curly quotes, ideographic full stop...) into spaces, and
-    ``split`` cuts at the spaces (no character is both a space and a letter or digit).
+    ``bytes.translate`` over UTF-8 when the text is not ASCII) turns it into spaces and ``split`` cuts at the
+    spaces (no character is both a space and a letter or digit); the rarer separators beyond ASCII (dashes,
+    curly quotes, ideographic full stop...) are then cut by a regex inside the few parts that hold one.
     """
-    if text.isascii():
-        return text.translate(_ASCII_NON_WORD).split()
+    if text.isascii():  # the bytes' table pass: ``str.translate`` looks each character up in a dict
+        return text.encode("ascii").translate(_BYTE_NON_WORD).decode("ascii").split()
     wide = text.encode("utf-8", "surrogatepass").translate(_BYTE_NON_WORD).decode("utf-8", "surrogatepass")
-    return _WIDE_NON_WORD.sub(" ", wide).split()
+    parts = wide.split()
+    # Each part is now free of ASCII separators and spaces: it is a word unless it holds a separator beyond
+    # ASCII (``str.isalnum`` is false), and only such parts (≈ 2 % of them in the corpus) are cut by the regex,
+    # in place (issue 15 item 4, session 7: the regex pass over the whole text cost ≈ 200 instructions per
+    # character). The same words as the regex over the whole text: a part is a run between spaces.
+    for i in reversed(list(compress(range(len(parts)), map(not_, map(str.isalnum, parts))))):
+        parts[i:i + 1] = _WIDE_NON_WORD.sub(" ", parts[i]).split()
+    return parts
 
 
 @dataclass(frozen=True)
@@ -187,12 +206,16 @@ class Criteria(NamedTuple):
         return "always", ("",)
 
 
-@dataclass
+@dataclass(slots=True)
 class Prepared:
-    """A tender reduced to what matching reads; computed once per tender."""
+    """A tender reduced to what matching reads; computed once per tender.
+
+    ``words`` (the set of ``word_list``) is made on first use: the index never needs it (it looks the tender's
+    words up in its one-word dict straight from ``word_list``), only the naive loop's ``has_phrase`` does
+    (issue 15 item 4, session 7: building it was ≈ a tenth of ``prepare``). Equality compares the fields
+    ``words`` is made from, not the cache."""
 
     text: str
-    words: frozenset[str]
     word_list: list[str]
     buyer_core: str | None
     places: tuple[str, ...]  # folded country and every prefix of the folded region
@@ -201,25 +224,52 @@ class Prepared:
     code_prefixes: frozenset[str]
     value: Decimal | None
     currency: str | None
-    _positions: dict[str, list[int]] = field(default_factory=dict)
+    _words: frozenset[str] | None = field(default=None, compare=False, repr=False)
+    _positions: dict[str, list[int]] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def words(self) -> frozenset[str]:
+        if self._words is None:
+            self._words = frozenset(self.word_list)
+        return self._words
 
     def has_phrase(self, words: tuple[str, ...]) -> bool:
         if words[0] not in self.words:
             return False
         if len(words) == 1:
             return True
-        if not self._positions:
+        if self._positions is None:
+            self._positions = {}
             for i, w in enumerate(self.word_list):
                 self._positions.setdefault(w, []).append(i)
         n = len(words)
         return any(self.word_list[i:i + n] == list(words) for i in self._positions.get(words[0], ()))
 
 
-def prepare(tender: Any) -> Prepared:
-    """Reduce a ``schemas.tender.Tender`` for matching."""
+@lru_cache(maxsize=1)
+def _prepare_steps() -> tuple[Any, Any, Any]:
+    """``names.normalise``, ``sanitize.visible_text`` and ``sanitize.collapsed_head``, imported on first use (a
+    cold API function that only compiles subscriptions never loads them) and then kept: an ``import``
+    statement inside a function costs ≈ 1–2 µs on every call in CPython 3.11 (its ``__spec__._initializing``
+    check raises and formats an AttributeError each time), paid per tender (issue 15 item 4, session 7)."""
     from chalicelib.domain.names import normalise
     from connectors.formats.sanitize import collapsed_head, visible_text
 
+    return normalise, visible_text, collapsed_head
+
+
+@lru_cache(maxsize=1)
+def _rapidfuzz() -> tuple[Any, Any]:
+    """``rapidfuzz.fuzz.ratio`` and ``rapidfuzz.process.extract``, imported on first use and kept (see
+    ``_prepare_steps``: no ``import`` statement per tender)."""
+    from rapidfuzz import fuzz, process
+
+    return fuzz.ratio, process.extract
+
+
+def prepare(tender: Any) -> Prepared:
+    """Reduce a ``schemas.tender.Tender`` for matching."""
+    normalise, visible_text, collapsed_head = _prepare_steps()
     # The text is ``fold(title + "\n" + html_to_text(body)[:MATCH_TEXT_CHARS])``. ``html_to_text`` is
     # ``collapse(visible_text(...))``, and collapsing changes only whitespace runs (none vanishes between two
     # other characters), which ``fold`` collapses to single spaces anyway; it never lengthens the text. So a
@@ -234,9 +284,10 @@ def prepare(tender: Any) -> Prepared:
     folded = [_code_prefixes(c) for c in tender.categories]
     buyer_core = normalise(tender.buyer.name).core if tender.buyer is not None else None
     return Prepared(
-        text=text, words=frozenset(word_list), word_list=word_list, buyer_core=buyer_core or None,
-        places=places, place_set=place_set, codes=tuple([code for code, _ in folded]),
-        code_prefixes=frozenset().union(*[prefixes for _, prefixes in folded]),
+        text=text, word_list=word_list, buyer_core=buyer_core or None, places=places, place_set=place_set,
+        codes=tuple([code for code, _ in folded]),
+        # one category (most tenders): its cached prefixes as they are, not a copy
+        code_prefixes=folded[0][1] if len(folded) == 1 else frozenset().union(*[prefixes for _, prefixes in folded]),
         value=tender.value, currency=tender.currency,
     )
 
@@ -359,6 +410,9 @@ class BuyerBlocker:
     window, and scores only the keys of a compatible length found (same scorer and cut-off as the
     predicate); postings are sorted by key length, so that range is two bisections, not a filter. Queries
     too short to cut into pieces of two characters score every key of a compatible length (few are short).
+    Pieces need only be disjoint, not cover the query: when the equal pieces fall in a stretch many keys share
+    (" council", "有限公司") and bring hundreds of keys, ``_rare_windows`` picks other disjoint windows, each held
+    by few keys, and the smaller pool is scored (the same answer; fewer keys to collect and score).
     Most windows belong to one key (two thirds at 100k subscriptions): such a window maps to that key itself,
     not to a list of one (at 100k: 97k lists, ≈ 7 MB, fewer).
 
@@ -368,6 +422,11 @@ class BuyerBlocker:
 
     MIN_WINDOW, MAX_WINDOW = 2, 4
     MEMO_SIZE = 4096
+    # When the pieces' postings hold more than ``RARE_OVER`` keys, other disjoint windows are looked for, each
+    # held by at most one of ``RARE_LIMITS`` keys (the first that gives enough). Measured on the bench's 124
+    # buyers at 100k subscriptions: pools 9,527 → 2,625 keys, 173k → 121k instructions per look-up.
+    RARE_OVER = 400
+    RARE_LIMITS = (32, 128, 256)
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
         self._windows: dict[str, str | list[str]] = {}
@@ -430,42 +489,92 @@ class BuyerBlocker:
         # At most ``edits`` (+ 0.01: a cut-off of exactly 90 computed as 89.999... loses no key), so
         # ``edits + 1`` pieces leave one whole.
         pieces = math.floor(0.1 * (lb + hi) + 0.01) + 1
-        pool: set[str] = set()
         if lb < pieces * self.MIN_WINDOW:
+            pool: set[str] = set()
             for length in range(lo, hi + 1):
                 pool.update(self._by_len.get(length, ()))
         else:
-            windows = self._windows
+            get, width = self._windows.get, self.MAX_WINDOW
+            found: list[Any] = []  # per piece, the keys of a compatible length holding its rarest window
             for n in range(pieces):
-                piece = query[n * lb // pieces:(n + 1) * lb // pieces]
-                size = min(len(piece), self.MAX_WINDOW)
-                best: str | list[str] | None = None
-                for i in range(len(piece) - size + 1):
-                    found = windows.get(piece[i:i + size])
-                    if found is None:
-                        best = None
-                        break  # no key holds this window: no key keeps this piece whole
-                    if type(found) is str:  # the one key holding it: no rarer window
-                        best = found
-                        break
-                    if best is None or len(found) < len(best):
-                        best = found
+                a, b = n * lb // pieces, (n + 1) * lb // pieces
+                if b - a <= width:  # the piece is its one window
+                    best = get(query[a:b])
                 else:
-                    if best:
-                        if lo <= len(best[0]) and len(best[-1]) <= hi:  # every key of a compatible length
-                            pool.update(best)
-                        else:
-                            pool.update(best[bisect_left(best, lo, key=len):bisect_right(best, hi, key=len)])
-                    continue
-                if best is not None and lo <= len(best) <= hi:  # a window held by one key: that key
-                    pool.add(best)
+                    best = None
+                    for i in range(a, b - width + 1):
+                        held = get(query[i:i + width])
+                        if held is None or type(held) is str:  # no key / one key holds it: no rarer window
+                            best = held
+                            break
+                        if best is None or len(held) < len(best):
+                            best = held
+                found.append(_of_length(best, lo, hi))
+            total = sum(map(len, found))
+            if total > self.RARE_OVER:
+                # A common stretch of the query (" council", "有限公司") is in every piece's postings that
+                # falls in it; any ``pieces`` disjoint windows will do (the pigeonhole needs no more), so look
+                # for windows that avoid it (issue 15 item 4, session 7).
+                windows = _rare_windows(get, query, pieces, self.RARE_LIMITS)
+                if windows is not None:
+                    rare = [_of_length(get(query[a:a + size]), lo, hi) for a, size in windows]
+                    if sum(map(len, rare)) < total:
+                        found = rare
+            pool = set().union(*found)
         if not pool:
             return []
-        from rapidfuzz import fuzz, process
-
+        ratio, extract = _rapidfuzz()
         # One C call scores the pool with the same scorer and cut-off as ``buyer_score``.
-        return [k for k, _score, _i in process.extract(query, list(pool), scorer=fuzz.ratio,
-                                                        score_cutoff=BUYER_MIN_SCORE, limit=None)]
+        return [k for k, _score, _i in extract(query, list(pool), scorer=ratio, score_cutoff=BUYER_MIN_SCORE,
+                                               limit=None)]
+
+
+def _of_length(held: str | list[str] | None, lo: int, hi: int) -> Any:
+    """The keys of a window's posting (None, one key, or a list sorted by length) with a length in [lo, hi]."""
+    if held is None:
+        return ()
+    if type(held) is str:
+        return (held,) if lo <= len(held) <= hi else ()
+    if lo <= len(held[0]) and len(held[-1]) <= hi:  # every key of a compatible length: the list as it is
+        return held
+    return held[bisect_left(held, lo, key=len):bisect_right(held, hi, key=len)]
+
+
+def _rare_windows(get: Any, query: str, count: int, limits: tuple[int, ...]) -> list[tuple[int, int]] | None:
+    """``count`` disjoint windows of ``query`` (start, size; 2 to 4 characters), each held by at most ``limit``
+    keys of the window map ``get`` for the first of ``limits`` that allows that many, or None.
+
+    Earliest end first (of the windows ending at one place, the one with the fewest keys): the interval
+    scheduling greedy, which finds ``count`` disjoint windows whenever that many exist among those allowed.
+    Disjoint is all the pigeonhole needs: ``count`` = edits + 1, each edit breaks at most one window."""
+    lb = len(query)
+    held = [[0 if h is None else 1 if type(h) is str else len(h) for h in map(get, [query[a:a + size] for a in
+                                                                                   range(lb - size + 1)])]
+            for size in (2, 3, 4)]  # keys per window, by size then start: looked up once for every limit
+    two, three, four = held
+    for limit in limits:
+        out: list[tuple[int, int]] = []
+        start, end = 0, 2
+        while end <= lb:
+            best, fewest = -1, limit + 1
+            a = end - 2
+            if two[a] < fewest:
+                best, fewest = a, two[a]
+            a -= 1
+            if a >= start:
+                if three[a] < fewest:
+                    best, fewest = a, three[a]
+                a -= 1
+                if a >= start and four[a] < fewest:
+                    best, fewest = a, four[a]
+            if best < 0:
+                end += 1
+                continue
+            out.append((best, end - best))
+            if len(out) == count:
+                return out
+            start, end = end, end + 2
+    return None
 
 
 _KINDS = ("keywords", "codes", "buyers", "places", "always")
@@ -610,7 +719,7 @@ class SubscriptionIndex:
             hits.update(map(_PATTERN, self._cjk.iter(_as_bytes(text))))
         if self._single:
             single = self._single
-            hits.update(map(single.__getitem__, single.keys() & p.words))  # iterates the tender's words
+            hits.update(map(single.__getitem__, single.keys() & p.word_list))  # iterates the tender's words
         if len(self._words):
             hits.update(map(_PATTERN, self._words.iter(f" {' '.join(p.word_list)} ")))
         return hits
@@ -773,8 +882,7 @@ def _check_all(checks: list[Criteria], p: Prepared, hits: set[str], add: Any) ->
     not per subscription; tests/unit/domain/test_tender_matching.py checks the results are the same). Each
     ``Criteria`` is unpacked in one step (a named field is a descriptor call; at ~24 candidates per tender the
     field reads were a third of this loop)."""
-    from rapidfuzz.fuzz import ratio
-
+    ratio = _rapidfuzz()[0]
     prefixes, places, core, value, currency = p.code_prefixes, p.place_set, p.buyer_core, p.value, p.currency
     disjoint = hits.isdisjoint
     for sub_id, _rep, _delivery, include, exclude, categories, regions, buyers, vmin, vmax, cur in checks:

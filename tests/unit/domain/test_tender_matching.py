@@ -216,6 +216,56 @@ def test_a_buyer_window_held_by_one_key_is_that_key_and_becomes_a_list_sorted_by
         assert sorted(blocker.near(query)) == sorted(k for k in keys if buyer_score(k, query) >= 90), query
 
 
+def test_a_buyer_look_up_takes_rare_windows_around_a_common_stretch_and_stays_exact(monkeypatch) -> None:
+    """Keys sharing a long stretch (" borough council"): every equal piece falling in it is held by every key,
+    so the pool was most of the keys; other disjoint windows (``_rare_windows``) keep the pool small, and the
+    answer is still exactly the keys over the cut-off (brute force), near misses included."""
+    import random
+
+    from chalicelib.domain import tender_matching as tm
+
+    rng = random.Random(15)
+
+    def word() -> str:
+        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(5, 8)))
+
+    def mutate(text: str) -> str:
+        chars = list(text)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(chars))
+            if rng.random() < 0.5:
+                del chars[at]
+            else:
+                chars.insert(at, rng.choice("aeiou"))
+        return "".join(chars)
+
+    keys = sorted({f"{word()} {word()} borough council" for _ in range(600)})
+    keys += [mutate(k) for k in keys[:150]]
+    blocker = BuyerBlocker(keys)
+    ratio, extract = tm._rapidfuzz()
+    pools: list[int] = []
+
+    def counting_extract(query, choices, **kw):  # type: ignore[no-untyped-def]
+        pools.append(len(choices))
+        return extract(query, choices, **kw)
+
+    monkeypatch.setattr(tm, "_rapidfuzz", lambda: (ratio, counting_extract))
+    queries = keys[:60] + [mutate(k) for k in keys[:60]] + ["borough council", "x borough council"]
+    near_misses = 0
+    for query in queries:
+        expected = sorted(k for k in set(keys) if buyer_score(k, query) >= 90)
+        assert sorted(blocker.near(query)) == expected, query
+        near_misses += len([k for k in expected if k != query])
+    assert near_misses > 30
+    # Equal pieces brought all keys of a compatible length into most pools (the code before: median 748 of 750).
+    assert sorted(pools)[len(pools) // 2] < 200, sorted(pools)  # measured: 94
+    windows = tm._rare_windows(blocker.state()[0].get, "kxqzvbn wplmtr borough council", 7, (32,))
+    assert windows is not None and len(windows) == 7
+    ends = [a + size for a, size in windows]
+    assert all(2 <= size <= 4 for _a, size in windows)
+    assert all(windows[i + 1][0] >= ends[i] for i in range(6)) and ends[-1] <= 30  # disjoint, in order
+
+
 # -- the persisted index (issue 15): rows, snapshot chunks, changes applied in place -----------------------
 
 

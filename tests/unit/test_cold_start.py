@@ -256,3 +256,40 @@ print(json.dumps({"built": sorted(built), "tender formats": cold, "all": sorted(
     assert got["built"] == ["gleif"] and got["tender formats"] is False
     assert got["companies"] == ["companies_house", "gleif", "qcc"]
     assert set(got["all"]) > set(got["companies"]) and "tender_rss" in got["all"]
+
+
+def test_a_first_mixed_script_name_compiles_no_regex_class_over_the_cjk_ranges():
+    # issue 15 item 1: a character class of the CJK ranges (~40,000 code points, walked one by one by re's
+    # compiler) cost ~16 ms of a cold API container's first webhook with a name like "杭州星辰1号…"; the script of
+    # each character comes from a translate table instead
+    got = _python("""
+import json, re
+from re import _constants as c, _parser
+seen = []
+compile_ = re._compile
+def spy(pattern, flags):
+    seen.append(pattern)
+    return compile_(pattern, flags)
+re._compile = spy
+from chalicelib.domain import names
+for name in ("杭州星辰1号信息技术有限公司", "腾讯 Tencent 科技（北京）有限公司", "トヨタ 自動車 株式会社", "삼성전자 Samsung"):
+    names.name_key(name)
+def widest(items):
+    out = 0
+    for op, av in items:
+        if op is c.IN:
+            out = max(out, sum(b - a + 1 for kind, (a, b) in ((k, v) for k, v in av if k is c.RANGE)))
+        elif op in (c.ASSERT, c.ASSERT_NOT):
+            out = max(out, widest(av[1]))
+        elif op in (c.SUBPATTERN,):
+            out = max(out, widest(av[-1]))
+        elif op is c.BRANCH:
+            out = max([out, *(widest(b) for b in av[1])])
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            out = max(out, widest(av[2]))
+    return out
+print(json.dumps({"patterns": len(seen), "widest": max((widest(_parser.parse(p)) for p in seen if isinstance(p, str)), default=0),
+                  "keys": [names.name_key(n) for n in ("杭州星辰1号信息技术有限公司",)]}))
+""", lambda_env=False)
+    assert got["patterns"] > 0 and got["keys"][0]  # the spy sees the compiled patterns, and the names were keyed
+    assert got["widest"] < 1000

@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from schemas.common import Actor, CountryCode, Day, LongText, Money, Ref, RegistryId, ShortText, Strict
-from schemas.scoring import ScoreSummary
 
 
 class RegistrationStatus(StrEnum):
@@ -144,6 +143,20 @@ class AuditEntry(Strict):
                               "was in when it closed (the close then sets closed_won/closed_lost)")
     level: int | None = Field(default=None, ge=1, description="On an ``escalated`` line: the approver level the "
                               "review was referred to")
+
+
+# Issue 19's score as list answers carry it (``Registration.score``). Here rather than in ``schemas.scoring``: a
+# registration's models load without the scoring rules' (issue 15 item 1: 12 more model classes per cold start).
+class ScoreSummary(Strict):
+    """A registration's scores as lists show them (staff only): no behaviour points (those need its follow-ups)."""
+
+    score: int = Field(ge=0, le=100, description="the score that orders work: model win probability × 100 when a "
+                                                 "model is published, else the attribute score")
+    basis: Literal["model", "attribute"]
+    attribute: int = Field(ge=0, le=100, description="属性评分")
+    model_probability: float | None = Field(None, ge=0, le=1, description="智能评分: calibrated win probability; "
+                                                                          "null until a model is published")
+    model_version: str | None = None
 
 
 class Registration(RegistrationCreate):

@@ -293,3 +293,27 @@ print(json.dumps({"patterns": len(seen), "widest": max((widest(_parser.parse(p))
 """, lambda_env=False)
     assert got["patterns"] > 0 and got["keys"][0]  # the spy sees the compiled patterns, and the names were keyed
     assert got["widest"] < 1000
+
+
+def test_the_webhooks_modules_load_no_scoring_rules_models():
+    # issue 15 item 1: ``Registration.score`` (``ScoreSummary``) brought the 13 models of the scoring rules
+    # documents into every cold API container; the webhook's lazy imports (and the store and domain modules they
+    # reach) now load the registration schemas without them
+    lazy = _imported_in(ROOT / "functions" / "chalicelib" / "handlers" / "intake.py",
+                        {"receive_partner_opportunity", "_store", "_schemas"})
+    assert "chalicelib.store.registrations" in lazy and "schemas.registration" in lazy
+    got = _python(f"""
+import importlib, json, sys
+import app
+for name in {lazy!r}:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass  # "from package import function": the package is imported
+from schemas import registration
+registration.Registration.model_json_schema()  # and the answer model still builds, score included
+print(json.dumps({{"loaded": sorted(m for m in sys.modules if m.startswith("schemas.")),
+                  "score": "ScoreSummary" in json.dumps(registration.Registration.model_json_schema())}}))
+""", lambda_env=False)
+    assert "schemas.registration" in got["loaded"] and got["score"] is True
+    assert "schemas.scoring" not in got["loaded"]

@@ -68,11 +68,18 @@ Domain = Annotated[
 ]
 
 
+
+def _no_items() -> list:
+    """An empty list, as ``default_factory``. A Python function, not ``list``: pydantic reads a factory's signature,
+    and a builtin's comes from its text signature through ``tokenize`` (its regex compiled on first use): ~14 M
+    instructions, ~3 ms, of a cold API container's first webhook (issue 15 item 1)."""
+    return []
+
 class Customer(Strict):
     """The company the opportunity is with."""
 
     name: ShortText
-    registry_ids: list[RegistryId] = Field(default_factory=list, max_length=5)
+    registry_ids: list[RegistryId] = Field(default_factory=_no_items, max_length=5)
     website: Domain | None = None
     country: CountryCode | None = None
     region: ShortText | None = Field(default=None, description="Province/state/city, e.g. 广东省深圳市")
@@ -91,7 +98,7 @@ class Contact(Strict):
 class Project(Strict):
     title: ShortText
     background: LongText | None = None
-    products: list[ShortText] = Field(default_factory=list, max_length=50)
+    products: list[ShortText] = Field(default_factory=_no_items, max_length=50)
     expected_amount: Money
     expected_close_date: Day
 
@@ -107,7 +114,7 @@ class RegistrationCreate(Strict):
     customer: Customer
     contacts: list[Contact] = Field(min_length=1, max_length=50)
     project: Project
-    competitors: list[Competitor] = Field(default_factory=list, max_length=20)
+    competitors: list[Competitor] = Field(default_factory=_no_items, max_length=20)
     sales_stage: SalesStage = SalesStage.QUALIFICATION
     external_ref: Ref | None = (
         Field(default=None, description="The submitter's own id for this opportunity; unique per submitter.")
@@ -229,7 +236,7 @@ class ErrorDetail(Strict):
 class ErrorResponse(Strict):
     code: str
     message: str
-    errors: list[ErrorDetail] = Field(default_factory=list)
+    errors: list[ErrorDetail] = Field(default_factory=_no_items)
 
 
 # The paging and scoring parameters every registration list shares (``/v1/registrations``, ``/v1/pool``).

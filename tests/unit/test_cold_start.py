@@ -334,3 +334,19 @@ def test_the_settings_class_is_not_a_dataclass():
     assert s._replace(prefix="warm").table("claims") == "warm-claims" and s.prefix == "cold"
     with pytest.raises(AttributeError):
         s.prefix = "changed"  # type: ignore[misc]
+
+
+def test_the_first_webhook_validation_tokenizes_no_text_signature():
+    # issue 15 item 1: pydantic reads each ``default_factory``'s signature; for a builtin (``list``) that parses its
+    # text signature with ``tokenize``, compiling tokenize's regex (~14 M instructions of a first webhook)
+    got = _python("""
+import json, tokenize
+from schemas import registration, webhook
+body = json.load(open("../examples/opportunity.json"))
+body["data"]["customer"].pop("registry_ids", None)
+first, second = (webhook.OpportunityRegistered.model_validate(body) for _ in range(2))
+print(json.dumps({"tokenize": tokenize._compile.cache_info().currsize,
+                  "ids": first.data.customer.registry_ids, "own": first.data.customer.registry_ids is not
+                  second.data.customer.registry_ids, "errors": registration.ErrorResponse(code="x", message="y").errors}))
+""", lambda_env=False)
+    assert got == {"tokenize": 0, "ids": [], "own": True, "errors": []}

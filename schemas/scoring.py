@@ -155,18 +155,6 @@ class RegistrationScores(Strict):
     computed_at: datetime
 
 
-class ScoreSummary(Strict):
-    """A registration's scores as lists show them (staff only): no behaviour points (those need its follow-ups)."""
-
-    score: int = Field(ge=0, le=100, description="the score that orders work: model win probability × 100 when a "
-                                                 "model is published, else the attribute score")
-    basis: Literal["model", "attribute"]
-    attribute: int = Field(ge=0, le=100, description="属性评分")
-    model_probability: float | None = Field(None, ge=0, le=1, description="智能评分: calibrated win probability; "
-                                                                          "null until a model is published")
-    model_version: str | None = None
-
-
 class RankedRegistration(Strict):
     id: str
     status: str

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Imported by some function's work, never needed to register the routes and event functions: each loads
@@ -256,3 +258,95 @@ print(json.dumps({"built": sorted(built), "tender formats": cold, "all": sorted(
     assert got["built"] == ["gleif"] and got["tender formats"] is False
     assert got["companies"] == ["companies_house", "gleif", "qcc"]
     assert set(got["all"]) > set(got["companies"]) and "tender_rss" in got["all"]
+
+
+def test_a_first_mixed_script_name_compiles_no_regex_class_over_the_cjk_ranges():
+    # issue 15 item 1: a character class of the CJK ranges (~40,000 code points, walked one by one by re's
+    # compiler) cost ~16 ms of a cold API container's first webhook with a name like "杭州星辰1号…"; the script of
+    # each character comes from a translate table instead
+    got = _python("""
+import json, re
+from re import _constants as c, _parser
+seen = []
+compile_ = re._compile
+def spy(pattern, flags):
+    seen.append(pattern)
+    return compile_(pattern, flags)
+re._compile = spy
+from chalicelib.domain import names
+for name in ("杭州星辰1号信息技术有限公司", "腾讯 Tencent 科技（北京）有限公司", "トヨタ 自動車 株式会社", "삼성전자 Samsung"):
+    names.name_key(name)
+def widest(items):
+    out = 0
+    for op, av in items:
+        if op is c.IN:
+            out = max(out, sum(b - a + 1 for kind, (a, b) in ((k, v) for k, v in av if k is c.RANGE)))
+        elif op in (c.ASSERT, c.ASSERT_NOT):
+            out = max(out, widest(av[1]))
+        elif op in (c.SUBPATTERN,):
+            out = max(out, widest(av[-1]))
+        elif op is c.BRANCH:
+            out = max([out, *(widest(b) for b in av[1])])
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            out = max(out, widest(av[2]))
+    return out
+print(json.dumps({"patterns": len(seen), "widest": max((widest(_parser.parse(p)) for p in seen if isinstance(p, str)), default=0),
+                  "keys": [names.name_key(n) for n in ("杭州星辰1号信息技术有限公司",)]}))
+""", lambda_env=False)
+    assert got["patterns"] > 0 and got["keys"][0]  # the spy sees the compiled patterns, and the names were keyed
+    assert got["widest"] < 1000
+
+
+def test_the_webhooks_modules_load_no_scoring_rules_models():
+    # issue 15 item 1: ``Registration.score`` (``ScoreSummary``) brought the 13 models of the scoring rules
+    # documents into every cold API container; the webhook's lazy imports (and the store and domain modules they
+    # reach) now load the registration schemas without them
+    lazy = _imported_in(ROOT / "functions" / "chalicelib" / "handlers" / "intake.py",
+                        {"receive_partner_opportunity", "_store", "_schemas"})
+    assert "chalicelib.store.registrations" in lazy and "schemas.registration" in lazy
+    got = _python(f"""
+import importlib, json, sys
+import app
+for name in {lazy!r}:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass  # "from package import function": the package is imported
+from schemas import registration
+registration.Registration.model_json_schema()  # and the answer model still builds, score included
+print(json.dumps({{"loaded": sorted(m for m in sys.modules if m.startswith("schemas.")),
+                  "score": "ScoreSummary" in json.dumps(registration.Registration.model_json_schema())}}))
+""", lambda_env=False)
+    assert "schemas.registration" in got["loaded"] and got["score"] is True
+    assert "schemas.scoring" not in got["loaded"]
+
+
+def test_the_settings_class_is_not_a_dataclass():
+    # issue 15 item 1: a frozen dataclass of ~50 fields had its methods built by ``exec`` in every cold function
+    # (~3 ms CPU, ~20 M instructions); a NamedTuple is as immutable and builds no code
+    import dataclasses
+
+    from chalicelib import settings
+
+    assert not dataclasses.is_dataclass(settings.Settings) and issubclass(settings.Settings, tuple)
+    s = settings.from_env({"DEALREG_PREFIX": "cold", "AWS_REGION": "eu-west-1"})
+    assert s.table("registrations") == "cold-registrations" and s.status_shards == 8
+    assert s._replace(prefix="warm").table("claims") == "warm-claims" and s.prefix == "cold"
+    with pytest.raises(AttributeError):
+        s.prefix = "changed"  # type: ignore[misc]
+
+
+def test_the_first_webhook_validation_tokenizes_no_text_signature():
+    # issue 15 item 1: pydantic reads each ``default_factory``'s signature; for a builtin (``list``) that parses its
+    # text signature with ``tokenize``, compiling tokenize's regex (~14 M instructions of a first webhook)
+    got = _python("""
+import json, tokenize
+from schemas import registration, webhook
+body = json.load(open("../examples/opportunity.json"))
+body["data"]["customer"].pop("registry_ids", None)
+first, second = (webhook.OpportunityRegistered.model_validate(body) for _ in range(2))
+print(json.dumps({"tokenize": tokenize._compile.cache_info().currsize,
+                  "ids": first.data.customer.registry_ids, "own": first.data.customer.registry_ids is not
+                  second.data.customer.registry_ids, "errors": registration.ErrorResponse(code="x", message="y").errors}))
+""", lambda_env=False)
+    assert got == {"tokenize": 0, "ids": [], "own": True, "errors": []}

@@ -8,8 +8,6 @@ renames or stops honouring the attribute, which is the moment to revisit bind().
 """
 from __future__ import annotations
 
-import dataclasses
-
 import pynamodb
 import pytest
 
@@ -25,7 +23,7 @@ def restore_binding():
 
 def _settings(prefix: str, endpoint: str) -> settings_mod.Settings:
     base = settings_mod.from_env({"DEALREG_PREFIX": prefix, "AWS_REGION": "eu-west-1"})
-    return dataclasses.replace(base, endpoint_url=endpoint)
+    return base._replace(endpoint_url=endpoint)
 
 
 def test_the_pinned_pynamodb_is_the_one_bind_was_checked_against():

@@ -267,13 +267,25 @@ def _join_words(chars: Iterable[str], cjk_boundary: bool = False) -> str:
     if isinstance(chars, str) and min(chars) >= _FIRST_HAN and max(chars) <= _LAST_HAN:
         return chars  # one run of Han characters (most Chinese names): no space to drop or add
     if isinstance(chars, str):
-        # The loop below, as three regex passes (issue 15 items 2, 4: the loop was most of a mixed name's
-        # cost). Spaces: only " " counts as one, as in the loop.
-        joined, between_cjk, boundary = _join_patterns()
-        text = joined.sub(" ", chars).strip(" ")
-        text = between_cjk.sub("", text)
-        return boundary.sub(" ", text) if cjk_boundary else text
-    out: list[str] = []
+        # The loop below in C-speed passes (issue 15 items 2, 4: the loop was most of a mixed name's cost).
+        # Spaces: only " " counts as one, as in the loop. Each character's script is one letter of ``kinds``
+        # (by str.translate), and a small regex over those letters finds the spaces to drop and the places to
+        # put one: a regex class of the CJK ranges themselves cost ~16 ms to compile on a cold start (issue 15
+        # item 1).
+        text = " ".join(part for part in chars.split(" ") if part)
+        cuts = _JOIN_CUTS.get(cjk_boundary) or _join_cuts(cjk_boundary)
+        kinds = text.translate(_KINDS)
+        out: list[str] = []
+        last = 0
+        for cut in cuts.finditer(kinds):
+            start, end = cut.span()
+            out.append(text[last:start])
+            if start == end:  # between a CJK character and another one: one space
+                out.append(" ")
+            last = end  # a space between two CJK characters: dropped
+        out.append(text[last:])
+        return "".join(out)
+    out = []
     pending_space = False
     previous_cjk: bool | None = None  # None: nothing written yet
     for ch in chars:
@@ -623,14 +635,26 @@ def _edges(tables: _Tables) -> _Edges:
     return _EDGES[1]
 
 
-@lru_cache(maxsize=1)
-def _join_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    cjk = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in _CJK_RANGES)
-    return (
-        re.compile(" +"),
-        re.compile(f"(?<=[{cjk}]) (?=[{cjk}])"),
-        re.compile(f"(?<=[{cjk}])(?=[^{cjk} ])|(?<=[^{cjk} ])(?=[{cjk}])"),
-    )
+class _KindTable(dict[int, str]):
+    """Each code point's script for ``_join_words``, by ``str.translate``: ``c`` CJK, ``o`` anything else but the
+    space (which stays " "); filled on first sight and capped like :class:`_FoldTable`."""
+
+    def __missing__(self, code: int) -> str:
+        kind = "c" if _is_cjk(chr(code)) else "o"
+        if len(self) < _FOLD_CACHE_LIMIT:
+            self[code] = kind
+        return kind
+
+
+_KINDS = _KindTable({ord(" "): " "})
+_JOIN_CUTS: dict[bool, re.Pattern[str]] = {}
+
+
+def _join_cuts(cjk_boundary: bool) -> re.Pattern[str]:
+    """Over the ``kinds`` letters: a space between two CJK characters (dropped), and with ``cjk_boundary`` the empty
+    places between a CJK character and another character (a space put there)."""
+    pattern = "(?<=c) (?=c)" + ("|(?<=c)(?=o)|(?<=o)(?=c)" if cjk_boundary else "")
+    return _JOIN_CUTS.setdefault(cjk_boundary, re.compile(pattern))
 
 
 @lru_cache(maxsize=1)

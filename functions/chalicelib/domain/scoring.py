@@ -30,7 +30,7 @@ def scores_for(reg: Any, follow_ups: Iterable[Any], *, now: datetime, attribute_
 
 def summary(reg: Any, *, attribute_rules, model: scoring_model.Model | None,
             customer_facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The ``schemas.scoring.ScoreSummary`` of a registration as a dict: the attribute score, the model's win
+    """The ``schemas.registration.ScoreSummary`` of a registration as a dict: the attribute score, the model's win
     probability (when a model is published) and the score that orders work (the probability × 100 when there is
     a model, else the attribute score). Pure; no follow-ups, so lists can show it without reading more."""
     record = scoring_model.record_of(reg, customer_facts=customer_facts)

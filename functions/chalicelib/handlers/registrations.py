@@ -48,8 +48,8 @@ def score_args(q, principal) -> tuple[str, int | None]:
 
 
 def scored(items, sums):
-    """List items with their ``score`` (``schemas.scoring.ScoreSummary``) set."""
-    from schemas.scoring import ScoreSummary
+    """List items with their ``score`` (``schemas.registration.ScoreSummary``) set."""
+    from schemas.registration import ScoreSummary
 
     return [r.model_copy(update={"score": ScoreSummary.model_validate(sums[r.id])}) for r in items]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from chalicelib.domain import names
 
@@ -18,6 +19,17 @@ SAMPLES = ["深圳市腾讯计算机系统有限公司", "中国平安保险（�
 def test_join_words_shortcuts_match_the_loop(text, cjk_boundary):
     loop = names._join_words(iter(text), cjk_boundary=cjk_boundary)  # an iterator always takes the loop
     assert names._join_words(text, cjk_boundary=cjk_boundary) == loop
+
+
+# Spaces, CJK (Han incl. an extension, kana, Hangul, the iteration mark), Latin, digits, marks, fullwidth forms.
+_MIXED = st.text(alphabet=st.sampled_from(list(" 　 腾讯丂鿿𠀀〇々トヨ삼성ᄀAbz09-.,éſＡ·\u0301")), max_size=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_MIXED, st.booleans())
+def test_join_words_matches_the_loop_on_any_mix_of_scripts_and_spaces(text, cjk_boundary):
+    # the str path (script letters by str.translate + a regex over them, issue 15 item 1) against the plain loop
+    assert names._join_words(text, cjk_boundary=cjk_boundary) == names._join_words(iter(text), cjk_boundary=cjk_boundary)
 
 
 @pytest.mark.parametrize("text", SAMPLES)

@@ -302,7 +302,7 @@ def test_the_webhooks_modules_load_no_scoring_rules_models():
     # documents into every cold API container; the webhook's lazy imports (and the store and domain modules they
     # reach) now load the registration schemas without them
     lazy = _imported_in(ROOT / "functions" / "chalicelib" / "handlers" / "intake.py",
-                        {"receive_partner_opportunity", "_store", "_schemas"})
+                        {"receive_partner_opportunity", "_store", "_modules"})
     assert "chalicelib.store.registrations" in lazy and "schemas.registration" in lazy
     got = _python(f"""
 import importlib, json, sys

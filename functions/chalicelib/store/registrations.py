@@ -182,6 +182,19 @@ def _lazy():
     return SimpleNamespace(dedup_keys=dedup_keys, rules=rules)
 
 
+@functools.cache
+def _pending():
+    """What the writes that move the pending counter need, imported on the first such write (a reader of
+    registrations — the dedup and workflow functions — loads neither, issue 15) and looked up once, like
+    :func:`_lazy`."""
+    from types import SimpleNamespace
+
+    from chalicelib.domain.ownership import PENDING
+    from chalicelib.store import holders
+
+    return SimpleNamespace(PENDING=PENDING, holders=holders)
+
+
 def body_fingerprint(raw: bytes | str | None) -> str:
     """A request body's identity for idempotency: SHA-256 of its canonical JSON (key order and whitespace
     do not matter), or of the raw bytes when it is not JSON."""
@@ -238,9 +251,8 @@ def create(
     Raises:
         PendingCapError: the submitter is at the pending cap (nothing was written).
     """
-    # Here, not at import: a reader of registrations (the dedup and workflow functions) needs neither (issue 15).
-    from chalicelib.domain.ownership import PENDING
-    from chalicelib.store import holders
+    pending = _pending()
+    PENDING, holders = pending.PENDING, pending.holders  # noqa: N806 - the constant's own name
 
     cap = _pending_cap()
     answer = {"id": reg.id, "status": reg.status.value}
@@ -533,8 +545,8 @@ def apply_transition(reg: Registration, entry: AuditEntry, *, now: datetime) -> 
     Raises:
         PendingCapError: a move back into review (resubmission) with the submitter at the pending cap.
     """
-    from chalicelib.domain.ownership import PENDING
-    from chalicelib.store import holders
+    pending = _pending()
+    PENDING, holders = pending.PENDING, pending.holders  # noqa: N806 - the constant's own name
 
     source = entry.from_status or RegistrationStatus.SUBMITTED
     actions = [

@@ -11,6 +11,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError
 
+from chalicelib.domain.backoff import backoff_seconds
 from chalicelib.store.models import DedupVerdictItem
 
 _BATCH_ATTEMPTS = 5  # BatchGetItem rounds for keys DynamoDB leaves unprocessed (throttling), with back-off
@@ -90,7 +91,7 @@ def _get_many(requests: Sequence[tuple[Any, str, bool]]) -> list[Any]:
     found: dict[tuple[str, str], dict] = {}
     for attempt in range(_BATCH_ATTEMPTS):
         if attempt:
-            time.sleep(0.05 * 2 ** attempt)
+            time.sleep(backoff_seconds(attempt, base=0.1, cap=1.0))
         answer = client.batch_get_item(RequestItems=wanted)
         for table, rows in answer.get("Responses", {}).items():
             for row in rows:

@@ -130,7 +130,7 @@ def _open_team(team_id: str | None) -> None:
     team = store.get_team(team_id)
     if team is None:
         raise _field("body.team_id", "not_found", f"no team {team_id!r}")
-    if team.active == "no":
+    if store.is_deactivated(team):
         raise _field("body.team_id", "team_inactive", f"team {team_id!r} is deactivated")
 
 
@@ -462,7 +462,8 @@ def _give_back(taken: list[tuple[str, str]]) -> None:
 def _audit_throttling(scope: str, user_id: str, client_ip: str, now: datetime, wait: float) -> None:
     """One audit entry when a scope starts making callers wait (once per scope and reset period): by the system,
     about the user id being tried (for the address scope, the one tried when the address began to wait)."""
-    entry = store.audit_entry(THROTTLE_ACTOR, "login.throttled", f"user:{user_id}", now=now,
+    target = f"user:{user_id}" if user_id else f"ip:{client_ip}"  # an API-key login names no user
+    entry = store.audit_entry(THROTTLE_ACTOR, "login.throttled", target, now=now,
                               detail={"scope": scope, "client_ip": client_ip, "user_id": user_id or None,
                                       "wait_seconds": wait})
     entry.save(condition=entry.__class__.pk.does_not_exist())

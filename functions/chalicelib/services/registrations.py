@@ -66,7 +66,7 @@ def ensure_team_open(reg: Any, *, replay: Callable[[], dict | None] = lambda: No
     if not reg.team_id:
         return None
     team = directory.cached_team(reg.team_id)
-    if team is None or team.active != "no":
+    if not directory.is_deactivated(team):
         return None
     first = replay()
     if first is not None:

@@ -589,10 +589,14 @@ def list_teams() -> list[dict]:
              "manager_ids": list(t.manager_ids or []), "active": t.active != "no"} for t in _scan(TeamItem, "team#")]
 
 
+def is_deactivated(team: TeamItem | None) -> bool:
+    """The one test of a deactivated team: it exists and was deactivated (no team, or an unknown one, is not)."""
+    return team is not None and team.active == "no"
+
+
 def team_active(team_id: str | None) -> bool:
-    """False only for a team that exists and is deactivated (no team, or an unknown one, is not "inactive")."""
-    team = get_team(team_id) if team_id else None
-    return team is None or team.active != "no"
+    """False only for a team that exists and is deactivated (:func:`is_deactivated`)."""
+    return not is_deactivated(get_team(team_id) if team_id else None)
 
 
 def list_users(team_id: str | None = None) -> list[dict]:

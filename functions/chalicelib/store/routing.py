@@ -47,7 +47,7 @@ def team_manager_ids(team_id: str | None) -> list[str]:
     if not team_id:
         return []
     team = directory.get_team(team_id)
-    return list(team.manager_ids or []) if team is not None and team.active != "no" else []
+    return list(team.manager_ids or []) if team is not None and not directory.is_deactivated(team) else []
 
 
 def active_user_ids(user_ids: Sequence[str]) -> list[str]:

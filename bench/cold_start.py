@@ -42,7 +42,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-PROBE = """
+# The start of every probe that calls a function: its arguments, the event, and a Lambda context.
+PROBE_HEAD = """
 import sys, time, json
 root, function, event_path, out_path = sys.argv[1:5]
 sys.path.insert(0, root)
@@ -59,7 +60,9 @@ class Context:
     log_stream_name = "bench"
     def get_remaining_time_in_millis(self):
         return 60000
+"""
 
+PROBE = PROBE_HEAD + """
 t0 = time.perf_counter(); c0 = time.process_time()
 import app
 t1 = time.perf_counter(); c1 = time.process_time()

@@ -26,24 +26,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-PROBE = r"""
-import json, sys, time
-root, function, event_path, out_path = sys.argv[1:5]
-sys.path.insert(0, root)
-with open(event_path) as f:
-    event = json.load(f)
+from bench import cold_start
 
-class Context:
-    function_name = function
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    aws_request_id = "bench-" + str(time.time_ns())
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench-" + function
-    log_group_name = "/aws/lambda/" + function
-    log_stream_name = "bench"
-    def get_remaining_time_in_millis(self):
-        return 60000
-
+PROBE = cold_start.PROBE_HEAD + r"""
 c0 = time.process_time()
 import app
 from chalicelib.store import aws

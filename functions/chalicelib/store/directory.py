@@ -13,7 +13,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -141,16 +141,21 @@ def cached_partner(partner_id: str) -> PartnerItem | None:
     made elsewhere (another container, the CLI) is seen within the cache time, as a secret rotation is.
     A partner that does not exist is not cached, so a new partner is usable at once.
     """
+    return _cached(_partners, partner_id, get_partner)
+
+
+def _cached(cache: dict[str, tuple[float, Any]], key: str, read: Callable[[str], Any]) -> Any:
+    """``read(key)`` through ``cache`` for ``partner_cache_seconds``; an absent record is not cached."""
     now = time.monotonic()
     with _partner_lock:
-        hit = _partners.get(partner_id)
+        hit = cache.get(key)
     if hit is not None and now - hit[0] < settings_mod.get().partner_cache_seconds:
         return hit[1]
-    partner = get_partner(partner_id)
-    if partner is not None:
+    item = read(key)
+    if item is not None:
         with _partner_lock:
-            _partners[partner_id] = (now, partner)
-    return partner
+            cache[key] = (now, item)
+    return item
 
 
 def forget_partners() -> None:
@@ -167,16 +172,7 @@ def cached_team(team_id: str) -> TeamItem | None:
     """:func:`get_team` for the submission paths (is the submitter's team open?), cached per warm process for
     ``partner_cache_seconds`` like a partner's record, so a burst of submissions reads the team once. Writers
     here drop it (:func:`forget_partners`); a change made elsewhere is seen within the cache time. Read only."""
-    now = time.monotonic()
-    with _partner_lock:
-        hit = _teams.get(team_id)
-    if hit is not None and now - hit[0] < settings_mod.get().partner_cache_seconds:
-        return hit[1]
-    team = get_team(team_id)
-    if team is not None:
-        with _partner_lock:
-            _teams[team_id] = (now, team)
-    return team
+    return _cached(_teams, team_id, get_team)
 
 
 def get_team(team_id: str) -> TeamItem | None:

@@ -439,6 +439,11 @@ class BuyerBlocker:
         """Drop the remembered answers (benchmarks: every query pays its first look-up again)."""
         self._memo.clear()
 
+    @property
+    def keys(self) -> set[str]:
+        """The keys indexed (``near`` answers exactly, among these, the ones scoring high enough)."""
+        return self._known
+
     def state(self) -> tuple[dict[str, str | list[str]], dict[int, list[str]]]:
         """What ``from_state`` takes back (plain dicts, lists and strings: the snapshot stores them as they are)."""
         return self._windows, self._by_len
@@ -740,7 +745,8 @@ class SubscriptionIndex:
         checks: list[Any] = []  # Criteria
         add, update, append, extend = out.add, out.update, checks.append, checks.extend
         sure, check = self._sure, self._check
-        for kind, keys in self._anchor_keys(p, hits):
+        anchors = self._anchor_keys(p, hits)
+        for kind, keys in anchors:
             table: dict[str, Any] = sure[kind]
             if table:
                 for held in filter(None, map(table.get, keys)):
@@ -756,7 +762,8 @@ class SubscriptionIndex:
                     else:
                         append(held)
         if checks:
-            _check_all(checks, p, hits, add)
+            near = anchors[3][1]  # a list when the blocker was asked (it keeps keys no subscription anchors on)
+            _check_all(checks, p, hits, add, near, self._buyer_block.keys if type(near) is list else frozenset())
         return out
 
     # -- the persisted form ----------------------------------------------------------------------------
@@ -877,11 +884,17 @@ def _criteria(fmt: int, stored: list[Any]) -> list[Criteria]:
     return stored
 
 
-def _check_all(checks: list[Criteria], p: Prepared, hits: set[str], add: Any) -> None:
+def _check_all(checks: list[Criteria], p: Prepared, hits: set[str], add: Any, near: Iterable[str] = (),
+               blocked: set[str] | frozenset[str] = frozenset()) -> None:
     """``add(c.id)`` for each of ``checks`` that matches: ``matches(c, p, hits)`` in line (one call per tender,
     not per subscription; tests/unit/domain/test_tender_matching.py checks the results are the same). Each
     ``Criteria`` is unpacked in one step (a named field is a descriptor call; at ~24 candidates per tender the
-    field reads were a third of this loop)."""
+    field reads were a third of this loop).
+
+    ``near`` is the buyer blocker's answer for the tender's buyer core (exactly the keys of ``blocked``, the
+    blocker's keys, that score at least ``BUYER_MIN_SCORE`` against it; ``fuzz.ratio`` is symmetric): a buyer
+    criterion among the blocker's keys is decided by that answer, and only the others are scored (one
+    ``fuzz.ratio`` call costs ≈ 3k instructions; issue 15 item 4, session 7)."""
     ratio = _rapidfuzz()[0]
     prefixes, places, core, value, currency = p.code_prefixes, p.place_set, p.buyer_core, p.value, p.currency
     disjoint = hits.isdisjoint
@@ -894,7 +907,8 @@ def _check_all(checks: list[Criteria], p: Prepared, hits: set[str], add: Any) ->
             continue
         if regions and places.isdisjoint(regions):
             continue
-        if buyers and (core is None or not any(ratio(b, core) >= BUYER_MIN_SCORE for b in buyers)):
+        if buyers and (core is None or not any(b in near if b in blocked else ratio(b, core) >= BUYER_MIN_SCORE
+                                               for b in buyers)):
             continue
         if value is not None and (vmin is not None or vmax is not None):
             if currency != cur:

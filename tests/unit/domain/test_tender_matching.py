@@ -538,3 +538,39 @@ def test_a_snapshot_of_index_format_2_is_still_read() -> None:
         assert loaded.match(p) == naive_match([*subs, extra], p)
     with pytest.raises(ValueError, match="not readable"):
         decode_snapshot([old], "index1-rows1-marshal4-py3.11-zlib")
+
+
+def test_checked_buyers_are_decided_by_the_blocker_answer_without_scoring_again(monkeypatch) -> None:
+    """A checked subscription's buyer criterion that the buyer blocker holds is decided by the blocker's answer
+    (no second ``fuzz.ratio``); one the blocker does not hold is scored; after every buyer-anchored
+    subscription is deleted (the blocker keeps its keys but is no longer asked) buyers are scored again.
+    Always what the naive loop matches."""
+    from chalicelib.domain import tender_matching as tm
+
+    real_ratio, real_extract = tm._rapidfuzz()
+    scored: list[tuple[str, str]] = []
+
+    def counting(a: str, b: str, **kw) -> float:
+        if not kw:  # the checks' calls (the blocker's ``extract`` passes a cut-off)
+            scored.append((a, b))
+        return real_ratio(a, b, **kw)
+
+    monkeypatch.setattr(tm, "_rapidfuzz", lambda: (counting, real_extract))
+    subs = [sub(id="anchor", buyers=["Manchester City Council"], regions=["UKD"]),  # checked: region too
+            sub(id="near", buyers=["Manchester City Councils"], regions=["UKD"]),
+            sub(id="far", buyers=["Leeds City Council"], regions=["UKD"]),
+            sub(id="kw", keywords={"include": ["cloud"]}, buyers=["Manchester City Council"]),
+            sub(id="kw-other", keywords={"include": ["cloud"]}, buyers=["Manchester City Counsil"]),  # not in the blocker
+            sub(id="kw-far", keywords={"include": ["cloud"]}, buyers=["Leeds City Council"])]
+    index = SubscriptionIndex(subs)
+    p = prepare(tender(buyer={"name": "Manchester City Council"}, region="UKD1"))
+    core = p.buyer_core
+    assert index.match(p) == naive_match(subs, p) == {"anchor", "near", "kw", "kw-other"}
+    # only the buyer the blocker does not hold ("kw-other") is scored by the check
+    assert {a for a, b in scored if b == core} == set(subs[4].buyers)
+    assert not set(subs[4].buyers) & index._buyer_block.keys
+    index.apply(["anchor", "near", "far"], 2)  # no buyer-anchored subscription left; the blocker keeps its keys
+    left = subs[3:]
+    scored.clear()
+    assert index.match(p) == naive_match(left, p) == {"kw", "kw-other"}
+    assert {a for a, b in scored if b == core} == {c for s in left for c in s.buyers}

@@ -553,6 +553,17 @@ def _endpoint_prefixes(src: zipfile.ZipFile, keep_services: set[str]) -> set[str
     return out
 
 
+def _stale_pyc(parts: list[str], names: set[str]) -> bool:
+    """A ``__pycache__/<module>.<tag>.pyc`` whose ``<module>.py`` is in the zip too: one a local run (the tests,
+    ``make run``) wrote beside our sources and Chalice copied. It is timestamp-checked against an mtime the zip
+    keeps only to two seconds, so Python would compile the source again at every cold start (Lambda's file
+    system is read-only); :func:`slim_zip` replaces it with an unchecked-hash pyc."""
+    if len(parts) < 2 or parts[-2] != "__pycache__" or not parts[-1].endswith(".pyc"):
+        return False
+    module = parts[-1].split(".", 1)[0]
+    return "/".join([*parts[:-2], module + ".py"]) in names
+
+
 def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
     """Rewrite the Lambda zip: drop botocore models of other services and packages nothing imports
     (:data:`NEVER_IMPORTED_PACKAGES`), store the kept botocore data in its cheapest form (:func:`botocore_data`),
@@ -578,6 +589,8 @@ def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
             if parts[0] in NEVER_IMPORTED_PACKAGES:
                 unused += 1
                 continue
+            if _stale_pyc(parts, names):
+                continue  # compiled anew below: a pyc a local run left beside the source would be recompiled
             data = src.read(info)
             if parts[:2] == ["botocore", "data"] and info.filename.endswith((".json", ".json.gz")):
                 slimmed = botocore_data(info.filename, data, endpoint_prefixes)
@@ -592,8 +605,6 @@ def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
             if info.filename.endswith(".py") and "__pycache__" not in parts:
                 folder, _, name = info.filename.rpartition("/")
                 pyc = f"{folder + '/' if folder else ''}__pycache__/{name[:-3]}.{sys.implementation.cache_tag}.pyc"
-                if pyc in names:
-                    continue
                 try:
                     code = compile(data, info.filename, "exec", dont_inherit=True)
                 except SyntaxError:  # e.g. a vendored file for another Python; Lambda would fail the same way

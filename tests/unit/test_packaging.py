@@ -502,6 +502,36 @@ def test_slim_zip_drops_unused_botocore_models_and_adds_unchecked_pycs(tmp_path)
     assert namespace["Y"] == "y"
 
 
+def test_slim_zip_replaces_a_timestamp_pyc_a_local_run_left_beside_the_source(tmp_path):
+    # A run of the tests leaves chalicelib/__pycache__/*.pyc (timestamp-checked) that Chalice copies into the zip;
+    # kept, they were recompiled at every cold start (the zip keeps mtimes to two seconds; Lambda cannot write).
+    import importlib.util
+    import marshal
+    import py_compile
+
+    src = tmp_path / "mod.py"
+    src.write_text("Y = 'new'\n")
+    stale = py_compile.compile(str(src), cfile=str(tmp_path / "mod.pyc"),
+                               invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    tag = sys.implementation.cache_tag
+    path = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("chalicelib/mod.py", "Y = 'new'\n")
+        zf.write(stale, f"chalicelib/__pycache__/mod.{tag}.pyc")
+        zf.write(stale, f"vendored/__pycache__/only.{tag}.pyc")  # no source beside it: kept as it is
+    report = pkg.slim_zip(path, pkg.botocore_services())
+    with zipfile.ZipFile(path) as zf:
+        pycs = [n for n in zf.namelist() if n.endswith(".pyc")]
+        pyc = zf.read(f"chalicelib/__pycache__/mod.{tag}.pyc")
+    assert sorted(pycs) == [f"chalicelib/__pycache__/mod.{tag}.pyc", f"vendored/__pycache__/only.{tag}.pyc"]
+    assert report["pyc_added"] == 1
+    assert int.from_bytes(pyc[4:8], "little") == 0b01  # unchecked hash, not the timestamp pyc
+    assert pyc[8:16] == importlib.util.source_hash(b"Y = 'new'\n")
+    namespace: dict = {}
+    exec(marshal.loads(pyc[16:]), namespace)
+    assert namespace["Y"] == "new"
+
+
 def _slimmed_botocore_data(tmp_path: Path, services: set[str]) -> Path:
     """The installed botocore's data of ``services``, through :func:`pkg.botocore_data` as ``make package`` does."""
     import botocore

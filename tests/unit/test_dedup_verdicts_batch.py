@@ -1,12 +1,16 @@
-"""``store.dedup_verdicts._get_many``: one BatchGetItem over several tables; the keys DynamoDB leaves unprocessed
-are asked again (and only they), with the one back-off, and a read that never completes fails loudly instead of
-answering "absent". No network: botocore's Stubber answers and checks each request."""
+"""``store.dedup_verdicts._get_many`` over ``store.models.batch_get_rows``: one BatchGetItem over several tables;
+the keys DynamoDB leaves unprocessed are asked again (and only they), with the one back-off, and a read that never
+completes fails loudly (``GetError``) instead of answering "absent". No network: botocore's Stubber answers and
+checks each request."""
 from __future__ import annotations
+
+import time
 
 import pytest
 from botocore.stub import Stubber
+from pynamodb.exceptions import GetError
 
-from chalicelib.store import dedup_verdicts
+from chalicelib.store import dedup_verdicts, models
 from chalicelib.store.models import CustomerEnrichmentItem, DedupVerdictItem, RegistrationItem, connection
 
 VERDICT = {"registration_id": {"S": "reg_1"}, "outcome": {"S": "unique"}, "verdict": {"S": '{"a": 1}'},
@@ -29,7 +33,7 @@ ENR = (CustomerEnrichmentItem, "customer_key", "name:c1", False)
 @pytest.fixture
 def stub(monkeypatch):
     waits: list[float] = []
-    monkeypatch.setattr(dedup_verdicts.time, "sleep", waits.append)
+    monkeypatch.setattr(time, "sleep", waits.append)
     with Stubber(connection().client) as s:
         s.waits = waits
         yield s
@@ -39,11 +43,11 @@ def stub(monkeypatch):
 def test_unprocessed_keys_are_asked_again_alone_until_answered(stub):
     assert RegistrationItem._hash_key_attribute().attr_name == "id"  # noqa: SLF001 - the key the request names
     stub.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": _ask(VER, ENR)},
-                      {"RequestItems": _ask(REG, VER, ENR)})
+                      {"ReturnConsumedCapacity": "TOTAL", "RequestItems": _ask(REG, VER, ENR)})
     stub.add_response("batch_get_item", {"Responses": {DedupVerdictItem.Meta.table_name: [VERDICT]},
-                                         "UnprocessedKeys": _ask(ENR)}, {"RequestItems": _ask(VER, ENR)})
+                                         "UnprocessedKeys": _ask(ENR)}, {"ReturnConsumedCapacity": "TOTAL", "RequestItems": _ask(VER, ENR)})
     stub.add_response("batch_get_item", {"Responses": {CustomerEnrichmentItem.Meta.table_name: [ENRICHMENT]}},
-                      {"RequestItems": _ask(ENR)})
+                      {"ReturnConsumedCapacity": "TOTAL", "RequestItems": _ask(ENR)})
     reg, verdict, enrichment = dedup_verdicts._get_many(REQUESTS)  # noqa: SLF001
     assert reg is None  # answered (not unprocessed) and absent
     assert verdict.verdict == {"a": 1} and enrichment.state == "enriched"
@@ -52,10 +56,10 @@ def test_unprocessed_keys_are_asked_again_alone_until_answered(stub):
 
 def test_a_read_that_stays_unprocessed_fails_instead_of_answering_absent(stub):
     stub.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": _ask(REG, VER, ENR)},
-                      {"RequestItems": _ask(REG, VER, ENR)})
-    for _ in range(dedup_verdicts._BATCH_ATTEMPTS - 1):  # noqa: SLF001
+                      {"ReturnConsumedCapacity": "TOTAL", "RequestItems": _ask(REG, VER, ENR)})
+    for _ in range(models.BATCH_GET_ATTEMPTS - 1):
         stub.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": _ask(REG, VER, ENR)},
-                          {"RequestItems": _ask(REG, VER, ENR)})
-    with pytest.raises(RuntimeError, match="unprocessed"):
+                          {"ReturnConsumedCapacity": "TOTAL", "RequestItems": _ask(REG, VER, ENR)})
+    with pytest.raises(GetError, match="unprocessed"):
         dedup_verdicts._get_many(REQUESTS)  # noqa: SLF001
     assert stub.waits == [0.1, 0.2, 0.4, 0.8]

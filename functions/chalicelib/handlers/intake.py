@@ -71,12 +71,17 @@ def _store(reg, idempotency_key: str | None, body: object = None):
                                    idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds),
                                    fingerprint=registrations.json_fingerprint(body) if idempotency_key else None)
     if outcome.conflict == "idempotency_key_reused":
-        header = "webhook-id" if idempotency_key.startswith("webhook#") else "idempotency-key"
-        raise HttpError(422, *REUSED, errors=[{"loc": f"header.{header}", "type": "idempotency_key_reused"}])
+        raise _reused(idempotency_key)
     if outcome.conflict == "external_ref":
         raise HttpError(409, "external_ref_taken",
                         f"external_ref already registered as {outcome.answer['id']}")
     return json_response(202, outcome.answer)
+
+
+def _reused(idempotency_key: str) -> HttpError:
+    """422: this idempotency key (``webhook-id`` or ``Idempotency-Key``) was used for a different body."""
+    header = "webhook-id" if idempotency_key.startswith("webhook#") else "idempotency-key"
+    return HttpError(422, *REUSED, errors=[{"loc": f"header.{header}", "type": "idempotency_key_reused"}])
 
 
 def _replayed(idempotency_key: str | None, body: object, now) -> dict | None:
@@ -86,8 +91,7 @@ def _replayed(idempotency_key: str | None, body: object, now) -> dict | None:
         return None
     state = registrations.idempotency_state(idempotency_key, registrations.json_fingerprint(body), now=now)
     if state == "reused":
-        header = "webhook-id" if idempotency_key.startswith("webhook#") else "idempotency-key"
-        raise HttpError(422, *REUSED, errors=[{"loc": f"header.{header}", "type": "idempotency_key_reused"}])
+        raise _reused(idempotency_key)
     return None if state is None else dict(state.response)
 
 

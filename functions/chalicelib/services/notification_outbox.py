@@ -62,7 +62,7 @@ def _managers_of_inactive_team(data: dict, recipients: list[str]) -> list[str]:
     if team_id is None or not reaches_team_managers(data):
         return []
     team = directory.get_team(team_id)
-    if team is None or not directory.is_deactivated(team):
+    if not directory.is_deactivated(team):
         return []
     managers = {f"user:{m}" for m in team.manager_ids or []}
     in_person = set(store.expand(told_in_person(data)))

@@ -4,17 +4,13 @@ verdict (the workflow's auto-checks and sweep, the verdict route) do not import 
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import PutError
 
-from chalicelib.domain.backoff import backoff_seconds
 from chalicelib.store.models import DedupVerdictItem
-
-_BATCH_ATTEMPTS = 5  # BatchGetItem rounds for keys DynamoDB leaves unprocessed (throttling), with back-off
 
 
 def save_verdict(registration_id: str, outcome: str, verdict_json: dict, *, now: datetime) -> bool:
@@ -78,29 +74,18 @@ def read_for_judging(registration_id: str, *, verdict: bool, customer_key: str |
 
 
 def _get_many(requests: Sequence[tuple[Any, str, bool]]) -> list[Any]:
-    """Items of several tables, each by its string hash key (model, key, consistent), in one BatchGetItem; the
-    keys DynamoDB leaves unprocessed are asked again. Returns each model's item or None, in request order."""
-    from chalicelib.store.models import connection
+    """Items of several tables, each by its string hash key (model, key, consistent), in one BatchGetItem
+    (``models.batch_get_rows``: unprocessed keys asked again). Returns each model's item or None, in request
+    order."""
+    from chalicelib.store.models import batch_get_rows
 
     wanted: dict[str, dict[str, Any]] = {}
     hash_key = {cls.Meta.table_name: cls._hash_key_attribute().attr_name for cls, _, _ in requests}
     for cls, key, consistent in requests:
         table = wanted.setdefault(cls.Meta.table_name, {"Keys": [], "ConsistentRead": consistent})
         table["Keys"].append({hash_key[cls.Meta.table_name]: {"S": key}})
-    client = connection().client
-    found: dict[tuple[str, str], dict] = {}
-    for attempt in range(_BATCH_ATTEMPTS):
-        if attempt:
-            time.sleep(backoff_seconds(attempt, base=0.1, cap=1.0))
-        answer = client.batch_get_item(RequestItems=wanted)
-        for table, rows in answer.get("Responses", {}).items():
-            for row in rows:
-                found[(table, row[hash_key[table]]["S"])] = row
-        wanted = answer.get("UnprocessedKeys") or {}
-        if not wanted:
-            break
-    else:
-        raise RuntimeError(f"BatchGetItem left keys unprocessed after {_BATCH_ATTEMPTS} attempts: {sorted(wanted)}")
+    found = {(table, row[hash_key[table]]["S"]): row for table, rows in batch_get_rows(wanted).items()
+             for row in rows}
     out = []
     for cls, key, _ in requests:
         row = found.get((cls.Meta.table_name, key))

@@ -10,6 +10,7 @@ Keys and indexes serve the access patterns:
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.config import Config
@@ -26,11 +27,15 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.connection.base import BOTOCORE_EXCEPTIONS
+from pynamodb.constants import BATCH_GET_ITEM
+from pynamodb.exceptions import GetError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import settings as settings_mod
+from chalicelib.domain.backoff import backoff_seconds
 from chalicelib.store import aws
 
 
@@ -691,6 +696,38 @@ def connection() -> Connection:
             max_retry_attempts=_Meta.max_retry_attempts,
         ), s.region, s.endpoint_url)
     return _connection
+
+
+BATCH_GET_ATTEMPTS = 5  # BatchGetItem rounds for keys DynamoDB leaves unprocessed (throttling), with back-off
+
+
+def batch_get_rows(request_items: dict[str, dict]) -> dict[str, list[dict]]:
+    """One BatchGetItem of raw rows (``RequestItems`` as DynamoDB takes them: per table its ``Keys`` and
+    ``ConsistentRead``) through :func:`connection` — PynamoDB's dispatch, its ``GetError`` for a failed call — for
+    the hot paths that read a few attributes or several tables without a model per answer (issue 15). The keys
+    DynamoDB leaves unprocessed are asked again, alone and with their table's settings, after the one back-off (``domain.backoff``); still
+    unprocessed after :data:`BATCH_GET_ATTEMPTS` rounds is a ``GetError``, never an answer of "absent".
+
+    Returns:
+        {table name: its rows, in the order DynamoDB answered}.
+    """
+    rows: dict[str, list[dict]] = {table: [] for table in request_items}
+    wanted = request_items
+    for attempt in range(BATCH_GET_ATTEMPTS):
+        if attempt:
+            time.sleep(backoff_seconds(attempt, base=0.1, cap=1.0))
+        try:
+            answer = connection().dispatch(BATCH_GET_ITEM, {"RequestItems": wanted})
+        except BOTOCORE_EXCEPTIONS as exc:
+            raise GetError(f"Failed to batch get items: {exc}", exc) from exc
+        for table, found in answer.get("Responses", {}).items():
+            rows[table].extend(found)
+        # the table's own settings (ConsistentRead …) with the keys left, whatever else the answer echoes
+        wanted = {table: {**request_items[table], "Keys": left["Keys"]}
+                  for table, left in (answer.get("UnprocessedKeys") or {}).items() if left.get("Keys")}
+        if not wanted:
+            return rows
+    raise GetError(f"BatchGetItem left keys unprocessed after {BATCH_GET_ATTEMPTS} attempts: {sorted(wanted)}")
 
 
 class Transaction(TransactWrite):

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _json_str
 
-from pynamodb.connection.base import BOTOCORE_EXCEPTIONS
-from pynamodb.constants import BATCH_GET_ITEM
-from pynamodb.exceptions import GetError, TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import PendingCapError
@@ -315,22 +313,14 @@ def held_claims(keys: list[str], reg_id: str) -> dict[str, str]:
     One consistent BatchGetItem, the request ``ClaimItem.batch_get(keys, consistent_read=True)`` sends, through
     the same connection (PynamoDB's dispatch and errors: ``GetError``), but reading the two attributes it needs
     from the answer instead of building a model per key (issue 15 item 2). Keys DynamoDB leaves unprocessed are
-    asked again, as PynamoDB does. At most 7 keys (``dedup_keys.exact_keys``): one page of up to 100."""
+    asked again (``models.batch_get_rows``). At most 7 keys (``dedup_keys.exact_keys``): one page of up to 100."""
     table = ClaimItem.Meta.table_name
-    connection = ClaimItem._get_connection().connection  # noqa: SLF001 - the models' own connection
-    pending = [{"key": {"S": key}} for key in dict.fromkeys(keys)]
+    request = {table: {"ConsistentRead": True, "Keys": [{"key": {"S": key}} for key in dict.fromkeys(keys)]}}
     held: dict[str, str] = {}
-    while pending:
-        request = {"RequestItems": {table: {"ConsistentRead": True, "Keys": pending}}}
-        try:
-            data = connection.dispatch(BATCH_GET_ITEM, request)
-        except BOTOCORE_EXCEPTIONS as exc:
-            raise GetError(f"Failed to batch get items: {exc}", exc) from exc
-        for item in data["Responses"].get(table, ()):
-            holder = item["registration_id"]["S"]
-            if holder != reg_id:
-                held[item["key"]["S"]] = holder
-        pending = data.get("UnprocessedKeys", {}).get(table, {}).get("Keys") or []
+    for item in models.batch_get_rows(request)[table]:
+        holder = item["registration_id"]["S"]
+        if holder != reg_id:
+            held[item["key"]["S"]] = holder
     return held
 
 

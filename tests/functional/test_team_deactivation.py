@@ -35,13 +35,18 @@ def test_a_deactivated_team_takes_nothing_new_and_its_members_keep_what_they_hol
     for path, body in (("/v1/admin/users", {"name": "新人", "role": "rep", "team_id": "south"}),
                        ("/v1/admin/partners", {"name": "New Partner", "team_id": "south"})):
         r = world.post(path, "admin", body)
-        assert r.status == 422 and r.json()["errors"] == [{"loc": "body.team_id", "type": "team_inactive"}], r.body
-    # no new holdings: assignment to a member, a member's claim, a transfer to a member
+        assert r.status == 422 and r.json()["code"] == "team_deactivated", r.body
+        assert r.json()["errors"] == [{"loc": "body.team_id", "type": "team_deactivated"}], r.body
+    # no new holdings: assignment to a member, a transfer to a member (422: the caller named a deactivated team's
+    # member and can name another), a member's own claim (403 team_inactive: the caller's own team, as a submission)
     r = world.post(f"/v1/registrations/{pooled}/assign", "admin", {"owner": {"id": "li"}, "reason": "x"})
-    assert r.status == 422 and r.json()["errors"] == [{"loc": "body.owner.id", "type": "team_inactive"}], r.body
-    assert world.post(f"/v1/registrations/{pooled}/claim", "li").json()["code"] == "team_inactive"
+    assert r.status == 422 and r.json()["code"] == "team_deactivated", r.body
+    assert r.json()["errors"] == [{"loc": "body.owner.id", "type": "team_deactivated"}], r.body
+    r = world.post(f"/v1/registrations/{pooled}/claim", "li")
+    assert r.status == 403 and r.json()["code"] == "team_inactive", r.body
+    assert r.json()["errors"] == [{"loc": "principal.team_id", "type": "team_inactive"}], r.body
     r = world.post(f"/v1/registrations/{held_by_wang}/transfer", "admin", {"owner": {"id": "li"}, "reason": "x"})
-    assert r.status == 422 and r.json()["code"] == "team_inactive"
+    assert r.status == 422 and r.json()["code"] == "team_deactivated"
     assert world.ownership(pooled)["in_pool"] is True
     # no reviews asked of its managers
     assert routing.team_manager_ids("south") == []
@@ -75,8 +80,8 @@ def test_an_approver_cannot_name_a_deactivated_teams_member_as_owner_yet_the_sub
     own = pending(world, suite, 1, rep="wang", team="south")[0]
     assert world.post("/v1/admin/teams/south/deactivate", "admin").status == 200
     r = world.post(f"/v1/registrations/{north}/approve", "admin", {"owner": {"id": "li"}, "reason": "x"})
-    assert r.status == 422 and r.json()["code"] == "team_inactive", r.body
-    assert r.json()["errors"] == [{"loc": "body.owner.id", "type": "team_inactive"}]
+    assert r.status == 422 and r.json()["code"] == "team_deactivated", r.body
+    assert r.json()["errors"] == [{"loc": "body.owner.id", "type": "team_deactivated"}]
     assert suite.api.get(f"/v1/registrations/{north}", world.keys["admin"]).json()["status"] == "pending_review"
     r = world.post(f"/v1/registrations/{north}/approve", "admin", {"owner": {"id": "zhao"}, "reason": "x"})
     assert r.status == 200, r.body  # an active team's member can be named

@@ -154,3 +154,55 @@ def test_a_tender_is_not_turned_into_a_registration_by_a_member_of_a_deactivated
     assert _registrations() == stored
     assert suite.api.post("/v1/admin/teams/east/reactivate", {}, admin).status == 200
     assert suite.api.post(url, {"contacts": [CONTACT]}, rep).status == 202
+
+
+def _move(kind: str, ident: str, team: str) -> None:
+    """A user or partner moved to another team (a directory change; the API has no move): the stored record."""
+    from chalicelib.store import directory
+    from chalicelib.store.models import PartnerItem, UserItem
+
+    item = directory.get_user(ident) if kind == "user" else directory.get_partner(ident)
+    item.update(actions=[(UserItem if kind == "user" else PartnerItem).team_id.set(team)])
+    directory.forget_partners()
+
+
+def _rejected(suite, world, submit) -> str:
+    reg_id = submit()
+    suite.runner.pump()  # the checks move it to review
+    assert world.post(f"/v1/registrations/{reg_id}/reject", "admin", {"reason": "金额有误"}).status == 200
+    return reg_id
+
+
+def test_resubmit_and_claim_are_judged_by_the_callers_team_now_not_the_registrations(suite, world):
+    """A rep filed a registration under team south, then moved: back to review is judged by the team they are in
+    now. Moved from the deactivated south to the active north: accepted; moved from north into the deactivated
+    south: refused (403, nothing moves). A partner's by its channel team now, and a claim by the claimer's team now."""
+    import json
+
+    secret, partner_key = _channel_partner("south")
+    wang_s = _rejected(suite, world, lambda: world.submit("wang"))  # filed under south
+    zhao_s = _rejected(suite, world, lambda: world.submit("zhao"))  # filed under north
+    envelope = {"type": "opportunity.registered", "timestamp": "2026-12-01T00:00:00Z", "data": world.body()}
+    partner_s = _rejected(suite, world, lambda: post_webhook(suite.api, "acme", secret, envelope).json()["id"])
+    assert world.post("/v1/admin/teams/south/deactivate", "admin").status == 200
+
+    _move("user", "wang", "north")
+    _move("user", "zhao", "south")
+    _move("partner", "acme", "north")
+    answer = world.post(f"/v1/registrations/{wang_s}/resubmit", "wang")
+    assert answer.status == 200 and answer.json()["status"] == "submitted", answer.body
+    _refused(world.post(f"/v1/registrations/{zhao_s}/resubmit", "zhao"))
+    assert suite.api.get(f"/v1/registrations/{zhao_s}", world.keys["zhao"]).json()["status"] == "rejected"
+    answer = suite.api.request("POST", f"/v1/registrations/{partner_s}/resubmit", json.dumps({}).encode(),
+                               headers={"Authorization": f"Bearer {partner_key}", "Content-Type": "application/json"})
+    assert answer.status == 200 and answer.json()["status"] == "submitted", answer.body
+    _move("partner", "acme", "south")
+    _refused(post_webhook(suite.api, "acme", secret, {**envelope, "data": world.body()}))
+
+    # a claim from the pool: the claimer's team now (zhao, moved into the deactivated south, is refused 403)
+    from tests.functional.ownership_world import granted
+
+    pooled = granted(world, suite, None)[0]  # in south's pool
+    r = world.post(f"/v1/registrations/{pooled}/claim", "zhao")
+    assert r.status == 403 and r.json()["errors"] == [{"loc": "principal.team_id", "type": "team_inactive"}], r.body
+    assert world.ownership(pooled)["in_pool"] is True

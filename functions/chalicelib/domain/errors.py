@@ -48,6 +48,36 @@ class ValidationFailedError(DealregError):
     code = "validation_failed"
 
 
+class TeamInactiveError(DealregError):
+    """The caller's own team (a user's team, a partner's channel team) is deactivated: it opens no new registrations
+    and takes nothing from the pool (as an inactive partner group's users cannot in Salesforce PRM); what its members
+    already hold stays theirs until handed over. Nothing the caller can change in the request: 403. The message names
+    no team (a partner must not learn internal ids); ``errors[].loc`` says whose team (``submitter.team_id``, or
+    ``principal.team_id`` for a claim)."""
+
+    status = 403
+    code = "team_inactive"
+    MESSAGE = ("您所在的团队已停用，不能提交或认领新的报备；已持有的报备不受影响。 / your team is deactivated: you cannot submit "
+               "or claim new registrations; what you hold stays yours.")
+
+    def __init__(self, loc: str = "submitter.team_id") -> None:
+        super().__init__(self.MESSAGE, errors=[{"loc": loc, "type": "team_inactive"}])
+
+
+class TeamDeactivatedError(DealregError):
+    """A team the request *names* is deactivated — a new member's team, or the team of a holder named to receive a
+    registration (claim target, assignment, transfer, hand-over, approval owner): the caller can name another, so 422
+    at that field (``errors[].type`` ``team_deactivated``). Its text may name a holder, so a partner reads a generic one
+    (``redact_for_partners``)."""
+
+    status = 422
+    code = "team_deactivated"
+    redact_for_partners = True
+
+    def __init__(self, message: str, *, loc: str) -> None:
+        super().__init__(message, errors=[{"loc": loc, "type": "team_deactivated"}])
+
+
 class PendingCapError(DealregError):
     """The submitter already has ``cap`` registrations awaiting a decision (ownership rule ``pending_cap``)."""
 

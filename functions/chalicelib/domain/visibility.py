@@ -233,6 +233,7 @@ GENERIC_REFUSALS = {
     "forbidden": "you may not do this",
     "conflict": "the registration changed meanwhile; read it again",
     "unknown_holder": "unknown holder",
+    "team_deactivated": "the team named is deactivated; name another",
 }
 
 

@@ -63,7 +63,7 @@ def _store(reg, idempotency_key: str | None, body: object = None):
     """Store the registration; ``body`` is the request's parsed JSON (its fingerprint keys the idempotency claim)."""
     m = _modules()
     registrations = m.registrations
-    first = m.services.ensure_team_open(reg, replay=lambda: _replayed(idempotency_key, body, reg.created_at))
+    first = m.services.ensure_team_open(reg.team_id, replay=lambda: _replayed(idempotency_key, body, reg.created_at))
     if first is not None:
         return json_response(202, first)
     s = settings.get()

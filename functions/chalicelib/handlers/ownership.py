@@ -83,9 +83,12 @@ def _profile(ref, loc: str = "body.owner.id"):
 @api(responses={200: "Ownership"}, summary="Claim a registration from the pool (公海) for yourself")
 def claim_registration(reg_id: str):
     from chalicelib.domain import ownership as dom
+    from chalicelib.services.ownership import resolve
+    from chalicelib.services.registrations import current_team_id, ensure_team_open
 
     def decide(p, h, now, rules):
-        return dom.claim(h, _profile(dom.holder_of(p), loc="principal.team_id"), actor=p.actor, now=now, rules=rules)
+        ensure_team_open(current_team_id(p), loc="principal.team_id")  # taking one for yourself: your team now (403)
+        return dom.claim(h, resolve(dom.holder_of(p)), actor=p.actor, now=now, rules=rules)
 
     return _operate(reg_id, "claim", decide)
 

@@ -200,13 +200,14 @@ def withdraw_registration(reg_id: str):
      summary="Send your rejected registration through the checks again (bounded; fix it first with PATCH)")
 def resubmit_registration(reg_id: str):
     from chalicelib.domain.workflow import resubmit
-    from chalicelib.services.registrations import ensure_team_open
+    from chalicelib.services.registrations import current_team_id, ensure_team_open
     from schemas.workflow import ResubmitRequest
 
     principal = bearer_principal(bp.current_request.headers)
     reg = _read(reg_id, principal)
     body = _body(ResubmitRequest, optional=True)
-    ensure_team_open(reg)  # back to review is a new request for protection: not from a deactivated team (403)
+    # back to review is a new request for protection: judged by the caller's team now, not the one it was filed under
+    ensure_team_open(current_team_id(principal))
     limit = workflow_rules().max_resubmits
     return _move(reg, lambda now: resubmit(reg, principal, now=now, max_resubmits=limit, reason=body.reason),
                  principal)

@@ -24,7 +24,7 @@ from typing import Any
 
 from chalicelib import settings
 from chalicelib.domain.access import Principal, Role
-from chalicelib.domain.errors import DealregError, ValidationFailedError
+from chalicelib.domain.errors import DealregError, TeamDeactivatedError, ValidationFailedError
 from chalicelib.store import directory as store
 from schemas.common import PrincipalKind
 
@@ -131,7 +131,7 @@ def _open_team(team_id: str | None) -> None:
     if team is None:
         raise _field("body.team_id", "not_found", f"no team {team_id!r}")
     if store.is_deactivated(team):
-        raise _field("body.team_id", "team_inactive", f"team {team_id!r} is deactivated")
+        raise TeamDeactivatedError(f"team {team_id!r} is deactivated", loc="body.team_id")
 
 
 def create_user(actor: str, body: Any, *, now: datetime, idem: Idem | None = None) -> dict:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import ownership as dom
+from chalicelib.domain.errors import TeamDeactivatedError
 from chalicelib.domain.ownership import Change, HolderProfile, HolderRef, Holding, Timers
 from chalicelib.rules import ownership_rules
 from chalicelib.store import holders, ownership as store
@@ -30,11 +31,6 @@ class UnknownHolderError(dom.OwnershipError):
     code = "unknown_holder"
 
 
-class TeamInactiveError(dom.OwnershipError):
-    status = 422
-    code = "team_inactive"
-
-
 def resolve(ref: HolderRef) -> HolderProfile:
     """The holder's profile; refuses unknown or inactive holders."""
     prof = store.profile(ref)
@@ -45,16 +41,16 @@ def resolve(ref: HolderRef) -> HolderProfile:
 
 def resolve_recipient(ref: HolderRef, *, loc: str = "body.owner.id") -> HolderProfile:
     """:func:`resolve` for a claim, assignment, transfer or hand-over: also refuses a holder whose team is
-    deactivated (``TeamInactiveError`` naming ``loc``). Members of such a team keep what they hold, and a
-    registration they submitted before is still approved to them; they only receive nothing new."""
+    deactivated (``TeamDeactivatedError``, 422 naming ``loc``: name another). Members of such a team keep what they
+    hold, and a registration they submitted before is still approved to them; they only receive nothing new. (A
+    caller taking one for themselves — a claim — is refused earlier as ``TeamInactiveError``, 403.)"""
     from chalicelib.store import directory
 
     prof = resolve(ref)
     holder = directory.get_user(ref.id) if ref.kind == "user" else directory.get_partner(ref.id)
     team_id = getattr(holder, "team_id", None)
     if not directory.team_active(team_id):
-        raise TeamInactiveError(f"{ref.key}'s team {team_id} is deactivated",
-                                errors=[{"loc": loc, "type": "team_inactive"}])
+        raise TeamDeactivatedError(f"{ref.key}'s team {team_id} is deactivated", loc=loc)
     return prof
 
 
@@ -96,7 +92,7 @@ def grant(reg: Registration | str, owner: HolderRef | None, actor: Actor, *, now
         LostRaceError: the registration changed since it was read.
         WrongStatusError: it is not pending review.
         UnknownHolderError: no such active holder.
-        TeamInactiveError: the named owner's team is deactivated (422 at ``named_at``).
+        TeamDeactivatedError: the named owner's team is deactivated (422 at ``named_at``).
     """
     h = _holding_of(reg)
     prof = None if owner is None else resolve_recipient(owner, loc=named_at) if named_at else resolve(owner)

@@ -1,12 +1,13 @@
 """Reading one registration on a caller's behalf: what the caller may not see is answered exactly like what does
 not exist (``NotFoundError``, 404), in one place for every route that names a registration. And the one check of
-who may open a new one (:func:`ensure_team_open`: not a member of a deactivated team), for every submission path."""
+who may open a new one (:func:`ensure_team_open`: not a member of a deactivated team, judged by the caller's current
+team), for every submission path."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.domain.errors import DealregError, NotFoundError
+from chalicelib.domain.errors import NotFoundError, TeamInactiveError
 
 NO_SUCH = "no such registration"
 
@@ -47,29 +48,33 @@ def readable_with_holding(reg_id: str, principal: Any) -> tuple[Any, Any]:
 
 # --- who may open a new registration ------------------------------------------------------------------------------
 
-class TeamInactiveError(DealregError):
-    """The submitter belongs to a deactivated team: it opens no new registrations (as an inactive partner group's
-    users cannot in Salesforce PRM); what its members already hold stays theirs until handed over."""
-
-    status = 403
-    code = "team_inactive"
-    errors = [{"loc": "submitter.team_id", "type": "team_inactive"}]
-
-
-def ensure_team_open(reg: Any, *, replay: Callable[[], dict | None] = lambda: None) -> dict | None:
-    """None when ``reg``'s team (the submitter's, or a partner's channel team) takes new registrations. For a
-    deactivated team: the first answer when this request is a retry of one accepted before (``replay()``: the
-    idempotency key's claim; retries keep their meaning), else ``TeamInactiveError`` (403, nothing stored).
-    One read of the team per warm process and ``partner_cache_seconds`` (``store.directory.cached_team``)."""
+def current_team_id(principal: Any) -> str | None:
+    """The caller's team as it is *now*: a user's (their record is read with their key, every request), a partner's
+    channel team (``store.directory.cached_partner``) — never the team a registration was stamped with when it was
+    submitted (a rep may have moved since)."""
+    from chalicelib.domain.access import Role
     from chalicelib.store import directory
 
-    if not reg.team_id:
-        return None
-    team = directory.cached_team(reg.team_id)
-    if not directory.is_deactivated(team):
+    if principal.role is Role.PARTNER:
+        partner = directory.cached_partner(principal.id)
+        return partner.team_id if partner is not None else None
+    return principal.team_id
+
+
+def ensure_team_open(team_id: str | None, *, replay: Callable[[], dict | None] = lambda: None,
+                     loc: str = "submitter.team_id") -> dict | None:
+    """The one check of who may open or take something new — a registration (both intake routes, a tender turned
+    into one, a rejected one sent back to review) or a pooled one (a claim): None when ``team_id``, the caller's
+    *current* team (:func:`current_team_id`; for a new registration the team it is stamped with now), takes new
+    ones. For a deactivated team: the first answer when this request is a retry of one accepted before
+    (``replay()``: the idempotency key's claim; retries keep their meaning), else ``TeamInactiveError`` (403 at
+    ``loc``, nothing stored). One read of the team per warm process and ``partner_cache_seconds``
+    (``store.directory.cached_team``)."""
+    from chalicelib.store import directory
+
+    if not team_id or not directory.is_deactivated(directory.cached_team(team_id)):
         return None
     first = replay()
     if first is not None:
         return first
-    raise TeamInactiveError(f"团队 {reg.team_id} 已停用，其成员不能提交新的报备。 / team {reg.team_id} is deactivated: "
-                            "its members cannot submit new registrations.")
+    raise TeamInactiveError(loc)

@@ -101,3 +101,61 @@ def test_over_limit_notices_name_the_holders_team():
     conflict = {"type": "registration.conflict_detected", "registration": {"team_id": "south"},
                 "holder": {"kind": "user", "id": "zhao"}, "notify": ["zhao", "boss"]}
     assert not reaches_team_managers(conflict)  # its notify names people for their own part (holder, managers)
+
+
+def test_a_delivery_planned_before_the_deactivation_is_skipped_at_send_time_with_its_reason(suite, world):
+    """A notice planned while the team was active (a digest or retry still pending, or simply not yet sent) is
+    checked again when it is sent: the copy for its manager told only as the team's manager is recorded ``skipped``
+    (``team_inactive``) and listed for operators, never sent; the holder's copy is sent."""
+    from chalicelib.clock import now
+    from chalicelib.services.notification_outbox import deliver_due, fan_out
+
+    held = granted(world, suite, "wang")[0]
+    evt = _warning(held, "wang", ["wang", "boss"])
+    fan_out(evt, now=now())
+    assert {r: s[0] for r, s in _deliveries(evt.id).items()} == {"user:wang": "pending", "user:boss": "pending"}
+    assert world.post("/v1/admin/teams/south/deactivate", "admin").status == 200
+    report = deliver_due(now=now() + timedelta(days=2), limit=1000)  # any digest hour has come
+    told = _deliveries(evt.id)
+    assert told["user:boss"] == ("skipped", "team_inactive", None), told  # not sent, never in an inbox
+    assert told["user:wang"][0] == "sent", told
+    assert report.skipped >= 1 and report.sent >= 1
+    skipped = suite.api.get("/v1/admin/notifications/skipped", world.keys["admin"]).json()["items"]
+    assert ({"kind": "user", "id": "boss"}, "team_inactive", "ownership.warning") in [
+        (s["recipient"], s["reason"], s["event_type"]) for s in skipped]
+    # planned while active, sent after a reactivation: the manager is told
+    assert world.post("/v1/admin/teams/south/reactivate", "admin").status == 200
+    later = _warning(held, "li", ["li", "boss"])
+    fan_out(later, now=now())
+    assert world.post("/v1/admin/teams/south/deactivate", "admin").status == 200
+    assert world.post("/v1/admin/teams/south/reactivate", "admin").status == 200
+    deliver_due(now=now() + timedelta(days=2), limit=1000)
+    assert _deliveries(later.id)["user:boss"][0] == "sent"
+
+
+def test_the_conflict_notice_names_no_manager_of_a_deactivated_team(suite):
+    """The dedup conflict event's ``notify`` names the holder, their own manager and the managers of the holder's
+    team — not those of a deactivated team (``store.routing.team_manager_ids``)."""
+    from chalicelib.clock import now
+    from chalicelib.domain.access import Role
+    from chalicelib.store import directory
+    from tests.functional.helpers import drain, make_partner, make_user, post_webhook, tap_events
+    from tests.functional.test_dedup import _body, _hold
+
+    tap = tap_events(suite, "team-dedup-tap")
+    make_user("boss", "admin")
+    make_user("wang", "manager", team="south")
+    make_user("zhou", "manager", team="south")
+    directory.create_user("li", "li", Role.REP, now=now(), team_id="south", manager_id="wang")
+    assert directory.get_team("south").manager_ids == ["wang", "zhou"]
+    acme_secret, _ = make_partner("acme")
+    beta_secret, _ = make_partner("beta")
+    held = post_webhook(suite.api, "acme", acme_secret, _body("深圳市腾讯计算机系统有限公司",
+                                                             uscc="91440300708461136T", ref="a1")).json()["id"]
+    suite.runner.pump()
+    _hold(held, "li")
+    directory.set_active("team", "south", False, now=now())
+    post_webhook(suite.api, "beta", beta_secret, _body("腾讯计算机系统有限公司（深圳）", ref="b1"))
+    suite.runner.pump()
+    conflicts = [e for e in drain(suite, tap) if e["type"] == "registration.conflict_detected"]
+    assert len(conflicts) == 1 and conflicts[0]["notify"] == ["li", "wang"], conflicts  # li's own manager, not zhou

@@ -161,16 +161,13 @@ def _announce_conflict(reg, verdict, now, facts=None) -> None:
     from chalicelib.domain.events import snapshot
     from chalicelib.store import directory
     from chalicelib.store.publisher import publish
+    from chalicelib.store.routing import team_manager_ids as team_managers  # none for a deactivated team
     from chalicelib.store.scoring import attribute_scorer
     from schemas.common import Actor, PrincipalKind
     from schemas.events import RegistrationConflictDetected
 
     notify: list[str] = []
     recipients: list[Actor] = []
-
-    def team_managers(team_id):
-        team = directory.get_team(team_id) if team_id else None
-        return list(team.manager_ids or ()) if team else []
 
     holder = verdict.holder
     if holder is not None:

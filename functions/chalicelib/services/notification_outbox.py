@@ -5,7 +5,9 @@
 backoff, or park; a delivery to a deactivated partner is not sent but recorded ``skipped`` (checked at each
 attempt, so a pending retry or digest stops too; reactivation resumes future deliveries). A manager of a
 deactivated team told only as its manager is not sent the event either: ``fan_out`` records it ``skipped``
-(``team_inactive``). Digest deliveries of one recipient and channel that are due together go out as one message.
+(``team_inactive``), and a delivery planned for one before the team was deactivated (a pending digest or retry)
+carries the team (``via_team``) and is recorded ``skipped`` alike at its next attempt. Digest deliveries of one
+recipient and channel that are due together go out as one message.
 """
 from __future__ import annotations
 
@@ -36,10 +38,12 @@ def fan_out(evt: Any, *, now: datetime) -> list[Any]:
 
     data = evt.model_dump(mode="json")
     recipients = store.expand(audience(data))
-    muted = _managers_of_inactive_team(data, recipients)
+    team_id, as_managers, closed = _told_as_team_managers(data, recipients)
+    muted = as_managers if closed else []
     prefs = [p for p in (store.prefs_for(r) for r in recipients if r not in muted) if p is not None]
     planned = plan_deliveries(data, prefs, now=now, digest_hour=settings.get().notify_digest_hour)
-    created = store.create(planned, data, now=now)
+    # who is told only as the team's managers carries the team: the deliverer checks it again at each attempt
+    created = store.create(planned, data, now=now, via_team={} if closed else dict.fromkeys(as_managers, team_id))
     if muted:  # recorded, not sent: listed with the reason among the skipped deliveries (admins, CLI)
         quiet = [p for p in (store.prefs_for(r) for r in muted) if p is not None]
         store.record_skipped(plan_deliveries(data, quiet, now=now, digest_hour=settings.get().notify_digest_hour),
@@ -50,23 +54,33 @@ def fan_out(evt: Any, *, now: datetime) -> list[Any]:
 TEAM_INACTIVE = "team_inactive"
 
 
-def _managers_of_inactive_team(data: dict, recipients: list[str]) -> list[str]:
-    """Those of ``recipients`` told only as managers of the event's team when that team is deactivated: it no
-    longer asks them to review (``store.routing.team_manager_ids``), nor tells them of its registrations and
-    holdings. Someone told for their own part (owner, holder, submitter, approver …) still is. One team read, only
-    for an event that reaches a team's managers."""
+def _told_as_team_managers(data: dict, recipients: list[str]) -> tuple[str | None, list[str], bool]:
+    """(the event's team, those of ``recipients`` told only as its managers, whether it is deactivated now). A
+    deactivated team no longer asks its managers to review (``store.routing.team_manager_ids``), nor tells them of
+    its registrations and holdings; someone told for their own part (owner, holder, submitter, approver …) still is.
+    One team read, only for an event that reaches a team's managers."""
     from chalicelib.domain.notifications import event_team, reaches_team_managers, told_in_person
     from chalicelib.store import directory, notifications as store
 
     team_id = event_team(data)
     if team_id is None or not reaches_team_managers(data):
-        return []
+        return team_id, [], False
     team = directory.get_team(team_id)
-    if not directory.is_deactivated(team):
-        return []
+    if team is None:
+        return team_id, [], False
     managers = {f"user:{m}" for m in team.manager_ids or []}
     in_person = set(store.expand(told_in_person(data)))
-    return [r for r in recipients if r in managers and r not in in_person]
+    return team_id, [r for r in recipients if r in managers and r not in in_person], directory.is_deactivated(team)
+
+
+def _closed_team_items(items: Sequence[Any]) -> list[Any]:
+    """Those of ``items`` planned for someone told only as a team's managers (``via_team``) whose team is deactivated
+    *now*: read from the table at each attempt (not the per-process cache), once per team, like a recipient's own
+    deactivation (``store.notifications.inactive_reason``)."""
+    from chalicelib.store import directory
+
+    closed = {t for t in {i.via_team for i in items if i.via_team} if directory.is_deactivated(directory.get_team(t))}
+    return [i for i in items if i.via_team in closed]
 
 
 def _policy() -> Any:
@@ -117,15 +131,18 @@ def _deliver_group(group: list[Any], *, now: datetime, report: DeliveryReport) -
             report.outcomes[i.id] = "skipped"
     if not claimed:
         return
-    first = claimed[0]
-    inactive = store.inactive_reason(first.recipient)  # a group has one recipient
-    if inactive is not None:
-        for item in claimed:  # recorded as skipped: final, not parked, not retried, not sent
-            store.skip(item, now=now, reason=inactive)
-            report.skipped += 1
-            report.outcomes[item.id] = "skipped"
-            logger.info("delivery %s skipped via %s to %s (%s)", item.id, item.channel, item.recipient, inactive)
+    inactive = store.inactive_reason(claimed[0].recipient)  # a group has one recipient
+    muted = claimed if inactive is not None else _closed_team_items(claimed)
+    for item in muted:  # recorded as skipped: final, not parked, not retried, not sent; listed with the reason
+        reason = inactive or TEAM_INACTIVE
+        store.skip(item, now=now, reason=reason)
+        report.skipped += 1
+        report.outcomes[item.id] = "skipped"
+        logger.info("delivery %s skipped via %s to %s (%s)", item.id, item.channel, item.recipient, reason)
+    claimed = [i for i in claimed if i not in muted] if muted else claimed
+    if not claimed:
         return
+    first = claimed[0]
     message = render_digest([store.message_of(i) for i in claimed], first.locale)
     out = Outbound(message=message, locale=first.locale, event_type=first.event_type, webhook_id=first.webhook_id,
                    payload=first.payload, occurred_at=(first.payload or {}).get("occurred_at"))

@@ -604,6 +604,7 @@ class DeliveryItem(_Model):
     inbox_of = UnicodeAttribute(null=True)  # user:<id> | partner:<id>
     inbox_at = UnicodeAttribute(null=True)  # fixed-width ISO UTC creation time + "#" + id: sorts, unique
     read_at = UTCDateTimeAttribute(null=True)
+    via_team = UnicodeAttribute(null=True)  # told only as this team's manager: skipped if it is deactivated when sent
 
     by_lane = _index("ByLaneIndex", "lane", "lane_at")()
     by_inbox = _index("ByInboxIndex", "inbox_of", "inbox_at")()

@@ -9,7 +9,7 @@ through the sparse ``ByLaneIndex`` (never a scan).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,8 +48,10 @@ def _conditional_failed(exc: Exception) -> bool:
 
 # --- deliveries ----------------------------------------------------------------------------------------------
 
-def create(planned: Sequence[Delivery], evt: dict, *, now: datetime) -> list[DeliveryItem]:
-    """Store each planned delivery unless its id exists; return the ones created now."""
+def create(planned: Sequence[Delivery], evt: dict, *, now: datetime,
+           via_team: Mapping[str, str | None] | None = None) -> list[DeliveryItem]:
+    """Store each planned delivery unless its id exists; return the ones created now. ``via_team``: recipient ->
+    the team whose managers they are told as (checked again when it is sent)."""
     created = []
     for d in planned:
         item = DeliveryItem(
@@ -59,7 +61,8 @@ def create(planned: Sequence[Delivery], evt: dict, *, now: datetime) -> list[Del
             payload=dict(d.payload if d.payload is not None else evt) if d.channel == "webhook" or d.inbox else None,
             webhook_id=webhook_id(d.event_id, d.recipient) if d.channel == "webhook" else None,
             lane=due_lane(d.id), lane_at=lane_time(d.due_at), created_at=now,
-            inbox_of=d.recipient if d.inbox else None, inbox_at=f"{lane_time(now)}#{d.id}" if d.inbox else None)
+            inbox_of=d.recipient if d.inbox else None, inbox_at=f"{lane_time(now)}#{d.id}" if d.inbox else None,
+            via_team=(via_team or {}).get(d.recipient))
         try:
             item.save(condition=DeliveryItem.id.does_not_exist())
         except PutError as exc:
@@ -156,12 +159,15 @@ def park(item: DeliveryItem, *, now: datetime, reason: str, count_attempt: bool 
 
 
 def skip(item: DeliveryItem, *, now: datetime, reason: str) -> bool:
-    """Record a delivery that must not be sent (its recipient is deactivated): final, never retried, and
-    listed by ``dealreg notifications list-skipped`` with ``reason`` in ``last_error``."""
+    """Record a delivery that must not be sent (its recipient, or the team they are told as a manager of, is
+    deactivated): final, never retried, out of the recipient's notifications (a skipped delivery tells nobody, like
+    one recorded skipped at fan-out), and listed by ``dealreg notifications list-skipped`` with ``reason`` in
+    ``last_error``."""
     return _update(item, [
         DeliveryItem.state.set(SKIPPED), DeliveryItem.last_error.set(reason[:200]),
         DeliveryItem.lane.set(SKIPPED), DeliveryItem.lane_at.set(lane_time(now)),
-        DeliveryItem.lease_until.remove()], _pending_at(item))
+        DeliveryItem.lease_until.remove(), DeliveryItem.inbox_of.remove(), DeliveryItem.inbox_at.remove()],
+        _pending_at(item))
 
 
 def skipped(*, limit: int = 100) -> list[DeliveryItem]:

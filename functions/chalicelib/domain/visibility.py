@@ -2,7 +2,8 @@
 
 A partner is an outside company competing with other partners and with the vendor's own reps, so a partner
 never learns who else holds or registered a customer: no other party's ids, names, registration ids, owner
-kinds or the dates of their holding. It learns ``protected`` / ``yours`` / ``free`` and what it did itself.
+kinds or the dates of their holding — nor the vendor's org structure: no team id (not even its own channel team's)
+in a registration, an event or a refusal. It learns ``protected`` / ``yours`` / ``free`` and what it did itself.
 Staff (reps, managers, admins: ``Role``) see what their read access allows (``domain.access.can_read``),
 including the dedup evidence kept in audit lines' ``evidence``.
 
@@ -114,7 +115,7 @@ def registration(viewer: Viewer, reg: Any) -> Any:
                                                    shared=line.shared),
         }))
     own = reg.owner_id == viewer.id and reg.owner_kind in (None, "partner")
-    return reg.model_copy(update={"owner": reg.owner if own else None, "audit": audit})
+    return reg.model_copy(update={"owner": reg.owner if own else None, "audit": audit, "team_id": None})
 
 
 def pooled(reg: Any) -> Any:
@@ -183,7 +184,7 @@ def event(viewer: Viewer, evt: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(evt)
     if not viewer.is_partner:
         return out
-    for name in _STAFF_ONLY_EVENT_FIELDS:
+    for name in (*_STAFF_ONLY_EVENT_FIELDS, "team_id"):  # a team id is the vendor's org structure
         out.pop(name, None)
     actor = out.get("actor") or {}
     reg = out.get("registration")
@@ -199,7 +200,7 @@ def event(viewer: Viewer, evt: Mapping[str, Any]) -> dict[str, Any]:
             out.pop("reason", None)
     if isinstance(reg, Mapping):
         reg = dict(reg)
-        for name in _STAFF_ONLY_SCORES:
+        for name in (*_STAFF_ONLY_SCORES, "team_id"):
             reg.pop(name, None)
         if reg.get("partner_id") != viewer.id:
             # someone else's registration (e.g. a conflict with this partner's holding)

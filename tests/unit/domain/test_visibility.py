@@ -120,3 +120,29 @@ def test_a_partner_keeps_its_own_party_objects_and_loses_everyone_elses():
     assert visibility.event(BETA, own)["registration"]["owner"] == {"kind": "partner", "id": "beta"}
     held_by_rep = {**own, "registration": {**own["registration"], "owner": {"kind": "user", "id": "lihold"}}}
     assert "owner" not in visibility.event(BETA, held_by_rep)["registration"]
+
+
+def test_a_partner_never_sees_a_team_id_not_even_its_own_channel_teams():
+    """The vendor's org structure is internal: its own registration's events, an ownership notice about its own
+    holding and its registration read carry no ``team_id`` for a partner; staff keep it."""
+    import json
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from chalicelib.domain.registration import new_registration
+    from schemas.common import Actor
+    from schemas.registration import RegistrationCreate, Source
+
+    own = {**_conflict_event(), "type": "registration.approved", "id": "reg_beta1:3", "team_id": "channel"}
+    seen = visibility.event(BETA, own)
+    assert "channel" not in repr(seen) and "team_id" not in seen and "team_id" not in seen["registration"]
+    warning = {"id": "w", "type": "ownership.warning", "subject": "reg_beta1", "actor": {"kind": "system", "id": "r"},
+               "owner": {"kind": "partner", "id": "beta"}, "team_id": "channel", "days_left": 3}
+    assert "team_id" not in visibility.event(BETA, warning)
+    assert visibility.event(STAFF, own)["registration"]["team_id"] == "channel"
+    example = json.loads((Path(__file__).resolve().parents[3] / "examples" / "opportunity.json").read_text())
+    payload = RegistrationCreate.model_validate(example["data"])
+    reg = new_registration(payload, reg_id="reg_beta1", source=Source.PARTNER, partner_id="beta", team_id="channel",
+                           submitter=Actor(kind=PrincipalKind.PARTNER, id="beta"), now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert visibility.registration(BETA, reg).team_id is None
+    assert visibility.registration(STAFF, reg).team_id == "channel"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from enum import Enum
 
 from chalicelib.domain import names
 from schemas.common import Actor, RegistryScheme
@@ -77,12 +78,31 @@ def new_registration(
 # What ``new_registration`` sets, and every other field of a Registration with its (plain) default, in field order.
 _SET_HERE = frozenset((*_PAYLOAD_FIELDS, "id", "status", "source", "submitter", "partner_id", "team_id",
                        "customer_key", "created_at", "updated_at", "version", "audit"))
+
+
+def _shareable(value: object) -> bool:
+    """A default every registration may share (immutable): pydantic copies any other default per instance, and
+    ``_construct`` does not — a ``[]`` or ``{}`` default would be one list for all registrations."""
+    if value is None or isinstance(value, (str, bytes, int, float, Enum)):  # bool is an int
+        return True
+    return isinstance(value, (tuple, frozenset)) and all(_shareable(v) for v in value)
+
+
+def _check_layout(model: type, set_here: frozenset[str]) -> None:
+    """Refuse a ``model`` that ``_construct`` would build differently from ``model_construct``: a field
+    ``new_registration`` sets is gone, a post-init hook or extra fields, or a field it leaves to its default that is
+    required, has a default factory or a default that is not immutable (:func:`_shareable`)."""
+    fields = model.model_fields  # type: ignore[attr-defined]
+    if (not set(fields) >= set_here or model.__pydantic_post_init__  # type: ignore[attr-defined]
+            or model.model_config.get("extra") == "allow"  # type: ignore[attr-defined]
+            or any(name not in set_here and (f.is_required() or f.default_factory is not None
+                                             or not _shareable(f.default)) for name, f in fields.items())):
+        raise RuntimeError(f"{model.__name__} changed: new_registration's construction no longer matches "
+                           "model_construct")
+
+
+_check_layout(Registration, _SET_HERE)
 _LAYOUT = tuple((name, name in _SET_HERE, field.default) for name, field in Registration.model_fields.items())
-if (not set(Registration.model_fields) >= _SET_HERE or Registration.__pydantic_post_init__
-        or Registration.model_config.get("extra") == "allow"
-        or any(not set_here and (field.is_required() or field.default_factory is not None)
-               for (_, set_here, _), field in zip(_LAYOUT, Registration.model_fields.values(), strict=True))):
-    raise RuntimeError("Registration changed: new_registration's construction no longer matches model_construct")
 
 
 def _construct(values: dict) -> Registration:

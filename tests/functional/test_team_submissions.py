@@ -206,3 +206,25 @@ def test_resubmit_and_claim_are_judged_by_the_callers_team_now_not_the_registrat
     r = world.post(f"/v1/registrations/{pooled}/claim", "zhao")
     assert r.status == 403 and r.json()["errors"] == [{"loc": "principal.team_id", "type": "team_inactive"}], r.body
     assert world.ownership(pooled)["in_pool"] is True
+
+
+def test_the_console_says_why_a_claim_or_resubmit_is_refused_in_the_callers_language(suite, world):
+    """The pool's claim button and a rejected registration's resubmit button of a deactivated team's member show the
+    team refusal in the member's language (not a generic "forbidden")."""
+    from tests.functional.console_client import ConsoleClient
+    from tests.functional.ownership_world import granted
+
+    pooled = granted(world, suite, None)[0]
+    rejected = _rejected(suite, world, lambda: world.submit("wang"))
+    assert world.post("/v1/admin/teams/south/deactivate", "admin").status == 200
+    for who, lang, reg_id, op, back, said in (
+            ("li", "zh-CN", pooled, "claim", "pool", "您所在的团队已停用"),
+            ("wang", "en", rejected, "resubmit", None, "Your team is deactivated")):
+        c = ConsoleClient(suite.api.base, lang=lang)
+        c.login(world.keys[who])
+        page = c.get(f"/console/registrations/{reg_id}")[2] if back is None else c.get("/console/pool")[2]
+        status, headers, _ = c.post(f"/console/registrations/{reg_id}/act",
+                                    {"csrf": c.csrf(page), "op": op, **({"back": back} if back else {})})
+        assert status == 303 and "e=team_inactive" in headers["location"], (status, headers)
+        status, _, shown = c.get(headers["location"])
+        assert status == 200 and said in shown, shown[:500]

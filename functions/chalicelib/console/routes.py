@@ -522,8 +522,8 @@ def console_act(ctx: Ctx, form: dict[str, str], reg_id: str):
     if answer.ok:
         return redirect(ctx, target + ("&" if "?" in target else "?") + urlencode({"m": "done"}))
     detail = (answer.body or {}).get("message", "") if isinstance(answer.body, dict) else ""
-    return redirect(ctx, target + "?" + urlencode({"e": "forbidden" if answer.status == 403 else "refused",
-                                                   "d": detail[:200]}))
+    key = "team_inactive" if answer.code == "team_inactive" else "forbidden" if answer.status == 403 else "refused"
+    return redirect(ctx, target + "?" + urlencode({"e": key, "d": detail[:200]}))  # the caller's team: said as such
 
 
 @bp.route("/console/registrations/{reg_id}/edit", methods=["GET"])

@@ -195,8 +195,10 @@ def set_active(actor: str, kind: str, ident: str, active: bool, *, now: datetime
     """Deactivate or reactivate a user, partner or team. A deactivated user's API key and console sessions stop
     at once; a deactivated partner's webhooks, API key and its users' sessions too (other warm API processes
     within ``DEALREG_PARTNER_CACHE_SECONDS``). Sessions started before a deactivation stay ended after a
-    reactivation. A deactivated team takes no new members (users, partners), its members and partners can
-    be given no new holdings (claim, assign, transfer: ``services.ownership.resolve_recipient``), and its
+    reactivation. A deactivated team takes no new members (users, partners: 422 ``team_deactivated``), its members
+    and partners can be given no new holdings (assign, transfer: ``services.ownership.resolve_recipient``, 422
+    ``team_deactivated``) nor take one or open one (claim, submissions: ``services.registrations.ensure_team_open``,
+    403 ``team_inactive``), and its
     managers are no longer asked to review (``store.routing.team_manager_ids``: the route's other approvers or
     its fallback decide); its members stay active and keep what they hold."""
     action = f"{kind}.{'reactivated' if active else 'deactivated'}"

@@ -66,7 +66,7 @@ class TeamInactiveError(DealregError):
 
 class TeamDeactivatedError(DealregError):
     """A team the request *names* is deactivated — a new member's team, or the team of a holder named to receive a
-    registration (claim target, assignment, transfer, hand-over, approval owner): the caller can name another, so 422
+    registration (assignment, transfer, bulk assignment, hand-over, approval owner): the caller can name another, so 422
     at that field (``errors[].type`` ``team_deactivated``). Its text may name a holder, so a partner reads a generic one
     (``redact_for_partners``)."""
 

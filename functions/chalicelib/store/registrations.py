@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _json_str
 
+from pydantic_core import PydanticSerializationError, to_json
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
@@ -210,9 +211,19 @@ def body_fingerprint(raw: bytes | str | None) -> str:
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
-def json_fingerprint(body: object) -> str:
+def json_fingerprint(body: object, *, keys_sorted: bool = False) -> str:
     """``body_fingerprint`` of a body already parsed (``http.parse_json``): the same digest, without parsing the
-    body a second time (issue 15 item 2)."""
+    body a second time (issue 15 item 2).
+
+    ``keys_sorted``: every object in ``body`` already has its keys in sorted order and no number in it is a float
+    (``http.parse_json_sorted`` says so). The canonical text is then what pydantic-core's encoder writes (compact,
+    UTF-8, insertion order, the same escapes: tested over every code point), at a fifth of the cost of the sorting
+    encoder (issue 15 item 2, session 8). A text it cannot write (a lone surrogate) takes the sorting encoder."""
+    if keys_sorted:
+        try:
+            return hashlib.sha256(to_json(body)).hexdigest()
+        except PydanticSerializationError:
+            pass
     return hashlib.sha256(_CANONICAL.encode(body).encode()).hexdigest()
 
 

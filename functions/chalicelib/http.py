@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import itertools
 import json
 import logging
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -96,6 +98,9 @@ class _DuplicateKey(ValueError):
     pass
 
 
+_first = operator.itemgetter(0)
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     out: dict = {}
     for key, value in pairs:
@@ -103,6 +108,26 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
             raise _DuplicateKey(key)
         out[key] = value
     return out
+
+
+def _no_duplicates_sorted(pairs: list[tuple[str, Any]]) -> dict:
+    """``_no_duplicates`` with the keys in sorted order (``parse_json_sorted``): the pairs sorted by key (a stable
+    sort, values never compared), a key twice is a shorter dict."""
+    pairs.sort(key=_first)
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _DuplicateKey()
+    return out
+
+
+# Every JSON number with a fraction or exponent read by ``parse_json_sorted`` advances this counter (``next`` of an
+# ``itertools.count`` is atomic under the GIL; another thread's numbers can only make a body look as if it had one).
+_FLOATS_READ = itertools.count()
+
+
+def _counted_number(text: str) -> JsonNumber:
+    next(_FLOATS_READ)
+    return JsonNumber(text)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -121,6 +146,8 @@ def json_depth(value: Any) -> int:
 
 # One decoder, made once: ``json.loads`` with these options builds a new decoder and scanner on every call.
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_float=JsonNumber, parse_constant=_refuse_constant)
+_SORTED_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates_sorted, parse_float=_counted_number,
+                                   parse_constant=_refuse_constant)
 
 
 def parse_json(raw: bytes | str | None, *, loc: str = "body") -> Any:
@@ -130,6 +157,21 @@ def parse_json(raw: bytes | str | None, *, loc: str = "body") -> Any:
     The depth is checked on the parsed value (json's C parser stops itself with a RecursionError long before
     it could exhaust the stack, ~1,000 levels): scanning the text for brackets outside strings first cost more
     CPU than parsing it (issue 15 item 2)."""
+    return _parse(raw, loc, _DECODER)
+
+
+def parse_json_sorted(raw: bytes | str | None, *, loc: str = "body") -> tuple[Any, bool]:
+    """``parse_json`` (the same answers and refusals) with every object's keys in sorted order, and whether the
+    value holds no number with a fraction or exponent: then ``store.registrations.json_fingerprint(value,
+    keys_sorted=True)`` writes its canonical text with pydantic-core's encoder instead of a sorting one (issue 15
+    item 2, session 8). Object key order changes no validated model; it orders the ``extra_forbidden`` errors,
+    so validate such a value with ``validate(..., source=raw)``."""
+    before = next(_FLOATS_READ)
+    value = _parse(raw, loc, _SORTED_DECODER)
+    return value, next(_FLOATS_READ) == before + 1
+
+
+def _parse(raw: bytes | str | None, loc: str, decoder: json.JSONDecoder) -> Any:
     if not raw:
         raise HttpError(400, "body_missing", "a JSON body is required", errors=[{"loc": loc, "type": "missing"}])
     try:
@@ -138,7 +180,7 @@ def parse_json(raw: bytes | str | None, *, loc: str = "body") -> Any:
         raise HttpError(400, "json_invalid", "the body is not UTF-8 JSON",
                         errors=[{"loc": loc, "type": "json_invalid"}]) from None
     try:
-        value = _DECODER.decode(text)
+        value = decoder.decode(text)
     except _DuplicateKey:
         raise HttpError(400, "json_duplicate_key", "an object in the body names a key twice",
                         errors=[{"loc": loc, "type": "json_duplicate_key"}]) from None
@@ -192,13 +234,21 @@ def parse_query(model: Any, params: Any) -> Any:
     return validate(model, dict(params or {}), prefix="query")
 
 
-def validate(model: Any, data: Any, *, prefix: str = "body") -> Any:
-    """``model`` from already parsed JSON (``parse_json``); 422 with field paths."""
+def validate(model: Any, data: Any, *, prefix: str = "body", source: bytes | str | None = None) -> Any:
+    """``model`` from already parsed JSON (``parse_json``); 422 with field paths. ``source``: the text ``data``
+    was parsed from by ``parse_json_sorted``; a refusal reads it again in its own key order, so the errors come
+    in the order of the body as ``parse_json``'s value gives them."""
     try:
         return model.model_validate(data)
     except _validation_error() as exc:  # evaluated only when validation raised (issue 15 item 2, session 7)
-        raise HttpError(422, "validation_failed", f"the {prefix.split('.')[0]} failed validation",
-                        errors=validation_errors(exc, prefix)) from None
+        refused = exc
+    if source is not None:
+        try:
+            model.model_validate(parse_json(source, loc=prefix))
+        except _validation_error() as exc:
+            refused = exc
+    raise HttpError(422, "validation_failed", f"the {prefix.split('.')[0]} failed validation",
+                    errors=validation_errors(refused, prefix)) from None
 
 
 @functools.cache

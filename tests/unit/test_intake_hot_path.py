@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from botocore.stub import Stubber
+from hypothesis import given, settings, strategies as st
 from pynamodb.attributes import TTLAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import GetError
 
@@ -93,6 +94,30 @@ def test_the_stamps_are_what_the_attributes_serialise(at):
     assert registrations.ttl_epoch(at) == str(calendar.timegm(at.utctimetuple()))
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+       st.one_of(st.none(), st.timedeltas(min_value=timedelta(hours=-23, minutes=-59),
+                                          max_value=timedelta(hours=23, minutes=59)).map(timezone)))
+def test_the_stamp_is_the_attributes_text_for_any_datetime(at, zone):
+    """Session 8: ``utc_stamp`` formats the fields itself; the text is PynamoDB's for every year (the attribute pads
+    a short ``%Y`` by ``zfill``), offset, microsecond and a naive datetime (read as UTC)."""
+    at = at.replace(tzinfo=zone)
+    registrations.utc_stamp.cache_clear()
+    assert registrations.utc_stamp(at) == UTCDateTimeAttribute().serialize(at)
+
+
+def test_the_stamp_does_not_go_through_strftime(monkeypatch):
+    """What session 8 removed: the attribute's ``strftime`` (it imports ``time`` on every call)."""
+    def refused(self, value):
+        raise AssertionError("UTCDateTimeAttribute.serialize ran")
+
+    at = datetime(2026, 12, 6, 20, 0, 0, 1, tzinfo=timezone(timedelta(hours=8)))
+    expected = UTCDateTimeAttribute().serialize(at)
+    registrations.utc_stamp.cache_clear()
+    monkeypatch.setattr(UTCDateTimeAttribute, "serialize", refused)
+    assert registrations.utc_stamp(at) == expected == "2026-12-06T12:00:00.000001+0000"
+
+
 def test_a_naive_datetime_has_no_ttl_epoch_like_pynamodb():
     naive = datetime(2026, 12, 6, 10, 0)
     with pytest.raises(ValueError):
@@ -124,8 +149,9 @@ def test_a_create_serialises_its_now_once(monkeypatch):
                          fingerprint="f" * 64)
     (call,) = sent
     # was 6 and 2: the registration's created/updated, its audit line, the customer, the claims, the pending
-    # counter (store.holders, left as it is); the claims' two epochs
-    assert calls == {"utc": 2, "ttl": 0}
+    # counter (store.holders, left as it is); the claims' two epochs. Session 8: utc_stamp formats the text itself
+    # (test_the_stamp_is_the_attributes_text_for_any_datetime), so only the pending counter's is left.
+    assert calls == {"utc": 1, "ttl": 0}
     stamp = utc(UTCDateTimeAttribute(), now)
     reg_put = call["put_items"][0]["Item"]
     assert reg_put["created_at"] == reg_put["updated_at"] == reg_put["audit"]["L"][0]["M"]["at"] == {"S": stamp}

@@ -29,7 +29,7 @@ from chalicelib.http import (
     header,
     idempotency_key,
     json_response,
-    parse_json,
+    parse_json_sorted,
     validate,
 )
 
@@ -59,17 +59,20 @@ def _modules() -> SimpleNamespace:
                            services=services, errors=errors, common=common, registration=registration, webhook=webhook)
 
 
-def _store(reg, idempotency_key: str | None, body: object = None):
-    """Store the registration; ``body`` is the request's parsed JSON (its fingerprint keys the idempotency claim)."""
+def _store(reg, idempotency_key: str | None, body: object = None, keys_sorted: bool = False):
+    """Store the registration; ``body`` is the request's parsed JSON (its fingerprint keys the idempotency claim;
+    ``keys_sorted`` as ``http.parse_json_sorted`` answered for it)."""
     m = _modules()
     registrations = m.registrations
-    first = m.services.ensure_team_open(reg.team_id, replay=lambda: _replayed(idempotency_key, body, reg.created_at))
+    first = m.services.ensure_team_open(
+        reg.team_id, replay=lambda: _replayed(idempotency_key, body, reg.created_at, keys_sorted))
     if first is not None:
         return json_response(202, first)
     s = settings.get()
+    fingerprint = registrations.json_fingerprint(body, keys_sorted=keys_sorted) if idempotency_key else None
     outcome = registrations.create(reg, now=reg.created_at, idempotency_key=idempotency_key,
                                    idempotency_ttl=timedelta(seconds=s.idempotency_ttl_seconds),
-                                   fingerprint=registrations.json_fingerprint(body) if idempotency_key else None)
+                                   fingerprint=fingerprint)
     if outcome.conflict == "idempotency_key_reused":
         raise _reused(idempotency_key)
     if outcome.conflict == "external_ref":
@@ -84,12 +87,13 @@ def _reused(idempotency_key: str) -> HttpError:
     return HttpError(422, *REUSED, errors=[{"loc": f"header.{header}", "type": "idempotency_key_reused"}])
 
 
-def _replayed(idempotency_key: str | None, body: object, now) -> dict | None:
+def _replayed(idempotency_key: str | None, body: object, now, keys_sorted: bool = False) -> dict | None:
     """The first answer given to this idempotency key for this body, if any (422 for another body)."""
     registrations = _modules().registrations
     if not idempotency_key:
         return None
-    state = registrations.idempotency_state(idempotency_key, registrations.json_fingerprint(body), now=now)
+    state = registrations.idempotency_state(
+        idempotency_key, registrations.json_fingerprint(body, keys_sorted=keys_sorted), now=now)
     if state == "reused":
         raise _reused(idempotency_key)
     return None if state is None else dict(state.response)
@@ -128,17 +132,18 @@ def receive_partner_opportunity(partner_id: str):
     if partner is None or partner.active != "yes":
         logger.info("partner webhook refused: inactive partner")
         raise HttpError(401, "unauthorized", UNAUTHORIZED)
-    body = parse_json(raw)  # parsed once, only after the signature proved who sent it
+    # Parsed once, only after the signature proved who sent it; keys sorted for the fingerprint (session 8).
+    body, keys_sorted = parse_json_sorted(raw)
     if isinstance(body, dict) and body.get("type") == "opportunity.updated":
-        return _partner_update(partner_id, body, webhook_id)
-    envelope = validate(m.webhook.OpportunityRegistered, body)
+        return _partner_update(partner_id, body, webhook_id, raw, keys_sorted)
+    envelope = validate(m.webhook.OpportunityRegistered, body, source=raw)
     _check_envelope_time(envelope.timestamp, now)
     reg = m.domain.new_registration(
         envelope.data, reg_id=m.domain.new_id("reg", now), source=m.registration.Source.PARTNER,
         submitter=m.common.Actor(kind=m.common.PrincipalKind.PARTNER, id=partner_id), partner_id=partner_id, now=now,
         team_id=partner.team_id,  # its channel team reviews it
     )
-    return _store(reg, f"webhook#{partner_id}#{webhook_id}", body)
+    return _store(reg, f"webhook#{partner_id}#{webhook_id}", body, keys_sorted)
 
 
 @bp.route("/v1/registrations", methods=["POST"], content_types=["application/json"])
@@ -157,12 +162,12 @@ def register_opportunity():
     if principal.role is Role.PARTNER:
         raise HttpError(403, "forbidden", "partners register through the signed webhook")
     key = idempotency_key(request.headers)
-    body = parse_json(raw)  # parsed once: validated below, fingerprinted for the idempotency claim
-    payload = validate(m.registration.RegistrationCreate, body)
+    body, keys_sorted = parse_json_sorted(raw)  # parsed once: validated below, fingerprinted for the idempotency claim
+    payload = validate(m.registration.RegistrationCreate, body, source=raw)
     now = clock.now()
     reg = m.domain.new_registration(payload, reg_id=m.domain.new_id("reg", now), source=m.registration.Source.REP,
                            submitter=principal.actor, team_id=principal.team_id, now=now)
-    return _store(reg, f"idem#{principal.id}#{key}" if key else None, body)
+    return _store(reg, f"idem#{principal.id}#{key}" if key else None, body, keys_sorted)
 
 
 # --- opportunity.updated (approval workflow, issue 5) -----------------------------------------------------------
@@ -181,7 +186,7 @@ def _check_envelope_time(stamp, now) -> None:
                         errors=[{"loc": "body.timestamp", "type": "stale_timestamp"}])
 
 
-def _partner_update(partner_id: str, body, webhook_id: str):
+def _partner_update(partner_id: str, body, webhook_id: str, raw: bytes, keys_sorted: bool):
     """The partner's opportunity as it now is, found by its ``external_ref``: an edit by the submitter
     (chalicelib.services.workflow.apply_edit). 404 for an unknown reference; 409 once decided. A replayed
     webhook id, or an update that changes nothing, writes nothing and gets the same answer."""
@@ -191,7 +196,7 @@ def _partner_update(partner_id: str, body, webhook_id: str):
     from schemas.common import PrincipalKind
     from schemas.workflow import OpportunityUpdated
 
-    envelope = validate(OpportunityUpdated, body)
+    envelope = validate(OpportunityUpdated, body, source=raw)
     _check_envelope_time(envelope.timestamp, clock.now())
     ref = envelope.data.external_ref
     if ref is None:
@@ -203,6 +208,6 @@ def _partner_update(partner_id: str, body, webhook_id: str):
         raise HttpError(404, "not_found", "no registration with this external_ref")
     partner = Principal(kind=PrincipalKind.PARTNER, id=partner_id, role=Role.PARTNER)
     apply_edit(reg, envelope.data, partner, idempotency_key=f"webhook#{partner_id}#{webhook_id}",
-               fingerprint=registrations.json_fingerprint(body))
+               fingerprint=registrations.json_fingerprint(body, keys_sorted=keys_sorted))
     current = registrations.get(reg.id)
     return json_response(202, {"id": current.id, "status": current.status.value})

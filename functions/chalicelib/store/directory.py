@@ -19,7 +19,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError
 
-from chalicelib import settings as settings_mod
+from chalicelib import clock, settings as settings_mod
 from chalicelib.domain.access import Principal, Role
 from chalicelib.domain.errors import DealregError
 from chalicelib.store import aws
@@ -75,11 +75,8 @@ def _key_record(key: str) -> ApiKeyItem | SessionKeyItem | None:
         return None
     if rec.revoked != "no":
         return None
-    if isinstance(rec, SessionKeyItem):
-        from chalicelib import clock
-
-        if rec.expires_at <= clock.now():
-            return None
+    if isinstance(rec, SessionKeyItem) and rec.expires_at <= clock.now():
+        return None
     return rec
 
 
@@ -370,7 +367,6 @@ def rotate_partner_secret(partner_id: str, *, keep_previous: bool = True, grace:
     :class:`ConflictError` instead of overwriting the other's new secret. An idempotency ``claim`` (a new
     ClaimItem with ``response.done`` false) is put with the lease (:class:`ClaimTaken` if it exists: nothing is
     issued) and marked done with the release."""
-    from chalicelib import clock
     from connectors.standard_webhooks import generate_secret
 
     now = now or clock.now()
@@ -479,8 +475,6 @@ def revoke_session_key(key: str) -> None:
 def partner_secrets(partner_id: str, *, now: datetime | None = None) -> list[str] | None:
     """A partner's signing secrets in force at ``now``, or None for an unknown partner (cached:
     ``aws.secret_json``). After a rotation the previous secret stays valid until its ``retire_at``."""
-    from chalicelib import clock
-
     value = aws.secret_json(settings_mod.get().partner_secret_name(partner_id))
     if not isinstance(value, dict):
         return None
@@ -563,16 +557,12 @@ def _keys_of(kind: PrincipalKind, principal_id: str) -> list[ApiKeyItem]:
 def deactivate_user(user_id: str) -> None:
     """The user's keys and console sessions stop working at once (every request reads ``active``); their
     holdings stay until handed over (``dealreg holders offboard``)."""
-    from chalicelib import clock
-
     set_active("user", user_id, False, now=clock.now())
 
 
 def deactivate_partner(partner_id: str) -> None:
     """Its signed webhooks, its API key and its users' sessions are refused from now on (intake and
     ``principal_for_key`` read ``active``; other warm processes within ``partner_cache_seconds``)."""
-    from chalicelib import clock
-
     set_active("partner", partner_id, False, now=clock.now())
 
 

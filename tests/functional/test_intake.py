@@ -103,6 +103,10 @@ def test_tampered_body_stale_timestamp_unknown_partner_and_missing_headers_are_4
     other_secret, _ = make_partner("other")
     wrong = signed_headers(other_secret, raw)
     assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=wrong).status == 401
+    # the edge is inclusive: 300 s ahead is accepted — what +301 read from the wall clock became whenever the
+    # server's second had ticked over by its check
+    edge = signed_headers(secret, raw, ts=now + 300)
+    assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=edge).status == 202
 
 
 def test_rotated_secrets_both_verify(suite):

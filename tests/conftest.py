@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from infra import iam_check
+from tests.hypothesis_ci import draw_without_local_constants_under_ci
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -31,6 +32,8 @@ os.environ.pop("AWS_PROFILE", None)
 # IAM proven from use: every AWS call a handler makes is recorded (infra/iam_check.py) and checked against
 # its function's role as `make package` builds it; the `suite` fixture fails the test that made a denied call.
 iam_check.install()
+# Under CI a derandomised @given test draws the same examples whatever ran before it in its worker (tests/hypothesis_ci.py).
+draw_without_local_constants_under_ci()
 _IAM: dict[str, Any] = {}  # "checker": the session's RoleChecker; "checked": recorder mark already checked
 
 # Under pytest-xdist (`make test` runs `-n auto`) every worker is its own process with its own moto server

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway, LocalGatewayException
 
+LISTEN_BACKLOG = 128
 NOT_FOUND_BODY = json.dumps({"code": "not_found", "message": "no such route", "errors": []}).encode()
 
 
@@ -68,4 +69,8 @@ def create_server(app: Any, host: str, port: int, *, lambda_timeout: int = 60) -
     server = create_local_server(app, config, host, port)
     server.server.RequestHandlerClass = functools.partial(ProductRequestHandler, app_object=server.app_object,
                                                           config=config)
+    # socketserver listens with a backlog of 5: a burst of clients (the tests' races, a partner's batch) beyond
+    # that waits for the kernel's SYN retry (1 s, 3 s, ...) or is reset. Listening again sets the queue length.
+    server.server.request_queue_size = LISTEN_BACKLOG
+    server.server.socket.listen(LISTEN_BACKLOG)
     return server

@@ -148,8 +148,9 @@ def race(calls) -> list:
 def post_retrying(world, path: str, who: str, body: dict | None = None):
     """POST, retrying only when the connection was refused or reset before any answer came back.
 
-    Chalice's local server listens with a backlog of 5, so a burst of 50+ connects can be reset by the
-    kernel before the app ever sees the request; that is the test server's limit, not the app's.
+    The local server listens with a backlog of 128 (``infra.local.http_server``; socketserver's 5 reset bursts),
+    so this is a safety net: a connect reset by the kernel before the app saw the request is the test server's
+    limit, not the app's.
     """
     import time
     import urllib.error

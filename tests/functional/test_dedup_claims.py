@@ -52,8 +52,8 @@ def test_sixteen_racers_for_one_customer_yield_exactly_one_first(suite):
 
     def race(i: int) -> None:
         start.wait()
-        # Chalice's local server has a small listen backlog and may reset a connection under a burst; the
-        # client retries with the same Idempotency-Key, so a retry can never create a second registration.
+        # A safety net (the local server's listen backlog is 128): a connection reset under a burst is retried
+        # with the same Idempotency-Key, so a retry can never create a second registration.
         for attempt in range(5):
             try:
                 answer = suite.api.post("/v1/registrations", bodies[i], keys[i],

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 from tests.functional.helpers import example, make_partner, make_user, post_webhook, signed_headers
 
@@ -81,20 +80,33 @@ def test_same_external_ref_with_new_webhook_id_is_409_naming_the_first(suite):
 
 
 def test_tampered_body_stale_timestamp_unknown_partner_and_missing_headers_are_401(suite):
+    from datetime import UTC, datetime
+
+    from chalicelib import clock
+
+    # The server's clock is frozen: read from the wall clock, a timestamp 301 s ahead was accepted whenever the
+    # request crossed a second boundary before the check (the server compares whole seconds, 300 s tolerance).
+    frozen = clock.FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    clock.set_clock(frozen)
+    now = int(frozen.now().timestamp())
     secret, _ = make_partner("acme")
     raw = json.dumps(example()).encode()
-    headers = signed_headers(secret, raw)
+    headers = signed_headers(secret, raw, ts=now)
     tampered = raw.replace(b"3800000.00", b"3800001.00")
     assert suite.api.request("POST", "/v1/partners/acme/opportunities", tampered, headers=headers).status == 401
-    stale = signed_headers(secret, raw, ts=int(time.time()) - 301)
+    stale = signed_headers(secret, raw, ts=now - 301)
     assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=stale).status == 401
-    future = signed_headers(secret, raw, ts=int(time.time()) + 301)
+    future = signed_headers(secret, raw, ts=now + 301)
     assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=future).status == 401
     assert suite.api.request("POST", "/v1/partners/nobody/opportunities", raw, headers=headers).status == 401
     assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw).status == 401
     other_secret, _ = make_partner("other")
     wrong = signed_headers(other_secret, raw)
     assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=wrong).status == 401
+    # the edge is inclusive: 300 s ahead is accepted — what +301 read from the wall clock became whenever the
+    # server's second had ticked over by its check
+    edge = signed_headers(secret, raw, ts=now + 300)
+    assert suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=edge).status == 202
 
 
 def test_rotated_secrets_both_verify(suite):
@@ -178,12 +190,13 @@ def test_storage_outage_is_503_with_retry_after(suite, monkeypatch):
     from chalicelib.store import directory
 
     directory.partner_secrets("acme")  # cached, so only the write meets the outage
-    # Point storage at a closed loopback port: nothing listens there.
+    # Point storage at a loopback port bound but not listening: it refuses connections, and it stays ours for the
+    # whole request (a port closed first could be taken meanwhile by another xdist worker's server).
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]
+    dead_socket = socket.socket()
+    dead_socket.bind(("127.0.0.1", 0))
+    dead = dead_socket.getsockname()[1]
     monkeypatch.setenv("DEALREG_AWS_ENDPOINT_URL", f"http://127.0.0.1:{dead}")
     settings.reset()
     models.bind()
@@ -192,6 +205,7 @@ def test_storage_outage_is_503_with_retry_after(suite, monkeypatch):
         assert answer.status == 503
         assert answer.headers["retry-after"] == "5"
     finally:
+        dead_socket.close()
         monkeypatch.undo()
         settings.reset()
         models.bind()

@@ -24,10 +24,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free loopback ports (all held while choosing: one freed port can be handed out again)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _request(method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
@@ -43,7 +49,7 @@ def _request(method: str, url: str, body: bytes | None = None, headers: dict | N
 class _Stack:
     def __init__(self, state: Path) -> None:
         self.state = state
-        self.port, self.moto = _free_port(), _free_port()
+        self.port, self.moto = _free_ports(2)
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = (state / f"run-{self.port}.log").open("wb")
         env = {**os.environ, "DEALREG_DEMO_SECRET": SECRET, "DEALREG_REGISTRY_PROVIDERS": "",

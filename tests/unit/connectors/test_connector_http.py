@@ -138,11 +138,11 @@ def test_total_deadline_stops_a_body_that_keeps_coming(server: LocalServer) -> N
 
 
 def test_connection_refused_is_retryable() -> None:
-    # Bind then close a socket to get a local port nobody listens on.
-    with socket.socket() as sock:
+    # A port bound but not listening refuses connections, and stays ours for the whole request: a port closed
+    # before the request could be taken meanwhile by another xdist worker's server (then it answers).
+    with socket.socket() as sock, pytest.raises(RetryableError) as exc:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(RetryableError) as exc:
         HttpClient(connect_timeout=2.0).get(f"http://127.0.0.1:{port}/")
     assert exc.value.reason == "connection_error"
 

@@ -30,6 +30,25 @@ _cold = True
 _counts: ContextVar[dict[str, float] | None] = ContextVar("dealreg_metric_counts", default=None)
 _logger: Any = None
 _metrics: Any = None
+# Keys appended during the running invocation (append_keys); the next invocation removes them (issue 15 item 2:
+# Powertools' clear_state rebuilt the whole key set, default keys included, on every request).
+_appended: set[str] = set()
+# (DEALREG_FUNCTION, emits_metrics()): the environment is read once per container, not on every request (issue 15
+# item 2); reset_environment() forgets it (tests that change the environment after install).
+_environment: tuple[str | None, bool] | None = None
+
+
+def _read_environment() -> tuple[str | None, bool]:
+    global _environment
+    if _environment is None:
+        _environment = (os.environ.get("DEALREG_FUNCTION"), emits_metrics())
+    return _environment
+
+
+def reset_environment() -> None:
+    """Read ``DEALREG_FUNCTION`` and ``DEALREG_METRICS`` again at the next invocation."""
+    global _environment
+    _environment = None
 
 
 def in_lambda() -> bool:
@@ -80,7 +99,9 @@ def count(name: str, value: float = 1) -> None:
 def append_keys(**keys: Any) -> None:
     """Correlation keys for the rest of this invocation's log lines (JSON logs only)."""
     if _logger is not None:
-        _logger.append_keys(**{k: v for k, v in keys.items() if v is not None})
+        kept = {k: v for k, v in keys.items() if v is not None}
+        _appended.update(kept)
+        _logger.append_keys(**kept)
 
 
 def job_counts(result: Any) -> dict[str, float]:
@@ -137,7 +158,7 @@ def emits_metrics() -> bool:
 
 
 def _flush(function: str, service: str, counts: Mapping[str, float]) -> None:
-    if not counts or not emits_metrics():
+    if not counts or not _read_environment()[1]:
         return
     from aws_lambda_powertools.metrics import MetricUnit
 
@@ -169,9 +190,12 @@ def install(app: Any) -> None:
         cold, _cold = _cold, False
         lambda_context = getattr(event, "context", None) if not hasattr(event, "method") else None
         lambda_context = lambda_context or getattr(app, "lambda_context", None)
-        function = os.environ.get("DEALREG_FUNCTION") or getattr(lambda_context, "function_name", "unknown")
+        function = _read_environment()[0] or getattr(lambda_context, "function_name", "unknown")
         if _logger is not None:
-            _logger.clear_state()
+            # The previous invocation's keys go; the logger's own (service, cold-start defaults) stay as built.
+            if _appended:
+                _logger.remove_keys(_appended)
+                _appended.clear()
             _logger.append_keys(function=function, cold_start=cold,
                                 request_id=getattr(lambda_context, "aws_request_id", None))
             if hasattr(event, "method"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from operator import itemgetter
 
 from chalicelib.domain import names
 from schemas.common import Actor, RegistryScheme
@@ -55,9 +56,8 @@ def new_registration(
     builds it (the same ``__dict__``, field order and ``model_fields_set``), without its per-field search for
     aliases and defaults (issue 15 item 2, session 7: two thirds of this function's CPU).
     """
-    first = AuditEntry(seq=1, at=now, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
-    given = payload.__dict__
-    values = {name: given[name] for name in _PAYLOAD_FIELDS}
+    values = _REGISTRATION_TEMPLATE.copy()  # every field in field order, at its default
+    values.update(zip(_PAYLOAD_FIELDS, _payload_values(payload.__dict__), strict=True))
     values.update(
         id=reg_id,
         status=RegistrationStatus.SUBMITTED,
@@ -69,28 +69,55 @@ def new_registration(
         created_at=now,
         updated_at=now,
         version=1,
-        audit=[first],
+        audit=[_submitted_line(now, submitter)],
     )
-    return _construct(values)
+    reg = Registration.__new__(Registration)
+    object.__setattr__(reg, "__dict__", values)
+    object.__setattr__(reg, "__pydantic_fields_set__", set(_SET_HERE))
+    object.__setattr__(reg, "__pydantic_extra__", None)
+    object.__setattr__(reg, "__pydantic_private__", None)
+    return reg
+
+
+_payload_values = itemgetter(*_PAYLOAD_FIELDS)
+_AUDIT_SET = frozenset(("seq", "at", "actor", "action", "to_status"))
+_AUDIT_TEMPLATE = {name: field.default for name, field in AuditEntry.model_fields.items()}
+
+
+def _submitted_line(now: datetime, submitter: Actor) -> AuditEntry:
+    """``AuditEntry(seq=1, at=now, actor=submitter, action="submitted", to_status=SUBMITTED)``: for a datetime and
+    an Actor (what our code passes) validation keeps each value as it is, so the entry is built as validation
+    builds it (the same ``__dict__`` in field order, the same fields set) without running it (issue 15 item 2,
+    session 8: ~20k instructions per webhook); anything else is validated."""
+    if type(now) is not datetime or type(submitter) is not Actor:
+        return AuditEntry(seq=1, at=now, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
+    values = _AUDIT_TEMPLATE.copy()
+    values.update(seq=1, at=now, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
+    line = AuditEntry.__new__(AuditEntry)
+    object.__setattr__(line, "__dict__", values)
+    object.__setattr__(line, "__pydantic_fields_set__", set(_AUDIT_SET))
+    object.__setattr__(line, "__pydantic_extra__", None)
+    object.__setattr__(line, "__pydantic_private__", None)
+    return line
 
 
 # What ``new_registration`` sets, and every other field of a Registration with its (plain) default, in field order.
 _SET_HERE = frozenset((*_PAYLOAD_FIELDS, "id", "status", "source", "submitter", "partner_id", "team_id",
                        "customer_key", "created_at", "updated_at", "version", "audit"))
-_LAYOUT = tuple((name, name in _SET_HERE, field.default) for name, field in Registration.model_fields.items())
-if (not set(Registration.model_fields) >= _SET_HERE or Registration.__pydantic_post_init__
-        or Registration.model_config.get("extra") == "allow"
-        or any(not set_here and (field.is_required() or field.default_factory is not None)
-               for (_, set_here, _), field in zip(_LAYOUT, Registration.model_fields.values(), strict=True))):
-    raise RuntimeError("Registration changed: new_registration's construction no longer matches model_construct")
+# Every field with its (plain) default, in field order; new_registration copies it and sets _SET_HERE's values (an
+# update keeps a key's place), which is what ``Registration.model_construct`` builds for exactly those fields.
+_REGISTRATION_TEMPLATE = {name: field.default for name, field in Registration.model_fields.items()}
 
 
-def _construct(values: dict) -> Registration:
-    """``Registration.model_construct(**values)`` for exactly the fields in ``_SET_HERE``."""
-    reg = Registration.__new__(Registration)
-    object.__setattr__(reg, "__dict__", {name: values[name] if set_here else default
-                                         for name, set_here, default in _LAYOUT})
-    object.__setattr__(reg, "__pydantic_fields_set__", set(_SET_HERE))
-    object.__setattr__(reg, "__pydantic_extra__", None)
-    object.__setattr__(reg, "__pydantic_private__", None)
-    return reg
+def _check_template(model: type, set_here: frozenset[str]) -> None:
+    """The templates hold only while the model has no post-init, no extra, and a plain default for every field
+    not set here (checked at import: a model change fails loudly instead of building a different object)."""
+    if (not set(model.model_fields) >= set_here or model.__pydantic_post_init__
+            or model.model_config.get("extra") == "allow"
+            or any(name not in set_here and (field.is_required() or field.default_factory is not None)
+                   for name, field in model.model_fields.items())):
+        raise RuntimeError(f"{model.__name__} changed: new_registration's construction no longer matches it")
+
+
+_check_template(Registration, _SET_HERE)
+_check_template(AuditEntry, _AUDIT_SET)

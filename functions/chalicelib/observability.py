@@ -29,6 +29,9 @@ _cold = True
 # Numbers counted during one invocation (process_sqs adds "parked"); flushed by the middleware.
 _counts: ContextVar[dict[str, float] | None] = ContextVar("dealreg_metric_counts", default=None)
 _logger: Any = None
+# The logger's formatter, which holds its keys: looked up once (Logger.append_keys finds it through two properties
+# and a handler search on every call).
+_keys: Any = None
 _metrics: Any = None
 # Keys appended during the running invocation (append_keys); the next invocation removes them (issue 15 item 2:
 # Powertools' clear_state rebuilt the whole key set, default keys included, on every request).
@@ -101,7 +104,7 @@ def append_keys(**keys: Any) -> None:
     if _logger is not None:
         kept = {k: v for k, v in keys.items() if v is not None}
         _appended.update(kept)
-        _logger.append_keys(**kept)
+        _keys.append_keys(**kept)
 
 
 def job_counts(result: Any) -> dict[str, float]:
@@ -125,7 +128,7 @@ def job_counts(result: Any) -> dict[str, float]:
 
 
 def _setup_logging(app_logger: logging.Logger, service: str) -> None:
-    global _logger
+    global _logger, _keys
     fmt = os.environ.get("DEALREG_LOG_FORMAT", "json" if in_lambda() else "text")
     if fmt != "json":
         return
@@ -136,6 +139,7 @@ def _setup_logging(app_logger: logging.Logger, service: str) -> None:
         app_logger.removeHandler(handler)
     _logger = Logger(service=service, logger_handler=logging.StreamHandler(sys.stdout), level=app_logger.level or "INFO",
                      log_uncaught_exceptions=False)
+    _keys = _logger.registered_formatter
     # Powertools' logger is named after the service; the module loggers are "dealreg.*": share its handler.
     if _logger._logger is not app_logger:  # noqa: SLF001 - the documented way is copy_config_to_registered_loggers
         for handler in _logger._logger.handlers:  # noqa: SLF001
@@ -194,9 +198,9 @@ def install(app: Any) -> None:
         if _logger is not None:
             # The previous invocation's keys go; the logger's own (service, cold-start defaults) stay as built.
             if _appended:
-                _logger.remove_keys(_appended)
+                _keys.remove_keys(_appended)
                 _appended.clear()
-            _logger.append_keys(function=function, cold_start=cold,
+            _keys.append_keys(function=function, cold_start=cold,
                                 request_id=getattr(lambda_context, "aws_request_id", None))
             if hasattr(event, "method"):
                 append_keys(**_http_keys(event))

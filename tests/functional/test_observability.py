@@ -131,6 +131,7 @@ for n, e in enumerate(calls):
         os.environ["DEALREG_FUNCTION"] = "changed"  # read once per container: not seen by later calls
     assert app(e, Ctx(n))["statusCode"] == 200
 observability._logger.clear_state()
+assert observability._keys is observability._logger.registered_formatter  # still the logger's formatter
 print("RESULT " + json.dumps({"base": base, "seen": seen,
                               "cleared": list(observability._logger.get_current_keys().items())}))
 """

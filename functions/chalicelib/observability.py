@@ -201,7 +201,7 @@ def install(app: Any) -> None:
                 _keys.remove_keys(_appended)
                 _appended.clear()
             _keys.append_keys(function=function, cold_start=cold,
-                                request_id=getattr(lambda_context, "aws_request_id", None))
+                              request_id=getattr(lambda_context, "aws_request_id", None))
             if hasattr(event, "method"):
                 append_keys(**_http_keys(event))
         counts: dict[str, float] = {}

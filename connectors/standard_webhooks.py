@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hashlib
 import hmac
 import re
 import secrets as _secrets
@@ -143,7 +142,10 @@ def _as_bytes(value: str) -> bytes:
 
 def _signature(key: bytes, msg_id: str, timestamp: str, body: bytes) -> str:
     signed = f"{msg_id}.{timestamp}.".encode() + bytes(body)
-    return base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
+    # One-shot HMAC (OpenSSL, no HMAC object) and the base64 encoder itself: the same text as
+    # base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()) at ~1/3 of its interpreter work
+    # (issue 15 item 2; tests/unit/connectors/test_standard_webhooks.py compares the two).
+    return binascii.b2a_base64(hmac.digest(key, signed, "sha256"), newline=False).decode("ascii")
 
 
 def decode_secret(secret: str) -> bytes:

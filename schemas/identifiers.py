@@ -20,7 +20,6 @@ The rules are taken from the public standards; the code is our own. Sources of t
 
 from __future__ import annotations
 
-import operator
 import string
 import unicodedata
 from collections.abc import Callable
@@ -95,6 +94,8 @@ def _prepare(value: str, name: str, length: int | None = None) -> str:
 
 
 def _check_characters(number: str, allowed: frozenset[str], name: str, hint: str = "") -> None:
+    if allowed.issuperset(number):  # the usual case, in C; only a refused id walks its characters (issue 15)
+        return
     for position, char in enumerate(number, start=1):
         if char not in allowed:
             # Echo only the one offending character of the normalised id, never the raw input.
@@ -120,20 +121,24 @@ _USCC_CATEGORIES: Final = frozenset("123456789")
 _ORG_CODE_WEIGHTS: Final = (3, 7, 9, 10, 5, 8, 4, 2)
 
 
-def _weighted_sum(chars: str, values: dict[str, int], weights: tuple[int, ...]) -> int:
-    """sum(values[c] * w) over ``chars`` and ``weights`` of the same length, at C speed (issue 15 item 2)."""
-    if len(chars) != len(weights):
-        raise ValueError(f"{len(chars)} characters for {len(weights)} weights")
-    return sum(map(operator.mul, map(values.__getitem__, chars), weights))
+# The check sums table-driven (issue 15 item 2): per position, each character's value times the position's weight
+# (mod the modulus, which leaves the sum's remainder unchanged), so a sum is one C-level map over the characters.
+_USCC_TERMS: Final = tuple({c: v * w % 31 for c, v in _USCC_VALUE.items()} for w in _USCC_WEIGHTS)
+_ORG_CODE_TERMS: Final = tuple({c: v * w % 11 for c, v in _ALNUM_VALUE.items()} for w in _ORG_CODE_WEIGHTS)
+# GB 11714's check character for each remainder r of the weighted sum: 11 - r, written 10 → X and 11 → 0.
+_ORG_CODE_CHECK: Final = tuple({10: "X", 11: "0"}.get(11 - r, str(11 - r)) for r in range(11))
 
 
 def _uscc_check_char(first17: str) -> str:
-    return _USCC_ALPHABET[-_weighted_sum(first17, _USCC_VALUE, _USCC_WEIGHTS) % 31]
+    if len(first17) != 17:
+        raise ValueError(f"{len(first17)} characters for 17 weights")
+    return _USCC_ALPHABET[-sum(map(dict.__getitem__, _USCC_TERMS, first17)) % 31]
 
 
 def _org_code_check_char(body8: str) -> str:
-    check = 11 - _weighted_sum(body8, _ALNUM_VALUE, _ORG_CODE_WEIGHTS) % 11
-    return {10: "X", 11: "0"}.get(check, str(check))
+    if len(body8) != 8:
+        raise ValueError(f"{len(body8)} characters for 8 weights")
+    return _ORG_CODE_CHECK[sum(map(dict.__getitem__, _ORG_CODE_TERMS, body8)) % 11]
 
 
 def validate_uscc(value: str) -> str:

@@ -29,7 +29,29 @@ _cold = True
 # Numbers counted during one invocation (process_sqs adds "parked"); flushed by the middleware.
 _counts: ContextVar[dict[str, float] | None] = ContextVar("dealreg_metric_counts", default=None)
 _logger: Any = None
+# The logger's formatter, which holds its keys: looked up once (Logger.append_keys finds it through two properties
+# and a handler search on every call).
+_keys: Any = None
 _metrics: Any = None
+# Keys appended during the running invocation (append_keys); the next invocation removes them (issue 15 item 2:
+# Powertools' clear_state rebuilt the whole key set, default keys included, on every request).
+_appended: set[str] = set()
+# (DEALREG_FUNCTION, emits_metrics()): the environment is read once per container, not on every request (issue 15
+# item 2); reset_environment() forgets it (tests that change the environment after install).
+_environment: tuple[str | None, bool] | None = None
+
+
+def _read_environment() -> tuple[str | None, bool]:
+    global _environment
+    if _environment is None:
+        _environment = (os.environ.get("DEALREG_FUNCTION"), emits_metrics())
+    return _environment
+
+
+def reset_environment() -> None:
+    """Read ``DEALREG_FUNCTION`` and ``DEALREG_METRICS`` again at the next invocation."""
+    global _environment
+    _environment = None
 
 
 def in_lambda() -> bool:
@@ -80,7 +102,9 @@ def count(name: str, value: float = 1) -> None:
 def append_keys(**keys: Any) -> None:
     """Correlation keys for the rest of this invocation's log lines (JSON logs only)."""
     if _logger is not None:
-        _logger.append_keys(**{k: v for k, v in keys.items() if v is not None})
+        kept = {k: v for k, v in keys.items() if v is not None}
+        _appended.update(kept)
+        _keys.append_keys(**kept)
 
 
 def job_counts(result: Any) -> dict[str, float]:
@@ -104,7 +128,7 @@ def job_counts(result: Any) -> dict[str, float]:
 
 
 def _setup_logging(app_logger: logging.Logger, service: str) -> None:
-    global _logger
+    global _logger, _keys
     fmt = os.environ.get("DEALREG_LOG_FORMAT", "json" if in_lambda() else "text")
     if fmt != "json":
         return
@@ -115,6 +139,7 @@ def _setup_logging(app_logger: logging.Logger, service: str) -> None:
         app_logger.removeHandler(handler)
     _logger = Logger(service=service, logger_handler=logging.StreamHandler(sys.stdout), level=app_logger.level or "INFO",
                      log_uncaught_exceptions=False)
+    _keys = _logger.registered_formatter
     # Powertools' logger is named after the service; the module loggers are "dealreg.*": share its handler.
     if _logger._logger is not app_logger:  # noqa: SLF001 - the documented way is copy_config_to_registered_loggers
         for handler in _logger._logger.handlers:  # noqa: SLF001
@@ -137,7 +162,7 @@ def emits_metrics() -> bool:
 
 
 def _flush(function: str, service: str, counts: Mapping[str, float]) -> None:
-    if not counts or not emits_metrics():
+    if not counts or not _read_environment()[1]:
         return
     from aws_lambda_powertools.metrics import MetricUnit
 
@@ -169,11 +194,14 @@ def install(app: Any) -> None:
         cold, _cold = _cold, False
         lambda_context = getattr(event, "context", None) if not hasattr(event, "method") else None
         lambda_context = lambda_context or getattr(app, "lambda_context", None)
-        function = os.environ.get("DEALREG_FUNCTION") or getattr(lambda_context, "function_name", "unknown")
+        function = _read_environment()[0] or getattr(lambda_context, "function_name", "unknown")
         if _logger is not None:
-            _logger.clear_state()
-            _logger.append_keys(function=function, cold_start=cold,
-                                request_id=getattr(lambda_context, "aws_request_id", None))
+            # The previous invocation's keys go; the logger's own (service, cold-start defaults) stay as built.
+            if _appended:
+                _keys.remove_keys(_appended)
+                _appended.clear()
+            _keys.append_keys(function=function, cold_start=cold,
+                              request_id=getattr(lambda_context, "aws_request_id", None))
             if hasattr(event, "method"):
                 append_keys(**_http_keys(event))
         counts: dict[str, float] = {}

@@ -274,3 +274,46 @@ def test_the_ttl_epoch_of_a_zone_without_offset_is_the_time_tuples():
     assert registrations.ttl_epoch(at) == str(calendar.timegm(at.utctimetuple()))
     before_epoch = datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)
     assert registrations.ttl_epoch(before_epoch) == str(calendar.timegm(before_epoch.utctimetuple())) == "-1"
+
+
+def test_the_batch_read_is_dispatchs_request_without_its_uuid_unless_a_signal_listens(stubbed, monkeypatch):
+    """Session 8: ``models.batch_get_rows`` sends exactly what PynamoDB's ``dispatch`` sends (the same parameters in
+    the same order, ``ReturnConsumedCapacity`` included) without dispatch's per-call ``uuid4`` (a test that fails
+    if that cost comes back); with a receiver on PynamoDB's send signals, dispatch itself runs and they fire."""
+    import pynamodb.connection.base as pynamodb_base
+    from pynamodb.constants import BATCH_GET_ITEM
+    from pynamodb.signals import pre_dynamodb_send
+
+    from chalicelib.store import models
+
+    table = ClaimItem.Meta.table_name
+    ask = {table: {"ConsistentRead": True, "Keys": _keys(KEYS)}}
+    answer = {"Responses": {table: [_claim(KEYS[0], "reg_other")]}, "UnprocessedKeys": {}}
+    sent: list[list] = []
+    client = models.connection().client
+    client.meta.events.register("before-parameter-build.dynamodb.BatchGetItem",
+                                lambda params, **_: sent.append(list(json.loads(json.dumps(params)).items())),
+                                unique_id="t-dispatch")
+    try:
+        stubbed.add_response("batch_get_item", answer)
+        via_dispatch = models.connection().dispatch(BATCH_GET_ITEM, {"RequestItems": json.loads(json.dumps(ask))})
+        uuid4 = pynamodb_base.uuid.uuid4
+        monkeypatch.setattr(pynamodb_base.uuid, "uuid4", lambda: pytest.fail("uuid4 made for a batch read"))
+        stubbed.add_response("batch_get_item", answer)
+        assert models.batch_get_rows(ask) == {table: via_dispatch["Responses"][table]}
+        monkeypatch.setattr(pynamodb_base.uuid, "uuid4", uuid4)
+        heard: list[str] = []
+
+        def listen(sender, operation_name, **_):
+            heard.append(operation_name)
+
+        pre_dynamodb_send.connect(listen)
+        try:
+            stubbed.add_response("batch_get_item", answer)
+            models.batch_get_rows(ask)
+        finally:
+            pre_dynamodb_send.disconnect(listen)
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.BatchGetItem", unique_id="t-dispatch")
+    assert sent[0] == sent[1] == sent[2] and [name for name, _ in sent[0]] == ["RequestItems", "ReturnConsumedCapacity"]
+    assert heard == ["BatchGetItem"]

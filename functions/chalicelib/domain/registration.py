@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from enum import Enum
+from operator import itemgetter
 
 from chalicelib.domain import names
 from schemas.common import Actor, RegistryScheme
@@ -56,9 +57,8 @@ def new_registration(
     builds it (the same ``__dict__``, field order and ``model_fields_set``), without its per-field search for
     aliases and defaults (issue 15 item 2, session 7: two thirds of this function's CPU).
     """
-    first = AuditEntry(seq=1, at=now, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
-    given = payload.__dict__
-    values = {name: given[name] for name in _PAYLOAD_FIELDS}
+    values = _REGISTRATION_TEMPLATE.copy()  # every field in field order, at its default
+    values.update(zip(_PAYLOAD_FIELDS, _payload_values(payload.__dict__), strict=True))
     values.update(
         id=reg_id,
         status=RegistrationStatus.SUBMITTED,
@@ -70,9 +70,36 @@ def new_registration(
         created_at=now,
         updated_at=now,
         version=1,
-        audit=[first],
+        audit=[_submitted_line(now, submitter)],
     )
-    return _construct(values)
+    reg = Registration.__new__(Registration)
+    object.__setattr__(reg, "__dict__", values)
+    object.__setattr__(reg, "__pydantic_fields_set__", set(_SET_HERE))
+    object.__setattr__(reg, "__pydantic_extra__", None)
+    object.__setattr__(reg, "__pydantic_private__", None)
+    return reg
+
+
+_payload_values = itemgetter(*_PAYLOAD_FIELDS)
+_AUDIT_SET = frozenset(("seq", "at", "actor", "action", "to_status"))
+_AUDIT_TEMPLATE = {name: field.default for name, field in AuditEntry.model_fields.items()}
+
+
+def _submitted_line(now: datetime, submitter: Actor) -> AuditEntry:
+    """``AuditEntry(seq=1, at=now, actor=submitter, action="submitted", to_status=SUBMITTED)``: for a datetime and
+    an Actor (what our code passes) validation keeps each value as it is, so the entry is built as validation
+    builds it (the same ``__dict__`` in field order, the same fields set) without running it (issue 15 item 2,
+    session 8: ~20k instructions per webhook); anything else is validated."""
+    if type(now) is not datetime or type(submitter) is not Actor:
+        return AuditEntry(seq=1, at=now, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
+    values = _AUDIT_TEMPLATE.copy()
+    values.update(seq=1, at=now, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
+    line = AuditEntry.__new__(AuditEntry)
+    object.__setattr__(line, "__dict__", values)
+    object.__setattr__(line, "__pydantic_fields_set__", set(_AUDIT_SET))
+    object.__setattr__(line, "__pydantic_extra__", None)
+    object.__setattr__(line, "__pydantic_private__", None)
+    return line
 
 
 # What ``new_registration`` sets, and every other field of a Registration with its (plain) default, in field order.
@@ -82,16 +109,17 @@ _SET_HERE = frozenset((*_PAYLOAD_FIELDS, "id", "status", "source", "submitter", 
 
 def _shareable(value: object) -> bool:
     """A default every registration may share (immutable): pydantic copies any other default per instance, and
-    ``_construct`` does not — a ``[]`` or ``{}`` default would be one list for all registrations."""
+    the templates below do not — a ``[]`` or ``{}`` default would be one list for all registrations."""
     if value is None or isinstance(value, (str, bytes, int, float, Enum)):  # bool is an int
         return True
     return isinstance(value, (tuple, frozenset)) and all(_shareable(v) for v in value)
 
 
 def _check_layout(model: type, set_here: frozenset[str]) -> None:
-    """Refuse a ``model`` that ``_construct`` would build differently from ``model_construct``: a field
-    ``new_registration`` sets is gone, a post-init hook or extra fields, or a field it leaves to its default that is
-    required, has a default factory or a default that is not immutable (:func:`_shareable`)."""
+    """Refuse a ``model`` that its template would build differently from ``model_construct`` (checked at import: a
+    model change fails loudly instead of building a different object): a field set here is gone, a post-init hook
+    or extra fields, or a field left to its default that is required, has a default factory or a default that is
+    not immutable (:func:`_shareable`)."""
     fields = model.model_fields  # type: ignore[attr-defined]
     if (not set(fields) >= set_here or model.__pydantic_post_init__  # type: ignore[attr-defined]
             or model.model_config.get("extra") == "allow"  # type: ignore[attr-defined]
@@ -102,15 +130,7 @@ def _check_layout(model: type, set_here: frozenset[str]) -> None:
 
 
 _check_layout(Registration, _SET_HERE)
-_LAYOUT = tuple((name, name in _SET_HERE, field.default) for name, field in Registration.model_fields.items())
-
-
-def _construct(values: dict) -> Registration:
-    """``Registration.model_construct(**values)`` for exactly the fields in ``_SET_HERE``."""
-    reg = Registration.__new__(Registration)
-    object.__setattr__(reg, "__dict__", {name: values[name] if set_here else default
-                                         for name, set_here, default in _LAYOUT})
-    object.__setattr__(reg, "__pydantic_fields_set__", set(_SET_HERE))
-    object.__setattr__(reg, "__pydantic_extra__", None)
-    object.__setattr__(reg, "__pydantic_private__", None)
-    return reg
+_check_layout(AuditEntry, _AUDIT_SET)
+# Every field with its (plain) default, in field order; new_registration copies it and sets _SET_HERE's values (an
+# update keeps a key's place), which is what ``Registration.model_construct`` builds for exactly those fields.
+_REGISTRATION_TEMPLATE = {name: field.default for name, field in Registration.model_fields.items()}

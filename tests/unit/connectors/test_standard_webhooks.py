@@ -449,3 +449,33 @@ def test_the_module_caches_decode_secret():
     assert sw._key.__wrapped__ is sw.decode_secret
     secret = sw.generate_secret()
     assert sw._key(secret) is sw._key(secret) == sw.decode_secret(secret)
+
+
+def test_the_one_shot_signature_equals_the_hmac_object_formula() -> None:
+    """``_signature`` (hmac.digest + binascii, issue 15 item 2) gives the text of the spec's formula
+    ``base64(HMAC-SHA256(key, id.ts.body))`` computed with an HMAC object, for keys of 1-64 bytes and bodies of
+    0-5,000 bytes, bytes and bytearray/memoryview bodies alike."""
+    import random
+
+    rng = random.Random(15)
+    for i in range(600):
+        key = rng.randbytes(rng.randint(1, 64))
+        body = rng.randbytes(rng.choice((0, 1, 63, 64, 65, rng.randint(0, 5000))))
+        msg_id, ts = f"msg_{rng.getrandbits(64):x}", str(rng.randint(0, 10**12))
+        old = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
+        wrapped = (body, bytearray(body), memoryview(body))[i % 3]
+        assert sw._signature(key, msg_id, ts, wrapped) == old
+
+
+def test_verify_builds_no_hmac_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-shot digest stays: a verification that went back to ``hmac.new`` fails here."""
+    secret = sw.generate_secret()
+    body = b'{"a": 1}'
+    header = sw.sign(secret, "msg_1", 1_700_000_000, body)
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("hmac.new called on the verification path")
+
+    monkeypatch.setattr(hmac, "new", refused)
+    sw.verify([secret], {"webhook-id": "msg_1", "webhook-timestamp": "1700000000", "webhook-signature": header},
+              body, now=1_700_000_000)

@@ -86,3 +86,41 @@ def test_the_registration_is_exactly_what_model_construct_builds(body, monkeypat
                                                                   expected.__pydantic_private__)
     assert reg.model_dump_json() == expected.model_dump_json()
     assert reg.model_dump(exclude_unset=True) == expected.model_dump(exclude_unset=True)
+
+
+def test_the_first_audit_line_is_what_validation_builds_without_validating(monkeypatch):
+    """Session 8: the ``submitted`` line is built from a template, the same object validation builds (the same
+    ``__dict__`` in field order with the very values passed, the same fields set, no extra, no private state) for
+    2,000 generated times (aware at any offset, naive, any microsecond) and submitters; a value of another type is
+    still validated; and new_registration validates no audit line (fails if that cost comes back)."""
+    import random
+    from datetime import timedelta, timezone
+
+    from chalicelib.domain.registration import _submitted_line
+
+    rng = random.Random(152)
+    for _ in range(2_000):
+        tz = rng.choice((UTC, None, timezone(timedelta(minutes=rng.randint(-1439, 1439)))))
+        now = datetime(rng.randint(1, 9999), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                       rng.randint(0, 59), rng.randint(0, 59), rng.randint(0, 999_999), tzinfo=tz)
+        submitter = Actor(kind=rng.choice(("partner", "user", "system")), id=f"id{rng.getrandbits(20)}")
+        expected = AuditEntry(seq=1, at=now, actor=submitter, action="submitted",
+                              to_status=RegistrationStatus.SUBMITTED)
+        line = _submitted_line(now, submitter)
+        assert type(line) is AuditEntry
+        assert list(line.__dict__.items()) == list(expected.__dict__.items())
+        assert line.at is expected.at is now and line.actor is expected.actor is submitter
+        assert line.__pydantic_fields_set__ == expected.__pydantic_fields_set__
+        assert (line.__pydantic_extra__, line.__pydantic_private__) == (None, None) == (
+            expected.__pydantic_extra__, expected.__pydantic_private__)
+        assert line == expected and line.model_dump_json() == expected.model_dump_json()
+    # not a datetime: validated as before (a text time is parsed; a wrong value refused)
+    parsed = _submitted_line("2026-12-06T10:00:00Z", Actor(kind="user", id="wang"))  # type: ignore[arg-type]
+    assert parsed.at == datetime(2026, 12, 6, 10, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        _submitted_line("not a time", Actor(kind="user", id="wang"))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AuditEntry, "__init__", lambda self, **kw: pytest.fail("audit line validated"))
+    reg = new_registration(RegistrationCreate.model_validate(EXAMPLE), reg_id="reg_t", source=Source.PARTNER,
+                           submitter=Actor(kind="partner", id="acme"), now=NOW, partner_id="acme")
+    assert reg.audit[0].at is NOW and reg.audit[0].seq == 1

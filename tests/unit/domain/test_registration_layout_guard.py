@@ -1,7 +1,7 @@
 """``new_registration`` builds a Registration as ``model_construct`` does, sharing each unset field's default among
-all registrations (``domain.registration._construct``). The import-time guard refuses a model where that would differ
-— now also a plain mutable default (``tags: list[str] = []``), which pydantic copies per instance and ``_construct``
-would not (one list for every registration)."""
+all registrations (``domain.registration._REGISTRATION_TEMPLATE``, copied per registration). The import-time guard refuses a model where that would differ
+— now also a plain mutable default (``tags: list[str] = []``), which pydantic copies per instance and the template's
+copy would not (one list for every registration)."""
 from __future__ import annotations
 
 import pytest

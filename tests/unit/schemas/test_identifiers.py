@@ -614,3 +614,80 @@ def test_the_usual_uscc_skips_the_unicode_normalisation(monkeypatch) -> None:
 
     monkeypatch.setattr(ids, "unicodedata", NoNormalisation)  # this module's reference only
     assert ids.validate_uscc("91440300708461136t") == "91440300708461136T"
+
+
+def _reference_check_characters(number: str, allowed: frozenset[str], name: str, hint: str = "") -> str | None:
+    """The character check as written before issue 15's fast path: the first refused character's message."""
+    for position, char in enumerate(number, start=1):
+        if char not in allowed:
+            shown = char if char.isprintable() else f"U+{ord(char):04X}"
+            return f"{name} character {shown!r} at position {position} is not allowed{hint}"
+    return None
+
+
+def _reference_uscc(number: str) -> str:
+    """GB 32100 / GB 11714 check characters from the standards' formulas (sum of value × weight), no tables."""
+    from schemas.identifiers import _ALNUM_VALUE, _ORG_CODE_WEIGHTS, _USCC_ALPHABET, _USCC_VALUE
+
+    outer = _USCC_ALPHABET[-sum(_USCC_VALUE[c] * 3 ** i % 31 for i, c in enumerate(number[:17])) % 31]
+    check = 11 - sum(_ALNUM_VALUE[c] * w for c, w in zip(number[8:16], _ORG_CODE_WEIGHTS, strict=True)) % 11
+    return outer + {10: "X", 11: "0"}.get(check, str(check))
+
+
+def test_table_driven_uscc_checks_equal_the_formulas_on_generated_codes() -> None:
+    """Issue 15 item 2: the per-position tables give the formulas' check characters for 20,000 random 17-character
+    prefixes and every one-character change of a real code (17 positions × 31 characters); validate_uscc accepts
+    exactly the codes whose two check characters are the formulas' and refuses the rest with the same reason."""
+    from schemas.identifiers import _USCC_ALPHABET, _org_code_check_char, _uscc_check_char
+
+    rng = random.Random(150)
+    base = "91440300708461136T"
+    prefixes = ["".join(rng.choice(_USCC_ALPHABET) for _ in range(17)) for _ in range(20_000)]
+    prefixes += [base[:i] + c + base[i + 1:17] for i in range(17) for c in _USCC_ALPHABET]
+    accepted = 0
+    for first17 in prefixes:
+        expected = _reference_uscc(first17)
+        assert _uscc_check_char(first17) + _org_code_check_char(first17[8:16]) == expected
+        for last in (expected[0], rng.choice(_USCC_ALPHABET)):
+            code = first17 + last
+            try:
+                got: str = identifiers.validate_uscc(code)
+            except InvalidIdentifierError as exc:
+                got = exc.reason
+            if first17[0] not in "123456789ANY" or first17[1] not in "123456789" or not first17[2:8].isdigit():
+                assert got == "format", code
+            elif last != expected[0]:
+                assert got == "check_digit", code
+            elif first17[16] != expected[1]:
+                assert got == "org_code_check", code
+            else:
+                assert got == code, code
+                accepted += 1
+    assert accepted > 100
+
+
+def test_the_character_check_refuses_as_before_and_walks_only_refused_ids(monkeypatch) -> None:
+    """The fast path (one frozenset.issuperset) changes no answer: 30,000 generated ids (allowed characters,
+    lower case, full-width, controls, Han) give the same first-refused-character message as the loop; and an
+    accepted id never reaches the per-character loop (a test that fails if that cost comes back)."""
+    import schemas.identifiers as ids
+
+    rng = random.Random(151)
+    pool = ids._USCC_ALPHABET + "IOSVZabc-_ \t\x00\u200b９Ａ中"
+    for allowed, hint in ((ids._USCC_CHARS, " (hint)"), (ids._ASCII_ALNUM, ""), (ids._DIGITS, "")):
+        for _ in range(10_000):
+            number = "".join(rng.choice(pool) for _ in range(rng.randint(1, 20)))
+            want = _reference_check_characters(number, allowed, "ID", hint)
+            try:
+                ids._check_characters(number, allowed, "ID", hint)
+                got = None
+            except InvalidIdentifierError as exc:
+                got = str(exc)
+                assert exc.reason == "character"
+            assert got == (None if want is None else f"character: {want}"), number
+
+    def refused(*args: Any) -> Any:
+        raise AssertionError("an accepted id walked its characters")
+
+    monkeypatch.setattr(ids, "enumerate", refused, raising=False)
+    assert identifiers.validate_uscc("91440300708461136T") == "91440300708461136T"

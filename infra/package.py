@@ -673,6 +673,97 @@ def add_generated_data(path: Path, project_dir: Path = FUNCTIONS_DIR) -> dict[st
     return {"pinyin_table_bytes": len(table), "pinyin_regions_bytes": len(regions), "name_tables_bytes": len(tables)}
 
 
+# The collector of chalicelib.precompiled_regex's record, run in the unzipped package by this Python (the
+# runtime's version, as for the pycs): every regular expression compiled while it imports the app and every
+# module of ours, and makes a client of each kept botocore service (their first request stopped before it is
+# sent), with the arguments ``re`` gave the regex engine's constructor for it.
+_REGEX_COLLECTOR = """
+import importlib, marshal, os, pkgutil, sys
+root, out, services = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+sys.path.insert(0, root)
+for key, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "package",
+                   "AWS_SECRET_ACCESS_KEY": "package", "DEALREG_PREFIX": "dealreg-package"}.items():
+    os.environ[key] = value
+import _sre
+from re import _compiler, DEBUG
+made, record, seen = [], [], set()
+engine_compile, compile = _sre.compile, _compiler.compile
+def capture(*args):
+    made.append(args)
+    return engine_compile(*args)
+def compile_recorded(p, flags=0):
+    made.clear()
+    pattern = compile(p, flags)
+    key = (type(p), p, flags)
+    if isinstance(p, (str, bytes)) and not flags & DEBUG and len(made) == 1 and key not in seen:
+        seen.add(key)
+        text, engine_flags, code, groups, groupindex, indexgroup = made[0]
+        record.append((int(flags), (text, int(engine_flags), [int(c) for c in code], int(groups), dict(groupindex),
+                                    tuple(indexgroup))))
+    return pattern
+_sre.compile, _compiler.compile = capture, compile_recorded
+import app
+from botocore import xform_name
+from chalicelib.store import aws
+class Stop(Exception):
+    pass
+def stop(**_):
+    raise Stop
+for service in services:
+    client = aws.session().create_client(service, region_name="us-east-1")
+    client.meta.events.register("before-send", stop)
+    model = client.meta.service_model
+    for name in model.operation_names:  # the first operation that needs no input, as far as the wire
+        shape = model.operation_model(name).input_shape
+        if shape is None or not shape.required_members:
+            try:
+                getattr(client, xform_name(name))()
+            except Stop:
+                pass
+            break
+for package in ("chalicelib", "schemas", "connectors"):
+    for info in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+        try:
+            importlib.import_module(info.name)
+        except Exception:
+            pass
+from chalicelib import precompiled_regex
+with open(out, "wb") as f:
+    marshal.dump({"engine": precompiled_regex.engine(), "patterns": record[:400]}, f)
+"""
+
+
+def collect_regexes(root: Path, services: set[str], isolated: bool = True) -> bytes:
+    """The record of :mod:`chalicelib.precompiled_regex` for the package unzipped at ``root`` (``isolated``: a
+    bare interpreter, ``python -I -S``, as on Lambda; tests pass False to run it over the source tree)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "record.marshal"
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
+        subprocess.run([sys.executable, *(["-I", "-S"] if isolated else []), "-c", _REGEX_COLLECTOR, str(root),
+                        str(out), ",".join(sorted(services))], cwd=root, env=env, check=True)
+        return out.read_bytes()
+
+
+def precompiled_regexes(path: Path, services: set[str]) -> dict[str, int]:
+    """Add ``chalicelib/precompiled_regex.marshal`` to the zip: the regular expressions the functions compile
+    at a cold start, compiled here (see :mod:`chalicelib.precompiled_regex`; at most 400, ``re`` caches 512)."""
+    import marshal
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(path) as zf:
+            zf.extractall(tmp)
+        data = collect_regexes(Path(tmp), services)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf:
+        info = zipfile.ZipInfo("chalicelib/precompiled_regex.marshal", date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr, info.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
+        zf.writestr(info, data)
+    return {"regexes_precompiled": len(marshal.loads(data)["patterns"])}
+
+
 # --- the command -------------------------------------------------------------------------------------
 
 
@@ -702,9 +793,11 @@ def package(stage: str, out: Path, project_dir: Path = FUNCTIONS_DIR) -> Path:
         cli.main(args=args, prog_name="chalice", standalone_mode=False, obj={})
     slim = slim_zip(out / "deployment.zip", botocore_services())
     add_generated_data(out / "deployment.zip", project_dir)
+    regexes = precompiled_regexes(out / "deployment.zip", botocore_services())
     print(f"deployment.zip: {slim['bytes_before'] / 1e6:.1f} MB -> {slim['bytes_after'] / 1e6:.1f} MB "
           f"({slim['models_dropped']} unused botocore model files dropped, {slim['pyc_added']} .pyc added, "
-          f"{slim['botocore_data_pickled']} botocore data files pickled)")
+          f"{slim['botocore_data_pickled']} botocore data files pickled, "
+          f"{regexes['regexes_precompiled']} regular expressions precompiled)")
     template_path = out / "sam.json"
     problems = verify_template(json.loads(template_path.read_text()), shape)
     if problems:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import os
 
-from chalicelib import precompiled_regex
+from chalicelib import precompiled
 
-precompiled_regex.seed()  # first: the imports below compile regular expressions (recorded by make package)
+precompiled.seed()  # first: the imports below compile regexes and generated source (recorded by make package)
 
 from chalicelib import observability  # noqa: E402
 

@@ -673,12 +673,12 @@ def add_generated_data(path: Path, project_dir: Path = FUNCTIONS_DIR) -> dict[st
     return {"pinyin_table_bytes": len(table), "pinyin_regions_bytes": len(regions), "name_tables_bytes": len(tables)}
 
 
-# The collector of chalicelib.precompiled_regex's record, run in the unzipped package by this Python (the
-# runtime's version, as for the pycs): every regular expression compiled while it imports the app and every
-# module of ours, and makes a client of each kept botocore service (their first request stopped before it is
-# sent), with the arguments ``re`` gave the regex engine's constructor for it.
-_REGEX_COLLECTOR = """
-import importlib, marshal, os, pkgutil, sys
+# The collector of chalicelib.precompiled's record, run in the unzipped package by this Python (the runtime's
+# version, as for the pycs): it imports the app and every module of ours, and makes a client of each kept botocore
+# service (its first request stopped before it is sent), recording every regular expression compiled (what ``re``
+# gave the regex engine's constructor) and every source text typing/dataclasses/collections compile (the code).
+_COLLECTOR = """
+import builtins, importlib, marshal, os, pkgutil, sys
 root, out, services = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 sys.path.insert(0, root)
 for key, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "package",
@@ -686,22 +686,40 @@ for key, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "pack
     os.environ[key] = value
 import _sre
 from re import _compiler, DEBUG
-made, record, seen = [], [], set()
-engine_compile, compile = _sre.compile, _compiler.compile
+made, patterns, seen = [], [], set()
+engine_compile, compile_pattern = _sre.compile, _compiler.compile
 def capture(*args):
     made.append(args)
     return engine_compile(*args)
 def compile_recorded(p, flags=0):
     made.clear()
-    pattern = compile(p, flags)
+    pattern = compile_pattern(p, flags)
     key = (type(p), p, flags)
     if isinstance(p, (str, bytes)) and not flags & DEBUG and len(made) == 1 and key not in seen:
         seen.add(key)
         text, engine_flags, code, groups, groupindex, indexgroup = made[0]
-        record.append((int(flags), (text, int(engine_flags), [int(c) for c in code], int(groups), dict(groupindex),
-                                    tuple(indexgroup))))
+        patterns.append((int(flags), (text, int(engine_flags), [int(c) for c in code], int(groups),
+                                      dict(groupindex), tuple(indexgroup))))
     return pattern
 _sre.compile, _compiler.compile = capture, compile_recorded
+from chalicelib import precompiled
+sources = {name: {} for name, _, _ in precompiled.GENERATORS}
+def recording(module_name, builtin, mode):
+    table, real = sources[module_name], getattr(builtins, builtin)
+    if builtin == "compile":
+        def generator(source, filename, mode_, *args, **kwargs):
+            code = real(source, filename, mode_, *args, **kwargs)
+            if filename == "<string>" and mode_ == mode and not args and not kwargs and type(source) is str:
+                table.setdefault(source, code)
+            return code
+    else:
+        def generator(source, *args, **kwargs):
+            if type(source) is str:
+                source = table.setdefault(source, builtins.compile(source, "<string>", mode, dont_inherit=True))
+            return real(source, *args, **kwargs)
+    setattr(importlib.import_module(module_name), builtin, generator)
+for generator in precompiled.GENERATORS:
+    recording(*generator)
 import app
 from botocore import xform_name
 from chalicelib.store import aws
@@ -727,41 +745,43 @@ for package in ("chalicelib", "schemas", "connectors"):
             importlib.import_module(info.name)
         except Exception:
             pass
-from chalicelib import precompiled_regex
 with open(out, "wb") as f:
-    marshal.dump({"engine": precompiled_regex.engine(), "patterns": record[:400]}, f)
+    marshal.dump({"engine": precompiled.engine(), "patterns": patterns[:400], "sources": sources}, f)
 """
 
 
-def collect_regexes(root: Path, services: set[str], isolated: bool = True) -> bytes:
-    """The record of :mod:`chalicelib.precompiled_regex` for the package unzipped at ``root`` (``isolated``: a
-    bare interpreter, ``python -I -S``, as on Lambda; tests pass False to run it over the source tree)."""
+def collect_precompiled(root: Path, services: set[str], isolated: bool = True) -> bytes:
+    """The record of :mod:`chalicelib.precompiled` for the package unzipped at ``root`` (``isolated``: a bare
+    interpreter, ``python -I -S``, as on Lambda; tests pass False to run it over the source tree)."""
     import subprocess
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "record.marshal"
         env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
-        subprocess.run([sys.executable, *(["-I", "-S"] if isolated else []), "-c", _REGEX_COLLECTOR, str(root),
+        subprocess.run([sys.executable, *(["-I", "-S"] if isolated else []), "-c", _COLLECTOR, str(root),
                         str(out), ",".join(sorted(services))], cwd=root, env=env, check=True)
         return out.read_bytes()
 
 
-def precompiled_regexes(path: Path, services: set[str]) -> dict[str, int]:
-    """Add ``chalicelib/precompiled_regex.marshal`` to the zip: the regular expressions the functions compile
-    at a cold start, compiled here (see :mod:`chalicelib.precompiled_regex`; at most 400, ``re`` caches 512)."""
+def precompiled(path: Path, services: set[str]) -> dict[str, int]:
+    """Add ``chalicelib/precompiled.marshal`` to the zip: the regular expressions and generated source the
+    functions compile at a cold start, compiled here (see :mod:`chalicelib.precompiled`; at most 400 patterns,
+    ``re`` caches 512)."""
     import marshal
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(path) as zf:
             zf.extractall(tmp)
-        data = collect_regexes(Path(tmp), services)
+        data = collect_precompiled(Path(tmp), services)
     with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf:
-        info = zipfile.ZipInfo("chalicelib/precompiled_regex.marshal", date_time=(1980, 1, 1, 0, 0, 0))
+        info = zipfile.ZipInfo("chalicelib/precompiled.marshal", date_time=(1980, 1, 1, 0, 0, 0))
         info.external_attr, info.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
         zf.writestr(info, data)
-    return {"regexes_precompiled": len(marshal.loads(data)["patterns"])}
+    record = marshal.loads(data)
+    return {"regexes_precompiled": len(record["patterns"]),
+            "sources_precompiled": sum(len(codes) for codes in record["sources"].values())}
 
 
 # --- the command -------------------------------------------------------------------------------------
@@ -793,11 +813,12 @@ def package(stage: str, out: Path, project_dir: Path = FUNCTIONS_DIR) -> Path:
         cli.main(args=args, prog_name="chalice", standalone_mode=False, obj={})
     slim = slim_zip(out / "deployment.zip", botocore_services())
     add_generated_data(out / "deployment.zip", project_dir)
-    regexes = precompiled_regexes(out / "deployment.zip", botocore_services())
+    compiled = precompiled(out / "deployment.zip", botocore_services())
     print(f"deployment.zip: {slim['bytes_before'] / 1e6:.1f} MB -> {slim['bytes_after'] / 1e6:.1f} MB "
           f"({slim['models_dropped']} unused botocore model files dropped, {slim['pyc_added']} .pyc added, "
           f"{slim['botocore_data_pickled']} botocore data files pickled, "
-          f"{regexes['regexes_precompiled']} regular expressions precompiled)")
+          f"{compiled['regexes_precompiled']} regular expressions and {compiled['sources_precompiled']} generated "
+          f"sources precompiled)")
     template_path = out / "sam.json"
     problems = verify_template(json.loads(template_path.read_text()), shape)
     if problems:

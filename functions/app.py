@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import os
 
-from chalicelib import observability
+from chalicelib import precompiled
+
+precompiled.seed()  # first: the imports below compile regexes and generated source (recorded by make package)
+
+from chalicelib import observability  # noqa: E402
 
 observability.prepare_cold_start()  # before the imports below (they are most of a cold start's heap)
 

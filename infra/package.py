@@ -538,6 +538,26 @@ def botocore_data(name: str, data: bytes, endpoint_prefixes: set[str]) -> tuple[
     return name, data
 
 
+# The suffix of the pickled form of a botocore data file (``<path without .json>`` + this), read by
+# ``chalicelib.store.aws``'s data loader; botocore's own loader reads the JSON beside it.
+PICKLED_SUFFIX = ".pickle"
+
+
+def botocore_pickle(name: str, data: bytes) -> tuple[str, bytes]:
+    """The pickled form of one (slimmed) ``botocore/data`` JSON file: exactly the objects botocore's
+    ``JSONFileLoader`` parses from it (``OrderedDict`` objects, as its ``object_pairs_hook`` makes them), so a
+    cold client unpickles ~170 KB of models instead of JSON-decoding them (~5x fewer instructions; see
+    bench/RESULTS.md, session 8). Built with this Python, the runtime's version (as the pycs are)."""
+    import gzip
+    import pickle
+    from collections import OrderedDict
+
+    payload = gzip.decompress(data) if name.endswith(".gz") else data
+    obj = json.loads(payload.decode("utf-8"), object_pairs_hook=OrderedDict)
+    stem = name.removesuffix(".gz").removesuffix(".json")
+    return stem + PICKLED_SUFFIX, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def _endpoint_prefixes(src: zipfile.ZipFile, keep_services: set[str]) -> set[str]:
     """The ``endpoints.json`` keys of the kept services (their models' ``endpointPrefix``: ``streams.dynamodb``
     for dynamodbstreams, ``email`` for ses/sesv2), read from the models in the zip."""
@@ -566,8 +586,8 @@ def _stale_pyc(parts: list[str], names: set[str]) -> bool:
 
 def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
     """Rewrite the Lambda zip: drop botocore models of other services and packages nothing imports
-    (:data:`NEVER_IMPORTED_PACKAGES`), store the kept botocore data in its cheapest form (:func:`botocore_data`),
-    add ``.pyc`` for every module.
+    (:data:`NEVER_IMPORTED_PACKAGES`), store the kept botocore data in its cheapest form (:func:`botocore_data`)
+    and beside it pickled (:func:`botocore_pickle`), add ``.pyc`` for every module.
 
     The bytecode is compiled here (this Python is the runtime's version: Chalice takes the runtime from it) as
     unchecked-hash pycs, so the read-only Lambda file system never recompiles at cold start.
@@ -577,7 +597,7 @@ def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
 
     before = path.stat().st_size
     tmp = path.with_suffix(".tmp.zip")
-    dropped = compiled = unused = 0
+    dropped = compiled = unused = pickled_data = 0
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
         names = set(src.namelist())
         endpoint_prefixes = _endpoint_prefixes(src, keep_services)
@@ -601,6 +621,11 @@ def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
                     info = zipfile.ZipInfo(slimmed[0], date_time=info.date_time)
                     info.external_attr, info.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
                 data = slimmed[1]
+                pickled_name, pickled = botocore_pickle(info.filename, data)
+                pickled_info = zipfile.ZipInfo(pickled_name, date_time=info.date_time)
+                pickled_info.external_attr, pickled_info.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
+                dst.writestr(pickled_info, pickled)
+                pickled_data += 1
             dst.writestr(info, data)
             if info.filename.endswith(".py") and "__pycache__" not in parts:
                 folder, _, name = info.filename.rpartition("/")
@@ -621,7 +646,7 @@ def slim_zip(path: Path, keep_services: set[str]) -> dict[str, int]:
                 compiled += 1
     tmp.replace(path)
     return {"bytes_before": before, "bytes_after": path.stat().st_size, "models_dropped": dropped,
-            "pyc_added": compiled, "unused_package_files_dropped": unused}
+            "pyc_added": compiled, "unused_package_files_dropped": unused, "botocore_data_pickled": pickled_data}
 
 
 def add_generated_data(path: Path, project_dir: Path = FUNCTIONS_DIR) -> dict[str, int]:
@@ -646,6 +671,117 @@ def add_generated_data(path: Path, project_dir: Path = FUNCTIONS_DIR) -> dict[st
             info.external_attr, info.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
     return {"pinyin_table_bytes": len(table), "pinyin_regions_bytes": len(regions), "name_tables_bytes": len(tables)}
+
+
+# The collector of chalicelib.precompiled's record, run in the unzipped package by this Python (the runtime's
+# version, as for the pycs): it imports the app and every module of ours, and makes a client of each kept botocore
+# service (its first request stopped before it is sent), recording every regular expression compiled (what ``re``
+# gave the regex engine's constructor) and every source text typing/dataclasses/collections compile (the code).
+_COLLECTOR = """
+import builtins, importlib, marshal, os, pkgutil, sys
+root, out, services = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+sys.path.insert(0, root)
+for key, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "package",
+                   "AWS_SECRET_ACCESS_KEY": "package", "DEALREG_PREFIX": "dealreg-package"}.items():
+    os.environ[key] = value
+import _sre
+from re import _compiler, DEBUG
+made, patterns, seen = [], [], set()
+engine_compile, compile_pattern = _sre.compile, _compiler.compile
+def capture(*args):
+    made.append(args)
+    return engine_compile(*args)
+def compile_recorded(p, flags=0):
+    made.clear()
+    pattern = compile_pattern(p, flags)
+    key = (type(p), p, flags)
+    if isinstance(p, (str, bytes)) and not flags & DEBUG and len(made) == 1 and key not in seen:
+        seen.add(key)
+        text, engine_flags, code, groups, groupindex, indexgroup = made[0]
+        patterns.append((int(flags), (text, int(engine_flags), [int(c) for c in code], int(groups),
+                                      dict(groupindex), tuple(indexgroup))))
+    return pattern
+_sre.compile, _compiler.compile = capture, compile_recorded
+from chalicelib import precompiled
+sources = {name: {} for name, _, _ in precompiled.GENERATORS}
+def recording(module_name, builtin, mode):
+    table, real = sources[module_name], getattr(builtins, builtin)
+    if builtin == "compile":
+        def generator(source, filename, mode_, *args, **kwargs):
+            code = real(source, filename, mode_, *args, **kwargs)
+            if filename == "<string>" and mode_ == mode and not args and not kwargs and type(source) is str:
+                table.setdefault(source, code)
+            return code
+    else:
+        def generator(source, *args, **kwargs):
+            if type(source) is str:
+                source = table.setdefault(source, builtins.compile(source, "<string>", mode, dont_inherit=True))
+            return real(source, *args, **kwargs)
+    setattr(importlib.import_module(module_name), builtin, generator)
+for generator in precompiled.GENERATORS:
+    recording(*generator)
+import app
+from botocore import xform_name
+from chalicelib.store import aws
+class Stop(Exception):
+    pass
+def stop(**_):
+    raise Stop
+for service in services:
+    client = aws.session().create_client(service, region_name="us-east-1")
+    client.meta.events.register("before-send", stop)
+    model = client.meta.service_model
+    for name in model.operation_names:  # the first operation that needs no input, as far as the wire
+        shape = model.operation_model(name).input_shape
+        if shape is None or not shape.required_members:
+            try:
+                getattr(client, xform_name(name))()
+            except Stop:
+                pass
+            break
+for package in ("chalicelib", "schemas", "connectors"):
+    for info in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+        try:
+            importlib.import_module(info.name)
+        except Exception:
+            pass
+with open(out, "wb") as f:
+    marshal.dump({"engine": precompiled.engine(), "patterns": patterns[:400], "sources": sources}, f)
+"""
+
+
+def collect_precompiled(root: Path, services: set[str], isolated: bool = True) -> bytes:
+    """The record of :mod:`chalicelib.precompiled` for the package unzipped at ``root`` (``isolated``: a bare
+    interpreter, ``python -I -S``, as on Lambda; tests pass False to run it over the source tree)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "record.marshal"
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
+        subprocess.run([sys.executable, *(["-I", "-S"] if isolated else []), "-c", _COLLECTOR, str(root),
+                        str(out), ",".join(sorted(services))], cwd=root, env=env, check=True)
+        return out.read_bytes()
+
+
+def precompiled(path: Path, services: set[str]) -> dict[str, int]:
+    """Add ``chalicelib/precompiled.marshal`` to the zip: the regular expressions and generated source the
+    functions compile at a cold start, compiled here (see :mod:`chalicelib.precompiled`; at most 400 patterns,
+    ``re`` caches 512)."""
+    import marshal
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(path) as zf:
+            zf.extractall(tmp)
+        data = collect_precompiled(Path(tmp), services)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf:
+        info = zipfile.ZipInfo("chalicelib/precompiled.marshal", date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr, info.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
+        zf.writestr(info, data)
+    record = marshal.loads(data)
+    return {"regexes_precompiled": len(record["patterns"]),
+            "sources_precompiled": sum(len(codes) for codes in record["sources"].values())}
 
 
 # --- the command -------------------------------------------------------------------------------------
@@ -677,8 +813,12 @@ def package(stage: str, out: Path, project_dir: Path = FUNCTIONS_DIR) -> Path:
         cli.main(args=args, prog_name="chalice", standalone_mode=False, obj={})
     slim = slim_zip(out / "deployment.zip", botocore_services())
     add_generated_data(out / "deployment.zip", project_dir)
+    compiled = precompiled(out / "deployment.zip", botocore_services())
     print(f"deployment.zip: {slim['bytes_before'] / 1e6:.1f} MB -> {slim['bytes_after'] / 1e6:.1f} MB "
-          f"({slim['models_dropped']} unused botocore model files dropped, {slim['pyc_added']} .pyc added)")
+          f"({slim['models_dropped']} unused botocore model files dropped, {slim['pyc_added']} .pyc added, "
+          f"{slim['botocore_data_pickled']} botocore data files pickled, "
+          f"{compiled['regexes_precompiled']} regular expressions and {compiled['sources_precompiled']} generated "
+          f"sources precompiled)")
     template_path = out / "sam.json"
     problems = verify_template(json.loads(template_path.read_text()), shape)
     if problems:

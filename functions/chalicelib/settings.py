@@ -5,7 +5,6 @@ decorators, the deployment template and the local stand-in agree without a looku
 ``DEALREG_AWS_ENDPOINT_URL`` points every AWS client at another endpoint (the local moto server);
 unset, the SDKs reach AWS with the usual credential chain.
 """
-from __future__ import annotations
 
 import os
 from functools import lru_cache

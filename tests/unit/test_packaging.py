@@ -494,8 +494,10 @@ def test_slim_zip_drops_unused_botocore_models_and_adds_unchecked_pycs(tmp_path)
         names = set(zf.namelist())
         assert "botocore/data/s3/2006-03-01/service-2.json.gz" not in names
         assert {"botocore/data/endpoints.json", "botocore/data/dynamodb/2012-08-10/service-2.json"} <= names
+        # and beside each kept data file its pickled form (what chalicelib.store.aws's session reads)
+        assert {"botocore/data/endpoints.pickle", "botocore/data/dynamodb/2012-08-10/service-2.pickle"} <= names
         pyc = zf.read(f"chalicelib/__pycache__/mod.{sys.implementation.cache_tag}.pyc")
-    assert report["models_dropped"] == 1 and report["pyc_added"] == 2
+    assert report["models_dropped"] == 1 and report["pyc_added"] == 2 and report["botocore_data_pickled"] == 2
     assert pyc[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(pyc[4:8], "little") == 0b01  # unchecked hash
     namespace: dict = {}
     exec(marshal.loads(pyc[16:]), namespace)
@@ -589,6 +591,109 @@ def test_slimmed_botocore_data_makes_the_same_clients(tmp_path):
             for shape_a, shape_b in ((a.input_shape, b.input_shape), (a.output_shape, b.output_shape)):
                 assert (shape_a and shape_a.members.keys()) == (shape_b and shape_b.members.keys()), (service, op)
             assert b.documentation == ""
+
+
+def test_pickled_botocore_data_is_what_botocores_json_loader_reads_and_makes_the_same_requests(tmp_path):
+    # GIVEN the kept services' data as the zip stores it, and beside every file its pickled form
+    import contextlib
+    import pickle
+    from collections import OrderedDict
+
+    import botocore.session
+    from botocore.loaders import JSONFileLoader, Loader
+
+    from chalicelib.store import aws
+
+    assert aws.PICKLED_SUFFIX == pkg.PICKLED_SUFFIX
+    services = {"dynamodb", "dynamodbstreams", "secretsmanager", "sns", "sqs", "sts"}
+    slim = _slimmed_botocore_data(tmp_path, services)
+    pickled_only = tmp_path / "pickled"  # the pickles alone: a client built from it cannot have read any JSON
+    for path in [p for p in slim.rglob("*") if p.is_file()]:
+        name, blob = pkg.botocore_pickle("botocore/data/" + path.relative_to(slim).as_posix(), path.read_bytes())
+        target = pickled_only / name.removeprefix("botocore/data/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob)
+        stem = str(path).removesuffix(".gz").removesuffix(".json")
+        # THEN each pickle holds exactly what botocore's JSON loader parses: equal, and of the same types
+        # (OrderedDict all the way down, as its object_pairs_hook makes them)
+        expected, got = JSONFileLoader().load_file(stem), pickle.loads(blob)
+
+        def same_types(a, b):
+            assert type(a) is type(b), (type(a), type(b))
+            if isinstance(a, dict):
+                assert list(a) == list(b)
+                for k in a:
+                    same_types(a[k], b[k])
+            elif isinstance(a, list):
+                for x, y in zip(a, b, strict=True):
+                    same_types(x, y)
+
+        assert got == expected and isinstance(got, OrderedDict)
+        same_types(expected, got)
+    assert {p.name for p in pickled_only.iterdir()} >= {"endpoints.pickle", "partitions.pickle", "_retry.pickle",
+                                                       "sdk-default-configuration.pickle"}
+    assert not [p for p in pickled_only.rglob("*") if p.suffix in (".json", ".gz")]
+
+    sent: list[tuple[str, str, dict, Any, bytes]] = []
+
+    def client(service: str, region: str, data: Path, pickled: bool):
+        session = botocore.session.get_session()
+        loader = Loader(extra_search_paths=[str(data)], include_default_search_paths=False,
+                        file_loader=aws.PackagedDataFiles() if pickled else None)
+        session.register_component("data_loader", loader)
+        made = session.create_client(service, region_name=region, aws_access_key_id="a", aws_secret_access_key="b")
+        made.meta.events.register("before-send", record)
+        return made
+
+    class Sent(Exception):
+        pass
+
+    def record(request, **_):  # what would go on the wire (nothing is sent): the signing scope, not the date
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in
+                   ("x-amz-date", "user-agent", "amz-sdk-invocation-id", "amz-sdk-request")}
+        scope = re.sub(rb"/\d{8}/|, Signature=[0-9a-f]+", b"/", headers.pop("Authorization"))
+        sent.append((request.method, request.url, headers, request.body, scope))
+        raise Sent
+
+    calls = {"dynamodb": ("describe_table", {"TableName": "t"}), "sqs": ("get_queue_url", {"QueueName": "q"}),
+             "sns": ("get_topic_attributes", {"TopicArn": "arn:aws:sns:us-east-1:1:t"}),
+             "secretsmanager": ("get_secret_value", {"SecretId": "s"}), "sts": ("get_caller_identity", {}),
+             "dynamodbstreams": ("list_streams", {})}
+    # AND a client from the pickles alone is the one the JSON makes: same endpoint in several partitions, same
+    # model, same retry configuration, and the same request on the wire (method, URL, headers but the signature's)
+    for service in sorted(services):
+        for region in ("us-east-1", "cn-north-1", "eu-central-1"):
+            stock, packaged = client(service, region, slim, False), client(service, region, pickled_only, True)
+            assert packaged.meta.endpoint_url == stock.meta.endpoint_url, (service, region)
+            assert packaged.meta.service_model.operation_names == stock.meta.service_model.operation_names
+            assert packaged.meta.service_model.metadata == stock.meta.service_model.metadata
+            assert packaged.meta.config.retries == stock.meta.config.retries
+            assert packaged._endpoint.http_session._max_pool_connections == stock._endpoint.http_session._max_pool_connections
+            op, params = calls[service]
+            sent.clear()
+            for c in (stock, packaged):
+                with contextlib.suppress(Sent):
+                    getattr(c, op)(**params)
+            assert len(sent) == 2 and sent[0] == sent[1], (service, region, sent)
+
+
+def test_the_shared_session_reads_botocores_data_through_the_packaged_loader():
+    # Outside the zip there are no pickles: the JSON is read as before, through botocore's own Loader
+    from botocore.loaders import Loader
+
+    from chalicelib.store import aws
+
+    session = aws.new_session()
+    loader = session.get_component("data_loader")
+    assert type(loader) is Loader and isinstance(loader.file_loader, aws.PackagedDataFiles)
+    assert loader.search_paths == botocore_default_search_paths()
+    assert "dynamodb" in loader.list_available_services("service-2")
+
+
+def botocore_default_search_paths() -> list[str]:
+    import botocore.session
+
+    return botocore.session.get_session().get_component("data_loader").search_paths
 
 
 def test_tqdm_is_dropped_from_the_zip_and_no_function_imports_it():

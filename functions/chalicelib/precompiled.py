@@ -1,0 +1,91 @@
+"""Work a cold start would redo in every container, done once when the package was built (issue 15).
+
+A cold function spends ~20 % of its first invocation turning text into code, nearly all of it in the libraries'
+module bodies: ~130 regular expressions compiled (urllib3's URL grammar, botocore, email, platform, html.parser;
+Python's regex compiler is Python code), and ~1,350 snippets of generated source parsed — every text annotation
+``typing.ForwardRef`` compiles (pydantic-core's TypedDicts, our schemas), the methods ``dataclasses`` writes and
+``exec``-s, the ``__new__`` ``collections.namedtuple`` ``eval``-s.
+
+``make package`` (``infra.package.precompiled``) imports what the functions import in the unzipped package, with
+the zip's own Python version, and records (``precompiled.marshal``):
+- for every regular expression compiled, the arguments ``re`` gave the regex engine's constructor
+  (``_sre.compile``: the compiled program and its groups);
+- for every source text those three stdlib functions compile, the code object ``compile`` makes of it.
+
+:func:`seed` puts the patterns where ``re.compile`` looks first (``re._cache``, keyed as ``re`` keys it), and gives
+``typing``, ``dataclasses`` and ``collections`` a ``compile`` / ``exec`` / ``eval`` of their own (a module global
+shadows the builtin) that takes the recorded code object for a recorded text and calls the builtin for anything
+else. A seeded pattern equals the one ``re`` would compile (a Pattern compares its program) and a recorded code
+object is the one ``compile`` makes of its text: tests/unit/test_precompiled.py checks both for every entry.
+
+The record is used only by the Python it was made for: the same major.minor version, bytecode (the pyc magic
+number) and regex engine (``_sre.MAGIC``, ``_sre.CODESIZE``), like the pycs beside it; anything else (another
+Python, no record: tests, ``make run``) seeds nothing and everything compiles as always. Written against CPython
+3.11's ``re`` (``re._cache``, ``re._MAXCACHE``); the guard keeps any other version out.
+"""
+from __future__ import annotations
+
+import _sre
+import builtins
+import marshal
+import os
+import re
+import sys
+from importlib.util import MAGIC_NUMBER
+from typing import Any
+
+RECORD = os.path.join(os.path.dirname(__file__), "precompiled.marshal")
+FORMAT = 2
+# (module, name of the builtin it calls, compile mode): the stdlib code generators the record covers
+GENERATORS = (("typing", "compile", "eval"), ("dataclasses", "exec", "exec"), ("collections", "eval", "eval"))
+
+
+def engine() -> list:
+    """What a record must have been made with to be used here."""
+    return [FORMAT, list(sys.version_info[:2]), MAGIC_NUMBER, _sre.MAGIC, _sre.CODESIZE]
+
+
+def _compile_with(codes: dict[str, Any]):
+    def compile(source, filename, mode, flags=0, dont_inherit=False, optimize=-1, **kwargs):  # noqa: A001
+        code = codes.get(source) if (filename == "<string>" and mode == "eval" and not flags and not kwargs
+                                     and type(source) is str) else None
+        return code if code is not None else builtins.compile(source, filename, mode, flags, dont_inherit,
+                                                              optimize, **kwargs)
+    return compile
+
+
+def _run_with(codes: dict[str, Any], run):
+    def runner(source, globals=None, locals=None, /, **kwargs):  # noqa: A002
+        code = codes.get(source) if type(source) is str else None
+        return run(source if code is None else code, globals, locals, **kwargs)
+    return runner
+
+
+def seed(path: str = RECORD) -> dict[str, int]:
+    """Seed ``re``'s cache and the three code generators from the record; returns how many of each (zeros: no
+    record, or not one for this Python)."""
+    try:
+        with open(path, "rb") as f:
+            record = marshal.loads(f.read())
+    except FileNotFoundError:
+        return {"patterns": 0, "sources": 0}
+    if record.get("engine") != engine():
+        return {"patterns": 0, "sources": 0}
+    cache, room = re._cache, re._MAXCACHE  # type: ignore[attr-defined]
+    patterns = 0
+    for flags, args in record["patterns"]:
+        key = (type(args[0]), args[0], flags)
+        if len(cache) >= room:
+            break
+        if key not in cache:
+            cache[key] = _sre.compile(*args)
+            patterns += 1
+    sources = 0
+    for module_name, builtin, _mode in GENERATORS:
+        codes = record["sources"].get(module_name)
+        if not codes:
+            continue
+        own = _compile_with(codes) if builtin == "compile" else _run_with(codes, getattr(builtins, builtin))
+        setattr(__import__(module_name), builtin, own)  # a module global: it shadows the builtin there only
+        sources += len(codes)
+    return {"patterns": patterns, "sources": sources}

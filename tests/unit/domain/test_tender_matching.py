@@ -396,6 +396,57 @@ def test_subscriptions_their_anchor_decides_alone_and_the_others_agree_with_the_
     assert matched > 500
 
 
+def test_checked_candidates_do_not_test_their_anchor_criterion_again(monkeypatch) -> None:
+    """A checked subscription is a candidate only through a posting of its own anchor keys that the tender
+    satisfies, so ``_check_all`` does not test its anchor criterion again (issue 15 item 4, session 8) — include
+    keywords, or categories, buyers, regions when they are the anchor; the other criteria are still tested, and
+    the index still matches the naive loop. Every set test is recorded with what it was asked about."""
+    from chalicelib.domain import tender_matching as tm
+
+    asked: list[tuple[str, tuple[str, ...]]] = []
+
+    def recording(kind: str, base: type) -> type:
+        class Recording(base):  # type: ignore[misc, valid-type]
+            def isdisjoint(self, other):  # type: ignore[no-untyped-def]
+                asked.append((kind, tuple(other)))
+                return super().isdisjoint(other)
+
+            def __contains__(self, item):  # type: ignore[no-untyped-def]  # one item asked
+                asked.append((kind, (item,)))
+                return super().__contains__(item)
+        return Recording
+
+    real_hits = SubscriptionIndex.keyword_hits
+    monkeypatch.setattr(SubscriptionIndex, "keyword_hits", lambda self, p: recording("hits", set)(real_hits(self, p)))
+    # a buyer the blocker holds is decided by ``b in near if b in blocked``: record the blocker's key set
+    monkeypatch.setattr(BuyerBlocker, "keys", property(lambda self: recording("blocked", set)(self._known)))
+    subs = [sub(id="kw", keywords={"include": ["cloud", "hosting platform"]}, regions=["UKD"], categories=["cpv:72"]),
+            sub(id="kw-exclude", keywords={"include": ["cloud"], "exclude": ["training"]}),
+            sub(id="code", categories=["cpv:722"], regions=["UKD"], buyers=["Manchester City Councils"]),
+            sub(id="buyer", buyers=["Manchester City Council"], regions=["UKD"]),
+            sub(id="place", regions=["UKD1"], value_max=10, currency="GBP")]
+    index = SubscriptionIndex(subs)
+    matched = set()
+    for title, region in [("Cloud hosting platform", "UKD1"), ("Cloud training", "UKD1"), ("Cloud hosting", "FRX")]:
+        p = prepare(tender(title=title, region=region, value=Decimal(5), currency="GBP", categories=["cpv:72212"],
+                           buyer={"name": "Manchester City Council"}))
+        expected = naive_match(subs, p)  # before recording: the predicate tests every criterion
+        p.code_prefixes = recording("codes", frozenset)(p.code_prefixes)
+        p.place_set = recording("places", frozenset)(p.place_set)
+        got = index.match(p)
+        assert got == expected, title
+        matched |= got
+    assert matched == {"kw", "kw-exclude", "code", "buyer", "place"}
+    by_id = {c.id: c for c in subs}
+    assert ("hits", (" training ",)) in asked and ("codes", by_id["kw"].categories) in asked  # others are tested
+    assert ("places", by_id["code"].regions) in asked and ("places", by_id["buyer"].regions) in asked
+    assert ("blocked", by_id["code"].buyers) in asked  # a buyer that is not the anchor is tested
+    anchors = {("hits", by_id["kw"].include), ("hits", by_id["kw-exclude"].include), ("codes", by_id["code"].categories),
+               ("blocked", by_id["buyer"].buyers), ("places", by_id["place"].regions)}
+    assert not anchors & set(asked), sorted(anchors & set(asked))
+    assert tm.decides_alone(by_id["place"]) is False
+
+
 def test_the_remembered_buyer_answers_are_dropped_when_a_buyer_is_added() -> None:
     """``BuyerBlocker.near`` remembers its answers; a key added afterwards must still be found."""
     index = SubscriptionIndex([sub(id="a", buyers=["Manchester City Council"])])

@@ -447,6 +447,38 @@ def test_checked_candidates_do_not_test_their_anchor_criterion_again(monkeypatch
     assert tm.decides_alone(by_id["place"]) is False
 
 
+def test_only_code_prefixes_someone_is_anchored_on_are_looked_up_also_after_a_snapshot_and_changes() -> None:
+    """A tender brings every prefix of each code (≈ 30); the index looks up in its code postings only those some
+    subscription was anchored on (``_code_keys``, one C intersection; issue 15 item 4, session 8), built with the
+    index, read back with a snapshot and grown by changes applied in place — and matches the naive loop."""
+    from chalicelib.domain.tender_matching import decode_snapshot, encode_snapshot
+
+    asked: list[str] = []
+
+    class Counting(dict):  # type: ignore[type-arg]
+        def get(self, key, default=None):  # type: ignore[no-untyped-def, override]
+            asked.append(key)
+            return super().get(key, default)
+
+    subs = [sub(id="a", categories=["cpv:72"]), sub(id="b", categories=["72212"], regions=["UKD"]),
+            sub(id="c", keywords={"include": ["cloud"]})]
+    p = prepare(tender(categories=["cpv:72212000"], region="UKD1"))
+    assert len(p.code_prefixes) > 15
+    built = SubscriptionIndex(subs)
+    loaded = decode_snapshot(encode_snapshot(built))
+    for index in (built, loaded):
+        assert index._code_keys == {"cpv:72", "72212"}
+        for table in (index._sure, index._check):
+            table["codes"] = Counting(table["codes"])
+        asked.clear()
+        assert index.match(p) == naive_match(subs, p) == {"a", "b", "c"}
+        assert sorted(asked) == ["72212", "72212", "cpv:72", "cpv:72"]  # two tables, the two anchors only
+    added = sub(id="d", categories=["cpv:7221"])
+    loaded.apply([added, "a"], 2)
+    assert loaded._code_keys >= {"cpv:7221", "72212"}
+    assert loaded.match(p) == naive_match([*subs[1:], added], p) == {"b", "c", "d"}
+
+
 def test_the_remembered_buyer_answers_are_dropped_when_a_buyer_is_added() -> None:
     """``BuyerBlocker.near`` remembers its answers; a key added afterwards must still be found."""
     index = SubscriptionIndex([sub(id="a", buyers=["Manchester City Council"])])

@@ -910,7 +910,7 @@ def _check_all(checks: list[Criteria], p: Prepared, hits: set[str], add: Any, ne
     # A candidate's anchor criterion is not tested again (issue 15 item 4, session 8): it is a candidate only through
     # a posting of one of its own anchor keys that the tender satisfies (``Criteria.anchors``: keywords first, then
     # categories, buyers, regions), so that criterion holds. Include keywords are always the anchor when present;
-    # categories only when there are no include keywords; and so on. ≈ 25 set tests per tender (≈ 12k instructions);
+    # categories only when there are no include keywords; and so on. ≈ 25 set tests per tender (≈ 15k instructions);
     # tests/unit/domain/test_tender_matching.py fails if an anchor is tested again.
     for sub_id, _rep, _delivery, include, exclude, categories, regions, buyers, vmin, vmax, cur in checks:
         if exclude and not disjoint(exclude):

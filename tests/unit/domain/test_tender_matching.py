@@ -396,6 +396,135 @@ def test_subscriptions_their_anchor_decides_alone_and_the_others_agree_with_the_
     assert matched > 500
 
 
+def test_checked_candidates_do_not_test_their_anchor_criterion_again(monkeypatch) -> None:
+    """A checked subscription is a candidate only through a posting of its own anchor keys that the tender
+    satisfies, so ``_check_all`` does not test its anchor criterion again (issue 15 item 4, session 8) — include
+    keywords, or categories, buyers, regions when they are the anchor; the other criteria are still tested, and
+    the index still matches the naive loop. Every set test is recorded with what it was asked about."""
+    from chalicelib.domain import tender_matching as tm
+
+    asked: list[tuple[str, tuple[str, ...]]] = []
+
+    def recording(kind: str, base: type) -> type:
+        class Recording(base):  # type: ignore[misc, valid-type]
+            def isdisjoint(self, other):  # type: ignore[no-untyped-def]
+                asked.append((kind, tuple(other)))
+                return super().isdisjoint(other)
+
+            def __contains__(self, item):  # type: ignore[no-untyped-def]  # one item asked
+                asked.append((kind, (item,)))
+                return super().__contains__(item)
+        return Recording
+
+    real_hits = SubscriptionIndex.keyword_hits
+    monkeypatch.setattr(SubscriptionIndex, "keyword_hits", lambda self, p: recording("hits", set)(real_hits(self, p)))
+    # a buyer the blocker holds is decided by ``b in near if b in blocked``: record the blocker's key set
+    monkeypatch.setattr(BuyerBlocker, "keys", property(lambda self: recording("blocked", set)(self._known)))
+    subs = [sub(id="kw", keywords={"include": ["cloud", "hosting platform"]}, regions=["UKD"], categories=["cpv:72"]),
+            sub(id="kw-exclude", keywords={"include": ["cloud"], "exclude": ["training"]}),
+            sub(id="code", categories=["cpv:722"], regions=["UKD"], buyers=["Manchester City Councils"]),
+            sub(id="buyer", buyers=["Manchester City Council"], regions=["UKD"]),
+            sub(id="place", regions=["UKD1"], value_max=10, currency="GBP")]
+    index = SubscriptionIndex(subs)
+    matched = set()
+    for title, region in [("Cloud hosting platform", "UKD1"), ("Cloud training", "UKD1"), ("Cloud hosting", "FRX")]:
+        p = prepare(tender(title=title, region=region, value=Decimal(5), currency="GBP", categories=["cpv:72212"],
+                           buyer={"name": "Manchester City Council"}))
+        expected = naive_match(subs, p)  # before recording: the predicate tests every criterion
+        p.code_prefixes = recording("codes", frozenset)(p.code_prefixes)
+        p.place_set = recording("places", frozenset)(p.place_set)
+        got = index.match(p)
+        assert got == expected, title
+        matched |= got
+    assert matched == {"kw", "kw-exclude", "code", "buyer", "place"}
+    by_id = {c.id: c for c in subs}
+    assert ("hits", (" training ",)) in asked and ("codes", by_id["kw"].categories) in asked  # others are tested
+    assert ("places", by_id["code"].regions) in asked and ("places", by_id["buyer"].regions) in asked
+    assert ("blocked", by_id["code"].buyers) in asked  # a buyer that is not the anchor is tested
+    anchors = {("hits", by_id["kw"].include), ("hits", by_id["kw-exclude"].include), ("codes", by_id["code"].categories),
+               ("blocked", by_id["buyer"].buyers), ("places", by_id["place"].regions)}
+    assert not anchors & set(asked), sorted(anchors & set(asked))
+    assert tm.decides_alone(by_id["place"]) is False
+
+
+def test_only_code_prefixes_someone_is_anchored_on_are_looked_up_also_after_a_snapshot_and_changes() -> None:
+    """A tender brings every prefix of each code (≈ 30); the index looks up in its code postings only those some
+    subscription was anchored on (``_code_keys``, one C intersection; issue 15 item 4, session 8), built with the
+    index, read back with a snapshot and grown by changes applied in place — and matches the naive loop."""
+    from chalicelib.domain.tender_matching import decode_snapshot, encode_snapshot
+
+    asked: list[str] = []
+
+    class Counting(dict):  # type: ignore[type-arg]
+        def get(self, key, default=None):  # type: ignore[no-untyped-def, override]
+            asked.append(key)
+            return super().get(key, default)
+
+    subs = [sub(id="a", categories=["cpv:72"]), sub(id="b", categories=["72212"], regions=["UKD"]),
+            sub(id="c", keywords={"include": ["cloud"]})]
+    p = prepare(tender(categories=["cpv:72212000"], region="UKD1"))
+    assert len(p.code_prefixes) > 15
+    built = SubscriptionIndex(subs)
+    loaded = decode_snapshot(encode_snapshot(built))
+    for index in (built, loaded):
+        assert index._code_keys == {"cpv:72", "72212"}
+        for table in (index._sure, index._check):
+            table["codes"] = Counting(table["codes"])
+        asked.clear()
+        assert index.match(p) == naive_match(subs, p) == {"a", "b", "c"}
+        assert sorted(asked) == ["72212", "72212", "cpv:72", "cpv:72"]  # two tables, the two anchors only
+    added = sub(id="d", categories=["cpv:7221"])
+    loaded.apply([added, "a"], 2)
+    assert loaded._code_keys >= {"cpv:7221", "72212"}
+    assert loaded.match(p) == naive_match([*subs[1:], added], p) == {"b", "c", "d"}
+
+
+def test_index_agrees_with_the_naive_loop_on_generated_mixes_of_every_criterion() -> None:
+    """Generated subscriptions over a small vocabulary (so that every anchor meets every other criterion, hits and
+    near misses alike) and generated tenders: the index — built, loaded from a snapshot, and changed in place —
+    matches exactly what the predicate matches (the session-8 cuts skip anchor tests and code look-ups)."""
+    import random
+
+    from chalicelib.domain.tender_matching import decode_snapshot, encode_snapshot
+
+    rng = random.Random(808)
+    words = ["cloud", "hosting", "training", "road", "works", "data", "centre", "platform"]
+    codes = ["cpv:72", "cpv:7221", "72212", "45", "cpv:45233", "unspsc:43"]
+    regions = ["UKD", "UKD1", "GB", "FR", "FR1"]
+    buyers = ["Manchester City Council", "Manchester City Councils", "Leeds City Council", "Acme Ltd"]
+
+    def pick(values: list[str], most: int) -> list[str]:
+        return rng.sample(values, rng.randint(0, most))
+
+    subs = []
+    for i in range(400):
+        data: dict = {"keywords": {"include": [" ".join(pick(words, 2)) or "cloud" for _ in range(rng.randint(0, 2))],
+                                   "exclude": pick(words, 1)},
+                      "categories": pick(codes, 2), "regions": pick(regions, 2), "buyers": pick(buyers, 1)}
+        if rng.random() < 0.3:
+            data.update(value_min=rng.choice([None, 1000]), value_max=rng.choice([None, 50_000]), currency="GBP")
+        if not (data["keywords"]["include"] or data["categories"] or data["regions"] or data["buyers"]):
+            data["regions"] = ["GB"]
+        subs.append(sub(id=f"g{i}", **data))
+    tenders = [prepare(tender(title=" ".join(rng.choices(words, k=rng.randint(1, 6))),
+                              categories=pick(["cpv:72212000", "cpv:45233140", "unspsc:43211500"], 2),
+                              country=rng.choice(["GB", "FR", None]), region=rng.choice(["UKD1", "FR10", None]),
+                              buyer={"name": rng.choice(buyers)} if rng.random() < 0.7 else None,
+                              value=rng.choice([None, Decimal(500), Decimal(20_000)]), currency=rng.choice(["GBP", "EUR"])))
+               for _ in range(300)]
+    built = SubscriptionIndex(subs)
+    changed = decode_snapshot(encode_snapshot(SubscriptionIndex(subs[:200])))
+    changed.apply([*subs[200:], *(c.id for c in subs[:50])], 2)
+    changed.apply(subs[:50], 3)
+    matched = 0
+    for p in tenders:
+        expected = naive_match(subs, p)
+        assert built.match(p) == expected
+        assert changed.match(p) == expected
+        matched += len(expected)
+    assert matched > 3000, matched
+
+
 def test_the_remembered_buyer_answers_are_dropped_when_a_buyer_is_added() -> None:
     """``BuyerBlocker.near`` remembers its answers; a key added afterwards must still be found."""
     index = SubscriptionIndex([sub(id="a", buyers=["Manchester City Council"])])

@@ -32,7 +32,7 @@ from pynamodb.constants import BATCH_GET_ITEM
 from pynamodb.exceptions import GetError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
-from pynamodb.signals import post_dynamodb_send, pre_dynamodb_send
+from pynamodb.signals import post_dynamodb_send, pre_dynamodb_send, signals_available
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import settings as settings_mod
@@ -735,9 +735,11 @@ def batch_get_rows(request_items: dict[str, dict]) -> dict[str, list[dict]]:
 def _dispatch(operation: str, kwargs: dict) -> dict:
     """``connection().dispatch(operation, kwargs)``: the same request (``ReturnConsumedCapacity`` added as it adds it)
     and the same errors, without the ``uuid4`` it makes on every call for PynamoDB's send signals (~13,000
-    instructions, issue 15 item 2) while no receiver is connected to them; with one, PynamoDB's own dispatch."""
+    instructions, issue 15 item 2) while no receiver is connected to them; with one, PynamoDB's own dispatch.
+    Without ``blinker`` (the deployment zip: only a dev dependency brings it) PynamoDB's signals are no-op stand-ins
+    with no ``receivers`` and nobody can listen."""
     conn = connection()
-    if pre_dynamodb_send.receivers or post_dynamodb_send.receivers:
+    if signals_available and (pre_dynamodb_send.receivers or post_dynamodb_send.receivers):
         return conn.dispatch(operation, kwargs)
     if "ReturnConsumedCapacity" not in kwargs:
         kwargs = {**kwargs, "ReturnConsumedCapacity": "TOTAL"}

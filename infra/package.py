@@ -764,13 +764,28 @@ def collect_precompiled(root: Path, services: set[str], isolated: bool = True) -
         return out.read_bytes()
 
 
+def can_collect(system: str | None = None, machine: str | None = None) -> bool:
+    """Whether this host can run the collector: it imports the zip's native wheels, which are Lambda's (manylinux,
+    x86_64 — the functions declare no other architecture), so only a Linux x86_64 host can."""
+    import platform
+
+    return (system or platform.system()) == "Linux" and (machine or platform.machine()) in ("x86_64", "AMD64")
+
+
 def precompiled(path: Path, services: set[str]) -> dict[str, int]:
     """Add ``chalicelib/precompiled.marshal`` to the zip: the regular expressions and generated source the
     functions compile at a cold start, compiled here (see :mod:`chalicelib.precompiled`; at most 400 patterns,
-    ``re`` caches 512)."""
+    ``re`` caches 512). On a host that cannot import the zip's native wheels (macOS, arm64) the zip gets no record
+    — the functions then compile at a cold start as without this step — and a warning says so; on Linux x86_64 a
+    collector that fails fails the packaging."""
     import marshal
     import tempfile
 
+    if not can_collect():
+        print("warning: this host cannot import the Lambda (manylinux x86_64) wheels, so the package has no "
+              "precompiled record: cold starts compile regular expressions and generated source as without it "
+              "(package on Linux x86_64 for the faster cold start)", file=sys.stderr)
+        return {"regexes_precompiled": 0, "sources_precompiled": 0}
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(path) as zf:
             zf.extractall(tmp)

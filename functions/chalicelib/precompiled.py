@@ -20,11 +20,17 @@ object is the one ``compile`` makes of its text: tests/unit/test_precompiled.py 
 
 The record is used only by the Python it was made for: the same major.minor version, bytecode (the pyc magic
 number) and regex engine (``_sre.MAGIC``, ``_sre.CODESIZE``), like the pycs beside it; anything else (another
-Python, no record: tests, ``make run``) seeds nothing and everything compiles as always. Written against CPython
-3.11's ``re`` (``re._cache``, ``re._MAXCACHE``); the guard keeps any other version out.
-"""
-from __future__ import annotations
+Python, no record: tests, ``make run``) seeds nothing and everything compiles as always. It is written against
+CPython 3.11's ``re`` (``re._cache``, ``re._MAXCACHE``): on any other minor version (:data:`SUPPORTED`) nothing is
+seeded, even with a record made by that version. A record that cannot be read (truncated, corrupt) seeds nothing
+and says so on stderr — the function starts as it would without one. ``DEALREG_PRECOMPILED=off`` in a function's
+environment turns it off (to rule it out when chasing a cold-start problem).
 
+No ``from __future__ import annotations`` here, deliberately: ``exec``/``eval``/``compile`` of a text that is not
+recorded inherit the future flags of the code that calls them, which is this module's ``runner``/``compile`` — with
+that import, a dataclass the record never saw would get text annotations on its generated methods (``_type_x``
+instead of ``int``), unlike the stdlib modules whose builtins they stand in for (none of them has it).
+"""
 import _sre
 import builtins
 import marshal
@@ -38,6 +44,9 @@ RECORD = os.path.join(os.path.dirname(__file__), "precompiled.marshal")
 FORMAT = 2
 # (module, name of the builtin it calls, compile mode): the stdlib code generators the record covers
 GENERATORS = (("typing", "compile", "eval"), ("dataclasses", "exec", "exec"), ("collections", "eval", "eval"))
+
+
+SUPPORTED = (3, 11)
 
 
 def engine() -> list:
@@ -61,28 +70,47 @@ def _run_with(codes: dict[str, Any], run):
     return runner
 
 
-def seed(path: str = RECORD) -> dict[str, int]:
-    """Seed ``re``'s cache and the three code generators from the record; returns how many of each (zeros: no
-    record, or not one for this Python)."""
+def _read(path: str) -> tuple[dict, dict] | None:
+    """The record's patterns (built) and sources, or None: no record, off, not for this Python, or unreadable."""
+    if os.environ.get("DEALREG_PRECOMPILED", "").lower() == "off" or tuple(sys.version_info[:2]) != SUPPORTED:
+        return None
     try:
         with open(path, "rb") as f:
             record = marshal.loads(f.read())
     except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - a bad record must not stop the function: it starts without one
+        print(f"dealreg: precompiled record {path} not used: {exc!r}", file=sys.stderr)
+        return None
+    try:
+        if record.get("engine") != engine():
+            return None
+        patterns = {(type(args[0]), args[0], flags): _sre.compile(*args) for flags, args in record["patterns"]}
+        sources = {module: dict(record["sources"].get(module) or {}) for module, _, _ in GENERATORS}
+        return patterns, sources
+    except Exception as exc:  # noqa: BLE001 - as above
+        print(f"dealreg: precompiled record {path} not used: {exc!r}", file=sys.stderr)
+        return None
+
+
+def seed(path: str = RECORD) -> dict[str, int]:
+    """Seed ``re``'s cache and the three code generators from the record; returns how many of each (zeros: no
+    record, turned off, not one for this Python, or unreadable — then nothing at all is seeded)."""
+    read = _read(path)
+    if read is None:
         return {"patterns": 0, "sources": 0}
-    if record.get("engine") != engine():
-        return {"patterns": 0, "sources": 0}
+    built, codes_of = read
     cache, room = re._cache, re._MAXCACHE  # type: ignore[attr-defined]
     patterns = 0
-    for flags, args in record["patterns"]:
-        key = (type(args[0]), args[0], flags)
+    for key, pattern in built.items():
         if len(cache) >= room:
             break
         if key not in cache:
-            cache[key] = _sre.compile(*args)
+            cache[key] = pattern
             patterns += 1
     sources = 0
     for module_name, builtin, _mode in GENERATORS:
-        codes = record["sources"].get(module_name)
+        codes = codes_of[module_name]
         if not codes:
             continue
         own = _compile_with(codes) if builtin == "compile" else _run_with(codes, getattr(builtins, builtin))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sys
 import tarfile
@@ -639,7 +640,7 @@ def test_pickled_botocore_data_is_what_botocores_json_loader_reads_and_makes_the
     def client(service: str, region: str, data: Path, pickled: bool):
         session = botocore.session.get_session()
         loader = Loader(extra_search_paths=[str(data)], include_default_search_paths=False,
-                        file_loader=aws.PackagedDataFiles() if pickled else None)
+                        file_loader=aws.PackagedDataFiles(str(data) + os.sep) if pickled else None)
         session.register_component("data_loader", loader)
         made = session.create_client(service, region_name=region, aws_access_key_id="a", aws_secret_access_key="b")
         made.meta.events.register("before-send", record)
@@ -688,6 +689,21 @@ def test_the_shared_session_reads_botocores_data_through_the_packaged_loader():
     assert type(loader) is Loader and isinstance(loader.file_loader, aws.PackagedDataFiles)
     assert loader.search_paths == botocore_default_search_paths()
     assert "dynamodb" in loader.list_available_services("service-2")
+
+
+def test_pickles_are_read_only_from_botocores_own_data_folder(tmp_path):
+    """Review of session 8: other search paths (AWS_DATA_PATH, ~/.aws/models) are read as JSON, never unpickled."""
+    import pickle
+
+    from chalicelib.store import aws
+
+    elsewhere = tmp_path / "models" / "endpoints"
+    elsewhere.parent.mkdir()
+    elsewhere.with_suffix(".json").write_text('{"from": "json"}')
+    (tmp_path / "models" / ("endpoints" + aws.PICKLED_SUFFIX)).write_bytes(pickle.dumps({"from": "pickle"}))
+    files = aws.PackagedDataFiles()
+    assert files.root == aws.BOTOCORE_DATA and files.load_file(str(elsewhere)) == {"from": "json"}
+    assert aws.PackagedDataFiles(str(tmp_path) + os.sep).load_file(str(elsewhere)) == {"from": "pickle"}
 
 
 def botocore_default_search_paths() -> list[str]:

@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any
 
+import botocore
 import botocore.session
 from botocore.config import Config
 from botocore.loaders import JSONFileLoader, create_loader
@@ -31,6 +32,9 @@ _session: botocore.session.Session | None = None
 _clients: dict[tuple[Any, ...], Any] = {}
 _CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
 PICKLED_SUFFIX = ".pickle"  # infra.package.PICKLED_SUFFIX (a test keeps them equal)
+# Pickles are read only from botocore's own data folder (the package's, written by make package), never from other
+# search paths (AWS_DATA_PATH, ~/.aws/models)
+BOTOCORE_DATA = os.path.join(os.path.dirname(botocore.__file__), "data") + os.sep
 
 
 class PackagedDataFiles(JSONFileLoader):
@@ -39,10 +43,16 @@ class PackagedDataFiles(JSONFileLoader):
     beside it), else the JSON as botocore does. Search paths, their order, caching and the merging of
     ``sdk-extras`` stay botocore's own."""
 
+    def __init__(self, root: str = BOTOCORE_DATA) -> None:
+        self.root = root  # the only folder pickles are read from
+
     def exists(self, file_path: str) -> bool:
-        return os.path.isfile(file_path + PICKLED_SUFFIX) or super().exists(file_path)
+        return (file_path.startswith(self.root) and os.path.isfile(file_path + PICKLED_SUFFIX)) \
+            or super().exists(file_path)
 
     def load_file(self, file_path: str) -> Any:
+        if not file_path.startswith(self.root):  # AWS_DATA_PATH, ~/.aws/models: JSON only, never a pickle
+            return super().load_file(file_path)
         try:
             with open(file_path + PICKLED_SUFFIX, "rb") as f:
                 return pickle.load(f)

@@ -228,3 +228,23 @@ def test_the_console_says_why_a_claim_or_resubmit_is_refused_in_the_callers_lang
         assert status == 303 and "e=team_inactive" in headers["location"], (status, headers)
         status, _, shown = c.get(headers["location"])
         assert status == 200 and said in shown, shown[:500]
+
+
+def test_claim_and_resubmit_see_a_deactivation_made_in_another_container_at_once(suite, world):
+    """Review of session 8: the intake routes (the hot path) may trust this process's cached team for
+    ``partner_cache_seconds``; a claim and a resubmit read the team every time. Here the deactivation is written
+    the way another Lambda container's would be — not through this process, whose cached team stays active."""
+    from chalicelib.store import directory
+    from chalicelib.store.models import TeamItem
+    from tests.functional.ownership_world import granted
+
+    wang_s = _rejected(suite, world, lambda: world.submit("wang"))  # wang is in south
+    pooled = granted(world, suite, None)[0]  # in south's pool
+    assert not directory.is_deactivated(directory.cached_team("south"))
+    TeamItem.get("team#south").update(actions=[TeamItem.active.set("no")])
+    assert not directory.is_deactivated(directory.cached_team("south"))  # this process still holds it active
+
+    _refused(world.post(f"/v1/registrations/{wang_s}/resubmit", "wang"))
+    r = world.post(f"/v1/registrations/{pooled}/claim", "wang")
+    assert r.status == 403 and r.json()["errors"] == [{"loc": "principal.team_id", "type": "team_inactive"}], r.body
+    assert world.ownership(pooled)["in_pool"] is True

@@ -87,7 +87,8 @@ def claim_registration(reg_id: str):
     from chalicelib.services.registrations import current_team_id, ensure_team_open
 
     def decide(p, h, now, rules):
-        ensure_team_open(current_team_id(p), loc="principal.team_id")  # taking one for yourself: your team now (403)
+        # taking one for yourself: your team now (403), read afresh
+        ensure_team_open(current_team_id(p), loc="principal.team_id", fresh=True)
         return dom.claim(h, resolve(dom.holder_of(p)), actor=p.actor, now=now, rules=rules)
 
     return _operate(reg_id, "claim", decide)

@@ -207,7 +207,7 @@ def resubmit_registration(reg_id: str):
     reg = _read(reg_id, principal)
     body = _body(ResubmitRequest, optional=True)
     # back to review is a new request for protection: judged by the caller's team now, not the one it was filed under
-    ensure_team_open(current_team_id(principal))
+    ensure_team_open(current_team_id(principal), fresh=True)
     limit = workflow_rules().max_resubmits
     return _move(reg, lambda now: resubmit(reg, principal, now=now, max_resubmits=limit, reason=body.reason),
                  principal)

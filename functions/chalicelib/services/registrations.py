@@ -62,17 +62,20 @@ def current_team_id(principal: Any) -> str | None:
 
 
 def ensure_team_open(team_id: str | None, *, replay: Callable[[], dict | None] = lambda: None,
-                     loc: str = "submitter.team_id") -> dict | None:
+                     loc: str = "submitter.team_id", fresh: bool = False) -> dict | None:
     """The one check of who may open or take something new — a registration (both intake routes, a tender turned
     into one, a rejected one sent back to review) or a pooled one (a claim): None when ``team_id``, the caller's
     *current* team (:func:`current_team_id`; for a new registration the team it is stamped with now), takes new
     ones. For a deactivated team: the first answer when this request is a retry of one accepted before
     (``replay()``: the idempotency key's claim; retries keep their meaning), else ``TeamInactiveError`` (403 at
-    ``loc``, nothing stored). One read of the team per warm process and ``partner_cache_seconds``
-    (``store.directory.cached_team``)."""
+    ``loc``, nothing stored). The intake routes (the hot path) read the team once per warm process and
+    ``partner_cache_seconds`` (``store.directory.cached_team``: a deactivation made in another container is seen
+    within that time); the others (``fresh``: a claim, a resubmit, a tender turned into a registration) read it
+    every time, so they see a deactivation at once."""
     from chalicelib.store import directory
 
-    if not team_id or not directory.is_deactivated(directory.cached_team(team_id)):
+    team = (directory.get_team(team_id) if fresh else directory.cached_team(team_id)) if team_id else None
+    if not directory.is_deactivated(team):
         return None
     first = replay()
     if first is not None:

@@ -492,7 +492,7 @@ def register_tender(principal: Any, tender_id: str, extra: Any, now: datetime) -
                                     "give the missing fields in the body", errors=missing)
     reg = new_registration(payload, reg_id=new_id("reg", now), source=Source.TENDER, submitter=principal.actor,
                            team_id=principal.team_id, now=now)
-    ensure_team_open(reg.team_id)  # the caller's team now: a member of a deactivated one opens nothing (403)
+    ensure_team_open(reg.team_id, fresh=True)  # the caller's team now: a member of a deactivated one opens nothing (403)
     outcome = registrations.create(reg, now=now, idempotency_key=None,
                                    idempotency_ttl=timedelta(seconds=settings.get().idempotency_ttl_seconds))
     # A concurrent call for the same tender won the external_ref claim: answer with its registration.

@@ -115,12 +115,21 @@ def _shareable(value: object) -> bool:
     return isinstance(value, (tuple, frozenset)) and all(_shareable(v) for v in value)
 
 
-def _check_layout(model: type, set_here: frozenset[str]) -> None:
+def _validators(model: type) -> set[str]:
+    """The names of a model's field and model validators (v2 and v1 style)."""
+    found = model.__pydantic_decorators__  # type: ignore[attr-defined]
+    return {*found.field_validators, *found.model_validators, *found.validators, *found.root_validators}
+
+
+def _check_layout(model: type, set_here: frozenset[str], validated_as: type | None = None) -> None:
     """Refuse a ``model`` that its template would build differently from ``model_construct`` (checked at import: a
     model change fails loudly instead of building a different object): a field set here is gone, a post-init hook
-    or extra fields, or a field left to its default that is required, has a default factory or a default that is
-    not immutable (:func:`_shareable`)."""
+    or extra fields, a field left to its default that is required, has a default factory or a default that is
+    not immutable (:func:`_shareable`) — or a validator the template would skip: only those the values already
+    passed as ``validated_as`` (the submitted payload's model) may be on it."""
     fields = model.model_fields  # type: ignore[attr-defined]
+    if not _validators(model) <= (_validators(validated_as) if validated_as else set()):
+        raise RuntimeError(f"{model.__name__} changed: it has a validator new_registration's construction would skip")
     if (not set(fields) >= set_here or model.__pydantic_post_init__  # type: ignore[attr-defined]
             or model.model_config.get("extra") == "allow"  # type: ignore[attr-defined]
             or any(name not in set_here and (f.is_required() or f.default_factory is not None
@@ -129,7 +138,7 @@ def _check_layout(model: type, set_here: frozenset[str]) -> None:
                            "model_construct")
 
 
-_check_layout(Registration, _SET_HERE)
+_check_layout(Registration, _SET_HERE, validated_as=RegistrationCreate)
 _check_layout(AuditEntry, _AUDIT_SET)
 # Every field with its (plain) default, in field order; new_registration copies it and sets _SET_HERE's values (an
 # update keeps a key's place), which is what ``Registration.model_construct`` builds for exactly those fields.

@@ -160,14 +160,13 @@ def park(item: DeliveryItem, *, now: datetime, reason: str, count_attempt: bool 
 
 def skip(item: DeliveryItem, *, now: datetime, reason: str) -> bool:
     """Record a delivery that must not be sent (its recipient, or the team they are told as a manager of, is
-    deactivated): final, never retried, out of the recipient's notifications (a skipped delivery tells nobody, like
-    one recorded skipped at fan-out), and listed by ``dealreg notifications list-skipped`` with ``reason`` in
-    ``last_error``."""
+    deactivated): final, never retried, and listed by ``dealreg notifications list-skipped`` with ``reason`` in
+    ``last_error``. Its entry in the recipient's in-app notifications, shown (and maybe read) since it was planned,
+    stays: the skip stops a send, it does not rewrite what was announced."""
     return _update(item, [
         DeliveryItem.state.set(SKIPPED), DeliveryItem.last_error.set(reason[:200]),
         DeliveryItem.lane.set(SKIPPED), DeliveryItem.lane_at.set(lane_time(now)),
-        DeliveryItem.lease_until.remove(), DeliveryItem.inbox_of.remove(), DeliveryItem.inbox_at.remove()],
-        _pending_at(item))
+        DeliveryItem.lease_until.remove()], _pending_at(item))
 
 
 def skipped(*, limit: int = 100) -> list[DeliveryItem]:

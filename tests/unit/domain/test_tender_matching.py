@@ -703,3 +703,41 @@ def test_checked_buyers_are_decided_by_the_blocker_answer_without_scoring_again(
     scored.clear()
     assert index.match(p) == naive_match(left, p) == {"kw", "kw-other"}
     assert {a for a, b in scored if b == core} == {c for s in left for c in s.buyers}
+
+
+def test_buyer_spans_are_the_float_formulas() -> None:
+    """The look-up's length range and piece count come from a table of integer arithmetic (session 8); they must
+    be the float formulas they replaced, for every query length (table and beyond)."""
+    import math
+
+    from chalicelib.domain import tender_matching as tm
+
+    assert (BuyerBlocker.MIN_WINDOW, BuyerBlocker.MAX_WINDOW) == (2, 4)  # ``_near`` spells them as numbers
+    for lb in range(20_000):
+        hi = math.ceil(lb * 11 / 9)
+        expected = (math.floor(lb * 9 / 11), hi, math.floor(0.1 * (lb + hi) + 0.01) + 1)
+        assert tm._span(lb) == expected, lb
+        if lb < tm._SPANS_UP_TO:
+            assert tm._SPANS[lb] == expected, lb
+    query = "north " * 100  # longer than the table: computed, and still exact
+    keys = [query, query[:-3], query + "ab", query[:400]]
+    assert sorted(BuyerBlocker(keys).near(query)) == sorted(k for k in keys if buyer_score(k, query) >= 90)
+
+
+def test_a_posting_cut_to_a_length_range_is_the_plain_filter() -> None:
+    """``_of_length`` bisects only where the range cuts the posting (session 8); for every range over postings
+    of every shape (one key, lists sorted by length, ranges before, inside, across and after them) it must
+    give exactly the keys of a length in the range."""
+    import random
+
+    from chalicelib.domain import tender_matching as tm
+
+    rng = random.Random(8)
+    postings: list[str | list[str]] = ["abc", "a" * 9]
+    for _ in range(300):
+        postings.append(sorted(("x" * rng.randint(2, 12) for _ in range(rng.randint(2, 9))), key=len))
+    for held in postings:
+        for lo in range(0, 15):
+            for hi in range(lo, 16):
+                got = list(tm._of_length(held, lo, hi))
+                assert got == [k for k in ([held] if isinstance(held, str) else held) if lo <= len(k) <= hi]

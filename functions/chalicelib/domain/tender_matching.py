@@ -647,6 +647,9 @@ class SubscriptionIndex:
         # with and without its scheme), few of them anyone's anchor: one C intersection with this set leaves the
         # few to look up in both tables (issue 15 item 4, session 8: two ``dict.get`` per prefix before).
         self._code_keys: set[str] = set()
+        # Likewise every place someone was anchored on: a tender brings its country and every prefix of its
+        # region (≈ 5), one intersection leaves the few to look up (session 8: ≈ 2k instructions per tender).
+        self._place_keys: set[str] = set()
         self.apply(subscriptions, version)
 
     def __len__(self) -> int:
@@ -723,6 +726,8 @@ class SubscriptionIndex:
             buyers.update(keys)
         elif kind == "codes":
             self._code_keys.update(keys)
+        elif kind == "places":
+            self._place_keys.update(keys)
 
     def _remove(self, sub_id: str) -> None:
         c = self.by_id.pop(sub_id, None)
@@ -760,7 +765,8 @@ class SubscriptionIndex:
         buyers = self._sure["buyers"] or self._check["buyers"]
         near = self._buyer_block.near(p.buyer_core) if p.buyer_core and buyers else ()
         codes = self._code_keys.intersection(p.code_prefixes)
-        return (("keywords", hits), ("codes", codes), ("places", p.places), ("buyers", near), ("always", _ALWAYS))
+        places = self._place_keys.intersection(p.place_set)
+        return (("keywords", hits), ("codes", codes), ("places", places), ("buyers", near), ("always", _ALWAYS))
 
     def match(self, p: Prepared) -> set[str]:
         """Ids of the subscriptions the tender matches: ``matches(c, p)`` for the subscriptions whose anchor the
@@ -879,6 +885,7 @@ class SubscriptionIndex:
             setattr(index, name, automaton)
         index._buyer_block = BuyerBlocker.from_state(windows, by_len)
         index._code_keys = set(sure["codes"]).union(check["codes"])
+        index._place_keys = set(sure["places"]).union(check["places"])
         return index
 
 

@@ -479,6 +479,38 @@ def test_only_code_prefixes_someone_is_anchored_on_are_looked_up_also_after_a_sn
     assert loaded.match(p) == naive_match([*subs[1:], added], p) == {"b", "c", "d"}
 
 
+def test_only_places_someone_is_anchored_on_are_looked_up_also_after_a_snapshot_and_changes() -> None:
+    """A tender brings its country and every prefix of its region; the index looks up in its place postings only
+    those some subscription was anchored on (``_place_keys``, session 8), built with the index, read back with a
+    snapshot and grown by changes applied in place — and matches the naive loop."""
+    from chalicelib.domain.tender_matching import decode_snapshot, encode_snapshot
+
+    asked: list[str] = []
+
+    class Counting(dict):  # type: ignore[type-arg]
+        def get(self, key, default=None):  # type: ignore[no-untyped-def, override]
+            asked.append(key)
+            return super().get(key, default)
+
+    subs = [sub(id="a", regions=["UKD"]), sub(id="b", regions=["GB"], keywords={"exclude": ["cloud"]}),
+            sub(id="c", regions=["UKD1"], categories=["cpv:72"])]
+    p = prepare(tender(categories=["cpv:72212000"], country="GB", region="UKD12"))
+    assert len(p.places) == 6
+    built = SubscriptionIndex(subs)
+    loaded = decode_snapshot(encode_snapshot(built))
+    for index in (built, loaded):
+        assert index._place_keys == {"ukd", "gb"}  # "c" is anchored on its category
+        for table in (index._sure, index._check):
+            table["places"] = Counting(table["places"])
+        asked.clear()
+        assert index.match(p) == naive_match(subs, p) == {"a", "c"}
+        assert sorted(asked) == ["gb", "gb", "ukd", "ukd"]  # two tables, the two anchors only
+    added = sub(id="d", regions=["UKD12"])
+    loaded.apply([added, "a"], 2)
+    assert loaded._place_keys >= {"ukd12", "gb"}
+    assert loaded.match(p) == naive_match([*subs[1:], added], p) == {"c", "d"}
+
+
 def test_index_agrees_with_the_naive_loop_on_generated_mixes_of_every_criterion() -> None:
     """Generated subscriptions over a small vocabulary (so that every anchor meets every other criterion, hits and
     near misses alike) and generated tenders: the index — built, loaded from a snapshot, and changed in place —

@@ -37,7 +37,6 @@ API with each change), so loading neither validates nor normalises anything. See
 from __future__ import annotations
 
 import marshal
-import math
 import re
 import sys
 import unicodedata
@@ -490,31 +489,29 @@ class BuyerBlocker:
 
     def _near(self, query: str) -> list[str]:
         lb = len(query)
-        lo, hi = math.floor(lb * 9 / 11), math.ceil(lb * 11 / 9)
-        # At most ``edits`` (+ 0.01: a cut-off of exactly 90 computed as 89.999... loses no key), so
-        # ``edits + 1`` pieces leave one whole.
-        pieces = math.floor(0.1 * (lb + hi) + 0.01) + 1
-        if lb < pieces * self.MIN_WINDOW:
+        lo, hi, pieces = _SPANS[lb] if lb < _SPANS_UP_TO else _span(lb)
+        if lb < pieces * 2:  # too short for pieces of ``MIN_WINDOW`` (2) characters
             pool: set[str] = set()
             for length in range(lo, hi + 1):
                 pool.update(self._by_len.get(length, ()))
         else:
-            get, width = self._windows.get, self.MAX_WINDOW
+            get = self._windows.get
             found: list[Any] = []  # per piece, the keys of a compatible length holding its rarest window
             for n in range(pieces):
                 a, b = n * lb // pieces, (n + 1) * lb // pieces
-                if b - a <= width:  # the piece is its one window
+                if b - a <= 4:  # the piece is its one window (``MAX_WINDOW``: 4 characters)
                     best = get(query[a:b])
                 else:
                     best = None
-                    for i in range(a, b - width + 1):
-                        held = get(query[i:i + width])
+                    for i in range(a, b - 3):
+                        held = get(query[i:i + 4])
                         if held is None or type(held) is str:  # no key / one key holds it: no rarer window
                             best = held
                             break
                         if best is None or len(held) < len(best):
                             best = held
-                found.append(_of_length(best, lo, hi))
+                if best is not None:
+                    found.append(_of_length(best, lo, hi))
             total = sum(map(len, found))
             if total > self.RARE_OVER:
                 # A common stretch of the query (" council", "有限公司") is in every piece's postings that
@@ -522,7 +519,8 @@ class BuyerBlocker:
                 # for windows that avoid it (issue 15 item 4, session 7).
                 windows = _rare_windows(get, query, pieces, self.RARE_LIMITS)
                 if windows is not None:
-                    rare = [_of_length(get(query[a:a + size]), lo, hi) for a, size in windows]
+                    held_by = [get(query[a:a + size]) for a, size in windows]  # a window may be held by none
+                    rare = [_of_length(h, lo, hi) for h in held_by if h is not None]
                     if sum(map(len, rare)) < total:
                         found = rare
             pool = set().union(*found)
@@ -534,14 +532,35 @@ class BuyerBlocker:
                                                limit=None)]
 
 
-def _of_length(held: str | list[str] | None, lo: int, hi: int) -> Any:
-    """The keys of a window's posting (None, one key, or a list sorted by length) with a length in [lo, hi]."""
-    if held is None:
-        return ()
+def _span(lb: int) -> tuple[int, int, int]:
+    """Key lengths ``lo``..``hi`` a query of ``lb`` characters can score 90 with (``floor(9 lb / 11)``,
+    ``ceil(11 lb / 9)``), and the pieces to cut it into: at most ``edits = floor(0.1 (lb + hi) + 0.01)``
+    (+ 0.01: a cut-off of exactly 90 computed as 89.999... loses no key), so ``edits + 1`` pieces leave one whole.
+    In integers: ``9 lb / 11`` and ``11 lb / 9`` are integers or at least 1/11 from one, and
+    ``(10 (lb + hi) + 1) / 100`` is at least 1/100 from one, so the float formulas (used up to session 8) give the
+    same for every length (``test_buyer_spans_are_the_float_formulas``)."""
+    hi = -(-11 * lb // 9)
+    return 9 * lb // 11, hi, (10 * (lb + hi) + 1) // 100 + 1
+
+
+# Looked up rather than computed per query (session 8: 3 float operations and 3 ``math`` calls per query).
+_SPANS_UP_TO = 512
+_SPANS = [_span(lb) for lb in range(_SPANS_UP_TO)]
+
+
+def _of_length(held: str | list[str], lo: int, hi: int) -> Any:
+    """The keys of a window's posting (one key, or a list sorted by length) with a length in [lo, hi]:
+    at most the one bisection the range needs (none when the whole list, or none of it, is in range)."""
     if type(held) is str:
         return (held,) if lo <= len(held) <= hi else ()
-    if lo <= len(held[0]) and len(held[-1]) <= hi:  # every key of a compatible length: the list as it is
-        return held
+    if len(held[0]) >= lo:
+        if len(held[-1]) <= hi:  # every key of a compatible length: the list as it is
+            return held
+        return held[:bisect_right(held, hi, key=len)] if len(held[0]) <= hi else ()
+    if len(held[-1]) < lo:
+        return ()
+    if len(held[-1]) <= hi:
+        return held[bisect_left(held, lo, key=len):]
     return held[bisect_left(held, lo, key=len):bisect_right(held, hi, key=len)]
 
 
@@ -628,6 +647,9 @@ class SubscriptionIndex:
         # with and without its scheme), few of them anyone's anchor: one C intersection with this set leaves the
         # few to look up in both tables (issue 15 item 4, session 8: two ``dict.get`` per prefix before).
         self._code_keys: set[str] = set()
+        # Likewise every place someone was anchored on: a tender brings its country and every prefix of its
+        # region (≈ 5), one intersection leaves the few to look up (session 8: ≈ 2k instructions per tender).
+        self._place_keys: set[str] = set()
         self.apply(subscriptions, version)
 
     def __len__(self) -> int:
@@ -704,6 +726,8 @@ class SubscriptionIndex:
             buyers.update(keys)
         elif kind == "codes":
             self._code_keys.update(keys)
+        elif kind == "places":
+            self._place_keys.update(keys)
 
     def _remove(self, sub_id: str) -> None:
         c = self.by_id.pop(sub_id, None)
@@ -741,7 +765,8 @@ class SubscriptionIndex:
         buyers = self._sure["buyers"] or self._check["buyers"]
         near = self._buyer_block.near(p.buyer_core) if p.buyer_core and buyers else ()
         codes = self._code_keys.intersection(p.code_prefixes)
-        return (("keywords", hits), ("codes", codes), ("places", p.places), ("buyers", near), ("always", _ALWAYS))
+        places = self._place_keys.intersection(p.place_set)
+        return (("keywords", hits), ("codes", codes), ("places", places), ("buyers", near), ("always", _ALWAYS))
 
     def match(self, p: Prepared) -> set[str]:
         """Ids of the subscriptions the tender matches: ``matches(c, p)`` for the subscriptions whose anchor the
@@ -860,6 +885,7 @@ class SubscriptionIndex:
             setattr(index, name, automaton)
         index._buyer_block = BuyerBlocker.from_state(windows, by_len)
         index._code_keys = set(sure["codes"]).union(check["codes"])
+        index._place_keys = set(sure["places"]).union(check["places"])
         return index
 
 

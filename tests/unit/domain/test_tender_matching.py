@@ -479,6 +479,38 @@ def test_only_code_prefixes_someone_is_anchored_on_are_looked_up_also_after_a_sn
     assert loaded.match(p) == naive_match([*subs[1:], added], p) == {"b", "c", "d"}
 
 
+def test_only_places_someone_is_anchored_on_are_looked_up_also_after_a_snapshot_and_changes() -> None:
+    """A tender brings its country and every prefix of its region; the index looks up in its place postings only
+    those some subscription was anchored on (``_place_keys``, session 8), built with the index, read back with a
+    snapshot and grown by changes applied in place — and matches the naive loop."""
+    from chalicelib.domain.tender_matching import decode_snapshot, encode_snapshot
+
+    asked: list[str] = []
+
+    class Counting(dict):  # type: ignore[type-arg]
+        def get(self, key, default=None):  # type: ignore[no-untyped-def, override]
+            asked.append(key)
+            return super().get(key, default)
+
+    subs = [sub(id="a", regions=["UKD"]), sub(id="b", regions=["GB"], keywords={"exclude": ["cloud"]}),
+            sub(id="c", regions=["UKD1"], categories=["cpv:72"])]
+    p = prepare(tender(categories=["cpv:72212000"], country="GB", region="UKD12"))
+    assert len(p.places) == 6
+    built = SubscriptionIndex(subs)
+    loaded = decode_snapshot(encode_snapshot(built))
+    for index in (built, loaded):
+        assert index._place_keys == {"ukd", "gb"}  # "c" is anchored on its category
+        for table in (index._sure, index._check):
+            table["places"] = Counting(table["places"])
+        asked.clear()
+        assert index.match(p) == naive_match(subs, p) == {"a", "c"}
+        assert sorted(asked) == ["gb", "gb", "ukd", "ukd"]  # two tables, the two anchors only
+    added = sub(id="d", regions=["UKD12"])
+    loaded.apply([added, "a"], 2)
+    assert loaded._place_keys >= {"ukd12", "gb"}
+    assert loaded.match(p) == naive_match([*subs[1:], added], p) == {"c", "d"}
+
+
 def test_index_agrees_with_the_naive_loop_on_generated_mixes_of_every_criterion() -> None:
     """Generated subscriptions over a small vocabulary (so that every anchor meets every other criterion, hits and
     near misses alike) and generated tenders: the index — built, loaded from a snapshot, and changed in place —
@@ -703,3 +735,41 @@ def test_checked_buyers_are_decided_by_the_blocker_answer_without_scoring_again(
     scored.clear()
     assert index.match(p) == naive_match(left, p) == {"kw", "kw-other"}
     assert {a for a, b in scored if b == core} == {c for s in left for c in s.buyers}
+
+
+def test_buyer_spans_are_the_float_formulas() -> None:
+    """The look-up's length range and piece count come from a table of integer arithmetic (session 8); they must
+    be the float formulas they replaced, for every query length (table and beyond)."""
+    import math
+
+    from chalicelib.domain import tender_matching as tm
+
+    assert (BuyerBlocker.MIN_WINDOW, BuyerBlocker.MAX_WINDOW) == (2, 4)  # ``_near`` spells them as numbers
+    for lb in range(20_000):
+        hi = math.ceil(lb * 11 / 9)
+        expected = (math.floor(lb * 9 / 11), hi, math.floor(0.1 * (lb + hi) + 0.01) + 1)
+        assert tm._span(lb) == expected, lb
+        if lb < tm._SPANS_UP_TO:
+            assert tm._SPANS[lb] == expected, lb
+    query = "north " * 100  # longer than the table: computed, and still exact
+    keys = [query, query[:-3], query + "ab", query[:400]]
+    assert sorted(BuyerBlocker(keys).near(query)) == sorted(k for k in keys if buyer_score(k, query) >= 90)
+
+
+def test_a_posting_cut_to_a_length_range_is_the_plain_filter() -> None:
+    """``_of_length`` bisects only where the range cuts the posting (session 8); for every range over postings
+    of every shape (one key, lists sorted by length, ranges before, inside, across and after them) it must
+    give exactly the keys of a length in the range."""
+    import random
+
+    from chalicelib.domain import tender_matching as tm
+
+    rng = random.Random(8)
+    postings: list[str | list[str]] = ["abc", "a" * 9]
+    for _ in range(300):
+        postings.append(sorted(("x" * rng.randint(2, 12) for _ in range(rng.randint(2, 9))), key=len))
+    for held in postings:
+        for lo in range(0, 15):
+            for hi in range(lo, 16):
+                got = list(tm._of_length(held, lo, hi))
+                assert got == [k for k in ([held] if isinstance(held, str) else held) if lo <= len(k) <= hi]

@@ -72,12 +72,19 @@ def new_registration(
         version=1,
         audit=[_submitted_line(now, submitter)],
     )
-    reg = Registration.__new__(Registration)
-    object.__setattr__(reg, "__dict__", values)
-    object.__setattr__(reg, "__pydantic_fields_set__", set(_SET_HERE))
-    object.__setattr__(reg, "__pydantic_extra__", None)
-    object.__setattr__(reg, "__pydantic_private__", None)
-    return reg
+    return _built(Registration, values, _SET_HERE)
+
+
+def _built(model: type, values: dict, fields_set: frozenset[str]):
+    """An instance of ``model`` with ``values`` as its ``__dict__`` (every field, in field order) and ``fields_set``
+    set, as ``model_construct`` and validation leave it (the templates' guard, :func:`_check_layout`, keeps that
+    true)."""
+    made = model.__new__(model)
+    object.__setattr__(made, "__dict__", values)
+    object.__setattr__(made, "__pydantic_fields_set__", set(fields_set))
+    object.__setattr__(made, "__pydantic_extra__", None)
+    object.__setattr__(made, "__pydantic_private__", None)
+    return made
 
 
 _payload_values = itemgetter(*_PAYLOAD_FIELDS)
@@ -94,12 +101,7 @@ def _submitted_line(now: datetime, submitter: Actor) -> AuditEntry:
         return AuditEntry(seq=1, at=now, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
     values = _AUDIT_TEMPLATE.copy()
     values.update(seq=1, at=now, actor=submitter, action="submitted", to_status=RegistrationStatus.SUBMITTED)
-    line = AuditEntry.__new__(AuditEntry)
-    object.__setattr__(line, "__dict__", values)
-    object.__setattr__(line, "__pydantic_fields_set__", set(_AUDIT_SET))
-    object.__setattr__(line, "__pydantic_extra__", None)
-    object.__setattr__(line, "__pydantic_private__", None)
-    return line
+    return _built(AuditEntry, values, _AUDIT_SET)
 
 
 # What ``new_registration`` sets, and every other field of a Registration with its (plain) default, in field order.

@@ -10,7 +10,7 @@ LINT_VENV  := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed-stamp
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test test-fast lint unit fuzz package lint-template checkov deploy status schemas bench clean
+.PHONY: install run test test-fast lint unit fuzz package lint-template smoke checkov deploy status schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ XDIST   := $(if $(filter 0,$(WORKERS)),-p no:xdist,-n $(WORKERS) --dist loadgrou
 ## deployment package and lint its template.
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q $(XDIST)
-	$(MAKE) --no-print-directory package lint-template
+	$(MAKE) --no-print-directory package lint-template smoke
 
 ## The inner loop: everything but the tests marked slow (browser, fuzz, subprocess stacks, model training).
 test-fast: $(STAMP)
@@ -58,6 +58,11 @@ fuzz: $(STAMP)
 ## Build build/sam.json + the Lambda zip with `chalice package --merge-template`.
 package: $(STAMP)
 	$(BIN)/python -m infra.package --stage $(STAGE) --out build
+
+## Every function of the built zip once, as on Lambda (a bare interpreter with only the zip's packages, moto on
+## 127.0.0.1): fails unless each answers its first event as expected (bench/cold_start.py --check).
+smoke: $(STAMP)
+	$(BIN)/python -m bench.cold_start build/deployment.zip --runs 1 --check
 
 $(LINT_STAMP): infra/lint-requirements.txt
 	$(PYTHON) -m venv $(LINT_VENV)

@@ -20,6 +20,11 @@ Two zips can be compared (e.g. main's and this branch's): samples alternate per 
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --only api_handler --runs 7  # the API only
     .venv/bin/python -m bench.cold_start /tmp/before.zip /tmp/after.zip --only api_handler --valgrind --runs 1
     .venv/bin/python -m bench.cold_start /tmp/after.zip --only api_handler:webhook --floor --runs 5  # libraries alone
+    .venv/bin/python -m bench.cold_start build/deployment.zip --runs 1 --check  # make test's smoke of the zip
+
+``--check`` (``make smoke``, the last step of ``make test``) is the one place the *built* package runs as on Lambda:
+only what the zip holds can be imported (a module the tests' venv brings — e.g. ``blinker`` through moto's Flask —
+is absent there), and every function must answer its first event as expected.
 
 CPU time on a shared machine moves ±50 ms between runs of the same zip. ``--valgrind`` runs every sample under
 valgrind's cachegrind (``--cache-sim=no``) and reports the instructions the process executed (Ir, millions)
@@ -376,6 +381,10 @@ def unzip_all(zips: list[Path], into: Path) -> dict[str, str]:
     return roots
 
 
+# What each function answers its first, ordinary event (every other function: "ok" — no batch item failed).
+EXPECTED = {"api_handler:webhook": "202", "api_handler:duplicates_check": "200"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("zips", nargs="+", type=Path)
@@ -388,6 +397,8 @@ def main() -> None:
                         help="also the libraries a first webhook loads, alone (no dealreg code, no AWS call)")
     parser.add_argument("--valgrind", action="store_true",
                         help="report instructions executed (valgrind cachegrind, millions): load-independent")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 unless every function answered as expected (make test's smoke of the zip)")
     args = parser.parse_args()
     global VALGRIND
     VALGRIND = args.valgrind
@@ -417,6 +428,7 @@ def main() -> None:
     print("| function | " + " | ".join(f"{Path(z).name} {'M instructions' if VALGRIND else 'CPU ms'}" for z in zips)
           + " | answer |")
     print("|---|" + "---|" * len(zips) + "---|")
+    wrong: list[str] = []
     for f in functions:
         cells = []
         answers = set()
@@ -434,6 +446,10 @@ def main() -> None:
             answers |= {str(r["status"] if r["status"] is not None else
                             ("ok" if not r["failures"] else f"{r['failures']} failed")) for r in rows}
         print(f"| {f} | " + " | ".join(cells) + f" | {', '.join(sorted(answers))} |")
+        if answers != {EXPECTED.get(f, "ok")}:
+            wrong.append(f"{f}: {', '.join(sorted(answers))} (expected {EXPECTED.get(f, 'ok')})")
+    if args.check and (wrong or not functions):
+        sys.exit("the package's functions did not all answer as expected:\n" + "\n".join(wrong or ["no function ran"]))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ import secrets
 from datetime import datetime
 from enum import Enum
 from operator import itemgetter
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from chalicelib.domain import names
 from schemas.common import Actor, RegistryScheme
@@ -75,7 +78,10 @@ def new_registration(
     return _built(Registration, values, _SET_HERE)
 
 
-def _built(model: type, values: dict, fields_set: frozenset[str]):
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _built(model: type[_Model], values: dict, fields_set: frozenset[str]) -> _Model:
     """An instance of ``model`` with ``values`` as its ``__dict__`` (every field, in field order) and ``fields_set``
     set, as ``model_construct`` and validation leave it (the templates' guard, :func:`_check_layout`, keeps that
     true)."""

@@ -190,6 +190,19 @@ def suite(moto_server, _app_server):
         pytest.fail(iam_check.report(denied), pytrace=False)
 
 
+@pytest.fixture
+def no_registry_lookups(suite, monkeypatch):
+    """No public registry provider enabled: customer enrichment (a handler on registration.submitted) would
+    otherwise ask registries over the network, and tests reach 127.0.0.1 only. Use it with
+    ``pytestmark = pytest.mark.usefixtures("no_registry_lookups")``."""
+    from chalicelib import settings
+
+    monkeypatch.setenv("DEALREG_REGISTRY_PROVIDERS", "")
+    settings.reset()
+    yield
+    settings.reset()
+
+
 def _unchecked_denials() -> str:
     """The report of denied calls made outside a `suite` test since the last check ("" when none)."""
     checker = _IAM.get("checker")

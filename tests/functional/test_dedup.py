@@ -5,17 +5,7 @@ import pytest
 
 from tests.functional.helpers import drain, example, make_partner, make_user, post_webhook, tap_events
 
-
-@pytest.fixture(autouse=True)
-def _no_registry_lookups(suite, monkeypatch):
-    """Customer enrichment (another handler on registration.submitted) would call public registries over
-    the network; these tests reach 127.0.0.1 only, so no registry provider is enabled."""
-    from chalicelib import settings
-
-    monkeypatch.setenv("DEALREG_REGISTRY_PROVIDERS", "")
-    settings.reset()
-    yield
-    settings.reset()
+pytestmark = pytest.mark.usefixtures("no_registry_lookups")
 
 
 

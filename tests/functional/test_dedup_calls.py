@@ -12,15 +12,7 @@ from tests.functional.helpers import example, make_partner, post_webhook
 _HOOK = "test-dedup-calls"
 
 
-@pytest.fixture(autouse=True)
-def _no_registry_lookups(suite, monkeypatch):
-    """Enrichment (another handler on registration.submitted) would ask public registries: none enabled."""
-    from chalicelib import settings
-
-    monkeypatch.setenv("DEALREG_REGISTRY_PROVIDERS", "")
-    settings.reset()
-    yield
-    settings.reset()
+pytestmark = pytest.mark.usefixtures("no_registry_lookups")
 
 
 @contextmanager

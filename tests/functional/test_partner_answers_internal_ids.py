@@ -21,14 +21,7 @@ INTERNAL = ["chan-q7x2", "渠道七部", "Channel Seven", "mgr-r5t8", "Manager R
             "rival-p6m4", "Rival Zeta"]
 
 
-@pytest.fixture(autouse=True)
-def _no_registries(suite, monkeypatch):
-    from chalicelib import settings
-
-    monkeypatch.setenv("DEALREG_REGISTRY_PROVIDERS", "")
-    settings.reset()
-    yield
-    settings.reset()
+pytestmark = pytest.mark.usefixtures("no_registry_lookups")
 
 
 def _directory() -> dict[str, str]:

@@ -6,15 +6,7 @@ import pytest
 
 from tests.functional.helpers import example, make_partner, make_user
 
-
-@pytest.fixture(autouse=True)
-def _no_registry(suite, monkeypatch):
-    from chalicelib import settings
-
-    monkeypatch.setenv("DEALREG_REGISTRY_PROVIDERS", "")
-    settings.reset()
-    yield
-    settings.reset()
+pytestmark = pytest.mark.usefixtures("no_registry_lookups")
 
 
 def _pooled(suite, rep_key: str, boss_key: str, ref: str, **customer) -> str:

@@ -60,8 +60,9 @@ package: $(STAMP)
 	$(BIN)/python -m infra.package --stage $(STAGE) --out build
 
 ## Every function of the built zip once, as on Lambda (a bare interpreter with only the zip's packages, moto on
-## 127.0.0.1): fails unless each answers its first event as expected (bench/cold_start.py --check).
-smoke: $(STAMP)
+## 127.0.0.1): fails unless each answers its first event as expected and none is left uncalled
+## (bench/cold_start.py --check). Builds the package first (in `make test` it is built once).
+smoke: $(STAMP) package
 	$(BIN)/python -m bench.cold_start build/deployment.zip --runs 1 --check
 
 $(LINT_STAMP): infra/lint-requirements.txt

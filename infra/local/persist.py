@@ -15,7 +15,8 @@ an ``fsync`` covered every line appended before it (:func:`durable_answers`), an
 whatever else was written within ``flush_every`` seconds (the event pipeline's own writes). When a journal
 file passes ``compact_bytes`` it is closed, a new one opened, and the snapshot is folded forward in the
 background from the files alone (no lock on the stand-in): base items + the journals' last after-images →
-a new snapshot (atomic replace) → the folded journals deleted. :func:`recover` does the same fold at start,
+a new snapshot (atomic replace) → the folded journals deleted (also, at the next fold, those a crash left
+between the replace and the deletion). :func:`recover` does the same fold at start,
 then loads the result into moto; a torn last line (a crash mid-append, never answered) is ignored.
 
 The snapshot of earlier versions (``snapshot.json``, one JSON document) is read once, as a base, and removed
@@ -379,7 +380,11 @@ def fold(state_dir: Path, key_attrs: dict[str, tuple[str, ...]], through: int | 
     """Write a new snapshot: the current one plus every journal up to ``through`` (default: all), then delete
     those journals. Answers the item count per table."""
     base_through, base = _base_lines(state_dir, key_attrs)
-    numbers = [n for n in journal_numbers(state_dir) if n > base_through and (through is None or n <= through)]
+    present = journal_numbers(state_dir)
+    numbers = [n for n in present if n > base_through and (through is None or n <= through)]
+    # Already in the base: a crash after the last fold replaced the snapshot, before it deleted its journals.
+    # Never replayed (the base may hold newer images); deleted with this fold's own.
+    folded_before = [n for n in present if n <= base_through]
     latest: dict[tuple[str, str], str | None] = {}
     secrets: dict | None = None
     for n in numbers:
@@ -414,7 +419,7 @@ def fold(state_dir: Path, key_attrs: dict[str, tuple[str, ...]], through: int | 
         os.fsync(out.fileno())
     tmp.replace(state_dir / SNAPSHOT)  # atomic: a crash mid-fold leaves the previous snapshot and the journals
     _fsync_dir(state_dir)
-    for n in numbers:
+    for n in folded_before + numbers:
         (state_dir / f"journal-{n:06d}.jsonl").unlink(missing_ok=True)
     (state_dir / LEGACY_SNAPSHOT).unlink(missing_ok=True)
     return counts

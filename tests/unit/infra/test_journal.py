@@ -170,6 +170,15 @@ def test_fold_keeps_the_last_image_of_each_item_and_ignores_a_torn_last_line(tmp
     _journal(tmp_path / "journal-000002.jsonl", [json.dumps([_change("t", 9, {"v": {"S": "stale"}})]) + "\n"])
     persist.fold(tmp_path, keys)
     assert "stale" not in (tmp_path / persist.SNAPSHOT).read_text()
+    assert persist.journal_numbers(tmp_path) == []  # and deleted: left, it would outlive every later fold
+    # the same through a background fold (a bounded ``through``), with a newer journal kept for the next one
+    _journal(tmp_path / "journal-000001.jsonl", [json.dumps([_change("t", 8, {"v": {"S": "stale"}})]) + "\n"])
+    _journal(tmp_path / "journal-000003.jsonl", [json.dumps([_change("t", 4, {"v": {"S": "four"}})]) + "\n"])
+    _journal(tmp_path / "journal-000004.jsonl", [json.dumps([_change("t", 5, {"v": {"S": "five"}})]) + "\n"])
+    persist.fold(tmp_path, keys, through=3)
+    assert persist.journal_numbers(tmp_path) == [4]
+    text = (tmp_path / persist.SNAPSHOT).read_text()
+    assert "stale" not in text and "four" in text and "five" not in text
 
 
 def test_the_snapshot_of_earlier_versions_is_the_base_once(tmp_path):

@@ -203,6 +203,32 @@ def no_registry_lookups(suite, monkeypatch):
     settings.reset()
 
 
+PATIENT_READ_TIMEOUT = 300  # seconds; production's DynamoDB client gives up after 5 (store.models._Meta)
+
+
+@pytest.fixture
+def patient_storage(suite):
+    """The app's DynamoDB client waits up to ``PATIENT_READ_TIMEOUT`` for an answer instead of production's 5 s.
+
+    For race tests: their requests queue behind the stand-in's one lock (``infra.local.stack``), and on a loaded
+    2-core machine the back of a queue of 16-100 racers waits longer than 5 s — botocore's read timeout, then
+    retries, then a 503 "storage unavailable" instead of the 200/409 the race decides. The config is the one every
+    model and transaction shares (``store.models._CLIENT_CONFIG``); setting ``models._Meta``'s timeouts no longer
+    reaches that client (tests/functional/test_patient_storage.py)."""
+    from botocore.config import Config
+
+    from chalicelib.store import models
+
+    shared = models._CLIENT_CONFIG
+    models._CLIENT_CONFIG = shared.merge(Config(read_timeout=PATIENT_READ_TIMEOUT))
+    models.bind()  # models and transactions take a client with this config at their next call
+    try:
+        yield
+    finally:
+        models._CLIENT_CONFIG = shared
+        models.bind()
+
+
 def _unchecked_denials() -> str:
     """The report of denied calls made outside a `suite` test since the last check ("" when none)."""
     checker = _IAM.get("checker")

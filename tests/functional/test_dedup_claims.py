@@ -33,7 +33,7 @@ def _stored(reg_id: str):
     return RegistrationItem.get(reg_id, consistent_read=True)
 
 
-def test_sixteen_racers_for_one_customer_yield_exactly_one_first(suite):
+def test_sixteen_racers_for_one_customer_yield_exactly_one_first(suite, patient_storage):
     keys = [make_user(f"rep{i}", "rep", team="south") for i in range(RACERS)]
     admin = make_user("boss", "admin")
     # GIVEN sixteen reps registering the same customer under spellings that share its name key, some

@@ -48,7 +48,7 @@ def test_replayed_webhook_id_returns_first_answer_and_creates_nothing(suite):
     assert [r["id"] for r in page["items"]] == [first.json()["id"]]
 
 
-def test_concurrent_replays_of_one_webhook_create_exactly_one(suite):
+def test_concurrent_replays_of_one_webhook_create_exactly_one(suite, patient_storage):
     secret, key = make_partner("acme")
     body = example(external_ref=None)
     raw = json.dumps(body).encode()

@@ -10,6 +10,7 @@ import time
 import urllib.error
 from datetime import UTC
 
+from tests.conftest import PATIENT_READ_TIMEOUT
 from tests.functional.helpers import example, make_user
 
 RACERS = 16
@@ -57,7 +58,7 @@ def test_sixteen_racers_for_one_customer_yield_exactly_one_first(suite, patient_
         for attempt in range(5):
             try:
                 answer = suite.api.post("/v1/registrations", bodies[i], keys[i],
-                                        headers={"Idempotency-Key": f"race-{i}"})
+                                        headers={"Idempotency-Key": f"race-{i}"}, timeout=PATIENT_READ_TIMEOUT)
                 break
             except (ConnectionError, urllib.error.URLError):
                 time.sleep(0.05 * (attempt + 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import threading
 
+from tests.conftest import PATIENT_READ_TIMEOUT
 from tests.functional.helpers import example, make_partner, make_user, post_webhook, signed_headers
 
 
@@ -57,7 +58,8 @@ def test_concurrent_replays_of_one_webhook_create_exactly_one(suite, patient_sto
     lock = threading.Lock()
 
     def post():
-        a = suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=headers)
+        a = suite.api.request("POST", "/v1/partners/acme/opportunities", raw, headers=headers,
+                              timeout=PATIENT_READ_TIMEOUT)  # queued behind the stand-in like the app's calls
         with lock:
             answers.append((a.status, a.body))
 

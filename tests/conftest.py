@@ -88,6 +88,14 @@ def moto_server():
     server.stop()
 
 
+# The app's AWS clients in a test process wait this long for an answer (production: 5 s, then botocore's retries,
+# then a 503 or a failed test), and so do the tests' HTTP clients. The stand-in answers one request at a time
+# (infra.local.stack): a race's 16-100 requests queue behind each other, and on a loaded 2-core machine even a lone
+# Scan or the stand-in's reset took longer than 5 s. No test waits for the production timeout: outages are a
+# refused port or a stubbed timeout.
+PATIENT_READ_TIMEOUT = 300
+
+
 @dataclass
 class HttpAnswer:
     status: int
@@ -106,7 +114,7 @@ class Api:
         self.base = base
 
     def request(self, method: str, path: str, body: bytes | str | dict | None = None,
-                headers: dict[str, str] | None = None, timeout: float = 30) -> HttpAnswer:
+                headers: dict[str, str] | None = None, timeout: float = PATIENT_READ_TIMEOUT) -> HttpAnswer:
         data = json.dumps(body).encode() if isinstance(body, dict) else body.encode() if isinstance(body, str) else body
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
@@ -120,9 +128,20 @@ class Api:
         return self.request("GET", path, headers={"Authorization": f"Bearer {key}"} if key else {})
 
     def post(self, path: str, body: Any, key: str | None = None, headers: dict[str, str] | None = None,
-             timeout: float = 30) -> HttpAnswer:
+             timeout: float = PATIENT_READ_TIMEOUT) -> HttpAnswer:
         h = {"Authorization": f"Bearer {key}"} if key else {}
         return self.request("POST", path, body, headers={**h, **(headers or {})}, timeout=timeout)
+
+
+def patient_clients() -> None:
+    """Give the clients every model, transaction and ``store.aws.client`` make from now on the patient timeout."""
+    from botocore.config import Config
+
+    from chalicelib.store import aws, models
+
+    patient = Config(read_timeout=PATIENT_READ_TIMEOUT)
+    models._CLIENT_CONFIG = models._CLIENT_CONFIG.merge(patient)  # the one DynamoDB client the models share
+    aws._CONFIG = aws._CONFIG.merge(patient)  # SQS, SNS, Secrets Manager, ... (store.aws.client)
 
 
 @pytest.fixture(scope="session")
@@ -133,6 +152,7 @@ def _app_server(moto_server):
     from infra.local.stack_session import configure_process, import_app
 
     moto_server.reset()
+    patient_clients()  # before configure_process: it drops the clients made so far
     env = local_environment(moto_server.url, PREFIX, "us-east-1", provision(moto_server.url, PREFIX, "us-east-1"))
     configure_process(env)
     app = import_app()
@@ -202,32 +222,6 @@ def no_registry_lookups(suite, monkeypatch):
     settings.reset()
     yield
     settings.reset()
-
-
-PATIENT_READ_TIMEOUT = 300  # seconds; production's DynamoDB client gives up after 5 (store.models._Meta)
-
-
-@pytest.fixture
-def patient_storage(suite):
-    """The app's DynamoDB client waits up to ``PATIENT_READ_TIMEOUT`` for an answer instead of production's 5 s.
-
-    For race tests: their requests queue behind the stand-in's one lock (``infra.local.stack``), and on a loaded
-    2-core machine the back of a queue of 16-100 racers waits longer than 5 s — botocore's read timeout, then
-    retries, then a 503 "storage unavailable" instead of the 200/409 the race decides. The config is the one every
-    model and transaction shares (``store.models._CLIENT_CONFIG``); setting ``models._Meta``'s timeouts no longer
-    reaches that client (tests/functional/test_patient_storage.py)."""
-    from botocore.config import Config
-
-    from chalicelib.store import models
-
-    shared = models._CLIENT_CONFIG
-    models._CLIENT_CONFIG = shared.merge(Config(read_timeout=PATIENT_READ_TIMEOUT))
-    models.bind()  # models and transactions take a client with this config at their next call
-    try:
-        yield
-    finally:
-        models._CLIENT_CONFIG = shared
-        models.bind()
 
 
 def _unchecked_denials() -> str:

@@ -154,7 +154,7 @@ def test_many_addresses_reach_the_per_user_cap_yet_a_browser_that_signed_in_befo
     assert _login(li, PASSWORD, USER_IP, t0, known_device=True) is not None  # the user's own browser: unaffected
 
 
-def test_concurrent_guesses_cannot_slip_past_the_count(suite, li, patient_storage):
+def test_concurrent_guesses_cannot_slip_past_the_count(suite, li):
     """Sixteen guesses at once from one address: each count is a write conditioned on the count read, so
     exactly the free five are checked and eleven refused; none is lost."""
     from chalicelib.clock import now

@@ -25,12 +25,12 @@ T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def world(suite, patient_storage, monkeypatch):
+def world(suite, monkeypatch):
     from chalicelib import clock, settings
 
-    # The stand-in serialises every request through one lock, so 100 racing requests queue behind each
-    # other: the app's DynamoDB client waits its turn instead of timing out into a 503 (patient_storage; the
-    # 5 s production timeout is about a real outage, not this queue). The app runs in this process.
+    # The stand-in serialises every request through one lock, so 100 racing requests queue behind each other:
+    # the app's DynamoDB client waits its turn instead of timing out into a 503 (tests/conftest.py's
+    # PATIENT_READ_TIMEOUT; the 5 s production timeout is about a real outage, not this queue).
     clock.set_clock(clock.FrozenClock(T0))
     yield make_world(suite)
     monkeypatch.undo()

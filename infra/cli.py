@@ -156,7 +156,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     http_thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     suite.runner.start()
     http_thread.start()
-    base = f"http://127.0.0.1:{args.port}"
+    base = f"http://127.0.0.1:{server.server.server_address[1]}"  # --port 0: the free port the system chose
     print(f"""
 dealreg is running (AWS stand-in: moto on {suite.moto.url}; time scale {scale:g}).
   API:            {base}

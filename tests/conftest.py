@@ -88,6 +88,14 @@ def moto_server():
     server.stop()
 
 
+# The app's AWS clients in a test process wait this long for an answer (production: 5 s, then botocore's retries,
+# then a 503 or a failed test), and so do the tests' HTTP clients. The stand-in answers one request at a time
+# (infra.local.stack): a race's 16-100 requests queue behind each other, and on a loaded 2-core machine even a lone
+# Scan or the stand-in's reset took longer than 5 s. No test waits for the production timeout: outages are a
+# refused port or a stubbed timeout.
+PATIENT_READ_TIMEOUT = 300
+
+
 @dataclass
 class HttpAnswer:
     status: int
@@ -106,12 +114,12 @@ class Api:
         self.base = base
 
     def request(self, method: str, path: str, body: bytes | str | dict | None = None,
-                headers: dict[str, str] | None = None) -> HttpAnswer:
+                headers: dict[str, str] | None = None, timeout: float = PATIENT_READ_TIMEOUT) -> HttpAnswer:
         data = json.dumps(body).encode() if isinstance(body, dict) else body.encode() if isinstance(body, str) else body
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return HttpAnswer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
         except urllib.error.HTTPError as err:
             return HttpAnswer(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
@@ -119,9 +127,21 @@ class Api:
     def get(self, path: str, key: str | None = None) -> HttpAnswer:
         return self.request("GET", path, headers={"Authorization": f"Bearer {key}"} if key else {})
 
-    def post(self, path: str, body: Any, key: str | None = None, headers: dict[str, str] | None = None) -> HttpAnswer:
+    def post(self, path: str, body: Any, key: str | None = None, headers: dict[str, str] | None = None,
+             timeout: float = PATIENT_READ_TIMEOUT) -> HttpAnswer:
         h = {"Authorization": f"Bearer {key}"} if key else {}
-        return self.request("POST", path, body, headers={**h, **(headers or {})})
+        return self.request("POST", path, body, headers={**h, **(headers or {})}, timeout=timeout)
+
+
+def patient_clients() -> None:
+    """Give the clients every model, transaction and ``store.aws.client`` make from now on the patient timeout."""
+    from botocore.config import Config
+
+    from chalicelib.store import aws, models
+
+    patient = Config(read_timeout=PATIENT_READ_TIMEOUT)
+    models._CLIENT_CONFIG = models._CLIENT_CONFIG.merge(patient)  # the one DynamoDB client the models share
+    aws._CONFIG = aws._CONFIG.merge(patient)  # SQS, SNS, Secrets Manager, ... (store.aws.client)
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +152,7 @@ def _app_server(moto_server):
     from infra.local.stack_session import configure_process, import_app
 
     moto_server.reset()
+    patient_clients()  # before configure_process: it drops the clients made so far
     env = local_environment(moto_server.url, PREFIX, "us-east-1", provision(moto_server.url, PREFIX, "us-east-1"))
     configure_process(env)
     app = import_app()

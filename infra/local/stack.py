@@ -337,7 +337,8 @@ class MotoServer:
         """Drop every resource (moto's reset API); used between tests."""
         import urllib.request
 
-        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=5)
+        # generous: a reset waits for the stand-in's lock like any request, which a loaded machine held > 5 s
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=120)
 
 
 @functools.lru_cache(maxsize=64)

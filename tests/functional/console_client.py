@@ -5,6 +5,8 @@ import http.client
 import re
 from urllib.parse import urlencode, urlparse
 
+from tests.conftest import PATIENT_READ_TIMEOUT
+
 
 class ConsoleClient:
     def __init__(self, base: str, lang: str = "en") -> None:
@@ -15,7 +17,7 @@ class ConsoleClient:
 
     def request(self, method: str, path: str, form: dict | None = None, headers: dict | None = None):
         u = urlparse(self.base)
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=PATIENT_READ_TIMEOUT)  # as the app's clients
         hdrs = {"Accept-Language": self.lang, **(headers or {})}
         if self.cookies:
             hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())

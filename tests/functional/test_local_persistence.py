@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -22,18 +22,7 @@ from tests.functional.helpers import example, signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
-
-
-def _free_ports(n: int) -> list[int]:
-    """``n`` distinct free loopback ports (all held while choosing: one freed port can be handed out again)."""
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+API_LINE = re.compile(r"^  API: +(http://127\.0\.0\.1:[1-9][0-9]*)$", re.M)  # the banner's line
 
 
 def _request(method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
@@ -47,22 +36,29 @@ def _request(method: str, url: str, body: bytes | None = None, headers: dict | N
 
 
 class _Stack:
-    def __init__(self, state: Path) -> None:
+    """``dealreg local`` in a child process on ports the system chose (``--port 0 --moto-port 0``; the API's is read
+    from the banner it prints). A port picked here and closed before the child bound it could be taken meanwhile by
+    another xdist worker's server or an outgoing connection's local port."""
+
+    def __init__(self, state: Path, name: str) -> None:
         self.state = state
-        self.port, self.moto = _free_ports(2)
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = (state / f"run-{self.port}.log").open("wb")
+        self.log_path = state / f"run-{name}.log"
+        self.log = self.log_path.open("wb")
         env = {**os.environ, "DEALREG_DEMO_SECRET": SECRET, "DEALREG_REGISTRY_PROVIDERS": "",
                "DEALREG_OWNERSHIP_RULES": json.dumps({"pending_cap": 0}),
                "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "local", "--port", str(self.port), "--moto-port", str(self.moto),
+            [sys.executable, "-m", "infra.cli", "local", "--port", "0", "--moto-port", "0",
              "--state-dir", str(state)], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.base = ""
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (state / f"run-{self.port}.log").read_text()[-3000:]
+            assert self.proc.poll() is None, self.log_path.read_text()[-3000:]
+            if not self.base:
+                found = API_LINE.search(self.log_path.read_text(errors="replace"))
+                self.base = found.group(1) if found else ""
             try:
-                if _request("GET", self.base + "/v1/registrations")[0] == 401:
+                if self.base and _request("GET", self.base + "/v1/registrations")[0] == 401:
                     return
             except (urllib.error.URLError, ConnectionError, OSError):
                 pass
@@ -85,7 +81,7 @@ class _Stack:
 
 @pytest.mark.timeout(600) if hasattr(pytest.mark, "timeout") else (lambda f: f)
 def test_sigkill_after_a_burst_of_202s_loses_nothing_and_sighup_saves(tmp_path):
-    stack = _Stack(tmp_path)
+    stack = _Stack(tmp_path, "first")
     try:
         accepted = []
         for i in range(25):
@@ -101,7 +97,7 @@ def test_sigkill_after_a_burst_of_202s_loses_nothing_and_sighup_saves(tmp_path):
     snapshot = tmp_path / "snapshot.jsonl"
     key = json.loads((tmp_path / "demo.json").read_text())["api_key"]
 
-    again = _Stack(tmp_path)
+    again = _Stack(tmp_path, "again")
     try:
         for reg_id in accepted:
             status, _ = _request("GET", f"{again.base}/v1/registrations/{reg_id}", headers={"Authorization": f"Bearer {key}"})
@@ -112,4 +108,4 @@ def test_sigkill_after_a_burst_of_202s_loses_nothing_and_sighup_saves(tmp_path):
         code = again.stop(signal.SIGHUP)  # closing the terminal
     assert code == 0
     assert answer["id"] in snapshot.read_text()
-    assert "saved" in (tmp_path / f"run-{again.port}.log").read_text()
+    assert "saved" in again.log_path.read_text()

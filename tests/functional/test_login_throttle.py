@@ -18,6 +18,20 @@ PASSWORD = "a long enough password"
 USER_IP, ATTACKER_IP = "203.0.113.9", "198.51.100.7"  # documentation addresses: strings in a request, never dialled
 
 
+@pytest.fixture(autouse=True)
+def frozen(suite):
+    """The server's clock stands still: a throttled attempt must come within the 2 s wait after the free ones, and
+    on the wall clock a loaded machine took longer than that between the console attempts (each a page, a form
+    post and a scrypt check), which then answered 401/303 instead of 429. Tests that need time to pass say when."""
+    from datetime import UTC, datetime
+
+    from chalicelib import clock
+
+    stopped = clock.FrozenClock(datetime.now(UTC))
+    clock.set_clock(stopped)  # the suite fixture puts the system clock back
+    return stopped
+
+
 @pytest.fixture
 def li(suite):
     """A partner user "li" of partner acme with a password set."""

@@ -27,17 +27,13 @@ T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def world(suite, monkeypatch):
     from chalicelib import clock, settings
-    from chalicelib.store import models
 
-    # The stand-in serialises every request through one lock, so 100 racing requests queue behind each
-    # other: give the app's DynamoDB client time to wait its turn instead of timing out into a 503 (the
-    # 5 s production timeout is about a real outage, not this queue). The app runs in this process.
-    monkeypatch.setattr(models._Meta, "read_timeout_seconds", 300)
-    models.bind()
+    # The stand-in serialises every request through one lock, so 100 racing requests queue behind each other:
+    # the app's DynamoDB client waits its turn instead of timing out into a 503 (tests/conftest.py's
+    # PATIENT_READ_TIMEOUT; the 5 s production timeout is about a real outage, not this queue).
     clock.set_clock(clock.FrozenClock(T0))
     yield make_world(suite)
     monkeypatch.undo()
-    models.bind()
     settings.reset()
 
 

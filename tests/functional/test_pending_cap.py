@@ -73,19 +73,13 @@ def test_an_idempotent_replay_at_the_cap_returns_the_first_answer(suite, world):
     assert _pending("wang") == 3
 
 
-def test_racing_submissions_never_exceed_the_cap(suite, world, monkeypatch):
-    from chalicelib.store import models
-
-    # The racers queue behind the stand-in's one lock: let the app's client wait its turn (see
-    # test_ownership_concurrency.py's fixture for why).
-    monkeypatch.setattr(models._Meta, "read_timeout_seconds", 300)
-    models.bind()
+def test_racing_submissions_never_exceed_the_cap(suite, world):
+    # The racers queue behind the stand-in's one lock: the app's client waits its turn (tests/conftest.py,
+    # PATIENT_READ_TIMEOUT).
     bodies = [world.body() for _ in range(16)]
     answers = race([lambda b=b: _submit(world, b) for b in bodies])
     assert sorted(a.status for a in answers) == [202] * 3 + [409] * 13, answers
     assert len(_submitted_by("wang")) == 3 and _pending("wang") == 3
-    monkeypatch.undo()
-    models.bind()
 
 
 def _submit(world, body: dict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -122,11 +122,14 @@ def test_a_conflict_goes_to_review_with_the_evidence(suite, keys):
 
 
 def test_eligibility_and_required_fields_reject_with_every_reason(suite, keys, monkeypatch):
+    from chalicelib.clock import now
+
     _rules(monkeypatch, "DEALREG_WORKFLOW_RULES", {
         "required_fields": ["customer.website", "contacts.email"],
         "eligibility": {"min_expected_amount": {"CNY": "5000000"}, "max_close_months": 3,
                         "allowed_industries": ["金融"], "allowed_regions": ["北京市"]}})
-    reg_id = _submit(suite, keys["wang"])
+    # more than 3 months ahead of whatever today is (the example's fixed 2027-03-31 stops being so on 2026-12-31)
+    reg_id = _submit(suite, keys["wang"], _data(expected_close_date=(now().date() + timedelta(days=200)).isoformat()))
     reg = _get(suite, reg_id, keys["wang"])
     assert reg["status"] == "rejected"
     reason = reg["audit"][-1]["reason"]

@@ -24,6 +24,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from botocore.config import Config
+
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "functions"), str(Path(__file__).resolve().parents[1])]
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -173,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             # on a big table; give the client room instead of timing out and retrying.
             from chalicelib.store import models
 
-            models._Meta.read_timeout_seconds = 600
+            # the config the shared DynamoDB client is made from (``_Meta`` is read once, at import)
+            models._CLIENT_CONFIG = models._CLIENT_CONFIG.merge(Config(read_timeout=600))
             models.bind()
             started = time.perf_counter()
             due = load(n, due_count=args.due)

@@ -25,6 +25,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from botocore.config import Config
+
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "functions"), str(Path(__file__).resolve().parents[1])]
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -134,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             from chalicelib.store import holders, models, status_index
             from chalicelib.store.models import HolderItem
 
-            models._Meta.read_timeout_seconds = 600
+            # the config the shared DynamoDB client is made from (``_Meta`` is read once, at import)
+            models._CLIENT_CONFIG = models._CLIENT_CONFIG.merge(Config(read_timeout=600))
             models.bind()
             due = load(n)
             counter = Counter()

@@ -45,8 +45,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from itertools import compress
-from operator import itemgetter, not_
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 MATCH_TEXT_CHARS = 4000
@@ -76,16 +75,46 @@ def fold(text: str) -> str:
         if b"  " not in spaced and spaced[:1] != b" " and spaced[-1:] != b" ":
             return spaced.lower().decode("ascii")
         return " ".join(text.lower().split())
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return _fold_wide(unicodedata.normalize("NFKC", text))
 
 
 _ASCII_SPACE = bytes(0x20 if chr(b).isspace() else b for b in range(256))  # for ASCII text: whitespace -> " "
+# For UTF-8 text: an ASCII byte is case folded (``lower``) and whitespace becomes " "; the bytes of other
+# characters (always >= 0x80) stay.
+_UTF8_FOLD = bytes(b if b >= 0x80 else 0x20 if chr(b).isspace() else ord(chr(b).lower()) for b in range(256))
+_ASCII_BYTES = bytes(range(0x80))  # deleted from UTF-8 bytes, they leave the characters beyond ASCII
+
+
+def _fold_wide(text: str) -> str:
+    """``" ".join(text.casefold().split())`` for an NFKC text that is not all ASCII, case folding only the few
+    distinct characters beyond ASCII (issue 15 item 4, session 9).
+
+    The corpus' non-ASCII texts are ASCII but for ≈ 4 % of their characters (accents, dashes, quotes, a Cyrillic
+    word): ``casefold`` looked up the Unicode database for every character and ``split`` + ``join`` copied the
+    text twice (≈ 100k instructions per such tender). Case folding is per character (no context; ASCII folds as
+    ``lower``), so one table pass over the UTF-8 bytes folds the ASCII (whitespace to " ") and each distinct
+    other character is replaced by its folding (whitespace by " ": a character folds to whitespace exactly when
+    it is whitespace; no character's folding holds a character that folding changes, so the replacements, one
+    after the other, never touch each other's output: tests/unit/domain/test_prepare_fast.py checks both over
+    every code point).
+    """
+    raw = text.encode("utf-8", "surrogatepass")
+    out = raw.translate(_UTF8_FOLD).decode("utf-8", "surrogatepass")
+    changes: dict[str, str] = {}
+    for c in set(raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")):
+        folded = " " if c.isspace() else c.casefold()
+        if folded != c:
+            changes[c] = folded
+    for c, folded in changes.items():
+        out = out.replace(c, folded)
+    if "  " in out or out[:1] == " " or out[-1:] == " ":
+        return " ".join(out.split())
+    return out
 
 
 # ``words``: every byte of an ASCII character that is not a letter or a digit becomes a space; bytes of
 # other characters (always >= 0x80 in UTF-8) stay.
 _BYTE_NON_WORD = bytes(b if b >= 0x80 or chr(b).isalnum() else 0x20 for b in range(256))
-_WIDE_NON_WORD = re.compile(r"[^\x00-\x7f\w]+")  # a character beyond ASCII that is not a letter or digit
 
 
 def words(text: str) -> list[str]:
@@ -94,19 +123,23 @@ def words(text: str) -> list[str]:
     ASCII punctuation is the common separator: one table lookup per character (``str.translate``, or
     ``bytes.translate`` over UTF-8 when the text is not ASCII) turns it into spaces and ``split`` cuts at the
     spaces (no character is both a space and a letter or digit); the rarer separators beyond ASCII (dashes,
-    curly quotes, ideographic full stop...) are then cut by a regex inside the few parts that hold one.
+    curly quotes, ideographic full stop...) are replaced by spaces too, one distinct character at a time.
     """
     if text.isascii():  # the bytes' table pass: ``str.translate`` looks each character up in a dict
         return text.encode("ascii").translate(_BYTE_NON_WORD).decode("ascii").split()
-    wide = text.encode("utf-8", "surrogatepass").translate(_BYTE_NON_WORD).decode("utf-8", "surrogatepass")
-    parts = wide.split()
-    # Each part is now free of ASCII separators and spaces: it is a word unless it holds a separator beyond
-    # ASCII (``str.isalnum`` is false), and only such parts (≈ 2 % of them in the corpus) are cut by the regex,
-    # in place (issue 15 item 4, session 7: the regex pass over the whole text cost ≈ 200 instructions per
-    # character). The same words as the regex over the whole text: a part is a run between spaces.
-    for i in reversed(list(compress(range(len(parts)), map(not_, map(str.isalnum, parts))))):
-        parts[i:i + 1] = _WIDE_NON_WORD.sub(" ", parts[i]).split()
-    return parts
+    raw = text.encode("utf-8", "surrogatepass")
+    wide = raw.translate(_BYTE_NON_WORD).decode("utf-8", "surrogatepass")
+    # The separators beyond ASCII (dashes, curly quotes, ideographic full stop...) are few and repeat: each
+    # distinct one becomes a space in one ``replace`` pass (issue 15 item 4, session 9: testing every part with
+    # ``isalnum`` and cutting the parts that failed cost ≈ 50k instructions per non-ASCII tender). Then every
+    # character that is not a letter or digit is a space, and no letter or digit is whitespace: ``split`` cuts
+    # the runs of letters and digits, the regex's words.
+    beyond = raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+    if not beyond.isalnum():
+        for c in set(beyond):
+            if not c.isalnum():
+                wide = wide.replace(c, " ")
+    return wide.split()
 
 
 @dataclass(frozen=True)

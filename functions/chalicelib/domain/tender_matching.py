@@ -60,86 +60,88 @@ def _is_cjk(ch: str) -> bool:
 
 
 def fold(text: str) -> str:
-    """NFKC, case-folded, whitespace collapsed to single spaces.
+    """NFKC, case-folded, whitespace collapsed to single spaces: ``" ".join(NFKC(text).casefold().split())``.
 
     ``str.split()`` splits on exactly the characters ``\\s`` matches (``str.isspace``; a test checks every
-    code point), so this is ``re.sub(r"\\s+", " ", ...).strip()`` in one C pass instead of a regex (issue 15
-    item 4: the regex was a quarter of ``prepare``).
+    code point), so this is ``re.sub(r"\\s+", " ", ...).strip()`` without a regex (issue 15 item 4: the regex
+    was a quarter of ``prepare``). How: see ``_folded``.
+    """
+    return _folded(text)[0]
+
+
+def fold_words(text: str) -> tuple[str, list[str]]:
+    """``fold(text)`` and its words (``_WORD.findall``: the runs of letters and digits, ``str.isalnum``), sharing
+    the passes over the text (``prepare``).
+
+    The folded bytes (``_folded``) become the words' text by one more table pass: every ASCII character that is
+    not a letter or digit becomes a space (``bytes.translate``; ``str.translate`` would look each character up
+    in a dict), and each distinct character beyond ASCII is replaced by its folding with every character that
+    is not a letter or digit a space (dashes, curly quotes, ideographic full stop...; issue 15 item 4, session 9:
+    testing every part with ``isalnum`` and cutting the parts that failed cost ≈ 50k instructions per non-ASCII
+    tender). No letter or digit is whitespace, so ``split`` then cuts exactly the runs of letters and digits.
+    """
+    folded, raw, beyond = _folded(text)
+    if not beyond:
+        return folded, raw.translate(_BYTE_NON_WORD).decode("ascii").split()
+    wide = raw.translate(_BYTE_NON_WORD).decode("utf-8", "surrogatepass")
+    for c in beyond:
+        cut = _beyond(c)[1]
+        if cut != c:
+            wide = wide.replace(c, cut)
+    return folded, wide.split()
+
+
+def _folded(text: str) -> tuple[str, bytes, set[str]]:
+    """``fold(text)``, the NFKC text's UTF-8 bytes with ASCII case folded and whitespace as spaces (not yet
+    collapsed), and the distinct characters beyond ASCII in it (none for ASCII text).
+
+    NFKC keeps every ASCII character and case folding is ``lower`` there (a test checks all 128): one table pass
+    over the bytes folds ASCII text, and a text whose whitespace is then single spaces (most bodies are lines of
+    single-spaced words) needs no split and join (issue 15 item 4, session 7: ≈ 40k instructions per tender).
+    Beyond ASCII (session 9): the corpus' non-ASCII texts are ASCII but for ≈ 4 % of their characters (accents,
+    dashes, quotes, a Cyrillic word), and ``casefold`` looked up the Unicode database for every character, then
+    ``split`` + ``join`` copied the text twice (≈ 100k instructions per such tender). Case folding is per
+    character (no context), so the same table pass folds the ASCII bytes and each distinct other character is
+    replaced by its folding (``_beyond``), one ``replace`` each. Replacements run one after the other; they
+    never rewrite each other's output because no character's folding holds a character that folding changes,
+    and a character folds to whitespace exactly when it is whitespace (tests/unit/domain/test_prepare_fast.py
+    checks both over every code point).
     """
     if text.isascii():
-        # NFKC keeps every ASCII character and case folding is ``lower`` there (a test checks all 128). A text
-        # whose whitespace is single spaces once each whitespace character is a space (most bodies are lines
-        # of single-spaced words) is folded by two table passes over its bytes instead of a split into words
-        # and a join (issue 15 item 4, session 7: the split and join were ≈ 40k instructions per tender).
-        spaced = text.encode("ascii").translate(_ASCII_SPACE)
-        if b"  " not in spaced and spaced[:1] != b" " and spaced[-1:] != b" ":
-            return spaced.lower().decode("ascii")
-        return " ".join(text.lower().split())
-    return _fold_wide(unicodedata.normalize("NFKC", text))
+        raw = text.encode("ascii").translate(_UTF8_FOLD)
+        out = raw.decode("ascii")
+        if b"  " in raw or raw[:1] == b" " or raw[-1:] == b" ":
+            out = " ".join(out.split())
+        return out, raw, set()
+    raw = unicodedata.normalize("NFKC", text).encode("utf-8", "surrogatepass")
+    beyond = set(raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
+    raw = raw.translate(_UTF8_FOLD)
+    out = raw.decode("utf-8", "surrogatepass")
+    for c in beyond:
+        folded = _beyond(c)[0]
+        if folded != c:
+            out = out.replace(c, folded)
+    if "  " in out or out[:1] == " " or out[-1:] == " ":
+        out = " ".join(out.split())
+    return out, raw, beyond
 
 
-_ASCII_SPACE = bytes(0x20 if chr(b).isspace() else b for b in range(256))  # for ASCII text: whitespace -> " "
-# For UTF-8 text: an ASCII byte is case folded (``lower``) and whitespace becomes " "; the bytes of other
-# characters (always >= 0x80) stay.
+# For UTF-8 (or ASCII) text: an ASCII byte is case folded (``lower``) and whitespace becomes " "; the bytes of
+# other characters (always >= 0x80) stay.
 _UTF8_FOLD = bytes(b if b >= 0x80 else 0x20 if chr(b).isspace() else ord(chr(b).lower()) for b in range(256))
 _ASCII_BYTES = bytes(range(0x80))  # deleted from UTF-8 bytes, they leave the characters beyond ASCII
-
-
-def _fold_wide(text: str) -> str:
-    """``" ".join(text.casefold().split())`` for an NFKC text that is not all ASCII, case folding only the few
-    distinct characters beyond ASCII (issue 15 item 4, session 9).
-
-    The corpus' non-ASCII texts are ASCII but for ≈ 4 % of their characters (accents, dashes, quotes, a Cyrillic
-    word): ``casefold`` looked up the Unicode database for every character and ``split`` + ``join`` copied the
-    text twice (≈ 100k instructions per such tender). Case folding is per character (no context; ASCII folds as
-    ``lower``), so one table pass over the UTF-8 bytes folds the ASCII (whitespace to " ") and each distinct
-    other character is replaced by its folding (whitespace by " ": a character folds to whitespace exactly when
-    it is whitespace; no character's folding holds a character that folding changes, so the replacements, one
-    after the other, never touch each other's output: tests/unit/domain/test_prepare_fast.py checks both over
-    every code point).
-    """
-    raw = text.encode("utf-8", "surrogatepass")
-    out = raw.translate(_UTF8_FOLD).decode("utf-8", "surrogatepass")
-    changes: dict[str, str] = {}
-    for c in set(raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")):
-        folded = " " if c.isspace() else c.casefold()
-        if folded != c:
-            changes[c] = folded
-    for c, folded in changes.items():
-        out = out.replace(c, folded)
-    if "  " in out or out[:1] == " " or out[-1:] == " ":
-        return " ".join(out.split())
-    return out
-
-
-# ``words``: every byte of an ASCII character that is not a letter or a digit becomes a space; bytes of
+# ``fold_words``: every byte of an ASCII character that is not a letter or a digit becomes a space; bytes of
 # other characters (always >= 0x80 in UTF-8) stay.
 _BYTE_NON_WORD = bytes(b if b >= 0x80 or chr(b).isalnum() else 0x20 for b in range(256))
 
 
-def words(text: str) -> list[str]:
-    """``_WORD.findall(text)``: the runs of letters and digits (``str.isalnum``), faster.
-
-    ASCII punctuation is the common separator: one table lookup per character (``str.translate``, or
-    ``bytes.translate`` over UTF-8 when the text is not ASCII) turns it into spaces and ``split`` cuts at the
-    spaces (no character is both a space and a letter or digit); the rarer separators beyond ASCII (dashes,
-    curly quotes, ideographic full stop...) are replaced by spaces too, one distinct character at a time.
-    """
-    if text.isascii():  # the bytes' table pass: ``str.translate`` looks each character up in a dict
-        return text.encode("ascii").translate(_BYTE_NON_WORD).decode("ascii").split()
-    raw = text.encode("utf-8", "surrogatepass")
-    wide = raw.translate(_BYTE_NON_WORD).decode("utf-8", "surrogatepass")
-    # The separators beyond ASCII (dashes, curly quotes, ideographic full stop...) are few and repeat: each
-    # distinct one becomes a space in one ``replace`` pass (issue 15 item 4, session 9: testing every part with
-    # ``isalnum`` and cutting the parts that failed cost ≈ 50k instructions per non-ASCII tender). Then every
-    # character that is not a letter or digit is a space, and no letter or digit is whitespace: ``split`` cuts
-    # the runs of letters and digits, the regex's words.
-    beyond = raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
-    if not beyond.isalnum():
-        for c in set(beyond):
-            if not c.isalnum():
-                wide = wide.replace(c, " ")
-    return wide.split()
+@lru_cache(maxsize=8192)
+def _beyond(c: str) -> tuple[str, str]:
+    """What ``fold`` makes of a character beyond ASCII (its case folding; whitespace: a space), and what the
+    words' text makes of that (each character that is not a letter or digit: a space). A feed's characters
+    beyond ASCII repeat (é, —, ’...): each is looked at once."""
+    folded = " " if c.isspace() else c.casefold()
+    return folded, folded if folded.isalnum() else "".join([x if x.isalnum() else " " for x in folded])
 
 
 @dataclass(frozen=True)
@@ -310,8 +312,7 @@ def prepare(tender: Any) -> Prepared:
     body = visible_text(tender.text) if tender.text else ""
     if len(body) > MATCH_TEXT_CHARS:
         body = collapsed_head(body, MATCH_TEXT_CHARS)
-    text = fold(f"{tender.title}\n{body}")
-    word_list = words(text)
+    text, word_list = fold_words(f"{tender.title}\n{body}")
     places, place_set = _places(tender.country or None, tender.region or None)
     folded = [_code_prefixes(c) for c in tender.categories]
     buyer_core = normalise(tender.buyer.name).core if tender.buyer is not None else None

@@ -459,6 +459,7 @@ class BuyerBlocker:
     # held by at most one of ``RARE_LIMITS`` keys (the first that gives enough). Measured on the bench's 124
     # buyers at 100k subscriptions: pools 9,527 → 2,625 keys, 173k → 121k instructions per look-up.
     RARE_OVER = 400
+    SCORE_EACH_UP_TO = 2  # pools of at most this many keys are scored key by key, larger ones by one ``extract``
     RARE_LIMITS = (32, 128, 256)
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
@@ -561,6 +562,11 @@ class BuyerBlocker:
         if not pool:
             return []
         ratio, extract = _rapidfuzz()
+        if len(pool) <= self.SCORE_EACH_UP_TO:
+            # ``extract``'s own cost before it scores anything is ≈ 3 ``ratio`` calls (callgrind, rapidfuzz 3.13:
+            # ≈ 20k instructions, one ``ratio`` call ≈ 7k), and half the pools at 100k subscriptions hold one or
+            # two keys (issue 15 item 4, session 9): those are scored one by one, by the call ``extract`` makes.
+            return [k for k in pool if ratio(query, k, score_cutoff=BUYER_MIN_SCORE)]
         # One C call scores the pool with the same scorer and cut-off as ``buyer_score``.
         return [k for k, _score, _i in extract(query, list(pool), scorer=ratio, score_cutoff=BUYER_MIN_SCORE,
                                                limit=None)]

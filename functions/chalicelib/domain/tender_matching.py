@@ -564,8 +564,9 @@ class BuyerBlocker:
         ratio, extract = _rapidfuzz()
         if len(pool) <= self.SCORE_EACH_UP_TO:
             # ``extract``'s own cost before it scores anything is ≈ 3 ``ratio`` calls (callgrind, rapidfuzz 3.13:
-            # ≈ 20k instructions, one ``ratio`` call ≈ 7k), and half the pools at 100k subscriptions hold one or
-            # two keys (issue 15 item 4, session 9): those are scored one by one, by the call ``extract`` makes.
+            # ≈ 20k instructions, one ``ratio`` call ≈ 7k), and at 100k subscriptions 52 of the bench's 120 pools
+            # hold one or two keys (issue 15 item 4, session 9): those are scored one by one, by the call
+            # ``extract`` makes.
             return [k for k in pool if ratio(query, k, score_cutoff=BUYER_MIN_SCORE)]
         # One C call scores the pool with the same scorer and cut-off as ``buyer_score``.
         return [k for k, _score, _i in extract(query, list(pool), scorer=ratio, score_cutoff=BUYER_MIN_SCORE,

@@ -45,8 +45,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from itertools import compress
-from operator import itemgetter, not_
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 MATCH_TEXT_CHARS = 4000
@@ -61,52 +60,88 @@ def _is_cjk(ch: str) -> bool:
 
 
 def fold(text: str) -> str:
-    """NFKC, case-folded, whitespace collapsed to single spaces.
+    """NFKC, case-folded, whitespace collapsed to single spaces: ``" ".join(NFKC(text).casefold().split())``.
 
     ``str.split()`` splits on exactly the characters ``\\s`` matches (``str.isspace``; a test checks every
-    code point), so this is ``re.sub(r"\\s+", " ", ...).strip()`` in one C pass instead of a regex (issue 15
-    item 4: the regex was a quarter of ``prepare``).
+    code point), so this is ``re.sub(r"\\s+", " ", ...).strip()`` without a regex (issue 15 item 4: the regex
+    was a quarter of ``prepare``). How: see ``_folded``.
+    """
+    return _folded(text)[0]
+
+
+def fold_words(text: str) -> tuple[str, list[str]]:
+    """``fold(text)`` and its words (``_WORD.findall``: the runs of letters and digits, ``str.isalnum``), sharing
+    the passes over the text (``prepare``).
+
+    The folded bytes (``_folded``) become the words' text by one more table pass: every ASCII character that is
+    not a letter or digit becomes a space (``bytes.translate``; ``str.translate`` would look each character up
+    in a dict), and each distinct character beyond ASCII is replaced by its folding with every character that
+    is not a letter or digit a space (dashes, curly quotes, ideographic full stop...; issue 15 item 4, session 9:
+    testing every part with ``isalnum`` and cutting the parts that failed cost ≈ 50k instructions per non-ASCII
+    tender). No letter or digit is whitespace, so ``split`` then cuts exactly the runs of letters and digits.
+    """
+    folded, raw, beyond = _folded(text)
+    if not beyond:
+        return folded, raw.translate(_BYTE_NON_WORD).decode("ascii").split()
+    wide = raw.translate(_BYTE_NON_WORD).decode("utf-8", "surrogatepass")
+    for c in beyond:
+        cut = _beyond(c)[1]
+        if cut != c:
+            wide = wide.replace(c, cut)
+    return folded, wide.split()
+
+
+def _folded(text: str) -> tuple[str, bytes, set[str]]:
+    """``fold(text)``, the NFKC text's UTF-8 bytes with ASCII case folded and whitespace as spaces (not yet
+    collapsed), and the distinct characters beyond ASCII in it (none for ASCII text).
+
+    NFKC keeps every ASCII character and case folding is ``lower`` there (a test checks all 128): one table pass
+    over the bytes folds ASCII text, and a text whose whitespace is then single spaces (most bodies are lines of
+    single-spaced words) needs no split and join (issue 15 item 4, session 7: ≈ 40k instructions per tender).
+    Beyond ASCII (session 9): the corpus' non-ASCII texts are ASCII but for ≈ 4 % of their characters (accents,
+    dashes, quotes, a Cyrillic word), and ``casefold`` looked up the Unicode database for every character, then
+    ``split`` + ``join`` copied the text twice (≈ 100k instructions per such tender). Case folding is per
+    character (no context), so the same table pass folds the ASCII bytes and each distinct other character is
+    replaced by its folding (``_beyond``), one ``replace`` each. Replacements run one after the other; they
+    never rewrite each other's output because no character's folding holds a character that folding changes,
+    and a character folds to whitespace exactly when it is whitespace (tests/unit/domain/test_prepare_fast.py
+    checks both over every code point).
     """
     if text.isascii():
-        # NFKC keeps every ASCII character and case folding is ``lower`` there (a test checks all 128). A text
-        # whose whitespace is single spaces once each whitespace character is a space (most bodies are lines
-        # of single-spaced words) is folded by two table passes over its bytes instead of a split into words
-        # and a join (issue 15 item 4, session 7: the split and join were ≈ 40k instructions per tender).
-        spaced = text.encode("ascii").translate(_ASCII_SPACE)
-        if b"  " not in spaced and spaced[:1] != b" " and spaced[-1:] != b" ":
-            return spaced.lower().decode("ascii")
-        return " ".join(text.lower().split())
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+        raw = text.encode("ascii").translate(_UTF8_FOLD)
+        out = raw.decode("ascii")
+        if b"  " in raw or raw[:1] == b" " or raw[-1:] == b" ":
+            out = " ".join(out.split())
+        return out, raw, set()
+    raw = unicodedata.normalize("NFKC", text).encode("utf-8", "surrogatepass")
+    beyond = set(raw.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
+    raw = raw.translate(_UTF8_FOLD)
+    out = raw.decode("utf-8", "surrogatepass")
+    for c in beyond:
+        folded = _beyond(c)[0]
+        if folded != c:
+            out = out.replace(c, folded)
+    if "  " in out or out[:1] == " " or out[-1:] == " ":
+        out = " ".join(out.split())
+    return out, raw, beyond
 
 
-_ASCII_SPACE = bytes(0x20 if chr(b).isspace() else b for b in range(256))  # for ASCII text: whitespace -> " "
-
-
-# ``words``: every byte of an ASCII character that is not a letter or a digit becomes a space; bytes of
+# For UTF-8 (or ASCII) text: an ASCII byte is case folded (``lower``) and whitespace becomes " "; the bytes of
+# other characters (always >= 0x80) stay.
+_UTF8_FOLD = bytes(b if b >= 0x80 else 0x20 if chr(b).isspace() else ord(chr(b).lower()) for b in range(256))
+_ASCII_BYTES = bytes(range(0x80))  # deleted from UTF-8 bytes, they leave the characters beyond ASCII
+# ``fold_words``: every byte of an ASCII character that is not a letter or a digit becomes a space; bytes of
 # other characters (always >= 0x80 in UTF-8) stay.
 _BYTE_NON_WORD = bytes(b if b >= 0x80 or chr(b).isalnum() else 0x20 for b in range(256))
-_WIDE_NON_WORD = re.compile(r"[^\x00-\x7f\w]+")  # a character beyond ASCII that is not a letter or digit
 
 
-def words(text: str) -> list[str]:
-    """``_WORD.findall(text)``: the runs of letters and digits (``str.isalnum``), faster.
-
-    ASCII punctuation is the common separator: one table lookup per character (``str.translate``, or
-    ``bytes.translate`` over UTF-8 when the text is not ASCII) turns it into spaces and ``split`` cuts at the
-    spaces (no character is both a space and a letter or digit); the rarer separators beyond ASCII (dashes,
-    curly quotes, ideographic full stop...) are then cut by a regex inside the few parts that hold one.
-    """
-    if text.isascii():  # the bytes' table pass: ``str.translate`` looks each character up in a dict
-        return text.encode("ascii").translate(_BYTE_NON_WORD).decode("ascii").split()
-    wide = text.encode("utf-8", "surrogatepass").translate(_BYTE_NON_WORD).decode("utf-8", "surrogatepass")
-    parts = wide.split()
-    # Each part is now free of ASCII separators and spaces: it is a word unless it holds a separator beyond
-    # ASCII (``str.isalnum`` is false), and only such parts (≈ 2 % of them in the corpus) are cut by the regex,
-    # in place (issue 15 item 4, session 7: the regex pass over the whole text cost ≈ 200 instructions per
-    # character). The same words as the regex over the whole text: a part is a run between spaces.
-    for i in reversed(list(compress(range(len(parts)), map(not_, map(str.isalnum, parts))))):
-        parts[i:i + 1] = _WIDE_NON_WORD.sub(" ", parts[i]).split()
-    return parts
+@lru_cache(maxsize=8192)
+def _beyond(c: str) -> tuple[str, str]:
+    """What ``fold`` makes of a character beyond ASCII (its case folding; whitespace: a space), and what the
+    words' text makes of that (each character that is not a letter or digit: a space). A feed's characters
+    beyond ASCII repeat (é, —, ’...): each is looked at once."""
+    folded = " " if c.isspace() else c.casefold()
+    return folded, folded if folded.isalnum() else "".join([x if x.isalnum() else " " for x in folded])
 
 
 @dataclass(frozen=True)
@@ -277,8 +312,7 @@ def prepare(tender: Any) -> Prepared:
     body = visible_text(tender.text) if tender.text else ""
     if len(body) > MATCH_TEXT_CHARS:
         body = collapsed_head(body, MATCH_TEXT_CHARS)
-    text = fold(f"{tender.title}\n{body}")
-    word_list = words(text)
+    text, word_list = fold_words(f"{tender.title}\n{body}")
     places, place_set = _places(tender.country or None, tender.region or None)
     folded = [_code_prefixes(c) for c in tender.categories]
     buyer_core = normalise(tender.buyer.name).core if tender.buyer is not None else None
@@ -425,6 +459,7 @@ class BuyerBlocker:
     # held by at most one of ``RARE_LIMITS`` keys (the first that gives enough). Measured on the bench's 124
     # buyers at 100k subscriptions: pools 9,527 → 2,625 keys, 173k → 121k instructions per look-up.
     RARE_OVER = 400
+    SCORE_EACH_UP_TO = 2  # pools of at most this many keys are scored key by key, larger ones by one ``extract``
     RARE_LIMITS = (32, 128, 256)
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
@@ -527,6 +562,12 @@ class BuyerBlocker:
         if not pool:
             return []
         ratio, extract = _rapidfuzz()
+        if len(pool) <= self.SCORE_EACH_UP_TO:
+            # ``extract``'s own cost before it scores anything is ≈ 3 ``ratio`` calls (callgrind, rapidfuzz 3.13:
+            # ≈ 20k instructions, one ``ratio`` call ≈ 7k), and at 100k subscriptions 52 of the bench's 120 pools
+            # hold one or two keys (issue 15 item 4, session 9): those are scored one by one, by the call
+            # ``extract`` makes.
+            return [k for k in pool if ratio(query, k, score_cutoff=BUYER_MIN_SCORE)]
         # One C call scores the pool with the same scorer and cut-off as ``buyer_score``.
         return [k for k, _score, _i in extract(query, list(pool), scorer=ratio, score_cutoff=BUYER_MIN_SCORE,
                                                limit=None)]

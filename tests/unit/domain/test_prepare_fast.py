@@ -109,6 +109,17 @@ def test_whitespace_folds_to_whitespace_and_nothing_else_folds_to_a_lone_space()
                 assert unicodedata.normalize("NFKC", c + mark) == unicodedata.normalize("NFKC", c) + mark
 
 
+def test_case_folding_keeps_whitespace_apart_and_folds_no_folding_again():
+    """What lets ``fold`` fold a text beyond ASCII one distinct character at a time (session 9): a character
+    folds to whitespace exactly when it is whitespace (and then to whitespace only), and no character's folding
+    holds a character that folding changes (so one replacement never rewrites another's output)."""
+    for c in EVERY_CHAR:
+        folded = c.casefold()
+        assert any(x.isspace() for x in folded) == c.isspace(), hex(ord(c))
+        assert not c.isspace() or folded.isspace(), hex(ord(c))
+        assert all(x.casefold() == x for x in folded if x != c), hex(ord(c))
+
+
 # -- the pieces against the reference ----------------------------------------------------------------------
 
 EDGE_TEXTS = [
@@ -119,11 +130,17 @@ EDGE_TEXTS = [
 ]
 
 
+def assert_folds_like_the_regexes(text: str) -> None:
+    folded = reference_fold(text)
+    assert tm.fold(text) == folded
+    assert tm.fold_words(text) == (folded, _OLD_WORD.findall(folded))
+    again = reference_fold(folded)  # a folded text folded again (``prepare`` folds text some feeds folded)
+    assert tm.fold_words(folded) == (again, _OLD_WORD.findall(again))
+
+
 @pytest.mark.parametrize("text", EDGE_TEXTS)
 def test_fold_and_words_match_the_regexes_on_edge_cases(text):
-    assert tm.fold(text) == reference_fold(text)
-    assert tm.words(text) == _OLD_WORD.findall(text)
-    assert tm.words(tm.fold(text)) == _OLD_WORD.findall(reference_fold(text))
+    assert_folds_like_the_regexes(text)
 
 
 _PIECES = st.sampled_from(
@@ -139,8 +156,24 @@ RUN = settings(max_examples=300, deadline=None, derandomize=True, database=None,
 @RUN
 @given(TEXTS)
 def test_fold_and_words_match_the_regexes_on_generated_text(text):
-    assert tm.fold(text) == reference_fold(text)
-    assert tm.words(text) == _OLD_WORD.findall(text)
+    assert_folds_like_the_regexes(text)
+
+
+# Mostly ASCII with a few characters beyond it, many of them changed by NFKC or case folding, or separators
+# (the shape of the corpus' non-ASCII texts, which ``fold`` and ``words`` take one distinct character at a time).
+_SPRINKLED = st.lists(
+    st.sampled_from(["Tender ", "for ", "the ", "ROAD", " ", "  ", "\n", ", ", "-", "x1"])
+    | st.characters(min_codepoint=0x80, max_codepoint=0x2FFFF)
+    | st.sampled_from(["Д", "ΣΑΣ", "ς", "ẞ", "ß", "\u212a", "İ", "ﬁ", "Å", "Ａ", "—", "’", "\u00a0", "\u2028",
+                       "\u0085", "\u3000", "e\u0301", "\u0301", "\u1100\u1161", "\u11a8", "\ud800", "중", "。"]),
+    max_size=60).map("".join)
+
+
+@settings(max_examples=600, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(_SPRINKLED)
+def test_fold_and_words_match_the_regexes_on_mostly_ascii_text(text):
+    assert_folds_like_the_regexes(text)
 
 
 @RUN

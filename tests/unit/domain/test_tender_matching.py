@@ -266,6 +266,40 @@ def test_a_buyer_look_up_takes_rare_windows_around_a_common_stretch_and_stays_ex
     assert all(windows[i + 1][0] >= ends[i] for i in range(6)) and ends[-1] <= 30  # disjoint, in order
 
 
+def test_a_buyer_pool_of_one_or_two_keys_is_scored_key_by_key_and_a_larger_one_by_one_extract(monkeypatch) -> None:
+    """``extract`` costs about three ``ratio`` calls before it scores anything (session 9): a pool of at most
+    ``SCORE_EACH_UP_TO`` keys is scored by ``ratio`` with the same cut-off, a larger one by ``extract``; both
+    answer exactly the keys over the cut-off (brute force)."""
+    from chalicelib.domain import tender_matching as tm
+
+    ratio, extract = tm._rapidfuzz()
+    calls: list[tuple[str, int]] = []
+
+    def counting_ratio(a: str, b: str, **kw) -> float:  # type: ignore[no-untyped-def]
+        calls.append(("ratio", 1))
+        return ratio(a, b, **kw)
+
+    def counting_extract(query, choices, **kw):  # type: ignore[no-untyped-def]
+        calls.append(("extract", len(choices)))
+        return extract(query, choices, **{**kw, "scorer": ratio})  # its own scoring is not counted
+
+    monkeypatch.setattr(tm, "_rapidfuzz", lambda: (counting_ratio, counting_extract))
+    keys = ["leeds city council", "leeds city councils", "kirklees borough", "northumbria healthcare", "york minster",
+            "york minsters", "bradford metropolitan district council"] + [f"wakefield district counci{c}" for c in "lmnopqrs"]
+    blocker = BuyerBlocker(keys)
+    for query, kinds in [("york minster", {"ratio"}), ("kirklees boroughs", {"ratio"}), ("leeds city council", {"extract"}),
+                         ("northumbria health care", {"ratio"}), ("wakefield district council", {"extract"}),
+                         ("zzzz", set())]:
+        calls.clear()
+        assert sorted(blocker.near(query)) == sorted(k for k in keys if buyer_score(k, query) >= 90), query
+        assert {kind for kind, _n in calls} == kinds, (query, calls)
+        if kinds == {"ratio"}:
+            assert 1 <= len(calls) <= BuyerBlocker.SCORE_EACH_UP_TO
+            assert query != "york minster" or len(calls) == 2
+        if kinds == {"extract"}:
+            assert len(calls) == 1 and calls[0][1] > BuyerBlocker.SCORE_EACH_UP_TO
+
+
 # -- the persisted index (issue 15): rows, snapshot chunks, changes applied in place -----------------------
 
 

@@ -69,15 +69,14 @@ def _result(answer: tuple) -> tuple:
             None if last_key is None else {k: v.to_json() for k, v in last_key.items()})
 
 
-def _compared(client, walked: list[tuple], **kwargs) -> int:
-    """Every page of a query, each page's result asserted equal to moto's own walk's; the number of pages."""
+def _compared(client, walked: list[tuple], round_: int, **kwargs) -> None:
+    """Every page of a query, each page's result asserted equal to moto's own walk's."""
     start = len(walked)
     pages = _answer(client, **kwargs)
     made = walked[start:]
     assert len(made) == len(pages)  # each page was one query of the table, and each was walked again
     for patched, walk in made:
-        assert patched == walk, kwargs
-    return len(pages)
+        assert patched == walk, (round_, kwargs)
 
 
 def _answer(client, **kwargs) -> list[dict]:
@@ -179,11 +178,11 @@ def _random_write(client, rng: random.Random) -> None:
 
 def test_patched_queries_answer_what_moto_walking_the_table_answers(ddb, walked):
     rng = random.Random(24)
-    for _round in range(40):
+    for round_ in range(40):
         for _ in range(8):
             _random_write(ddb, rng)
         for query in QUERIES:
-            _compared(ddb, walked, **query)
+            _compared(ddb, walked, round_, **query)
     assert walked and any(patched[0] for patched, _ in walked)  # compared, and not only empty answers
     # the workload did exercise every index key and both sparse cases
     assert ddb.scan(TableName=TABLE)["Count"] > 40
@@ -282,7 +281,7 @@ def test_the_sharded_status_indexes_and_the_holders_active_index_are_kept_by_the
             client.create_table(TableName=p["TableName"], BillingMode="PAY_PER_REQUEST", KeySchema=p["KeySchema"],
                                 AttributeDefinitions=p["AttributeDefinitions"], GlobalSecondaryIndexes=table_gsis(p))
         statuses = ("approved", "reclaimed", "pending_review")
-        for _round in range(30):
+        for round_ in range(30):
             for _ in range(6):
                 reg = f"reg_{rng.randrange(40)}"
                 status = rng.choice(statuses)
@@ -314,7 +313,7 @@ def test_the_sharded_status_indexes_and_the_holders_active_index_are_kept_by_the
                   for n in range(3) for floor in (0, 2)),
             ]
             for query in queries:
-                _compared(client, walked, **query)
+                _compared(client, walked, round_, **query)
         answered = _answer(client, TableName="t-registrations", IndexName="ByStatusShardDueIndex",
                            KeyConditionExpression="status_shard = :h",
                            ExpressionAttributeValues={":h": {"S": "reclaimed#0"}})

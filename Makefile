@@ -10,7 +10,7 @@ LINT_VENV  := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed-stamp
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test test-fast lint unit fuzz package lint-template smoke checkov deploy status schemas bench clean
+.PHONY: install run test test-fast lint unit fuzz package lint-template smoke after-tests template-of-package checkov deploy status schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,17 @@ WORKERS ?= auto
 XDIST   := $(if $(filter 0,$(WORKERS)),-p no:xdist,-n $(WORKERS) --dist loadgroup)
 
 ## Run the gates and every test (xdist: one moto stand-in and stage prefix per worker), then build the
-## deployment package and lint its template.
+## deployment package, lint its template and run it (after-tests).
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q $(XDIST)
-	$(MAKE) --no-print-directory package lint-template smoke
+	$(MAKE) --no-print-directory -j2 --output-sync=target after-tests
+
+## After the tests, two steps at a time (each is single-threaded): the package beside the lint environment (which
+## a fresh clone installs), then the template's lint beside the smoke run; each step's output is printed whole
+## when it ends. Not beside the tests: `make package` rewrites functions/vendor/, which tests read.
+after-tests: template-of-package smoke
+template-of-package: package $(LINT_STAMP)
+	$(LINT_TEMPLATE)
 
 ## The inner loop: everything but the tests marked slow (browser, fuzz, subprocess stacks, model training).
 test-fast: $(STAMP)
@@ -71,8 +78,9 @@ $(LINT_STAMP): infra/lint-requirements.txt
 	touch $(LINT_STAMP)
 
 ## The SAM transform of build/sam.json (-> build/template.json), cfn-lint on both, checkov if installed there.
+LINT_TEMPLATE = $(LINT_VENV)/bin/python -m infra.lint_template build/sam.json $(if $(wildcard $(LINT_VENV)/bin/checkov),,--no-checkov)
 lint-template: $(LINT_STAMP)
-	$(LINT_VENV)/bin/python -m infra.lint_template build/sam.json $(if $(wildcard $(LINT_VENV)/bin/checkov),,--no-checkov)
+	$(LINT_TEMPLATE)
 
 ## Add checkov (slow to install) to the lint environment; lint-template then runs it with the accepted findings.
 checkov: $(LINT_STAMP)

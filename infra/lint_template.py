@@ -1,4 +1,5 @@
-"""``make lint-template``: the package template through the SAM transform, then cfn-lint on both (and checkov).
+"""``make lint-template``: the package template through the SAM transform, then cfn-lint on both (and checkov),
+side by side.
 
 cfn-lint alone no longer runs the SAM transform (aws-sam-translator is an optional extra), so errors that only
 show after the transform (event source mappings, generated permissions, a bad ``Fn::If`` in a SAM property)
@@ -62,18 +63,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out.write_text(json.dumps(translated, indent=1) + "\n")
     print(f"SAM transform: {len(translated['Resources'])} resources -> {out}")
-    failed = 0
-    for path in (args.template, out):
-        done = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(path)], check=False)
-        print(f"cfn-lint {path}: {'ok' if done.returncode == 0 else 'FAILED'}")
-        failed |= done.returncode
+    # The linters run side by side (each is one single-threaded process); each one's output is printed whole, in
+    # this order, followed by its verdict.
+    tool = Path(sys.executable).with_name
+    runs = {f"cfn-lint {path}": [str(tool("cfn-lint")), str(path)] for path in (args.template, out)}
     if not args.no_checkov:
         skips = json.loads(args.checkov_skips.read_text())
-        cmd = [str(Path(sys.executable).with_name("checkov")), "--skip-download", "--quiet", "--compact",
-               "--framework", "cloudformation", "-f", str(out), "--skip-check", ",".join(sorted(skips))]
-        done = subprocess.run(cmd, check=False)
-        print(f"checkov {out} ({len(skips)} accepted findings): {'ok' if done.returncode == 0 else 'FAILED'}")
-        failed |= done.returncode
+        runs[f"checkov {out} ({len(skips)} accepted findings)"] = [
+            str(tool("checkov")), "--skip-download", "--quiet", "--compact", "--framework", "cloudformation",
+            "-f", str(out), "--skip-check", ",".join(sorted(skips))]
+    started = {name: subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for name, cmd in runs.items()}
+    failed = 0
+    for name, proc in started.items():
+        output, _ = proc.communicate()
+        sys.stdout.write(output)
+        print(f"{name}: {'ok' if proc.returncode == 0 else 'FAILED'}", flush=True)
+        failed |= proc.returncode
     return 1 if failed else 0
 
 

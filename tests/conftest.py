@@ -46,10 +46,25 @@ PREFIX = f"dealreg-test-{WORKER}" if WORKER else "dealreg-test"
 SLOW = ("tests/browser/", "tests/fuzz/", "tests/functional/test_local_persistence.py")
 
 
+# Run first. xdist hands tests out in collection order (`--dist loadgroup`: the browser group, then one test at a
+# time), so a long test collected near the end starts late and the other worker idles until it ends; these are the
+# longest calls of `--durations` (tens of seconds to minutes each on CI), started while the queue is full.
+LONGEST_FIRST = (
+    "tests/fuzz/test_contract_fuzz.py",
+    "tests/unit/infra/test_moto_index.py",
+    "tests/unit/test_sorted_parse.py::test_the_sorted_parse_answers_what_parse_json_answers",
+    "tests/unit/test_intake_hot_path.py::test_the_stamp_is_the_attributes_text_for_any_datetime",
+    "tests/unit/domain/test_names_new_name_paths.py::test_new_name_paths_match_the_code_before_on_generated_names",
+    "tests/unit/domain/test_tender_matching.py::test_index_agrees_with_the_naive_loop",
+    "tests/unit/test_packaging.py::test_slimmed_botocore_data_makes_the_same_clients",
+)
+
+
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ARG001
     for item in items:
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))  # stable: otherwise collection order
 
 
 def load_fixture(relative: str) -> bytes:

@@ -92,3 +92,22 @@ def test_the_slow_marker_lands_on_the_slow_directories_only():
     slow = {nodeid for nodeid, added in marks.items() if any(m.name == "slow" for m in added)}
     assert slow == {"tests/browser/test_console_browser.py::test_x", "tests/fuzz/test_contract_fuzz.py::t",
                     "tests/functional/test_local_persistence.py::t"}
+
+
+def test_the_longest_tests_are_collected_first_and_the_rest_keep_their_order():
+    first = [f"{conftest.LONGEST_FIRST[1]}::test_a", f"{conftest.LONGEST_FIRST[0]}::test_b"]
+    rest = ["tests/browser/test_console_browser.py::test_x", "tests/functional/test_intake.py::t",
+            "tests/unit/test_progress.py::t", "tests/unit/test_progress.py::u"]
+    order = [rest[0], first[0], rest[1], rest[2], first[1], rest[3]]
+    items = [SimpleNamespace(nodeid=nodeid, add_marker=lambda _mark: None) for nodeid in order]
+    conftest.pytest_collection_modifyitems(None, items)
+    assert [i.nodeid for i in items] == [first[0], first[1], *rest]
+
+
+def test_every_longest_first_entry_names_a_test_that_exists():
+    """A renamed or moved test would silently fall back to collection order."""
+    root = conftest.Path(conftest.__file__).parent.parent
+    for entry in conftest.LONGEST_FIRST:
+        path, _, name = entry.partition("::")
+        source = (root / path).read_text(encoding="utf-8")
+        assert not name or f"def {name}" in source, entry

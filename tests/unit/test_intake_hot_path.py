@@ -118,6 +118,45 @@ def test_the_stamp_does_not_go_through_strftime(monkeypatch):
     assert registrations.utc_stamp(at) == expected == "2026-12-06T12:00:00.000001+0000"
 
 
+class _NoOffset(tzinfo):
+    """A zone that knows no offset (``utcoffset`` None): PynamoDB reads its time tuple as UTC."""
+
+    def utcoffset(self, dt):
+        return None
+
+    def dst(self, dt):
+        return None
+
+
+def test_the_claim_times_are_what_the_attributes_serialise():
+    """Session 9: the expiry epoch of a whole-second TTL is now's epoch plus the TTL's seconds; over 3,000 generated
+    times (three zones and a zone without an offset) and TTLs (whole seconds and not), every field is what ClaimItem's
+    attributes serialise for ``now`` and ``now + ttl``."""
+    rng = random.Random(9)
+    zones = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30)), _NoOffset()]
+    for i in range(3_000):
+        now = datetime.fromtimestamp(rng.uniform(0, 4_000_000_000), tz=UTC).astimezone(zones[i % 3])
+        if i % 4 == 3:
+            now = now.replace(tzinfo=zones[3])
+        ttl = rng.choice((timedelta(0), timedelta(seconds=1), timedelta(days=1), timedelta(days=30, seconds=7),
+                          timedelta(seconds=rng.randint(0, 10**8)),
+                          timedelta(seconds=rng.randint(0, 10**6), microseconds=rng.randint(1, 999_999))))
+        times = registrations._ClaimTimes.at(now, ttl)
+        assert times == (UTCDateTimeAttribute().serialize(now), TTLAttribute().serialize(now),
+                         TTLAttribute().serialize(now + ttl)), (now, ttl)
+
+
+def test_a_whole_second_ttl_takes_no_second_epoch(monkeypatch):
+    """What session 9 removed: the second ``ttl_epoch`` (of ``now + ttl``) per create."""
+    calls = []
+    original = registrations.ttl_epoch
+    monkeypatch.setattr(registrations, "ttl_epoch", lambda at: calls.append(at) or original(at))
+    now = datetime(2026, 12, 6, 22, 0, 0, 999_999, tzinfo=UTC)
+    times = registrations._ClaimTimes.at(now, timedelta(days=1))
+    assert times.expires_epoch == TTLAttribute().serialize(now + timedelta(days=1))
+    assert calls == [now]
+
+
 def test_a_naive_datetime_has_no_ttl_epoch_like_pynamodb():
     naive = datetime(2026, 12, 6, 10, 0)
     with pytest.raises(ValueError):

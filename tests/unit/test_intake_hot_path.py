@@ -388,3 +388,48 @@ def test_the_batch_read_works_where_pynamodbs_signals_are_stand_ins_without_blin
     done = subprocess.run([sys.executable, "-c", _WITHOUT_BLINKER], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+# --- the envelope's timestamp: one difference against both bounds (session 9) --------------------------------------
+
+def _envelope_refusal_before_session_9(stamp, now, tolerance):
+    """The check as it was: ``stamp`` against ``now`` shifted by the tolerance, and by the maximum age."""
+    stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
+    if stamp > now + timedelta(seconds=tolerance):
+        return "future_timestamp"
+    if stamp < now - timedelta(days=366):
+        return "stale_timestamp"
+    return None
+
+
+def test_the_envelope_time_check_answers_as_before_at_and_around_its_bounds():
+    """4,000 generated envelope times (naive, UTC and other offsets, pydantic's own tz) at, one microsecond either
+    side of, and anywhere around both bounds: the same refusal (or none) as the two shifted comparisons."""
+    from pydantic import TypeAdapter
+
+    from chalicelib import settings as settings_mod
+    from chalicelib.handlers import intake
+    from chalicelib.http import HttpError
+    from schemas.common import Timestamp
+
+    timestamps = TypeAdapter(Timestamp)
+    tolerance = settings_mod.get().webhook_tolerance_seconds
+    rng = random.Random(9)
+    zones = [None, UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-9, minutes=-30))]
+    micro = timedelta(microseconds=1)
+    for i in range(4_000):
+        now = datetime(2026, 12, 6, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 10**8), microseconds=rng.randint(0, 999_999))
+        edge = rng.choice((now + timedelta(seconds=tolerance), now - timedelta(days=366), now))
+        at = edge + rng.choice((-micro, timedelta(0), micro, timedelta(seconds=rng.uniform(-4e7, 4e7))))
+        zone = zones[i % 4]
+        stamp = at.astimezone(UTC).replace(tzinfo=None) if zone is None else at.astimezone(zone)
+        if i % 7 == 0 and stamp.tzinfo is not None:  # as the envelope's validation gives it (pydantic's TzInfo)
+            stamp = timestamps.validate_python(stamp.isoformat())
+        want = _envelope_refusal_before_session_9(stamp, now, tolerance)
+        try:
+            intake._check_envelope_time(stamp, now)
+            got = None
+        except HttpError as exc:
+            assert exc.status == 422 and exc.code == "validation_failed"
+            got = exc.errors[0]["type"]
+        assert got == want, (stamp, now)

@@ -35,6 +35,8 @@ from chalicelib.http import (
 
 bp = Blueprint(__name__)
 ENVELOPE_MAX_AGE = timedelta(days=366)
+_MAX_AGE_BACK = -ENVELOPE_MAX_AGE
+_seconds = functools.lru_cache(maxsize=8)(lambda n: timedelta(seconds=n))  # the tolerance setting as a timedelta
 logger = logging.getLogger("dealreg.intake")
 UNAUTHORIZED = "unknown partner or bad signature"
 
@@ -176,12 +178,14 @@ def _check_envelope_time(stamp, now) -> None:
     """The envelope's ``timestamp`` is when the partner created the event: not ahead of our clock by more
     than the signature tolerance, and not older than ``ENVELOPE_MAX_AGE`` (a year: a partner may sync an old
     opportunity; a date decades off is a bug in its system)."""
-    s = settings.get()
     stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
-    if stamp > now + timedelta(seconds=s.webhook_tolerance_seconds):
+    # One exact difference compared with both bounds (``stamp > now + tolerance`` is ``stamp - now > tolerance``):
+    # half the datetime arithmetic of two shifted copies of ``now`` (issue 15 item 2, session 9).
+    ahead = stamp - now
+    if ahead > _seconds(settings.get().webhook_tolerance_seconds):
         raise HttpError(422, "validation_failed", "the envelope timestamp lies in the future",
                         errors=[{"loc": "body.timestamp", "type": "future_timestamp"}])
-    if stamp < now - ENVELOPE_MAX_AGE:
+    if ahead < _MAX_AGE_BACK:
         raise HttpError(422, "validation_failed", "the envelope timestamp is more than a year old",
                         errors=[{"loc": "body.timestamp", "type": "stale_timestamp"}])
 

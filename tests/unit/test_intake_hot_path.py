@@ -433,3 +433,22 @@ def test_the_envelope_time_check_answers_as_before_at_and_around_its_bounds():
             assert exc.status == 422 and exc.code == "validation_failed"
             got = exc.errors[0]["type"]
         assert got == want, (stamp, now)
+
+
+def test_the_partner_standing_is_what_the_items_attributes_read(monkeypatch):
+    """Session 9: ``cached_partner_standing`` reads the item's values directly; for every combination of stored
+    values (and a partner stored before ``active`` existed, and one read back from DynamoDB's wire form) it answers
+    what the attribute descriptors read, and None for an unknown partner."""
+    from chalicelib.store import directory
+    from chalicelib.store.models import PartnerItem
+
+    items = [PartnerItem("partner#a", name="A", active=active, team_id=team)
+             for active in ("yes", "no", "", None) for team in ("t1", None)]
+    items += [PartnerItem.from_raw_data({"pk": {"S": "partner#b"}, "name": {"S": "B"}}),
+              PartnerItem.from_raw_data({"pk": {"S": "partner#c"}, "name": {"S": "C"}, "active": {"S": "no"},
+                                         "team_id": {"S": "t9"}})]
+    for item in items:
+        monkeypatch.setattr(directory, "cached_partner", lambda _id, _item=item: _item)
+        assert directory.cached_partner_standing("x") == (item.active == "yes", item.team_id)
+    monkeypatch.setattr(directory, "cached_partner", lambda _id: None)
+    assert directory.cached_partner_standing("x") is None

@@ -130,8 +130,8 @@ def receive_partner_opportunity(partner_id: str):
     except m.errors.SignatureInvalidError as exc:
         logger.info("partner webhook refused: %s", exc.reason)
         raise HttpError(401, "unauthorized", UNAUTHORIZED) from None
-    partner = m.directory.cached_partner(partner_id)
-    if partner is None or partner.active != "yes":
+    standing = m.directory.cached_partner_standing(partner_id)  # (active, channel team)
+    if standing is None or not standing[0]:
         logger.info("partner webhook refused: inactive partner")
         raise HttpError(401, "unauthorized", UNAUTHORIZED)
     # Parsed once, only after the signature proved who sent it; keys sorted for the fingerprint (session 8).
@@ -143,7 +143,7 @@ def receive_partner_opportunity(partner_id: str):
     reg = m.domain.new_registration(
         envelope.data, reg_id=m.domain.new_id("reg", now), source=m.registration.Source.PARTNER,
         submitter=m.common.Actor(kind=m.common.PrincipalKind.PARTNER, id=partner_id), partner_id=partner_id, now=now,
-        team_id=partner.team_id,  # its channel team reviews it
+        team_id=standing[1],  # its channel team reviews it
     )
     return _store(reg, f"webhook#{partner_id}#{webhook_id}", body, keys_sorted)
 

@@ -452,3 +452,25 @@ def test_the_partner_standing_is_what_the_items_attributes_read(monkeypatch):
         assert directory.cached_partner_standing("x") == (item.active == "yes", item.team_id)
     monkeypatch.setattr(directory, "cached_partner", lambda _id: None)
     assert directory.cached_partner_standing("x") is None
+
+
+def test_the_edge_walks_no_query_when_there_is_none(monkeypatch):
+    """Session 9: a request without query parameters (every webhook) goes straight to the route; one with them is
+    still checked (a credential in the query is refused before the route runs)."""
+    from types import SimpleNamespace
+
+    from chalice import Response
+
+    from chalicelib import http
+
+    def refused(params):
+        raise AssertionError("walked an empty query")
+
+    answered = Response(body="", status_code=202)
+    with monkeypatch.context() as patch:
+        patch.setattr(http, "credentials_in_query", refused)
+        for params in (None, {}):
+            assert http.edge(SimpleNamespace(query_params=params), lambda event: answered) is answered
+    refusal = http.edge(SimpleNamespace(query_params={"api_key": "drk_x"}),
+                        lambda event: pytest.fail("the route ran with a credential in the query"))
+    assert refusal.status_code == 401

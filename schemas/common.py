@@ -165,10 +165,13 @@ def _plain_amount(value: object) -> object:
     return text if text is not None else value
 
 
+_CENT = Decimal("0.01")
+
+
 def _cents(value: Decimal) -> Decimal:
     # One scale in Python and in texts built from it ("500.00 CNY"), whether it came as 500, "500" or "500.00"
     # (a stored amount reads back from its JSON number without trailing zeros).
-    return value.quantize(Decimal("0.01"))
+    return value.quantize(_CENT)
 
 
 class _PlainAmountText:

@@ -127,7 +127,7 @@ def receive_partner_opportunity(partner_id: str):
     try:
         if not secrets_:
             raise m.errors.SignatureInvalidError("unknown_partner")
-        m.webhooks.verify(secrets_, signed, raw, now=clock.wall_seconds(), tolerance=s.webhook_tolerance_seconds)
+        m.webhooks.verify(secrets_, signed, raw, now=clock.wall_seconds(now), tolerance=s.webhook_tolerance_seconds)
     except m.errors.SignatureInvalidError as exc:
         logger.info("partner webhook refused: %s", exc.reason)
         raise HttpError(401, "unauthorized", UNAUTHORIZED) from None

@@ -214,13 +214,13 @@ class Harness:
         # Wrapped where they are looked up at call time (benchmarks never import handlers).
         for module, names in ((webhooks, ("verify",)), (http, ("json_depth",)),
                               (registration, ("new_registration", "new_id")),
-                              (directory, ("partner_secrets", "cached_partner")),
+                              (directory, ("partner_secrets", "cached_partner_standing")),
                               (registrations, ("customer_claim_keys", "_request_claims", "json_fingerprint",
                                                "_pending_cap"))):
             for name in names:
                 setattr(module, name, timed(name, getattr(module, name)))
-        decoder = http._DECODER
-        http._DECODER = type("TimedDecoder", (), {"decode": staticmethod(timed("json decode", decoder.decode))})()
+        decoder = http._SORTED_DECODER  # what parse_json_sorted reads the body with (looked up at call time)
+        http._SORTED_DECODER = type("TimedDecoder", (), {"decode": staticmethod(timed("json decode", decoder.decode))})()
         validate = OpportunityRegistered.model_validate
         OpportunityRegistered.model_validate = timed("OpportunityRegistered.model_validate", validate)  # type: ignore[method-assign]
         before = [self.entry_call("stub")[0] for _ in range(n)]

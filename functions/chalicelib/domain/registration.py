@@ -66,7 +66,7 @@ def new_registration(
     values.update(
         id=reg_id,
         status=RegistrationStatus.SUBMITTED,
-        source=source if type(source) is Source else Source(source),  # the enum's own call costs ~3k
+        source=source if type(source) is Source else Source(source),  # the enum's call runs Python code
         submitter=submitter,
         partner_id=partner_id,
         team_id=team_id,

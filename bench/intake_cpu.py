@@ -37,8 +37,10 @@ of µs between runs). The bench re-runs itself under valgrind's callgrind with i
 warm-up is done; then, per stubbed entry, it counts from the event to the first AWS call only (callgrind's
 client requests, through a two-function C shim compiled with gcc at run time against ``valgrind/callgrind.h``).
 Reported: instructions per entry (the total over ``--n`` entries / n), once per round. Needs valgrind and gcc.
+``--whole``: count each stubbed entry from the event to the answer instead ((b), DynamoDB answered by the Stubber:
+botocore builds and serialises both requests, no HTTP).
 
-    .venv/bin/python -m bench.intake_cpu --valgrind --rounds 3 --n 50 [--fresh-names] [--root /tmp/before]
+    .venv/bin/python -m bench.intake_cpu --valgrind --rounds 3 --n 50 [--fresh-names] [--whole] [--root /tmp/before]
 """
 from __future__ import annotations
 
@@ -214,13 +216,13 @@ class Harness:
         # Wrapped where they are looked up at call time (benchmarks never import handlers).
         for module, names in ((webhooks, ("verify",)), (http, ("json_depth",)),
                               (registration, ("new_registration", "new_id")),
-                              (directory, ("partner_secrets", "cached_partner")),
+                              (directory, ("partner_secrets", "cached_partner_standing")),
                               (registrations, ("customer_claim_keys", "_request_claims", "json_fingerprint",
                                                "_pending_cap"))):
             for name in names:
                 setattr(module, name, timed(name, getattr(module, name)))
-        decoder = http._DECODER
-        http._DECODER = type("TimedDecoder", (), {"decode": staticmethod(timed("json decode", decoder.decode))})()
+        decoder = http._SORTED_DECODER  # what parse_json_sorted reads the body with (looked up at call time)
+        http._SORTED_DECODER = type("TimedDecoder", (), {"decode": staticmethod(timed("json decode", decoder.decode))})()
         validate = OpportunityRegistered.model_validate
         OpportunityRegistered.model_validate = timed("OpportunityRegistered.model_validate", validate)  # type: ignore[method-assign]
         before = [self.entry_call("stub")[0] for _ in range(n)]
@@ -265,8 +267,9 @@ def _shim(tmp: str):
     return ctypes.CDLL(str(lib))
 
 
-def counted(harness: Harness, n: int, shim_dir: str) -> None:
-    """Inside callgrind (``--valgrind``): collect (a) of ``n`` stubbed entries, nothing else."""
+def counted(harness: Harness, n: int, shim_dir: str, whole: bool = False) -> None:
+    """Inside callgrind (``--valgrind``): collect (a) of ``n`` stubbed entries, nothing else; with ``whole``, each
+    stubbed entry from the event to the answer ((b) answered by the Stubber)."""
     import botocore.client
 
     shim = _shim(shim_dir)
@@ -274,7 +277,7 @@ def counted(harness: Harness, n: int, shim_dir: str) -> None:
     state = {"on": False}
 
     def first_call_stops(client, operation_name, api_params):
-        if state["on"]:
+        if state["on"] and not whole:
             shim.cg_toggle()
             state["on"] = False
         return inner(client, operation_name, api_params)
@@ -308,6 +311,7 @@ def valgrind(args: argparse.Namespace) -> None:
             command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
                        f"--callgrind-out-file={out}", sys.executable, "-m", "bench.intake_cpu", "--root", str(ROOT),
                        "--n", str(args.n), "--inside-valgrind", tmp] + (["--fresh-names"] if args.fresh_names else [])
+            command += ["--whole"] if args.whole else []
             proc = subprocess.run(command, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
                                   env={**os.environ, "PYTHONHASHSEED": "0"})
             if proc.returncode != 0 or not out.exists():
@@ -316,12 +320,13 @@ def valgrind(args: argparse.Namespace) -> None:
             if found is None:
                 raise RuntimeError(f"no instruction count in {out}")
             per_entry.append(int(found.group(1)) / args.n)
-    print(f"intake (a) entry → first AWS call, instructions per webhook (valgrind callgrind), {args.rounds} runs × "
+    what = "(b) whole entry, DynamoDB answered by the Stubber" if args.whole else "(a) entry → first AWS call"
+    print(f"intake {what}, instructions per webhook (valgrind callgrind), {args.rounds} runs × "
           f"{args.n} stubbed entries; tree {ROOT}; Python {platform.python_version()}"
           + ("; a new customer name on every call" if args.fresh_names else ""))
     print("| figure | min | median | max |")
     print("|---|---|---|---|")
-    print(f"| (a) entry → first AWS call, thousand instructions | {min(per_entry) / 1e3:.1f} | "
+    print(f"| {what}, thousand instructions | {min(per_entry) / 1e3:.1f} | "
           f"{statistics.median(per_entry) / 1e3:.1f} | {max(per_entry) / 1e3:.1f} |")
 
 
@@ -346,6 +351,8 @@ def main() -> None:
                         help="a customer name never sent before on every call (a new customer's name key)")
     parser.add_argument("--valgrind", action="store_true",
                         help="(a) as instructions executed under valgrind's callgrind (load-independent)")
+    parser.add_argument("--whole", action="store_true",
+                        help="with --valgrind: count the whole stubbed entry (b) instead of (a)")
     parser.add_argument("--root", type=Path, help="measure the tree at this path (e.g. an unpacked baseline)")
     parser.add_argument("--inside-valgrind", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -361,17 +368,18 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.setdefault("DEALREG_LOG_LEVEL", "WARNING")  # the entry's own INFO lines would be printed here
     harness = Harness(fresh_names=args.fresh_names)
-    if args.inside_valgrind:
-        # Under valgrind a run lasts minutes: the partner and its secrets stay cached throughout, as in the timed
-        # runs (their 60 s would expire mid-run and the next entry would read them through the stub).
-        from chalicelib import settings
+    # (a) is a warm container's: the partner and its secrets stay cached throughout. Under valgrind, or on a loaded
+    # machine, a run lasts minutes: their 60 s would expire mid-run and the next stubbed entry would read them
+    # through the stub (StubResponseError: GetItem where BatchGetItem was queued; seen at load 18 in session 9).
+    from chalicelib import settings
 
-        os.environ["DEALREG_SECRET_CACHE_SECONDS"] = os.environ["DEALREG_PARTNER_CACHE_SECONDS"] = "86400"
-        settings.reset()
+    os.environ["DEALREG_SECRET_CACHE_SECONDS"] = os.environ["DEALREG_PARTNER_CACHE_SECONDS"] = "86400"
+    settings.reset()
+    if args.inside_valgrind:
         for _ in range(20):
             harness.entry_call("http")
             harness.entry_call("stub")
-        counted(harness, args.n, args.inside_valgrind)
+        counted(harness, args.n, args.inside_valgrind, whole=args.whole)
         harness.suite.moto.stop()
         return
     for _ in range(20):  # warm: caches (the partner, its secrets), connections, lazy imports

@@ -79,6 +79,7 @@ class _Text:
 
     def __init__(self, *, min_length: int | None, max_length: int, multiline: bool = False) -> None:
         self.min_length, self.max_length, self.multiline = min_length, max_length, multiline
+        self._least = min_length or 0  # the lower bound as a number (none: 0)
 
     def _clean(self, value: object) -> object:
         if type(value) is str and value.isprintable():
@@ -100,11 +101,14 @@ class _Text:
         with " " (issue 15 item 2, session 7): the policy keeps it as it is, and the only whitespace a printable
         text can hold is " ", so no strip changes it (whether the model's config strips before the bounds or not);
         what is left is the bounds. Anything else takes the steps themselves (``steps``), with their errors."""
-        if type(value) is str and value.isprintable() and " " not in (value[:1], value[-1:]):
+        if type(value) is str and value.isprintable():
             size = len(value)
-            if size <= self.max_length and (self.min_length is None or size >= self.min_length):
-                return value
-            return self._bounds(value)  # raises pydantic's error
+            # " " is the only character of a printable text that ``strip`` takes off: the same length, so no " "
+            # at either end (one C call instead of two slices and a tuple, session 9)
+            if size == len(value.strip()):
+                if self._least <= size <= self.max_length:
+                    return value
+                return self._bounds(value)  # raises pydantic's error
         return steps(value)
 
     def _steps(self, source: Any, handler: Any) -> Any:
@@ -161,10 +165,13 @@ def _plain_amount(value: object) -> object:
     return text if text is not None else value
 
 
+_CENT = Decimal("0.01")
+
+
 def _cents(value: Decimal) -> Decimal:
     # One scale in Python and in texts built from it ("500.00 CNY"), whether it came as 500, "500" or "500.00"
     # (a stored amount reads back from its JSON number without trailing zeros).
-    return value.quantize(Decimal("0.01"))
+    return value.quantize(_CENT)
 
 
 class _PlainAmountText:

@@ -59,10 +59,11 @@ def set_clock(clock: SystemClock | ScaledClock | FrozenClock) -> None:
     _clock = clock
 
 
-def wall_seconds() -> int:
+def wall_seconds(now: datetime | None = None) -> int:
     """Unix seconds for checks against another system's clock (a webhook signature's timestamp): the real
     time under a :class:`ScaledClock`, whose speed-up is local fiction; otherwise the clock's own time (so a
-    test's :class:`FrozenClock` still decides)."""
+    test's :class:`FrozenClock` still decides). ``now``: this clock's :func:`now`, when the caller has just read it
+    (not read a second time; issue 15 item 2, session 9)."""
     if isinstance(_clock, ScaledClock):
         return int(time.time())
-    return int(_clock.now().timestamp())
+    return int((now if now is not None else _clock.now()).timestamp())

@@ -410,15 +410,17 @@ def _product_shape(response: Response) -> Response:
 def edge(event: Any, get_response: Callable) -> Response:
     """Chalice ``http`` middleware: refuse credentials in the query string (401, never used or echoed),
     then answer every error Chalice produces itself in the product's error shape."""
-    params = getattr(event, "query_params", None) or {}
-    if any(len(name) > MAX_HEADER_CHARS or len(str(value)) > MAX_QUERY_VALUE_CHARS for name, value in params.items()):
-        return error_response(HttpError(400, "query_too_long", "a query parameter is too long",
-                                        errors=[{"loc": "query", "type": "string_too_long"}]))
-    if credentials_in_query(params):
-        return error_response(HttpError(
-            401, "credentials_in_query", "API keys are accepted only in the Authorization header",
-            errors=[{"loc": "query", "type": "credentials_in_query"}],
-            headers={"WWW-Authenticate": 'Bearer realm="dealreg"'}))
+    params = getattr(event, "query_params", None)
+    if params:  # most requests (every webhook) have none: nothing to walk (issue 15 item 2, session 9)
+        if any(len(name) > MAX_HEADER_CHARS or len(str(value)) > MAX_QUERY_VALUE_CHARS
+               for name, value in params.items()):
+            return error_response(HttpError(400, "query_too_long", "a query parameter is too long",
+                                            errors=[{"loc": "query", "type": "string_too_long"}]))
+        if credentials_in_query(params):
+            return error_response(HttpError(
+                401, "credentials_in_query", "API keys are accepted only in the Authorization header",
+                errors=[{"loc": "query", "type": "credentials_in_query"}],
+                headers={"WWW-Authenticate": 'Bearer realm="dealreg"'}))
     return _product_shape(get_response(event))
 
 

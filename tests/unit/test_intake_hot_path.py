@@ -118,6 +118,45 @@ def test_the_stamp_does_not_go_through_strftime(monkeypatch):
     assert registrations.utc_stamp(at) == expected == "2026-12-06T12:00:00.000001+0000"
 
 
+class _NoOffset(tzinfo):
+    """A zone that knows no offset (``utcoffset`` None): PynamoDB reads its time tuple as UTC."""
+
+    def utcoffset(self, dt):
+        return None
+
+    def dst(self, dt):
+        return None
+
+
+def test_the_claim_times_are_what_the_attributes_serialise():
+    """Session 9: the expiry epoch of a whole-second TTL is now's epoch plus the TTL's seconds; over 3,000 generated
+    times (three zones and a zone without an offset) and TTLs (whole seconds and not), every field is what ClaimItem's
+    attributes serialise for ``now`` and ``now + ttl``."""
+    rng = random.Random(9)
+    zones = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5, minutes=-30)), _NoOffset()]
+    for i in range(3_000):
+        now = datetime.fromtimestamp(rng.uniform(0, 4_000_000_000), tz=UTC).astimezone(zones[i % 3])
+        if i % 4 == 3:
+            now = now.replace(tzinfo=zones[3])
+        ttl = rng.choice((timedelta(0), timedelta(seconds=1), timedelta(days=1), timedelta(days=30, seconds=7),
+                          timedelta(seconds=rng.randint(0, 10**8)),
+                          timedelta(seconds=rng.randint(0, 10**6), microseconds=rng.randint(1, 999_999))))
+        times = registrations._ClaimTimes.at(now, ttl)
+        assert times == (UTCDateTimeAttribute().serialize(now), TTLAttribute().serialize(now),
+                         TTLAttribute().serialize(now + ttl)), (now, ttl)
+
+
+def test_a_whole_second_ttl_takes_no_second_epoch(monkeypatch):
+    """What session 9 removed: the second ``ttl_epoch`` (of ``now + ttl``) per create."""
+    calls = []
+    original = registrations.ttl_epoch
+    monkeypatch.setattr(registrations, "ttl_epoch", lambda at: calls.append(at) or original(at))
+    now = datetime(2026, 12, 6, 22, 0, 0, 999_999, tzinfo=UTC)
+    times = registrations._ClaimTimes.at(now, timedelta(days=1))
+    assert times.expires_epoch == TTLAttribute().serialize(now + timedelta(days=1))
+    assert calls == [now]
+
+
 def test_a_naive_datetime_has_no_ttl_epoch_like_pynamodb():
     naive = datetime(2026, 12, 6, 10, 0)
     with pytest.raises(ValueError):
@@ -349,3 +388,89 @@ def test_the_batch_read_works_where_pynamodbs_signals_are_stand_ins_without_blin
     done = subprocess.run([sys.executable, "-c", _WITHOUT_BLINKER], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+# --- the envelope's timestamp: one difference against both bounds (session 9) --------------------------------------
+
+def _envelope_refusal_before_session_9(stamp, now, tolerance):
+    """The check as it was: ``stamp`` against ``now`` shifted by the tolerance, and by the maximum age."""
+    stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
+    if stamp > now + timedelta(seconds=tolerance):
+        return "future_timestamp"
+    if stamp < now - timedelta(days=366):
+        return "stale_timestamp"
+    return None
+
+
+def test_the_envelope_time_check_answers_as_before_at_and_around_its_bounds():
+    """4,000 generated envelope times (naive, UTC and other offsets, pydantic's own tz) at, one microsecond either
+    side of, and anywhere around both bounds: the same refusal (or none) as the two shifted comparisons."""
+    from pydantic import TypeAdapter
+
+    from chalicelib import settings as settings_mod
+    from chalicelib.handlers import intake
+    from chalicelib.http import HttpError
+    from schemas.common import Timestamp
+
+    timestamps = TypeAdapter(Timestamp)
+    tolerance = settings_mod.get().webhook_tolerance_seconds
+    rng = random.Random(9)
+    zones = [None, UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-9, minutes=-30))]
+    micro = timedelta(microseconds=1)
+    for i in range(4_000):
+        now = datetime(2026, 12, 6, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 10**8), microseconds=rng.randint(0, 999_999))
+        edge = rng.choice((now + timedelta(seconds=tolerance), now - timedelta(days=366), now))
+        at = edge + rng.choice((-micro, timedelta(0), micro, timedelta(seconds=rng.uniform(-4e7, 4e7))))
+        zone = zones[i % 4]
+        stamp = at.astimezone(UTC).replace(tzinfo=None) if zone is None else at.astimezone(zone)
+        if i % 7 == 0 and stamp.tzinfo is not None:  # as the envelope's validation gives it (pydantic's TzInfo)
+            stamp = timestamps.validate_python(stamp.isoformat())
+        want = _envelope_refusal_before_session_9(stamp, now, tolerance)
+        try:
+            intake._check_envelope_time(stamp, now)
+            got = None
+        except HttpError as exc:
+            assert exc.status == 422 and exc.code == "validation_failed"
+            got = exc.errors[0]["type"]
+        assert got == want, (stamp, now)
+
+
+def test_the_partner_standing_is_what_the_items_attributes_read(monkeypatch):
+    """Session 9: ``cached_partner_standing`` reads the item's values directly; for every combination of stored
+    values (and a partner stored before ``active`` existed, and one read back from DynamoDB's wire form) it answers
+    what the attribute descriptors read, and None for an unknown partner."""
+    from chalicelib.store import directory
+    from chalicelib.store.models import PartnerItem
+
+    items = [PartnerItem("partner#a", name="A", active=active, team_id=team)
+             for active in ("yes", "no", "", None) for team in ("t1", None)]
+    items += [PartnerItem.from_raw_data({"pk": {"S": "partner#b"}, "name": {"S": "B"}}),
+              PartnerItem.from_raw_data({"pk": {"S": "partner#c"}, "name": {"S": "C"}, "active": {"S": "no"},
+                                         "team_id": {"S": "t9"}})]
+    for item in items:
+        monkeypatch.setattr(directory, "cached_partner", lambda _id, _item=item: _item)
+        assert directory.cached_partner_standing("x") == (item.active == "yes", item.team_id)
+    monkeypatch.setattr(directory, "cached_partner", lambda _id: None)
+    assert directory.cached_partner_standing("x") is None
+
+
+def test_the_edge_walks_no_query_when_there_is_none(monkeypatch):
+    """Session 9: a request without query parameters (every webhook) goes straight to the route; one with them is
+    still checked (a credential in the query is refused before the route runs)."""
+    from types import SimpleNamespace
+
+    from chalice import Response
+
+    from chalicelib import http
+
+    def refused(params):
+        raise AssertionError("walked an empty query")
+
+    answered = Response(body="", status_code=202)
+    with monkeypatch.context() as patch:
+        patch.setattr(http, "credentials_in_query", refused)
+        for params in (None, {}):
+            assert http.edge(SimpleNamespace(query_params=params), lambda event: answered) is answered
+    refusal = http.edge(SimpleNamespace(query_params={"api_key": "drk_x"}),
+                        lambda event: pytest.fail("the route ran with a credential in the query"))
+    assert refusal.status_code == 401

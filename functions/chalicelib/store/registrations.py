@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _json_str
+from typing import NamedTuple
 
 from pydantic_core import PydanticSerializationError, to_json
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -380,10 +381,10 @@ def _registration_put(reg_item: dict, duplicate_of: str | None) -> dict:
             "ExpressionAttributeNames": {"#0": "id", "#1": "version"}}
 
 
-@dataclass(frozen=True)
-class _ClaimTimes:
+class _ClaimTimes(NamedTuple):
     """``now`` as the claims store it, serialised once per create by ClaimItem's own attributes: ``created_at``,
-    the TTL epoch a live claim is compared with, and the request claims' expiry epoch."""
+    the TTL epoch a live claim is compared with, and the request claims' expiry epoch. A tuple: made on every
+    create, and a frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` (session 9)."""
 
     created_at: str
     now_epoch: str
@@ -391,7 +392,13 @@ class _ClaimTimes:
 
     @classmethod
     def at(cls, now: datetime, ttl: timedelta) -> _ClaimTimes:
-        return cls(utc_stamp(now), ttl_epoch(now), ttl_epoch(now + ttl))
+        now_epoch = ttl_epoch(now)
+        if ttl.microseconds:  # the expiry's whole seconds are not now's plus the TTL's
+            return cls(utc_stamp(now), now_epoch, ttl_epoch(now + ttl))
+        # A TTL of whole seconds moves the (floored) epoch by exactly that many: ``ttl_epoch(now + ttl)`` without
+        # the second datetime and its arithmetic (session 9; equal over generated times and TTLs,
+        # tests/unit/test_intake_hot_path.py).
+        return cls(utc_stamp(now), now_epoch, str(int(now_epoch) + ttl.days * 86_400 + ttl.seconds))
 
 
 def _claim_put(key: str, reg_id: str, times: _ClaimTimes, *, response: str | None = None,

@@ -452,14 +452,15 @@ def test_the_module_caches_decode_secret():
 
 
 def test_the_one_shot_signature_equals_the_hmac_object_formula() -> None:
-    """``_signature`` (hmac.digest + binascii, issue 15 item 2) gives the text of the spec's formula
-    ``base64(HMAC-SHA256(key, id.ts.body))`` computed with an HMAC object, for keys of 1-64 bytes and bodies of
-    0-5,000 bytes, bytes and bytearray/memoryview bodies alike."""
+    """``_signature`` (the key's two hash states copied per message + binascii, issue 15 item 2) gives the text of
+    the spec's formula ``base64(HMAC-SHA256(key, id.ts.body))`` computed with an HMAC object, for keys of 0-200
+    bytes (a key longer than SHA-256's 64-byte block is hashed first) and bodies of 0-5,000 bytes, bytes and
+    bytearray/memoryview bodies alike."""
     import random
 
     rng = random.Random(15)
-    for i in range(600):
-        key = rng.randbytes(rng.randint(1, 64))
+    for i in range(900):
+        key = rng.randbytes(rng.choice((0, 1, 63, 64, 65, 128, rng.randint(0, 200))))
         body = rng.randbytes(rng.choice((0, 1, 63, 64, 65, rng.randint(0, 5000))))
         msg_id, ts = f"msg_{rng.getrandbits(64):x}", str(rng.randint(0, 10**12))
         old = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
@@ -468,7 +469,7 @@ def test_the_one_shot_signature_equals_the_hmac_object_formula() -> None:
 
 
 def test_verify_builds_no_hmac_object(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one-shot digest stays: a verification that went back to ``hmac.new`` fails here."""
+    """The per-key hash states stay: a verification that went back to ``hmac.new`` or ``hmac.digest`` fails here."""
     secret = sw.generate_secret()
     body = b'{"a": 1}'
     header = sw.sign(secret, "msg_1", 1_700_000_000, body)
@@ -477,5 +478,18 @@ def test_verify_builds_no_hmac_object(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("hmac.new called on the verification path")
 
     monkeypatch.setattr(hmac, "new", refused)
+    monkeypatch.setattr(hmac, "digest", refused)  # session 9: the key's hash states are copied instead
     sw.verify([secret], {"webhook-id": "msg_1", "webhook-timestamp": "1700000000", "webhook-signature": header},
               body, now=1_700_000_000)
+
+
+def test_the_cached_key_states_are_never_updated() -> None:
+    """The two states kept per key are copied, never updated: after many signatures they still hash as the bare
+    padded key blocks (a state updated in place would sign every later message wrongly)."""
+    key = b"k" * 40
+    for n in range(5):
+        sw._signature(key, f"msg_{n}", "1700000000", b"{}" * n)
+    inner, outer = sw._key_states(key)
+    block = key.ljust(64, b"\0")
+    assert inner.digest() == hashlib.sha256(bytes(b ^ 0x36 for b in block)).digest()
+    assert outer.digest() == hashlib.sha256(bytes(b ^ 0x5C for b in block)).digest()

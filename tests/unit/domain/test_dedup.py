@@ -61,6 +61,37 @@ def test_website_domain(raw, expected):
     assert website_domain(raw) == expected
 
 
+def _website_domain_by_urlsplit(website):
+    """``website_domain`` as it was before session 9's bare-host shortcut: every text through ``urlsplit``."""
+    from urllib.parse import urlsplit
+
+    if not website or not website.strip():
+        return None
+    text = website.strip().lower()
+    host = (urlsplit(text if "://" in text else f"http://{text}").hostname or "").rstrip(".")
+    host = host[4:] if host.startswith("www.") else host
+    return host if "." in host else None
+
+
+def test_the_bare_host_shortcut_gives_what_urlsplit_gives():
+    """Session 9: 20,000 generated websites — bare hosts, and texts with every character that ends, splits or is
+    dropped from a host, upper case, white space, non-ASCII — give the domain the urlsplit-only code gives."""
+    import random
+
+    rng = random.Random(9)
+    pool = list("abcxyz019.-") + list("ABZ:/@?#[]% \t\n\u3000_~é中") + ["www.", "http://", "https://", ".com"]
+    samples = ["tencent.com", "www.tencent.com", "tencent.com.", "a.b", ".com", "-.-", "www.", "..", "xn--fiqs8s.cn"]
+    samples += ["".join(rng.choice(pool) for _ in range(rng.randint(1, 14))) for _ in range(20_000)]
+    for text in samples:
+        try:
+            want = _website_domain_by_urlsplit(text)
+        except ValueError as exc:  # urlsplit refuses some texts (a bad IPv6 literal): so must the shortcut's caller
+            with pytest.raises(type(exc)):
+                website_domain(text)
+            continue
+        assert website_domain(text) == want, repr(text)
+
+
 def test_contact_keys_normalise_phone_formats_and_emails():
     assert contact_keys(["Wang.Lei@Example.com", None], ["+86 755 8601 3388", "0755-8601 3388", "123"]) == [
         "email:wang.lei@example.com", "phone:5586013388"]

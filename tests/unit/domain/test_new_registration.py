@@ -124,3 +124,20 @@ def test_the_first_audit_line_is_what_validation_builds_without_validating(monke
     reg = new_registration(RegistrationCreate.model_validate(EXAMPLE), reg_id="reg_t", source=Source.PARTNER,
                            submitter=Actor(kind="partner", id="acme"), now=NOW, partner_id="acme")
     assert reg.audit[0].at is NOW and reg.audit[0].seq == 1
+
+
+def test_a_new_id_is_the_millisecond_stamp_and_sixteen_random_hex_digits(monkeypatch):
+    """``new_id`` reads its 8 random bytes from ``os.urandom`` (what ``secrets.token_hex`` read; session 9)."""
+    import os
+    import re
+    from datetime import UTC, datetime
+
+    from chalicelib.domain import registration
+
+    at = datetime(2026, 12, 6, 23, 0, 0, 123456, tzinfo=UTC)
+    ids = {registration.new_id("reg", at) for _ in range(1_000)}
+    assert len(ids) == 1_000
+    stamp = f"{int(at.timestamp() * 1000):012x}"
+    assert all(re.fullmatch(f"reg_{stamp}[0-9a-f]{{16}}", i) for i in ids)
+    monkeypatch.setattr(os, "urandom", lambda n: bytes(range(n)))
+    assert registration.new_id("reg", at) == f"reg_{stamp}0001020304050607"

@@ -53,8 +53,11 @@ def test_signatures_are_checked_against_the_real_clock_under_a_time_scale(monkey
     try:
         monkeypatch.setattr(clock.time, "time", lambda: 1_700_000_000.4)
         assert clock.wall_seconds() == 1_700_000_000  # not the scaled 2030 time
+        assert clock.wall_seconds(fast.now()) == 1_700_000_000  # a scaled now passed along is not used either
         frozen = clock.FrozenClock(datetime(2031, 1, 1, tzinfo=UTC))
         clock.set_clock(frozen)
         assert clock.wall_seconds() == int(frozen.now().timestamp())  # tests' frozen clocks still decide
+        # the caller's own reading of the clock (the intake passes the now it has just read; session 9)
+        assert clock.wall_seconds(frozen.now()) == int(frozen.now().timestamp())
     finally:
         clock.set_clock(clock.SystemClock())

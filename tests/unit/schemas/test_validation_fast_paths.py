@@ -115,3 +115,20 @@ def test_a_registry_id_in_normal_form_is_not_assigned_again(monkeypatch):
     typed = RegistryId.model_validate({"scheme": "uscc", "value": "9144 0300-7084.6113 6t"})
     assert (typed.value, assigned) == ("91440300708461136T", ["value"])
     assert typed.model_fields_set == usual.model_fields_set == {"scheme", "value"}
+
+
+def test_generated_texts_are_what_their_steps_give():
+    """Session 9 (the fast path's end check is one ``strip``): 3,000 generated texts from characters at the edges of
+    the policy — " " and every other kind of white space, controls, format characters, CJK — with lengths around the
+    bounds, each as short, long and ref text, give the steps' value or errors."""
+    import random
+
+    rng = random.Random(9)
+    pool = list("ab中文 ") + ["\u3000", "\u00a0", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u2029",
+                              "\u200b", "\u200d", "\u202e", "\ufeff", "\x00", "\u2000", "\u205f", "\U0001F469"]
+    for _ in range(3_000):
+        size = rng.choice((0, 1, 2, 3, 127, 128, 129, 199, 200, 201))
+        text = "".join(rng.choice(pool) for _ in range(size)) if size < 10 else (
+            rng.choice(pool) + "x" * (size - 2) + rng.choice(pool))
+        for field in ("short", "long", "ref"):
+            assert _outcome(Fast, field, text) == _outcome(Steps, field, text), (field, text)

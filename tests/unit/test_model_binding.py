@@ -42,6 +42,6 @@ def test_a_moved_endpoint_with_the_same_table_names_gets_a_new_connection(restor
 
 def test_every_model_follows_the_prefix(restore_binding):
     models.bind(_settings("dealreg-other", "http://127.0.0.1:3"))
-    for logical, model in models.MODELS.items():
+    for model, logical in models.every_model().items():
         conn = model._get_connection()
         assert conn.table_name == f"dealreg-other-{logical}" and conn.connection.host == "http://127.0.0.1:3"

@@ -10,6 +10,10 @@ clients it makes) through :class:`PackagedDataFiles`: in the deployment zip each
 ``make package`` wrote beside it (``infra.package.botocore_pickle``: the very objects botocore's JSON loader would
 parse), ~5x cheaper to load than the JSON on a cold start; elsewhere (tests, ``make run``) there is none and the
 JSON is read as before.
+
+Its event names go through :class:`KnownAliases`: botocore maps old service names in every event name it registers
+or emits to new ones by trying each of its 65 aliases in turn (a miss raises and catches a ``ValueError``), ~0.3 M
+instructions for each new name; a name that contains none of the aliases is answered at once.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from typing import Any
 import botocore
 import botocore.session
 from botocore.config import Config
+from botocore.hooks import EventAliaser
 from botocore.loaders import JSONFileLoader, create_loader
 
 from chalicelib import settings as settings_mod
@@ -60,10 +65,42 @@ class PackagedDataFiles(JSONFileLoader):
             return super().load_file(file_path)
 
 
+class KnownAliases(EventAliaser):
+    """botocore's event aliaser, answering a new event name that no alias can change without botocore's loop.
+
+    botocore's ``_alias_event_name`` replaces the first alias (in order) that is a dot-separated part of the name
+    (an alias without a dot) or a substring of it (an alias with one); when none is, the name stays as it is. Only
+    that last case is taken here, decided by the same two tests at once; every other name, and the cache, are
+    botocore's. A client's emitter is a copy of the session's (``__copy__`` makes ``self.__class__``), so it answers
+    the same way (tests/unit/test_packaging.py compares both with botocore's on every name a session uses)."""
+
+    def __init__(self, event_emitter: Any, event_aliases: dict[str, str] | None = None) -> None:
+        super().__init__(event_emitter, event_aliases)
+        self._plain = frozenset(k for k in self._event_aliases if "." not in k)
+        self._dotted = tuple(k for k in self._event_aliases if "." in k)
+
+    def _alias_event_name(self, event_name: str) -> str:
+        if event_name not in self._alias_name_cache and self._plain.isdisjoint(event_name.split(".")) \
+                and not any(alias in event_name for alias in self._dotted):
+            self._alias_name_cache[event_name] = event_name
+        return super()._alias_event_name(event_name)
+
+
+class _Session(botocore.session.Session):
+    """A botocore session whose event emitter (the one its clients copy) is a :class:`KnownAliases`."""
+
+    def _register_builtin_handlers(self, events: Any) -> None:
+        # Session.__init__ calls this right after making its EventAliaser over the handler registry, before
+        # anything else reads it (the "event_emitter" component is registered after): the same place, ours.
+        self._events = KnownAliases(self._original_handler)
+        super()._register_builtin_handlers(self._events)
+
+
 def new_session() -> botocore.session.Session:
     """A botocore session whose data loader is botocore's own (same search paths, from the same ``data_path``
-    setting) with :class:`PackagedDataFiles` as its file loader."""
-    s = botocore.session.get_session()
+    setting) with :class:`PackagedDataFiles` as its file loader, and whose event names go through
+    :class:`KnownAliases`."""
+    s = _Session()
     loader = create_loader(s.get_config_variable("data_path"))
     loader.file_loader = PackagedDataFiles()
     s.register_component("data_loader", loader)

@@ -1,0 +1,99 @@
+"""store.aws's botocore session: event names through KnownAliases, answered as botocore's own aliaser answers them."""
+from __future__ import annotations
+
+import contextlib
+
+import botocore.session
+from botocore.hooks import EVENT_ALIASES, EventAliaser, HierarchicalEmitter
+
+from chalicelib.store import aws
+
+# Services whose clients the functions make, and two whose names botocore aliases (so its loop does replace).
+SERVICES = ("dynamodb", "secretsmanager", "sns", "sqs", "s3", "sagemaker-runtime", "apigateway", "dynamodbstreams")
+
+
+class _Sent(Exception):
+    pass
+
+
+def _stop(**_):
+    raise _Sent
+
+
+def _names_a_session_uses() -> set[str]:
+    """Every event name botocore's own aliaser is asked about while a stock session starts, makes a client of each
+    service and sends one request (stopped before the wire)."""
+    asked: set[str] = set()
+    real = EventAliaser._alias_event_name
+
+    def recording(self, event_name):
+        asked.add(event_name)
+        return real(self, event_name)
+
+    EventAliaser._alias_event_name = recording
+    try:
+        session = botocore.session.get_session()
+        for service in SERVICES:
+            client = session.create_client(service, region_name="us-east-1", aws_access_key_id="k",
+                                           aws_secret_access_key="s")
+            client.meta.events.register("before-send", _stop)
+            model = client.meta.service_model
+            for name in model.operation_names:
+                shape = model.operation_model(name).input_shape
+                if shape is None or not shape.required_members:
+                    with contextlib.suppress(_Sent):
+                        getattr(client, botocore.xform_name(name))()
+                    break
+    finally:
+        EventAliaser._alias_event_name = real
+    return asked
+
+
+def _names_around_every_alias() -> set[str]:
+    names = set()
+    for alias in EVENT_ALIASES:
+        for name in (alias, f"before-call.{alias}", f"before-call.{alias}.GetItem", f"x.{alias}.{alias}",
+                     f"before-call.{alias}x.Op", f"before-call.x{alias}.Op", f"a{alias}b", f"a.{alias}b.c"):
+            names.add(name)
+    return names
+
+
+def test_known_aliases_answers_every_name_as_botocores_aliaser():
+    names = _names_a_session_uses() | _names_around_every_alias()
+    assert len(names) > 500 and any(EventAliaser(HierarchicalEmitter())._alias_event_name(n) != n for n in names)
+    ours, theirs = aws.KnownAliases(HierarchicalEmitter()), EventAliaser(HierarchicalEmitter())
+    for name in sorted(names):
+        assert ours._alias_event_name(name) == theirs._alias_event_name(name), name
+    for name in sorted(names):  # and again from the cache
+        assert ours._alias_event_name(name) == theirs._alias_event_name(name), name
+
+
+class _CountingAliases(dict):
+    walked = 0
+
+    def items(self):
+        _CountingAliases.walked += 1
+        return super().items()
+
+
+def test_a_name_no_alias_can_change_skips_botocores_loop():
+    aliases = _CountingAliases(EVENT_ALIASES)
+    ours = aws.KnownAliases(HierarchicalEmitter(), aliases)
+    for name in ("before-call.dynamodb.TransactWriteItems", "needs-retry.sqs.ReceiveMessage",
+                 "creating-client-class.dynamodb", "before-send.sns.Publish"):
+        assert ours._alias_event_name(name) == name
+    assert _CountingAliases.walked == 0
+    assert ours._alias_event_name("before-call.apigateway.GetRestApis") == "before-call.api-gateway.GetRestApis"
+    assert _CountingAliases.walked == 1
+
+
+def test_the_session_and_its_clients_use_known_aliases_and_register_botocores_handlers():
+    ours, stock = aws.new_session(), botocore.session.get_session()
+    emitter = ours.get_component("event_emitter")
+    assert type(emitter) is aws.KnownAliases and ours._events is emitter  # noqa: SLF001
+    client = ours.create_client("dynamodb", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    assert type(client.meta.events) is aws.KnownAliases
+    stock_registry, our_registry = stock._original_handler._handlers, ours._original_handler._handlers  # noqa: SLF001
+    names = _names_a_session_uses()
+    for name in sorted(names):
+        assert list(our_registry.prefix_search(name)) == list(stock_registry.prefix_search(name)), name

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 
 import botocore.session
+import pytest
 from botocore.hooks import EVENT_ALIASES, EventAliaser, HierarchicalEmitter
 
 from chalicelib.store import aws
@@ -97,3 +98,36 @@ def test_the_session_and_its_clients_use_known_aliases_and_register_botocores_ha
     names = _names_a_session_uses()
     for name in sorted(names):
         assert list(our_registry.prefix_search(name)) == list(stock_registry.prefix_search(name)), name
+
+
+def _credentials(session):
+    c = session.get_credentials()
+    return (type(c), c.method, c.access_key, c.secret_key, c.token) if c is not None else None
+
+
+def test_credentials_from_the_environment_are_botocores_without_building_the_rest_of_its_chain(monkeypatch):
+    import botocore.credentials
+
+    for env in ({"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token"},
+                {"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "secret",
+                 "AWS_CREDENTIAL_EXPIRATION": "2099-01-01T00:00:00Z"}):
+        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+        monkeypatch.delenv("AWS_CREDENTIAL_EXPIRATION", raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        stock = _credentials(botocore.session.get_session())
+        assert stock is not None and stock[1] == "env"
+        real = botocore.credentials.create_credential_resolver
+        monkeypatch.setattr(botocore.credentials, "create_credential_resolver",
+                            lambda *a, **k: pytest.fail("the default chain was built"))
+        assert _credentials(aws.new_session()) == stock
+        monkeypatch.setattr(botocore.credentials, "create_credential_resolver", real)
+
+
+def test_without_credentials_in_the_environment_the_session_keeps_botocores_default_chain(monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    resolver = aws.new_session().get_component("credential_provider")
+    names = [p.METHOD for p in resolver.providers]
+    assert names == [p.METHOD for p in botocore.session.get_session().get_component("credential_provider").providers]
+    assert names[0] == "env" and "container-role" in names and "iam-role" in names

@@ -13,7 +13,8 @@ JSON is read as before.
 
 Its event names go through :class:`KnownAliases`: botocore maps old service names in every event name it registers
 or emits to new ones by trying each of its 65 aliases in turn (a miss raises and catches a ``ValueError``), ~0.3 M
-instructions for each new name; a name that contains none of the aliases is answered at once.
+instructions for each new name; here botocore's loop runs only over the aliases that can change the name (none, for
+nearly every name).
 """
 from __future__ import annotations
 
@@ -67,13 +68,15 @@ class PackagedDataFiles(JSONFileLoader):
 
 
 class KnownAliases(EventAliaser):
-    """botocore's event aliaser, answering a new event name that no alias can change without botocore's loop.
+    """botocore's event aliaser, without its cost for a new event name.
 
-    botocore's ``_alias_event_name`` replaces the first alias (in order) that is a dot-separated part of the name
-    (an alias without a dot) or a substring of it (an alias with one); when none is, the name stays as it is. Only
-    that last case is taken here, decided by the same two tests at once; every other name, and the cache, are
-    botocore's. A client's emitter is a copy of the session's (``__copy__`` makes ``self.__class__``), so it answers
-    the same way (tests/unit/test_packaging.py compares both with botocore's on every name a session uses)."""
+    botocore's ``_alias_event_name`` tries its aliases in order and uses the first that is a dot-separated part of
+    the name (an alias without a dot) or a substring of it (an alias with one); trying one that is not a part
+    raises and catches a ``ValueError``. Here the aliases that pass those two tests are picked first (none, for
+    nearly every name: the name stays as it is) and botocore's own method runs over just those, in their order —
+    the same first alias, so the same answer. A client's emitter is a copy of the session's (``__copy__`` makes
+    ``self.__class__``), so it answers the same way (tests/unit/store/test_aws_session.py compares both with
+    botocore's on every name a session uses)."""
 
     def __init__(self, event_emitter: Any, event_aliases: dict[str, str] | None = None) -> None:
         super().__init__(event_emitter, event_aliases)
@@ -81,10 +84,16 @@ class KnownAliases(EventAliaser):
         self._dotted = tuple(k for k in self._event_aliases if "." in k)
 
     def _alias_event_name(self, event_name: str) -> str:
-        if event_name not in self._alias_name_cache and self._plain.isdisjoint(event_name.split(".")) \
-                and not any(alias in event_name for alias in self._dotted):
-            self._alias_name_cache[event_name] = event_name
-        return super()._alias_event_name(event_name)
+        cache = self._alias_name_cache
+        if event_name not in cache:
+            parts = event_name.split(".")
+            if self._plain.isdisjoint(parts) and not any(alias in event_name for alias in self._dotted):
+                cache[event_name] = event_name
+            else:
+                found = {old: new for old, new in self._event_aliases.items()
+                         if (old in event_name if "." in old else old in parts)}
+                cache[event_name] = EventAliaser(self._emitter, found)._alias_event_name(event_name)
+        return cache[event_name]
 
 
 class _Session(botocore.session.Session):

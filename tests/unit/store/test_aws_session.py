@@ -77,15 +77,26 @@ class _CountingAliases(dict):
         return super().items()
 
 
-def test_a_name_no_alias_can_change_skips_botocores_loop():
+def test_botocores_loop_runs_only_over_the_aliases_that_can_change_the_name(monkeypatch):
     aliases = _CountingAliases(EVENT_ALIASES)
     ours = aws.KnownAliases(HierarchicalEmitter(), aliases)
     for name in ("before-call.dynamodb.TransactWriteItems", "needs-retry.sqs.ReceiveMessage",
                  "creating-client-class.dynamodb", "before-send.sns.Publish"):
         assert ours._alias_event_name(name) == name
     assert _CountingAliases.walked == 0
+    assert _CountingAliases.walked == 0  # no alias can change them: answered without botocore's loop
+    given: list[dict] = []
+
+    class Recording(EventAliaser):
+        def __init__(self, emitter, event_aliases=None):
+            given.append(event_aliases)
+            super().__init__(emitter, event_aliases)
+
+    monkeypatch.setattr(aws, "EventAliaser", Recording)
     assert ours._alias_event_name("before-call.apigateway.GetRestApis") == "before-call.api-gateway.GetRestApis"
-    assert _CountingAliases.walked == 1
+    assert ours._alias_event_name("before-call.secretsmanager.GetSecretValue") == \
+        "before-call.secrets-manager.GetSecretValue"
+    assert given == [{"apigateway": "api-gateway"}, {"secretsmanager": "secrets-manager"}]  # botocore's loop: 1 alias
 
 
 def test_the_session_and_its_clients_use_known_aliases_and_register_botocores_handlers():

@@ -29,7 +29,8 @@ import botocore
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialResolver, EnvProvider
-from botocore.hooks import EventAliaser
+from botocore.handlers import BUILTIN_HANDLERS
+from botocore.hooks import EventAliaser, HierarchicalEmitter
 from botocore.loaders import JSONFileLoader, create_loader
 
 from chalicelib import settings as settings_mod
@@ -96,8 +97,26 @@ class KnownAliases(EventAliaser):
         return cache[event_name]
 
 
+# botocore's own handlers, which its session registers in every process: each is checked to take ``**kwargs``
+# (``inspect.getfullargspec``, ~9 M instructions of a cold start for the ~130); they all do
+# (tests/unit/store/test_aws_session.py), so that check is not made again for them.
+_BUILTIN = frozenset(id(spec[1]) for spec in BUILTIN_HANDLERS)
+
+
+class _Handlers(HierarchicalEmitter):
+    """botocore's handler registry; checks every handler but botocore's built-in ones as botocore does."""
+
+    def _verify_accept_kwargs(self, func: Any) -> None:
+        if id(func) not in _BUILTIN:
+            super()._verify_accept_kwargs(func)
+
+
 class _Session(botocore.session.Session):
-    """A botocore session whose event emitter (the one its clients copy) is a :class:`KnownAliases`."""
+    """A botocore session whose handler registry is a :class:`_Handlers` and whose event emitter (the one its clients
+    copy) is a :class:`KnownAliases`."""
+
+    def __init__(self) -> None:
+        super().__init__(event_hooks=_Handlers())
 
     def _register_builtin_handlers(self, events: Any) -> None:
         # Session.__init__ calls this right after making its EventAliaser over the handler registry, before

@@ -142,3 +142,33 @@ def test_without_credentials_in_the_environment_the_session_keeps_botocores_defa
     names = [p.METHOD for p in resolver.providers]
     assert names == [p.METHOD for p in botocore.session.get_session().get_component("credential_provider").providers]
     assert names[0] == "env" and "container-role" in names and "iam-role" in names
+
+
+def test_botocores_builtin_handlers_all_take_kwargs_so_the_session_does_not_check_them_again():
+    from botocore.compat import accepts_kwargs
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    assert BUILTIN_HANDLERS and all(accepts_kwargs(spec[1]) for spec in BUILTIN_HANDLERS)
+    checked: list = []
+    registry = aws._Handlers()
+    real = HierarchicalEmitter._verify_accept_kwargs
+
+    def spy(self, func):
+        checked.append(func)
+        return real(self, func)
+
+    HierarchicalEmitter._verify_accept_kwargs = spy
+    try:
+        for spec in BUILTIN_HANDLERS:
+            registry.register(spec[0], spec[1])
+
+        def handler(**kwargs):
+            return None
+
+        registry.register("before-call.dynamodb", handler)
+        with pytest.raises(ValueError, match="must accept keyword arguments"):
+            registry.register("before-call.dynamodb", lambda request: None)  # still refused, as botocore refuses it
+    finally:
+        HierarchicalEmitter._verify_accept_kwargs = real
+    assert len(checked) == 2 and checked[0] is handler
+    assert type(aws.new_session()._original_handler) is aws._Handlers  # noqa: SLF001

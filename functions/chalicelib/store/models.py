@@ -67,7 +67,9 @@ def _share_client(connection: Connection, region: str | None, host: str | None) 
 # Every model class made so far -> its logical table (``settings.TABLES``): the ``Meta.table_name`` it was written
 # with, or its model base's (directory items); :func:`bind` sets the real names.
 _TABLES: dict[type[Model], str] = {}
-_bound: settings_mod.Settings | None = None  # what bind() last applied (None: not yet, the environment's)
+# What the models are bound to: the settings when this module is imported, then what bind() last applied — a model
+# made later (``_ELSEWHERE``) is bound to the same as the others, as when they were all made at import.
+_bound: settings_mod.Settings = settings_mod.get()
 
 
 def _bind(cls: type[Model], s: settings_mod.Settings) -> None:
@@ -85,7 +87,7 @@ class _Model(Model):
         super().__init_subclass__(**kwargs)
         _TABLES[cls] = next((_TABLES[base] for base in cls.__mro__[1:] if base in _TABLES), None) \
             or cls.Meta.table_name
-        _bind(cls, _bound or settings_mod.get())
+        _bind(cls, _bound)
 
     @classmethod
     def _get_connection(cls):  # type: ignore[override]

@@ -260,7 +260,9 @@ class World:
 
 FLOOR = "libraries alone (webhook's modules, session, 2 clients, Logger)"
 VALGRIND = False  # --valgrind: count instructions (cachegrind) instead of reading the CPU clock
+PROFILE_DIR: Path | None = None  # --profile DIR: valgrind's callgrind instead, its output kept there per sample
 _IR = re.compile(r"I\s+refs:\s+([\d,]+)")
+_COLLECTED = re.compile(r"Collected\s*:\s+([\d,]+)")  # callgrind's total (--profile)
 
 
 def _run(root: str, function: str, event: dict, env: dict[str, str], probe: str = PROBE) -> dict:
@@ -268,7 +270,10 @@ def _run(root: str, function: str, event: dict, env: dict[str, str], probe: str 
         ev, out = Path(tmp) / "event.json", Path(tmp) / "out.json"
         ev.write_text(json.dumps(event, default=str))
         command = [sys.executable, "-I", "-S", "-c", probe, root, function, str(ev), str(out)]
-        if VALGRIND:
+        if PROFILE_DIR is not None:
+            name = f"{Path(root).name}-{function.replace(':', '-')}-{time.time_ns()}.callgrind"
+            command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={PROFILE_DIR / name}", *command]
+        elif VALGRIND:
             command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={tmp}/cg.out",
                        *command]
         proc = subprocess.run(command, cwd=root, env={**env, "DEALREG_FUNCTION": function.split(":")[0]},
@@ -277,7 +282,7 @@ def _run(root: str, function: str, event: dict, env: dict[str, str], probe: str 
             raise RuntimeError(f"{function} failed:\n{proc.stderr[-3000:]}")
         got = json.loads(out.read_text())
         if VALGRIND:
-            found = _IR.search(proc.stderr)
+            found = _IR.search(proc.stderr) or _COLLECTED.search(proc.stderr)
             if found is None:
                 raise RuntimeError(f"{function}: no instruction count from valgrind:\n{proc.stderr[-3000:]}")
             got["ir_m"] = int(found.group(1).replace(",", "")) / 1e6
@@ -400,11 +405,20 @@ def main() -> None:
                         help="also the libraries a first webhook loads, alone (no dealreg code, no AWS call)")
     parser.add_argument("--valgrind", action="store_true",
                         help="report instructions executed (valgrind cachegrind, millions): load-independent")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="with --valgrind: run callgrind instead and keep its output per sample in this "
+                             "directory (read it with callgrind_annotate)")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 unless every function answered as expected (make test's smoke of the zip)")
     args = parser.parse_args()
     global VALGRIND
     VALGRIND = args.valgrind
+    if args.profile is not None:
+        if not VALGRIND:
+            parser.error("--profile is a valgrind tool: use it with --valgrind")
+        global PROFILE_DIR
+        PROFILE_DIR = args.profile.resolve()
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
     only = tuple(p for p in args.only.split(",") if p)
     if args.check and (only or args.imports_only or args.clients or args.steps):
         parser.error("--check runs every function once: not with --only, --imports-only, --clients or --steps")

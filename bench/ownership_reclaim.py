@@ -71,7 +71,7 @@ def _hook(counter: ReadCounter) -> None:
     from chalicelib.store import models
 
     clients = {id(models.connection().client): models.connection().client}
-    for model in models._ALL_MODELS:
+    for model in models.every_model():
         c = model._get_connection().connection.client
         clients[id(c)] = c
     for c in clients.values():

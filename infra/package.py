@@ -746,7 +746,9 @@ for package in ("chalicelib", "schemas", "connectors"):
         except Exception:
             pass
 with open(out, "wb") as f:
-    marshal.dump({"engine": precompiled.engine(), "patterns": patterns[:400], "sources": sources}, f)
+    marshal.dump({"engine": precompiled.engine(), "patterns": patterns[:400],  # each code object on its own:
+                  "sources": {module: {text: marshal.dumps(code) for text, code in table.items()}  # loaded at use
+                              for module, table in sources.items()}}, f)
 """
 
 

@@ -10,7 +10,9 @@ Python's regex compiler is Python code), and ~1,350 snippets of generated source
 the zip's own Python version, and records (``precompiled.marshal``):
 - for every regular expression compiled, the arguments ``re`` gave the regex engine's constructor
   (``_sre.compile``: the compiled program and its groups);
-- for every source text those three stdlib functions compile, the code object ``compile`` makes of it.
+- for every source text those three stdlib functions compile, the code object ``compile`` makes of it, marshalled
+  on its own: a function unmarshals only the code objects it uses, when it first uses each (the whole record's
+  1,018 code objects at once cost the API ~15 M instructions of a cold start; its texts, the keys, are cheap).
 
 :func:`seed` puts the patterns where ``re.compile`` looks first (``re._cache``, keyed as ``re`` keys it), and gives
 ``typing``, ``dataclasses`` and ``collections`` a ``compile`` / ``exec`` / ``eval`` of their own (a module global
@@ -41,7 +43,7 @@ from importlib.util import MAGIC_NUMBER
 from typing import Any
 
 RECORD = os.path.join(os.path.dirname(__file__), "precompiled.marshal")
-FORMAT = 2
+FORMAT = 3  # 3: each code object marshalled on its own
 # (module, name of the builtin it calls, compile mode): the stdlib code generators the record covers
 GENERATORS = (("typing", "compile", "eval"), ("dataclasses", "exec", "exec"), ("collections", "eval", "eval"))
 
@@ -54,10 +56,18 @@ def engine() -> list:
     return [FORMAT, list(sys.version_info[:2]), MAGIC_NUMBER, _sre.MAGIC, _sre.CODESIZE]
 
 
+def _code(codes: dict[str, Any], source: str):
+    """The recorded code object of ``source`` (unmarshalled at its first use, then kept), or None."""
+    code = codes.get(source)
+    if type(code) is bytes:
+        code = codes[source] = marshal.loads(code)
+    return code
+
+
 def _compile_with(codes: dict[str, Any]):
     def compile(source, filename, mode, flags=0, dont_inherit=False, optimize=-1, **kwargs):  # noqa: A001
-        code = codes.get(source) if (filename == "<string>" and mode == "eval" and not flags and not kwargs
-                                     and type(source) is str) else None
+        code = _code(codes, source) if (filename == "<string>" and mode == "eval" and not flags and not kwargs
+                                        and type(source) is str) else None
         return code if code is not None else builtins.compile(source, filename, mode, flags, dont_inherit,
                                                               optimize, **kwargs)
     return compile
@@ -65,7 +75,7 @@ def _compile_with(codes: dict[str, Any]):
 
 def _run_with(codes: dict[str, Any], run):
     def runner(source, globals=None, locals=None, /, **kwargs):  # noqa: A002
-        code = codes.get(source) if type(source) is str else None
+        code = _code(codes, source) if type(source) is str else None
         return run(source if code is None else code, globals, locals, **kwargs)
     return runner
 

@@ -42,6 +42,40 @@ def test_a_moved_endpoint_with_the_same_table_names_gets_a_new_connection(restor
 
 def test_every_model_follows_the_prefix(restore_binding):
     models.bind(_settings("dealreg-other", "http://127.0.0.1:3"))
-    for logical, model in models.MODELS.items():
+    for model, logical in models.every_model().items():
         conn = model._get_connection()
         assert conn.table_name == f"dealreg-other-{logical}" and conn.connection.host == "http://127.0.0.1:3"
+
+
+
+def _probe_model():
+    from pynamodb.attributes import UnicodeAttribute
+
+    class Probe(models._Model):
+        class Meta(models._Meta):
+            table_name = "tenders"
+
+        key = UnicodeAttribute(hash_key=True)
+
+    return Probe
+
+
+def test_a_model_made_at_first_use_is_bound_like_the_others(restore_binding, monkeypatch):
+    """The models in models_dedup / models_rest are made at first use: bound to what the others are bound to."""
+    made = []
+    try:
+        models.bind(_settings("dealreg-lazy", "http://127.0.0.1:4"))
+        made.append(_probe_model())
+        conn = made[-1]._get_connection()
+        assert conn.table_name == "dealreg-lazy-tenders" and conn.connection.host == "http://127.0.0.1:4"
+        # the environment changing without a bind(): a new model follows the others, not the environment
+        monkeypatch.setenv("DEALREG_PREFIX", "dealreg-moved")
+        settings_mod.reset()
+        made.append(_probe_model())
+        assert made[-1]._get_connection().table_name == "dealreg-lazy-tenders"
+        assert models.RegistrationItem._get_connection().table_name == "dealreg-lazy-registrations"
+    finally:
+        for cls in made:
+            models._TABLES.pop(cls, None)
+        monkeypatch.undo()
+        settings_mod.reset()

@@ -48,9 +48,10 @@ def test_every_recorded_code_object_is_the_one_compile_makes_of_its_text(record)
     assert len(sources["typing"]) >= 300 and len(sources["dataclasses"]) >= 100 and len(sources["collections"]) >= 20
     assert "str | None" in sources["typing"]
     for module, _builtin, mode in precompiled.GENERATORS:
-        for text, code in sources[module].items():
-            # a code object compares its bytecode, constants, names, line table, flags
-            assert code == builtins.compile(text, "<string>", mode, dont_inherit=True), (module, text)
+        for text, blob in sources[module].items():
+            # each marshalled on its own; a code object compares its bytecode, constants, names, line table, flags
+            assert type(blob) is bytes, (module, text)
+            assert marshal.loads(blob) == builtins.compile(text, "<string>", mode, dont_inherit=True), (module, text)
 
 
 _SPY = """
@@ -131,10 +132,13 @@ def test_the_seeded_generators_use_the_recorded_code_and_compile_anything_else(r
         used.append(source)
         return real(source, *args, **kwargs)
 
+    recorded = marshal.loads(sources["typing"][text])
     compile_ = precompiled._compile_with(sources["typing"])
     builtins.compile = spy
     try:
-        assert compile_(text, "<string>", "eval") is sources["typing"][text]  # recorded: no compile
+        first = compile_(text, "<string>", "eval")  # recorded: unmarshalled at its first use, no compile
+        assert first == recorded and type(sources["typing"][text]) is not bytes
+        assert compile_(text, "<string>", "eval") is first  # and kept
         assert used == []
         made = compile_("int | bytes", "<string>", "eval")  # not recorded: compiled as always
     finally:

@@ -41,14 +41,12 @@ def _table_props(template: dict[str, Any], logical: str) -> dict[str, Any]:
 
 
 def _models_on(logical: str) -> list[type[Model]]:
-    """The model registered for a table and every model class stored in the same table (directory items)."""
-    base = models.MODELS[logical]
-    return [base, *[c for c in vars(models).values()
-                    if isinstance(c, type) and issubclass(c, base) and c is not base]]
+    """Every model class stored in a table (the directory's item types, the sessions table's two)."""
+    return [cls for cls, table in models.every_model().items() if table == logical]
 
 
 def test_every_logical_table_has_a_model_and_a_resource(template):
-    assert set(models.MODELS) == set(TABLES)
+    assert set(models.every_model().values()) == set(TABLES)
     tables = {r["Properties"]["TableName"] for r in template.values() if r["Type"] == "AWS::DynamoDB::Table"}
     assert tables == {f"{PREFIX}-{t}" for t in TABLES}
 

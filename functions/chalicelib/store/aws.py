@@ -10,6 +10,11 @@ clients it makes) through :class:`PackagedDataFiles`: in the deployment zip each
 ``make package`` wrote beside it (``infra.package.botocore_pickle``: the very objects botocore's JSON loader would
 parse), ~5x cheaper to load than the JSON on a cold start; elsewhere (tests, ``make run``) there is none and the
 JSON is read as before.
+
+Its event names go through :class:`KnownAliases`: botocore maps old service names in every event name it registers
+or emits to new ones by trying each of its 65 aliases in turn (a miss raises and catches a ``ValueError``), ~0.3 M
+instructions for each new name; here botocore's loop runs only over the aliases that can change the name (none, for
+nearly every name).
 """
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ from typing import Any
 import botocore
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import CredentialResolver, EnvProvider
+from botocore.handlers import BUILTIN_HANDLERS
+from botocore.hooks import EventAliaser, HierarchicalEmitter
 from botocore.loaders import JSONFileLoader, create_loader
 
 from chalicelib import settings as settings_mod
@@ -60,10 +68,75 @@ class PackagedDataFiles(JSONFileLoader):
             return super().load_file(file_path)
 
 
+class KnownAliases(EventAliaser):
+    """botocore's event aliaser, without its cost for a new event name.
+
+    botocore's ``_alias_event_name`` tries its aliases in order and uses the first that is a dot-separated part of
+    the name (an alias without a dot) or a substring of it (an alias with one); trying one that is not a part
+    raises and catches a ``ValueError``. Here the aliases that pass those two tests are picked first (none, for
+    nearly every name: the name stays as it is) and botocore's own method runs over just those, in their order —
+    the same first alias, so the same answer. A client's emitter is a copy of the session's (``__copy__`` makes
+    ``self.__class__``), so it answers the same way (tests/unit/store/test_aws_session.py compares both with
+    botocore's on every name a session uses)."""
+
+    def __init__(self, event_emitter: Any, event_aliases: dict[str, str] | None = None) -> None:
+        super().__init__(event_emitter, event_aliases)
+        self._plain = frozenset(k for k in self._event_aliases if "." not in k)
+        self._dotted = tuple(k for k in self._event_aliases if "." in k)
+
+    def _alias_event_name(self, event_name: str) -> str:
+        cache = self._alias_name_cache
+        if event_name not in cache:
+            parts = event_name.split(".")
+            if self._plain.isdisjoint(parts) and not any(alias in event_name for alias in self._dotted):
+                cache[event_name] = event_name
+            else:
+                found = {old: new for old, new in self._event_aliases.items()
+                         if (old in event_name if "." in old else old in parts)}
+                cache[event_name] = EventAliaser(self._emitter, found)._alias_event_name(event_name)
+        return cache[event_name]
+
+
+# botocore's own handlers, which its session registers in every process: each is checked to take ``**kwargs``
+# (``inspect.getfullargspec``, ~9 M instructions of a cold start for the ~130); they all do
+# (tests/unit/store/test_aws_session.py), so that check is not made again for them.
+_BUILTIN = frozenset(id(spec[1]) for spec in BUILTIN_HANDLERS)
+
+
+class _Handlers(HierarchicalEmitter):
+    """botocore's handler registry; checks every handler but botocore's built-in ones as botocore does."""
+
+    def _verify_accept_kwargs(self, func: Any) -> None:
+        if id(func) not in _BUILTIN:
+            super()._verify_accept_kwargs(func)
+
+
+class _Session(botocore.session.Session):
+    """A botocore session whose handler registry is a :class:`_Handlers` and whose event emitter (the one its clients
+    copy) is a :class:`KnownAliases`."""
+
+    def __init__(self) -> None:
+        super().__init__(event_hooks=_Handlers())
+
+    def _register_builtin_handlers(self, events: Any) -> None:
+        # Session.__init__ calls this right after making its EventAliaser over the handler registry, before
+        # anything else reads it (the "event_emitter" component is registered after): the same place, ours.
+        self._events = KnownAliases(self._original_handler)
+        super()._register_builtin_handlers(self._events)
+
+
 def new_session() -> botocore.session.Session:
     """A botocore session whose data loader is botocore's own (same search paths, from the same ``data_path``
-    setting) with :class:`PackagedDataFiles` as its file loader."""
-    s = botocore.session.get_session()
+    setting) with :class:`PackagedDataFiles` as its file loader, and whose event names go through
+    :class:`KnownAliases`.
+
+    When the environment holds credentials (Lambda puts the function's role there), they are the session's
+    credentials, as in botocore's default chain, whose first provider is the environment: the rest of the chain
+    is then not built (its container and instance-metadata providers each make an HTTP session with an SSL
+    context: ~9 M instructions of a cold start for providers never asked)."""
+    s = _Session()
+    if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        s.register_component("credential_provider", CredentialResolver(providers=[EnvProvider()]))
     loader = create_loader(s.get_config_variable("data_path"))
     loader.file_loader = PackagedDataFiles()
     s.register_component("data_loader", loader)

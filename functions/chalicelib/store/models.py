@@ -7,15 +7,17 @@ Keys and indexes serve the access patterns:
 - directory: partners, users, teams and hashed API keys under one ``pk`` with a type prefix.
 - claims: unique keys taken in the same transaction as a registration (webhook ids, external refs);
   ``expires_at`` is the DynamoDB TTL attribute, and reads treat expired claims as absent.
+
+The other tables' models are in ``models_dedup`` and ``models_rest``, made at first use (see ``_ELSEWHERE``).
 """
 from __future__ import annotations
 
+import importlib
 import time
 from typing import Any
 
 from botocore.config import Config
 from pynamodb.attributes import (
-    BinaryAttribute,
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
@@ -62,8 +64,30 @@ def _share_client(connection: Connection, region: str | None, host: str | None) 
     return connection
 
 
+# Every model class made so far -> its logical table (``settings.TABLES``): the ``Meta.table_name`` it was written
+# with, or its model base's (directory items); :func:`bind` sets the real names.
+_TABLES: dict[type[Model], str] = {}
+# What the models are bound to: the settings when this module is imported, then what bind() last applied — a model
+# made later (``_ELSEWHERE``) is bound to the same as the others, as when they were all made at import.
+_bound: settings_mod.Settings = settings_mod.get()
+
+
+def _bind(cls: type[Model], s: settings_mod.Settings) -> None:
+    cls.Meta.table_name = s.table(_TABLES[cls])
+    cls.Meta.region = s.region
+    cls.Meta.host = s.endpoint_url
+    cls._connection = None
+
+
 class _Model(Model):
-    """Every table's model: one shared botocore client for all of them (see :func:`_share_client`)."""
+    """Every table's model: one shared botocore client for all of them (see :func:`_share_client`); bound to the
+    current settings as it is made."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _TABLES[cls] = next((_TABLES[base] for base in cls.__mro__[1:] if base in _TABLES), None) \
+            or cls.Meta.table_name
+        _bind(cls, _bound)
 
     @classmethod
     def _get_connection(cls):  # type: ignore[override]
@@ -238,17 +262,6 @@ class UserItem(_DirectoryItem):
     # ``failed_logins`` / ``locked_until``: not attributes of the model any more, they are ignored when read.
 
 
-class DirectoryAuditItem(_DirectoryItem):
-    """``pk = audit#<ISO time>#<random>``: one admin change of the directory (who, what, which object; never a
-    key, secret, password or code)."""
-
-    class Meta(_DirectoryItem.Meta):
-        pass
-
-    actor = UnicodeAttribute()  # "<kind>:<id>" (user:root, or cli:<os user> for the operator CLI)
-    action = UnicodeAttribute()  # e.g. user.created, partner.secret_rotated
-    target = UnicodeAttribute()  # "<kind>:<id>"
-    detail = JSONAttribute(null=True)
 
 
 class TeamItem(_DirectoryItem):
@@ -265,14 +278,6 @@ class TeamItem(_DirectoryItem):
     version = NumberAttribute(null=True)  # admin writes condition on it (absent on older items = 0)
 
 
-class StackItem(_DirectoryItem):
-    """``pk = meta#stack``: a random id made the first time it is asked for, so tools can tell one stack (or
-    one ``make run RESET=1`` generation of it) from another (``store.directory.stack_id``)."""
-
-    class Meta(_DirectoryItem.Meta):
-        pass
-
-    stack_id = UnicodeAttribute()
 
 
 class ApiKeyItem(_DirectoryItem):
@@ -303,19 +308,6 @@ class SessionKeyItem(_Model):
     user_id = UnicodeAttribute(null=True)  # a partner user's session: that person must stay active too
 
 
-class LoginThrottleItem(_Model):
-    """Password-login attempt counts (``domain.login_throttle``) in the sessions table: ``pk =
-    throttle#pair#<client address>#<user id>`` | ``throttle#ip#<address>`` | ``throttle#user#<user id>``; each
-    write is conditioned on the count read (``store.login_throttle``); TTL removes quiet ones."""
-
-    class Meta(_Meta):
-        table_name = "sessions"
-
-    pk = UnicodeAttribute(hash_key=True)
-    attempts = NumberAttribute(default=0)
-    last_at = UTCDateTimeAttribute(null=True)
-    next_at = UTCDateTimeAttribute(null=True)
-    expires_at = TTLAttribute(null=True)
 
 
 class ClaimItem(_Model):
@@ -351,338 +343,42 @@ class HolderItem(_Model):
     by_active = _index("ByActiveIndex", "load_shard", "active", NumberAttribute)()
 
 
-class FollowUpItem(_Model):
-    """One follow-up on a registration (issue 4); the owner's move the registration's activity clock."""
-
-    class Meta(_Meta):
-        table_name = "followups"
-
-    id = UnicodeAttribute(hash_key=True)
-    registration_id = UnicodeAttribute()
-    at = UnicodeAttribute()  # ISO time, the range key of ByRegistrationIndex
-    type = UnicodeAttribute()
-    note = UnicodeAttribute(null=True)
-    author_kind = UnicodeAttribute()
-    author_id = UnicodeAttribute()
-    counted = BooleanAttribute()
-    created_at = UTCDateTimeAttribute()
-
-    by_registration = _index("ByRegistrationIndex", "registration_id", "at")()
-
-
-
-class RegistryCacheItem(_Model):
-    """``key = <provider>#id#<scheme>:<value>`` or ``<provider>#name#<name key>``: one registry answer.
-
-    ``payload`` is the answer as JSON (the company, or the ranked candidates, or "not found");
-    ``expires_at`` is the DynamoDB TTL attribute and reads treat expired items as absent.
-    """
-
-    class Meta(_Meta):
-        table_name = "registry_cache"
-
-    key = UnicodeAttribute(hash_key=True)
-    payload = JSONAttribute()
-    fetched_at = UTCDateTimeAttribute()
-    expires_at = TTLAttribute()
-
-
-class CustomerEnrichmentItem(_Model):
-    """``customer_key``: what the registries say about a customer, kept beside (not inside) CustomerItem."""
-
-    class Meta(_Meta):
-        table_name = "enrichments"
-
-    customer_key = UnicodeAttribute(hash_key=True)
-    state = UnicodeAttribute()  # enriched | not_found | retrying | parked | failed
-    company = JSONAttribute(null=True)  # schemas.company.Company, as JSON
-    match = UnicodeAttribute(null=True)  # id | name
-    score = NumberAttribute(null=True)
-    review_flag = UnicodeAttribute(null=True)  # the flagged status (dissolved, revoked, lapsed, retired)
-    registration_id = UnicodeAttribute(null=True)
-    attempts = NumberAttribute(default=0)
-    last_error = UnicodeAttribute(null=True)
-    checked_at = UTCDateTimeAttribute()
-
-
-
-class DedupIndexItem(_Model):
-    """The dedup blocking index (issue 3; see chalicelib.domain.dedup_match and chalicelib.store.dedup).
-
-    One table keyed ``(pk, sk)``, three kinds of item, so every read is a key lookup or a Query of one
-    partition of the base table (no GSI: a GSI would cost a second write per posting):
-
-    - a head ``pk = "<blocking key>"``, ``sk = "#"`` with ``n``, the key's frequency mark
-      (``dedup_match.count_mark``), and the posting of the first customer that carried the key (``ref`` =
-      its customer key, ``name``, ``core``, ``keys``);
-    - a posting ``pk = "<blocking key>"``, ``sk = "<customer key>"`` with the customer's ``name`` and exact
-      ``keys`` (so a check scores without more reads); a posting list is one partition, head first;
-    - a marker ``pk = "#doc|<customer key>|<name key>"``, ``sk = "#"``: this customer name is indexed.
-
-    (Before issue 15 item 5, a counter ``pk = "#n|<blocking key>"`` took the head's place: see
-    ``store.dedup.migrate_counters``.)
-    """
-
-    class Meta(_Meta):
-        table_name = "dedup_index"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    name = UnicodeAttribute(null=True)
-    core = UnicodeAttribute(null=True)  # the name's compact comparison form (ranking ties, no re-normalising)
-    keys = JSONAttribute(null=True)
-    n = NumberAttribute(null=True)
-    ref = UnicodeAttribute(null=True)  # a head's own posting: the customer key
-    created_at = UTCDateTimeAttribute(null=True)
-
-
-class DedupVerdictItem(_Model):
-    """The dedup handler's verdict on one registration (issue 3), written once."""
-
-    class Meta(_Meta):
-        table_name = "dedup_verdicts"
-
-    registration_id = UnicodeAttribute(hash_key=True)
-    outcome = UnicodeAttribute()
-    verdict = JSONAttribute()  # schemas.dedup.DedupVerdict, as JSON
-    computed_at = UTCDateTimeAttribute()
-
-
-
-# -- tender feeds and subscriptions (issue 6) -------------------------------------------------------------
-
-
-class TenderItem(_Model):
-    """One procedure's tender, linked across sources; ``data`` is the latest ``schemas.tender.Tender``."""
-
-    class Meta(_Meta):
-        table_name = "tenders"
-
-    tender_id = UnicodeAttribute(hash_key=True)
-    data = JSONAttribute()
-    status = UnicodeAttribute()
-    title = UnicodeAttribute()
-    sources = ListAttribute(of=UnicodeAttribute, default=list)  # "<source>:<source_id>" seen for it
-    day = UnicodeAttribute()  # UTC day first seen, YYYY-MM-DD: the listing index's partition
-    seen_at = UnicodeAttribute()  # ISO timestamp first seen (sorts as text)
-    updated_at = UTCDateTimeAttribute()
-    cancelled = UnicodeAttribute(default="no")
-    # "pending" from the write that stores a new tender until its alerts are published: a poll that dies in
-    # between leaves it set, and the next poll of the same notice alerts again (alerts are idempotent).
-    alert_state = UnicodeAttribute(null=True)
-    version = VersionAttribute()
-
-    by_day = _index("ByDayIndex", "day", "seen_at")()
-
-
-class TenderRefItem(_Model):
-    """``ref`` (``src:<source>:<id>``, ``ocds:<ocid>``, ``ted:<doc id>``...) -> the tender it belongs to."""
-
-    class Meta(_Meta):
-        table_name = "tender_refs"
-
-    ref = UnicodeAttribute(hash_key=True)
-    tender_id = UnicodeAttribute()
-    created_at = UTCDateTimeAttribute()
-
-
-class TenderFeedItem(_Model):
-    """Polling state of one configured source: validators, schedule, last outcome."""
-
-    class Meta(_Meta):
-        table_name = "tender_feeds"
-
-    source = UnicodeAttribute(hash_key=True)
-    etag = UnicodeAttribute(null=True)
-    last_modified = UnicodeAttribute(null=True)
-    cursor = UnicodeAttribute(null=True)
-    next_due_at = UTCDateTimeAttribute(null=True)
-    last_run_at = UTCDateTimeAttribute(null=True)
-    last_ok_at = UTCDateTimeAttribute(null=True)
-    last_error = UnicodeAttribute(null=True)  # a reason code, never payload text
-    failures = NumberAttribute(default=0)
-    stats = JSONAttribute(null=True)
-    version = VersionAttribute()
-
-
-class SubscriptionItem(_Model):
-    """A rep's subscription (``id = sub_…``, ``data`` = schemas.tender.Subscription), and the matching index's
-    persisted state (``store/tenders.py``, issue 15): ``meta#version`` holds the change counter (``counter``),
-    the table's epoch (``created_at``) and the current snapshot (``snap_*``); ``log#<version>`` is the change
-    written in the same transaction as the counter moved to that version (``data``: the compiled row or the
-    deleted id); ``idx#<snapshot id>#<n>`` is chunk ``n`` of a snapshot (``blob``)."""
-
-    class Meta(_Meta):
-        table_name = "subscriptions"
-
-    id = UnicodeAttribute(hash_key=True)
-    rep_id = UnicodeAttribute(null=True)
-    data = JSONAttribute(null=True)
-    created_at = UnicodeAttribute(null=True)
-    counter = NumberAttribute(null=True)
-    snap_version = NumberAttribute(null=True)
-    snap_id = UnicodeAttribute(null=True)
-    snap_chunks = NumberAttribute(null=True)
-    snap_format = UnicodeAttribute(null=True)
-    blob = BinaryAttribute(null=True, legacy_encoding=False)
-
-    by_rep = _index("ByRepIndex", "rep_id", "created_at")()
-
-
-class TenderAlertItem(_Model):
-    """One alert per rep per tender (``key = <rep>#<tender id>``): written once, never duplicated."""
-
-    class Meta(_Meta):
-        table_name = "tender_alerts"
-
-    key = UnicodeAttribute(hash_key=True)
-    rep_id = UnicodeAttribute()
-    tender_id = UnicodeAttribute()
-    subscription_ids = ListAttribute(of=UnicodeAttribute, default=list)
-    delivery = UnicodeAttribute()
-    digest_day = UnicodeAttribute(null=True)  # set for daily_digest alerts until the digest is sent
-    created_at = UTCDateTimeAttribute()
-
-    by_digest = _index("ByDigestIndex", "digest_day", "key")()
-    # A rep's alerts, newest last (issue 15: was a Scan). Every alert has both attributes, so DynamoDB's
-    # own backfill of a new index covers the alerts written before it; no backfill command is needed.
-    by_rep = _index("ByRepIndex", "rep_id", "created_at")()
-
-# -- notification outbox (issue 5) ---------------------------------------------------------------------------
-
-
-class NotifySettingsItem(_DirectoryItem):
-    """``pk = notify#<kind>:<id>`` (``notify#user:wang``, ``notify#partner:acme``): how a person or partner is
-    told. Bot webhook URLs and signing secrets are credentials and live in Secrets Manager
-    (``<prefix>/notify/<kind>/<id>``), never here."""
-
-    class Meta(_DirectoryItem.Meta):
-        pass
-
-    channels = ListAttribute(of=UnicodeAttribute, null=True)  # None: the defaults (email / partner callback)
-    locale = UnicodeAttribute(null=True)  # zh-CN | en
-    digest = UnicodeAttribute(null=True)  # off | hourly | daily
-    timezone = UnicodeAttribute(null=True)  # IANA name, for the daily digest hour
-    email = UnicodeAttribute(null=True)  # overrides the user's directory email
-    sns_topic_arn = UnicodeAttribute(null=True)
-    updated_at = UTCDateTimeAttribute(null=True)
-
-
-class DeliveryItem(_Model):
-    """One (event, recipient, channel) delivery of the outbox; ``id`` = domain.notifications.delivery_id.
-
-    ``lane``/``lane_at`` feed the sparse ``ByLaneIndex``: ``due#<0-3>`` + due time while pending (sharded so no
-    partition runs hot), ``parked`` + parked time once retries are exhausted, ``inbox`` + sent time for the
-    local channel's development inbox; a sent delivery on any other channel leaves the index.
-    """
-
-    class Meta(_Meta):
-        table_name = "deliveries"
-
-    id = UnicodeAttribute(hash_key=True)
-    event_id = UnicodeAttribute()
-    event_type = UnicodeAttribute()
-    recipient = UnicodeAttribute()  # user:<id> | partner:<id>
-    channel = UnicodeAttribute()
-    locale = UnicodeAttribute()
-    digest = UnicodeAttribute(default="off")  # off | hourly | daily
-    state = UnicodeAttribute()  # pending | sent | parked
-    attempts = NumberAttribute(default=0)  # failed attempts so far
-    title = UnicodeAttribute()
-    text = UnicodeAttribute()
-    link = UnicodeAttribute(null=True)
-    payload = JSONAttribute(null=True)  # the event, for the partner webhook channel
-    webhook_id = UnicodeAttribute(null=True)
-    lane = UnicodeAttribute(null=True)
-    lane_at = UnicodeAttribute(null=True)  # fixed-width ISO UTC time, sorts as text
-    lease_until = UTCDateTimeAttribute(null=True)  # a sender holds it until then
-    last_error = UnicodeAttribute(null=True)  # a reason code, never a payload or a secret
-    created_at = UTCDateTimeAttribute()
-    sent_at = UTCDateTimeAttribute(null=True)
-    parked_at = UTCDateTimeAttribute(null=True)
-    # Sparse ``ByInboxIndex``: set on one delivery per (event, recipient) (domain.notifications ``inbox``), the
-    # recipient's notifications newest first (``GET /v1/notifications``); ``read_at`` once they mark it read.
-    inbox_of = UnicodeAttribute(null=True)  # user:<id> | partner:<id>
-    inbox_at = UnicodeAttribute(null=True)  # fixed-width ISO UTC creation time + "#" + id: sorts, unique
-    read_at = UTCDateTimeAttribute(null=True)
-    via_team = UnicodeAttribute(null=True)  # told only as this team's manager: skipped if it is deactivated when sent
-
-    by_lane = _index("ByLaneIndex", "lane", "lane_at")()
-    by_inbox = _index("ByInboxIndex", "inbox_of", "inbox_at")()
-
-
-class ScoreItem(_Model):
-    """Scoring (issue 19, store/scoring.py): model versions as data. ``model#<version>`` holds the document's
-    summary (metrics, features, training) and ``chunks``; ``model#<version>#<n>`` the zlib-compressed JSON in
-    chunks under DynamoDB's 400 KB item limit; ``model#current`` the published version and its history."""
-
-    class Meta(_Meta):
-        table_name = "scores"
-
-    pk = UnicodeAttribute(hash_key=True)
-    data = JSONAttribute(null=True)
-    blob = BinaryAttribute(null=True, legacy_encoding=False)
-    rev = NumberAttribute(null=True)
-    updated_at = UTCDateTimeAttribute(null=True)
-class AggregateItem(_Model):
-    """Pipeline board figures kept from the registrations stream (issue 18): ``pk = board#team#<id>`` or
-    ``board#all``, ``sk = <stage>#<currency>`` with the count and amount (in cents) of approved registrations;
-    ``pk = applied#<stream event id>`` marks a stream record already counted (expires after a week)."""
-
-    class Meta(_Meta):
-        table_name = "aggregates"
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    count = NumberAttribute(null=True)
-    cents = NumberAttribute(null=True)
-    updated_at = UTCDateTimeAttribute(null=True)
-    expires_at = TTLAttribute(null=True)
-
-
-MODELS: dict[str, type[Model]] = {
-    "registrations": RegistrationItem,
-    "customers": CustomerItem,
-    "directory": _DirectoryItem,
-    "claims": ClaimItem,
-    "holders": HolderItem,
-    "followups": FollowUpItem,
-    "registry_cache": RegistryCacheItem,
-    "enrichments": CustomerEnrichmentItem,
-    "dedup_index": DedupIndexItem,
-    "dedup_verdicts": DedupVerdictItem,
-    "tenders": TenderItem,
-    "tender_refs": TenderRefItem,
-    "tender_feeds": TenderFeedItem,
-    "subscriptions": SubscriptionItem,
-    "tender_alerts": TenderAlertItem,
-    "deliveries": DeliveryItem,
-    "scores": ScoreItem,
-    "aggregates": AggregateItem,
-    "sessions": SessionKeyItem,
-}
-_ALL_MODELS = (RegistrationItem, CustomerItem, _DirectoryItem, PartnerItem, UserItem, TeamItem, ApiKeyItem, ClaimItem,
-               HolderItem, FollowUpItem, RegistryCacheItem, CustomerEnrichmentItem,
-               DedupIndexItem, DedupVerdictItem,
-               TenderItem, TenderRefItem, TenderFeedItem, SubscriptionItem, TenderAlertItem,
-               NotifySettingsItem, DeliveryItem, ScoreItem, AggregateItem, SessionKeyItem, LoginThrottleItem)
-_SAME_TABLE_AS = {LoginThrottleItem: SessionKeyItem}  # a second item type in another model's table
 _connection: Connection | None = None
 
 
 def bind(settings: settings_mod.Settings | None = None) -> None:
-    """Point every model at the tables, region and endpoint of ``settings`` (default: the environment)."""
-    global _connection
-    s = settings or settings_mod.get()
-    for logical, model in MODELS.items():
-        for cls in _ALL_MODELS:
-            if (cls is model or _SAME_TABLE_AS.get(cls) is model
-                    or (model is _DirectoryItem and issubclass(cls, _DirectoryItem))):
-                cls.Meta.table_name = s.table(logical)
-                cls.Meta.region = s.region
-                cls.Meta.host = s.endpoint_url
-                cls._connection = None
+    """Point every model at the tables, region and endpoint of ``settings`` (default: the environment); a model
+    made later (:data:`_ELSEWHERE`) is pointed at the same when it is made."""
+    global _connection, _bound
+    _bound = settings or settings_mod.get()
+    for cls in _TABLES:
+        _bind(cls, _bound)
     _connection = None
+
+
+# The models of the tables a first API call does not touch live in their own modules, made at their first use
+# (``from chalicelib.store.models import TenderItem`` or ``models.TenderItem`` import them through
+# :func:`__getattr__`): PynamoDB's class construction (two ``inspect.getmembers`` per class) is ~1.5 M
+# instructions per model, ~25 M of a cold API container for tables it never reads (issue 15).
+_ELSEWHERE = {name: "chalicelib.store.models_dedup" for name in ("DedupIndexItem", "DedupVerdictItem")} | {
+    name: "chalicelib.store.models_rest" for name in (
+        "FollowUpItem", "RegistryCacheItem", "CustomerEnrichmentItem", "TenderItem", "TenderRefItem",
+        "TenderFeedItem", "SubscriptionItem", "TenderAlertItem", "NotifySettingsItem", "DeliveryItem", "ScoreItem",
+        "AggregateItem", "LoginThrottleItem", "DirectoryAuditItem", "StackItem")}
+
+
+def __getattr__(name: str) -> Any:
+    module = _ELSEWHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def every_model() -> dict[type[Model], str]:
+    """Every model class (the ones made at first use too) and the logical table it is stored in."""
+    for module in sorted(set(_ELSEWHERE.values())):
+        importlib.import_module(module)
+    return dict(_TABLES)
 
 
 def connection() -> Connection:
@@ -755,7 +451,3 @@ class Transaction(TransactWrite):
 
     def update_op(self, operation: dict) -> None:
         self._update_items.append(operation)
-
-
-bind()
-

@@ -49,6 +49,8 @@ def test_requirements_txt_pins_pyproject_runtime_deps_except_chalice():
     assert bundle == expected
     # boto3 stays: pynamodb pulls botocore into the zip anyway, and this pins it to the tested version
     assert bundle["boto3"].startswith("==")
+    # botocore exactly: store.aws relies on private parts of the tested version
+    assert bundle["botocore"].startswith("==")
 
 
 def test_every_stage_prefix_is_dealreg_stage():

@@ -32,11 +32,11 @@ XDIST   := $(if $(filter 0,$(WORKERS)),-p no:xdist,-n $(WORKERS) --dist loadgrou
 ## deployment package, lint its template and run it (after-tests).
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q $(XDIST)
-	$(MAKE) --no-print-directory -j2 --output-sync=target after-tests
+	$(MAKE) --no-print-directory -j2 $(if $(filter output-sync,$(.FEATURES)),--output-sync=target) after-tests
 
 ## After the tests, two steps at a time (each is single-threaded): the package beside the lint environment (which
 ## a fresh clone installs), then the template's lint beside the smoke run; each step's output is printed whole
-## when it ends. Not beside the tests: `make package` rewrites functions/vendor/, which tests read.
+## when it ends (GNU make 4+; an older make, e.g. macOS' 3.81, interleaves it). Not beside the tests: `make package` rewrites functions/vendor/, which tests read.
 after-tests: template-of-package smoke
 template-of-package: package $(LINT_STAMP)
 	$(LINT_TEMPLATE)

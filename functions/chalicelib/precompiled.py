@@ -60,7 +60,12 @@ def _code(codes: dict[str, Any], source: str):
     """The recorded code object of ``source`` (unmarshalled at its first use, then kept), or None."""
     code = codes.get(source)
     if type(code) is bytes:
-        code = codes[source] = marshal.loads(code)
+        try:
+            code = marshal.loads(code)
+        except (ValueError, EOFError, TypeError) as exc:  # a damaged entry: the builtin compiles it, as without a record
+            print(f"dealreg: precompiled entry not used: {exc!r}", file=sys.stderr)
+            code = None
+        codes[source] = code
     return code
 
 

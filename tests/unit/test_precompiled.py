@@ -151,6 +151,16 @@ def test_the_seeded_generators_use_the_recorded_code_and_compile_anything_else(r
     assert namespace.get("y") == 2 and namespace.get("z") == 3 and "x" not in namespace
 
 
+def test_a_damaged_code_entry_is_compiled_as_without_a_record(capsys):
+    """Format 3 unmarshals each code object at its first use, after seed: a damaged entry must not raise out of
+    typing or dataclasses (a cold start would fail) — the builtin compiles that text, once said on stderr."""
+    compile_ = precompiled._compile_with({"int | str": b"\xff not marshal", "int | None": b""})
+    assert eval(compile_("int | str", "<string>", "eval")) == (int | str)
+    assert eval(compile_("int | None", "<string>", "eval")) == (int | None)
+    assert compile_("int | str", "<string>", "eval") is not None  # asked again: compiled again, no second error
+    assert capsys.readouterr().err.count("precompiled entry not used") == 2
+
+
 def test_a_record_made_for_another_python_or_engine_seeds_nothing(record, tmp_path):
     data = marshal.loads(record.read_bytes())
     current = precompiled.engine()

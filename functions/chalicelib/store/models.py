@@ -13,6 +13,7 @@ The other tables' models are in ``models_dedup`` and ``models_rest``, made at fi
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 from typing import Any
 
@@ -70,6 +71,7 @@ _TABLES: dict[type[Model], str] = {}
 # What the models are bound to: the settings when this module is imported, then what bind() last applied — a model
 # made later (``_ELSEWHERE``) is bound to the same as the others, as when they were all made at import.
 _bound: settings_mod.Settings = settings_mod.get()
+_binding = threading.RLock()  # a model made in one thread while bind() runs in another: bound to the new settings
 
 
 def _bind(cls: type[Model], s: settings_mod.Settings) -> None:
@@ -81,13 +83,14 @@ def _bind(cls: type[Model], s: settings_mod.Settings) -> None:
 
 class _Model(Model):
     """Every table's model: one shared botocore client for all of them (see :func:`_share_client`); bound to the
-    current settings as it is made."""
+    settings the others are bound to (:data:`_bound`) as it is made."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _TABLES[cls] = next((_TABLES[base] for base in cls.__mro__[1:] if base in _TABLES), None) \
-            or cls.Meta.table_name
-        _bind(cls, _bound)
+        with _binding:
+            _TABLES[cls] = next((_TABLES[base] for base in cls.__mro__[1:] if base in _TABLES), None) \
+                or cls.Meta.table_name
+            _bind(cls, _bound)
 
     @classmethod
     def _get_connection(cls):  # type: ignore[override]
@@ -350,9 +353,10 @@ def bind(settings: settings_mod.Settings | None = None) -> None:
     """Point every model at the tables, region and endpoint of ``settings`` (default: the environment); a model
     made later (:data:`_ELSEWHERE`) is pointed at the same when it is made."""
     global _connection, _bound
-    _bound = settings or settings_mod.get()
-    for cls in _TABLES:
-        _bind(cls, _bound)
+    with _binding:
+        _bound = settings or settings_mod.get()
+        for cls in _TABLES:
+            _bind(cls, _bound)
     _connection = None
 
 

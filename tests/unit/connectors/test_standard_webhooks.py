@@ -479,6 +479,7 @@ def test_verify_builds_no_hmac_object(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(hmac, "new", refused)
     monkeypatch.setattr(hmac, "digest", refused)  # session 9: the key's hash states are copied instead
+    sw._key_states.cache_clear()  # made again under the patch: making them must not use hmac either
     sw.verify([secret], {"webhook-id": "msg_1", "webhook-timestamp": "1700000000", "webhook-signature": header},
               body, now=1_700_000_000)
 

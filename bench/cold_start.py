@@ -236,6 +236,8 @@ class World:
         customer.pop("registry_ids", None)
         customer["website"] = f"bench{n}.example.com"
         body["data"]["external_ref"] = f"BENCH-{n}"
+        # sent now: the file's fixed envelope time would be refused as more than a year old from 2027-11-28
+        body["timestamp"] = now().strftime("%Y-%m-%dT%H:%M:%SZ")
         raw = json.dumps(body, ensure_ascii=False).encode()
         msg_id, ts = f"msg_bench_{n}_{time.time_ns()}", int(time.time())
         headers = {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": sign(self.secret, msg_id,

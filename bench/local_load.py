@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         body = json.loads(json.dumps(EXAMPLE))
         body["data"]["customer"] = {"name": names[i], "country": "CN", "region": "广东省深圳市"}
         body["data"]["external_ref"] = f"load-{i}"
+        body["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # the file's is refused a year on
         raw = json.dumps(body, ensure_ascii=False).encode()
         msg_id, ts = f"msg_load_{i}", int(time.time())
         headers = {"Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(ts),

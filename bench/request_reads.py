@@ -45,6 +45,7 @@ def main() -> None:
     models.connection().client.meta.events.register("before-parameter-build.dynamodb", record)
     body = json.loads((ROOT / "examples" / "opportunity.json").read_text())
     body["data"]["customer"].pop("registry_ids")
+    body["timestamp"] = now().strftime("%Y-%m-%dT%H:%M:%SZ")  # the file's is refused once more than a year old
     results = {}
     n = 0
     with Client(suite.app) as client:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import signal
 import sys
@@ -15,6 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 LOCAL_MOTO_PORT = 4566
@@ -207,6 +209,60 @@ Other dealreg commands reach this stack with --local. Ctrl-C stops everything; d
 
 # --- webhook send --------------------------------------------------------------------------------------------
 
+def envelope_stamp(when: str, now: float) -> str | None:
+    """The envelope ``timestamp`` ``webhook send --timestamp WHEN`` puts in the body (None: the file's own).
+
+    ``today`` (the default) is the start of the current UTC day: the event is recent, so the intake's one-year
+    limit never refuses an example file because the calendar moved, and sending the same file with the same
+    ``--webhook-id`` again that day sends the same bytes (a replay, not a different body under a used id);
+    ``now`` is this second; ``file`` keeps the file's; any other text is sent as it is (ISO 8601 expected)."""
+    if when == "file":
+        return None
+    if when in ("today", "now"):
+        at = datetime.fromtimestamp(int(now), UTC)
+        return (at if when == "now" else at.replace(hour=0, minute=0, second=0)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when
+
+
+def with_envelope_stamp(raw: bytes, stamp: str) -> bytes | None:
+    """``raw`` with the value of its top-level ``timestamp`` replaced by ``stamp`` and every other byte kept (the
+    file may hold what a re-serialisation would change: 1e-400, key order, spacing); None when ``raw`` is not a
+    JSON object with exactly one top-level ``timestamp``."""
+    ws = re.compile(r"[ \t\n\r]*")
+    decoder = json.JSONDecoder()
+    try:
+        text = raw.decode("utf-8")
+        i = ws.match(text).end()
+        if text[i:i + 1] != "{":
+            return None
+        i = ws.match(text, i + 1).end()
+        spans = []
+        while text[i:i + 1] == '"':
+            key, i = json.decoder.scanstring(text, i + 1)
+            i = ws.match(text, i).end()
+            if text[i:i + 1] != ":":
+                return None
+            i = ws.match(text, i + 1).end()
+            _, end = decoder.raw_decode(text, i)
+            if key == "timestamp":
+                spans.append((i, end))
+            i = ws.match(text, end).end()
+            if text[i:i + 1] == ",":
+                i = ws.match(text, i + 1).end()
+            elif text[i:i + 1] == "}":
+                break
+            else:
+                return None
+        else:
+            return None
+    except ValueError:  # not UTF-8, not JSON
+        return None
+    if len(spans) != 1 or ws.match(text, i + 1).end() != len(text):
+        return None
+    start, end = spans[0]
+    return (text[:start] + json.dumps(stamp) + text[end:]).encode()
+
+
 def cmd_webhook_send(args: argparse.Namespace) -> int:
     from connectors.standard_webhooks import sign
 
@@ -215,6 +271,12 @@ def cmd_webhook_send(args: argparse.Namespace) -> int:
         print("a signing secret is needed: --secret or DEALREG_WEBHOOK_SECRET", file=sys.stderr)
         return 2
     body = Path(args.file).read_bytes()
+    stamp = envelope_stamp(args.timestamp, time.time())
+    if stamp is not None:
+        stamped = with_envelope_stamp(body, stamp)
+        if stamped is None:
+            print("no top-level \"timestamp\" to replace: the file is sent as it is", file=sys.stderr)
+        body = stamped or body
     msg_id = args.webhook_id or f"msg_{secrets.token_urlsafe(18)}"
     ts = int(time.time())
     req = urllib.request.Request(
@@ -428,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     ws.add_argument("--secret", help="whsec_ secret (or DEALREG_WEBHOOK_SECRET)")
     ws.add_argument("--url", default=_local_api_url(), help="the API (default: 127.0.0.1:$DEALREG_PORT, else 8000)")
     ws.add_argument("--webhook-id", help="reuse an id to replay a delivery")
+    ws.add_argument("--timestamp", default="today", metavar="WHEN",
+                    help="the envelope's timestamp: today (default: 00:00 UTC today, so a replay the same day sends "
+                         "the same bytes), now, file (the file's own, bytes unchanged) or an ISO 8601 time")
     ws.set_defaults(func=cmd_webhook_send)
 
     dedup = sub.add_parser("dedup").add_subparsers(dest="action", required=True)

@@ -5,13 +5,32 @@ import copy
 import json
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 EXAMPLE = json.loads((Path(__file__).resolve().parents[2] / "examples" / "opportunity.json").read_text())
+# When this test process started (wall clock, whole seconds): the envelope time ``example()`` gives. One value per
+# process, so two calls give the same body (a replayed webhook-id must carry the same bytes); read from the clock,
+# so the example never grows older than the intake's one-year limit (the file's fixed 2026-11-27 would be
+# refused as ``stale_timestamp`` from 2027-11-28).
+_STARTED = datetime.fromtimestamp(int(time.time()), UTC)
+
+
+def envelope_timestamp() -> str:
+    """An envelope ``timestamp`` the app under test takes as recent: this process's start, or the app's clock
+    (``chalicelib.clock``, the same process) if a test set it before that (a frozen past date) or more than
+    300 days after it (a frozen future one), both constant while a test does not move its clock."""
+    from chalicelib import clock
+
+    now = clock.now()
+    at = _STARTED if _STARTED <= now < _STARTED + timedelta(days=300) else now
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def example(**data_overrides) -> dict:
+    """``examples/opportunity.json`` with ``data_overrides`` and a recent envelope timestamp."""
     body = copy.deepcopy(EXAMPLE)
+    body["timestamp"] = envelope_timestamp()
     body["data"].update(data_overrides)
     return body
 

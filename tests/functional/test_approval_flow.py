@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.functional.helpers import EXAMPLE, example, make_user, post_webhook
+from tests.functional.helpers import EXAMPLE, envelope_timestamp, example, make_user, post_webhook
 from tests.functional.notification_receivers import Receiver
 
 SOUTH_CHINA = {"routes": [{"name": "south-china", "regions": ["广东省"],
@@ -109,7 +109,7 @@ def test_a_tampered_callback_would_fail_the_receivers_check(suite, world, receiv
 
 
 def _updated(data: dict) -> dict:
-    return {"type": "opportunity.updated", "timestamp": "2026-11-27T09:00:00Z", "data": data}
+    return {"type": "opportunity.updated", "timestamp": envelope_timestamp(), "data": data}
 
 
 def test_partner_updates_rerun_the_checks_and_redelivery_is_idempotent(suite, world, monkeypatch):

@@ -4,7 +4,14 @@ from __future__ import annotations
 import json
 import threading
 
-from tests.functional.helpers import example, make_partner, make_user, post_webhook, signed_headers
+from tests.functional.helpers import (
+    envelope_timestamp,
+    example,
+    make_partner,
+    make_user,
+    post_webhook,
+    signed_headers,
+)
 
 
 def test_signed_webhook_is_stored_announced_and_readable(suite):
@@ -118,10 +125,24 @@ def test_rotated_secrets_both_verify(suite):
     assert post_webhook(suite.api, "acme", new, example(external_ref="b")).status == 202
 
 
+def test_the_example_is_recent_on_whatever_date_the_suite_runs(suite):
+    """``example()`` carries an envelope time the app takes on any date: the file's fixed 2026-11-27 is refused
+    (422 ``stale_timestamp``) once more than a year old, and ahead of a clock a test set to an earlier date."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib import clock
+
+    secret, _ = make_partner("acme")
+    for n, at in enumerate([datetime.now(UTC) + timedelta(days=800), datetime(2026, 1, 5, 9, tzinfo=UTC)]):
+        clock.set_clock(clock.FrozenClock(at.replace(microsecond=0)))
+        answer = post_webhook(suite.api, "acme", secret, example(external_ref=f"far-{n}"), ts=int(at.timestamp()))
+        assert answer.status == 202, answer.body
+
+
 def test_empty_data_is_422_with_field_paths_and_no_input_echo(suite):
     secret, _ = make_partner("acme")
     answer = post_webhook(suite.api, "acme", secret, {"type": "opportunity.registered",
-                                                      "timestamp": "2026-11-27T08:00:00Z", "data": {}})
+                                                      "timestamp": envelope_timestamp(), "data": {}})
     assert answer.status == 422
     locs = {(e["loc"], e["type"]) for e in answer.json()["errors"]}
     assert ("body.data.customer", "missing") in locs

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from tests.functional.helpers import example, post_webhook, signed_headers
+from tests.functional.helpers import envelope_timestamp, example, post_webhook, signed_headers
 
 INTERNAL = ["chan-q7x2", "渠道七部", "Channel Seven", "mgr-r5t8", "Manager Rui", "rep-w3k9", "Rep Wen", "dir-t4v6",
             "rival-p6m4", "Rival Zeta"]
@@ -52,7 +52,7 @@ def _registered(suite, keys, *, ref: str, name: str) -> dict[str, str]:
     ids = {}
     for who in ("acme", "rival"):
         got = post_webhook(suite.api, who if who == "acme" else "rival-p6m4", keys[f"{who}_secret"],
-                           {"type": "opportunity.registered", "timestamp": "2026-11-27T08:00:00Z", "data": data(who)})
+                           {"type": "opportunity.registered", "timestamp": envelope_timestamp(), "data": data(who)})
         assert got.status == 202, got.body
         ids[who] = got.json()["id"]
     got = suite.api.post("/v1/registrations", data("rep"), keys["rep"])

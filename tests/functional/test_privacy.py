@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from tests.functional.helpers import example, post_webhook, signed_headers
+from tests.functional.helpers import envelope_timestamp, example, post_webhook, signed_headers
 from tests.functional.notification_receivers import Receiver
 
 CUSTOMER = "深圳市腾讯计算机系统有限公司"
@@ -77,7 +77,7 @@ def test_a_partner_learns_nothing_about_who_holds_its_customer(suite, holder_kin
         holder_data["project"]["title"] = "持有方机密项目甲"
         if holder_kind == "partner":
             got = post_webhook(suite.api, "acmehold", keys["acme_secret"],
-                               {"type": "opportunity.registered", "timestamp": "2026-11-27T08:00:00Z",
+                               {"type": "opportunity.registered", "timestamp": envelope_timestamp(),
                                 "data": holder_data})
             holder_reg = got.json()["id"]
             _approve(suite, holder_reg, keys["northboss"])

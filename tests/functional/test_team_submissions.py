@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from tests.functional.helpers import post_webhook, signed_headers
+from tests.functional.helpers import envelope_timestamp, post_webhook, signed_headers
 from tests.functional.ownership_world import make_world
 from tests.functional.test_tender_register import CONTACT, _cycle_lanes, demo  # noqa: F401 - the demo fixture
 
@@ -68,7 +68,7 @@ def test_members_and_channel_partners_of_a_deactivated_team_submit_nothing_by_ap
                         headers={"Authorization": f"Bearer {world.keys['wang']}", "Content-Type": "application/json",
                                  "Idempotency-Key": "crm-1"})
     assert first.status == 202, first.body
-    envelope = {"type": "opportunity.registered", "timestamp": "2026-12-01T00:00:00Z", "data": world.body()}
+    envelope = {"type": "opportunity.registered", "timestamp": envelope_timestamp(), "data": world.body()}
     raw = json.dumps(envelope, ensure_ascii=False).encode()
     hooked = api.request("POST", "/v1/partners/acme/opportunities", raw,
                          headers=signed_headers(secret, raw, msg_id="msg_before"))
@@ -182,7 +182,7 @@ def test_resubmit_and_claim_are_judged_by_the_callers_team_now_not_the_registrat
     secret, partner_key = _channel_partner("south")
     wang_s = _rejected(suite, world, lambda: world.submit("wang"))  # filed under south
     zhao_s = _rejected(suite, world, lambda: world.submit("zhao"))  # filed under north
-    envelope = {"type": "opportunity.registered", "timestamp": "2026-12-01T00:00:00Z", "data": world.body()}
+    envelope = {"type": "opportunity.registered", "timestamp": envelope_timestamp(), "data": world.body()}
     partner_s = _rejected(suite, world, lambda: post_webhook(suite.api, "acme", secret, envelope).json()["id"])
     assert world.post("/v1/admin/teams/south/deactivate", "admin").status == 200
 

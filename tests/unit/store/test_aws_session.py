@@ -100,6 +100,10 @@ def test_botocores_loop_runs_only_over_the_aliases_that_can_change_the_name(monk
 
 
 def test_the_session_and_its_clients_use_known_aliases_and_register_botocores_handlers():
+    # As on Lambda, where observability loads Powertools: its import registers a botocore session initializer that
+    # gives every new session its own user-agent closure (whether an earlier test in this worker imported it or not)
+    import aws_lambda_powertools  # noqa: F401
+
     ours, stock = aws.new_session(), botocore.session.get_session()
     emitter = ours.get_component("event_emitter")
     assert type(emitter) is aws.KnownAliases and ours._events is emitter  # noqa: SLF001
@@ -108,7 +112,18 @@ def test_the_session_and_its_clients_use_known_aliases_and_register_botocores_ha
     stock_registry, our_registry = stock._original_handler._handlers, ours._original_handler._handlers  # noqa: SLF001
     names = _names_a_session_uses()
     for name in sorted(names):
-        assert list(our_registry.prefix_search(name)) == list(stock_registry.prefix_search(name)), name
+        assert _handlers(our_registry, name) == _handlers(stock_registry, name), name
+
+
+def _handlers(registry, name: str) -> list:
+    """The handlers for ``name`` in order, each as its function (a closure made per session, as Powertools
+    registers one on every session once it is imported, is compared by where it was written)."""
+    out = []
+    for handler in registry.prefix_search(name):
+        function = getattr(handler, "__func__", handler)
+        closure = getattr(function, "__closure__", None)
+        out.append((function.__module__, function.__qualname__) if closure else handler)
+    return out
 
 
 def _credentials(session):

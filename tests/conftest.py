@@ -107,8 +107,8 @@ def moto_server():
 # then a 503 or a failed test), and so do the tests' HTTP clients. The stand-in answers one request at a time
 # (infra.local.stack): a race's 16-100 requests queue behind each other, and on a loaded 2-core machine even a lone
 # Scan or the stand-in's reset took longer than 5 s. No test waits for the production timeout: outages are a
-# refused port or a stubbed timeout. Below pytest-timeout's 300 s (pyproject): a stuck stand-in shows as a read
-# timeout in the failing test, not as pytest-timeout's kill.
+# refused port or a stubbed timeout. Each attempt waits this long (botocore still retries a read timeout: up to 3
+# attempts), so a stand-in stuck for minutes ends in pytest-timeout's kill at 300 s (pyproject).
 PATIENT_READ_TIMEOUT = 240
 
 

@@ -1,6 +1,6 @@
 """``make smoke`` (``bench.cold_start --check``) posts examples/opportunity.json with the envelope time of now: the
 file's fixed 2026-11-27 would be refused (422 ``stale_timestamp``, more than a year old) from 2027-11-28 and the
-smoke, the last step of ``make test``, would fail because the calendar moved."""
+smoke, one of ``make test``'s last steps, would fail because the calendar moved."""
 from __future__ import annotations
 
 import base64

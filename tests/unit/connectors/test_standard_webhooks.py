@@ -452,7 +452,7 @@ def test_the_module_caches_decode_secret():
 
 
 def test_the_one_shot_signature_equals_the_hmac_object_formula() -> None:
-    """``_signature`` (the key's two hash states copied per message + binascii, issue 15 item 2) gives the text of
+    """``_signature`` (the key's HMAC object copied per message + binascii, issue 15 item 2) gives the text of
     the spec's formula ``base64(HMAC-SHA256(key, id.ts.body))`` computed with an HMAC object, for keys of 0-200
     bytes (a key longer than SHA-256's 64-byte block is hashed first) and bodies of 0-5,000 bytes, bytes and
     bytearray/memoryview bodies alike."""
@@ -468,29 +468,35 @@ def test_the_one_shot_signature_equals_the_hmac_object_formula() -> None:
         assert sw._signature(key, msg_id, ts, wrapped) == old
 
 
-def test_verify_builds_no_hmac_object(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The per-key hash states stay: a verification that went back to ``hmac.new`` or ``hmac.digest`` fails here."""
+def test_a_key_is_made_into_an_hmac_once_and_copied_per_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-key HMAC object stays: a verification that keyed OpenSSL's HMAC again per message (``hmac.digest``,
+    or ``hmac.new`` on every call) fails here."""
     secret = sw.generate_secret()
     body = b'{"a": 1}'
     header = sw.sign(secret, "msg_1", 1_700_000_000, body)
+    made = []
+    real_new = hmac.new
+
+    def counted(*args: object, **kwargs: object):
+        made.append(args)
+        return real_new(*args, **kwargs)
 
     def refused(*args: object, **kwargs: object) -> None:
-        raise AssertionError("hmac.new called on the verification path")
+        raise AssertionError("hmac.digest called on the verification path")
 
-    monkeypatch.setattr(hmac, "new", refused)
-    monkeypatch.setattr(hmac, "digest", refused)  # session 9: the key's hash states are copied instead
-    sw._key_states.cache_clear()  # made again under the patch: making them must not use hmac either
-    sw.verify([secret], {"webhook-id": "msg_1", "webhook-timestamp": "1700000000", "webhook-signature": header},
-              body, now=1_700_000_000)
+    monkeypatch.setattr(hmac, "new", counted)
+    monkeypatch.setattr(hmac, "digest", refused)
+    sw._keyed.cache_clear()  # keyed again under the patch
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": "1700000000", "webhook-signature": header}
+    for _ in range(3):
+        sw.verify([secret], headers, body, now=1_700_000_000)
+    assert len(made) == 1
 
 
-def test_the_cached_key_states_are_never_updated() -> None:
-    """The two states kept per key are copied, never updated: after many signatures they still hash as the bare
-    padded key blocks (a state updated in place would sign every later message wrongly)."""
+def test_the_cached_hmac_is_never_updated() -> None:
+    """The HMAC kept per key is copied, never updated: after many signatures it still is the key's HMAC of nothing
+    (one updated in place would sign every later message wrongly)."""
     key = b"k" * 40
     for n in range(5):
         sw._signature(key, f"msg_{n}", "1700000000", b"{}" * n)
-    inner, outer = sw._key_states(key)
-    block = key.ljust(64, b"\0")
-    assert inner.digest() == hashlib.sha256(bytes(b ^ 0x36 for b in block)).digest()
-    assert outer.digest() == hashlib.sha256(bytes(b ^ 0x5C for b in block)).digest()
+    assert sw._keyed(key).digest() == hmac.new(key, b"", hashlib.sha256).digest()

@@ -130,12 +130,12 @@ class Api:
         self.base = base
 
     def request(self, method: str, path: str, body: bytes | str | dict | None = None,
-                headers: dict[str, str] | None = None, timeout: float = PATIENT_READ_TIMEOUT) -> HttpAnswer:
+                headers: dict[str, str] | None = None) -> HttpAnswer:
         data = json.dumps(body).encode() if isinstance(body, dict) else body.encode() if isinstance(body, str) else body
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with urllib.request.urlopen(req, timeout=PATIENT_READ_TIMEOUT) as resp:
                 return HttpAnswer(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
         except urllib.error.HTTPError as err:
             return HttpAnswer(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
@@ -143,10 +143,9 @@ class Api:
     def get(self, path: str, key: str | None = None) -> HttpAnswer:
         return self.request("GET", path, headers={"Authorization": f"Bearer {key}"} if key else {})
 
-    def post(self, path: str, body: Any, key: str | None = None, headers: dict[str, str] | None = None,
-             timeout: float = PATIENT_READ_TIMEOUT) -> HttpAnswer:
+    def post(self, path: str, body: Any, key: str | None = None, headers: dict[str, str] | None = None) -> HttpAnswer:
         h = {"Authorization": f"Bearer {key}"} if key else {}
-        return self.request("POST", path, body, headers={**h, **(headers or {})}, timeout=timeout)
+        return self.request("POST", path, body, headers={**h, **(headers or {})})
 
 
 def patient_clients() -> None:

@@ -2,9 +2,7 @@
 ``examples/opportunity.json``, whose fixed 2026-11-27 the intake refuses as more than a year old from 2027-11-28)."""
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,40 +47,25 @@ def test_a_body_without_exactly_one_top_level_timestamp_is_not_touched(raw):
 @pytest.fixture
 def receiver():
     """A loopback HTTP server that answers 202 and keeps what it was sent."""
-    got: list[tuple[dict, bytes]] = []
+    from tests.functional.notification_receivers import Receiver
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            got.append(({k.lower(): v for k, v in self.headers.items()},
-                        self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(202)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *_):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", got
-    server.shutdown()
-    server.server_close()
+    server = Receiver(final_status=202, reply=b"{}")
+    yield server
+    server.close()
 
 
 def test_the_example_is_sent_stamped_today_signed_as_sent_and_a_replay_sends_the_same_bytes(receiver, monkeypatch, capsys):
     from connectors.standard_webhooks import verify
     from infra import cli
 
-    url, got = receiver
     monkeypatch.setattr(cli.time, "time", lambda: AT)
-    send = ["webhook", "send", str(EXAMPLE), "--partner", "demo", "--secret", "whsec_" + "QUFB" * 8, "--url", url,
+    send = ["webhook", "send", str(EXAMPLE), "--partner", "demo", "--secret", "whsec_" + "QUFB" * 8, "--url", receiver.url,
             "--webhook-id", "msg_tour_1"]
     assert cli.main(send) == 0 and cli.main(send) == 0
     assert capsys.readouterr().out.startswith("HTTP 202 webhook-id=msg_tour_1")
-    (headers, body), (_, again) = got
-    assert json.loads(body)["timestamp"] == "2031-07-09T00:00:00Z" and again == body
+    first, second = receiver.requests
+    headers, body = first.headers, first.body
+    assert json.loads(body)["timestamp"] == "2031-07-09T00:00:00Z" and second.body == body
     verify(["whsec_" + "QUFB" * 8], headers, body, now=int(AT))  # raises unless the signature covers what was sent
     assert cli.main([*send, "--timestamp", "file"]) == 0
-    assert got[-1][1] == EXAMPLE.read_bytes()
+    assert receiver.requests[-1].body == EXAMPLE.read_bytes()

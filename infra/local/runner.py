@@ -276,10 +276,14 @@ class EventRunner:
         return _failed_ids(answer) or set()
 
     def _count_invocation(self, name: str, failed: bool) -> None:
+        # One timestamp for both, as Lambda counts one invocation: moto buckets each metric from its own first
+        # datapoint, so two clock reads a second boundary apart put Errors in a bucket `dealreg status` never
+        # looks up (a failed run read as "ok"; seen once in CI under load).
+        at = datetime.now().astimezone()
         try:
             self.client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[
                 {"MetricName": metric, "Dimensions": [{"Name": "FunctionName", "Value": name}], "Value": value,
-                 "Unit": "Count", "Timestamp": datetime.now().astimezone()}
+                 "Unit": "Count", "Timestamp": at}
                 for metric, value in (("Invocations", 1), ("Errors", 1 if failed else 0))])
         except Exception:  # noqa: BLE001 - bookkeeping for `dealreg status` must never break a run
             logger.warning("could not count the run of %s", name, exc_info=True)

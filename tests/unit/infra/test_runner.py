@@ -77,3 +77,33 @@ def test_run_schedule_fires_on_demand_and_unknown_names_fail():
 ])
 def test_cron_matcher(expr, at, expected):
     assert cron_matches(expr, at) is expected
+
+
+def test_a_runs_invocation_and_error_datapoints_share_one_timestamp(monkeypatch):
+    """``dealreg status`` reads a schedule's outcome as the Errors datapoint at its last Invocations datapoint's
+    time; moto buckets each metric from its own first datapoint, so the two must carry the same timestamp even
+    when the clock moves between them (here: one second per read)."""
+    from datetime import UTC, datetime as real_datetime, timedelta
+
+    from infra.local import runner as runner_mod
+
+    class Ticking(real_datetime):
+        reads = 0
+
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            cls.reads += 1
+            return real_datetime(2026, 12, 7, 1, 0, 0, tzinfo=UTC) + timedelta(seconds=cls.reads)
+
+    sent: list = []
+
+    class CloudWatch:
+        def put_metric_data(self, **kwargs):
+            sent.extend(kwargs["MetricData"])
+
+    monkeypatch.setattr(runner_mod, "datetime", Ticking)
+    runner = runner_mod.EventRunner.__new__(runner_mod.EventRunner)
+    runner.client = lambda service: CloudWatch()
+    runner._count_invocation("warn_due_registrations", True)
+    assert [d["MetricName"] for d in sent] == ["Invocations", "Errors"] and sent[1]["Value"] == 1
+    assert sent[0]["Timestamp"] == sent[1]["Timestamp"]

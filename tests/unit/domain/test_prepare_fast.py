@@ -129,6 +129,28 @@ def test_case_folding_keeps_whitespace_apart_and_folds_no_folding_again():
         assert all(x.casefold() == x for x in folded if x != c), hex(ord(c))
 
 
+def test_nfkc_returns_its_argument_itself_exactly_when_its_quick_check_says_yes():
+    """What lets ``_folded`` skip NFKC when the text's characters beyond ASCII, taken alone, pass NFKC's quick
+    check (session 10): CPython's ``normalize`` hands back the very string it was given only when every
+    character is NFKC_QC=Yes (and combining classes are in order), and otherwise builds a new one, even when
+    the result is equal (``"\u0301"`` alone: NFKC_QC=Maybe, it composes with a letter before it). Checked over
+    every character, with NFKC_QC=Yes worked out from the data: NFKC keeps the character, and it is not the
+    second of a canonical pair nor a Hangul vowel or trailing consonant (composed by rule, not by the data)."""
+    second = {chr(c) for c in range(0x1161, 0x1176)} | {chr(c) for c in range(0x11A8, 0x11C3)}
+    for c in EVERY_CHAR:
+        parts = unicodedata.decomposition(c).split()
+        # a canonical pair that composes back (not a composition exclusion such as U+FB1D)
+        if len(parts) == 2 and not parts[0].startswith("<") and unicodedata.normalize("NFC", c) == c:
+            second.add(chr(int(parts[1], 16)))
+    for c in EVERY_CHAR[128:]:
+        quick_yes = unicodedata.normalize("NFKC", c) == c and c not in second
+        assert (unicodedata.normalize("NFKC", c) is c) == quick_yes, hex(ord(c))
+    assert unicodedata.normalize("NFKC", "\u0301") == "\u0301" and unicodedata.normalize("NFKC", "e\u0301") == "é"
+    yes, unordered = "é—’ünï", "\u0591\u05b4"  # combining classes 220 then 14: NFKC puts them in order
+    assert unicodedata.normalize("NFKC", yes) is yes
+    assert unicodedata.normalize("NFKC", unordered) != unordered
+
+
 # -- the pieces against the reference ----------------------------------------------------------------------
 
 EDGE_TEXTS = [

@@ -142,3 +142,74 @@ def test_escaped_text_reads_as_the_parser_reads_it_on_the_real_tenders():
 def test_a_text_longer_than_the_parser_reads_is_cut_as_before():
     html = "xxx" + "&amp;" * (sanitize.MAX_INPUT_CHARS // 5)  # nh3 reads the first MAX_INPUT_CHARS: "&a" at the end
     assert fast_text(html) == parsed_text(html)
+
+
+# -- the serialiser's text by one split (session 10) ---------------------------------------------------------
+
+def serialised_text_before(clean: str):  # type: ignore[no-untyped-def]
+    """``_serialised_text`` before session 10 (``finditer``, ``html.unescape``), the reference."""
+    from html import unescape
+
+    parts: list[str] = []
+    position = 0
+    in_pre = 0
+    for match in sanitize._SERIALISED_TAG.finditer(clean):
+        parts.append(sanitize._text_node(clean[position:match.start()], in_pre))
+        tag = match.group(1)
+        if tag in sanitize._LINE_END_TAGS:
+            parts.append("\n")
+        elif tag == "pre":
+            in_pre += 1
+        elif tag == "/pre":
+            in_pre -= 1
+        position = match.end()
+    parts.append(sanitize._text_node(clean[position:], in_pre))
+    if any("<" in part for part in parts):
+        return None
+    return unescape("".join(parts))
+
+
+_HTML_PIECES = st.sampled_from(
+    ["<p>", "</p>", "<br>", "<br/>", "<li>", "</li>", "<ul>", "</ul>", "<pre>", "</pre>", "<span>", "</span>",
+     "<b>", "</b>", "<table>", "<tr>", "<td>", "</td>", "</tr>", "</table>", "<h2>", "</h2>", "<div>", "</div>",
+     '<a href="https://e.example/?a=1&amp;b=2" title="a > b < c">', "</a>", "<img src=x alt='a>b'>",
+     "<script>x</script>", "<!-- c -->", "&amp;", "&lt;", "&gt;", "&nbsp;", "&quot;", "&#39;", "&copy;", "&amp",
+     "&", "<", ">", " ", "  ", "\t", "\n", "\n\n", "\r\n", "\x0c", "\xa0", "a", "Word", "中文", "é", "’"])
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_HTML_PIECES, max_size=40).map("".join))
+def test_serialised_text_reads_as_before_on_generated_html(html):
+    clean = sanitize.sanitize_html(html)
+    assert sanitize._serialised_text(clean) == serialised_text_before(clean)
+    # and on text that is not nh3's output (a raw "<", references nh3 does not write): same answer or None alike
+    assert sanitize._serialised_text(html) == serialised_text_before(html)
+
+
+@pytest.mark.parametrize("clean", [
+    "", "a", " ", "\n", "<p></p>", "<p> </p>", "<pre> \n </pre>x", "a &amp;lt; b", "&copy; &#169; &amp", "a < b",
+    "<p>a</p> \n <p>b</p>", "<pre><pre>x</pre> \n </pre> \n ", "&nbsp;<br>&nbsp;", "<b>x</b><i>\t</i>",
+])
+def test_serialised_text_reads_as_before_on_edge_cases(clean):
+    assert sanitize._serialised_text(clean) == serialised_text_before(clean)
+
+
+def test_serialised_text_reads_as_before_on_the_corpus_bodies():
+    """The corpus tenders' and real tenders' bodies, and feedparser's sanitizer cases (entry bodies full of
+    scripts, handlers and odd markup), sanitised and as they are."""
+    from connectors.formats.rss import entry_body, parse_feed
+    from tests.corpora import corpus
+
+    sanitize_cases = corpus("feedparser", "tests", "wellformed", "sanitize")
+    corpus("tenders")
+    from bench.tender_matching import corpus_tenders
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bodies = [t.text for t in corpus_tenders() + real_tenders() if t.text]
+        bodies += [entry_body(parse_feed(path.read_bytes())["entries"][0]) for path in sorted(sanitize_cases.glob("*.xml"))]
+    tagged = [sanitize.sanitize_html(x) for x in bodies if "<" in x]
+    assert len(tagged) > 100
+    for clean in tagged + bodies:
+        assert sanitize._serialised_text(clean) == serialised_text_before(clean), clean[:80]

@@ -107,7 +107,7 @@ def _folded(text: str) -> tuple[str, bytes, set[str]]:
     and a character folds to whitespace exactly when it is whitespace (tests/unit/domain/test_prepare_fast.py
     checks both over every code point).
 
-    NFKC itself (session 10): ``normalize`` first runs the quick check over the whole text (≈ 10k instructions
+    NFKC itself (session 10): ``normalize`` first runs the quick check over the whole text (≈ 11k instructions
     for a 600-character text) and, when it answers YES (every character NFKC_QC=Yes, combining classes in order),
     hands back the text itself. ASCII characters always pass, so the text passes when its characters beyond
     ASCII pass, taken together in their order (two of them adjacent in the text are adjacent there too): that

@@ -69,6 +69,19 @@ def parse_file(root: Path, rel: str, spec: dict[str, Any]) -> list[Any]:
     return tenders
 
 
+def every_tender(root: Path) -> list[Any]:
+    """Every tender ``parse`` yields from the golden files (a file it refuses yields none; ``run`` counts those)."""
+    from connectors.errors import ConnectorError
+
+    out: list[Any] = []
+    for rel, spec in sorted(golden().items()):
+        try:
+            out += parse_file(root, rel, spec)
+        except ConnectorError:
+            continue
+    return out
+
+
 def _norm(text: Any) -> Any:
     return " ".join(str(text).split()) if text is not None else None
 

@@ -47,11 +47,20 @@ def with_words(fn):  # type: ignore[no-untyped-def]
     return run
 
 
+def reference_html_to_text(html: str) -> str:
+    """``html_to_text`` before session 10: every text holding ``<`` or ``&`` read by nh3 (no ``_escaped_text``)."""
+    if "<" not in html and "&" not in html:
+        return sanitize.collapse(html)
+    text = sanitize._serialised_text(sanitize.sanitize_html(html))
+    assert text is not None  # nh3's output is in the serialiser's shape (tests/unit/connectors/test_html_to_text_fast.py)
+    return sanitize.collapse(text)
+
+
 def reference_prepare(tender) -> tm.Prepared:  # type: ignore[no-untyped-def]
     """``prepare`` as it was at ab6f1ed (names normalised by the same ``normalise``)."""
     from chalicelib.domain.names import normalise
 
-    body = sanitize.html_to_text(tender.text)[:tm.MATCH_TEXT_CHARS] if tender.text else ""
+    body = reference_html_to_text(tender.text)[:tm.MATCH_TEXT_CHARS] if tender.text else ""
     text = reference_fold(f"{tender.title}\n{body}")
     word_list = _OLD_WORD.findall(text)
     places: list[str] = []
@@ -118,6 +127,28 @@ def test_case_folding_keeps_whitespace_apart_and_folds_no_folding_again():
         assert any(x.isspace() for x in folded) == c.isspace(), hex(ord(c))
         assert not c.isspace() or folded.isspace(), hex(ord(c))
         assert all(x.casefold() == x for x in folded if x != c), hex(ord(c))
+
+
+def test_nfkc_returns_its_argument_itself_exactly_when_its_quick_check_says_yes():
+    """What lets ``_folded`` skip NFKC when the text's characters beyond ASCII, taken alone, pass NFKC's quick
+    check (session 10): CPython's ``normalize`` hands back the very string it was given only when every
+    character is NFKC_QC=Yes (and combining classes are in order), and otherwise builds a new one, even when
+    the result is equal (``"\u0301"`` alone: NFKC_QC=Maybe, it composes with a letter before it). Checked over
+    every character, with NFKC_QC=Yes worked out from the data: NFKC keeps the character, and it is not the
+    second of a canonical pair nor a Hangul vowel or trailing consonant (composed by rule, not by the data)."""
+    second = {chr(c) for c in range(0x1161, 0x1176)} | {chr(c) for c in range(0x11A8, 0x11C3)}
+    for c in EVERY_CHAR:
+        parts = unicodedata.decomposition(c).split()
+        # a canonical pair that composes back (not a composition exclusion such as U+FB1D)
+        if len(parts) == 2 and not parts[0].startswith("<") and unicodedata.normalize("NFC", c) == c:
+            second.add(chr(int(parts[1], 16)))
+    for c in EVERY_CHAR[128:]:
+        quick_yes = unicodedata.normalize("NFKC", c) == c and c not in second
+        assert (unicodedata.normalize("NFKC", c) is c) == quick_yes, hex(ord(c))
+    assert unicodedata.normalize("NFKC", "\u0301") == "\u0301" and unicodedata.normalize("NFKC", "e\u0301") == "é"
+    yes, unordered = "é—’ünï", "\u0591\u05b4"  # combining classes 220 then 14: NFKC puts them in order
+    assert unicodedata.normalize("NFKC", yes) is yes
+    assert unicodedata.normalize("NFKC", unordered) != unordered
 
 
 # -- the pieces against the reference ----------------------------------------------------------------------
@@ -227,6 +258,19 @@ def test_prepare_matches_the_reference_on_the_corpus_tenders():
         for t in tenders:
             assert with_words(tm.prepare)(t) == with_words(reference_prepare)(t), t.title
             assert reference_prepare(t).words == frozenset(_OLD_WORD.findall(reference_prepare(t).text))
+
+
+def test_prepare_matches_the_reference_on_the_real_tenders():
+    from bench.tender_fields import every_tender
+    from tests.corpora import corpus
+
+    root = corpus("real_tenders")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tenders = every_tender(root)
+        assert len(tenders) > 600
+        for t in tenders:
+            assert with_words(tm.prepare)(t) == with_words(reference_prepare)(t), t.title
 
 
 LONG = "Ｗord " * 700 + "\n\n\n" + "  tail\u00a0end  " * 300 + "\n" + "中文。" * 500

@@ -135,8 +135,9 @@ def _escaped_text(html: str) -> str | None:
     decodes the references, nh3 writes the text back escaped and ``_serialised_text`` unescapes it. ``None`` when
     the text is not in that shape or the parser would change more than the references: html5ever reads ``\r``
     as a line break and drops NUL characters and a leading byte-order mark, ``sanitize_html`` cuts the input at
-    ``MAX_INPUT_CHARS`` and strips whitespace from the ends (not an ``&nbsp;``, which its output keeps escaped),
-    and nh3 refuses lone surrogates (tests/unit/connectors/test_html_to_text_fast.py compares both paths).
+    ``MAX_INPUT_CHARS`` and strips whitespace from the ends, and nh3 refuses lone surrogates. The end check is
+    on the decoded text, so it also sends a text with an ``&nbsp;`` at either end to nh3, which would keep it
+    (conservative, never wrong). tests/unit/connectors/test_html_to_text_fast.py compares both paths.
     """
     if "\r" in html or "\x00" in html or html[:1] == "\ufeff" or len(html) > MAX_INPUT_CHARS:
         return None

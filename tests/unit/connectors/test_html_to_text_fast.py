@@ -52,7 +52,9 @@ def parsed_text(html: str):  # type: ignore[no-untyped-def]
     if "<" not in html and "&" not in html:
         return html
     try:
-        return sanitize._serialised_text(sanitize.sanitize_html(html))
+        # the serialiser as it was too: the new one decodes references with ``_plain_unescaped``, the function
+        # the fast path uses, so it could share a mistake with it
+        return serialised_text_before(sanitize.sanitize_html(html))
     except Exception as exc:  # noqa: BLE001 - compared, not swallowed
         return type(exc)
 

@@ -293,12 +293,13 @@ def _prepare_steps() -> tuple[Any, Any, Any]:
 
 
 @lru_cache(maxsize=1)
-def _rapidfuzz() -> tuple[Any, Any]:
-    """``rapidfuzz.fuzz.ratio`` and ``rapidfuzz.process.extract``, imported on first use and kept (see
-    ``_prepare_steps``: no ``import`` statement per tender)."""
+def _rapidfuzz() -> tuple[Any, Any, Any]:
+    """``rapidfuzz.fuzz.ratio``, ``rapidfuzz.process.extract`` and ``rapidfuzz.distance.Indel.distance``, imported
+    on first use and kept (see ``_prepare_steps``: no ``import`` statement per tender)."""
     from rapidfuzz import fuzz, process
+    from rapidfuzz.distance import Indel
 
-    return fuzz.ratio, process.extract
+    return fuzz.ratio, process.extract, Indel.distance
 
 
 def prepare(tender: Any) -> Prepared:
@@ -459,7 +460,7 @@ class BuyerBlocker:
     # held by at most one of ``RARE_LIMITS`` keys (the first that gives enough). Measured on the bench's 124
     # buyers at 100k subscriptions: pools 9,527 → 2,625 keys, 173k → 121k instructions per look-up.
     RARE_OVER = 400
-    SCORE_EACH_UP_TO = 2  # pools of at most this many keys are scored key by key, larger ones by one ``extract``
+    SCORE_EACH_UP_TO = 6  # pools of at most this many keys are scored key by key, larger ones by one ``extract``
     RARE_LIMITS = (32, 128, 256)
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
@@ -561,16 +562,27 @@ class BuyerBlocker:
             pool = set().union(*found)
         if not pool:
             return []
-        ratio, extract = _rapidfuzz()
+        ratio, extract, distance = _rapidfuzz()
         if len(pool) <= self.SCORE_EACH_UP_TO:
-            # ``extract``'s own cost before it scores anything is ≈ 3 ``ratio`` calls (callgrind, rapidfuzz 3.13:
-            # ≈ 20k instructions, one ``ratio`` call ≈ 7k), and at 100k subscriptions 52 of the bench's 120 pools
-            # hold one or two keys (issue 15 item 4, session 9): those are scored one by one, by the call
-            # ``extract`` makes.
-            return [k for k in pool if ratio(query, k, score_cutoff=BUYER_MIN_SCORE)]
+            # ``extract`` costs ≈ 20k instructions before it scores anything and ≈ 0.9k a key (callgrind, rapidfuzz
+            # 3.13), and most pools hold a few keys (session 9: median 3.5 over the bench's buyers at 100k): those
+            # are scored one by one by ``_close`` (≈ 2k a key; issue 15 item 4, session 10: 2 → 6 keys measured
+            # best, the ``bench.match_instructions`` buyer look-ups 87.7k → 85.5k per tender).
+            return [k for k in pool if _close(distance, query, lb, k)]
         # One C call scores the pool with the same scorer and cut-off as ``buyer_score``.
         return [k for k, _score, _i in extract(query, list(pool), scorer=ratio, score_cutoff=BUYER_MIN_SCORE,
                                                limit=None)]
+
+
+def _close(distance: Any, query: str, lb: int, key: str) -> bool:
+    """``fuzz.ratio(query, key) >= BUYER_MIN_SCORE`` (``lb``: the query's length), from the Indel distance ``d``:
+    ``ratio`` is ``100 (1 - d / (lb + lk))``, at least 90 exactly when ``10 d <= lb + lk`` (``ratio`` computes it in
+    floats, and a quotient ``d / (lb + lk)`` other than 1/10 is at least ``1 / (10 (lb + lk))`` away from it;
+    tests/unit/domain/test_tender_matching.py compares both for every total length up to 1,200 at every distance
+    near the line). ``Indel.distance`` with that cut-off costs ≈ 2k instructions, ``ratio`` ≈ 7k (callgrind,
+    rapidfuzz 3.13: its processor and float cut-off handling)."""
+    edits = (lb + len(key)) // 10
+    return distance(query, key, score_cutoff=edits) <= edits
 
 
 def _span(lb: int) -> tuple[int, int, int]:
@@ -820,6 +832,8 @@ class SubscriptionIndex:
         sure, check = self._sure, self._check
         anchors = self._anchor_keys(p, hits)
         for kind, keys in anchors:
+            if not keys:  # no code, place or buyer key (a quarter, half and a tenth of the bench's tenders)
+                continue
             table: dict[str, Any] = sure[kind]
             if table:
                 for held in filter(None, map(table.get, keys)):

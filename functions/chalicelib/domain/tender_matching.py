@@ -567,7 +567,7 @@ class BuyerBlocker:
             # ``extract`` costs ≈ 20k instructions before it scores anything and ≈ 0.9k a key (callgrind, rapidfuzz
             # 3.13), and most pools hold a few keys (session 9: median 3.5 over the bench's buyers at 100k): those
             # are scored one by one by ``_close`` (≈ 2k a key; issue 15 item 4, session 10: 2 → 6 keys measured
-            # best, the ``bench.match_instructions`` buyer look-ups 87.7k → 85.5k per tender).
+            # best; ``bench.match_instructions``: buyer look-ups 87.7k → 85.6k per tender).
             return [k for k in pool if _close(distance, query, lb, k)]
         # One C call scores the pool with the same scorer and cut-off as ``buyer_score``.
         return [k for k, _score, _i in extract(query, list(pool), scorer=ratio, score_cutoff=BUYER_MIN_SCORE,
@@ -579,7 +579,7 @@ def _close(distance: Any, query: str, lb: int, key: str) -> bool:
     ``ratio`` is ``100 (1 - d / (lb + lk))``, at least 90 exactly when ``10 d <= lb + lk`` (``ratio`` computes it in
     floats, and a quotient ``d / (lb + lk)`` other than 1/10 is at least ``1 / (10 (lb + lk))`` away from it;
     tests/unit/domain/test_tender_matching.py compares both for every total length up to 1,200 at every distance
-    near the line). ``Indel.distance`` with that cut-off costs ≈ 2k instructions, ``ratio`` ≈ 7k (callgrind,
+    near the line). ``Indel.distance`` with that cut-off costs ≈ 2k instructions, ``ratio`` ≈ 6.6k (callgrind,
     rapidfuzz 3.13: its processor and float cut-off handling)."""
     edits = (lb + len(key)) // 10
     return distance(query, key, score_cutoff=edits) <= edits

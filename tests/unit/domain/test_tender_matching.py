@@ -846,3 +846,43 @@ def test_a_posting_cut_to_a_length_range_is_the_plain_filter() -> None:
             for hi in range(lo, 16):
                 got = list(tm._of_length(held, lo, hi))
                 assert got == [k for k in ([held] if isinstance(held, str) else held) if lo <= len(k) <= hi]
+
+
+def test_checked_postings_hold_one_plain_tuple_per_subscription_built_loaded_and_changed() -> None:
+    """The checked postings hold each checked subscription's fields as one exact tuple shared by all its keys
+    (CPython unpacks an exact tuple in its fast path, a ``Criteria`` through an iterator; session 10), equal to its
+    ``Criteria``: after a build, after a snapshot round trip and after changes applied in place (a replaced
+    subscription leaves no tuple behind, a deleted one none either); matches stay the naive loop's."""
+    from chalicelib.domain.tender_matching import decode_snapshot, encode_snapshot
+
+    subs = [sub(id="two", keywords={"include": ["cloud", "hosting"], "exclude": ["print"]}),
+            sub(id="value", categories=["cpv:72"], value_min=Decimal("10"), currency="EUR"),
+            sub(id="region", buyers=["Leeds City Council"], regions=["UKD"]),
+            sub(id="alone", keywords={"include": ["cloud"]})]
+    p = prepare(tender(title="Cloud hosting", categories=["cpv:72212000"], buyer={"name": "Leeds City Council"},
+                       region="UKD1", value=Decimal("50"), currency="EUR"))
+
+    def postings(index: SubscriptionIndex) -> dict[str, list[tuple[object, ...]]]:
+        found: dict[str, list[tuple[object, ...]]] = {}
+        for table in index._check.values():
+            for held in table.values():
+                for x in held if type(held) is list else [held]:
+                    found.setdefault(x[0], []).append(x)  # type: ignore[index]
+        return found
+
+    built = SubscriptionIndex(subs)
+    loaded = decode_snapshot(encode_snapshot(built))
+    for index in (built, loaded):
+        found = postings(index)
+        assert sorted(found) == ["region", "two", "value"]
+        assert len(found["two"]) == 2  # under both include keywords
+        for sub_id, held in found.items():
+            assert all(type(x) is tuple and x is held[0] for x in held), sub_id
+            assert held[0] == tuple(index.by_id[sub_id])
+        assert index.match(p) == naive_match(subs, p) == {"two", "value", "region", "alone"}
+    changed = sub(id="two", keywords={"include": ["hosting", "storage"], "exclude": ["cloud"]})
+    loaded.apply([changed, "value"], 2)
+    found = postings(loaded)
+    assert sorted(found) == ["region", "two"] and len(found["two"]) == 2
+    assert all(x is found["two"][0] and x == tuple(changed) for x in found["two"])
+    assert loaded.match(p) == naive_match([changed, subs[2], subs[3]], p) == {"region", "alone"}

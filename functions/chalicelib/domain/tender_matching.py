@@ -304,12 +304,13 @@ def _prepare_steps() -> tuple[Any, Any, Any]:
 
 
 @lru_cache(maxsize=1)
-def _rapidfuzz() -> tuple[Any, Any]:
-    """``rapidfuzz.fuzz.ratio`` and ``rapidfuzz.process.extract``, imported on first use and kept (see
-    ``_prepare_steps``: no ``import`` statement per tender)."""
+def _rapidfuzz() -> tuple[Any, Any, Any]:
+    """``rapidfuzz.fuzz.ratio``, ``rapidfuzz.process.extract`` and ``rapidfuzz.distance.Indel.distance``, imported
+    on first use and kept (see ``_prepare_steps``: no ``import`` statement per tender)."""
     from rapidfuzz import fuzz, process
+    from rapidfuzz.distance import Indel
 
-    return fuzz.ratio, process.extract
+    return fuzz.ratio, process.extract, Indel.distance
 
 
 def prepare(tender: Any) -> Prepared:
@@ -474,7 +475,7 @@ class BuyerBlocker:
     # held by at most one of ``RARE_LIMITS`` keys (the first that gives enough). Measured on the bench's 124
     # buyers at 100k subscriptions: pools 9,527 → 2,625 keys, 173k → 121k instructions per look-up.
     RARE_OVER = 400
-    SCORE_EACH_UP_TO = 2  # pools of at most this many keys are scored key by key, larger ones by one ``extract``
+    SCORE_EACH_UP_TO = 6  # pools of at most this many keys are scored key by key, larger ones by one ``extract``
     RARE_LIMITS = (32, 128, 256)
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
@@ -576,16 +577,27 @@ class BuyerBlocker:
             pool = set().union(*found)
         if not pool:
             return []
-        ratio, extract = _rapidfuzz()
+        ratio, extract, distance = _rapidfuzz()
         if len(pool) <= self.SCORE_EACH_UP_TO:
-            # ``extract``'s own cost before it scores anything is ≈ 3 ``ratio`` calls (callgrind, rapidfuzz 3.13:
-            # ≈ 20k instructions, one ``ratio`` call ≈ 7k), and at 100k subscriptions 52 of the bench's 120 pools
-            # hold one or two keys (issue 15 item 4, session 9): those are scored one by one, by the call
-            # ``extract`` makes.
-            return [k for k in pool if ratio(query, k, score_cutoff=BUYER_MIN_SCORE)]
+            # ``extract`` costs ≈ 20k instructions before it scores anything and ≈ 0.9k a key (callgrind, rapidfuzz
+            # 3.13), and most pools hold a few keys (session 9: median 3.5 over the bench's buyers at 100k): those
+            # are scored one by one by ``_close`` (≈ 2k a key; issue 15 item 4, session 10: 2 → 6 keys measured
+            # best; ``bench.match_instructions``: buyer look-ups 87.7k → 85.6k per tender).
+            return [k for k in pool if _close(distance, query, lb, k)]
         # One C call scores the pool with the same scorer and cut-off as ``buyer_score``.
         return [k for k, _score, _i in extract(query, list(pool), scorer=ratio, score_cutoff=BUYER_MIN_SCORE,
                                                limit=None)]
+
+
+def _close(distance: Any, query: str, lb: int, key: str) -> bool:
+    """``fuzz.ratio(query, key) >= BUYER_MIN_SCORE`` (``lb``: the query's length), from the Indel distance ``d``:
+    ``ratio`` is ``100 (1 - d / (lb + lk))``, at least 90 exactly when ``10 d <= lb + lk`` (``ratio`` computes it in
+    floats, and a quotient ``d / (lb + lk)`` other than 1/10 is at least ``1 / (10 (lb + lk))`` away from it;
+    tests/unit/domain/test_tender_matching.py compares both for every total length up to 1,200 at every distance
+    near the line). ``Indel.distance`` with that cut-off costs ≈ 2k instructions, ``ratio`` ≈ 6.6k (callgrind,
+    rapidfuzz 3.13: its processor and float cut-off handling)."""
+    edits = (lb + len(key)) // 10
+    return distance(query, key, score_cutoff=edits) <= edits
 
 
 def _span(lb: int) -> tuple[int, int, int]:
@@ -678,7 +690,10 @@ class SubscriptionIndex:
     Each anchor key has two postings (one value when a single subscription has it, else a list; no
     per-subscription object): ``_sure`` holds the *ids* of the subscriptions the anchor decides alone
     (``decides_alone``: most of them), added to the result as they are found, with no check at all;
-    ``_check`` holds the ``Criteria`` of the others, which the rest of the predicate is run on.
+    ``_check`` holds the others as plain tuples (``tuple(c)``: the fields of their ``Criteria``, one tuple per
+    subscription shared by its keys), which the rest of the predicate is run on: CPython 3.11 unpacks an exact
+    tuple in its fast path and a tuple subclass through an iterator (≈ 420 against ≈ 1,020 instructions for 11
+    fields; issue 15 item 4, session 10: match −5.5 % for one more tuple per checked subscription).
 
     Args:
         subscriptions: compiled subscriptions.
@@ -693,7 +708,7 @@ class SubscriptionIndex:
         self.epoch = epoch
         self.by_id: dict[str, Criteria] = {}
         self._sure: dict[str, dict[str, str | list[str]]] = {kind: {} for kind in _KINDS}
-        self._check: dict[str, dict[str, Criteria | list[Criteria]]] = {kind: {} for kind in _KINDS}
+        self._check: dict[str, dict[str, tuple[Any, ...] | list[tuple[Any, ...]]]] = {kind: {} for kind in _KINDS}
         self._cjk: Any = ahocorasick.Automaton()
         self._words: Any = ahocorasick.Automaton()  # phrases of two words or more
         self._single: dict[str, str] = {}  # one-word keywords: the word -> its pattern
@@ -769,7 +784,7 @@ class SubscriptionIndex:
         kind, keys = c.anchors()
         alone = decides_alone(c)
         postings: dict[str, Any] = (self._sure if alone else self._check)[kind]
-        value = c.id if alone else c
+        value = c.id if alone else tuple(c)
         for key in keys:
             held = postings.get(key)
             if held is None:
@@ -795,10 +810,10 @@ class SubscriptionIndex:
         for key in keys:
             held = postings.get(key)
             if type(held) is list:
-                held[:] = [x for x in held if (x if alone else x.id) != sub_id]
+                held[:] = [x for x in held if (x if alone else x[0]) != sub_id]
                 if len(held) == 1:
                     postings[key] = held[0]
-            elif held is not None and (held if alone else held.id) == sub_id:
+            elif held is not None and (held if alone else held[0]) == sub_id:
                 del postings[key]
         # Its keywords stay in the automata: a pattern nobody holds any more is found and ignored.
 
@@ -830,11 +845,13 @@ class SubscriptionIndex:
         taken without a check and the rest checked in line."""
         hits = self.keyword_hits(p)
         out: set[str] = set()
-        checks: list[Any] = []  # Criteria
+        checks: list[Any] = []  # checked subscriptions (plain tuples of their fields)
         add, update, append, extend = out.add, out.update, checks.append, checks.extend
         sure, check = self._sure, self._check
         anchors = self._anchor_keys(p, hits)
         for kind, keys in anchors:
+            if not keys:  # no code, place or buyer key (a quarter, half and a tenth of the bench's tenders)
+                continue
             table: dict[str, Any] = sure[kind]
             if table:
                 for held in filter(None, map(table.get, keys)):
@@ -882,7 +899,7 @@ class SubscriptionIndex:
             return held if type(held) is str else list(held)
 
         def check(held: Any) -> Any:
-            return [slot[x.id] for x in held] if type(held) is list else slot[held.id]
+            return [slot[x[0]] for x in held] if type(held) is list else slot[held[0]]
 
         cjk: dict[str, None] = {}
         phrases: dict[str, None] = {}
@@ -921,14 +938,21 @@ class SubscriptionIndex:
         index.version, index.epoch = version, epoch
         index.by_id = {c.id: c for c in crits}
         index._sure = sure
+        plain: list[Any] = [None] * len(crits)  # a checked subscription's tuple, made once for all its keys
         for table in check.values():
             for key, held in table.items():
                 if type(held) is list:
                     for j, row in enumerate(held):
-                        held[j] = crits[row]
+                        t = plain[row]
+                        if t is None:
+                            t = plain[row] = tuple(crits[row])
+                        held[j] = t
                 else:
-                    table[key] = crits[held]
-        del crits
+                    t = plain[held]
+                    if t is None:
+                        t = plain[held] = tuple(crits[held])
+                    table[key] = t
+        del crits, plain
         index._check = check
         index._single = single
         for name, patterns, key in (("_cjk", cjk, _as_bytes), ("_words", phrases, None)):
@@ -974,13 +998,13 @@ def _criteria(fmt: int, stored: list[Any]) -> list[Criteria]:
     return stored
 
 
-def _check_all(checks: list[Criteria], p: Prepared, hits: set[str], add: Any, near: Iterable[str] = (),
+def _check_all(checks: list[tuple[Any, ...]], p: Prepared, hits: set[str], add: Any, near: Iterable[str] = (),
                blocked: set[str] | frozenset[str] = frozenset()) -> None:
     """``add(c.id)`` for each of ``checks`` (the candidates ``SubscriptionIndex.match`` gathered) that matches:
     ``matches(c, p, hits)`` in line (one call per tender,
     not per subscription; tests/unit/domain/test_tender_matching.py checks the results are the same). Each
-    ``Criteria`` is unpacked in one step (a named field is a descriptor call; at ~24 candidates per tender the
-    field reads were a third of this loop).
+    candidate (the fields of a ``Criteria`` as a plain tuple, see ``SubscriptionIndex``) is unpacked in one step
+    (a named field is a descriptor call; at ~24 candidates per tender the field reads were a third of this loop).
 
     ``near`` is the buyer blocker's answer for the tender's buyer core (exactly the keys of ``blocked``, the
     blocker's keys, that score at least ``BUYER_MIN_SCORE`` against it; ``fuzz.ratio`` is symmetric): a buyer

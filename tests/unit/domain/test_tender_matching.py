@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.domain.tender_matching import (
+    BUYER_MIN_SCORE,
     BuyerBlocker,
     Criteria,
     SubscriptionIndex,
@@ -242,14 +243,14 @@ def test_a_buyer_look_up_takes_rare_windows_around_a_common_stretch_and_stays_ex
     keys = sorted({f"{word()} {word()} borough council" for _ in range(600)})
     keys += [mutate(k) for k in keys[:150]]
     blocker = BuyerBlocker(keys)
-    ratio, extract = tm._rapidfuzz()
+    ratio, extract, distance = tm._rapidfuzz()
     pools: list[int] = []
 
     def counting_extract(query, choices, **kw):  # type: ignore[no-untyped-def]
         pools.append(len(choices))
         return extract(query, choices, **kw)
 
-    monkeypatch.setattr(tm, "_rapidfuzz", lambda: (ratio, counting_extract))
+    monkeypatch.setattr(tm, "_rapidfuzz", lambda: (ratio, counting_extract, distance))
     queries = keys[:60] + [mutate(k) for k in keys[:60]] + ["borough council", "x borough council"]
     near_misses = 0
     for query in queries:
@@ -266,38 +267,76 @@ def test_a_buyer_look_up_takes_rare_windows_around_a_common_stretch_and_stays_ex
     assert all(windows[i + 1][0] >= ends[i] for i in range(6)) and ends[-1] <= 30  # disjoint, in order
 
 
-def test_a_buyer_pool_of_one_or_two_keys_is_scored_key_by_key_and_a_larger_one_by_one_extract(monkeypatch) -> None:
-    """``extract`` costs about three ``ratio`` calls before it scores anything (session 9): a pool of at most
-    ``SCORE_EACH_UP_TO`` keys is scored by ``ratio`` with the same cut-off, a larger one by ``extract``; both
-    answer exactly the keys over the cut-off (brute force)."""
+def test_a_small_buyer_pool_is_scored_key_by_key_by_indel_distance_and_a_larger_one_by_one_extract(monkeypatch) -> None:
+    """``extract`` costs ≈ 20k instructions before it scores anything, ``Indel.distance`` ≈ 2k a key (session 10): a
+    pool of at most ``SCORE_EACH_UP_TO`` keys is scored key by key by ``_close``, a larger one by ``extract``; both
+    answer exactly the keys over the cut-off (brute force with ``buyer_score``)."""
     from chalicelib.domain import tender_matching as tm
 
-    ratio, extract = tm._rapidfuzz()
+    ratio, extract, distance = tm._rapidfuzz()
     calls: list[tuple[str, int]] = []
 
-    def counting_ratio(a: str, b: str, **kw) -> float:  # type: ignore[no-untyped-def]
-        calls.append(("ratio", 1))
-        return ratio(a, b, **kw)
+    def counting_distance(a: str, b: str, **kw) -> int:  # type: ignore[no-untyped-def]
+        calls.append(("distance", 1))
+        return int(distance(a, b, **kw))
 
     def counting_extract(query, choices, **kw):  # type: ignore[no-untyped-def]
         calls.append(("extract", len(choices)))
         return extract(query, choices, **{**kw, "scorer": ratio})  # its own scoring is not counted
 
-    monkeypatch.setattr(tm, "_rapidfuzz", lambda: (counting_ratio, counting_extract))
+    monkeypatch.setattr(tm, "_rapidfuzz", lambda: (ratio, counting_extract, counting_distance))
+    assert BuyerBlocker.SCORE_EACH_UP_TO == 6
     keys = ["leeds city council", "leeds city councils", "kirklees borough", "northumbria healthcare", "york minster",
-            "york minsters", "bradford metropolitan district council"] + [f"wakefield district counci{c}" for c in "lmnopqrs"]
+            "york minsters", "bradford metropolitan district council"]
+    keys += [f"wakefield district counci{c}" for c in "lmnopqrs"] + [f"halifax town hal{c}" for c in "lmnopq"]
     blocker = BuyerBlocker(keys)
-    for query, kinds in [("york minster", {"ratio"}), ("kirklees boroughs", {"ratio"}), ("leeds city council", {"extract"}),
-                         ("northumbria health care", {"ratio"}), ("wakefield district council", {"extract"}),
+    for query, kinds in [("york minster", {"distance"}), ("kirklees boroughs", {"distance"}),
+                         ("leeds city council", {"distance"}), ("northumbria health care", {"distance"}),
+                         ("halifax town hall", {"distance"}), ("wakefield district council", {"extract"}),
                          ("zzzz", set())]:
         calls.clear()
         assert sorted(blocker.near(query)) == sorted(k for k in keys if buyer_score(k, query) >= 90), query
         assert {kind for kind, _n in calls} == kinds, (query, calls)
-        if kinds == {"ratio"}:
+        if kinds == {"distance"}:
             assert 1 <= len(calls) <= BuyerBlocker.SCORE_EACH_UP_TO
             assert query != "york minster" or len(calls) == 2
+            assert query != "halifax town hall" or len(calls) == 6  # the largest pool scored key by key
         if kinds == {"extract"}:
             assert len(calls) == 1 and calls[0][1] > BuyerBlocker.SCORE_EACH_UP_TO
+
+
+def test_close_is_a_ratio_of_at_least_90_for_every_length_and_distance_near_the_line() -> None:
+    """``_close`` decides ``fuzz.ratio(a, b) >= 90`` from the integer Indel distance (``10 d <= la + lb``). The
+    decision depends only on the total length and the distance, so every pair of them near the line (and a few
+    far from it) is built from two strings with exactly that distance and compared with ``ratio`` as the
+    predicate calls it, ``ratio`` with the cut-off and ``extract`` with the cut-off."""
+    from rapidfuzz import fuzz, process
+    from rapidfuzz.distance import Indel
+
+    from chalicelib.domain import tender_matching as tm
+
+    distance = tm._rapidfuzz()[2]
+    compared = boundary = 0
+    for total in range(1, 1201):
+        for d in range(total % 2, total + 1, 2):  # an Indel distance has the parity of the total length
+            if abs(d - total / 10) > 6 and d > 12:
+                continue
+            common = (total - d) // 2
+            for la in {common, (total + 1) // 2, total - common}:
+                lb = total - la
+                if la < common or lb < common:
+                    continue
+                a, b = "a" * la, "a" * common + "b" * (lb - common)
+                assert Indel.distance(a, b) == d
+                expected = fuzz.ratio(a, b) >= BUYER_MIN_SCORE
+                assert expected == bool(fuzz.ratio(a, b, score_cutoff=BUYER_MIN_SCORE))
+                assert expected == bool(process.extract(a, [b], scorer=fuzz.ratio, score_cutoff=BUYER_MIN_SCORE,
+                                                        limit=None))
+                assert tm._close(distance, a, la, b) == expected, (la, lb, d)
+                assert tm._close(distance, b, lb, a) == expected, (la, lb, d)
+                compared += 1
+                boundary += 10 * d == total
+    assert compared > 40_000 and boundary > 100  # the exact line (a ratio of 90.0) is among them
 
 
 # -- the persisted index (issue 15): rows, snapshot chunks, changes applied in place -----------------------
@@ -742,7 +781,7 @@ def test_checked_buyers_are_decided_by_the_blocker_answer_without_scoring_again(
     Always what the naive loop matches."""
     from chalicelib.domain import tender_matching as tm
 
-    real_ratio, real_extract = tm._rapidfuzz()
+    real_ratio, real_extract, real_distance = tm._rapidfuzz()
     scored: list[tuple[str, str]] = []
 
     def counting(a: str, b: str, **kw) -> float:
@@ -750,7 +789,7 @@ def test_checked_buyers_are_decided_by_the_blocker_answer_without_scoring_again(
             scored.append((a, b))
         return real_ratio(a, b, **kw)
 
-    monkeypatch.setattr(tm, "_rapidfuzz", lambda: (counting, real_extract))
+    monkeypatch.setattr(tm, "_rapidfuzz", lambda: (counting, real_extract, real_distance))
     subs = [sub(id="anchor", buyers=["Manchester City Council"], regions=["UKD"]),  # checked: region too
             sub(id="near", buyers=["Manchester City Councils"], regions=["UKD"]),
             sub(id="far", buyers=["Leeds City Council"], regions=["UKD"]),
@@ -807,3 +846,43 @@ def test_a_posting_cut_to_a_length_range_is_the_plain_filter() -> None:
             for hi in range(lo, 16):
                 got = list(tm._of_length(held, lo, hi))
                 assert got == [k for k in ([held] if isinstance(held, str) else held) if lo <= len(k) <= hi]
+
+
+def test_checked_postings_hold_one_plain_tuple_per_subscription_built_loaded_and_changed() -> None:
+    """The checked postings hold each checked subscription's fields as one exact tuple shared by all its keys
+    (CPython unpacks an exact tuple in its fast path, a ``Criteria`` through an iterator; session 10), equal to its
+    ``Criteria``: after a build, after a snapshot round trip and after changes applied in place (a replaced
+    subscription leaves no tuple behind, a deleted one none either); matches stay the naive loop's."""
+    from chalicelib.domain.tender_matching import decode_snapshot, encode_snapshot
+
+    subs = [sub(id="two", keywords={"include": ["cloud", "hosting"], "exclude": ["print"]}),
+            sub(id="value", categories=["cpv:72"], value_min=Decimal("10"), currency="EUR"),
+            sub(id="region", buyers=["Leeds City Council"], regions=["UKD"]),
+            sub(id="alone", keywords={"include": ["cloud"]})]
+    p = prepare(tender(title="Cloud hosting", categories=["cpv:72212000"], buyer={"name": "Leeds City Council"},
+                       region="UKD1", value=Decimal("50"), currency="EUR"))
+
+    def postings(index: SubscriptionIndex) -> dict[str, list[tuple[object, ...]]]:
+        found: dict[str, list[tuple[object, ...]]] = {}
+        for table in index._check.values():
+            for held in table.values():
+                for x in held if type(held) is list else [held]:
+                    found.setdefault(x[0], []).append(x)  # type: ignore[index]
+        return found
+
+    built = SubscriptionIndex(subs)
+    loaded = decode_snapshot(encode_snapshot(built))
+    for index in (built, loaded):
+        found = postings(index)
+        assert sorted(found) == ["region", "two", "value"]
+        assert len(found["two"]) == 2  # under both include keywords
+        for sub_id, held in found.items():
+            assert all(type(x) is tuple and x is held[0] for x in held), sub_id
+            assert held[0] == tuple(index.by_id[sub_id])
+        assert index.match(p) == naive_match(subs, p) == {"two", "value", "region", "alone"}
+    changed = sub(id="two", keywords={"include": ["hosting", "storage"], "exclude": ["cloud"]})
+    loaded.apply([changed, "value"], 2)
+    found = postings(loaded)
+    assert sorted(found) == ["region", "two"] and len(found["two"]) == 2
+    assert all(x is found["two"][0] and x == tuple(changed) for x in found["two"])
+    assert loaded.match(p) == naive_match([changed, subs[2], subs[3]], p) == {"region", "alone"}

@@ -693,7 +693,8 @@ class SubscriptionIndex:
     ``_check`` holds the others as plain tuples (``tuple(c)``: the fields of their ``Criteria``, one tuple per
     subscription shared by its keys), which the rest of the predicate is run on: CPython 3.11 unpacks an exact
     tuple in its fast path and a tuple subclass through an iterator (≈ 420 against ≈ 1,020 instructions for 11
-    fields; issue 15 item 4, session 10: match −5.5 % for one more tuple per checked subscription).
+    fields; issue 15 item 4, session 10: match 282.6k → 267.8k instructions per tender, −5.2 %, for one more tuple per
+    checked subscription).
 
     Args:
         subscriptions: compiled subscriptions.
@@ -1009,7 +1010,7 @@ def _check_all(checks: list[tuple[Any, ...]], p: Prepared, hits: set[str], add: 
     ``near`` is the buyer blocker's answer for the tender's buyer core (exactly the keys of ``blocked``, the
     blocker's keys, that score at least ``BUYER_MIN_SCORE`` against it; ``fuzz.ratio`` is symmetric): a buyer
     criterion among the blocker's keys is decided by that answer, and only the others are scored (one
-    ``fuzz.ratio`` call costs ≈ 3k instructions; issue 15 item 4, session 7)."""
+    ``fuzz.ratio`` call costs ≈ 3k instructions by session 7's count, ≈ 6.6k by session 10's; issue 15 item 4)."""
     ratio = _rapidfuzz()[0]
     prefixes, places, core, value, currency = p.code_prefixes, p.place_set, p.buyer_core, p.value, p.currency
     disjoint = hits.isdisjoint

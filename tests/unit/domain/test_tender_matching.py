@@ -858,7 +858,9 @@ def test_checked_postings_hold_one_plain_tuple_per_subscription_built_loaded_and
     subs = [sub(id="two", keywords={"include": ["cloud", "hosting"], "exclude": ["print"]}),
             sub(id="value", categories=["cpv:72"], value_min=Decimal("10"), currency="EUR"),
             sub(id="region", buyers=["Leeds City Council"], regions=["UKD"]),
-            sub(id="alone", keywords={"include": ["cloud"]})]
+            sub(id="alone", keywords={"include": ["cloud"]}),
+            # a second checked subscription under "cloud": that posting is a list of two tuples
+            sub(id="three", keywords={"include": ["cloud"], "exclude": ["print"]})]
     p = prepare(tender(title="Cloud hosting", categories=["cpv:72212000"], buyer={"name": "Leeds City Council"},
                        region="UKD1", value=Decimal("50"), currency="EUR"))
 
@@ -874,15 +876,18 @@ def test_checked_postings_hold_one_plain_tuple_per_subscription_built_loaded_and
     loaded = decode_snapshot(encode_snapshot(built))
     for index in (built, loaded):
         found = postings(index)
-        assert sorted(found) == ["region", "two", "value"]
+        assert sorted(found) == ["region", "three", "two", "value"]
         assert len(found["two"]) == 2  # under both include keywords
+        shared = [held for held in index._check["keywords"].values() if type(held) is list]
+        assert [sorted(x[0] for x in held) for held in shared] == [["three", "two"]]  # type: ignore[index]
         for sub_id, held in found.items():
             assert all(type(x) is tuple and x is held[0] for x in held), sub_id
             assert held[0] == tuple(index.by_id[sub_id])
-        assert index.match(p) == naive_match(subs, p) == {"two", "value", "region", "alone"}
+        assert index.match(p) == naive_match(subs, p) == {"two", "value", "region", "alone", "three"}
     changed = sub(id="two", keywords={"include": ["hosting", "storage"], "exclude": ["cloud"]})
     loaded.apply([changed, "value"], 2)
     found = postings(loaded)
-    assert sorted(found) == ["region", "two"] and len(found["two"]) == 2
+    assert sorted(found) == ["region", "three", "two"] and len(found["two"]) == 2  # none left under "cloud"
     assert all(x is found["two"][0] and x == tuple(changed) for x in found["two"])
-    assert loaded.match(p) == naive_match([changed, subs[2], subs[3]], p) == {"region", "alone"}
+    assert found["three"] == [tuple(subs[4])]
+    assert loaded.match(p) == naive_match([changed, *subs[2:]], p) == {"region", "alone", "three"}

@@ -18,8 +18,9 @@ def import_app() -> Any:
     """Import the Chalice app the way Lambda does (``infra`` put ``functions/`` on the path).
 
     The handlers' decorators read settings (queue names, the stream ARN) at import time, as in Lambda. If
-    the app was imported under another configuration (e.g. a contract test before the stand-in existed),
-    the app module and its handler modules are imported afresh so its event sources match this one.
+    the app was imported under another configuration (e.g. a contract test before the stand-in existed), or
+    by a plain ``import app`` (a unit test reading the routes), whose configuration is not recorded, the app
+    module and its handler modules are imported afresh so its event sources match this one.
     """
     import sys
 
@@ -28,7 +29,7 @@ def import_app() -> Any:
     current = settings.get()
     built_for = (current.prefix, current.region, current.registrations_stream_arn)
     module = sys.modules.get("app")
-    if module is not None and getattr(module, "_dealreg_built_for", built_for) != built_for:
+    if module is not None and getattr(module, "_dealreg_built_for", None) != built_for:
         import chalicelib.console as console
         import chalicelib.handlers as handlers
 

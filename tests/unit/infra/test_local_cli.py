@@ -3,7 +3,9 @@ registries."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
+from unittest import mock
 
 from chalicelib import clock
 
@@ -17,16 +19,19 @@ def test_local_commands_follow_the_ports_make_run_uses(monkeypatch):
     assert args.url == "http://127.0.0.1:8123"
     assert cli.build_parser().parse_args(["local"]).moto_port == 4999
     monkeypatch.delenv("DEALREG_REGISTRY_PROVIDERS", raising=False)
-    monkeypatch.delenv("DEALREG_LOCAL", raising=False)  # restored after _use_local_stack sets it
     monkeypatch.setattr(cli, "_follow_server_clock", lambda: None)
-    cli._use_local_stack()
-    import os
-
-    assert os.environ["DEALREG_AWS_ENDPOINT_URL"] == "http://127.0.0.1:4999"
     from chalicelib import settings
 
-    local = settings.from_env()
+    # _use_local_stack sets the endpoint, prefix and DEALREG_LOCAL for the whole process: the environment is put
+    # back after (monkeypatch.delenv restores only a variable that was set; a leaked endpoint sent every AWS client
+    # made after a later settings.reset() to port 4999)
+    before = dict(os.environ)
+    with mock.patch.dict(os.environ):
+        cli._use_local_stack()
+        assert os.environ["DEALREG_AWS_ENDPOINT_URL"] == "http://127.0.0.1:4999"
+        local = settings.from_env()
     assert local.local and local.registry_providers == ()  # none unless the demo registries are served
+    assert dict(os.environ) == before
 
 
 def test_the_cli_runs_the_servers_scaled_clock(tmp_path, monkeypatch):

@@ -100,7 +100,9 @@ class Harness:
 
         self.app = self.suite.app
         # the file's bytes with the envelope's timestamp set to 00:00 UTC today (same length, so the same work:
-        # the file's own stamp would be refused as over a year old from 2027-11-28)
+        # the file's own stamp would be refused as over a year old from 2027-11-28). Not infra.cli's
+        # with_envelope_stamp: under --root the imports come from the tree measured, and a baseline from before
+        # session 9 has none.
         today = time.strftime("%Y-%m-%dT00:00:00Z", time.gmtime()).encode()
         raw = (ROOT / "examples" / "opportunity.json").read_bytes()
         self.example = self.raw = re.sub(rb'^(\{\s*"type":\s*"[^"]*",\s*"timestamp":\s*")[^"]{20}"', lambda m: m.group(1) + today + b'"',

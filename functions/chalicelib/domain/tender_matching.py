@@ -939,21 +939,8 @@ class SubscriptionIndex:
         index.version, index.epoch = version, epoch
         index.by_id = {c.id: c for c in crits}
         index._sure = sure
-        plain: list[Any] = [None] * len(crits)  # a checked subscription's tuple, made once for all its keys
-        for table in check.values():
-            for key, held in table.items():
-                if type(held) is list:
-                    for j, row in enumerate(held):
-                        t = plain[row]
-                        if t is None:
-                            t = plain[row] = tuple(crits[row])
-                        held[j] = t
-                else:
-                    t = plain[held]
-                    if t is None:
-                        t = plain[held] = tuple(crits[held])
-                    table[key] = t
-        del crits, plain
+        _rows_to_tuples(check, crits)
+        del crits
         index._check = check
         index._single = single
         for name, patterns, key in (("_cjk", cjk, _as_bytes), ("_words", phrases, None)):
@@ -968,6 +955,25 @@ class SubscriptionIndex:
         index._code_keys = set(sure["codes"]).union(check["codes"])
         index._place_keys = set(sure["places"]).union(check["places"])
         return index
+
+
+def _rows_to_tuples(check: dict[str, dict[str, Any]], crits: list[Criteria]) -> None:
+    """Replace the row numbers in the checked postings of a snapshot by the fields of those rows' ``Criteria`` as
+    plain tuples (see ``SubscriptionIndex``), one tuple per subscription shared by all its keys."""
+    made: list[tuple[Any, ...] | None] = [None] * len(crits)
+
+    def plain(row: int) -> tuple[Any, ...]:
+        t = made[row]
+        if t is None:
+            t = made[row] = tuple(crits[row])
+        return t
+
+    for table in check.values():
+        for key, held in table.items():
+            if type(held) is list:
+                held[:] = map(plain, held)
+            else:
+                table[key] = plain(held)
 
 
 def _criteria(fmt: int, stored: list[Any]) -> list[Criteria]:
